@@ -1,0 +1,58 @@
+SHELL := /bin/bash
+
+# Code generation tools, pinned. They come from the Go module proxy through
+# `go run module@version`, so Go is the only thing a machine needs. The two plugin
+# versions are also written in proto/buf.gen.yaml; `make proto` refuses to run if
+# the two disagree.
+BUF_VERSION                := v1.75.0
+PROTOC_GEN_GO_VERSION      := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+
+BUF := go run github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+
+# Folders under proto/ that hold generated Go code, one per .proto file.
+PROTO_GO_DIRS := discoverypb meshpb sidecarpb
+
+.PHONY: proto proto-check proto-versions
+
+# proto regenerates the Go code under proto/ from the .proto files. It generates
+# into a temporary directory first, so a failed run leaves the committed code alone.
+proto: proto-versions
+	@set -euo pipefail; \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	(cd proto && $(BUF) generate -o "$$tmp"); \
+	for d in $(PROTO_GO_DIRS); do rm -rf "proto/$$d"; done; \
+	cp -R "$$tmp/." proto/; \
+	echo "proto: regenerated $(addprefix proto/,$(PROTO_GO_DIRS))"
+
+# proto-check fails if the committed generated code differs from what the .proto
+# files and pinned tools produce now. Not part of `test`: it needs the module proxy
+# the first time.
+proto-check: proto-versions
+	@set -euo pipefail; \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	mkdir "$$tmp/committed" "$$tmp/fresh"; \
+	for d in $(PROTO_GO_DIRS); do \
+	  if [ -d "proto/$$d" ]; then cp -R "proto/$$d" "$$tmp/committed/"; fi; \
+	done; \
+	(cd proto && $(BUF) generate -o "$$tmp/fresh"); \
+	if (cd "$$tmp" && diff -r -q committed fresh >/dev/null); then \
+	  echo "proto-check: generated code in proto/ is up to date"; exit 0; \
+	fi; \
+	echo "proto-check: the generated Go code in proto/ is stale. Run 'make proto' and commit the result."; \
+	echo "Stale files:"; \
+	(cd "$$tmp" && diff -r -q committed fresh || true) | sed -E \
+	  -e 's|^Files committed/(.*) and fresh/.* differ$$|  proto/\1 (out of date)|' \
+	  -e 's|^Only in committed/?(.*): (.*)$$|  proto/\1/\2 (not produced by generation)|' \
+	  -e 's|^Only in fresh/?(.*): (.*)$$|  proto/\1/\2 (missing)|' \
+	  -e 's|proto//|proto/|'; \
+	echo "Difference (committed -> regenerated), first 40 lines:"; \
+	(cd "$$tmp" && diff -r -u committed fresh || true) | head -n 40; \
+	exit 1
+
+# proto-versions checks that proto/buf.gen.yaml pins the plugin versions above.
+proto-versions:
+	@grep -qF 'protoc-gen-go@$(PROTOC_GEN_GO_VERSION)"' proto/buf.gen.yaml && \
+	grep -qF 'protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)"' proto/buf.gen.yaml || { \
+	  echo "proto/buf.gen.yaml must run protoc-gen-go@$(PROTOC_GEN_GO_VERSION) and protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION), as the Makefile says; change both together."; \
+	  exit 1; }
