@@ -1,0 +1,155 @@
+package state
+
+// Per-topic numbering and replay rings.
+//
+// Every message a node delivers, and every message it publishes, is
+// numbered for its topic (1, 2, 3... never reset while the topic is known)
+// and kept in that topic's ring for replay and resend. Rings hold at most
+// MessageBufferSize messages each and MaxBufferBytes of payload together;
+// when either cap is hit the oldest message goes first. All ringed messages
+// are also on one list in arrival order, so the byte cap evicts the oldest
+// message of the whole node in O(1).
+
+type topicState struct {
+	name   string
+	head   uint64 // last sequence number given on this node
+	ownSeq uint64 // last source_sequence of our own publishes
+	ring   deque[*Message]
+
+	lruPrev, lruNext *topicState // topicTable's recency list
+}
+
+// topicTable holds topic states, at most MaxTopics; the least recently
+// used goes when a new one needs the room.
+type topicTable struct {
+	m          map[string]*topicState
+	head, tail *topicState // least ... most recently used
+}
+
+func (tt *topicTable) init() { tt.m = make(map[string]*topicState) }
+
+func (tt *topicTable) get(name string) *topicState { return tt.m[name] }
+
+// use returns the topic's state, creating it (and evicting another if the
+// table is full), and marks it most recently used.
+func (n *Node) useTopic(name string) *topicState {
+	tt := &n.topics
+	t := tt.m[name]
+	if t == nil {
+		if len(tt.m) >= n.cfg.MaxTopics {
+			n.evictTopic(tt.head)
+		}
+		t = &topicState{name: name}
+		tt.m[name] = t
+	} else if t == tt.tail {
+		return t
+	} else {
+		tt.unlink(t)
+	}
+	t.lruPrev, t.lruNext = tt.tail, nil
+	if tt.tail != nil {
+		tt.tail.lruNext = t
+	} else {
+		tt.head = t
+	}
+	tt.tail = t
+	return t
+}
+
+func (tt *topicTable) unlink(t *topicState) {
+	if t.lruPrev != nil {
+		t.lruPrev.lruNext = t.lruNext
+	} else {
+		tt.head = t.lruNext
+	}
+	if t.lruNext != nil {
+		t.lruNext.lruPrev = t.lruPrev
+	} else {
+		tt.tail = t.lruPrev
+	}
+	t.lruPrev, t.lruNext = nil, nil
+}
+
+func (n *Node) evictTopic(t *topicState) {
+	for t.ring.len() > 0 {
+		n.buffer.unlink(t.ring.popFront())
+	}
+	n.topics.unlink(t)
+	delete(n.topics.m, t.name)
+	n.counters.TopicsEvicted++
+}
+
+// buffer is the arrival-order list of every ringed message.
+type buffer struct {
+	first, last *Message
+	count       int
+	bytes       int
+	index       uint64 // arrivals ever; a message's place in that order
+}
+
+func (b *buffer) link(m *Message) {
+	b.index++
+	m.index = b.index
+	m.bufPrev, m.bufNext = b.last, nil
+	if b.last != nil {
+		b.last.bufNext = m
+	} else {
+		b.first = m
+	}
+	b.last = m
+	m.inBuffer = true
+	b.count++
+	b.bytes += len(m.Payload)
+}
+
+func (b *buffer) unlink(m *Message) {
+	if !m.inBuffer {
+		return
+	}
+	if m.bufPrev != nil {
+		m.bufPrev.bufNext = m.bufNext
+	} else {
+		b.first = m.bufNext
+	}
+	if m.bufNext != nil {
+		m.bufNext.bufPrev = m.bufPrev
+	} else {
+		b.last = m.bufPrev
+	}
+	m.bufPrev, m.bufNext, m.inBuffer = nil, nil, false
+	b.count--
+	b.bytes -= len(m.Payload)
+}
+
+// number gives m the next sequence of its topic and rings it.
+func (n *Node) number(t *topicState, m *Message) {
+	t.head++
+	m.Seq = t.head
+	m.topic = t
+	if t.ring.len() >= n.cfg.MessageBufferSize {
+		n.buffer.unlink(t.ring.popFront())
+		n.counters.BufferEvicted++
+	}
+	t.ring.pushBack(m)
+	n.buffer.link(m)
+	for n.buffer.bytes > n.cfg.MaxBufferBytes && n.buffer.first != nil {
+		old := n.buffer.first
+		// The node's oldest message is the oldest of its own topic's ring.
+		old.topic.ring.popFront()
+		n.buffer.unlink(old)
+		n.counters.BufferEvicted++
+	}
+}
+
+// reapRing drops expired messages from every ring.
+func (n *Node) reapRings(nowMs int64) {
+	for _, t := range n.topics.m {
+		t.ring.filter(func(m *Message) bool {
+			if m.expired(nowMs) {
+				n.buffer.unlink(m)
+				return false
+			}
+			return true
+		})
+	}
+}

@@ -1,0 +1,212 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Source is the randomness a node may use. A seeded *math/rand/v2.Rand
+// satisfies it; the node never draws randomness from anywhere else.
+type Source interface {
+	Uint64() uint64
+}
+
+// Policy says what a full subscription queue does with one more message.
+type Policy uint8
+
+const (
+	// DropOldest discards the oldest queued message to make room.
+	DropOldest Policy = iota
+	// DropNewest discards the incoming message.
+	DropNewest
+	// Block holds the incoming message (and a local publisher's answer)
+	// until the queue has room or BlockTimeout passes, then drops oldest.
+	Block
+)
+
+var policyNames = [...]string{DropOldest: "drop-oldest", DropNewest: "drop-newest", Block: "block"}
+
+func (p Policy) String() string {
+	if int(p) < len(policyNames) {
+		return policyNames[p]
+	}
+	return fmt.Sprintf("policy(%d)", p)
+}
+
+// ParsePolicy reads drop-oldest, drop-newest or block.
+func ParsePolicy(s string) (Policy, error) {
+	for p, name := range policyNames {
+		if s == name {
+			return Policy(p), nil
+		}
+	}
+	return 0, fmt.Errorf("backpressure policy %q: want drop-oldest, drop-newest or block", s)
+}
+
+// Config is everything a node needs to know before its first event. Every
+// duration and limit of the SPEC lives here; DefaultConfig says why each
+// default is what it is.
+type Config struct {
+	NodeID  string // this process's instance uuid, fresh on every start
+	Cluster string // exact-match isolation boundary
+	Rand    Source // seeded randomness: beacon jitter, ids
+
+	// Discovery and membership.
+	BeaconInterval time.Duration // mean time between beacons
+	BeaconJitter   float64       // each interval is drawn from ±this fraction
+	BeaconMinGap   time.Duration // earliest extra beacon after our hash changes
+	SuspectAfter   time.Duration // beacon silence before a peer is suspected and probed
+	PeerTimeout    time.Duration // silence (beacons and probes) before a peer is dead and removed
+
+	// Gossip.
+	FetchInterval      time.Duration // least time between two fetches from one peer
+	MaxFetchesInFlight int           // state fetches under way at once, all peers
+	CallTimeout        time.Duration // what shells give any request effect before failing it
+
+	// Limits on input.
+	MaxPayloadBytes  int // larger publishes are refused
+	MaxTopicBytes    int
+	MaxTopicLevels   int
+	MaxPatterns      int // distinct subscribed patterns on this node
+	MaxRetained      int // retained topics held, tombstones included
+	MaxSubscriptions int // active plus paused
+
+	// Delivery, replay and pause.
+	MessageBufferSize    int           // replay ring length per topic, in messages
+	MaxBufferBytes       int           // payload bytes of all replay rings together
+	MaxTopics            int           // topics with numbering and a ring
+	PausedTTL            time.Duration // how long a paused subscription is kept
+	QueueLimit           int           // per-subscription queue, in messages
+	DefaultPolicy        Policy        // for subscriptions that do not choose one
+	BlockTimeout         time.Duration // longest a Block publish waits for room
+	BlockedLimit         int           // messages one Block subscription may hold waiting
+	DefaultTTL           time.Duration // for messages without ttl_ms; 0 = none
+	HeartbeatInterval    time.Duration // an idle stream gets a heartbeat this often
+	WarningInterval      time.Duration // least time between two backpressure warnings
+	ReapInterval         time.Duration // how often expired messages are swept out
+	TombstoneTTL         time.Duration // how long a cleared retained topic remembers its clear
+	DedupWindow          int           // recent remote message ids remembered
+	ReplayLimitPerResume int           // messages one resume may replay, all topics
+
+	// Mesh delivery and loss repair.
+	PushWindow        int           // pushes in flight to one peer
+	PeerBacklogLimit  int           // messages waiting for one peer (window full or retrying)
+	PushRetryDelay    time.Duration // first wait before re-pushing after a failure
+	PushRetryMaxDelay time.Duration // the wait doubles up to this
+	RepairDelay       time.Duration // wait for a reordered message before asking for a resend
+	RepairAttempts    int           // resend requests for one hole before it is a gap
+	RepairHoldLimit   int           // later messages held back behind one hole
+	MaxStreams        int           // (source, topic) pairs whose numbering is tracked
+}
+
+// DefaultConfig returns the SPEC's defaults for node id and cluster.
+func DefaultConfig(nodeID, cluster string, rand Source) Config {
+	return Config{
+		NodeID:  nodeID,
+		Cluster: cluster,
+		Rand:    rand,
+
+		BeaconInterval: time.Second,            // SPEC: 1 Hz
+		BeaconJitter:   0.1,                    // SPEC: ±10%, so nodes started together drift apart
+		BeaconMinGap:   100 * time.Millisecond, // a changed hash goes out early, at most 10 extra beacons/s
+		SuspectAfter:   3 * time.Second,        // SPEC: three missed beacons
+		PeerTimeout:    5 * time.Second,        // SPEC: --peer-timeout
+
+		FetchInterval:      time.Second, // SPEC: at most one fetch per peer per beacon interval
+		MaxFetchesInFlight: 16,          // SPEC: no fetch storms when many peers change at once
+		CallTimeout:        2 * time.Second,
+
+		MaxPayloadBytes:  1 << 20, // SPEC: 1 MiB
+		MaxTopicBytes:    256,     // SPEC
+		MaxTopicLevels:   16,      // SPEC
+		MaxPatterns:      10000,   // SPEC
+		MaxRetained:      100000,  // SPEC
+		MaxSubscriptions: 10000,   // one per pattern at most is plenty
+
+		MessageBufferSize:    1024,              // SPEC: --message-buffer-size
+		MaxBufferBytes:       64 << 20,          // SPEC: --max-buffer-memory
+		MaxTopics:            100000,            // as many as retained topics
+		PausedTTL:            300 * time.Second, // SPEC: --paused-subscription-ttl
+		QueueLimit:           10000,             // SPEC: --subscriber-queue-limit
+		DefaultPolicy:        DropOldest,        // SPEC
+		BlockTimeout:         5 * time.Second,   // SPEC: --block-timeout-ms
+		BlockedLimit:         1024,              // waiting publishes per blocked subscriber
+		DefaultTTL:           0,                 // SPEC: --default-message-ttl, none
+		HeartbeatInterval:    30 * time.Second,  // SPEC
+		WarningInterval:      time.Second,       // SPEC: at most one warning a second
+		ReapInterval:         time.Second,       // expired messages free their memory within a second
+		TombstoneTTL:         5 * time.Minute,   // longer than any partition we expect to heal from
+		DedupWindow:          65536,             // a few seconds of traffic at high rates
+		ReplayLimitPerResume: 1 << 20,           // a resume never builds an unbounded replay list
+
+		PushWindow:        4096,                   // enough to keep a batched stream busy
+		PeerBacklogLimit:  10000,                  // as deep as one subscriber queue
+		PushRetryDelay:    100 * time.Millisecond, // a broken stream reconnects in about this
+		PushRetryMaxDelay: 2 * time.Second,        // below PeerTimeout, so retries outlive blips
+		RepairDelay:       50 * time.Millisecond,  // streams are ordered; a hole is almost always loss
+		RepairAttempts:    3,
+		RepairHoldLimit:   1024,
+		MaxStreams:        100000,
+	}
+}
+
+// Validate reports the first setting that cannot work, naming it.
+func (c *Config) Validate() error {
+	if c.NodeID == "" {
+		return errors.New("config: NodeID is empty")
+	}
+	if c.Rand == nil {
+		return errors.New("config: Rand is nil; pass a seeded source")
+	}
+	durations := []struct {
+		name string
+		d    time.Duration
+	}{
+		{"BeaconInterval", c.BeaconInterval}, {"SuspectAfter", c.SuspectAfter},
+		{"PeerTimeout", c.PeerTimeout}, {"FetchInterval", c.FetchInterval},
+		{"CallTimeout", c.CallTimeout}, {"PausedTTL", c.PausedTTL},
+		{"BlockTimeout", c.BlockTimeout}, {"HeartbeatInterval", c.HeartbeatInterval},
+		{"WarningInterval", c.WarningInterval}, {"ReapInterval", c.ReapInterval},
+		{"TombstoneTTL", c.TombstoneTTL}, {"PushRetryDelay", c.PushRetryDelay},
+		{"PushRetryMaxDelay", c.PushRetryMaxDelay}, {"RepairDelay", c.RepairDelay},
+	}
+	for _, d := range durations {
+		if d.d <= 0 {
+			return fmt.Errorf("config: %s must be positive, got %s", d.name, d.d)
+		}
+	}
+	if c.BeaconMinGap < 0 || c.DefaultTTL < 0 {
+		return errors.New("config: BeaconMinGap and DefaultTTL may not be negative")
+	}
+	if c.BeaconJitter < 0 || c.BeaconJitter >= 1 {
+		return fmt.Errorf("config: BeaconJitter must be in [0, 1), got %g", c.BeaconJitter)
+	}
+	if c.PeerTimeout <= c.SuspectAfter {
+		return fmt.Errorf("config: PeerTimeout (%s) must exceed SuspectAfter (%s) to leave time for a probe", c.PeerTimeout, c.SuspectAfter)
+	}
+	limits := []struct {
+		name string
+		n    int
+	}{
+		{"MaxFetchesInFlight", c.MaxFetchesInFlight}, {"MaxPayloadBytes", c.MaxPayloadBytes},
+		{"MaxTopicBytes", c.MaxTopicBytes}, {"MaxTopicLevels", c.MaxTopicLevels},
+		{"MaxPatterns", c.MaxPatterns}, {"MaxRetained", c.MaxRetained},
+		{"MaxSubscriptions", c.MaxSubscriptions}, {"MessageBufferSize", c.MessageBufferSize},
+		{"MaxBufferBytes", c.MaxBufferBytes}, {"MaxTopics", c.MaxTopics},
+		{"QueueLimit", c.QueueLimit}, {"BlockedLimit", c.BlockedLimit},
+		{"DedupWindow", c.DedupWindow}, {"ReplayLimitPerResume", c.ReplayLimitPerResume},
+		{"PushWindow", c.PushWindow}, {"PeerBacklogLimit", c.PeerBacklogLimit},
+		{"RepairAttempts", c.RepairAttempts}, {"RepairHoldLimit", c.RepairHoldLimit},
+		{"MaxStreams", c.MaxStreams},
+	}
+	for _, l := range limits {
+		if l.n <= 0 {
+			return fmt.Errorf("config: %s must be positive, got %d", l.name, l.n)
+		}
+	}
+	if c.DefaultPolicy > Block {
+		return fmt.Errorf("config: DefaultPolicy %d is not a policy", c.DefaultPolicy)
+	}
+	return nil
+}

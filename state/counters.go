@@ -1,0 +1,79 @@
+package state
+
+// Counters are the node's running totals since it started. Shells export
+// them as metrics; the simulator's checkers read them.
+type Counters struct {
+	BeaconsSent     uint64
+	BeaconsReceived uint64 // accepted from peers of our cluster
+	BeaconsIgnored  uint64 // our own, looped back by multicast
+
+	FetchesStarted uint64
+	FetchesOK      uint64
+	FetchesFailed  uint64
+	StateAnswers   uint64 // GetNodeState calls we answered
+
+	ProbesSent     uint64
+	ProbesOK       uint64
+	ProbesFailed   uint64
+	PeersSuspected uint64
+	PeersDead      uint64 // removed after PeerTimeout
+	PeersReplaced  uint64 // removed because a new instance took the endpoint
+
+	Published       uint64 // local publishes accepted
+	DeliveredLocal  uint64 // messages handed to local subscription streams
+	ReceivedRemote  uint64 // messages accepted from peers
+	Forwarded       uint64 // push effects issued (retries included)
+	PushFailures    uint64
+	BacklogDropped  uint64 // messages a peer's full backlog discarded
+	Duplicates      uint64 // remote messages already seen (by id or number)
+	Late            uint64 // remote messages behind a hole already declared lost
+	Dropped         uint64 // queue drops, all subscriptions
+	Expired         uint64 // messages whose TTL ran out before hand-out
+	Replayed        uint64
+	RetainedSent    uint64
+	Heartbeats      uint64
+	Warnings        uint64
+	BlockTimeouts   uint64 // blocked messages that waited BlockTimeout
+	RetainedApplied uint64 // retained values (or clears) that won and were stored
+	RetainedStale   uint64 // retained values that lost the conflict rule
+
+	ResendsRequested uint64 // resend calls we made
+	ResendsAnswered  uint64 // resend calls we answered
+	Repaired         uint64 // messages recovered by resend
+	Gaps             uint64 // holes declared lost
+	GapMessages      uint64 // messages in those holes
+
+	BufferEvicted  uint64 // ring messages evicted by the count or byte cap
+	TopicsEvicted  uint64 // topic states evicted by MaxTopics
+	StreamsEvicted uint64 // (source, topic) trackers evicted by MaxStreams
+
+	// Rejected counts refused input by reason (see the reason* constants).
+	Rejected map[string]uint64
+}
+
+func newCounters() Counters { return Counters{Rejected: make(map[string]uint64)} }
+
+// Reasons input is refused or dropped. They are metric labels.
+const (
+	reasonForeignCluster  = "beacon_foreign_cluster"
+	reasonBadBeacon       = "beacon_invalid"
+	reasonTooManyPeers    = "peer_limit"
+	reasonUnknownCall     = "unknown_call"
+	reasonStateMismatch   = "state_wrong_instance"
+	reasonBadPattern      = "peer_pattern_invalid"
+	reasonPeerPatterns    = "peer_pattern_limit"
+	reasonBadTopic        = "topic_invalid"
+	reasonPayloadSize     = "payload_too_large"
+	reasonBadArgument     = "argument_invalid"
+	reasonBadEnvelope     = "envelope_invalid"
+	reasonOwnEnvelope     = "envelope_own"
+	reasonUnknownSub      = "subscription_unknown"
+	reasonUnknownStream   = "stream_unknown"
+	reasonPatternLimit    = "pattern_limit"
+	reasonSubLimit        = "subscription_limit"
+	reasonRetainedLimit   = "retained_limit"
+	reasonUnknownEvent    = "event_unknown"
+	reasonResendWrongNode = "resend_wrong_instance"
+)
+
+func (n *Node) reject(reason string) { n.counters.Rejected[reason]++ }

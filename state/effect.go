@@ -1,0 +1,188 @@
+package state
+
+import (
+	"fmt"
+	"time"
+)
+
+// Effect is something the owner must do. Effects are pointers into buffers
+// the node reuses: an effect, and the slices inside it that the node built,
+// are valid until the next call to Step or Tick. Messages (*Message) are
+// immutable and may be kept.
+type Effect interface {
+	fmt.Stringer
+	effect()
+}
+
+// NodeState is what GetNodeState answers: our patterns, their hash, and
+// every retained value we hold (clears included, as empty payloads).
+type NodeState struct {
+	Instance string
+	Patterns []string // sorted, distinct
+	Hash     uint64
+	Retained []Envelope // sorted by topic
+}
+
+// ResendReply answers a resend request: the messages of the range still
+// held, in order, and the lowest number still held for the topic (0: none).
+type ResendReply struct {
+	Instance       string
+	Msgs           []Envelope
+	FirstAvailable uint64
+}
+
+// SendBeacon: multicast (and unicast to seeds) a beacon with this hash.
+type SendBeacon struct{ Hash uint64 }
+
+// FetchState: call GetNodeState on a peer; complete with FetchCompleted.
+type FetchState struct {
+	Call       uint64
+	Peer, Addr string
+}
+
+// Probe: check directly that a suspected peer is alive; complete with
+// ProbeCompleted.
+type Probe struct {
+	Call       uint64
+	Peer, Addr string
+}
+
+// Push: send one message to a peer on its ordered stream; complete with
+// PushCompleted.
+type Push struct {
+	Call       uint64
+	Peer, Addr string
+	Msg        *Message
+}
+
+// RequestResend: ask a source peer for its messages on Topic numbered
+// From..To; complete with ResendCompleted.
+type RequestResend struct {
+	Call       uint64
+	Peer, Addr string
+	Topic      string
+	From, To   uint64
+}
+
+// ClosePeer: the peer is dead and removed; close its connections. Calls
+// still under way must still be completed.
+type ClosePeer struct{ Peer, Addr string }
+
+// AnswerState answers StateRequested.
+type AnswerState struct {
+	Req   uint64
+	State *NodeState
+}
+
+// AnswerPush answers PushReceived. Errs is nil when every envelope was
+// taken; otherwise it has one entry per envelope, nil for those taken.
+type AnswerPush struct {
+	Req  uint64
+	Errs []error
+}
+
+// AnswerResend answers ResendRequested.
+type AnswerResend struct {
+	Req   uint64
+	Reply ResendReply
+}
+
+// PublishResult is what a local publisher learns.
+type PublishResult struct {
+	MessageID   string
+	Subscribers int // local subscriptions reached plus peers pushed to
+	Dropped     int // subscriptions that dropped a message to take this one
+	Blocked     int // subscriptions this publish had to wait for
+}
+
+// CompletePublish answers Published; Err set means nothing was published.
+type CompletePublish struct {
+	Req    uint64
+	Result PublishResult
+	Err    error
+}
+
+// CompleteUnsubscribe answers Unsubscribed.
+type CompleteUnsubscribe struct {
+	Req      uint64
+	PauseTTL time.Duration // how long a paused subscription is kept
+	Err      error
+}
+
+// Deliver: send one event on a subscription stream. It used one credit.
+type Deliver struct {
+	Stream uint64
+	Out    Out
+}
+
+// EndStream: finish a subscription stream; Err says why when it is a
+// refusal (unknown subscription on resume, bad pattern...).
+type EndStream struct {
+	Stream uint64
+	Err    error
+}
+
+func (*SendBeacon) effect()          {}
+func (*FetchState) effect()          {}
+func (*Probe) effect()               {}
+func (*Push) effect()                {}
+func (*RequestResend) effect()       {}
+func (*ClosePeer) effect()           {}
+func (*AnswerState) effect()         {}
+func (*AnswerPush) effect()          {}
+func (*AnswerResend) effect()        {}
+func (*CompletePublish) effect()     {}
+func (*CompleteUnsubscribe) effect() {}
+func (*Deliver) effect()             {}
+func (*EndStream) effect()           {}
+
+func (e *SendBeacon) String() string { return fmt.Sprintf("send-beacon hash=%016x", e.Hash) }
+func (e *FetchState) String() string {
+	return fmt.Sprintf("fetch call=%d peer=%s", e.Call, short(e.Peer))
+}
+func (e *Probe) String() string { return fmt.Sprintf("probe call=%d peer=%s", e.Call, short(e.Peer)) }
+func (e *Push) String() string {
+	return fmt.Sprintf("push call=%d peer=%s %s", e.Call, short(e.Peer), e.Msg.Envelope.String())
+}
+func (e *ClosePeer) String() string { return fmt.Sprintf("close-peer peer=%s", short(e.Peer)) }
+func (e *AnswerState) String() string {
+	return fmt.Sprintf("answer-state req=%d hash=%016x", e.Req, e.State.Hash)
+}
+func (e *Deliver) String() string {
+	return fmt.Sprintf("deliver stream=%d %s", e.Stream, e.Out.String())
+}
+func (e *EndStream) String() string {
+	return fmt.Sprintf("end-stream stream=%d%s", e.Stream, errSuffix(e.Err))
+}
+func (e *RequestResend) String() string {
+	return fmt.Sprintf("resend call=%d peer=%s %s#%d..%d", e.Call, short(e.Peer), e.Topic, e.From, e.To)
+}
+
+func (e *AnswerPush) String() string {
+	bad := 0
+	for _, err := range e.Errs {
+		if err != nil {
+			bad++
+		}
+	}
+	return fmt.Sprintf("answer-push req=%d refused=%d", e.Req, bad)
+}
+
+func (e *AnswerResend) String() string {
+	return fmt.Sprintf("answer-resend req=%d msgs=%d first=%d", e.Req, len(e.Reply.Msgs), e.Reply.FirstAvailable)
+}
+
+func (e *CompletePublish) String() string {
+	if e.Err != nil {
+		return fmt.Sprintf("publish-done req=%d err=%q", e.Req, e.Err.Error())
+	}
+	r := &e.Result
+	return fmt.Sprintf("publish-done req=%d id=%s subscribers=%d dropped=%d blocked=%d", e.Req, short(r.MessageID), r.Subscribers, r.Dropped, r.Blocked)
+}
+
+func (e *CompleteUnsubscribe) String() string {
+	if e.Err != nil {
+		return fmt.Sprintf("unsubscribe-done req=%d err=%q", e.Req, e.Err.Error())
+	}
+	return fmt.Sprintf("unsubscribe-done req=%d pause-ttl=%s", e.Req, fmtDur(e.PauseTTL))
+}

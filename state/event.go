@@ -1,0 +1,240 @@
+package state
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Event is something that happened, handed to Node.Step. Events are
+// pointers; the node reads them during Step and keeps none of them, only
+// the slices and strings inside.
+type Event interface {
+	fmt.Stringer
+	event()
+}
+
+// Beacon is one decoded discovery datagram. The shell fills Addr with the
+// peer's mesh endpoint: the advertised rpc_ip:rpc_port, or the datagram's
+// source address when rpc_ip is empty or unspecified.
+type Beacon struct {
+	Instance string
+	Cluster  string
+	Addr     string
+	Hash     uint64
+	Version  int32
+	WallMs   int64
+}
+
+// BeaconReceived: a beacon arrived (multicast or unicast).
+type BeaconReceived struct{ Beacon Beacon }
+
+// FetchCompleted completes a FetchState effect.
+type FetchCompleted struct {
+	Call  uint64
+	State *NodeState // nil when Err is set
+	Err   error
+}
+
+// ProbeCompleted completes a Probe effect; Err nil means the peer answered.
+type ProbeCompleted struct {
+	Call uint64
+	Err  error
+}
+
+// PushCompleted completes a Push effect; Err nil means the peer took it.
+type PushCompleted struct {
+	Call uint64
+	Err  error
+}
+
+// ResendCompleted completes a RequestResend effect.
+type ResendCompleted struct {
+	Call  uint64
+	Reply *ResendReply // nil when Err is set
+	Err   error
+}
+
+// StateRequested: a peer called GetNodeState; answer with AnswerState.
+type StateRequested struct{ Req uint64 }
+
+// PushReceived: a peer pushed messages (one unary push, or a batch from its
+// stream); answer with AnswerPush.
+type PushReceived struct {
+	Req  uint64
+	From string // the pushing peer's address, for logs only
+	Envs []Envelope
+}
+
+// ResendRequested: a peer asks for our own messages on Topic numbered
+// From..To (inclusive); answer with AnswerResend.
+type ResendRequested struct {
+	Req      uint64
+	Source   string // the instance the caller expects us to be
+	Topic    string
+	From, To uint64
+}
+
+// Published: a local application publishes; answered by CompletePublish,
+// now or (Block policy) later.
+type Published struct {
+	Req         uint64
+	Topic       string
+	Payload     []byte
+	ContentType string
+	Retain      bool
+	Correlation string
+	TTLMs       int64
+}
+
+// PolicyDefault in a subscription request means "the node's default".
+const PolicyDefault Policy = 255
+
+// Subscribed: a local application opened a subscription stream. Its first
+// effect is a Deliver of the subscription info, or EndStream with an error.
+type Subscribed struct {
+	Stream          uint64 // the shell's handle for the stream; unique while open
+	Patterns        []string
+	ClientID        string
+	ReceiveRetained bool
+	QueueLimit      int    // 0 = the node's default; larger values are capped to it
+	Policy          Policy // PolicyDefault = the node's default
+	Credit          int    // stream events the shell can take right now
+}
+
+// Recovery says how a resumed subscription catches up.
+type Recovery uint8
+
+const (
+	RecoverNone     Recovery = iota // go on live only
+	RecoverRetained                 // send each matching retained value, then live
+	RecoverReplay                   // replay the ring after the given sequences, then live
+)
+
+var recoveryNames = [...]string{"none", "retained", "replay"}
+
+func (r Recovery) String() string {
+	if int(r) < len(recoveryNames) {
+		return recoveryNames[r]
+	}
+	return fmt.Sprintf("recovery(%d)", r)
+}
+
+// Resumed: a local application resumes a subscription on a new stream.
+// With an empty SubID and Patterns given, it starts a new subscription that
+// catches up from LastSeq as a resume would.
+type Resumed struct {
+	Stream          uint64
+	SubID           string
+	Patterns        []string // empty: the subscription's own
+	LastSeq         map[string]uint64
+	Mode            Recovery
+	ReceiveRetained bool
+	Credit          int
+}
+
+// Unsubscribed: a local application ends (or, with Pause, pauses) a
+// subscription; answered by CompleteUnsubscribe.
+type Unsubscribed struct {
+	Req   uint64
+	SubID string
+	Pause bool
+}
+
+// CreditGranted: the shell can take N more events on Stream.
+type CreditGranted struct {
+	Stream uint64
+	N      int
+}
+
+// StreamClosed: the stream ended on the shell's side (client gone).
+type StreamClosed struct{ Stream uint64 }
+
+func (*BeaconReceived) event()  {}
+func (*FetchCompleted) event()  {}
+func (*ProbeCompleted) event()  {}
+func (*PushCompleted) event()   {}
+func (*ResendCompleted) event() {}
+func (*StateRequested) event()  {}
+func (*PushReceived) event()    {}
+func (*ResendRequested) event() {}
+func (*Published) event()       {}
+func (*Subscribed) event()      {}
+func (*Resumed) event()         {}
+func (*Unsubscribed) event()    {}
+func (*CreditGranted) event()   {}
+func (*StreamClosed) event()    {}
+
+func (e *BeaconReceived) String() string {
+	b := &e.Beacon
+	return fmt.Sprintf("beacon from=%s cluster=%s hash=%016x v=%d", short(b.Instance), b.Cluster, b.Hash, b.Version)
+}
+
+func (e *FetchCompleted) String() string {
+	if e.Err != nil {
+		return fmt.Sprintf("fetch-result call=%d err=%q", e.Call, e.Err)
+	}
+	if e.State == nil {
+		return fmt.Sprintf("fetch-result call=%d no-state", e.Call)
+	}
+	return fmt.Sprintf("fetch-result call=%d hash=%016x patterns=%d retained=%d", e.Call, e.State.Hash, len(e.State.Patterns), len(e.State.Retained))
+}
+
+func (e *ProbeCompleted) String() string {
+	return fmt.Sprintf("probe-result call=%d%s", e.Call, errSuffix(e.Err))
+}
+func (e *PushCompleted) String() string {
+	return fmt.Sprintf("push-result call=%d%s", e.Call, errSuffix(e.Err))
+}
+func (e *StateRequested) String() string { return fmt.Sprintf("state-request req=%d", e.Req) }
+func (e *CreditGranted) String() string  { return fmt.Sprintf("credit stream=%d n=%d", e.Stream, e.N) }
+func (e *StreamClosed) String() string   { return fmt.Sprintf("stream-closed stream=%d", e.Stream) }
+func (e *ResendRequested) String() string {
+	return fmt.Sprintf("resend-request req=%d %s#%d..%d", e.Req, e.Topic, e.From, e.To)
+}
+
+func (e *ResendCompleted) String() string {
+	if e.Err != nil || e.Reply == nil {
+		return fmt.Sprintf("resend-result call=%d%s", e.Call, errSuffix(e.Err))
+	}
+	return fmt.Sprintf("resend-result call=%d msgs=%d first=%d", e.Call, len(e.Reply.Msgs), e.Reply.FirstAvailable)
+}
+
+func (e *PushReceived) String() string {
+	if len(e.Envs) == 1 {
+		return fmt.Sprintf("push-in req=%d %s", e.Req, e.Envs[0].String())
+	}
+	return fmt.Sprintf("push-in req=%d msgs=%d", e.Req, len(e.Envs))
+}
+
+func (e *Published) String() string {
+	s := fmt.Sprintf("publish req=%d %s %dB", e.Req, e.Topic, len(e.Payload))
+	if e.Retain {
+		s += " retain"
+	}
+	if e.TTLMs != 0 {
+		s += fmt.Sprintf(" ttl=%dms", e.TTLMs)
+	}
+	return s
+}
+
+func (e *Subscribed) String() string {
+	return fmt.Sprintf("subscribe stream=%d %s credit=%d", e.Stream, strings.Join(e.Patterns, ","), e.Credit)
+}
+
+func (e *Resumed) String() string {
+	return fmt.Sprintf("resume stream=%d sub=%s mode=%s topics=%d", e.Stream, short(e.SubID), e.Mode, len(e.LastSeq))
+}
+
+func (e *Unsubscribed) String() string {
+	if e.Pause {
+		return fmt.Sprintf("unsubscribe req=%d sub=%s pause", e.Req, short(e.SubID))
+	}
+	return fmt.Sprintf("unsubscribe req=%d sub=%s", e.Req, short(e.SubID))
+}
+
+func errSuffix(err error) string {
+	if err == nil {
+		return " ok"
+	}
+	return fmt.Sprintf(" err=%q", err.Error())
+}

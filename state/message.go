@@ -1,0 +1,49 @@
+package state
+
+import "fmt"
+
+// Envelope is a message as it travels between nodes (the mesh's
+// MessageEnvelope, without the proto).
+type Envelope struct {
+	ID          string
+	Topic       string
+	Payload     []byte
+	ContentType string
+	TimestampMs int64  // wall clock of the publishing node at publish
+	Source      string // instance id of the publishing node
+	Retain      bool
+	Correlation string
+	TTLMs       int64  // 0: the receiving node's default applies
+	SourceSeq   uint64 // the source's own per-topic number; 0 = unnumbered
+}
+
+func (e *Envelope) String() string {
+	return fmt.Sprintf("%s#%d from=%s id=%s %dB", e.Topic, e.SourceSeq, short(e.Source), short(e.ID), len(e.Payload))
+}
+
+// Message is an Envelope as one node holds it: numbered for its topic on
+// this node, and linked into the node's replay buffer. Its fields are
+// written once, before any effect hands it out, and never again, so a shell
+// may read it from any goroutine; the links are the node's own.
+type Message struct {
+	Envelope
+	Seq       uint64 // this node's delivery sequence for the topic; 0 = not numbered here
+	ExpiresMs int64  // wall clock after which it is never handed out; 0 = never
+
+	// replay buffer links (buffer.go)
+	topic            *topicState
+	index            uint64 // arrival order on this node
+	bufPrev, bufNext *Message
+	inBuffer         bool
+}
+
+// expired reports whether m's TTL has run out at wall time nowMs.
+func (m *Message) expired(nowMs int64) bool { return m.ExpiresMs != 0 && nowMs >= m.ExpiresMs }
+
+// short abbreviates ids in one-line text forms.
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}

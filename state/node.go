@@ -1,0 +1,261 @@
+package state
+
+import (
+	"fmt"
+	"time"
+)
+
+// Node is the protocol of one daemon. It performs no I/O and is owned by
+// one goroutine; see the package comment.
+type Node struct {
+	cfg  Config
+	rand Source
+	now  Instant // of the Step or Tick under way
+
+	// Effects of the Step under way; the arenas back the frequent kinds.
+	effects   []Effect
+	delivers  arena[Deliver]
+	pushes    arena[Push]
+	completes arena[CompletePublish]
+	acks      arena[AnswerPush]
+
+	nextID   uint64 // calls and other ids, never reused
+	calls    map[uint64]call
+	timers   timerHeap
+	timerSeq uint64
+
+	beaconAlarm alarm
+	reapAlarm   alarm
+	lastBeacon  time.Duration
+	beaconsSent uint64
+
+	// Membership and gossip (peers.go, gossip.go).
+	peers           map[string]*peer // by instance id
+	byAddr          map[string]*peer
+	peerList        []*peer // sorted by id; nil when it must be rebuilt
+	fetchesInFlight int
+	fetchWait       deque[*peer]
+	peerRoutes      trie[*peer]
+
+	// Local subscriptions (subscription.go).
+	subs        map[string]*subscription // by id, active and paused
+	streams     map[uint64]*subscription // by attached stream
+	localRoutes trie[*subscription]
+	patternRefs map[string]int // pattern -> subscriptions holding it
+	patterns    []string       // sorted distinct; nil when it must be rebuilt
+	hash        uint64
+	state       *NodeState // cached answer to StateRequested; nil when stale
+
+	// Delivery (buffer.go, retained.go, repair.go, dedup.go).
+	topics    topicTable
+	buffer    buffer
+	retained  retainedStore
+	dedup     dedupWindow
+	inStreams streamTable
+	mark      uint64 // per-publish epoch that deduplicates trie matches
+	expirable int    // stored things with an expiry; the reaper runs while > 0
+
+	// The local publish under way: pub points at pubScratch, or at a heap
+	// copy once a Block subscription makes the answer wait.
+	pub        *pendingPublish
+	pubScratch pendingPublish
+
+	counters Counters
+}
+
+// call is an outstanding request effect, found again by its completion.
+type call struct {
+	kind callKind
+	peer *peer
+	msg  *Message  // push
+	in   *inStream // resend
+}
+
+type callKind uint8
+
+const (
+	callFetch callKind = iota + 1
+	callProbe
+	callPush
+	callResend
+)
+
+// New returns a node ready for its first event, or the reason the config
+// cannot work.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:         cfg,
+		rand:        cfg.Rand,
+		calls:       make(map[uint64]call),
+		beaconAlarm: newAlarm(),
+		reapAlarm:   newAlarm(),
+		peers:       make(map[string]*peer),
+		byAddr:      make(map[string]*peer),
+		subs:        make(map[string]*subscription),
+		streams:     make(map[uint64]*subscription),
+		patternRefs: make(map[string]int),
+		counters:    newCounters(),
+	}
+	n.topics.init()
+	n.retained.init()
+	n.dedup.init(cfg.DedupWindow)
+	n.inStreams.init()
+	n.patterns = []string{}
+	return n, nil
+}
+
+// Config returns the node's configuration.
+func (n *Node) Config() Config { return n.cfg }
+
+// ID is the node's instance id.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+// Step hands the node one event and returns what to do about it. The
+// returned effects are valid until the next Step or Tick.
+func (n *Node) Step(now Instant, ev Event) []Effect {
+	n.begin(now)
+	switch e := ev.(type) {
+	case *BeaconReceived:
+		n.onBeacon(&e.Beacon)
+	case *FetchCompleted:
+		n.onFetchCompleted(e)
+	case *ProbeCompleted:
+		n.onProbeCompleted(e)
+	case *PushCompleted:
+		n.onPushCompleted(e)
+	case *ResendCompleted:
+		n.onResendCompleted(e)
+	case *StateRequested:
+		n.emit(&AnswerState{Req: e.Req, State: n.nodeState()})
+		n.counters.StateAnswers++
+	case *PushReceived:
+		n.onPushReceived(e)
+	case *ResendRequested:
+		n.onResendRequested(e)
+	case *Published:
+		n.onPublished(e)
+	case *Subscribed:
+		n.onSubscribed(e)
+	case *Resumed:
+		n.onResumed(e)
+	case *Unsubscribed:
+		n.onUnsubscribed(e)
+	case *CreditGranted:
+		n.onCredit(e)
+	case *StreamClosed:
+		n.onStreamClosed(e)
+	default:
+		n.reject(reasonUnknownEvent)
+	}
+	return n.effects
+}
+
+// Tick lets time pass: every timer due at now fires. The first Tick also
+// sends the first beacon.
+func (n *Node) Tick(now Instant) []Effect {
+	n.begin(now)
+	if n.beaconsSent == 0 && n.beaconAlarm.want == Never && n.beaconAlarm.armed == Never {
+		n.sendBeacon()
+	}
+	for {
+		t, ok := n.dueTimer(now.Mono)
+		if !ok {
+			break
+		}
+		n.fire(t)
+	}
+	return n.effects
+}
+
+// Start schedules the first beacon: a node that has been Started beacons
+// at its first Tick. It is the same as calling Tick at now.
+func (n *Node) Start(now Instant) []Effect { return n.Tick(now) }
+
+func (n *Node) begin(now Instant) {
+	if now.Mono < n.now.Mono {
+		// A monotonic clock that goes backwards is the owner's bug; treat
+		// it as no time passing rather than rewinding timers.
+		now.Mono = n.now.Mono
+	}
+	n.now = now
+	n.effects = n.effects[:0]
+	n.delivers.reset()
+	n.pushes.reset()
+	n.completes.reset()
+	n.acks.reset()
+}
+
+func (n *Node) emit(e Effect) { n.effects = append(n.effects, e) }
+
+func (n *Node) newCall(c call) uint64 {
+	n.nextID++
+	n.calls[n.nextID] = c
+	return n.nextID
+}
+
+// takeCall finds and forgets the call a completion answers.
+func (n *Node) takeCall(id uint64, kind callKind) (call, bool) {
+	c, ok := n.calls[id]
+	if !ok || c.kind != kind {
+		n.reject(reasonUnknownCall)
+		return call{}, false
+	}
+	delete(n.calls, id)
+	return c, true
+}
+
+func (n *Node) fire(t timer) {
+	switch t.kind {
+	case tBeacon:
+		n.sendBeacon()
+	case tReap:
+		n.reap()
+	case tPeer:
+		n.checkPeer(t.peer)
+	case tFetch:
+		n.maybeFetch(t.peer)
+	case tPushRetry:
+		n.retryLink(t.peer)
+	case tRepair:
+		n.repairDue(t.in)
+	case tHeartbeat:
+		n.heartbeatDue(t.sub)
+	case tWarning:
+		n.warnDue(t.sub)
+	case tBlock:
+		n.blockDue(t.sub)
+	case tPause:
+		n.pauseExpired(t.sub)
+	default:
+		panic(fmt.Sprintf("state: timer kind %d has no handler", t.kind))
+	}
+}
+
+// sendBeacon emits a beacon and schedules the next one with jitter.
+func (n *Node) sendBeacon() {
+	n.emit(&SendBeacon{Hash: n.hash})
+	n.beaconsSent++
+	n.counters.BeaconsSent++
+	n.lastBeacon = n.now.Mono
+	j := n.cfg.BeaconJitter * (2*float01(n.rand) - 1)
+	next := time.Duration(float64(n.cfg.BeaconInterval) * (1 + j))
+	n.arm(&n.beaconAlarm, n.now.Mono+next, timer{kind: tBeacon})
+}
+
+// beaconSoon brings the next beacon forward after our hash changed, so
+// peers learn of it in BeaconMinGap rather than a whole interval.
+func (n *Node) beaconSoon() {
+	if n.beaconsSent == 0 {
+		return // not started; the first Tick beacons
+	}
+	at := n.lastBeacon + n.cfg.BeaconMinGap
+	if at < n.now.Mono {
+		at = n.now.Mono
+	}
+	if at < n.beaconAlarm.want {
+		n.arm(&n.beaconAlarm, at, timer{kind: tBeacon})
+	}
+}

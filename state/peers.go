@@ -1,0 +1,189 @@
+package state
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// PeerStatus is where a peer stands in failure detection. A dead peer is
+// removed, so only these two are ever held.
+type PeerStatus uint8
+
+const (
+	Alive PeerStatus = iota + 1
+	Suspected
+)
+
+func (s PeerStatus) String() string {
+	switch s {
+	case Alive:
+		return "alive"
+	case Suspected:
+		return "suspected"
+	}
+	return "dead"
+}
+
+// Limits on what a beacon may carry; anything longer is not a NexusD beacon.
+const (
+	maxIDBytes   = 64
+	maxAddrBytes = 256
+	maxPeers     = 4096
+)
+
+type peer struct {
+	id, addr string
+	status   PeerStatus
+	removed  bool
+
+	lastHeard  time.Duration // monotonic: last beacon or probe answer
+	lastSeenMs int64         // our wall clock at that moment
+	checkAlarm alarm
+	probeCall  uint64
+	probed     bool // probed during this suspicion
+
+	// gossip.go
+	beaconHash   uint64
+	fetched      bool   // a fetch has succeeded at least once
+	syncedHash   uint64 // hash of the patterns last fetched
+	patterns     []string
+	fetchCall    uint64
+	lastFetch    time.Duration
+	everFetching bool
+	fetchWaiting bool
+	fetchAlarm   alarm
+
+	link link   // link.go: pushes to this peer
+	mark uint64 // per-publish dedup
+}
+
+func (n *Node) onBeacon(b *Beacon) {
+	switch {
+	case b.Instance == n.cfg.NodeID:
+		n.counters.BeaconsIgnored++
+		return
+	case b.Cluster != n.cfg.Cluster:
+		n.reject(reasonForeignCluster)
+		return
+	case b.Instance == "" || len(b.Instance) > maxIDBytes || b.Addr == "" || len(b.Addr) > maxAddrBytes || b.Version < 1:
+		n.reject(reasonBadBeacon)
+		return
+	}
+	n.counters.BeaconsReceived++
+	p := n.peers[b.Instance]
+	if p == nil {
+		if old := n.byAddr[b.Addr]; old != nil {
+			// A new instance at a known endpoint: the old process is gone.
+			n.counters.PeersReplaced++
+			n.removePeer(old)
+		}
+		if len(n.peers) >= maxPeers {
+			n.reject(reasonTooManyPeers)
+			return
+		}
+		p = &peer{id: b.Instance, addr: b.Addr, status: Alive,
+			checkAlarm: newAlarm(), fetchAlarm: newAlarm()}
+		p.link.init()
+		n.peers[p.id] = p
+		n.byAddr[p.addr] = p
+		n.peerList = nil
+	} else if p.addr != b.Addr {
+		if other := n.byAddr[b.Addr]; other != nil {
+			n.counters.PeersReplaced++
+			n.removePeer(other)
+		}
+		delete(n.byAddr, p.addr)
+		p.addr = b.Addr
+		n.byAddr[p.addr] = p
+	}
+	n.heard(p)
+	p.beaconHash = b.Hash
+	n.maybeFetch(p)
+}
+
+// heard records a sign of life: the peer is alive for SuspectAfter more.
+func (n *Node) heard(p *peer) {
+	p.lastHeard = n.now.Mono
+	p.lastSeenMs = n.now.WallMs
+	p.status = Alive
+	p.probed = false
+	n.arm(&p.checkAlarm, p.lastHeard+n.cfg.SuspectAfter, timer{kind: tPeer, peer: p})
+}
+
+// checkPeer runs when a peer has been silent for SuspectAfter or
+// PeerTimeout: suspect and probe it, or declare it dead.
+func (n *Node) checkPeer(p *peer) {
+	silent := n.now.Mono - p.lastHeard
+	switch {
+	case silent >= n.cfg.PeerTimeout:
+		n.counters.PeersDead++
+		n.removePeer(p)
+	case silent >= n.cfg.SuspectAfter:
+		if p.status == Alive {
+			p.status = Suspected
+			n.counters.PeersSuspected++
+		}
+		if !p.probed && p.probeCall == 0 {
+			p.probed = true
+			p.probeCall = n.newCall(call{kind: callProbe, peer: p})
+			n.counters.ProbesSent++
+			n.emit(&Probe{Call: p.probeCall, Peer: p.id, Addr: p.addr})
+		}
+		n.arm(&p.checkAlarm, p.lastHeard+n.cfg.PeerTimeout, timer{kind: tPeer, peer: p})
+	default:
+		n.arm(&p.checkAlarm, p.lastHeard+n.cfg.SuspectAfter, timer{kind: tPeer, peer: p})
+	}
+}
+
+func (n *Node) onProbeCompleted(e *ProbeCompleted) {
+	c, ok := n.takeCall(e.Call, callProbe)
+	if !ok {
+		return
+	}
+	p := c.peer
+	if p.probeCall == e.Call {
+		p.probeCall = 0
+	}
+	if p.removed {
+		return
+	}
+	if e.Err != nil {
+		n.counters.ProbesFailed++
+		return
+	}
+	n.counters.ProbesOK++
+	n.heard(p)
+}
+
+// removePeer forgets a peer: its routes, its pushes waiting, its place in
+// the fetch queue. Calls under way are completed later and ignored.
+func (n *Node) removePeer(p *peer) {
+	p.removed = true
+	delete(n.peers, p.id)
+	if n.byAddr[p.addr] == p {
+		delete(n.byAddr, p.addr)
+	}
+	n.peerList = nil
+	for _, pat := range p.patterns {
+		n.peerRoutes.remove(pat, p)
+	}
+	p.patterns = nil
+	n.counters.BacklogDropped += uint64(p.link.backlog.len())
+	p.link.backlog.clear()
+	n.inStreams.sourceGone(n, p.id)
+	n.emit(&ClosePeer{Peer: p.id, Addr: p.addr})
+}
+
+// sortedPeers lists the peers in id order, for iteration that decides
+// behaviour.
+func (n *Node) sortedPeers() []*peer {
+	if n.peerList == nil {
+		n.peerList = make([]*peer, 0, len(n.peers))
+		for _, p := range n.peers {
+			n.peerList = append(n.peerList, p)
+		}
+		slices.SortFunc(n.peerList, func(a, b *peer) int { return strings.Compare(a.id, b.id) })
+	}
+	return n.peerList
+}

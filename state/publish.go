@@ -1,0 +1,254 @@
+package state
+
+// Publishing and routing. A local publish is numbered, ringed, handed to
+// every matching local subscription and pushed once to every peer whose
+// synced patterns match (a retained publish to every peer, so all nodes
+// hold the same retained values). A message from a peer is delivered
+// locally only: one hop, no loops.
+
+// Caps on envelope text fields; a longer one is not from a NexusD node.
+const (
+	maxMessageIDBytes   = 128
+	maxContentTypeBytes = 256
+	maxCorrelationBytes = 1024
+)
+
+// pendingPublish is a local publish waiting for its answer: at once, or
+// when the last Block subscription it waits for takes it.
+type pendingPublish struct {
+	req     uint64
+	result  PublishResult
+	waiting int
+}
+
+func (n *Node) onPublished(e *Published) {
+	if err := n.checkPublish(e); err != nil {
+		c := n.completes.next()
+		c.Req, c.Err = e.Req, err
+		n.emit(c)
+		return
+	}
+	t := n.useTopic(e.Topic)
+	t.ownSeq++
+	m := &Message{Envelope: Envelope{
+		ID:          NewUUID(n.rand),
+		Topic:       e.Topic,
+		Payload:     e.Payload,
+		ContentType: e.ContentType,
+		TimestampMs: n.now.WallMs,
+		Source:      n.cfg.NodeID,
+		Retain:      e.Retain,
+		Correlation: e.Correlation,
+		TTLMs:       e.TTLMs,
+		SourceSeq:   t.ownSeq,
+	}}
+	n.setExpiry(m)
+	n.counters.Published++
+	if m.Retain {
+		n.applyRetained(m)
+	}
+	n.pubScratch = pendingPublish{req: e.Req, result: PublishResult{MessageID: m.ID}}
+	n.pub = &n.pubScratch
+	n.deliverLocal(t, m)
+	p := n.pub
+	n.pub = nil
+	p.result.Subscribers += n.route(m)
+	if p.waiting == 0 {
+		n.completePublish(p)
+	}
+}
+
+func (n *Node) completePublish(p *pendingPublish) {
+	c := n.completes.next()
+	c.Req, c.Result = p.req, p.result
+	n.emit(c)
+}
+
+func (n *Node) checkPublish(e *Published) error {
+	if err := ValidateTopic(e.Topic, n.cfg.MaxTopicBytes, n.cfg.MaxTopicLevels); err != nil {
+		n.reject(reasonBadTopic)
+		return err
+	}
+	if len(e.Payload) > n.cfg.MaxPayloadBytes {
+		n.reject(reasonPayloadSize)
+		return errorf(Invalid, "payload is %d bytes: the limit is %d (--max-payload)", len(e.Payload), n.cfg.MaxPayloadBytes)
+	}
+	switch {
+	case e.TTLMs < 0:
+		n.reject(reasonBadArgument)
+		return errorf(Invalid, "ttl_ms is %d: give 0 for no expiry or a positive number of milliseconds", e.TTLMs)
+	case len(e.ContentType) > maxContentTypeBytes:
+		n.reject(reasonBadArgument)
+		return errorf(Invalid, "content_type is %d bytes: the limit is %d", len(e.ContentType), maxContentTypeBytes)
+	case len(e.Correlation) > maxCorrelationBytes:
+		n.reject(reasonBadArgument)
+		return errorf(Invalid, "correlation_id is %d bytes: the limit is %d", len(e.Correlation), maxCorrelationBytes)
+	}
+	if e.Retain && len(e.Payload) > 0 && n.retained.byTopic[e.Topic] == nil && len(n.retained.byTopic) >= n.cfg.MaxRetained {
+		n.reject(reasonRetainedLimit)
+		return errorf(Limit, "retained topics are at their limit of %d: clear some (publish an empty payload with retain) or publish without retain", n.cfg.MaxRetained)
+	}
+	return nil
+}
+
+// checkEnvelope validates a message from a peer.
+func (n *Node) checkEnvelope(e *Envelope) error {
+	switch {
+	case e.ID == "" || len(e.ID) > maxMessageIDBytes:
+		return errorf(Invalid, "message_id must be 1 to %d bytes", maxMessageIDBytes)
+	case e.Source == "" || len(e.Source) > maxIDBytes:
+		return errorf(Invalid, "source_node_id must be 1 to %d bytes", maxIDBytes)
+	case len(e.Payload) > n.cfg.MaxPayloadBytes:
+		return errorf(Invalid, "payload is %d bytes: the limit is %d", len(e.Payload), n.cfg.MaxPayloadBytes)
+	case e.TTLMs < 0 || len(e.ContentType) > maxContentTypeBytes || len(e.Correlation) > maxCorrelationBytes:
+		return errorf(Invalid, "ttl_ms, content_type or correlation_id out of range")
+	}
+	return ValidateTopic(e.Topic, n.cfg.MaxTopicBytes, n.cfg.MaxTopicLevels)
+}
+
+// setExpiry fixes when m expires: its own TTL, else the node's default,
+// measured from its timestamp.
+func (n *Node) setExpiry(m *Message) {
+	ttl := m.TTLMs
+	if ttl == 0 {
+		ttl = n.cfg.DefaultTTL.Milliseconds()
+	}
+	if ttl > 0 {
+		m.ExpiresMs = m.TimestampMs + ttl
+		n.expirableAdded()
+	}
+}
+
+func (n *Node) remoteMessage(e *Envelope) *Message {
+	m := &Message{Envelope: *e}
+	n.setExpiry(m)
+	return m
+}
+
+// deliverLocal numbers m and hands it to every matching active local
+// subscription. n.pub, when set, collects a local publisher's answer.
+func (n *Node) deliverLocal(t *topicState, m *Message) {
+	n.number(t, m)
+	n.mark++
+	mark := n.mark
+	n.localRoutes.match(m.Topic, func(s *subscription) {
+		if s.mark == mark {
+			return
+		}
+		s.mark = mark
+		if s.paused {
+			return
+		}
+		n.enqueue(s, m)
+	})
+}
+
+func (n *Node) deliverRemote(m *Message) { n.deliverLocal(n.useTopic(m.Topic), m) }
+
+// wantsTopic reports whether any local subscription, active or paused,
+// matches topic.
+func (n *Node) wantsTopic(topic string) bool {
+	found := false
+	n.localRoutes.match(topic, func(*subscription) { found = true })
+	return found
+}
+
+// route pushes m to every peer that wants it and returns how many that is.
+func (n *Node) route(m *Message) int {
+	n.mark++
+	mark := n.mark
+	count := 0
+	n.peerRoutes.match(m.Topic, func(p *peer) {
+		if p.mark == mark {
+			return
+		}
+		p.mark = mark
+		count++
+		n.send(p, m)
+	})
+	if m.Retain {
+		for _, p := range n.sortedPeers() {
+			if p.mark != mark {
+				p.mark = mark
+				n.send(p, m)
+			}
+		}
+	}
+	return count
+}
+
+func (n *Node) onPushReceived(e *PushReceived) {
+	var errs []error
+	for i := range e.Envs {
+		env := &e.Envs[i]
+		err := n.checkEnvelope(env)
+		if err == nil && env.Source == n.cfg.NodeID {
+			err = errorf(Invalid, "message %s comes from this node; pushes are one hop", env.ID)
+			n.reject(reasonOwnEnvelope)
+		} else if err != nil {
+			n.reject(reasonBadEnvelope)
+		}
+		if err != nil {
+			if errs == nil {
+				errs = make([]error, len(e.Envs))
+			}
+			errs[i] = err
+			continue
+		}
+		n.receiveRemote(env)
+	}
+	a := n.acks.next()
+	a.Req, a.Errs = e.Req, errs
+	n.emit(a)
+}
+
+func (n *Node) receiveRemote(env *Envelope) {
+	if !n.dedup.add(env.ID) {
+		n.counters.Duplicates++
+		return
+	}
+	m := n.remoteMessage(env)
+	if m.expired(n.now.WallMs) {
+		n.counters.Expired++
+		return
+	}
+	if m.Retain {
+		n.applyRetained(m)
+	}
+	if !n.wantsTopic(m.Topic) {
+		return // a retained value for replication only
+	}
+	n.counters.ReceivedRemote++
+	if m.SourceSeq == 0 {
+		n.deliverRemote(m) // from a v1 node: no numbering to repair by
+		return
+	}
+	n.sequenceRemote(m)
+}
+
+// onResendRequested answers a peer's resend request from our ring: our own
+// messages on the topic numbered From..To that are still held and live.
+func (n *Node) onResendRequested(e *ResendRequested) {
+	a := &AnswerResend{Req: e.Req, Reply: ResendReply{Instance: n.cfg.NodeID}}
+	n.emit(a)
+	n.counters.ResendsAnswered++
+	if e.Source != n.cfg.NodeID {
+		return // we are not the instance they numbered with
+	}
+	t := n.topics.get(e.Topic)
+	if t == nil {
+		return
+	}
+	for i := 0; i < t.ring.len(); i++ {
+		m := t.ring.at(i)
+		if m.Source != n.cfg.NodeID {
+			continue
+		}
+		if a.Reply.FirstAvailable == 0 {
+			a.Reply.FirstAvailable = m.SourceSeq
+		}
+		if m.SourceSeq >= e.From && m.SourceSeq <= e.To && !m.expired(n.now.WallMs) {
+			a.Reply.Msgs = append(a.Reply.Msgs, m.Envelope)
+		}
+	}
+}

@@ -1,0 +1,151 @@
+package state
+
+import (
+	"slices"
+)
+
+// Resume: a subscription comes back on a new stream and catches up. The
+// catch-up is planned within one Step from what the rings hold now, and
+// live messages numbered after that plan queue behind it, so replay and
+// live meet with no gap and no duplicate.
+
+func (n *Node) onResumed(e *Resumed) {
+	if err := n.checkStream(e.Stream, e.Credit); err != nil {
+		n.emit(&EndStream{Stream: e.Stream, Err: err})
+		return
+	}
+	if e.Mode > RecoverReplay {
+		n.reject(reasonBadArgument)
+		n.emit(&EndStream{Stream: e.Stream, Err: errorf(Invalid, "gap recovery mode %d: want none, retained-only or replay-buffer", e.Mode)})
+		return
+	}
+	var s *subscription
+	if e.SubID == "" {
+		// Resume by topics: a new subscription that catches up from the
+		// given sequences (a client whose daemon lost its subscription).
+		var err error
+		s, err = n.openSubscription(e.Stream, e.Patterns, 0, PolicyDefault, e.Credit)
+		if err != nil {
+			n.emit(&EndStream{Stream: e.Stream, Err: err})
+			return
+		}
+		s.createdIndex = n.buffer.index // nothing to replay beyond LastSeq
+	} else {
+		s = n.subs[e.SubID]
+		if s == nil {
+			n.reject(reasonUnknownSub)
+			n.emit(&EndStream{Stream: e.Stream, Err: errorf(NotFound, "subscription %q is unknown or its pause expired: subscribe again", e.SubID)})
+			return
+		}
+		if len(e.Patterns) > 0 {
+			pats := slices.Clone(e.Patterns)
+			slices.Sort(pats)
+			if !slices.Equal(slices.Compact(pats), s.patterns) {
+				n.reject(reasonBadArgument)
+				n.emit(&EndStream{Stream: e.Stream, Err: errorf(Invalid, "topics %v differ from subscription %s's %v: resume with the same topics or subscribe anew", e.Patterns, e.SubID, s.patterns)})
+				return
+			}
+		}
+		n.detach(s) // a resume takes over a stream that is still attached
+		n.attach(s, e.Stream, e.Credit)
+	}
+	s.receiveRetained = s.receiveRetained || e.ReceiveRetained
+	info := &SubscriptionInfo{SubID: s.id, Patterns: s.patterns, WallMs: n.now.WallMs}
+	s.pending.pushBack(Out{Kind: OutInfo, Info: info})
+	missed, known := n.catchUp(s, e.LastSeq, e.Mode, info)
+	info.GapDetected = missed > 0 || !known
+	info.Missed = missed
+	if !known {
+		info.Missed = -1
+	}
+	if e.ReceiveRetained && e.Mode != RecoverRetained {
+		n.queueRetained(s)
+	}
+	n.pump(s)
+}
+
+// catchUp queues the subscription's recovery and returns how many
+// messages it cannot recover, and whether that count is exact.
+func (n *Node) catchUp(s *subscription, lastSeq map[string]uint64, mode Recovery, info *SubscriptionInfo) (missed int, known bool) {
+	known = true
+	budget := n.cfg.ReplayLimitPerResume
+	for _, t := range n.topicsMatching(s.patterns) {
+		last, given := lastSeq[t.name]
+		if given && last > t.head {
+			// Our numbering restarted since the client's: it cannot be
+			// lined up, so everything held is new to the client.
+			known = false
+			last, given = 0, false
+		}
+		var plan []*Message
+		skipped := 0
+		for i := 0; i < t.ring.len(); i++ {
+			m := t.ring.at(i)
+			switch {
+			case given && m.Seq <= last:
+			case !given && m.index <= s.createdIndex:
+			case m.expired(n.now.WallMs):
+				skipped++
+			default:
+				plan = append(plan, m)
+			}
+		}
+		if given && t.head > last {
+			missed += int(t.head-last) - len(plan) // evicted, expired or lost in the mesh
+		} else {
+			missed += skipped
+		}
+		if mode != RecoverReplay || len(plan) == 0 {
+			continue
+		}
+		if len(plan) > budget {
+			missed += len(plan) - budget
+			plan = plan[len(plan)-budget:]
+		}
+		budget -= len(plan)
+		for _, m := range plan {
+			s.pending.pushBack(Out{Kind: OutReplay, Msg: m})
+		}
+		s.pending.pushBack(Out{Kind: OutReplayComplete, Done: &ReplayDone{Topic: t.name, Count: len(plan), Latest: t.head}})
+		info.ReplayStarted = true
+	}
+	// A topic the client numbered that this node no longer numbers at all.
+	for topic, last := range lastSeq {
+		if last > 0 && n.topics.get(topic) == nil && matchesAny(s.patterns, topic) {
+			known = false
+		}
+	}
+	if mode == RecoverRetained {
+		n.queueRetained(s)
+	}
+	return missed, known
+}
+
+// topicsMatching lists the numbered topics any of patterns match, by name.
+func (n *Node) topicsMatching(patterns []string) []*topicState {
+	var out []*topicState
+	for name, t := range n.topics.m {
+		if matchesAny(patterns, name) {
+			out = append(out, t)
+		}
+	}
+	slices.SortFunc(out, func(a, b *topicState) int {
+		if a.name < b.name {
+			return -1
+		}
+		if a.name > b.name {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+func matchesAny(patterns []string, topic string) bool {
+	for _, p := range patterns {
+		if Match(p, topic) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,126 @@
+package state
+
+import (
+	"slices"
+	"strings"
+)
+
+// Retained values. Each topic holds at most one: the publish with
+// retain=true that wins the conflict rule, the larger (timestamp_ms,
+// source, source_sequence, id). An empty payload clears the topic but is
+// kept as a tombstone for TombstoneTTL, so an older value arriving late
+// cannot bring the topic back. Every node applies the same rule to the same
+// values, so all nodes converge whatever order pushes and fetches arrive in.
+type retainedStore struct {
+	byTopic map[string]*Message
+	bytes   int
+}
+
+func (r *retainedStore) init() { r.byTopic = make(map[string]*Message) }
+
+// newer reports whether a wins over b.
+func newer(a, b *Envelope) bool {
+	if a.TimestampMs != b.TimestampMs {
+		return a.TimestampMs > b.TimestampMs
+	}
+	if c := strings.Compare(a.Source, b.Source); c != 0 {
+		return c > 0
+	}
+	if a.SourceSeq != b.SourceSeq {
+		return a.SourceSeq > b.SourceSeq
+	}
+	return a.ID > b.ID
+}
+
+// applyRetained stores m if it wins. It reports whether it was stored.
+func (n *Node) applyRetained(m *Message) bool {
+	r := &n.retained
+	cur := r.byTopic[m.Topic]
+	if cur != nil && !newer(&m.Envelope, &cur.Envelope) {
+		n.counters.RetainedStale++
+		return false
+	}
+	if cur == nil && len(r.byTopic) >= n.cfg.MaxRetained {
+		n.reject(reasonRetainedLimit)
+		return false
+	}
+	if cur != nil {
+		r.bytes -= len(cur.Payload)
+	}
+	r.byTopic[m.Topic] = m
+	r.bytes += len(m.Payload)
+	n.counters.RetainedApplied++
+	n.state = nil
+	if len(m.Payload) == 0 || m.ExpiresMs != 0 {
+		n.expirableAdded()
+	}
+	return true
+}
+
+// receiveRetained merges a retained value learned from a peer's state.
+func (n *Node) receiveRetained(e *Envelope) {
+	if !e.Retain || n.checkEnvelope(e) != nil {
+		n.reject(reasonBadEnvelope)
+		return
+	}
+	m := &Message{Envelope: *e}
+	n.setExpiry(m)
+	if m.expired(n.now.WallMs) {
+		return
+	}
+	n.applyRetained(m)
+}
+
+// retainedFor returns the live retained values matching any of patterns,
+// sorted by topic.
+func (n *Node) retainedFor(patterns []string) []*Message {
+	var out []*Message
+	for topic, m := range n.retained.byTopic {
+		if len(m.Payload) == 0 || m.expired(n.now.WallMs) {
+			continue
+		}
+		for _, p := range patterns {
+			if Match(p, topic) {
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b *Message) int { return strings.Compare(a.Topic, b.Topic) })
+	return out
+}
+
+// snapshot lists every retained value and tombstone not yet expired, by
+// topic, for a NodeState.
+func (r *retainedStore) snapshot(nowMs int64) []Envelope {
+	out := make([]Envelope, 0, len(r.byTopic))
+	for _, m := range r.byTopic {
+		if !m.expired(nowMs) {
+			out = append(out, m.Envelope)
+		}
+	}
+	slices.SortFunc(out, func(a, b Envelope) int { return strings.Compare(a.Topic, b.Topic) })
+	return out
+}
+
+// reapRetained drops expired values and tombstones past TombstoneTTL.
+func (n *Node) reapRetained() {
+	r := &n.retained
+	tomb := n.cfg.TombstoneTTL.Milliseconds()
+	for topic, m := range r.byTopic {
+		if m.expired(n.now.WallMs) || (len(m.Payload) == 0 && n.now.WallMs-m.TimestampMs >= tomb) {
+			r.bytes -= len(m.Payload)
+			delete(r.byTopic, topic)
+			n.state = nil
+		}
+	}
+}
+
+// Retained returns the live retained value of topic, or nil.
+func (n *Node) Retained(topic string) *Message {
+	m := n.retained.byTopic[topic]
+	if m == nil || len(m.Payload) == 0 || m.expired(n.now.WallMs) {
+		return nil
+	}
+	return m
+}
