@@ -1,4 +1,32 @@
 SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+# GOFLAGS from the environment still apply; tests always run fresh.
+GO ?= go
+
+.PHONY: build test vet fmt-check bench
+
+# build compiles every package and command.
+build:
+	$(GO) build ./...
+
+# test is what CI runs (.ci/run): formatting, vet, then every test with the
+# race detector. It must stay under 10 minutes on 2 cores.
+test: fmt-check vet
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+# fmt-check fails listing any Go file gofmt would change (generated code aside).
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# bench runs the core's benchmarks; BENCHMARKS.md records what they printed.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./state/
+
 
 # Code generation tools, pinned. They come from the Go module proxy through
 # `go run module@version`, so Go is the only thing a machine needs. The two plugin

@@ -195,3 +195,9 @@ func describe(effs []Effect) string {
 	}
 	return b.String()
 }
+
+type testError string
+
+func (e testError) Error() string { return string(e) }
+
+const errTest = testError("injected failure")

@@ -1,0 +1,148 @@
+package state
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func retain(p *Published) { p.Retain = true }
+
+func TestRetainedValueGoesToNewSubscriberAfterInfo(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.publish("cfg/a", "1", retain)
+	h.publish("cfg/a", "2", retain) // replaces
+	h.publish("cfg/b", "3", retain)
+	h.publish("cfg/c", "4") // not retained
+	effs := h.step(&Subscribed{Stream: 1, Patterns: []string{"cfg/#"}, ReceiveRetained: true, Policy: PolicyDefault, Credit: 10})
+	if got := fmt.Sprint(delivered(effs, 1)); got != "[info retained cfg/a:2 retained cfg/b:3]" {
+		t.Fatalf("got %s", got)
+	}
+	// Without receive_retained: nothing but the info.
+	effs = h.step(&Subscribed{Stream: 2, Patterns: []string{"cfg/#"}, Policy: PolicyDefault, Credit: 10})
+	if got := fmt.Sprint(delivered(effs, 2)); got != "[info]" {
+		t.Fatalf("got %s", got)
+	}
+}
+
+func TestEmptyRetainedPayloadClearsTheTopic(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.publish("cfg/a", "1", retain)
+	h.publish("cfg/a", "", retain)
+	if h.n.Retained("cfg/a") != nil {
+		t.Fatal("still retained after clear")
+	}
+	effs := h.step(&Subscribed{Stream: 1, Patterns: []string{"cfg/a"}, ReceiveRetained: true, Policy: PolicyDefault, Credit: 10})
+	if got := fmt.Sprint(delivered(effs, 1)); got != "[info]" {
+		t.Fatalf("got %s", got)
+	}
+}
+
+func TestRetainedValueExpiresWithItsTTL(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.publish("cfg/a", "1", retain, func(p *Published) { p.TTLMs = 2000 })
+	h.advance(1900 * time.Millisecond)
+	if h.n.Retained("cfg/a") == nil {
+		t.Fatal("expired early")
+	}
+	h.advance(200 * time.Millisecond)
+	effs := h.step(&Subscribed{Stream: 1, Patterns: []string{"cfg/a"}, ReceiveRetained: true, Policy: PolicyDefault, Credit: 10})
+	if got := fmt.Sprint(delivered(effs, 1)); got != "[info]" {
+		t.Fatalf("got %s", got)
+	}
+	if h.n.Retained("cfg/a") != nil {
+		t.Fatal("expired value still reported")
+	}
+	h.advance(2 * time.Second) // the reaper frees it
+	if len(h.n.retained.byTopic) != 0 {
+		t.Fatalf("expired value still held: %d", len(h.n.retained.byTopic))
+	}
+}
+
+func TestRetainedPublishIsPushedToEveryPeer(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.sync("n2", "cfg/#")
+	h.sync("n3", "other")
+	effs := h.publish("cfg/a", "1", retain)
+	if got := len(of[*Push](effs)); got != 2 {
+		t.Fatalf("%d pushes, want 2 (subscriber and non-subscriber)", got)
+	}
+	if r := only[*CompletePublish](t, effs).Result; r.Subscribers != 1 {
+		t.Fatalf("subscriber_count %d counts replication pushes", r.Subscribers)
+	}
+}
+
+func TestRetainedFromPushAndFromFetchedStateReachSubscribers(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.sync("n2")
+	h.step(&PushReceived{Req: 1, Envs: []Envelope{{ID: "m1", Topic: "cfg/a", Payload: []byte("pushed"), Source: "n2", Retain: true, TimestampMs: h.now.WallMs, SourceSeq: 1}}})
+	f := only[*FetchState](t, h.beacon("n3", "n3:5671", 0))
+	h.step(&FetchCompleted{Call: f.Call, State: &NodeState{Instance: "n3", Retained: []Envelope{
+		{ID: "m2", Topic: "cfg/b", Payload: []byte("fetched"), Source: "n3", Retain: true, TimestampMs: h.now.WallMs},
+	}}})
+	effs := h.step(&Subscribed{Stream: 1, Patterns: []string{"cfg/+"}, ReceiveRetained: true, Policy: PolicyDefault, Credit: 10})
+	if got := fmt.Sprint(delivered(effs, 1)); got != "[info retained cfg/a:pushed retained cfg/b:fetched]" {
+		t.Fatalf("got %s", got)
+	}
+}
+
+func TestRetainedConflictsConvergeWhateverTheArrivalOrder(t *testing.T) {
+	vals := []Envelope{
+		{ID: "a", Topic: "t", Payload: []byte("old"), Source: "n2", Retain: true, TimestampMs: 100, SourceSeq: 1},
+		{ID: "b", Topic: "t", Payload: []byte("same-ms-lower-source"), Source: "n2", Retain: true, TimestampMs: 200, SourceSeq: 2},
+		{ID: "c", Topic: "t", Payload: []byte("winner"), Source: "n3", Retain: true, TimestampMs: 200, SourceSeq: 1},
+		{ID: "d", Topic: "t", Payload: nil, Source: "n2", Retain: true, TimestampMs: 150, SourceSeq: 3}, // an older clear
+	}
+	orders := [][]int{{0, 1, 2, 3}, {3, 2, 1, 0}, {2, 0, 3, 1}, {1, 3, 0, 2}}
+	for _, order := range orders {
+		h := newHarness(t, "n1")
+		h.start()
+		for i, k := range order {
+			h.step(&PushReceived{Req: uint64(i), Envs: []Envelope{vals[k]}})
+		}
+		m := h.n.Retained("t")
+		if m == nil || string(m.Payload) != "winner" {
+			t.Fatalf("order %v: retained %v, want winner", order, m)
+		}
+	}
+}
+
+func TestNewerClearBeatsOlderValueArrivingLate(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.step(&PushReceived{Req: 1, Envs: []Envelope{{ID: "clear", Topic: "t", Source: "n2", Retain: true, TimestampMs: 300}}})
+	h.step(&PushReceived{Req: 2, Envs: []Envelope{{ID: "old", Topic: "t", Payload: []byte("v"), Source: "n3", Retain: true, TimestampMs: 200}}})
+	if h.n.Retained("t") != nil {
+		t.Fatal("an older value resurrected a cleared topic")
+	}
+}
+
+func TestSameSourceSameMillisecondLaterPublishWins(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	for i := range 50 { // all in the same wall millisecond
+		h.publish("t", fmt.Sprint(i), retain)
+	}
+	if m := h.n.Retained("t"); string(m.Payload) != "49" {
+		t.Fatalf("retained %q, want the last publish", m.Payload)
+	}
+}
+
+func TestRetainedLimitRefusesNewTopicsNotUpdates(t *testing.T) {
+	h := newHarness(t, "n1", func(c *Config) { c.MaxRetained = 2 })
+	h.start()
+	h.publish("a", "1", retain)
+	h.publish("b", "1", retain)
+	r := only[*CompletePublish](t, h.publish("c", "1", retain))
+	if CodeOf(r.Err) != Limit {
+		t.Fatalf("third retained topic: %v, want a limit error", r.Err)
+	}
+	if r := only[*CompletePublish](t, h.publish("a", "2", retain)); r.Err != nil {
+		t.Fatalf("update of a held topic refused: %v", r.Err)
+	}
+}
