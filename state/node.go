@@ -20,6 +20,7 @@ type Node struct {
 	acks      arena[AnswerPush]
 
 	nextID   uint64 // calls and other ids, never reused
+	ids      idPool // message ids
 	calls    map[uint64]call
 	timers   timerHeap
 	timerSeq uint64

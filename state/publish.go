@@ -31,7 +31,7 @@ func (n *Node) onPublished(e *Published) {
 	t := n.useTopic(e.Topic)
 	t.ownSeq++
 	m := &Message{Envelope: Envelope{
-		ID:          NewUUID(n.rand),
+		ID:          n.ids.take(n.rand),
 		Topic:       e.Topic,
 		Payload:     e.Payload,
 		ContentType: e.ContentType,

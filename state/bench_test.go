@@ -1,0 +1,71 @@
+package state
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// Benchmarks of the core's publish path. Each op is one local publish; the
+// deliveries/s metric counts messages handed to subscription streams.
+// `make bench` runs them; BENCHMARKS.md records the figures.
+
+func benchNode(b *testing.B, subs int, pattern string, extraPatterns int) *harness {
+	b.Helper()
+	h := newHarness(b, "bench", func(c *Config) {
+		c.MaxSubscriptions = 20000
+		c.MaxPatterns = 20000
+	})
+	h.start()
+	for i := range subs {
+		h.n.Step(h.now, &Subscribed{Stream: uint64(i + 1), Patterns: []string{pattern}, Policy: PolicyDefault, Credit: 1 << 30})
+	}
+	// Unrelated patterns installed alongside, as on a busy node.
+	for i := 0; i < extraPatterns; i += maxPatternsPerSub {
+		var pats []string
+		for j := i; j < min(i+maxPatternsPerSub, extraPatterns); j++ {
+			pats = append(pats, fmt.Sprintf("other/%d/+/x", j))
+		}
+		h.n.Step(h.now, &Subscribed{Stream: uint64(1_000_000 + i), Patterns: pats, Policy: PolicyDefault, Credit: 1})
+	}
+	return h
+}
+
+func runPublish(b *testing.B, h *harness, subs int) {
+	b.Helper()
+	payload := make([]byte, 128)
+	ev := &Published{Topic: "bench/topic", Payload: payload}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		ev.Req = uint64(i)
+		effs := h.n.Step(h.now, ev)
+		if len(effs) != subs+1 {
+			b.Fatalf("publish %d: %d effects, want %d", i, len(effs), subs+1)
+		}
+	}
+	elapsed := time.Since(start)
+	b.ReportMetric(float64(b.N*subs)/elapsed.Seconds(), "deliveries/s")
+}
+
+func BenchmarkPublishLocal(b *testing.B) {
+	for _, tc := range []struct {
+		subs    int
+		pattern string
+		extra   int
+	}{
+		{1, "bench/topic", 0},
+		{100, "bench/topic", 0},
+		{1, "bench/+", 0},
+		{100, "bench/#", 0},
+		{1, "bench/topic", 10000},
+		{100, "bench/+", 10000},
+	} {
+		name := fmt.Sprintf("subs=%d/pattern=%s/installed=%d", tc.subs, tc.pattern, tc.extra)
+		b.Run(name, func(b *testing.B) {
+			h := benchNode(b, tc.subs, tc.pattern, tc.extra)
+			runPublish(b, h, tc.subs)
+		})
+	}
+}
