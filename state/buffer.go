@@ -14,6 +14,8 @@ type topicState struct {
 	name   string
 	head   uint64 // last sequence number given on this node
 	ownSeq uint64 // last source_sequence of our own publishes
+	lost   uint64 // numbers skipped for messages declared lost in the mesh
+	gone   uint64 // arrival index of the newest message that left the ring
 	ring   deque[*Message]
 
 	lruPrev, lruNext *topicState // topicTable's recency list
@@ -76,6 +78,9 @@ func (n *Node) evictTopic(t *topicState) {
 	}
 	n.topics.unlink(t)
 	delete(n.topics.m, t.name)
+	if t.ownSeq > 0 {
+		n.forgetTopic(t.name)
+	}
 	n.counters.TopicsEvicted++
 }
 
@@ -106,6 +111,7 @@ func (b *buffer) unlink(m *Message) {
 	if !m.inBuffer {
 		return
 	}
+	m.topic.gone = max(m.topic.gone, m.index)
 	if m.bufPrev != nil {
 		m.bufPrev.bufNext = m.bufNext
 	} else {

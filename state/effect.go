@@ -47,12 +47,20 @@ type Probe struct {
 	Peer, Addr string
 }
 
-// Push: send one message to a peer on its ordered stream; complete with
-// PushCompleted.
+// Push: send one message to a peer on its ordered stream, with Prev as its
+// envelope's prev_source_sequence; complete with PushCompleted.
 type Push struct {
 	Call       uint64
 	Peer, Addr string
 	Msg        *Message
+	Prev       uint64 // the previous number on Msg's topic sent to this peer; 0 = none
+}
+
+// Envelope returns the envelope to put on the wire for this push.
+func (e *Push) Envelope() Envelope {
+	env := e.Msg.Envelope
+	env.PrevSeq = e.Prev
+	return env
 }
 
 // RequestResend: ask a source peer for its messages on Topic numbered

@@ -126,7 +126,6 @@ func (n *Node) removePattern(pat string, s *subscription) {
 	if n.patternRefs[pat] <= 0 {
 		delete(n.patternRefs, pat)
 		n.patternsChanged()
-		n.inStreams.patternGone(n)
 	}
 }
 

@@ -6,37 +6,52 @@ package state
 // PushRetryMaxDelay) before pushing again, for as long as the peer lives.
 // Retries can reorder and duplicate; the receiver's numbering and dedup
 // put that right. The backlog is capped; what it sheds, the receiver sees
-// as a hole and repairs from our ring.
+// as a hole (each push names the previous number sent on its topic) and
+// repairs from our ring.
 type link struct {
 	inflight   int
-	backlog    deque[*Message]
+	backlog    deque[outgoing]
 	resting    bool
-	failures   int // consecutive
+	failures   int               // consecutive
+	lastSent   map[string]uint64 // topic -> last source_sequence routed to this peer
 	retryAlarm alarm
+}
+
+type outgoing struct {
+	m    *Message
+	prev uint64
 }
 
 func (l *link) init() { l.retryAlarm = newAlarm() }
 
-// send pushes m to p now if the link allows, or queues it.
+// send routes m to p: it is pushed now if the link allows, or queued.
 func (n *Node) send(p *peer, m *Message) {
 	l := &p.link
+	o := outgoing{m: m}
+	if m.SourceSeq > 0 {
+		if l.lastSent == nil || len(l.lastSent) >= n.cfg.MaxStreams {
+			l.lastSent = make(map[string]uint64) // forgetting only weakens hole detection
+		}
+		o.prev = l.lastSent[m.Topic]
+		l.lastSent[m.Topic] = m.SourceSeq
+	}
 	if l.resting || l.inflight >= n.cfg.PushWindow || l.backlog.len() > 0 {
 		if l.backlog.len() >= n.cfg.PeerBacklogLimit {
 			l.backlog.popFront()
 			n.counters.BacklogDropped++
 		}
-		l.backlog.pushBack(m)
+		l.backlog.pushBack(o)
 		return
 	}
-	n.pushNow(p, m)
+	n.pushNow(p, o)
 }
 
-func (n *Node) pushNow(p *peer, m *Message) {
+func (n *Node) pushNow(p *peer, o outgoing) {
 	p.link.inflight++
 	n.counters.Forwarded++
 	e := n.pushes.next()
-	e.Call = n.newCall(call{kind: callPush, peer: p, msg: m})
-	e.Peer, e.Addr, e.Msg = p.id, p.addr, m
+	e.Call = n.newCall(call{kind: callPush, peer: p, msg: o.m, prev: o.prev})
+	e.Peer, e.Addr, e.Msg, e.Prev = p.id, p.addr, o.m, o.prev
 	n.emit(e)
 }
 
@@ -62,7 +77,7 @@ func (n *Node) onPushCompleted(e *PushCompleted) {
 	if l.backlog.len() >= n.cfg.PeerBacklogLimit {
 		n.counters.BacklogDropped++
 	} else {
-		l.backlog.pushFront(c.msg)
+		l.backlog.pushFront(outgoing{m: c.msg, prev: c.prev})
 	}
 	if !l.resting {
 		l.resting = true
@@ -81,12 +96,20 @@ func (n *Node) retryLink(p *peer) {
 func (n *Node) drainLink(p *peer) {
 	l := &p.link
 	for !l.resting && l.inflight < n.cfg.PushWindow && l.backlog.len() > 0 {
-		m := l.backlog.popFront()
-		if m.expired(n.now.WallMs) {
+		o := l.backlog.popFront()
+		if o.m.expired(n.now.WallMs) {
 			n.counters.Expired++
 			continue
 		}
-		n.pushNow(p, m)
+		n.pushNow(p, o)
+	}
+}
+
+// forgetTopic makes the next push on topic to every peer claim no
+// predecessor: our numbering of it restarts.
+func (n *Node) forgetTopic(topic string) {
+	for _, p := range n.peers {
+		delete(p.link.lastSent, topic)
 	}
 }
 

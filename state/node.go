@@ -69,6 +69,7 @@ type call struct {
 	kind callKind
 	peer *peer
 	msg  *Message  // push
+	prev uint64    // push: the envelope's prev_source_sequence
 	in   *inStream // resend
 }
 

@@ -208,16 +208,20 @@ func (n *Node) receiveRemote(env *Envelope) {
 		return
 	}
 	m := n.remoteMessage(env)
-	if m.expired(n.now.WallMs) {
-		n.counters.Expired++
-		return
-	}
-	if m.Retain {
+	expired := m.expired(n.now.WallMs)
+	if m.Retain && !expired {
 		n.applyRetained(m)
 	}
 	if !n.wantsTopic(m.Topic) {
-		return // a retained value for replication only
+		// A retained value for replication only, or a message sent before
+		// the source learned we stopped wanting the topic.
+		if m.SourceSeq > 0 {
+			n.skipUnwanted(m.Source, m.Topic, m.SourceSeq)
+		}
+		return
 	}
+	// An expired message is still numbered, so its subscribers learn it
+	// expired, and it moves its stream on.
 	n.counters.ReceivedRemote++
 	if m.SourceSeq == 0 {
 		n.deliverRemote(m) // from a v1 node: no numbering to repair by

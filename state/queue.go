@@ -21,6 +21,11 @@ func (n *Node) enqueue(s *subscription, m *Message) {
 	}
 	if s.blocked.len() == 0 {
 		if s.credit > 0 && s.pending.len() == 0 && s.queue.len() == 0 {
+			if m.expired(n.now.WallMs) { // held back by mesh repair past its TTL
+				n.expire(s)
+				n.pump(s) // hands out the warning
+				return
+			}
 			n.deliver(s, Out{Kind: OutMessage, Msg: m})
 			return
 		}
@@ -75,8 +80,17 @@ func (n *Node) pump(s *subscription) {
 					o.Warning = n.warning(s)
 				case OutRetained, OutReplay:
 					if o.Msg.expired(n.now.WallMs) {
+						if o.Kind == OutReplay {
+							// Expired after the replay was planned: it is
+							// not replayed, so not counted, and reported.
+							s.replayExpired++
+							n.expire(s)
+						}
 						continue
 					}
+				case OutReplayComplete:
+					o.Done.Count -= s.replayExpired
+					s.replayExpired = 0
 				}
 				n.deliver(s, o)
 				continue

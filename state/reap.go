@@ -27,7 +27,7 @@ func (n *Node) reap() {
 	}
 	for _, p := range n.sortedPeers() {
 		before := p.link.backlog.len()
-		p.link.backlog.filter(func(m *Message) bool { return !m.expired(now) })
+		p.link.backlog.filter(func(o outgoing) bool { return !o.m.expired(now) })
 		n.counters.Expired += uint64(before - p.link.backlog.len())
 	}
 	// Count what can still expire; stop sweeping when nothing can.

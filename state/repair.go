@@ -6,15 +6,19 @@ import (
 )
 
 // Mesh loss repair. Every source numbers its own publishes per topic
-// (source_sequence 1, 2, 3...). A receiver tracks, per (source, topic), the
-// last number it delivered. A message that skips ahead opens a hole: it and
-// whatever follows are held back, and after RepairDelay (time for a
-// reordered message to turn up by itself) the receiver asks the source to
-// resend the missing range from its ring. What comes back is delivered in
-// order; what the source no longer holds, or what cannot be fetched after
-// RepairAttempts tries, is declared lost: the topic's local numbering skips
-// as many numbers, so every subscriber sees the gap in its sequence numbers
-// instead of losing messages silently.
+// (source_sequence 1, 2, 3...) and tells each receiver, with every push,
+// the number of the previous message on that topic it sent to that
+// receiver (prev_source_sequence; 0 for the first). So a receiver knows
+// exactly whether something sent to it is missing: a push whose prev is
+// beyond the last number it took in opens a hole. The message and what
+// follows it are held back, and after RepairDelay (time for a reordered
+// message to turn up by itself) the receiver asks the source to resend the
+// missing range from its ring. What comes back is delivered in order; what
+// the source no longer holds, or what cannot be fetched after
+// RepairAttempts tries, is declared lost: the topic's local numbering
+// skips as many numbers, so every subscriber sees the gap in its sequence
+// numbers instead of losing messages silently. Numbers between a push's
+// prev and its own were not sent to this receiver and are skipped.
 //
 // Numbering is per source instance, so a restarted source (new instance
 // id) starts fresh without looking like a hole.
@@ -23,8 +27,12 @@ type streamKey struct{ source, topic string }
 
 type inStream struct {
 	key        streamKey
-	last       uint64     // highest number delivered or declared lost
-	held       []*Message // beyond the hole, sorted by number
+	base       uint64     // the number before the first one expected
+	last       uint64     // highest number delivered, declared lost or skipped
+	delivered  uint64     // numbers in (base, last] delivered
+	lost       uint64     // numbers in (base, last] declared lost
+	skipped    uint64     // numbers in (base, last] not meant for us
+	held       []*Message // beyond a hole, sorted by number
 	attempts   int
 	resendCall uint64
 	alarm      alarm
@@ -40,11 +48,8 @@ type streamTable struct {
 
 func (st *streamTable) init() { st.m = make(map[streamKey]*inStream) }
 
-func (n *Node) streamFor(k streamKey, first uint64) *inStream {
+func (n *Node) newStream(k streamKey, base uint64) *inStream {
 	tab := &n.inStreams
-	if s := tab.m[k]; s != nil {
-		return s
-	}
 	for len(tab.m) >= n.cfg.MaxStreams {
 		old := tab.order.popFront()
 		if old.removed {
@@ -52,23 +57,22 @@ func (n *Node) streamFor(k streamKey, first uint64) *inStream {
 			continue
 		}
 		n.counters.StreamsEvicted++
-		n.dropStream(old, true)
-		tab.removed-- // dropStream counted it, but it has left order already
+		n.dropStream(old)
+		tab.removed-- // it has left order already
 	}
-	s := &inStream{key: k, last: first - 1, alarm: newAlarm()}
+	s := &inStream{key: k, base: base, last: base, alarm: newAlarm()}
 	tab.m[k] = s
 	tab.order.pushBack(s)
 	return s
 }
 
-// dropStream forgets a tracker. With flush, held messages are delivered
-// (after declaring the hole lost); without, they are dropped.
-func (n *Node) dropStream(s *inStream, flush bool) {
-	if flush && len(s.held) > 0 {
-		n.declareGap(s, s.held[0].SourceSeq-1)
+// dropStream forgets a tracker, first declaring its holes lost so held
+// messages are delivered.
+func (n *Node) dropStream(s *inStream) {
+	for len(s.held) > 0 {
+		n.declareGap(s, s.held[0].PrevSeq)
 	}
 	s.removed = true
-	s.held = nil
 	tab := &n.inStreams
 	delete(tab.m, s.key)
 	tab.removed++
@@ -81,31 +85,55 @@ func (n *Node) dropStream(s *inStream, flush bool) {
 // sequenceRemote delivers a numbered remote message in order, or holds it
 // behind a hole.
 func (n *Node) sequenceRemote(m *Message) {
-	seq := m.SourceSeq
-	s := n.streamFor(streamKey{m.Source, m.Topic}, seq)
-	if seq <= s.last {
-		if seq != 1 {
-			n.counters.Late++
-			return
-		}
-		// Only a source that lost its topic state numbers 1 again.
-		n.dropStream(s, true)
-		s = n.streamFor(streamKey{m.Source, m.Topic}, seq)
+	seq, prev := m.SourceSeq, m.PrevSeq
+	if prev >= seq {
+		prev = 0 // a claim that cannot be true is no claim
 	}
-	if seq == s.last+1 {
-		n.deliverRemote(m)
-		s.last = seq
-		n.releaseHeld(s)
+	k := streamKey{m.Source, m.Topic}
+	s := n.inStreams.m[k]
+	if s != nil && seq <= s.last && seq == 1 && prev == 0 {
+		// Only a source that lost its topic state numbers 1 again.
+		n.dropStream(s)
+		s = nil
+	}
+	if s == nil {
+		base := seq - 1
+		if prev > 0 {
+			base = prev - 1 // it sent us prev first: wait for it
+		}
+		s = n.newStream(k, base)
+	}
+	if seq <= s.last {
+		n.counters.Late++
 		return
 	}
-	i, found := slices.BinarySearchFunc(s.held, seq, func(h *Message, q uint64) int { return cmpU64(h.SourceSeq, q) })
+	m.PrevSeq = prev
+	if prev > s.last || (len(s.held) > 0 && seq > s.held[0].SourceSeq) {
+		n.hold(s, m)
+		return
+	}
+	n.take(s, m)
+	n.releaseHeld(s)
+}
+
+// take delivers the next message of a stream. One whose TTL ran out on
+// the way is still numbered, so its subscribers are told it expired.
+func (n *Node) take(s *inStream, m *Message) {
+	s.skipped += m.SourceSeq - s.last - 1
+	s.last = m.SourceSeq
+	s.delivered++
+	n.deliverRemote(m)
+}
+
+func (n *Node) hold(s *inStream, m *Message) {
+	i, found := slices.BinarySearchFunc(s.held, m.SourceSeq, func(h *Message, q uint64) int { return cmpU64(h.SourceSeq, q) })
 	if found {
 		n.counters.Duplicates++
 		return
 	}
 	s.held = slices.Insert(s.held, i, m)
 	if len(s.held) > n.cfg.RepairHoldLimit {
-		n.declareGap(s, s.held[0].SourceSeq-1)
+		n.declareGap(s, s.held[0].PrevSeq)
 		return
 	}
 	if s.alarm.want == Never && s.resendCall == 0 {
@@ -117,12 +145,15 @@ func (n *Node) sequenceRemote(m *Message) {
 // releaseHeld delivers held messages that are next in line.
 func (n *Node) releaseHeld(s *inStream) {
 	k := 0
-	for k < len(s.held) && s.held[k].SourceSeq <= s.last+1 {
-		if h := s.held[k]; h.SourceSeq == s.last+1 {
-			n.deliverRemote(h)
-			s.last = h.SourceSeq
+	for ; k < len(s.held); k++ {
+		h := s.held[k]
+		if h.SourceSeq <= s.last {
+			continue // came in by another way meanwhile
 		}
-		k++
+		if h.PrevSeq > s.last {
+			break
+		}
+		n.take(s, h)
 	}
 	if k > 0 {
 		s.held = slices.Delete(s.held, 0, k)
@@ -146,9 +177,21 @@ func (n *Node) declareGap(s *inStream, upTo uint64) {
 		n.counters.GapMessages += missing
 		t := n.useTopic(s.key.topic)
 		t.head += min(missing, maxGapNumbers)
+		t.lost += min(missing, maxGapNumbers)
 		s.last = upTo
+		s.lost += missing
 	}
 	n.releaseHeld(s)
+}
+
+// skipUnwanted moves a stream past a message this node no longer wants,
+// so wanting the topic again later does not make it look missing.
+func (n *Node) skipUnwanted(source, topic string, seq uint64) {
+	s := n.inStreams.m[streamKey{source, topic}]
+	if s != nil && seq > s.last && len(s.held) == 0 {
+		s.skipped += seq - s.last
+		s.last = seq
+	}
 }
 
 // repairDue runs when a hole has waited RepairDelay (or a retry backoff).
@@ -157,7 +200,8 @@ func (n *Node) repairDue(s *inStream) {
 		return
 	}
 	if s.attempts >= n.cfg.RepairAttempts {
-		n.declareGap(s, s.held[0].SourceSeq-1)
+		n.declareGap(s, s.held[0].PrevSeq)
+		n.restartRepair(s)
 		return
 	}
 	s.attempts++
@@ -166,10 +210,18 @@ func (n *Node) repairDue(s *inStream) {
 		n.arm(&s.alarm, n.now.Mono+n.repairBackoff(s), timer{kind: tRepair, in: s})
 		return
 	}
-	from, to := s.last+1, s.held[0].SourceSeq-1
+	from, to := s.last+1, s.held[0].PrevSeq
 	s.resendCall = n.newCall(call{kind: callResend, peer: p, in: s})
 	n.counters.ResendsRequested++
 	n.emit(&RequestResend{Call: s.resendCall, Peer: p.id, Addr: p.addr, Topic: s.key.topic, From: from, To: to})
+}
+
+// restartRepair starts over on the next hole, if one is left.
+func (n *Node) restartRepair(s *inStream) {
+	if len(s.held) > 0 && s.resendCall == 0 {
+		s.attempts = 0
+		n.arm(&s.alarm, n.now.Mono+n.cfg.RepairDelay, timer{kind: tRepair, in: s})
+	}
 }
 
 func (n *Node) repairBackoff(s *inStream) time.Duration {
@@ -190,10 +242,11 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 		n.arm(&s.alarm, n.now.Mono+n.repairBackoff(s), timer{kind: tRepair, in: s})
 		return
 	}
-	target := s.held[0].SourceSeq - 1
+	target := s.held[0].PrevSeq
 	if e.Reply.Instance != s.key.source {
 		n.reject(reasonResendWrongNode)
 		n.declareGap(s, target)
+		n.restartRepair(s)
 		return
 	}
 	msgs := make([]*Message, 0, len(e.Reply.Msgs))
@@ -217,16 +270,19 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 			n.declareGap(s, m.SourceSeq-1)
 		}
 		if !n.dedup.add(m.ID) {
+			// Already delivered under this id: only its number was missing.
 			n.counters.Duplicates++
+			s.skipped++
 			s.last = m.SourceSeq
 			continue
 		}
 		n.counters.Repaired++
-		n.deliverRemote(m)
-		s.last = m.SourceSeq
+		m.PrevSeq = 0
+		n.take(s, m)
 	}
 	// The source answers for the whole range: what it did not send is gone.
 	n.declareGap(s, target)
+	n.restartRepair(s)
 }
 
 // sourceGone: a source peer was removed, so no resend can come from it;
@@ -234,20 +290,10 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 func (tab *streamTable) sourceGone(n *Node, source string) {
 	for i := 0; i < tab.order.len(); i++ {
 		s := tab.order.at(i)
-		if !s.removed && s.key.source == source && len(s.held) > 0 && s.resendCall == 0 {
-			n.declareGap(s, s.held[0].SourceSeq-1)
-		}
-	}
-}
-
-// patternGone drops trackers of topics no local pattern matches any more,
-// so a topic subscribed again later starts a fresh baseline instead of
-// asking for what was published while nobody here wanted it.
-func (tab *streamTable) patternGone(n *Node) {
-	for i := 0; i < tab.order.len(); i++ {
-		s := tab.order.at(i)
-		if !s.removed && !n.wantsTopic(s.key.topic) {
-			n.dropStream(s, false)
+		if !s.removed && s.key.source == source && s.resendCall == 0 {
+			for len(s.held) > 0 {
+				n.declareGap(s, s.held[0].PrevSeq)
+			}
 		}
 	}
 }

@@ -94,6 +94,12 @@ func (n *Node) catchUp(s *subscription, lastSeq map[string]uint64, mode Recovery
 			missed += int(t.head-last) - len(plan) // evicted, expired or lost in the mesh
 		} else {
 			missed += skipped
+			if !given && t.gone > s.createdIndex {
+				// Messages it never saw left the ring (evicted or
+				// expired) and the count of them is not kept: a gap of
+				// unknown size, never a silent one.
+				known = false
+			}
 		}
 		if mode != RecoverReplay || len(plan) == 0 {
 			continue

@@ -27,6 +27,8 @@ type subscription struct {
 	queue   deque[*Message] // live messages, at most limit
 	blocked deque[blockedMsg]
 
+	replayExpired int // replays of the topic being replayed that expired unsent
+
 	lastActivity   time.Duration
 	heartbeatAlarm alarm
 	blockAlarm     alarm
@@ -176,6 +178,7 @@ func (n *Node) detach(s *subscription) {
 	}
 	s.credit = 0
 	s.pending.clear()
+	s.replayExpired = 0
 	s.queue.clear()
 	for s.blocked.len() > 0 {
 		n.unblock(s.blocked.popFront().pub)

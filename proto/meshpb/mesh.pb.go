@@ -140,8 +140,15 @@ type MessageEnvelope struct {
 	// counter for this topic, 1, 2, 3... in publish order, per source_node_id. 0 means
 	// not numbered (the envelope comes from a v1 peer), and no gap detection applies.
 	SourceSequence uint64 `protobuf:"varint,10,opt,name=source_sequence,json=sourceSequence,proto3" json:"source_sequence,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Extension of this implementation (not in v1): the source_sequence of the
+	// previous message on this topic that the source sent to this receiver, 0 when
+	// this is the first (or the source no longer remembers). A receiver whose last
+	// number taken in is below it knows a message sent to it is missing and asks
+	// for it with ResendMessages; numbers between it and source_sequence were not
+	// meant for this receiver.
+	PrevSourceSequence uint64 `protobuf:"varint,11,opt,name=prev_source_sequence,json=prevSourceSequence,proto3" json:"prev_source_sequence,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *MessageEnvelope) Reset() {
@@ -240,6 +247,13 @@ func (x *MessageEnvelope) GetTtlMs() int64 {
 func (x *MessageEnvelope) GetSourceSequence() uint64 {
 	if x != nil {
 		return x.SourceSequence
+	}
+	return 0
+}
+
+func (x *MessageEnvelope) GetPrevSourceSequence() uint64 {
+	if x != nil {
+		return x.PrevSourceSequence
 	}
 	return 0
 }
@@ -568,7 +582,7 @@ const file_mesh_proto_rawDesc = "" +
 	"\x11retained_messages\x18\x04 \x03(\v2,.nexusd.mesh.NodeState.RetainedMessagesEntryR\x10retainedMessages\x1aa\n" +
 	"\x15RetainedMessagesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x122\n" +
-	"\x05value\x18\x02 \x01(\v2\x1c.nexusd.mesh.MessageEnvelopeR\x05value:\x028\x01\"\xcb\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x1c.nexusd.mesh.MessageEnvelopeR\x05value:\x028\x01\"\xfd\x02\n" +
 	"\x0fMessageEnvelope\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x14\n" +
@@ -581,7 +595,8 @@ const file_mesh_proto_rawDesc = "" +
 	"\x0ecorrelation_id\x18\b \x01(\tR\rcorrelationId\x12\x15\n" +
 	"\x06ttl_ms\x18\t \x01(\x03R\x05ttlMs\x12'\n" +
 	"\x0fsource_sequence\x18\n" +
-	" \x01(\x04R\x0esourceSequence\"c\n" +
+	" \x01(\x04R\x0esourceSequence\x120\n" +
+	"\x14prev_source_sequence\x18\v \x01(\x04R\x12prevSourceSequence\"c\n" +
 	"\x03Ack\x12\x18\n" +
 	"\asuccess\x18\x01 \x01(\bR\asuccess\x12#\n" +
 	"\rerror_message\x18\x02 \x01(\tR\ferrorMessage\x12\x1d\n" +

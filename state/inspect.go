@@ -1,0 +1,80 @@
+package state
+
+import (
+	"slices"
+	"strings"
+)
+
+// Read-only views for checkers, status pages and tests. None of them
+// changes the node.
+
+// SyncedHash is the hash of the state last fetched from peer, and whether
+// the peer is known and has been fetched at all.
+func (n *Node) SyncedHash(peer string) (uint64, bool) {
+	p := n.peers[peer]
+	if p == nil || !p.fetched {
+		return 0, false
+	}
+	return p.syncedHash, true
+}
+
+// KnowsPeer reports whether peer is in the registry (alive or suspected).
+func (n *Node) KnowsPeer(peer string) bool { return n.peers[peer] != nil }
+
+// StreamInfo is how far one (source, topic) numbering has been taken in.
+// Every number in (Base, Last] was delivered here, declared lost, or
+// skipped as not meant for this node, so Delivered+Lost+Skipped ==
+// Last-Base; Held messages wait behind a hole.
+type StreamInfo struct {
+	Base, Last               uint64
+	Delivered, Lost, Skipped uint64
+	Held                     int
+}
+
+// Stream describes the tracker of (source, topic), if there is one.
+func (n *Node) Stream(source, topic string) (StreamInfo, bool) {
+	s := n.inStreams.m[streamKey{source, topic}]
+	if s == nil {
+		return StreamInfo{}, false
+	}
+	return StreamInfo{Base: s.base, Last: s.last, Delivered: s.delivered, Lost: s.lost, Skipped: s.skipped, Held: len(s.held)}, true
+}
+
+// WantsTopic reports whether any subscription here, active or paused,
+// matches topic.
+func (n *Node) WantsTopic(topic string) bool { return n.wantsTopic(topic) }
+
+// TopicLost is how many sequence numbers of topic were skipped on this
+// node for messages declared lost in the mesh.
+func (n *Node) TopicLost(topic string) uint64 {
+	if t := n.topics.get(topic); t != nil {
+		return t.lost
+	}
+	return 0
+}
+
+// NumberedTopics lists the topics this node numbers, sorted.
+func (n *Node) NumberedTopics() []string {
+	out := make([]string, 0, len(n.topics.m))
+	for name := range n.topics.m {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// RetainedValues lists the live retained values, sorted by topic
+// (tombstones and expired values left out).
+func (n *Node) RetainedValues() []Envelope {
+	var out []Envelope
+	for _, m := range n.retained.byTopic {
+		if len(m.Payload) > 0 && !m.expired(n.now.WallMs) {
+			out = append(out, m.Envelope)
+		}
+	}
+	slices.SortFunc(out, func(a, b Envelope) int { return strings.Compare(a.Topic, b.Topic) })
+	return out
+}
+
+// CallsInFlight is how many request effects await their completion.
+func (n *Node) CallsInFlight() int { return len(n.calls) }

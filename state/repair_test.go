@@ -1,0 +1,234 @@
+package state
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+// Mesh loss repair (repair.go; SPEC 3, "Publish and routing"): a hole in a
+// source's per-topic numbering holds later messages back, is filled by a
+// resend from the source's ring, and what cannot be resent becomes a gap
+// the subscriber sees in its sequence numbers.
+
+// repairHarness is node n1 with peer n2 known and stream 1 subscribed to t.
+func repairHarness(t *testing.T, mods ...func(*Config)) *harness {
+	t.Helper()
+	h := newHarness(t, "n1", mods...)
+	h.start()
+	h.sync("n2")
+	h.subscribe(1, 1000, "t")
+	return h
+}
+
+// pushSeqs pushes n2's messages on t with the given numbers, one push each.
+func (h *harness) pushSeqs(seqs ...uint64) []Effect {
+	var effs []Effect
+	for _, s := range seqs {
+		effs = append(effs, h.pushFrom("n2", h.envFrom("n2", "t", s))...)
+	}
+	return effs
+}
+
+func resendLine(r *RequestResend) string {
+	return fmt.Sprintf("%s@%s %s#%d..%d", r.Peer, r.Addr, r.Topic, r.From, r.To)
+}
+
+func TestHoleHoldsLaterMessagesUntilAResendFillsIt(t *testing.T) {
+	h := repairHarness(t)
+	checkLog(t, h.pushSeqs(1, 2), 1, "msg t#1 m1", "msg t#2 m2")
+	start := h.now.Mono
+	checkLog(t, h.pushSeqs(4), 1)
+	if st := h.n.Status(); st.Held != 1 {
+		t.Fatalf("Held = %d, want 1", st.Held)
+	}
+	if effs := h.at(start, 50*time.Millisecond-time.Millisecond); len(of[*RequestResend](effs)) != 0 {
+		t.Fatalf("resend asked for before RepairDelay:\n%s", describe(effs))
+	}
+	req := only[*RequestResend](t, h.at(start, 50*time.Millisecond))
+	if got := resendLine(req); got != "n2@n2:5671 t#3..3" {
+		t.Fatalf("resend request %s, want n2@n2:5671 t#3..3", got)
+	}
+	effs := h.step(&ResendCompleted{Call: req.Call, Reply: &ResendReply{Instance: "n2", Msgs: []Envelope{h.envFrom("n2", "t", 3)}, FirstAvailable: 1}})
+	checkLog(t, effs, 1, "msg t#3 m3", "msg t#4 m4")
+	st := h.n.Status()
+	if st.Held != 0 || st.Counters.Repaired != 1 || st.Counters.Gaps != 0 || st.Counters.ResendsRequested != 1 {
+		t.Fatalf("Held=%d Repaired=%d Gaps=%d ResendsRequested=%d, want 0, 1, 0, 1",
+			st.Held, st.Counters.Repaired, st.Counters.Gaps, st.Counters.ResendsRequested)
+	}
+}
+
+func TestHoleClosesByItselfWhenTheLateMessageArrivesInTime(t *testing.T) {
+	h := repairHarness(t)
+	start := h.now.Mono
+	effs := h.pushSeqs(1, 2, 4, 5)
+	h.at(start, 50*time.Millisecond-time.Millisecond)
+	effs = append(effs, h.pushSeqs(3)...)
+	effs = append(effs, h.advance(10*time.Second)...)
+	checkLog(t, effs, 1, "msg t#1 m1", "msg t#2 m2", "msg t#3 m3", "msg t#4 m4", "msg t#5 m5")
+	if n := len(of[*RequestResend](h.all)); n != 0 {
+		t.Fatalf("%d resend requests for a hole that closed by itself", n)
+	}
+	if c := h.n.Status().Counters; c.ResendsRequested != 0 || c.Gaps != 0 {
+		t.Fatalf("ResendsRequested=%d Gaps=%d, want 0, 0", c.ResendsRequested, c.Gaps)
+	}
+}
+
+func TestWhatTheSourceNoLongerHoldsBecomesAGap(t *testing.T) {
+	cases := []struct {
+		name     string
+		resent   []uint64 // what the source still has of 3..4
+		first    uint64
+		want     []string
+		gapMsgs  uint64
+		repaired uint64
+	}{
+		{"nothing left", nil, 10, []string{"msg t#5 m5", "msg t#6 m6"}, 2, 0},
+		{"only the later half", []uint64{4}, 4, []string{"msg t#4 m4", "msg t#5 m5", "msg t#6 m6"}, 1, 1},
+		{"only the earlier half", []uint64{3}, 3, []string{"msg t#3 m3", "msg t#5 m5", "msg t#6 m6"}, 1, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := repairHarness(t)
+			checkLog(t, h.pushSeqs(1, 2, 5), 1, "msg t#1 m1", "msg t#2 m2")
+			req := only[*RequestResend](t, h.advance(50*time.Millisecond))
+			if got := resendLine(req); got != "n2@n2:5671 t#3..4" {
+				t.Fatalf("resend request %s, want n2@n2:5671 t#3..4", got)
+			}
+			reply := &ResendReply{Instance: "n2", FirstAvailable: tc.first}
+			for _, s := range tc.resent {
+				reply.Msgs = append(reply.Msgs, h.envFrom("n2", "t", s))
+			}
+			effs := h.step(&ResendCompleted{Call: req.Call, Reply: reply})
+			effs = append(effs, h.pushSeqs(6)...)
+			checkLog(t, effs, 1, tc.want...)
+			c := h.n.Status().Counters
+			if c.Gaps != 1 || c.GapMessages != tc.gapMsgs || c.Repaired != tc.repaired {
+				t.Fatalf("Gaps=%d GapMessages=%d Repaired=%d, want 1, %d, %d", c.Gaps, c.GapMessages, c.Repaired, tc.gapMsgs, tc.repaired)
+			}
+		})
+	}
+}
+
+func TestFailedResendsAreRetriedRepairAttemptsTimesThenAGap(t *testing.T) {
+	for _, attempts := range []int{1, 3} {
+		t.Run(fmt.Sprint("RepairAttempts=", attempts), func(t *testing.T) {
+			h := repairHarness(t, func(c *Config) { c.RepairAttempts = attempts })
+			checkLog(t, h.pushSeqs(1, 4), 1, "msg t#1 m1")
+			requests := 0
+			var delivered []Effect
+			h.runUntil(h.now.Mono+2*time.Second, func(effs []Effect) {
+				delivered = append(delivered, effs...)
+				for _, r := range of[*RequestResend](effs) {
+					if got := resendLine(r); got != "n2@n2:5671 t#2..3" {
+						t.Fatalf("resend request %s, want n2@n2:5671 t#2..3", got)
+					}
+					if len(seqsOf(delivered, 1)) != 0 {
+						t.Fatalf("message 4 went out before the last attempt")
+					}
+					requests++
+					delivered = append(delivered, h.step(&ResendCompleted{Call: r.Call, Err: fmt.Errorf("connection refused")})...)
+				}
+			})
+			if requests != attempts {
+				t.Fatalf("%d resend requests, want %d", requests, attempts)
+			}
+			checkLog(t, delivered, 1, "msg t#4 m4")
+			if c := h.n.Status().Counters; c.Gaps != 1 || c.GapMessages != 2 || c.ResendsRequested != uint64(attempts) {
+				t.Fatalf("Gaps=%d GapMessages=%d ResendsRequested=%d, want 1, 2, %d", c.Gaps, c.GapMessages, c.ResendsRequested, attempts)
+			}
+		})
+	}
+}
+
+func TestRestartedSourceIsNotMistakenForAHole(t *testing.T) {
+	h := repairHarness(t)
+	effs := h.pushSeqs(1, 2, 3)
+	// n2 restarts at the same endpoint as n2b and numbers from 1 again.
+	fetch := only[*FetchState](t, h.beacon("n2b", "n2:5671", 0))
+	h.step(&FetchCompleted{Call: fetch.Call, State: &NodeState{Instance: "n2b"}})
+	for s := uint64(1); s <= 2; s++ {
+		effs = append(effs, h.pushFrom("n2b", h.envFrom("n2b", "t", s))...)
+	}
+	effs = append(effs, h.advance(10*time.Second)...)
+	checkLog(t, effs, 1, "msg t#1 m1", "msg t#2 m2", "msg t#3 m3", "msg t#4 m1", "msg t#5 m2")
+	if n := len(of[*RequestResend](h.all)); n != 0 {
+		t.Fatalf("%d resend requests after a restart", n)
+	}
+	if c := h.n.Status().Counters; c.Gaps != 0 || c.Late != 0 || c.Duplicates != 0 {
+		t.Fatalf("Gaps=%d Late=%d Duplicates=%d, want 0, 0, 0", c.Gaps, c.Late, c.Duplicates)
+	}
+}
+
+func TestDuplicateMessagesAreDropped(t *testing.T) {
+	h := repairHarness(t)
+	one, two, three, four := h.envFrom("n2", "t", 1), h.envFrom("n2", "t", 2), h.envFrom("n2", "t", 3), h.envFrom("n2", "t", 4)
+	effs := h.pushFrom("n2", one, two, two, one)   // retried batch
+	effs = append(effs, h.pushFrom("n2", four)...) // held behind the hole at 3
+	effs = append(effs, h.pushFrom("n2", four)...) // again while held
+	effs = append(effs, h.pushFrom("n2", three, two)...)
+	checkLog(t, effs, 1, "msg t#1 m1", "msg t#2 m2", "msg t#3 m3", "msg t#4 m4")
+	if c := h.n.Status().Counters; c.Duplicates != 4 || c.ReceivedRemote != 4 {
+		t.Fatalf("Duplicates=%d ReceivedRemote=%d, want 4, 4", c.Duplicates, c.ReceivedRemote)
+	}
+}
+
+func TestResendRequestIsAnsweredFromOurOwnRing(t *testing.T) {
+	h := newHarness(t, "n1", func(c *Config) { c.MessageBufferSize = 4 })
+	h.start()
+	h.sync("n2")
+	h.subscribe(1, 1000, "t")
+	for i := 1; i <= 3; i++ {
+		h.publish("t", fmt.Sprint("own", i))
+	}
+	h.pushSeqs(1) // another source's message in the same ring
+	for i := 4; i <= 6; i++ {
+		h.publish("t", fmt.Sprint("own", i))
+	}
+	// The ring now holds n2's message and our 4, 5 and 6.
+	cases := []struct {
+		name      string
+		source    string
+		topic     string
+		from, to  uint64
+		want      []uint64
+		wantFirst uint64
+	}{
+		{"range partly evicted", "n1", "t", 2, 5, []uint64{4, 5}, 4},
+		{"range beyond the head", "n1", "t", 5, 9, []uint64{5, 6}, 4},
+		{"range wholly evicted", "n1", "t", 1, 3, nil, 4},
+		{"one message", "n1", "t", 6, 6, []uint64{6}, 4},
+		{"asked of another instance", "n1-before-restart", "t", 1, 9, nil, 0},
+		{"unknown topic", "n1", "u", 1, 9, nil, 0},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			effs := h.step(&ResendRequested{Req: uint64(100 + i), Source: tc.source, Topic: tc.topic, From: tc.from, To: tc.to})
+			a := only[*AnswerResend](t, effs)
+			var got []uint64
+			for _, m := range a.Reply.Msgs {
+				if m.Source != "n1" || m.Topic != tc.topic || string(m.Payload) != fmt.Sprint("own", m.SourceSeq) {
+					t.Fatalf("resent %v", m.String())
+				}
+				got = append(got, m.SourceSeq)
+			}
+			if a.Req != uint64(100+i) || a.Reply.Instance != "n1" || !slices.Equal(got, tc.want) || a.Reply.FirstAvailable != tc.wantFirst {
+				t.Fatalf("answer req=%d instance=%s msgs=%v first=%d, want req=%d instance=n1 msgs=%v first=%d",
+					a.Req, a.Reply.Instance, got, a.Reply.FirstAvailable, 100+i, tc.want, tc.wantFirst)
+			}
+		})
+	}
+}
+
+func TestReorderedFirstMessagesOfASourceKeepPublishOrder(t *testing.T) {
+	// A retried push overtaken by the next: 2 names 1 as its predecessor,
+	// so it waits for it even though it is the first to arrive.
+	h := repairHarness(t)
+	effs := h.pushSeqs(2, 1, 3)
+	effs = append(effs, h.advance(time.Second)...)
+	checkLog(t, effs, 1, "msg t#1 m1", "msg t#2 m2", "msg t#3 m3")
+	if n := len(of[*RequestResend](h.all)); n != 0 {
+		t.Fatalf("%d resend requests for messages already delivered", n)
+	}
+}
