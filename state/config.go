@@ -98,6 +98,7 @@ type Config struct {
 	RepairAttempts    int           // resend requests for one hole before it is a gap
 	RepairHoldLimit   int           // later messages held back behind one hole
 	MaxStreams        int           // (source, topic) pairs whose numbering is tracked
+	DepartedRetention time.Duration // how long we remember what we routed to a removed peer
 }
 
 // DefaultConfig returns the SPEC's defaults for node id and cluster.
@@ -148,6 +149,7 @@ func DefaultConfig(nodeID, cluster string, rand Source) Config {
 		RepairAttempts:    3,
 		RepairHoldLimit:   1024,
 		MaxStreams:        100000,
+		DepartedRetention: 10 * time.Minute, // a peer back within this learns what it missed
 	}
 }
 
@@ -170,6 +172,7 @@ func (c *Config) Validate() error {
 		{"WarningInterval", c.WarningInterval}, {"ReapInterval", c.ReapInterval},
 		{"TombstoneTTL", c.TombstoneTTL}, {"PushRetryDelay", c.PushRetryDelay},
 		{"PushRetryMaxDelay", c.PushRetryMaxDelay}, {"RepairDelay", c.RepairDelay},
+		{"DepartedRetention", c.DepartedRetention},
 	}
 	for _, d := range durations {
 		if d.d <= 0 {

@@ -29,6 +29,7 @@ type ResendReply struct {
 	Instance       string
 	Msgs           []Envelope
 	FirstAvailable uint64
+	FirstSent      uint64 // what a From of 0 resolved to: the first number sent to the caller; 0 unknown
 }
 
 // SendBeacon: multicast (and unicast to seeds) a beacon with this hash.
@@ -64,7 +65,8 @@ func (e *Push) Envelope() Envelope {
 }
 
 // RequestResend: ask a source peer for its messages on Topic numbered
-// From..To; complete with ResendCompleted.
+// From..To, From 0 meaning from the first it sent us; complete with
+// ResendCompleted.
 type RequestResend struct {
 	Call       uint64
 	Peer, Addr string

@@ -66,12 +66,14 @@ type PushReceived struct {
 }
 
 // ResendRequested: a peer asks for our own messages on Topic numbered
-// From..To (inclusive); answer with AnswerResend.
+// From..To (inclusive); From 0 means "from the first I sent you".
+// Answer with AnswerResend.
 type ResendRequested struct {
-	Req      uint64
-	Source   string // the instance the caller expects us to be
-	Topic    string
-	From, To uint64
+	Req       uint64
+	Source    string // the instance the caller expects us to be
+	Requester string // the caller's instance id
+	Topic     string
+	From, To  uint64
 }
 
 // Published: a local application publishes; answered by CompletePublish,

@@ -12,8 +12,8 @@ type link struct {
 	inflight   int
 	backlog    deque[outgoing]
 	resting    bool
-	failures   int               // consecutive
-	lastSent   map[string]uint64 // topic -> last source_sequence routed to this peer
+	failures   int    // consecutive
+	chain      *chain // chain.go: what we routed to this peer
 	retryAlarm alarm
 }
 
@@ -29,11 +29,7 @@ func (n *Node) send(p *peer, m *Message) {
 	l := &p.link
 	o := outgoing{m: m}
 	if m.SourceSeq > 0 {
-		if l.lastSent == nil || len(l.lastSent) >= n.cfg.MaxStreams {
-			l.lastSent = make(map[string]uint64) // forgetting only weakens hole detection
-		}
-		o.prev = l.lastSent[m.Topic]
-		l.lastSent[m.Topic] = m.SourceSeq
+		o.prev = n.record(l.chain, m)
 	}
 	if l.resting || l.inflight >= n.cfg.PushWindow || l.backlog.len() > 0 {
 		if l.backlog.len() >= n.cfg.PeerBacklogLimit {
@@ -102,14 +98,6 @@ func (n *Node) drainLink(p *peer) {
 			continue
 		}
 		n.pushNow(p, o)
-	}
-}
-
-// forgetTopic makes the next push on topic to every peer claim no
-// predecessor: our numbering of it restarts.
-func (n *Node) forgetTopic(topic string) {
-	for _, p := range n.peers {
-		delete(p.link.lastSent, topic)
 	}
 }
 

@@ -37,6 +37,8 @@ type Node struct {
 	fetchesInFlight int
 	fetchWait       deque[*peer]
 	peerRoutes      trie[*peer]
+	chains          map[string]*chain // by peer id, kept a while after removal
+	departedOrder   deque[string]
 
 	// Local subscriptions (subscription.go).
 	subs        map[string]*subscription // by id, active and paused
@@ -99,6 +101,7 @@ func New(cfg Config) (*Node, error) {
 		subs:        make(map[string]*subscription),
 		streams:     make(map[uint64]*subscription),
 		patternRefs: make(map[string]int),
+		chains:      make(map[string]*chain),
 		counters:    newCounters(),
 	}
 	n.topics.init()

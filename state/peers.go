@@ -85,6 +85,7 @@ func (n *Node) onBeacon(b *Beacon) {
 		p = &peer{id: b.Instance, addr: b.Addr, status: Alive,
 			checkAlarm: newAlarm(), fetchAlarm: newAlarm()}
 		p.link.init()
+		p.link.chain = n.chainFor(p.id)
 		n.peers[p.id] = p
 		n.byAddr[p.addr] = p
 		n.peerList = nil
@@ -171,6 +172,7 @@ func (n *Node) removePeer(p *peer) {
 	p.patterns = nil
 	n.counters.BacklogDropped += uint64(p.link.backlog.len())
 	p.link.backlog.clear()
+	n.departChain(p.id)
 	n.inStreams.sourceGone(n, p.id)
 	n.emit(&ClosePeer{Peer: p.id, Addr: p.addr})
 }

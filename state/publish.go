@@ -239,6 +239,16 @@ func (n *Node) onResendRequested(e *ResendRequested) {
 	if e.Source != n.cfg.NodeID {
 		return // we are not the instance they numbered with
 	}
+	from := e.From
+	if from == 0 {
+		if c := n.chains[e.Requester]; c != nil {
+			from = c.topics[e.Topic].first
+		}
+		a.Reply.FirstSent = from
+		if from == 0 {
+			return // we do not know what we sent them
+		}
+	}
 	t := n.topics.get(e.Topic)
 	if t == nil {
 		return
@@ -251,7 +261,7 @@ func (n *Node) onResendRequested(e *ResendRequested) {
 		if a.Reply.FirstAvailable == 0 {
 			a.Reply.FirstAvailable = m.SourceSeq
 		}
-		if m.SourceSeq >= e.From && m.SourceSeq <= e.To && !m.expired(n.now.WallMs) {
+		if m.SourceSeq >= from && m.SourceSeq <= e.To && !m.expired(n.now.WallMs) {
 			a.Reply.Msgs = append(a.Reply.Msgs, m.Envelope)
 		}
 	}

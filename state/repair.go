@@ -33,6 +33,7 @@ type inStream struct {
 	lost       uint64     // numbers in (base, last] declared lost
 	skipped    uint64     // numbers in (base, last] not meant for us
 	held       []*Message // beyond a hole, sorted by number
+	fromStart  bool       // we missed the first messages sent to us: ask from the start
 	attempts   int
 	resendCall uint64
 	alarm      alarm
@@ -44,9 +45,13 @@ type streamTable struct {
 	m       map[streamKey]*inStream
 	order   deque[*inStream] // creation order
 	removed int              // removed entries still in order
+	evicted map[string]bool  // sources some of whose trackers we evicted
 }
 
-func (st *streamTable) init() { st.m = make(map[streamKey]*inStream) }
+func (st *streamTable) init() {
+	st.m = make(map[streamKey]*inStream)
+	st.evicted = make(map[string]bool)
+}
 
 func (n *Node) newStream(k streamKey, base uint64) *inStream {
 	tab := &n.inStreams
@@ -57,6 +62,7 @@ func (n *Node) newStream(k streamKey, base uint64) *inStream {
 			continue
 		}
 		n.counters.StreamsEvicted++
+		tab.evicted[old.key.source] = true
 		n.dropStream(old)
 		tab.removed-- // it has left order already
 	}
@@ -96,12 +102,21 @@ func (n *Node) sequenceRemote(m *Message) {
 		n.dropStream(s)
 		s = nil
 	}
-	if s == nil {
-		base := seq - 1
-		if prev > 0 {
-			base = prev - 1 // it sent us prev first: wait for it
-		}
-		s = n.newStream(k, base)
+	switch {
+	case s == nil && prev > 0 && !n.inStreams.evicted[m.Source]:
+		// It sent us earlier messages we never saw: wait, then ask for
+		// everything from the first it sent us.
+		s = n.newStream(k, 0)
+		s.fromStart = true
+	case s == nil:
+		// The first it sent us (or we forgot what we had from it).
+		prev = 0
+		s = n.newStream(k, seq-1)
+	case prev == 0 && s.fromStart:
+		s.fromStart = false // this one is the first it sent us
+	case prev == 0 && seq > s.last+1:
+		// The source forgot what it sent us; what we missed may be ours.
+		prev = seq - 1
 	}
 	if seq <= s.last {
 		n.counters.Late++
@@ -211,6 +226,9 @@ func (n *Node) repairDue(s *inStream) {
 		return
 	}
 	from, to := s.last+1, s.held[0].PrevSeq
+	if s.fromStart {
+		from = 0
+	}
 	s.resendCall = n.newCall(call{kind: callResend, peer: p, in: s})
 	n.counters.ResendsRequested++
 	n.emit(&RequestResend{Call: s.resendCall, Peer: p.id, Addr: p.addr, Topic: s.key.topic, From: from, To: to})
@@ -243,6 +261,19 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 		return
 	}
 	target := s.held[0].PrevSeq
+	if s.fromStart && e.Reply.Instance == s.key.source {
+		// Numbers before the first it sent us were never ours; if it does
+		// not know, only target itself surely was.
+		start := e.Reply.FirstSent
+		if start == 0 {
+			start = target
+		}
+		if start-1 > s.last {
+			s.skipped += start - 1 - s.last
+			s.last = start - 1
+		}
+		s.fromStart = false
+	}
 	if e.Reply.Instance != s.key.source {
 		n.reject(reasonResendWrongNode)
 		n.declareGap(s, target)
@@ -288,6 +319,7 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 // sourceGone: a source peer was removed, so no resend can come from it;
 // its holes are lost now rather than after RepairAttempts.
 func (tab *streamTable) sourceGone(n *Node, source string) {
+	delete(tab.evicted, source)
 	for i := 0; i < tab.order.len(); i++ {
 		s := tab.order.at(i)
 		if !s.removed && s.key.source == source && s.resendCall == 0 {

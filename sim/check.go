@@ -1,0 +1,242 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/nexusd/nexusd/state"
+)
+
+// Checkers. Safety checks run on every delivery (order, duplicates) and
+// whenever asked (caps, accounting); liveness checks (convergence) are
+// asked for after faults heal.
+
+type checker struct {
+	formerNames map[string]string
+	violations  []violation
+	stopOnFirst bool
+}
+
+type violation struct {
+	kind, msg string
+}
+
+func (c *checker) init() { c.formerNames = map[string]string{} }
+
+// violate records a broken safety property; a swarm run stops at the first.
+func (w *World) violate(kind, msg string) {
+	w.checks.violations = append(w.checks.violations, violation{kind, fmt.Sprintf("%s: %s", w.clock(), msg)})
+	if w.checks.stopOnFirst && w.stopErr == nil {
+		w.stopErr = fmt.Errorf("%s violated at %s", kind, msg)
+	}
+}
+
+// Violations lists the broken safety properties of a kind ("" for all).
+func (w *World) Violations(kind string) []string {
+	var out []string
+	for _, v := range w.checks.violations {
+		if kind == "" || v.kind == kind {
+			out = append(out, v.kind+": "+v.msg)
+		}
+	}
+	return out
+}
+
+// upNodes lists the running nodes.
+func (w *World) upNodes() []*simNode {
+	var out []*simNode
+	for _, sn := range w.nodes {
+		if sn.up {
+			out = append(out, sn)
+		}
+	}
+	return out
+}
+
+// Converged reports whether every running node knows every other running
+// node of its cluster and holds exactly its current patterns (its synced
+// hash equals the other's own hash). The message names the first pair
+// that disagrees.
+func (w *World) Converged() (bool, string) {
+	up := w.upNodes()
+	for _, a := range up {
+		for _, b := range up {
+			if a == b || a.cluster != b.cluster {
+				continue
+			}
+			h, ok := a.node.SyncedHash(b.id)
+			switch {
+			case !ok && !a.node.KnowsPeer(b.id):
+				return false, fmt.Sprintf("%s does not know %s", a.name, b.name)
+			case !ok:
+				return false, fmt.Sprintf("%s has not fetched %s's state", a.name, b.name)
+			case h != b.node.Hash():
+				return false, fmt.Sprintf("%s holds a stale view of %s (hash %016x, %s has %016x)", a.name, b.name, h, b.name, b.node.Hash())
+			}
+		}
+		// No running node may still hold a peer that is gone.
+		for _, p := range a.node.Peers() {
+			if !w.isLive(p.ID) {
+				return false, fmt.Sprintf("%s still lists %s, which is gone", a.name, w.nameOf(p.ID))
+			}
+		}
+	}
+	return true, ""
+}
+
+func (w *World) isLive(id string) bool {
+	for _, sn := range w.nodes {
+		if sn.id == id {
+			return sn.up
+		}
+	}
+	return false
+}
+
+// RetainedAgree reports whether every running node holds the same
+// retained values.
+func (w *World) RetainedAgree() (bool, string) {
+	up := w.upNodes()
+	if len(up) == 0 {
+		return true, ""
+	}
+	want := retainedKey(up[0])
+	for _, sn := range up[1:] {
+		if got := retainedKey(sn); got != want {
+			return false, fmt.Sprintf("%s holds [%s] but %s holds [%s]", up[0].name, want, sn.name, got)
+		}
+	}
+	return true, ""
+}
+
+func retainedKey(sn *simNode) string {
+	var parts []string
+	for _, e := range sn.node.RetainedValues() {
+		parts = append(parts, fmt.Sprintf("%s=%q", e.Topic, e.Payload))
+	}
+	return strings.Join(parts, " ")
+}
+
+// CheckCaps verifies every running node stays within its configured
+// bounds: queues, rings, held messages, backlogs.
+func (w *World) CheckCaps() []string {
+	var out []string
+	for _, sn := range w.upNodes() {
+		st := sn.node.Status()
+		cfg := sn.node.Config()
+		subs := sn.node.Subscriptions()
+		queueCap := 0
+		for _, s := range subs {
+			queueCap += s.Limit + cfg.BlockedLimit
+			if s.Queued > s.Limit+cfg.BlockedLimit {
+				out = append(out, fmt.Sprintf("%s: subscription %s queues %d, limit %d", sn.name, s.ClientID, s.Queued, s.Limit))
+			}
+		}
+		switch {
+		case st.BufferedBytes > cfg.MaxBufferBytes:
+			out = append(out, fmt.Sprintf("%s: rings hold %d bytes, cap %d", sn.name, st.BufferedBytes, cfg.MaxBufferBytes))
+		case st.BufferedMsgs > st.Topics*cfg.MessageBufferSize:
+			out = append(out, fmt.Sprintf("%s: rings hold %d messages for %d topics, cap %d each", sn.name, st.BufferedMsgs, st.Topics, cfg.MessageBufferSize))
+		case st.Held > st.Streams*(cfg.RepairHoldLimit+1):
+			out = append(out, fmt.Sprintf("%s: %d messages held behind holes", sn.name, st.Held))
+		case st.BacklogMsgs > (st.PeersAlive+st.PeersSuspected)*cfg.PeerBacklogLimit:
+			out = append(out, fmt.Sprintf("%s: %d messages in peer backlogs", sn.name, st.BacklogMsgs))
+		case st.QueuedMsgs > queueCap:
+			out = append(out, fmt.Sprintf("%s: %d messages queued, caps total %d", sn.name, st.QueuedMsgs, queueCap))
+		}
+	}
+	for _, o := range out {
+		w.violate("bounds", o)
+	}
+	return out
+}
+
+// CheckAccounting verifies that nothing was lost without being reported:
+//   - on every node, every (source, topic) numbering accounts for each
+//     number it passed: delivered here, or declared lost (which the node's
+//     own numbering then skips, visibly to subscribers);
+//   - every subscription that stayed attached since it started was
+//     offered everything its node numbered on its topics meanwhile, and
+//     each was delivered to it, dropped or expired (both reported in
+//     warnings and counters), or is still queued.
+func (w *World) CheckAccounting() []string {
+	var out []string
+	for _, sn := range w.upNodes() {
+		topics := sn.node.NumberedTopics()
+		for _, src := range w.nodes {
+			for _, id := range w.idsOf(src) {
+				for _, t := range topics {
+					si, ok := sn.node.Stream(id, t)
+					if ok && si.Delivered+si.Lost != si.Last-si.Base {
+						out = append(out, fmt.Sprintf("%s: stream %s/%s passed %d numbers but delivered %d and declared %d lost",
+							sn.name, w.nameOf(id), t, si.Last-si.Base, si.Delivered, si.Lost))
+					}
+				}
+			}
+		}
+	}
+	for _, c := range w.sortedClients() {
+		if c.ended || c.paused || len(c.infos) != 1 || !c.node.up {
+			continue // accounted only over one unbroken attachment
+		}
+		var st *subStatus
+		for _, s := range c.node.node.Subscriptions() {
+			if s.ID == c.subID {
+				st = &subStatus{s.Queued, s.Dropped, s.Expired}
+			}
+		}
+		if st == nil {
+			continue
+		}
+		var offered uint64
+		for _, t := range c.node.node.NumberedTopics() {
+			if !matchesAny(c.patterns, t) {
+				continue
+			}
+			numbered := c.node.node.TopicSeq(t) - c.startSeqs[t]
+			lost := c.node.node.TopicLost(t) - c.startLost[t]
+			offered += numbered - lost
+		}
+		got := c.live + st.dropped + st.expired + uint64(st.queued)
+		if got != offered {
+			out = append(out, fmt.Sprintf("%s on %s: %d messages numbered for it, but %d delivered + %d dropped + %d expired + %d queued = %d",
+				c.name, c.node.name, offered, c.live, st.dropped, st.expired, st.queued, got))
+		}
+		if c.dropped > st.dropped || c.expired > st.expired {
+			out = append(out, fmt.Sprintf("%s: warnings report more losses than the node counted", c.name))
+		}
+	}
+	for _, o := range out {
+		w.violate("loss", o)
+	}
+	return out
+}
+
+type subStatus struct {
+	queued           int
+	dropped, expired uint64
+}
+
+// idsOf lists every instance id a node has had.
+func (w *World) idsOf(sn *simNode) []string {
+	ids := []string{sn.id}
+	for id, name := range w.checks.formerNames {
+		if strings.HasPrefix(name, sn.name+"@") {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func matchesAny(patterns []string, topic string) bool {
+	for _, p := range patterns {
+		if stateMatch(p, topic) {
+			return true
+		}
+	}
+	return false
+}
+
+var stateMatch = state.Match

@@ -1,0 +1,349 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nexusd/nexusd/state"
+)
+
+// A client is one application subscription, as its stream sees it: it
+// consumes what its node delivers, grants credit back (at once, or at a
+// set rate for a slow consumer) and checks, event by event, that nothing
+// arrives twice or out of order.
+type client struct {
+	w        *World
+	name     string
+	node     *simNode
+	stream   uint64
+	subID    string
+	patterns []string
+	rate     float64 // credit per second; 0 = as fast as delivered
+	owed     int     // events taken this step, to grant back
+	record   bool    // keep every event for scenario output
+
+	ended, paused bool
+	endReason     string
+	endErr        error
+
+	// observations
+	events    []string
+	live      uint64 // OutMessage events
+	replayed  uint64
+	retained  uint64
+	dropped   uint64 // from the latest warning (totals)
+	expired   uint64
+	warnings  int
+	infos     []state.SubscriptionInfo
+	lastSrc   map[srcTopic]uint64 // last source_sequence per (source, topic)
+	lastSeq   map[string]uint64   // last local sequence per topic
+	jumps     uint64              // numbers skipped in local sequences
+	seen      map[string]int      // message id -> times delivered (when recording)
+	payloads  []string            // live and replayed payloads, in order (when recording)
+	startSeqs map[string]uint64   // topic numbering when the subscription started
+	startLost map[string]uint64
+}
+
+type srcTopic struct{ source, topic string }
+
+// SubOptions shape a subscription.
+type SubOptions struct {
+	Retained bool
+	Queue    int          // 0: the node's limit
+	Policy   state.Policy // state.PolicyDefault: the node's
+	Rate     float64      // credit per second; 0: fast
+	Credit   int          // initial credit; 0: 64 (fast) or 1 (slow)
+	Record   bool         // keep every event for scenario output
+}
+
+// Subscribe opens a subscription named name on node i (from 1).
+func (w *World) Subscribe(i int, name string, patterns []string, o SubOptions) error {
+	if _, dup := w.clients[name]; dup {
+		return fmt.Errorf("subscribe: a subscription named %q exists", name)
+	}
+	sn := w.nodes[i-1]
+	if !sn.up {
+		return fmt.Errorf("subscribe: node %d is down", i)
+	}
+	c := &client{w: w, name: name, node: sn, patterns: patterns, rate: o.Rate, record: o.Record,
+		lastSrc: map[srcTopic]uint64{}, lastSeq: map[string]uint64{}, seen: map[string]int{}}
+	credit := o.Credit
+	if credit == 0 {
+		credit = 64
+		if o.Rate > 0 {
+			credit = 1
+		}
+	}
+	w.clients[name] = c
+	c.attach(w.newStream(sn, c))
+	c.snapshotTopics()
+	w.step(sn, &state.Subscribed{Stream: c.stream, Patterns: patterns, ClientID: name,
+		ReceiveRetained: o.Retained, QueueLimit: o.Queue, Policy: o.Policy, Credit: credit})
+	if c.endErr != nil {
+		delete(w.clients, name)
+		return c.endErr
+	}
+	if o.Rate > 0 {
+		c.scheduleSlowCredit()
+	}
+	return nil
+}
+
+func (w *World) newStream(sn *simNode, c *client) uint64 {
+	w.streamSeq++
+	sn.streams[w.streamSeq] = c
+	return w.streamSeq
+}
+
+func (c *client) attach(stream uint64) {
+	c.stream, c.ended, c.paused, c.endErr = stream, false, false, nil
+}
+
+// snapshotTopics records the node's numbering of every topic, so the
+// accounting check knows what was numbered while the subscription lived.
+func (c *client) snapshotTopics() {
+	c.startSeqs, c.startLost = map[string]uint64{}, map[string]uint64{}
+	for _, t := range c.node.node.NumberedTopics() {
+		c.startSeqs[t] = c.node.node.TopicSeq(t)
+		c.startLost[t] = c.node.node.TopicLost(t)
+	}
+}
+
+func (c *client) scheduleSlowCredit() {
+	gen, stream := c.node.gen, c.stream
+	every := time.Duration(float64(time.Second) / c.rate)
+	var grant func()
+	grant = func() {
+		if c.ended || c.paused || c.stream != stream || c.node.gen != gen {
+			return
+		}
+		c.w.step(c.node, &state.CreditGranted{Stream: c.stream, N: 1})
+		c.w.at(c.w.now+every, grant)
+	}
+	c.w.at(c.w.now+every, grant)
+}
+
+// SetRate makes a subscription consume n events a second (0: as fast as
+// they come).
+func (w *World) SetRate(name string, rate float64) error {
+	c := w.clients[name]
+	if c == nil {
+		return fmt.Errorf("no subscription named %q", name)
+	}
+	wasSlow := c.rate > 0
+	c.rate = rate
+	if rate > 0 && !wasSlow {
+		c.scheduleSlowCredit()
+	}
+	if rate == 0 && wasSlow && !c.ended {
+		w.step(c.node, &state.CreditGranted{Stream: c.stream, N: 64})
+	}
+	return nil
+}
+
+func (c *client) receive(w *World, o state.Out) {
+	c.owed++
+	switch o.Kind {
+	case state.OutInfo:
+		c.subID = o.Info.SubID
+		c.infos = append(c.infos, *o.Info)
+	case state.OutMessage, state.OutReplay:
+		if o.Kind == state.OutMessage {
+			c.live++
+		} else {
+			c.replayed++
+		}
+		c.checkOrder(w, o.Msg)
+		if c.record {
+			c.payloads = append(c.payloads, string(o.Msg.Payload))
+		}
+	case state.OutRetained:
+		c.retained++
+	case state.OutWarning:
+		c.warnings++
+		c.dropped, c.expired = o.Warning.Dropped, o.Warning.Expired
+	}
+	if c.record {
+		c.events = append(c.events, c.describe(o))
+	}
+}
+
+// checkOrder is the per-delivery safety check: per (source, topic) the
+// source's numbers and per topic the node's numbers only go up.
+func (c *client) checkOrder(w *World, m *state.Message) {
+	if m.SourceSeq > 0 {
+		k := srcTopic{m.Source, m.Topic}
+		if last := c.lastSrc[k]; m.SourceSeq <= last {
+			w.violate("order", fmt.Sprintf("%s got %s from %s #%d after #%d (duplicate or reordered)",
+				c.name, m.Topic, w.nameOf(m.Source), m.SourceSeq, last))
+		}
+		c.lastSrc[k] = m.SourceSeq
+	}
+	last, seen := c.lastSeq[m.Topic]
+	if seen && m.Seq <= last {
+		w.violate("order", fmt.Sprintf("%s got %s seq %d after seq %d", c.name, m.Topic, m.Seq, last))
+	}
+	if seen && m.Seq > last+1 {
+		c.jumps += m.Seq - last - 1
+	}
+	c.lastSeq[m.Topic] = m.Seq
+	if c.record {
+		c.seen[m.ID]++
+		if c.seen[m.ID] == 2 {
+			w.violate("duplicate", fmt.Sprintf("%s got message %s twice", c.name, m.ID))
+		}
+	}
+}
+
+func (c *client) describe(o state.Out) string {
+	switch o.Kind {
+	case state.OutMessage, state.OutReplay, state.OutRetained:
+		m := o.Msg
+		return fmt.Sprintf("%s %s %q seq=%d from=%s", o.Kind, m.Topic, m.Payload, m.Seq, c.w.nameOf(m.Source))
+	case state.OutInfo:
+		s := "info"
+		if o.Info.GapDetected {
+			s += fmt.Sprintf(" gap missed=%d", o.Info.Missed)
+		}
+		if o.Info.ReplayStarted {
+			s += " replay"
+		}
+		return s
+	case state.OutReplayComplete:
+		return fmt.Sprintf("replay-complete %s count=%d latest=%d", o.Done.Topic, o.Done.Count, o.Done.Latest)
+	case state.OutWarning:
+		return fmt.Sprintf("warning %s dropped=%d expired=%d", o.Warning.Reason, o.Warning.Dropped, o.Warning.Expired)
+	}
+	return o.Kind.String()
+}
+
+func (c *client) streamEnded(err error) {
+	if c.paused {
+		return
+	}
+	c.ended = true
+	c.endErr = err
+	if err != nil {
+		c.endReason = err.Error()
+	}
+}
+
+func (c *client) end(reason string) {
+	c.ended = true
+	c.endReason = reason
+}
+
+// Unsubscribe ends (or pauses) subscription name.
+func (w *World) Unsubscribe(name string, pause bool) error {
+	c := w.clients[name]
+	if c == nil {
+		return fmt.Errorf("no subscription named %q", name)
+	}
+	if c.ended {
+		return fmt.Errorf("subscription %q has ended (%s)", name, c.endReason)
+	}
+	var err error
+	sn := c.node
+	w.reqSeq++
+	sn.unsubs[w.reqSeq] = func(e *state.CompleteUnsubscribe) { err = e.Err }
+	c.paused = pause
+	w.step(sn, &state.Unsubscribed{Req: w.reqSeq, SubID: c.subID, Pause: pause})
+	if err != nil {
+		c.paused = false
+		return err
+	}
+	if !pause {
+		c.end("unsubscribed")
+	}
+	return nil
+}
+
+// Resume resumes a paused subscription on a new stream, catching up from
+// the last sequence it saw per topic.
+func (w *World) Resume(name string, mode state.Recovery) error {
+	c := w.clients[name]
+	if c == nil {
+		return fmt.Errorf("no subscription named %q", name)
+	}
+	sn := c.node
+	if !sn.up {
+		return fmt.Errorf("resume: node %s is down", sn.name)
+	}
+	last := make(map[string]uint64, len(c.lastSeq))
+	for t, s := range c.lastSeq {
+		last[t] = s
+	}
+	c.attach(w.newStream(sn, c))
+	w.step(sn, &state.Resumed{Stream: c.stream, SubID: c.subID, LastSeq: last, Mode: mode, Credit: 64})
+	if c.endErr != nil {
+		return c.endErr
+	}
+	if c.rate > 0 {
+		c.scheduleSlowCredit()
+	}
+	return nil
+}
+
+// Close ends subscription name's stream from the client side.
+func (w *World) Close(name string) error {
+	c := w.clients[name]
+	if c == nil {
+		return fmt.Errorf("no subscription named %q", name)
+	}
+	if !c.ended && c.node.up {
+		delete(c.node.streams, c.stream)
+		w.step(c.node, &state.StreamClosed{Stream: c.stream})
+	}
+	c.end("closed")
+	return nil
+}
+
+// PublishOptions shape a publish.
+type PublishOptions struct {
+	Retain bool
+	TTL    time.Duration
+}
+
+// Publish publishes payload to topic on node i (from 1). done, if not nil,
+// gets the answer (which may come later under the block policy).
+func (w *World) Publish(i int, topic string, payload []byte, o PublishOptions, done func(*state.CompletePublish)) error {
+	sn := w.nodes[i-1]
+	if !sn.up {
+		return fmt.Errorf("publish: node %d is down", i)
+	}
+	w.reqSeq++
+	req := w.reqSeq
+	var refused error
+	sn.publishes[req] = func(e *state.CompletePublish) {
+		refused = e.Err
+		if e.Err == nil {
+			w.stats.Published++
+		}
+		if done != nil {
+			done(e)
+		}
+	}
+	w.step(sn, &state.Published{Req: req, Topic: topic, Payload: payload, Retain: o.Retain, TTLMs: o.TTL.Milliseconds()})
+	return refused
+}
+
+func (w *World) sortedClients() []*client {
+	out := make([]*client, 0, len(w.clients))
+	for _, c := range w.clients {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b *client) int {
+		switch {
+		case a.name < b.name:
+			return -1
+		case a.name > b.name:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// clock is the world's time for canonical output.
+func (w *World) clock() string { return fmtDur(w.now) }

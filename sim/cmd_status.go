@@ -1,0 +1,20 @@
+package sim
+
+import "fmt"
+
+// status node=I: the node's main counts.
+func cmdStatus(s *Script, a *args) (string, error) {
+	i, err := s.node(a)
+	if err != nil {
+		return "", err
+	}
+	if !s.w.Up(i) {
+		return fmt.Sprintf("n%d is down", i), nil
+	}
+	st := s.w.Node(i).Status()
+	c := st.Counters
+	return fmt.Sprintf("subscriptions=%d paused=%d patterns=%d peers=%d+%d suspected retained=%d buffered=%d\n"+
+		"published=%d delivered=%d received=%d dropped=%d expired=%d replayed=%d repaired=%d gaps=%d/%d duplicates=%d",
+		st.Subscriptions, st.Paused, st.Patterns, st.PeersAlive, st.PeersSuspected, st.Retained, st.BufferedMsgs,
+		c.Published, c.DeliveredLocal, c.ReceivedRemote, c.Dropped, c.Expired, c.Replayed, c.Repaired, c.Gaps, c.GapMessages, c.Duplicates), nil
+}

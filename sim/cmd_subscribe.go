@@ -1,0 +1,38 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/nexusd/nexusd/state"
+)
+
+// subscribe node=I topic=PATTERN... [sub=NAME] [retained] [queue=K]
+// [policy=drop-oldest|drop-newest|block] [rate=N/s]: open a subscription
+// whose client records everything it gets (see `deliveries`).
+func cmdSubscribe(s *Script, a *args) (string, error) {
+	i, err := s.node(a)
+	if err != nil {
+		return "", err
+	}
+	topics := a.strs("topic")
+	if len(topics) == 0 {
+		return "", fmt.Errorf("subscribe: topic= is required")
+	}
+	name := a.str("sub", fmt.Sprintf("s%d", len(s.w.clients)+1))
+	o := SubOptions{Retained: a.has("retained"), Policy: state.PolicyDefault, Record: true}
+	if o.Queue, err = a.int("queue", 0); err != nil {
+		return "", err
+	}
+	if v := a.str("policy", ""); v != "" {
+		if o.Policy, err = state.ParsePolicy(v); err != nil {
+			return "", fmt.Errorf("subscribe: %w", err)
+		}
+	}
+	if o.Rate, err = a.rate("rate"); err != nil {
+		return "", err
+	}
+	if err := s.w.Subscribe(i, name, topics, o); err != nil {
+		return fmt.Sprintf("refused: %v", err), nil
+	}
+	return "ok " + name, nil
+}

@@ -1,0 +1,49 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+)
+
+// Quiet reports whether the mesh has settled: routing converged, retained
+// values agree, no call in flight, nothing held behind a hole or waiting
+// for a peer.
+func (w *World) Quiet() (bool, string) {
+	if ok, why := w.Converged(); !ok {
+		return false, why
+	}
+	if ok, why := w.RetainedAgree(); !ok {
+		return false, why
+	}
+	for _, sn := range w.upNodes() {
+		st := sn.node.Status()
+		switch {
+		case sn.node.CallsInFlight() > 0:
+			return false, fmt.Sprintf("%s has %d calls in flight", sn.name, sn.node.CallsInFlight())
+		case st.Held > 0:
+			return false, fmt.Sprintf("%s holds %d messages behind holes", sn.name, st.Held)
+		case st.BacklogMsgs > 0:
+			return false, fmt.Sprintf("%s has %d messages waiting for peers", sn.name, st.BacklogMsgs)
+		}
+	}
+	return true, ""
+}
+
+// stabilizeStep is how often Stabilize looks.
+const stabilizeStep = 50 * time.Millisecond
+
+// Stabilize runs until the mesh is quiet, at most limit; it returns how
+// long that took.
+func (w *World) Stabilize(limit time.Duration) (time.Duration, bool) {
+	start := w.now
+	for {
+		if ok, _ := w.Quiet(); ok {
+			return w.now - start, true
+		}
+		if w.now-start >= limit || w.RunFor(stabilizeStep) != nil {
+			return w.now - start, false
+		}
+	}
+}
+
+func errNoSub(name string) error { return fmt.Errorf("no subscription named %q", name) }

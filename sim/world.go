@@ -1,0 +1,338 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/nexusd/nexusd/state"
+)
+
+// Options describe a world before it starts.
+type Options struct {
+	Nodes int
+	Seed  uint64
+	Net   NetConfig
+	// Cluster of each node (index from 0); nil: all "sim".
+	Cluster func(i int) string
+	// Config adjusts each node's state.Config (index from 0), after the
+	// defaults and the derived seed are set.
+	Config func(i int, c *state.Config)
+}
+
+// epochMs is the wall clock every node starts from.
+const epochMs = 1_767_225_600_000 // 2026-01-01T00:00:00Z
+
+// World is a simulated mesh. It is driven by Run and the scenario and
+// workload commands, all in one goroutine.
+type World struct {
+	opts  Options
+	seed  uint64
+	now   time.Duration
+	rng   *rand.Rand // network draws
+	queue agenda
+	seq   uint64
+
+	nodes  []*simNode
+	byAddr map[string]*simNode
+	net    network
+
+	clients   map[string]*client // by name
+	clientSeq int
+	streamSeq uint64
+	reqSeq    uint64
+
+	trace   trace
+	stats   Stats
+	checks  checker
+	Logf    func(format string, args ...any) // optional event log
+	stopErr error                            // first safety violation
+}
+
+// simNode is one daemon: a state.Node plus what its shell would hold.
+type simNode struct {
+	idx     int
+	name    string // n1, n2...
+	addr    string
+	cluster string
+	gen     int    // incarnation; bumped by restart
+	id      string // instance id of this incarnation
+	node    *state.Node
+	up      bool
+
+	pausedUntil time.Duration
+	deferred    []event // arrived while paused
+	wallOffset  int64   // ms added to this node's wall clock
+	tickAt      time.Duration
+
+	answers   map[uint64]*call   // our Req -> the call it answers
+	streams   map[uint64]*client // stream handle -> client
+	publishes map[uint64]func(*state.CompletePublish)
+	unsubs    map[uint64]func(*state.CompleteUnsubscribe)
+}
+
+// New builds a world of opts.Nodes nodes, all up, none started: Start (or
+// the first Run) starts them.
+func New(opts Options) (*World, error) {
+	if opts.Nodes < 1 || opts.Nodes > 4096 {
+		return nil, fmt.Errorf("sim: %d nodes: want 1 to 4096", opts.Nodes)
+	}
+	if err := opts.Net.validate(); err != nil {
+		return nil, err
+	}
+	w := &World{
+		opts:    opts,
+		seed:    opts.Seed,
+		rng:     derive(opts.Seed, "network", 0),
+		byAddr:  make(map[string]*simNode),
+		clients: make(map[string]*client),
+	}
+	w.net.init(opts.Nodes, opts.Net)
+	w.checks.init()
+	for i := range opts.Nodes {
+		sn := &simNode{idx: i, name: fmt.Sprintf("n%d", i+1), cluster: "sim", tickAt: state.Never}
+		sn.addr = sn.name + ":5671"
+		if opts.Cluster != nil {
+			sn.cluster = opts.Cluster(i)
+		}
+		w.nodes = append(w.nodes, sn)
+		w.byAddr[sn.addr] = sn
+		if err := w.boot(sn); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// boot gives sn a fresh incarnation: a new instance id and an empty node.
+func (w *World) boot(sn *simNode) error {
+	if sn.id != "" {
+		w.checks.formerNames[sn.id] = fmt.Sprintf("%s@%d", sn.name, sn.gen)
+	}
+	sn.gen++
+	r := derive(w.seed, "node", sn.idx*1000+sn.gen)
+	sn.id = state.NewUUID(r)
+	cfg := state.DefaultConfig(sn.id, sn.cluster, r)
+	if w.opts.Config != nil {
+		w.opts.Config(sn.idx, &cfg)
+	}
+	n, err := state.New(cfg)
+	if err != nil {
+		return fmt.Errorf("sim: node %s: %w", sn.name, err)
+	}
+	sn.node = n
+	sn.up = true
+	sn.pausedUntil = 0
+	sn.deferred = nil
+	sn.tickAt = state.Never
+	sn.answers = make(map[uint64]*call)
+	sn.streams = make(map[uint64]*client)
+	sn.publishes = make(map[uint64]func(*state.CompletePublish))
+	sn.unsubs = make(map[uint64]func(*state.CompleteUnsubscribe))
+	return nil
+}
+
+// Now is the world's virtual time since it started.
+func (w *World) Now() time.Duration { return w.now }
+
+// Seed is the root seed.
+func (w *World) Seed() uint64 { return w.seed }
+
+// Node returns node i (from 1) for inspection.
+func (w *World) Node(i int) *state.Node { return w.nodes[i-1].node }
+
+// instant is what sn's clocks read now.
+func (w *World) instant(sn *simNode) state.Instant {
+	return state.Instant{Mono: w.now, WallMs: epochMs + w.now.Milliseconds() + sn.wallOffset}
+}
+
+func (w *World) schedule(e event) {
+	w.seq++
+	e.seq = w.seq
+	w.queue.push(e)
+}
+
+// at schedules fn at time t (or now, if t is past).
+func (w *World) at(t time.Duration, fn func()) {
+	w.schedule(event{at: max(t, w.now), kind: evAction, fn: fn})
+}
+
+// stepLater hands sn an event at time t, as its shell would.
+func (w *World) stepLater(t time.Duration, sn *simNode, ev state.Event) {
+	w.schedule(event{at: max(t, w.now), kind: evStep, node: sn, gen: sn.gen, ev: ev})
+}
+
+// Start starts every node: each sends its first beacon now.
+func (w *World) Start() {
+	for _, sn := range w.nodes {
+		w.tick(sn)
+	}
+}
+
+// Run processes events until virtual time until, or until a safety
+// check fails (the error names it).
+func (w *World) Run(until time.Duration) error {
+	for len(w.queue) > 0 && w.queue[0].at <= until {
+		if w.stopErr != nil {
+			return w.stopErr
+		}
+		e := w.queue.pop()
+		w.now = e.at
+		w.dispatch(e)
+	}
+	if until > w.now {
+		w.now = until
+	}
+	return w.stopErr
+}
+
+// RunFor runs for d of virtual time.
+func (w *World) RunFor(d time.Duration) error { return w.Run(w.now + d) }
+
+func (w *World) dispatch(e event) {
+	sn := e.node
+	switch e.kind {
+	case evAction:
+		e.fn()
+		return
+	case evBeacon:
+		w.deliverBeacon(e)
+		return
+	case evTimeout:
+		w.timeout(e.call)
+		return
+	case evResponse:
+		w.respond(e)
+		return
+	case evRequest: // addressed to whoever runs at that address now
+		switch {
+		case !sn.up:
+			w.failSoon(e.call, errRefused)
+		case w.now < sn.pausedUntil:
+			sn.deferred = append(sn.deferred, e)
+		default:
+			w.serve(sn, e.call)
+		}
+		return
+	}
+	if sn.gen != e.gen || !sn.up {
+		return // for an incarnation that is gone
+	}
+	if w.now < sn.pausedUntil {
+		sn.deferred = append(sn.deferred, e)
+		return
+	}
+	switch e.kind {
+	case evTick:
+		if e.at != sn.tickAt {
+			return // superseded by an earlier tick
+		}
+		sn.tickAt = state.Never
+		w.tick(sn)
+	case evStep:
+		w.step(sn, e.ev.(state.Event))
+	}
+}
+
+// step hands sn one event and carries out its effects.
+func (w *World) step(sn *simNode, ev state.Event) {
+	w.trace.event(w.now, sn.idx, ev)
+	w.handle(sn, sn.node.Step(w.instant(sn), ev))
+}
+
+func (w *World) tick(sn *simNode) {
+	w.trace.tick(w.now, sn.idx)
+	w.handle(sn, sn.node.Tick(w.instant(sn)))
+}
+
+// reschedule makes sure sn is ticked at its next deadline.
+func (w *World) reschedule(sn *simNode) {
+	d := sn.node.NextDeadline()
+	if d < sn.tickAt {
+		sn.tickAt = d
+		w.schedule(event{at: max(d, w.now), kind: evTick, node: sn, gen: sn.gen})
+	}
+}
+
+// Crash stops node i (from 1): it processes nothing until Restart, and
+// calls to it fail.
+func (w *World) Crash(i int) {
+	sn := w.nodes[i-1]
+	if !sn.up {
+		return
+	}
+	sn.up = false
+	sn.deferred = nil
+	w.stats.Crashes++
+	for _, c := range w.sortedClients() {
+		if c.node == sn && !c.ended {
+			c.end("crash")
+		}
+	}
+}
+
+// Restart brings a crashed (or running) node i back as a new instance
+// with empty state, at the same address.
+func (w *World) Restart(i int) error {
+	sn := w.nodes[i-1]
+	if sn.up {
+		w.Crash(i)
+	}
+	if err := w.boot(sn); err != nil {
+		return err
+	}
+	w.stats.Restarts++
+	w.tick(sn)
+	return nil
+}
+
+// Pause stops node i from processing anything for d; what arrives waits.
+func (w *World) Pause(i int, d time.Duration) {
+	sn := w.nodes[i-1]
+	if !sn.up {
+		return
+	}
+	until := w.now + d
+	if until <= sn.pausedUntil {
+		return
+	}
+	sn.pausedUntil = until
+	gen := sn.gen
+	w.at(until, func() {
+		if sn.gen != gen || !sn.up || w.now < sn.pausedUntil {
+			return
+		}
+		queued := sn.deferred
+		sn.deferred = nil
+		for _, e := range queued {
+			e.at = w.now
+			w.dispatch(e)
+		}
+		sn.tickAt = state.Never
+		w.tick(sn)
+	})
+}
+
+// JumpClock moves node i's wall clock by d (its monotonic clock is not
+// affected, as on a real machine).
+func (w *World) JumpClock(i int, d time.Duration) { w.nodes[i-1].wallOffset += d.Milliseconds() }
+
+// Up reports whether node i is running (not crashed).
+func (w *World) Up(i int) bool { return w.nodes[i-1].up }
+
+// Size is the number of nodes.
+func (w *World) Size() int { return len(w.nodes) }
+
+// nameOf maps an instance id to the node's name, marking old incarnations
+// ("n3" now, "n3@1" for the first incarnation after a restart).
+func (w *World) nameOf(id string) string {
+	for _, sn := range w.nodes {
+		if sn.id == id {
+			return sn.name
+		}
+	}
+	if name, ok := w.checks.formerNames[id]; ok {
+		return name
+	}
+	return "?" + id
+}
