@@ -34,6 +34,7 @@ type client struct {
 	retained  uint64
 	dropped   uint64 // from the latest warning (totals)
 	expired   uint64
+	lost      uint64
 	warnings  int
 	infos     []state.SubscriptionInfo
 	lastSrc   map[srcTopic]uint64 // last source_sequence per (source, topic)
@@ -162,7 +163,7 @@ func (c *client) receive(w *World, o state.Out) {
 		c.retained++
 	case state.OutWarning:
 		c.warnings++
-		c.dropped, c.expired = o.Warning.Dropped, o.Warning.Expired
+		c.dropped, c.expired, c.lost = o.Warning.Dropped, o.Warning.Expired, o.Warning.Lost
 	}
 	if c.record {
 		c.events = append(c.events, c.describe(o))
@@ -213,7 +214,11 @@ func (c *client) describe(o state.Out) string {
 	case state.OutReplayComplete:
 		return fmt.Sprintf("replay-complete %s count=%d latest=%d", o.Done.Topic, o.Done.Count, o.Done.Latest)
 	case state.OutWarning:
-		return fmt.Sprintf("warning %s dropped=%d expired=%d", o.Warning.Reason, o.Warning.Dropped, o.Warning.Expired)
+		w := o.Warning
+		if w.Lost > 0 {
+			return fmt.Sprintf("warning %s dropped=%d expired=%d lost=%d", w.Reason, w.Dropped, w.Expired, w.Lost)
+		}
+		return fmt.Sprintf("warning %s dropped=%d expired=%d", w.Reason, w.Dropped, w.Expired)
 	}
 	return o.Kind.String()
 }

@@ -107,13 +107,18 @@ func (s *Script) checkGap(a *args) (string, error) {
 			missed += info.Missed
 		}
 	}
-	switch {
-	case c.jumps > 0 && missed != 0:
-		return fmt.Sprintf("ok: %d numbers skipped, resume reported %d missed", c.jumps, missed), nil
-	case c.jumps > 0:
-		return fmt.Sprintf("ok: %d numbers skipped", c.jumps), nil
-	case missed != 0:
-		return fmt.Sprintf("ok: resume reported %d missed", missed), nil
+	var seen []string
+	if c.jumps > 0 {
+		seen = append(seen, fmt.Sprintf("%d sequence numbers skipped", c.jumps))
 	}
-	return fmt.Sprintf("%s saw no gap", c.name), ErrCheck
+	if c.lost > 0 {
+		seen = append(seen, fmt.Sprintf("warned of %d lost", c.lost))
+	}
+	if missed != 0 {
+		seen = append(seen, fmt.Sprintf("resume reported %d missed", missed))
+	}
+	if len(seen) == 0 {
+		return fmt.Sprintf("%s saw no gap", c.name), ErrCheck
+	}
+	return "ok: " + strings.Join(seen, ", "), nil
 }

@@ -16,6 +16,11 @@ func (w *World) Quiet() (bool, string) {
 		return false, why
 	}
 	for _, sn := range w.upNodes() {
+		for _, p := range sn.node.Peers() {
+			if !p.Synced {
+				return false, fmt.Sprintf("%s has not synced %s's latest state", sn.name, w.nameOf(p.ID))
+			}
+		}
 		st := sn.node.Status()
 		switch {
 		case sn.node.CallsInFlight() > 0:

@@ -64,9 +64,10 @@ type ReplayDone struct {
 type Warning struct {
 	Dropped     uint64
 	Expired     uint64
+	Lost        uint64 // declared lost in the mesh (the sequence numbers skip them)
 	Depth       int
 	Limit       int
-	Reason      string // slow_consumer | burst | ttl_expired
+	Reason      string // slow_consumer | burst | ttl_expired | message_lost
 	OldestAgeMs int64
 }
 
@@ -88,7 +89,11 @@ func (o Out) String() string {
 		return fmt.Sprintf("replay-complete %s count=%d latest=%d", o.Done.Topic, o.Done.Count, o.Done.Latest)
 	case OutWarning:
 		w := o.Warning
-		return fmt.Sprintf("warning %s dropped=%d expired=%d depth=%d/%d", w.Reason, w.Dropped, w.Expired, w.Depth, w.Limit)
+		s := fmt.Sprintf("warning %s dropped=%d expired=%d depth=%d/%d", w.Reason, w.Dropped, w.Expired, w.Depth, w.Limit)
+		if w.Lost > 0 {
+			s += fmt.Sprintf(" lost=%d", w.Lost)
+		}
+		return s
 	case OutHeartbeat:
 		return "heartbeat"
 	}

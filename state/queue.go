@@ -225,7 +225,7 @@ func (n *Node) warning(s *subscription) *Warning {
 	s.warned = true
 	s.lastWarn = n.now.Mono
 	n.counters.Warnings++
-	w := &Warning{Dropped: s.dropped, Expired: s.expired, Depth: s.queue.len() + s.blocked.len(), Limit: s.limit, Reason: s.warnReason}
+	w := &Warning{Dropped: s.dropped, Expired: s.expired, Lost: s.lost, Depth: s.queue.len() + s.blocked.len(), Limit: s.limit, Reason: s.warnReason}
 	if s.queue.len() > 0 {
 		w.OldestAgeMs = n.now.WallMs - s.queue.front().TimestampMs
 	}

@@ -195,8 +195,27 @@ func (n *Node) declareGap(s *inStream, upTo uint64) {
 		t.lost += min(missing, maxGapNumbers)
 		s.last = upTo
 		s.lost += missing
+		n.reportLost(s.key.topic, missing)
 	}
 	n.releaseHeld(s)
+}
+
+// reportLost tells every active subscription of topic that missing
+// messages were lost in the mesh: the skipped sequence numbers show where,
+// and a warning says how many, so a subscriber that had seen nothing on
+// the topic yet learns of it too.
+func (n *Node) reportLost(topic string, missing uint64) {
+	n.mark++
+	mark := n.mark
+	n.localRoutes.match(topic, func(s *subscription) {
+		if s.mark == mark || s.paused {
+			return
+		}
+		s.mark = mark
+		s.lost += missing
+		n.noteLoss(s, "message_lost")
+		n.pump(s)
+	})
 }
 
 // skipUnwanted moves a stream past a message this node no longer wants,

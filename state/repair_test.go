@@ -84,9 +84,10 @@ func TestWhatTheSourceNoLongerHoldsBecomesAGap(t *testing.T) {
 		gapMsgs  uint64
 		repaired uint64
 	}{
-		{"nothing left", nil, 10, []string{"msg t#5 m5", "msg t#6 m6"}, 2, 0},
-		{"only the later half", []uint64{4}, 4, []string{"msg t#4 m4", "msg t#5 m5", "msg t#6 m6"}, 1, 1},
-		{"only the earlier half", []uint64{3}, 3, []string{"msg t#3 m3", "msg t#5 m5", "msg t#6 m6"}, 1, 1},
+		// The subscriber is warned of what was lost, and its numbers skip it.
+		{"nothing left", nil, 10, []string{lostWarning(2), "msg t#5 m5", "msg t#6 m6"}, 2, 0},
+		{"only the later half", []uint64{4}, 4, []string{lostWarning(1), "msg t#4 m4", "msg t#5 m5", "msg t#6 m6"}, 1, 1},
+		{"only the earlier half", []uint64{3}, 3, []string{"msg t#3 m3", lostWarning(1), "msg t#5 m5", "msg t#6 m6"}, 1, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -134,7 +135,7 @@ func TestFailedResendsAreRetriedRepairAttemptsTimesThenAGap(t *testing.T) {
 			if requests != attempts {
 				t.Fatalf("%d resend requests, want %d", requests, attempts)
 			}
-			checkLog(t, delivered, 1, "msg t#4 m4")
+			checkLog(t, delivered, 1, lostWarning(2), "msg t#4 m4")
 			if c := h.n.Status().Counters; c.Gaps != 1 || c.GapMessages != 2 || c.ResendsRequested != uint64(attempts) {
 				t.Fatalf("Gaps=%d GapMessages=%d ResendsRequested=%d, want 1, 2, %d", c.Gaps, c.GapMessages, c.ResendsRequested, attempts)
 			}
@@ -231,4 +232,8 @@ func TestReorderedFirstMessagesOfASourceKeepPublishOrder(t *testing.T) {
 	if n := len(of[*RequestResend](h.all)); n != 0 {
 		t.Fatalf("%d resend requests for messages already delivered", n)
 	}
+}
+
+func lostWarning(n int) string {
+	return fmt.Sprintf("warning message_lost dropped=0 expired=0 depth=0/10000 lost=%d", n)
 }

@@ -131,6 +131,7 @@ type SubscriptionStatus struct {
 	Delivered uint64
 	Dropped   uint64
 	Expired   uint64
+	Lost      uint64 // on its topics, declared lost in the mesh while it was active
 }
 
 // Subscriptions lists every subscription, by id.
@@ -141,7 +142,7 @@ func (n *Node) Subscriptions() []SubscriptionStatus {
 		st := SubscriptionStatus{
 			ID: s.id, ClientID: s.clientID, Patterns: slices.Clone(s.patterns), Paused: s.paused,
 			Stream: s.stream, Credit: s.credit, Queued: s.queue.len() + s.blocked.len(), Pending: s.pending.len(),
-			Limit: s.limit, Policy: s.policy, Delivered: s.delivered, Dropped: s.dropped, Expired: s.expired,
+			Limit: s.limit, Policy: s.policy, Delivered: s.delivered, Dropped: s.dropped, Expired: s.expired, Lost: s.lost,
 		}
 		if s.paused {
 			st.PausedFor = s.pausedUntil - n.now.Mono

@@ -36,6 +36,7 @@ type subscription struct {
 	pausedUntil    time.Duration
 
 	dropped, expired uint64 // totals, as warnings report them
+	lost             uint64 // messages on its topics declared lost in the mesh
 	delivered        uint64
 	lossSinceWarn    bool
 	warnQueued       bool

@@ -653,20 +653,28 @@ func (*MessageEvent_Batch) isMessageEvent_Event() {}
 // to TTL. Sent at most once a second while it is losing messages.
 type BackpressureWarning struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Messages dropped from this subscription's queue since the previous warning.
+	// Messages dropped from this subscription's queue since it started. A running
+	// total, so a warning that is itself delayed or superseded loses nothing.
 	MessagesDropped uint64 `protobuf:"varint,1,opt,name=messages_dropped,json=messagesDropped,proto3" json:"messages_dropped,omitempty"`
 	// Messages waiting in this subscription's queue now.
 	QueueDepth uint64 `protobuf:"varint,2,opt,name=queue_depth,json=queueDepth,proto3" json:"queue_depth,omitempty"`
 	// This subscription's queue limit, in messages.
 	QueueLimit uint64 `protobuf:"varint,3,opt,name=queue_limit,json=queueLimit,proto3" json:"queue_limit,omitempty"`
-	// Why messages were lost: "slow_consumer", "burst" or "ttl_expired".
+	// Why this warning was sent: "slow_consumer" (drop-oldest or block timeout),
+	// "burst" (drop-newest), "ttl_expired", or, an extension of this
+	// implementation, "message_lost" (lost between daemons; see messages_lost).
 	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
-	// Messages whose TTL expired in the queue since the previous warning.
+	// Messages whose TTL ran out before they could be delivered to this
+	// subscription, since it started (a running total).
 	MessagesExpired uint64 `protobuf:"varint,5,opt,name=messages_expired,json=messagesExpired,proto3" json:"messages_expired,omitempty"`
 	// Age of the oldest queued message, in milliseconds.
 	OldestMessageAgeMs int64 `protobuf:"varint,6,opt,name=oldest_message_age_ms,json=oldestMessageAgeMs,proto3" json:"oldest_message_age_ms,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Extension of this implementation (not in v1): messages on this
+	// subscription's topics lost between daemons and not recoverable from the
+	// source, since it started (a running total). The sequence numbers skip them.
+	MessagesLost  uint64 `protobuf:"varint,7,opt,name=messages_lost,json=messagesLost,proto3" json:"messages_lost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BackpressureWarning) Reset() {
@@ -737,6 +745,13 @@ func (x *BackpressureWarning) GetMessagesExpired() uint64 {
 func (x *BackpressureWarning) GetOldestMessageAgeMs() int64 {
 	if x != nil {
 		return x.OldestMessageAgeMs
+	}
+	return 0
+}
+
+func (x *BackpressureWarning) GetMessagesLost() uint64 {
+	if x != nil {
+		return x.MessagesLost
 	}
 	return 0
 }
@@ -1721,7 +1736,7 @@ const file_sidecar_proto_rawDesc = "" +
 	"\x0freplay_complete\x18\x06 \x01(\v2\x1e.nexusd.sidecar.ReplayCompleteH\x00R\x0ereplayComplete\x12X\n" +
 	"\x14backpressure_warning\x18\a \x01(\v2#.nexusd.sidecar.BackpressureWarningH\x00R\x13backpressureWarning\x124\n" +
 	"\x05batch\x18\b \x01(\v2\x1c.nexusd.sidecar.MessageBatchH\x00R\x05batchB\a\n" +
-	"\x05event\"\xf8\x01\n" +
+	"\x05event\"\x9d\x02\n" +
 	"\x13BackpressureWarning\x12)\n" +
 	"\x10messages_dropped\x18\x01 \x01(\x04R\x0fmessagesDropped\x12\x1f\n" +
 	"\vqueue_depth\x18\x02 \x01(\x04R\n" +
@@ -1730,7 +1745,8 @@ const file_sidecar_proto_rawDesc = "" +
 	"queueLimit\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12)\n" +
 	"\x10messages_expired\x18\x05 \x01(\x04R\x0fmessagesExpired\x121\n" +
-	"\x15oldest_message_age_ms\x18\x06 \x01(\x03R\x12oldestMessageAgeMs\"\xf2\x01\n" +
+	"\x15oldest_message_age_ms\x18\x06 \x01(\x03R\x12oldestMessageAgeMs\x12#\n" +
+	"\rmessages_lost\x18\a \x01(\x04R\fmessagesLost\"\xf2\x01\n" +
 	"\x10SubscriptionInfo\x12'\n" +
 	"\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12\x16\n" +
 	"\x06topics\x18\x02 \x03(\tR\x06topics\x12!\n" +
