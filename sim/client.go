@@ -40,6 +40,7 @@ type client struct {
 	lastSrc   map[srcTopic]uint64 // last source_sequence per (source, topic)
 	lastSeq   map[string]uint64   // last local sequence per topic
 	jumps     uint64              // numbers skipped in local sequences
+	liveGot   map[string]bool     // liveness-round messages received
 	seen      map[string]int      // message id -> times delivered (when recording)
 	payloads  []string            // live and replayed payloads, in order (when recording)
 	startSeqs map[string]uint64   // topic numbering when the subscription started
@@ -134,6 +135,7 @@ func (w *World) SetRate(name string, rate float64) error {
 	}
 	wasSlow := c.rate > 0
 	c.rate = rate
+	c.owed = 0
 	if rate > 0 && !wasSlow {
 		c.scheduleSlowCredit()
 	}
@@ -144,7 +146,9 @@ func (w *World) SetRate(name string, rate float64) error {
 }
 
 func (c *client) receive(w *World, o state.Out) {
-	c.owed++
+	if c.rate == 0 {
+		c.owed++ // granted back at the end of the step
+	}
 	switch o.Kind {
 	case state.OutInfo:
 		c.subID = o.Info.SubID
@@ -156,6 +160,9 @@ func (c *client) receive(w *World, o state.Out) {
 			c.replayed++
 		}
 		c.checkOrder(w, o.Msg)
+		if c.liveGot != nil { // the liveness round: note every id, sort them out later
+			c.liveGot[o.Msg.ID] = true
+		}
 		if c.record {
 			c.payloads = append(c.payloads, string(o.Msg.Payload))
 		}

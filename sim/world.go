@@ -45,8 +45,7 @@ type World struct {
 	trace   trace
 	stats   Stats
 	checks  checker
-	Logf    func(format string, args ...any) // optional event log
-	stopErr error                            // first safety violation
+	stopErr error // first safety violation
 }
 
 // simNode is one daemon: a state.Node plus what its shell would hold.
@@ -311,6 +310,23 @@ func (w *World) Pause(i int, d time.Duration) {
 		sn.tickAt = state.Never
 		w.tick(sn)
 	})
+}
+
+// Wake ends node i's pause now, if it is paused.
+func (w *World) Wake(i int) {
+	sn := w.nodes[i-1]
+	if !sn.up || w.now >= sn.pausedUntil {
+		return
+	}
+	sn.pausedUntil = w.now
+	queued := sn.deferred
+	sn.deferred = nil
+	for _, e := range queued {
+		e.at = w.now
+		w.dispatch(e)
+	}
+	sn.tickAt = state.Never
+	w.tick(sn)
 }
 
 // JumpClock moves node i's wall clock by d (its monotonic clock is not

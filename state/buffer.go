@@ -41,7 +41,7 @@ func (n *Node) useTopic(name string) *topicState {
 		if len(tt.m) >= n.cfg.MaxTopics {
 			n.evictTopic(tt.head)
 		}
-		t = &topicState{name: name}
+		t = &topicState{name: name, ownSeq: n.ownSeqFloor}
 		tt.m[name] = t
 	} else if t == tt.tail {
 		return t
@@ -78,9 +78,10 @@ func (n *Node) evictTopic(t *topicState) {
 	}
 	n.topics.unlink(t)
 	delete(n.topics.m, t.name)
-	if t.ownSeq > 0 {
-		n.forgetTopic(t.name)
-	}
+	// Our numbering of a topic must never go back, or receivers would
+	// take new messages for old ones: a topic created again starts above
+	// every number any evicted topic reached.
+	n.ownSeqFloor = max(n.ownSeqFloor, t.ownSeq)
 	n.counters.TopicsEvicted++
 }
 

@@ -8,12 +8,18 @@ import "time"
 // and a receiver that has seen nothing of ours on a topic can ask for
 // everything "from the first you sent me", which the chain resolves.
 //
-// A chain outlives its peer's removal for DepartedRetention, so a peer
-// that comes back after a long partition (same instance) learns what it
-// missed instead of starting blind.
+// A chain outlives its peer's death for DepartedRetention, with the
+// peer's last known patterns: what we publish meanwhile that the peer
+// wanted is recorded as if sent, so when the peer comes back (the same
+// instance, after a partition) its first push names the last of them as
+// predecessor, and the peer asks for what it missed instead of losing it
+// silently.
 type chain struct {
 	topics   map[string]sentRange
-	departed time.Duration // when its peer was removed; 0 while it lives
+	departed time.Duration   // when its peer died; 0 while it lives
+	patterns []string        // its routes while departed
+	missed   deque[outgoing] // what it wanted meanwhile, pushed when it returns
+	mark     uint64          // per-publish dedup
 }
 
 type sentRange struct{ first, last uint64 }
@@ -27,7 +33,10 @@ func (n *Node) chainFor(peerID string) *chain {
 		c = &chain{}
 		n.chains[peerID] = c
 	}
-	c.departed = 0
+	if c.departed != 0 { // back from the dead
+		c.departed = 0
+		n.dropDepartedRoutes(c)
+	}
 	return c
 }
 
@@ -47,20 +56,34 @@ func (n *Node) record(c *chain, m *Message) uint64 {
 	return prev
 }
 
-// departChain keeps a removed peer's chain for DepartedRetention, and
-// forgets chains of peers gone longer, or too many.
-func (n *Node) departChain(peerID string) {
+// departChain keeps a dead peer's chain, its routes and what was waiting
+// to be pushed to it, for DepartedRetention.
+func (n *Node) departChain(peerID, addr string, patterns []string, backlog *deque[outgoing]) {
 	if c := n.chains[peerID]; c != nil {
+		n.departedAt[addr] = peerID
 		c.departed = max(n.now.Mono, 1)
+		c.patterns = patterns
+		for backlog.len() > 0 {
+			n.keepMissed(c, backlog.popFront())
+		}
+		for _, pat := range patterns {
+			n.departedRoutes.add(pat, c)
+		}
 		n.departedOrder.pushBack(peerID)
 	}
+	n.forgetDeparted()
+}
+
+// forgetDeparted drops the chains of peers dead longer than
+// DepartedRetention, or beyond maxDeparted. It runs with every beacon.
+func (n *Node) forgetDeparted() {
 	for n.departedOrder.len() > 0 {
 		id := n.departedOrder.front()
 		c := n.chains[id]
 		switch {
 		case c == nil || c.departed == 0: // came back, or already gone
 		case n.departedOrder.len() > maxDeparted || n.now.Mono-c.departed >= n.cfg.DepartedRetention:
-			delete(n.chains, id)
+			n.dropChain(id)
 		default:
 			return
 		}
@@ -68,10 +91,58 @@ func (n *Node) departChain(peerID string) {
 	}
 }
 
-// forgetTopic makes the next push on topic to every peer claim no
-// predecessor: our numbering of it restarts.
-func (n *Node) forgetTopic(topic string) {
-	for _, c := range n.chains {
-		delete(c.topics, topic)
+// dropChain forgets what we routed to a peer: it restarted, or has been
+// gone too long.
+func (n *Node) dropChain(peerID string) {
+	if c := n.chains[peerID]; c != nil {
+		n.dropDepartedRoutes(c)
+		delete(n.chains, peerID)
 	}
+	for addr, id := range n.departedAt {
+		if id == peerID {
+			delete(n.departedAt, addr)
+		}
+	}
+}
+
+func (n *Node) dropDepartedRoutes(c *chain) {
+	for _, pat := range c.patterns {
+		n.departedRoutes.remove(pat, c)
+	}
+	c.patterns = nil
+}
+
+// routeDeparted keeps m for the dead peers that wanted it.
+func (n *Node) routeDeparted(m *Message, mark uint64) {
+	n.departedRoutes.match(m.Topic, func(c *chain) {
+		if c.mark != mark {
+			c.mark = mark
+			o := outgoing{m: m}
+			if m.SourceSeq > 0 && m.Source == n.cfg.NodeID {
+				o.prev = n.record(c, m)
+			}
+			n.keepMissed(c, o)
+			n.counters.RecordedForDeparted++
+		}
+	})
+}
+
+// keepMissed holds a push for a dead peer's return. When the list is
+// full the oldest goes; the predecessor numbers on what follows let the
+// peer ask for it from our ring.
+func (n *Node) keepMissed(c *chain, o outgoing) {
+	if c.missed.len() >= n.cfg.PeerBacklogLimit {
+		c.missed.popFront()
+		n.counters.BacklogDropped++
+	}
+	c.missed.pushBack(o)
+}
+
+// returned pushes what a peer back from the dead missed.
+func (n *Node) returned(p *peer) {
+	c := p.link.chain
+	for c.missed.len() > 0 {
+		n.enqueuePush(p, c.missed.popFront())
+	}
+	c.missed.clear()
 }

@@ -55,12 +55,14 @@ type Push struct {
 	Peer, Addr string
 	Msg        *Message
 	Prev       uint64 // the previous number on Msg's topic sent to this peer; 0 = none
+	SyncOnly   bool   // a retained value the peer lacks, to store and not deliver
 }
 
 // Envelope returns the envelope to put on the wire for this push.
 func (e *Push) Envelope() Envelope {
 	env := e.Msg.Envelope
 	env.PrevSeq = e.Prev
+	env.SyncOnly = e.SyncOnly
 	return env
 }
 

@@ -107,6 +107,28 @@ func (n *Node) applyPeerState(p *peer, st *NodeState) {
 	for i := range st.Retained {
 		n.receiveRetained(&st.Retained[i])
 	}
+	n.reconcileRetained(p, st.Retained)
+}
+
+// reconcileRetained sends a peer every retained value (or clear) we hold
+// that its state lacks or holds an older one of: values published while it
+// could not hear them reach it this way, whichever side fetched the other.
+func (n *Node) reconcileRetained(p *peer, theirs []Envelope) {
+	have := make(map[string]*Envelope, len(theirs))
+	for i := range theirs {
+		have[theirs[i].Topic] = &theirs[i]
+	}
+	for _, env := range n.nodeState().Retained {
+		if env.Source == p.id {
+			continue
+		}
+		if t := have[env.Topic]; t == nil || newer(&env, t) {
+			if m := n.retained.byTopic[env.Topic]; m != nil {
+				n.counters.RetainedSynced++
+				n.enqueuePush(p, outgoing{m: m, syncOnly: true})
+			}
+		}
+	}
 }
 
 // Our own patterns: every distinct pattern of every subscription, active

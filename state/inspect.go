@@ -78,3 +78,6 @@ func (n *Node) RetainedValues() []Envelope {
 
 // CallsInFlight is how many request effects await their completion.
 func (n *Node) CallsInFlight() int { return len(n.calls) }
+
+// PeerCount is how many peers the registry holds.
+func (n *Node) PeerCount() int { return len(n.peers) }

@@ -18,19 +18,24 @@ type link struct {
 }
 
 type outgoing struct {
-	m    *Message
-	prev uint64
+	m        *Message
+	prev     uint64
+	syncOnly bool // a retained value the peer lacks, not a message for it
 }
 
 func (l *link) init() { l.retryAlarm = newAlarm() }
 
 // send routes m to p: it is pushed now if the link allows, or queued.
 func (n *Node) send(p *peer, m *Message) {
-	l := &p.link
 	o := outgoing{m: m}
-	if m.SourceSeq > 0 {
-		o.prev = n.record(l.chain, m)
+	if m.SourceSeq > 0 && m.Source == n.cfg.NodeID {
+		o.prev = n.record(p.link.chain, m)
 	}
+	n.enqueuePush(p, o)
+}
+
+func (n *Node) enqueuePush(p *peer, o outgoing) {
+	l := &p.link
 	if l.resting || l.inflight >= n.cfg.PushWindow || l.backlog.len() > 0 {
 		if l.backlog.len() >= n.cfg.PeerBacklogLimit {
 			l.backlog.popFront()
@@ -46,8 +51,8 @@ func (n *Node) pushNow(p *peer, o outgoing) {
 	p.link.inflight++
 	n.counters.Forwarded++
 	e := n.pushes.next()
-	e.Call = n.newCall(call{kind: callPush, peer: p, msg: o.m, prev: o.prev})
-	e.Peer, e.Addr, e.Msg, e.Prev = p.id, p.addr, o.m, o.prev
+	e.Call = n.newCall(call{kind: callPush, peer: p, msg: o.m, prev: o.prev, syncOnly: o.syncOnly})
+	e.Peer, e.Addr, e.Msg, e.Prev, e.SyncOnly = p.id, p.addr, o.m, o.prev, o.syncOnly
 	n.emit(e)
 }
 
@@ -73,7 +78,7 @@ func (n *Node) onPushCompleted(e *PushCompleted) {
 	if l.backlog.len() >= n.cfg.PeerBacklogLimit {
 		n.counters.BacklogDropped++
 	} else {
-		l.backlog.pushFront(outgoing{m: c.msg, prev: c.prev})
+		l.backlog.pushFront(outgoing{m: c.msg, prev: c.prev, syncOnly: c.syncOnly})
 	}
 	if !l.resting {
 		l.resting = true
@@ -91,13 +96,10 @@ func (n *Node) retryLink(p *peer) {
 
 func (n *Node) drainLink(p *peer) {
 	l := &p.link
+	// Expired messages go too: the receiver numbers them and tells its
+	// subscribers they expired, and the chain of predecessors stays whole.
 	for !l.resting && l.inflight < n.cfg.PushWindow && l.backlog.len() > 0 {
-		o := l.backlog.popFront()
-		if o.m.expired(n.now.WallMs) {
-			n.counters.Expired++
-			continue
-		}
-		n.pushNow(p, o)
+		n.pushNow(p, l.backlog.popFront())
 	}
 }
 

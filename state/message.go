@@ -16,6 +16,7 @@ type Envelope struct {
 	TTLMs       int64  // 0: the receiving node's default applies
 	SourceSeq   uint64 // the source's own per-topic number; 0 = unnumbered
 	PrevSeq     uint64 // the number of the previous message on the topic the source sent to this receiver; 0 = none
+	SyncOnly    bool   // replicates a retained value only: store it, deliver it to no one
 }
 
 func (e *Envelope) String() string {

@@ -37,8 +37,10 @@ type Node struct {
 	fetchesInFlight int
 	fetchWait       deque[*peer]
 	peerRoutes      trie[*peer]
-	chains          map[string]*chain // by peer id, kept a while after removal
+	chains          map[string]*chain // by peer id, kept a while after death
 	departedOrder   deque[string]
+	departedRoutes  trie[*chain]      // dead peers' last known patterns
+	departedAt      map[string]string // address -> dead peer id
 
 	// Local subscriptions (subscription.go).
 	subs        map[string]*subscription // by id, active and paused
@@ -50,13 +52,14 @@ type Node struct {
 	state       *NodeState // cached answer to StateRequested; nil when stale
 
 	// Delivery (buffer.go, retained.go, repair.go, dedup.go).
-	topics    topicTable
-	buffer    buffer
-	retained  retainedStore
-	dedup     dedupWindow
-	inStreams streamTable
-	mark      uint64 // per-publish epoch that deduplicates trie matches
-	expirable int    // stored things with an expiry; the reaper runs while > 0
+	topics      topicTable
+	buffer      buffer
+	retained    retainedStore
+	dedup       dedupWindow
+	inStreams   streamTable
+	mark        uint64 // per-publish epoch that deduplicates trie matches
+	ownSeqFloor uint64 // every evicted topic's numbering stayed below this
+	expirable   int    // stored things with an expiry; the reaper runs while > 0
 
 	// The local publish under way: pub points at pubScratch, or at a heap
 	// copy once a Block subscription makes the answer wait.
@@ -68,11 +71,12 @@ type Node struct {
 
 // call is an outstanding request effect, found again by its completion.
 type call struct {
-	kind callKind
-	peer *peer
-	msg  *Message  // push
-	prev uint64    // push: the envelope's prev_source_sequence
-	in   *inStream // resend
+	kind     callKind
+	peer     *peer
+	msg      *Message  // push
+	prev     uint64    // push: the envelope's prev_source_sequence
+	syncOnly bool      // push: replicates a retained value only
+	in       *inStream // resend
 }
 
 type callKind uint8
@@ -102,6 +106,7 @@ func New(cfg Config) (*Node, error) {
 		streams:     make(map[uint64]*subscription),
 		patternRefs: make(map[string]int),
 		chains:      make(map[string]*chain),
+		departedAt:  make(map[string]string),
 		counters:    newCounters(),
 	}
 	n.topics.init()
@@ -241,6 +246,7 @@ func (n *Node) fire(t timer) {
 
 // sendBeacon emits a beacon and schedules the next one with jitter.
 func (n *Node) sendBeacon() {
+	n.forgetDeparted()
 	n.emit(&SendBeacon{Hash: n.hash})
 	n.beaconsSent++
 	n.counters.BeaconsSent++

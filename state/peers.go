@@ -76,8 +76,13 @@ func (n *Node) onBeacon(b *Beacon) {
 		if old := n.byAddr[b.Addr]; old != nil {
 			// A new instance at a known endpoint: the old process is gone.
 			n.counters.PeersReplaced++
-			n.removePeer(old)
+			n.removePeer(old, false)
 		}
+		if gone, ok := n.departedAt[b.Addr]; ok && gone != b.Instance {
+			// A new process where a dead one lived: that one is not coming back.
+			n.dropChain(gone)
+		}
+		delete(n.departedAt, b.Addr)
 		if len(n.peers) >= maxPeers {
 			n.reject(reasonTooManyPeers)
 			return
@@ -89,10 +94,11 @@ func (n *Node) onBeacon(b *Beacon) {
 		n.peers[p.id] = p
 		n.byAddr[p.addr] = p
 		n.peerList = nil
+		n.returned(p)
 	} else if p.addr != b.Addr {
 		if other := n.byAddr[b.Addr]; other != nil {
 			n.counters.PeersReplaced++
-			n.removePeer(other)
+			n.removePeer(other, false)
 		}
 		delete(n.byAddr, p.addr)
 		p.addr = b.Addr
@@ -119,7 +125,7 @@ func (n *Node) checkPeer(p *peer) {
 	switch {
 	case silent >= n.cfg.PeerTimeout:
 		n.counters.PeersDead++
-		n.removePeer(p)
+		n.removePeer(p, true)
 	case silent >= n.cfg.SuspectAfter:
 		if p.status == Alive {
 			p.status = Suspected
@@ -158,8 +164,10 @@ func (n *Node) onProbeCompleted(e *ProbeCompleted) {
 }
 
 // removePeer forgets a peer: its routes, its pushes waiting, its place in
-// the fetch queue. Calls under way are completed later and ignored.
-func (n *Node) removePeer(p *peer) {
+// the fetch queue. Calls under way are completed later and ignored. A dead
+// peer (mayReturn) leaves its chain and routes behind for
+// DepartedRetention; a replaced one (its process restarted) leaves nothing.
+func (n *Node) removePeer(p *peer, mayReturn bool) {
 	p.removed = true
 	delete(n.peers, p.id)
 	if n.byAddr[p.addr] == p {
@@ -169,10 +177,14 @@ func (n *Node) removePeer(p *peer) {
 	for _, pat := range p.patterns {
 		n.peerRoutes.remove(pat, p)
 	}
-	p.patterns = nil
-	n.counters.BacklogDropped += uint64(p.link.backlog.len())
+	if mayReturn {
+		n.departChain(p.id, p.addr, p.patterns, &p.link.backlog)
+	} else {
+		n.counters.BacklogDropped += uint64(p.link.backlog.len())
+		n.dropChain(p.id)
+	}
 	p.link.backlog.clear()
-	n.departChain(p.id)
+	p.patterns = nil
 	n.inStreams.sourceGone(n, p.id)
 	n.emit(&ClosePeer{Peer: p.id, Addr: p.addr})
 }

@@ -174,6 +174,7 @@ func (n *Node) route(m *Message) int {
 			}
 		}
 	}
+	n.routeDeparted(m, mark)
 	return count
 }
 
@@ -203,13 +204,22 @@ func (n *Node) onPushReceived(e *PushReceived) {
 }
 
 func (n *Node) receiveRemote(env *Envelope) {
+	if env.SyncOnly {
+		// Retained replication only: it was published while we could not
+		// hear it, and is not a message for our subscribers now.
+		if env.Retain {
+			n.receiveRetained(env)
+		}
+		return
+	}
 	if !n.dedup.add(env.ID) {
 		n.counters.Duplicates++
 		return
 	}
 	m := n.remoteMessage(env)
-	expired := m.expired(n.now.WallMs)
-	if m.Retain && !expired {
+	if m.Retain {
+		// Even expired: it still replaces older values, so every node ends
+		// with the same winner whatever its clock says about expiry.
 		n.applyRetained(m)
 	}
 	if !n.wantsTopic(m.Topic) {
@@ -231,7 +241,8 @@ func (n *Node) receiveRemote(env *Envelope) {
 }
 
 // onResendRequested answers a peer's resend request from our ring: our own
-// messages on the topic numbered From..To that are still held and live.
+// messages on the topic numbered From..To that are still held, expired ones
+// included (the receiver numbers them and reports them as expired).
 func (n *Node) onResendRequested(e *ResendRequested) {
 	a := &AnswerResend{Req: e.Req, Reply: ResendReply{Instance: n.cfg.NodeID}}
 	n.emit(a)
@@ -261,7 +272,7 @@ func (n *Node) onResendRequested(e *ResendRequested) {
 		if a.Reply.FirstAvailable == 0 {
 			a.Reply.FirstAvailable = m.SourceSeq
 		}
-		if m.SourceSeq >= from && m.SourceSeq <= e.To && !m.expired(n.now.WallMs) {
+		if m.SourceSeq >= from && m.SourceSeq <= e.To {
 			a.Reply.Msgs = append(a.Reply.Msgs, m.Envelope)
 		}
 	}

@@ -25,11 +25,6 @@ func (n *Node) reap() {
 		}
 		n.pump(s)
 	}
-	for _, p := range n.sortedPeers() {
-		before := p.link.backlog.len()
-		p.link.backlog.filter(func(o outgoing) bool { return !o.m.expired(now) })
-		n.counters.Expired += uint64(before - p.link.backlog.len())
-	}
 	// Count what can still expire; stop sweeping when nothing can.
 	left := 0
 	for _, t := range n.topics.m {

@@ -20,8 +20,11 @@ import (
 // numbers instead of losing messages silently. Numbers between a push's
 // prev and its own were not sent to this receiver and are skipped.
 //
-// Numbering is per source instance, so a restarted source (new instance
-// id) starts fresh without looking like a hole.
+// Numbering is per source instance and never goes back within one (a
+// source that evicts a topic's state numbers it above where it was), so a
+// number at or below the last one taken in is always late or a duplicate,
+// and a restarted source (new instance id) starts fresh without looking
+// like a hole.
 
 type streamKey struct{ source, topic string }
 
@@ -97,11 +100,6 @@ func (n *Node) sequenceRemote(m *Message) {
 	}
 	k := streamKey{m.Source, m.Topic}
 	s := n.inStreams.m[k]
-	if s != nil && seq <= s.last && seq == 1 && prev == 0 {
-		// Only a source that lost its topic state numbers 1 again.
-		n.dropStream(s)
-		s = nil
-	}
 	switch {
 	case s == nil && prev > 0 && !n.inStreams.evicted[m.Source]:
 		// It sent us earlier messages we never saw: wait, then ask for
@@ -328,6 +326,9 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 		}
 		n.counters.Repaired++
 		m.PrevSeq = 0
+		if m.Retain {
+			n.applyRetained(m) // a lost retained publish is still the topic's value
+		}
 		n.take(s, m)
 	}
 	// The source answers for the whole range: what it did not send is gone.

@@ -61,6 +61,11 @@ func (n *Node) onResumed(e *Resumed) {
 	if e.ReceiveRetained && e.Mode != RecoverRetained {
 		n.queueRetained(s)
 	}
+	if s.lossSinceWarn {
+		// The old stream ended before its warning went out (detach drops
+		// it): warn on the new one, so no loss goes unreported.
+		n.noteLoss(s, s.warnReason)
+	}
 	n.pump(s)
 }
 

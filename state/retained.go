@@ -9,7 +9,8 @@ import (
 // retain=true that wins the conflict rule, the larger (timestamp_ms,
 // source, source_sequence, id). An empty payload clears the topic but is
 // kept as a tombstone for TombstoneTTL, so an older value arriving late
-// cannot bring the topic back. Every node applies the same rule to the same
+// cannot bring the topic back; a value whose TTL runs out becomes such a
+// tombstone too. Every node applies the same rule to the same
 // values, so all nodes converge whatever order pushes and fetches arrive in.
 type retainedStore struct {
 	byTopic map[string]*Message
@@ -65,10 +66,7 @@ func (n *Node) receiveRetained(e *Envelope) {
 	}
 	m := &Message{Envelope: *e}
 	n.setExpiry(m)
-	if m.expired(n.now.WallMs) {
-		return
-	}
-	n.applyRetained(m)
+	n.applyRetained(m) // even expired: see receiveRemote
 }
 
 // retainedFor returns the live retained values matching any of patterns,
@@ -90,12 +88,14 @@ func (n *Node) retainedFor(patterns []string) []*Message {
 	return out
 }
 
-// snapshot lists every retained value and tombstone not yet expired, by
-// topic, for a NodeState.
+// snapshot lists every retained value and tombstone, by topic, for a
+// NodeState; an expired value goes as the tombstone it is about to become.
 func (r *retainedStore) snapshot(nowMs int64) []Envelope {
 	out := make([]Envelope, 0, len(r.byTopic))
 	for _, m := range r.byTopic {
-		if !m.expired(nowMs) {
+		if m.expired(nowMs) {
+			out = append(out, tombstoneOf(m).Envelope)
+		} else {
 			out = append(out, m.Envelope)
 		}
 	}
@@ -103,17 +103,30 @@ func (r *retainedStore) snapshot(nowMs int64) []Envelope {
 	return out
 }
 
-// reapRetained drops expired values and tombstones past TombstoneTTL.
+// reapRetained turns expired values into tombstones and drops tombstones
+// past TombstoneTTL.
 func (n *Node) reapRetained() {
 	r := &n.retained
 	tomb := n.cfg.TombstoneTTL.Milliseconds()
 	for topic, m := range r.byTopic {
-		if m.expired(n.now.WallMs) || (len(m.Payload) == 0 && n.now.WallMs-m.TimestampMs >= tomb) {
+		switch {
+		case m.expired(n.now.WallMs):
 			r.bytes -= len(m.Payload)
+			r.byTopic[topic] = tombstoneOf(m)
+			n.state = nil
+		case len(m.Payload) == 0 && n.now.WallMs-m.TimestampMs >= tomb:
 			delete(r.byTopic, topic)
 			n.state = nil
 		}
 	}
+}
+
+// tombstoneOf is what an expired retained value leaves behind: the same
+// identity, so it wins and loses exactly as the value did, and no payload.
+func tombstoneOf(m *Message) *Message {
+	t := &Message{Envelope: m.Envelope}
+	t.Payload, t.TTLMs = nil, 0
+	return t
 }
 
 // Retained returns the live retained value of topic, or nil.

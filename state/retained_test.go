@@ -56,9 +56,31 @@ func TestRetainedValueExpiresWithItsTTL(t *testing.T) {
 	if h.n.Retained("cfg/a") != nil {
 		t.Fatal("expired value still reported")
 	}
-	h.advance(2 * time.Second) // the reaper frees it
+	h.advance(2 * time.Second) // the reaper frees its payload, keeping a tombstone
+	if m := h.n.retained.byTopic["cfg/a"]; m == nil || len(m.Payload) != 0 || h.n.retained.bytes != 0 {
+		t.Fatalf("expired value not turned into a tombstone: %+v", m)
+	}
+	h.advance(h.n.cfg.TombstoneTTL)
 	if len(h.n.retained.byTopic) != 0 {
-		t.Fatalf("expired value still held: %d", len(h.n.retained.byTopic))
+		t.Fatalf("tombstone still held after TombstoneTTL: %d", len(h.n.retained.byTopic))
+	}
+}
+
+func TestExpiredRetainedValueStillBeatsOlderOnes(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.step(&PushReceived{Req: 1, Envs: []Envelope{{ID: "old", Topic: "t", Payload: []byte("old"), Source: "n2", Retain: true, TimestampMs: h.now.WallMs - 5000}}})
+	// A newer value that had already expired when it got here (a slow
+	// link, or our clock ahead) still replaces the older one...
+	h.step(&PushReceived{Req: 2, Envs: []Envelope{{ID: "new", Topic: "t", Payload: []byte("new"), Source: "n3", Retain: true, TimestampMs: h.now.WallMs - 2000, TTLMs: 1000}}})
+	if h.n.Retained("t") != nil {
+		t.Fatal("the older value survived a newer, expired one")
+	}
+	// ...and, reaped to a tombstone, keeps beating it when it comes again.
+	h.advance(2 * time.Second)
+	h.step(&PushReceived{Req: 3, Envs: []Envelope{{ID: "old2", Topic: "t", Payload: []byte("old"), Source: "n2", Retain: true, TimestampMs: h.now.WallMs - 7000}}})
+	if h.n.Retained("t") != nil {
+		t.Fatal("an older value came back after the newer one expired")
 	}
 }
 
@@ -144,5 +166,18 @@ func TestRetainedLimitRefusesNewTopicsNotUpdates(t *testing.T) {
 	}
 	if r := only[*CompletePublish](t, h.publish("a", "2", retain)); r.Err != nil {
 		t.Fatalf("update of a held topic refused: %v", r.Err)
+	}
+}
+
+func TestRetainedPublishRecoveredByResendBecomesTheTopicsValue(t *testing.T) {
+	h := repairHarness(t)
+	h.pushSeqs(1, 3) // 2 is lost on the way
+	req := only[*RequestResend](t, h.advance(50*time.Millisecond))
+	lost := h.envFrom("n2", "t", 2)
+	lost.Retain = true
+	lost.Payload = []byte("retained-2")
+	h.step(&ResendCompleted{Call: req.Call, Reply: &ResendReply{Instance: "n2", Msgs: []Envelope{lost}, FirstAvailable: 1}})
+	if m := h.n.Retained("t"); m == nil || string(m.Payload) != "retained-2" {
+		t.Fatalf("retained after repair: %v", m)
 	}
 }

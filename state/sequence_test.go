@@ -63,7 +63,7 @@ func TestRemoteMessagesAreNumberedByTheReceivingNode(t *testing.T) {
 	var effs []Effect
 	effs = append(effs, h.publish("a", "local1")...)
 	e := h.envFrom("n2", "a", 41) // the source's own number means nothing here
-	e.PrevSeq = 0                  // the first message n2 sends us on a
+	e.PrevSeq = 0                 // the first message n2 sends us on a
 	e.Payload = []byte("remote41")
 	effs = append(effs, h.pushFrom("n2", e)...)
 	effs = append(effs, h.publish("a", "local2")...)

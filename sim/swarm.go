@@ -1,0 +1,576 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nexusd/nexusd/state"
+)
+
+// SwarmOptions shape a randomized run. One seed derives the world, the
+// workload and the fault plan's timing.
+type SwarmOptions struct {
+	Nodes      int
+	Seed       uint64
+	Duration   time.Duration // the safety phase, faults on
+	Faults     FaultPlan
+	FaultsText string  // the plan as given, for the replay command
+	Topics     int     // distinct topics published to (default 8)
+	Rate       float64 // publishes per second over the whole mesh (default 50)
+	Record     bool    // keep the run as a scenario script (Summary.Script)
+}
+
+// Summary is what a swarm run reports.
+type Summary struct {
+	Nodes       int           `json:"nodes"`
+	Seed        uint64        `json:"seed"`
+	Faults      string        `json:"faults"`
+	VirtualTime time.Duration `json:"virtual_time_ns"`
+	WallTime    time.Duration `json:"wall_time_ns"`
+	Events      uint64        `json:"events"`
+
+	Published   uint64 `json:"messages_published"`
+	Delivered   uint64 `json:"deliveries"`
+	Dropped     uint64 `json:"drops"`
+	Expired     uint64 `json:"expired"`
+	Gaps        uint64 `json:"gap_messages"`
+	Repaired    uint64 `json:"repaired"`
+	Crashes     uint64 `json:"crashes"`
+	Partitions  uint64 `json:"partitions"`
+	Pauses      uint64 `json:"pauses"`
+	LostPackets uint64 `json:"lost_packets"`
+
+	ConvergeAfterChange time.Duration `json:"convergence_after_change_ns"`
+	FetchesPerChange    uint64        `json:"fetches_per_change"`
+	ConvergeAfterHeal   time.Duration `json:"convergence_after_heal_ns"`
+
+	TraceHash uint64 `json:"trace_hash"`
+	Failure   string `json:"failure,omitempty"`
+	Replay    string `json:"replay"`
+	Script    string `json:"-"`
+}
+
+// Bounds the liveness phase must meet: routing converges within 3 beacon
+// intervals of a subscription change, and within 3 intervals plus the
+// fetch timeout of healing.
+const (
+	changeBound = 3 * time.Second
+	healBound   = 3*time.Second + 2*time.Second
+)
+
+type swarm struct {
+	o       SwarmOptions
+	w       *World
+	rng     *rand.Rand
+	topics  []string
+	subs    int
+	rec     *recorder
+	start   time.Time
+	liveIDs map[string]string
+}
+
+// Swarm runs a randomized world: warm up, a safety phase with faults on
+// and safety checked throughout, then heal and a liveness phase that must
+// converge within bounds and deliver everything. A checker failure is
+// reported in Summary.Failure with the command that replays it.
+func Swarm(o SwarmOptions, clock func() time.Time) (*Summary, error) {
+	return swarmDebug(o, nil)
+}
+
+func swarmDebug(o SwarmOptions, out **World) (*Summary, error) {
+	clock := time.Now
+	if o.Topics == 0 {
+		o.Topics = 8
+	}
+	if o.Rate == 0 {
+		o.Rate = 50
+	}
+	if o.FaultsText == "" {
+		o.FaultsText = o.Faults.String()
+	}
+	w, err := New(Options{Nodes: o.Nodes, Seed: o.Seed, Net: DefaultNet()})
+	if err != nil {
+		return nil, err
+	}
+	w.checks.stopOnFirst = true
+	if out != nil {
+		*out = w
+	}
+	s := &swarm{o: o, w: w, rng: derive(o.Seed, "workload", 0), start: clock()}
+	for i := range o.Topics {
+		s.topics = append(s.topics, fmt.Sprintf("t/%d", i))
+	}
+	if o.Record {
+		s.rec = &recorder{}
+		s.rec.line(0, fmt.Sprintf("world nodes=%d seed=%d", o.Nodes, o.Seed))
+	}
+	sum := &Summary{Nodes: o.Nodes, Seed: o.Seed, Faults: o.FaultsText,
+		Replay: fmt.Sprintf("nexusd-sim swarm --nodes %d --seed %d --duration %s --faults '%s'", o.Nodes, o.Seed, o.Duration, o.FaultsText)}
+	failure := s.run(sum)
+	if failure == "" && w.stopErr != nil {
+		failure = w.stopErr.Error()
+	}
+	sum.Failure = failure
+	st := w.Stats()
+	sum.VirtualTime, sum.WallTime, sum.Events = w.now, clock().Sub(s.start), w.Events()
+	sum.Published, sum.Crashes, sum.Partitions, sum.Pauses, sum.LostPackets = st.Published, st.Crashes, st.Partitions, st.Pauses, st.Lost+st.BeaconsLost
+	for _, sn := range w.nodes {
+		c := sn.node.Status().Counters
+		sum.Delivered += c.DeliveredLocal
+		sum.Dropped += c.Dropped
+		sum.Expired += c.Expired
+		sum.Gaps += c.GapMessages
+		sum.Repaired += c.Repaired
+	}
+	sum.TraceHash = w.TraceHash()
+	if s.rec != nil {
+		sum.Script = s.rec.String()
+	}
+	return sum, nil
+}
+
+func (s *swarm) run(sum *Summary) string {
+	w := s.w
+	w.Start()
+	// Warm up: a few subscribers, converge.
+	nsubs := min(w.Size(), 20)
+	for _, i := range s.rng.Perm(w.Size())[:nsubs] {
+		for range 1 + s.rng.IntN(2) {
+			s.subscribe(i + 1)
+		}
+	}
+	if !s.runUntil(10*time.Second, 100*time.Millisecond, func() bool { ok, _ := w.Converged(); return ok }) {
+		_, why := w.Converged()
+		return "warm-up did not converge: " + why
+	}
+
+	// Safety phase: faults on, workload running, safety checked on every
+	// delivery and bounds every second.
+	if err := w.SetNet(s.o.Faults.Net); err != nil {
+		return err.Error()
+	}
+	s.record(fmt.Sprintf("net loss=%g dup=%g reorder=%g mcast-loss=%g delay=%s..%s", s.o.Faults.Net.Loss, s.o.Faults.Net.Dup,
+		s.o.Faults.Net.Reorder, s.o.Faults.Net.McastLoss, s.o.Faults.Net.DelayMin, s.o.Faults.Net.DelayMin+2*s.o.Faults.Net.DelayMean))
+	end := w.now + s.o.Duration
+	s.planFaults(w.now, end)
+	s.planWorkload(w.now, end)
+	for w.now < end {
+		if err := w.Run(min(w.now+time.Second, end)); err != nil {
+			return err.Error()
+		}
+		if v := w.CheckCaps(); len(v) > 0 {
+			return "bounds: " + v[0]
+		}
+	}
+
+	// Heal: quiet network, no partition, every node up and awake, every
+	// consumer fast. Routing must converge within healBound.
+	healAt := w.now
+	s.heal()
+	if !s.runUntil(3*healBound, 50*time.Millisecond, func() bool { ok, _ := w.Converged(); return ok }) {
+		_, why := w.Converged()
+		return fmt.Sprintf("liveness: not converged %s after healing: %s", fmtDur(3*healBound), why)
+	}
+	sum.ConvergeAfterHeal = w.now - healAt
+	if sum.ConvergeAfterHeal > healBound {
+		return fmt.Sprintf("liveness: converged %s after healing, bound %s", fmtDur(sum.ConvergeAfterHeal), fmtDur(healBound))
+	}
+	if _, ok := w.Stabilize(30 * time.Second); !ok {
+		_, why := w.Quiet()
+		return "liveness: not quiet 30s after healing: " + why
+	}
+
+	// One subscription change: every node learns it within changeBound,
+	// with at most one fetch per other node.
+	fetches := s.totalFetches()
+	i := 1 + s.rng.IntN(w.Size())
+	name := s.subscribe(i)
+	changedAt := w.now
+	if !s.runUntil(3*changeBound, 5*time.Millisecond, func() bool { return w.convergedOn(w.nodes[i-1]) }) {
+		return fmt.Sprintf("liveness: %s's new subscription %s not known everywhere after %s", w.nodes[i-1].name, name, fmtDur(3*changeBound))
+	}
+	sum.ConvergeAfterChange = w.now - changedAt
+	sum.FetchesPerChange = s.totalFetches() - fetches
+	if sum.ConvergeAfterChange > changeBound {
+		return fmt.Sprintf("liveness: a subscription change took %s to converge, bound %s", fmtDur(sum.ConvergeAfterChange), fmtDur(changeBound))
+	}
+	if sum.FetchesPerChange > uint64(w.Size()-1) {
+		return fmt.Sprintf("liveness: one subscription change caused %d fetches, more than %d", sum.FetchesPerChange, w.Size()-1)
+	}
+	if _, ok := w.Stabilize(30 * time.Second); !ok {
+		_, why := w.Quiet()
+		return "liveness: not quiet after the change: " + why
+	}
+	return s.deliverRound()
+}
+
+// deliverRound publishes a message on every topic from several nodes and
+// requires every attached subscriber to get each one meant for it, once,
+// with no gap declared anywhere. A flush round first brings to light what
+// the faults left behind (a hole shows only when a later message arrives),
+// so the round itself starts clean.
+func (s *swarm) deliverRound() string {
+	w := s.w
+	for _, sn := range w.upNodes() {
+		for _, t := range sn.node.NumberedTopics() {
+			s.publish(sn.idx+1, t, false, 0, nil)
+		}
+	}
+	if _, ok := w.Stabilize(30 * time.Second); !ok {
+		_, why := w.Quiet()
+		return "liveness: not quiet after the flush round: " + why
+	}
+	gapsBefore := s.totalGaps()
+	lostBefore := map[string]uint64{}
+	for _, sn := range w.upNodes() {
+		for _, t := range sn.node.NumberedTopics() {
+			lostBefore[sn.name+" "+t] = sn.node.TopicLost(t)
+		}
+	}
+	s.liveIDs = map[string]string{}
+	for _, c := range w.clients {
+		c.liveGot = map[string]bool{}
+	}
+	origin := map[string]string{}
+	sources := s.rng.Perm(w.Size())[:min(w.Size(), 5)]
+	for _, t := range s.topics {
+		for _, i := range sources {
+			src := w.nodes[i].name
+			s.publish(i+1, t, false, 0, func(e *state.CompletePublish) {
+				if e.Err == nil {
+					s.liveIDs[e.Result.MessageID] = t
+					origin[e.Result.MessageID] = src
+				}
+			})
+		}
+	}
+	if _, ok := w.Stabilize(30 * time.Second); !ok {
+		_, why := w.Quiet()
+		return "liveness: not quiet after the delivery round: " + why
+	}
+	for _, c := range w.sortedClients() {
+		if c.ended || c.paused || !c.node.up {
+			continue
+		}
+		want := 0
+		var missing []string
+		for _, id := range sortedKeys(s.liveIDs) {
+			if t := s.liveIDs[id]; matchesAny(c.patterns, t) {
+				want++
+				if !c.liveGot[id] {
+					missing = append(missing, t+" from "+origin[id])
+				}
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Sprintf("liveness: %s on %s (%s) missed %d of the %d messages published for it after healing: %s",
+				c.name, c.node.name, strings.Join(c.patterns, ","), len(missing), want, strings.Join(missing, ", "))
+		}
+	}
+	if g := s.totalGaps() - gapsBefore; g > 0 {
+		where := ""
+		for _, sn := range w.upNodes() {
+			for _, t := range sn.node.NumberedTopics() {
+				if l := sn.node.TopicLost(t) - lostBefore[sn.name+" "+t]; l > 0 {
+					where += fmt.Sprintf(" %s/%s:%d", sn.name, t, l)
+				}
+			}
+		}
+		return fmt.Sprintf("liveness: %d messages declared lost with no fault:%s", g, where)
+	}
+	if ok, why := w.RetainedAgree(); !ok {
+		return "liveness: retained values differ: " + why
+	}
+	if v := w.CheckCaps(); len(v) > 0 {
+		return "bounds: " + v[0]
+	}
+	if v := w.CheckAccounting(); len(v) > 0 {
+		return "loss: " + v[0]
+	}
+	return ""
+}
+
+func (s *swarm) totalFetches() (n uint64) {
+	for _, sn := range s.w.nodes {
+		n += sn.node.Status().Counters.FetchesStarted
+	}
+	return n
+}
+
+func (s *swarm) totalGaps() (n uint64) {
+	for _, sn := range s.w.nodes {
+		n += sn.node.Status().Counters.GapMessages
+	}
+	return n
+}
+
+// runUntil runs in steps until cond holds, at most limit.
+func (s *swarm) runUntil(limit, step time.Duration, cond func() bool) bool {
+	end := s.w.now + limit
+	for !cond() {
+		if s.w.now >= end || s.w.Run(s.w.now+step) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *swarm) pattern() string {
+	t := s.rng.IntN(len(s.topics))
+	switch s.rng.IntN(6) {
+	case 0:
+		return "t/+"
+	case 1:
+		return "t/#"
+	}
+	return s.topics[t]
+}
+
+func (s *swarm) subscribe(i int) string {
+	s.subs++
+	name := fmt.Sprintf("s%d", s.subs)
+	pats := []string{s.pattern()}
+	if s.rng.IntN(4) == 0 {
+		pats = append(pats, s.pattern())
+	}
+	retained := s.rng.IntN(3) == 0
+	if !s.w.nodes[i-1].up {
+		return name
+	}
+	if err := s.w.Subscribe(i, name, pats, SubOptions{Retained: retained, Policy: state.PolicyDefault}); err == nil {
+		line := fmt.Sprintf("subscribe node=%d sub=%s", i, name)
+		for _, p := range pats {
+			line += " topic=" + p
+		}
+		if retained {
+			line += " retained"
+		}
+		s.record(line)
+	}
+	return name
+}
+
+func (s *swarm) publish(i int, topic string, retain bool, ttl time.Duration, done func(*state.CompletePublish)) {
+	if !s.w.nodes[i-1].up {
+		return
+	}
+	payload := fmt.Sprintf("%s@%s", topic, fmtDur(s.w.now))
+	if s.w.Publish(i, topic, []byte(payload), PublishOptions{Retain: retain, TTL: ttl}, done) == nil {
+		line := fmt.Sprintf("publish node=%d topic=%s payload=%s", i, topic, payload)
+		if retain {
+			line += " retain"
+		}
+		if ttl > 0 {
+			line += " ttl=" + ttl.String()
+		}
+		s.record(line)
+	}
+}
+
+// planWorkload schedules publishes and subscription churn in [from, to).
+func (s *swarm) planWorkload(from, to time.Duration) {
+	w := s.w
+	gap := time.Duration(float64(time.Second) / s.o.Rate)
+	for t := from + gap; t < to; t += gap {
+		i := 1 + s.rng.IntN(w.Size())
+		topic := s.topics[s.rng.IntN(len(s.topics))]
+		retain := s.rng.IntN(20) == 0
+		var ttl time.Duration
+		if s.rng.IntN(20) == 0 {
+			ttl = time.Duration(100+s.rng.IntN(3000)) * time.Millisecond
+		}
+		w.at(t, func() { s.publish(i, topic, retain, ttl, nil) })
+	}
+	for t := from + 2*time.Second; t < to; t += 2 * time.Second {
+		i := 1 + s.rng.IntN(w.Size())
+		drop := s.rng.IntN(2) == 0
+		pick := s.rng.Uint64()
+		w.at(t, func() {
+			if !drop {
+				s.subscribe(i)
+				return
+			}
+			live := s.liveClients()
+			if len(live) == 0 {
+				return
+			}
+			c := live[pick%uint64(len(live))]
+			if w.Unsubscribe(c.name, false) == nil {
+				s.record(fmt.Sprintf("unsubscribe node=%d sub=%s", c.node.idx+1, c.name))
+			}
+		})
+	}
+}
+
+func (s *swarm) liveClients() []*client {
+	var out []*client
+	for _, c := range s.w.sortedClients() {
+		if !c.ended && !c.paused && c.node.up {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// planFaults schedules the plan's discrete faults at random times in
+// [from, to), each over by the time the safety phase ends.
+func (s *swarm) planFaults(from, to time.Duration) {
+	w, f := s.w, s.o.Faults
+	n := w.Size()
+	when := func(maxLen time.Duration) (time.Duration, time.Duration) {
+		length := time.Second + time.Duration(s.rng.Int64N(int64(maxLen-time.Second)))
+		span := to - from - length
+		if span <= 0 {
+			return from, to - from
+		}
+		return from + time.Duration(s.rng.Int64N(int64(span))), length
+	}
+	if n < 2 {
+		return
+	}
+	for range f.Partitions {
+		at, d := when(8 * time.Second)
+		perm := s.rng.Perm(n)
+		cut := 1 + s.rng.IntN(n-1)
+		var a, b []int
+		for k, i := range perm {
+			if k < cut {
+				a = append(a, i+1)
+			} else {
+				b = append(b, i+1)
+			}
+		}
+		w.at(at, func() {
+			w.Partition([][]int{a, b})
+			s.record("partition " + groupText(a) + "|" + groupText(b))
+		})
+		w.at(at+d, func() { w.Heal(); s.record("heal") })
+	}
+	for range f.Cuts {
+		at, d := when(8 * time.Second)
+		i, j := 1+s.rng.IntN(n), 1+s.rng.IntN(n)
+		if i == j {
+			continue
+		}
+		w.at(at, func() { w.Cut(i, j); s.record(fmt.Sprintf("cut from=%d to=%d", i, j)) })
+		w.at(at+d, func() { w.Heal(); s.record("heal") })
+	}
+	for range f.Isolations {
+		at, d := when(8 * time.Second)
+		i := 1 + s.rng.IntN(n)
+		w.at(at, func() { w.Isolate(i); s.record(fmt.Sprintf("isolate node=%d", i)) })
+		w.at(at+d, func() { w.Heal(); s.record("heal") })
+	}
+	for range f.Crashes {
+		at, d := when(6 * time.Second)
+		i := 1 + s.rng.IntN(n)
+		w.at(at, func() {
+			if w.Up(i) {
+				w.Crash(i)
+				s.record(fmt.Sprintf("crash node=%d", i))
+			}
+		})
+		w.at(at+d, func() {
+			if !w.Up(i) {
+				w.Restart(i)
+				s.record(fmt.Sprintf("restart node=%d", i))
+			}
+		})
+	}
+	for range f.Pauses {
+		at, d := when(7 * time.Second)
+		i := 1 + s.rng.IntN(n)
+		w.at(at, func() { w.Pause(i, d); w.stats.Pauses++; s.record(fmt.Sprintf("pause node=%d for=%s", i, d)) })
+	}
+	for range f.ClockJumps {
+		at, _ := when(2 * time.Second)
+		i := 1 + s.rng.IntN(n)
+		jump := time.Duration(s.rng.Int64N(int64(2*time.Hour))) - time.Hour
+		w.at(at, func() {
+			w.JumpClock(i, jump)
+			w.stats.ClockJumps++
+			s.record(fmt.Sprintf("clock node=%d jump=%s", i, jump))
+		})
+	}
+	for range f.Slow {
+		at, d := when(8 * time.Second)
+		rate := float64(5 + s.rng.IntN(46))
+		pick := s.rng.Uint64()
+		w.at(at, func() {
+			live := s.liveClients()
+			if len(live) == 0 {
+				return
+			}
+			c := live[pick%uint64(len(live))]
+			w.SetRate(c.name, rate)
+			s.record(fmt.Sprintf("slow node=%d sub=%s rate=%g/s", c.node.idx+1, c.name, rate))
+			w.at(w.now+d, func() {
+				w.SetRate(c.name, 0)
+				s.record(fmt.Sprintf("slow node=%d sub=%s rate=0/s", c.node.idx+1, c.name))
+			})
+		})
+	}
+}
+
+// heal ends every fault at once.
+func (s *swarm) heal() {
+	w := s.w
+	w.SetNet(DefaultNet())
+	w.Heal()
+	s.record("net loss=0 dup=0 reorder=0 mcast-loss=0 delay=200us..800us")
+	s.record("heal")
+	for _, sn := range w.nodes {
+		if !sn.up {
+			w.Restart(sn.idx + 1)
+			s.record(fmt.Sprintf("restart node=%d", sn.idx+1))
+		}
+		w.Wake(sn.idx + 1)
+	}
+	for _, c := range w.sortedClients() {
+		if c.rate > 0 {
+			w.SetRate(c.name, 0)
+		}
+	}
+}
+
+func (s *swarm) record(line string) {
+	if s.rec != nil {
+		s.rec.line(s.w.now, line)
+	}
+}
+
+func groupText(g []int) string {
+	var parts []string
+	for _, i := range g {
+		parts = append(parts, fmt.Sprint(i))
+	}
+	return strings.Join(parts, ",")
+}
+
+// recorder writes a run out as a scenario script.
+type recorder struct {
+	b    strings.Builder
+	last time.Duration
+}
+
+func (r *recorder) line(at time.Duration, cmd string) {
+	if at > r.last {
+		fmt.Fprintf(&r.b, "run for=%s\n", at-r.last)
+		r.last = at
+	}
+	r.b.WriteString(cmd + "\n")
+}
+
+func (r *recorder) String() string { return r.b.String() }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,73 @@
+package state
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// killPeer lets a synced peer go silent until it is declared dead.
+func (h *harness) killPeer(t *testing.T, id string) {
+	t.Helper()
+	probe := only[*Probe](t, h.advance(3100*time.Millisecond))
+	h.step(&ProbeCompleted{Call: probe.Call, Err: errTest})
+	if c := only[*ClosePeer](t, h.advance(2*time.Second)); c.Peer != id {
+		t.Fatalf("closed %s, want %s", c.Peer, id)
+	}
+}
+
+func TestDeadPeerGetsWhatItMissedWhenItReturns(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.sync("n2", "a")
+	first := only[*Push](t, h.publish("a", "before"))
+	h.step(&PushCompleted{Call: first.Call})
+	h.killPeer(t, "n2")
+	for i := range 2 {
+		if effs := h.publish("a", fmt.Sprint("while-dead-", i)); len(of[*Push](effs)) != 0 {
+			t.Fatal("pushed to a dead peer")
+		}
+	}
+	// n2 was only cut off: the same instance comes back.
+	effs := h.beacon("n2", "n2:5671", TopicStateHash([]string{"a"}))
+	var got []string
+	for _, p := range of[*Push](effs) {
+		got = append(got, fmt.Sprintf("%s#%d<-%d", p.Msg.Payload, p.Msg.SourceSeq, p.Prev))
+	}
+	if fmt.Sprint(got) != "[while-dead-0#2<-1 while-dead-1#3<-2]" {
+		t.Fatalf("on return pushed %v", got)
+	}
+	if h.n.Status().Counters.RecordedForDeparted != 2 {
+		t.Fatal("not counted")
+	}
+}
+
+func TestRestartedPeerIsNotSentWhatItsOldInstanceMissed(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.sync("n2", "a")
+	h.killPeer(t, "n2")
+	h.publish("a", "while-dead")
+	effs := h.beacon("n2-new", "n2:5671", 0) // a new process at the same address
+	if n := len(of[*Push](effs)); n != 0 {
+		t.Fatalf("%d pushes to a new instance for its predecessor's subscriptions", n)
+	}
+	if h.n.chains["n2"] != nil {
+		t.Fatal("kept the replaced instance's chain")
+	}
+}
+
+func TestDepartedPeerIsForgottenAfterDepartedRetention(t *testing.T) {
+	h := newHarness(t, "n1", func(c *Config) { c.DepartedRetention = 10 * time.Second })
+	h.start()
+	h.sync("n2", "a")
+	h.killPeer(t, "n2")
+	h.publish("a", "while-dead")
+	h.advance(11 * time.Second)
+	if h.n.chains["n2"] != nil {
+		t.Fatal("a peer dead for longer than DepartedRetention is still remembered")
+	}
+	if n := len(of[*Push](h.beacon("n2", "n2:5671", 0))); n != 0 {
+		t.Fatalf("%d pushes of what it missed long ago", n)
+	}
+}
