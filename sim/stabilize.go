@@ -9,33 +9,30 @@ import (
 // values agree, no call in flight, nothing held behind a hole or waiting
 // for a peer.
 func (w *World) Quiet() (bool, string) {
+	for _, sn := range w.upNodes() {
+		b := sn.node.Backlog()
+		switch {
+		case b.Unsynced > 0:
+			return false, fmt.Sprintf("%s has not synced the latest state of %d peers", sn.name, b.Unsynced)
+		case b.Calls > 0:
+			return false, fmt.Sprintf("%s has %d calls in flight", sn.name, b.Calls)
+		case b.Held > 0:
+			return false, fmt.Sprintf("%s holds %d messages behind holes", sn.name, b.Held)
+		case b.Waiting > 0:
+			return false, fmt.Sprintf("%s has %d messages waiting for peers", sn.name, b.Waiting)
+		}
+	}
 	if ok, why := w.Converged(); !ok {
 		return false, why
 	}
 	if ok, why := w.RetainedAgree(); !ok {
 		return false, why
 	}
-	for _, sn := range w.upNodes() {
-		for _, p := range sn.node.Peers() {
-			if !p.Synced {
-				return false, fmt.Sprintf("%s has not synced %s's latest state", sn.name, w.nameOf(p.ID))
-			}
-		}
-		st := sn.node.Status()
-		switch {
-		case sn.node.CallsInFlight() > 0:
-			return false, fmt.Sprintf("%s has %d calls in flight", sn.name, sn.node.CallsInFlight())
-		case st.Held > 0:
-			return false, fmt.Sprintf("%s holds %d messages behind holes", sn.name, st.Held)
-		case st.BacklogMsgs > 0:
-			return false, fmt.Sprintf("%s has %d messages waiting for peers", sn.name, st.BacklogMsgs)
-		}
-	}
 	return true, ""
 }
 
 // stabilizeStep is how often Stabilize looks.
-const stabilizeStep = 50 * time.Millisecond
+const stabilizeStep = 100 * time.Millisecond
 
 // Stabilize runs until the mesh is quiet, at most limit; it returns how
 // long that took.

@@ -63,6 +63,7 @@ type simNode struct {
 	deferred    []event // arrived while paused
 	wallOffset  int64   // ms added to this node's wall clock
 	tickAt      time.Duration
+	timersSeen  uint64 // the node's TimersSet at the last reschedule
 
 	answers   map[uint64]*call   // our Req -> the call it answers
 	streams   map[uint64]*client // stream handle -> client
@@ -244,8 +245,15 @@ func (w *World) tick(sn *simNode) {
 	w.handle(sn, sn.node.Tick(w.instant(sn)))
 }
 
-// reschedule makes sure sn is ticked at its next deadline.
+// reschedule makes sure sn is ticked at its next deadline. Unless the node
+// set a timer since, its deadline can only have moved later, and the tick
+// already planned (early at worst) stands.
 func (w *World) reschedule(sn *simNode) {
+	if v := sn.node.TimersSet(); v != sn.timersSeen || sn.tickAt == state.Never {
+		sn.timersSeen = v
+	} else {
+		return
+	}
 	d := sn.node.NextDeadline()
 	if d < sn.tickAt {
 		sn.tickAt = d

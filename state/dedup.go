@@ -10,7 +10,7 @@ type dedupWindow struct {
 }
 
 func (d *dedupWindow) init(size int) {
-	d.seen = make(map[string]struct{}, size)
+	d.seen = make(map[string]struct{}) // grows with use: idle nodes stay small
 	d.size = size
 }
 

@@ -81,3 +81,31 @@ func (n *Node) CallsInFlight() int { return len(n.calls) }
 
 // PeerCount is how many peers the registry holds.
 func (n *Node) PeerCount() int { return len(n.peers) }
+
+// Backlog is the work a node still has under way: calls awaiting their
+// completion, messages held behind holes, messages waiting for peers, and
+// peers whose latest state it has not fetched yet. All zero: it is quiet.
+type Backlog struct {
+	Calls, Held, Waiting, Unsynced int
+}
+
+// Backlog reports the node's work under way, without allocating.
+func (n *Node) Backlog() Backlog {
+	b := Backlog{Calls: len(n.calls)}
+	for _, p := range n.peers {
+		b.Waiting += p.link.backlog.len()
+		if p.unsynced() {
+			b.Unsynced++
+		}
+	}
+	for _, s := range n.inStreams.m {
+		b.Held += len(s.held)
+	}
+	return b
+}
+
+// TimersSet counts the timers ever set. While it stays the same the next
+// deadline can only have moved later, so a driver may keep the earlier
+// wake-up it planned (waking early is harmless) instead of asking
+// NextDeadline after every step.
+func (n *Node) TimersSet() uint64 { return n.timerSeq }
