@@ -37,11 +37,12 @@ func (q agenda) less(i, j int) bool {
 	return q[i].seq < q[j].seq
 }
 
+// push and pop keep a 4-ary heap: fewer levels, neighbouring children.
 func (q *agenda) push(e event) {
 	*q = append(*q, e)
 	s := *q
 	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
+		p := (i - 1) / 4
 		if !s.less(i, p) {
 			break
 		}
@@ -58,12 +59,11 @@ func (q *agenda) pop() event {
 	s[last] = event{}
 	s = s[:last]
 	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(s) && s.less(l, m) {
-			m = l
-		}
-		if r < len(s) && s.less(r, m) {
-			m = r
+		m := i
+		for c := 4*i + 1; c <= 4*i+4 && c < len(s); c++ {
+			if s.less(c, m) {
+				m = c
+			}
 		}
 		if m == i {
 			break

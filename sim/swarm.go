@@ -158,7 +158,7 @@ func (s *swarm) run(sum *Summary) string {
 	s.planFaults(w.now, end)
 	s.planWorkload(w.now, end)
 	for w.now < end {
-		if err := w.Run(min(w.now+2*time.Second, end)); err != nil {
+		if err := w.Run(min(w.now+5*time.Second, end)); err != nil {
 			return err.Error()
 		}
 		if v := w.CheckCaps(); len(v) > 0 {

@@ -49,9 +49,20 @@ func (t *trace) event(now time.Duration, node int, ev state.Event) {
 		for i := range e.Envs {
 			t.mix(e.Envs[i].SourceSeq)
 		}
-	default:
+	case *state.FetchCompleted:
 		t.mix(uint64(node)<<8 | 5)
-		t.mixString(fmt.Sprintf("%T", ev))
+		t.mix(e.Call)
+	case *state.PushCompleted:
+		t.mix(uint64(node)<<8 | 6)
+		t.mix(e.Call)
+	case *state.CreditGranted:
+		t.mix(uint64(node)<<8 | 7)
+		t.mix(e.Stream)
+	case *state.StateRequested:
+		t.mix(uint64(node)<<8 | 8)
+	default:
+		t.mix(uint64(node)<<8 | 9)
+		t.mixString(ev.String())
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 // SyncedHash is the hash of the state last fetched from peer, and whether
 // the peer is known and has been fetched at all.
 func (n *Node) SyncedHash(peer string) (uint64, bool) {
-	p := n.peers[peer]
+	p := n.peers.get(peer)
 	if p == nil || !p.fetched {
 		return 0, false
 	}
@@ -19,7 +19,7 @@ func (n *Node) SyncedHash(peer string) (uint64, bool) {
 }
 
 // KnowsPeer reports whether peer is in the registry (alive or suspected).
-func (n *Node) KnowsPeer(peer string) bool { return n.peers[peer] != nil }
+func (n *Node) KnowsPeer(peer string) bool { return n.peers.get(peer) != nil }
 
 // StreamInfo is how far one (source, topic) numbering has been taken in.
 // Every number in (Base, Last] was delivered here, declared lost, or
@@ -80,7 +80,7 @@ func (n *Node) RetainedValues() []Envelope {
 func (n *Node) CallsInFlight() int { return len(n.calls) }
 
 // PeerCount is how many peers the registry holds.
-func (n *Node) PeerCount() int { return len(n.peers) }
+func (n *Node) PeerCount() int { return n.peers.len() }
 
 // Backlog is the work a node still has under way: calls awaiting their
 // completion, messages held behind holes, messages waiting for peers, and
@@ -92,12 +92,12 @@ type Backlog struct {
 // Backlog reports the node's work under way, without allocating.
 func (n *Node) Backlog() Backlog {
 	b := Backlog{Calls: len(n.calls)}
-	for _, p := range n.peers {
+	n.peers.each(func(p *peer) {
 		b.Waiting += p.link.backlog.len()
 		if p.unsynced() {
 			b.Unsynced++
 		}
-	}
+	})
 	for _, s := range n.inStreams.m {
 		b.Held += len(s.held)
 	}

@@ -31,7 +31,7 @@ type Node struct {
 	beaconsSent uint64
 
 	// Membership and gossip (peers.go, gossip.go).
-	peers           map[string]*peer // by instance id
+	peers           peerTable // by instance id
 	byAddr          map[string]*peer
 	peerList        []*peer // sorted by id; nil when it must be rebuilt
 	fetchesInFlight int
@@ -100,7 +100,6 @@ func New(cfg Config) (*Node, error) {
 		calls:       make(map[uint64]call),
 		beaconAlarm: newAlarm(),
 		reapAlarm:   newAlarm(),
-		peers:       make(map[string]*peer),
 		byAddr:      make(map[string]*peer),
 		subs:        make(map[string]*subscription),
 		streams:     make(map[uint64]*subscription),

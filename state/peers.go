@@ -33,26 +33,28 @@ const (
 )
 
 type peer struct {
-	id, addr string
-	status   PeerStatus
-	removed  bool
-
+	// What every beacon touches comes first, to share a cache line: a node
+	// handles a beacon from every peer every second.
+	removed    bool
+	status     PeerStatus
+	probed     bool // probed during this suspicion
+	fetched    bool // a fetch has succeeded at least once
+	checkAlarm alarm
 	lastHeard  time.Duration // monotonic: last beacon or probe answer
 	lastSeenMs int64         // our wall clock at that moment
-	checkAlarm alarm
-	probeCall  uint64
-	probed     bool // probed during this suspicion
+	beaconHash uint64
+	syncedHash uint64 // hash of the patterns last fetched
+
+	id, addr  string
+	probeCall uint64
 
 	// gossip.go
-	beaconHash   uint64
-	fetched      bool   // a fetch has succeeded at least once
-	syncedHash   uint64 // hash of the patterns last fetched
-	patterns     []string
 	fetchCall    uint64
-	lastFetch    time.Duration
-	everFetching bool
 	fetchWaiting bool
+	everFetching bool
+	lastFetch    time.Duration
 	fetchAlarm   alarm
+	patterns     []string
 
 	link link   // link.go: pushes to this peer
 	mark uint64 // per-publish dedup
@@ -71,7 +73,7 @@ func (n *Node) onBeacon(b *Beacon) {
 		return
 	}
 	n.counters.BeaconsReceived++
-	p := n.peers[b.Instance]
+	p := n.peers.get(b.Instance)
 	if p == nil {
 		if old := n.byAddr[b.Addr]; old != nil {
 			// A new instance at a known endpoint: the old process is gone.
@@ -83,7 +85,7 @@ func (n *Node) onBeacon(b *Beacon) {
 			n.dropChain(gone)
 		}
 		delete(n.departedAt, b.Addr)
-		if len(n.peers) >= maxPeers {
+		if n.peers.len() >= maxPeers {
 			n.reject(reasonTooManyPeers)
 			return
 		}
@@ -91,7 +93,7 @@ func (n *Node) onBeacon(b *Beacon) {
 			checkAlarm: newAlarm(), fetchAlarm: newAlarm()}
 		p.link.init()
 		p.link.chain = n.chainFor(p.id)
-		n.peers[p.id] = p
+		n.peers.put(p)
 		n.byAddr[p.addr] = p
 		n.peerList = nil
 		n.returned(p)
@@ -169,7 +171,7 @@ func (n *Node) onProbeCompleted(e *ProbeCompleted) {
 // DepartedRetention; a replaced one (its process restarted) leaves nothing.
 func (n *Node) removePeer(p *peer, mayReturn bool) {
 	p.removed = true
-	delete(n.peers, p.id)
+	n.peers.del(p.id)
 	if n.byAddr[p.addr] == p {
 		delete(n.byAddr, p.addr)
 	}
@@ -193,10 +195,8 @@ func (n *Node) removePeer(p *peer, mayReturn bool) {
 // behaviour.
 func (n *Node) sortedPeers() []*peer {
 	if n.peerList == nil {
-		n.peerList = make([]*peer, 0, len(n.peers))
-		for _, p := range n.peers {
-			n.peerList = append(n.peerList, p)
-		}
+		n.peerList = make([]*peer, 0, n.peers.len())
+		n.peers.each(func(p *peer) { n.peerList = append(n.peerList, p) })
 		slices.SortFunc(n.peerList, func(a, b *peer) int { return strings.Compare(a.id, b.id) })
 	}
 	return n.peerList

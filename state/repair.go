@@ -237,7 +237,7 @@ func (n *Node) repairDue(s *inStream) {
 		return
 	}
 	s.attempts++
-	p := n.peers[s.key.source]
+	p := n.peers.get(s.key.source)
 	if p == nil {
 		n.arm(&s.alarm, n.now.Mono+n.repairBackoff(s), timer{kind: tRepair, in: s})
 		return

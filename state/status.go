@@ -51,14 +51,14 @@ func (n *Node) Status() Status {
 			st.QueuedBytes += len(s.blocked.at(i).m.Payload)
 		}
 	}
-	for _, p := range n.peers {
+	n.peers.each(func(p *peer) {
 		if p.status == Suspected {
 			st.PeersSuspected++
 		} else {
 			st.PeersAlive++
 		}
 		st.BacklogMsgs += p.link.backlog.len()
-	}
+	})
 	for _, m := range n.retained.byTopic {
 		if len(m.Payload) > 0 {
 			st.Retained++
@@ -89,7 +89,7 @@ type PeerInfo struct {
 
 // Peers lists the peers by id.
 func (n *Node) Peers() []PeerInfo {
-	out := make([]PeerInfo, 0, len(n.peers))
+	out := make([]PeerInfo, 0, n.peers.len())
 	for _, p := range n.sortedPeers() {
 		out = append(out, PeerInfo{
 			ID: p.id, Addr: p.addr, Status: p.status, LastSeenMs: p.lastSeenMs,

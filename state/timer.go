@@ -51,11 +51,14 @@ func (h timerHeap) less(i, j int) bool {
 	return h[i].seq < h[j].seq
 }
 
+// The heap is 4-ary: half the levels of a binary heap, and a node's four
+// children share a cache line or two, which matters when a node has a
+// timer per peer.
 func (h *timerHeap) push(t timer) {
 	*h = append(*h, t)
 	s := *h
 	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
+		p := (i - 1) / 4
 		if !s.less(i, p) {
 			break
 		}
@@ -72,12 +75,11 @@ func (h *timerHeap) pop() timer {
 	s[last] = timer{}
 	s = s[:last]
 	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(s) && s.less(l, m) {
-			m = l
-		}
-		if r < len(s) && s.less(r, m) {
-			m = r
+		m := i
+		for c := 4*i + 1; c <= 4*i+4 && c < len(s); c++ {
+			if s.less(c, m) {
+				m = c
+			}
 		}
 		if m == i {
 			break
