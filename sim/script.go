@@ -27,7 +27,7 @@ import (
 //	run for=DURATION
 //	stabilize [max=DURATION]
 //	partition I,J|K,L   cut from=I to=J   isolate node=I   heal
-//	crash node=I   restart node=I   pause node=I for=DURATION   clock node=I jump=DURATION
+//	crash node=I   restart node=I   pause node=I for=DURATION   wake node=I   clock node=I jump=DURATION
 //	slow node=I sub=NAME rate=N/s
 //	check converged | delivered node=I sub=NAME count=K | retained node=I topic=T payload=TEXT|none
 //	check no-dups | order | no-loss | bounds | gap node=I sub=NAME
@@ -50,7 +50,7 @@ func NewScript() *Script {
 		"subscribe": cmdSubscribe, "unsubscribe": cmdUnsubscribe, "resume": cmdResume, "close": cmdClose,
 		"publish": cmdPublish, "run": cmdRun, "stabilize": cmdStabilize,
 		"partition": cmdPartition, "cut": cmdCut, "isolate": cmdIsolate, "heal": cmdHeal,
-		"crash": cmdCrash, "restart": cmdRestart, "pause": cmdPause, "clock": cmdClock,
+		"crash": cmdCrash, "restart": cmdRestart, "pause": cmdPause, "wake": cmdWake, "clock": cmdClock,
 		"slow": cmdSlow, "check": cmdCheck,
 		"deliveries": cmdDeliveries, "peers": cmdPeers, "status": cmdStatus,
 	}}

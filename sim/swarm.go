@@ -127,6 +127,7 @@ func swarmDebug(o SwarmOptions, out **World) (*Summary, error) {
 	}
 	sum.TraceHash = w.TraceHash()
 	if s.rec != nil {
+		s.rec.line(w.now, "# the run ends here")
 		sum.Script = s.rec.String()
 	}
 	return sum, nil
@@ -527,11 +528,15 @@ func (s *swarm) heal() {
 			w.Restart(sn.idx + 1)
 			s.record(fmt.Sprintf("restart node=%d", sn.idx+1))
 		}
-		w.Wake(sn.idx + 1)
+		if sn.up && w.now < sn.pausedUntil {
+			w.Wake(sn.idx + 1)
+			s.record(fmt.Sprintf("wake node=%d", sn.idx+1))
+		}
 	}
 	for _, c := range w.sortedClients() {
 		if c.rate > 0 {
 			w.SetRate(c.name, 0)
+			s.record(fmt.Sprintf("slow node=%d sub=%s rate=0/s", c.node.idx+1, c.name))
 		}
 	}
 }

@@ -169,10 +169,13 @@ func (w *World) Start() {
 	}
 }
 
-// Run processes events until virtual time until, or until a safety
-// check fails (the error names it).
+// Run processes the events before virtual time until and moves the clock
+// to until, or stops when a safety check fails (the error names it).
+// Events at until itself wait, so whatever the caller does next "at until"
+// comes first among them, as a pre-scheduled action would: a run and its
+// recording as a scenario replay alike.
 func (w *World) Run(until time.Duration) error {
-	for len(w.queue) > 0 && w.queue[0].at <= until {
+	for len(w.queue) > 0 && w.queue[0].at < until {
 		if w.stopErr != nil {
 			return w.stopErr
 		}
