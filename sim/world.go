@@ -309,27 +309,24 @@ func (w *World) Pause(i int, d time.Duration) {
 	sn.pausedUntil = until
 	gen := sn.gen
 	w.at(until, func() {
-		if sn.gen != gen || !sn.up || w.now < sn.pausedUntil {
-			return
+		if sn.gen == gen && sn.up && w.now >= sn.pausedUntil && len(sn.deferred) > 0 {
+			w.resumeNode(sn)
 		}
-		queued := sn.deferred
-		sn.deferred = nil
-		for _, e := range queued {
-			e.at = w.now
-			w.dispatch(e)
-		}
-		sn.tickAt = state.Never
-		w.tick(sn)
 	})
 }
 
 // Wake ends node i's pause now, if it is paused.
 func (w *World) Wake(i int) {
 	sn := w.nodes[i-1]
-	if !sn.up || w.now >= sn.pausedUntil {
-		return
+	if sn.up && w.now < sn.pausedUntil {
+		sn.pausedUntil = w.now
+		w.resumeNode(sn)
 	}
-	sn.pausedUntil = w.now
+}
+
+// resumeNode lets a node that was paused catch up: what arrived meanwhile,
+// in order, then its timers.
+func (w *World) resumeNode(sn *simNode) {
 	queued := sn.deferred
 	sn.deferred = nil
 	for _, e := range queued {

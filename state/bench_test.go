@@ -69,3 +69,35 @@ func BenchmarkPublishLocal(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPublishOneSlow: N subscriptions on one topic, one of which
+// never takes anything (its queue is full and drops its oldest on every
+// publish); the others keep up. The slow one must not make a publish cost
+// more than one more queue operation.
+func BenchmarkPublishOneSlow(b *testing.B) {
+	for _, subs := range []int{1, 10, 1000} {
+		b.Run(fmt.Sprintf("subs=%d", subs), func(b *testing.B) {
+			h := newHarness(b, "bench", func(c *Config) { c.MaxSubscriptions = 2000; c.QueueLimit = 1000 })
+			h.start()
+			h.n.Step(h.now, &Subscribed{Stream: 1, Patterns: []string{"bench/topic"}, Policy: DropOldest, Credit: 0})
+			for i := 1; i < subs; i++ {
+				h.n.Step(h.now, &Subscribed{Stream: uint64(i + 1), Patterns: []string{"bench/topic"}, Policy: PolicyDefault, Credit: 1 << 30})
+			}
+			ev := &Published{Topic: "bench/topic", Payload: make([]byte, 128)}
+			for range 2000 { // fill the slow queue first
+				h.n.Step(h.now, ev)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := range b.N {
+				ev.Req = uint64(i)
+				h.n.Step(h.now, ev)
+			}
+			b.ReportMetric(float64(b.N*(subs-1))/time.Since(start).Seconds(), "deliveries/s")
+			if st := h.n.Subscriptions(); st[0].Queued > 1000 && st[1].Queued > 1000 {
+				b.Fatal("a queue grew past its limit")
+			}
+		})
+	}
+}
