@@ -147,8 +147,13 @@ type MessageEnvelope struct {
 	// for it with ResendMessages; numbers between it and source_sequence were not
 	// meant for this receiver.
 	PrevSourceSequence uint64 `protobuf:"varint,11,opt,name=prev_source_sequence,json=prevSourceSequence,proto3" json:"prev_source_sequence,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Extension of this implementation (not in v1): true when the envelope only
+	// replicates a retained value the receiver's state lacked (it was published
+	// while the receiver could not hear it). The receiver stores it as the topic's
+	// retained value, if it wins, and delivers it to no subscriber.
+	SyncOnly      bool `protobuf:"varint,12,opt,name=sync_only,json=syncOnly,proto3" json:"sync_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MessageEnvelope) Reset() {
@@ -258,6 +263,13 @@ func (x *MessageEnvelope) GetPrevSourceSequence() uint64 {
 	return 0
 }
 
+func (x *MessageEnvelope) GetSyncOnly() bool {
+	if x != nil {
+		return x.SyncOnly
+	}
+	return false
+}
+
 // Ack answers one pushed envelope.
 type Ack struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -331,12 +343,16 @@ type ResendRequest struct {
 	SourceNodeId string `protobuf:"bytes,1,opt,name=source_node_id,json=sourceNodeId,proto3" json:"source_node_id,omitempty"`
 	// Topic whose messages are missing (exact topic, not a pattern).
 	Topic string `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
-	// First missing source_sequence, inclusive.
+	// First missing source_sequence, inclusive; 0 means "from the first message
+	// on this topic you sent me" (see requester_node_id).
 	FromSequence uint64 `protobuf:"varint,3,opt,name=from_sequence,json=fromSequence,proto3" json:"from_sequence,omitempty"`
 	// Last missing source_sequence, inclusive; not less than from_sequence.
-	ToSequence    uint64 `protobuf:"varint,4,opt,name=to_sequence,json=toSequence,proto3" json:"to_sequence,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ToSequence uint64 `protobuf:"varint,4,opt,name=to_sequence,json=toSequence,proto3" json:"to_sequence,omitempty"`
+	// Extension of this implementation: instance UUID of the calling daemon, so the
+	// source can resolve a from_sequence of 0 to the first message it sent the caller.
+	RequesterNodeId string `protobuf:"bytes,5,opt,name=requester_node_id,json=requesterNodeId,proto3" json:"requester_node_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ResendRequest) Reset() {
@@ -397,6 +413,13 @@ func (x *ResendRequest) GetToSequence() uint64 {
 	return 0
 }
 
+func (x *ResendRequest) GetRequesterNodeId() string {
+	if x != nil {
+		return x.RequesterNodeId
+	}
+	return ""
+}
+
 // Extension of this implementation (not in v1): response of the ResendMessages RPC.
 type ResendResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -409,8 +432,11 @@ type ResendResponse struct {
 	// Lowest source_sequence the daemon still holds for the topic; 0 when it holds
 	// none.
 	FirstAvailable uint64 `protobuf:"varint,3,opt,name=first_available,json=firstAvailable,proto3" json:"first_available,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// When the request's from_sequence was 0: the source_sequence of the first
+	// message on the topic this daemon sent the caller; 0 when it does not know.
+	FirstSent     uint64 `protobuf:"varint,4,opt,name=first_sent,json=firstSent,proto3" json:"first_sent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ResendResponse) Reset() {
@@ -460,6 +486,13 @@ func (x *ResendResponse) GetMessages() []*MessageEnvelope {
 func (x *ResendResponse) GetFirstAvailable() uint64 {
 	if x != nil {
 		return x.FirstAvailable
+	}
+	return 0
+}
+
+func (x *ResendResponse) GetFirstSent() uint64 {
+	if x != nil {
+		return x.FirstSent
 	}
 	return 0
 }
@@ -582,7 +615,7 @@ const file_mesh_proto_rawDesc = "" +
 	"\x11retained_messages\x18\x04 \x03(\v2,.nexusd.mesh.NodeState.RetainedMessagesEntryR\x10retainedMessages\x1aa\n" +
 	"\x15RetainedMessagesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x122\n" +
-	"\x05value\x18\x02 \x01(\v2\x1c.nexusd.mesh.MessageEnvelopeR\x05value:\x028\x01\"\xfd\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x1c.nexusd.mesh.MessageEnvelopeR\x05value:\x028\x01\"\x9a\x03\n" +
 	"\x0fMessageEnvelope\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x14\n" +
@@ -596,22 +629,26 @@ const file_mesh_proto_rawDesc = "" +
 	"\x06ttl_ms\x18\t \x01(\x03R\x05ttlMs\x12'\n" +
 	"\x0fsource_sequence\x18\n" +
 	" \x01(\x04R\x0esourceSequence\x120\n" +
-	"\x14prev_source_sequence\x18\v \x01(\x04R\x12prevSourceSequence\"c\n" +
+	"\x14prev_source_sequence\x18\v \x01(\x04R\x12prevSourceSequence\x12\x1b\n" +
+	"\tsync_only\x18\f \x01(\bR\bsyncOnly\"c\n" +
 	"\x03Ack\x12\x18\n" +
 	"\asuccess\x18\x01 \x01(\bR\asuccess\x12#\n" +
 	"\rerror_message\x18\x02 \x01(\tR\ferrorMessage\x12\x1d\n" +
 	"\n" +
-	"message_id\x18\x03 \x01(\tR\tmessageId\"\x91\x01\n" +
+	"message_id\x18\x03 \x01(\tR\tmessageId\"\xbd\x01\n" +
 	"\rResendRequest\x12$\n" +
 	"\x0esource_node_id\x18\x01 \x01(\tR\fsourceNodeId\x12\x14\n" +
 	"\x05topic\x18\x02 \x01(\tR\x05topic\x12#\n" +
 	"\rfrom_sequence\x18\x03 \x01(\x04R\ffromSequence\x12\x1f\n" +
 	"\vto_sequence\x18\x04 \x01(\x04R\n" +
-	"toSequence\"\x98\x01\n" +
+	"toSequence\x12*\n" +
+	"\x11requester_node_id\x18\x05 \x01(\tR\x0frequesterNodeId\"\xb7\x01\n" +
 	"\x0eResendResponse\x12#\n" +
 	"\rinstance_uuid\x18\x01 \x01(\tR\finstanceUuid\x128\n" +
 	"\bmessages\x18\x02 \x03(\v2\x1c.nexusd.mesh.MessageEnvelopeR\bmessages\x12'\n" +
-	"\x0ffirst_available\x18\x03 \x01(\x04R\x0efirstAvailable\"H\n" +
+	"\x0ffirst_available\x18\x03 \x01(\x04R\x0efirstAvailable\x12\x1d\n" +
+	"\n" +
+	"first_sent\x18\x04 \x01(\x04R\tfirstSent\"H\n" +
 	"\fMessageBatch\x128\n" +
 	"\bmessages\x18\x01 \x03(\v2\x1c.nexusd.mesh.MessageEnvelopeR\bmessages\"T\n" +
 	"\bBatchAck\x12\x1a\n" +
