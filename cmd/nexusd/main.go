@@ -1,0 +1,45 @@
+// Command nexusd is the NexusD daemon: it reads its flags (and their
+// NEXUSD_* environment variables) into netshell.Options, runs a
+// netshell.Server until SIGINT or SIGTERM, and shuts it down gracefully.
+//
+// Exit status: 0 after a requested shutdown, 1 when the daemon cannot run
+// (a port in use, say), 2 for a bad flag.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nexusd/nexusd/netshell"
+)
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	opts, err := netshell.ParseFlags(args, os.LookupEnv)
+	switch {
+	case errors.Is(err, netshell.ErrHelp):
+		netshell.Usage(os.Stdout)
+		return 0
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "nexusd: %v\n", err)
+		return 2
+	}
+	log := netshell.NewLogger(os.Stderr, opts.LogLevel, opts.LogFormat)
+	srv, err := netshell.New(opts, log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nexusd: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := srv.Run(ctx); err != nil {
+		srv.Logger().Log(context.Background(), netshell.LevelFatal, "nexusd failed", "err", err)
+		return 1
+	}
+	return 0
+}

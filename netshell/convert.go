@@ -1,0 +1,400 @@
+package netshell
+
+// The one place proto types and state types meet. Everything the shell
+// sends or receives passes through a function here; nothing else in the
+// shell builds a state type from a proto type or the reverse.
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/nexusd/nexusd/proto/discoverypb"
+	"github.com/nexusd/nexusd/proto/meshpb"
+	"github.com/nexusd/nexusd/proto/sidecarpb"
+	"github.com/nexusd/nexusd/state"
+)
+
+// protocolVersion is Beacon.protocol_version (SPEC section 2).
+const protocolVersion = 1
+
+// Beacon drop reasons found before the node sees a datagram.
+const (
+	dropTooLarge    = "too_large"
+	dropUndecodable = "undecodable"
+	dropBadAddress  = "invalid_address"
+)
+
+// encodeBeacon is one discovery datagram announcing b. b.Addr is the
+// advertised "ip:port"; an empty ip tells receivers to use the datagram's
+// source address.
+func encodeBeacon(b state.Beacon) ([]byte, error) {
+	host, port, err := net.SplitHostPort(b.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("beacon address %q: %w", b.Addr, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return nil, fmt.Errorf("beacon port %q: %w", port, err)
+	}
+	return proto.Marshal(&discoverypb.Beacon{
+		InstanceUuid:    b.Instance,
+		ClusterId:       b.Cluster,
+		RpcIp:           host,
+		RpcPort:         int32(p),
+		TopicStateHash:  b.Hash,
+		TimestampMs:     b.WallMs,
+		ProtocolVersion: b.Version,
+	})
+}
+
+// decodeBeacon reads one datagram that came from src. The peer's mesh
+// address is the beacon's rpc_ip, or src when rpc_ip is empty or
+// unspecified. On failure it returns the drop reason.
+func decodeBeacon(data []byte, src netip.Addr) (state.Beacon, string) {
+	var pb discoverypb.Beacon
+	if err := proto.Unmarshal(data, &pb); err != nil {
+		return state.Beacon{}, dropUndecodable
+	}
+	if pb.RpcPort < 1 || pb.RpcPort > 65535 {
+		return state.Beacon{}, dropBadAddress
+	}
+	ip := src.Unmap()
+	if pb.RpcIp != "" {
+		a, err := netip.ParseAddr(pb.RpcIp)
+		switch {
+		case err != nil || a.IsMulticast():
+			return state.Beacon{}, dropBadAddress
+		case a.IsUnspecified():
+		default:
+			ip = a.Unmap()
+		}
+	}
+	if !ip.IsValid() || ip.IsUnspecified() {
+		return state.Beacon{}, dropBadAddress
+	}
+	return state.Beacon{
+		Instance: pb.InstanceUuid,
+		Cluster:  pb.ClusterId,
+		Addr:     netip.AddrPortFrom(ip, uint16(pb.RpcPort)).String(),
+		Hash:     pb.TopicStateHash,
+		Version:  pb.ProtocolVersion,
+		WallMs:   pb.TimestampMs,
+	}, ""
+}
+
+func envelopeToProto(e *state.Envelope) *meshpb.MessageEnvelope {
+	return &meshpb.MessageEnvelope{
+		MessageId:          e.ID,
+		Topic:              e.Topic,
+		Payload:            e.Payload,
+		ContentType:        e.ContentType,
+		TimestampMs:        e.TimestampMs,
+		SourceNodeId:       e.Source,
+		Retain:             e.Retain,
+		CorrelationId:      e.Correlation,
+		TtlMs:              e.TTLMs,
+		SourceSequence:     e.SourceSeq,
+		PrevSourceSequence: e.PrevSeq,
+		SyncOnly:           e.SyncOnly,
+	}
+}
+
+func envelopeFromProto(p *meshpb.MessageEnvelope) state.Envelope {
+	return state.Envelope{
+		ID:          p.GetMessageId(),
+		Topic:       p.GetTopic(),
+		Payload:     p.GetPayload(),
+		ContentType: p.GetContentType(),
+		TimestampMs: p.GetTimestampMs(),
+		Source:      p.GetSourceNodeId(),
+		Retain:      p.GetRetain(),
+		Correlation: p.GetCorrelationId(),
+		TTLMs:       p.GetTtlMs(),
+		SourceSeq:   p.GetSourceSequence(),
+		PrevSeq:     p.GetPrevSourceSequence(),
+		SyncOnly:    p.GetSyncOnly(),
+	}
+}
+
+func envelopesFromProto(ps []*meshpb.MessageEnvelope) []state.Envelope {
+	out := make([]state.Envelope, len(ps))
+	for i, p := range ps {
+		out[i] = envelopeFromProto(p)
+	}
+	return out
+}
+
+func nodeStateToProto(s *state.NodeState) *meshpb.NodeState {
+	pb := &meshpb.NodeState{
+		InstanceUuid:     s.Instance,
+		Topics:           s.Patterns,
+		TopicStateHash:   s.Hash,
+		RetainedMessages: make(map[string]*meshpb.MessageEnvelope, len(s.Retained)),
+	}
+	for i := range s.Retained {
+		pb.RetainedMessages[s.Retained[i].Topic] = envelopeToProto(&s.Retained[i])
+	}
+	return pb
+}
+
+// nodeStateFromProto reads a fetched state. A retained envelope without a
+// topic takes its map key (the key equals the topic in the contract).
+func nodeStateFromProto(pb *meshpb.NodeState) *state.NodeState {
+	s := &state.NodeState{
+		Instance: pb.GetInstanceUuid(),
+		Patterns: pb.GetTopics(),
+		Hash:     pb.GetTopicStateHash(),
+		Retained: make([]state.Envelope, 0, len(pb.GetRetainedMessages())),
+	}
+	for topic, e := range pb.GetRetainedMessages() {
+		env := envelopeFromProto(e)
+		if env.Topic == "" {
+			env.Topic = topic
+		}
+		s.Retained = append(s.Retained, env)
+	}
+	slices.SortFunc(s.Retained, func(a, b state.Envelope) int { return strings.Compare(a.Topic, b.Topic) })
+	return s
+}
+
+// resendRequestToProto asks e.Peer, as instance self, for a range.
+func resendRequestToProto(e *state.RequestResend, self string) *meshpb.ResendRequest {
+	return &meshpb.ResendRequest{SourceNodeId: e.Peer, Topic: e.Topic, FromSequence: e.From, ToSequence: e.To, RequesterNodeId: self}
+}
+
+func resendRequestFromProto(req uint64, pb *meshpb.ResendRequest) *state.ResendRequested {
+	return &state.ResendRequested{Req: req, Source: pb.GetSourceNodeId(), Requester: pb.GetRequesterNodeId(),
+		Topic: pb.GetTopic(), From: pb.GetFromSequence(), To: pb.GetToSequence()}
+}
+
+func resendReplyToProto(r *state.ResendReply) *meshpb.ResendResponse {
+	pb := &meshpb.ResendResponse{InstanceUuid: r.Instance, FirstAvailable: r.FirstAvailable, FirstSent: r.FirstSent,
+		Messages: make([]*meshpb.MessageEnvelope, len(r.Msgs))}
+	for i := range r.Msgs {
+		pb.Messages[i] = envelopeToProto(&r.Msgs[i])
+	}
+	return pb
+}
+
+func resendReplyFromProto(pb *meshpb.ResendResponse) *state.ResendReply {
+	return &state.ResendReply{Instance: pb.GetInstanceUuid(), FirstAvailable: pb.GetFirstAvailable(),
+		FirstSent: pb.GetFirstSent(), Msgs: envelopesFromProto(pb.GetMessages())}
+}
+
+// pushAck is the v1 answer to one pushed envelope.
+func pushAck(id string, err error) *meshpb.Ack {
+	if err != nil {
+		return &meshpb.Ack{MessageId: id, ErrorMessage: err.Error()}
+	}
+	return &meshpb.Ack{MessageId: id, Success: true}
+}
+
+func publishFromProto(req uint64, p *sidecarpb.PublishRequest) *state.Published {
+	return &state.Published{
+		Req:         req,
+		Topic:       p.GetTopic(),
+		Payload:     p.GetPayload(),
+		ContentType: p.GetContentType(),
+		Retain:      p.GetRetain(),
+		Correlation: p.GetCorrelationId(),
+		TTLMs:       p.GetTtlMs(),
+	}
+}
+
+func publishResultToProto(r *state.PublishResult) *sidecarpb.PublishResponse {
+	return &sidecarpb.PublishResponse{
+		Success:            true,
+		MessageId:          r.MessageID,
+		SubscriberCount:    int32(r.Subscribers),
+		SubscribersDropped: int32(r.Dropped),
+		SubscribersBlocked: int32(r.Blocked),
+	}
+}
+
+// subscribeFromProto reads a SubscribeRequest; the error is already a gRPC
+// status.
+func subscribeFromProto(stream uint64, credit int, p *sidecarpb.SubscribeRequest) (*state.Subscribed, error) {
+	policy := state.PolicyDefault
+	if p.GetBackpressurePolicy() != "" {
+		var err error
+		if policy, err = state.ParsePolicy(p.GetBackpressurePolicy()); err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+	}
+	if p.GetMaxBatch() < 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "max_batch %d is negative: give 0 or 1 for one message per event, or up to the batch you want", p.GetMaxBatch())
+	}
+	return &state.Subscribed{
+		Stream:          stream,
+		Patterns:        p.GetTopics(),
+		ClientID:        p.GetClientId(),
+		ReceiveRetained: p.GetReceiveRetained(),
+		QueueLimit:      int(p.GetMaxBufferSize()),
+		Policy:          policy,
+		Credit:          credit,
+	}, nil
+}
+
+// resumeFromProto reads a ResumeSubscribeRequest; the error is already a
+// gRPC status. An unknown recovery mode is passed on for the node to refuse.
+func resumeFromProto(stream uint64, credit int, p *sidecarpb.ResumeSubscribeRequest) (*state.Resumed, error) {
+	if p.GetSubscriptionId() == "" && len(p.GetTopics()) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "give subscription_id (from SubscriptionInfo), or topics to resume by topic")
+	}
+	last := make(map[string]uint64, len(p.GetLastSequencePerTopic()))
+	for topic, seq := range p.GetLastSequencePerTopic() {
+		if seq < 0 {
+			return nil, status.Errorf(codes.InvalidArgument, "last_sequence_per_topic[%q] is %d: sequence numbers start at 1; give 0 or leave the topic out to replay all", topic, seq)
+		}
+		last[topic] = uint64(seq)
+	}
+	mode := state.Recovery(255)
+	switch p.GetGapRecoveryMode() {
+	case sidecarpb.GapRecoveryMode_GAP_RECOVERY_NONE:
+		mode = state.RecoverNone
+	case sidecarpb.GapRecoveryMode_GAP_RECOVERY_RETAINED_ONLY:
+		mode = state.RecoverRetained
+	case sidecarpb.GapRecoveryMode_GAP_RECOVERY_REPLAY_BUFFER:
+		mode = state.RecoverReplay
+	}
+	return &state.Resumed{
+		Stream:          stream,
+		SubID:           p.GetSubscriptionId(),
+		Patterns:        p.GetTopics(),
+		LastSeq:         last,
+		Mode:            mode,
+		ReceiveRetained: p.GetReceiveRetained(),
+		Credit:          credit,
+	}, nil
+}
+
+func messageToProto(m *state.Message) *sidecarpb.Message {
+	return &sidecarpb.Message{
+		MessageId:      m.ID,
+		Topic:          m.Topic,
+		Payload:        m.Payload,
+		ContentType:    m.ContentType,
+		TimestampMs:    m.TimestampMs,
+		SourceNodeId:   m.Source,
+		CorrelationId:  m.Correlation,
+		SequenceNumber: int64(m.Seq),
+	}
+}
+
+// outToProto converts one stream event.
+func outToProto(o *state.Out) *sidecarpb.MessageEvent {
+	switch o.Kind {
+	case state.OutInfo:
+		i := o.Info
+		return &sidecarpb.MessageEvent{Event: &sidecarpb.MessageEvent_SubscriptionInfo{SubscriptionInfo: &sidecarpb.SubscriptionInfo{
+			SubscriptionId:     i.SubID,
+			Topics:             i.Patterns,
+			TimestampMs:        i.WallMs,
+			GapDetected:        i.GapDetected,
+			MissedMessageCount: int32(min(i.Missed, 1<<31-1)),
+			ReplayStarted:      i.ReplayStarted,
+		}}}
+	case state.OutMessage:
+		return &sidecarpb.MessageEvent{Event: &sidecarpb.MessageEvent_Message{Message: messageToProto(o.Msg)}}
+	case state.OutRetained:
+		return &sidecarpb.MessageEvent{Event: &sidecarpb.MessageEvent_RetainedMessage{RetainedMessage: messageToProto(o.Msg)}}
+	case state.OutReplay:
+		return &sidecarpb.MessageEvent{Event: &sidecarpb.MessageEvent_ReplayMessage{ReplayMessage: messageToProto(o.Msg)}}
+	case state.OutReplayComplete:
+		return &sidecarpb.MessageEvent{Event: &sidecarpb.MessageEvent_ReplayComplete{ReplayComplete: &sidecarpb.ReplayComplete{
+			Topic: o.Done.Topic, ReplayedCount: int32(o.Done.Count), LatestSequence: int64(o.Done.Latest),
+		}}}
+	case state.OutHeartbeat:
+		return &sidecarpb.MessageEvent{Event: &sidecarpb.MessageEvent_Heartbeat{Heartbeat: &sidecarpb.Heartbeat{TimestampMs: o.WallMs}}}
+	case state.OutWarning:
+		w := o.Warning // running totals since the subscription started, as the contract says
+		return &sidecarpb.MessageEvent{Event: &sidecarpb.MessageEvent_BackpressureWarning{BackpressureWarning: &sidecarpb.BackpressureWarning{
+			MessagesDropped:    w.Dropped,
+			MessagesExpired:    w.Expired,
+			MessagesLost:       w.Lost,
+			QueueDepth:         uint64(w.Depth),
+			QueueLimit:         uint64(w.Limit),
+			Reason:             w.Reason,
+			OldestMessageAgeMs: w.OldestAgeMs,
+		}}}
+	}
+	return nil
+}
+
+// batchToProto packs live messages into one MessageEvent.batch.
+func batchToProto(outs []state.Out) *sidecarpb.MessageEvent {
+	b := &sidecarpb.MessageBatch{Messages: make([]*sidecarpb.Message, len(outs))}
+	for i := range outs {
+		b.Messages[i] = messageToProto(outs[i].Msg)
+	}
+	return &sidecarpb.MessageEvent{Event: &sidecarpb.MessageEvent_Batch{Batch: b}}
+}
+
+func peerToProto(p *state.PeerInfo, cluster string, withState bool) *sidecarpb.PeerInfo {
+	pb := &sidecarpb.PeerInfo{
+		InstanceUuid:   p.ID,
+		Endpoint:       p.Addr,
+		LastSeenMs:     p.LastSeenMs,
+		ClusterId:      cluster,
+		TopicStateHash: p.Hash,
+		Status:         p.Status.String(),
+	}
+	if withState {
+		pb.Topics = p.Patterns
+	}
+	return pb
+}
+
+func topicsToProto(counts map[string]int) *sidecarpb.GetTopicsResponse {
+	pb := &sidecarpb.GetTopicsResponse{Topics: make(map[string]int32, len(counts))}
+	for t, n := range counts {
+		pb.Topics[t] = int32(n)
+	}
+	return pb
+}
+
+// grpcCode maps the node's refusal codes to gRPC (SPEC section 2).
+func grpcCode(err error) codes.Code {
+	switch state.CodeOf(err) {
+	case state.Invalid:
+		return codes.InvalidArgument
+	case state.NotFound:
+		return codes.NotFound
+	case state.Limit:
+		return codes.ResourceExhausted
+	case state.Unavailable:
+		return codes.Unavailable
+	}
+	return codes.Internal
+}
+
+// statusOf is the gRPC status error for a refusal from the node.
+func statusOf(err error) error {
+	if err == nil {
+		return nil
+	}
+	return status.Error(grpcCode(err), err.Error())
+}
+
+// codeName is a gRPC code as PublishFailure.code spells it: INVALID_ARGUMENT.
+func codeName(c codes.Code) string {
+	var b strings.Builder
+	lower := false
+	for _, r := range c.String() {
+		upper := r >= 'A' && r <= 'Z'
+		if upper && lower {
+			b.WriteByte('_')
+		}
+		lower = !upper
+		b.WriteRune(r)
+	}
+	return strings.ToUpper(b.String())
+}

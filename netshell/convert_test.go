@@ -1,0 +1,204 @@
+package netshell
+
+import (
+	"errors"
+	"net/netip"
+	"reflect"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/nexusd/nexusd/proto/discoverypb"
+	"github.com/nexusd/nexusd/proto/meshpb"
+	"github.com/nexusd/nexusd/proto/sidecarpb"
+	"github.com/nexusd/nexusd/state"
+)
+
+func sampleEnvelope(topic string, seq uint64) state.Envelope {
+	return state.Envelope{ID: "id-" + topic, Topic: topic, Payload: []byte("payload"), ContentType: "text/plain",
+		TimestampMs: 1_700_000_000_123, Source: "source-node", Retain: true, Correlation: "corr", TTLMs: 5000, SourceSeq: seq,
+		PrevSeq: seq / 2, SyncOnly: seq%2 == 1}
+}
+
+func roundTrip[M proto.Message](t *testing.T, m M, fresh M) M {
+	t.Helper()
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proto.Unmarshal(b, fresh); err != nil {
+		t.Fatal(err)
+	}
+	return fresh
+}
+
+func TestEnvelopesSurviveTheWire(t *testing.T) {
+	e := sampleEnvelope("a/b", 42)
+	got := envelopeFromProto(roundTrip(t, envelopeToProto(&e), &meshpb.MessageEnvelope{}))
+	if !reflect.DeepEqual(got, e) {
+		t.Fatalf("round trip gave %+v, want %+v", got, e)
+	}
+}
+
+func TestNodeStatesSurviveTheWire(t *testing.T) {
+	st := &state.NodeState{Instance: "n1", Patterns: []string{"a/#", "b/+"}, Hash: state.TopicStateHash([]string{"a/#", "b/+"}),
+		Retained: []state.Envelope{sampleEnvelope("a/x", 1), sampleEnvelope("b/y", 2)}}
+	got := nodeStateFromProto(roundTrip(t, nodeStateToProto(st), &meshpb.NodeState{}))
+	if !reflect.DeepEqual(got, st) {
+		t.Fatalf("round trip gave %+v, want %+v", got, st)
+	}
+	// A v1 peer may leave the envelope's topic to the map key.
+	pb := nodeStateToProto(st)
+	pb.RetainedMessages["a/x"].Topic = ""
+	if got := nodeStateFromProto(pb); got.Retained[0].Topic != "a/x" {
+		t.Fatalf("topic from the key: got %q", got.Retained[0].Topic)
+	}
+}
+
+func TestResendsSurviveTheWire(t *testing.T) {
+	req := &state.RequestResend{Call: 9, Peer: "src", Topic: "t", From: 3, To: 7}
+	got := resendRequestFromProto(5, roundTrip(t, resendRequestToProto(req, "me"), &meshpb.ResendRequest{}))
+	if *got != (state.ResendRequested{Req: 5, Source: "src", Requester: "me", Topic: "t", From: 3, To: 7}) {
+		t.Fatalf("request round trip gave %+v", got)
+	}
+	reply := &state.ResendReply{Instance: "src", Msgs: []state.Envelope{sampleEnvelope("t", 3), sampleEnvelope("t", 4)}, FirstAvailable: 2, FirstSent: 3}
+	if got := resendReplyFromProto(roundTrip(t, resendReplyToProto(reply), &meshpb.ResendResponse{})); !reflect.DeepEqual(got, reply) {
+		t.Fatalf("reply round trip gave %+v, want %+v", got, reply)
+	}
+}
+
+func TestBeaconsSurviveTheWireAndFallBackToTheSourceAddress(t *testing.T) {
+	src := netip.MustParseAddr("192.0.2.7")
+	b := state.Beacon{Instance: "n1", Cluster: "c", Addr: "10.1.2.3:5671", Hash: 0xfeed, Version: 1, WallMs: 1234}
+	data, err := encodeBeacon(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, reason := decodeBeacon(data, src); reason != "" || got != b {
+		t.Fatalf("round trip gave %+v (%s), want %+v", got, reason, b)
+	}
+	for _, advertised := range []string{":5671", "0.0.0.0:5671"} {
+		b.Addr = advertised
+		data, _ := encodeBeacon(b)
+		if got, _ := decodeBeacon(data, src); got.Addr != "192.0.2.7:5671" {
+			t.Errorf("advertised %q: peer address %q, want the source 192.0.2.7:5671", advertised, got.Addr)
+		}
+	}
+	bad := []struct {
+		data   []byte
+		reason string
+	}{
+		{[]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, dropUndecodable},
+		{mustMarshal(&discoverypb.Beacon{InstanceUuid: "x", RpcIp: "10.0.0.1", RpcPort: 0}), dropBadAddress},
+		{mustMarshal(&discoverypb.Beacon{InstanceUuid: "x", RpcIp: "not-an-ip", RpcPort: 1}), dropBadAddress},
+		{mustMarshal(&discoverypb.Beacon{InstanceUuid: "x", RpcIp: "239.1.1.1", RpcPort: 1}), dropBadAddress},
+	}
+	for _, c := range bad {
+		if _, reason := decodeBeacon(c.data, src); reason != c.reason {
+			t.Errorf("%x: reason %q, want %q", c.data, reason, c.reason)
+		}
+	}
+}
+
+func mustMarshal(m proto.Message) []byte {
+	b, err := proto.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func TestStreamEventsMapToTheirOneofFields(t *testing.T) {
+	msg := &state.Message{Envelope: sampleEnvelope("a/b", 1), Seq: 77}
+	cases := []struct {
+		out   state.Out
+		check func(*sidecarpb.MessageEvent) bool
+	}{
+		{state.Out{Kind: state.OutInfo, Info: &state.SubscriptionInfo{SubID: "s", Patterns: []string{"a/#"}, WallMs: 5, GapDetected: true, Missed: -1, ReplayStarted: true}},
+			func(e *sidecarpb.MessageEvent) bool {
+				i := e.GetSubscriptionInfo()
+				return i.GetSubscriptionId() == "s" && i.GetMissedMessageCount() == -1 && i.GetGapDetected() && i.GetReplayStarted() && i.GetTimestampMs() == 5
+			}},
+		{state.Out{Kind: state.OutMessage, Msg: msg}, func(e *sidecarpb.MessageEvent) bool {
+			m := e.GetMessage()
+			return m.GetSequenceNumber() == 77 && m.GetMessageId() == msg.ID && string(m.GetPayload()) == "payload" &&
+				m.GetCorrelationId() == "corr" && m.GetSourceNodeId() == "source-node" && m.GetContentType() == "text/plain"
+		}},
+		{state.Out{Kind: state.OutRetained, Msg: msg}, func(e *sidecarpb.MessageEvent) bool { return e.GetRetainedMessage().GetSequenceNumber() == 77 }},
+		{state.Out{Kind: state.OutReplay, Msg: msg}, func(e *sidecarpb.MessageEvent) bool { return e.GetReplayMessage().GetSequenceNumber() == 77 }},
+		{state.Out{Kind: state.OutReplayComplete, Done: &state.ReplayDone{Topic: "a/b", Count: 3, Latest: 80}}, func(e *sidecarpb.MessageEvent) bool {
+			d := e.GetReplayComplete()
+			return d.GetTopic() == "a/b" && d.GetReplayedCount() == 3 && d.GetLatestSequence() == 80
+		}},
+		{state.Out{Kind: state.OutHeartbeat, WallMs: 99}, func(e *sidecarpb.MessageEvent) bool { return e.GetHeartbeat().GetTimestampMs() == 99 }},
+		{state.Out{Kind: state.OutWarning, Warning: &state.Warning{Dropped: 10, Expired: 2, Lost: 3, Depth: 5, Limit: 8, Reason: "slow_consumer", OldestAgeMs: 30}},
+			func(e *sidecarpb.MessageEvent) bool {
+				w := e.GetBackpressureWarning()
+				return w.GetMessagesDropped() == 10 && w.GetMessagesExpired() == 2 && w.GetMessagesLost() == 3 && w.GetQueueDepth() == 5 &&
+					w.GetQueueLimit() == 8 && w.GetReason() == "slow_consumer" && w.GetOldestMessageAgeMs() == 30
+			}},
+	}
+	for _, c := range cases {
+		if ev := outToProto(&c.out); !c.check(ev) {
+			t.Errorf("%s became %v", c.out, ev)
+		}
+	}
+	b := batchToProto([]state.Out{{Kind: state.OutMessage, Msg: msg}, {Kind: state.OutMessage, Msg: msg}})
+	if len(b.GetBatch().GetMessages()) != 2 {
+		t.Errorf("batch: %v", b)
+	}
+}
+
+func TestSubscribeRequestsBecomeEvents(t *testing.T) {
+	ev, err := subscribeFromProto(3, 256, &sidecarpb.SubscribeRequest{Topics: []string{"a"}, ClientId: "c", ReceiveRetained: true,
+		MaxBufferSize: 10, BackpressurePolicy: "drop-newest"})
+	if err != nil || ev.Policy != state.DropNewest || ev.QueueLimit != 10 || ev.Credit != 256 || !ev.ReceiveRetained || ev.ClientID != "c" {
+		t.Fatalf("got %+v, %v", ev, err)
+	}
+	if ev, _ := subscribeFromProto(3, 1, &sidecarpb.SubscribeRequest{Topics: []string{"a"}}); ev.Policy != state.PolicyDefault {
+		t.Fatalf("no policy given: %v, want the node's default", ev.Policy)
+	}
+	if _, err := subscribeFromProto(3, 1, &sidecarpb.SubscribeRequest{BackpressurePolicy: "x"}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("bad policy: %v", err)
+	}
+	r, err := resumeFromProto(4, 8, &sidecarpb.ResumeSubscribeRequest{SubscriptionId: "s", LastSequencePerTopic: map[string]int64{"a": 5},
+		GapRecoveryMode: sidecarpb.GapRecoveryMode_GAP_RECOVERY_REPLAY_BUFFER})
+	if err != nil || r.Mode != state.RecoverReplay || r.LastSeq["a"] != 5 || r.SubID != "s" {
+		t.Fatalf("resume: %+v, %v", r, err)
+	}
+	if _, err := resumeFromProto(4, 8, &sidecarpb.ResumeSubscribeRequest{SubscriptionId: "s", LastSequencePerTopic: map[string]int64{"a": -1}}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("negative sequence: %v", err)
+	}
+	if r, _ := resumeFromProto(4, 8, &sidecarpb.ResumeSubscribeRequest{SubscriptionId: "s", GapRecoveryMode: 9}); r.Mode <= state.RecoverReplay {
+		t.Fatalf("unknown mode passed as %v; the node must see it to refuse it", r.Mode)
+	}
+}
+
+func TestRefusalsMapToTheSpecsCodes(t *testing.T) {
+	for code, want := range map[state.Code]codes.Code{state.Invalid: codes.InvalidArgument, state.NotFound: codes.NotFound,
+		state.Limit: codes.ResourceExhausted, state.Unavailable: codes.Unavailable} {
+		err := statusOf(&state.Error{Code: code, Msg: "what to do"})
+		if s, _ := status.FromError(err); s.Code() != want || s.Message() != "what to do" {
+			t.Errorf("%s became %v, want %s", code, err, want)
+		}
+	}
+	if statusOf(nil) != nil || grpcCode(errors.New("x")) != codes.Internal {
+		t.Error("nil or foreign errors mapped wrongly")
+	}
+	for c, want := range map[codes.Code]string{codes.InvalidArgument: "INVALID_ARGUMENT", codes.OK: "OK",
+		codes.ResourceExhausted: "RESOURCE_EXHAUSTED", codes.NotFound: "NOT_FOUND"} {
+		if got := codeName(c); got != want {
+			t.Errorf("codeName(%s) = %s, want %s", c, got, want)
+		}
+	}
+	if got := publishResultToProto(&state.PublishResult{MessageID: "m", Subscribers: 3, Dropped: 1, Blocked: 2}); !got.GetSuccess() ||
+		got.GetErrorMessage() != "" || got.GetSubscriberCount() != 3 || got.GetSubscribersDropped() != 1 || got.GetSubscribersBlocked() != 2 {
+		t.Errorf("publish result: %v", got)
+	}
+	p := peerToProto(&state.PeerInfo{ID: "p", Addr: "1.2.3.4:5", Status: state.Suspected, LastSeenMs: 9, Hash: 7, Patterns: []string{"x"}}, "c", false)
+	if p.GetStatus() != "suspected" || p.GetTopics() != nil || p.GetClusterId() != "c" || p.GetEndpoint() != "1.2.3.4:5" {
+		t.Errorf("peer: %v", p)
+	}
+}

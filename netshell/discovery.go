@@ -1,0 +1,218 @@
+package netshell
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"golang.org/x/net/ipv4"
+
+	"github.com/nexusd/nexusd/state"
+)
+
+// maxBeaconBytes is the largest datagram taken as a beacon (SPEC section 5).
+const maxBeaconBytes = 1400
+
+// discovery is the best-effort path: beacons out to the multicast group and
+// the seeds, beacons in from anyone. It shares nothing with the mesh's
+// reliable calls but the events it posts to the loop.
+type discovery struct {
+	log      *slog.Logger
+	clk      clock.Clock
+	conn     net.PacketConn
+	group    *net.UDPAddr // nil: multicast off
+	self     state.Beacon // Instance, Cluster, Addr and Version of ours
+	counters *shellCounters
+	post     func(state.Event) // to the loop; blocks while it is busy
+
+	seedNames []string // host:port as given
+	seeds     atomic.Pointer[[]*net.UDPAddr]
+	resolve   time.Duration
+	hashes    chan uint64 // the latest hash to announce; holds at most one
+	warnOnce  sync.Once
+}
+
+// openDiscovery binds the discovery port on every address (multicast and
+// unicast seeds both arrive there) and, when multicast is on, joins the
+// group on ifi with TTL 1 and loopback on, so daemons on one host hear
+// each other.
+func openDiscovery(o *Options, ifi *net.Interface, self state.Beacon, log *slog.Logger, clk clock.Clock, c *shellCounters) (*discovery, error) {
+	lc := net.ListenConfig{Control: reuseAddr}
+	conn, err := lc.ListenPacket(context.Background(), "udp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(o.McastPort)))
+	if err != nil {
+		return nil, fmt.Errorf("--mcast-port: cannot bind UDP %d: %w", o.McastPort, err)
+	}
+	d := &discovery{log: log, clk: clk, conn: conn, self: self, counters: c,
+		resolve: o.SeedResolveInterval, hashes: make(chan uint64, 1)}
+	for _, p := range o.Peers {
+		if s, err := seedAddr(p, o.McastPort); err == nil {
+			d.seedNames = append(d.seedNames, s)
+		}
+	}
+	if o.McastAddr != "" {
+		group := &net.UDPAddr{IP: net.ParseIP(o.McastAddr), Port: o.McastPort}
+		p := ipv4.NewPacketConn(conn)
+		for _, step := range []struct {
+			what string
+			err  error
+		}{
+			{"join group", p.JoinGroup(ifi, &net.UDPAddr{IP: group.IP})},
+			{"set multicast interface", p.SetMulticastInterface(ifi)},
+			{"set multicast TTL 1", p.SetMulticastTTL(1)},
+			{"set multicast loopback", p.SetMulticastLoopback(true)},
+		} {
+			if step.err != nil {
+				conn.Close()
+				return nil, fmt.Errorf("--mcast-iface %s: %s %s: %w", ifi.Name, step.what, group.IP, step.err)
+			}
+		}
+		d.group = group
+	}
+	return d, nil
+}
+
+// Announce asks for a beacon with this hash; it never blocks, and a newer
+// hash replaces one not yet sent.
+func (d *discovery) Announce(hash uint64) {
+	for {
+		select {
+		case d.hashes <- hash:
+			return
+		default:
+		}
+		select {
+		case <-d.hashes:
+		default:
+		}
+	}
+}
+
+// run sends and receives until ctx ends, then closes the socket.
+func (d *discovery) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { d.receive() })
+	wg.Go(func() { d.resolveSeeds(ctx) })
+	d.send(ctx)
+	d.conn.Close()
+	wg.Wait()
+}
+
+func (d *discovery) send(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case h := <-d.hashes:
+			b := d.self
+			b.Hash = h
+			b.WallMs = d.clk.Now().UnixMilli()
+			data, err := encodeBeacon(b)
+			if err != nil {
+				d.log.Error("cannot encode beacon", "err", err)
+				continue
+			}
+			if d.group != nil {
+				d.write(data, d.group)
+			}
+			if seeds := d.seeds.Load(); seeds != nil {
+				for _, s := range *seeds {
+					d.write(data, s)
+				}
+			}
+		}
+	}
+}
+
+func (d *discovery) write(data []byte, to *net.UDPAddr) {
+	if _, err := d.conn.WriteTo(data, to); err != nil {
+		d.counters.beaconSendErrors.Add(1)
+		d.warnOnce.Do(func() {
+			d.log.Warn("cannot send beacon (further failures are only counted)", "to", to.String(), "err", err)
+		})
+		return
+	}
+	d.counters.beaconsOut.Add(1)
+}
+
+func (d *discovery) receive() {
+	buf := make([]byte, 64<<10)
+	for {
+		n, from, err := d.conn.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			d.log.Warn("discovery read failed", "err", err)
+			continue
+		}
+		d.counters.datagramsIn.Add(1)
+		if n > maxBeaconBytes {
+			d.counters.beaconDrop(dropTooLarge)
+			continue
+		}
+		var src netip.Addr
+		if u, ok := from.(*net.UDPAddr); ok {
+			src, _ = netip.AddrFromSlice(u.IP)
+		}
+		b, reason := decodeBeacon(buf[:n], src)
+		if reason != "" {
+			d.counters.beaconDrop(reason)
+			continue
+		}
+		d.post(&state.BeaconReceived{Beacon: b})
+	}
+}
+
+// resolveSeeds looks the seed names up now and every resolve interval, so
+// a DNS name (a Kubernetes headless service) follows its pods. Every IPv4
+// address a name has gets beacons.
+func (d *discovery) resolveSeeds(ctx context.Context) {
+	if len(d.seedNames) == 0 {
+		return
+	}
+	t := d.clk.Ticker(d.resolve)
+	defer t.Stop()
+	for {
+		var out []*net.UDPAddr
+		for _, s := range d.seedNames {
+			out = append(out, d.lookup(ctx, s)...)
+		}
+		d.seeds.Store(&out)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (d *discovery) lookup(ctx context.Context, seed string) []*net.UDPAddr {
+	host, portText, err := net.SplitHostPort(seed)
+	if err != nil {
+		return nil
+	}
+	port, _ := strconv.Atoi(portText)
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []*net.UDPAddr{{IP: a.AsSlice(), Port: port}}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
+	if err != nil {
+		d.log.Warn("cannot resolve seed; will retry", "seed", seed, "err", err, "retry_in", d.resolve)
+		return nil
+	}
+	out := make([]*net.UDPAddr, 0, len(ips))
+	for _, ip := range ips {
+		out = append(out, &net.UDPAddr{IP: ip.Unmap().AsSlice(), Port: port})
+	}
+	return out
+}

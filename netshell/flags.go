@@ -1,0 +1,262 @@
+package netshell
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nexusd/nexusd/state"
+)
+
+// ErrHelp is returned by ParseFlags when -h or --help was given.
+var ErrHelp = flag.ErrHelp
+
+// FlagError is a bad flag or environment value. Its text is the one line
+// cmd/nexusd prints before exiting 2: it names the flag and what it takes.
+type FlagError struct {
+	Flag  string // "--mesh-port"
+	Env   string // the environment variable the value came from, if any
+	Value string
+	Want  string // the accepted values
+}
+
+func (e *FlagError) Error() string {
+	from := ""
+	if e.Env != "" {
+		from = " (from " + e.Env + ")"
+	}
+	return fmt.Sprintf("%s%s: invalid value %q: want %s", e.Flag, from, e.Value, e.Want)
+}
+
+// flagDef is one flag: its name, default and help for the usage text, what
+// it accepts for error messages, and how it sets Options.
+type flagDef struct {
+	name, def, help, want string
+	set                   func(o *Options, s string) error
+}
+
+// EnvName is the environment variable that sets a flag: NEXUSD_ and the
+// flag's name in upper snake case (--mesh-port: NEXUSD_MESH_PORT).
+func EnvName(flagName string) string {
+	return "NEXUSD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func flagDefs() []flagDef {
+	d := DefaultOptions()
+	str := func(p func(*Options) *string) func(*Options, string) error {
+		return func(o *Options, s string) error { *p(o) = s; return nil }
+	}
+	port := func(p func(*Options) *int) func(*Options, string) error {
+		return func(o *Options, s string) error {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 || n > 65535 {
+				return errBad
+			}
+			*p(o) = n
+			return nil
+		}
+	}
+	count := func(p func(*Options) *int) func(*Options, string) error {
+		return func(o *Options, s string) error {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				return errBad
+			}
+			*p(o) = n
+			return nil
+		}
+	}
+	size := func(p func(*Options) *int) func(*Options, string) error {
+		return func(o *Options, s string) error {
+			n, err := parseSize(s)
+			if err != nil || n < 1 {
+				return errBad
+			}
+			*p(o) = n
+			return nil
+		}
+	}
+	dur := func(p func(*Options) *time.Duration, zeroOK bool) func(*Options, string) error {
+		return func(o *Options, s string) error {
+			v, err := time.ParseDuration(s)
+			if err != nil || v < 0 || (v == 0 && !zeroOK) {
+				return errBad
+			}
+			*p(o) = v
+			return nil
+		}
+	}
+	off := func(s string) string {
+		if s == "off" || s == "none" {
+			return ""
+		}
+		return s
+	}
+	const durWant = "a duration such as 5s, 1500ms or 2m"
+	return []flagDef{
+		{"cluster", d.Cluster, "cluster id; daemons only mesh with their own cluster", "1 to 64 bytes", str(func(o *Options) *string { return &o.Cluster })},
+		{"mcast-addr", d.McastAddr, "IPv4 multicast group of discovery beacons; \"\" or off: seeds only", "an IPv4 multicast group, or \"\"/off",
+			func(o *Options, s string) error { o.McastAddr = off(s); return nil }},
+		{"mcast-port", strconv.Itoa(d.McastPort), "UDP port of discovery beacons (multicast and seeds)", "a port number 1 to 65535", port(func(o *Options) *int { return &o.McastPort })},
+		{"mcast-iface", "", "interface for multicast (lo for a single machine); default: first up, multicast-capable, non-loopback", "an interface name", str(func(o *Options) *string { return &o.McastIface })},
+		{"advertise-addr", "", "IPv4 address peers reach the mesh port at; default: --bind if specific, else the interface's address", "an IPv4 address", str(func(o *Options) *string { return &o.AdvertiseAddr })},
+		{"mesh-port", strconv.Itoa(d.MeshPort), "TCP port of the mesh gRPC server", "a port number 0 to 65535", port(func(o *Options) *int { return &o.MeshPort })},
+		{"app-port", strconv.Itoa(d.AppPort), "TCP port of the sidecar gRPC server", "a port number 0 to 65535", port(func(o *Options) *int { return &o.AppPort })},
+		{"bind", d.Bind, "IPv4 address the mesh server listens on", "an IPv4 address", str(func(o *Options) *string { return &o.Bind })},
+		{"app-bind", d.AppBind, "IPv4 address the sidecar server listens on; not loopback needs --app-token", "an IPv4 address", str(func(o *Options) *string { return &o.AppBind })},
+		{"app-token", "", "bearer token applications must send (metadata authorization: Bearer <token>)", "a token", str(func(o *Options) *string { return &o.AppToken })},
+		{"peers", "", "seed discovery addresses host[:port],...; DNS names are looked up every 30s", "host[:port],...",
+			func(o *Options, s string) error {
+				o.Peers = nil
+				for _, p := range strings.Split(s, ",") {
+					if p = strings.TrimSpace(p); p != "" {
+						o.Peers = append(o.Peers, p)
+					}
+				}
+				return nil
+			}},
+		{"http-addr", d.HTTPAddr, "admin HTTP address: /metrics, /healthz, /readyz, /debug/pprof, status page; \"\" or off: none", "host:port, or \"\"/off",
+			func(o *Options, s string) error { o.HTTPAddr = off(s); return nil }},
+		{"log-level", "INFO", "TRACE, DEBUG, INFO, WARN, ERROR or FATAL (any case)", "TRACE, DEBUG, INFO, WARN, ERROR or FATAL",
+			func(o *Options, s string) error {
+				l, err := ParseLevel(s)
+				o.LogLevel = l
+				return err
+			}},
+		{"log-format", d.LogFormat, "text or json", "text or json", func(o *Options, s string) error {
+			if s != "text" && s != "json" {
+				return errBad
+			}
+			o.LogFormat = s
+			return nil
+		}},
+		{"peer-timeout", d.PeerTimeout.String(), "silence after which a peer is removed (suspected and probed at 3/5 of it)", durWant, dur(func(o *Options) *time.Duration { return &o.PeerTimeout }, false)},
+		{"message-buffer-size", strconv.Itoa(d.MessageBufferSize), "replay ring per topic, in messages", "a positive number", count(func(o *Options) *int { return &o.MessageBufferSize })},
+		{"max-buffer-memory", "64MiB", "payload bytes of all replay rings together", "a size such as 67108864, 512KiB or 64MiB", size(func(o *Options) *int { return &o.MaxBufferBytes })},
+		{"paused-subscription-ttl", d.PausedTTL.String(), "how long a paused subscription is kept", durWant, dur(func(o *Options) *time.Duration { return &o.PausedTTL }, false)},
+		{"subscriber-queue-limit", strconv.Itoa(d.QueueLimit), "queue per subscription, in messages", "a positive number", count(func(o *Options) *int { return &o.QueueLimit })},
+		{"backpressure-policy", d.BackpressurePolicy.String(), "what a full subscription queue does: drop-oldest, drop-newest or block", "drop-oldest, drop-newest or block",
+			func(o *Options, s string) error {
+				p, err := state.ParsePolicy(s)
+				o.BackpressurePolicy = p
+				return err
+			}},
+		{"block-timeout-ms", strconv.Itoa(int(d.BlockTimeout.Milliseconds())), "longest a publish waits for a blocked subscriber, in milliseconds", "a positive number of milliseconds",
+			func(o *Options, s string) error {
+				n, err := strconv.Atoi(s)
+				if err != nil || n < 1 {
+					return errBad
+				}
+				o.BlockTimeout = time.Duration(n) * time.Millisecond
+				return nil
+			}},
+		{"default-message-ttl", "0", "TTL of messages published without one; 0: none", "0 or " + durWant, dur(func(o *Options) *time.Duration { return &o.DefaultTTL }, true)},
+		{"max-payload", "1MiB", "largest payload accepted", "a size such as 1048576, 512KiB or 1MiB", size(func(o *Options) *int { return &o.MaxPayloadBytes })},
+	}
+}
+
+var errBad = errors.New("bad value")
+
+// ParseFlags reads the daemon's flags from args (without the program name)
+// and, for flags not given, from their environment variables (lookupEnv is
+// os.LookupEnv in the daemon). Both --flag value and --flag=value work. The
+// error is ErrHelp, a *FlagError, or another one-line error naming a flag.
+func ParseFlags(args []string, lookupEnv func(string) (string, bool)) (Options, error) {
+	o := DefaultOptions()
+	fs := flag.NewFlagSet("nexusd", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	var bad *FlagError
+	defs := flagDefs()
+	for _, d := range defs {
+		fs.Func(d.name, d.help, func(s string) error {
+			if err := d.set(&o, s); err != nil {
+				bad = &FlagError{Flag: "--" + d.name, Value: s, Want: d.want}
+				return err
+			}
+			return nil
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		switch {
+		case bad != nil:
+			return o, bad
+		case errors.Is(err, flag.ErrHelp):
+			return o, ErrHelp
+		}
+		return o, rewordFlagError(err)
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q: nexusd takes flags only (see --help)", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, d := range defs {
+		if given[d.name] {
+			continue
+		}
+		env := EnvName(d.name)
+		if v, ok := lookupEnv(env); ok {
+			if err := d.set(&o, v); err != nil {
+				return o, &FlagError{Flag: "--" + d.name, Env: env, Value: v, Want: d.want}
+			}
+		}
+	}
+	if err := o.Validate(); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// rewordFlagError turns the flag package's messages into ones that name
+// flags the way users type them.
+func rewordFlagError(err error) error {
+	msg := err.Error()
+	for _, p := range []struct{ prefix, format string }{
+		{"flag provided but not defined: -", "--%s: unknown flag (see nexusd --help for the list)"},
+		{"flag needs an argument: -", "--%s: needs a value"},
+		{"bad flag syntax: ", "%s: bad flag syntax: want --flag value or --flag=value"},
+	} {
+		if name, ok := strings.CutPrefix(msg, p.prefix); ok {
+			return fmt.Errorf(p.format, strings.TrimLeft(name, "-"))
+		}
+	}
+	return err
+}
+
+// Usage writes the flag list with defaults and environment variables.
+func Usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: nexusd [flags]\n\nEvery flag can also be set by its environment variable; a flag given on the command line wins.\n\n")
+	for _, d := range flagDefs() {
+		fmt.Fprintf(w, "  --%s %s [%s]\n      %s (default %q)\n", d.name, "value", EnvName(d.name), d.help, d.def)
+	}
+}
+
+// parseSize reads a byte count: 1048576, 512KiB, 64MiB, 1GiB (binary) or
+// 1KB, 1MB, 1GB (decimal).
+func parseSize(s string) (int, error) {
+	units := []struct {
+		suffix string
+		mult   int
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+		{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
+		{"B", 1},
+	}
+	mult := 1
+	for _, u := range units {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = rest, u.mult
+			break
+		}
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 0 || n > (1<<40)/mult {
+		return 0, errBad
+	}
+	return n * mult, nil
+}

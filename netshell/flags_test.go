@@ -1,0 +1,151 @@
+package netshell
+
+import (
+	"errors"
+	"log/slog"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nexusd/nexusd/state"
+)
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+func TestNoFlagsGiveTheSpecDefaults(t *testing.T) {
+	o, err := ParseFlags(nil, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := DefaultOptions()
+	if !reflect.DeepEqual(o, d) {
+		t.Fatalf("parsed %+v\nwant %+v", o, d)
+	}
+	for name, got := range map[string]any{
+		"cluster": o.Cluster, "mcast-addr": o.McastAddr, "mcast-port": o.McastPort, "mesh-port": o.MeshPort,
+		"app-port": o.AppPort, "bind": o.Bind, "app-bind": o.AppBind, "http-addr": o.HTTPAddr,
+		"peer-timeout": o.PeerTimeout, "message-buffer-size": o.MessageBufferSize, "max-buffer-memory": o.MaxBufferBytes,
+		"paused-subscription-ttl": o.PausedTTL, "subscriber-queue-limit": o.QueueLimit, "backpressure-policy": o.BackpressurePolicy,
+		"block-timeout-ms": o.BlockTimeout, "default-message-ttl": o.DefaultTTL, "max-payload": o.MaxPayloadBytes,
+	} {
+		want := map[string]any{
+			"cluster": "default", "mcast-addr": "239.255.42.1", "mcast-port": 5670, "mesh-port": 5671, "app-port": 5672,
+			"bind": "0.0.0.0", "app-bind": "127.0.0.1", "http-addr": "127.0.0.1:8080", "peer-timeout": 5 * time.Second,
+			"message-buffer-size": 1024, "max-buffer-memory": 64 << 20, "paused-subscription-ttl": 300 * time.Second,
+			"subscriber-queue-limit": 10000, "backpressure-policy": state.DropOldest, "block-timeout-ms": 5 * time.Second,
+			"default-message-ttl": time.Duration(0), "max-payload": 1 << 20,
+		}[name]
+		if got != want {
+			t.Errorf("--%s defaults to %v, want %v (SPEC)", name, got, want)
+		}
+	}
+}
+
+func TestFlagsTakeBothFormsAndEnvironmentFillsTheRest(t *testing.T) {
+	o, err := ParseFlags([]string{
+		"--cluster=prod", "--mesh-port", "6000", "-app-port=6001", "--peers", "a.example:5670, 10.0.0.9",
+		"--log-level", "trace", "--log-format=json", "--max-buffer-memory", "512KiB", "--default-message-ttl", "90s",
+		"--backpressure-policy", "block", "--block-timeout-ms", "250", "--mcast-addr", "",
+	}, env(map[string]string{
+		"NEXUSD_CLUSTER":                 "ignored-because-the-flag-wins",
+		"NEXUSD_SUBSCRIBER_QUEUE_LIMIT":  "500",
+		"NEXUSD_PAUSED_SUBSCRIPTION_TTL": "1m",
+		"NEXUSD_MAX_PAYLOAD":             "2MiB",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"cluster", o.Cluster, "prod"}, {"mesh-port", o.MeshPort, 6000}, {"app-port", o.AppPort, 6001},
+		{"peers", strings.Join(o.Peers, "|"), "a.example:5670|10.0.0.9"}, {"log-level", o.LogLevel, LevelTrace},
+		{"log-format", o.LogFormat, "json"}, {"max-buffer-memory", o.MaxBufferBytes, 512 << 10},
+		{"default-message-ttl", o.DefaultTTL, 90 * time.Second}, {"backpressure-policy", o.BackpressurePolicy, state.Block},
+		{"block-timeout-ms", o.BlockTimeout, 250 * time.Millisecond}, {"mcast-addr", o.McastAddr, ""},
+		{"subscriber-queue-limit (env)", o.QueueLimit, 500}, {"paused-subscription-ttl (env)", o.PausedTTL, time.Minute},
+		{"max-payload (env)", o.MaxPayloadBytes, 2 << 20},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestBadValuesNameTheFlagAndWhatItAccepts(t *testing.T) {
+	cases := []struct {
+		args []string
+		env  map[string]string
+		want []string // all in the one-line message
+	}{
+		{[]string{"--mesh-port", "http"}, nil, []string{"--mesh-port", `"http"`, "port number"}},
+		{[]string{"--mcast-port=70000"}, nil, []string{"--mcast-port", "port number"}},
+		{[]string{"--log-level", "loud"}, nil, []string{"--log-level", "TRACE, DEBUG, INFO, WARN, ERROR or FATAL"}},
+		{[]string{"--log-format", "xml"}, nil, []string{"--log-format", "text or json"}},
+		{[]string{"--backpressure-policy", "sometimes"}, nil, []string{"--backpressure-policy", "drop-oldest, drop-newest or block"}},
+		{[]string{"--peer-timeout", "5"}, nil, []string{"--peer-timeout", "duration"}},
+		{[]string{"--peer-timeout", "100ms"}, nil, []string{"--peer-timeout", "500ms"}},
+		{[]string{"--max-payload", "lots"}, nil, []string{"--max-payload", "size"}},
+		{[]string{"--mcast-addr", "10.0.0.1"}, nil, []string{"--mcast-addr", "multicast"}},
+		{[]string{"--bind", "localhost"}, nil, []string{"--bind", "IPv4"}},
+		{[]string{"--mcast-iface", "no-such-if0"}, nil, []string{"--mcast-iface", "no-such-if0"}},
+		{[]string{"--app-bind", "0.0.0.0"}, nil, []string{"--app-token", "--app-bind"}},
+		{[]string{"--app-port", "5671"}, nil, []string{"--app-port", "--mesh-port"}},
+		{[]string{"--peers", "a:b:c"}, nil, []string{"--peers", "a:b:c"}},
+		{[]string{"--no-such-flag"}, nil, []string{"--no-such-flag", "unknown flag"}},
+		{[]string{"--cluster"}, nil, []string{"--cluster", "needs a value"}},
+		{[]string{"stray"}, nil, []string{"stray", "flags only"}},
+		{nil, map[string]string{"NEXUSD_MESH_PORT": "x"}, []string{"--mesh-port", "NEXUSD_MESH_PORT", "port number"}},
+	}
+	for _, c := range cases {
+		_, err := ParseFlags(c.args, env(c.env))
+		if err == nil {
+			t.Errorf("%v %v: accepted", c.args, c.env)
+			continue
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "\n") {
+			t.Errorf("%v: message spans lines: %q", c.args, msg)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%v %v: %q does not mention %q", c.args, c.env, msg, w)
+			}
+		}
+	}
+}
+
+func TestHelpIsNotAnError(t *testing.T) {
+	for _, a := range []string{"-h", "--help"} {
+		if _, err := ParseFlags([]string{a}, env(nil)); !errors.Is(err, ErrHelp) {
+			t.Errorf("%s: %v, want ErrHelp", a, err)
+		}
+	}
+	var b strings.Builder
+	Usage(&b)
+	for _, d := range flagDefs() {
+		if !strings.Contains(b.String(), "--"+d.name) || !strings.Contains(b.String(), EnvName(d.name)) {
+			t.Errorf("usage does not list --%s with %s", d.name, EnvName(d.name))
+		}
+	}
+}
+
+func TestLogLevelsInAnyCase(t *testing.T) {
+	for in, want := range map[string]slog.Level{"trace": LevelTrace, "Debug": slog.LevelDebug, "INFO": slog.LevelInfo,
+		"warn": slog.LevelWarn, "Warning": slog.LevelWarn, "error": slog.LevelError, "FATAL": LevelFatal} {
+		if got, err := ParseLevel(in); err != nil || got != want {
+			t.Errorf("ParseLevel(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	var b strings.Builder
+	NewLogger(&b, LevelTrace, "text").Log(t.Context(), LevelTrace, "x")
+	NewLogger(&b, LevelTrace, "text").Log(t.Context(), LevelFatal, "y")
+	if !strings.Contains(b.String(), "level=TRACE") || !strings.Contains(b.String(), "level=FATAL") {
+		t.Errorf("levels print as %q, want TRACE and FATAL", b.String())
+	}
+}

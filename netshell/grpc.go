@@ -1,0 +1,169 @@
+package netshell
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+)
+
+// instanceHeader carries a daemon's instance id on every mesh response, so
+// a caller knows which run of the peer answered (probes, push streams).
+const instanceHeader = "nexusd-instance"
+
+// Keepalive: servers ping idle connections every 30 s and drop them after
+// 10 s without an answer; clients may ping every 10 s (mesh clients do,
+// so a cut link is noticed even without traffic).
+var (
+	serverKeepalive = keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}
+	keepalivePolicy = keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}
+	clientKeepalive = keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}
+)
+
+// maxMessageBytes is the gRPC message limit of both servers: room for a
+// payload at the limit twice over (so an oversized payload reaches the node
+// and gets INVALID_ARGUMENT with a reason, not a transport error), and at
+// least 4 MiB for batches.
+func maxMessageBytes(o *Options) int { return max(4<<20, 2*o.MaxPayloadBytes+64<<10) }
+
+// newGRPCServer builds a server with explicit message-size, stream and
+// keepalive limits, the gRPC health service and server reflection.
+func newGRPCServer(o *Options, maxSend int, streams uint32, unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor) (*grpc.Server, *health.Server) {
+	srv := grpc.NewServer(
+		grpc.MaxRecvMsgSize(maxMessageBytes(o)),
+		grpc.MaxSendMsgSize(maxSend),
+		grpc.MaxConcurrentStreams(streams),
+		grpc.MaxHeaderListSize(16<<10),
+		grpc.ConnectionTimeout(10*time.Second),
+		grpc.KeepaliveParams(serverKeepalive),
+		grpc.KeepaliveEnforcementPolicy(keepalivePolicy),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+	)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv)
+	return srv, hs
+}
+
+// rpcError turns a shell-side failure into a gRPC status error.
+func rpcError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errStopped):
+		return status.Error(codes.Unavailable, "nexusd is shutting down: retry on another daemon or once it has restarted")
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return status.FromContextError(err).Err()
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.Error(codes.Internal, err.Error())
+}
+
+// refuseWhileStopping answers UNAVAILABLE to new calls once shutdown began.
+func refuseWhileStopping(stopping <-chan struct{}) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+	closed := func() bool {
+		select {
+		case <-stopping:
+			return true
+		default:
+			return false
+		}
+	}
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			if closed() {
+				return nil, rpcError(errStopped)
+			}
+			return h(ctx, req)
+		}, func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			if closed() {
+				return rpcError(errStopped)
+			}
+			return h(srv, ss)
+		}
+}
+
+// withInstance sends our instance id in the response headers of every call.
+func withInstance(id string) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+	md := metadata.Pairs(instanceHeader, id)
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			_ = grpc.SetHeader(ctx, md)
+			return h(ctx, req)
+		}, func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			// Sent at once: a push stream's sender checks it before any ack.
+			_ = ss.SendHeader(md)
+			return h(srv, ss)
+		}
+}
+
+// requireToken checks "authorization: Bearer <token>" on every sidecar call
+// but health checks.
+func requireToken(token string) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+	want := []byte("Bearer " + token)
+	check := func(ctx context.Context, method string) error {
+		if strings.HasPrefix(method, "/grpc.health.v1.Health/") {
+			return nil
+		}
+		md, _ := metadata.FromIncomingContext(ctx)
+		for _, v := range md.Get("authorization") {
+			if subtle.ConstantTimeCompare([]byte(v), want) == 1 {
+				return nil
+			}
+		}
+		return status.Error(codes.Unauthenticated, "missing or wrong token: send metadata \"authorization: Bearer <token>\" with the daemon's --app-token")
+	}
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			if err := check(ctx, info.FullMethod); err != nil {
+				return nil, err
+			}
+			return h(ctx, req)
+		}, func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			if err := check(ss.Context(), info.FullMethod); err != nil {
+				return err
+			}
+			return h(srv, ss)
+		}
+}
+
+// countRefusals counts every sidecar call that ends in an error other than
+// the client's own cancel or deadline, by RPC and reason.
+func countRefusals(m *metrics) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+	count := func(method string, err error) {
+		c := status.Code(err)
+		if c == codes.OK || c == codes.Canceled || c == codes.DeadlineExceeded {
+			return
+		}
+		rpc := method[strings.LastIndexByte(method, '/')+1:]
+		m.sidecarRefused.WithLabelValues(rpc, strings.ToLower(codeName(c))).Inc()
+	}
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			resp, err := h(ctx, req)
+			count(info.FullMethod, err)
+			return resp, err
+		}, func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			err := h(srv, ss)
+			count(info.FullMethod, err)
+			return err
+		}
+}
+
+// peerAddr is the caller's address, for logs.
+func peerAddr(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr.String()
+	}
+	return ""
+}

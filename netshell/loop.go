@@ -1,0 +1,385 @@
+package netshell
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/nexusd/nexusd/state"
+)
+
+// errStopped answers whoever waits on a loop that has stopped.
+var errStopped = errors.New("nexusd is shutting down")
+
+// meshCalls is what the loop asks of the mesh client. Every method returns
+// at once; each call is completed later by exactly one event posted back
+// (the ledger makes sure of it even if the transport never answers).
+type meshCalls interface {
+	Fetch(call uint64, peer, addr string)
+	Probe(call uint64, peer, addr string)
+	Push(call uint64, peer, addr string, env state.Envelope)
+	Resend(e state.RequestResend)
+	ClosePeer(peer, addr string)
+}
+
+// announcer sends beacons; it returns at once.
+type announcer interface{ Announce(hash uint64) }
+
+// replier takes the answer to a request event (AnswerState, AnswerPush,
+// AnswerResend, CompletePublish, CompleteUnsubscribe). The loop calls it
+// with a copy of the effect, and it must not block.
+type replier interface{ answer(state.Effect) }
+
+// replyChan is the replier of one unary request: room for its one answer.
+type replyChan chan state.Effect
+
+func (c replyChan) answer(e state.Effect) { c <- e }
+
+func newReplyChan() replyChan { return make(replyChan, 1) }
+
+// input is one thing for the loop to do.
+type input struct {
+	ev     state.Event   // step this event
+	evs    []state.Event // or these, in order
+	reply  replier       // answers to the events' Req go here
+	stream *subStream    // registered before a Subscribed or Resumed is stepped
+	fn     func(*loop)   // or run this on the loop (queries, barriers)
+}
+
+// loopStats are counts only the loop sees; read them through a query.
+type loopStats struct {
+	DeliveredLocalOrigin  uint64 // live messages handed to streams that were published here
+	DeliveredRemoteOrigin uint64 // ... that came from peers
+	CallsTimedOut         uint64 // calls the ledger completed
+	LateCompletions       uint64 // transport answers that came after the ledger's
+	Events                uint64 // events stepped
+	Ticks                 uint64
+}
+
+// loop is the goroutine that owns the node.
+type loop struct {
+	node     *state.Node
+	id       string
+	clk      clock.Clock
+	start    time.Time
+	log      *slog.Logger
+	trace    bool
+	in       chan input
+	done     chan struct{} // closed when run returns
+	stopping chan struct{} // closed when shutdown begins: waiters give up
+	reqs     atomic.Uint64 // request ids and stream handles, never reused
+	mesh     meshCalls
+	beacons  announcer
+	metrics  *metrics
+
+	ledger  *ledger
+	replies map[uint64]replier
+	streams map[uint64]*subStream
+	timer   *deadlineTimer
+	scratch []state.Event
+	stats   loopStats
+}
+
+func newLoop(node *state.Node, clk clock.Clock, log *slog.Logger, m *metrics, queue int, callTimeout time.Duration) *loop {
+	return &loop{
+		node:     node,
+		id:       node.ID(),
+		clk:      clk,
+		start:    clk.Now(),
+		log:      log,
+		trace:    log.Enabled(context.Background(), LevelTrace),
+		in:       make(chan input, queue),
+		done:     make(chan struct{}),
+		stopping: make(chan struct{}),
+		metrics:  m,
+		// The backstop fires after the transports' own deadlines.
+		ledger:  newLedger(callTimeout + callTimeout/2),
+		replies: make(map[uint64]replier),
+		streams: make(map[uint64]*subStream),
+		timer:   newDeadlineTimer(clk),
+	}
+}
+
+// run owns the node until ctx ends. The first tick sends the first beacon.
+func (l *loop) run(ctx context.Context) {
+	defer close(l.done)
+	defer l.timer.stop()
+	l.tick()
+	for {
+		l.arm()
+		select {
+		case <-ctx.Done():
+			return
+		case in := <-l.in:
+			l.handle(in)
+			// Take what else is waiting before re-arming the timer.
+			for range 256 {
+				select {
+				case in = <-l.in:
+					l.handle(in)
+					continue
+				default:
+				}
+				break
+			}
+		case <-l.timer.c():
+			l.tick()
+		}
+	}
+}
+
+// post hands the loop an input; it blocks while the loop is busy and fails
+// once the loop has stopped or ctx ends. The loop never posts to itself.
+func (l *loop) post(ctx context.Context, in input) error {
+	select {
+	case l.in <- in:
+		return nil
+	case <-l.done:
+		return errStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// newID is a fresh request id or stream handle.
+func (l *loop) newID() uint64 { return l.reqs.Add(1) }
+
+// ask posts one request event and waits for its answer. It gives up when
+// ctx ends or shutdown begins; the answer, if it comes later, is dropped.
+func (l *loop) ask(ctx context.Context, ev state.Event) (state.Effect, error) {
+	ch := newReplyChan()
+	if err := l.post(ctx, input{ev: ev, reply: ch}); err != nil {
+		return nil, err
+	}
+	select {
+	case e := <-ch:
+		return e, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-l.stopping:
+		return nil, errStopped
+	case <-l.done:
+		return nil, errStopped
+	}
+}
+
+// complete posts transport completions (never called on the loop).
+func (l *loop) complete(evs ...state.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	in := input{evs: evs}
+	if len(evs) == 1 {
+		in = input{ev: evs[0]}
+	}
+	_ = l.post(context.Background(), in)
+}
+
+// query runs f on the loop and waits for it; f may read the node.
+func (l *loop) query(ctx context.Context, f func(*loop)) error {
+	done := make(chan struct{})
+	if err := l.post(ctx, input{fn: func(l *loop) { f(l); close(done) }}); err != nil {
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-l.done:
+		return errStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// barrier returns once the loop has handled everything posted before it
+// and armed its timer for the next deadline (tests on a mock clock).
+func (l *loop) barrier(ctx context.Context) error {
+	return l.query(ctx, func(l *loop) { l.arm() })
+}
+
+func (l *loop) now() state.Instant {
+	return state.Instant{Mono: l.clk.Since(l.start), WallMs: l.clk.Now().UnixMilli()}
+}
+
+// arm sets the timer for the node's next deadline or the ledger's. A
+// deadline already past is ticked now rather than left to a timer that
+// may already have fired unread.
+func (l *loop) arm() {
+	for range 16 {
+		next := min(l.node.NextDeadline(), l.ledger.next())
+		if next == state.Never {
+			l.timer.stop()
+			return
+		}
+		if wait := next - l.clk.Since(l.start); wait > 0 {
+			l.timer.reset(wait)
+			return
+		}
+		l.tick()
+	}
+	l.timer.reset(0)
+}
+
+func (l *loop) tick() {
+	now := l.now()
+	l.stats.Ticks++
+	l.dispatch(now, l.node.Tick(now))
+	l.scratch = l.ledger.expire(now.Mono, l.scratch[:0])
+	for _, ev := range l.scratch {
+		l.stats.CallsTimedOut++
+		l.log.Debug("call timed out", "event", ev.String())
+		l.dispatch(now, l.node.Step(now, ev))
+	}
+	clear(l.scratch)
+}
+
+func (l *loop) handle(in input) {
+	if in.fn != nil {
+		in.fn(l)
+		return
+	}
+	if in.stream != nil {
+		l.streams[in.stream.handle] = in.stream
+	}
+	now := l.now()
+	if in.ev != nil {
+		l.step(now, in.ev, in.reply)
+	}
+	for _, ev := range in.evs {
+		l.step(now, ev, in.reply)
+	}
+}
+
+func (l *loop) step(now state.Instant, ev state.Event, reply replier) {
+	if call, ok := completionCall(ev); ok {
+		c, open := l.ledger.finish(call)
+		if !open {
+			l.stats.LateCompletions++
+			return
+		}
+		if c.kind == callFetch {
+			l.metrics.syncSeconds.Observe((now.Mono - c.started).Seconds())
+		}
+	}
+	if reply != nil {
+		if req, ok := requestOf(ev); ok {
+			l.replies[req] = reply
+		}
+	}
+	l.stats.Events++
+	if l.trace {
+		l.log.Log(context.Background(), LevelTrace, "event", "ev", ev.String())
+	}
+	var newPeer *state.Beacon
+	if b, ok := ev.(*state.BeaconReceived); ok && !l.node.KnowsPeer(b.Beacon.Instance) {
+		newPeer = &b.Beacon
+	}
+	l.dispatch(now, l.node.Step(now, ev))
+	if newPeer != nil && l.node.KnowsPeer(newPeer.Instance) {
+		l.log.Info("peer discovered", "peer", newPeer.Instance, "addr", newPeer.Addr)
+	}
+}
+
+// dispatch carries out effects. They are valid only until the next Step,
+// so whatever leaves the loop is a copy or immutable (messages, states).
+func (l *loop) dispatch(now state.Instant, effs []state.Effect) {
+	for _, eff := range effs {
+		if l.trace {
+			l.log.Log(context.Background(), LevelTrace, "effect", "eff", eff.String())
+		}
+		switch e := eff.(type) {
+		case *state.SendBeacon:
+			l.beacons.Announce(e.Hash)
+		case *state.FetchState:
+			l.ledger.start(e.Call, callFetch, now.Mono)
+			l.mesh.Fetch(e.Call, e.Peer, e.Addr)
+		case *state.Probe:
+			l.log.Info("peer silent; probing it", "peer", e.Peer, "addr", e.Addr)
+			l.ledger.start(e.Call, callProbe, now.Mono)
+			l.mesh.Probe(e.Call, e.Peer, e.Addr)
+		case *state.Push:
+			l.ledger.start(e.Call, callPush, now.Mono)
+			l.mesh.Push(e.Call, e.Peer, e.Addr, e.Envelope())
+		case *state.RequestResend:
+			l.ledger.start(e.Call, callResend, now.Mono)
+			l.mesh.Resend(*e)
+		case *state.ClosePeer:
+			l.log.Info("peer removed", "peer", e.Peer, "addr", e.Addr)
+			l.mesh.ClosePeer(e.Peer, e.Addr)
+		case *state.AnswerState:
+			l.answer(e.Req, &state.AnswerState{Req: e.Req, State: e.State})
+		case *state.AnswerPush:
+			c := *e
+			if e.Errs != nil {
+				c.Errs = append([]error(nil), e.Errs...)
+			}
+			l.answer(e.Req, &c)
+		case *state.AnswerResend:
+			c := *e
+			c.Reply.Msgs = append([]state.Envelope(nil), e.Reply.Msgs...)
+			l.answer(e.Req, &c)
+		case *state.CompletePublish:
+			c := *e
+			l.answer(e.Req, &c)
+		case *state.CompleteUnsubscribe:
+			c := *e
+			l.answer(e.Req, &c)
+		case *state.Deliver:
+			l.deliver(e)
+		case *state.EndStream:
+			if st := l.streams[e.Stream]; st != nil {
+				delete(l.streams, e.Stream)
+				st.end(e.Err)
+			}
+		default:
+			l.log.Error("effect not handled by the shell", "effect", eff.String())
+		}
+	}
+}
+
+func (l *loop) answer(req uint64, e state.Effect) {
+	r := l.replies[req]
+	if r == nil {
+		l.log.Error("answer to an unknown request", "req", req, "effect", e.String())
+		return
+	}
+	delete(l.replies, req)
+	r.answer(e)
+}
+
+func (l *loop) deliver(e *state.Deliver) {
+	st := l.streams[e.Stream]
+	if st == nil {
+		l.log.Error("delivery to an unknown stream", "effect", e.String())
+		return
+	}
+	if e.Out.Kind == state.OutMessage {
+		if e.Out.Msg.Source == l.id {
+			l.stats.DeliveredLocalOrigin++
+		} else {
+			l.stats.DeliveredRemoteOrigin++
+		}
+	}
+	st.put(e.Out)
+}
+
+// requestOf is the Req of an event the node answers with one effect.
+func requestOf(ev state.Event) (uint64, bool) {
+	switch e := ev.(type) {
+	case *state.StateRequested:
+		return e.Req, true
+	case *state.PushReceived:
+		return e.Req, true
+	case *state.ResendRequested:
+		return e.Req, true
+	case *state.Published:
+		return e.Req, true
+	case *state.Unsubscribed:
+		return e.Req, true
+	}
+	return 0, false
+}

@@ -1,0 +1,204 @@
+package netshell
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/nexusd/nexusd/proto/meshpb"
+	"github.com/nexusd/nexusd/state"
+)
+
+// errPeerClosed fails calls to a peer whose connection was closed.
+var errPeerClosed = errors.New("connection to the peer was closed (peer removed or daemon stopping)")
+
+// meshClient carries the loop's request effects to peers: one gRPC
+// connection per peer, an ordered batched push stream on it, and one
+// goroutine per fetch, probe or resend, each bounded by CallTimeout. Every
+// call ends in exactly one completion posted to the loop.
+//
+// Fetch, Probe, Push, Resend and ClosePeer are called by the loop only and
+// return at once; the peers map is the loop's.
+type meshClient struct {
+	self     string // our instance id, named in resend requests
+	o        *Options
+	log      *slog.Logger
+	clk      clock.Clock
+	ctx      context.Context // ends at shutdown
+	done     func(...state.Event)
+	counters *shellCounters
+	dial     []grpc.DialOption
+	peers    map[string]*peerConn // by instance id
+	wg       sync.WaitGroup
+}
+
+// peerConn is the connection to one peer instance at one address.
+type peerConn struct {
+	id, addr string
+	conn     *grpc.ClientConn
+	client   meshpb.MeshServiceClient
+	ctx      context.Context // ends when the peer is closed
+	cancel   context.CancelFunc
+	push     *pushLink
+}
+
+func newMeshClient(ctx context.Context, self string, o *Options, log *slog.Logger, clk clock.Clock, counters *shellCounters, done func(...state.Event)) *meshClient {
+	msg := maxMessageBytes(o)
+	return &meshClient{
+		self: self, o: o, log: log, clk: clk, ctx: ctx, done: done, counters: counters,
+		peers: make(map[string]*peerConn),
+		dial: []grpc.DialOption{
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(msg), grpc.MaxCallSendMsgSize(msg)),
+			grpc.WithKeepaliveParams(clientKeepalive),
+			// Reconnect quickly: a peer that is back should get its pushes
+			// within the core's retry backoff, not gRPC's default 2 minutes.
+			grpc.WithConnectParams(grpc.ConnectParams{
+				Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+				MinConnectTimeout: o.CallTimeout,
+			}),
+		},
+	}
+}
+
+// peer returns the connection to a peer instance, making it if needed. A
+// peer seen at a new address gets a new connection.
+func (m *meshClient) peer(id, addr string) (*peerConn, error) {
+	if pc := m.peers[id]; pc != nil {
+		if pc.addr == addr {
+			return pc, nil
+		}
+		m.closeConn(pc)
+	}
+	conn, err := grpc.NewClient("passthrough:///"+addr, m.dial...)
+	if err != nil {
+		return nil, fmt.Errorf("peer %s at %q: %w", id, addr, err)
+	}
+	ctx, cancel := context.WithCancel(m.ctx)
+	pc := &peerConn{id: id, addr: addr, conn: conn, client: meshpb.NewMeshServiceClient(conn), ctx: ctx, cancel: cancel}
+	pc.push = newPushLink(m, pc)
+	m.peers[id] = pc
+	return pc, nil
+}
+
+// call runs f on its own goroutine with CallTimeout and posts the
+// completion it returns.
+func (m *meshClient) call(id, addr string, fail state.Event, f func(ctx context.Context, pc *peerConn) state.Event) {
+	pc, err := m.peer(id, addr)
+	m.wg.Go(func() {
+		if err != nil {
+			m.done(withErr(fail, err))
+			return
+		}
+		ctx, cancel := context.WithTimeout(pc.ctx, m.o.CallTimeout)
+		defer cancel()
+		m.done(f(ctx, pc))
+	})
+}
+
+func (m *meshClient) Fetch(call uint64, peer, addr string) {
+	m.call(peer, addr, &state.FetchCompleted{Call: call}, func(ctx context.Context, pc *peerConn) state.Event {
+		st, err := pc.client.GetNodeState(ctx, &emptypb.Empty{}, grpc.MaxCallRecvMsgSize(m.o.MaxStateBytes))
+		if err != nil {
+			return &state.FetchCompleted{Call: call, Err: err}
+		}
+		return &state.FetchCompleted{Call: call, State: nodeStateFromProto(st)}
+	})
+}
+
+// Probe asks the peer's health service, and checks that the instance that
+// answers is the one we probe.
+func (m *meshClient) Probe(call uint64, peer, addr string) {
+	m.call(peer, addr, &state.ProbeCompleted{Call: call}, func(ctx context.Context, pc *peerConn) state.Event {
+		var hdr metadata.MD
+		resp, err := healthpb.NewHealthClient(pc.conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&hdr))
+		switch {
+		case err != nil:
+		case resp.GetStatus() != healthpb.HealthCheckResponse_SERVING:
+			err = fmt.Errorf("peer %s is %s", addr, resp.GetStatus())
+		default:
+			err = checkInstance(hdr, peer, addr)
+		}
+		return &state.ProbeCompleted{Call: call, Err: err}
+	})
+}
+
+func (m *meshClient) Resend(e state.RequestResend) {
+	m.call(e.Peer, e.Addr, &state.ResendCompleted{Call: e.Call}, func(ctx context.Context, pc *peerConn) state.Event {
+		resp, err := pc.client.ResendMessages(ctx, resendRequestToProto(&e, m.self))
+		if err != nil {
+			return &state.ResendCompleted{Call: e.Call, Err: err}
+		}
+		return &state.ResendCompleted{Call: e.Call, Reply: resendReplyFromProto(resp)}
+	})
+}
+
+func (m *meshClient) Push(call uint64, peer, addr string, env state.Envelope) {
+	pc, err := m.peer(peer, addr)
+	if err != nil {
+		m.wg.Go(func() { m.done(&state.PushCompleted{Call: call, Err: err}) })
+		return
+	}
+	pc.push.enqueue(pushItem{call: call, env: env})
+}
+
+// ClosePeer closes a removed peer's connection; its calls under way fail
+// and are completed.
+func (m *meshClient) ClosePeer(peer, addr string) {
+	if pc := m.peers[peer]; pc != nil && pc.addr == addr {
+		m.closeConn(pc)
+	}
+}
+
+func (m *meshClient) closeConn(pc *peerConn) {
+	delete(m.peers, pc.id)
+	pc.cancel()
+	m.wg.Go(func() {
+		pc.push.wait()
+		pc.conn.Close()
+	})
+}
+
+// wait returns once every call and push link has finished; the client's
+// context must have ended.
+func (m *meshClient) wait() { m.wg.Wait() }
+
+// closeAll closes every connection (shutdown), once the loop has stopped.
+func (m *meshClient) closeAll() {
+	for _, pc := range m.peers {
+		m.closeConn(pc)
+	}
+}
+
+func checkInstance(hdr metadata.MD, want, addr string) error {
+	if ids := hdr.Get(instanceHeader); len(ids) > 0 && ids[0] != want {
+		return fmt.Errorf("%s is now instance %s, not %s", addr, ids[0], want)
+	}
+	return nil
+}
+
+// withErr is the completion fail with err set.
+func withErr(fail state.Event, err error) state.Event {
+	switch e := fail.(type) {
+	case *state.FetchCompleted:
+		e.Err = err
+	case *state.ProbeCompleted:
+		e.Err = err
+	case *state.PushCompleted:
+		e.Err = err
+	case *state.ResendCompleted:
+		e.Err = err
+	}
+	return fail
+}

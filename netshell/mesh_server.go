@@ -1,0 +1,201 @@
+package netshell
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/nexusd/nexusd/proto/meshpb"
+	"github.com/nexusd/nexusd/state"
+)
+
+// pushStreamWindow is how many received batches of one push stream may
+// wait for the node's answer before the server stops reading the stream
+// (gRPC flow control then holds the sender back). Senders pack at most
+// 1 MiB a batch, and the message limit caps any batch, so what one stream
+// holds stays bounded.
+const pushStreamWindow = 16
+
+// meshServer serves MeshService: the reliable daemon-to-daemon path. Every
+// call becomes one event for the loop and is answered from its effect.
+type meshServer struct {
+	meshpb.UnimplementedMeshServiceServer
+	loop *loop
+	log  *slog.Logger
+
+	// The last NodeState converted, reused while the node hands out the
+	// same (immutable) state.
+	cache atomic.Pointer[cachedState]
+}
+
+type cachedState struct {
+	src *state.NodeState
+	pb  *meshpb.NodeState
+}
+
+func (s *meshServer) GetNodeState(ctx context.Context, _ *emptypb.Empty) (*meshpb.NodeState, error) {
+	ans, err := s.loop.ask(ctx, &state.StateRequested{Req: s.loop.newID()})
+	if err != nil {
+		return nil, rpcError(err)
+	}
+	st := ans.(*state.AnswerState).State
+	if c := s.cache.Load(); c != nil && c.src == st {
+		return c.pb, nil
+	}
+	pb := nodeStateToProto(st)
+	s.cache.Store(&cachedState{src: st, pb: pb})
+	return pb, nil
+}
+
+func (s *meshServer) PushMessage(ctx context.Context, in *meshpb.MessageEnvelope) (*meshpb.Ack, error) {
+	ans, err := s.loop.ask(ctx, &state.PushReceived{Req: s.loop.newID(), From: peerAddr(ctx),
+		Envs: []state.Envelope{envelopeFromProto(in)}})
+	if err != nil {
+		return nil, rpcError(err)
+	}
+	var refused error
+	if errs := ans.(*state.AnswerPush).Errs; errs != nil {
+		refused = errs[0]
+	}
+	return pushAck(in.GetMessageId(), refused), nil
+}
+
+func (s *meshServer) ResendMessages(ctx context.Context, in *meshpb.ResendRequest) (*meshpb.ResendResponse, error) {
+	if in.GetToSequence() < in.GetFromSequence() {
+		return nil, status.Errorf(codes.InvalidArgument, "to_sequence %d is below from_sequence %d", in.GetToSequence(), in.GetFromSequence())
+	}
+	ans, err := s.loop.ask(ctx, resendRequestFromProto(s.loop.newID(), in))
+	if err != nil {
+		return nil, rpcError(err)
+	}
+	return resendReplyToProto(&ans.(*state.AnswerResend).Reply), nil
+}
+
+// PushMessageBatchStream takes a peer's ordered batches; each batch is one
+// PushReceived, acknowledged by cumulative count.
+func (s *meshServer) PushMessageBatchStream(stream grpc.BidiStreamingServer[meshpb.MessageBatch, meshpb.BatchAck]) error {
+	var total uint64
+	return s.servePush(stream.Context(),
+		func() ([]*meshpb.MessageEnvelope, error) {
+			b, err := stream.Recv()
+			return b.GetMessages(), err
+		},
+		func(done []pushDone) error {
+			ack := &meshpb.BatchAck{}
+			for _, d := range done {
+				total += uint64(len(d.ids))
+				for i, err := range d.errs {
+					if err != nil {
+						ack.Failures = append(ack.Failures, pushAck(d.ids[i], err))
+					}
+				}
+			}
+			ack.Accepted = total
+			return stream.Send(ack)
+		})
+}
+
+// PushMessageStream is the v1 stream: one Ack per envelope, in order.
+func (s *meshServer) PushMessageStream(stream grpc.BidiStreamingServer[meshpb.MessageEnvelope, meshpb.Ack]) error {
+	return s.servePush(stream.Context(),
+		func() ([]*meshpb.MessageEnvelope, error) {
+			e, err := stream.Recv()
+			if err != nil {
+				return nil, err
+			}
+			return []*meshpb.MessageEnvelope{e}, nil
+		},
+		func(done []pushDone) error {
+			for _, d := range done {
+				var refused error
+				if d.errs != nil {
+					refused = d.errs[0]
+				}
+				if err := stream.Send(pushAck(d.ids[0], refused)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+}
+
+// pushDone is one received batch and, once the node answered, its result.
+type pushDone struct {
+	req  uint64
+	ids  []string
+	errs []error // nil: all taken
+}
+
+// servePush runs one push stream: a reader goroutine turns each received
+// batch into a PushReceived (at most pushStreamWindow unanswered), and this
+// goroutine sends acknowledgements as the answers come, in order. When the
+// peer closes its side, the answers still owed are sent before returning.
+func (s *meshServer) servePush(ctx context.Context, recv func() ([]*meshpb.MessageEnvelope, error), ack func([]pushDone) error) error {
+	from := peerAddr(ctx)
+	answers := newMailbox[state.Effect]()
+	var mu sync.Mutex
+	var owed []pushDone // batches posted, oldest first; the node answers in order
+	slots := make(chan struct{}, pushStreamWindow)
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			envs, err := recv()
+			if err != nil {
+				readErr <- err
+				return
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				readErr <- ctx.Err()
+				return
+			}
+			ids := make([]string, len(envs))
+			for i, e := range envs {
+				ids[i] = e.GetMessageId()
+			}
+			req := s.loop.newID()
+			mu.Lock()
+			owed = append(owed, pushDone{req: req, ids: ids})
+			mu.Unlock()
+			ev := &state.PushReceived{Req: req, From: from, Envs: envelopesFromProto(envs)}
+			if err := s.loop.post(ctx, input{ev: ev, reply: answers}); err != nil {
+				readErr <- err
+				return
+			}
+		}
+	}()
+	var done []pushDone
+	owedCount := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(owed)
+	}
+	return s.loop.serveAnswers(ctx, answers, readErr, owedCount, func(buf []state.Effect) error {
+		done = done[:0]
+		mu.Lock()
+		for _, e := range buf {
+			a := e.(*state.AnswerPush)
+			d := owed[0]
+			owed = owed[1:]
+			if d.req != a.Req {
+				mu.Unlock()
+				s.log.Error("push answers out of order", "want", d.req, "got", a.Req)
+				return status.Error(codes.Internal, "push answers out of order")
+			}
+			d.errs = a.Errs
+			done = append(done, d)
+		}
+		mu.Unlock()
+		for range buf {
+			<-slots
+		}
+		return ack(done)
+	})
+}

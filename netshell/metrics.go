@@ -1,0 +1,282 @@
+package netshell
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/nexusd/nexusd/state"
+)
+
+// shellCounters are counts kept outside the loop, by the goroutines doing
+// I/O. They are atomics, read when metrics are collected.
+type shellCounters struct {
+	datagramsIn      atomic.Uint64 // discovery datagrams read
+	beaconsOut       atomic.Uint64 // beacon datagrams written (multicast and each seed)
+	beaconSendErrors atomic.Uint64
+	tooLarge         atomic.Uint64 // beacon drops, by reason
+	undecodable      atomic.Uint64
+	badAddress       atomic.Uint64
+	pushRefused      atomic.Uint64 // envelopes a peer acknowledged but refused
+	pushStreams      atomic.Uint64 // push streams opened to peers
+	pushStreamErrs   atomic.Uint64 // push streams that failed
+}
+
+func (c *shellCounters) beaconDrop(reason string) {
+	switch reason {
+	case dropTooLarge:
+		c.tooLarge.Add(1)
+	case dropUndecodable:
+		c.undecodable.Add(1)
+	default:
+		c.badAddress.Add(1)
+	}
+}
+
+// snapshot is what the loop reports for one collection.
+type snapshot struct {
+	status state.Status
+	loop   loopStats
+	queue  int // inputs waiting for the loop
+}
+
+// metrics are the daemon's Prometheus metrics (SPEC section 7), all named
+// nexusd_*. The node's counters reach them through a snapshot the loop
+// takes when Prometheus scrapes; nothing reads the node from elsewhere.
+type metrics struct {
+	reg            *prometheus.Registry
+	shell          shellCounters
+	syncSeconds    prometheus.Histogram
+	deliverLatency prometheus.Histogram
+	sidecarRefused *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		syncSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "nexusd_sync_duration_seconds",
+			Help:    "Time from asking a peer for its state (GetNodeState) to the answer or failure.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}),
+		deliverLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "nexusd_publish_to_deliver_seconds",
+			Help:    "Time from a message's publish (its timestamp_ms, on the publishing daemon's wall clock) to its hand-over to a local subscriber's stream. Millisecond resolution; across hosts it includes clock skew.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5, 10},
+		}),
+		sidecarRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nexusd_sidecar_refused_total",
+			Help: "Sidecar requests refused, by RPC and reason (the gRPC code, in snake case).",
+		}, []string{"rpc", "reason"}),
+	}
+	m.reg.MustRegister(m.syncSeconds, m.deliverLatency, m.sidecarRefused,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// labeled is one value of a metric, with its label values.
+type labeled struct {
+	v      float64
+	labels []string
+}
+
+func one(v uint64) []labeled { return []labeled{{v: float64(v)}} }
+
+// metricDef is one metric drawn from a snapshot and the shell counters.
+type metricDef struct {
+	name, help string
+	gauge      bool
+	label      string // the one label, if any
+	values     func(s *snapshot, c *shellCounters) []labeled
+	desc       *prometheus.Desc
+}
+
+func by(pairs ...any) []labeled {
+	out := make([]labeled, 0, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		var v float64
+		switch n := pairs[i+1].(type) {
+		case uint64:
+			v = float64(n)
+		case int:
+			v = float64(n)
+		}
+		out = append(out, labeled{v: v, labels: []string{pairs[i].(string)}})
+	}
+	return out
+}
+
+func coreMetricDefs() []*metricDef {
+	ct := func(s *snapshot) *state.Counters { return &s.status.Counters }
+	return []*metricDef{
+		{name: "messages_published_total", help: "Local publishes accepted.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).Published) }},
+		{name: "messages_delivered_total", label: "origin", help: "Live messages handed to local subscription streams, by where they were published (local: this daemon, remote: a peer).",
+			values: func(s *snapshot, _ *shellCounters) []labeled {
+				return by("local", s.loop.DeliveredLocalOrigin, "remote", s.loop.DeliveredRemoteOrigin)
+			}},
+		{name: "messages_received_total", help: "Messages accepted from peers for local subscribers.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).ReceivedRemote) }},
+		{name: "messages_forwarded_total", help: "Pushes of messages to peers (retries included).",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).Forwarded) }},
+		{name: "messages_dropped_total", label: "reason", help: "Messages dropped: subscriber_queue (a full subscription queue), peer_backlog (a full queue towards a peer), duplicate and late (from peers), push_refused (a peer refused our envelope).",
+			values: func(s *snapshot, c *shellCounters) []labeled {
+				k := ct(s)
+				return by("subscriber_queue", k.Dropped, "peer_backlog", k.BacklogDropped, "duplicate", k.Duplicates,
+					"late", k.Late, "push_refused", c.pushRefused.Load())
+			}},
+		{name: "messages_expired_total", help: "Messages whose TTL ran out before hand-over.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).Expired) }},
+		{name: "messages_replayed_total", help: "Messages replayed to resumed subscriptions.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).Replayed) }},
+		{name: "messages_repaired_total", help: "Mesh losses recovered by a resend from the source.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).Repaired) }},
+		{name: "mesh_gaps_total", help: "Holes in a source's numbering declared lost (reported to subscribers as gaps).",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).Gaps) }},
+		{name: "mesh_gap_messages_total", help: "Messages in declared gaps.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).GapMessages) }},
+		{name: "push_failures_total", help: "Pushes to peers that failed and were queued again.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).PushFailures) }},
+		{name: "push_streams_opened_total", help: "Ordered push streams opened to peers.",
+			values: func(_ *snapshot, c *shellCounters) []labeled { return one(c.pushStreams.Load()) }},
+		{name: "push_stream_failures_total", help: "Push streams that broke (each fails its unacknowledged pushes).",
+			values: func(_ *snapshot, c *shellCounters) []labeled { return one(c.pushStreamErrs.Load()) }},
+		{name: "retained_synced_total", help: "Retained values sent to a peer whose fetched state lacked them.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).RetainedSynced) }},
+		{name: "backpressure_warnings_total", help: "backpressure_warning events sent to subscribers.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).Warnings) }},
+		{name: "block_timeouts_total", help: "Blocked messages that waited --block-timeout-ms.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).BlockTimeouts) }},
+		{name: "buffer_evicted_total", help: "Replay ring messages evicted by --message-buffer-size or --max-buffer-memory.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).BufferEvicted) }},
+		{name: "beacons_sent_total", help: "Beacons sent (one per round, to the group and every seed).",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).BeaconsSent) }},
+		{name: "beacon_send_errors_total", help: "Beacon datagrams the network refused.",
+			values: func(_ *snapshot, c *shellCounters) []labeled { return one(c.beaconSendErrors.Load()) }},
+		{name: "beacons_received_total", help: "Beacons accepted from peers of this cluster.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).BeaconsReceived) }},
+		{name: "beacons_dropped_total", label: "reason", help: "Discovery datagrams dropped: too_large (over 1400 bytes), undecodable, invalid_address, invalid, foreign_cluster, own (our own, looped back), peer_limit.",
+			values: func(s *snapshot, c *shellCounters) []labeled {
+				k := ct(s)
+				return by("too_large", c.tooLarge.Load(), "undecodable", c.undecodable.Load(), "invalid_address", c.badAddress.Load(),
+					"invalid", k.Rejected["beacon_invalid"], "foreign_cluster", k.Rejected["beacon_foreign_cluster"],
+					"own", k.BeaconsIgnored, "peer_limit", k.Rejected["peer_limit"])
+			}},
+		{name: "syncs_total", label: "result", help: "State fetches (GetNodeState) from peers, by result.",
+			values: func(s *snapshot, _ *shellCounters) []labeled {
+				return by("ok", ct(s).FetchesOK, "failed", ct(s).FetchesFailed)
+			}},
+		{name: "probes_total", label: "result", help: "Direct probes of suspected peers, by result.",
+			values: func(s *snapshot, _ *shellCounters) []labeled {
+				return by("ok", ct(s).ProbesOK, "failed", ct(s).ProbesFailed)
+			}},
+		{name: "peers_removed_total", label: "reason", help: "Peers removed: dead (silent for --peer-timeout) or replaced (a new instance at its address).",
+			values: func(s *snapshot, _ *shellCounters) []labeled {
+				return by("dead", ct(s).PeersDead, "replaced", ct(s).PeersReplaced)
+			}},
+		{name: "calls_timed_out_total", help: "Mesh calls the daemon failed because no answer came in time.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(s.loop.CallsTimedOut) }},
+		{name: "rejected_total", label: "reason", help: "Input refused or dropped, by reason.",
+			values: func(s *snapshot, c *shellCounters) []labeled {
+				out := by("beacon_too_large", c.tooLarge.Load(), "beacon_undecodable", c.undecodable.Load(),
+					"beacon_invalid_address", c.badAddress.Load())
+				for _, r := range sortedKeys(ct(s).Rejected) {
+					out = append(out, labeled{v: float64(ct(s).Rejected[r]), labels: []string{r}})
+				}
+				return out
+			}},
+
+		{name: "peers", gauge: true, label: "status", help: "Known peers by status.",
+			values: func(s *snapshot, _ *shellCounters) []labeled {
+				return by("alive", s.status.PeersAlive, "suspected", s.status.PeersSuspected)
+			}},
+		{name: "subscriptions", gauge: true, label: "state", help: "Local subscriptions: active (with a stream) and paused.",
+			values: func(s *snapshot, _ *shellCounters) []labeled {
+				return by("active", s.status.Subscriptions, "paused", s.status.Paused)
+			}},
+		{name: "subscriber_queue_depth", gauge: true, help: "Messages waiting in subscription queues, all subscriptions.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(uint64(s.status.QueuedMsgs)) }},
+		{name: "subscriber_queue_bytes", gauge: true, help: "Payload bytes waiting in subscription queues.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(uint64(s.status.QueuedBytes)) }},
+		{name: "peer_backlog_messages", gauge: true, help: "Messages waiting to be pushed to peers.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(uint64(s.status.BacklogMsgs)) }},
+		{name: "retained_messages", gauge: true, help: "Retained values held.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(uint64(s.status.Retained)) }},
+		{name: "retained_bytes", gauge: true, help: "Payload bytes of retained values held.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(uint64(s.status.RetainedBytes)) }},
+		{name: "buffered_messages", gauge: true, help: "Messages in replay rings.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(uint64(s.status.BufferedMsgs)) }},
+		{name: "buffered_bytes", gauge: true, help: "Payload bytes in replay rings (capped by --max-buffer-memory).",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(uint64(s.status.BufferedBytes)) }},
+		{name: "topic_patterns", gauge: true, help: "Distinct subscribed patterns on this daemon (active and paused).",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(uint64(s.status.Patterns)) }},
+		{name: "syncs_in_flight", gauge: true, help: "State fetches under way.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(uint64(s.status.FetchesInFlight)) }},
+		{name: "loop_queue_length", gauge: true, help: "Events waiting for the goroutine that owns the protocol state.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(uint64(s.queue)) }},
+	}
+}
+
+// coreCollector turns a fresh snapshot from the loop into metrics. When
+// the loop cannot answer (shutting down), it reports the last snapshot.
+type coreCollector struct {
+	defs  []*metricDef
+	info  *prometheus.Desc
+	snap  func() (snapshot, bool)
+	shell *shellCounters
+
+	mu   sync.Mutex
+	last snapshot
+}
+
+func newCoreCollector(nodeID, cluster string, snap func() (snapshot, bool), shell *shellCounters) *coreCollector {
+	c := &coreCollector{defs: coreMetricDefs(), snap: snap, shell: shell,
+		info: prometheus.NewDesc("nexusd_info", "This daemon's instance id and cluster (value 1).", nil,
+			prometheus.Labels{"node_id": nodeID, "cluster": cluster})}
+	for _, d := range c.defs {
+		var labels []string
+		if d.label != "" {
+			labels = []string{d.label}
+		}
+		d.desc = prometheus.NewDesc("nexusd_"+d.name, d.help, labels, nil)
+	}
+	return c
+}
+
+func (c *coreCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.info
+	for _, d := range c.defs {
+		ch <- d.desc
+	}
+}
+
+func (c *coreCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	if s, ok := c.snap(); ok {
+		c.last = s
+	}
+	s := c.last
+	c.mu.Unlock()
+	ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1)
+	for _, d := range c.defs {
+		t := prometheus.CounterValue
+		if d.gauge {
+			t = prometheus.GaugeValue
+		}
+		for _, v := range d.values(&s, c.shell) {
+			ch <- prometheus.MustNewConstMetric(d.desc, t, v.v, v.labels...)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

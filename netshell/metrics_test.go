@@ -1,0 +1,66 @@
+package netshell
+
+import (
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/nexusd/nexusd/state"
+)
+
+// TestMetricsCarryTheSpecsNames scrapes the exposition and looks for every
+// metric SPEC section 7 names, with the values of a snapshot.
+func TestMetricsCarryTheSpecsNames(t *testing.T) {
+	m := newMetrics()
+	snap := snapshot{status: state.Status{PeersAlive: 2, PeersSuspected: 1, QueuedMsgs: 7, Retained: 3, RetainedBytes: 300,
+		Counters: state.Counters{Published: 11, Forwarded: 5, Dropped: 4, Expired: 2, Replayed: 9, BeaconsSent: 6, BeaconsReceived: 8,
+			BeaconsIgnored: 6, FetchesOK: 3, FetchesFailed: 1, Rejected: map[string]uint64{"beacon_foreign_cluster": 2, "topic_invalid": 1}}},
+		loop: loopStats{DeliveredLocalOrigin: 12, DeliveredRemoteOrigin: 13}}
+	m.shell.tooLarge.Add(1)
+	m.shell.undecodable.Add(2)
+	m.reg.MustRegister(newCoreCollector("node-1", "prod", func() (snapshot, bool) { return snap, true }, &m.shell))
+	m.syncSeconds.Observe(0.01)
+	m.deliverLatency.Observe(0.002)
+	m.sidecarRefused.WithLabelValues("Publish", "invalid_argument").Inc()
+
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	text := string(body)
+	for _, want := range []string{
+		`nexusd_messages_published_total 11`,
+		`nexusd_messages_delivered_total{origin="local"} 12`,
+		`nexusd_messages_delivered_total{origin="remote"} 13`,
+		`nexusd_messages_forwarded_total 5`,
+		`nexusd_messages_dropped_total{reason="subscriber_queue"} 4`,
+		`nexusd_messages_expired_total 2`,
+		`nexusd_messages_replayed_total 9`,
+		`nexusd_subscriber_queue_depth 7`,
+		`nexusd_peers{status="alive"} 2`,
+		`nexusd_peers{status="suspected"} 1`,
+		`nexusd_beacons_sent_total 6`,
+		`nexusd_beacons_received_total 8`,
+		`nexusd_beacons_dropped_total{reason="too_large"} 1`,
+		`nexusd_beacons_dropped_total{reason="undecodable"} 2`,
+		`nexusd_beacons_dropped_total{reason="foreign_cluster"} 2`,
+		`nexusd_beacons_dropped_total{reason="own"} 6`,
+		`nexusd_syncs_total{result="ok"} 3`,
+		`nexusd_syncs_total{result="failed"} 1`,
+		`nexusd_sync_duration_seconds_bucket`,
+		`nexusd_retained_messages 3`,
+		`nexusd_retained_bytes 300`,
+		`nexusd_publish_to_deliver_seconds_bucket`,
+		`nexusd_rejected_total{reason="topic_invalid"} 1`,
+		`nexusd_rejected_total{reason="beacon_too_large"} 1`,
+		`nexusd_sidecar_refused_total{reason="invalid_argument",rpc="Publish"} 1`,
+		`nexusd_info{cluster="prod",node_id="node-1"} 1`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("exposition lacks %s", want)
+		}
+	}
+}

@@ -1,0 +1,318 @@
+package netshell
+
+import (
+	"context"
+	crand "crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/nexusd/nexusd/proto/meshpb"
+	"github.com/nexusd/nexusd/proto/sidecarpb"
+	"github.com/nexusd/nexusd/state"
+)
+
+// Server is one daemon: a node, the loop that owns it, and its sockets.
+// New checks the options and builds the node; Run binds, serves until its
+// context ends, and shuts down gracefully.
+type Server struct {
+	o       Options
+	log     *slog.Logger
+	id      string
+	node    *state.Node
+	metrics *metrics
+	started time.Time
+
+	ready    chan struct{} // closed once every listener is bound and serving
+	addrs    Addrs         // valid once ready is closed
+	stopping atomic.Bool
+	loop     *loop // set before ready is closed
+}
+
+// Addrs are where a running server listens and what it advertises.
+type Addrs struct {
+	Mesh       string // mesh gRPC listener
+	App        string // sidecar gRPC listener
+	HTTP       string // admin HTTP listener; "" when off
+	Discovery  string // UDP discovery port
+	Advertised string // the mesh endpoint beacons announce (ip:port, ip may be empty)
+	Multicast  string // group:port on interface, or "off"
+}
+
+// New checks o and builds the daemon's node with a fresh instance id and a
+// randomness source seeded from crypto/rand. Nothing is bound until Run.
+func New(o Options, log *slog.Logger) (*Server, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Clock == nil {
+		o.Clock = clock.New()
+	}
+	var seed [32]byte
+	if _, err := crand.Read(seed[:]); err != nil {
+		return nil, fmt.Errorf("seeding randomness: %w", err)
+	}
+	rng := rand.New(rand.NewChaCha8(seed))
+	id := state.NewUUID(rng)
+	node, err := state.New(o.nodeConfig(id, rng))
+	if err != nil {
+		return nil, err
+	}
+	return &Server{o: o, log: log.With("node", id), id: id, node: node, metrics: newMetrics(), ready: make(chan struct{})}, nil
+}
+
+// ID is the daemon's instance id, new on every start.
+func (s *Server) ID() string { return s.id }
+
+// Logger is the server's logger, which names the node on every line.
+func (s *Server) Logger() *slog.Logger { return s.log }
+
+// Ready is closed once the server is bound and serving.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addrs reports where the server listens; call it after Ready.
+func (s *Server) Addrs() Addrs { return s.addrs }
+
+// listeners are the sockets Run binds before anything starts.
+type listeners struct {
+	mesh, app, http net.Listener
+	disc            *discovery
+}
+
+func (l *listeners) close() {
+	for _, ln := range []net.Listener{l.mesh, l.app, l.http} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+	if l.disc != nil {
+		l.disc.conn.Close()
+	}
+}
+
+// Run serves until ctx ends or a listener fails, then shuts down: beacons
+// stop, streams end with UNAVAILABLE, servers stop within ShutdownTimeout.
+// It returns nil after a shutdown asked for by ctx. Call it once.
+func (s *Server) Run(ctx context.Context) error {
+	ls, err := s.bind()
+	if err != nil {
+		ls.close()
+		return err
+	}
+	r := s.start(ls)
+	var runErr error
+	select {
+	case <-ctx.Done():
+		s.log.Info("shutting down", "reason", context.Cause(ctx))
+	case runErr = <-r.failed:
+		s.log.Log(context.Background(), LevelFatal, "shutting down", "err", runErr)
+	}
+	s.shutdown(r)
+	s.log.Info("nexusd stopped")
+	return runErr
+}
+
+// running is a started server's parts, as shutdown needs them.
+type running struct {
+	loop                  *loop
+	mesh                  *meshClient
+	meshSrv, appSrv       *grpc.Server
+	meshHealth, appHealth *health.Server
+	http                  *http.Server // nil when off
+	stopLoop, stopDisc    context.CancelFunc
+	stopMesh              context.CancelFunc
+	wg                    sync.WaitGroup // the loop, discovery and the servers
+	failed                chan error     // a server that stopped on its own
+}
+
+// start builds the loop, the mesh client and the servers on the bound
+// sockets and starts them all.
+func (s *Server) start(ls *listeners) *running {
+	o := &s.o
+	s.started = o.Clock.Now()
+	l := newLoop(s.node, o.Clock, s.log, s.metrics, o.LoopInputQueue, o.CallTimeout)
+	s.loop = l
+	r := &running{loop: l, failed: make(chan error, 3)}
+	loopCtx, stopLoop := context.WithCancel(context.Background())
+	discCtx, stopDisc := context.WithCancel(context.Background())
+	meshCtx, stopMesh := context.WithCancel(context.Background())
+	r.stopLoop, r.stopDisc, r.stopMesh = stopLoop, stopDisc, stopMesh
+
+	r.mesh = newMeshClient(meshCtx, s.id, o, s.log, o.Clock, &s.metrics.shell, l.complete)
+	l.mesh, l.beacons = r.mesh, ls.disc
+	ls.disc.post = func(ev state.Event) { _ = l.post(discCtx, input{ev: ev}) }
+	s.metrics.reg.MustRegister(newCoreCollector(s.id, o.Cluster, s.snapshot, &s.metrics.shell))
+	r.meshSrv, r.meshHealth = s.meshServer(l)
+	r.appSrv, r.appHealth = s.sidecarServer(l)
+
+	r.wg.Go(func() { l.run(loopCtx) })
+	r.wg.Go(func() { ls.disc.run(discCtx) })
+	serve := func(what string, f func() error) {
+		r.wg.Go(func() {
+			if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) {
+				r.failed <- fmt.Errorf("%s server: %w", what, err)
+			}
+		})
+	}
+	serve("mesh", func() error { return r.meshSrv.Serve(ls.mesh) })
+	serve("sidecar", func() error { return r.appSrv.Serve(ls.app) })
+	if ls.http != nil {
+		r.http = s.adminServer()
+		serve("admin", func() error { return r.http.Serve(ls.http) })
+	}
+	r.meshHealth.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	r.appHealth.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	close(s.ready)
+	a := s.addrs
+	s.log.Info("nexusd started", "cluster", o.Cluster, "mesh", a.Mesh, "advertised", a.Advertised,
+		"app", a.App, "admin", a.HTTP, "discovery", a.Discovery, "multicast", a.Multicast, "seeds", o.Peers)
+	return r
+}
+
+// shutdown refuses new calls and ends the waiting ones, stops beacons,
+// lets the servers finish (streams end at once, unary calls get a quarter
+// of ShutdownTimeout, connections from unreachable peers are not waited
+// for), then stops the mesh client and the loop and closes the peer
+// connections, all within ShutdownTimeout.
+func (s *Server) shutdown(r *running) {
+	deadline := time.Now().Add(s.o.ShutdownTimeout)
+	grace := time.Now().Add(s.o.ShutdownTimeout / 4)
+	s.stopping.Store(true)
+	close(r.loop.stopping)
+	r.meshHealth.Shutdown()
+	r.appHealth.Shutdown()
+	r.stopDisc()
+	var stops sync.WaitGroup
+	for _, srv := range []*grpc.Server{r.meshSrv, r.appSrv} {
+		stops.Go(func() { stopGRPC(srv, grace) })
+	}
+	if r.http != nil {
+		stops.Go(func() {
+			ctx, cancel := context.WithDeadline(context.Background(), grace)
+			defer cancel()
+			if r.http.Shutdown(ctx) != nil {
+				r.http.Close()
+			}
+		})
+	}
+	stops.Wait()
+	s.log.Debug("servers stopped")
+	r.stopMesh()
+	r.stopLoop()
+	<-r.loop.done
+	r.mesh.closeAll() // the loop is gone: the peers map is ours now
+	done := make(chan struct{})
+	go func() { r.mesh.wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Until(deadline)):
+		s.log.Warn("mesh calls still under way at shutdown; stopping anyway")
+	}
+	r.wg.Wait()
+}
+
+// bind opens every socket, so a port in use fails before anything runs.
+func (s *Server) bind() (*listeners, error) {
+	o := &s.o
+	ls := &listeners{}
+	var err error
+	if ls.mesh, err = net.Listen("tcp4", net.JoinHostPort(o.Bind, strconv.Itoa(o.MeshPort))); err != nil {
+		return ls, fmt.Errorf("--mesh-port: cannot listen on %s:%d: %w", o.Bind, o.MeshPort, err)
+	}
+	if ls.app, err = net.Listen("tcp4", net.JoinHostPort(o.AppBind, strconv.Itoa(o.AppPort))); err != nil {
+		return ls, fmt.Errorf("--app-port: cannot listen on %s:%d: %w", o.AppBind, o.AppPort, err)
+	}
+	if o.HTTPAddr != "" {
+		if ls.http, err = net.Listen("tcp", o.HTTPAddr); err != nil {
+			return ls, fmt.Errorf("--http-addr: cannot listen on %s: %w", o.HTTPAddr, err)
+		}
+	}
+	var ifi *net.Interface
+	if o.McastAddr != "" || o.McastIface != "" {
+		if ifi, err = multicastInterface(o.McastIface); err != nil {
+			return ls, err
+		}
+	}
+	ip := advertisedIP(o, ifi)
+	meshPort := ls.mesh.Addr().(*net.TCPAddr).Port
+	adv := net.JoinHostPort("", strconv.Itoa(meshPort))
+	if ip.IsValid() {
+		adv = netip.AddrPortFrom(ip, uint16(meshPort)).String()
+	}
+	self := state.Beacon{Instance: s.id, Cluster: o.Cluster, Addr: adv, Version: protocolVersion}
+	if ls.disc, err = openDiscovery(o, ifi, self, s.log, o.Clock, &s.metrics.shell); err != nil {
+		return ls, err
+	}
+	s.addrs = Addrs{Mesh: ls.mesh.Addr().String(), App: ls.app.Addr().String(), Advertised: adv,
+		Discovery: ls.disc.conn.LocalAddr().String(), Multicast: "off"}
+	if ls.http != nil {
+		s.addrs.HTTP = ls.http.Addr().String()
+	}
+	if ls.disc.group != nil {
+		s.addrs.Multicast = ls.disc.group.String() + " on " + ifi.Name
+	}
+	return ls, nil
+}
+
+func (s *Server) meshServer(l *loop) (*grpc.Server, *health.Server) {
+	stopU, stopS := refuseWhileStopping(l.stopping)
+	idU, idS := withInstance(s.id)
+	srv, hs := newGRPCServer(&s.o, s.o.MaxStateBytes, s.o.MeshMaxStreams,
+		[]grpc.UnaryServerInterceptor{idU, stopU}, []grpc.StreamServerInterceptor{idS, stopS})
+	meshpb.RegisterMeshServiceServer(srv, &meshServer{loop: l, log: s.log})
+	return srv, hs
+}
+
+func (s *Server) sidecarServer(l *loop) (*grpc.Server, *health.Server) {
+	countU, countS := countRefusals(s.metrics)
+	stopU, stopS := refuseWhileStopping(l.stopping)
+	unary := []grpc.UnaryServerInterceptor{countU}
+	stream := []grpc.StreamServerInterceptor{countS}
+	if s.o.AppToken != "" {
+		tokU, tokS := requireToken(s.o.AppToken)
+		unary, stream = append(unary, tokU), append(stream, tokS)
+	}
+	srv, hs := newGRPCServer(&s.o, maxMessageBytes(&s.o), s.o.AppMaxStreams,
+		append(unary, stopU), append(stream, stopS))
+	sidecarpb.RegisterSidecarServiceServer(srv, &sidecarServer{loop: l, o: &s.o, log: s.log, cluster: s.o.Cluster, metrics: s.metrics})
+	return srv, hs
+}
+
+// snapshot asks the loop for the numbers metrics report.
+func (s *Server) snapshot() (snapshot, bool) {
+	var snap snapshot
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err := s.loop.query(ctx, func(l *loop) {
+		snap = snapshot{status: l.node.Status(), loop: l.stats, queue: len(l.in)}
+	})
+	if err != nil {
+		return snapshot{}, false // snap is not ours to read: the loop may still write it
+	}
+	return snap, true
+}
+
+// stopGRPC stops a server gracefully, or at the deadline at the latest.
+func stopGRPC(srv *grpc.Server, deadline time.Time) {
+	done := make(chan struct{})
+	go func() { srv.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Until(deadline)):
+		srv.Stop()
+		<-done
+	}
+}

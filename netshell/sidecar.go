@@ -1,0 +1,96 @@
+package netshell
+
+import (
+	"context"
+	"log/slog"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/nexusd/nexusd/proto/sidecarpb"
+	"github.com/nexusd/nexusd/state"
+)
+
+// sidecarServer serves SidecarService, the API applications use. Each call
+// becomes one event for the loop; refusals from the node become the gRPC
+// codes of SPEC section 2 with the node's message.
+type sidecarServer struct {
+	sidecarpb.UnimplementedSidecarServiceServer
+	loop    *loop
+	o       *Options
+	log     *slog.Logger
+	cluster string
+	metrics *metrics
+}
+
+func (s *sidecarServer) Publish(ctx context.Context, in *sidecarpb.PublishRequest) (*sidecarpb.PublishResponse, error) {
+	ans, err := s.loop.ask(ctx, publishFromProto(s.loop.newID(), in))
+	if err != nil {
+		return nil, rpcError(err)
+	}
+	c := ans.(*state.CompletePublish)
+	if c.Err != nil {
+		return nil, statusOf(c.Err)
+	}
+	return publishResultToProto(&c.Result), nil
+}
+
+func (s *sidecarServer) Unsubscribe(ctx context.Context, in *sidecarpb.UnsubscribeRequest) (*sidecarpb.UnsubscribeResponse, error) {
+	if in.GetSubscriptionId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "subscription_id is empty: pass the id from the stream's SubscriptionInfo")
+	}
+	ans, err := s.loop.ask(ctx, &state.Unsubscribed{Req: s.loop.newID(), SubID: in.GetSubscriptionId(), Pause: in.GetPause()})
+	if err != nil {
+		return nil, rpcError(err)
+	}
+	c := ans.(*state.CompleteUnsubscribe)
+	if c.Err != nil {
+		return nil, statusOf(c.Err)
+	}
+	resp := &sidecarpb.UnsubscribeResponse{Success: true}
+	if in.GetPause() {
+		resp.PauseTtlMs = c.PauseTTL.Milliseconds()
+	}
+	return resp, nil
+}
+
+func (s *sidecarServer) GetTopics(ctx context.Context, in *sidecarpb.GetTopicsRequest) (*sidecarpb.GetTopicsResponse, error) {
+	var counts map[string]int
+	if err := s.loop.query(ctx, func(l *loop) { counts = l.node.TopicCounts() }); err != nil {
+		return nil, rpcError(err)
+	}
+	return topicsToProto(counts), nil
+}
+
+func (s *sidecarServer) GetPeers(ctx context.Context, in *sidecarpb.GetPeersRequest) (*sidecarpb.GetPeersResponse, error) {
+	var peers []state.PeerInfo
+	if err := s.loop.query(ctx, func(l *loop) { peers = l.node.Peers() }); err != nil {
+		return nil, rpcError(err)
+	}
+	resp := &sidecarpb.GetPeersResponse{Peers: make([]*sidecarpb.PeerInfo, len(peers))}
+	for i := range peers {
+		resp.Peers[i] = peerToProto(&peers[i], s.cluster, in.GetIncludeState())
+	}
+	return resp, nil
+}
+
+func (s *sidecarServer) Subscribe(in *sidecarpb.SubscribeRequest, stream grpc.ServerStreamingServer[sidecarpb.MessageEvent]) error {
+	maxBatch := min(max(int(in.GetMaxBatch()), 1), s.o.MaxBatch)
+	window := max(s.o.StreamWindow, 2*maxBatch)
+	st := newSubStream(s.loop.newID(), window, maxBatch)
+	ev, err := subscribeFromProto(st.handle, window, in)
+	if err != nil {
+		return err
+	}
+	return s.serveStream(stream.Context(), stream.Send, ev, st)
+}
+
+func (s *sidecarServer) ResumeSubscribe(in *sidecarpb.ResumeSubscribeRequest, stream grpc.ServerStreamingServer[sidecarpb.MessageEvent]) error {
+	st := newSubStream(s.loop.newID(), s.o.StreamWindow, 1)
+	ev, err := resumeFromProto(st.handle, st.window, in)
+	if err != nil {
+		return err
+	}
+	return s.serveStream(stream.Context(), stream.Send, ev, st)
+}

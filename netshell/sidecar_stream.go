@@ -1,0 +1,123 @@
+package netshell
+
+import (
+	"context"
+
+	"github.com/nexusd/nexusd/proto/sidecarpb"
+	"github.com/nexusd/nexusd/state"
+)
+
+// maxBatchEventBytes caps the payload packed into one MessageEvent.batch,
+// so a batch of large messages stays well inside the gRPC message limit.
+const maxBatchEventBytes = 1 << 20
+
+// subStream is one subscription stream as the loop sees it: a mailbox the
+// loop fills with Deliver effects and, last, the EndStream. The node never
+// delivers more than the credit the stream was given, so the mailbox never
+// holds more than window events.
+type subStream struct {
+	handle   uint64
+	window   int // credit: events the stream may hold unsent
+	maxBatch int // live messages per MessageEvent; 1 = no batches
+	box      *mailbox[streamItem]
+}
+
+type streamItem struct {
+	out state.Out
+	end bool
+	err error // with end: why the node refused or ended the stream
+}
+
+func newSubStream(handle uint64, window, maxBatch int) *subStream {
+	return &subStream{handle: handle, window: window, maxBatch: maxBatch, box: newMailbox[streamItem]()}
+}
+
+// put and end are called by the loop.
+func (st *subStream) put(o state.Out) { st.box.put(streamItem{out: o}) }
+func (st *subStream) end(err error)   { st.box.put(streamItem{end: true, err: err}) }
+
+func (st *subStream) grantEvery() int { return max(st.window/4, 1) }
+func (st *subStream) batching() bool  { return st.maxBatch > 1 }
+
+// serveStream opens the subscription (ev is its Subscribed or Resumed) and
+// sends its events until the node ends it, the client goes away or the
+// daemon stops. Credit goes back to the node as sends complete, a quarter
+// window at a time; a client that reads slowly makes Send block, so credit
+// stops and the node queues, drops or blocks by the subscription's policy.
+func (s *sidecarServer) serveStream(ctx context.Context, send func(*sidecarpb.MessageEvent) error, ev state.Event, st *subStream) error {
+	if err := s.loop.post(ctx, input{ev: ev, stream: st}); err != nil {
+		return rpcError(err)
+	}
+	var (
+		buf  []streamItem
+		owed int // events sent since credit was last granted
+	)
+	for {
+		select {
+		case <-st.box.wake:
+		case <-ctx.Done():
+			s.streamGone(st)
+			return rpcError(ctx.Err())
+		case <-s.loop.stopping:
+			return rpcError(errStopped)
+		case <-s.loop.done:
+			return rpcError(errStopped)
+		}
+		buf = st.box.take(buf)
+		nowMs := s.loop.clk.Now().UnixMilli()
+		for i := 0; i < len(buf); {
+			it := &buf[i]
+			if it.end {
+				return statusOf(it.err)
+			}
+			n, event := 1, (*sidecarpb.MessageEvent)(nil)
+			if it.out.Kind == state.OutMessage {
+				if st.batching() {
+					n = liveRun(buf[i:], st.maxBatch)
+				}
+				for j := i; j < i+n; j++ {
+					s.metrics.deliverLatency.Observe(float64(max(nowMs-buf[j].out.Msg.TimestampMs, 0)) / 1000)
+				}
+			}
+			if n > 1 {
+				outs := make([]state.Out, n)
+				for j := range outs {
+					outs[j] = buf[i+j].out
+				}
+				event = batchToProto(outs)
+			} else {
+				event = outToProto(&it.out)
+			}
+			if err := send(event); err != nil {
+				s.streamGone(st)
+				return rpcError(err)
+			}
+			i += n
+			if owed += n; owed >= st.grantEvery() {
+				if err := s.loop.post(ctx, input{ev: &state.CreditGranted{Stream: st.handle, N: owed}}); err != nil {
+					s.streamGone(st)
+					return rpcError(err)
+				}
+				owed = 0
+			}
+		}
+	}
+}
+
+// liveRun counts the live messages at the head of items, up to limit and
+// maxBatchEventBytes of payload.
+func liveRun(items []streamItem, limit int) int {
+	n, bytes := 0, 0
+	for n < len(items) && n < limit && !items[n].end && items[n].out.Kind == state.OutMessage {
+		if bytes += len(items[n].out.Msg.Payload); n > 0 && bytes > maxBatchEventBytes {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// streamGone tells the node the client went away, so the subscription ends.
+func (s *sidecarServer) streamGone(st *subStream) {
+	_ = s.loop.post(context.Background(), input{ev: &state.StreamClosed{Stream: st.handle}})
+}
