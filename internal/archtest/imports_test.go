@@ -13,8 +13,10 @@ import (
 const module = "github.com/nexusd/nexusd"
 
 // Only the shell, the client library and the fuzz targets speak proto; the
-// core, the simulator and the mains see the core's own types.
-var mayImportProto = []string{"netshell", "client", "fuzz", "proto"}
+// core, the simulator and the mains see the core's own types. The
+// end-to-end tests talk to real daemons over the wire, as any application
+// generated from the .proto files would.
+var mayImportProto = []string{"netshell", "client", "fuzz", "proto", "e2e"}
 
 func TestOnlyShellAndClientImportGeneratedProto(t *testing.T) {
 	root := filepath.Join("..", "..")

@@ -1,0 +1,320 @@
+package testnet
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	binPath   string
+	buildErr  error
+)
+
+// Binary builds cmd/nexusd once per test run (with the race detector when
+// the tests have it) and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "nexusd-e2e-")
+		if buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "nexusd")
+		args := []string{"build", "-o", binPath}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command(goTool(), append(args, "github.com/nexusd/nexusd/cmd/nexusd")...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building nexusd: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+}
+
+func removeBinary() {
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+}
+
+// Config is one daemon to start. Zero ports are given fresh ones.
+type Config struct {
+	Name        string   // for logs: "a", "h2"...
+	Cluster     string   // required: tests use their own, so they never mix
+	Host        *Host    // run in this namespace; nil: the test's own
+	IP          string   // where the test reaches it; default 127.0.0.1 (the host's MgmtIP with Host)
+	McastIface  string   // default lo (eth0 with Host)
+	McastPort   int      // discovery port; tests share one per cluster
+	MeshPort    int      // default: fresh
+	AppPort     int      // default: fresh
+	HTTPPort    int      // default: fresh
+	Args        []string // more flags
+	ExpectCrash bool     // the test kills it; do not require a clean exit
+}
+
+// Daemon is a running nexusd.
+type Daemon struct {
+	t    testing.TB
+	cfg  Config
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	done chan struct{} // closed when the process has exited
+	err  error         // its exit status, once done
+
+	App, Mesh, HTTP string // host:port the test reaches it at
+}
+
+// Start starts a daemon and waits until it serves (/readyz answers 200).
+// Cleanup stops it; if the test failed, its log is printed.
+func Start(t testing.TB, cfg Config) *Daemon {
+	t.Helper()
+	d := Launch(t, cfg)
+	d.WaitReady()
+	return d
+}
+
+// Launch starts a daemon without waiting for it.
+func Launch(t testing.TB, cfg Config) *Daemon {
+	t.Helper()
+	Require(t)
+	httpIP := cfg.IP
+	if cfg.IP == "" {
+		cfg.IP, httpIP = "127.0.0.1", "127.0.0.1"
+		if cfg.Host != nil {
+			cfg.IP, httpIP = cfg.Host.MgmtIP, "0.0.0.0"
+		}
+	}
+	if cfg.McastIface == "" {
+		cfg.McastIface = "lo"
+		if cfg.Host != nil {
+			cfg.McastIface = "eth0"
+		}
+	}
+	for _, p := range []*int{&cfg.MeshPort, &cfg.AppPort, &cfg.HTTPPort} {
+		if *p == 0 {
+			*p = Port()
+		}
+	}
+	args := []string{
+		"--cluster", cfg.Cluster, "--mcast-iface", cfg.McastIface, "--mcast-port", strconv.Itoa(cfg.McastPort),
+		"--mesh-port", strconv.Itoa(cfg.MeshPort), "--app-port", strconv.Itoa(cfg.AppPort),
+		"--http-addr", fmt.Sprintf("%s:%d", httpIP, cfg.HTTPPort), "--log-level", "debug",
+	}
+	args = append(args, cfg.Args...)
+	bin := Binary(t)
+	var cmd *exec.Cmd
+	if cfg.Host != nil {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", cfg.Host.Name, bin}, args...)...)
+	} else {
+		cmd = exec.Command(bin, args...)
+	}
+	d := &Daemon{t: t, cfg: cfg, cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{}),
+		App:  fmt.Sprintf("%s:%d", cfg.IP, cfg.AppPort),
+		Mesh: fmt.Sprintf("%s:%d", cfg.IP, cfg.MeshPort),
+		HTTP: fmt.Sprintf("%s:%d", cfg.IP, cfg.HTTPPort)}
+	cmd.Stdout, cmd.Stderr = d.logs, d.logs
+	cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", cfg.Name, err)
+	}
+	go func() { d.err = cmd.Wait(); close(d.done) }()
+	t.Cleanup(func() {
+		d.Stop()
+		if t.Failed() {
+			t.Logf("--- log of daemon %s (%s) ---\n%s", cfg.Name, strings.Join(args, " "), d.logs.String())
+		}
+	})
+	return d
+}
+
+// WaitReady waits until the daemon's /readyz answers 200.
+func (d *Daemon) WaitReady() {
+	d.t.Helper()
+	Eventually(d.t, 20*time.Second, d.cfg.Name+" ready", func() error {
+		select {
+		case <-d.done:
+			return Permanent(fmt.Errorf("%s exited: %v\n%s", d.cfg.Name, d.err, d.logs.String()))
+		default:
+		}
+		return d.get("/readyz", nil)
+	})
+}
+
+// Stop sends SIGTERM and requires a clean exit within 5 s (SPEC section 4).
+// It is idempotent.
+func (d *Daemon) Stop() {
+	d.t.Helper()
+	select {
+	case <-d.done:
+		d.checkExit()
+		return
+	default:
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+		d.checkExit()
+	case <-time.After(5 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+		d.t.Errorf("%s did not exit within 5 s of SIGTERM", d.cfg.Name)
+	}
+}
+
+func (d *Daemon) checkExit() {
+	if d.err != nil && !d.cfg.ExpectCrash {
+		d.t.Errorf("%s exited with %v", d.cfg.Name, d.err)
+	}
+	if strings.Contains(d.logs.String(), "WARNING: DATA RACE") {
+		d.t.Errorf("%s reported a data race", d.cfg.Name)
+	}
+}
+
+// Kill ends the daemon at once (SIGKILL), as a crash would.
+func (d *Daemon) Kill() {
+	d.t.Helper()
+	d.cfg.ExpectCrash = true
+	_ = d.cmd.Process.Kill()
+	<-d.done
+}
+
+// Log is everything the daemon has written so far.
+func (d *Daemon) Log() string { return d.logs.String() }
+
+// Metrics scrapes /metrics into "name{labels}" -> value, exactly as the
+// exposition writes the series (labels in the order given there).
+func (d *Daemon) Metrics() (map[string]float64, error) {
+	out := map[string]float64{}
+	err := d.get("/metrics", func(body io.Reader) error {
+		sc := bufio.NewScanner(body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if line == "" || line[0] == '#' {
+				continue
+			}
+			i := strings.LastIndexByte(line, ' ')
+			if i < 0 {
+				continue
+			}
+			v, err := strconv.ParseFloat(line[i+1:], 64)
+			if err == nil {
+				out[line[:i]] = v
+			}
+		}
+		return sc.Err()
+	})
+	return out, err
+}
+
+// Metric is one series' value; missing series read as 0.
+func (d *Daemon) Metric(series string) float64 {
+	d.t.Helper()
+	m, err := d.Metrics()
+	if err != nil {
+		d.t.Fatalf("scraping %s: %v", d.cfg.Name, err)
+	}
+	return m[series]
+}
+
+// Get fetches an admin path and returns its body; non-200 is an error.
+func (d *Daemon) Get(path string) (string, error) {
+	var b []byte
+	err := d.get(path, func(r io.Reader) (err error) { b, err = io.ReadAll(r); return })
+	return string(b), err
+}
+
+func (d *Daemon) get(path string, read func(io.Reader) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.HTTP+path, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("GET %s: %s: %s", path, resp.Status, bytes.TrimSpace(b))
+	}
+	if read == nil {
+		return nil
+	}
+	return read(resp.Body)
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's writes and the
+// test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// permanent marks a condition error that waiting will not fix.
+type permanent struct{ error }
+
+// Permanent wraps err so Eventually fails at once.
+func Permanent(err error) error { return permanent{err} }
+
+// Eventually polls cond every 25 ms until it returns nil, failing t with
+// the last error when timeout passes or cond returns a Permanent error.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		var p permanent
+		if errors.As(err, &p) {
+			t.Fatalf("%s: %v", what, p.error)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s: %v", what, timeout, err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// Config is what the daemon was started with, ports filled in.
+func (d *Daemon) Config() Config { return d.cfg }
