@@ -4,11 +4,29 @@ SHELL := /bin/bash
 # GOFLAGS from the environment still apply; tests always run fresh.
 GO ?= go
 
-.PHONY: build test vet fmt-check bench
+.PHONY: build test vet fmt-check bench run demo demo-stop bin/nexusd
 
 # build compiles every package and command.
 build:
 	$(GO) build ./...
+
+bin/nexusd:
+	$(GO) build -o bin/nexusd ./cmd/nexusd
+
+# run starts one daemon for a local try-out: discovery over loopback
+# multicast (--mcast-iface lo), so daemons on this machine find each other
+# and nothing leaves it (the mesh listens on 127.0.0.1 only). Status page: http://127.0.0.1:8080/. Extra flags:
+# make run ARGS='--cluster mine --log-level debug'.
+run: bin/nexusd
+	./bin/nexusd --mcast-iface lo --bind 127.0.0.1 $(ARGS)
+
+# demo starts a three-node cluster on this machine in the background (logs
+# in .run/demo/); demo-stop ends it.
+demo: bin/nexusd
+	@scripts/demo-start.sh
+
+demo-stop:
+	@scripts/demo-stop.sh
 
 # test is what CI runs (.ci/run): formatting, vet, then every test with the
 # race detector. It must stay under 10 minutes on 2 cores.
