@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # GOFLAGS from the environment still apply; tests always run fresh.
 GO ?= go
 
-.PHONY: build test vet fmt-check bench run demo demo-stop bin/nexusd
+.PHONY: build test vet fmt-check bench bench-core bench-sim fuzz rewrite sim-long run demo demo-stop bin/nexusd
 
 # build compiles every package and command.
 build:
@@ -41,9 +41,45 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-# bench runs the core's benchmarks; BENCHMARKS.md records what they printed.
-bench:
+# bench measures the core's publish path and the simulator's scaling and
+# prints what BENCHMARKS.md records (about two minutes on 2 cores).
+bench: bench-core bench-sim
+
+bench-core:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./state/
+
+# bench-sim: 60 s of virtual time with beacons, no faults, for growing
+# meshes: wall time and convergence.
+bench-sim:
+	@$(GO) build -o bin/nexusd-sim ./cmd/nexusd-sim
+	@for n in 10 100 500 1000; do \
+	  ./bin/nexusd-sim swarm --nodes $$n --seed 1 --duration 60s --faults none --json | \
+	    $(GO) run ./scripts/simrow; \
+	done
+
+# fuzz runs every fuzz target for FUZZTIME each (default 30s); what they
+# find interesting lands in the Go cache; crashers land in fuzz/testdata.
+FUZZTIME ?= 30s
+fuzz:
+	@for t in $$($(GO) test -list '^Fuzz' ./fuzz | grep '^Fuzz'); do \
+	  echo "== $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./fuzz || exit 1; \
+	done
+
+# rewrite regenerates the scenario files' expected output; read the diff
+# before committing it.
+rewrite:
+	$(GO) test ./scenarios -rewrite
+	@git --no-pager diff --stat -- scenarios/testdata
+
+# sim-long: many seeds, bigger meshes, heavier faults; stops at the first
+# failure and prints the command that replays it.
+SEEDS ?= 50
+sim-long:
+	@$(GO) build -o bin/nexusd-sim ./cmd/nexusd-sim
+	@for s in $$(seq 1 $(SEEDS)); do \
+	  ./bin/nexusd-sim swarm --nodes 300 --seed $$s --duration 60s --faults default >/dev/null || exit 1; \
+	  ./bin/nexusd-sim swarm --nodes 60 --seed $$s --duration 60s --faults heavy >/dev/null || exit 1; \
+	done; echo "sim-long: $(SEEDS) seeds passed with default and heavy faults"
 
 
 # Code generation tools, pinned. They come from the Go module proxy through

@@ -188,7 +188,7 @@ func (s *swarm) run(sum *Summary) string {
 	// with at most one fetch per other node.
 	fetches := s.totalFetches()
 	i := 1 + s.rng.IntN(w.Size())
-	name := s.subscribe(i)
+	name := s.subscribeTo(i, []string{"change/" + w.nodes[i-1].name}, false) // a pattern new to the node: its hash changes
 	changedAt := w.now
 	if !s.runUntil(3*changeBound, 5*time.Millisecond, func() bool { return w.convergedOn(w.nodes[i-1]) }) {
 		return fmt.Sprintf("liveness: %s's new subscription %s not known everywhere after %s", w.nodes[i-1].name, name, fmtDur(3*changeBound))
@@ -331,13 +331,16 @@ func (s *swarm) pattern() string {
 }
 
 func (s *swarm) subscribe(i int) string {
-	s.subs++
-	name := fmt.Sprintf("s%d", s.subs)
 	pats := []string{s.pattern()}
 	if s.rng.IntN(4) == 0 {
 		pats = append(pats, s.pattern())
 	}
-	retained := s.rng.IntN(3) == 0
+	return s.subscribeTo(i, pats, s.rng.IntN(3) == 0)
+}
+
+func (s *swarm) subscribeTo(i int, pats []string, retained bool) string {
+	s.subs++
+	name := fmt.Sprintf("s%d", s.subs)
 	if !s.w.nodes[i-1].up {
 		return name
 	}

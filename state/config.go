@@ -70,6 +70,7 @@ type Config struct {
 	MaxTopicLevels   int
 	MaxPatterns      int // distinct subscribed patterns on this node
 	MaxRetained      int // retained topics held, tombstones included
+	MaxRetainedBytes int // payload bytes of all retained values together
 	MaxSubscriptions int // active plus paused
 
 	// Delivery, replay and pause.
@@ -118,12 +119,13 @@ func DefaultConfig(nodeID, cluster string, rand Source) Config {
 		MaxFetchesInFlight: 16,          // SPEC: no fetch storms when many peers change at once
 		CallTimeout:        2 * time.Second,
 
-		MaxPayloadBytes:  1 << 20, // SPEC: 1 MiB
-		MaxTopicBytes:    256,     // SPEC
-		MaxTopicLevels:   16,      // SPEC
-		MaxPatterns:      10000,   // SPEC
-		MaxRetained:      100000,  // SPEC
-		MaxSubscriptions: 10000,   // one per pattern at most is plenty
+		MaxPayloadBytes:  1 << 20,   // SPEC: 1 MiB
+		MaxTopicBytes:    256,       // SPEC
+		MaxTopicLevels:   16,        // SPEC
+		MaxPatterns:      10000,     // SPEC
+		MaxRetained:      100000,    // SPEC
+		MaxRetainedBytes: 128 << 20, // a node's whole state must fit one GetNodeState answer
+		MaxSubscriptions: 10000,     // one per pattern at most is plenty
 
 		MessageBufferSize:    1024,              // SPEC: --message-buffer-size
 		MaxBufferBytes:       64 << 20,          // SPEC: --max-buffer-memory
@@ -194,7 +196,7 @@ func (c *Config) Validate() error {
 	}{
 		{"MaxFetchesInFlight", c.MaxFetchesInFlight}, {"MaxPayloadBytes", c.MaxPayloadBytes},
 		{"MaxTopicBytes", c.MaxTopicBytes}, {"MaxTopicLevels", c.MaxTopicLevels},
-		{"MaxPatterns", c.MaxPatterns}, {"MaxRetained", c.MaxRetained},
+		{"MaxPatterns", c.MaxPatterns}, {"MaxRetained", c.MaxRetained}, {"MaxRetainedBytes", c.MaxRetainedBytes},
 		{"MaxSubscriptions", c.MaxSubscriptions}, {"MessageBufferSize", c.MessageBufferSize},
 		{"MaxBufferBytes", c.MaxBufferBytes}, {"MaxTopics", c.MaxTopics},
 		{"QueueLimit", c.QueueLimit}, {"BlockedLimit", c.BlockedLimit},

@@ -41,7 +41,10 @@ type ProbeCompleted struct {
 	Err  error
 }
 
-// PushCompleted completes a Push effect; Err nil means the peer took it.
+// PushCompleted completes a Push effect. Err nil means the peer has it;
+// Err set means it may not, and the node pushes it again. A peer that
+// refused the message for good (it would refuse it again) counts as done:
+// complete with Err nil, and the receiver's numbering reports the loss.
 type PushCompleted struct {
 	Call uint64
 	Err  error

@@ -84,9 +84,20 @@ func (n *Node) checkPublish(e *Published) error {
 		n.reject(reasonBadArgument)
 		return errorf(Invalid, "correlation_id is %d bytes: the limit is %d", len(e.Correlation), maxCorrelationBytes)
 	}
-	if e.Retain && len(e.Payload) > 0 && n.retained.byTopic[e.Topic] == nil && len(n.retained.byTopic) >= n.cfg.MaxRetained {
-		n.reject(reasonRetainedLimit)
-		return errorf(Limit, "retained topics are at their limit of %d: clear some (publish an empty payload with retain) or publish without retain", n.cfg.MaxRetained)
+	if e.Retain && len(e.Payload) > 0 {
+		cur := n.retained.byTopic[e.Topic]
+		if cur == nil && len(n.retained.byTopic) >= n.cfg.MaxRetained {
+			n.reject(reasonRetainedLimit)
+			return errorf(Limit, "retained topics are at their limit of %d: clear some (publish an empty payload with retain) or publish without retain", n.cfg.MaxRetained)
+		}
+		grow := len(e.Payload)
+		if cur != nil {
+			grow -= len(cur.Payload)
+		}
+		if grow > 0 && n.retained.bytes+grow > n.cfg.MaxRetainedBytes {
+			n.reject(reasonRetainedLimit)
+			return errorf(Limit, "retained values hold %d bytes and this one would pass the limit of %d: clear some or publish without retain", n.retained.bytes, n.cfg.MaxRetainedBytes)
+		}
 	}
 	return nil
 }

@@ -45,6 +45,14 @@ func (n *Node) applyRetained(m *Message) bool {
 		n.reject(reasonRetainedLimit)
 		return false
 	}
+	grow := len(m.Payload)
+	if cur != nil {
+		grow -= len(cur.Payload)
+	}
+	if grow > 0 && r.bytes+grow > n.cfg.MaxRetainedBytes {
+		n.reject(reasonRetainedLimit)
+		return false
+	}
 	if cur != nil {
 		r.bytes -= len(cur.Payload)
 	}

@@ -181,3 +181,23 @@ func TestRetainedPublishRecoveredByResendBecomesTheTopicsValue(t *testing.T) {
 		t.Fatalf("retained after repair: %v", m)
 	}
 }
+
+func TestRetainedBytesLimitRefusesGrowthNotShrinking(t *testing.T) {
+	h := newHarness(t, "n1", func(c *Config) { c.MaxRetainedBytes = 10 })
+	h.start()
+	h.publish("a", "123456", retain)
+	r := only[*CompletePublish](t, h.publish("b", "12345", retain))
+	if CodeOf(r.Err) != Limit {
+		t.Fatalf("past the byte limit: %v, want a limit error", r.Err)
+	}
+	if r := only[*CompletePublish](t, h.publish("a", "1", retain)); r.Err != nil {
+		t.Fatalf("shrinking a value refused: %v", r.Err)
+	}
+	if r := only[*CompletePublish](t, h.publish("b", "12345", retain)); r.Err != nil {
+		t.Fatalf("room freed but still refused: %v", r.Err)
+	}
+	h.step(&PushReceived{Req: 1, Envs: []Envelope{{ID: "x", Topic: "c", Payload: []byte("123456789"), Source: "n2", Retain: true, TimestampMs: h.now.WallMs}}})
+	if h.n.Retained("c") != nil || h.n.Status().Counters.Rejected[reasonRetainedLimit] != 2 {
+		t.Fatal("a remote value past the limit was stored or not counted")
+	}
+}
