@@ -198,7 +198,14 @@ func pushAck(id string, err error) *meshpb.Ack {
 }
 
 func publishFromProto(req uint64, p *sidecarpb.PublishRequest) *state.Published {
-	return &state.Published{
+	e := new(state.Published)
+	publishInto(e, req, p)
+	return e
+}
+
+// publishInto fills e from p, so a batch can fill a slab of events.
+func publishInto(e *state.Published, req uint64, p *sidecarpb.PublishRequest) {
+	*e = state.Published{
 		Req:         req,
 		Topic:       p.GetTopic(),
 		Payload:     p.GetPayload(),
@@ -277,16 +284,21 @@ func resumeFromProto(stream uint64, credit int, p *sidecarpb.ResumeSubscribeRequ
 }
 
 func messageToProto(m *state.Message) *sidecarpb.Message {
-	return &sidecarpb.Message{
-		MessageId:      m.ID,
-		Topic:          m.Topic,
-		Payload:        m.Payload,
-		ContentType:    m.ContentType,
-		TimestampMs:    m.TimestampMs,
-		SourceNodeId:   m.Source,
-		CorrelationId:  m.Correlation,
-		SequenceNumber: int64(m.Seq),
-	}
+	p := new(sidecarpb.Message)
+	fillMessage(p, m)
+	return p
+}
+
+// fillMessage sets every field of p from m, so a Message can be reused.
+func fillMessage(p *sidecarpb.Message, m *state.Message) {
+	p.MessageId = m.ID
+	p.Topic = m.Topic
+	p.Payload = m.Payload
+	p.ContentType = m.ContentType
+	p.TimestampMs = m.TimestampMs
+	p.SourceNodeId = m.Source
+	p.CorrelationId = m.Correlation
+	p.SequenceNumber = int64(m.Seq)
 }
 
 // outToProto converts one stream event.

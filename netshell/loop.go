@@ -34,6 +34,13 @@ type announcer interface{ Announce(hash uint64) }
 // with a copy of the effect, and it must not block.
 type replier interface{ answer(state.Effect) }
 
+// publishReplier takes publish answers without the loop copying each to
+// the heap: it must copy what it keeps before returning.
+type publishReplier interface {
+	replier
+	answerPublish(*state.CompletePublish)
+}
+
 // replyChan is the replier of one unary request: room for its one answer.
 type replyChan chan state.Effect
 
@@ -69,6 +76,7 @@ type loop struct {
 	log      *slog.Logger
 	trace    bool
 	in       chan input
+	ctl      chan input    // credit grants: ahead of everything in in
 	done     chan struct{} // closed when run returns
 	stopping chan struct{} // closed when shutdown begins: waiters give up
 	reqs     atomic.Uint64 // request ids and stream handles, never reused
@@ -77,8 +85,19 @@ type loop struct {
 	metrics  *metrics
 
 	ledger  *ledger
-	replies map[uint64]replier
+	replies map[uint64]replier // requests answered later than the step that took them
 	streams map[uint64]*subStream
+
+	// The request being stepped: its answer, if the step gives it, goes
+	// straight to its replier, and only a request left waiting (a publish
+	// held by the block policy) is filed in replies.
+	stepReq      uint64
+	stepReply    replier
+	stepAnswered bool
+
+	// Deliveries gathered for one stream, put in its mailbox together.
+	outStream *subStream
+	outs      []streamItem
 	timer   *deadlineTimer
 	scratch []state.Event
 	stats   loopStats
@@ -93,6 +112,7 @@ func newLoop(node *state.Node, clk clock.Clock, log *slog.Logger, m *metrics, qu
 		log:      log,
 		trace:    log.Enabled(context.Background(), LevelTrace),
 		in:       make(chan input, queue),
+		ctl:      make(chan input, queue),
 		done:     make(chan struct{}),
 		stopping: make(chan struct{}),
 		metrics:  m,
@@ -114,10 +134,19 @@ func (l *loop) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case in := <-l.ctl:
+			l.handle(in)
 		case in := <-l.in:
 			l.handle(in)
-			// Take what else is waiting before re-arming the timer.
+			// Take what else is waiting before re-arming the timer, credit
+			// first: a subscriber must drain while publishers pour in.
 			for range 256 {
+				select {
+				case c := <-l.ctl:
+					l.handle(c)
+					continue
+				default:
+				}
 				select {
 				case in = <-l.in:
 					l.handle(in)
@@ -145,8 +174,25 @@ func (l *loop) post(ctx context.Context, in input) error {
 	}
 }
 
+// postControl is post for credit grants, which the loop takes ahead of
+// requests: the way out of the node must not wait behind the way in. A
+// grant is only ever for a stream the loop already knows.
+func (l *loop) postControl(ctx context.Context, ev state.Event) error {
+	select {
+	case l.ctl <- input{ev: ev}:
+		return nil
+	case <-l.done:
+		return errStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // newID is a fresh request id or stream handle.
 func (l *loop) newID() uint64 { return l.reqs.Add(1) }
+
+// newIDs reserves n consecutive request ids and returns the first.
+func (l *loop) newIDs(n int) uint64 { return l.reqs.Add(uint64(n)) - uint64(n) + 1 }
 
 // ask posts one request event and waits for its answer. It gives up when
 // ctx ends or shutdown begins; the answer, if it comes later, is dropped.
@@ -235,6 +281,7 @@ func (l *loop) tick() {
 		l.dispatch(now, l.node.Step(now, ev))
 	}
 	clear(l.scratch)
+	l.flushOuts()
 }
 
 func (l *loop) handle(in input) {
@@ -252,6 +299,7 @@ func (l *loop) handle(in input) {
 	for _, ev := range in.evs {
 		l.step(now, ev, in.reply)
 	}
+	l.flushOuts()
 }
 
 func (l *loop) step(now state.Instant, ev state.Event, reply replier) {
@@ -265,11 +313,11 @@ func (l *loop) step(now state.Instant, ev state.Event, reply replier) {
 			l.metrics.syncSeconds.Observe((now.Mono - c.started).Seconds())
 		}
 	}
+	var req uint64
 	if reply != nil {
-		if req, ok := requestOf(ev); ok {
-			l.replies[req] = reply
-		}
+		req, _ = requestOf(ev)
 	}
+	l.stepReq, l.stepReply, l.stepAnswered = req, reply, false
 	l.stats.Events++
 	if l.trace {
 		l.log.Log(context.Background(), LevelTrace, "event", "ev", ev.String())
@@ -279,6 +327,10 @@ func (l *loop) step(now state.Instant, ev state.Event, reply replier) {
 		newPeer = &b.Beacon
 	}
 	l.dispatch(now, l.node.Step(now, ev))
+	if req != 0 && !l.stepAnswered {
+		l.replies[req] = reply // answered later
+	}
+	l.stepReq, l.stepReply = 0, nil
 	if newPeer != nil && l.node.KnowsPeer(newPeer.Instance) {
 		l.log.Info("peer discovered", "peer", newPeer.Instance, "addr", newPeer.Addr)
 	}
@@ -323,8 +375,15 @@ func (l *loop) dispatch(now state.Instant, effs []state.Effect) {
 			c.Reply.Msgs = append([]state.Envelope(nil), e.Reply.Msgs...)
 			l.answer(e.Req, &c)
 		case *state.CompletePublish:
-			c := *e
-			l.answer(e.Req, &c)
+			switch r := l.replierOf(e.Req).(type) {
+			case publishReplier:
+				r.answerPublish(e) // copies what it keeps; no allocation per message
+			case nil:
+				l.log.Error("answer to an unknown request", "req", e.Req, "effect", e.String())
+			default:
+				c := *e
+				r.answer(&c)
+			}
 		case *state.CompleteUnsubscribe:
 			c := *e
 			l.answer(e.Req, &c)
@@ -332,6 +391,7 @@ func (l *loop) dispatch(now state.Instant, effs []state.Effect) {
 			l.deliver(e)
 		case *state.EndStream:
 			if st := l.streams[e.Stream]; st != nil {
+				l.flushOuts()
 				delete(l.streams, e.Stream)
 				st.end(e.Err)
 			}
@@ -342,13 +402,25 @@ func (l *loop) dispatch(now state.Instant, effs []state.Effect) {
 }
 
 func (l *loop) answer(req uint64, e state.Effect) {
-	r := l.replies[req]
+	r := l.replierOf(req)
 	if r == nil {
 		l.log.Error("answer to an unknown request", "req", req, "effect", e.String())
 		return
 	}
-	delete(l.replies, req)
 	r.answer(e)
+}
+
+// replierOf finds, and forgets, who waits for the answer to req.
+func (l *loop) replierOf(req uint64) replier {
+	if req == l.stepReq && req != 0 && !l.stepAnswered {
+		l.stepAnswered = true
+		return l.stepReply
+	}
+	r := l.replies[req]
+	if r != nil {
+		delete(l.replies, req)
+	}
+	return r
 }
 
 func (l *loop) deliver(e *state.Deliver) {
@@ -364,7 +436,22 @@ func (l *loop) deliver(e *state.Deliver) {
 			l.stats.DeliveredRemoteOrigin++
 		}
 	}
-	st.put(e.Out)
+	if st != l.outStream {
+		l.flushOuts()
+		l.outStream = st
+	}
+	l.outs = append(l.outs, streamItem{out: e.Out})
+}
+
+// flushOuts hands the deliveries gathered for one stream to its mailbox in
+// one go.
+func (l *loop) flushOuts() {
+	if l.outStream != nil && len(l.outs) > 0 {
+		l.outStream.putMany(l.outs)
+	}
+	clear(l.outs)
+	l.outs = l.outs[:0]
+	l.outStream = nil
 }
 
 // requestOf is the Req of an event the node answers with one effect.

@@ -24,6 +24,17 @@ func (m *mailbox[T]) put(v T) {
 	}
 }
 
+// putMany queues vs in order, with one lock and one wake-up.
+func (m *mailbox[T]) putMany(vs []T) {
+	m.mu.Lock()
+	m.items = append(m.items, vs...)
+	m.mu.Unlock()
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
 // take returns everything waiting, in order. spare, the slice a previous
 // take returned, is cleared and reused.
 func (m *mailbox[T]) take(spare []T) []T {

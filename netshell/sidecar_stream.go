@@ -36,6 +36,8 @@ func newSubStream(handle uint64, window, maxBatch int) *subStream {
 func (st *subStream) put(o state.Out) { st.box.put(streamItem{out: o}) }
 func (st *subStream) end(err error)   { st.box.put(streamItem{end: true, err: err}) }
 
+func (st *subStream) putMany(items []streamItem) { st.box.putMany(items) }
+
 func (st *subStream) grantEvery() int { return max(st.window/4, 1) }
 func (st *subStream) batching() bool  { return st.maxBatch > 1 }
 
@@ -51,6 +53,7 @@ func (s *sidecarServer) serveStream(ctx context.Context, send func(*sidecarpb.Me
 	var (
 		buf  []streamItem
 		owed int // events sent since credit was last granted
+		enc  eventEncoder
 	)
 	for {
 		select {
@@ -79,13 +82,12 @@ func (s *sidecarServer) serveStream(ctx context.Context, send func(*sidecarpb.Me
 					s.metrics.deliverLatency.Observe(float64(max(nowMs-buf[j].out.Msg.TimestampMs, 0)) / 1000)
 				}
 			}
-			if n > 1 {
-				outs := make([]state.Out, n)
-				for j := range outs {
-					outs[j] = buf[i+j].out
-				}
-				event = batchToProto(outs)
-			} else {
+			switch {
+			case n > 1:
+				event = enc.batch(buf[i : i+n])
+			case it.out.Kind == state.OutMessage:
+				event = enc.message(it.out.Msg)
+			default:
 				event = outToProto(&it.out)
 			}
 			if err := send(event); err != nil {
@@ -94,7 +96,7 @@ func (s *sidecarServer) serveStream(ctx context.Context, send func(*sidecarpb.Me
 			}
 			i += n
 			if owed += n; owed >= st.grantEvery() {
-				if err := s.loop.post(ctx, input{ev: &state.CreditGranted{Stream: st.handle, N: owed}}); err != nil {
+				if err := s.loop.postControl(ctx, &state.CreditGranted{Stream: st.handle, N: owed}); err != nil {
 					s.streamGone(st)
 					return rpcError(err)
 				}
@@ -119,5 +121,47 @@ func liveRun(items []streamItem, limit int) int {
 
 // streamGone tells the node the client went away, so the subscription ends.
 func (s *sidecarServer) streamGone(st *subStream) {
+	// Not postControl: the close must not overtake the stream's own
+	// Subscribed, or the subscription would outlive its stream.
 	_ = s.loop.post(context.Background(), input{ev: &state.StreamClosed{Stream: st.handle}})
+}
+
+// eventEncoder builds the stream's live-message events in memory it
+// reuses: Send encodes a message before it returns (the server registers
+// no stats handler that could read it later), so the next event can
+// overwrite the last. A busy stream then allocates nothing per message.
+type eventEncoder struct {
+	msgs  []sidecarpb.Message
+	ptrs  []*sidecarpb.Message
+	frame sidecarpb.MessageBatch
+	one   sidecarpb.MessageEvent_Message
+	many  sidecarpb.MessageEvent_Batch
+	event sidecarpb.MessageEvent
+}
+
+func (e *eventEncoder) message(m *state.Message) *sidecarpb.MessageEvent {
+	e.grow(1)
+	fillMessage(&e.msgs[0], m)
+	e.one.Message = &e.msgs[0]
+	e.event.Event = &e.one
+	return &e.event
+}
+
+func (e *eventEncoder) batch(items []streamItem) *sidecarpb.MessageEvent {
+	e.grow(len(items))
+	e.ptrs = e.ptrs[:0]
+	for j := range items {
+		fillMessage(&e.msgs[j], items[j].out.Msg)
+		e.ptrs = append(e.ptrs, &e.msgs[j])
+	}
+	e.frame.Messages = e.ptrs
+	e.many.Batch = &e.frame
+	e.event.Event = &e.many
+	return &e.event
+}
+
+func (e *eventEncoder) grow(n int) {
+	if len(e.msgs) < n {
+		e.msgs = make([]sidecarpb.Message, n)
+	}
 }
