@@ -1,0 +1,196 @@
+package main
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+var errNotApplicable = errors.New("not applicable to this system")
+
+const payloadSize = 128
+
+// throughput publishes as fast as the publishers go for dur and returns
+// deliveries per second: messages received, over every subscriber, per
+// second from the first publish to the last receipt.
+func throughput(sys system, pubNode, subNode, subs int, mode string, callers, batch int, dur time.Duration) (float64, error) {
+	var received atomic.Int64
+	var last atomic.Int64 // unix ns of the latest receipt
+	for range subs {
+		stop, err := sys.subscribe(subNode, batch, func(_ []byte, at time.Time) {
+			received.Add(1)
+			last.Store(at.UnixNano())
+		})
+		if err != nil {
+			return 0, err
+		}
+		defer stop()
+	}
+	if err := warmUp(sys, pubNode, &received, int64(subs)); err != nil {
+		return 0, err
+	}
+	received.Store(0)
+	payload := make([]byte, payloadSize)
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	start := time.Now()
+	deadline := start.Add(dur)
+	for range callers {
+		pub, err := sys.publisher(pubNode, mode)
+		if err != nil {
+			return 0, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer pub.close()
+			for i := 0; ; i++ {
+				if i%64 == 0 && time.Now().After(deadline) {
+					break
+				}
+				if err := pub.publish(payload); err != nil {
+					errs <- err
+					return
+				}
+				sent.Add(1)
+			}
+			if err := pub.flush(); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return 0, err
+	default:
+	}
+	want := sent.Load() * int64(subs)
+	// Wait for the tail to drain; stop when nothing more arrives.
+	prev := int64(-1)
+	for received.Load() < want && received.Load() != prev {
+		prev = received.Load()
+		time.Sleep(300 * time.Millisecond)
+	}
+	got := received.Load()
+	if got == 0 {
+		return 0, fmt.Errorf("nothing delivered of %d published", sent.Load())
+	}
+	elapsed := time.Duration(last.Load() - start.UnixNano())
+	return float64(got) / elapsed.Seconds(), nil
+}
+
+// warmUp publishes until the subscribers see messages: routes are in place
+// and connections open before the clock starts.
+func warmUp(sys system, node int, received *atomic.Int64, subs int64) error {
+	pub, err := sys.publisher(node, "unary")
+	if err != nil {
+		return err
+	}
+	defer pub.close()
+	payload := make([]byte, payloadSize)
+	return waitFor(20*time.Second, "the first message to arrive", func() bool {
+		if err := pub.publish(payload); err != nil {
+			return false
+		}
+		pub.flush()
+		return received.Load() >= subs
+	})
+}
+
+// latency publishes at a fixed rate for dur and returns the percentiles of
+// the time from each message's intended send time to its receipt, so a
+// stalled publisher shows up as latency (no coordinated omission).
+func latency(sys system, pubNode, subNode int, mode string, rate float64, dur time.Duration) (map[string]float64, error) {
+	start := time.Now().Add(200 * time.Millisecond)
+	var mu sync.Mutex
+	var samples []time.Duration
+	var received atomic.Int64
+	stop, err := sys.subscribe(subNode, 64, func(p []byte, at time.Time) {
+		received.Add(1)
+		if len(p) < 8 {
+			return
+		}
+		intended := start.Add(time.Duration(binary.LittleEndian.Uint64(p)))
+		if intended.Before(start) {
+			return // a warm-up message
+		}
+		mu.Lock()
+		samples = append(samples, at.Sub(intended))
+		mu.Unlock()
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	if err := warmUp(sys, pubNode, &received, 1); err != nil {
+		return nil, err
+	}
+	// Unary calls wait for their answer: a few callers take turns at the
+	// schedule, as an application's request handlers would.
+	callers := 1
+	if mode == "unary" {
+		callers = 8
+	} else {
+		mode = "stream-each"
+	}
+	n := int(rate * dur.Seconds())
+	interval := time.Duration(float64(time.Second) / rate)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for range callers {
+		pub, err := sys.publisher(pubNode, mode)
+		if err != nil {
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer pub.close()
+			payload := make([]byte, payloadSize)
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) {
+					break
+				}
+				offset := time.Duration(i) * interval
+				if d := time.Until(start.Add(offset)); d > 0 {
+					time.Sleep(d)
+				}
+				binary.LittleEndian.PutUint64(payload, uint64(offset))
+				if err := pub.publish(payload); err != nil {
+					errs <- err
+					return
+				}
+			}
+			pub.flush()
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return nil, err
+	default:
+	}
+	waitFor(3*time.Second, "the last samples", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(samples) >= n
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(samples) < n/2 {
+		return nil, fmt.Errorf("only %d of %d messages arrived", len(samples), n)
+	}
+	slices.Sort(samples)
+	pct := func(p float64) float64 {
+		return float64(samples[min(len(samples)-1, int(p*float64(len(samples))))]) / float64(time.Microsecond)
+	}
+	return map[string]float64{"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "p99.9": pct(0.999)}, nil
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "serve-nats":
+			fs := flag.NewFlagSet("serve-nats", flag.ExitOnError)
+			port := fs.Int("port", 4222, "client port")
+			cport := fs.Int("cluster-port", 0, "cluster port (0: no cluster)")
+			routes := fs.String("routes", "", "route URLs")
+			fs.Parse(os.Args[2:])
+			fatal(serveNATS(*port, *cport, *routes))
+		case "serve-relay":
+			fs := flag.NewFlagSet("serve-relay", flag.ExitOnError)
+			addr := fs.String("addr", "127.0.0.1:0", "listen address")
+			fs.Parse(os.Args[2:])
+			fatal(serveRelay(*addr))
+		case "measure":
+			os.Exit(measureCmd(os.Args[2:]))
+		}
+	}
+	os.Exit(orchestrate(os.Args[1:]))
+}
+
+func fatal(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nexusd-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// measureCmd runs one measurement of one system in this process and prints
+// its values as JSON: {"values": {...}} or {"error": "..."}.
+func measureCmd(args []string) int {
+	fs := flag.NewFlagSet("measure", flag.ExitOnError)
+	id := fs.String("id", "", "measurement id")
+	sysName := fs.String("system", "", "nexusd, nats or grpc-raw")
+	bin := fs.String("nexusd", "", "path of the nexusd binary")
+	dur := fs.Duration("dur", 2*time.Second, "how long a throughput or latency run lasts")
+	fs.Parse(args)
+	m := measurementByID(*id)
+	out := map[string]any{}
+	if m == nil {
+		out["error"] = fmt.Sprintf("unknown measurement %q", *id)
+	} else if values, err := m.run(*sysName, *bin, *dur); err == errNotApplicable {
+		out["skip"] = true
+	} else if err != nil {
+		out["error"] = err.Error()
+	} else {
+		out["values"] = values
+	}
+	json.NewEncoder(os.Stdout).Encode(out)
+	return 0
+}

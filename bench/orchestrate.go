@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+var systems = []string{"nexusd", "nats", "grpc-raw"}
+
+// result is one row of results.json.
+type result struct {
+	Scenario    string   `json:"scenario"`
+	System      string   `json:"system"`
+	Unit        string   `json:"unit"`
+	Median      float64  `json:"median"`
+	Min         float64  `json:"min"`
+	Max         float64  `json:"max"`
+	RatioToNATS *float64 `json:"ratio_to_nats"`
+	runs        int
+	higher      bool
+}
+
+func orchestrate(args []string) int {
+	fs := flag.NewFlagSet("nexusd-bench", flag.ContinueOnError)
+	full := fs.Bool("full", false, "every measurement, longer runs (make bench-full)")
+	runs := fs.Int("runs", 3, "runs per measurement and system; the median is reported")
+	bin := fs.String("nexusd", "../bin/nexusd", "the nexusd binary to measure")
+	jsonOut := fs.String("json", "results.json", "where to write the results")
+	mdOut := fs.String("markdown", "../BENCHMARKS.md", "file whose generated section to replace")
+	only := fs.String("only", "", "run only measurements whose id matches this regexp")
+	systemList := fs.String("systems", strings.Join(systems, ","), "systems to measure, comma-separated")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if _, err := os.Stat(*bin); err != nil {
+		fmt.Fprintf(os.Stderr, "nexusd-bench: --nexusd %s: %v (build it with make bin/nexusd)\n", *bin, err)
+		return 2
+	}
+	var filter *regexp.Regexp
+	if *only != "" {
+		var err error
+		if filter, err = regexp.Compile(*only); err != nil {
+			fmt.Fprintln(os.Stderr, "nexusd-bench: --only:", err)
+			return 2
+		}
+	}
+	systems = strings.Split(*systemList, ",")
+	dur := 1500 * time.Millisecond
+	if *full {
+		dur = 5 * time.Second
+	}
+	began := time.Now()
+	samples := map[[2]string][]float64{} // (row, system) -> values
+	var order []*measurement
+	failed := 0
+	for _, m := range measurements {
+		if (!*full && !m.quick) || (filter != nil && !filter.MatchString(m.id)) {
+			continue
+		}
+		order = append(order, m)
+		for r := range *runs {
+			for k := range systems {
+				sys := systems[(k+r)%len(systems)] // take turns going first
+				values, skip, err := measureChild(m.id, sys, *bin, dur)
+				switch {
+				case skip:
+				case err != nil:
+					failed++
+					fmt.Fprintf(os.Stderr, "%s/%s run %d: %v\n", m.id, sys, r+1, err)
+				default:
+					for suffix, v := range values {
+						k := [2]string{m.id + suffix, sys}
+						samples[k] = append(samples[k], v)
+					}
+					fmt.Fprintf(os.Stderr, "%-28s %-9s run %d: %s\n", m.id, sys, r+1, brief(values, m.unit))
+				}
+			}
+		}
+	}
+	results := aggregate(order, samples)
+	if err := writeJSON(*jsonOut, results); err != nil {
+		fmt.Fprintln(os.Stderr, "nexusd-bench:", err)
+		return 1
+	}
+	cmd := "make bench"
+	if *full {
+		cmd = "make bench-full"
+	}
+	if err := writeMarkdown(*mdOut, results, cmd, *runs, dur, time.Since(began)); err != nil {
+		fmt.Fprintln(os.Stderr, "nexusd-bench:", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "nexusd-bench: %d rows in %s, written to %s and %s\n", len(results), time.Since(began).Round(time.Second), *jsonOut, *mdOut)
+	if failed > 0 {
+		fmt.Fprintf(os.Stderr, "nexusd-bench: %d runs failed\n", failed)
+		return 1
+	}
+	return 0
+}
+
+// measureChild runs one measurement in a fresh process.
+func measureChild(id, sys, bin string, dur time.Duration) (map[string]float64, bool, error) {
+	var out, errb bytes.Buffer
+	cmd := exec.Command(selfPath(), "measure", "--id", id, "--system", sys, "--nexusd", bin, "--dur", dur.String())
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return nil, false, fmt.Errorf("%v: %s", err, errb.String())
+	}
+	var res struct {
+		Values map[string]float64 `json:"values"`
+		Skip   bool               `json:"skip"`
+		Error  string             `json:"error"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return nil, false, fmt.Errorf("bad output %q: %v", out.String(), err)
+	}
+	if res.Error != "" {
+		return nil, false, fmt.Errorf("%s", res.Error)
+	}
+	return res.Values, res.Skip, nil
+}
+
+func brief(values map[string]float64, unit string) string {
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, strings.TrimPrefix(k+" ", "-")+format(values[k], unit))
+	}
+	return strings.TrimSpace(strings.Join(parts, "  "))
+}
+
+func aggregate(order []*measurement, samples map[[2]string][]float64) []*result {
+	var out []*result
+	for _, m := range order {
+		for _, row := range m.rowIDs() {
+			var nats *result
+			var rows []*result
+			for _, sys := range systems {
+				v := samples[[2]string{row, sys}]
+				if len(v) == 0 {
+					continue
+				}
+				slices.Sort(v)
+				r := &result{Scenario: row, System: sys, Unit: m.unit, Median: v[len(v)/2], Min: v[0], Max: v[len(v)-1], runs: len(v), higher: m.higher}
+				if sys == "nats" {
+					nats = r
+				}
+				rows = append(rows, r)
+			}
+			for _, r := range rows {
+				if nats != nil && nats.Median != 0 {
+					ratio := r.Median / nats.Median
+					r.RatioToNATS = &ratio
+				}
+			}
+			out = append(out, rows...)
+		}
+	}
+	return out
+}
+
+func writeJSON(path string, results []*result) error {
+	b, err := json.MarshalIndent(results, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	pb "github.com/nexusd/nexusd/proto/sidecarpb"
+)
+
+// settle lets a fresh server finish starting before its memory is read.
+const settle = 2 * time.Second
+
+func rssOf(sys system) (int64, error) {
+	var total int64
+	for _, pid := range sys.pids() {
+		r, err := rssBytes(pid)
+		if err != nil {
+			return 0, err
+		}
+		total += r
+	}
+	return total, nil
+}
+
+// idleRSS is a freshly started server's resident memory, in MB.
+func idleRSS(sys system) (float64, error) {
+	time.Sleep(settle)
+	r, err := rssOf(sys)
+	return float64(r) / (1 << 20), err
+}
+
+// perSubscription is the server's memory per idle subscription, in bytes:
+// the growth after opening n of them, over n.
+func perSubscription(sys system, n int) (float64, error) {
+	time.Sleep(settle)
+	before, err := rssOf(sys)
+	if err != nil {
+		return 0, err
+	}
+	for range n {
+		stop, err := sys.subscribe(0, 0, func([]byte, time.Time) {})
+		if err != nil {
+			return 0, err
+		}
+		defer stop()
+	}
+	time.Sleep(settle)
+	after, err := rssOf(sys)
+	return float64(after-before) / float64(n), err
+}
+
+// perRetained is nexusd's memory per retained topic, in bytes (16-byte
+// values on distinct topics). Core NATS has no retained values.
+func perRetained(sys system, n int) (float64, error) {
+	s, ok := sys.(*nexusdSys)
+	if !ok {
+		return 0, errNotApplicable
+	}
+	time.Sleep(settle)
+	before, err := rssOf(sys)
+	if err != nil {
+		return 0, err
+	}
+	api := pb.NewSidecarServiceClient(s.conns[0])
+	ctx := context.Background()
+	stream, err := api.PublishStream(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for i := 0; i < n; i += 256 {
+		b := &pb.PublishBatch{}
+		for j := i; j < min(i+256, n); j++ {
+			b.Requests = append(b.Requests, &pb.PublishRequest{Topic: "retained/" + strconv.Itoa(j), Payload: make([]byte, 16), Retain: true})
+		}
+		if err := stream.Send(b); err != nil {
+			return 0, err
+		}
+	}
+	stream.CloseSend()
+	for {
+		ack, err := stream.Recv()
+		if err != nil {
+			return 0, fmt.Errorf("publish stream ended before every retained value was taken: %w", err)
+		}
+		if ack.GetAccepted() >= uint64(n) {
+			break
+		}
+	}
+	time.Sleep(settle)
+	after, err := rssOf(sys)
+	return float64(after-before) / float64(n), err
+}
+
+// perPeer is memory per idle peer, in bytes: one server's growth when n
+// others join it. For nexusd they are daemons seeded with its address; for
+// NATS, servers routed to it (the nearest thing a NATS cluster has).
+func perPeer(name, bin string, n int) (float64, error) {
+	first, err := newSystem(name, bin)
+	if err != nil {
+		return 0, err
+	}
+	switch s := first.(type) {
+	case *nexusdSys:
+		return nexusdPerPeer(s, n)
+	case *natsSys:
+		return natsPerPeer(s, n)
+	}
+	return 0, errNotApplicable
+}
+
+func nexusdPerPeer(s *nexusdSys, n int) (float64, error) {
+	ports, err := freePorts(3 * (n + 1))
+	if err != nil {
+		return 0, err
+	}
+	start := func(i int, seed string) (*proc, error) {
+		args := []string{"--mcast-addr", "off", "--mcast-port", strconv.Itoa(ports[3*i]), "--mesh-port", strconv.Itoa(ports[3*i+1]),
+			"--app-port", strconv.Itoa(ports[3*i+2]), "--bind", "127.0.0.1", "--advertise-addr", "127.0.0.1",
+			"--http-addr", "off", "--log-level", "ERROR"}
+		if seed != "" {
+			args = append(args, "--peers", seed)
+		}
+		return startProc(fmt.Sprintf("nexusd%d", i), s.bin, args...)
+	}
+	hub, err := start(0, "")
+	if err != nil {
+		return 0, err
+	}
+	defer hub.stop()
+	time.Sleep(settle)
+	before, err := rssBytes(hub.cmd.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	seed := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	for i := 1; i <= n; i++ {
+		p, err := start(i, seed)
+		if err != nil {
+			return 0, err
+		}
+		defer p.stop()
+	}
+	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", ports[2]), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	api := pb.NewSidecarServiceClient(conn)
+	if err := waitFor(30*time.Second, fmt.Sprintf("the hub to know %d peers", n), func() bool {
+		r, err := api.GetPeers(context.Background(), &pb.GetPeersRequest{})
+		return err == nil && len(r.GetPeers()) == n
+	}); err != nil {
+		return 0, err
+	}
+	time.Sleep(3 * settle) // fetches done, connections idle
+	after, err := rssBytes(hub.cmd.Process.Pid)
+	return float64(after-before) / float64(n), err
+}
+
+func natsPerPeer(s *natsSys, n int) (float64, error) {
+	ports, err := freePorts(2 * (n + 1))
+	if err != nil {
+		return 0, err
+	}
+	hub, err := startProc("nats0", selfPath(), "serve-nats", "--port", strconv.Itoa(ports[0]), "--cluster-port", strconv.Itoa(ports[1]))
+	if err != nil {
+		return 0, err
+	}
+	defer hub.stop()
+	if err := waitFor(10*time.Second, "nats hub", func() bool {
+		nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", ports[0]))
+		if err == nil {
+			nc.Close()
+		}
+		return err == nil
+	}); err != nil {
+		return 0, err
+	}
+	time.Sleep(settle)
+	before, err := rssBytes(hub.cmd.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	for i := 1; i <= n; i++ {
+		p, err := startProc(fmt.Sprintf("nats%d", i), selfPath(), "serve-nats", "--port", strconv.Itoa(ports[2*i]),
+			"--cluster-port", strconv.Itoa(ports[2*i+1]), "--routes", fmt.Sprintf("nats://127.0.0.1:%d", ports[1]))
+		if err != nil {
+			return 0, err
+		}
+		defer p.stop()
+	}
+	time.Sleep(3 * settle)
+	after, err := rssBytes(hub.cmd.Process.Pid)
+	return float64(after-before) / float64(n), err
+}

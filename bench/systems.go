@@ -1,0 +1,429 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	pb "github.com/nexusd/nexusd/proto/sidecarpb"
+)
+
+// A system under test: one or two server processes and a way to publish
+// and subscribe through them.
+type system interface {
+	start(nodes int) error
+	stop()
+	pids() []int
+	publisher(node int, mode string) (publisher, error) // mode: unary or stream
+	subscribe(node int, batch int, on func(payload []byte, at time.Time)) (func(), error)
+}
+
+type publisher interface {
+	publish(payload []byte) error // unary: returns when answered; stream: queues
+	flush() error                  // returns when everything published was taken
+	close()
+}
+
+const (
+	benchTopic   = "bench/t"
+	benchSubject = "bench.t"
+)
+
+func newSystem(name, nexusdPath string) (system, error) {
+	switch name {
+	case "nexusd":
+		return &nexusdSys{bin: nexusdPath}, nil
+	case "nats":
+		return &natsSys{}, nil
+	case "grpc-raw":
+		return &relaySys{}, nil
+	}
+	return nil, fmt.Errorf("unknown system %q: want nexusd, nats or grpc-raw", name)
+}
+
+// --- nexusd: the real daemon binary, seeds only, on loopback ---
+
+type nexusdSys struct {
+	bin   string
+	procs []*proc
+	apps  []string
+	conns []*grpc.ClientConn
+}
+
+func (s *nexusdSys) start(nodes int) error {
+	ports, err := freePorts(4 * nodes)
+	if err != nil {
+		return err
+	}
+	for i := range nodes {
+		mesh, app, udp := ports[4*i], ports[4*i+1], ports[4*i+2]
+		args := []string{"--mcast-addr", "off", "--mcast-port", strconv.Itoa(udp), "--mesh-port", strconv.Itoa(mesh),
+			"--app-port", strconv.Itoa(app), "--bind", "127.0.0.1", "--advertise-addr", "127.0.0.1",
+			"--http-addr", "off", "--log-level", "ERROR"}
+		if nodes > 1 {
+			var seeds string
+			for j := range nodes {
+				if j != i {
+					seeds += fmt.Sprintf("127.0.0.1:%d,", ports[4*j+2])
+				}
+			}
+			args = append(args, "--peers", seeds[:len(seeds)-1])
+		}
+		p, err := startProc(fmt.Sprintf("nexusd%d", i+1), s.bin, args...)
+		if err != nil {
+			return err
+		}
+		s.procs = append(s.procs, p)
+		s.apps = append(s.apps, fmt.Sprintf("127.0.0.1:%d", app))
+	}
+	for i, addr := range s.apps {
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+		if err != nil {
+			return err
+		}
+		s.conns = append(s.conns, conn)
+		api := pb.NewSidecarServiceClient(conn)
+		if err := waitFor(10*time.Second, "nexusd sidecar", func() bool {
+			_, err := api.GetTopics(context.Background(), &pb.GetTopicsRequest{})
+			return err == nil
+		}); err != nil {
+			return fmt.Errorf("%w\n%s", err, s.procs[i].tail())
+		}
+	}
+	return nil
+}
+
+func (s *nexusdSys) stop() {
+	for _, c := range s.conns {
+		c.Close()
+	}
+	for _, p := range s.procs {
+		p.stop()
+	}
+}
+
+func (s *nexusdSys) pids() []int { return procPIDs(s.procs) }
+
+func (s *nexusdSys) publisher(node int, mode string) (publisher, error) {
+	return newGRPCPublisher(s.conns[node], mode)
+}
+
+func (s *nexusdSys) subscribe(node int, batch int, on func([]byte, time.Time)) (func(), error) {
+	return grpcSubscribe(s.conns[node], batch, on)
+}
+
+// --- grpc-raw: the relay, in a child process ---
+
+type relaySys struct {
+	p    *proc
+	conn *grpc.ClientConn
+}
+
+func (s *relaySys) start(nodes int) error {
+	if nodes != 1 {
+		return errNotApplicable
+	}
+	ports, err := freePorts(1)
+	if err != nil {
+		return err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	if s.p, err = startProc("relay", selfPath(), "serve-relay", "--addr", addr); err != nil {
+		return err
+	}
+	if s.conn, err = grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+		return err
+	}
+	api := pb.NewSidecarServiceClient(s.conn)
+	return waitFor(10*time.Second, "relay", func() bool {
+		_, err := api.Publish(context.Background(), &pb.PublishRequest{Topic: "ping"})
+		return err == nil
+	})
+}
+
+func (s *relaySys) stop() {
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	if s.p != nil {
+		s.p.stop()
+	}
+}
+
+func (s *relaySys) pids() []int { return procPIDs([]*proc{s.p}) }
+
+func (s *relaySys) publisher(_ int, mode string) (publisher, error) { return newGRPCPublisher(s.conn, mode) }
+
+func (s *relaySys) subscribe(_ int, batch int, on func([]byte, time.Time)) (func(), error) {
+	return grpcSubscribe(s.conn, batch, on)
+}
+
+// --- NATS: embedded servers, each in a child process ---
+
+type natsSys struct {
+	procs []*proc
+	urls  []string
+	conns []*nats.Conn // subscribers share one connection per server, as in one application
+}
+
+func (s *natsSys) start(nodes int) error {
+	ports, err := freePorts(2 * nodes)
+	if err != nil {
+		return err
+	}
+	for i := range nodes {
+		args := []string{"serve-nats", "--port", strconv.Itoa(ports[2*i])}
+		if nodes > 1 {
+			args = append(args, "--cluster-port", strconv.Itoa(ports[2*i+1]))
+			if i > 0 {
+				args = append(args, "--routes", fmt.Sprintf("nats://127.0.0.1:%d", ports[1]))
+			}
+		}
+		p, err := startProc(fmt.Sprintf("nats%d", i+1), selfPath(), args...)
+		if err != nil {
+			return err
+		}
+		s.procs = append(s.procs, p)
+		s.urls = append(s.urls, fmt.Sprintf("nats://127.0.0.1:%d", ports[2*i]))
+	}
+	for i, url := range s.urls {
+		var nc *nats.Conn
+		if err := waitFor(10*time.Second, "nats server", func() bool {
+			nc, err = nats.Connect(url)
+			return err == nil
+		}); err != nil {
+			return fmt.Errorf("%w\n%s", err, s.procs[i].tail())
+		}
+		s.conns = append(s.conns, nc)
+	}
+	return nil
+}
+
+func (s *natsSys) stop() {
+	for _, c := range s.conns {
+		c.Close()
+	}
+	for _, p := range s.procs {
+		p.stop()
+	}
+}
+
+func (s *natsSys) pids() []int { return procPIDs(s.procs) }
+
+type natsPub struct{ nc *nats.Conn }
+
+func (s *natsSys) publisher(node int, _ string) (publisher, error) {
+	// NATS has one publish path: fire and forget, buffered by the client.
+	nc, err := nats.Connect(s.urls[node])
+	if err != nil {
+		return nil, err
+	}
+	return natsPub{nc}, nil
+}
+
+func (p natsPub) publish(b []byte) error { return p.nc.Publish(benchSubject, b) }
+func (p natsPub) flush() error           { return p.nc.Flush() }
+func (p natsPub) close()                 { p.nc.Close() }
+
+func (s *natsSys) subscribe(node int, _ int, on func([]byte, time.Time)) (func(), error) {
+	nc := s.conns[node]
+	sub, err := nc.Subscribe(benchSubject, func(m *nats.Msg) { on(m.Data, time.Now()) })
+	if err != nil {
+		return nil, err
+	}
+	if err := nc.Flush(); err != nil { // the server has the interest before we publish
+		return nil, err
+	}
+	return func() { sub.Unsubscribe() }, nil
+}
+
+// --- the gRPC sidecar client shared by nexusd and the relay ---
+
+type grpcUnary struct{ api pb.SidecarServiceClient }
+
+func (p grpcUnary) publish(b []byte) error {
+	_, err := p.api.Publish(context.Background(), &pb.PublishRequest{Topic: benchTopic, Payload: b})
+	return err
+}
+func (p grpcUnary) flush() error { return nil }
+func (p grpcUnary) close()       {}
+
+// grpcStream publishes on PublishStream: messages gather into a frame of
+// up to frame requests, sent from the publishing goroutine when full (or
+// at once when frame is 1), acknowledged by a cumulative count.
+type grpcStream struct {
+	stream interface {
+		Send(*pb.PublishBatch) error
+		CloseSend() error
+	}
+	cancel context.CancelFunc
+	frame  int
+	batch  *pb.PublishBatch
+	reqs   []pb.PublishRequest // reused: Send marshals before it returns
+	sent   uint64
+	acked  atomic.Uint64
+	acks   chan struct{} // a signal per ack, for a publisher at its window
+	done   chan struct{}
+}
+
+// window is how many messages a stream publisher lets go unacknowledged:
+// with the block policy the daemon answers a publish only when its
+// subscriber has room, so this carries the subscriber's pace back to the
+// publisher and nothing is dropped.
+const window = 16 * frameSize
+
+// frameSize is how many messages a throughput run packs per frame, as in
+// the SPEC's measurement of raw gRPC streams.
+const frameSize = 64
+
+func newGRPCPublisher(conn *grpc.ClientConn, mode string) (publisher, error) {
+	api := pb.NewSidecarServiceClient(conn)
+	frame := frameSize
+	switch mode {
+	case "unary":
+		return grpcUnary{api}, nil
+	case "stream-each": // latency runs: every message its own frame, sent at once
+		frame = 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stream, err := api.PublishStream(ctx)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	p := &grpcStream{stream: stream, cancel: cancel, frame: frame, batch: &pb.PublishBatch{},
+		reqs: make([]pb.PublishRequest, frame), acks: make(chan struct{}, 1), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for {
+			ack, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			p.acked.Store(ack.GetAccepted())
+			select {
+			case p.acks <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return p, nil
+}
+
+func (p *grpcStream) publish(b []byte) error {
+	r := &p.reqs[len(p.batch.Requests)]
+	r.Topic, r.Payload = benchTopic, b
+	p.batch.Requests = append(p.batch.Requests, r)
+	if len(p.batch.Requests) < p.frame {
+		return nil
+	}
+	return p.send()
+}
+
+func (p *grpcStream) send() error {
+	if len(p.batch.Requests) == 0 {
+		return nil
+	}
+	for p.sent-p.acked.Load() >= window {
+		select {
+		case <-p.acks:
+		case <-p.done:
+			return fmt.Errorf("publish stream ended")
+		}
+	}
+	err := p.stream.Send(p.batch)
+	p.sent += uint64(len(p.batch.Requests))
+	p.batch.Requests = p.batch.Requests[:0]
+	return err
+}
+
+func (p *grpcStream) flush() error {
+	if err := p.send(); err != nil {
+		return err
+	}
+	return waitFor(30*time.Second, "publish acks", func() bool { return p.acked.Load() >= p.sent })
+}
+
+func (p *grpcStream) close() {
+	p.send()
+	p.stream.CloseSend()
+	p.cancel()
+	<-p.done
+}
+
+func grpcSubscribe(conn *grpc.ClientConn, batch int, on func([]byte, time.Time)) (func(), error) {
+	api := pb.NewSidecarServiceClient(conn)
+	ctx, cancel := context.WithCancel(context.Background())
+	stream, err := api.Subscribe(ctx, &pb.SubscribeRequest{Topics: []string{benchTopic}, MaxBatch: int32(batch), BackpressurePolicy: subscriberPolicy})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if _, err := stream.Recv(); err != nil { // subscription_info: the subscription exists
+		cancel()
+		return nil, err
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			ev, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			now := time.Now()
+			switch e := ev.GetEvent().(type) {
+			case *pb.MessageEvent_Message:
+				on(e.Message.GetPayload(), now)
+			case *pb.MessageEvent_Batch:
+				for _, m := range e.Batch.GetMessages() {
+					on(m.GetPayload(), now)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); wg.Wait() }, nil
+}
+
+// subscriberPolicy is what a full nexusd subscription queue does during a
+// run: block holds publishers back instead of dropping (nexusd-bench
+// --policy).
+var subscriberPolicy = "block"
+
+func procPIDs(ps []*proc) []int {
+	var out []int
+	for _, p := range ps {
+		if p != nil {
+			out = append(out, p.cmd.Process.Pid)
+		}
+	}
+	return out
+}
+
+func selfPath() string {
+	p, err := os.Executable()
+	if err != nil {
+		return os.Args[0]
+	}
+	return p
+}
+
+// attach uses a daemon someone else started (for profiling).
+func (s *nexusdSys) attach(app string) error {
+	conn, err := grpc.NewClient(app, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	s.conns = append(s.conns, conn)
+	return nil
+}
