@@ -28,7 +28,7 @@ type system interface {
 
 type publisher interface {
 	publish(payload []byte) error // unary: returns when answered; stream: queues
-	flush() error                  // returns when everything published was taken
+	flush() error                 // returns when everything published was taken
 	close()
 }
 
@@ -161,7 +161,9 @@ func (s *relaySys) stop() {
 
 func (s *relaySys) pids() []int { return procPIDs([]*proc{s.p}) }
 
-func (s *relaySys) publisher(_ int, mode string) (publisher, error) { return newGRPCPublisher(s.conn, mode) }
+func (s *relaySys) publisher(_ int, mode string) (publisher, error) {
+	return newGRPCPublisher(s.conn, mode)
+}
 
 func (s *relaySys) subscribe(_ int, batch int, on func([]byte, time.Time)) (func(), error) {
 	return grpcSubscribe(s.conn, batch, on)

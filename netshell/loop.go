@@ -98,9 +98,9 @@ type loop struct {
 	// Deliveries gathered for one stream, put in its mailbox together.
 	outStream *subStream
 	outs      []streamItem
-	timer   *deadlineTimer
-	scratch []state.Event
-	stats   loopStats
+	timer     *deadlineTimer
+	scratch   []state.Event
+	stats     loopStats
 }
 
 func newLoop(node *state.Node, clk clock.Clock, log *slog.Logger, m *metrics, queue int, callTimeout time.Duration) *loop {
