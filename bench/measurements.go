@@ -56,8 +56,15 @@ var measurements = []*measurement{
 		v, err := perRetained(sys, 20000)
 		return map[string]float64{"": v}, err
 	}},
-	{id: "memory-per-peer", unit: "bytes", quick: true, fn: func(_ system, name, bin string, _ time.Duration) (map[string]float64, error) {
-		v, err := perPeer(name, bin, 16)
+	// Resident memory per idle peer (what the OS sees, runtime caches
+	// included), and for nexusd its live Go heap per idle peer after a
+	// collection (what the daemon itself holds).
+	{id: "memory-per-peer-rss", unit: "bytes", quick: true, fn: func(_ system, name, bin string, _ time.Duration) (map[string]float64, error) {
+		v, err := perPeer(name, bin, 32, false)
+		return map[string]float64{"": v}, err
+	}},
+	{id: "memory-per-peer-heap", unit: "bytes", quick: true, fn: func(_ system, name, bin string, _ time.Duration) (map[string]float64, error) {
+		v, err := perPeer(name, bin, 32, true)
 		return map[string]float64{"": v}, err
 	}},
 }

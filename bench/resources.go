@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -100,29 +103,36 @@ func perRetained(sys system, n int) (float64, error) {
 // perPeer is memory per idle peer, in bytes: one server's growth when n
 // others join it. For nexusd they are daemons seeded with its address; for
 // NATS, servers routed to it (the nearest thing a NATS cluster has).
-func perPeer(name, bin string, n int) (float64, error) {
+func perPeer(name, bin string, n int, heap bool) (float64, error) {
 	first, err := newSystem(name, bin)
 	if err != nil {
 		return 0, err
 	}
 	switch s := first.(type) {
 	case *nexusdSys:
-		return nexusdPerPeer(s, n)
+		return nexusdPerPeer(s, n, heap)
 	case *natsSys:
-		return natsPerPeer(s, n)
+		if !heap {
+			return natsPerPeer(s, n)
+		}
 	}
 	return 0, errNotApplicable
 }
 
-func nexusdPerPeer(s *nexusdSys, n int) (float64, error) {
-	ports, err := freePorts(3 * (n + 1))
+func nexusdPerPeer(s *nexusdSys, n int, heap bool) (float64, error) {
+	ports, err := freePorts(3*(n+1) + 1)
 	if err != nil {
 		return 0, err
 	}
+	admin := fmt.Sprintf("127.0.0.1:%d", ports[3*(n+1)])
 	start := func(i int, seed string) (*proc, error) {
+		http := "off"
+		if i == 0 {
+			http = admin
+		}
 		args := []string{"--mcast-addr", "off", "--mcast-port", strconv.Itoa(ports[3*i]), "--mesh-port", strconv.Itoa(ports[3*i+1]),
 			"--app-port", strconv.Itoa(ports[3*i+2]), "--bind", "127.0.0.1", "--advertise-addr", "127.0.0.1",
-			"--http-addr", "off", "--log-level", "ERROR"}
+			"--http-addr", http, "--log-level", "ERROR"}
 		if seed != "" {
 			args = append(args, "--peers", seed)
 		}
@@ -134,7 +144,13 @@ func nexusdPerPeer(s *nexusdSys, n int) (float64, error) {
 	}
 	defer hub.stop()
 	time.Sleep(settle)
-	before, err := rssBytes(hub.cmd.Process.Pid)
+	measure := func() (int64, error) {
+		if heap {
+			return liveHeap(admin)
+		}
+		return rssBytes(hub.cmd.Process.Pid)
+	}
+	before, err := measure()
 	if err != nil {
 		return 0, err
 	}
@@ -158,10 +174,34 @@ func nexusdPerPeer(s *nexusdSys, n int) (float64, error) {
 	}); err != nil {
 		return 0, err
 	}
-	time.Sleep(3 * settle) // fetches done, connections idle
-	after, err := rssBytes(hub.cmd.Process.Pid)
+	time.Sleep(idlePeer) // fetches done, connections idle and closed
+	after, err := measure()
 	return float64(after-before) / float64(n), err
 }
+
+// liveHeap is a daemon's live Go heap after a collection, read from its
+// pprof endpoint (which runs the collection when asked with gc=1).
+func liveHeap(admin string) (int64, error) {
+	resp, err := http.Get("http://" + admin + "/debug/pprof/heap?debug=1&gc=1")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "# HeapAlloc = "); ok {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no HeapAlloc in the heap profile of %s", admin)
+}
+
+// idlePeer is how long peers sit idle before their memory is read: past
+// the daemon's mesh idle timeout (20 s for a server connection).
+const idlePeer = 25 * time.Second
 
 func natsPerPeer(s *natsSys, n int) (float64, error) {
 	ports, err := freePorts(2 * (n + 1))
@@ -195,7 +235,7 @@ func natsPerPeer(s *natsSys, n int) (float64, error) {
 		}
 		defer p.stop()
 	}
-	time.Sleep(3 * settle)
+	time.Sleep(idlePeer)
 	after, err := rssBytes(hub.cmd.Process.Pid)
 	return float64(after-before) / float64(n), err
 }

@@ -24,9 +24,14 @@ const instanceHeader = "nexusd-instance"
 
 // Keepalive: servers ping idle connections every 30 s and drop them after
 // 10 s without an answer; clients may ping every 10 s (mesh clients do,
-// so a cut link is noticed even without traffic).
+// so a cut link is noticed even without traffic). A connection with no
+// stream for meshIdle is closed by the server, and a mesh client's channel
+// goes idle after as long without a call: a peer that only beacons costs
+// its registry entry, not two HTTP/2 transports.
+const meshIdle = 10 * time.Second
+
 var (
-	serverKeepalive = keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}
+	serverKeepalive = keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, MaxConnectionIdle: 2 * meshIdle}
 	keepalivePolicy = keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}
 	clientKeepalive = keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}
 )

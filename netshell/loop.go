@@ -24,6 +24,7 @@ type meshCalls interface {
 	Push(call uint64, peer, addr string, env state.Envelope)
 	Resend(e state.RequestResend)
 	ClosePeer(peer, addr string)
+	Sweep() // close connections idle for long
 }
 
 // announcer sends beacons; it returns at once.
@@ -112,7 +113,7 @@ func newLoop(node *state.Node, clk clock.Clock, log *slog.Logger, m *metrics, qu
 		log:      log,
 		trace:    log.Enabled(context.Background(), LevelTrace),
 		in:       make(chan input, queue),
-		ctl:      make(chan input, queue),
+		ctl:      make(chan input, 256), // grants are small and few: one per quarter window
 		done:     make(chan struct{}),
 		stopping: make(chan struct{}),
 		metrics:  m,
@@ -346,6 +347,7 @@ func (l *loop) dispatch(now state.Instant, effs []state.Effect) {
 		switch e := eff.(type) {
 		case *state.SendBeacon:
 			l.beacons.Announce(e.Hash)
+			l.mesh.Sweep()
 		case *state.FetchState:
 			l.ledger.start(e.Call, callFetch, now.Mono)
 			l.mesh.Fetch(e.Call, e.Peer, e.Addr)

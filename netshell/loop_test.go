@@ -48,6 +48,8 @@ func (f *fakeNet) ClosePeer(peer, _ string) {
 	f.closed = append(f.closed, peer)
 }
 
+func (f *fakeNet) Sweep() {}
+
 // loopHarness runs a loop on a mock clock.
 type loopHarness struct {
 	t   *testing.T

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -43,7 +44,9 @@ type meshClient struct {
 	wg       sync.WaitGroup
 }
 
-// peerConn is the connection to one peer instance at one address.
+// peerConn is the connection to one peer instance at one address. It is
+// made when a call needs it and closed again once idle (see Sweep), so a
+// peer that only beacons holds no connection.
 type peerConn struct {
 	id, addr string
 	conn     *grpc.ClientConn
@@ -51,6 +54,8 @@ type peerConn struct {
 	ctx      context.Context // ends when the peer is closed
 	cancel   context.CancelFunc
 	push     *pushLink
+	inflight atomic.Int32 // calls under way
+	lastUsed time.Time    // the loop's clock at the last call or push
 }
 
 func newMeshClient(ctx context.Context, self string, o *Options, log *slog.Logger, clk clock.Clock, counters *shellCounters, done func(...state.Event)) *meshClient {
@@ -62,6 +67,7 @@ func newMeshClient(ctx context.Context, self string, o *Options, log *slog.Logge
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(msg), grpc.MaxCallSendMsgSize(msg)),
 			grpc.WithKeepaliveParams(clientKeepalive),
+			grpc.WithIdleTimeout(meshIdle),
 			// Reconnect quickly: a peer that is back should get its pushes
 			// within the core's retry backoff, not gRPC's default 2 minutes.
 			grpc.WithConnectParams(grpc.ConnectParams{
@@ -77,6 +83,7 @@ func newMeshClient(ctx context.Context, self string, o *Options, log *slog.Logge
 func (m *meshClient) peer(id, addr string) (*peerConn, error) {
 	if pc := m.peers[id]; pc != nil {
 		if pc.addr == addr {
+			pc.lastUsed = m.clk.Now()
 			return pc, nil
 		}
 		m.closeConn(pc)
@@ -86,7 +93,8 @@ func (m *meshClient) peer(id, addr string) (*peerConn, error) {
 		return nil, fmt.Errorf("peer %s at %q: %w", id, addr, err)
 	}
 	ctx, cancel := context.WithCancel(m.ctx)
-	pc := &peerConn{id: id, addr: addr, conn: conn, client: meshpb.NewMeshServiceClient(conn), ctx: ctx, cancel: cancel}
+	pc := &peerConn{id: id, addr: addr, conn: conn, client: meshpb.NewMeshServiceClient(conn), ctx: ctx, cancel: cancel,
+		lastUsed: m.clk.Now()}
 	pc.push = newPushLink(m, pc)
 	m.peers[id] = pc
 	return pc, nil
@@ -96,11 +104,15 @@ func (m *meshClient) peer(id, addr string) (*peerConn, error) {
 // completion it returns.
 func (m *meshClient) call(id, addr string, fail state.Event, f func(ctx context.Context, pc *peerConn) state.Event) {
 	pc, err := m.peer(id, addr)
+	if err == nil {
+		pc.inflight.Add(1)
+	}
 	m.wg.Go(func() {
 		if err != nil {
 			m.done(withErr(fail, err))
 			return
 		}
+		defer pc.inflight.Add(-1)
 		ctx, cancel := context.WithTimeout(pc.ctx, m.o.CallTimeout)
 		defer cancel()
 		m.done(f(ctx, pc))
@@ -168,6 +180,17 @@ func (m *meshClient) closeConn(pc *peerConn) {
 		pc.push.wait()
 		pc.conn.Close()
 	})
+}
+
+// Sweep closes connections to peers that have had no call and no push
+// stream for meshIdle. The loop calls it with every beacon it sends.
+func (m *meshClient) Sweep() {
+	now := m.clk.Now()
+	for _, pc := range m.peers {
+		if pc.inflight.Load() == 0 && !pc.push.busy() && now.Sub(pc.lastUsed) >= meshIdle {
+			m.closeConn(pc)
+		}
+	}
 }
 
 // wait returns once every call and push link has finished; the client's

@@ -47,6 +47,7 @@ type pushLink struct {
 	queue  []pushItem
 	cur    *pushStream
 	closed bool
+	began  bool // something was ever pushed: the stream keeps the connection
 }
 
 // pushStream is one open stream and the pushes on it not yet acknowledged.
@@ -82,12 +83,21 @@ func (k *pushLink) enqueue(it pushItem) {
 		return
 	}
 	k.queue = append(k.queue, it)
+	k.began = true
 	k.mu.Unlock()
 	k.started.Do(func() { k.m.wg.Go(k.run) })
 	select {
 	case k.wake <- struct{}{}:
 	default:
 	}
+}
+
+// busy reports whether the link has ever started its stream: a peer we
+// push to keeps its connection.
+func (k *pushLink) busy() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.began
 }
 
 // wait returns once the link's goroutine has ended (or never started);

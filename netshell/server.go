@@ -285,6 +285,11 @@ func (s *Server) sidecarServer(l *loop) (*grpc.Server, *health.Server) {
 		tokU, tokS := requireToken(s.o.AppToken)
 		unary, stream = append(unary, tokU), append(stream, tokS)
 	}
+	// Every answer names this run of the daemon (header nexusd-instance),
+	// so a client that reconnects knows whether the sequence numbers it
+	// holds are still this daemon's or were given by an earlier run.
+	idU, idS := withInstance(s.id)
+	unary, stream = append(unary, idU), append(stream, idS)
 	srv, hs := newGRPCServer(&s.o, maxMessageBytes(&s.o), s.o.AppMaxStreams,
 		append(unary, stopU), append(stream, stopS))
 	sidecarpb.RegisterSidecarServiceServer(srv, &sidecarServer{loop: l, o: &s.o, log: s.log, cluster: s.o.Cluster, metrics: s.metrics})

@@ -528,3 +528,30 @@ func TestSubscriptionEndsWhenTheClientGoesAway(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestSidecarAnswersNameTheDaemonRun: every sidecar answer, unary or
+// stream, carries the daemon's instance id in the nexusd-instance header,
+// so a client that reconnects can tell a restarted daemon (whose sequence
+// numbers start over) from a dropped stream.
+func TestSidecarAnswersNameTheDaemonRun(t *testing.T) {
+	ts := startServer(t, nil)
+	ctx := ctx5(t)
+	var hdr metadata.MD
+	if _, err := ts.app.Publish(ctx, &sidecarpb.PublishRequest{Topic: "h", Payload: []byte("x")}, grpc.Header(&hdr)); err != nil {
+		t.Fatal(err)
+	}
+	if got := hdr.Get(instanceHeader); len(got) != 1 || got[0] != ts.s.ID() {
+		t.Fatalf("Publish header %v, want %s", got, ts.s.ID())
+	}
+	st, err := ts.app.ResumeSubscribe(ctx, &sidecarpb.ResumeSubscribeRequest{SubscriptionId: "gone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, err = st.Header()
+	if got := hdr.Get(instanceHeader); err != nil || len(got) != 1 || got[0] != ts.s.ID() {
+		t.Fatalf("ResumeSubscribe header %v (%v), want %s even when the call is refused", got, err, ts.s.ID())
+	}
+	if _, err := st.Recv(); status.Code(err) != codes.NotFound {
+		t.Fatalf("resume of an unknown subscription: %v, want NOT_FOUND", err)
+	}
+}
