@@ -29,7 +29,6 @@ type callKind uint8
 const (
 	callFetch callKind = iota + 1
 	callProbe
-	callPush
 	callResend
 )
 
@@ -88,8 +87,6 @@ func (l *ledger) expire(now time.Duration, out []state.Event) []state.Event {
 			out = append(out, &state.FetchCompleted{Call: e.call, Err: errCallTimeout})
 		case callProbe:
 			out = append(out, &state.ProbeCompleted{Call: e.call, Err: errCallTimeout})
-		case callPush:
-			out = append(out, &state.PushCompleted{Call: e.call, Err: errCallTimeout})
 		case callResend:
 			out = append(out, &state.ResendCompleted{Call: e.call, Err: errCallTimeout})
 		}
@@ -116,8 +113,6 @@ func completionCall(ev state.Event) (uint64, bool) {
 	case *state.FetchCompleted:
 		return e.Call, true
 	case *state.ProbeCompleted:
-		return e.Call, true
-	case *state.PushCompleted:
 		return e.Call, true
 	case *state.ResendCompleted:
 		return e.Call, true

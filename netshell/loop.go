@@ -356,7 +356,9 @@ func (l *loop) dispatch(now state.Instant, effs []state.Effect) {
 			l.ledger.start(e.Call, callProbe, now.Mono)
 			l.mesh.Probe(e.Call, e.Peer, e.Addr)
 		case *state.Push:
-			l.ledger.start(e.Call, callPush, now.Mono)
+			// No ledger entry: the push link completes every push itself
+			// (acked, refused, or failed when its stream breaks or stalls),
+			// and a push is the one call made per message.
 			l.mesh.Push(e.Call, e.Peer, e.Addr, e.Envelope())
 		case *state.RequestResend:
 			l.ledger.start(e.Call, callResend, now.Mono)

@@ -184,8 +184,9 @@ func TestEveryCallIsCompletedEvenWhenTheTransportNeverAnswers(t *testing.T) {
 	}
 
 	// The node fetches again (the peer is still unsynced, and its beacons
-	// keep it alive); answer it, so publishes route to the peer, and let a
-	// push time out too.
+	// keep it alive); answer it, so publishes route to the peer. Pushes
+	// are the push link's to complete (mesh_push_test.go), not the
+	// ledger's: a push is the one call made per message.
 	h.peerBeacon("peer-1", "t/#")
 	h.advance(time.Second)
 	h.net.mu.Lock()
@@ -207,10 +208,6 @@ func TestEveryCallIsCompletedEvenWhenTheTransportNeverAnswers(t *testing.T) {
 		t.Fatalf("pushes: %v, want 1", h.net.pushes)
 	}
 	h.net.mu.Unlock()
-	h.advance(testCallTimeout * 3 / 2)
-	if c, _ := h.counters(); c.PushFailures < 1 {
-		t.Fatalf("the unanswered push was not failed")
-	}
 }
 
 func TestAnswersAndDeliveriesReachTheirRequestsAndStreams(t *testing.T) {

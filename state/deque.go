@@ -15,6 +15,8 @@ func (d *deque[T]) at(i int) T { return d.buf[(d.head+i)&(len(d.buf)-1)] }
 
 func (d *deque[T]) front() T { return d.buf[d.head] }
 
+func (d *deque[T]) atPtr(i int) *T { return &d.buf[(d.head+i)&(len(d.buf)-1)] }
+
 func (d *deque[T]) back() T { return d.at(d.n - 1) }
 
 func (d *deque[T]) pushBack(v T) {

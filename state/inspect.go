@@ -77,7 +77,11 @@ func (n *Node) RetainedValues() []Envelope {
 }
 
 // CallsInFlight is how many request effects await their completion.
-func (n *Node) CallsInFlight() int { return len(n.calls) }
+func (n *Node) CallsInFlight() int {
+	c := len(n.calls)
+	n.peers.each(func(p *peer) { c += p.link.inflight })
+	return c
+}
 
 // PeerCount is how many peers the registry holds.
 func (n *Node) PeerCount() int { return n.peers.len() }
@@ -91,7 +95,7 @@ type Backlog struct {
 
 // Backlog reports the node's work under way, without allocating.
 func (n *Node) Backlog() Backlog {
-	b := Backlog{Calls: len(n.calls)}
+	b := Backlog{Calls: n.CallsInFlight()}
 	n.peers.each(func(p *peer) {
 		b.Waiting += p.link.backlog.len()
 		if p.unsynced() {

@@ -9,7 +9,9 @@ package state
 // as a hole (each push names the previous number sent on its topic) and
 // repairs from our ring.
 type link struct {
-	inflight   int
+	inflight   int               // pushes awaiting completion
+	sent       deque[pushRecord] // those pushes, in the order issued
+	seq        uint32            // number of the next push on this link
 	backlog    deque[outgoing]
 	resting    bool
 	failures   int    // consecutive
@@ -23,7 +25,30 @@ type outgoing struct {
 	syncOnly bool // a retained value the peer lacks, not a message for it
 }
 
+type pushRecord struct {
+	seq  uint32
+	o    outgoing
+	done bool
+}
+
 func (l *link) init() { l.retryAlarm = newAlarm() }
+
+// Push call ids say which link and which push they are, so a completion
+// finds its push without a lookup table: a bit marking a push, the peer's
+// slot and the slot's generation (a slot reused by a later peer cannot
+// take an old completion), and the link's own push number.
+const (
+	pushCallBit = uint64(1) << 63
+	slotBits    = 15 // maxPeers fits
+)
+
+func pushCall(slot uint32, gen uint16, seq uint32) uint64 {
+	return pushCallBit | uint64(gen)<<(32+slotBits) | uint64(slot)<<32 | uint64(seq)
+}
+
+func splitPushCall(call uint64) (slot uint32, gen uint16, seq uint32) {
+	return uint32(call>>32) & (1<<slotBits - 1), uint16(call >> (32 + slotBits)), uint32(call)
+}
 
 // send routes m to p: it is pushed now if the link allows, or queued.
 func (n *Node) send(p *peer, m *Message) {
@@ -48,25 +73,54 @@ func (n *Node) enqueuePush(p *peer, o outgoing) {
 }
 
 func (n *Node) pushNow(p *peer, o outgoing) {
-	p.link.inflight++
+	l := &p.link
+	l.inflight++
 	n.counters.Forwarded++
 	e := n.pushes.next()
-	e.Call = n.newCall(call{kind: callPush, peer: p, msg: o.m, prev: o.prev, syncOnly: o.syncOnly})
+	e.Call = pushCall(p.slot, n.slots.gen[p.slot], l.seq)
+	l.sent.pushBack(pushRecord{seq: l.seq, o: o})
+	l.seq++
 	e.Peer, e.Addr, e.Msg, e.Prev, e.SyncOnly = p.id, p.addr, o.m, o.prev, o.syncOnly
 	n.emit(e)
 }
 
+// completedPush finds and retires the push a completion answers. Pushes
+// usually complete in order, so it is the first one waiting.
+func (n *Node) completedPush(id uint64) (*peer, outgoing, bool) {
+	slot, gen, seq := splitPushCall(id)
+	if int(slot) >= len(n.slots.peer) || n.slots.gen[slot] != gen || n.slots.peer[slot] == nil {
+		return nil, outgoing{}, false // its peer was removed meanwhile
+	}
+	p := n.slots.peer[slot]
+	l := &p.link
+	for i := 0; i < l.sent.len(); i++ {
+		r := l.sent.atPtr(i)
+		if r.seq != seq || r.done {
+			continue
+		}
+		r.done = true
+		o := r.o
+		r.o = outgoing{}
+		for l.sent.len() > 0 && l.sent.front().done {
+			l.sent.popFront()
+		}
+		l.inflight--
+		return p, o, true
+	}
+	n.reject(reasonUnknownCall)
+	return nil, outgoing{}, false
+}
+
 func (n *Node) onPushCompleted(e *PushCompleted) {
-	c, ok := n.takeCall(e.Call, callPush)
+	if e.Call&pushCallBit == 0 {
+		n.reject(reasonUnknownCall)
+		return
+	}
+	p, o, ok := n.completedPush(e.Call)
 	if !ok {
 		return
 	}
-	p := c.peer
 	l := &p.link
-	l.inflight--
-	if p.removed {
-		return
-	}
 	if e.Err == nil {
 		if !l.resting {
 			l.failures = 0
@@ -78,7 +132,7 @@ func (n *Node) onPushCompleted(e *PushCompleted) {
 	if l.backlog.len() >= n.cfg.PeerBacklogLimit {
 		n.counters.BacklogDropped++
 	} else {
-		l.backlog.pushFront(outgoing{m: c.msg, prev: c.prev, syncOnly: c.syncOnly})
+		l.backlog.pushFront(o)
 	}
 	if !l.resting {
 		l.resting = true

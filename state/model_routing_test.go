@@ -259,15 +259,16 @@ func (m *routingModel) handle(effs []Effect) {
 				t.Fatalf("close of %s, which is not known", p.id)
 			}
 			// Dead (peers here never change address, so never replaced):
-			// what waited on its link is kept for its return, with its
-			// routes, and so is what it wants meanwhile.
+			// what waited on its link, and what was in flight to it (it may
+			// never have arrived), is kept for its return, with its routes,
+			// and so is what it wants meanwhile.
 			p.present, p.departed = false, true
 			p.departedPatterns = p.fetched
 			if p.missed == nil {
 				p.missed = map[linkKey]int{}
 			}
 			for k, en := range p.link {
-				p.missed[k] += en.queued
+				p.missed[k] += en.queued + en.inFlight
 			}
 			p.inc++
 			p.fetched, p.everFetched, p.fetchIssued = nil, false, false

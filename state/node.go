@@ -32,6 +32,7 @@ type Node struct {
 
 	// Membership and gossip (peers.go, gossip.go).
 	peers           peerTable // by instance id
+	slots           peerSlots // peers by slot, for push call ids
 	byAddr          map[string]*peer
 	peerList        []*peer // sorted by id; nil when it must be rebuilt
 	fetchesInFlight int
@@ -71,12 +72,9 @@ type Node struct {
 
 // call is an outstanding request effect, found again by its completion.
 type call struct {
-	kind     callKind
-	peer     *peer
-	msg      *Message  // push
-	prev     uint64    // push: the envelope's prev_source_sequence
-	syncOnly bool      // push: replicates a retained value only
-	in       *inStream // resend
+	kind callKind
+	peer *peer
+	in   *inStream // resend
 }
 
 type callKind uint8
@@ -84,7 +82,6 @@ type callKind uint8
 const (
 	callFetch callKind = iota + 1
 	callProbe
-	callPush
 	callResend
 )
 

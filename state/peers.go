@@ -32,6 +32,32 @@ const (
 	maxPeers     = 4096
 )
 
+// peerSlots numbers the live peers with small reusable slots; a slot's
+// generation changes on every reuse.
+type peerSlots struct {
+	peer []*peer
+	gen  []uint16
+	free []uint32
+}
+
+func (s *peerSlots) take(p *peer) {
+	if n := len(s.free); n > 0 {
+		p.slot = s.free[n-1]
+		s.free = s.free[:n-1]
+		s.gen[p.slot]++
+	} else {
+		p.slot = uint32(len(s.peer))
+		s.peer = append(s.peer, nil)
+		s.gen = append(s.gen, 0)
+	}
+	s.peer[p.slot] = p
+}
+
+func (s *peerSlots) release(p *peer) {
+	s.peer[p.slot] = nil
+	s.free = append(s.free, p.slot)
+}
+
 type peer struct {
 	// What every beacon touches comes first, to share a cache line: a node
 	// handles a beacon from every peer every second.
@@ -58,6 +84,7 @@ type peer struct {
 
 	link link   // link.go: pushes to this peer
 	mark uint64 // per-publish dedup
+	slot uint32 // in Node.slots
 }
 
 func (n *Node) onBeacon(b *Beacon) {
@@ -94,6 +121,7 @@ func (n *Node) onBeacon(b *Beacon) {
 		p.link.init()
 		p.link.chain = n.chainFor(p.id)
 		n.peers.put(p)
+		n.slots.take(p)
 		n.byAddr[p.addr] = p
 		n.peerList = nil
 		n.returned(p)
@@ -172,6 +200,7 @@ func (n *Node) onProbeCompleted(e *ProbeCompleted) {
 func (n *Node) removePeer(p *peer, mayReturn bool) {
 	p.removed = true
 	n.peers.del(p.id)
+	n.slots.release(p)
 	if n.byAddr[p.addr] == p {
 		delete(n.byAddr, p.addr)
 	}
@@ -179,6 +208,13 @@ func (n *Node) removePeer(p *peer, mayReturn bool) {
 	for _, pat := range p.patterns {
 		n.peerRoutes.remove(pat, p)
 	}
+	// Pushes still under way will complete into nothing: their slot is gone.
+	for p.link.sent.len() > 0 {
+		if r := p.link.sent.popBack(); !r.done && mayReturn {
+			p.link.backlog.pushFront(r.o) // may not have arrived: kept for its return
+		}
+	}
+	p.link.inflight = 0
 	if mayReturn {
 		n.departChain(p.id, p.addr, p.patterns, &p.link.backlog)
 	} else {
