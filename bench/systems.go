@@ -280,7 +280,9 @@ type grpcStream struct {
 // window is how many messages a stream publisher lets go unacknowledged:
 // with the block policy the daemon answers a publish only when its
 // subscriber has room, so this carries the subscriber's pace back to the
-// publisher and nothing is dropped.
+// publisher and nothing is dropped. It must not pass the daemon's limit
+// of messages held for one blocked subscriber (1024), or the oldest of
+// them give way.
 const window = 16 * frameSize
 
 // frameSize is how many messages a throughput run packs per frame, as in
