@@ -1,0 +1,359 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/nexusd/nexusd/proto/sidecarpb"
+)
+
+// instanceHeader names the daemon run that answered a call; the daemon
+// sends it with every sidecar answer.
+const instanceHeader = "nexusd-instance"
+
+// Client is a connection to one nexusd daemon. It is safe for concurrent
+// use; Close ends it and everything opened on it.
+type Client struct {
+	addr   string
+	o      options
+	log    *slog.Logger
+	conn   *grpc.ClientConn
+	api    sidecarpb.SidecarServiceClient
+	health healthpb.HealthClient
+
+	ctx    context.Context         // ends at Close or when reconnection gives up
+	cancel context.CancelCauseFunc // its cause is what calls then return
+
+	state    *stateBox
+	events   *dispatcher
+	attempts atomic.Int64 // connection attempts since the connection was last up
+	lastErr  atomic.Pointer[error]
+	serverID atomic.Pointer[string]
+
+	closeOnce sync.Once
+	mu        sync.Mutex
+	closed    bool           // Close has begun: nothing new may start; guarded by mu
+	wg        sync.WaitGroup // the watcher, subscriptions and publishers
+}
+
+// Dial connects to the daemon's sidecar at addr ("127.0.0.1:5672") and
+// waits until the connection is up, ctx ends, or the dial timeout passes
+// (WithDialTimeout; WithLazyConnect does not wait). The client then keeps
+// the connection up, reconnecting as its backoff says, until Close.
+func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, argError("dial", "%v", err)
+		}
+	}
+	if addr == "" {
+		return nil, argError("dial", "address is empty: give the daemon's sidecar address, such as 127.0.0.1:5672")
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, argError("dial", "address %q: want host:port, such as 127.0.0.1:5672", addr)
+	}
+	c := &Client{addr: addr, o: o, log: o.logger, state: newStateBox(), events: newDispatcher()}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.ctx, c.cancel = context.WithCancelCause(context.Background())
+	b := o.backoff
+	dial := []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(c.dialTCP),
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: b.Initial, Multiplier: b.Multiplier, Jitter: b.Jitter, MaxDelay: b.Max},
+			MinConnectTimeout: o.minConnectTimeout,
+		}),
+		grpc.WithIdleTimeout(0), // stay connected: subscriptions and state reports need it
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: o.keepaliveTime, Timeout: o.keepaliveTimeout, PermitWithoutStream: true}),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(o.maxMessageBytes), grpc.MaxCallSendMsgSize(o.maxMessageBytes)),
+		grpc.WithChainUnaryInterceptor(c.unaryInterceptor),
+		grpc.WithChainStreamInterceptor(c.streamInterceptor),
+		grpc.WithUserAgent("nexusd-go-client"),
+	}
+	conn, err := grpc.NewClient(addr, append(dial, o.grpcOptions...)...)
+	if err != nil {
+		c.events.close()
+		return nil, argError("dial", "%v", err)
+	}
+	c.conn, c.api, c.health = conn, sidecarpb.NewSidecarServiceClient(conn), healthpb.NewHealthClient(conn)
+	conn.Connect()
+	c.wg.Add(1)
+	go c.watch()
+	if o.lazy {
+		return c, nil
+	}
+	if _, hasDeadline := ctx.Deadline(); !hasDeadline {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.dialTimeout)
+		defer cancel()
+	}
+	if err := c.waitConnected(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Addr is the address the client was dialed with.
+func (c *Client) Addr() string { return c.addr }
+
+// State is the connection's state now.
+func (c *Client) State() State {
+	s, _ := c.state.get()
+	return s
+}
+
+// ServerID is the instance id of the daemon that answered last ("" until
+// one has answered). It changes when the daemon restarts.
+func (c *Client) ServerID() string {
+	if p := c.serverID.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Close ends every subscription and publisher opened on the client and
+// the connection. Handlers already queued still run, after Close returns.
+// It is safe to call more than once.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+		c.cancel(closedError(""))
+		c.conn.Close()
+		c.wg.Wait()
+		c.setState(StateClosed, 0, nil)
+		c.events.close()
+	})
+	return nil
+}
+
+// track counts a goroutine Close must wait for; false once Close began.
+func (c *Client) track() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.wg.Add(1)
+	return true
+}
+
+// waitConnected waits until the state is StateConnected.
+func (c *Client) waitConnected(ctx context.Context) error {
+	for {
+		s, changed := c.state.get()
+		switch s {
+		case StateConnected:
+			return nil
+		case StateFailed, StateClosed:
+			return callErr("dial", context.Cause(c.ctx))
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return c.unreachable(ctx.Err())
+		}
+	}
+}
+
+// unreachable is Dial's error when the daemon did not answer in time.
+func (c *Client) unreachable(ctxErr error) error {
+	msg := fmt.Sprintf("cannot connect to %s", c.addr)
+	var op *net.OpError
+	switch p := c.lastErr.Load(); {
+	case p != nil && errors.As(*p, &op):
+		msg += ": " + op.Err.Error() // without "dial tcp <addr>", said already
+	case p != nil:
+		msg += ": " + (*p).Error()
+	default:
+		msg += ": " + ctxErr.Error()
+	}
+	return wrapErr("dial", &Error{Kind: ErrUnavailable, Status: statusUnavailable(msg), Err: ctxErr})
+}
+
+// dialTCP makes every connection attempt, so the client can count them,
+// report them, and give up after MaxRetries.
+func (c *Client) dialTCP(ctx context.Context, addr string) (net.Conn, error) {
+	n := int(c.attempts.Add(1))
+	max := c.o.backoff.MaxRetries
+	if max > 0 && n > max {
+		err := fmt.Errorf("gave up after %d attempts", max)
+		c.giveUp(err)
+		return nil, err
+	}
+	switch s, _ := c.state.get(); s {
+	case StateConnecting:
+	case StateConnected:
+		// The attempt came before the watcher saw the loss.
+		c.setState(StateDisconnected, 0, nil)
+		fallthrough
+	default:
+		c.setState(StateReconnecting, n, c.loadLastErr())
+	}
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		c.lastErr.Store(&err)
+		c.log.Debug("nexusd: connection attempt failed", "addr", addr, "attempt", n, "err", err)
+		if max > 0 && n >= max {
+			c.giveUp(err)
+		}
+		return nil, err
+	}
+	return conn, nil
+}
+
+func (c *Client) loadLastErr() error {
+	if p := c.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// watch follows the gRPC connection's state: it reports losing and
+// regaining the connection, and brings an idle connection back at once.
+func (c *Client) watch() {
+	defer c.wg.Done()
+	for st := c.conn.GetState(); ; st = c.conn.GetState() {
+		switch st {
+		case connectivity.Ready:
+			c.attempts.Store(0)
+			c.lastErr.Store(nil)
+			c.setState(StateConnected, 0, nil)
+		case connectivity.Idle:
+			c.lost()
+			c.conn.Connect()
+		case connectivity.TransientFailure:
+			c.lost()
+		case connectivity.Shutdown:
+			return
+		}
+		if !c.conn.WaitForStateChange(c.ctx, st) {
+			if s, _ := c.state.get(); s == StateFailed {
+				c.conn.Close() // stop the attempts; Close may follow
+			}
+			return
+		}
+	}
+}
+
+// lost reports a connection that was up and is not any more.
+func (c *Client) lost() {
+	if s, _ := c.state.get(); s == StateConnected {
+		c.setState(StateDisconnected, 0, c.loadLastErr())
+		c.log.Info("nexusd: connection lost; reconnecting", "addr", c.addr)
+	}
+}
+
+// giveUp ends the client after MaxRetries failed attempts: every call and
+// subscription ends with ErrUnavailable.
+func (c *Client) giveUp(cause error) {
+	if c.ctx.Err() != nil {
+		return
+	}
+	c.log.Warn("nexusd: giving up reconnecting", "addr", c.addr, "err", cause)
+	c.setState(StateFailed, int(c.attempts.Load()), cause)
+	c.cancel(failedError("", cause)) // the watcher then closes the connection
+}
+
+// setState changes the state and queues the handler's report.
+func (c *Client) setState(s State, attempt int, err error) {
+	prev, ok := c.state.set(s)
+	if !ok {
+		return
+	}
+	if h := c.o.stateHandler; h != nil {
+		ch := StateChange{From: prev, To: s, Attempt: attempt, Err: err, Time: time.Now()}
+		c.events.post(func() { h(ch) })
+	}
+}
+
+// done reports why the client can no longer be used, as op's error.
+func (c *Client) done(op string) error {
+	if c.ctx.Err() == nil {
+		return nil
+	}
+	return callErr(op, context.Cause(c.ctx))
+}
+
+// callErr is op's error for err, the client's own end preferred.
+func callErr(op string, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		cp := *e
+		cp.Op = op
+		return &cp
+	}
+	return wrapErr(op, err)
+}
+
+// finish is the error of a failed call: the client's end when it ended,
+// the daemon's answer otherwise.
+func (c *Client) finish(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if d := c.done(op); d != nil {
+		return d
+	}
+	return wrapErr(op, err)
+}
+
+// withToken adds the bearer token, if any, to an outgoing call.
+func (c *Client) withToken(ctx context.Context) context.Context {
+	if c.o.token == "" {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.o.token)
+}
+
+func (c *Client) unaryInterceptor(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	var hdr metadata.MD
+	err := invoker(c.withToken(ctx), method, req, reply, cc, append(opts, grpc.Header(&hdr))...)
+	c.noteServer(hdr)
+	return err
+}
+
+func (c *Client) streamInterceptor(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return streamer(c.withToken(ctx), desc, cc, method, opts...)
+}
+
+// noteServer records the daemon instance named in a response header and
+// returns it ("" when the header has none).
+func (c *Client) noteServer(hdr metadata.MD) string {
+	ids := hdr.Get(instanceHeader)
+	if len(ids) == 0 || ids[0] == "" {
+		return ""
+	}
+	id := ids[0]
+	if p := c.serverID.Load(); p == nil || *p != id {
+		c.serverID.Store(&id)
+	}
+	return id
+}
+
+// lifetime is a context for something opened on the client: it ends when
+// ctx ends or the client closes or fails. stop releases it.
+func (c *Client) lifetime(ctx context.Context) (context.Context, context.CancelCauseFunc, func()) {
+	life, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(c.ctx, func() { cancel(context.Cause(c.ctx)) })
+	return life, cancel, func() { stop(); cancel(nil) }
+}

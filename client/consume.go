@@ -1,0 +1,214 @@
+package client
+
+import (
+	"container/list"
+	"sort"
+	"time"
+
+	"github.com/nexusd/nexusd/proto/sidecarpb"
+)
+
+// maxTrackedTopics bounds the per-topic sequence numbers one subscription
+// keeps for gap detection and resume; past it the least recently seen
+// topic is forgotten (its next message starts it again, unchecked). It
+// also bounds a resume request: about 50 bytes a topic.
+const maxTrackedTopics = 10000
+
+// consume reads a stream's events and hands its messages to the
+// application until the stream ends, and returns why.
+func (s *Subscription) consume(st *stream) error {
+	for {
+		ev, err := st.Recv()
+		if err != nil {
+			return err
+		}
+		switch e := ev.GetEvent().(type) {
+		case *sidecarpb.MessageEvent_Message:
+			err = s.take(e.Message, Live)
+		case *sidecarpb.MessageEvent_Batch:
+			for _, m := range e.Batch.GetMessages() {
+				if err = s.take(m, Live); err != nil {
+					break
+				}
+			}
+		case *sidecarpb.MessageEvent_ReplayMessage:
+			err = s.take(e.ReplayMessage, Replayed)
+		case *sidecarpb.MessageEvent_RetainedMessage:
+			err = s.deliver(messageFromProto(e.RetainedMessage, Retained))
+		case *sidecarpb.MessageEvent_BackpressureWarning:
+			s.warn(e.BackpressureWarning)
+		case *sidecarpb.MessageEvent_SubscriptionInfo:
+			s.opened(e.SubscriptionInfo, "")
+		case *sidecarpb.MessageEvent_ReplayComplete, *sidecarpb.MessageEvent_Heartbeat:
+			// Nothing to do: sequence numbers alone show what a replay
+			// missed, and a heartbeat only proves the stream alive.
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// take checks a numbered message against its topic's last number,
+// reports a gap or drops a duplicate, and delivers it.
+func (s *Subscription) take(pm *sidecarpb.Message, k Kind) error {
+	m := messageFromProto(pm, k)
+	s.mu.Lock()
+	g, fresh := s.seq.check(m.Topic, m.Sequence, m.ID)
+	s.mu.Unlock()
+	if g != nil {
+		s.gap(*g)
+	}
+	if !fresh {
+		return nil
+	}
+	return s.deliver(m)
+}
+
+// deliver waits until the application takes m (or the subscription
+// ends): a slow reader holds the stream back, and the daemon queues.
+func (s *Subscription) deliver(m *Message) error {
+	select {
+	case s.ch <- m:
+		return nil
+	case <-s.ctx.Done():
+		return s.ctx.Err()
+	}
+}
+
+// gap reports g to the subscription's handler, or the client's.
+func (s *Subscription) gap(g Gap) {
+	s.mu.Lock()
+	g.Subscription = s.id
+	s.mu.Unlock()
+	s.c.log.Warn("nexusd: "+g.String(), "subscription", g.Subscription)
+	h := s.o.onGap
+	if h == nil {
+		h = s.c.o.gapHandler
+	}
+	if h != nil {
+		s.c.events.post(func() { h(g) })
+	}
+}
+
+// warnings are the running totals of a subscription's last warning.
+type warnings struct{ dropped, expired, lost uint64 }
+
+// warn reports a backpressure warning with what changed since the last.
+func (s *Subscription) warn(w *sidecarpb.BackpressureWarning) {
+	since := func(total, prev uint64) uint64 {
+		if total < prev {
+			return total // a new subscription on the daemon counts from 0
+		}
+		return total - prev
+	}
+	s.mu.Lock()
+	bw := BackpressureWarning{
+		Subscription: s.id,
+		Reason:       w.GetReason(),
+		Dropped:      since(w.GetMessagesDropped(), s.warned.dropped),
+		Expired:      since(w.GetMessagesExpired(), s.warned.expired),
+		Lost:         since(w.GetMessagesLost(), s.warned.lost),
+		TotalDropped: w.GetMessagesDropped(),
+		TotalExpired: w.GetMessagesExpired(),
+		TotalLost:    w.GetMessagesLost(),
+		QueueDepth:   w.GetQueueDepth(),
+		QueueLimit:   w.GetQueueLimit(),
+		OldestAge:    time.Duration(w.GetOldestMessageAgeMs()) * time.Millisecond,
+	}
+	s.warned = warnings{w.GetMessagesDropped(), w.GetMessagesExpired(), w.GetMessagesLost()}
+	s.mu.Unlock()
+	s.c.log.Warn("nexusd: messages lost in the daemon", "subscription", bw.Subscription, "reason", bw.Reason,
+		"dropped", bw.Dropped, "expired", bw.Expired, "lost", bw.Lost)
+	h := s.o.backpressure
+	if h == nil {
+		h = s.c.o.backpressure
+	}
+	if h != nil {
+		s.c.events.post(func() { h(bw) })
+	}
+}
+
+// tracker holds the last sequence number and message id per topic, for
+// at most limit topics (the least recently seen goes first).
+type tracker struct {
+	limit  int
+	topics map[string]*list.Element // of *topicSeq
+	lru    list.List                // front: most recently seen
+}
+
+type topicSeq struct {
+	topic string
+	seq   int64  // last sequence number; 0 after a restart (expect 1)
+	id    string // its message id, to recognise a duplicate
+}
+
+func newTracker(limit int) *tracker {
+	return &tracker{limit: limit, topics: make(map[string]*list.Element)}
+}
+
+// check records a numbered message and returns the gap it reveals, if
+// any, and whether it is new (false for a duplicate of the last one).
+// Unnumbered messages (v1 daemons) pass unchecked.
+func (t *tracker) check(topic string, seq int64, id string) (*Gap, bool) {
+	if seq <= 0 {
+		return nil, true
+	}
+	el := t.topics[topic]
+	if el == nil {
+		// The first message on this topic since the subscription began:
+		// nothing to compare it with.
+		t.put(topic, seq, id)
+		return nil, true
+	}
+	ts := el.Value.(*topicSeq)
+	t.lru.MoveToFront(el)
+	var g *Gap
+	switch {
+	case seq == ts.seq+1:
+	case seq > ts.seq+1:
+		g = &Gap{Topic: topic, Expected: ts.seq + 1, Received: seq, Missed: seq - ts.seq - 1, Cause: GapSequence}
+	case id == ts.id:
+		return nil, false // the same message again
+	default:
+		// The numbering went back: the daemon restarted or forgot the
+		// topic. Say so, and follow the new numbering from here.
+		g = &Gap{Topic: topic, Expected: ts.seq + 1, Received: seq, Missed: -1, Cause: GapRestart}
+	}
+	ts.seq, ts.id = seq, id
+	return g, true
+}
+
+func (t *tracker) put(topic string, seq int64, id string) {
+	if t.lru.Len() >= t.limit {
+		old := t.lru.Back()
+		t.lru.Remove(old)
+		delete(t.topics, old.Value.(*topicSeq).topic)
+	}
+	t.topics[topic] = t.lru.PushFront(&topicSeq{topic: topic, seq: seq, id: id})
+}
+
+// snapshot is the last sequence number per topic.
+func (t *tracker) snapshot() map[string]int64 {
+	out := make(map[string]int64, len(t.topics))
+	for topic, el := range t.topics {
+		out[topic] = el.Value.(*topicSeq).seq
+	}
+	return out
+}
+
+// restart reports, for every topic with a number, the gap a restarted
+// daemon leaves (of unknown size), and expects each topic's numbering to
+// start again at 1.
+func (t *tracker) restart() []Gap {
+	var gaps []Gap
+	for topic, el := range t.topics {
+		ts := el.Value.(*topicSeq)
+		if ts.seq > 0 {
+			gaps = append(gaps, Gap{Topic: topic, Expected: ts.seq + 1, Missed: -1, Cause: GapRestart})
+		}
+		ts.seq, ts.id = 0, ""
+	}
+	sort.Slice(gaps, func(i, j int) bool { return gaps[i].Topic < gaps[j].Topic })
+	return gaps
+}

@@ -1,0 +1,59 @@
+// Package client is the Go client library for NexusD: an application uses
+// it to publish and subscribe through its own nexusd daemon (the sidecar
+// API of SPEC section 2) without touching gRPC or the generated proto.
+//
+//	c, err := client.Dial(ctx, "127.0.0.1:5672")
+//	if err != nil { ... }
+//	defer c.Close()
+//	sub, err := c.Subscribe(ctx, []string{"sensors/#"})
+//	go func() {
+//		for m := range sub.C() {
+//			fmt.Printf("%s: %s\n", m.Topic, m.Payload)
+//		}
+//	}()
+//	res, err := c.Publish(ctx, "sensors/kitchen/temp", []byte("21.5"))
+//
+// # Resilience
+//
+// The client keeps one gRPC connection and reconnects it with exponential
+// backoff and jitter (100 ms, doubling, up to 30 s, ±10 %, unlimited by
+// default; see WithBackoff and WithMaxRetries). Its state (connected,
+// disconnected, reconnecting, failed, closed) is reported to the handler
+// given with WithStateHandler.
+//
+// A Subscription outlives its stream. When the stream breaks (a dropped
+// connection, a daemon restart), the subscription reconnects with the same
+// backoff and resumes: first by its subscription id (the daemon still holds
+// it when only the stream went away unnoticed), then, if the daemon no
+// longer knows it, by its topics, with the last sequence number it received
+// per topic, so the daemon replays from its ring whatever it still holds.
+// Whatever cannot be recovered is reported, never skipped silently: gaps the
+// daemon reports, and holes the client sees in the per-topic sequence
+// numbers, reach the gap handler (WithGapHandler, OnGap) with the topic and
+// the expected and received sequence numbers. A daemon that restarted
+// numbers its topics from 1 again; the client recognises it by the
+// nexusd-instance header of its answers and reports a gap of unknown size
+// for every topic it had numbers for, instead of silently starting over.
+//
+// Messages reach the application through a channel (Subscription.C), an
+// iterator (Subscription.Messages) or one at a time (Subscription.Next).
+// The channel is bounded: an application that reads slowly stops the client
+// reading its stream, so the daemon queues the messages and applies the
+// subscription's backpressure policy (drop-oldest, drop-newest or block),
+// reporting what it dropped to the backpressure handler.
+//
+// # Errors
+//
+// Every error from the daemon wraps its gRPC status (status.FromError works
+// on it) and matches one of the kinds with errors.Is: ErrInvalidArgument (and
+// ErrInvalidTopic for a bad topic or pattern), ErrNotFound, ErrUnavailable,
+// ErrLimit, ErrUnauthenticated; ErrClosed after Close.
+//
+// # What it may not do
+//
+// The client talks to one daemon, its own, over the sidecar API only; it
+// never speaks the mesh protocol. It validates topics with the core's own
+// rules (package state) but holds no protocol state beyond what a
+// subscription needs to resume. Discover listens to discovery beacons and
+// sends nothing.
+package client

@@ -1,0 +1,489 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/nexusd/nexusd/proto/sidecarpb"
+)
+
+// Publisher publishes many messages over one stream (the daemon's
+// PublishStream): Publish only queues, a goroutine sends whatever is
+// queued as one batch, and the daemon's cumulative acknowledgements
+// settle each message. Use it for high message rates; Client.Publish
+// makes one round trip per message.
+//
+// Delivery is at most once. If the stream breaks, the messages sent and
+// not yet acknowledged may or may not have been published: each is
+// reported as failed with ErrUnavailable, and the Publisher opens a new
+// stream for what follows.
+type Publisher struct {
+	c       *Client
+	o       publisherOptions
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	release func()
+	done    chan struct{} // the sender has stopped
+
+	mu       sync.Mutex
+	next     uint64     // the number the next Publish gets (from 1)
+	queue    []*pubItem // not yet sent
+	cur      *pubStream // the stream sending now, if any
+	settled  uint64     // every message numbered up to this is settled
+	failures []PublishFailure
+	pending  int           // queued plus sent and unsettled
+	closing  bool          // Close was called: no more Publish
+	wake     chan struct{} // the sender has work
+	changed  chan struct{} // closed and replaced whenever something settles
+	err      error         // why the publisher stopped, if it did
+}
+
+type pubItem struct {
+	n   uint64
+	req *sidecarpb.PublishRequest
+}
+
+// PublishFailure is one message a Publisher could not publish.
+type PublishFailure struct {
+	N     uint64 // the number its Publish returned
+	Topic string
+	Err   error // an *Error: ErrInvalidArgument, ErrLimit, ErrUnavailable...
+}
+
+// PublishErrors lists the messages that failed since the previous Flush.
+type PublishErrors struct {
+	Failures []PublishFailure
+}
+
+func (e *PublishErrors) Error() string {
+	if len(e.Failures) == 1 {
+		f := e.Failures[0]
+		return fmt.Sprintf("nexusd: message %d to %q failed: %v", f.N, f.Topic, f.Err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "nexusd: %d messages failed; first: message %d to %q: %v", len(e.Failures), e.Failures[0].N, e.Failures[0].Topic, e.Failures[0].Err)
+	return b.String()
+}
+
+// Unwrap lets errors.Is find the kinds of the failures.
+func (e *PublishErrors) Unwrap() []error {
+	out := make([]error, len(e.Failures))
+	for i, f := range e.Failures {
+		out[i] = f.Err
+	}
+	return out
+}
+
+type publisherOptions struct {
+	batch      int
+	maxPending int
+	onError    func(PublishFailure)
+}
+
+// PublisherOption configures a Publisher.
+type PublisherOption func(*publisherOptions) error
+
+// PublishBatchSize sets the most messages sent in one batch (default
+// 1024; the daemon takes up to 4096).
+func PublishBatchSize(n int) PublisherOption {
+	return func(o *publisherOptions) error {
+		if n < 1 || n > 4096 {
+			return fmt.Errorf("batch size %d: want 1 to 4096", n)
+		}
+		o.batch = n
+		return nil
+	}
+}
+
+// MaxPending sets how many messages may be queued or unacknowledged
+// before Publish waits (default 8192).
+func MaxPending(n int) PublisherOption {
+	return func(o *publisherOptions) error {
+		if n < 1 {
+			return fmt.Errorf("max pending %d: want 1 or more", n)
+		}
+		o.maxPending = n
+		return nil
+	}
+}
+
+// OnPublishError calls f for each message that fails, as soon as its
+// failure is known (on the client's handler goroutine).
+func OnPublishError(f func(PublishFailure)) PublisherOption {
+	return func(o *publisherOptions) error { o.onError = f; return nil }
+}
+
+// maxBatchBytes keeps a batch well inside the daemon's 4 MiB message limit.
+const maxBatchBytes = 2 << 20
+
+// Publisher starts a stream publisher. It lives until Close, the end of
+// ctx, or the client's Close.
+func (c *Client) Publisher(ctx context.Context, opts ...PublisherOption) (*Publisher, error) {
+	const op = "publisher"
+	if err := c.done(op); err != nil {
+		return nil, err
+	}
+	o := publisherOptions{batch: 1024, maxPending: 8192}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, argError(op, "%v", err)
+		}
+	}
+	p := &Publisher{c: c, o: o, next: 1, wake: make(chan struct{}, 1),
+		changed: make(chan struct{}), done: make(chan struct{})}
+	p.ctx, p.cancel, p.release = c.lifetime(ctx)
+	if !c.track() {
+		p.release()
+		return nil, closedError(op)
+	}
+	go p.send()
+	return p, nil
+}
+
+// Publish queues one message and returns its number (1, 2, 3... in
+// publish order), which a PublishFailure names if it fails. It waits
+// while MaxPending messages are outstanding. A bad topic fails here.
+func (p *Publisher) Publish(ctx context.Context, topic string, payload []byte, opts ...PublishOption) (uint64, error) {
+	const op = "publish"
+	req, err := publishRequest(op, topic, payload, opts)
+	if err != nil {
+		return 0, err
+	}
+	p.mu.Lock()
+	for {
+		if err := p.stoppedLocked(op); err != nil {
+			p.mu.Unlock()
+			return 0, err
+		}
+		if p.pending < p.o.maxPending {
+			break
+		}
+		changed := p.changed
+		p.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return 0, wrapErr(op, ctx.Err())
+		case <-p.ctx.Done():
+		}
+		p.mu.Lock()
+	}
+	n := p.next
+	p.next++
+	p.queue = append(p.queue, &pubItem{n: n, req: req})
+	p.pending++
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	return n, nil
+}
+
+// Flush waits until every message published before it is settled, and
+// returns the failures since the previous Flush as *PublishErrors.
+func (p *Publisher) Flush(ctx context.Context) error {
+	p.mu.Lock()
+	upTo := p.next - 1
+	for p.settled < upTo {
+		if p.err != nil {
+			break
+		}
+		changed := p.changed
+		p.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return wrapErr("flush", ctx.Err())
+		}
+		p.mu.Lock()
+	}
+	var fs []PublishFailure
+	keep := p.failures[:0]
+	for _, f := range p.failures {
+		if f.N <= upTo {
+			fs = append(fs, f)
+		} else {
+			keep = append(keep, f)
+		}
+	}
+	p.failures = keep
+	err := p.err
+	p.mu.Unlock()
+	if len(fs) > 0 {
+		return &PublishErrors{Failures: fs}
+	}
+	return err
+}
+
+// Close flushes, ends the stream and returns Flush's result. After it,
+// Publish fails.
+func (p *Publisher) Close(ctx context.Context) error {
+	p.mu.Lock()
+	p.closing = true
+	p.mu.Unlock()
+	err := p.Flush(ctx)
+	p.cancel(nil)
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+	}
+	if errors.Is(err, ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// stoppedLocked is Publish's error once the publisher cannot take more.
+func (p *Publisher) stoppedLocked(op string) error {
+	switch {
+	case p.closing:
+		return closedError(op)
+	case p.err != nil:
+		return callErr(op, p.err)
+	case p.ctx.Err() != nil:
+		return callErr(op, context.Cause(p.ctx))
+	}
+	return nil
+}
+
+// pubStream is one PublishStream and the receiver reading its acks.
+type pubStream struct {
+	grpc.BidiStreamingClient[sidecarpb.PublishBatch, sidecarpb.PublishAck]
+	cancel context.CancelFunc
+	broken chan struct{} // closed by the receiver when the stream ends
+
+	// Guarded by the Publisher's mu.
+	sent  []*pubItem       // sent and not yet settled, in stream order
+	base  uint64           // stream position of sent[0]
+	ahead map[uint64]error // failures reported for positions past the settled prefix
+	ended bool             // the receiver is done: nothing more will settle here
+}
+
+// send is the sender goroutine: it opens streams (again, with backoff,
+// after one breaks) and sends what is queued as batches.
+func (p *Publisher) send() {
+	defer p.c.wg.Done()
+	var (
+		st       *pubStream
+		failures int // consecutive failed streams
+		batch    []*sidecarpb.PublishRequest
+	)
+	defer func() {
+		if st != nil {
+			st.cancel()
+			p.drop(st)
+		}
+		p.stop(context.Cause(p.ctx))
+		p.release()
+		close(p.done)
+	}()
+	for {
+		select {
+		case <-p.wake:
+		case <-p.ctx.Done():
+			return
+		case <-brokenOf(st):
+			// What is queued goes out on a new stream now, without
+			// waiting for another Publish.
+			p.drop(st)
+			st = nil
+		}
+		for p.queued() {
+			if st == nil {
+				if failures > 0 && !sleep(p.ctx, p.c.o.backoff.Delay(failures-1)) {
+					return
+				}
+				var err error
+				if st, err = p.open(); err != nil {
+					failures++
+					if max := p.c.o.backoff.MaxRetries; !retryable(err) || (max > 0 && failures >= max) {
+						p.stop(err)
+						return
+					}
+					continue
+				}
+			}
+			batch = p.take(st, batch[:0])
+			if err := st.Send(&sidecarpb.PublishBatch{Requests: batch}); err != nil {
+				// The receiver sees the same end; what it did not settle
+				// fails here.
+				p.drop(st)
+				st, failures = nil, failures+1
+				continue
+			}
+			failures = 0
+		}
+	}
+}
+
+// queued reports whether messages wait to be sent.
+func (p *Publisher) queued() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.queue) > 0
+}
+
+// brokenOf is a stream's end, or nothing when there is no stream.
+func brokenOf(st *pubStream) <-chan struct{} {
+	if st == nil {
+		return nil
+	}
+	return st.broken
+}
+
+// open opens a PublishStream and starts its receiver.
+func (p *Publisher) open() (*pubStream, error) {
+	ctx, cancel := context.WithCancel(p.ctx)
+	s, err := p.c.api.PublishStream(ctx, grpc.WaitForReady(true))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	st := &pubStream{BidiStreamingClient: s, cancel: cancel, broken: make(chan struct{}), ahead: map[uint64]error{}}
+	p.mu.Lock()
+	p.cur = st
+	p.mu.Unlock()
+	go p.receive(st)
+	return st, nil
+}
+
+// receiverGrace is how long a stream whose Send failed may still take to
+// end (its Recv then reports why, and any last acks). gRPC can fail a Send
+// with io.EOF on a stream whose Recv never ends (a transparent retry under
+// way when the connection broke); past this the stream is cancelled.
+const receiverGrace = time.Second
+
+// drop ends a broken stream and its receiver and fails what the stream
+// sent and never settled: it may or may not have been published.
+func (p *Publisher) drop(st *pubStream) {
+	grace := time.NewTimer(receiverGrace)
+	select {
+	case <-st.broken:
+	case <-grace.C:
+		st.cancel()
+		<-st.broken
+	}
+	grace.Stop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cause := error(status.Error(codes.Unavailable, "the publish stream broke before the daemon acknowledged this message: it may or may not have been published"))
+	if p.ctx.Err() != nil {
+		cause = context.Cause(p.ctx)
+	}
+	for _, it := range st.sent {
+		p.failLocked(it, callErr("publish", cause))
+	}
+	st.sent = nil
+	if p.cur == st {
+		p.cur = nil
+	}
+	p.settledLocked()
+}
+
+// take moves up to a batch of queued messages to the stream's sent list
+// and returns their requests.
+func (p *Publisher) take(st *pubStream, batch []*sidecarpb.PublishRequest) []*sidecarpb.PublishRequest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	bytes, n := 0, 0
+	for n < len(p.queue) && n < p.o.batch {
+		size := len(p.queue[n].req.GetPayload()) + len(p.queue[n].req.GetTopic()) + 64
+		if n > 0 && bytes+size > maxBatchBytes {
+			break
+		}
+		bytes += size
+		batch = append(batch, p.queue[n].req)
+		n++
+	}
+	st.sent = append(st.sent, p.queue[:n]...)
+	clear(p.queue[:n])
+	p.queue = p.queue[n:]
+	return batch
+}
+
+// receive reads a stream's acks and settles messages as they come.
+func (p *Publisher) receive(st *pubStream) {
+	defer close(st.broken)
+	for {
+		ack, err := st.Recv()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		for _, f := range ack.GetFailures() {
+			st.ahead[f.GetIndex()] = failureError(f)
+		}
+		for st.base < ack.GetAccepted() && len(st.sent) > 0 {
+			it := st.sent[0]
+			st.sent[0] = nil
+			st.sent = st.sent[1:]
+			if err, failed := st.ahead[st.base]; failed {
+				delete(st.ahead, st.base)
+				p.failLocked(it, err)
+			}
+			st.base++
+		}
+		p.settledLocked()
+		p.mu.Unlock()
+	}
+}
+
+// failLocked records one failed message (pending is the caller's).
+func (p *Publisher) failLocked(it *pubItem, err error) {
+	f := PublishFailure{N: it.n, Topic: it.req.GetTopic(), Err: err}
+	p.failures = append(p.failures, f)
+	if h := p.o.onError; h != nil {
+		p.c.events.post(func() { h(f) })
+	}
+}
+
+// settledLocked recomputes what is settled and wakes waiters. Messages
+// settle in order: those on the stream first, then the queue.
+func (p *Publisher) settledLocked() {
+	p.pending = len(p.queue)
+	p.settled = p.next - 1
+	if len(p.queue) > 0 {
+		p.settled = p.queue[0].n - 1
+	}
+	if st := p.cur; st != nil && len(st.sent) > 0 {
+		p.pending += len(st.sent)
+		p.settled = st.sent[0].n - 1
+	}
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// stop ends the publisher for err: queued messages fail with it.
+func (p *Publisher) stop(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err == nil && err != nil {
+		p.err = callErr("publish", err)
+	}
+	if p.err == nil {
+		p.err = closedError("publish")
+	}
+	for _, it := range p.queue {
+		p.failLocked(it, p.err)
+	}
+	p.queue = nil
+	p.settledLocked()
+}
+
+// failureError is the error of one PublishFailure from the daemon.
+func failureError(f *sidecarpb.PublishFailure) error {
+	var code codes.Code
+	if err := code.UnmarshalJSON([]byte(`"` + f.GetCode() + `"`)); err != nil {
+		code = codes.Unknown
+	}
+	return wrapErr("publish", status.Error(code, f.GetErrorMessage()))
+}
