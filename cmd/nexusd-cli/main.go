@@ -1,0 +1,189 @@
+// Command nexusd-cli talks to a nexusd daemon, Redis-style: one command
+// given on the command line runs and exits; without one, an interactive
+// prompt with history and tab completion opens (or, when stdin is not a
+// terminal, commands are read from it line by line).
+//
+//	nexusd-cli DISCOVER
+//	nexusd-cli -p 5682 SUBSCRIBE 'sensors/#' --count 1
+//	nexusd-cli PUBLISH sensors/kitchen/temp 21.5
+//	nexusd-cli --json MESH PEERS
+//
+// Commands are case-insensitive. A failed command prints "(error) ..."
+// (with --json, {"error": ..., "code": ...}) and exits 1.
+//
+// The CLI uses only the client library: it never speaks proto itself.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/chzyer/readline"
+)
+
+// version is the CLI's version, set at link time if at all.
+var version = "dev"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+// run is the CLI with its arguments and streams; it returns the exit
+// status.
+func run(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) int {
+	cfg, rest, err := parseFlags(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage(stdout)
+		return 0
+	case err != nil:
+		fmt.Fprintf(stdout, "(error) %v\n", err)
+		return 1
+	}
+	if cfg.version {
+		fmt.Fprintf(stdout, "nexusd-cli %s\n", version)
+		return 0
+	}
+	s := newSession(cfg.config, stdout, stderr)
+	s.in = stdin
+	defer s.close()
+	if cfg.index > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.discoverTimeout+5*time.Second)
+		addr, err := s.discovered(ctx, cfg.index)
+		cancel()
+		if err != nil {
+			return s.report(err)
+		}
+		if cfg.portSet {
+			addr = withPort(addr, cfg.port)
+		}
+		s.addr = addr
+	}
+	if len(rest) == 0 {
+		if f, ok := stdin.(*os.File); ok && readline.IsTerminal(int(f.Fd())) {
+			return s.repl(stdin)
+		}
+		return s.script(stdin)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err = s.execute(ctx, rest)
+	if errors.Is(err, errQuit) {
+		return 0
+	}
+	return s.report(err)
+}
+
+// cliFlags are the global flags, before the command.
+type cliFlags struct {
+	config
+	index   int  // -n: the index-th daemon DISCOVER lists
+	portSet bool // -p was given
+	version bool
+}
+
+func parseFlags(args []string) (cliFlags, []string, error) {
+	var f cliFlags
+	fs := flag.NewFlagSet("nexusd-cli", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	env := func(name, def string) string {
+		if v, ok := os.LookupEnv(name); ok {
+			return v
+		}
+		return def
+	}
+	defPort, _ := strconv.Atoi(env("NEXUSD_APP_PORT", "5672"))
+	fs.StringVar(&f.host, "h", env("NEXUSD_HOST", "127.0.0.1"), "")
+	fs.StringVar(&f.host, "host", env("NEXUSD_HOST", "127.0.0.1"), "")
+	fs.IntVar(&f.port, "p", defPort, "")
+	fs.IntVar(&f.port, "port", defPort, "")
+	fs.IntVar(&f.index, "n", 0, "")
+	fs.BoolVar(&f.json, "json", false, "")
+	fs.StringVar(&f.token, "token", env("NEXUSD_APP_TOKEN", ""), "")
+	fs.StringVar(&f.admin, "admin", env("NEXUSD_ADMIN", ""), "")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "")
+	fs.DurationVar(&f.connectTimeout, "connect-timeout", 3*time.Second, "")
+	fs.DurationVar(&f.discoverTimeout, "discover-timeout", 2*time.Second, "")
+	fs.StringVar(&f.mcastAddr, "mcast-addr", env("NEXUSD_MCAST_ADDR", "239.255.42.1"), "")
+	mport, _ := strconv.Atoi(env("NEXUSD_MCAST_PORT", "5670"))
+	fs.IntVar(&f.mcastPort, "mcast-port", mport, "")
+	fs.StringVar(&f.mcastIfce, "mcast-iface", env("NEXUSD_MCAST_IFACE", ""), "")
+	fs.StringVar(&f.cluster, "cluster", env("NEXUSD_CLUSTER", ""), "")
+	fs.BoolVar(&f.version, "version", false, "")
+	help := fs.Bool("help", false, "")
+	if err := fs.Parse(args); err != nil {
+		return f, nil, fmt.Errorf("%v (see nexusd-cli --help)", err)
+	}
+	if *help {
+		return f, nil, flag.ErrHelp
+	}
+	fs.Visit(func(fl *flag.Flag) { f.portSet = f.portSet || fl.Name == "p" || fl.Name == "port" })
+	switch {
+	case f.port < 1 || f.port > 65535:
+		return f, nil, fmt.Errorf("-p %d: want a port number 1 to 65535", f.port)
+	case f.index < 0:
+		return f, nil, fmt.Errorf("-n %d: want the number DISCOVER gave the daemon, from 1", f.index)
+	case f.timeout <= 0 || f.connectTimeout <= 0 || f.discoverTimeout <= 0:
+		return f, nil, errors.New("--timeout, --connect-timeout and --discover-timeout: want positive durations such as 5s")
+	}
+	return f, fs.Args(), nil
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage: nexusd-cli [flags] [COMMAND [ARGS...]]
+
+Talks to one nexusd daemon's sidecar. With a command, runs it and exits (0, or 1
+after "(error) ..."); without one, opens a prompt with history and tab completion.
+
+Flags (before the command):
+  -h, --host HOST         daemon host (default 127.0.0.1) [NEXUSD_HOST]
+  -p, --port PORT         daemon sidecar port (default 5672) [NEXUSD_APP_PORT]
+  -n N                    connect to the N-th daemon DISCOVER lists
+      --json              machine output: one JSON document (streams: one per line)
+      --token TOKEN       the daemon's --app-token [NEXUSD_APP_TOKEN]
+      --admin HOST:PORT   the daemon's admin endpoint, for INFO and MESH STATUS
+                          (default HOST:8080) [NEXUSD_ADMIN]
+      --timeout D         how long a request may take (default 5s)
+      --connect-timeout D how long connecting may take (default 3s)
+      --discover-timeout D how long -n listens for beacons (default 2s)
+      --mcast-addr ADDR   discovery group (default 239.255.42.1; off: unicast only)
+      --mcast-port PORT   discovery port (default 5670)
+      --mcast-iface NAME  discovery interface (default: first non-loopback; lo for this machine)
+      --cluster ID        DISCOVER and -n only see this cluster
+      --version, --help
+
+Commands (any case):
+  DISCOVER (DISC) [--timeout D] [--cluster C]
+  CONNECT host:port | host port | -n N
+  PING [message]
+  INFO [SERVER|STATS|MEMORY|CONFIG]
+  PUBLISH (PUB) topic message [--retain] [--type T] [--ttl ms] [--correlation-id ID]
+  SUBSCRIBE (SUB) pattern... [--count N] [--timeout D] [--retained] [--policy P]
+  MONITOR (MON) [pattern]
+  PUBSUB TOPICS [pattern] | NUMSUB [topic...] | RETAINED [pattern]
+  MESH PEERS | STATUS | TOPOLOGY
+  HELP [command], QUIT (Q)
+
+Examples:
+  nexusd-cli --mcast-iface lo DISCOVER
+  nexusd-cli -p 5682 SUBSCRIBE 'sensors/#' --count 1 --timeout 30s
+  nexusd-cli PUBLISH sensors/kitchen/temp 21.5 --retain
+  nexusd-cli --json MESH PEERS
+`)
+}
+
+// withPort replaces addr's port.
+func withPort(addr string, port int) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
