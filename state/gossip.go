@@ -132,21 +132,33 @@ func (n *Node) reconcileRetained(p *peer, theirs []Envelope) {
 }
 
 // Our own patterns: every distinct pattern of every subscription, active
-// or paused, counted so that one leaving does not drop another's.
+// or paused, counted so that one leaving does not drop another's. A
+// subscription's patterns come and go together, and the set's hash is
+// computed once for all of them.
 
-func (n *Node) addPattern(pat string, s *subscription) {
-	n.localRoutes.add(pat, s)
-	n.patternRefs[pat]++
-	if n.patternRefs[pat] == 1 {
+func (n *Node) addPatterns(pats []string, s *subscription) {
+	changed := false
+	for _, pat := range pats {
+		n.localRoutes.add(pat, s)
+		n.patternRefs[pat]++
+		changed = changed || n.patternRefs[pat] == 1
+	}
+	if changed {
 		n.patternsChanged()
 	}
 }
 
-func (n *Node) removePattern(pat string, s *subscription) {
-	n.localRoutes.remove(pat, s)
-	n.patternRefs[pat]--
-	if n.patternRefs[pat] <= 0 {
-		delete(n.patternRefs, pat)
+func (n *Node) removePatterns(pats []string, s *subscription) {
+	changed := false
+	for _, pat := range pats {
+		n.localRoutes.remove(pat, s)
+		n.patternRefs[pat]--
+		if n.patternRefs[pat] <= 0 {
+			delete(n.patternRefs, pat)
+			changed = true
+		}
+	}
+	if changed {
 		n.patternsChanged()
 	}
 }

@@ -86,9 +86,7 @@ func (n *Node) openSubscription(stream uint64, patterns []string, limit int, pol
 		heartbeatAlarm: newAlarm(), blockAlarm: newAlarm(), pauseAlarm: newAlarm(), warnAlarm: newAlarm(),
 	}
 	n.subs[s.id] = s
-	for _, p := range pats {
-		n.addPattern(p, s)
-	}
+	n.addPatterns(pats, s)
 	n.attach(s, stream, credit)
 	return s, nil
 }
@@ -193,9 +191,7 @@ func (n *Node) detach(s *subscription) {
 
 func (n *Node) removeSubscription(s *subscription) {
 	n.detach(s)
-	for _, p := range s.patterns {
-		n.removePattern(p, s)
-	}
+	n.removePatterns(s.patterns, s)
 	delete(n.subs, s.id)
 	s.removed = true
 }
