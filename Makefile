@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # GOFLAGS from the environment still apply; tests always run fresh.
 GO ?= go
 
-.PHONY: build test vet fmt-check bench bench-core bench-sim fuzz rewrite sim-long run demo demo-stop bin/nexusd
+.PHONY: build test vet fmt-check bench bench-full bench-core bench-sim fuzz rewrite sim-long run demo demo-stop bin/nexusd
 
 # build compiles every package and command.
 build:
@@ -41,10 +41,17 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-# bench measures the core's publish path and the simulator's scaling and
-# prints what BENCHMARKS.md records (about two minutes on 2 cores).
-bench: bench-core bench-sim
+# bench runs nexusd side by side with NATS and a raw gRPC relay (bench/,
+# its own module) and writes BENCHMARKS.md's table and bench/results.json:
+# a quick pass, under 5 minutes on 2 cores. bench-full runs every scenario
+# for longer, plus the core and simulator benchmarks.
+bench: bin/nexusd
+	cd bench && $(GO) run . --nexusd ../bin/nexusd --json results.json --markdown ../BENCHMARKS.md
 
+bench-full: bin/nexusd bench-core bench-sim
+	cd bench && $(GO) run . --full --runs 5 --nexusd ../bin/nexusd --json results.json --markdown ../BENCHMARKS.md
+
+# bench-core: the protocol core's publish path (go test -bench).
 bench-core:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./state/
 
