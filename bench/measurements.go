@@ -59,14 +59,9 @@ var measurements = []*measurement{
 	}},
 	// Resident memory per idle peer (what the OS sees, runtime caches
 	// included), and for nexusd its live Go heap per idle peer after a
-	// collection (what the daemon itself holds).
-	{id: "memory-per-peer-rss", unit: "bytes", quick: true, fn: func(_ system, name, bin string, _ time.Duration) (map[string]float64, error) {
-		v, err := perPeer(name, bin, 32, false)
-		return map[string]float64{"": v}, err
-	}},
-	{id: "memory-per-peer-heap", unit: "bytes", quick: true, fn: func(_ system, name, bin string, _ time.Duration) (map[string]float64, error) {
-		v, err := perPeer(name, bin, 32, true)
-		return map[string]float64{"": v}, err
+	// collection (what the daemon itself holds), from one run.
+	{id: "memory-per-peer", unit: "bytes", rows: []string{"-rss", "-heap"}, fn: func(_ system, name, bin string, _ time.Duration) (map[string]float64, error) {
+		return perPeer(name, bin, 24)
 	}},
 }
 

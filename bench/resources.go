@@ -103,28 +103,30 @@ func perRetained(sys system, n int) (float64, error) {
 // perPeer is memory per idle peer, in bytes: one server's growth when n
 // others join it. For nexusd they are daemons seeded with its address; for
 // NATS, servers routed to it (the nearest thing a NATS cluster has).
-func perPeer(name, bin string, n int, heap bool) (float64, error) {
+func perPeer(name, bin string, n int) (map[string]float64, error) {
 	first, err := newSystem(name, bin)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	switch s := first.(type) {
 	case *nexusdSys:
-		return nexusdPerPeer(s, n, heap)
+		return nexusdPerPeer(s, n)
 	case *natsSys:
-		if !heap {
-			return natsPerPeer(s, n)
-		}
+		v, err := natsPerPeer(s, n)
+		return map[string]float64{"-rss": v}, err
 	}
-	return 0, errNotApplicable
+	return nil, errNotApplicable
 }
 
-func nexusdPerPeer(s *nexusdSys, n int, heap bool) (float64, error) {
-	ports, err := freePorts(3*(n+1) + 1)
+// The hub first meets one warm-up peer, so what a daemon builds once, on
+// its first peer (gRPC buffer pools, HPACK tables, protobuf descriptors),
+// is in the baseline and not charged to the n peers measured.
+func nexusdPerPeer(s *nexusdSys, n int) (map[string]float64, error) {
+	ports, err := freePorts(3*(n+2) + 1)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	admin := fmt.Sprintf("127.0.0.1:%d", ports[3*(n+1)])
+	admin := fmt.Sprintf("127.0.0.1:%d", ports[3*(n+2)])
 	start := func(i int, seed string) (*proc, error) {
 		http := "off"
 		if i == 0 {
@@ -140,43 +142,62 @@ func nexusdPerPeer(s *nexusdSys, n int, heap bool) (float64, error) {
 	}
 	hub, err := start(0, "")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer hub.stop()
-	time.Sleep(settle)
-	measure := func() (int64, error) {
-		if heap {
-			return liveHeap(admin)
-		}
-		return rssBytes(hub.cmd.Process.Pid)
-	}
-	before, err := measure()
-	if err != nil {
-		return 0, err
-	}
 	seed := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	for i := 1; i <= n; i++ {
-		p, err := start(i, seed)
-		if err != nil {
-			return 0, err
-		}
-		defer p.stop()
+	warm, err := start(n+1, seed)
+	if err != nil {
+		return nil, err
 	}
+	defer warm.stop()
 	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", ports[2]), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer conn.Close()
 	api := pb.NewSidecarServiceClient(conn)
-	if err := waitFor(30*time.Second, fmt.Sprintf("the hub to know %d peers", n), func() bool {
-		r, err := api.GetPeers(context.Background(), &pb.GetPeersRequest{})
-		return err == nil && len(r.GetPeers()) == n
-	}); err != nil {
-		return 0, err
+	knows := func(k int) func() bool {
+		return func() bool {
+			r, err := api.GetPeers(context.Background(), &pb.GetPeersRequest{})
+			return err == nil && len(r.GetPeers()) == k
+		}
+	}
+	if err := waitFor(30*time.Second, "the hub to know its warm-up peer", knows(1)); err != nil {
+		return nil, err
+	}
+	time.Sleep(2 * settle)
+	heapBefore, err := liveHeap(admin)
+	if err != nil {
+		return nil, err
+	}
+	rssBefore, err := rssBytes(hub.cmd.Process.Pid)
+	if err != nil {
+		return nil, err
+	}
+	for i := 1; i <= n; i++ {
+		p, err := start(i, seed)
+		if err != nil {
+			return nil, err
+		}
+		defer p.stop()
+	}
+	if err := waitFor(30*time.Second, fmt.Sprintf("the hub to know %d peers", n+1), knows(n+1)); err != nil {
+		return nil, err
 	}
 	time.Sleep(idlePeer) // fetches done, connections idle and closed
-	after, err := measure()
-	return float64(after-before) / float64(n), err
+	rssAfter, err := rssBytes(hub.cmd.Process.Pid)
+	if err != nil {
+		return nil, err
+	}
+	heapAfter, err := liveHeap(admin)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]float64{
+		"-rss":  float64(rssAfter-rssBefore) / float64(n),
+		"-heap": float64(heapAfter-heapBefore) / float64(n),
+	}, nil
 }
 
 // liveHeap is a daemon's live Go heap after a collection, read from its
@@ -201,7 +222,7 @@ func liveHeap(admin string) (int64, error) {
 
 // idlePeer is how long peers sit idle before their memory is read: past
 // the daemon's mesh idle timeout (20 s for a server connection).
-const idlePeer = 25 * time.Second
+const idlePeer = 22 * time.Second
 
 func natsPerPeer(s *natsSys, n int) (float64, error) {
 	ports, err := freePorts(2 * (n + 1))
