@@ -123,14 +123,14 @@ func TestRestartedDaemonIsReplayedFromItsStart(t *testing.T) {
 	var gaps []Gap
 	var gmu sync.Mutex
 	c, err := Dial(context.Background(), addr, WithBackoff(Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond, Multiplier: 2}),
-		WithGapHandler(func(g Gap) { gmu.Lock(); gaps = append(gaps, g); gmu.Unlock() }))
+		WithGapHandler(func(g Gap) { gmu.Lock(); gaps = append(gaps, g); gmu.Unlock() }), WithClientID("app-7"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	sub, err := c.Subscribe(ctx, []string{"t"})
+	sub, err := c.Subscribe(ctx, []string{"t"}, BackpressurePolicy(DropOldest), QueueLimit(50), MaxBatch(8))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,6 +156,11 @@ func TestRestartedDaemonIsReplayedFromItsStart(t *testing.T) {
 	if last.GetSubscriptionId() != "" || last.GetLastSequencePerTopic()["t"] != 0 || !slices.Equal(last.GetTopics(), []string{"t"}) ||
 		last.GetGapRecoveryMode() != sidecarpb.GapRecoveryMode_GAP_RECOVERY_REPLAY_BUFFER {
 		t.Fatalf("resumed with %v, want by topics from sequence 0", last)
+	}
+	// The daemon recreates the subscription from this request: it must
+	// carry the subscription's own settings, not the daemon's defaults.
+	if last.GetBackpressurePolicy() != "drop-oldest" || last.GetMaxBufferSize() != 50 || last.GetMaxBatch() != 8 || last.GetClientId() != "app-7" {
+		t.Fatalf("resumed with %v, want the subscription's policy, queue limit, batch and client id", last)
 	}
 	// Handlers run on their own goroutine: wait for the report.
 	want := Gap{Subscription: "s2", Topic: "t", Expected: 4, Missed: -1, Cause: GapRestart}

@@ -145,6 +145,12 @@ func (s *Subscription) openResume(id string, last map[string]int64, retained boo
 		LastSequencePerTopic: last,
 		GapRecoveryMode:      sidecarpb.GapRecoveryMode_GAP_RECOVERY_REPLAY_BUFFER,
 		ReceiveRetained:      retained,
+		// The subscription's own settings: kept by the daemon when it
+		// resumes by id, given to the new one when it resumes by topics.
+		MaxBatch:           int32(s.o.maxBatch),
+		BackpressurePolicy: string(s.o.policy),
+		MaxBufferSize:      int32(s.o.queueLimit),
+		ClientId:           s.c.o.clientID,
 	}
 	return s.openStream(func(ctx context.Context) (eventStream, error) {
 		return s.c.api.ResumeSubscribe(ctx, req, grpc.WaitForReady(true))

@@ -229,12 +229,9 @@ func publishResultToProto(r *state.PublishResult) *sidecarpb.PublishResponse {
 // subscribeFromProto reads a SubscribeRequest; the error is already a gRPC
 // status.
 func subscribeFromProto(stream uint64, credit int, p *sidecarpb.SubscribeRequest) (*state.Subscribed, error) {
-	policy := state.PolicyDefault
-	if p.GetBackpressurePolicy() != "" {
-		var err error
-		if policy, err = state.ParsePolicy(p.GetBackpressurePolicy()); err != nil {
-			return nil, status.Error(codes.InvalidArgument, err.Error())
-		}
+	policy, err := policyFromProto(p.GetBackpressurePolicy())
+	if err != nil {
+		return nil, err
 	}
 	if p.GetMaxBatch() < 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "max_batch %d is negative: give 0 or 1 for one message per event, or up to the batch you want", p.GetMaxBatch())
@@ -263,6 +260,13 @@ func resumeFromProto(stream uint64, credit int, p *sidecarpb.ResumeSubscribeRequ
 		}
 		last[topic] = uint64(seq)
 	}
+	policy, err := policyFromProto(p.GetBackpressurePolicy())
+	if err != nil {
+		return nil, err
+	}
+	if p.GetMaxBatch() < 0 || p.GetMaxBufferSize() < 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "max_batch %d and max_buffer_size %d may not be negative", p.GetMaxBatch(), p.GetMaxBufferSize())
+	}
 	mode := state.Recovery(255)
 	switch p.GetGapRecoveryMode() {
 	case sidecarpb.GapRecoveryMode_GAP_RECOVERY_NONE:
@@ -280,7 +284,23 @@ func resumeFromProto(stream uint64, credit int, p *sidecarpb.ResumeSubscribeRequ
 		Mode:            mode,
 		ReceiveRetained: p.GetReceiveRetained(),
 		Credit:          credit,
+		ClientID:        p.GetClientId(),
+		QueueLimit:      int(p.GetMaxBufferSize()),
+		Policy:          policy,
 	}, nil
+}
+
+// policyFromProto reads a backpressure_policy field; empty means the
+// daemon's default.
+func policyFromProto(s string) (state.Policy, error) {
+	if s == "" {
+		return state.PolicyDefault, nil
+	}
+	p, err := state.ParsePolicy(s)
+	if err != nil {
+		return 0, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return p, nil
 }
 
 func messageToProto(m *state.Message) *sidecarpb.Message {

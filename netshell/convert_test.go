@@ -171,6 +171,16 @@ func TestSubscribeRequestsBecomeEvents(t *testing.T) {
 	if _, err := resumeFromProto(4, 8, &sidecarpb.ResumeSubscribeRequest{SubscriptionId: "s", LastSequencePerTopic: map[string]int64{"a": -1}}); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("negative sequence: %v", err)
 	}
+	r, err = resumeFromProto(4, 8, &sidecarpb.ResumeSubscribeRequest{Topics: []string{"a"}, ClientId: "c", MaxBufferSize: 10, BackpressurePolicy: "block"})
+	if err != nil || r.Policy != state.Block || r.QueueLimit != 10 || r.ClientID != "c" {
+		t.Fatalf("resume by topics with settings: %+v, %v", r, err)
+	}
+	if _, err := resumeFromProto(4, 8, &sidecarpb.ResumeSubscribeRequest{Topics: []string{"a"}, BackpressurePolicy: "x"}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("resume with a bad policy: %v", err)
+	}
+	if _, err := resumeFromProto(4, 8, &sidecarpb.ResumeSubscribeRequest{Topics: []string{"a"}, MaxBufferSize: -1}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("resume with a negative queue: %v", err)
+	}
 	if r, _ := resumeFromProto(4, 8, &sidecarpb.ResumeSubscribeRequest{SubscriptionId: "s", GapRecoveryMode: 9}); r.Mode <= state.RecoverReplay {
 		t.Fatalf("unknown mode passed as %v; the node must see it to refuse it", r.Mode)
 	}

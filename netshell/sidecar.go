@@ -87,7 +87,8 @@ func (s *sidecarServer) Subscribe(in *sidecarpb.SubscribeRequest, stream grpc.Se
 }
 
 func (s *sidecarServer) ResumeSubscribe(in *sidecarpb.ResumeSubscribeRequest, stream grpc.ServerStreamingServer[sidecarpb.MessageEvent]) error {
-	st := newSubStream(s.loop.newID(), s.o.StreamWindow, 1)
+	maxBatch := min(max(int(in.GetMaxBatch()), 1), s.o.MaxBatch)
+	st := newSubStream(s.loop.newID(), max(s.o.StreamWindow, 2*maxBatch), maxBatch)
 	ev, err := resumeFromProto(st.handle, st.window, in)
 	if err != nil {
 		return err

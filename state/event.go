@@ -135,6 +135,11 @@ type Resumed struct {
 	Mode            Recovery
 	ReceiveRetained bool
 	Credit          int
+	// For a new subscription by topics (SubID empty); one resumed by id
+	// keeps its own.
+	ClientID   string
+	QueueLimit int
+	Policy     Policy
 }
 
 // Unsubscribed: a local application ends (or, with Pause, pauses) a

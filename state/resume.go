@@ -24,11 +24,12 @@ func (n *Node) onResumed(e *Resumed) {
 		// Resume by topics: a new subscription that catches up from the
 		// given sequences (a client whose daemon lost its subscription).
 		var err error
-		s, err = n.openSubscription(e.Stream, e.Patterns, 0, PolicyDefault, e.Credit)
+		s, err = n.openSubscription(e.Stream, e.Patterns, e.QueueLimit, e.Policy, e.Credit)
 		if err != nil {
 			n.emit(&EndStream{Stream: e.Stream, Err: err})
 			return
 		}
+		s.clientID = e.ClientID
 		s.createdIndex = n.buffer.index // nothing to replay beyond LastSeq
 	} else {
 		s = n.subs[e.SubID]

@@ -383,8 +383,17 @@ type ResumeSubscribeRequest struct {
 	GapRecoveryMode GapRecoveryMode `protobuf:"varint,5,opt,name=gap_recovery_mode,json=gapRecoveryMode,proto3,enum=nexusd.sidecar.GapRecoveryMode" json:"gap_recovery_mode,omitempty"`
 	// True to also receive retained values after the replay.
 	ReceiveRetained bool `protobuf:"varint,6,opt,name=receive_retained,json=receiveRetained,proto3" json:"receive_retained,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Extension of this implementation (not in v1): as SubscribeRequest.max_batch,
+	// for the new stream.
+	MaxBatch int32 `protobuf:"varint,7,opt,name=max_batch,json=maxBatch,proto3" json:"max_batch,omitempty"`
+	// Extension of this implementation (not in v1): the settings of the
+	// subscription when the resume opens a new one by topics (no subscription_id);
+	// a subscription resumed by id keeps its own. As in SubscribeRequest.
+	BackpressurePolicy string `protobuf:"bytes,8,opt,name=backpressure_policy,json=backpressurePolicy,proto3" json:"backpressure_policy,omitempty"`
+	MaxBufferSize      int32  `protobuf:"varint,9,opt,name=max_buffer_size,json=maxBufferSize,proto3" json:"max_buffer_size,omitempty"`
+	ClientId           string `protobuf:"bytes,10,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *ResumeSubscribeRequest) Reset() {
@@ -457,6 +466,34 @@ func (x *ResumeSubscribeRequest) GetReceiveRetained() bool {
 		return x.ReceiveRetained
 	}
 	return false
+}
+
+func (x *ResumeSubscribeRequest) GetMaxBatch() int32 {
+	if x != nil {
+		return x.MaxBatch
+	}
+	return 0
+}
+
+func (x *ResumeSubscribeRequest) GetBackpressurePolicy() string {
+	if x != nil {
+		return x.BackpressurePolicy
+	}
+	return ""
+}
+
+func (x *ResumeSubscribeRequest) GetMaxBufferSize() int32 {
+	if x != nil {
+		return x.MaxBufferSize
+	}
+	return 0
+}
+
+func (x *ResumeSubscribeRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
 }
 
 // MessageEvent is one event on a subscription stream.
@@ -1716,14 +1753,19 @@ const file_sidecar_proto_rawDesc = "" +
 	"\x10receive_retained\x18\x03 \x01(\bR\x0freceiveRetained\x12&\n" +
 	"\x0fmax_buffer_size\x18\x04 \x01(\x05R\rmaxBufferSize\x12\x1b\n" +
 	"\tmax_batch\x18\x05 \x01(\x05R\bmaxBatch\x12/\n" +
-	"\x13backpressure_policy\x18\x06 \x01(\tR\x12backpressurePolicy\"\xbb\x03\n" +
+	"\x13backpressure_policy\x18\x06 \x01(\tR\x12backpressurePolicy\"\xce\x04\n" +
 	"\x16ResumeSubscribeRequest\x12'\n" +
 	"\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12\x16\n" +
 	"\x06topics\x18\x02 \x03(\tR\x06topics\x12&\n" +
 	"\x0flast_message_id\x18\x03 \x01(\tR\rlastMessageId\x12w\n" +
 	"\x17last_sequence_per_topic\x18\x04 \x03(\v2@.nexusd.sidecar.ResumeSubscribeRequest.LastSequencePerTopicEntryR\x14lastSequencePerTopic\x12K\n" +
 	"\x11gap_recovery_mode\x18\x05 \x01(\x0e2\x1f.nexusd.sidecar.GapRecoveryModeR\x0fgapRecoveryMode\x12)\n" +
-	"\x10receive_retained\x18\x06 \x01(\bR\x0freceiveRetained\x1aG\n" +
+	"\x10receive_retained\x18\x06 \x01(\bR\x0freceiveRetained\x12\x1b\n" +
+	"\tmax_batch\x18\a \x01(\x05R\bmaxBatch\x12/\n" +
+	"\x13backpressure_policy\x18\b \x01(\tR\x12backpressurePolicy\x12&\n" +
+	"\x0fmax_buffer_size\x18\t \x01(\x05R\rmaxBufferSize\x12\x1b\n" +
+	"\tclient_id\x18\n" +
+	" \x01(\tR\bclientId\x1aG\n" +
 	"\x19LastSequencePerTopicEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xbb\x04\n" +
