@@ -14,12 +14,18 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/experimental"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/nexusd/nexusd/internal/bufpool"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
 )
+
+// buffers is the gRPC buffer pool of every client in the process: gRPC's
+// default clears each buffer it recycles (see internal/bufpool).
+var buffers = bufpool.New()
 
 // instanceHeader names the daemon run that answered a call; the daemon
 // sends it with every sidecar answer.
@@ -86,6 +92,7 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 		grpc.WithChainUnaryInterceptor(c.unaryInterceptor),
 		grpc.WithChainStreamInterceptor(c.streamInterceptor),
 		grpc.WithUserAgent("nexusd-go-client"),
+		experimental.WithBufferPool(buffers),
 	}
 	conn, err := grpc.NewClient(addr, append(dial, o.grpcOptions...)...)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/experimental"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -68,6 +69,7 @@ func newMeshClient(ctx context.Context, self string, o *Options, log *slog.Logge
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(msg), grpc.MaxCallSendMsgSize(msg)),
 			grpc.WithKeepaliveParams(clientKeepalive),
 			grpc.WithIdleTimeout(meshIdle),
+			experimental.WithBufferPool(buffers),
 			// Reconnect quickly: a peer that is back should get its pushes
 			// within the core's retry backoff, not gRPC's default 2 minutes.
 			grpc.WithConnectParams(grpc.ConnectParams{

@@ -1,6 +1,12 @@
 package main
 
-import "testing"
+import (
+	"testing"
+
+	"google.golang.org/grpc/mem"
+
+	"github.com/nexusd/nexusd/internal/bufpool"
+)
 
 // The exit statuses the daemon promises: 2 for a bad flag, 0 for --help.
 // (A running daemon is tested end to end in e2e/.)
@@ -17,5 +23,14 @@ func TestExitStatuses(t *testing.T) {
 		if got := run(c.args); got != c.want {
 			t.Errorf("nexusd %v exits %d, want %d", c.args, got, c.want)
 		}
+	}
+}
+
+// The daemon encodes with the pool that does not clear recycled buffers:
+// gRPC's codec takes the process default, not the server's pool.
+func TestDaemonMakesItsBufferPoolTheProcessDefault(t *testing.T) {
+	tuneProcess()
+	if p, ok := mem.DefaultBufferPool().(*bufpool.Pool); !ok {
+		t.Fatalf("gRPC's default buffer pool is %T, want *bufpool.Pool", p)
 	}
 }
