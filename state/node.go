@@ -25,10 +25,13 @@ type Node struct {
 	timers   timerHeap
 	timerSeq uint64
 
-	beaconAlarm alarm
-	reapAlarm   alarm
-	lastBeacon  time.Duration
-	beaconsSent uint64
+	beaconAlarm  alarm
+	reapAlarm    alarm
+	silenceAlarm alarm     // silence.go
+	heardQ       peerQueue // peers by lastHeard, alive
+	silentQ      peerQueue // peers by lastHeard, suspected
+	lastBeacon   time.Duration
+	beaconsSent  uint64
 
 	// Membership and gossip (peers.go, gossip.go).
 	peers           peerTable // by instance id
@@ -92,18 +95,19 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		cfg:         cfg,
-		rand:        cfg.Rand,
-		calls:       make(map[uint64]call),
-		beaconAlarm: newAlarm(),
-		reapAlarm:   newAlarm(),
-		byAddr:      make(map[string]*peer),
-		subs:        make(map[string]*subscription),
-		streams:     make(map[uint64]*subscription),
-		patternRefs: make(map[string]int),
-		chains:      make(map[string]*chain),
-		departedAt:  make(map[string]string),
-		counters:    newCounters(),
+		cfg:          cfg,
+		rand:         cfg.Rand,
+		calls:        make(map[uint64]call),
+		beaconAlarm:  newAlarm(),
+		reapAlarm:    newAlarm(),
+		silenceAlarm: newAlarm(),
+		byAddr:       make(map[string]*peer),
+		subs:         make(map[string]*subscription),
+		streams:      make(map[uint64]*subscription),
+		patternRefs:  make(map[string]int),
+		chains:       make(map[string]*chain),
+		departedAt:   make(map[string]string),
+		counters:     newCounters(),
 	}
 	n.topics.init()
 	n.retained.init()
@@ -220,7 +224,7 @@ func (n *Node) fire(t timer) {
 	case tReap:
 		n.reap()
 	case tPeer:
-		n.checkPeer(t.peer)
+		n.silenceDue(t.at)
 	case tFetch:
 		n.maybeFetch(t.peer)
 	case tPushRetry:

@@ -61,22 +61,23 @@ func (s *peerSlots) release(p *peer) {
 type peer struct {
 	// What every beacon touches comes first, to share a cache line: a node
 	// handles a beacon from every peer every second.
-	removed    bool
-	status     PeerStatus
-	probed     bool // probed during this suspicion
-	fetched    bool // a fetch has succeeded at least once
-	checkAlarm alarm
-	lastHeard  time.Duration // monotonic: last beacon or probe answer
-	lastSeenMs int64         // our wall clock at that moment
-	beaconHash uint64
-	syncedHash uint64 // hash of the patterns last fetched
+	removed      bool
+	status       PeerStatus
+	probed       bool // probed during this suspicion
+	fetched      bool // a fetch has succeeded at least once
+	fetchWaiting bool
+	lastHeard    time.Duration // monotonic: last beacon or probe answer
+	lastSeenMs   int64         // our wall clock at that moment
+	beaconHash   uint64
+	syncedHash   uint64 // hash of the patterns last fetched
+	fetchCall    uint64
+	qPrev, qNext *peer // silence.go: heardQ or silentQ, by lastHeard
+	queue        *peerQueue
 
 	id, addr  string
 	probeCall uint64
 
 	// gossip.go
-	fetchCall    uint64
-	fetchWaiting bool
 	everFetching bool
 	lastFetch    time.Duration
 	fetchAlarm   alarm
@@ -116,8 +117,7 @@ func (n *Node) onBeacon(b *Beacon) {
 			n.reject(reasonTooManyPeers)
 			return
 		}
-		p = &peer{id: b.Instance, addr: b.Addr, status: Alive,
-			checkAlarm: newAlarm(), fetchAlarm: newAlarm()}
+		p = &peer{id: b.Instance, addr: b.Addr, status: Alive, fetchAlarm: newAlarm()}
 		p.link.init()
 		p.link.chain = n.chainFor(p.id)
 		n.peers.put(p)
@@ -145,32 +145,7 @@ func (n *Node) heard(p *peer) {
 	p.lastSeenMs = n.now.WallMs
 	p.status = Alive
 	p.probed = false
-	n.arm(&p.checkAlarm, p.lastHeard+n.cfg.SuspectAfter, timer{kind: tPeer, peer: p})
-}
-
-// checkPeer runs when a peer has been silent for SuspectAfter or
-// PeerTimeout: suspect and probe it, or declare it dead.
-func (n *Node) checkPeer(p *peer) {
-	silent := n.now.Mono - p.lastHeard
-	switch {
-	case silent >= n.cfg.PeerTimeout:
-		n.counters.PeersDead++
-		n.removePeer(p, true)
-	case silent >= n.cfg.SuspectAfter:
-		if p.status == Alive {
-			p.status = Suspected
-			n.counters.PeersSuspected++
-		}
-		if !p.probed && p.probeCall == 0 {
-			p.probed = true
-			p.probeCall = n.newCall(call{kind: callProbe, peer: p})
-			n.counters.ProbesSent++
-			n.emit(&Probe{Call: p.probeCall, Peer: p.id, Addr: p.addr})
-		}
-		n.arm(&p.checkAlarm, p.lastHeard+n.cfg.PeerTimeout, timer{kind: tPeer, peer: p})
-	default:
-		n.arm(&p.checkAlarm, p.lastHeard+n.cfg.SuspectAfter, timer{kind: tPeer, peer: p})
-	}
+	n.requeue(p, &n.heardQ)
 }
 
 func (n *Node) onProbeCompleted(e *ProbeCompleted) {
@@ -199,6 +174,8 @@ func (n *Node) onProbeCompleted(e *ProbeCompleted) {
 // DepartedRetention; a replaced one (its process restarted) leaves nothing.
 func (n *Node) removePeer(p *peer, mayReturn bool) {
 	p.removed = true
+	unqueue(p)
+	n.armSilence()
 	n.peers.del(p.id)
 	n.slots.release(p)
 	if n.byAddr[p.addr] == p {

@@ -16,7 +16,7 @@ type timerKind uint8
 const (
 	tBeacon timerKind = iota + 1
 	tReap
-	tPeer      // suspicion, probe and death checks
+	tPeer      // silence.go: suspicion, probe and death checks, node-wide
 	tFetch     // a fetch allowed again after FetchInterval
 	tPushRetry // a peer's backlog may be pushed again
 	tRepair    // a hole's grace or retry time
@@ -112,14 +112,13 @@ func (n *Node) alarmOf(t *timer) *alarm {
 		return &n.beaconAlarm
 	case tReap:
 		return &n.reapAlarm
-	case tPeer, tFetch, tPushRetry:
+	case tPeer:
+		return &n.silenceAlarm
+	case tFetch, tPushRetry:
 		if t.peer.removed {
 			return nil
 		}
-		switch t.kind {
-		case tPeer:
-			return &t.peer.checkAlarm
-		case tFetch:
+		if t.kind == tFetch {
 			return &t.peer.fetchAlarm
 		}
 		return &t.peer.link.retryAlarm

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/nexusd/nexusd/sim"
@@ -21,6 +22,7 @@ func swarm(args []string) int {
 	rate := fs.Float64("rate", 50, "publishes per second over the whole mesh")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	scenario := fs.String("write-scenario", "", "write the run as a scenario script to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -36,6 +38,14 @@ func swarm(args []string) int {
 	if *duration <= 0 || *topics < 1 || *rate <= 0 {
 		fmt.Fprintln(os.Stderr, "nexusd-sim: --duration, --topics and --rate must be positive")
 		return 2
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "nexusd-sim: --cpuprofile:", err)
+			return 2
+		}
+		defer stop()
 	}
 	sum, err := sim.Swarm(sim.SwarmOptions{
 		Nodes: *nodes, Seed: *seed, Duration: *duration, Faults: plan, FaultsText: *faults,
@@ -63,6 +73,20 @@ func swarm(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// startCPUProfile profiles the process into path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func scenarioHeader(s *sim.Summary) string {
