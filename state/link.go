@@ -59,6 +59,20 @@ func (n *Node) send(p *peer, m *Message) {
 	n.enqueuePush(p, o)
 }
 
+// replicate pushes a retained publish to a peer that does not want its
+// topic, so every node holds the same value (and one that has just come
+// to want the topic delivers it). It is not one of the numbers chained to
+// that peer: if it were, the peer would later take it for the first of a
+// run it missed and ask for everything since. It names the last chained
+// number as its predecessor, so it never opens a hole by itself.
+func (n *Node) replicate(p *peer, m *Message) {
+	o := outgoing{m: m}
+	if m.SourceSeq > 0 && m.Source == n.cfg.NodeID && p.link.chain.topics != nil {
+		o.prev = p.link.chain.topics[m.Topic].last
+	}
+	n.enqueuePush(p, o)
+}
+
 func (n *Node) enqueuePush(p *peer, o outgoing) {
 	l := &p.link
 	if l.resting || l.inflight >= n.cfg.PushWindow || l.backlog.len() > 0 {

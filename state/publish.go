@@ -181,7 +181,7 @@ func (n *Node) route(m *Message) int {
 		for _, p := range n.sortedPeers() {
 			if p.mark != mark {
 				p.mark = mark
-				n.send(p, m)
+				n.replicate(p, m)
 			}
 		}
 	}

@@ -201,3 +201,27 @@ func TestRetainedBytesLimitRefusesGrowthNotShrinking(t *testing.T) {
 		t.Fatal("a remote value past the limit was stored or not counted")
 	}
 }
+
+// A retained publish reaches a peer that does not want its topic only to
+// be stored there: it is not chained to that peer, so when the peer comes
+// to want the topic the first message it is sent names no predecessor it
+// never had reason to keep, and nothing looks missing.
+func TestRetainedReplicationIsNotChainedToPeersThatDoNotWantTheTopic(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.sync("n2", "other")
+	rep := only[*Push](t, h.publish("cfg/a", "1", retain))
+	if rep.Prev != 0 || rep.Msg.SourceSeq != 1 {
+		t.Fatalf("replication push %s#%d prev %d", rep.Msg.Topic, rep.Msg.SourceSeq, rep.Prev)
+	}
+	h.advance(h.n.cfg.FetchInterval)
+	h.sync("n2", "other", "cfg/#")
+	push := only[*Push](t, h.publish("cfg/a", "2"))
+	if push.Msg.SourceSeq != 2 || push.Prev != 0 {
+		t.Fatalf("first push n2 wanted: %s#%d prev %d, want #2 prev 0", push.Msg.Topic, push.Msg.SourceSeq, push.Prev)
+	}
+	push = only[*Push](t, h.publish("cfg/a", "3", retain))
+	if push.Msg.SourceSeq != 3 || push.Prev != 2 {
+		t.Fatalf("next push: %s#%d prev %d, want #3 prev 2", push.Msg.Topic, push.Msg.SourceSeq, push.Prev)
+	}
+}
