@@ -115,7 +115,7 @@ func (w *World) beacon(sn *simNode, hash uint64) {
 		d += time.Duration(w.rng.ExpFloat64() * float64(w.net.cfg.DelayMean))
 	}
 	w.stats.Beacons++
-	w.schedule(event{at: w.now + d, kind: evBeacon, node: sn, gen: sn.gen, ev: b})
+	w.schedule(w.now+d, event{kind: evBeacon, node: sn, gen: sn.gen, ev: b})
 }
 
 func (w *World) deliverBeacon(e event) {
@@ -132,7 +132,7 @@ func (w *World) deliverBeacon(e event) {
 			continue
 		}
 		if w.now < r.pausedUntil {
-			r.deferred = append(r.deferred, event{at: w.now, kind: evStep, node: r, gen: r.gen, ev: &state.BeaconReceived{Beacon: b}})
+			r.deferred = append(r.deferred, event{kind: evStep, node: r, gen: r.gen, ev: &state.BeaconReceived{Beacon: b}})
 			continue
 		}
 		w.step(r, ev)
@@ -143,7 +143,7 @@ func (w *World) deliverBeacon(e event) {
 // back exactly once.
 func (w *World) startCall(sn *simNode, c *call, addr string) {
 	c.from, c.fromGen = sn, sn.gen
-	w.schedule(event{at: w.now + sn.node.Config().CallTimeout, kind: evTimeout, call: c})
+	w.schedule(w.now+sn.node.Config().CallTimeout, event{kind: evTimeout, call: c})
 	target := w.byAddr[addr]
 	if target == nil {
 		w.failSoon(c, errRefused)
@@ -156,11 +156,11 @@ func (w *World) startCall(sn *simNode, c *call, addr string) {
 		}
 		return
 	}
-	w.schedule(event{at: arr, kind: evRequest, node: target, call: c})
+	w.schedule(arr, event{kind: evRequest, node: target, call: c})
 	if c.kind == cPush && w.net.cfg.Dup > 0 && w.rng.Float64() < w.net.cfg.Dup {
 		if arr2, ok := w.transit(sn, target); ok {
 			w.stats.Duplicated++
-			w.schedule(event{at: arr2, kind: evRequest, node: target, call: c})
+			w.schedule(arr2, event{kind: evRequest, node: target, call: c})
 		}
 	}
 }
@@ -201,14 +201,14 @@ func (w *World) answer(target *simNode, req uint64, completion func(*call) state
 
 func (w *World) reply(target *simNode, c *call, ev state.Event) {
 	if arr, ok := w.transit(target, c.from); ok {
-		w.schedule(event{at: arr, kind: evResponse, call: c, ev: ev})
+		w.schedule(arr, event{kind: evResponse, call: c, ev: ev})
 	}
 }
 
 // failSoon fails a call after a minimal delay (a refused or reset
 // connection), unless it completes first.
 func (w *World) failSoon(c *call, err error) {
-	w.schedule(event{at: w.now + w.net.cfg.DelayMin, kind: evResponse, call: c, ev: failure(c, err)})
+	w.schedule(w.now+w.net.cfg.DelayMin, event{kind: evResponse, call: c, ev: failure(c, err)})
 }
 
 func (w *World) respond(e event) {
@@ -217,7 +217,7 @@ func (w *World) respond(e event) {
 		return
 	}
 	c.done = true
-	w.dispatch(event{at: w.now, kind: evStep, node: c.from, gen: c.fromGen, ev: e.ev})
+	w.dispatch(event{kind: evStep, node: c.from, gen: c.fromGen, ev: e.ev})
 }
 
 func (w *World) timeout(c *call) {
@@ -226,7 +226,7 @@ func (w *World) timeout(c *call) {
 	}
 	c.done = true
 	w.stats.Timeouts++
-	w.dispatch(event{at: w.now, kind: evStep, node: c.from, gen: c.fromGen, ev: failure(c, errTimeout)})
+	w.dispatch(event{kind: evStep, node: c.from, gen: c.fromGen, ev: failure(c, errTimeout)})
 }
 
 func failure(c *call, err error) state.Event {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/nexusd/nexusd/internal/quadheap"
 	"github.com/nexusd/nexusd/state"
 )
 
@@ -29,8 +30,8 @@ type World struct {
 	opts  Options
 	seed  uint64
 	now   time.Duration
-	rng   *rand.Rand // network draws
-	queue agenda
+	rng   *rand.Rand           // network draws
+	queue quadheap.Heap[event] // the agenda
 	seq   uint64
 
 	nodes  []*simNode
@@ -146,20 +147,19 @@ func (w *World) instant(sn *simNode) state.Instant {
 	return state.Instant{Mono: w.now, WallMs: epochMs + w.now.Milliseconds() + sn.wallOffset}
 }
 
-func (w *World) schedule(e event) {
+func (w *World) schedule(at time.Duration, e event) {
 	w.seq++
-	e.seq = w.seq
-	w.queue.push(e)
+	w.queue.Push(quadheap.Item[event]{At: at, Seq: w.seq, V: e})
 }
 
 // at schedules fn at time t (or now, if t is past).
 func (w *World) at(t time.Duration, fn func()) {
-	w.schedule(event{at: max(t, w.now), kind: evAction, fn: fn})
+	w.schedule(max(t, w.now), event{kind: evAction, fn: fn})
 }
 
 // stepLater hands sn an event at time t, as its shell would.
 func (w *World) stepLater(t time.Duration, sn *simNode, ev state.Event) {
-	w.schedule(event{at: max(t, w.now), kind: evStep, node: sn, gen: sn.gen, ev: ev})
+	w.schedule(max(t, w.now), event{kind: evStep, node: sn, gen: sn.gen, ev: ev})
 }
 
 // Start starts every node: each sends its first beacon now.
@@ -175,13 +175,13 @@ func (w *World) Start() {
 // comes first among them, as a pre-scheduled action would: a run and its
 // recording as a scenario replay alike.
 func (w *World) Run(until time.Duration) error {
-	for len(w.queue) > 0 && w.queue[0].at < until {
+	for len(w.queue) > 0 && w.queue[0].At < until {
 		if w.stopErr != nil {
 			return w.stopErr
 		}
-		e := w.queue.pop()
-		w.now = e.at
-		w.dispatch(e)
+		it := w.queue.Pop()
+		w.now = it.At
+		w.dispatch(it.V)
 	}
 	if until > w.now {
 		w.now = until
@@ -227,7 +227,7 @@ func (w *World) dispatch(e event) {
 	}
 	switch e.kind {
 	case evTick:
-		if e.at != sn.tickAt {
+		if w.now != sn.tickAt {
 			return // superseded by an earlier tick
 		}
 		sn.tickAt = state.Never
@@ -260,7 +260,7 @@ func (w *World) reschedule(sn *simNode) {
 	d := sn.node.NextDeadline()
 	if d < sn.tickAt {
 		sn.tickAt = d
-		w.schedule(event{at: max(d, w.now), kind: evTick, node: sn, gen: sn.gen})
+		w.schedule(max(d, w.now), event{kind: evTick, node: sn, gen: sn.gen})
 	}
 }
 
@@ -330,7 +330,6 @@ func (w *World) resumeNode(sn *simNode) {
 	queued := sn.deferred
 	sn.deferred = nil
 	for _, e := range queued {
-		e.at = w.now
 		w.dispatch(e)
 	}
 	sn.tickAt = state.Never

@@ -3,6 +3,8 @@ package state
 import (
 	"fmt"
 	"time"
+
+	"github.com/nexusd/nexusd/internal/quadheap"
 )
 
 // Node is the protocol of one daemon. It performs no I/O and is owned by
@@ -22,7 +24,7 @@ type Node struct {
 	nextID   uint64 // calls and other ids, never reused
 	ids      idPool // message ids
 	calls    map[uint64]call
-	timers   timerHeap
+	timers   quadheap.Heap[timer]
 	timerSeq uint64
 
 	beaconAlarm  alarm
@@ -175,7 +177,7 @@ func (n *Node) Tick(now Instant) []Effect {
 		if !ok {
 			break
 		}
-		n.fire(t)
+		n.fire(t.At, t.V)
 	}
 	return n.effects
 }
@@ -217,14 +219,14 @@ func (n *Node) takeCall(id uint64, kind callKind) (call, bool) {
 	return c, true
 }
 
-func (n *Node) fire(t timer) {
+func (n *Node) fire(at time.Duration, t timer) {
 	switch t.kind {
 	case tBeacon:
 		n.sendBeacon()
 	case tReap:
 		n.reap()
 	case tPeer:
-		n.silenceDue(t.at)
+		n.silenceDue(at)
 	case tFetch:
 		n.maybeFetch(t.peer)
 	case tPushRetry:

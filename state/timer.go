@@ -1,9 +1,14 @@
 package state
 
-import "time"
+import (
+	"time"
 
-// Timers: one min-heap of deadlines, ordered by (time, insertion), so equal
-// deadlines fire in the order they were set on every run.
+	"github.com/nexusd/nexusd/internal/quadheap"
+)
+
+// Timers: one min-heap of deadlines (internal/quadheap), ordered by (time,
+// insertion), so equal deadlines fire in the order they were set on every
+// run.
 //
 // An alarm is one recurring reason to wake (a peer's suspicion check, a
 // subscription's heartbeat...). Moving an alarm later does not touch the
@@ -33,62 +38,13 @@ type alarm struct {
 
 func newAlarm() alarm { return alarm{want: Never, armed: Never} }
 
+// timer names what a heap entry is for; its time and number are the
+// entry's.
 type timer struct {
-	at   time.Duration
-	seq  uint64
 	kind timerKind
 	peer *peer
 	sub  *subscription
 	in   *inStream
-}
-
-type timerHeap []timer
-
-func (h timerHeap) less(i, j int) bool {
-	if h[i].at != h[j].at {
-		return h[i].at < h[j].at
-	}
-	return h[i].seq < h[j].seq
-}
-
-// The heap is 4-ary: half the levels of a binary heap, and a node's four
-// children share a cache line or two, which matters when a node has a
-// timer per peer.
-func (h *timerHeap) push(t timer) {
-	*h = append(*h, t)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 4
-		if !s.less(i, p) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (h *timerHeap) pop() timer {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s[last] = timer{}
-	s = s[:last]
-	for i := 0; ; {
-		m := i
-		for c := 4*i + 1; c <= 4*i+4 && c < len(s); c++ {
-			if s.less(c, m) {
-				m = c
-			}
-		}
-		if m == i {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
 }
 
 // arm asks to wake at `at` for the alarm a, identified by t's kind and
@@ -97,10 +53,8 @@ func (n *Node) arm(a *alarm, at time.Duration, t timer) {
 	a.want = at
 	if at < a.armed {
 		a.armed = at
-		t.at = at
 		n.timerSeq++
-		t.seq = n.timerSeq
-		n.timers.push(t)
+		n.timers.Push(quadheap.Item[timer]{At: at, Seq: n.timerSeq, V: t})
 	}
 }
 
@@ -147,11 +101,12 @@ func (n *Node) alarmOf(t *timer) *alarm {
 // dueTimer pops the next entry whose alarm is due at or before now, or
 // reports false. Stale entries are discarded; entries whose alarm moved
 // later are re-armed.
-func (n *Node) dueTimer(now time.Duration) (timer, bool) {
-	for len(n.timers) > 0 && n.timers[0].at <= now {
-		t := n.timers.pop()
-		a := n.alarmOf(&t)
-		if a == nil || a.armed != t.at {
+func (n *Node) dueTimer(now time.Duration) (quadheap.Item[timer], bool) {
+	for len(n.timers) > 0 && n.timers[0].At <= now {
+		it := n.timers.Pop()
+		t := &it.V
+		a := n.alarmOf(t)
+		if a == nil || a.armed != it.At {
 			continue
 		}
 		a.armed = Never
@@ -159,29 +114,29 @@ func (n *Node) dueTimer(now time.Duration) (timer, bool) {
 			continue
 		}
 		if a.want > now {
-			n.arm(a, a.want, t)
+			n.arm(a, a.want, *t)
 			continue
 		}
 		a.want = Never
-		return t, true
+		return it, true
 	}
-	return timer{}, false
+	return quadheap.Item[timer]{}, false
 }
 
 // NextDeadline is the monotonic time at which the node next needs Tick,
 // or Never. Calling Tick earlier is harmless.
 func (n *Node) NextDeadline() time.Duration {
 	for len(n.timers) > 0 {
-		t := n.timers[0]
-		a := n.alarmOf(&t)
-		if a != nil && a.armed == t.at && a.want == t.at {
-			return t.at
+		it := n.timers[0]
+		a := n.alarmOf(&it.V)
+		if a != nil && a.armed == it.At && a.want == it.At {
+			return it.At
 		}
-		n.timers.pop()
-		if a != nil && a.armed == t.at { // moved later or cancelled
+		n.timers.Pop()
+		if a != nil && a.armed == it.At { // moved later or cancelled
 			a.armed = Never
 			if a.want != Never {
-				n.arm(a, a.want, t)
+				n.arm(a, a.want, it.V)
 			}
 		}
 	}
