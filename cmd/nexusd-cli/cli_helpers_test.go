@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,7 +130,7 @@ type proc struct {
 	t     testing.TB
 	cmd   *exec.Cmd
 	lines chan string
-	errb  *syncBuffer
+	errb  *testnet.SyncBuffer
 	done  chan struct{}
 	code  atomic.Int32
 }
@@ -144,7 +143,7 @@ func start(t testing.TB, args ...string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{t: t, cmd: cmd, lines: make(chan string, 1000), errb: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{t: t, cmd: cmd, lines: make(chan string, 1000), errb: &testnet.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -199,22 +198,3 @@ func (p *proc) wait(timeout time.Duration) int {
 }
 
 func (p *proc) interrupt() { _ = p.cmd.Process.Signal(syscall.SIGINT) }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var _ io.Writer = (*syncBuffer)(nil)

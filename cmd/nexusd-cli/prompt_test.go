@@ -21,7 +21,7 @@ import (
 type terminal struct {
 	t     *testing.T
 	in    io.WriteCloser
-	out   *syncBuffer
+	out   *testnet.SyncBuffer
 	done  chan error
 	clean *regexp.Regexp
 }
@@ -44,7 +44,7 @@ func openTerminal(t *testing.T, history string, args ...string) *terminal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	term := &terminal{t: t, in: in, out: &syncBuffer{}, done: make(chan error, 1),
+	term := &terminal{t: t, in: in, out: &testnet.SyncBuffer{}, done: make(chan error, 1),
 		clean: regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]|[\r\x07\x08]`)}
 	cmd.Stdout, cmd.Stderr = term.out, term.out
 	if err := cmd.Start(); err != nil {

@@ -84,7 +84,7 @@ type Daemon struct {
 	t    testing.TB
 	cfg  Config
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *SyncBuffer
 	done chan struct{} // closed when the process has exited
 	err  error         // its exit status, once done
 
@@ -135,7 +135,7 @@ func Launch(t testing.TB, cfg Config) *Daemon {
 	} else {
 		cmd = exec.Command(bin, args...)
 	}
-	d := &Daemon{t: t, cfg: cfg, cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{}),
+	d := &Daemon{t: t, cfg: cfg, cmd: cmd, logs: &SyncBuffer{}, done: make(chan struct{}),
 		App:  fmt.Sprintf("%s:%d", cfg.IP, cfg.AppPort),
 		Mesh: fmt.Sprintf("%s:%d", cfg.IP, cfg.MeshPort),
 		HTTP: fmt.Sprintf("%s:%d", cfg.IP, cfg.HTTPPort)}
@@ -270,20 +270,20 @@ func (d *Daemon) get(path string, read func(io.Reader) error) error {
 	return read(resp.Body)
 }
 
-// syncBuffer is a bytes.Buffer safe for the process's writes and the
+// SyncBuffer is a bytes.Buffer safe for a process's writes and the
 // test's reads.
-type syncBuffer struct {
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
