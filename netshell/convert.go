@@ -91,20 +91,16 @@ func decodeBeacon(data []byte, src netip.Addr) (state.Beacon, string) {
 }
 
 func envelopeToProto(e *state.Envelope) *meshpb.MessageEnvelope {
-	return &meshpb.MessageEnvelope{
-		MessageId:          e.ID,
-		Topic:              e.Topic,
-		Payload:            e.Payload,
-		ContentType:        e.ContentType,
-		TimestampMs:        e.TimestampMs,
-		SourceNodeId:       e.Source,
-		Retain:             e.Retain,
-		CorrelationId:      e.Correlation,
-		TtlMs:              e.TTLMs,
-		SourceSequence:     e.SourceSeq,
-		PrevSourceSequence: e.PrevSeq,
-		SyncOnly:           e.SyncOnly,
-	}
+	p := new(meshpb.MessageEnvelope)
+	fillEnvelopeProto(p, e)
+	return p
+}
+
+// fillEnvelopeProto sets the fields of p, a fresh message, from e.
+func fillEnvelopeProto(p *meshpb.MessageEnvelope, e *state.Envelope) {
+	p.MessageId, p.Topic, p.Payload, p.ContentType = e.ID, e.Topic, e.Payload, e.ContentType
+	p.TimestampMs, p.SourceNodeId, p.Retain, p.CorrelationId = e.TimestampMs, e.Source, e.Retain, e.Correlation
+	p.TtlMs, p.SourceSequence, p.PrevSourceSequence, p.SyncOnly = e.TTLMs, e.SourceSeq, e.PrevSeq, e.SyncOnly
 }
 
 func envelopeFromProto(p *meshpb.MessageEnvelope) state.Envelope {

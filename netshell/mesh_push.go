@@ -44,7 +44,7 @@ type pushLink struct {
 	v1      atomic.Bool
 
 	mu     sync.Mutex
-	queue  []pushItem
+	queue  fifo[pushItem]
 	cur    *pushStream
 	closed bool
 	began  bool // something was ever pushed: the stream keeps the connection
@@ -58,7 +58,7 @@ type pushStream struct {
 	cancel   context.CancelFunc
 	batch    grpc.BidiStreamingClient[meshpb.MessageBatch, meshpb.BatchAck]
 	v1       grpc.BidiStreamingClient[meshpb.MessageEnvelope, meshpb.Ack]
-	inflight []pushItem
+	inflight fifo[pushItem]
 	marks    []sentMark // when each batch went out, oldest first
 	sent     uint64     // envelopes sent on the stream
 	acked    uint64     // envelopes acknowledged
@@ -82,7 +82,7 @@ func (k *pushLink) enqueue(it pushItem) {
 		k.m.wg.Go(func() { k.m.done(&state.PushCompleted{Call: it.call, Err: errPeerClosed}) })
 		return
 	}
-	k.queue = append(k.queue, it)
+	k.queue.push(it)
 	k.began = true
 	k.mu.Unlock()
 	k.started.Do(func() { k.m.wg.Go(k.run) })
@@ -141,7 +141,7 @@ func (k *pushLink) current() *pushStream {
 // sendOne sends one batch from the queue; false once the queue is empty.
 func (k *pushLink) sendOne() bool {
 	k.mu.Lock()
-	empty, s := len(k.queue) == 0, k.cur
+	empty, s := k.queue.len() == 0, k.cur
 	k.mu.Unlock()
 	if empty || k.pc.ctx.Err() != nil {
 		return false
@@ -160,14 +160,12 @@ func (k *pushLink) sendOne() bool {
 		return true // the break failed the queue; whatever came since gets a new stream
 	}
 	n, bytes := 0, 0
-	for n < len(k.queue) && n < k.m.o.MaxPushBatch && (n == 0 || bytes+len(k.queue[n].env.Payload) <= k.m.o.MaxPushBatchBytes) {
-		bytes += len(k.queue[n].env.Payload) + len(k.queue[n].env.Topic)
+	for n < k.queue.len() && n < k.m.o.MaxPushBatch && (n == 0 || bytes+len(k.queue.at(n).env.Payload) <= k.m.o.MaxPushBatchBytes) {
+		bytes += len(k.queue.at(n).env.Payload) + len(k.queue.at(n).env.Topic)
 		n++
 	}
-	batch := make([]pushItem, n)
-	copy(batch, k.queue)
-	k.queue = append(k.queue[:0], k.queue[n:]...)
-	s.inflight = append(s.inflight, batch...)
+	batch := k.queue.take(make([]pushItem, 0, n), n)
+	s.inflight.push(batch...)
 	s.sent += uint64(n)
 	s.marks = append(s.marks, sentMark{end: s.sent, at: k.m.clk.Now()})
 	k.mu.Unlock()
@@ -209,8 +207,10 @@ func (s *pushStream) send(items []pushItem) error {
 		return nil
 	}
 	b := &meshpb.MessageBatch{Messages: make([]*meshpb.MessageEnvelope, len(items))}
+	envs := make([]meshpb.MessageEnvelope, len(items)) // one allocation for the batch
 	for i := range items {
-		b.Messages[i] = envelopeToProto(&items[i].env)
+		fillEnvelopeProto(&envs[i], &items[i].env)
+		b.Messages[i] = &envs[i]
 	}
 	return s.batch.Send(b)
 }
@@ -277,10 +277,12 @@ func (s *pushStream) onAck(count uint64, refused []*meshpb.Ack) error {
 	}
 	n := int(count - s.acked)
 	done := make([]state.Event, n)
-	for i, it := range s.inflight[:n] {
-		done[i] = &state.PushCompleted{Call: it.call}
+	events := make([]state.PushCompleted, n) // one allocation for the lot
+	for i := range n {
+		events[i].Call = s.inflight.at(i).call
+		done[i] = &events[i]
 	}
-	s.inflight = append(s.inflight[:0], s.inflight[n:]...)
+	s.inflight.drop(n)
 	s.acked = count
 	i := 0
 	for i < len(s.marks) && s.marks[i].end <= count {
@@ -334,8 +336,7 @@ func (k *pushLink) breakStream(s *pushStream, err error) {
 	if k.cur == s {
 		k.cur = nil
 	}
-	failed := append(s.inflight, k.queue...)
-	s.inflight, k.queue = nil, nil
+	failed := append(s.inflight.takeAll(), k.queue.takeAll()...)
 	k.mu.Unlock()
 	s.cancel()
 	if !errors.Is(err, errPeerClosed) {
@@ -347,8 +348,7 @@ func (k *pushLink) breakStream(s *pushStream, err error) {
 
 func (k *pushLink) failQueued(err error) {
 	k.mu.Lock()
-	failed := k.queue
-	k.queue = nil
+	failed := k.queue.takeAll()
 	k.mu.Unlock()
 	k.fail(failed, err)
 }
