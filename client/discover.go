@@ -14,6 +14,7 @@ import (
 	"golang.org/x/net/ipv4"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/nexusd/nexusd/internal/mcastsock"
 	"github.com/nexusd/nexusd/proto/discoverypb"
 )
 
@@ -221,7 +222,7 @@ func multicastInterface(name string) (*net.Interface, error) {
 // listenDiscovery binds the discovery port on every address, sharing it
 // with daemons on the same host.
 func listenDiscovery(ctx context.Context, port int) (net.PacketConn, error) {
-	lc := net.ListenConfig{Control: shareDiscoveryPort}
+	lc := net.ListenConfig{Control: mcastsock.SharePort}
 	conn, err := lc.ListenPacket(ctx, "udp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(port)))
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on UDP port %d: %w", port, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/benbjohnson/clock"
 	"golang.org/x/net/ipv4"
 
+	"github.com/nexusd/nexusd/internal/mcastsock"
 	"github.com/nexusd/nexusd/state"
 )
 
@@ -45,7 +46,7 @@ type discovery struct {
 // group on ifi with TTL 1 and loopback on, so daemons on one host hear
 // each other.
 func openDiscovery(o *Options, ifi *net.Interface, self state.Beacon, log *slog.Logger, clk clock.Clock, c *shellCounters) (*discovery, error) {
-	lc := net.ListenConfig{Control: reuseAddr}
+	lc := net.ListenConfig{Control: mcastsock.SharePort}
 	conn, err := lc.ListenPacket(context.Background(), "udp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(o.McastPort)))
 	if err != nil {
 		return nil, fmt.Errorf("--mcast-port: cannot bind UDP %d: %w", o.McastPort, err)

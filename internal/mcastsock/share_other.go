@@ -1,6 +1,6 @@
 //go:build !linux
 
-package netshell
+package mcastsock
 
 import (
 	"syscall"
@@ -8,8 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// reuseAddr lets several daemons on one host bind the discovery port.
-func reuseAddr(_, _ string, c syscall.RawConn) error {
+// SharePort is a net.ListenConfig Control function that lets several
+// sockets on one host bind the discovery port.
+func SharePort(_, _ string, c syscall.RawConn) error {
 	var serr error
 	err := c.Control(func(fd uintptr) {
 		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
