@@ -4,26 +4,23 @@ import (
 	"context"
 	"errors"
 	"io"
-
-	"github.com/nexusd/nexusd/state"
 )
 
 // serveAnswers drives the answering half of a request stream (a peer's
 // push stream, a client's PublishStream): a reader goroutine posts the
-// stream's requests with answers as their replier and reports how it ended
-// on readErr; serveAnswers hands each lot of answers to handle as it
-// comes. It returns nil once the reader ended cleanly (the client closed
-// its side) and nothing is owed, or the status the stream ends with.
-func (l *loop) serveAnswers(ctx context.Context, answers *mailbox[state.Effect], readErr <-chan error,
-	owed func() int, handle func([]state.Effect) error) error {
-	var buf []state.Effect
+// stream's requests and reports how it ended on readErr; each time wake
+// fires, serveAnswers calls answer to send what has come back. It returns
+// nil once the reader ended cleanly (the client closed its side) and
+// nothing is owed (idle), or the status the stream ends with.
+func (l *loop) serveAnswers(ctx context.Context, wake <-chan struct{}, readErr <-chan error,
+	idle func() bool, answer func() error) error {
 	reading := true
 	for {
-		if !reading && owed() == 0 {
+		if !reading && idle() {
 			return nil
 		}
 		select {
-		case <-answers.wake:
+		case <-wake:
 		case err := <-readErr:
 			if !errors.Is(err, io.EOF) {
 				return rpcError(err)
@@ -37,10 +34,8 @@ func (l *loop) serveAnswers(ctx context.Context, answers *mailbox[state.Effect],
 		case <-l.done:
 			return rpcError(errStopped)
 		}
-		if buf = answers.take(buf); len(buf) > 0 {
-			if err := handle(buf); err != nil {
-				return err
-			}
+		if err := answer(); err != nil {
+			return err
 		}
 	}
 }

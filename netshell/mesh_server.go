@@ -172,12 +172,16 @@ func (s *meshServer) servePush(ctx context.Context, recv func() ([]*meshpb.Messa
 		}
 	}()
 	var done []pushDone
-	owedCount := func() int {
+	var buf []state.Effect
+	idle := func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(owed)
+		return len(owed) == 0
 	}
-	return s.loop.serveAnswers(ctx, answers, readErr, owedCount, func(buf []state.Effect) error {
+	return s.loop.serveAnswers(ctx, answers.wake, readErr, idle, func() error {
+		if buf = answers.take(buf); len(buf) == 0 {
+			return nil
+		}
 		done = done[:0]
 		mu.Lock()
 		for _, e := range buf {

@@ -1,8 +1,6 @@
 package netshell
 
 import (
-	"errors"
-	"io"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -65,26 +63,7 @@ func (s *sidecarServer) PublishStream(stream grpc.BidiStreamingServer[sidecarpb.
 		}
 	}()
 	var got []publishAnswer
-	reading := true
-	for {
-		if !reading && ps.idle() {
-			return nil
-		}
-		select {
-		case <-ps.wake:
-		case err := <-readErr:
-			if !errors.Is(err, io.EOF) {
-				return rpcError(err)
-			}
-			reading = false
-			continue
-		case <-ctx.Done():
-			return rpcError(ctx.Err())
-		case <-s.loop.stopping:
-			return rpcError(errStopped)
-		case <-s.loop.done:
-			return rpcError(errStopped)
-		}
+	return s.loop.serveAnswers(ctx, ps.wake, readErr, ps.idle, func() error {
 		var ack *sidecarpb.PublishAck
 		var freed int
 		got, ack, freed = ps.settle(got)
@@ -94,7 +73,8 @@ func (s *sidecarServer) PublishStream(stream grpc.BidiStreamingServer[sidecarpb.
 				return rpcError(err)
 			}
 		}
-	}
+		return nil
+	})
 }
 
 // publishStream tracks one PublishStream's requests as batches of
