@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/pprof"
 	"slices"
@@ -173,7 +174,7 @@ func (s *Server) report(l *loop) StatusReport {
 		})
 	}
 	counts := l.node.TopicCounts()
-	for _, t := range sortedKeys(counts) {
+	for _, t := range slices.Sorted(maps.Keys(counts)) {
 		rep.Topics = append(rep.Topics, TopicReport{Pattern: t, Subscribers: counts[t]})
 	}
 	for _, sub := range l.node.Subscriptions() {

@@ -1,6 +1,7 @@
 package netshell
 
 import (
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -183,7 +184,7 @@ func coreMetricDefs() []*metricDef {
 			values: func(s *snapshot, c *shellCounters) []labeled {
 				out := by("beacon_too_large", c.tooLarge.Load(), "beacon_undecodable", c.undecodable.Load(),
 					"beacon_invalid_address", c.badAddress.Load())
-				for _, r := range sortedKeys(ct(s).Rejected) {
+				for _, r := range slices.Sorted(maps.Keys(ct(s).Rejected)) {
 					out = append(out, labeled{v: float64(ct(s).Rejected[r]), labels: []string{r}})
 				}
 				return out
@@ -270,13 +271,4 @@ func (c *coreCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(d.desc, t, v.v, v.labels...)
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

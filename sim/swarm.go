@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -258,7 +259,7 @@ func (s *swarm) deliverRound() string {
 		}
 		want := 0
 		var missing []string
-		for _, id := range sortedKeys(s.liveIDs) {
+		for _, id := range slices.Sorted(maps.Keys(s.liveIDs)) {
 			if t := s.liveIDs[id]; matchesAny(c.patterns, t) {
 				want++
 				if !c.liveGot[id] {
@@ -573,12 +574,3 @@ func (r *recorder) line(at time.Duration, cmd string) {
 }
 
 func (r *recorder) String() string { return r.b.String() }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
