@@ -166,9 +166,14 @@ func resendRequestToProto(e *state.RequestResend, self string) *meshpb.ResendReq
 	return &meshpb.ResendRequest{SourceNodeId: e.Peer, Topic: e.Topic, FromSequence: e.From, ToSequence: e.To, RequesterNodeId: self}
 }
 
-func resendRequestFromProto(req uint64, pb *meshpb.ResendRequest) *state.ResendRequested {
+// resendRequestFromProto reads a ResendRequest; the error is already a
+// gRPC status.
+func resendRequestFromProto(req uint64, pb *meshpb.ResendRequest) (*state.ResendRequested, error) {
+	if pb.GetToSequence() < pb.GetFromSequence() {
+		return nil, status.Errorf(codes.InvalidArgument, "to_sequence %d is below from_sequence %d", pb.GetToSequence(), pb.GetFromSequence())
+	}
 	return &state.ResendRequested{Req: req, Source: pb.GetSourceNodeId(), Requester: pb.GetRequesterNodeId(),
-		Topic: pb.GetTopic(), From: pb.GetFromSequence(), To: pb.GetToSequence()}
+		Topic: pb.GetTopic(), From: pb.GetFromSequence(), To: pb.GetToSequence()}, nil
 }
 
 func resendReplyToProto(r *state.ResendReply) *meshpb.ResendResponse {
@@ -197,6 +202,31 @@ func publishFromProto(req uint64, p *sidecarpb.PublishRequest) *state.Published 
 	e := new(state.Published)
 	publishInto(e, req, p)
 	return e
+}
+
+// checkPublishBatch refuses a PublishStream batch over the daemon's limit.
+func checkPublishBatch(n, limit int) error {
+	if n > limit {
+		return status.Errorf(codes.InvalidArgument, "batch of %d requests: the limit is %d; split it", n, limit)
+	}
+	return nil
+}
+
+// unsubscribeFromProto reads an UnsubscribeRequest; the error is already a
+// gRPC status.
+func unsubscribeFromProto(req uint64, p *sidecarpb.UnsubscribeRequest) (*state.Unsubscribed, error) {
+	if p.GetSubscriptionId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "subscription_id is empty: pass the id from the stream's SubscriptionInfo")
+	}
+	return &state.Unsubscribed{Req: req, SubID: p.GetSubscriptionId(), Pause: p.GetPause()}, nil
+}
+
+// streamSizes is a subscription stream's credit window and the most
+// messages it packs into one event, from the request's max_batch and the
+// daemon's options.
+func streamSizes(o *Options, maxBatch int32) (window, batch int) {
+	batch = min(max(int(maxBatch), 1), o.MaxBatch)
+	return max(o.StreamWindow, 2*batch), batch
 }
 
 // publishInto fills e from p, so a batch can fill a slab of events.

@@ -59,8 +59,8 @@ func TestNodeStatesSurviveTheWire(t *testing.T) {
 
 func TestResendsSurviveTheWire(t *testing.T) {
 	req := &state.RequestResend{Call: 9, Peer: "src", Topic: "t", From: 3, To: 7}
-	got := resendRequestFromProto(5, roundTrip(t, resendRequestToProto(req, "me"), &meshpb.ResendRequest{}))
-	if *got != (state.ResendRequested{Req: 5, Source: "src", Requester: "me", Topic: "t", From: 3, To: 7}) {
+	got, err := resendRequestFromProto(5, roundTrip(t, resendRequestToProto(req, "me"), &meshpb.ResendRequest{}))
+	if err != nil || *got != (state.ResendRequested{Req: 5, Source: "src", Requester: "me", Topic: "t", From: 3, To: 7}) {
 		t.Fatalf("request round trip gave %+v", got)
 	}
 	reply := &state.ResendReply{Instance: "src", Msgs: []state.Envelope{sampleEnvelope("t", 3), sampleEnvelope("t", 4)}, FirstAvailable: 2, FirstSent: 3}

@@ -67,10 +67,11 @@ func (s *meshServer) PushMessage(ctx context.Context, in *meshpb.MessageEnvelope
 }
 
 func (s *meshServer) ResendMessages(ctx context.Context, in *meshpb.ResendRequest) (*meshpb.ResendResponse, error) {
-	if in.GetToSequence() < in.GetFromSequence() {
-		return nil, status.Errorf(codes.InvalidArgument, "to_sequence %d is below from_sequence %d", in.GetToSequence(), in.GetFromSequence())
+	ev, err := resendRequestFromProto(s.loop.newID(), in)
+	if err != nil {
+		return nil, err
 	}
-	ans, err := s.loop.ask(ctx, resendRequestFromProto(s.loop.newID(), in))
+	ans, err := s.loop.ask(ctx, ev)
 	if err != nil {
 		return nil, rpcError(err)
 	}

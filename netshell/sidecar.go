@@ -5,8 +5,6 @@ import (
 	"log/slog"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/nexusd/nexusd/proto/sidecarpb"
 	"github.com/nexusd/nexusd/state"
@@ -37,10 +35,11 @@ func (s *sidecarServer) Publish(ctx context.Context, in *sidecarpb.PublishReques
 }
 
 func (s *sidecarServer) Unsubscribe(ctx context.Context, in *sidecarpb.UnsubscribeRequest) (*sidecarpb.UnsubscribeResponse, error) {
-	if in.GetSubscriptionId() == "" {
-		return nil, status.Error(codes.InvalidArgument, "subscription_id is empty: pass the id from the stream's SubscriptionInfo")
+	ev, err := unsubscribeFromProto(s.loop.newID(), in)
+	if err != nil {
+		return nil, err
 	}
-	ans, err := s.loop.ask(ctx, &state.Unsubscribed{Req: s.loop.newID(), SubID: in.GetSubscriptionId(), Pause: in.GetPause()})
+	ans, err := s.loop.ask(ctx, ev)
 	if err != nil {
 		return nil, rpcError(err)
 	}
@@ -76,8 +75,7 @@ func (s *sidecarServer) GetPeers(ctx context.Context, in *sidecarpb.GetPeersRequ
 }
 
 func (s *sidecarServer) Subscribe(in *sidecarpb.SubscribeRequest, stream grpc.ServerStreamingServer[sidecarpb.MessageEvent]) error {
-	maxBatch := min(max(int(in.GetMaxBatch()), 1), s.o.MaxBatch)
-	window := max(s.o.StreamWindow, 2*maxBatch)
+	window, maxBatch := streamSizes(s.o, in.GetMaxBatch())
 	st := newSubStream(s.loop.newID(), window, maxBatch)
 	ev, err := subscribeFromProto(st.handle, window, in)
 	if err != nil {
@@ -87,8 +85,8 @@ func (s *sidecarServer) Subscribe(in *sidecarpb.SubscribeRequest, stream grpc.Se
 }
 
 func (s *sidecarServer) ResumeSubscribe(in *sidecarpb.ResumeSubscribeRequest, stream grpc.ServerStreamingServer[sidecarpb.MessageEvent]) error {
-	maxBatch := min(max(int(in.GetMaxBatch()), 1), s.o.MaxBatch)
-	st := newSubStream(s.loop.newID(), max(s.o.StreamWindow, 2*maxBatch), maxBatch)
+	window, maxBatch := streamSizes(s.o, in.GetMaxBatch())
+	st := newSubStream(s.loop.newID(), window, maxBatch)
 	ev, err := resumeFromProto(st.handle, st.window, in)
 	if err != nil {
 		return err

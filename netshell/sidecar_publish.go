@@ -4,8 +4,6 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/nexusd/nexusd/proto/sidecarpb"
 	"github.com/nexusd/nexusd/state"
@@ -33,8 +31,8 @@ func (s *sidecarServer) PublishStream(stream grpc.BidiStreamingServer[sidecarpb.
 				return
 			}
 			reqs := b.GetRequests()
-			if len(reqs) > s.o.MaxPublishBatch {
-				readErr <- status.Errorf(codes.InvalidArgument, "batch of %d requests: the limit is %d; split it", len(reqs), s.o.MaxPublishBatch)
+			if err := checkPublishBatch(len(reqs), s.o.MaxPublishBatch); err != nil {
+				readErr <- err
 				return
 			}
 			if len(reqs) == 0 {
