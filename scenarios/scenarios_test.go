@@ -12,7 +12,8 @@ import (
 )
 
 // TestScenarios runs every file in testdata/. Rewrite the expected output
-// with `go test ./scenarios -rewrite` (make rewrite).
+// with `go test ./scenarios -rewrite` (make rewrite); a check that fails
+// fails the test either way.
 func TestScenarios(t *testing.T) {
 	files, err := filepath.Glob("testdata/*")
 	if err != nil || len(files) == 0 {
@@ -24,7 +25,12 @@ func TestScenarios(t *testing.T) {
 			s := sim.NewScript()
 			datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 				out, err := s.Run(commandLine(d))
-				if err != nil && !errors.Is(err, sim.ErrCheck) {
+				switch {
+				case errors.Is(err, sim.ErrCheck):
+					// A scenario states what holds: a failed check is a
+					// failure, even if the file expects its output.
+					t.Errorf("%s: check failed: %s", d.Pos, out)
+				case err != nil:
 					t.Fatalf("%s: %s: %v", d.Pos, d.Cmd, err)
 				}
 				return out + "\n"

@@ -80,6 +80,7 @@ type call struct {
 	kind callKind
 	peer *peer
 	in   *inStream // resend
+	to   uint64    // resend: the last number asked for
 }
 
 type callKind uint8

@@ -246,7 +246,7 @@ func (n *Node) repairDue(s *inStream) {
 	if s.fromStart {
 		from = 0
 	}
-	s.resendCall = n.newCall(call{kind: callResend, peer: p, in: s})
+	s.resendCall = n.newCall(call{kind: callResend, peer: p, in: s, to: to})
 	n.counters.ResendsRequested++
 	n.emit(&RequestResend{Call: s.resendCall, Peer: p.id, Addr: p.addr, Topic: s.key.topic, From: from, To: to})
 }
@@ -277,7 +277,10 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 		n.arm(&s.alarm, n.now.Mono+n.repairBackoff(s), timer{kind: tRepair, in: s})
 		return
 	}
-	target := s.held[0].PrevSeq
+	// The reply answers for what was asked, up to c.to. The hole asked
+	// about may have filled meanwhile by a late push and a new one opened
+	// further on: that one the reply says nothing about.
+	target := min(s.held[0].PrevSeq, c.to)
 	if s.fromStart && e.Reply.Instance == s.key.source {
 		// Numbers before the first it sent us were never ours; if it does
 		// not know, only target itself surely was.

@@ -237,3 +237,27 @@ func TestReorderedFirstMessagesOfASourceKeepPublishOrder(t *testing.T) {
 func lostWarning(n int) string {
 	return fmt.Sprintf("warning message_lost dropped=0 expired=0 depth=0/10000 lost=%d", n)
 }
+
+// A resend reply answers only for the numbers it was asked about. When the
+// hole it was asked for fills by a late push meanwhile and a new hole opens
+// further on, the reply must not declare the new hole lost: the new hole
+// gets its own request.
+func TestLateResendReplySaysNothingOfALaterHole(t *testing.T) {
+	h := repairHarness(t)
+	checkLog(t, h.pushSeqs(1), 1, "msg t#1 m1")
+	start := h.now.Mono
+	h.pushSeqs(3)                                                    // hole at 2
+	old := only[*RequestResend](t, h.at(start, 50*time.Millisecond)) // asks for 2..2
+	checkLog(t, h.pushSeqs(2, 5), 1, "msg t#2 m2", "msg t#3 m3")     // 2 turns up; 4 is missing now
+	effs := h.step(&ResendCompleted{Call: old.Call, Reply: &ResendReply{Instance: "n2", Msgs: []Envelope{h.envFrom("n2", "t", 2)}, FirstAvailable: 1}})
+	if st := h.n.Status(); st.Counters.Gaps != 0 || st.Held != 1 {
+		t.Fatalf("after the late reply for 2..2: Gaps=%d Held=%d, want 0 and 1 (5 behind the hole at 4)\n%s", st.Counters.Gaps, st.Held, describe(effs))
+	}
+	start = h.now.Mono
+	req := only[*RequestResend](t, h.at(start, 50*time.Millisecond))
+	if got := resendLine(req); got != "n2@n2:5671 t#4..4" {
+		t.Fatalf("new hole asked as %s, want n2@n2:5671 t#4..4", got)
+	}
+	effs = h.step(&ResendCompleted{Call: req.Call, Reply: &ResendReply{Instance: "n2", Msgs: []Envelope{h.envFrom("n2", "t", 4)}, FirstAvailable: 1}})
+	checkLog(t, effs, 1, "msg t#4 m4", "msg t#5 m5")
+}
