@@ -97,6 +97,7 @@ type Config struct {
 	PushRetryMaxDelay time.Duration // the wait doubles up to this
 	RepairDelay       time.Duration // wait for a reordered message before asking for a resend
 	RepairAttempts    int           // resend requests for one hole before it is a gap
+	RepairMaxDelay    time.Duration // the wait between resend requests doubles up to this
 	RepairHoldLimit   int           // later messages held back behind one hole
 	MaxStreams        int           // (source, topic) pairs whose numbering is tracked
 	DepartedRetention time.Duration // how long we remember what we routed to a removed peer
@@ -148,7 +149,8 @@ func DefaultConfig(nodeID, cluster string, rand Source) Config {
 		PushRetryDelay:    100 * time.Millisecond, // a broken stream reconnects in about this
 		PushRetryMaxDelay: 2 * time.Second,        // below PeerTimeout, so retries outlive blips
 		RepairDelay:       50 * time.Millisecond,  // streams are ordered; a hole is almost always loss
-		RepairAttempts:    3,
+		RepairAttempts:    8,                      // with the waits below, about 4 s of trying
+		RepairMaxDelay:    time.Second,
 		RepairHoldLimit:   1024,
 		MaxStreams:        100000,
 		DepartedRetention: 10 * time.Minute, // a peer back within this learns what it missed
@@ -174,6 +176,7 @@ func (c *Config) Validate() error {
 		{"WarningInterval", c.WarningInterval}, {"ReapInterval", c.ReapInterval},
 		{"TombstoneTTL", c.TombstoneTTL}, {"PushRetryDelay", c.PushRetryDelay},
 		{"PushRetryMaxDelay", c.PushRetryMaxDelay}, {"RepairDelay", c.RepairDelay},
+		{"RepairMaxDelay", c.RepairMaxDelay},
 		{"DepartedRetention", c.DepartedRetention},
 	}
 	for _, d := range durations {

@@ -260,7 +260,7 @@ func (n *Node) restartRepair(s *inStream) {
 }
 
 func (n *Node) repairBackoff(s *inStream) time.Duration {
-	return n.cfg.RepairDelay << min(s.attempts, 10)
+	return min(n.cfg.RepairDelay<<min(s.attempts, 16), n.cfg.RepairMaxDelay)
 }
 
 func (n *Node) onResendCompleted(e *ResendCompleted) {

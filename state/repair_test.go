@@ -261,3 +261,28 @@ func TestLateResendReplySaysNothingOfALaterHole(t *testing.T) {
 	effs = h.step(&ResendCompleted{Call: req.Call, Reply: &ResendReply{Instance: "n2", Msgs: []Envelope{h.envFrom("n2", "t", 4)}, FirstAvailable: 1}})
 	checkLog(t, effs, 1, "msg t#4 m4", "msg t#5 m5")
 }
+
+// Failed resend requests are retried with a wait that doubles from
+// RepairDelay up to RepairMaxDelay, so the default eight attempts keep
+// trying for a few seconds, not minutes, while the source may still hold
+// the message.
+func TestResendRetriesBackOffUpToRepairMaxDelay(t *testing.T) {
+	h := repairHarness(t)
+	checkLog(t, h.pushSeqs(1, 3), 1, "msg t#1 m1")
+	var at []time.Duration
+	h.runUntil(h.now.Mono+10*time.Second, func(effs []Effect) {
+		for _, r := range of[*RequestResend](effs) {
+			at = append(at, h.now.Mono)
+			h.step(&ResendCompleted{Call: r.Call, Err: fmt.Errorf("connection refused")})
+		}
+	})
+	var waits []time.Duration
+	for i := 1; i < len(at); i++ {
+		waits = append(waits, at[i]-at[i-1])
+	}
+	want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond,
+		800 * time.Millisecond, time.Second, time.Second, time.Second}
+	if len(at) != h.n.cfg.RepairAttempts || !slices.Equal(waits, want) {
+		t.Fatalf("%d requests with waits %v, want %d with %v", len(at), waits, h.n.cfg.RepairAttempts, want)
+	}
+}
