@@ -3,8 +3,8 @@ package state
 // Per-topic numbering and replay rings.
 //
 // Every message a node delivers, and every message it publishes, is
-// numbered for its topic (1, 2, 3... never reset while the topic is known)
-// and kept in that topic's ring for replay and resend. Rings hold at most
+// numbered for its topic (1, 2, 3..., never going back) and kept in that
+// topic's ring for replay and resend. Rings hold at most
 // MessageBufferSize messages each and MaxBufferBytes of payload together;
 // when either cap is hit the oldest message goes first. All ringed messages
 // are also on one list in arrival order, so the byte cap evicts the oldest
@@ -39,9 +39,9 @@ func (n *Node) useTopic(name string) *topicState {
 	t := tt.m[name]
 	if t == nil {
 		if len(tt.m) >= n.cfg.MaxTopics {
-			n.evictTopic(tt.head)
+			n.evictTopic(n.topicToEvict())
 		}
-		t = &topicState{name: name, ownSeq: n.ownSeqFloor}
+		t = &topicState{name: name, head: n.headFloor, ownSeq: n.ownSeqFloor}
 		tt.m[name] = t
 	} else if t == tt.tail {
 		return t
@@ -72,16 +72,34 @@ func (tt *topicTable) unlink(t *topicState) {
 	t.lruPrev, t.lruNext = nil, nil
 }
 
+// evictScan is how many of the least recently used topics eviction looks
+// through for one no subscription wants.
+const evictScan = 64
+
+// topicToEvict picks the least recently used topic no local subscription
+// (active or paused) wants: a wanted topic's ring is its subscribers'
+// replay. Only when the oldest evictScan are all wanted does the oldest go.
+func (n *Node) topicToEvict() *topicState {
+	t := n.topics.head
+	for i := 0; t != nil && i < evictScan; i, t = i+1, t.lruNext {
+		if !n.wantsTopic(t.name) {
+			return t
+		}
+	}
+	return n.topics.head
+}
+
 func (n *Node) evictTopic(t *topicState) {
 	for t.ring.len() > 0 {
 		n.buffer.unlink(t.ring.popFront())
 	}
 	n.topics.unlink(t)
 	delete(n.topics.m, t.name)
-	// Our numbering of a topic must never go back, or receivers would
-	// take new messages for old ones: a topic created again starts above
-	// every number any evicted topic reached.
+	// Our numbering of a topic must never go back, or receivers and
+	// subscribers would take new messages for old ones: a topic created
+	// again starts above every number any evicted topic reached.
 	n.ownSeqFloor = max(n.ownSeqFloor, t.ownSeq)
+	n.headFloor = max(n.headFloor, t.head)
 	n.counters.TopicsEvicted++
 }
 

@@ -64,7 +64,8 @@ type Node struct {
 	dedup       dedupWindow
 	inStreams   streamTable
 	mark        uint64 // per-publish epoch that deduplicates trie matches
-	ownSeqFloor uint64 // every evicted topic's numbering stayed below this
+	ownSeqFloor uint64 // every evicted topic's source numbering stayed below this
+	headFloor   uint64 // and its delivery numbering
 	expirable   int    // stored things with an expiry; the reaper runs while > 0
 
 	// The local publish under way: pub points at pubScratch, or at a heap
