@@ -40,6 +40,9 @@ func validate(t string, maxBytes, maxLevels int, wildcards bool) error {
 		if c < 0x20 || c == 0x7f {
 			return errorf(Invalid, "%s %q contains control character 0x%02x at byte %d", what, t, c, i)
 		}
+		if c == 0xc2 && t[i+1] < 0xa0 { // U+0080..U+009F, the C1 controls (valid UTF-8: t[i+1] exists)
+			return errorf(Invalid, "%s %q contains control character U+%04X at byte %d", what, t, t[i+1], i)
+		}
 		if c == '/' {
 			if err := checkLevel(t, t[start:i], false, wildcards, what); err != nil {
 				return err

@@ -26,6 +26,9 @@ func TestTopicValidation(t *testing.T) {
 		{"a\x00b", false, false},
 		{"a\nb", false, false},
 		{"a\x7fb", false, false},
+		{"a\u0085b", false, false}, // C1 controls too
+		{"a\u009bb", false, false},
+		{"a\u00a0b", true, true}, // but not the printable characters after them
 		{"\xff\xfe", false, false},
 		{"a/+/c", false, true},
 		{"+", false, true},
