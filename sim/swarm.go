@@ -109,7 +109,8 @@ func swarmDebug(o SwarmOptions, out **World) (*Summary, error) {
 		s.rec.line(0, fmt.Sprintf("world nodes=%d seed=%d", o.Nodes, o.Seed))
 	}
 	sum := &Summary{Nodes: o.Nodes, Seed: o.Seed, Faults: o.FaultsText,
-		Replay: fmt.Sprintf("nexusd-sim swarm --nodes %d --seed %d --duration %s --faults '%s'", o.Nodes, o.Seed, o.Duration, o.FaultsText)}
+		Replay: fmt.Sprintf("nexusd-sim swarm --nodes %d --seed %d --duration %s --faults '%s' --topics %d --rate %g",
+			o.Nodes, o.Seed, o.Duration, o.FaultsText, o.Topics, o.Rate)}
 	failure := s.run(sum)
 	if failure == "" && w.stopErr != nil {
 		failure = w.stopErr.Error()

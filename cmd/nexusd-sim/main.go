@@ -9,8 +9,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 )
+
+// Where the commands write; tests replace them.
+var stdout, stderr io.Writer = os.Stdout, os.Stderr
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -30,12 +34,12 @@ func run(args []string) int {
 		usage()
 		return 0
 	}
-	fmt.Fprintf(os.Stderr, "nexusd-sim: unknown command %q: want swarm or script\n", args[0])
+	fmt.Fprintf(stderr, "nexusd-sim: unknown command %q: want swarm or script\n", args[0])
 	return 2
 }
 
 func usage() {
-	fmt.Fprint(os.Stderr, `usage:
+	fmt.Fprint(stderr, `usage:
   nexusd-sim swarm --nodes N --seed S --duration D [--faults PLAN] [--json] [--write-scenario FILE]
       a randomized run with faults, then heal; exit 1 when a checker fails
       PLAN: none, default, heavy, or key=value,... (loss, dup, reorder, mcast-loss,

@@ -15,12 +15,12 @@ import (
 // output blocks (after ----, up to a blank line) it skips.
 func script(args []string) int {
 	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: nexusd-sim script FILE")
+		fmt.Fprintln(stderr, "usage: nexusd-sim script FILE")
 		return 2
 	}
 	f, err := os.Open(args[0])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "nexusd-sim:", err)
+		fmt.Fprintln(stderr, "nexusd-sim:", err)
 		return 2
 	}
 	defer f.Close()
@@ -41,25 +41,25 @@ func script(args []string) int {
 			continue
 		}
 		out, err := s.Run(line)
-		fmt.Printf("%s:%d: %s\n", args[0], lineNo, line)
+		fmt.Fprintf(stdout, "%s:%d: %s\n", args[0], lineNo, line)
 		if out != "" {
-			fmt.Println(indent(out))
+			fmt.Fprintln(stdout, indent(out))
 		}
 		switch {
 		case errors.Is(err, sim.ErrCheck):
 			failed++
-			fmt.Printf("  ^ check failed at line %d\n", lineNo)
+			fmt.Fprintf(stdout, "  ^ check failed at line %d\n", lineNo)
 		case err != nil:
-			fmt.Fprintf(os.Stderr, "%s:%d: %v\n", args[0], lineNo, err)
+			fmt.Fprintf(stderr, "%s:%d: %v\n", args[0], lineNo, err)
 			return 2
 		}
 	}
 	if err := sc.Err(); err != nil {
-		fmt.Fprintln(os.Stderr, "nexusd-sim:", err)
+		fmt.Fprintln(stderr, "nexusd-sim:", err)
 		return 2
 	}
 	if failed > 0 {
-		fmt.Fprintf(os.Stderr, "%d check(s) failed\n", failed)
+		fmt.Fprintf(stderr, "%d check(s) failed\n", failed)
 		return 1
 	}
 	return 0

@@ -28,21 +28,21 @@ func swarm(args []string) int {
 	}
 	plan, err := sim.ParseFaults(*faults)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "nexusd-sim: --faults:", err)
+		fmt.Fprintln(stderr, "nexusd-sim: --faults:", err)
 		return 2
 	}
 	if *nodes < 1 || *nodes > 4096 {
-		fmt.Fprintf(os.Stderr, "nexusd-sim: --nodes %d: want 1 to 4096\n", *nodes)
+		fmt.Fprintf(stderr, "nexusd-sim: --nodes %d: want 1 to 4096\n", *nodes)
 		return 2
 	}
 	if *duration <= 0 || *topics < 1 || *rate <= 0 {
-		fmt.Fprintln(os.Stderr, "nexusd-sim: --duration, --topics and --rate must be positive")
+		fmt.Fprintln(stderr, "nexusd-sim: --duration, --topics and --rate must be positive")
 		return 2
 	}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "nexusd-sim: --cpuprofile:", err)
+			fmt.Fprintln(stderr, "nexusd-sim: --cpuprofile:", err)
 			return 2
 		}
 		defer stop()
@@ -52,24 +52,24 @@ func swarm(args []string) int {
 		Topics: *topics, Rate: *rate, Record: *scenario != "",
 	}, time.Now)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "nexusd-sim:", err)
+		fmt.Fprintln(stderr, "nexusd-sim:", err)
 		return 2
 	}
 	if *scenario != "" {
 		if err := os.WriteFile(*scenario, []byte(scenarioHeader(sum)+sum.Script), 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, "nexusd-sim: --write-scenario:", err)
+			fmt.Fprintln(stderr, "nexusd-sim: --write-scenario:", err)
 			return 2
 		}
 	}
 	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(jsonSummary(sum))
 	} else {
-		printSummary(os.Stdout, sum)
+		printSummary(stdout, sum)
 	}
 	if sum.Failure != "" {
-		fmt.Fprintf(os.Stderr, "FAIL: %s\nreplay: %s\n", sum.Failure, sum.Replay)
+		fmt.Fprintf(stderr, "FAIL: %s\nreplay: %s\n", sum.Failure, sum.Replay)
 		return 1
 	}
 	return 0
