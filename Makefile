@@ -55,14 +55,15 @@ bench-full: bin/nexusd bench-core bench-sim
 bench-core:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./state/
 
-# bench-sim: 60 s of virtual time with beacons, no faults, for growing
-# meshes: wall time and convergence.
+# bench-sim: 60 s of virtual time with beacons, for growing meshes: with
+# no faults (wall time, convergence after a subscription change), then
+# with one partition in two that the heal ends (convergence after it).
 bench-sim:
 	@$(GO) build -o bin/nexusd-sim ./cmd/nexusd-sim
-	@for n in 10 100 500 1000; do \
-	  ./bin/nexusd-sim swarm --nodes $$n --seed 1 --duration 60s --faults none --json | \
+	@for f in none partitions=1; do for n in 10 100 500 1000; do \
+	  ./bin/nexusd-sim swarm --nodes $$n --seed 1 --duration 60s --faults $$f --json | \
 	    $(GO) run ./scripts/simrow; \
-	done
+	done; done
 
 # fuzz runs every fuzz target for FUZZTIME each (default 30s); what they
 # find interesting lands in the Go cache; crashers land in fuzz/testdata.

@@ -422,7 +422,8 @@ func (s *swarm) liveClients() []*client {
 }
 
 // planFaults schedules the plan's discrete faults at random times in
-// [from, to), each over by the time the safety phase ends.
+// [from, to), each over by the time the safety phase ends but the last
+// partition, which the heal ends.
 func (s *swarm) planFaults(from, to time.Duration) {
 	w, f := s.w, s.o.Faults
 	n := w.Size()
@@ -437,8 +438,15 @@ func (s *swarm) planFaults(from, to time.Duration) {
 	if n < 2 {
 		return
 	}
-	for range f.Partitions {
+	for k := range f.Partitions {
 		at, d := when(8 * time.Second)
+		last := k == f.Partitions-1
+		if last {
+			// The last partition is still on when the safety phase ends and
+			// the heal ends it, long enough for each side to have declared
+			// the other dead: what follows times a real partition's heal.
+			at = max(from, to-8*time.Second)
+		}
 		perm := s.rng.Perm(n)
 		cut := 1 + s.rng.IntN(n-1)
 		var a, b []int
@@ -453,7 +461,9 @@ func (s *swarm) planFaults(from, to time.Duration) {
 			w.Partition([][]int{a, b})
 			s.record("partition " + groupText(a) + "|" + groupText(b))
 		})
-		w.at(at+d, func() { w.Heal(); s.record("heal") })
+		if !last {
+			w.at(at+d, func() { w.Heal(); s.record("heal") })
+		}
 	}
 	for range f.Cuts {
 		at, d := when(8 * time.Second)

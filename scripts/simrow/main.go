@@ -11,6 +11,7 @@ import (
 func main() {
 	var s struct {
 		Nodes       int     `json:"nodes"`
+		Faults      string  `json:"faults"`
 		Virtual     float64 `json:"virtual_time_ms"`
 		Wall        float64 `json:"wall_time_ms"`
 		Events      uint64  `json:"events"`
@@ -28,6 +29,10 @@ func main() {
 	if !s.OK {
 		result = "FAIL: " + s.Failure
 	}
-	fmt.Printf("| %d | %.0f s | %.1f s | %d | %.0f ms | %d | %s |\n",
-		s.Nodes, s.Virtual/1000, s.Wall/1000, s.Events, s.AfterChange, s.Fetches, result)
+	heal := "-" // nothing to heal from
+	if s.Faults != "none" {
+		heal = fmt.Sprintf("%.0f ms", s.AfterHeal)
+	}
+	fmt.Printf("| %d | %s | %.0f s | %.1f s | %d | %s | %.0f ms | %d | %s |\n",
+		s.Nodes, s.Faults, s.Virtual/1000, s.Wall/1000, s.Events, heal, s.AfterChange, s.Fetches, result)
 }
