@@ -157,7 +157,10 @@ func (w *World) startCall(sn *simNode, c *call, addr string) {
 		return
 	}
 	w.schedule(arr, event{kind: evRequest, node: target, call: c})
-	if c.kind == cPush && w.net.cfg.Dup > 0 && w.rng.Float64() < w.net.cfg.Dup {
+	// Any request may arrive twice (a transport retry): pushes test the
+	// receiver's duplicate filter, fetches and resends that answering
+	// twice is harmless. The caller takes the first answer.
+	if w.net.cfg.Dup > 0 && w.rng.Float64() < w.net.cfg.Dup {
 		if arr2, ok := w.transit(sn, target); ok {
 			w.stats.Duplicated++
 			w.schedule(arr2, event{kind: evRequest, node: target, call: c})
