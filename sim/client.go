@@ -20,6 +20,7 @@ type client struct {
 	subID    string
 	patterns []string
 	rate     float64 // credit per second; 0 = as fast as delivered
+	rateGen  int     // bumped when the rate changes: the old grant loop stops
 	owed     int     // events taken this step, to grant back
 	record   bool    // keep every event for scenario output
 
@@ -113,11 +114,12 @@ func (c *client) snapshotTopics() {
 }
 
 func (c *client) scheduleSlowCredit() {
-	gen, stream := c.node.gen, c.stream
+	c.rateGen++
+	gen, stream, rateGen := c.node.gen, c.stream, c.rateGen
 	every := time.Duration(float64(time.Second) / c.rate)
 	var grant func()
 	grant = func() {
-		if c.ended || c.paused || c.stream != stream || c.node.gen != gen {
+		if c.ended || c.paused || c.stream != stream || c.node.gen != gen || c.rateGen != rateGen {
 			return
 		}
 		c.w.step(c.node, &state.CreditGranted{Stream: c.stream, N: 1})
@@ -136,8 +138,9 @@ func (w *World) SetRate(name string, rate float64) error {
 	wasSlow := c.rate > 0
 	c.rate = rate
 	c.owed = 0
-	if rate > 0 && !wasSlow {
-		c.scheduleSlowCredit()
+	c.rateGen++ // a running grant loop stops
+	if rate > 0 && !c.ended {
+		c.scheduleSlowCredit() // at the new rate from now
 	}
 	if rate == 0 && wasSlow && !c.ended {
 		w.step(c.node, &state.CreditGranted{Stream: c.stream, N: 64})
