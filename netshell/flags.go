@@ -134,7 +134,11 @@ func flagDefs() []flagDef {
 			o.LogFormat = s
 			return nil
 		}},
-		{"peer-timeout", d.PeerTimeout.String(), "silence after which a peer is removed (suspected and probed at 3/5 of it)", durWant, dur(func(o *Options) *time.Duration { return &o.PeerTimeout }, false)},
+		{"beacon-interval", d.BeaconInterval.String(), "mean time between discovery beacons (each ±10%)", durWant, dur(func(o *Options) *time.Duration { return &o.BeaconInterval }, false)},
+		{"suspect-after", d.SuspectAfter.String(), "beacon silence after which a peer is suspected and probed (at most 3/5 of --peer-timeout)", durWant, dur(func(o *Options) *time.Duration { return &o.SuspectAfter }, false)},
+		{"peer-timeout", d.PeerTimeout.String(), "silence after which a peer is removed", durWant, dur(func(o *Options) *time.Duration { return &o.PeerTimeout }, false)},
+		{"seed-resolve-interval", d.SeedResolveInterval.String(), "how often --peers DNS names are looked up again", durWant, dur(func(o *Options) *time.Duration { return &o.SeedResolveInterval }, false)},
+		{"max-fetches-in-flight", strconv.Itoa(d.MaxFetchesInFlight), "peer state fetches under way at once, all peers together", "a number from 1 to 1024", count(func(o *Options) *int { return &o.MaxFetchesInFlight })},
 		{"message-buffer-size", strconv.Itoa(d.MessageBufferSize), "replay ring per topic, in messages", "a positive number", count(func(o *Options) *int { return &o.MessageBufferSize })},
 		{"max-buffer-memory", "64MiB", "payload bytes of all replay rings together", "a size such as 67108864, 512KiB or 64MiB", size(func(o *Options) *int { return &o.MaxBufferBytes })},
 		{"paused-subscription-ttl", d.PausedTTL.String(), "how long a paused subscription is kept", durWant, dur(func(o *Options) *time.Duration { return &o.PausedTTL }, false)},
@@ -156,6 +160,9 @@ func flagDefs() []flagDef {
 			}},
 		{"default-message-ttl", "0", "TTL of messages published without one; 0: none", "0 or " + durWant, dur(func(o *Options) *time.Duration { return &o.DefaultTTL }, true)},
 		{"max-payload", "1MiB", "largest payload accepted", "a size such as 1048576, 512KiB or 1MiB", size(func(o *Options) *int { return &o.MaxPayloadBytes })},
+		{"heartbeat-interval", d.HeartbeatInterval.String(), "an idle subscription stream gets a heartbeat this often", durWant, dur(func(o *Options) *time.Duration { return &o.HeartbeatInterval }, false)},
+		{"max-patterns", strconv.Itoa(d.MaxPatterns), "distinct subscribed topic patterns on this node", "a positive number", count(func(o *Options) *int { return &o.MaxPatterns })},
+		{"max-retained", strconv.Itoa(d.MaxRetained), "retained topics this node holds", "a positive number", count(func(o *Options) *int { return &o.MaxRetained })},
 	}
 }
 

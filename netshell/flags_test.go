@@ -30,6 +30,9 @@ func TestNoFlagsGiveTheSpecDefaults(t *testing.T) {
 		"peer-timeout": o.PeerTimeout, "message-buffer-size": o.MessageBufferSize, "max-buffer-memory": o.MaxBufferBytes,
 		"paused-subscription-ttl": o.PausedTTL, "subscriber-queue-limit": o.QueueLimit, "backpressure-policy": o.BackpressurePolicy,
 		"block-timeout-ms": o.BlockTimeout, "default-message-ttl": o.DefaultTTL, "max-payload": o.MaxPayloadBytes,
+		"beacon-interval": o.BeaconInterval, "suspect-after": o.SuspectAfter, "seed-resolve-interval": o.SeedResolveInterval,
+		"max-fetches-in-flight": o.MaxFetchesInFlight, "heartbeat-interval": o.HeartbeatInterval,
+		"max-patterns": o.MaxPatterns, "max-retained": o.MaxRetained,
 	} {
 		want := map[string]any{
 			"cluster": "default", "mcast-addr": "239.255.42.1", "mcast-port": 5670, "mesh-port": 5671, "app-port": 5672,
@@ -37,6 +40,8 @@ func TestNoFlagsGiveTheSpecDefaults(t *testing.T) {
 			"message-buffer-size": 1024, "max-buffer-memory": 64 << 20, "paused-subscription-ttl": 300 * time.Second,
 			"subscriber-queue-limit": 10000, "backpressure-policy": state.DropOldest, "block-timeout-ms": 5 * time.Second,
 			"default-message-ttl": time.Duration(0), "max-payload": 1 << 20,
+			"beacon-interval": time.Second, "suspect-after": 3 * time.Second, "seed-resolve-interval": 30 * time.Second,
+			"max-fetches-in-flight": 16, "heartbeat-interval": 30 * time.Second, "max-patterns": 10000, "max-retained": 100000,
 		}[name]
 		if got != want {
 			t.Errorf("--%s defaults to %v, want %v (SPEC)", name, got, want)
@@ -91,6 +96,15 @@ func TestBadValuesNameTheFlagAndWhatItAccepts(t *testing.T) {
 		{[]string{"--peer-timeout", "5"}, nil, []string{"--peer-timeout", "duration"}},
 		{[]string{"--peer-timeout", "100ms"}, nil, []string{"--peer-timeout", "500ms"}},
 		{[]string{"--max-payload", "lots"}, nil, []string{"--max-payload", "size"}},
+		{[]string{"--beacon-interval", "5ms"}, nil, []string{"--beacon-interval", "10ms"}},
+		{[]string{"--beacon-interval", "3s"}, nil, []string{"--peer-timeout", "two beacons"}},
+		{[]string{"--suspect-after", "500ms"}, nil, []string{"--suspect-after", "--beacon-interval"}},
+		{[]string{"--seed-resolve-interval", "0"}, nil, []string{"--seed-resolve-interval", "duration"}},
+		{[]string{"--heartbeat-interval", "100ms"}, nil, []string{"--heartbeat-interval", "1s or more"}},
+		{[]string{"--max-fetches-in-flight", "0"}, nil, []string{"--max-fetches-in-flight", "1 to 1024"}},
+		{[]string{"--max-fetches-in-flight", "5000"}, nil, []string{"--max-fetches-in-flight", "1 to 1024"}},
+		{[]string{"--max-patterns", "none"}, nil, []string{"--max-patterns", "positive"}},
+		{nil, map[string]string{"NEXUSD_MAX_RETAINED": "-3"}, []string{"--max-retained", "NEXUSD_MAX_RETAINED"}},
 		{[]string{"--mcast-addr", "10.0.0.1"}, nil, []string{"--mcast-addr", "multicast"}},
 		{[]string{"--bind", "localhost"}, nil, []string{"--bind", "IPv4"}},
 		{[]string{"--mcast-iface", "no-such-if0"}, nil, []string{"--mcast-iface", "no-such-if0"}},
@@ -147,5 +161,25 @@ func TestLogLevelsInAnyCase(t *testing.T) {
 	NewLogger(&b, LevelTrace, "text").Log(t.Context(), LevelFatal, "y")
 	if !strings.Contains(b.String(), "level=TRACE") || !strings.Contains(b.String(), "level=FATAL") {
 		t.Errorf("levels print as %q, want TRACE and FATAL", b.String())
+	}
+}
+
+// The membership, gossip and limit flags reach the core's configuration;
+// the suspicion time stays within 3/5 of the peer timeout.
+func TestMembershipAndLimitFlagsReachTheCore(t *testing.T) {
+	o, err := ParseFlags([]string{"--beacon-interval", "500ms", "--suspect-after", "2s", "--peer-timeout", "10s",
+		"--max-fetches-in-flight", "4", "--heartbeat-interval", "5s", "--max-patterns", "50", "--max-retained", "70"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := o.nodeConfig("n", nil)
+	got := []any{c.BeaconInterval, c.SuspectAfter, c.PeerTimeout, c.MaxFetchesInFlight, c.HeartbeatInterval, c.MaxPatterns, c.MaxRetained}
+	want := []any{500 * time.Millisecond, 2 * time.Second, 10 * time.Second, 4, 5 * time.Second, 50, 70}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("core config %v, want %v", got, want)
+	}
+	o, _ = ParseFlags([]string{"--peer-timeout", "2s"}, env(nil))
+	if c := o.nodeConfig("n", nil); c.SuspectAfter != 1200*time.Millisecond {
+		t.Fatalf("--peer-timeout 2s: suspected after %s, want 1.2s (3/5 of it)", c.SuspectAfter)
 	}
 }

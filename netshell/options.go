@@ -25,7 +25,7 @@ type Options struct {
 	McastIface          string        // --mcast-iface: interface name; "" = first up, multicast-capable, non-loopback
 	AdvertiseAddr       string        // --advertise-addr: IP peers reach the mesh port at; "" = derived
 	Peers               []string      // --peers: seed discovery addresses, host[:port]
-	SeedResolveInterval time.Duration // how often seed DNS names are looked up again
+	SeedResolveInterval time.Duration // --seed-resolve-interval: how often seed DNS names are looked up again
 
 	// Listeners.
 	Bind     string // --bind: IP the mesh server listens on
@@ -36,9 +36,11 @@ type Options struct {
 	HTTPAddr string // --http-addr: admin HTTP host:port; "" = no admin endpoint
 
 	// Membership and calls.
-	BeaconInterval time.Duration // mean time between beacons
-	PeerTimeout    time.Duration // --peer-timeout: silence before a peer is removed
-	CallTimeout    time.Duration // what any mesh call gets before it fails
+	BeaconInterval     time.Duration // --beacon-interval: mean time between beacons
+	SuspectAfter       time.Duration // --suspect-after: silence before a peer is probed (at most 3/5 of PeerTimeout)
+	PeerTimeout        time.Duration // --peer-timeout: silence before a peer is removed
+	MaxFetchesInFlight int           // --max-fetches-in-flight: state fetches at once, all peers
+	CallTimeout        time.Duration // what any mesh call gets before it fails
 
 	// Limits and policies (SPEC section 3).
 	MaxPayloadBytes    int           // --max-payload
@@ -49,6 +51,9 @@ type Options struct {
 	BackpressurePolicy state.Policy  // --backpressure-policy: the default policy
 	BlockTimeout       time.Duration // --block-timeout-ms
 	DefaultTTL         time.Duration // --default-message-ttl: 0 = none
+	HeartbeatInterval  time.Duration // --heartbeat-interval: an idle subscription stream hears this often
+	MaxPatterns        int           // --max-patterns: distinct subscribed patterns on this node
+	MaxRetained        int           // --max-retained: retained topics held
 
 	// Shell tuning; not flags.
 	StreamWindow       int           // events a subscription stream may hold unsent (its credit)
@@ -85,9 +90,11 @@ func DefaultOptions() Options {
 		AppPort:  5672,        // SPEC
 		HTTPAddr: "127.0.0.1:8080",
 
-		BeaconInterval: time.Second,     // SPEC: 1 Hz
-		PeerTimeout:    5 * time.Second, // SPEC
-		CallTimeout:    2 * time.Second, // below PeerTimeout, so a failed probe is known in time
+		BeaconInterval:     time.Second,     // SPEC: 1 Hz
+		SuspectAfter:       3 * time.Second, // SPEC
+		PeerTimeout:        5 * time.Second, // SPEC
+		MaxFetchesInFlight: 16,              // SPEC
+		CallTimeout:        2 * time.Second, // below PeerTimeout, so a failed probe is known in time
 
 		MaxPayloadBytes:    1 << 20,           // SPEC: 1 MiB
 		MessageBufferSize:  1024,              // SPEC
@@ -97,6 +104,9 @@ func DefaultOptions() Options {
 		BackpressurePolicy: state.DropOldest,  // SPEC
 		BlockTimeout:       5 * time.Second,   // SPEC: 5000 ms
 		DefaultTTL:         0,                 // SPEC: none
+		HeartbeatInterval:  30 * time.Second,  // SPEC
+		MaxPatterns:        10000,             // SPEC
+		MaxRetained:        100000,            // SPEC
 
 		StreamWindow:       256,       // a few gRPC frames of small messages; more only moves the queue out of the node
 		MaxBatch:           1024,      // larger batches gain nothing and delay the first message
@@ -173,8 +183,20 @@ func (o *Options) Validate() error {
 	if o.PeerTimeout < 500*time.Millisecond || o.PeerTimeout > time.Hour {
 		return fmt.Errorf("--peer-timeout: %s: want a duration from 500ms to 1h, such as 5s", o.PeerTimeout)
 	}
-	if o.BeaconInterval <= 0 || o.BeaconInterval*2 > o.PeerTimeout {
+	if o.BeaconInterval < 10*time.Millisecond || o.BeaconInterval > time.Minute {
+		return fmt.Errorf("--beacon-interval: %s: want a duration from 10ms to 1m, such as 1s", o.BeaconInterval)
+	}
+	if o.BeaconInterval*2 > o.PeerTimeout {
 		return fmt.Errorf("--peer-timeout: %s leaves no room for two beacons at %s each: give at least %s", o.PeerTimeout, o.BeaconInterval, 2*o.BeaconInterval)
+	}
+	if o.SuspectAfter < o.BeaconInterval {
+		return fmt.Errorf("--suspect-after: %s: want at least --beacon-interval (%s); it is capped at 3/5 of --peer-timeout", o.SuspectAfter, o.BeaconInterval)
+	}
+	if o.SeedResolveInterval < time.Second {
+		return fmt.Errorf("--seed-resolve-interval: %s: want 1s or more, such as 30s", o.SeedResolveInterval)
+	}
+	if o.HeartbeatInterval < time.Second {
+		return fmt.Errorf("--heartbeat-interval: %s: want 1s or more, such as 30s", o.HeartbeatInterval)
 	}
 	ints := []struct {
 		flag      string
@@ -184,6 +206,9 @@ func (o *Options) Validate() error {
 		{"--message-buffer-size", o.MessageBufferSize, 1, 1 << 24},
 		{"--max-buffer-memory", o.MaxBufferBytes, 1, 1 << 40},
 		{"--subscriber-queue-limit", o.QueueLimit, 1, 1 << 24},
+		{"--max-fetches-in-flight", o.MaxFetchesInFlight, 1, 1024},
+		{"--max-patterns", o.MaxPatterns, 1, 1 << 20},
+		{"--max-retained", o.MaxRetained, 1, 1 << 24},
 	}
 	for _, c := range ints {
 		if c.n < c.lo || c.n > c.hi {
@@ -220,8 +245,12 @@ func (o *Options) nodeConfig(nodeID string, rand state.Source) state.Config {
 	c.BeaconInterval = o.BeaconInterval
 	c.PeerTimeout = o.PeerTimeout
 	// SPEC: suspected after 3 s of a 5 s timeout. A shorter timeout keeps
-	// the same proportion, so a probe still has time to save the peer.
-	c.SuspectAfter = min(3*time.Second, o.PeerTimeout*3/5)
+	// at least that proportion, so a probe still has time to save the peer.
+	c.SuspectAfter = min(o.SuspectAfter, o.PeerTimeout*3/5)
+	c.MaxFetchesInFlight = o.MaxFetchesInFlight
+	c.HeartbeatInterval = o.HeartbeatInterval
+	c.MaxPatterns = o.MaxPatterns
+	c.MaxRetained = o.MaxRetained
 	c.CallTimeout = o.CallTimeout
 	c.MaxPayloadBytes = o.MaxPayloadBytes
 	c.MessageBufferSize = o.MessageBufferSize
