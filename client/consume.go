@@ -24,8 +24,10 @@ func (s *Subscription) consume(st *stream) error {
 		}
 		switch e := ev.GetEvent().(type) {
 		case *sidecarpb.MessageEvent_Message:
+			s.resumeDone()
 			err = s.take(e.Message, Live)
 		case *sidecarpb.MessageEvent_Batch:
+			s.resumeDone()
 			for _, m := range e.Batch.GetMessages() {
 				if err = s.take(m, Live); err != nil {
 					break
@@ -39,9 +41,10 @@ func (s *Subscription) consume(st *stream) error {
 			s.warn(e.BackpressureWarning)
 		case *sidecarpb.MessageEvent_SubscriptionInfo:
 			s.opened(e.SubscriptionInfo, "")
-		case *sidecarpb.MessageEvent_ReplayComplete, *sidecarpb.MessageEvent_Heartbeat:
-			// Nothing to do: sequence numbers alone show what a replay
-			// missed, and a heartbeat only proves the stream alive.
+		case *sidecarpb.MessageEvent_ReplayComplete:
+			s.replayed(e.ReplayComplete.GetTopic(), e.ReplayComplete.GetLatestSequence())
+		case *sidecarpb.MessageEvent_Heartbeat:
+			s.resumeDone()
 		}
 		if err != nil {
 			return err
@@ -55,6 +58,9 @@ func (s *Subscription) take(pm *sidecarpb.Message, k Kind) error {
 	m := messageFromProto(pm, k)
 	s.mu.Lock()
 	g, fresh := s.seq.check(m.Topic, m.Sequence, m.ID)
+	if g != nil {
+		s.owedBy(g)
+	}
 	s.mu.Unlock()
 	if g != nil {
 		s.gap(*g)
@@ -63,6 +69,62 @@ func (s *Subscription) take(pm *sidecarpb.Message, k Kind) error {
 		return nil
 	}
 	return s.deliver(m)
+}
+
+// A resume that could not replay everything says how many messages were
+// missed in all. Each is reported once: topic by topic where the numbers
+// show where (a jump in the replay, or a replay_complete whose latest
+// number is past the last message replayed), and what is left, on topics
+// this client never saw, in one gap without a topic when live messages
+// begin.
+
+// resumeMissed notes a resume's missed count; an unknown count (-1) is
+// reported at once.
+func (s *Subscription) resumeMissed(n int64) {
+	if n < 0 {
+		s.gap(Gap{Missed: -1, Cause: GapResume})
+		return
+	}
+	s.mu.Lock()
+	s.resumeOwed = n
+	s.mu.Unlock()
+}
+
+// owedBy attributes a sequence gap to the resume while it owes messages;
+// s.mu is held.
+func (s *Subscription) owedBy(g *Gap) {
+	if s.resumeOwed > 0 && g.Cause == GapSequence && g.Missed > 0 {
+		g.Cause = GapResume
+		s.resumeOwed = max(s.resumeOwed-g.Missed, 0)
+	}
+}
+
+// replayed handles the end of one topic's replay: messages numbered up
+// to latest that did not come were missed.
+func (s *Subscription) replayed(topic string, latest int64) {
+	s.mu.Lock()
+	var g *Gap
+	if ts := s.seq.last(topic); ts != nil && ts.seq > 0 && latest > ts.seq {
+		g = &Gap{Topic: topic, Expected: ts.seq + 1, Missed: latest - ts.seq, Cause: GapSequence}
+		s.owedBy(g)
+		ts.seq, ts.id = latest, ""
+	}
+	s.mu.Unlock()
+	if g != nil {
+		s.gap(*g)
+	}
+}
+
+// resumeDone reports what a resume missed on topics never seen, once live
+// events begin.
+func (s *Subscription) resumeDone() {
+	s.mu.Lock()
+	n := s.resumeOwed
+	s.resumeOwed = 0
+	s.mu.Unlock()
+	if n > 0 {
+		s.gap(Gap{Missed: n, Cause: GapResume})
+	}
 }
 
 // deliver waits until the application takes m (or the subscription
@@ -177,6 +239,14 @@ func (t *tracker) check(topic string, seq int64, id string) (*Gap, bool) {
 	}
 	ts.seq, ts.id = seq, id
 	return g, true
+}
+
+// last is the topic's entry, or nil.
+func (t *tracker) last(topic string) *topicSeq {
+	if el := t.topics[topic]; el != nil {
+		return el.Value.(*topicSeq)
+	}
+	return nil
 }
 
 func (t *tracker) put(topic string, seq int64, id string) {

@@ -176,3 +176,76 @@ func TestRestartedDaemonIsReplayedFromItsStart(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeGapIsReportedOnceTopicByTopic: a resume that says 4 messages
+// were missed produces gaps adding up to 4, never more: one for a jump in
+// the replay, one for a topic whose replay ended short of its latest
+// number, and the rest, on a topic the client never saw, without a topic
+// once live messages begin.
+func TestResumeGapIsReportedOnceTopicByTopic(t *testing.T) {
+	ev := func(e any) *sidecarpb.MessageEvent {
+		switch e := e.(type) {
+		case *sidecarpb.SubscriptionInfo:
+			return &sidecarpb.MessageEvent{Event: &sidecarpb.MessageEvent_SubscriptionInfo{SubscriptionInfo: e}}
+		case *sidecarpb.ReplayComplete:
+			return &sidecarpb.MessageEvent{Event: &sidecarpb.MessageEvent_ReplayComplete{ReplayComplete: e}}
+		}
+		panic("event")
+	}
+	f := &fakeDaemon{instance: "run-1", known: map[string]bool{}, cut: make(chan struct{}),
+		live: func(send func(*sidecarpb.MessageEvent) error) error {
+			for _, e := range []*sidecarpb.MessageEvent{
+				{Event: &sidecarpb.MessageEvent_Message{Message: msg("a", 1)}},
+				{Event: &sidecarpb.MessageEvent_Message{Message: msg("a", 2)}},
+				{Event: &sidecarpb.MessageEvent_Message{Message: msg("b", 1)}},
+				// As a resume would: 4 missed in all.
+				ev(&sidecarpb.SubscriptionInfo{SubscriptionId: "s1", GapDetected: true, MissedMessageCount: 4}),
+				{Event: &sidecarpb.MessageEvent_ReplayMessage{ReplayMessage: msg("a", 5)}}, // 3 and 4 missed
+				ev(&sidecarpb.ReplayComplete{Topic: "a", ReplayedCount: 1, LatestSequence: 5}),
+				{Event: &sidecarpb.MessageEvent_ReplayMessage{ReplayMessage: msg("b", 2)}},
+				ev(&sidecarpb.ReplayComplete{Topic: "b", ReplayedCount: 1, LatestSequence: 3}), // 3 missed
+				{Event: &sidecarpb.MessageEvent_Message{Message: msg("a", 6)}},                 // the last one: elsewhere
+				{Event: &sidecarpb.MessageEvent_Message{Message: msg("b", 4)}},
+			} {
+				if err := send(e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}}
+	addr := startFake(t, f)
+	var gaps []Gap
+	var gmu sync.Mutex
+	c, err := Dial(context.Background(), addr, WithGapHandler(func(g Gap) { gmu.Lock(); gaps = append(gaps, g); gmu.Unlock() }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sub, err := c.Subscribe(ctx, []string{"#"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 7 {
+		if _, err := sub.Next(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []Gap{
+		{Subscription: "s1", Topic: "a", Expected: 3, Received: 5, Missed: 2, Cause: GapResume},
+		{Subscription: "s1", Topic: "b", Expected: 3, Missed: 1, Cause: GapResume},
+		{Subscription: "s1", Missed: 1, Cause: GapResume},
+	}
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		gmu.Lock()
+		got := slices.Clone(gaps)
+		gmu.Unlock()
+		if slices.Equal(got, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gaps %+v\nwant %+v", got, want)
+		}
+	}
+}

@@ -69,8 +69,10 @@ const (
 	// between daemons (the backpressure warning says which).
 	GapSequence GapCause = iota
 	// GapResume: on resume the daemon reported messages it could no
-	// longer replay (evicted from its ring, or expired). Topic is empty:
-	// the daemon does not say which topics.
+	// longer replay (evicted from its ring, or expired). Each missed
+	// message is reported once: with its topic and numbers where the
+	// replay shows them, and the rest (topics this client had not seen)
+	// in one gap with an empty Topic when live messages begin.
 	GapResume
 	// GapRestart: the daemon restarted (or forgot the topic), so its
 	// numbering started over; how much was missed is unknown.
@@ -92,7 +94,7 @@ func (g GapCause) String() string {
 // Gap is a run of messages a subscription will never receive.
 type Gap struct {
 	Subscription string   // the daemon's id of the subscription
-	Topic        string   // the topic; "" when the daemon did not say (GapResume)
+	Topic        string   // the topic; "" when unknown (some GapResume gaps)
 	Expected     int64    // the sequence number that should have come next; 0 if unknown
 	Received     int64    // the sequence number that came instead; 0 if none has come yet
 	Missed       int64    // how many messages were lost; -1 when unknown

@@ -239,8 +239,8 @@ func TestPauseAndResume(t *testing.T) {
 	}
 	testnet.Eventually(t, 2*time.Second, "the expired message reported", func() error {
 		gaps := rec.Gaps()
-		if len(gaps) == 2 && gaps[0].Cause == client.GapResume && gaps[0].Missed == 1 &&
-			gaps[1] == (client.Gap{Subscription: sub.ID(), Topic: "p/t", Expected: 31, Received: 32, Missed: 1, Cause: client.GapSequence}) {
+		// Reported once, with its topic and number.
+		if len(gaps) == 1 && gaps[0] == (client.Gap{Subscription: sub.ID(), Topic: "p/t", Expected: 31, Missed: 1, Cause: client.GapResume}) {
 			return nil
 		}
 		return fmt.Errorf("gaps %+v", gaps)
@@ -271,8 +271,8 @@ func TestPauseAndResume(t *testing.T) {
 	if err := sub.Resume(ctx); !errors.Is(err, client.ErrInvalidArgument) {
 		t.Errorf("resume of an active subscription: %v", err)
 	}
-	if gaps := rec.Gaps(); len(gaps) != 2 {
-		t.Errorf("gaps %+v, want only the two above", gaps)
+	if gaps := rec.Gaps(); len(gaps) != 1 {
+		t.Errorf("gaps %+v, want only the one above", gaps)
 	}
 }
 

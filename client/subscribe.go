@@ -152,6 +152,9 @@ type Subscription struct {
 
 	instance string   // daemon run that numbered the sequences held; the run goroutine's
 	warned   warnings // running totals of the last warning; guarded by mu
+	// resumeOwed is how many of the messages a resume reported missed are
+	// not yet reported topic by topic; guarded by mu (see consume.go).
+	resumeOwed int64
 }
 
 // Subscribe opens a subscription to the topic patterns (MQTT wildcards)
@@ -461,7 +464,7 @@ func (s *Subscription) opened(info *sidecarpb.SubscriptionInfo, instance string)
 		s.instance = instance
 	}
 	if info.GetGapDetected() {
-		s.gap(Gap{Missed: int64(info.GetMissedMessageCount()), Cause: GapResume})
+		s.resumeMissed(int64(info.GetMissedMessageCount()))
 	}
 }
 

@@ -14,7 +14,7 @@ const (
 	OutMessage                           // message: a live message
 	OutRetained                          // retained_message
 	OutReplay                            // replay_message
-	OutReplayComplete                    // replay_complete, one per replayed topic
+	OutReplayComplete                    // replay_complete, one per topic replayed or with messages missed
 	OutHeartbeat                         // heartbeat on an idle stream
 	OutWarning                           // backpressure_warning
 )

@@ -249,3 +249,24 @@ func TestResumeOfAttachedSubscriptionTakesItOver(t *testing.T) {
 		t.Fatalf("credit on the old stream gave:\n%s", describe(effs))
 	}
 }
+
+// A topic whose missed messages are all gone still gets its
+// replay_complete, naming its latest number, so the client can tell on
+// which topic the resume's missed messages were.
+func TestResumeSendsReplayCompleteForATopicWithNothingLeftToReplay(t *testing.T) {
+	h, id := pausedAfter(t, nil)
+	for range 3 {
+		h.publish("a/x", "short", withTTL(1))
+	}
+	h.advance(10 * time.Millisecond) // all three expired
+	effs := h.step(&Resumed{Stream: 2, SubID: id, LastSeq: map[string]uint64{"a/x": 2}, Mode: RecoverReplay, Credit: 100})
+	var done []ReplayDone
+	for _, o := range outsOf(effs, 2) {
+		if o.Kind == OutReplayComplete {
+			done = append(done, *o.Done)
+		}
+	}
+	if len(done) != 1 || done[0] != (ReplayDone{Topic: "a/x", Count: 0, Latest: 5}) {
+		t.Fatalf("replay_complete %+v, want one for a/x with count 0 and latest 5", done)
+	}
+}

@@ -96,24 +96,27 @@ func (n *Node) catchUp(s *subscription, lastSeq map[string]uint64, mode Recovery
 				plan = append(plan, m)
 			}
 		}
+		topicMissed := skipped
 		if given && t.head > last {
-			missed += int(t.head-last) - len(plan) // evicted, expired or lost in the mesh
-		} else {
-			missed += skipped
-			if !given && t.gone > s.createdIndex {
-				// Messages it never saw left the ring (evicted or
-				// expired) and the count of them is not kept: a gap of
-				// unknown size, never a silent one.
-				known = false
-			}
+			topicMissed = int(t.head-last) - len(plan) // evicted, expired or lost in the mesh
+		} else if !given && t.gone > s.createdIndex {
+			// Messages it never saw left the ring (evicted or expired) and
+			// the count of them is not kept: a gap of unknown size, never
+			// a silent one.
+			known = false
 		}
-		if mode != RecoverReplay || len(plan) == 0 {
+		if mode != RecoverReplay || (len(plan) == 0 && topicMissed == 0) {
+			missed += topicMissed
 			continue
 		}
 		if len(plan) > budget {
-			missed += len(plan) - budget
+			topicMissed += len(plan) - budget
 			plan = plan[len(plan)-budget:]
 		}
+		missed += topicMissed
+		// A topic with nothing left to replay still gets its
+		// replay_complete: its latest number tells the client, topic by
+		// topic, where the missed messages were.
 		budget -= len(plan)
 		for _, m := range plan {
 			s.pending.pushBack(Out{Kind: OutReplay, Msg: m})
