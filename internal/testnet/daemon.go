@@ -171,20 +171,26 @@ func (d *Daemon) WaitReady() {
 // It is idempotent.
 func (d *Daemon) Stop() {
 	d.t.Helper()
+	d.StopWith(syscall.SIGTERM)
+}
+
+// StopWith is Stop with another signal (SIGINT).
+func (d *Daemon) StopWith(sig os.Signal) {
+	d.t.Helper()
 	select {
 	case <-d.done:
 		d.checkExit()
 		return
 	default:
 	}
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	_ = d.cmd.Process.Signal(sig)
 	select {
 	case <-d.done:
 		d.checkExit()
 	case <-time.After(5 * time.Second):
 		_ = d.cmd.Process.Kill()
 		<-d.done
-		d.t.Errorf("%s did not exit within 5 s of SIGTERM", d.cfg.Name)
+		d.t.Errorf("%s did not exit within 5 s of %s", d.cfg.Name, sig)
 	}
 }
 
