@@ -37,7 +37,8 @@ type discovery struct {
 	seedNames []string // host:port as given
 	seeds     atomic.Pointer[[]*net.UDPAddr]
 	resolve   time.Duration
-	hashes    chan uint64 // the latest hash to announce; holds at most one
+	lookupIP  func(ctx context.Context, host string) ([]netip.Addr, error) // DNS; tests replace it
+	hashes    chan uint64                                                  // the latest hash to announce; holds at most one
 	warnOnce  sync.Once
 }
 
@@ -52,7 +53,7 @@ func openDiscovery(o *Options, ifi *net.Interface, self state.Beacon, log *slog.
 		return nil, fmt.Errorf("--mcast-port: cannot bind UDP %d: %w", o.McastPort, err)
 	}
 	d := &discovery{log: log, clk: clk, conn: conn, self: self, counters: c,
-		resolve: o.SeedResolveInterval, hashes: make(chan uint64, 1)}
+		resolve: o.SeedResolveInterval, hashes: make(chan uint64, 1), lookupIP: lookupIPv4}
 	for _, p := range o.Peers {
 		if s, err := seedAddr(p, o.McastPort); err == nil {
 			d.seedNames = append(d.seedNames, s)
@@ -195,6 +196,10 @@ func (d *discovery) resolveSeeds(ctx context.Context) {
 	}
 }
 
+func lookupIPv4(ctx context.Context, host string) ([]netip.Addr, error) {
+	return net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
+}
+
 func (d *discovery) lookup(ctx context.Context, seed string) []*net.UDPAddr {
 	host, portText, err := net.SplitHostPort(seed)
 	if err != nil {
@@ -206,7 +211,7 @@ func (d *discovery) lookup(ctx context.Context, seed string) []*net.UDPAddr {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
+	ips, err := d.lookupIP(ctx, host)
 	if err != nil {
 		d.log.Warn("cannot resolve seed; will retry", "seed", seed, "err", err, "retry_in", d.resolve)
 		return nil
