@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"sync"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nexusd/nexusd/internal/testnet"
+	"github.com/nexusd/nexusd/netshell"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
 )
 
@@ -142,6 +144,37 @@ func TestThreeDaemonsMeshAndDeliverInOrder(t *testing.T) {
 		a.mustPublish("config/site", "v2")
 		if m := s.messages(1, 5*time.Second)[0]; string(m.GetPayload()) != "v2" {
 			t.Fatalf("live message %q, want v2", m.GetPayload())
+		}
+	})
+
+	t.Run("status page data shows peers, last seen and subscribers", func(t *testing.T) {
+		body, err := a.Get("/api/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st netshell.StatusReport
+		if err := json.Unmarshal([]byte(body), &st); err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]bool{}
+		for _, p := range st.Peers {
+			ids[p.ID] = true
+			if p.Status != "alive" || p.LastSeenAgo < 0 || p.LastSeenAgo > 3 || p.LastSeenMs == 0 || !p.Synced {
+				t.Errorf("peer %+v: want alive, synced, seen within the last 3 s", p)
+			}
+		}
+		if len(st.Peers) != 2 || !ids[b.id] || !ids[c.id] {
+			t.Errorf("a lists peers %v, want b and c", ids)
+		}
+		var cs netshell.StatusReport
+		body, _ = c.Get("/api/status")
+		json.Unmarshal([]byte(body), &cs)
+		subs := map[string]int{}
+		for _, tp := range cs.Topics {
+			subs[tp.Pattern] = tp.Subscribers
+		}
+		if subs["orders/eu"] != 2 || subs["config/#"] != 1 {
+			t.Errorf("c's topics %v, want orders/eu with 2 subscribers and config/# with 1", subs)
 		}
 	})
 
