@@ -239,6 +239,38 @@ func TestCommandsAgainstTwoDaemons(t *testing.T) {
 		}
 	})
 
+	t.Run("MON --json prints one JSON document per line", func(t *testing.T) {
+		mon := start(t, p.at(p.a, "--json", "MON", "mon/#")...)
+		testnet.Eventually(t, 10*time.Second, "MON subscribed", func() error {
+			var doc struct{ Topics []struct{ Pattern string } }
+			jsonDoc(t, &doc, p.at(p.a, "PUBSUB", "TOPICS")...)
+			for _, tp := range doc.Topics {
+				if tp.Pattern == "mon/#" {
+					return nil
+				}
+			}
+			return fmt.Errorf("topics %+v", doc.Topics)
+		})
+		ok(t, p.at(p.a, "PUB", "mon/json", "seen")...)
+		for {
+			l := mon.line(10 * time.Second)
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("MON --json line %q is not JSON", l)
+			}
+			if m["topic"] == "mon/json" {
+				if m["payload"] != "seen" || m["source_node_id"] != p.aID {
+					t.Fatalf("MON --json message %v", m)
+				}
+				break
+			}
+		}
+		mon.interrupt()
+		if code := mon.wait(10 * time.Second); code != 0 {
+			t.Fatalf("MON exited %d on Ctrl-C", code)
+		}
+	})
+
 	t.Run("INFO from the sidecar and the admin endpoint", func(t *testing.T) {
 		r := ok(t, p.at(p.a, "--admin", p.adminA, "INFO")...)
 		for _, want := range []string{"# Server\n", "instance_id:" + p.aID + "\n", "cluster:" + p.cluster + "\n", "connection:connected\n",
