@@ -188,8 +188,10 @@ func (s *Server) start(ls *listeners) *running {
 // for), then stops the mesh client and the loop and closes the peer
 // connections, all within ShutdownTimeout.
 func (s *Server) shutdown(r *running) {
-	deadline := time.Now().Add(s.o.ShutdownTimeout)
-	grace := time.Now().Add(s.o.ShutdownTimeout / 4)
+	clk := s.o.Clock
+	deadline := clk.Timer(s.o.ShutdownTimeout)
+	defer deadline.Stop()
+	grace := s.o.ShutdownTimeout / 4
 	s.stopping.Store(true)
 	close(r.loop.stopping)
 	r.meshHealth.Shutdown()
@@ -197,11 +199,11 @@ func (s *Server) shutdown(r *running) {
 	r.stopDisc()
 	var stops sync.WaitGroup
 	for _, srv := range []*grpc.Server{r.meshSrv, r.appSrv} {
-		stops.Go(func() { stopGRPC(srv, grace) })
+		stops.Go(func() { stopGRPC(clk, srv, grace) })
 	}
 	if r.http != nil {
 		stops.Go(func() {
-			ctx, cancel := context.WithDeadline(context.Background(), grace)
+			ctx, cancel := context.WithTimeout(context.Background(), grace) // net/http knows only the real clock
 			defer cancel()
 			if r.http.Shutdown(ctx) != nil {
 				r.http.Close()
@@ -218,7 +220,7 @@ func (s *Server) shutdown(r *running) {
 	go func() { r.mesh.wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(time.Until(deadline)):
+	case <-deadline.C:
 		s.log.Warn("mesh calls still under way at shutdown; stopping anyway")
 	}
 	r.wg.Wait()
@@ -310,13 +312,15 @@ func (s *Server) snapshot() (snapshot, bool) {
 	return snap, true
 }
 
-// stopGRPC stops a server gracefully, or at the deadline at the latest.
-func stopGRPC(srv *grpc.Server, deadline time.Time) {
+// stopGRPC stops a server gracefully, or after grace at the latest.
+func stopGRPC(clk clock.Clock, srv *grpc.Server, grace time.Duration) {
 	done := make(chan struct{})
 	go func() { srv.GracefulStop(); close(done) }()
+	t := clk.Timer(grace)
+	defer t.Stop()
 	select {
 	case <-done:
-	case <-time.After(time.Until(deadline)):
+	case <-t.C:
 		srv.Stop()
 		<-done
 	}
