@@ -23,7 +23,7 @@ func TestDiscoverHearsTheDaemonsBeacons(t *testing.T) {
 	if _, err := ca.Subscribe(ctxT(t, time.Minute), []string{"disc/#"}); err != nil {
 		t.Fatal(err)
 	}
-	ids := map[string]*testnet.Daemon{nodeID(t, a): a, nodeID(t, b): b}
+	ids := map[string]*testnet.Daemon{a.InstanceID(): a, b.InstanceID(): b}
 	var found []client.Daemon
 	testnet.Eventually(t, 10*time.Second, "both daemons heard, a with its topic", func() error {
 		var err error
@@ -51,7 +51,7 @@ func TestDiscoverHearsTheDaemonsBeacons(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherID := nodeID(t, other)
+	otherID := other.InstanceID()
 	heard := false
 	for _, f := range all {
 		heard = heard || f.InstanceID == otherID

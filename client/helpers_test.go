@@ -3,7 +3,6 @@ package client_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,22 +42,6 @@ func restart(t testing.TB, d *testnet.Daemon) *testnet.Daemon {
 	cfg := d.Config()
 	cfg.Name, cfg.ExpectCrash = cfg.Name+"'", false
 	return testnet.Start(t, cfg)
-}
-
-// nodeID is a daemon's instance id, from its status page.
-func nodeID(t testing.TB, d *testnet.Daemon) string {
-	t.Helper()
-	body, err := d.Get("/api/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st struct {
-		Node struct{ ID string } `json:"node"`
-	}
-	if err := json.Unmarshal([]byte(body), &st); err != nil || st.Node.ID == "" {
-		t.Fatalf("status: %v: %s", err, body)
-	}
-	return st.Node.ID
 }
 
 // dial connects a client, closed at cleanup.

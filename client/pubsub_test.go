@@ -53,8 +53,8 @@ func TestPublishSubscribeCarriesEveryField(t *testing.T) {
 		m.Sequence != 1, m.Source != c.ServerID(), time.Since(m.Timestamp) > time.Minute:
 		t.Fatalf("delivered %+v", m)
 	}
-	if c.ServerID() != nodeID(t, d) {
-		t.Fatalf("ServerID %q, want the daemon's %q", c.ServerID(), nodeID(t, d))
+	if c.ServerID() != d.InstanceID() {
+		t.Fatalf("ServerID %q, want the daemon's %q", c.ServerID(), d.InstanceID())
 	}
 	publishAll(t, c, "sensors/hall/temp", payloads("h", 0, 20))
 	got := recv(t, sub, 20, 5*time.Second)
@@ -130,7 +130,7 @@ func TestPeersAndMeshRouting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bID := nodeID(t, b)
+	bID := b.InstanceID()
 	testnet.Eventually(t, 10*time.Second, "a routes mesh/# to b", func() error {
 		peers, err := ca.Peers(ctx)
 		if err != nil {
@@ -149,7 +149,7 @@ func TestPeersAndMeshRouting(t *testing.T) {
 		t.Fatalf("publish on a: %+v, %v; want 1 subscriber (b)", res, err)
 	}
 	m := recv(t, sub, 1, 5*time.Second)[0]
-	if string(m.Payload) != "across" || m.Source != nodeID(t, a) || m.Sequence != 1 {
+	if string(m.Payload) != "across" || m.Source != a.InstanceID() || m.Sequence != 1 {
 		t.Fatalf("b received %+v", m)
 	}
 }

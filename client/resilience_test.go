@@ -104,8 +104,8 @@ func TestDaemonKilledAndRestartedMidStream(t *testing.T) {
 	checkSequences(t, got, 1)
 	quiet(t, quietSub, 100*time.Millisecond)
 
-	if sc.ServerID() == firstRun || sc.ServerID() != nodeID(t, d2) {
-		t.Errorf("ServerID %s after the restart; first run %s, new run %s", sc.ServerID(), firstRun, nodeID(t, d2))
+	if sc.ServerID() == firstRun || sc.ServerID() != d2.InstanceID() {
+		t.Errorf("ServerID %s after the restart; first run %s, new run %s", sc.ServerID(), firstRun, d2.InstanceID())
 	}
 	want := client.Gap{Subscription: sub.ID(), Topic: "restart/t", Expected: 101, Missed: -1, Cause: client.GapRestart}
 	if gaps := rec.Gaps(); len(gaps) != 1 || gaps[0] != want {

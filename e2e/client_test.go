@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -49,17 +48,7 @@ func connect(t testing.TB, d *testnet.Daemon, name, token string) *node {
 	}
 	t.Cleanup(func() { conn.Close() })
 	n := &node{Daemon: d, t: t, name: name, c: sidecarpb.NewSidecarServiceClient(conn), token: token}
-	body, err := d.Get("/api/status")
-	if err != nil {
-		t.Fatalf("%s status: %v", name, err)
-	}
-	var st struct {
-		Node struct{ ID string } `json:"node"`
-	}
-	if err := json.Unmarshal([]byte(body), &st); err != nil || st.Node.ID == "" {
-		t.Fatalf("%s status: %v: %s", name, err, body)
-	}
-	n.id = st.Node.ID
+	n.id = d.InstanceID()
 	return n
 }
 

@@ -34,21 +34,6 @@ func hostPort(t testing.TB, addr string) []string {
 	return []string{"-h", host, "-p", port}
 }
 
-func instanceID(t testing.TB, d *testnet.Daemon) string {
-	t.Helper()
-	body, err := d.Get("/api/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st struct {
-		Node struct{ ID string } `json:"node"`
-	}
-	if err := json.Unmarshal([]byte(body), &st); err != nil || st.Node.ID == "" {
-		t.Fatalf("status %v: %s", err, body)
-	}
-	return st.Node.ID
-}
-
 func startPair(t *testing.T) *pair {
 	cl, port := fmt.Sprintf("cli-%d", testnet.Port()), testnet.Port()
 	a := testnet.Launch(t, testnet.Config{Name: "a", Cluster: cl, McastPort: port})
@@ -57,7 +42,7 @@ func startPair(t *testing.T) *pair {
 	b.WaitReady()
 	p := &pair{a: a, b: b, cluster: cl, mcastPort: port, atA: hostPort(t, a.App), atB: hostPort(t, b.App), adminA: a.HTTP,
 		discoverFlag: []string{"--mcast-iface", "lo", "--mcast-port", strconv.Itoa(port), "--cluster", cl, "--discover-timeout", "1200ms"}}
-	p.aID, p.bID = instanceID(t, a), instanceID(t, b)
+	p.aID, p.bID = a.InstanceID(), b.InstanceID()
 	return p
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -324,3 +325,20 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() er
 
 // Config is what the daemon was started with, ports filled in.
 func (d *Daemon) Config() Config { return d.cfg }
+
+// InstanceID is the daemon's instance id, read from its status API; the
+// test fails when it cannot be read.
+func (d *Daemon) InstanceID() string {
+	d.t.Helper()
+	body, err := d.Get("/api/status")
+	if err != nil {
+		d.t.Fatalf("%s status: %v", d.cfg.Name, err)
+	}
+	var st struct {
+		Node struct{ ID string } `json:"node"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil || st.Node.ID == "" {
+		d.t.Fatalf("%s status: %v: %s", d.cfg.Name, err, body)
+	}
+	return st.Node.ID
+}
