@@ -363,6 +363,8 @@ func (l *loop) dispatch(now state.Instant, effs []state.Effect) {
 		case *state.RequestResend:
 			l.ledger.start(e.Call, callResend, now.Mono)
 			l.mesh.Resend(*e)
+		case *state.ReportGap:
+			l.reportGap(e)
 		case *state.ClosePeer:
 			l.log.Info("peer removed", "peer", e.Peer, "addr", e.Addr)
 			l.mesh.ClosePeer(e.Peer, e.Addr)
@@ -403,6 +405,19 @@ func (l *loop) dispatch(now state.Instant, effs []state.Effect) {
 			l.log.Error("effect not handled by the shell", "effect", eff.String())
 		}
 	}
+}
+
+// reportGap logs numbers the node passed over: declared lost (the topic's
+// subscribers were told) at warning level, never meant for this node at
+// debug level. The node's counters carry the totals.
+func (l *loop) reportGap(e *state.ReportGap) {
+	if e.Lost {
+		l.log.Warn("messages lost in the mesh", "source", e.Source, "topic", e.Topic,
+			"from", e.From, "to", e.To, "count", e.To-e.From+1, "why", e.Why)
+		return
+	}
+	l.log.Debug("sequence numbers not meant for this node", "source", e.Source, "topic", e.Topic,
+		"from", e.From, "to", e.To, "why", e.Why)
 }
 
 func (l *loop) answer(req uint64, e state.Effect) {

@@ -94,6 +94,8 @@ func (w *World) handle(sn *simNode, effs []state.Effect) {
 				delete(sn.streams, e.Stream)
 				c.streamEnded(e.Err)
 			}
+		case *state.ReportGap:
+			w.noteGap(sn, e)
 		case *state.ClosePeer:
 		}
 	}

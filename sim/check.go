@@ -20,13 +20,17 @@ type checker struct {
 
 type violation struct {
 	kind, msg string
+	n         uint64 // messages it is about (loss kinds); 1 otherwise
 }
 
 func (c *checker) init() { c.formerNames = map[string]string{} }
 
-// violate records a broken safety property; a swarm run stops at the first.
-func (w *World) violate(kind, msg string) {
-	w.checks.violations = append(w.checks.violations, violation{kind, fmt.Sprintf("%s: %s", w.clock(), msg)})
+// violate records a broken safety property.
+func (w *World) violate(kind, msg string) { w.violateN(kind, 1, msg) }
+
+// violateN records a broken safety property about n messages.
+func (w *World) violateN(kind string, n uint64, msg string) {
+	w.checks.violations = append(w.checks.violations, violation{kind, fmt.Sprintf("%s: %s", w.clock(), msg), n})
 	if w.checks.stopOnFirst && w.stopErr == nil {
 		w.stopErr = fmt.Errorf("%s violated at %s", kind, msg)
 	}

@@ -43,6 +43,9 @@ type client struct {
 	jumps     uint64              // numbers skipped in local sequences
 	liveGot   map[string]bool     // liveness-round messages received
 	seen      map[string]int      // message id -> times delivered (when recording)
+	got       map[msgKey]bool     // numbered messages delivered (live or replayed)
+	owedMsgs  []msgKey            // messages the oracle says it is owed, in publish order
+	learned   map[string]bool     // publisher instances that have learned its patterns
 	payloads  []string            // live and replayed payloads, in order (when recording)
 	startSeqs map[string]uint64   // topic numbering when the subscription started
 	startLost map[string]uint64
@@ -70,7 +73,8 @@ func (w *World) Subscribe(i int, name string, patterns []string, o SubOptions) e
 		return fmt.Errorf("subscribe: node %d is down", i)
 	}
 	c := &client{w: w, name: name, node: sn, patterns: patterns, rate: o.Rate, record: o.Record,
-		lastSrc: map[srcTopic]uint64{}, lastSeq: map[string]uint64{}, seen: map[string]int{}}
+		lastSrc: map[srcTopic]uint64{}, lastSeq: map[string]uint64{}, seen: map[string]int{},
+		got: map[msgKey]bool{}, learned: map[string]bool{}}
 	credit := o.Credit
 	if credit == 0 {
 		credit = 64
@@ -87,6 +91,7 @@ func (w *World) Subscribe(i int, name string, patterns []string, o SubOptions) e
 		delete(w.clients, name)
 		return c.endErr
 	}
+	w.learnAtSubscribe(c)
 	if o.Rate > 0 {
 		c.scheduleSlowCredit()
 	}
@@ -184,6 +189,11 @@ func (c *client) receive(w *World, o state.Out) {
 // source's numbers and per topic the node's numbers only go up.
 func (c *client) checkOrder(w *World, m *state.Message) {
 	if m.SourceSeq > 0 {
+		if key := (msgKey{m.Source, m.Topic, m.SourceSeq}); c.got[key] {
+			w.violate("duplicate", fmt.Sprintf("%s got %s from %s twice", c.name, key, w.nameOf(m.Source)))
+		} else {
+			c.got[key] = true
+		}
 		k := srcTopic{m.Source, m.Topic}
 		if last := c.lastSrc[k]; m.SourceSeq <= last {
 			w.violate("order", fmt.Sprintf("%s got %s from %s #%d after #%d (duplicate or reordered)",
@@ -201,7 +211,7 @@ func (c *client) checkOrder(w *World, m *state.Message) {
 	c.lastSeq[m.Topic] = m.Seq
 	if c.record {
 		c.seen[m.ID]++
-		if c.seen[m.ID] == 2 {
+		if c.seen[m.ID] == 2 && m.SourceSeq == 0 {
 			w.violate("duplicate", fmt.Sprintf("%s got message %s twice", c.name, m.ID))
 		}
 	}
@@ -340,6 +350,9 @@ func (w *World) Publish(i int, topic string, payload []byte, o PublishOptions, d
 		}
 	}
 	w.step(sn, &state.Published{Req: req, Topic: topic, Payload: payload, Retain: o.Retain, TTLMs: o.TTL.Milliseconds()})
+	if refused == nil {
+		w.notePublished(sn, topic)
+	}
 	return refused
 }
 

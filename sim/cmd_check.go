@@ -26,7 +26,7 @@ func cmdCheck(s *Script, a *args) (string, error) {
 	case "order":
 		return violationsResult(w.Violations("order"))
 	case "no-loss":
-		return violationsResult(w.CheckAccounting())
+		return violationsResult(w.CheckNoLoss())
 	case "bounds":
 		return violationsResult(w.CheckCaps())
 	case "delivered":

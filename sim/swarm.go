@@ -33,13 +33,21 @@ type Summary struct {
 	WallTime    time.Duration `json:"wall_time_ns"`
 	Events      uint64        `json:"events"`
 
-	Published   uint64 `json:"messages_published"`
-	Delivered   uint64 `json:"deliveries"`
-	Dropped     uint64 `json:"drops"`
-	Expired     uint64 `json:"expired"`
-	Gaps        uint64 `json:"gap_messages"`
-	Repaired    uint64 `json:"repaired"`
-	Crashes     uint64 `json:"crashes"`
+	Published uint64 `json:"messages_published"`
+	Delivered uint64 `json:"deliveries"`
+	Dropped   uint64 `json:"drops"`
+	Expired   uint64 `json:"expired"`
+	Gaps      uint64 `json:"gap_messages"`
+	Repaired  uint64 `json:"repaired"`
+	Crashes   uint64 `json:"crashes"`
+
+	// What the checkers saw, by kind (see oracle.go): each should be 0.
+	SilentLosses    uint64 `json:"silent_losses"`
+	NeedlessLosses  uint64 `json:"needless_losses"`
+	PhantomLosses   uint64 `json:"phantom_losses"`
+	Duplicates      uint64 `json:"duplicates"`
+	OrderViolations uint64 `json:"order_violations"`
+
 	Partitions  uint64 `json:"partitions"`
 	Pauses      uint64 `json:"pauses"`
 	LostPackets uint64 `json:"lost_packets"`
@@ -96,7 +104,6 @@ func swarmDebug(o SwarmOptions, out **World) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	w.checks.stopOnFirst = true
 	if out != nil {
 		*out = w
 	}
@@ -112,10 +119,13 @@ func swarmDebug(o SwarmOptions, out **World) (*Summary, error) {
 		Replay: fmt.Sprintf("nexusd-sim swarm --nodes %d --seed %d --duration %s --faults '%s' --topics %d --rate %g",
 			o.Nodes, o.Seed, o.Duration, o.FaultsText, o.Topics, o.Rate)}
 	failure := s.run(sum)
-	if failure == "" && w.stopErr != nil {
-		failure = w.stopErr.Error()
+	if v := w.Violations(""); len(v) > 0 {
+		// A broken safety property is the failure, whatever came after it.
+		failure = fmt.Sprintf("%s (%d violations in all)", v[0], len(v))
 	}
 	sum.Failure = failure
+	lc := w.Losses()
+	sum.SilentLosses, sum.NeedlessLosses, sum.PhantomLosses, sum.Duplicates, sum.OrderViolations = lc.Silent, lc.Needless, lc.Phantom, lc.Duplicates, lc.Order
 	st := w.Stats()
 	sum.VirtualTime, sum.WallTime, sum.Events = w.now, clock().Sub(s.start), w.Events()
 	sum.Published, sum.Crashes, sum.Partitions, sum.Pauses, sum.LostPackets = st.Published, st.Crashes, st.Partitions, st.Pauses, st.Lost+st.BeaconsLost
@@ -298,6 +308,7 @@ func (s *swarm) deliverRound() string {
 	if v := w.CheckAccounting(); len(v) > 0 {
 		return "loss: " + v[0]
 	}
+	w.CheckSilentLoss() // recorded as violations
 	return ""
 }
 

@@ -46,6 +46,7 @@ type World struct {
 	trace   trace
 	stats   Stats
 	checks  checker
+	oracle  oracle
 	stopErr error // first safety violation
 }
 
@@ -90,6 +91,7 @@ func New(opts Options) (*World, error) {
 	}
 	w.net.init(opts.Nodes, opts.Net)
 	w.checks.init()
+	w.oracle.init()
 	for i := range opts.Nodes {
 		sn := &simNode{idx: i, name: fmt.Sprintf("n%d", i+1), cluster: "sim", tickAt: state.Never}
 		sn.addr = sn.name + ":5671"
@@ -240,7 +242,18 @@ func (w *World) dispatch(e event) {
 // step hands sn one event and carries out its effects.
 func (w *World) step(sn *simNode, ev state.Event) {
 	w.trace.event(w.now, sn.idx, ev)
+	switch e := ev.(type) {
+	case *state.PushReceived:
+		w.noteArrivals(sn, e.Envs)
+	case *state.ResendCompleted:
+		if e.Reply != nil {
+			w.noteArrivals(sn, e.Reply.Msgs)
+		}
+	}
 	w.handle(sn, sn.node.Step(w.instant(sn), ev))
+	if e, ok := ev.(*state.FetchCompleted); ok {
+		w.learnFetch(sn, e.State)
+	}
 }
 
 func (w *World) tick(sn *simNode) {

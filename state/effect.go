@@ -80,6 +80,19 @@ type RequestResend struct {
 // still under way must still be completed.
 type ClosePeer struct{ Peer, Addr string }
 
+// ReportGap says that numbers From..To of Source's messages on Topic were
+// passed over here. Lost: they were sent to this node and are declared lost
+// (Why says why); the topic's subscribers were warned and see their sequence
+// numbers skip. Not lost: they were never meant for this node (Why: before
+// the first sent to it, not sent to it, or on a topic it did not want).
+// Nothing answers it; shells log and count it, the simulator checks it.
+type ReportGap struct {
+	Source, Topic string
+	From, To      uint64
+	Lost          bool
+	Why           string
+}
+
 // AnswerState answers StateRequested.
 type AnswerState struct {
 	Req   uint64
@@ -140,6 +153,7 @@ func (*Probe) effect()               {}
 func (*Push) effect()                {}
 func (*RequestResend) effect()       {}
 func (*ClosePeer) effect()           {}
+func (*ReportGap) effect()           {}
 func (*AnswerState) effect()         {}
 func (*AnswerPush) effect()          {}
 func (*AnswerResend) effect()        {}
@@ -157,6 +171,13 @@ func (e *Push) String() string {
 	return fmt.Sprintf("push call=%d peer=%s %s", e.Call, short(e.Peer), e.Msg.Envelope.String())
 }
 func (e *ClosePeer) String() string { return fmt.Sprintf("close-peer peer=%s", short(e.Peer)) }
+func (e *ReportGap) String() string {
+	kind := "skipped"
+	if e.Lost {
+		kind = "lost"
+	}
+	return fmt.Sprintf("gap %s from=%s %s#%d..%d (%s)", kind, short(e.Source), e.Topic, e.From, e.To, e.Why)
+}
 func (e *AnswerState) String() string {
 	return fmt.Sprintf("answer-state req=%d hash=%016x", e.Req, e.State.Hash)
 }

@@ -113,3 +113,38 @@ func (n *Node) Backlog() Backlog {
 // wake-up it planned (waking early is harmless) instead of asking
 // NextDeadline after every step.
 func (n *Node) TimersSet() uint64 { return n.timerSeq }
+
+// OwnSeq is the last number this node gave its own publishes on topic: an
+// upper bound on every number it ever issued there (a topic whose state was
+// evicted answers the floor every evicted topic stayed below).
+func (n *Node) OwnSeq(topic string) uint64 {
+	if t := n.topics.get(topic); t != nil {
+		return t.ownSeq
+	}
+	return n.ownSeqFloor
+}
+
+// HoldsOwn reports whether this node's ring for topic still holds its own
+// message numbered seq, so a resend request could still recover it.
+func (n *Node) HoldsOwn(topic string, seq uint64) bool {
+	t := n.topics.get(topic)
+	if t == nil {
+		return false
+	}
+	for i := 0; i < t.ring.len(); i++ {
+		if m := t.ring.at(i); m.Source == n.cfg.NodeID && m.SourceSeq == seq {
+			return true
+		}
+	}
+	return false
+}
+
+// PeerPatterns lists the patterns last fetched from peer, and whether the
+// peer is known and has been fetched at all.
+func (n *Node) PeerPatterns(peer string) ([]string, bool) {
+	p := n.peers.get(peer)
+	if p == nil || !p.fetched {
+		return nil, false
+	}
+	return slices.Clone(p.patterns), true
+}

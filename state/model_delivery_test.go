@@ -206,6 +206,10 @@ func (m *deliveryModel) handle(effs []Effect) {
 			}
 			delete(m.streams, e.Stream)
 			m.ends = append(m.ends, e.Stream)
+		case *ReportGap:
+			if e.From == 0 || e.From > e.To {
+				t.Fatalf("gap report with an empty or bad range: %s", e)
+			}
 		default:
 			t.Fatalf("unexpected effect %s", e)
 		}

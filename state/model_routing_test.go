@@ -313,6 +313,10 @@ func (m *routingModel) handle(effs []Effect) {
 				s.stream = 0
 			}
 			m.out.ends = append(m.out.ends, e.Stream)
+		case *ReportGap:
+			if e.From == 0 || e.From > e.To {
+				t.Fatalf("gap report with an empty or bad range: %s", e)
+			}
 		default:
 			t.Fatalf("unexpected effect %s", e)
 		}

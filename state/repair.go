@@ -28,6 +28,30 @@ import (
 
 type streamKey struct{ source, topic string }
 
+// Why numbers of a stream are passed over (ReportGap.Why). The first three
+// were never meant for this node; the rest were, and are declared lost.
+const (
+	gapBeforeFirst   = "before_first"  // before the first number the source sent us
+	gapNotSent       = "not_sent"      // the source's chain says it did not send them to us
+	gapUnwanted      = "unwanted"      // on a topic no subscription here wanted
+	gapSourceGone    = "source_gone"   // the source was replaced, or gone too long
+	gapNotHeld       = "not_held"      // the source's ring no longer holds them
+	gapRepairFailed  = "repair_failed" // the source did not answer our resend requests
+	gapHoldFull      = "hold_full"     // more held behind the hole than the hold allows
+	gapEvicted       = "tracker_evicted"
+	gapWrongInstance = "wrong_instance" // another process answers at the source's address
+)
+
+// passOver moves a stream past numbers not meant for this node and says so.
+func (n *Node) passOver(s *inStream, to uint64, why string) {
+	if to <= s.last {
+		return
+	}
+	n.emit(&ReportGap{Source: s.key.source, Topic: s.key.topic, From: s.last + 1, To: to, Why: why})
+	s.skipped += to - s.last
+	s.last = to
+}
+
 type inStream struct {
 	key        streamKey
 	base       uint64     // the number before the first one expected
@@ -72,6 +96,9 @@ func (n *Node) newStream(k streamKey, base uint64) *inStream {
 	s := &inStream{key: k, base: base, last: base, alarm: newAlarm()}
 	tab.m[k] = s
 	tab.order.pushBack(s)
+	if base > 0 {
+		n.emit(&ReportGap{Source: k.source, Topic: k.topic, From: 1, To: base, Why: gapBeforeFirst})
+	}
 	return s
 }
 
@@ -79,7 +106,7 @@ func (n *Node) newStream(k streamKey, base uint64) *inStream {
 // messages are delivered.
 func (n *Node) dropStream(s *inStream) {
 	for len(s.held) > 0 {
-		n.declareGap(s, s.held[0].PrevSeq)
+		n.declareGap(s, s.held[0].PrevSeq, gapEvicted)
 	}
 	s.removed = true
 	tab := &n.inStreams
@@ -132,7 +159,7 @@ func (n *Node) sequenceRemote(m *Message) {
 // take delivers the next message of a stream. One whose TTL ran out on
 // the way is still numbered, so its subscribers are told it expired.
 func (n *Node) take(s *inStream, m *Message) {
-	s.skipped += m.SourceSeq - s.last - 1
+	n.passOver(s, m.SourceSeq-1, gapNotSent)
 	s.last = m.SourceSeq
 	s.delivered++
 	n.deliverRemote(m)
@@ -146,7 +173,7 @@ func (n *Node) hold(s *inStream, m *Message) {
 	}
 	s.held = slices.Insert(s.held, i, m)
 	if len(s.held) > n.cfg.RepairHoldLimit {
-		n.declareGap(s, s.held[0].PrevSeq)
+		n.declareGap(s, s.held[0].PrevSeq, gapHoldFull)
 		return
 	}
 	if s.alarm.want == Never && s.resendCall == 0 {
@@ -183,9 +210,10 @@ const maxGapNumbers = 1 << 31
 
 // declareGap gives up on numbers up to upTo: they are lost. The topic's
 // local numbering skips as many, then held messages flow again.
-func (n *Node) declareGap(s *inStream, upTo uint64) {
+func (n *Node) declareGap(s *inStream, upTo uint64, why string) {
 	if upTo > s.last {
 		missing := upTo - s.last
+		n.emit(&ReportGap{Source: s.key.source, Topic: s.key.topic, From: s.last + 1, To: upTo, Lost: true, Why: why})
 		n.counters.Gaps++
 		n.counters.GapMessages += missing
 		t := n.useTopic(s.key.topic)
@@ -220,9 +248,8 @@ func (n *Node) reportLost(topic string, missing uint64) {
 // so wanting the topic again later does not make it look missing.
 func (n *Node) skipUnwanted(source, topic string, seq uint64) {
 	s := n.inStreams.m[streamKey{source, topic}]
-	if s != nil && seq > s.last && len(s.held) == 0 {
-		s.skipped += seq - s.last
-		s.last = seq
+	if s != nil && len(s.held) == 0 {
+		n.passOver(s, seq, gapUnwanted)
 	}
 }
 
@@ -232,7 +259,7 @@ func (n *Node) repairDue(s *inStream) {
 		return
 	}
 	if s.attempts >= n.cfg.RepairAttempts {
-		n.declareGap(s, s.held[0].PrevSeq)
+		n.declareGap(s, s.held[0].PrevSeq, gapRepairFailed)
 		n.restartRepair(s)
 		return
 	}
@@ -288,15 +315,12 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 		if start == 0 {
 			start = target
 		}
-		if start-1 > s.last {
-			s.skipped += start - 1 - s.last
-			s.last = start - 1
-		}
+		n.passOver(s, start-1, gapBeforeFirst)
 		s.fromStart = false
 	}
 	if e.Reply.Instance != s.key.source {
 		n.reject(reasonResendWrongNode)
-		n.declareGap(s, target)
+		n.declareGap(s, target, gapWrongInstance)
 		n.restartRepair(s)
 		return
 	}
@@ -318,7 +342,7 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 			continue // a duplicate within the reply
 		}
 		if m.SourceSeq > s.last+1 {
-			n.declareGap(s, m.SourceSeq-1)
+			n.declareGap(s, m.SourceSeq-1, gapNotHeld)
 		}
 		if !n.dedup.add(m.ID) {
 			// Already delivered under this id: only its number was missing.
@@ -335,7 +359,7 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 		n.take(s, m)
 	}
 	// The source answers for the whole range: what it did not send is gone.
-	n.declareGap(s, target)
+	n.declareGap(s, target, gapNotHeld)
 	n.restartRepair(s)
 }
 
@@ -347,7 +371,7 @@ func (tab *streamTable) sourceGone(n *Node, source string) {
 		s := tab.order.at(i)
 		if !s.removed && s.key.source == source && s.resendCall == 0 {
 			for len(s.held) > 0 {
-				n.declareGap(s, s.held[0].PrevSeq)
+				n.declareGap(s, s.held[0].PrevSeq, gapSourceGone)
 			}
 		}
 	}

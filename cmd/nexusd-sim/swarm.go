@@ -106,6 +106,8 @@ func printSummary(w io.Writer, s *sim.Summary) {
 	fmt.Fprintf(w, "events            %d\n", s.Events)
 	fmt.Fprintf(w, "messages          %d published, %d deliveries, %d dropped, %d expired\n", s.Published, s.Delivered, s.Dropped, s.Expired)
 	fmt.Fprintf(w, "mesh repair       %d repaired, %d declared lost\n", s.Repaired, s.Gaps)
+	fmt.Fprintf(w, "violations        %d silent losses, %d needless losses, %d phantom losses, %d duplicates, %d out of order\n",
+		s.SilentLosses, s.NeedlessLosses, s.PhantomLosses, s.Duplicates, s.OrderViolations)
 	fmt.Fprintf(w, "faults injected   %d crashes, %d partitions, %d pauses, %d packets lost\n", s.Crashes, s.Partitions, s.Pauses, s.LostPackets)
 	fmt.Fprintf(w, "converged         %s after the last change (%d fetches), %s after heal\n",
 		s.ConvergeAfterChange, s.FetchesPerChange, s.ConvergeAfterHeal)
@@ -125,6 +127,8 @@ func jsonSummary(s *sim.Summary) map[string]any {
 		"virtual_time_ms": ms(s.VirtualTime), "wall_time_ms": ms(s.WallTime), "events": s.Events,
 		"messages_published": s.Published, "deliveries": s.Delivered, "drops": s.Dropped, "expired": s.Expired,
 		"repaired": s.Repaired, "gap_messages": s.Gaps,
+		"silent_losses": s.SilentLosses, "needless_losses": s.NeedlessLosses, "phantom_losses": s.PhantomLosses,
+		"duplicates": s.Duplicates, "order_violations": s.OrderViolations,
 		"crashes": s.Crashes, "partitions": s.Partitions, "pauses": s.Pauses, "lost_packets": s.LostPackets,
 		"convergence_after_change_ms": ms(s.ConvergeAfterChange), "fetches_per_change": s.FetchesPerChange,
 		"convergence_after_heal_ms": ms(s.ConvergeAfterHeal),
