@@ -63,6 +63,10 @@ func (w *World) handle(sn *simNode, effs []state.Effect) {
 		case *state.AnswerState:
 			w.answer(sn, e.Req, func(c *call) state.Event { return &state.FetchCompleted{Call: c.id, State: e.State} })
 		case *state.AnswerPush:
+			if e.Req == w.injectReq && w.injectReq != 0 {
+				c := *e
+				w.injectAnswer = &c
+			}
 			var err error
 			if len(e.Errs) > 0 && e.Errs[0] != nil {
 				err = e.Errs[0]

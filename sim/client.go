@@ -60,6 +60,7 @@ type SubOptions struct {
 	Policy   state.Policy // state.PolicyDefault: the node's
 	Rate     float64      // credit per second; 0: fast
 	Credit   int          // initial credit; 0: 64 (fast) or 1 (slow)
+	Stalled  bool         // never reads: no credit at all, ever
 	Record   bool         // keep every event for scenario output
 }
 
@@ -76,11 +77,13 @@ func (w *World) Subscribe(i int, name string, patterns []string, o SubOptions) e
 		lastSrc: map[srcTopic]uint64{}, lastSeq: map[string]uint64{}, seen: map[string]int{},
 		got: map[msgKey]bool{}, learned: map[string]bool{}}
 	credit := o.Credit
-	if credit == 0 {
+	switch {
+	case o.Stalled:
+		credit = 0
+	case credit == 0 && o.Rate > 0:
+		credit = 1
+	case credit == 0:
 		credit = 64
-		if o.Rate > 0 {
-			credit = 1
-		}
 	}
 	w.clients[name] = c
 	c.attach(w.newStream(sn, c))
@@ -172,7 +175,7 @@ func (c *client) receive(w *World, o state.Out) {
 			c.liveGot[o.Msg.ID] = true
 		}
 		if c.record {
-			c.payloads = append(c.payloads, string(o.Msg.Payload))
+			c.payloads = append(c.payloads, payloadText(o.Msg.Payload))
 		}
 	case state.OutRetained:
 		c.retained++
@@ -221,7 +224,7 @@ func (c *client) describe(o state.Out) string {
 	switch o.Kind {
 	case state.OutMessage, state.OutReplay, state.OutRetained:
 		m := o.Msg
-		return fmt.Sprintf("%s %s %q seq=%d from=%s", o.Kind, m.Topic, m.Payload, m.Seq, c.w.nameOf(m.Source))
+		return fmt.Sprintf("%s %s %q seq=%d from=%s", o.Kind, m.Topic, payloadText(m.Payload), m.Seq, c.w.nameOf(m.Source))
 	case state.OutInfo:
 		s := "info"
 		if o.Info.GapDetected {
@@ -375,3 +378,12 @@ func (w *World) sortedClients() []*client {
 
 // clock is the world's time for canonical output.
 func (w *World) clock() string { return fmtDur(w.now) }
+
+// payloadText is a payload as scenario output shows it: itself, or its
+// size when it is long.
+func payloadText(p []byte) string {
+	if len(p) > 64 {
+		return fmt.Sprintf("<%d bytes>", len(p))
+	}
+	return string(p)
+}

@@ -3,13 +3,16 @@ package sim
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nexusd/nexusd/state"
 )
 
-// publish node=I topic=T [n=K] [retain] [payload=TEXT] [ttl=DURATION]:
-// publish K messages now. Payloads are TEXT, or TEXT-1..TEXT-K when K > 1;
-// without payload= they are numbered p1, p2... across the script.
+// publish node=I topic=T [n=K] [every=DURATION] [retain] [payload=TEXT]
+// [size=BYTES] [ttl=DURATION]: publish K messages now, or one now and one
+// every DURATION after it. Payloads are TEXT, or TEXT-1..TEXT-K when K > 1;
+// without payload= they are numbered p1, p2... across the script; with
+// size= each is that many bytes (1048576, 64KiB, 1MiB).
 func cmdPublish(s *Script, a *args) (string, error) {
 	i, err := s.node(a)
 	if err != nil {
@@ -28,8 +31,22 @@ func cmdPublish(s *Script, a *args) (string, error) {
 		return "", err
 	}
 	o := PublishOptions{Retain: a.has("retain"), TTL: ttl}
+	every, err := a.dur("every", 0)
+	if err != nil {
+		return "", err
+	}
+	size, err := a.size("size")
+	if err != nil {
+		return "", err
+	}
 	text, given := a.kv["payload"]
 	a.used["payload"] = true
+	if size > 0 && given {
+		return "", fmt.Errorf("publish: give payload= or size=, not both")
+	}
+	if every > 0 {
+		return s.publishEvery(i, topic, k, every, size, o), nil
+	}
 	var results []string
 	pending := 0
 	for j := 1; j <= k; j++ {
@@ -39,12 +56,18 @@ func cmdPublish(s *Script, a *args) (string, error) {
 			payload = text[0]
 		case given:
 			payload = fmt.Sprintf("%s-%d", text[0], j)
+		case size > 0:
+			payload = ""
 		default:
 			s.pubs++
 			payload = fmt.Sprintf("p%d", s.pubs)
 		}
+		body := []byte(payload)
+		if size > 0 {
+			body = sizedPayload(size)
+		}
 		answered := false
-		err := s.w.Publish(i, topic, []byte(payload), o, func(e *state.CompletePublish) {
+		err := s.w.Publish(i, topic, body, o, func(e *state.CompletePublish) {
 			answered = true
 			if e.Err == nil && k == 1 {
 				results = append(results, fmt.Sprintf("subscribers=%d", e.Result.Subscribers))
@@ -65,3 +88,35 @@ func cmdPublish(s *Script, a *args) (string, error) {
 	}
 	return "ok " + strings.Join(results, " "), nil
 }
+
+// publishEvery schedules k publishes, the first now and one every `every`
+// after it; what each one answers is not waited for.
+func (s *Script) publishEvery(i int, topic string, k int, every time.Duration, size int, o PublishOptions) string {
+	start := s.w.now
+	for j := 0; j < k; j++ {
+		var body []byte
+		if size > 0 {
+			body = sizedPayload(size)
+		} else {
+			s.pubs++
+			body = []byte(fmt.Sprintf("p%d", s.pubs))
+		}
+		s.w.at(start+time.Duration(j)*every, func() { s.w.Publish(i, topic, body, o, nil) })
+	}
+	return fmt.Sprintf("ok %d scheduled over %s", k, fmtDur(time.Duration(k-1)*every))
+}
+
+// sizedPayload is a payload of n bytes. Every payload of one size shares
+// its bytes (nodes never write to a payload), so a script can publish
+// gigabytes that cost the simulator one buffer.
+func sizedPayload(n int) []byte {
+	if len(bigPayload) < n {
+		bigPayload = make([]byte, max(n, 2*len(bigPayload)))
+		for i := range bigPayload {
+			bigPayload[i] = 'a' + byte(i%26)
+		}
+	}
+	return bigPayload[:n:n]
+}
+
+var bigPayload []byte

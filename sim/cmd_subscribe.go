@@ -7,8 +7,9 @@ import (
 )
 
 // subscribe node=I topic=PATTERN... [sub=NAME] [retained] [queue=K]
-// [policy=drop-oldest|drop-newest|block] [rate=N/s]: open a subscription
-// whose client records everything it gets (see `deliveries`).
+// [policy=drop-oldest|drop-newest|block] [rate=N/s|stalled]: open a
+// subscription whose client records everything it gets (see
+// `deliveries`); a stalled one never reads anything.
 func cmdSubscribe(s *Script, a *args) (string, error) {
 	i, err := s.node(a)
 	if err != nil {
@@ -30,6 +31,9 @@ func cmdSubscribe(s *Script, a *args) (string, error) {
 	}
 	if o.Rate, err = a.rate("rate"); err != nil {
 		return "", err
+	}
+	if o.Stalled = a.has("stalled"); o.Stalled && o.Rate > 0 {
+		return "", fmt.Errorf("subscribe: a stalled subscription has no rate")
 	}
 	if err := s.w.Subscribe(i, name, topics, o); err != nil {
 		return fmt.Sprintf("refused: %v", err), nil

@@ -19,11 +19,12 @@ import (
 //
 //	world nodes=N [seed=S] [clusters=A,A,B...]
 //	net [loss=P] [dup=P] [reorder=P] [delay=MIN..MAX] [mcast-loss=P]
-//	subscribe node=I topic=PATTERN... [sub=NAME] [retained] [queue=K] [policy=drop-oldest|drop-newest|block] [rate=N/s]
+//	subscribe node=I topic=PATTERN... [sub=NAME] [retained] [queue=K] [policy=drop-oldest|drop-newest|block] [rate=N/s|stalled]
 //	unsubscribe node=I sub=NAME [pause]
 //	resume node=I sub=NAME [mode=replay|retained|none]
 //	close sub=NAME
-//	publish node=I topic=T [n=K] [retain] [payload=TEXT] [ttl=DURATION]
+//	publish node=I topic=T [n=K] [every=DURATION] [retain] [payload=TEXT|size=BYTES] [ttl=DURATION]
+//	inject node=I from=J topic=T seq=N [prev=N] [payload=TEXT] [retain] [timestamp=MS]
 //	run for=DURATION
 //	stabilize [max=DURATION]
 //	partition I,J|K,L   cut from=I to=J   isolate node=I   heal
@@ -36,6 +37,7 @@ type Script struct {
 	w        *World
 	handlers map[string]handler
 	pubs     int
+	injected int
 }
 
 type handler func(s *Script, a *args) (string, error)
@@ -48,7 +50,7 @@ func NewScript() *Script {
 	return &Script{handlers: map[string]handler{
 		"world": cmdWorld, "net": cmdNet,
 		"subscribe": cmdSubscribe, "unsubscribe": cmdUnsubscribe, "resume": cmdResume, "close": cmdClose,
-		"publish": cmdPublish, "run": cmdRun, "stabilize": cmdStabilize,
+		"publish": cmdPublish, "inject": cmdInject, "run": cmdRun, "stabilize": cmdStabilize,
 		"partition": cmdPartition, "cut": cmdCut, "isolate": cmdIsolate, "heal": cmdHeal,
 		"crash": cmdCrash, "restart": cmdRestart, "pause": cmdPause, "wake": cmdWake, "clock": cmdClock,
 		"slow": cmdSlow, "check": cmdCheck,
@@ -206,6 +208,26 @@ func (s *Script) nodeNum(cmd, v string) (int, error) {
 		return 0, fmt.Errorf("%s: node %q: nodes are 1..%d", cmd, v, s.w.Size())
 	}
 	return i, nil
+}
+
+// size reads a byte count: 1048576, 64KiB or 1MiB.
+func (a *args) size(key string) (int, error) {
+	v := a.str(key, "")
+	if v == "" {
+		return 0, nil
+	}
+	mult := 1
+	num := v
+	for suffix, m := range map[string]int{"KiB": 1 << 10, "MiB": 1 << 20} {
+		if strings.HasSuffix(v, suffix) {
+			num, mult = strings.TrimSuffix(v, suffix), m
+		}
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 1 || n > 64<<20/mult {
+		return 0, fmt.Errorf("%s: %s=%q: want a size such as 100, 64KiB or 1MiB (at most 64MiB)", a.cmd, key, v)
+	}
+	return n * mult, nil
 }
 
 // rate reads N/s.

@@ -43,6 +43,9 @@ type World struct {
 	streamSeq uint64
 	reqSeq    uint64
 
+	injectReq    uint64            // the request of the push `inject` is stepping
+	injectAnswer *state.AnswerPush // and how it was answered
+
 	trace   trace
 	stats   Stats
 	checks  checker

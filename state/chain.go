@@ -27,17 +27,22 @@ type sentRange struct{ first, last uint64 }
 // maxDeparted bounds the chains kept for removed peers.
 const maxDeparted = 1024
 
-func (n *Node) chainFor(peerID string) *chain {
-	c := n.chains[peerID]
+// chainFor returns the chain of a peer that (re)appears. One back from the
+// dead also hands back the patterns it was last known to want: they stay
+// its routes until a fetch of its state replaces them, so nothing published
+// between its return and that fetch passes it by.
+func (n *Node) chainFor(peerID string) (c *chain, routes []string) {
+	c = n.chains[peerID]
 	if c == nil {
 		c = &chain{}
 		n.chains[peerID] = c
 	}
 	if c.departed != 0 { // back from the dead
 		c.departed = 0
+		routes = c.patterns
 		n.dropDepartedRoutes(c)
 	}
-	return c
+	return c, routes
 }
 
 // record notes that m goes to the chain's peer and returns the number of

@@ -42,6 +42,30 @@ func TestDeadPeerGetsWhatItMissedWhenItReturns(t *testing.T) {
 	}
 }
 
+// A peer back from the dead is routed to by its last known patterns until
+// its state is fetched again: what is published between its return and
+// that fetch reaches it, chained to what it missed, instead of being
+// passed over (and the next push's predecessor skipping it silently).
+func TestReturnedPeerKeepsItsRoutesUntilFetchedAgain(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.sync("n2", "a")
+	h.killPeer(t, "n2")
+	h.publish("a", "while-dead")
+	effs := h.beacon("n2", "n2:5671", TopicStateHash([]string{"a"}))
+	if len(of[*FetchState](effs)) != 1 {
+		t.Fatal("a returning peer is not fetched again")
+	}
+	effs = h.publish("a", "before-fetch")
+	p := only[*Push](t, effs)
+	if string(p.Msg.Payload) != "before-fetch" || p.Prev != 1 {
+		t.Fatalf("published before the fetch: pushed %s#%d<-%d, want before-fetch#2<-1", p.Msg.Payload, p.Msg.SourceSeq, p.Prev)
+	}
+	if pub := only[*CompletePublish](t, effs); pub.Result.Subscribers != 1 {
+		t.Fatalf("the returned peer is not counted as a subscriber: %+v", pub.Result)
+	}
+}
+
 func TestRestartedPeerIsNotSentWhatItsOldInstanceMissed(t *testing.T) {
 	h := newHarness(t, "n1")
 	h.start()

@@ -36,7 +36,8 @@ import (
 //     failure; a sync-only Push (retained replication) carries a retained
 //     value the node holds, once per successful fetch of the peer; a peer
 //     back from the dead gets exactly what was queued for it when it died
-//     and what it wanted meanwhile (by its last fetched patterns).
+//     and what it wanted meanwhile (by its last fetched patterns), and
+//     those patterns route to it again until its state is fetched anew.
 func TestRoutingModelAgrees(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		m := newRoutingModel(t)
@@ -514,6 +515,11 @@ func (m *routingModel) peerPatterns(t *rapid.T) {
 func (m *routingModel) beacon(p *routePeer) {
 	returning := !p.present && p.departed
 	p.present, p.departed = true, false
+	if returning {
+		// Back from the dead: its last known patterns route to it until a
+		// fetch replaces them.
+		p.fetched, p.departedPatterns = p.departedPatterns, nil
+	}
 	p.lastHeard = m.d.now.Mono
 	p.beaconed = slices.Clone(p.current)
 	m.resetStep()

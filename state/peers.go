@@ -119,7 +119,10 @@ func (n *Node) onBeacon(b *Beacon) {
 		}
 		p = &peer{id: b.Instance, addr: b.Addr, status: Alive, fetchAlarm: newAlarm()}
 		p.link.init()
-		p.link.chain = n.chainFor(p.id)
+		p.link.chain, p.patterns = n.chainFor(p.id)
+		for _, pat := range p.patterns {
+			n.peerRoutes.add(pat, p)
+		}
 		n.peers.put(p)
 		n.slots.take(p)
 		n.byAddr[p.addr] = p
