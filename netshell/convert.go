@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/nexusd/nexusd/internal/pushstream"
 	"github.com/nexusd/nexusd/proto/discoverypb"
 	"github.com/nexusd/nexusd/proto/meshpb"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
@@ -177,7 +178,7 @@ func resendRequestFromProto(req uint64, pb *meshpb.ResendRequest) (*state.Resend
 }
 
 func resendReplyToProto(r *state.ResendReply) *meshpb.ResendResponse {
-	pb := &meshpb.ResendResponse{InstanceUuid: r.Instance, FirstAvailable: r.FirstAvailable, FirstSent: r.FirstSent,
+	pb := &meshpb.ResendResponse{InstanceUuid: r.Instance, FirstAvailable: r.FirstAvailable, FirstSent: r.FirstSent, Latest: r.Latest,
 		Messages: make([]*meshpb.MessageEnvelope, len(r.Msgs))}
 	for i := range r.Msgs {
 		pb.Messages[i] = envelopeToProto(&r.Msgs[i])
@@ -187,15 +188,28 @@ func resendReplyToProto(r *state.ResendReply) *meshpb.ResendResponse {
 
 func resendReplyFromProto(pb *meshpb.ResendResponse) *state.ResendReply {
 	return &state.ResendReply{Instance: pb.GetInstanceUuid(), FirstAvailable: pb.GetFirstAvailable(),
-		FirstSent: pb.GetFirstSent(), Msgs: envelopesFromProto(pb.GetMessages())}
+		FirstSent: pb.GetFirstSent(), Latest: pb.GetLatest(), Msgs: envelopesFromProto(pb.GetMessages())}
 }
 
-// pushAck is the v1 answer to one pushed envelope.
+// pushAck is the answer to one pushed envelope. A refusal for now (the
+// node's Unavailable) asks the sender to retry.
 func pushAck(id string, err error) *meshpb.Ack {
 	if err != nil {
-		return &meshpb.Ack{MessageId: id, ErrorMessage: err.Error()}
+		return &meshpb.Ack{MessageId: id, ErrorMessage: err.Error(), Retry: state.CodeOf(err) == state.Unavailable}
 	}
 	return &meshpb.Ack{MessageId: id, Success: true}
+}
+
+// refusalsFromProto reads the refusals of a push answer.
+func refusalsFromProto(acks []*meshpb.Ack) []pushstream.Refusal {
+	if len(acks) == 0 {
+		return nil
+	}
+	out := make([]pushstream.Refusal, len(acks))
+	for i, a := range acks {
+		out[i] = pushstream.Refusal{ID: a.GetMessageId(), Retry: a.GetRetry(), Reason: a.GetErrorMessage()}
+	}
+	return out
 }
 
 func publishFromProto(req uint64, p *sidecarpb.PublishRequest) *state.Published {

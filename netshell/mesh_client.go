@@ -37,6 +37,7 @@ type meshClient struct {
 	o        *Options
 	log      *slog.Logger
 	clk      clock.Clock
+	epoch    time.Time       // the origin of now()
 	ctx      context.Context // ends at shutdown
 	done     func(...state.Event)
 	counters *shellCounters
@@ -62,7 +63,7 @@ type peerConn struct {
 func newMeshClient(ctx context.Context, self string, o *Options, log *slog.Logger, clk clock.Clock, counters *shellCounters, done func(...state.Event)) *meshClient {
 	msg := maxMessageBytes(o)
 	return &meshClient{
-		self: self, o: o, log: log, clk: clk, ctx: ctx, done: done, counters: counters,
+		self: self, o: o, log: log, clk: clk, epoch: clk.Now(), ctx: ctx, done: done, counters: counters,
 		peers: make(map[string]*peerConn),
 		dial: []grpc.DialOption{
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -164,8 +165,11 @@ func (m *meshClient) Push(call uint64, peer, addr string, env state.Envelope) {
 		m.wg.Go(func() { m.done(&state.PushCompleted{Call: call, Err: err}) })
 		return
 	}
-	pc.push.enqueue(pushItem{call: call, env: env})
+	pc.push.enqueue(call, env)
 }
+
+// now is the client's monotonic time, as push streams measure deadlines.
+func (m *meshClient) now() time.Duration { return m.clk.Since(m.epoch) }
 
 // ClosePeer closes a removed peer's connection; its calls under way fail
 // and are completed.

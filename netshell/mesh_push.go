@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/nexusd/nexusd/internal/pushstream"
 	"github.com/nexusd/nexusd/proto/meshpb"
 	"github.com/nexusd/nexusd/state"
 )
@@ -19,22 +19,16 @@ import (
 // errAckTimeout breaks a push stream whose peer stopped acknowledging.
 var errAckTimeout = errors.New("peer did not acknowledge pushes within the call timeout")
 
-// pushItem is one Push effect waiting for, or travelling on, a stream. Its
-// envelope is the effect's copy (the payload is the node's immutable one).
-type pushItem struct {
-	call uint64
-	env  state.Envelope
-}
-
-// pushLink is the ordered push path to one peer: the loop queues Push
-// effects, and the link's goroutine packs whatever is queued into batches
-// (up to MaxPushBatch messages or MaxPushBatchBytes) on one
-// PushMessageBatchStream, opened on demand. Cumulative acks complete the
-// calls in order. When the stream breaks, every push not yet acknowledged
-// fails, newest first, so the node puts them back at the front of its
-// backlog in their original order; the node retries after its backoff and
-// the link opens a new stream. A peer without the batch stream (v1) gets
-// PushMessageStream, one envelope per frame.
+// pushLink is the ordered push path to one peer. The loop queues Push
+// effects in its pushstream.Sender, which holds the push path's semantics
+// (shared with the simulator): the link's goroutine packs whatever is
+// queued into batches (up to MaxPushBatch messages or MaxPushBatchBytes)
+// on one PushMessageBatchStream, opened on demand; cumulative answers
+// complete the calls in order, a refusal that asks for a retry completes
+// its call with an error so the node pushes it again; when the stream
+// breaks, every push not yet answered, and every push queued behind them,
+// fails. A peer without the batch stream (v1) gets PushMessageStream, one
+// envelope per frame.
 type pushLink struct {
 	m       *meshClient
 	pc      *peerConn
@@ -44,30 +38,20 @@ type pushLink struct {
 	v1      atomic.Bool
 
 	mu     sync.Mutex
-	queue  fifo[pushItem]
-	cur    *pushStream
+	s      pushstream.Sender[state.Envelope]
+	cur    *pushStream // the gRPC stream of s's open stream; nil when none
 	closed bool
 	began  bool // something was ever pushed: the stream keeps the connection
 }
 
-// pushStream is one open stream and the pushes on it not yet acknowledged.
-// Its fields but cancel and the gRPC streams are guarded by the link's mu.
+// pushStream is one open gRPC stream, the Sender's stream number id.
 type pushStream struct {
-	k        *pushLink
-	ctx      context.Context
-	cancel   context.CancelFunc
-	batch    grpc.BidiStreamingClient[meshpb.MessageBatch, meshpb.BatchAck]
-	v1       grpc.BidiStreamingClient[meshpb.MessageEnvelope, meshpb.Ack]
-	inflight fifo[pushItem]
-	marks    []sentMark // when each batch went out, oldest first
-	sent     uint64     // envelopes sent on the stream
-	acked    uint64     // envelopes acknowledged
-	broken   bool
-}
-
-type sentMark struct {
-	end uint64 // sent count after the batch
-	at  time.Time
+	k      *pushLink
+	id     uint64
+	ctx    context.Context
+	cancel context.CancelFunc
+	batch  grpc.BidiStreamingClient[meshpb.MessageBatch, meshpb.BatchAck]
+	v1     grpc.BidiStreamingClient[meshpb.MessageEnvelope, meshpb.Ack]
 }
 
 func newPushLink(m *meshClient, pc *peerConn) *pushLink {
@@ -75,14 +59,14 @@ func newPushLink(m *meshClient, pc *peerConn) *pushLink {
 }
 
 // enqueue is called by the loop; it never blocks.
-func (k *pushLink) enqueue(it pushItem) {
+func (k *pushLink) enqueue(call uint64, env state.Envelope) {
 	k.mu.Lock()
 	if k.closed {
 		k.mu.Unlock()
-		k.m.wg.Go(func() { k.m.done(&state.PushCompleted{Call: it.call, Err: errPeerClosed}) })
+		k.m.wg.Go(func() { k.m.done(&state.PushCompleted{Call: call, Err: errPeerClosed}) })
 		return
 	}
-	k.queue.push(it)
+	k.s.Queue(pushstream.Item[state.Envelope]{Call: call, ID: env.ID, Bytes: len(env.Payload) + len(env.Topic), V: env})
 	k.began = true
 	k.mu.Unlock()
 	k.started.Do(func() { k.m.wg.Go(k.run) })
@@ -119,9 +103,10 @@ func (k *pushLink) run() {
 		case <-k.pc.ctx.Done():
 			k.mu.Lock()
 			k.closed = true
+			cur := k.cur
 			k.mu.Unlock()
-			if s := k.current(); s != nil {
-				k.breakStream(s, errPeerClosed)
+			if cur != nil {
+				k.breakStream(cur, errPeerClosed)
 			}
 			k.failQueued(errPeerClosed)
 			return
@@ -132,45 +117,33 @@ func (k *pushLink) run() {
 	}
 }
 
-func (k *pushLink) current() *pushStream {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.cur
-}
-
-// sendOne sends one batch from the queue; false once the queue is empty.
+// sendOne sends one batch of what is queued; false once nothing is.
 func (k *pushLink) sendOne() bool {
 	k.mu.Lock()
-	empty, s := k.queue.len() == 0, k.cur
+	queued, cur := k.s.Queued(), k.cur
 	k.mu.Unlock()
-	if empty || k.pc.ctx.Err() != nil {
+	if queued == 0 || k.pc.ctx.Err() != nil {
 		return false
 	}
-	if s == nil {
+	if cur == nil {
 		var err error
-		if s, err = k.open(); err != nil {
+		if cur, err = k.open(); err != nil {
 			k.m.log.Debug("cannot open push stream", "peer", k.pc.id, "addr", k.pc.addr, "err", err)
 			k.failQueued(err)
 			return false
 		}
 	}
 	k.mu.Lock()
-	if s.broken {
+	if k.cur != cur {
 		k.mu.Unlock()
-		return true // the break failed the queue; whatever came since gets a new stream
+		return true // it broke meanwhile; whatever is queued gets a new stream
 	}
-	n, bytes := 0, 0
-	for n < k.queue.len() && n < k.m.o.MaxPushBatch && (n == 0 || bytes+len(k.queue.at(n).env.Payload) <= k.m.o.MaxPushBatchBytes) {
-		bytes += len(k.queue.at(n).env.Payload) + len(k.queue.at(n).env.Topic)
-		n++
-	}
-	batch := k.queue.take(make([]pushItem, 0, n), n)
-	s.inflight.push(batch...)
-	s.sent += uint64(n)
-	s.marks = append(s.marks, sentMark{end: s.sent, at: k.m.clk.Now()})
+	batch := k.s.Next(k.m.now(), pushstream.Limits{Messages: k.m.o.MaxPushBatch, Bytes: k.m.o.MaxPushBatchBytes})
 	k.mu.Unlock()
-	if err := s.send(batch); err != nil {
-		k.breakStream(s, err)
+	if len(batch) > 0 {
+		if err := cur.send(batch); err != nil {
+			k.breakStream(cur, err)
+		}
 	}
 	return true
 }
@@ -190,17 +163,20 @@ func (k *pushLink) open() (*pushStream, error) {
 	}
 	k.m.counters.pushStreams.Add(1)
 	k.mu.Lock()
+	var failed []pushstream.Item[state.Envelope]
+	s.id, failed = k.s.Open()
 	k.cur = s
 	k.mu.Unlock()
+	k.fail(failed, errPeerClosed) // none: a stream is opened only when none is
 	k.m.wg.Go(s.receive)
 	k.m.wg.Go(s.watch)
 	return s, nil
 }
 
-func (s *pushStream) send(items []pushItem) error {
+func (s *pushStream) send(items []pushstream.Item[state.Envelope]) error {
 	if s.v1 != nil {
 		for i := range items {
-			if err := s.v1.Send(envelopeToProto(&items[i].env)); err != nil {
+			if err := s.v1.Send(envelopeToProto(&items[i].V)); err != nil {
 				return err
 			}
 		}
@@ -209,13 +185,13 @@ func (s *pushStream) send(items []pushItem) error {
 	b := &meshpb.MessageBatch{Messages: make([]*meshpb.MessageEnvelope, len(items))}
 	envs := make([]meshpb.MessageEnvelope, len(items)) // one allocation for the batch
 	for i := range items {
-		fillEnvelopeProto(&envs[i], &items[i].env)
+		fillEnvelopeProto(&envs[i], &items[i].V)
 		b.Messages[i] = &envs[i]
 	}
 	return s.batch.Send(b)
 }
 
-// receive reads acknowledgements until the stream ends. It first checks the
+// receive reads answers until the stream ends. It first checks the
 // instance that answers is the peer we push to.
 func (s *pushStream) receive() {
 	k := s.k
@@ -260,46 +236,34 @@ func (s *pushStream) receive() {
 	k.breakStream(s, err)
 }
 
-// acked completes the pushes a cumulative count acknowledges. A refused
-// envelope is a final answer, not a transport failure: its call completes
-// without error (retrying would be refused again and hold the link up),
-// and the refusal is counted and logged.
+// onAck completes the pushes an answer counts. A refusal for good is a
+// final answer (retrying would be refused again and hold the link up): its
+// call completes without error, and the refusal is counted and logged. A
+// refusal for now completes with an error, so the node pushes it again.
 func (s *pushStream) onAck(count uint64, refused []*meshpb.Ack) error {
 	k := s.k
 	k.mu.Lock()
-	if s.broken {
-		k.mu.Unlock()
-		return nil
-	}
-	if count < s.acked || count > s.sent {
-		k.mu.Unlock()
-		return fmt.Errorf("peer acknowledged %d pushes of %d sent (before: %d)", count, s.sent, s.acked)
-	}
-	n := int(count - s.acked)
-	done := make([]state.Event, n)
-	events := make([]state.PushCompleted, n) // one allocation for the lot
-	for i := range n {
-		events[i].Call = s.inflight.at(i).call
-		done[i] = &events[i]
-	}
-	s.inflight.drop(n)
-	s.acked = count
-	i := 0
-	for i < len(s.marks) && s.marks[i].end <= count {
-		i++
-	}
-	s.marks = append(s.marks[:0], s.marks[i:]...)
+	done, err := k.s.Ack(s.id, count, refusalsFromProto(refused))
 	k.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	evs := make([]state.Event, len(done))
+	events := make([]state.PushCompleted, len(done)) // one allocation for the lot
+	for i := range done {
+		events[i] = state.PushCompleted{Call: done[i].Call, Err: done[i].Err}
+		evs[i] = &events[i]
+	}
 	if len(refused) > 0 {
 		k.m.counters.pushRefused.Add(uint64(len(refused)))
-		k.m.log.Warn("peer refused pushed messages", "peer", k.pc.id, "count", len(refused),
-			"first", refused[0].GetMessageId(), "reason", refused[0].GetErrorMessage())
+		k.m.log.Debug("peer refused pushed messages", "peer", k.pc.id, "count", len(refused),
+			"first", refused[0].GetMessageId(), "retry", refused[0].GetRetry(), "reason", refused[0].GetErrorMessage())
 	}
-	k.m.done(done...)
+	k.m.done(evs...)
 	return nil
 }
 
-// watch breaks the stream when the oldest unacknowledged batch has waited
+// watch breaks the stream when its oldest unanswered batch has waited
 // longer than CallTimeout.
 func (s *pushStream) watch() {
 	k := s.k
@@ -312,7 +276,8 @@ func (s *pushStream) watch() {
 		case <-t.C:
 		}
 		k.mu.Lock()
-		late := !s.broken && len(s.marks) > 0 && k.m.clk.Since(s.marks[0].at) > k.m.o.CallTimeout
+		late, _ := k.s.Overdue(k.m.now(), k.m.o.CallTimeout)
+		late = late && k.cur == s
 		k.mu.Unlock()
 		if late {
 			k.breakStream(s, errAckTimeout)
@@ -321,46 +286,44 @@ func (s *pushStream) watch() {
 	}
 }
 
-// breakStream ends a stream once: every push on it not yet acknowledged,
-// and every push queued behind them, fails.
+// breakStream ends a stream once: every push on it not yet answered, and
+// every push queued behind them, fails.
 func (k *pushLink) breakStream(s *pushStream, err error) {
 	if k.pc.ctx.Err() != nil {
 		err = errPeerClosed // whatever the stream said, this is why
 	}
 	k.mu.Lock()
-	if s.broken {
+	if k.cur != s {
 		k.mu.Unlock()
 		return
 	}
-	s.broken = true
-	if k.cur == s {
-		k.cur = nil
-	}
-	failed := append(s.inflight.takeAll(), k.queue.takeAll()...)
+	k.cur = nil
+	failed := k.s.Break(s.id)
 	k.mu.Unlock()
 	s.cancel()
 	if !errors.Is(err, errPeerClosed) {
 		k.m.counters.pushStreamErrs.Add(1)
-		k.m.log.Debug("push stream broke", "peer", k.pc.id, "addr", k.pc.addr, "unacked", len(failed), "err", err)
+		k.m.log.Debug("push stream broke", "peer", k.pc.id, "addr", k.pc.addr, "unanswered", len(failed), "err", err)
 	}
 	k.fail(failed, err)
 }
 
 func (k *pushLink) failQueued(err error) {
 	k.mu.Lock()
-	failed := k.queue.takeAll()
+	failed := k.s.FailQueued()
 	k.mu.Unlock()
 	k.fail(failed, err)
 }
 
-// fail completes items with err, newest first (see pushLink).
-func (k *pushLink) fail(items []pushItem, err error) {
+// fail completes items with err. The node files failed pushes by the order
+// they were first issued, whatever order their failures come in.
+func (k *pushLink) fail(items []pushstream.Item[state.Envelope], err error) {
 	if len(items) == 0 {
 		return
 	}
 	evs := make([]state.Event, len(items))
 	for i, it := range items {
-		evs[len(items)-1-i] = &state.PushCompleted{Call: it.call, Err: err}
+		evs[i] = &state.PushCompleted{Call: it.Call, Err: err}
 	}
 	k.m.done(evs...)
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/nexusd/nexusd/internal/pushstream"
 	"github.com/nexusd/nexusd/proto/meshpb"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
 	"github.com/nexusd/nexusd/state"
@@ -26,9 +27,10 @@ import (
 // scripts.
 type fakePeer struct {
 	meshpb.UnimplementedMeshServiceServer
-	v1Only  bool // no PushMessageBatchStream, as a v1 daemon
-	breakAt int  // break the batch stream after receiving this many envelopes (0: never)
-	silent  bool // never acknowledge
+	v1Only  bool            // no PushMessageBatchStream, as a v1 daemon
+	breakAt int             // break the batch stream after receiving this many envelopes (0: never)
+	silent  bool            // never acknowledge
+	refuse  map[string]bool // message id -> refused, for now (true) or for good
 
 	mu      sync.Mutex
 	got     []string // message ids in arrival order
@@ -56,8 +58,14 @@ func (f *fakePeer) PushMessageBatchStream(st grpc.BidiStreamingServer[meshpb.Mes
 		if f.breakAt > 0 && total >= f.breakAt {
 			return status.Error(codes.Internal, "scripted failure")
 		}
+		ack := &meshpb.BatchAck{Accepted: n}
+		for _, m := range b.GetMessages() {
+			if retry, ok := f.refuse[m.GetMessageId()]; ok {
+				ack.Failures = append(ack.Failures, &meshpb.Ack{MessageId: m.GetMessageId(), ErrorMessage: "scripted", Retry: retry})
+			}
+		}
 		if !f.silent {
-			if err := st.Send(&meshpb.BatchAck{Accepted: n}); err != nil {
+			if err := st.Send(ack); err != nil {
 				return err
 			}
 		}
@@ -216,7 +224,10 @@ func TestAV1PeerGetsPushMessageStream(t *testing.T) {
 	}
 }
 
-func TestABrokenStreamFailsItsPushesNewestFirst(t *testing.T) {
+// A stream that breaks fails every push on it not yet answered (the node
+// files failures by the order the pushes were issued, whatever order they
+// complete in).
+func TestABrokenStreamFailsEveryUnansweredPush(t *testing.T) {
 	peer := &fakePeer{silent: true, breakAt: 5}
 	addr := peer.start(t)
 	m, c := newTestMeshClient(t)
@@ -225,8 +236,28 @@ func TestABrokenStreamFailsItsPushesNewestFirst(t *testing.T) {
 	}
 	done := c.wait(t, 5)
 	for i, e := range done {
-		if e.Err == nil || e.Call != uint64(5-i) {
-			t.Fatalf("completion %d: %+v, want call %d failed (newest first)", i, e, 5-i)
+		if e.Err == nil || e.Call != uint64(i+1) {
+			t.Fatalf("completion %d: %+v, want call %d failed", i, e, i+1)
+		}
+	}
+}
+
+// A peer's refusal for now completes that push with ErrRetry, so the node
+// pushes it again; a refusal for good completes it without error, so the
+// link is not held up by what would be refused again.
+func TestRefusalsForNowAreRetriedAndForGoodAreDone(t *testing.T) {
+	peer := &fakePeer{refuse: map[string]bool{"m0001": true, "m0002": false}}
+	addr := peer.start(t)
+	m, c := newTestMeshClient(t)
+	for i := range 4 {
+		m.Push(uint64(i+1), "peer", addr, msg(i))
+	}
+	for _, e := range c.wait(t, 4) {
+		switch {
+		case e.Call == 2 && !errors.Is(e.Err, pushstream.ErrRetry):
+			t.Fatalf("push refused for now completed with %v, want ErrRetry", e.Err)
+		case e.Call != 2 && e.Err != nil:
+			t.Fatalf("push %d completed with %v", e.Call, e.Err)
 		}
 	}
 }

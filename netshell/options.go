@@ -11,6 +11,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 
+	"github.com/nexusd/nexusd/internal/pushstream"
 	"github.com/nexusd/nexusd/state"
 )
 
@@ -108,10 +109,10 @@ func DefaultOptions() Options {
 		MaxPatterns:        10000,             // SPEC
 		MaxRetained:        100000,            // SPEC
 
-		StreamWindow:       256,       // a few gRPC frames of small messages; more only moves the queue out of the node
-		MaxBatch:           1024,      // larger batches gain nothing and delay the first message
-		MaxPushBatch:       256,       // about 1.8x NATS at 64 per frame (SPEC); 256 amortises further
-		MaxPushBatchBytes:  1 << 20,   // keeps one frame well under the receiver's message limit
+		StreamWindow:       256,                               // a few gRPC frames of small messages; more only moves the queue out of the node
+		MaxBatch:           1024,                              // larger batches gain nothing and delay the first message
+		MaxPushBatch:       pushstream.DefaultLimits.Messages, // as the simulator batches
+		MaxPushBatchBytes:  pushstream.DefaultLimits.Bytes,
 		MaxStateBytes:      256 << 20, // 100000 retained values of ~2 KiB; beyond that a fetch is refused
 		MaxPublishBatch:    4096,      // one frame of small publishes
 		PublishStreamBytes: 64 << 20,  // many full batches in flight; bounded whatever the client sends

@@ -29,8 +29,8 @@ type call struct {
 	fromGen int
 	done    bool
 
-	env          state.Envelope // push
-	topic        string         // resend
+	batch        *pushBatch // push: the batch it serves
+	topic        string     // resend
 	lo, hi       uint64
 	expectSource string
 }
@@ -54,9 +54,8 @@ func (w *World) handle(sn *simNode, effs []state.Effect) {
 		case *state.Probe:
 			w.startCall(sn, &call{kind: cProbe, id: e.Call}, e.Addr)
 		case *state.Push:
-			c := &call{kind: cPush, id: e.Call, env: e.Envelope()}
 			w.stats.Pushes++
-			w.startCall(sn, c, e.Addr)
+			w.queuePush(sn, e)
 		case *state.RequestResend:
 			w.stats.Resends++
 			w.startCall(sn, &call{kind: cResend, id: e.Call, topic: e.Topic, lo: e.From, hi: e.To, expectSource: e.Peer}, e.Addr)
@@ -67,11 +66,10 @@ func (w *World) handle(sn *simNode, effs []state.Effect) {
 				c := *e
 				w.injectAnswer = &c
 			}
-			var err error
-			if len(e.Errs) > 0 && e.Errs[0] != nil {
-				err = e.Errs[0]
+			if c := sn.answers[e.Req]; c != nil && c.batch != nil {
+				delete(sn.answers, e.Req)
+				w.answerBatch(sn, c.batch, e)
 			}
-			w.answer(sn, e.Req, func(c *call) state.Event { return &state.PushCompleted{Call: c.id, Err: err} })
 		case *state.AnswerResend:
 			reply := e.Reply
 			reply.Msgs = append([]state.Envelope(nil), reply.Msgs...)
@@ -101,8 +99,10 @@ func (w *World) handle(sn *simNode, effs []state.Effect) {
 		case *state.ReportGap:
 			w.noteGap(sn, e)
 		case *state.ClosePeer:
+			w.closePaths(sn, e.Peer, e.Addr)
 		}
 	}
+	w.flushPaths()
 	for _, c := range credited {
 		if !c.ended && c.stream != 0 {
 			w.stepLater(w.now, sn, &state.CreditGranted{Stream: c.stream, N: c.owed})
@@ -191,8 +191,6 @@ func (w *World) serve(target *simNode, c *call) {
 	switch c.kind {
 	case cFetch:
 		w.step(target, &state.StateRequested{Req: req})
-	case cPush:
-		w.step(target, &state.PushReceived{Req: req, From: c.from.addr, Envs: []state.Envelope{c.env}})
 	case cResend:
 		w.step(target, &state.ResendRequested{Req: req, Source: c.expectSource, Requester: c.from.id, Topic: c.topic, From: c.lo, To: c.hi})
 	}

@@ -201,7 +201,7 @@ func (w *World) noteGap(sn *simNode, e *state.ReportGap) {
 		switch {
 		case reachedIt:
 			reached = append(reached, q)
-		case stillHeld && src.node.HoldsOwn(e.Topic, q):
+		case stillHeld && src.node.HoldsOwnFor(sn.id, e.Topic, q):
 			held = append(held, q)
 		}
 	}

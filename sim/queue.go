@@ -7,13 +7,15 @@ package sim
 type evKind uint8
 
 const (
-	evTick     evKind = iota + 1 // a node's NextDeadline came
-	evBeacon                     // a multicast beacon reaches every listener
-	evRequest                    // a call's request reaches its target
-	evResponse                   // a call's answer reaches its caller
-	evTimeout                    // a call's CallTimeout ran out
-	evStep                       // hand a node an event (credit, local API calls)
-	evAction                     // run a scheduled function (workload, faults)
+	evTick       evKind = iota + 1 // a node's NextDeadline came
+	evBeacon                       // a multicast beacon reaches every listener
+	evRequest                      // a call's request reaches its target
+	evResponse                     // a call's answer reaches its caller
+	evTimeout                      // a call's CallTimeout ran out
+	evStep                         // hand a node an event (credit, local API calls)
+	evPushBatch                    // a batch of pushes reaches its target (pushpath.go)
+	evPushAnswer                   // a target's answer to a batch reaches its sender
+	evAction                       // run a scheduled function (workload, faults)
 )
 
 // event is one entry of the agenda; its time is the entry's (and the

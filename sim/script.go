@@ -17,7 +17,7 @@ import (
 //
 // Commands (one handler each, in cmd_*.go):
 //
-//	world nodes=N [seed=S] [clusters=A,A,B...]
+//	world nodes=N [seed=S] [clusters=A,A,B...] [config=Field:Value,...]
 //	net [loss=P] [dup=P] [reorder=P] [delay=MIN..MAX] [mcast-loss=P]
 //	subscribe node=I topic=PATTERN... [sub=NAME] [retained] [queue=K] [policy=drop-oldest|drop-newest|block] [rate=N/s|stalled]
 //	unsubscribe node=I sub=NAME [pause]

@@ -93,7 +93,7 @@ func (w *World) TraceHash() uint64 { return w.trace.h }
 // Stats count what happened in a world.
 type Stats struct {
 	Beacons, BeaconsLost                  uint64
-	Pushes, Resends, Timeouts             uint64
+	Pushes, Batches, Resends, Timeouts    uint64
 	Lost, Duplicated, Reordered           uint64
 	Published                             uint64
 	Crashes, Restarts, Partitions, Pauses uint64

@@ -38,6 +38,9 @@ type World struct {
 	byAddr map[string]*simNode
 	net    network
 
+	paths      map[pathKey]*pushPath // push streams (pushpath.go)
+	dirtyPaths []*pushPath           // paths with pushes queued by the step under way
+
 	clients   map[string]*client // by name
 	clientSeq int
 	streamSeq uint64
@@ -90,6 +93,7 @@ func New(opts Options) (*World, error) {
 		seed:    opts.Seed,
 		rng:     derive(opts.Seed, "network", 0),
 		byAddr:  make(map[string]*simNode),
+		paths:   make(map[pathKey]*pushPath),
 		clients: make(map[string]*client),
 	}
 	w.net.init(opts.Nodes, opts.Net)
@@ -116,6 +120,7 @@ func (w *World) boot(sn *simNode) error {
 		w.checks.formerNames[sn.id] = fmt.Sprintf("%s@%d", sn.name, sn.gen)
 	}
 	sn.gen++
+	w.dropPaths(sn)
 	r := derive(w.seed, "node", sn.idx*1000+sn.gen)
 	sn.id = state.NewUUID(r)
 	cfg := state.DefaultConfig(sn.id, sn.cluster, r)
@@ -212,6 +217,13 @@ func (w *World) dispatch(e event) {
 	case evResponse:
 		w.respond(e)
 		return
+	case evPushBatch: // addressed to whoever runs at that address now
+		if sn.up && w.now < sn.pausedUntil {
+			sn.deferred = append(sn.deferred, e)
+			return
+		}
+		w.serveBatch(sn, e.ev.(*pushBatch))
+		return
 	case evRequest: // addressed to whoever runs at that address now
 		switch {
 		case !sn.up:
@@ -231,6 +243,8 @@ func (w *World) dispatch(e event) {
 		return
 	}
 	switch e.kind {
+	case evPushAnswer:
+		w.takeAnswer(e.ev.(*pushBatch))
 	case evTick:
 		if w.now != sn.tickAt {
 			return // superseded by an earlier tick

@@ -145,6 +145,9 @@ func TestConfigValidationNamesTheSetting(t *testing.T) {
 		{func(c *Config) { c.PeerTimeout = c.SuspectAfter }, "PeerTimeout"},
 		{func(c *Config) { c.QueueLimit = 0 }, "QueueLimit"},
 		{func(c *Config) { c.BeaconJitter = 1 }, "BeaconJitter"},
+		// A window larger than the receiver's hold would make it declare
+		// lost what the source is about to push again.
+		{func(c *Config) { c.PushWindow = c.RepairHoldLimit + 1 }, "PushWindow"},
 	} {
 		cfg := testConfig("n1")
 		tc.mod(&cfg)

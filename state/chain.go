@@ -63,13 +63,13 @@ func (n *Node) record(c *chain, m *Message) uint64 {
 
 // departChain keeps a dead peer's chain, its routes and what was waiting
 // to be pushed to it, for DepartedRetention.
-func (n *Node) departChain(peerID, addr string, patterns []string, backlog *deque[outgoing]) {
+func (n *Node) departChain(peerID, addr string, patterns []string, unsent []outgoing) {
 	if c := n.chains[peerID]; c != nil {
 		n.departedAt[addr] = peerID
 		c.departed = max(n.now.Mono, 1)
 		c.patterns = patterns
-		for backlog.len() > 0 {
-			n.keepMissed(c, backlog.popFront())
+		for _, o := range unsent {
+			n.keepMissed(c, o)
 		}
 		for _, pat := range patterns {
 			n.departedRoutes.add(pat, c)
@@ -82,6 +82,7 @@ func (n *Node) departChain(peerID, addr string, patterns []string, backlog *dequ
 // forgetDeparted drops the chains of peers dead longer than
 // DepartedRetention, or beyond maxDeparted. It runs with every beacon.
 func (n *Node) forgetDeparted() {
+	n.forgetAwaySources()
 	for n.departedOrder.len() > 0 {
 		id := n.departedOrder.front()
 		c := n.chains[id]

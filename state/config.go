@@ -144,14 +144,14 @@ func DefaultConfig(nodeID, cluster string, rand Source) Config {
 		DedupWindow:          65536,             // a few seconds of traffic at high rates
 		ReplayLimitPerResume: 1 << 20,           // a resume never builds an unbounded replay list
 
-		PushWindow:        4096,                   // enough to keep a batched stream busy
+		PushWindow:        1024,                   // 4 full batches in flight keep a stream busy; at most RepairHoldLimit
 		PeerBacklogLimit:  10000,                  // as deep as one subscriber queue
 		PushRetryDelay:    100 * time.Millisecond, // a broken stream reconnects in about this
 		PushRetryMaxDelay: 2 * time.Second,        // below PeerTimeout, so retries outlive blips
 		RepairDelay:       50 * time.Millisecond,  // streams are ordered; a hole is almost always loss
 		RepairAttempts:    8,                      // with the waits below, about 4 s of trying
 		RepairMaxDelay:    time.Second,
-		RepairHoldLimit:   1024,
+		RepairHoldLimit:   4096, // a full push window, with room for retries behind it
 		MaxStreams:        100000,
 		DepartedRetention: 10 * time.Minute, // a peer back within this learns what it missed
 	}
@@ -212,6 +212,11 @@ func (c *Config) Validate() error {
 		if l.n <= 0 {
 			return fmt.Errorf("config: %s must be positive, got %d", l.name, l.n)
 		}
+	}
+	if c.PushWindow > c.RepairHoldLimit {
+		// A peer may hold up to RepairHoldLimit messages behind one hole;
+		// a source with more than that in flight would push past it.
+		return fmt.Errorf("config: PushWindow %d is larger than RepairHoldLimit %d: a receiver could not hold what one stream has in flight behind a hole", c.PushWindow, c.RepairHoldLimit)
 	}
 	if c.DefaultPolicy > Block {
 		return fmt.Errorf("config: DefaultPolicy %d is not a policy", c.DefaultPolicy)

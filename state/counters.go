@@ -28,6 +28,7 @@ type Counters struct {
 	BacklogDropped      uint64 // messages a peer's full backlog discarded
 	Duplicates          uint64 // remote messages already seen (by id or number)
 	Late                uint64 // remote messages behind a hole already declared lost
+	PushesDeferred      uint64 // pushes refused for now: their hole's hold was full
 	Dropped             uint64 // queue drops, all subscriptions
 	Expired             uint64 // messages whose TTL ran out before hand-out
 	Replayed            uint64

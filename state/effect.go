@@ -30,6 +30,7 @@ type ResendReply struct {
 	Msgs           []Envelope
 	FirstAvailable uint64
 	FirstSent      uint64 // what a From of 0 resolved to: the first number sent to the caller; 0 unknown
+	Latest         uint64 // the highest number ever given on the topic (an upper bound); 0 unknown
 }
 
 // SendBeacon: multicast (and unicast to seeds) a beacon with this hash.

@@ -97,7 +97,7 @@ type Backlog struct {
 func (n *Node) Backlog() Backlog {
 	b := Backlog{Calls: n.CallsInFlight()}
 	n.peers.each(func(p *peer) {
-		b.Waiting += p.link.backlog.len()
+		b.Waiting += p.link.waiting()
 		if p.unsynced() {
 			b.Unsynced++
 		}
@@ -124,19 +124,11 @@ func (n *Node) OwnSeq(topic string) uint64 {
 	return n.ownSeqFloor
 }
 
-// HoldsOwn reports whether this node's ring for topic still holds its own
-// message numbered seq, so a resend request could still recover it.
-func (n *Node) HoldsOwn(topic string, seq uint64) bool {
-	t := n.topics.get(topic)
-	if t == nil {
-		return false
-	}
-	for i := 0; i < t.ring.len(); i++ {
-		if m := t.ring.at(i); m.Source == n.cfg.NodeID && m.SourceSeq == seq {
-			return true
-		}
-	}
-	return false
+// HoldsOwnFor reports whether this node still holds its own message
+// numbered seq on topic for peer (in the topic's ring, or owed to the
+// peer), so a resend request from peer would recover it.
+func (n *Node) HoldsOwnFor(peer, topic string, seq uint64) bool {
+	return len(n.ownHeld(peer, topic, seq, seq)) > 0
 }
 
 // PeerPatterns lists the patterns last fetched from peer, and whether the

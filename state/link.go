@@ -1,18 +1,22 @@
 package state
 
+import "slices"
+
 // link carries our messages to one peer: pushes in flight up to PushWindow,
-// then a backlog. A failed push goes back to the front of the backlog and
-// the link rests for a backoff (PushRetryDelay, doubling to
-// PushRetryMaxDelay) before pushing again, for as long as the peer lives.
-// Retries can reorder and duplicate; the receiver's numbering and dedup
-// put that right. The backlog is capped; what it sheds, the receiver sees
-// as a hole (each push names the previous number sent on its topic) and
-// repairs from our ring.
+// then a backlog. A failed push (its stream broke, or the peer asked for it
+// again later) goes to the retry list, kept in the order the pushes were
+// first issued whatever order their failures arrive in, and the link rests
+// for a backoff (PushRetryDelay, doubling to PushRetryMaxDelay) before
+// pushing again, retries first, for as long as the peer lives. Retries
+// can duplicate; the receiver's dedup puts that right. The backlog is
+// capped; what it sheds, the receiver sees as a hole (each push names the
+// previous number sent on its topic) and repairs from our ring.
 type link struct {
 	inflight   int               // pushes awaiting completion
 	sent       deque[pushRecord] // those pushes, in the order issued
 	seq        uint32            // number of the next push on this link
-	backlog    deque[outgoing]
+	retry      deque[pushRecord] // failed pushes, by seq: pushed again first
+	backlog    deque[outgoing]   // never pushed yet
 	resting    bool
 	failures   int    // consecutive
 	chain      *chain // chain.go: what we routed to this peer
@@ -32,6 +36,64 @@ type pushRecord struct {
 }
 
 func (l *link) init() { l.retryAlarm = newAlarm() }
+
+// waiting is how many pushes wait for the link: retries and backlog.
+func (l *link) waiting() int { return l.retry.len() + l.backlog.len() }
+
+// requeue files a failed push among the retries by its seq.
+func (l *link) requeue(r pushRecord) {
+	i := l.retry.len()
+	for i > 0 && seqAfter(l.retry.at(i-1).seq, r.seq) {
+		i--
+	}
+	switch i {
+	case 0:
+		l.retry.pushFront(r)
+	case l.retry.len():
+		l.retry.pushBack(r)
+	default:
+		l.retry.pushBack(r)
+		for j := l.retry.len() - 1; j > i; j-- {
+			*l.retry.atPtr(j) = l.retry.at(j - 1)
+		}
+		*l.retry.atPtr(i) = r
+	}
+}
+
+// seqAfter reports whether push number a was issued after b; numbers wrap.
+func seqAfter(a, b uint32) bool { return int32(a-b) > 0 }
+
+// unsent takes every push the link still owes its peer, in order: those
+// in flight or failed (by the order first issued), then the backlog.
+func (l *link) unsent() []outgoing {
+	owed := make([]pushRecord, 0, l.sent.len()+l.retry.len())
+	for l.sent.len() > 0 {
+		if r := l.sent.popFront(); !r.done {
+			owed = append(owed, r)
+		}
+	}
+	for l.retry.len() > 0 {
+		owed = append(owed, l.retry.popFront())
+	}
+	slices.SortStableFunc(owed, func(a, b pushRecord) int {
+		if seqAfter(a.seq, b.seq) {
+			return 1
+		}
+		if seqAfter(b.seq, a.seq) {
+			return -1
+		}
+		return 0
+	})
+	out := make([]outgoing, 0, len(owed)+l.backlog.len())
+	for _, r := range owed {
+		out = append(out, r.o)
+	}
+	for l.backlog.len() > 0 {
+		out = append(out, l.backlog.popFront())
+	}
+	l.inflight = 0
+	return out
+}
 
 // Push call ids say which link and which push they are, so a completion
 // finds its push without a lookup table: a bit marking a push, the peer's
@@ -75,15 +137,26 @@ func (n *Node) replicate(p *peer, m *Message) {
 
 func (n *Node) enqueuePush(p *peer, o outgoing) {
 	l := &p.link
-	if l.resting || l.inflight >= n.cfg.PushWindow || l.backlog.len() > 0 {
-		if l.backlog.len() >= n.cfg.PeerBacklogLimit {
-			l.backlog.popFront()
-			n.counters.BacklogDropped++
+	if l.resting || l.inflight >= n.cfg.PushWindow || l.waiting() > 0 {
+		if l.waiting() >= n.cfg.PeerBacklogLimit {
+			n.shedBacklog(l)
 		}
 		l.backlog.pushBack(o)
 		return
 	}
 	n.pushNow(p, o)
+}
+
+// shedBacklog drops the oldest push waiting for the link to make room: the
+// receiver sees the hole by the numbers that follow and repairs it from
+// our ring while the ring holds it.
+func (n *Node) shedBacklog(l *link) {
+	if l.retry.len() > 0 {
+		l.retry.popFront()
+	} else {
+		l.backlog.popFront()
+	}
+	n.counters.BacklogDropped++
 }
 
 func (n *Node) pushNow(p *peer, o outgoing) {
@@ -100,10 +173,10 @@ func (n *Node) pushNow(p *peer, o outgoing) {
 
 // completedPush finds and retires the push a completion answers. Pushes
 // usually complete in order, so it is the first one waiting.
-func (n *Node) completedPush(id uint64) (*peer, outgoing, bool) {
+func (n *Node) completedPush(id uint64) (*peer, pushRecord, bool) {
 	slot, gen, seq := splitPushCall(id)
 	if int(slot) >= len(n.slots.peer) || n.slots.gen[slot] != gen || n.slots.peer[slot] == nil {
-		return nil, outgoing{}, false // its peer was removed meanwhile
+		return nil, pushRecord{}, false // its peer was removed meanwhile
 	}
 	p := n.slots.peer[slot]
 	l := &p.link
@@ -113,16 +186,16 @@ func (n *Node) completedPush(id uint64) (*peer, outgoing, bool) {
 			continue
 		}
 		r.done = true
-		o := r.o
+		done := *r
 		r.o = outgoing{}
 		for l.sent.len() > 0 && l.sent.front().done {
 			l.sent.popFront()
 		}
 		l.inflight--
-		return p, o, true
+		return p, done, true
 	}
 	n.reject(reasonUnknownCall)
-	return nil, outgoing{}, false
+	return nil, pushRecord{}, false
 }
 
 func (n *Node) onPushCompleted(e *PushCompleted) {
@@ -130,7 +203,7 @@ func (n *Node) onPushCompleted(e *PushCompleted) {
 		n.reject(reasonUnknownCall)
 		return
 	}
-	p, o, ok := n.completedPush(e.Call)
+	p, r, ok := n.completedPush(e.Call)
 	if !ok {
 		return
 	}
@@ -143,10 +216,10 @@ func (n *Node) onPushCompleted(e *PushCompleted) {
 		return
 	}
 	n.counters.PushFailures++
-	if l.backlog.len() >= n.cfg.PeerBacklogLimit {
-		n.counters.BacklogDropped++
-	} else {
-		l.backlog.pushFront(o)
+	r.done = false
+	l.requeue(r)
+	if l.waiting() > n.cfg.PeerBacklogLimit {
+		n.shedBacklog(l)
 	}
 	if !l.resting {
 		l.resting = true
@@ -166,8 +239,12 @@ func (n *Node) drainLink(p *peer) {
 	l := &p.link
 	// Expired messages go too: the receiver numbers them and tells its
 	// subscribers they expired, and the chain of predecessors stays whole.
-	for !l.resting && l.inflight < n.cfg.PushWindow && l.backlog.len() > 0 {
-		n.pushNow(p, l.backlog.popFront())
+	for !l.resting && l.inflight < n.cfg.PushWindow && l.waiting() > 0 {
+		if l.retry.len() > 0 {
+			n.pushNow(p, l.retry.popFront().o)
+		} else {
+			n.pushNow(p, l.backlog.popFront())
+		}
 	}
 }
 

@@ -45,8 +45,10 @@ type Node struct {
 	peerRoutes      trie[*peer]
 	chains          map[string]*chain // by peer id, kept a while after death
 	departedOrder   deque[string]
-	departedRoutes  trie[*chain]      // dead peers' last known patterns
-	departedAt      map[string]string // address -> dead peer id
+	departedRoutes  trie[*chain]             // dead peers' last known patterns
+	departedAt      map[string]string        // address -> dead peer id
+	awaySources     map[string]time.Duration // repair.go: dead sources whose holes wait for their return
+	awayOrder       deque[awaySource]
 
 	// Local subscriptions (subscription.go).
 	subs        map[string]*subscription // by id, active and paused
@@ -111,6 +113,7 @@ func New(cfg Config) (*Node, error) {
 		patternRefs:  make(map[string]int),
 		chains:       make(map[string]*chain),
 		departedAt:   make(map[string]string),
+		awaySources:  make(map[string]time.Duration),
 		counters:     newCounters(),
 	}
 	n.topics.init()

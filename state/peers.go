@@ -111,6 +111,7 @@ func (n *Node) onBeacon(b *Beacon) {
 		if gone, ok := n.departedAt[b.Addr]; ok && gone != b.Instance {
 			// A new process where a dead one lived: that one is not coming back.
 			n.dropChain(gone)
+			n.sourceGone(gone)
 		}
 		delete(n.departedAt, b.Addr)
 		if n.peers.len() >= maxPeers {
@@ -128,6 +129,7 @@ func (n *Node) onBeacon(b *Beacon) {
 		n.byAddr[p.addr] = p
 		n.peerList = nil
 		n.returned(p)
+		n.sourceBack(p.id)
 	} else if p.addr != b.Addr {
 		if other := n.byAddr[b.Addr]; other != nil {
 			n.counters.PeersReplaced++
@@ -188,22 +190,21 @@ func (n *Node) removePeer(p *peer, mayReturn bool) {
 	for _, pat := range p.patterns {
 		n.peerRoutes.remove(pat, p)
 	}
-	// Pushes still under way will complete into nothing: their slot is gone.
-	for p.link.sent.len() > 0 {
-		if r := p.link.sent.popBack(); !r.done && mayReturn {
-			p.link.backlog.pushFront(r.o) // may not have arrived: kept for its return
-		}
-	}
-	p.link.inflight = 0
+	// Pushes still under way will complete into nothing: their slot is
+	// gone. What may not have arrived is kept for its return, in order.
+	unsent := p.link.unsent()
 	if mayReturn {
-		n.departChain(p.id, p.addr, p.patterns, &p.link.backlog)
+		n.departChain(p.id, p.addr, p.patterns, unsent)
 	} else {
-		n.counters.BacklogDropped += uint64(p.link.backlog.len())
+		n.counters.BacklogDropped += uint64(len(unsent))
 		n.dropChain(p.id)
 	}
-	p.link.backlog.clear()
 	p.patterns = nil
-	n.inStreams.sourceGone(n, p.id)
+	if mayReturn {
+		n.sourceAway(p.id, p.addr)
+	} else {
+		n.sourceGone(p.id)
+	}
 	n.emit(&ClosePeer{Peer: p.id, Addr: p.addr})
 }
 

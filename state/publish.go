@@ -1,5 +1,10 @@
 package state
 
+import (
+	"math"
+	"slices"
+)
+
 // Publishing and routing. A local publish is numbered, ringed, handed to
 // every matching local subscription and pushed once to every peer whose
 // synced patterns match (a retained publish to every peer, so all nodes
@@ -194,11 +199,16 @@ func (n *Node) onPushReceived(e *PushReceived) {
 	for i := range e.Envs {
 		env := &e.Envs[i]
 		err := n.checkEnvelope(env)
-		if err == nil && env.Source == n.cfg.NodeID {
+		switch {
+		case err != nil:
+			n.reject(reasonBadEnvelope)
+		case env.Source == n.cfg.NodeID:
 			err = errorf(Invalid, "message %s comes from this node; pushes are one hop", env.ID)
 			n.reject(reasonOwnEnvelope)
-		} else if err != nil {
-			n.reject(reasonBadEnvelope)
+		case n.holdFull(env):
+			err = errorf(Unavailable, "%d messages from %s on %s wait behind a hole already: push this one again later",
+				n.cfg.RepairHoldLimit, short(env.Source), env.Topic)
+			n.counters.PushesDeferred++
 		}
 		if err != nil {
 			if errs == nil {
@@ -251,9 +261,12 @@ func (n *Node) receiveRemote(env *Envelope) {
 	n.sequenceRemote(m)
 }
 
-// onResendRequested answers a peer's resend request from our ring: our own
-// messages on the topic numbered From..To that are still held, expired ones
-// included (the receiver numbers them and reports them as expired).
+// onResendRequested answers a peer's resend request with our own messages
+// on the topic numbered From..To that we still hold: in the topic's ring,
+// or still owed to that peer (waiting on its link, or kept for its return),
+// expired ones included (the receiver numbers them and reports them as
+// expired). The reply says the highest number we ever gave the topic, so
+// the receiver can tell a number we never issued.
 func (n *Node) onResendRequested(e *ResendRequested) {
 	a := &AnswerResend{Req: e.Req, Reply: ResendReply{Instance: n.cfg.NodeID}}
 	n.emit(a)
@@ -261,6 +274,7 @@ func (n *Node) onResendRequested(e *ResendRequested) {
 	if e.Source != n.cfg.NodeID {
 		return // we are not the instance they numbered with
 	}
+	a.Reply.Latest = n.OwnSeq(e.Topic)
 	from := e.From
 	if from == 0 {
 		if c := n.chains[e.Requester]; c != nil {
@@ -271,20 +285,61 @@ func (n *Node) onResendRequested(e *ResendRequested) {
 			return // we do not know what we sent them
 		}
 	}
-	t := n.topics.get(e.Topic)
-	if t == nil {
-		return
+	held := n.ownHeld(e.Requester, e.Topic, 1, math.MaxUint64)
+	if len(held) > 0 {
+		a.Reply.FirstAvailable = held[0].SourceSeq
 	}
-	for i := 0; i < t.ring.len(); i++ {
-		m := t.ring.at(i)
-		if m.Source != n.cfg.NodeID {
-			continue
-		}
-		if a.Reply.FirstAvailable == 0 {
-			a.Reply.FirstAvailable = m.SourceSeq
-		}
+	for _, m := range held {
 		if m.SourceSeq >= from && m.SourceSeq <= e.To {
 			a.Reply.Msgs = append(a.Reply.Msgs, m.Envelope)
+		}
+	}
+}
+
+// ownHeld collects our own messages on topic numbered from..to that we
+// still hold for peer, by number: the topic's ring, and what is still owed
+// to that peer.
+func (n *Node) ownHeld(peer, topic string, from, to uint64) []*Message {
+	var out []*Message
+	keep := func(m *Message) {
+		if m.Source == n.cfg.NodeID && m.Topic == topic && m.SourceSeq >= from && m.SourceSeq <= to {
+			out = append(out, m)
+		}
+	}
+	if t := n.topics.get(topic); t != nil {
+		for i := 0; i < t.ring.len(); i++ {
+			keep(t.ring.at(i))
+		}
+	}
+	n.eachOwed(peer, func(o outgoing) {
+		if !o.syncOnly {
+			keep(o.m)
+		}
+	})
+	slices.SortFunc(out, func(a, b *Message) int { return cmpU64(a.SourceSeq, b.SourceSeq) })
+	return slices.CompactFunc(out, func(a, b *Message) bool { return a.SourceSeq == b.SourceSeq })
+}
+
+// eachOwed visits every push still owed to peer: in flight, failed,
+// waiting, or kept for its return.
+func (n *Node) eachOwed(peer string, visit func(outgoing)) {
+	if p := n.peers.get(peer); p != nil {
+		l := &p.link
+		for i := 0; i < l.sent.len(); i++ {
+			if r := l.sent.at(i); !r.done {
+				visit(r.o)
+			}
+		}
+		for i := 0; i < l.retry.len(); i++ {
+			visit(l.retry.at(i).o)
+		}
+		for i := 0; i < l.backlog.len(); i++ {
+			visit(l.backlog.at(i))
+		}
+	}
+	if c := n.chains[peer]; c != nil {
+		for i := 0; i < c.missed.len(); i++ {
+			visit(c.missed.at(i))
 		}
 	}
 }

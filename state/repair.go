@@ -118,6 +118,34 @@ func (n *Node) dropStream(s *inStream) {
 	}
 }
 
+// holdFull reports whether env would wait behind a hole whose hold is
+// full. Such a push is refused for now (Unavailable: the source pushes it
+// again after its backoff, by which time the hole may be filled) rather
+// than the hole declared lost while the source may still fill it.
+func (n *Node) holdFull(env *Envelope) bool {
+	if env.SourceSeq == 0 || env.SyncOnly {
+		return false
+	}
+	s := n.inStreams.m[streamKey{env.Source, env.Topic}]
+	if s == nil || len(s.held) < n.cfg.RepairHoldLimit || env.SourceSeq <= s.last {
+		return false
+	}
+	return env.SourceSeq > s.held[0].SourceSeq || claimedPrev(s, env.SourceSeq, env.PrevSeq) > s.last
+}
+
+// claimedPrev is the predecessor a message names, as its stream reads it:
+// an impossible claim is none, and none beyond the next number means the
+// source forgot what it sent us, so everything since may be ours.
+func claimedPrev(s *inStream, seq, prev uint64) uint64 {
+	if prev >= seq {
+		prev = 0 // a claim that cannot be true is no claim
+	}
+	if prev == 0 && s != nil && !s.fromStart && seq > s.last+1 {
+		prev = seq - 1
+	}
+	return prev
+}
+
 // sequenceRemote delivers a numbered remote message in order, or holds it
 // behind a hole.
 func (n *Node) sequenceRemote(m *Message) {
@@ -263,8 +291,11 @@ func (n *Node) repairDue(s *inStream) {
 		n.restartRepair(s)
 		return
 	}
-	s.attempts++
 	p := n.peers.get(s.key.source)
+	if _, away := n.awaySources[s.key.source]; away && p == nil {
+		return // asked again when it returns (sourceBack)
+	}
+	s.attempts++
 	if p == nil {
 		n.arm(&s.alarm, n.now.Mono+n.repairBackoff(s), timer{kind: tRepair, in: s})
 		return
@@ -363,16 +394,84 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 	n.restartRepair(s)
 }
 
-// sourceGone: a source peer was removed, so no resend can come from it;
-// its holes are lost now rather than after RepairAttempts.
-func (tab *streamTable) sourceGone(n *Node, source string) {
-	delete(tab.evicted, source)
-	for i := 0; i < tab.order.len(); i++ {
-		s := tab.order.at(i)
-		if !s.removed && s.key.source == source && s.resendCall == 0 {
-			for len(s.held) > 0 {
-				n.declareGap(s, s.held[0].PrevSeq, gapSourceGone)
+// Sources that went away. A source declared dead may come back (a paused
+// process, a healed partition) and fill the holes it left from its ring,
+// so its holes wait, held and unasked, until it returns, is replaced by a
+// new instance at its address (whose ring knows nothing of them), or stays
+// away longer than DepartedRetention: only then are they declared lost.
+// Declaring them at once would lose for nothing what it pushes again on
+// its return.
+type awaySource struct {
+	id, addr string
+	since    time.Duration
+}
+
+// sourceAway: a source peer at addr was declared dead; its holes wait for
+// it.
+func (n *Node) sourceAway(source, addr string) {
+	if _, ok := n.awaySources[source]; ok {
+		return
+	}
+	n.awaySources[source] = n.now.Mono
+	n.departedAt[addr] = source
+	n.awayOrder.pushBack(awaySource{source, addr, n.now.Mono})
+	n.forgetAwaySources()
+}
+
+// sourceBack: a source declared dead is back; its holes are asked for again.
+func (n *Node) sourceBack(source string) {
+	if _, ok := n.awaySources[source]; !ok {
+		return
+	}
+	delete(n.awaySources, source)
+	n.eachStreamOf(source, func(s *inStream) {
+		if len(s.held) > 0 && s.resendCall == 0 {
+			s.attempts = 0
+			n.arm(&s.alarm, n.now.Mono, timer{kind: tRepair, in: s})
+		}
+	})
+}
+
+// sourceGone: a source will never answer again (a new instance took its
+// address, or it has been away too long): its holes are lost now.
+func (n *Node) sourceGone(source string) {
+	delete(n.awaySources, source)
+	delete(n.inStreams.evicted, source)
+	n.eachStreamOf(source, func(s *inStream) {
+		for len(s.held) > 0 {
+			n.declareGap(s, s.held[0].PrevSeq, gapSourceGone)
+		}
+	})
+}
+
+// forgetAwaySources gives up on sources away longer than
+// DepartedRetention, or beyond maxDeparted of them. It runs with every
+// beacon.
+func (n *Node) forgetAwaySources() {
+	for n.awayOrder.len() > 0 {
+		a := n.awayOrder.front()
+		since, ok := n.awaySources[a.id]
+		switch {
+		case !ok || since != a.since: // came back (and maybe went again: a later entry)
+		case n.awayOrder.len() > maxDeparted || n.now.Mono-since >= n.cfg.DepartedRetention:
+			n.sourceGone(a.id)
+			if n.departedAt[a.addr] == a.id && n.chains[a.id] == nil {
+				delete(n.departedAt, a.addr)
 			}
+		default:
+			return
+		}
+		n.awayOrder.popFront()
+	}
+}
+
+// eachStreamOf visits the trackers of source's numberings, in creation
+// order.
+func (n *Node) eachStreamOf(source string, visit func(*inStream)) {
+	tab := &n.inStreams
+	for i := 0; i < tab.order.len(); i++ {
+		if s := tab.order.at(i); !s.removed && s.key.source == source {
+			visit(s)
 		}
 	}
 }

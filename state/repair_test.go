@@ -222,6 +222,33 @@ func TestResendRequestIsAnsweredFromOurOwnRing(t *testing.T) {
 	}
 }
 
+// A message our ring has let go but that we still owe the requester (it
+// waits on the link to it, to be pushed again) is resent too: we still
+// hold it, so it is not lost.
+func TestResendAnswersWhatTheLinkStillOwesTheRequester(t *testing.T) {
+	h := newHarness(t, "n1", func(c *Config) { c.MessageBufferSize = 2 })
+	h.start()
+	h.sync("n2", "t")
+	var pushes []*Push
+	for i := 1; i <= 4; i++ {
+		pushes = append(pushes, of[*Push](h.publish("t", fmt.Sprint("own", i)))...)
+	}
+	h.step(&PushCompleted{Call: pushes[0].Call, Err: errTest}) // #1 waits to go again; the ring holds #3 and #4
+	a := only[*AnswerResend](t, h.step(&ResendRequested{Req: 1, Source: "n1", Requester: "n2", Topic: "t", From: 1, To: 4}))
+	var got []uint64
+	for _, m := range a.Reply.Msgs {
+		got = append(got, m.SourceSeq)
+	}
+	if fmt.Sprint(got) != "[1 2 3 4]" || a.Reply.FirstAvailable != 1 || a.Reply.Latest != 4 {
+		t.Fatalf("resent %v first=%d latest=%d, want [1 2 3 4] (1 and 2 from the link) first=1 latest=4", got, a.Reply.FirstAvailable, a.Reply.Latest)
+	}
+	// Another peer is owed none of them: only the ring answers it.
+	a = only[*AnswerResend](t, h.step(&ResendRequested{Req: 2, Source: "n1", Requester: "n3", Topic: "t", From: 1, To: 4}))
+	if len(a.Reply.Msgs) != 2 || a.Reply.FirstAvailable != 3 {
+		t.Fatalf("resent %d to a peer owed nothing, first=%d; want the ring's 2, first=3", len(a.Reply.Msgs), a.Reply.FirstAvailable)
+	}
+}
+
 func TestReorderedFirstMessagesOfASourceKeepPublishOrder(t *testing.T) {
 	// A retried push overtaken by the next: 2 names 1 as its predecessor,
 	// so it waits for it even though it is the first to arrive.
@@ -284,5 +311,75 @@ func TestResendRetriesBackOffUpToRepairMaxDelay(t *testing.T) {
 		800 * time.Millisecond, time.Second, time.Second, time.Second}
 	if len(at) != h.n.cfg.RepairAttempts || !slices.Equal(waits, want) {
 		t.Fatalf("%d requests with waits %v, want %d with %v", len(at), waits, h.n.cfg.RepairAttempts, want)
+	}
+}
+
+// A hole whose hold is full refuses what would wait behind it for now
+// (Unavailable: the source pushes it again after its backoff) instead of
+// declaring the hole lost while the source may still fill it; once the
+// hole is filled the refused message is taken.
+func TestFullHoldAsksForThePushAgainLaterInsteadOfDeclaringTheHoleLost(t *testing.T) {
+	h := repairHarness(t, func(c *Config) { c.RepairHoldLimit, c.PushWindow = 3, 3 })
+	checkLog(t, h.pushSeqs(1), 1, "msg t#1 m1")
+	checkLog(t, h.pushSeqs(3, 4, 5), 1) // #2 is missing: three held
+	h.req++
+	effs := h.step(&PushReceived{Req: h.req, From: "n2:5671", Envs: []Envelope{h.envFrom("n2", "t", 6)}})
+	a := only[*AnswerPush](t, effs)
+	if len(a.Errs) != 1 || CodeOf(a.Errs[0]) != Unavailable {
+		t.Fatalf("push beyond a full hold answered %v, want Unavailable", a.Errs)
+	}
+	if st := h.n.Status(); st.Counters.Gaps != 0 || st.Held != 3 || st.Counters.PushesDeferred != 1 {
+		t.Fatalf("Gaps=%d Held=%d Deferred=%d, want 0, 3, 1", st.Counters.Gaps, st.Held, st.Counters.PushesDeferred)
+	}
+	req := only[*RequestResend](t, h.advance(time.Second))
+	effs = h.step(&ResendCompleted{Call: req.Call, Reply: &ResendReply{Instance: "n2", Msgs: []Envelope{h.envFrom("n2", "t", 2)}, FirstAvailable: 1, Latest: 6}})
+	checkLog(t, effs, 1, "msg t#2 m2", "msg t#3 m3", "msg t#4 m4", "msg t#5 m5")
+	checkLog(t, h.pushSeqs(6), 1, "msg t#6 m6") // pushed again: taken, not a duplicate
+}
+
+// A source declared dead may come back and fill its holes from its ring:
+// they wait for it, unasked, instead of being declared lost at once; when
+// it returns they are asked for again.
+func TestHolesOfADeadSourceWaitForItsReturn(t *testing.T) {
+	h := repairHarness(t)
+	checkLog(t, h.pushSeqs(1, 3), 1, "msg t#1 m1") // #2 is missing
+	asked := only[*RequestResend](t, h.advance(time.Second))
+	h.killPeer(t, "n2")
+	h.step(&ResendCompleted{Call: asked.Call, Err: errTest}) // its shell gives up on the call
+	if st := h.n.Status(); st.Counters.Gaps != 0 || st.Held != 1 {
+		t.Fatalf("Gaps=%d Held=%d once n2 is dead, want 0 and 1: its hole waits", st.Counters.Gaps, st.Held)
+	}
+	if effs := h.advance(time.Minute); len(of[*RequestResend](effs)) != 0 || h.n.Status().Counters.Gaps != 0 {
+		t.Fatalf("asked a dead source, or gave up on it, within a minute:\n%s", describe(effs))
+	}
+	h.beacon("n2", "n2:5671", 0) // the same instance is back
+	req := only[*RequestResend](t, h.advance(time.Millisecond))
+	if got := resendLine(req); got != "n2@n2:5671 t#2..2" {
+		t.Fatalf("asked %s, want n2@n2:5671 t#2..2", got)
+	}
+	effs := h.step(&ResendCompleted{Call: req.Call, Reply: &ResendReply{Instance: "n2", Msgs: []Envelope{h.envFrom("n2", "t", 2)}, Latest: 3}})
+	checkLog(t, effs, 1, "msg t#2 m2", "msg t#3 m3")
+}
+
+// A new instance at a dead source's address means that source will never
+// answer: its holes are lost at once. So are those of a source away longer
+// than DepartedRetention.
+func TestHolesOfASourceThatWillNotReturnAreLost(t *testing.T) {
+	for _, how := range []string{"replaced", "away too long"} {
+		t.Run(how, func(t *testing.T) {
+			h := repairHarness(t, func(c *Config) { c.DepartedRetention, c.HeartbeatInterval = time.Minute, time.Hour })
+			checkLog(t, h.pushSeqs(1, 3), 1, "msg t#1 m1")
+			h.killPeer(t, "n2")
+			var effs []Effect
+			if how == "replaced" {
+				effs = h.beacon("n2-restarted", "n2:5671", 0)
+			} else {
+				effs = h.advance(61 * time.Second)
+			}
+			checkLog(t, effs, 1, "warning message_lost dropped=0 expired=0 depth=0/10000 lost=1", "msg t#3 m3")
+			if g := only[*ReportGap](t, effs); !g.Lost || g.From != 2 || g.To != 2 || g.Why != "source_gone" {
+				t.Fatalf("reported %s, want #2 lost as source_gone", g)
+			}
+		})
 	}
 }

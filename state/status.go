@@ -57,7 +57,7 @@ func (n *Node) Status() Status {
 		} else {
 			st.PeersAlive++
 		}
-		st.BacklogMsgs += p.link.backlog.len()
+		st.BacklogMsgs += p.link.waiting()
 	})
 	for _, m := range n.retained.byTopic {
 		if len(m.Payload) > 0 {
@@ -94,7 +94,7 @@ func (n *Node) Peers() []PeerInfo {
 		out = append(out, PeerInfo{
 			ID: p.id, Addr: p.addr, Status: p.status, LastSeenMs: p.lastSeenMs,
 			Hash: p.beaconHash, Synced: !p.unsynced(), Patterns: slices.Clone(p.patterns),
-			Link: LinkState{InFlight: p.link.inflight, Backlog: p.link.backlog.len(), Resting: p.link.resting},
+			Link: LinkState{InFlight: p.link.inflight, Backlog: p.link.waiting(), Resting: p.link.resting},
 		})
 	}
 	return out

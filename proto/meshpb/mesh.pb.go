@@ -278,7 +278,12 @@ type Ack struct {
 	// Why the envelope was refused, for a person to read; empty when success is true.
 	ErrorMessage string `protobuf:"bytes,2,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
 	// message_id of the envelope this answers.
-	MessageId     string `protobuf:"bytes,3,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	MessageId string `protobuf:"bytes,3,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Extension of this implementation (not in v1): the envelope was refused for
+	// now, not for good (the receiver already holds as much as it may behind a
+	// hole in the sender's numbering); the sender pushes it again after a
+	// backoff. Only set when success is false.
+	Retry         bool `protobuf:"varint,4,opt,name=retry,proto3" json:"retry,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -332,6 +337,13 @@ func (x *Ack) GetMessageId() string {
 		return x.MessageId
 	}
 	return ""
+}
+
+func (x *Ack) GetRetry() bool {
+	if x != nil {
+		return x.Retry
+	}
+	return false
 }
 
 // Extension of this implementation (not in v1): request for the ResendMessages RPC.
@@ -434,7 +446,13 @@ type ResendResponse struct {
 	FirstAvailable uint64 `protobuf:"varint,3,opt,name=first_available,json=firstAvailable,proto3" json:"first_available,omitempty"`
 	// When the request's from_sequence was 0: the source_sequence of the first
 	// message on the topic this daemon sent the caller; 0 when it does not know.
-	FirstSent     uint64 `protobuf:"varint,4,opt,name=first_sent,json=firstSent,proto3" json:"first_sent,omitempty"`
+	FirstSent uint64 `protobuf:"varint,4,opt,name=first_sent,json=firstSent,proto3" json:"first_sent,omitempty"`
+	// The highest source_sequence this daemon has given any message on the topic
+	// (an upper bound: for a topic whose state it has let go, a floor all its
+	// numbers stayed below). A number above it was never issued: the caller
+	// treats a message claiming one as implausible and declares no gap beyond
+	// it. 0 when the daemon does not say (older peers).
+	Latest        uint64 `protobuf:"varint,5,opt,name=latest,proto3" json:"latest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -493,6 +511,13 @@ func (x *ResendResponse) GetFirstAvailable() uint64 {
 func (x *ResendResponse) GetFirstSent() uint64 {
 	if x != nil {
 		return x.FirstSent
+	}
+	return 0
+}
+
+func (x *ResendResponse) GetLatest() uint64 {
+	if x != nil {
+		return x.Latest
 	}
 	return 0
 }
@@ -630,25 +655,27 @@ const file_mesh_proto_rawDesc = "" +
 	"\x0fsource_sequence\x18\n" +
 	" \x01(\x04R\x0esourceSequence\x120\n" +
 	"\x14prev_source_sequence\x18\v \x01(\x04R\x12prevSourceSequence\x12\x1b\n" +
-	"\tsync_only\x18\f \x01(\bR\bsyncOnly\"c\n" +
+	"\tsync_only\x18\f \x01(\bR\bsyncOnly\"y\n" +
 	"\x03Ack\x12\x18\n" +
 	"\asuccess\x18\x01 \x01(\bR\asuccess\x12#\n" +
 	"\rerror_message\x18\x02 \x01(\tR\ferrorMessage\x12\x1d\n" +
 	"\n" +
-	"message_id\x18\x03 \x01(\tR\tmessageId\"\xbd\x01\n" +
+	"message_id\x18\x03 \x01(\tR\tmessageId\x12\x14\n" +
+	"\x05retry\x18\x04 \x01(\bR\x05retry\"\xbd\x01\n" +
 	"\rResendRequest\x12$\n" +
 	"\x0esource_node_id\x18\x01 \x01(\tR\fsourceNodeId\x12\x14\n" +
 	"\x05topic\x18\x02 \x01(\tR\x05topic\x12#\n" +
 	"\rfrom_sequence\x18\x03 \x01(\x04R\ffromSequence\x12\x1f\n" +
 	"\vto_sequence\x18\x04 \x01(\x04R\n" +
 	"toSequence\x12*\n" +
-	"\x11requester_node_id\x18\x05 \x01(\tR\x0frequesterNodeId\"\xb7\x01\n" +
+	"\x11requester_node_id\x18\x05 \x01(\tR\x0frequesterNodeId\"\xcf\x01\n" +
 	"\x0eResendResponse\x12#\n" +
 	"\rinstance_uuid\x18\x01 \x01(\tR\finstanceUuid\x128\n" +
 	"\bmessages\x18\x02 \x03(\v2\x1c.nexusd.mesh.MessageEnvelopeR\bmessages\x12'\n" +
 	"\x0ffirst_available\x18\x03 \x01(\x04R\x0efirstAvailable\x12\x1d\n" +
 	"\n" +
-	"first_sent\x18\x04 \x01(\x04R\tfirstSent\"H\n" +
+	"first_sent\x18\x04 \x01(\x04R\tfirstSent\x12\x16\n" +
+	"\x06latest\x18\x05 \x01(\x04R\x06latest\"H\n" +
 	"\fMessageBatch\x128\n" +
 	"\bmessages\x18\x01 \x03(\v2\x1c.nexusd.mesh.MessageEnvelopeR\bmessages\"T\n" +
 	"\bBatchAck\x12\x1a\n" +

@@ -1,4 +1,4 @@
-package netshell
+package pushstream
 
 // fifo is a slice used as a queue. Taking from the front moves a head
 // index instead of shifting what is left, and the slice is compacted only

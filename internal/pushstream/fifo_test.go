@@ -1,4 +1,4 @@
-package netshell
+package pushstream
 
 import (
 	"slices"
