@@ -229,27 +229,7 @@ func (d *driver) effects(effs []state.Effect) {
 }
 
 func (d *driver) check() {
-	n := d.n
-	if got, want := n.Hash(), state.TopicStateHash(n.Patterns()); got != want {
-		d.t.Fatalf("hash %016x does not match patterns %v (%016x)", got, n.Patterns(), want)
-	}
-	st, cfg := n.Status(), n.Config()
-	switch {
-	case st.BufferedBytes > cfg.MaxBufferBytes:
-		d.t.Fatalf("rings hold %d bytes, cap %d", st.BufferedBytes, cfg.MaxBufferBytes)
-	case st.Topics > cfg.MaxTopics:
-		d.t.Fatalf("%d topics, cap %d", st.Topics, cfg.MaxTopics)
-	case st.Patterns > cfg.MaxPatterns:
-		d.t.Fatalf("%d patterns, cap %d", st.Patterns, cfg.MaxPatterns)
-	case st.Subscriptions+st.Paused > cfg.MaxSubscriptions:
-		d.t.Fatalf("%d subscriptions, cap %d", st.Subscriptions+st.Paused, cfg.MaxSubscriptions)
-	case st.Streams > cfg.MaxStreams:
-		d.t.Fatalf("%d stream trackers, cap %d", st.Streams, cfg.MaxStreams)
-	case st.QueuedMsgs > (st.Subscriptions+st.Paused)*(cfg.QueueLimit+cfg.BlockedLimit):
-		d.t.Fatalf("%d queued", st.QueuedMsgs)
-	case st.BacklogMsgs > (st.PeersAlive+st.PeersSuspected)*cfg.PeerBacklogLimit:
-		d.t.Fatalf("%d waiting for peers", st.BacklogMsgs)
-	case st.Held > st.Streams*(cfg.RepairHoldLimit+1):
-		d.t.Fatalf("%d held behind holes", st.Held)
+	if err := checkNode(d.n); err != nil {
+		d.t.Fatal(err)
 	}
 }

@@ -1,10 +1,14 @@
 package fuzz
 
 import (
+	"context"
+	"encoding/binary"
+	"fmt"
 	"net/netip"
-	"strings"
 	"testing"
+	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -16,9 +20,16 @@ import (
 	"github.com/nexusd/nexusd/state"
 )
 
-// FuzzBeacon feeds arbitrary datagrams to the discovery listener's
-// decoding. A datagram is dropped with a reason or becomes a beacon with a
-// usable mesh address, which a node then takes or refuses without harm.
+// The wire targets drive a real daemon (netshell.Harness: the node, the
+// loop and the mesh and sidecar gRPC servers as the daemon builds them,
+// over in-memory connections) with bytes as a peer or an application
+// could send them. Each iteration gets a fresh pair of daemons, so a
+// failing input replays on its own.
+
+// FuzzBeacon feeds arbitrary datagrams to the discovery listener's path
+// (decode, drop with a reason, or hand the beacon to the loop). The
+// daemon must not panic, and afterwards its node is consistent and knows
+// every peer at a usable mesh address.
 func FuzzBeacon(f *testing.F) {
 	for _, b := range []*discoverypb.Beacon{
 		{InstanceUuid: "p1", ClusterId: "fuzz", RpcIp: "127.0.0.1", RpcPort: 5671, TopicStateHash: 1, ProtocolVersion: 1, TimestampMs: 1},
@@ -30,29 +41,18 @@ func FuzzBeacon(f *testing.F) {
 		f.Add(marshal(f, b))
 	}
 	f.Add([]byte{0xff, 0xff, 0xff})
-	src := netip.MustParseAddr("127.0.0.1")
+	src := netip.MustParseAddrPort("127.0.0.1:5670")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		b, err := netshell.DecodeBeacon(data, src)
-		if err != nil {
-			if err.Error() == "" {
-				t.Fatal("a dropped datagram names no reason")
-			}
-			return
-		}
-		ap, perr := netip.ParseAddrPort(b.Addr)
-		if perr != nil || !ap.Addr().IsValid() || ap.Addr().IsUnspecified() || ap.Addr().IsMulticast() || ap.Port() == 0 {
-			t.Fatalf("beacon decoded with mesh address %q", b.Addr)
-		}
-		d := newDriver(t)
-		d.step(&state.BeaconReceived{Beacon: b})
+		d := newDaemon(t)
+		d.self.Datagram(data, src)
 		d.check()
 	})
 }
 
-// FuzzMeshRequest feeds arbitrary bytes to every mesh RPC's decoding and
-// checks, as a peer could send them, then hands what passes to a node that
-// knows a peer and has a subscriber: each request is refused with a gRPC
-// status that says why, or taken by the node without harm.
+// FuzzMeshRequest calls every mesh RPC with arbitrary request frames, as a
+// peer could send them, on a daemon that knows a peer and has a
+// subscriber. Each call is refused with a gRPC status that says why, or
+// taken without harm.
 func FuzzMeshRequest(f *testing.F) {
 	env := &meshpb.MessageEnvelope{MessageId: "m1", Topic: "a/b", Payload: []byte("x"), SourceNodeId: "p1",
 		TimestampMs: 1, SourceSequence: 2, PrevSourceSequence: 1}
@@ -63,7 +63,7 @@ func FuzzMeshRequest(f *testing.F) {
 		&meshpb.ResendRequest{SourceNodeId: "self", Topic: "a/b", FromSequence: 1, ToSequence: 3, RequesterNodeId: "p1"},
 		&meshpb.ResendRequest{SourceNodeId: "self", Topic: "a/b", FromSequence: 5, ToSequence: 2},
 	}
-	fuzzRequests(f, "/nexusd.mesh.", seeds)
+	fuzzRequests(f, &meshpb.MeshService_ServiceDesc, seeds)
 }
 
 // FuzzSidecarRequest does the same for every sidecar RPC, as an
@@ -81,54 +81,200 @@ func FuzzSidecarRequest(f *testing.F) {
 		&sidecarpb.UnsubscribeRequest{},
 		&sidecarpb.GetPeersRequest{IncludeState: true},
 	}
-	fuzzRequests(f, "/nexusd.sidecar.", seeds)
+	fuzzRequests(f, &sidecarpb.SidecarService_ServiceDesc, seeds)
 }
 
-// fuzzRequests runs one target over the RPCs whose names start with
-// prefix; a seed goes to every one of them.
-func fuzzRequests(f *testing.F, prefix string, seeds []proto.Message) {
-	var methods []string
-	for _, m := range netshell.RequestMethods {
-		if strings.HasPrefix(m, prefix) {
-			methods = append(methods, m)
-		}
+// fuzzRequests runs one target over every RPC of a service: which picks
+// the RPC (modulo their number), frames holds the request frames (see
+// splitFrames). Every seed goes to every RPC as one frame, and all seeds
+// together as a stream of frames.
+func fuzzRequests(f *testing.F, sd *grpc.ServiceDesc, seeds []proto.Message) {
+	methods := methodsOf(sd)
+	all := make([][]byte, len(seeds))
+	for i, s := range seeds {
+		all[i] = marshal(f, s)
 	}
 	for i := range methods {
-		for _, s := range seeds {
-			f.Add(uint8(i), marshal(f, s))
+		for _, s := range all {
+			f.Add(uint8(i), joinFrames(s))
 		}
+		f.Add(uint8(i), joinFrames(all...))
 	}
-	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
+	f.Fuzz(func(t *testing.T, which uint8, frames []byte) {
 		method := methods[int(which)%len(methods)]
-		evs, err := netshell.DecodeRequest(method, data, 1000)
+		d := newDaemon(t)
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		_, err := d.self.Call(ctx, method, splitFrames(frames)...)
 		if err != nil {
 			st, ok := status.FromError(err)
-			if !ok || st.Code() == codes.OK || st.Code() == codes.Unknown || st.Message() == "" {
+			switch {
+			case !ok || st.Code() == codes.OK || st.Code() == codes.Unknown || st.Message() == "":
 				t.Fatalf("%s refused with %v: want a gRPC status with a code and a reason", method, err)
+			case st.Code() == codes.DeadlineExceeded || st.Code() == codes.Canceled:
+				t.Fatalf("%s gave no answer within %s: %v", method, callTimeout, err)
 			}
-			return
 		}
-		d := newDriver(t)
-		d.prime()
-		for _, ev := range evs {
-			d.step(ev)
-			d.check()
-		}
+		d.check()
 	})
 }
 
-// prime gives the node a synced peer p1 that wants everything and a local
-// subscriber to everything, so decoded requests have something to act on.
-func (d *driver) prime() {
-	d.step(&state.BeaconReceived{Beacon: state.Beacon{Instance: "p1", Cluster: "fuzz", Addr: "p1:1",
-		Hash: state.TopicStateHash([]string{"#"}), Version: 1}})
-	if len(d.fetches) > 0 {
-		f := d.fetches[0]
-		d.fetches = d.fetches[1:]
-		d.step(&state.FetchCompleted{Call: f.Call, State: &state.NodeState{Instance: "p1", Patterns: []string{"#"}}})
+// callTimeout is how long a call may take before the daemon counts as
+// hung; calls take microseconds.
+const callTimeout = 10 * time.Second
+
+// methodsOf lists a service's RPCs by full name, from its generated
+// descriptor: unary ones first, then streams.
+func methodsOf(sd *grpc.ServiceDesc) []string {
+	var out []string
+	for _, m := range sd.Methods {
+		out = append(out, "/"+sd.ServiceName+"/"+m.MethodName)
 	}
-	d.step(&state.Subscribed{Stream: 1, Patterns: []string{"#"}, Policy: state.PolicyDefault, Credit: 8})
+	for _, s := range sd.Streams {
+		out = append(out, "/"+sd.ServiceName+"/"+s.StreamName)
+	}
+	return out
+}
+
+// splitFrames reads request frames from one fuzz input: each frame is
+// prefixed with its length as a uvarint; a piece whose prefix does not
+// parse or fit is the last frame, whole. No input is no frame (a unary
+// call then sends an empty message).
+func splitFrames(data []byte) [][]byte {
+	var out [][]byte
+	for len(data) > 0 {
+		n, k := binary.Uvarint(data)
+		if k <= 0 || n > uint64(len(data)-k) {
+			return append(out, data)
+		}
+		out = append(out, data[k:k+int(n)])
+		data = data[k+int(n):]
+	}
+	return out
+}
+
+// joinFrames is splitFrames' inverse.
+func joinFrames(frames ...[]byte) []byte {
+	var out []byte
+	for _, f := range frames {
+		out = binary.AppendUvarint(out, uint64(len(f)))
+		out = append(out, f...)
+	}
+	return out
+}
+
+// daemon is the daemon under test, "self", and its peer "p1", both in
+// cluster "fuzz".
+type daemon struct {
+	t        *testing.T
+	self, p1 *netshell.Harness
+}
+
+// p1Addr is where self reaches p1's mesh server.
+var p1Addr = netip.MustParseAddrPort("127.0.0.2:5671")
+
+var subscribeMethod = sidecarpb.SidecarService_Subscribe_FullMethodName
+
+// newDaemon starts self and p1 and primes self through the real paths, so
+// requests have something to act on: p1 subscribes to everything, self
+// hears p1's beacon, fetches its state over the mesh, and has a local
+// subscriber to everything. Both stop when the test ends, self first.
+func newDaemon(t *testing.T) *daemon {
+	t.Helper()
+	d := &daemon{t: t}
+	d.p1 = startHarness(t, "p1", 2)
+	d.self = startHarness(t, "self", 1)
+	d.self.Link(p1Addr.String(), d.p1)
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	everything := marshal(t, &sidecarpb.SubscribeRequest{Topics: []string{"#"}, ClientId: "fuzz"})
+	if err := d.p1.Open(ctx, subscribeMethod, everything); err != nil {
+		t.Fatalf("p1 subscribing to #: %v", err)
+	}
+	var hash uint64
+	if err := d.p1.Query(ctx, func(n *state.Node) { hash = n.Hash() }); err != nil {
+		t.Fatal(err)
+	}
+	beacon := marshal(t, &discoverypb.Beacon{InstanceUuid: "p1", ClusterId: "fuzz", RpcIp: p1Addr.Addr().String(),
+		RpcPort: int32(p1Addr.Port()), TopicStateHash: hash, ProtocolVersion: 1, TimestampMs: time.Now().UnixMilli()})
+	if dropped := d.self.Datagram(beacon, netip.AddrPortFrom(p1Addr.Addr(), 5670)); dropped != "" {
+		t.Fatalf("p1's beacon dropped: %s", dropped)
+	}
+	d.waitFor(ctx, "self to sync p1's subscription to #", func(n *state.Node) bool {
+		pats, ok := n.PeerPatterns("p1")
+		synced, _ := n.SyncedHash("p1")
+		return ok && synced == hash && len(pats) == 1 && pats[0] == "#"
+	})
+	if err := d.self.Open(ctx, subscribeMethod, everything); err != nil {
+		t.Fatalf("self subscribing to #: %v", err)
+	}
 	d.check()
+	return d
+}
+
+func startHarness(t *testing.T, id string, seed uint64) *netshell.Harness {
+	t.Helper()
+	o := netshell.DefaultOptions()
+	o.Cluster = "fuzz"
+	h, err := netshell.NewHarness(netshell.HarnessConfig{Options: o, ID: id, Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+// waitFor polls the node until cond holds, failing the test at ctx's end.
+func (d *daemon) waitFor(ctx context.Context, what string, cond func(*state.Node) bool) {
+	d.t.Helper()
+	tick := time.NewTicker(100 * time.Microsecond)
+	defer tick.Stop()
+	for {
+		var ok bool
+		if err := d.self.Query(ctx, func(n *state.Node) { ok = cond(n) }); err != nil {
+			d.t.Fatalf("waiting for %s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			d.t.Fatalf("waiting for %s: %v", what, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// check requires both nodes to be consistent (checkNode) and to know
+// their peers at usable mesh addresses.
+func (d *daemon) check() {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	for _, h := range []*netshell.Harness{d.self, d.p1} {
+		var err error
+		if qerr := h.Query(ctx, func(n *state.Node) { err = checkDaemonNode(n) }); qerr != nil {
+			d.t.Fatalf("%s: %v", h.ID(), qerr)
+		}
+		if err != nil {
+			d.t.Fatalf("%s: %v", h.ID(), err)
+		}
+	}
+}
+
+// checkDaemonNode is checkNode, and every peer at an address a beacon may
+// announce: valid, not unspecified, not multicast, a port.
+func checkDaemonNode(n *state.Node) error {
+	if err := checkNode(n); err != nil {
+		return err
+	}
+	for _, p := range n.Peers() {
+		ap, err := netip.ParseAddrPort(p.Addr)
+		if err != nil || !ap.Addr().IsValid() || ap.Addr().IsUnspecified() || ap.Addr().IsMulticast() || ap.Port() == 0 {
+			return fmt.Errorf("peer %s known at mesh address %q", p.ID, p.Addr)
+		}
+	}
+	return nil
 }
 
 func marshal(tb testing.TB, m proto.Message) []byte {

@@ -52,13 +52,8 @@ func openDiscovery(o *Options, ifi *net.Interface, self state.Beacon, log *slog.
 	if err != nil {
 		return nil, fmt.Errorf("--mcast-port: cannot bind UDP %d: %w", o.McastPort, err)
 	}
-	d := &discovery{log: log, clk: clk, conn: conn, self: self, counters: c,
-		resolve: o.SeedResolveInterval, hashes: make(chan uint64, 1), lookupIP: lookupIPv4}
-	for _, p := range o.Peers {
-		if s, err := seedAddr(p, o.McastPort); err == nil {
-			d.seedNames = append(d.seedNames, s)
-		}
-	}
+	d := newDiscovery(o, self, log, clk, c)
+	d.conn = conn
 	if o.McastAddr != "" {
 		group := &net.UDPAddr{IP: net.ParseIP(o.McastAddr), Port: o.McastPort}
 		p := ipv4.NewPacketConn(conn)
@@ -79,6 +74,19 @@ func openDiscovery(o *Options, ifi *net.Interface, self state.Beacon, log *slog.
 		d.group = group
 	}
 	return d, nil
+}
+
+// newDiscovery is the beacon path without a socket: what openDiscovery
+// binds, and what the in-memory Harness feeds datagrams to.
+func newDiscovery(o *Options, self state.Beacon, log *slog.Logger, clk clock.Clock, c *shellCounters) *discovery {
+	d := &discovery{log: log, clk: clk, self: self, counters: c,
+		resolve: o.SeedResolveInterval, hashes: make(chan uint64, 1), lookupIP: lookupIPv4}
+	for _, p := range o.Peers {
+		if s, err := seedAddr(p, o.McastPort); err == nil {
+			d.seedNames = append(d.seedNames, s)
+		}
+	}
+	return d
 }
 
 // Announce asks for a beacon with this hash; it never blocks, and a newer
@@ -155,22 +163,30 @@ func (d *discovery) receive() {
 			d.log.Warn("discovery read failed", "err", err)
 			continue
 		}
-		d.counters.datagramsIn.Add(1)
-		if n > maxBeaconBytes {
-			d.counters.beaconDrop(dropTooLarge)
-			continue
-		}
-		var src netip.Addr
-		if u, ok := from.(*net.UDPAddr); ok {
-			src, _ = netip.AddrFromSlice(u.IP)
-		}
-		b, reason := decodeBeacon(buf[:n], src)
-		if reason != "" {
-			d.counters.beaconDrop(reason)
-			continue
-		}
-		d.post(&state.BeaconReceived{Beacon: b})
+		d.datagram(buf[:n], from)
 	}
+}
+
+// datagram takes one datagram that arrived from from: it counts it, drops
+// it with a reason (returned, and counted by reason) or hands the beacon to
+// the loop. It keeps nothing of data.
+func (d *discovery) datagram(data []byte, from net.Addr) (dropped string) {
+	d.counters.datagramsIn.Add(1)
+	if len(data) > maxBeaconBytes {
+		d.counters.beaconDrop(dropTooLarge)
+		return dropTooLarge
+	}
+	var src netip.Addr
+	if u, ok := from.(*net.UDPAddr); ok {
+		src, _ = netip.AddrFromSlice(u.IP)
+	}
+	b, reason := decodeBeacon(data, src)
+	if reason != "" {
+		d.counters.beaconDrop(reason)
+		return reason
+	}
+	d.post(&state.BeaconReceived{Beacon: b})
+	return ""
 }
 
 // resolveSeeds looks the seed names up now and every resolve interval, so

@@ -58,15 +58,20 @@ func New(o Options, log *slog.Logger) (*Server, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	if o.Clock == nil {
-		o.Clock = clock.New()
-	}
 	var seed [32]byte
 	if _, err := crand.Read(seed[:]); err != nil {
 		return nil, fmt.Errorf("seeding randomness: %w", err)
 	}
 	rng := rand.New(rand.NewChaCha8(seed))
-	id := state.NewUUID(rng)
+	return newServer(o, log, state.NewUUID(rng), rng)
+}
+
+// newServer builds the daemon's node as instance id, with rng as its
+// randomness; o must be valid.
+func newServer(o Options, log *slog.Logger, id string, rng *rand.Rand) (*Server, error) {
+	if o.Clock == nil {
+		o.Clock = clock.New()
+	}
 	node, err := state.New(o.nodeConfig(id, rng))
 	if err != nil {
 		return nil, err
@@ -132,54 +137,72 @@ type running struct {
 	meshSrv, appSrv       *grpc.Server
 	meshHealth, appHealth *health.Server
 	http                  *http.Server // nil when off
+	loopCtx, discCtx      context.Context
 	stopLoop, stopDisc    context.CancelFunc
 	stopMesh              context.CancelFunc
 	wg                    sync.WaitGroup // the loop, discovery and the servers
 	failed                chan error     // a server that stopped on its own
 }
 
-// start builds the loop, the mesh client and the servers on the bound
-// sockets and starts them all.
+// start builds the daemon's parts on the bound sockets and starts them all.
 func (s *Server) start(ls *listeners) *running {
 	o := &s.o
-	s.started = o.Clock.Now()
-	l := newLoop(s.node, o.Clock, s.log, s.metrics, o.LoopInputQueue, o.CallTimeout)
-	s.loop = l
-	r := &running{loop: l, failed: make(chan error, 3)}
-	loopCtx, stopLoop := context.WithCancel(context.Background())
-	discCtx, stopDisc := context.WithCancel(context.Background())
-	meshCtx, stopMesh := context.WithCancel(context.Background())
-	r.stopLoop, r.stopDisc, r.stopMesh = stopLoop, stopDisc, stopMesh
-
-	r.mesh = newMeshClient(meshCtx, s.id, o, s.log, o.Clock, &s.metrics.shell, l.complete)
-	l.mesh, l.beacons = r.mesh, ls.disc
-	ls.disc.post = func(ev state.Event) { _ = l.post(discCtx, input{ev: ev}) }
-	s.metrics.reg.MustRegister(newCoreCollector(s.id, o.Cluster, s.snapshot, &s.metrics.shell))
-	r.meshSrv, r.meshHealth = s.meshServer(l)
-	r.appSrv, r.appHealth = s.sidecarServer(l)
-
-	r.wg.Go(func() { l.run(loopCtx) })
-	r.wg.Go(func() { ls.disc.run(discCtx) })
-	serve := func(what string, f func() error) {
-		r.wg.Go(func() {
-			if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) {
-				r.failed <- fmt.Errorf("%s server: %w", what, err)
-			}
-		})
-	}
-	serve("mesh", func() error { return r.meshSrv.Serve(ls.mesh) })
-	serve("sidecar", func() error { return r.appSrv.Serve(ls.app) })
+	r := s.assemble(ls.disc)
+	r.wg.Go(func() { ls.disc.run(r.discCtx) })
 	if ls.http != nil {
 		r.http = s.adminServer()
-		serve("admin", func() error { return r.http.Serve(ls.http) })
+		r.serve("admin", func() error { return r.http.Serve(ls.http) })
 	}
-	r.meshHealth.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	r.appHealth.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	r.run(ls.mesh, ls.app)
 	close(s.ready)
 	a := s.addrs
 	s.log.Info("nexusd started", "cluster", o.Cluster, "mesh", a.Mesh, "advertised", a.Advertised,
 		"app", a.App, "admin", a.HTTP, "discovery", a.Discovery, "multicast", a.Multicast, "seeds", o.Peers)
 	return r
+}
+
+// assemble builds the loop, the mesh client and both gRPC servers around
+// the node, with disc as the beacon path; nothing runs yet. dial is added
+// to the mesh client's dial options (the Harness dials peers in memory).
+// Run and the Harness both build the daemon here.
+func (s *Server) assemble(disc *discovery, dial ...grpc.DialOption) *running {
+	o := &s.o
+	s.started = o.Clock.Now()
+	l := newLoop(s.node, o.Clock, s.log, s.metrics, o.LoopInputQueue, o.CallTimeout)
+	s.loop = l
+	r := &running{loop: l, failed: make(chan error, 3)}
+	var meshCtx context.Context
+	r.loopCtx, r.stopLoop = context.WithCancel(context.Background())
+	r.discCtx, r.stopDisc = context.WithCancel(context.Background())
+	meshCtx, r.stopMesh = context.WithCancel(context.Background())
+
+	r.mesh = newMeshClient(meshCtx, s.id, o, s.log, o.Clock, &s.metrics.shell, l.complete)
+	r.mesh.dial = append(r.mesh.dial, dial...)
+	l.mesh, l.beacons = r.mesh, disc
+	disc.post = func(ev state.Event) { _ = l.post(r.discCtx, input{ev: ev}) }
+	s.metrics.reg.MustRegister(newCoreCollector(s.id, o.Cluster, s.snapshot, &s.metrics.shell))
+	r.meshSrv, r.meshHealth = s.meshServer(l)
+	r.appSrv, r.appHealth = s.sidecarServer(l)
+	return r
+}
+
+// run starts the loop and serves the mesh and the sidecar on their
+// listeners; their health services then report SERVING.
+func (r *running) run(mesh, app net.Listener) {
+	r.wg.Go(func() { r.loop.run(r.loopCtx) })
+	r.serve("mesh", func() error { return r.meshSrv.Serve(mesh) })
+	r.serve("sidecar", func() error { return r.appSrv.Serve(app) })
+	r.meshHealth.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	r.appHealth.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+}
+
+// serve runs one server; if it stops on its own, failed says why.
+func (r *running) serve(what string, f func() error) {
+	r.wg.Go(func() {
+		if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) {
+			r.failed <- fmt.Errorf("%s server: %w", what, err)
+		}
+	})
 }
 
 // shutdown refuses new calls and ends the waiting ones, stops beacons,
