@@ -182,7 +182,7 @@ func (s *pushStream) send(items []pushstream.Item[state.Envelope]) error {
 		}
 		return nil
 	}
-	b := &meshpb.MessageBatch{Messages: make([]*meshpb.MessageEnvelope, len(items))}
+	b := &meshpb.MessageBatch{Messages: make([]*meshpb.MessageEnvelope, len(items)), SentAtMs: s.k.m.clk.Now().UnixMilli()}
 	envs := make([]meshpb.MessageEnvelope, len(items)) // one allocation for the batch
 	for i := range items {
 		fillEnvelopeProto(&envs[i], &items[i].V)

@@ -83,9 +83,9 @@ func (s *meshServer) ResendMessages(ctx context.Context, in *meshpb.ResendReques
 func (s *meshServer) PushMessageBatchStream(stream grpc.BidiStreamingServer[meshpb.MessageBatch, meshpb.BatchAck]) error {
 	var total uint64
 	return s.servePush(stream.Context(),
-		func() ([]*meshpb.MessageEnvelope, error) {
+		func() ([]*meshpb.MessageEnvelope, int64, error) {
 			b, err := stream.Recv()
-			return b.GetMessages(), err
+			return b.GetMessages(), b.GetSentAtMs(), err
 		},
 		func(done []pushDone) error {
 			ack := &meshpb.BatchAck{}
@@ -105,12 +105,12 @@ func (s *meshServer) PushMessageBatchStream(stream grpc.BidiStreamingServer[mesh
 // PushMessageStream is the v1 stream: one Ack per envelope, in order.
 func (s *meshServer) PushMessageStream(stream grpc.BidiStreamingServer[meshpb.MessageEnvelope, meshpb.Ack]) error {
 	return s.servePush(stream.Context(),
-		func() ([]*meshpb.MessageEnvelope, error) {
+		func() ([]*meshpb.MessageEnvelope, int64, error) {
 			e, err := stream.Recv()
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
-			return []*meshpb.MessageEnvelope{e}, nil
+			return []*meshpb.MessageEnvelope{e}, 0, nil
 		},
 		func(done []pushDone) error {
 			for _, d := range done {
@@ -137,7 +137,7 @@ type pushDone struct {
 // batch into a PushReceived (at most pushStreamWindow unanswered), and this
 // goroutine sends acknowledgements as the answers come, in order. When the
 // peer closes its side, the answers still owed are sent before returning.
-func (s *meshServer) servePush(ctx context.Context, recv func() ([]*meshpb.MessageEnvelope, error), ack func([]pushDone) error) error {
+func (s *meshServer) servePush(ctx context.Context, recv func() ([]*meshpb.MessageEnvelope, int64, error), ack func([]pushDone) error) error {
 	from := peerAddr(ctx)
 	answers := newMailbox[state.Effect]()
 	var mu sync.Mutex
@@ -146,7 +146,7 @@ func (s *meshServer) servePush(ctx context.Context, recv func() ([]*meshpb.Messa
 	readErr := make(chan error, 1)
 	go func() {
 		for {
-			envs, err := recv()
+			envs, sentAt, err := recv()
 			if err != nil {
 				readErr <- err
 				return
@@ -165,7 +165,7 @@ func (s *meshServer) servePush(ctx context.Context, recv func() ([]*meshpb.Messa
 			mu.Lock()
 			owed = append(owed, pushDone{req: req, ids: ids})
 			mu.Unlock()
-			ev := &state.PushReceived{Req: req, From: from, Envs: envelopesFromProto(envs)}
+			ev := &state.PushReceived{Req: req, From: from, Envs: envelopesFromProto(envs), SentAtMs: sentAt}
 			if err := s.loop.post(ctx, input{ev: ev, reply: answers}); err != nil {
 				readErr <- err
 				return

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/nexusd/nexusd/state"
@@ -46,6 +47,9 @@ func (w *World) handle(sn *simNode, effs []state.Effect) {
 	var credited []*client
 	for _, e := range effs {
 		w.trace.effect(e)
+		if w.opts.Trace != nil {
+			w.opts.Trace(fmt.Sprintf("%s %s -> %s", fmtDur(w.now), sn.name, e))
+		}
 		switch e := e.(type) {
 		case *state.SendBeacon:
 			w.beacon(sn, e.Hash)

@@ -50,6 +50,7 @@ type pushBatch struct {
 	path     *pushPath
 	stream   uint64
 	envs     []state.Envelope
+	sentAtMs int64  // the sender's wall clock when it sent the batch
 	count    uint64 // the answer: messages answered on the stream so far
 	refusals []pushstream.Refusal
 }
@@ -112,7 +113,7 @@ func (w *World) sendBatch(p *pushPath, stream uint64, batch []pushstream.Item[st
 	for i := range batch {
 		envs[i] = batch[i].V
 	}
-	w.schedule(arr, event{kind: evPushBatch, node: target, ev: &pushBatch{path: p, stream: stream, envs: envs}})
+	w.schedule(arr, event{kind: evPushBatch, node: target, ev: &pushBatch{path: p, stream: stream, envs: envs, sentAtMs: w.instant(p.from).WallMs}})
 }
 
 // pathTransit decides the fate of a frame of stream on p's connection,
@@ -167,7 +168,7 @@ func (w *World) serveBatch(target *simNode, b *pushBatch) {
 	}
 	w.reqSeq++
 	target.answers[w.reqSeq] = &call{kind: cPush, batch: b}
-	w.step(target, &state.PushReceived{Req: w.reqSeq, From: p.from.addr, Envs: b.envs})
+	w.step(target, &state.PushReceived{Req: w.reqSeq, From: p.from.addr, Envs: b.envs, SentAtMs: b.sentAtMs})
 }
 
 // answerBatch sends the target's answer to a batch back on its path.

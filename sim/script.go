@@ -32,7 +32,7 @@ import (
 //	slow node=I sub=NAME rate=N/s
 //	check converged | delivered node=I sub=NAME count=K | retained node=I topic=T payload=TEXT|none
 //	check no-dups | order | no-loss | bounds | gap node=I sub=NAME
-//	deliveries sub=NAME   peers node=I   status node=I
+//	deliveries sub=NAME   peers node=I   status node=I   rejected node=I
 type Script struct {
 	w        *World
 	handlers map[string]handler
@@ -54,7 +54,7 @@ func NewScript() *Script {
 		"partition": cmdPartition, "cut": cmdCut, "isolate": cmdIsolate, "heal": cmdHeal,
 		"crash": cmdCrash, "restart": cmdRestart, "pause": cmdPause, "wake": cmdWake, "clock": cmdClock,
 		"slow": cmdSlow, "check": cmdCheck,
-		"deliveries": cmdDeliveries, "peers": cmdPeers, "status": cmdStatus,
+		"deliveries": cmdDeliveries, "peers": cmdPeers, "status": cmdStatus, "rejected": cmdRejected,
 	}}
 }
 

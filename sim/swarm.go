@@ -18,10 +18,11 @@ type SwarmOptions struct {
 	Seed       uint64
 	Duration   time.Duration // the safety phase, faults on
 	Faults     FaultPlan
-	FaultsText string  // the plan as given, for the replay command
-	Topics     int     // distinct topics published to (default 8)
-	Rate       float64 // publishes per second over the whole mesh (default 50)
-	Record     bool    // keep the run as a scenario script (Summary.Script)
+	FaultsText string            // the plan as given, for the replay command
+	Topics     int               // distinct topics published to (default 8)
+	Rate       float64           // publishes per second over the whole mesh (default 50)
+	Record     bool              // keep the run as a scenario script (Summary.Script)
+	Trace      func(line string) // every event and effect, as Options.Trace
 }
 
 // Summary is what a swarm run reports.
@@ -100,7 +101,7 @@ func swarmDebug(o SwarmOptions, out **World) (*Summary, error) {
 	if o.FaultsText == "" {
 		o.FaultsText = o.Faults.String()
 	}
-	w, err := New(Options{Nodes: o.Nodes, Seed: o.Seed, Net: DefaultNet()})
+	w, err := New(Options{Nodes: o.Nodes, Seed: o.Seed, Net: DefaultNet(), Trace: o.Trace})
 	if err != nil {
 		return nil, err
 	}

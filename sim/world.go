@@ -19,6 +19,9 @@ type Options struct {
 	// Config adjusts each node's state.Config (index from 0), after the
 	// defaults and the derived seed are set.
 	Config func(i int, c *state.Config)
+	// Trace, if set, gets every event a node is handed and every effect it
+	// returns, one line each, in their one-line text form.
+	Trace func(line string)
 }
 
 // epochMs is the wall clock every node starts from.
@@ -123,6 +126,9 @@ func (w *World) boot(sn *simNode) error {
 	w.dropPaths(sn)
 	r := derive(w.seed, "node", sn.idx*1000+sn.gen)
 	sn.id = state.NewUUID(r)
+	if w.opts.Trace != nil {
+		w.opts.Trace(fmt.Sprintf("%s %s is instance %s", fmtDur(w.now), sn.name, sn.id))
+	}
 	cfg := state.DefaultConfig(sn.id, sn.cluster, r)
 	if w.opts.Config != nil {
 		w.opts.Config(sn.idx, &cfg)
@@ -259,6 +265,9 @@ func (w *World) dispatch(e event) {
 // step hands sn one event and carries out its effects.
 func (w *World) step(sn *simNode, ev state.Event) {
 	w.trace.event(w.now, sn.idx, ev)
+	if w.opts.Trace != nil {
+		w.opts.Trace(fmt.Sprintf("%s %s <- %s", fmtDur(w.now), sn.name, ev))
+	}
 	switch e := ev.(type) {
 	case *state.PushReceived:
 		w.noteArrivals(sn, e.Envs)
@@ -275,6 +284,9 @@ func (w *World) step(sn *simNode, ev state.Event) {
 
 func (w *World) tick(sn *simNode) {
 	w.trace.tick(w.now, sn.idx)
+	if w.opts.Trace != nil {
+		w.opts.Trace(fmt.Sprintf("%s %s tick", fmtDur(w.now), sn.name))
+	}
 	w.handle(sn, sn.node.Tick(w.instant(sn)))
 }
 

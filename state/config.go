@@ -100,6 +100,7 @@ type Config struct {
 	RepairMaxDelay    time.Duration // the wait between resend requests doubles up to this
 	RepairHoldLimit   int           // later messages held back behind one hole
 	MaxStreams        int           // (source, topic) pairs whose numbering is tracked
+	MaxClockSkew      time.Duration // how far ahead of its source's clock a retained timestamp may be
 	DepartedRetention time.Duration // how long we remember what we routed to a removed peer
 }
 
@@ -154,6 +155,7 @@ func DefaultConfig(nodeID, cluster string, rand Source) Config {
 		RepairHoldLimit:   4096, // a full push window, with room for retries behind it
 		MaxStreams:        100000,
 		DepartedRetention: 10 * time.Minute, // a peer back within this learns what it missed
+		MaxClockSkew:      time.Minute,      // a clock that far off is broken; a stamp that far ahead would win every later write
 	}
 }
 
@@ -172,7 +174,7 @@ func (c *Config) Validate() error {
 		{"BeaconInterval", c.BeaconInterval}, {"SuspectAfter", c.SuspectAfter},
 		{"PeerTimeout", c.PeerTimeout}, {"FetchInterval", c.FetchInterval},
 		{"CallTimeout", c.CallTimeout}, {"PausedTTL", c.PausedTTL},
-		{"BlockTimeout", c.BlockTimeout}, {"HeartbeatInterval", c.HeartbeatInterval},
+		{"BlockTimeout", c.BlockTimeout}, {"HeartbeatInterval", c.HeartbeatInterval}, {"MaxClockSkew", c.MaxClockSkew},
 		{"WarningInterval", c.WarningInterval}, {"ReapInterval", c.ReapInterval},
 		{"TombstoneTTL", c.TombstoneTTL}, {"PushRetryDelay", c.PushRetryDelay},
 		{"PushRetryMaxDelay", c.PushRetryMaxDelay}, {"RepairDelay", c.RepairDelay},

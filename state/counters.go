@@ -29,6 +29,7 @@ type Counters struct {
 	Duplicates          uint64 // remote messages already seen (by id or number)
 	Late                uint64 // remote messages behind a hole already declared lost
 	PushesDeferred      uint64 // pushes refused for now: their hole's hold was full
+	SeqsToVouch         uint64 // implausible numbers their source was asked to vouch for
 	Dropped             uint64 // queue drops, all subscriptions
 	Expired             uint64 // messages whose TTL ran out before hand-out
 	Replayed            uint64
@@ -77,6 +78,10 @@ const (
 	reasonRetainedLimit   = "retained_limit"
 	reasonUnknownEvent    = "event_unknown"
 	reasonResendWrongNode = "resend_wrong_instance"
+
+	reasonSequenceImplausible = "sequence_implausible" // a number its source never issued
+	reasonSequenceUnverified  = "sequence_unverified"  // dropped while waiting to be vouched for
+	reasonRetainedFuture      = "retained_future"      // a retained timestamp beyond the allowed clock skew
 )
 
 func (n *Node) reject(reason string) { n.counters.Rejected[reason]++ }

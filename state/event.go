@@ -63,9 +63,10 @@ type StateRequested struct{ Req uint64 }
 // PushReceived: a peer pushed messages (one unary push, or a batch from its
 // stream); answer with AnswerPush.
 type PushReceived struct {
-	Req  uint64
-	From string // the pushing peer's address, for logs only
-	Envs []Envelope
+	Req      uint64
+	From     string // the pushing peer's address, for logs only
+	Envs     []Envelope
+	SentAtMs int64 // the sender's wall clock when it sent them; 0: not given
 }
 
 // ResendRequested: a peer asks for our own messages on Topic numbered

@@ -37,7 +37,7 @@ func (n *Node) Stream(source, topic string) (StreamInfo, bool) {
 	if s == nil {
 		return StreamInfo{}, false
 	}
-	return StreamInfo{Base: s.base, Last: s.last, Delivered: s.delivered, Lost: s.lost, Skipped: s.skipped, Held: len(s.held)}, true
+	return StreamInfo{Base: s.base, Last: s.last, Delivered: s.delivered, Lost: s.lost, Skipped: s.skipped, Held: len(s.held) + len(s.waiting)}, true
 }
 
 // WantsTopic reports whether any subscription here, active or paused,
@@ -103,7 +103,7 @@ func (n *Node) Backlog() Backlog {
 		}
 	})
 	for _, s := range n.inStreams.m {
-		b.Held += len(s.held)
+		b.Held += len(s.held) + len(s.waiting)
 	}
 	return b
 }

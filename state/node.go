@@ -80,10 +80,12 @@ type Node struct {
 
 // call is an outstanding request effect, found again by its completion.
 type call struct {
-	kind callKind
-	peer *peer
-	in   *inStream // resend
-	to   uint64    // resend: the last number asked for
+	kind  callKind
+	peer  *peer
+	in    *inStream  // resend
+	to    uint64     // resend: the last number asked for
+	held  []*Message // resend: what was held behind the hole when asked
+	vouch uint64     // resend: the number asked to be vouched for (plausible.go)
 }
 
 type callKind uint8

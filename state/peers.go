@@ -68,6 +68,7 @@ type peer struct {
 	fetchWaiting bool
 	lastHeard    time.Duration // monotonic: last beacon or probe answer
 	lastSeenMs   int64         // our wall clock at that moment
+	clockAnchor  int64         // its wall clock minus our monotonic clock (ms), the most its beacons showed; 0: none
 	beaconHash   uint64
 	syncedHash   uint64 // hash of the patterns last fetched
 	fetchCall    uint64
@@ -141,6 +142,13 @@ func (n *Node) onBeacon(b *Beacon) {
 	}
 	n.heard(p)
 	p.beaconHash = b.Hash
+	if b.WallMs != 0 {
+		// Its clock against our monotonic one, which never jumps: our own
+		// wall clock stepping does not move it. The most it ever showed, not
+		// the latest: a clock stepped back must not turn what it stamped
+		// before into the future.
+		p.sawClock(b.WallMs, n.now.Mono)
+	}
 	n.maybeFetch(p)
 }
 

@@ -196,6 +196,9 @@ func (n *Node) route(m *Message) int {
 
 func (n *Node) onPushReceived(e *PushReceived) {
 	var errs []error
+	if e.SentAtMs != 0 {
+		n.senderClock(e)
+	}
 	for i := range e.Envs {
 		env := &e.Envs[i]
 		err := n.checkEnvelope(env)
@@ -205,6 +208,11 @@ func (n *Node) onPushReceived(e *PushReceived) {
 		case env.Source == n.cfg.NodeID:
 			err = errorf(Invalid, "message %s comes from this node; pushes are one hop", env.ID)
 			n.reject(reasonOwnEnvelope)
+		case env.Retain:
+			err = n.checkStamp(env)
+		}
+		switch {
+		case err != nil:
 		case n.holdFull(env):
 			err = errorf(Unavailable, "%d messages from %s on %s wait behind a hole already: push this one again later",
 				n.cfg.RepairHoldLimit, short(env.Source), env.Topic)

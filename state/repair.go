@@ -65,6 +65,12 @@ type inStream struct {
 	resendCall uint64
 	alarm      alarm
 	removed    bool
+
+	// plausible.go: a number to be vouched for by its source, and what
+	// waits with it.
+	verifying  uint64
+	waiting    []*Message
+	unanchored bool // created for the number being vouched for: no base yet
 }
 
 // streamTable holds at most MaxStreams trackers; the oldest goes first.
@@ -103,11 +109,16 @@ func (n *Node) newStream(k streamKey, base uint64) *inStream {
 }
 
 // dropStream forgets a tracker, first declaring its holes lost so held
-// messages are delivered.
+// messages are delivered. What waited for a number to be vouched for goes
+// too, counted: without its tracker it cannot be put in order.
 func (n *Node) dropStream(s *inStream) {
 	for len(s.held) > 0 {
 		n.declareGap(s, s.held[0].PrevSeq, gapEvicted)
 	}
+	for range s.waiting {
+		n.reject(reasonSequenceUnverified)
+	}
+	s.waiting, s.verifying = nil, 0
 	s.removed = true
 	tab := &n.inStreams
 	delete(tab.m, s.key)
@@ -127,6 +138,9 @@ func (n *Node) holdFull(env *Envelope) bool {
 		return false
 	}
 	s := n.inStreams.m[streamKey{env.Source, env.Topic}]
+	if s != nil && s.verifying != 0 {
+		return len(s.waiting) >= n.cfg.RepairHoldLimit
+	}
 	if s == nil || len(s.held) < n.cfg.RepairHoldLimit || env.SourceSeq <= s.last {
 		return false
 	}
@@ -147,14 +161,28 @@ func claimedPrev(s *inStream, seq, prev uint64) uint64 {
 }
 
 // sequenceRemote delivers a numbered remote message in order, or holds it
-// behind a hole.
+// behind a hole, or has its source vouch for its number first.
 func (n *Node) sequenceRemote(m *Message) {
+	k := streamKey{m.Source, m.Topic}
+	s := n.inStreams.m[k]
+	switch {
+	case s != nil && s.verifying != 0:
+		s.waiting = append(s.waiting, m) // after the number being vouched for
+	case n.implausible(s, m.SourceSeq):
+		n.verify(k, s, m)
+	default:
+		n.sequence(s, m)
+	}
+}
+
+// sequence puts m in its stream s (nil: the first of its stream): taken
+// now, or held behind a hole.
+func (n *Node) sequence(s *inStream, m *Message) {
 	seq, prev := m.SourceSeq, m.PrevSeq
 	if prev >= seq {
 		prev = 0 // a claim that cannot be true is no claim
 	}
 	k := streamKey{m.Source, m.Topic}
-	s := n.inStreams.m[k]
 	switch {
 	case s == nil && prev > 0 && !n.inStreams.evicted[m.Source]:
 		// It sent us earlier messages we never saw: wait, then ask for
@@ -283,6 +311,10 @@ func (n *Node) skipUnwanted(source, topic string, seq uint64) {
 
 // repairDue runs when a hole has waited RepairDelay (or a retry backoff).
 func (n *Node) repairDue(s *inStream) {
+	if s.verifying != 0 {
+		n.askToVouch(s)
+		return
+	}
 	if len(s.held) == 0 || s.resendCall != 0 {
 		return
 	}
@@ -304,7 +336,7 @@ func (n *Node) repairDue(s *inStream) {
 	if s.fromStart {
 		from = 0
 	}
-	s.resendCall = n.newCall(call{kind: callResend, peer: p, in: s, to: to})
+	s.resendCall = n.newCall(call{kind: callResend, peer: p, in: s, to: to, held: slices.Clone(s.held)})
 	n.counters.ResendsRequested++
 	n.emit(&RequestResend{Call: s.resendCall, Peer: p.id, Addr: p.addr, Topic: s.key.topic, From: from, To: to})
 }
@@ -328,6 +360,13 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 	}
 	s := c.in
 	s.resendCall = 0
+	if c.vouch != 0 {
+		n.onVouched(s, c.vouch, e)
+		return
+	}
+	if s.verifying != 0 {
+		defer n.arm(&s.alarm, n.now.Mono, timer{kind: tRepair, in: s}) // the number waiting to be vouched for is asked now
+	}
 	if s.removed || len(s.held) == 0 {
 		return
 	}
@@ -335,10 +374,20 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 		n.arm(&s.alarm, n.now.Mono+n.repairBackoff(s), timer{kind: tRepair, in: s})
 		return
 	}
-	// The reply answers for what was asked, up to c.to. The hole asked
-	// about may have filled meanwhile by a late push and a new one opened
-	// further on: that one the reply says nothing about.
-	target := min(s.held[0].PrevSeq, c.to)
+	// The reply answers for what was asked, up to c.to, and never beyond
+	// the highest number the source issued. The hole asked about may have
+	// filled meanwhile by a late push and a new one opened further on:
+	// that one the reply says nothing about.
+	target := c.to
+	if l := e.Reply.Latest; l > 0 && e.Reply.Instance == s.key.source {
+		// What we held when we asked was sent before the source answered:
+		// a number above the highest it had issued was never issued.
+		n.dropImplausible(s, c.held, l)
+		target = min(target, max(l, s.last))
+	}
+	if len(s.held) > 0 {
+		target = min(target, s.held[0].PrevSeq)
+	}
 	if s.fromStart && e.Reply.Instance == s.key.source {
 		// Numbers before the first it sent us were never ours; if it does
 		// not know, only target itself surely was.
@@ -363,6 +412,9 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 		}
 		if n.checkEnvelope(env) != nil {
 			n.reject(reasonBadEnvelope)
+			continue
+		}
+		if n.checkStamp(env) != nil {
 			continue
 		}
 		msgs = append(msgs, n.remoteMessage(env))

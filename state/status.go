@@ -65,7 +65,7 @@ func (n *Node) Status() Status {
 		}
 	}
 	for _, s := range n.inStreams.m {
-		st.Held += len(s.held)
+		st.Held += len(s.held) + len(s.waiting)
 	}
 	st.Counters = n.counters
 	st.Counters.Rejected = make(map[string]uint64, len(n.counters.Rejected))

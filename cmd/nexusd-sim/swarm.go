@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -23,6 +24,7 @@ func swarm(args []string) int {
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	scenario := fs.String("write-scenario", "", "write the run as a scenario script to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	traceFile := fs.String("trace", "", "write every event and effect of every node to this file, one line each")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -47,9 +49,20 @@ func swarm(args []string) int {
 		}
 		defer stop()
 	}
+	var trace func(string)
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "nexusd-sim: --trace:", err)
+			return 2
+		}
+		buf := bufio.NewWriter(f)
+		defer func() { buf.Flush(); f.Close() }()
+		trace = func(line string) { buf.WriteString(line); buf.WriteByte('\n') }
+	}
 	sum, err := sim.Swarm(sim.SwarmOptions{
 		Nodes: *nodes, Seed: *seed, Duration: *duration, Faults: plan, FaultsText: *faults,
-		Topics: *topics, Rate: *rate, Record: *scenario != "",
+		Topics: *topics, Rate: *rate, Record: *scenario != "", Trace: trace,
 	}, time.Now)
 	if err != nil {
 		fmt.Fprintln(stderr, "nexusd-sim:", err)

@@ -527,7 +527,11 @@ func (x *ResendResponse) GetLatest() uint64 {
 type MessageBatch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Envelopes in the order the sender forwards them; order is kept across batches.
-	Messages      []*MessageEnvelope `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	Messages []*MessageEnvelope `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// The sender's wall clock (Unix milliseconds) when it sent the batch; 0 when
+	// not given. The receiver judges how far ahead of its source's clock a
+	// retained timestamp is by it, with no wait for the sender's next beacon.
+	SentAtMs      int64 `protobuf:"varint,2,opt,name=sent_at_ms,json=sentAtMs,proto3" json:"sent_at_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -567,6 +571,13 @@ func (x *MessageBatch) GetMessages() []*MessageEnvelope {
 		return x.Messages
 	}
 	return nil
+}
+
+func (x *MessageBatch) GetSentAtMs() int64 {
+	if x != nil {
+		return x.SentAtMs
+	}
+	return 0
 }
 
 // Extension of this implementation (not in v1): acknowledgement on
@@ -675,9 +686,11 @@ const file_mesh_proto_rawDesc = "" +
 	"\x0ffirst_available\x18\x03 \x01(\x04R\x0efirstAvailable\x12\x1d\n" +
 	"\n" +
 	"first_sent\x18\x04 \x01(\x04R\tfirstSent\x12\x16\n" +
-	"\x06latest\x18\x05 \x01(\x04R\x06latest\"H\n" +
+	"\x06latest\x18\x05 \x01(\x04R\x06latest\"f\n" +
 	"\fMessageBatch\x128\n" +
-	"\bmessages\x18\x01 \x03(\v2\x1c.nexusd.mesh.MessageEnvelopeR\bmessages\"T\n" +
+	"\bmessages\x18\x01 \x03(\v2\x1c.nexusd.mesh.MessageEnvelopeR\bmessages\x12\x1c\n" +
+	"\n" +
+	"sent_at_ms\x18\x02 \x01(\x03R\bsentAtMs\"T\n" +
 	"\bBatchAck\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\x04R\baccepted\x12,\n" +
 	"\bfailures\x18\x02 \x03(\v2\x10.nexusd.mesh.AckR\bfailures2\xf0\x02\n" +

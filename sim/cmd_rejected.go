@@ -1,0 +1,28 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// rejected node=I: what the node refused or dropped, by reason, sorted.
+func cmdRejected(s *Script, a *args) (string, error) {
+	i, err := s.node(a)
+	if err != nil {
+		return "", err
+	}
+	if !s.w.Up(i) {
+		return fmt.Sprintf("n%d is down", i), nil
+	}
+	rej := s.w.Node(i).Status().Counters.Rejected
+	var lines []string
+	for reason, n := range rej {
+		lines = append(lines, fmt.Sprintf("%s=%d", reason, n))
+	}
+	if len(lines) == 0 {
+		return "(nothing)", nil
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n"), nil
+}
