@@ -27,7 +27,7 @@ func TestNoFlagsGiveTheSpecDefaults(t *testing.T) {
 	for name, got := range map[string]any{
 		"cluster": o.Cluster, "mcast-addr": o.McastAddr, "mcast-port": o.McastPort, "mesh-port": o.MeshPort,
 		"app-port": o.AppPort, "bind": o.Bind, "app-bind": o.AppBind, "http-addr": o.HTTPAddr,
-		"peer-timeout": o.PeerTimeout, "message-buffer-size": o.MessageBufferSize, "max-buffer-memory": o.MaxBufferBytes,
+		"peer-timeout": o.PeerTimeout, "message-buffer-size": o.MessageBufferSize, "max-buffer-memory": o.RingBytes,
 		"paused-subscription-ttl": o.PausedTTL, "subscriber-queue-limit": o.QueueLimit, "backpressure-policy": o.BackpressurePolicy,
 		"block-timeout-ms": o.BlockTimeout, "default-message-ttl": o.DefaultTTL, "max-payload": o.MaxPayloadBytes,
 		"beacon-interval": o.BeaconInterval, "suspect-after": o.SuspectAfter, "seed-resolve-interval": o.SeedResolveInterval,
@@ -69,7 +69,7 @@ func TestFlagsTakeBothFormsAndEnvironmentFillsTheRest(t *testing.T) {
 	}{
 		{"cluster", o.Cluster, "prod"}, {"mesh-port", o.MeshPort, 6000}, {"app-port", o.AppPort, 6001},
 		{"peers", strings.Join(o.Peers, "|"), "a.example:5670|10.0.0.9"}, {"log-level", o.LogLevel, LevelTrace},
-		{"log-format", o.LogFormat, "json"}, {"max-buffer-memory", o.MaxBufferBytes, 512 << 10},
+		{"log-format", o.LogFormat, "json"}, {"max-buffer-memory", o.RingBytes, 512 << 10},
 		{"default-message-ttl", o.DefaultTTL, 90 * time.Second}, {"backpressure-policy", o.BackpressurePolicy, state.Block},
 		{"block-timeout-ms", o.BlockTimeout, 250 * time.Millisecond}, {"mcast-addr", o.McastAddr, ""},
 		{"subscriber-queue-limit (env)", o.QueueLimit, 500}, {"paused-subscription-ttl (env)", o.PausedTTL, time.Minute},
@@ -181,5 +181,29 @@ func TestMembershipAndLimitFlagsReachTheCore(t *testing.T) {
 	o, _ = ParseFlags([]string{"--peer-timeout", "2s"}, env(nil))
 	if c := o.nodeConfig("n", nil); c.SuspectAfter != 1200*time.Millisecond {
 		t.Fatalf("--peer-timeout 2s: suspected after %s, want 1.2s (3/5 of it)", c.SuspectAfter)
+	}
+}
+
+// The byte caps and the daemon's budget are flags, with environment
+// variables, and reach the core; a bad one names its flag.
+func TestMemoryFlagsReachTheCore(t *testing.T) {
+	o, err := ParseFlags([]string{"--max-buffer-bytes=256MiB", "--subscriber-queue-bytes", "8MiB", "--peer-backlog-bytes", "16MiB"},
+		env(map[string]string{"NEXUSD_MAX_BUFFER_MEMORY": "32MiB"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := o.nodeConfig("n", nil)
+	got := []int{c.BudgetBytes, c.QueueBytes, c.PeerBacklogBytes, c.RingBytes}
+	if want := []int{256 << 20, 8 << 20, 16 << 20, 32 << 20}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("core config %v, want %v", got, want)
+	}
+	if d := DefaultOptions(); d.BudgetBytes != 512<<20 || d.QueueBytes != 64<<20 {
+		t.Fatalf("defaults: budget %d, queue %d; want 512 MiB and 64 MiB", d.BudgetBytes, d.QueueBytes)
+	}
+	for _, bad := range [][]string{{"--max-buffer-bytes", "lots"}, {"--max-buffer-bytes", "1KiB"}} {
+		_, err := ParseFlags(bad, env(nil))
+		if err == nil || !strings.Contains(err.Error(), "--max-buffer-bytes") {
+			t.Errorf("%v: %v, want an error naming --max-buffer-bytes", bad, err)
+		}
 	}
 }

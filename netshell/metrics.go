@@ -86,6 +86,15 @@ type labeled struct {
 
 func one(v uint64) []labeled { return []labeled{{v: float64(v)}} }
 
+// byKeys labels each value of m with its key, in key order.
+func byKeys(m map[string]uint64) []labeled {
+	out := make([]labeled, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, labeled{v: float64(m[k]), labels: []string{k}})
+	}
+	return out
+}
+
 // metricDef is one metric drawn from a snapshot and the shell counters.
 type metricDef struct {
 	name, help string
@@ -153,6 +162,10 @@ func coreMetricDefs() []*metricDef {
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).BlockTimeouts) }},
 		{name: "buffer_evicted_total", help: "Replay ring messages evicted by --message-buffer-size or --max-buffer-memory.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).BufferEvicted) }},
+		{name: "shed_messages_total", label: "store", help: "Messages a store let go because it was full (its cap or --max-buffer-bytes), by store.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return byKeys(ct(s).Shed) }},
+		{name: "shed_bytes_total", label: "store", help: "Bytes of the messages stores let go because they were full, by store.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return byKeys(ct(s).ShedBytes) }},
 		{name: "beacons_sent_total", help: "Beacons sent (one per round, to the group and every seed).",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).BeaconsSent) }},
 		{name: "beacon_send_errors_total", help: "Beacon datagrams the network refused.",
@@ -200,17 +213,25 @@ func coreMetricDefs() []*metricDef {
 			}},
 		{name: "subscriber_queue_depth", gauge: true, help: "Messages waiting in subscription queues, all subscriptions.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(uint64(s.status.QueuedMsgs)) }},
-		{name: "subscriber_queue_bytes", gauge: true, help: "Payload bytes waiting in subscription queues.",
+		{name: "subscriber_queue_bytes", gauge: true, help: "Bytes held by subscription queues (payload, topic and a fixed overhead a message).",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(uint64(s.status.QueuedBytes)) }},
+		{name: "memory_bytes", gauge: true, label: "store", help: "Bytes each store holds (payload, topic and a fixed overhead a message), under --max-buffer-bytes together.",
+			values: func(s *snapshot, _ *shellCounters) []labeled {
+				m := s.status.Memory
+				return by("ring", m.Ring, "queue", m.Queues, "backlog", m.Backlogs, "departed", m.Departed,
+					"held", m.Held, "retained", m.Retained, "dedup", m.Dedup)
+			}},
+		{name: "memory_budget_bytes", gauge: true, help: "The budget all stores share (--max-buffer-bytes).",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(uint64(s.status.Memory.Budget)) }},
 		{name: "peer_backlog_messages", gauge: true, help: "Messages waiting to be pushed to peers.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(uint64(s.status.BacklogMsgs)) }},
 		{name: "retained_messages", gauge: true, help: "Retained values held.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(uint64(s.status.Retained)) }},
-		{name: "retained_bytes", gauge: true, help: "Payload bytes of retained values held.",
+		{name: "retained_bytes", gauge: true, help: "Bytes of retained values held (payload, topic and a fixed overhead each).",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(uint64(s.status.RetainedBytes)) }},
 		{name: "buffered_messages", gauge: true, help: "Messages in replay rings.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(uint64(s.status.BufferedMsgs)) }},
-		{name: "buffered_bytes", gauge: true, help: "Payload bytes in replay rings (capped by --max-buffer-memory).",
+		{name: "buffered_bytes", gauge: true, help: "Bytes in replay rings (payload, topic and a fixed overhead a message; capped by --max-buffer-memory).",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(uint64(s.status.BufferedBytes)) }},
 		{name: "topic_patterns", gauge: true, help: "Distinct subscribed patterns on this daemon (active and paused).",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(uint64(s.status.Patterns)) }},

@@ -46,7 +46,10 @@ type Options struct {
 	// Limits and policies (SPEC section 3).
 	MaxPayloadBytes    int           // --max-payload
 	MessageBufferSize  int           // --message-buffer-size: replay ring per topic, messages
-	MaxBufferBytes     int           // --max-buffer-memory: payload bytes of all rings
+	RingBytes          int           // --max-buffer-memory: all replay rings together
+	BudgetBytes        int           // --max-buffer-bytes: every store that holds messages together
+	QueueBytes         int           // --subscriber-queue-bytes: per subscription
+	PeerBacklogBytes   int           // --peer-backlog-bytes: pushes not done to one peer, and what a dead one missed
 	PausedTTL          time.Duration // --paused-subscription-ttl
 	QueueLimit         int           // --subscriber-queue-limit: per subscription, messages
 	BackpressurePolicy state.Policy  // --backpressure-policy: the default policy
@@ -58,6 +61,7 @@ type Options struct {
 
 	// Shell tuning; not flags.
 	StreamWindow       int           // events a subscription stream may hold unsent (its credit)
+	StreamWindowBytes  int           // and payload bytes
 	MaxBatch           int           // the largest SubscribeRequest.max_batch honoured
 	MaxPushBatch       int           // messages in one mesh push batch
 	MaxPushBatchBytes  int           // payload bytes in one mesh push batch
@@ -99,7 +103,10 @@ func DefaultOptions() Options {
 
 		MaxPayloadBytes:    1 << 20,           // SPEC: 1 MiB
 		MessageBufferSize:  1024,              // SPEC
-		MaxBufferBytes:     64 << 20,          // SPEC: 64 MiB
+		RingBytes:          64 << 20,          // SPEC: 64 MiB
+		BudgetBytes:        512 << 20,         // SPEC: --max-buffer-bytes
+		QueueBytes:         64 << 20,          // one subscriber that never reads holds at most this
+		PeerBacklogBytes:   64 << 20,          // as much as one subscriber queue
 		PausedTTL:          300 * time.Second, // SPEC
 		QueueLimit:         10000,             // SPEC
 		BackpressurePolicy: state.DropOldest,  // SPEC
@@ -110,6 +117,7 @@ func DefaultOptions() Options {
 		MaxRetained:        100000,            // SPEC
 
 		StreamWindow:       256,                               // a few gRPC frames of small messages; more only moves the queue out of the node
+		StreamWindowBytes:  4 << 20,                           // a few large messages: what waits is held by the node, in its queue's bytes
 		MaxBatch:           1024,                              // larger batches gain nothing and delay the first message
 		MaxPushBatch:       pushstream.DefaultLimits.Messages, // as the simulator batches
 		MaxPushBatchBytes:  pushstream.DefaultLimits.Bytes,
@@ -205,7 +213,10 @@ func (o *Options) Validate() error {
 	}{
 		{"--max-payload", o.MaxPayloadBytes, 1, 64 << 20},
 		{"--message-buffer-size", o.MessageBufferSize, 1, 1 << 24},
-		{"--max-buffer-memory", o.MaxBufferBytes, 1, 1 << 40},
+		{"--max-buffer-memory", o.RingBytes, 1, 1 << 40},
+		{"--max-buffer-bytes", o.BudgetBytes, 1 << 20, 1 << 42},
+		{"--subscriber-queue-bytes", o.QueueBytes, 1, 1 << 40},
+		{"--peer-backlog-bytes", o.PeerBacklogBytes, 1, 1 << 40},
 		{"--subscriber-queue-limit", o.QueueLimit, 1, 1 << 24},
 		{"--max-fetches-in-flight", o.MaxFetchesInFlight, 1, 1024},
 		{"--max-patterns", o.MaxPatterns, 1, 1 << 20},
@@ -231,7 +242,7 @@ func (o *Options) Validate() error {
 	if o.LogFormat != "text" && o.LogFormat != "json" {
 		return fmt.Errorf("--log-format: %q: want text or json", o.LogFormat)
 	}
-	if o.StreamWindow < 4 || o.MaxBatch < 1 || o.MaxPushBatch < 1 || o.MaxPushBatchBytes < 1 ||
+	if o.StreamWindow < 4 || o.StreamWindowBytes < 1<<10 || o.MaxBatch < 1 || o.MaxPushBatch < 1 || o.MaxPushBatchBytes < 1 ||
 		o.MaxPublishBatch < 1 || o.PublishStreamBytes < 1<<20 || o.LoopInputQueue < 1 ||
 		o.CallTimeout <= 0 || o.ShutdownTimeout <= 0 || o.SeedResolveInterval <= 0 {
 		return fmt.Errorf("options: shell tuning out of range (StreamWindow %d, MaxBatch %d, MaxPushBatch %d, PublishStreamBytes %d, CallTimeout %s)",
@@ -255,7 +266,10 @@ func (o *Options) nodeConfig(nodeID string, rand state.Source) state.Config {
 	c.CallTimeout = o.CallTimeout
 	c.MaxPayloadBytes = o.MaxPayloadBytes
 	c.MessageBufferSize = o.MessageBufferSize
-	c.MaxBufferBytes = o.MaxBufferBytes
+	c.RingBytes = o.RingBytes
+	c.BudgetBytes = o.BudgetBytes
+	c.QueueBytes = o.QueueBytes
+	c.PeerBacklogBytes = o.PeerBacklogBytes
 	c.PausedTTL = o.PausedTTL
 	c.QueueLimit = o.QueueLimit
 	c.DefaultPolicy = o.BackpressurePolicy

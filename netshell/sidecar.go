@@ -77,19 +77,23 @@ func (s *sidecarServer) GetPeers(ctx context.Context, in *sidecarpb.GetPeersRequ
 func (s *sidecarServer) Subscribe(in *sidecarpb.SubscribeRequest, stream grpc.ServerStreamingServer[sidecarpb.MessageEvent]) error {
 	window, maxBatch := streamSizes(s.o, in.GetMaxBatch())
 	st := newSubStream(s.loop.newID(), window, maxBatch)
+	st.windowBytes = s.o.StreamWindowBytes
 	ev, err := subscribeFromProto(st.handle, window, in)
 	if err != nil {
 		return err
 	}
+	ev.CreditBytes = st.windowBytes
 	return s.serveStream(stream.Context(), stream.Send, ev, st)
 }
 
 func (s *sidecarServer) ResumeSubscribe(in *sidecarpb.ResumeSubscribeRequest, stream grpc.ServerStreamingServer[sidecarpb.MessageEvent]) error {
 	window, maxBatch := streamSizes(s.o, in.GetMaxBatch())
 	st := newSubStream(s.loop.newID(), window, maxBatch)
+	st.windowBytes = s.o.StreamWindowBytes
 	ev, err := resumeFromProto(st.handle, st.window, in)
 	if err != nil {
 		return err
 	}
+	ev.CreditBytes = st.windowBytes
 	return s.serveStream(stream.Context(), stream.Send, ev, st)
 }

@@ -16,10 +16,11 @@ const maxBatchEventBytes = 1 << 20
 // delivers more than the credit the stream was given, so the mailbox never
 // holds more than window events.
 type subStream struct {
-	handle   uint64
-	window   int // credit: events the stream may hold unsent
-	maxBatch int // live messages per MessageEvent; 1 = no batches
-	box      *mailbox[streamItem]
+	handle      uint64
+	window      int // credit: events the stream may hold unsent
+	windowBytes int // and payload plus topic bytes (0: not counted)
+	maxBatch    int // live messages per MessageEvent; 1 = no batches
+	box         *mailbox[streamItem]
 }
 
 type streamItem struct {
@@ -51,9 +52,10 @@ func (s *sidecarServer) serveStream(ctx context.Context, send func(*sidecarpb.Me
 		return rpcError(err)
 	}
 	var (
-		buf  []streamItem
-		owed int // events sent since credit was last granted
-		enc  eventEncoder
+		buf       []streamItem
+		owed      int // events sent since credit was last granted
+		owedBytes int // and their payload and topic bytes
+		enc       eventEncoder
 	)
 	for {
 		select {
@@ -94,13 +96,18 @@ func (s *sidecarServer) serveStream(ctx context.Context, send func(*sidecarpb.Me
 				s.streamGone(st)
 				return rpcError(err)
 			}
+			for j := i; j < i+n; j++ {
+				if m := buf[j].out.Msg; m != nil {
+					owedBytes += len(m.Payload) + len(m.Topic)
+				}
+			}
 			i += n
-			if owed += n; owed >= st.grantEvery() {
-				if err := s.loop.postControl(ctx, &state.CreditGranted{Stream: st.handle, N: owed}); err != nil {
+			if owed += n; owed >= st.grantEvery() || (st.windowBytes > 0 && owedBytes >= st.windowBytes/4) {
+				if err := s.loop.postControl(ctx, &state.CreditGranted{Stream: st.handle, N: owed, Bytes: owedBytes}); err != nil {
 					s.streamGone(st)
 					return rpcError(err)
 				}
-				owed = 0
+				owed, owedBytes = 0, 0
 			}
 		}
 	}

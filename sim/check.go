@@ -157,15 +157,25 @@ func (w *World) CheckCaps() []string {
 		cfg := sn.node.Config()
 		subs := sn.node.Subscriptions()
 		queueCap := 0
+		biggest := cfg.MaxPayloadBytes + 2*cfg.MaxTopicBytes + 2048 // one message over a cap is let in
 		for _, s := range subs {
 			queueCap += s.Limit + cfg.BlockedLimit
 			if s.Queued > s.Limit+cfg.BlockedLimit {
 				out = append(out, fmt.Sprintf("%s: subscription %s queues %d, limit %d", sn.name, s.ClientID, s.Queued, s.Limit))
 			}
 		}
+		mem := st.Memory
 		switch {
-		case st.BufferedBytes > cfg.MaxBufferBytes:
-			out = append(out, fmt.Sprintf("%s: rings hold %d bytes, cap %d", sn.name, st.BufferedBytes, cfg.MaxBufferBytes))
+		case mem.Total > mem.Budget && mem.Ring+mem.Departed+mem.Queues > 0:
+			out = append(out, fmt.Sprintf("%s: holds %d bytes, budget %d, with %d it could shed", sn.name, mem.Total, mem.Budget, mem.Ring+mem.Departed+mem.Queues))
+		case mem.Queues > len(subs)*(cfg.QueueBytes+biggest):
+			out = append(out, fmt.Sprintf("%s: queues hold %d bytes, %d subscriptions of %d", sn.name, mem.Queues, len(subs), cfg.QueueBytes))
+		case mem.Backlogs > (st.PeersAlive+st.PeersSuspected)*(cfg.PeerBacklogBytes+biggest):
+			out = append(out, fmt.Sprintf("%s: peer backlogs hold %d bytes", sn.name, mem.Backlogs))
+		case mem.Held > cfg.HeldBytes:
+			out = append(out, fmt.Sprintf("%s: %d bytes held behind holes, cap %d", sn.name, mem.Held, cfg.HeldBytes))
+		case st.BufferedBytes > cfg.RingBytes:
+			out = append(out, fmt.Sprintf("%s: rings hold %d bytes, cap %d", sn.name, st.BufferedBytes, cfg.RingBytes))
 		case st.BufferedMsgs > st.Topics*cfg.MessageBufferSize:
 			out = append(out, fmt.Sprintf("%s: rings hold %d messages for %d topics, cap %d each", sn.name, st.BufferedMsgs, st.Topics, cfg.MessageBufferSize))
 		case st.Held > st.Streams*(cfg.RepairHoldLimit+1):

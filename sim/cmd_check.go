@@ -10,7 +10,7 @@ import (
 // node=I sub=NAME: print ok, or what differs.
 func cmdCheck(s *Script, a *args) (string, error) {
 	if len(a.flags) != 1 {
-		return "", fmt.Errorf("check: say what to check: converged, delivered, retained, no-dups, order, no-loss, bounds or gap")
+		return "", fmt.Errorf("check: say what to check: converged, delivered, retained, no-dups, order, no-loss, bounds, invariants or gap")
 	}
 	var what string
 	for k := range a.flags {
@@ -29,6 +29,8 @@ func cmdCheck(s *Script, a *args) (string, error) {
 		return violationsResult(w.CheckNoLoss())
 	case "bounds":
 		return violationsResult(w.CheckCaps())
+	case "invariants":
+		return violationsResult(append(w.CheckInvariants(), w.Violations("invariant")...))
 	case "delivered":
 		return s.checkDelivered(a)
 	case "retained":

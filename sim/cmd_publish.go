@@ -12,7 +12,8 @@ import (
 // [size=BYTES] [ttl=DURATION]: publish K messages now, or one now and one
 // every DURATION after it. Payloads are TEXT, or TEXT-1..TEXT-K when K > 1;
 // without payload= they are numbered p1, p2... across the script; with
-// size= each is that many bytes (1048576, 64KiB, 1MiB).
+// size= each is that many bytes (1048576, 64KiB, 1MiB). With topics=M the
+// K messages go to T/0, T/1 ... T/M-1 in turn.
 func cmdPublish(s *Script, a *args) (string, error) {
 	i, err := s.node(a)
 	if err != nil {
@@ -31,6 +32,10 @@ func cmdPublish(s *Script, a *args) (string, error) {
 		return "", err
 	}
 	o := PublishOptions{Retain: a.has("retain"), TTL: ttl}
+	spread, err := a.int("topics", 0)
+	if err != nil || spread < 0 {
+		return "", fmt.Errorf("publish: topics= must be a positive number")
+	}
 	every, err := a.dur("every", 0)
 	if err != nil {
 		return "", err
@@ -43,6 +48,9 @@ func cmdPublish(s *Script, a *args) (string, error) {
 	a.used["payload"] = true
 	if size > 0 && given {
 		return "", fmt.Errorf("publish: give payload= or size=, not both")
+	}
+	if every > 0 && spread > 0 {
+		return "", fmt.Errorf("publish: give every= or topics=, not both")
 	}
 	if every > 0 {
 		return s.publishEvery(i, topic, k, every, size, o), nil
@@ -67,7 +75,11 @@ func cmdPublish(s *Script, a *args) (string, error) {
 			body = sizedPayload(size)
 		}
 		answered := false
-		err := s.w.Publish(i, topic, body, o, func(e *state.CompletePublish) {
+		to := topic
+		if spread > 0 {
+			to = fmt.Sprintf("%s/%d", topic, (j-1)%spread)
+		}
+		err := s.w.Publish(i, to, body, o, func(e *state.CompletePublish) {
 			answered = true
 			if e.Err == nil && k == 1 {
 				results = append(results, fmt.Sprintf("subscribers=%d", e.Result.Subscribers))

@@ -23,7 +23,7 @@ import (
 //	unsubscribe node=I sub=NAME [pause]
 //	resume node=I sub=NAME [mode=replay|retained|none]
 //	close sub=NAME
-//	publish node=I topic=T [n=K] [every=DURATION] [retain] [payload=TEXT|size=BYTES] [ttl=DURATION]
+//	publish node=I topic=T [n=K] [topics=M] [every=DURATION] [retain] [payload=TEXT|size=BYTES] [ttl=DURATION]
 //	inject node=I from=J topic=T seq=N [prev=N] [payload=TEXT] [retain] [timestamp=MS]
 //	run for=DURATION
 //	stabilize [max=DURATION]
@@ -31,8 +31,8 @@ import (
 //	crash node=I   restart node=I   pause node=I for=DURATION   wake node=I   clock node=I jump=DURATION
 //	slow node=I sub=NAME rate=N/s
 //	check converged | delivered node=I sub=NAME count=K | retained node=I topic=T payload=TEXT|none
-//	check no-dups | order | no-loss | bounds | gap node=I sub=NAME
-//	deliveries sub=NAME   peers node=I   status node=I   rejected node=I
+//	check no-dups | order | no-loss | bounds | invariants | gap node=I sub=NAME
+//	deliveries sub=NAME   peers node=I   status node=I   rejected node=I   memory node=I
 type Script struct {
 	w        *World
 	handlers map[string]handler
@@ -55,6 +55,7 @@ func NewScript() *Script {
 		"crash": cmdCrash, "restart": cmdRestart, "pause": cmdPause, "wake": cmdWake, "clock": cmdClock,
 		"slow": cmdSlow, "check": cmdCheck,
 		"deliveries": cmdDeliveries, "peers": cmdPeers, "status": cmdStatus, "rejected": cmdRejected,
+		"memory": cmdMemory,
 	}}
 }
 

@@ -143,7 +143,7 @@ func swarmDebug(o SwarmOptions, out **World) (*Summary, error) {
 		// The safety checks the run made, so a replayed failure fails in
 		// the script too; liveness shows in converged.
 		s.rec.line(w.now, "# the run ends here; what it checked:")
-		for _, c := range []string{"order", "no-dups", "no-loss", "bounds", "converged"} {
+		for _, c := range []string{"order", "no-dups", "no-loss", "bounds", "invariants", "converged"} {
 			s.rec.line(w.now, "check "+c)
 		}
 		sum.Script = s.rec.String()
@@ -310,6 +310,7 @@ func (s *swarm) deliverRound() string {
 		return "loss: " + v[0]
 	}
 	w.CheckSilentLoss() // recorded as violations
+	w.CheckInvariants() // likewise
 	return ""
 }
 

@@ -22,6 +22,9 @@ type Options struct {
 	// Trace, if set, gets every event a node is handed and every effect it
 	// returns, one line each, in their one-line text form.
 	Trace func(line string)
+	// FullChecks runs each node's full invariant check after every step,
+	// not only its bounds (scenarios do; big swarms cannot afford it).
+	FullChecks bool
 }
 
 // epochMs is the wall clock every node starts from.
@@ -75,6 +78,7 @@ type simNode struct {
 	wallOffset  int64   // ms added to this node's wall clock
 	tickAt      time.Duration
 	timersSeen  uint64 // the node's TimersSet at the last reschedule
+	steps       uint64 // steps and ticks so far: paces the full invariant checks
 
 	answers   map[uint64]*call   // our Req -> the call it answers
 	streams   map[uint64]*client // stream handle -> client
@@ -277,9 +281,54 @@ func (w *World) step(sn *simNode, ev state.Event) {
 		}
 	}
 	w.handle(sn, sn.node.Step(w.instant(sn), ev))
+	w.checkInvariants(sn)
 	if e, ok := ev.(*state.FetchCompleted); ok {
 		w.learnFetch(sn, e.State)
 	}
+}
+
+// checkInvariants runs the node's own checks after every step: its bounds
+// (constant time) always, its full invariants (a walk of all it holds) on
+// every fullCheckEvery-th step of the node, or, with Options.FullChecks, on
+// every step while the node holds less than fullCheckBytes of messages. A
+// broken one is a safety violation.
+func (w *World) checkInvariants(sn *simNode) {
+	sn.steps++
+	check := sn.node.CheckBounds
+	if sn.steps%fullCheckEvery == 0 || (w.opts.FullChecks && held(sn.node) < fullCheckBytes) {
+		check = sn.node.CheckInvariants
+	}
+	if err := check(); err != nil {
+		w.violate("invariant", fmt.Sprintf("%s: %v", sn.name, err))
+	}
+}
+
+// fullCheckEvery spaces the full invariant walks of a node: after every
+// step they cost a large simulation 70 times its run time. fullCheckBytes
+// is how much a node may hold for a scenario to walk it after every step.
+const (
+	fullCheckEvery = 128
+	fullCheckBytes = 1 << 20
+)
+
+// held is what a node holds in messages, the dedup filter's fixed cost aside.
+func held(n *state.Node) int {
+	m := n.Memory()
+	return m.Total - m.Dedup
+}
+
+// CheckInvariants runs every running node's full invariant check now.
+func (w *World) CheckInvariants() []string {
+	var out []string
+	for _, sn := range w.upNodes() {
+		if err := sn.node.CheckInvariants(); err != nil {
+			out = append(out, fmt.Sprintf("%s: %v", sn.name, err))
+		}
+	}
+	for _, o := range out {
+		w.violate("invariant", o)
+	}
+	return out
 }
 
 func (w *World) tick(sn *simNode) {
@@ -288,6 +337,7 @@ func (w *World) tick(sn *simNode) {
 		w.opts.Trace(fmt.Sprintf("%s %s tick", fmtDur(w.now), sn.name))
 	}
 	w.handle(sn, sn.node.Tick(w.instant(sn)))
+	w.checkInvariants(sn)
 }
 
 // reschedule makes sure sn is ticked at its next deadline. Unless the node

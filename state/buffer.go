@@ -5,7 +5,7 @@ package state
 // Every message a node delivers, and every message it publishes, is
 // numbered for its topic (1, 2, 3..., never going back) and kept in that
 // topic's ring for replay and resend. Rings hold at most
-// MessageBufferSize messages each and MaxBufferBytes of payload together;
+// MessageBufferSize messages each and RingBytes of payload together;
 // when either cap is hit the oldest message goes first. All ringed messages
 // are also on one list in arrival order, so the byte cap evicts the oldest
 // message of the whole node in O(1).
@@ -91,7 +91,7 @@ func (n *Node) topicToEvict() *topicState {
 
 func (n *Node) evictTopic(t *topicState) {
 	for t.ring.len() > 0 {
-		n.buffer.unlink(t.ring.popFront())
+		n.unring(t.ring.popFront())
 	}
 	n.topics.unlink(t)
 	delete(n.topics.m, t.name)
@@ -123,7 +123,7 @@ func (b *buffer) link(m *Message) {
 	b.last = m
 	m.inBuffer = true
 	b.count++
-	b.bytes += len(m.Payload)
+	b.bytes += m.cost()
 }
 
 func (b *buffer) unlink(m *Message) {
@@ -143,7 +143,26 @@ func (b *buffer) unlink(m *Message) {
 	}
 	m.bufPrev, m.bufNext, m.inBuffer = nil, nil, false
 	b.count--
-	b.bytes -= len(m.Payload)
+	b.bytes -= m.cost()
+}
+
+// unring takes m (already out of its topic's ring) off the buffer.
+func (n *Node) unring(m *Message) {
+	if m.inBuffer {
+		n.charge(memRing, -m.cost())
+	}
+	n.buffer.unlink(m)
+}
+
+// evictOldestRinged lets the node's oldest ringed message go (the oldest
+// of its own topic's ring), counted as shed by class c's cap.
+func (n *Node) evictOldestRinged(c memClass) {
+	old := n.buffer.first
+	old.topic.ring.popFront()
+	cost := old.cost()
+	n.unring(old)
+	n.counters.BufferEvicted++
+	n.shed(c, cost)
 }
 
 // number gives m the next sequence of its topic and rings it.
@@ -152,17 +171,14 @@ func (n *Node) number(t *topicState, m *Message) {
 	m.Seq = t.head
 	m.topic = t
 	if t.ring.len() >= n.cfg.MessageBufferSize {
-		n.buffer.unlink(t.ring.popFront())
+		n.unring(t.ring.popFront())
 		n.counters.BufferEvicted++
 	}
 	t.ring.pushBack(m)
 	n.buffer.link(m)
-	for n.buffer.bytes > n.cfg.MaxBufferBytes && n.buffer.first != nil {
-		old := n.buffer.first
-		// The node's oldest message is the oldest of its own topic's ring.
-		old.topic.ring.popFront()
-		n.buffer.unlink(old)
-		n.counters.BufferEvicted++
+	n.charge(memRing, m.cost())
+	for n.buffer.bytes > n.cfg.RingBytes && n.buffer.first != nil {
+		n.evictOldestRinged(memRing)
 	}
 }
 
@@ -171,7 +187,7 @@ func (n *Node) reapRings(nowMs int64) {
 	for _, t := range n.topics.m {
 		t.ring.filter(func(m *Message) bool {
 			if m.expired(nowMs) {
-				n.buffer.unlink(m)
+				n.unring(m)
 				return false
 			}
 			return true

@@ -19,6 +19,7 @@ type chain struct {
 	departed time.Duration   // when its peer died; 0 while it lives
 	patterns []string        // its routes while departed
 	missed   deque[outgoing] // what it wanted meanwhile, pushed when it returns
+	bytes    int             // what missed holds (memory.go)
 	mark     uint64          // per-publish dedup
 }
 
@@ -102,6 +103,9 @@ func (n *Node) forgetDeparted() {
 func (n *Node) dropChain(peerID string) {
 	if c := n.chains[peerID]; c != nil {
 		n.dropDepartedRoutes(c)
+		n.charge(memDeparted, -c.bytes)
+		c.bytes = 0
+		c.missed.clear()
 		delete(n.chains, peerID)
 	}
 	for addr, id := range n.departedAt {
@@ -133,22 +137,38 @@ func (n *Node) routeDeparted(m *Message, mark uint64) {
 	})
 }
 
-// keepMissed holds a push for a dead peer's return. When the list is
-// full the oldest goes; the predecessor numbers on what follows let the
-// peer ask for it from our ring.
+// keepMissed holds a push for a dead peer's return. When the list is full
+// (PeerBacklogLimit, PeerBacklogBytes) the oldest goes; the predecessor
+// numbers on what follows let the peer ask for it from our ring.
 func (n *Node) keepMissed(c *chain, o outgoing) {
 	if c.missed.len() >= n.cfg.PeerBacklogLimit {
-		c.missed.popFront()
-		n.counters.BacklogDropped++
+		n.dropMissed(c)
 	}
 	c.missed.pushBack(o)
+	c.bytes += o.m.cost()
+	n.charge(memDeparted, o.m.cost())
+	for c.bytes > n.cfg.PeerBacklogBytes && c.missed.len() > 1 {
+		n.dropMissed(c)
+	}
+}
+
+// dropMissed lets the oldest message a dead peer missed go.
+func (n *Node) dropMissed(c *chain) {
+	cost := c.missed.popFront().m.cost()
+	c.bytes -= cost
+	n.charge(memDeparted, -cost)
+	n.counters.BacklogDropped++
+	n.shed(memDeparted, cost)
 }
 
 // returned pushes what a peer back from the dead missed.
 func (n *Node) returned(p *peer) {
 	c := p.link.chain
 	for c.missed.len() > 0 {
-		n.enqueuePush(p, c.missed.popFront())
+		o := c.missed.popFront()
+		c.bytes -= o.m.cost()
+		n.charge(memDeparted, -o.m.cost())
+		n.enqueuePush(p, o)
 	}
 	c.missed.clear()
 }

@@ -70,15 +70,16 @@ type Config struct {
 	MaxTopicLevels   int
 	MaxPatterns      int // distinct subscribed patterns on this node
 	MaxRetained      int // retained topics held, tombstones included
-	MaxRetainedBytes int // payload bytes of all retained values together
+	MaxRetainedBytes int // all retained values together (what each costs: memory.go)
 	MaxSubscriptions int // active plus paused
 
 	// Delivery, replay and pause.
 	MessageBufferSize    int           // replay ring length per topic, in messages
-	MaxBufferBytes       int           // payload bytes of all replay rings together
+	RingBytes            int           // all replay rings together (memory.go: what a message costs)
 	MaxTopics            int           // topics with numbering and a ring
 	PausedTTL            time.Duration // how long a paused subscription is kept
 	QueueLimit           int           // per-subscription queue, in messages
+	QueueBytes           int           // per-subscription queue (blocked and replay included), in bytes
 	DefaultPolicy        Policy        // for subscriptions that do not choose one
 	BlockTimeout         time.Duration // longest a Block publish waits for room
 	BlockedLimit         int           // messages one Block subscription may hold waiting
@@ -93,14 +94,20 @@ type Config struct {
 	// Mesh delivery and loss repair.
 	PushWindow        int           // pushes in flight to one peer
 	PeerBacklogLimit  int           // messages waiting for one peer (window full or retrying)
+	PeerBacklogBytes  int           // bytes one peer's pushes not done hold (waiting, in flight), and a dead peer's missed ones
 	PushRetryDelay    time.Duration // first wait before re-pushing after a failure
 	PushRetryMaxDelay time.Duration // the wait doubles up to this
 	RepairDelay       time.Duration // wait for a reordered message before asking for a resend
 	RepairAttempts    int           // resend requests for one hole before it is a gap
 	RepairMaxDelay    time.Duration // the wait between resend requests doubles up to this
 	RepairHoldLimit   int           // later messages held back behind one hole
+	HeldBytes         int           // all held behind holes (or waiting to be vouched for), in bytes
 	MaxStreams        int           // (source, topic) pairs whose numbering is tracked
 	MaxClockSkew      time.Duration // how far ahead of its source's clock a retained timestamp may be
+
+	// BudgetBytes bounds everything above that holds messages, together
+	// (memory.go says what is shed, in what order, when it is spent).
+	BudgetBytes       int
 	DepartedRetention time.Duration // how long we remember what we routed to a removed peer
 }
 
@@ -130,10 +137,11 @@ func DefaultConfig(nodeID, cluster string, rand Source) Config {
 		MaxSubscriptions: 10000,     // one per pattern at most is plenty
 
 		MessageBufferSize:    1024,              // SPEC: --message-buffer-size
-		MaxBufferBytes:       64 << 20,          // SPEC: --max-buffer-memory
+		RingBytes:            64 << 20,          // SPEC: --max-buffer-memory
 		MaxTopics:            100000,            // as many as retained topics
 		PausedTTL:            300 * time.Second, // SPEC: --paused-subscription-ttl
 		QueueLimit:           10000,             // SPEC: --subscriber-queue-limit
+		QueueBytes:           64 << 20,          // one subscriber that never reads holds at most this
 		DefaultPolicy:        DropOldest,        // SPEC
 		BlockTimeout:         5 * time.Second,   // SPEC: --block-timeout-ms
 		BlockedLimit:         1024,              // waiting publishes per blocked subscriber
@@ -147,15 +155,19 @@ func DefaultConfig(nodeID, cluster string, rand Source) Config {
 
 		PushWindow:        1024,                   // 4 full batches in flight keep a stream busy; at most RepairHoldLimit
 		PeerBacklogLimit:  10000,                  // as deep as one subscriber queue
+		PeerBacklogBytes:  64 << 20,               // as much as one subscriber queue
 		PushRetryDelay:    100 * time.Millisecond, // a broken stream reconnects in about this
 		PushRetryMaxDelay: 2 * time.Second,        // below PeerTimeout, so retries outlive blips
 		RepairDelay:       50 * time.Millisecond,  // streams are ordered; a hole is almost always loss
 		RepairAttempts:    8,                      // with the waits below, about 4 s of trying
 		RepairMaxDelay:    time.Second,
-		RepairHoldLimit:   4096, // a full push window, with room for retries behind it
+		RepairHoldLimit:   4096,     // a full push window, with room for retries behind it
+		HeldBytes:         64 << 20, // holes are rare and short; more waits at the source
 		MaxStreams:        100000,
 		DepartedRetention: 10 * time.Minute, // a peer back within this learns what it missed
 		MaxClockSkew:      time.Minute,      // a clock that far off is broken; a stamp that far ahead would win every later write
+
+		BudgetBytes: 512 << 20, // SPEC: --max-buffer-bytes; room for every store at its cap but a few queues
 	}
 }
 
@@ -203,7 +215,8 @@ func (c *Config) Validate() error {
 		{"MaxTopicBytes", c.MaxTopicBytes}, {"MaxTopicLevels", c.MaxTopicLevels},
 		{"MaxPatterns", c.MaxPatterns}, {"MaxRetained", c.MaxRetained}, {"MaxRetainedBytes", c.MaxRetainedBytes},
 		{"MaxSubscriptions", c.MaxSubscriptions}, {"MessageBufferSize", c.MessageBufferSize},
-		{"MaxBufferBytes", c.MaxBufferBytes}, {"MaxTopics", c.MaxTopics},
+		{"RingBytes", c.RingBytes}, {"MaxTopics", c.MaxTopics}, {"QueueBytes", c.QueueBytes},
+		{"PeerBacklogBytes", c.PeerBacklogBytes}, {"HeldBytes", c.HeldBytes}, {"BudgetBytes", c.BudgetBytes},
 		{"QueueLimit", c.QueueLimit}, {"BlockedLimit", c.BlockedLimit},
 		{"DedupWindow", c.DedupWindow}, {"ReplayLimitPerResume", c.ReplayLimitPerResume},
 		{"PushWindow", c.PushWindow}, {"PeerBacklogLimit", c.PeerBacklogLimit},

@@ -53,9 +53,15 @@ type Counters struct {
 
 	// Rejected counts refused input by reason (see the reason* constants).
 	Rejected map[string]uint64
+	// Shed counts messages a store let go to keep within its byte cap or
+	// the node's budget, by store (memory.go), and ShedBytes their bytes.
+	Shed      map[string]uint64
+	ShedBytes map[string]uint64
 }
 
-func newCounters() Counters { return Counters{Rejected: make(map[string]uint64)} }
+func newCounters() Counters {
+	return Counters{Rejected: make(map[string]uint64), Shed: make(map[string]uint64), ShedBytes: make(map[string]uint64)}
+}
 
 // Reasons input is refused or dropped. They are metric labels.
 const (
@@ -82,6 +88,7 @@ const (
 	reasonSequenceImplausible = "sequence_implausible" // a number its source never issued
 	reasonSequenceUnverified  = "sequence_unverified"  // dropped while waiting to be vouched for
 	reasonRetainedFuture      = "retained_future"      // a retained timestamp beyond the allowed clock skew
+	reasonBudget              = "memory_budget"        // the node's byte budget is spent
 )
 
 func (n *Node) reject(reason string) { n.counters.Rejected[reason]++ }

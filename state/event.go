@@ -105,6 +105,7 @@ type Subscribed struct {
 	QueueLimit      int    // 0 = the node's default; larger values are capped to it
 	Policy          Policy // PolicyDefault = the node's default
 	Credit          int    // stream events the shell can take right now
+	CreditBytes     int    // and payload plus topic bytes; 0 = not counted in bytes
 }
 
 // Recovery says how a resumed subscription catches up.
@@ -136,6 +137,7 @@ type Resumed struct {
 	Mode            Recovery
 	ReceiveRetained bool
 	Credit          int
+	CreditBytes     int // as in Subscribed
 	// For a new subscription by topics (SubID empty); one resumed by id
 	// keeps its own.
 	ClientID   string
@@ -151,10 +153,12 @@ type Unsubscribed struct {
 	Pause bool
 }
 
-// CreditGranted: the shell can take N more events on Stream.
+// CreditGranted: the shell can take N more events on Stream, and Bytes
+// more payload and topic bytes (for a stream opened with CreditBytes).
 type CreditGranted struct {
 	Stream uint64
 	N      int
+	Bytes  int
 }
 
 // StreamClosed: the stream ended on the shell's side (client gone).

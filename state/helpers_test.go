@@ -19,6 +19,8 @@ type harness struct {
 	effs []Effect // of the last Step or Tick, copied
 	all  []Effect // every effect since the harness started, copied
 	req  uint64
+
+	subID string // for tests that keep one subscription in view
 }
 
 func testConfig(id string) Config {
@@ -38,8 +40,12 @@ func newHarness(t testing.TB, id string, mods ...func(*Config)) *harness {
 	return &harness{t: t, n: n, now: Instant{Mono: time.Second, WallMs: 1_700_000_000_000}}
 }
 
-// keep copies effects out of the node's reusable buffers.
+// keep copies effects out of the node's reusable buffers, after checking
+// the node's invariants: every step of every state test checks them.
 func (h *harness) keep(effs []Effect) []Effect {
+	if err := h.n.CheckInvariants(); err != nil {
+		h.t.Fatalf("invariants broken after a step:\n%v", err)
+	}
 	out := make([]Effect, len(effs))
 	for i, e := range effs {
 		switch e := e.(type) {

@@ -17,6 +17,8 @@ type link struct {
 	seq        uint32            // number of the next push on this link
 	retry      deque[pushRecord] // failed pushes, by seq: pushed again first
 	backlog    deque[outgoing]   // never pushed yet
+	bytes      int               // what its pushes not done hold (memory.go)
+	sentBytes  int               // of which in flight
 	resting    bool
 	failures   int    // consecutive
 	chain      *chain // chain.go: what we routed to this peer
@@ -65,7 +67,7 @@ func seqAfter(a, b uint32) bool { return int32(a-b) > 0 }
 
 // unsent takes every push the link still owes its peer, in order: those
 // in flight or failed (by the order first issued), then the backlog.
-func (l *link) unsent() []outgoing {
+func (n *Node) unsent(l *link) []outgoing {
 	owed := make([]pushRecord, 0, l.sent.len()+l.retry.len())
 	for l.sent.len() > 0 {
 		if r := l.sent.popFront(); !r.done {
@@ -91,7 +93,9 @@ func (l *link) unsent() []outgoing {
 	for l.backlog.len() > 0 {
 		out = append(out, l.backlog.popFront())
 	}
-	l.inflight = 0
+	l.inflight, l.sentBytes = 0, 0
+	n.charge(memLinks, -l.bytes)
+	l.bytes = 0
 	return out
 }
 
@@ -137,31 +141,50 @@ func (n *Node) replicate(p *peer, m *Message) {
 
 func (n *Node) enqueuePush(p *peer, o outgoing) {
 	l := &p.link
-	if l.resting || l.inflight >= n.cfg.PushWindow || l.waiting() > 0 {
+	cost := o.m.cost()
+	l.bytes += cost
+	n.charge(memLinks, cost)
+	if l.resting || !n.windowOpen(l, cost) || l.waiting() > 0 {
 		if l.waiting() >= n.cfg.PeerBacklogLimit {
-			n.shedBacklog(l)
+			n.shedBacklog(l, memLinks)
 		}
 		l.backlog.pushBack(o)
+		for l.bytes > n.cfg.PeerBacklogBytes && l.waiting() > 1 {
+			n.shedBacklog(l, memLinks)
+		}
 		return
 	}
 	n.pushNow(p, o)
 }
 
-// shedBacklog drops the oldest push waiting for the link to make room: the
-// receiver sees the hole by the numbers that follow and repairs it from
-// our ring while the ring holds it.
-func (n *Node) shedBacklog(l *link) {
+// shedBacklog drops the oldest push waiting for the link to make room
+// (counted against store c): the receiver sees the hole by the numbers that
+// follow and repairs it from our ring while the ring holds it.
+func (n *Node) shedBacklog(l *link, c memClass) {
+	var o outgoing
 	if l.retry.len() > 0 {
-		l.retry.popFront()
+		o = l.retry.popFront().o
 	} else {
-		l.backlog.popFront()
+		o = l.backlog.popFront()
 	}
+	cost := o.m.cost()
+	l.bytes -= cost
+	n.charge(memLinks, -cost)
 	n.counters.BacklogDropped++
+	n.shed(c, cost)
+}
+
+// windowOpen reports whether the link may have one more push of cost in
+// flight: fewer than PushWindow, and half of PeerBacklogBytes at most (but
+// always one).
+func (n *Node) windowOpen(l *link, cost int) bool {
+	return l.inflight == 0 || (l.inflight < n.cfg.PushWindow && l.sentBytes+cost <= n.cfg.PeerBacklogBytes/2)
 }
 
 func (n *Node) pushNow(p *peer, o outgoing) {
 	l := &p.link
 	l.inflight++
+	l.sentBytes += o.m.cost()
 	n.counters.Forwarded++
 	e := n.pushes.next()
 	e.Call = pushCall(p.slot, n.slots.gen[p.slot], l.seq)
@@ -208,7 +231,11 @@ func (n *Node) onPushCompleted(e *PushCompleted) {
 		return
 	}
 	l := &p.link
+	l.sentBytes -= r.o.m.cost()
 	if e.Err == nil {
+		cost := r.o.m.cost()
+		l.bytes -= cost
+		n.charge(memLinks, -cost)
 		if !l.resting {
 			l.failures = 0
 			n.drainLink(p)
@@ -219,7 +246,7 @@ func (n *Node) onPushCompleted(e *PushCompleted) {
 	r.done = false
 	l.requeue(r)
 	if l.waiting() > n.cfg.PeerBacklogLimit {
-		n.shedBacklog(l)
+		n.shedBacklog(l, memLinks)
 	}
 	if !l.resting {
 		l.resting = true
@@ -239,12 +266,22 @@ func (n *Node) drainLink(p *peer) {
 	l := &p.link
 	// Expired messages go too: the receiver numbers them and tells its
 	// subscribers they expired, and the chain of predecessors stays whole.
-	for !l.resting && l.inflight < n.cfg.PushWindow && l.waiting() > 0 {
+	for !l.resting && l.waiting() > 0 {
+		var o outgoing
 		if l.retry.len() > 0 {
-			n.pushNow(p, l.retry.popFront().o)
+			o = l.retry.front().o
 		} else {
-			n.pushNow(p, l.backlog.popFront())
+			o = l.backlog.front()
 		}
+		if !n.windowOpen(l, o.m.cost()) {
+			return
+		}
+		if l.retry.len() > 0 {
+			l.retry.popFront()
+		} else {
+			l.backlog.popFront()
+		}
+		n.pushNow(p, o)
 	}
 }
 

@@ -23,10 +23,10 @@ func TestMemoryStaysBoundedUnderAMillionMessagesToAStalledSubscriber(t *testing.
 	check := func(i int) {
 		st := h.n.Status()
 		ring := h.n.topics.get("load/t").ring.len()
-		if st.QueuedMsgs > cfg.QueueLimit || st.BufferedBytes > cfg.MaxBufferBytes ||
+		if st.QueuedMsgs > cfg.QueueLimit || st.BufferedBytes > cfg.RingBytes ||
 			st.BufferedMsgs > cfg.MessageBufferSize || ring > cfg.MessageBufferSize {
 			t.Fatalf("after %d publishes: QueuedMsgs=%d (limit %d) BufferedBytes=%d (cap %d) BufferedMsgs=%d ring=%d (cap %d)",
-				i, st.QueuedMsgs, cfg.QueueLimit, st.BufferedBytes, cfg.MaxBufferBytes, st.BufferedMsgs, ring, cfg.MessageBufferSize)
+				i, st.QueuedMsgs, cfg.QueueLimit, st.BufferedBytes, cfg.RingBytes, st.BufferedMsgs, ring, cfg.MessageBufferSize)
 		}
 	}
 	for i := 1; i <= total; i++ {
@@ -44,8 +44,8 @@ func TestMemoryStaysBoundedUnderAMillionMessagesToAStalledSubscriber(t *testing.
 	sub := h.subStatus(id)
 	t.Logf("%d published: QueuedMsgs=%d/%d QueuedBytes=%d BufferedMsgs=%d/%d BufferedBytes=%d/%d Dropped=%d",
 		total, st.QueuedMsgs, cfg.QueueLimit, st.QueuedBytes, st.BufferedMsgs, cfg.MessageBufferSize,
-		st.BufferedBytes, cfg.MaxBufferBytes, st.Counters.Dropped)
-	if st.QueuedMsgs != cfg.QueueLimit || st.BufferedMsgs != cfg.MessageBufferSize || st.BufferedBytes != 16*cfg.MessageBufferSize {
+		st.BufferedBytes, cfg.RingBytes, st.Counters.Dropped)
+	if st.QueuedMsgs != cfg.QueueLimit || st.BufferedMsgs != cfg.MessageBufferSize || st.BufferedBytes != (16+6+msgOverheadBytes)*cfg.MessageBufferSize {
 		t.Fatalf("QueuedMsgs=%d BufferedMsgs=%d BufferedBytes=%d, want the queue and ring exactly full", st.QueuedMsgs, st.BufferedMsgs, st.BufferedBytes)
 	}
 	if want := uint64(total - cfg.QueueLimit); sub.Dropped != want || st.Counters.Dropped != want {

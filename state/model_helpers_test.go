@@ -40,7 +40,14 @@ func (d *modelNode) step(ev Event) {
 	d.t.Logf("%s %s", d.now, ev)
 	effs := d.n.Step(d.now, ev)
 	d.logEffects(effs)
+	d.checkInvariants()
 	d.handle(effs)
+}
+
+func (d *modelNode) checkInvariants() {
+	if err := d.n.CheckInvariants(); err != nil {
+		d.t.Fatalf("invariants broken:\n%v", err)
+	}
 }
 
 // start gives the node its first Tick, which sends its first beacon.
@@ -48,6 +55,7 @@ func (d *modelNode) start() {
 	d.t.Logf("%s start", d.now)
 	effs := d.n.Tick(d.now)
 	d.logEffects(effs)
+	d.checkInvariants()
 	d.handle(effs)
 }
 
@@ -65,6 +73,7 @@ func (d *modelNode) advance(dur time.Duration) {
 			d.t.Logf("%s tick", d.now)
 			d.logEffects(effs)
 		}
+		d.checkInvariants()
 		d.handle(effs)
 	}
 	d.setMono(end)

@@ -75,6 +75,7 @@ type Node struct {
 	pub        *pendingPublish
 	pubScratch pendingPublish
 
+	mem      memory // memory.go
 	counters Counters
 }
 
@@ -121,6 +122,7 @@ func New(cfg Config) (*Node, error) {
 	n.topics.init()
 	n.retained.init()
 	n.dedup.init(cfg.DedupWindow)
+	n.charge(memDedup, cfg.DedupWindow*dedupEntryBytes)
 	n.inStreams.init()
 	n.patterns = []string{}
 	return n, nil
@@ -169,6 +171,7 @@ func (n *Node) Step(now Instant, ev Event) []Effect {
 	default:
 		n.reject(reasonUnknownEvent)
 	}
+	n.shedBudget()
 	return n.effects
 }
 
@@ -186,6 +189,7 @@ func (n *Node) Tick(now Instant) []Effect {
 		}
 		n.fire(t.At, t.V)
 	}
+	n.shedBudget()
 	return n.effects
 }
 

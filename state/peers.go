@@ -200,7 +200,7 @@ func (n *Node) removePeer(p *peer, mayReturn bool) {
 	}
 	// Pushes still under way will complete into nothing: their slot is
 	// gone. What may not have arrived is kept for its return, in order.
-	unsent := p.link.unsent()
+	unsent := n.unsent(&p.link)
 	if mayReturn {
 		n.departChain(p.id, p.addr, p.patterns, unsent)
 	} else {

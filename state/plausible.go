@@ -43,6 +43,7 @@ func (n *Node) verify(k streamKey, s *inStream, m *Message) {
 	}
 	n.counters.SeqsToVouch++
 	s.verifying = m.SourceSeq
+	n.holdBytes(m)
 	s.waiting = append(s.waiting[:0], m)
 	s.attempts = 0
 	n.arm(&s.alarm, n.now.Mono, timer{kind: tRepair, in: s})
@@ -87,6 +88,9 @@ func (n *Node) onVouched(s *inStream, v uint64, e *ResendCompleted) {
 func (n *Node) vouched(s *inStream, real bool) {
 	msgs := s.waiting
 	s.waiting, s.verifying = nil, 0
+	for _, m := range msgs {
+		n.unhold(m)
+	}
 	first := msgs[0]
 	if s.unanchored {
 		// The stream was made only to wait in: the first real message
@@ -115,6 +119,7 @@ func (n *Node) dropImplausible(s *inStream, snapshot []*Message, latest uint64) 
 	s.held = slices.DeleteFunc(s.held, func(h *Message) bool {
 		bad := h.SourceSeq > latest && slices.Contains(snapshot, h)
 		if bad {
+			n.unhold(h)
 			n.reject(reasonSequenceImplausible)
 		}
 		return bad

@@ -95,13 +95,14 @@ func (n *Node) checkPublish(e *Published) error {
 			n.reject(reasonRetainedLimit)
 			return errorf(Limit, "retained topics are at their limit of %d: clear some (publish an empty payload with retain) or publish without retain", n.cfg.MaxRetained)
 		}
-		grow := len(e.Payload)
-		if cur != nil {
-			grow -= len(cur.Payload)
-		}
-		if grow > 0 && n.retained.bytes+grow > n.cfg.MaxRetainedBytes {
+		cost := len(e.Payload) + len(e.Topic) + len(e.ContentType) + len(e.Correlation) + msgOverheadBytes
+		switch n.retainedRoom(cur, cost) {
+		case reasonRetainedLimit:
 			n.reject(reasonRetainedLimit)
 			return errorf(Limit, "retained values hold %d bytes and this one would pass the limit of %d: clear some or publish without retain", n.retained.bytes, n.cfg.MaxRetainedBytes)
+		case reasonBudget:
+			n.reject(reasonBudget)
+			return errorf(Limit, "this node holds %d bytes, its budget (--max-buffer-bytes) of %d: retained values wait until it holds less; publish without retain, or raise the budget", n.mem.total, n.cfg.BudgetBytes)
 		}
 	}
 	return nil

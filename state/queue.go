@@ -13,6 +13,28 @@ type blockedMsg struct {
 	deadline time.Duration
 }
 
+// subHold and subRelease are the only ways a message enters or leaves what
+// a subscription holds (queue, blocked, pending replay and retained), so
+// its bytes, and the node's, stay exact.
+func (n *Node) subHold(s *subscription, m *Message) {
+	c := m.cost()
+	s.bytes += c
+	n.charge(memQueues, c)
+}
+
+func (n *Node) subRelease(s *subscription, m *Message) {
+	c := m.cost()
+	s.bytes -= c
+	n.charge(memQueues, -c)
+}
+
+// overQueue reports whether the subscription holds more than its caps allow
+// with extra bytes more: its limit in messages, or QueueBytes. One message
+// is always let in, however large.
+func (n *Node) overQueue(s *subscription, extra int) bool {
+	return s.queue.len() >= s.limit || (s.bytes+extra > n.cfg.QueueBytes && s.queue.len()+s.blocked.len() > 0)
+}
+
 // enqueue offers a live message to an active subscription.
 func (n *Node) enqueue(s *subscription, m *Message) {
 	p := n.pub
@@ -20,7 +42,7 @@ func (n *Node) enqueue(s *subscription, m *Message) {
 		p.result.Subscribers++
 	}
 	if s.blocked.len() == 0 {
-		if s.credit > 0 && s.pending.len() == 0 && s.queue.len() == 0 {
+		if n.canHandOut(s) && s.pending.len() == 0 && s.queue.len() == 0 {
 			if m.expired(n.now.WallMs) { // held back by mesh repair past its TTL
 				n.expire(s)
 				n.pump(s) // hands out the warning
@@ -29,19 +51,20 @@ func (n *Node) enqueue(s *subscription, m *Message) {
 			n.deliver(s, Out{Kind: OutMessage, Msg: m})
 			return
 		}
-		if s.queue.len() < s.limit {
+		if !n.overQueue(s, m.cost()) {
+			n.subHold(s, m)
 			s.queue.pushBack(m)
 			return
 		}
 	}
 	switch s.policy {
 	case DropNewest:
-		n.drop(s, "burst")
+		n.drop(s, "burst", m)
 		if p != nil {
 			p.result.Dropped++
 		}
 	case Block:
-		if s.blocked.len() >= n.cfg.BlockedLimit {
+		for s.blocked.len() > 0 && (s.blocked.len() >= n.cfg.BlockedLimit || s.bytes+m.cost() > n.cfg.QueueBytes) {
 			n.timeOutBlocked(s) // the longest waiter gives way early
 		}
 		if p == &n.pubScratch { // this publish will be answered later
@@ -53,18 +76,56 @@ func (n *Node) enqueue(s *subscription, m *Message) {
 			p.waiting++
 			p.result.Blocked++
 		}
+		n.subHold(s, m)
 		s.blocked.pushBack(blockedMsg{m: m, pub: p, deadline: n.now.Mono + n.cfg.BlockTimeout})
 		if s.blocked.len() == 1 {
 			n.arm(&s.blockAlarm, n.now.Mono+n.cfg.BlockTimeout, timer{kind: tBlock, sub: s})
 		}
 	default: // DropOldest
-		s.queue.popFront()
-		n.drop(s, "slow_consumer")
-		if p != nil {
-			p.result.Dropped++
+		for n.overQueue(s, m.cost()) && s.queue.len() > 0 {
+			n.dropOldest(s, "slow_consumer")
+			if p != nil {
+				p.result.Dropped++
+			}
 		}
+		n.subHold(s, m)
 		s.queue.pushBack(m)
 	}
+}
+
+// dropOldest drops the oldest queued message for reason.
+func (n *Node) dropOldest(s *subscription, reason string) {
+	m := s.queue.popFront()
+	n.subRelease(s, m)
+	n.drop(s, reason, m)
+}
+
+// shedQueued makes s give up one message for the node's budget, by its
+// policy: the oldest (drop-oldest), the newest (drop-newest), or the
+// longest waiter timed out (block).
+func (n *Node) shedQueued(s *subscription) {
+	switch {
+	case s.policy == Block && s.blocked.len() > 0:
+		n.timeOutBlocked(s)
+		if s.queue.len() > 0 {
+			n.dropOldest(s, "memory_budget")
+		}
+	case s.policy == DropNewest && s.queue.len() > 0:
+		m := s.queue.popBack()
+		n.subRelease(s, m)
+		n.drop(s, "memory_budget", m)
+	case s.queue.len() > 0:
+		n.dropOldest(s, "memory_budget")
+	default:
+		n.timeOutBlocked(s)
+	}
+	n.pump(s)
+}
+
+// canHandOut reports whether the subscription's stream can take an event
+// now: it has credit, in events and (when the shell counts them) bytes.
+func (n *Node) canHandOut(s *subscription) bool {
+	return s.credit > 0 && (!s.byteCredit || s.creditBytes > 0)
 }
 
 // pump hands out what the subscription's credit allows: pending events
@@ -72,9 +133,12 @@ func (n *Node) enqueue(s *subscription, m *Message) {
 // room appears.
 func (n *Node) pump(s *subscription) {
 	for {
-		for s.credit > 0 {
+		for n.canHandOut(s) {
 			if s.pending.len() > 0 {
 				o := s.pending.popFront()
+				if o.Msg != nil {
+					n.subRelease(s, o.Msg)
+				}
 				switch o.Kind {
 				case OutWarning:
 					o.Warning = n.warning(s)
@@ -99,6 +163,7 @@ func (n *Node) pump(s *subscription) {
 				break
 			}
 			m := s.queue.popFront()
+			n.subRelease(s, m)
 			if m.expired(n.now.WallMs) {
 				n.expire(s)
 				continue
@@ -109,12 +174,12 @@ func (n *Node) pump(s *subscription) {
 			return
 		}
 		for s.blocked.len() > 0 && s.queue.len() < s.limit {
-			b := s.blocked.popFront()
+			b := s.blocked.popFront() // its bytes stay held: blocked and queued count alike
 			s.queue.pushBack(b.m)
 			n.unblock(b.pub)
 		}
 		n.rearmBlock(s)
-		if s.credit == 0 {
+		if !n.canHandOut(s) {
 			return
 		}
 	}
@@ -125,6 +190,9 @@ func (n *Node) deliver(s *subscription, o Out) {
 	d.Stream, d.Out = s.stream, o
 	n.emit(d)
 	s.credit--
+	if s.byteCredit && o.Msg != nil {
+		s.creditBytes -= len(o.Msg.Payload) + len(o.Msg.Topic)
+	}
 	switch o.Kind {
 	case OutMessage:
 		s.delivered++
@@ -150,12 +218,11 @@ func (n *Node) unblock(p *pendingPublish) {
 }
 
 // timeOutBlocked moves the longest-waiting blocked message into the queue,
-// dropping the oldest queued message to make room.
+// dropping the oldest queued messages to make room (in messages and bytes).
 func (n *Node) timeOutBlocked(s *subscription) {
 	b := s.blocked.popFront()
-	if s.queue.len() >= s.limit {
-		s.queue.popFront()
-		n.drop(s, "slow_consumer")
+	for s.queue.len() > 0 && (s.queue.len() >= s.limit || s.bytes > n.cfg.QueueBytes) {
+		n.dropOldest(s, "slow_consumer")
 		if b.pub != nil {
 			b.pub.result.Dropped++
 		}
@@ -181,9 +248,11 @@ func (n *Node) rearmBlock(s *subscription) {
 	}
 }
 
-func (n *Node) drop(s *subscription, reason string) {
+// drop counts m, which s will never get, as dropped for reason.
+func (n *Node) drop(s *subscription, reason string, m *Message) {
 	s.dropped++
 	n.counters.Dropped++
+	n.shed(memQueues, m.cost())
 	n.noteLoss(s, reason)
 }
 

@@ -18,11 +18,14 @@ func (n *Node) reap() {
 	n.reapRetained()
 	for _, id := range n.sortedSubIDs() {
 		s := n.subs[id]
-		before := s.queue.len()
-		s.queue.filter(func(m *Message) bool { return !m.expired(now) })
-		for i := s.queue.len(); i < before; i++ {
-			n.expire(s)
-		}
+		s.queue.filter(func(m *Message) bool {
+			if m.expired(now) {
+				n.subRelease(s, m)
+				n.expire(s)
+				return false
+			}
+			return true
+		})
 		n.pump(s)
 	}
 	// Count what can still expire; stop sweeping when nothing can.

@@ -115,7 +115,8 @@ func (n *Node) dropStream(s *inStream) {
 	for len(s.held) > 0 {
 		n.declareGap(s, s.held[0].PrevSeq, gapEvicted)
 	}
-	for range s.waiting {
+	for _, m := range s.waiting {
+		n.unhold(m)
 		n.reject(reasonSequenceUnverified)
 	}
 	s.waiting, s.verifying = nil, 0
@@ -129,23 +130,35 @@ func (n *Node) dropStream(s *inStream) {
 	}
 }
 
-// holdFull reports whether env would wait behind a hole whose hold is
-// full. Such a push is refused for now (Unavailable: the source pushes it
-// again after its backoff, by which time the hole may be filled) rather
-// than the hole declared lost while the source may still fill it.
+// holdFull reports whether env would wait behind a hole (or behind a
+// number being vouched for) when the hold is full: its limit in messages,
+// HeldBytes, or the node's budget. Such a push is refused for now
+// (Unavailable: the source pushes it again after its backoff, by which time
+// the hole may be filled) rather than the hole declared lost while the
+// source may still fill it.
 func (n *Node) holdFull(env *Envelope) bool {
 	if env.SourceSeq == 0 || env.SyncOnly {
 		return false
 	}
 	s := n.inStreams.m[streamKey{env.Source, env.Topic}]
-	if s != nil && s.verifying != 0 {
-		return len(s.waiting) >= n.cfg.RepairHoldLimit
-	}
-	if s == nil || len(s.held) < n.cfg.RepairHoldLimit || env.SourceSeq <= s.last {
+	if s == nil {
 		return false
 	}
-	return env.SourceSeq > s.held[0].SourceSeq || claimedPrev(s, env.SourceSeq, env.PrevSeq) > s.last
+	cost := len(env.Payload) + len(env.Topic) + len(env.ContentType) + len(env.Correlation) + msgOverheadBytes
+	full := n.mem.class[memHeld]+cost > n.cfg.HeldBytes || n.overBudget(cost)
+	if s.verifying != 0 {
+		return full || len(s.waiting) >= n.cfg.RepairHoldLimit
+	}
+	if env.SourceSeq <= s.last {
+		return false
+	}
+	wouldHold := (len(s.held) > 0 && env.SourceSeq > s.held[0].SourceSeq) || claimedPrev(s, env.SourceSeq, env.PrevSeq) > s.last
+	return wouldHold && (full || len(s.held) >= n.cfg.RepairHoldLimit)
 }
+
+// holdBytes and unhold charge and release what waits behind holes.
+func (n *Node) holdBytes(m *Message) { n.charge(memHeld, m.cost()) }
+func (n *Node) unhold(m *Message)    { n.charge(memHeld, -m.cost()) }
 
 // claimedPrev is the predecessor a message names, as its stream reads it:
 // an impossible claim is none, and none beyond the next number means the
@@ -167,6 +180,7 @@ func (n *Node) sequenceRemote(m *Message) {
 	s := n.inStreams.m[k]
 	switch {
 	case s != nil && s.verifying != 0:
+		n.holdBytes(m)
 		s.waiting = append(s.waiting, m) // after the number being vouched for
 	case n.implausible(s, m.SourceSeq):
 		n.verify(k, s, m)
@@ -227,6 +241,7 @@ func (n *Node) hold(s *inStream, m *Message) {
 		n.counters.Duplicates++
 		return
 	}
+	n.holdBytes(m)
 	s.held = slices.Insert(s.held, i, m)
 	if len(s.held) > n.cfg.RepairHoldLimit {
 		n.declareGap(s, s.held[0].PrevSeq, gapHoldFull)
@@ -252,6 +267,9 @@ func (n *Node) releaseHeld(s *inStream) {
 		n.take(s, h)
 	}
 	if k > 0 {
+		for _, h := range s.held[:k] {
+			n.unhold(h)
+		}
 		s.held = slices.Delete(s.held, 0, k)
 	}
 	if len(s.held) == 0 {

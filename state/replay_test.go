@@ -8,8 +8,8 @@ import (
 )
 
 // The per-topic replay ring (SPEC 3): at most MessageBufferSize messages
-// per topic, MaxBufferBytes of payload in all, oldest message of the node
-// evicted first.
+// per topic, RingBytes in all (what each message costs: memory.go), oldest
+// message of the node evicted first.
 
 func TestRingKeepsTheLastMessageBufferSizeMessagesPerTopic(t *testing.T) {
 	h := newHarness(t, "n1", func(c *Config) { c.MessageBufferSize = 3 })
@@ -25,46 +25,62 @@ func TestRingKeepsTheLastMessageBufferSizeMessagesPerTopic(t *testing.T) {
 		t.Fatalf("ring b = %v, want %v", got, want)
 	}
 	st := h.n.Status()
-	if st.BufferedMsgs != 4 || st.BufferedBytes != 8 || st.Counters.BufferEvicted != 4 {
-		t.Fatalf("BufferedMsgs=%d BufferedBytes=%d BufferEvicted=%d, want 4, 8, 4",
-			st.BufferedMsgs, st.BufferedBytes, st.Counters.BufferEvicted)
+	wantBytes := 3*(2+1+msgOverheadBytes) + (2 + 1 + msgOverheadBytes)
+	if st.BufferedMsgs != 4 || st.BufferedBytes != wantBytes || st.Counters.BufferEvicted != 4 {
+		t.Fatalf("BufferedMsgs=%d BufferedBytes=%d BufferEvicted=%d, want 4, %d, 4",
+			st.BufferedMsgs, st.BufferedBytes, st.Counters.BufferEvicted, wantBytes)
 	}
 }
 
+// The byte cap counts what each message costs (payload, topic, overhead:
+// memory.go) and lets the node's oldest message go first, whatever its
+// topic, until the rings fit; a message exactly at the cap evicts nothing.
 func TestRingByteCapEvictsTheNodesOldestMessageAcrossTopics(t *testing.T) {
-	h := newHarness(t, "n1", func(c *Config) { c.MaxBufferBytes = 10 })
+	o := msgOverheadBytes + 1 // one-byte topics
+	capBytes := 10 + 2*o
+	h := newHarness(t, "n1", func(c *Config) { c.RingBytes = capBytes })
 	h.start()
-	steps := []struct {
-		topic, payload string
-		ringA, ringB   []uint64
-		bytes          int
-	}{
-		{"a", "aaaa", []uint64{1}, nil, 4},
-		{"a", "aaaa", []uint64{1, 2}, nil, 8},
-		{"b", "bbbb", []uint64{2}, []uint64{1}, 8},         // a#1 was the node's oldest
-		{"b", "bb", []uint64{2}, []uint64{1, 2}, 10},       // exactly at the cap: nothing goes
-		{"a", "a", []uint64{3}, []uint64{1, 2}, 7},         // a#2 is oldest, though a is the topic written
-		{"b", "bbbbbbbbbb", nil, []uint64{3}, 10},          // as large as the cap: all older ones go
-		{"b", "bbb", nil, []uint64{4}, 3},                  // b#3 goes for b#4
-		{"a", "aaaaaaa", []uint64{4}, []uint64{4}, 10},     // a's numbering went on through the evictions
-		{"a", "a", []uint64{4, 5}, nil, 8},                 // b#4 was older than a#4
-		{"c", strings.Repeat("c", 3), []uint64{5}, nil, 4}, // a#4 goes for a third topic
+	type held struct {
+		topic string
+		seq   uint64
+		cost  int
 	}
-	for i, s := range steps {
-		h.publish(s.topic, s.payload)
-		ringA, ringB := h.ringSeqs("a"), h.ringSeqs("b")
-		if !slices.Equal(ringA, s.ringA) || !slices.Equal(ringB, s.ringB) {
-			t.Fatalf("step %d (%s %q): rings a=%v b=%v, want a=%v b=%v", i, s.topic, s.payload, ringA, ringB, s.ringA, s.ringB)
+	var model []held // what the rings should hold, oldest first
+	seqs := map[string]uint64{}
+	sizes := []int{4, 4, 4, 2, 1, 10, 3, 7, 1, 3, 0, 6}
+	for i, size := range sizes {
+		topic := []string{"a", "a", "b", "b", "a", "b", "b", "a", "a", "c", "c", "a"}[i]
+		h.publish(topic, strings.Repeat(topic, size))
+		seqs[topic]++
+		model = append(model, held{topic, seqs[topic], size + o})
+		total := 0
+		for _, m := range model {
+			total += m.cost
 		}
-		if got := h.n.Status().BufferedBytes; got != s.bytes {
-			t.Fatalf("step %d: BufferedBytes = %d, want %d", i, got, s.bytes)
+		for total > capBytes {
+			total -= model[0].cost
+			model = model[1:]
+		}
+		for _, topic := range []string{"a", "b", "c"} {
+			var want []uint64
+			for _, m := range model {
+				if m.topic == topic {
+					want = append(want, m.seq)
+				}
+			}
+			if got := h.ringSeqs(topic); !slices.Equal(got, want) {
+				t.Fatalf("step %d (%s, %d bytes): ring %s = %v, want %v", i, topic, size, topic, got, want)
+			}
+		}
+		if got := h.n.Status().BufferedBytes; got != total {
+			t.Fatalf("step %d: BufferedBytes = %d, want %d", i, got, total)
 		}
 	}
 }
 
 func TestBufferedBytesStaysUnderTheCap(t *testing.T) {
-	const capBytes = 1000
-	h := newHarness(t, "n1", func(c *Config) { c.MaxBufferBytes = capBytes; c.MessageBufferSize = 50 })
+	const capBytes = 10 * (msgOverheadBytes + 100)
+	h := newHarness(t, "n1", func(c *Config) { c.RingBytes = capBytes; c.MessageBufferSize = 50 })
 	h.start()
 	topics := []string{"t/a", "t/b", "t/c"}
 	maxSeen := 0
@@ -82,7 +98,7 @@ func TestBufferedBytesStaysUnderTheCap(t *testing.T) {
 					t.Fatalf("ring %s holds %d > 50", topic, tt.ring.len())
 				}
 				for j := 0; j < tt.ring.len(); j++ {
-					sum += len(tt.ring.at(j).Payload)
+					sum += tt.ring.at(j).cost()
 				}
 			}
 		}
@@ -91,7 +107,7 @@ func TestBufferedBytesStaysUnderTheCap(t *testing.T) {
 		}
 		maxSeen = max(maxSeen, st.BufferedBytes)
 	}
-	if maxSeen < capBytes-150 {
+	if maxSeen < capBytes-150-msgOverheadBytes {
 		t.Fatalf("BufferedBytes peaked at %d: the cap was never approached", maxSeen)
 	}
 }

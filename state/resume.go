@@ -10,7 +10,7 @@ import (
 // live meet with no gap and no duplicate.
 
 func (n *Node) onResumed(e *Resumed) {
-	if err := n.checkStream(e.Stream, e.Credit); err != nil {
+	if err := n.checkStream(e.Stream, e.Credit, e.CreditBytes); err != nil {
 		n.emit(&EndStream{Stream: e.Stream, Err: err})
 		return
 	}
@@ -24,7 +24,7 @@ func (n *Node) onResumed(e *Resumed) {
 		// Resume by topics: a new subscription that catches up from the
 		// given sequences (a client whose daemon lost its subscription).
 		var err error
-		s, err = n.openSubscription(e.Stream, e.Patterns, e.QueueLimit, e.Policy, e.Credit)
+		s, err = n.openSubscription(e.Stream, e.Patterns, e.QueueLimit, e.Policy, e.Credit, e.CreditBytes)
 		if err != nil {
 			n.emit(&EndStream{Stream: e.Stream, Err: err})
 			return
@@ -48,7 +48,7 @@ func (n *Node) onResumed(e *Resumed) {
 			}
 		}
 		n.detach(s) // a resume takes over a stream that is still attached
-		n.attach(s, e.Stream, e.Credit)
+		n.attach(s, e.Stream, e.Credit, e.CreditBytes)
 	}
 	s.receiveRetained = s.receiveRetained || e.ReceiveRetained
 	info := &SubscriptionInfo{SubID: s.id, Patterns: s.patterns, WallMs: n.now.WallMs}
@@ -113,12 +113,24 @@ func (n *Node) catchUp(s *subscription, lastSeq map[string]uint64, mode Recovery
 			topicMissed += len(plan) - budget
 			plan = plan[len(plan)-budget:]
 		}
+		// What one subscription may hold (QueueBytes) bounds its replay
+		// too: the newest messages are replayed, the rest reported missed.
+		planBytes := 0
+		for _, m := range plan {
+			planBytes += m.cost()
+		}
+		for len(plan) > 0 && s.bytes+planBytes > n.cfg.QueueBytes {
+			planBytes -= plan[0].cost()
+			plan = plan[1:]
+			topicMissed++
+		}
 		missed += topicMissed
 		// A topic with nothing left to replay still gets its
 		// replay_complete: its latest number tells the client, topic by
 		// topic, where the missed messages were.
 		budget -= len(plan)
 		for _, m := range plan {
+			n.subHold(s, m)
 			s.pending.pushBack(Out{Kind: OutReplay, Msg: m})
 		}
 		s.pending.pushBack(Out{Kind: OutReplayComplete, Done: &ReplayDone{Topic: t.name, Count: len(plan), Latest: t.head}})

@@ -46,25 +46,46 @@ func (n *Node) applyRetained(m *Message) bool {
 		n.reject(reasonRetainedLimit)
 		return false
 	}
-	grow := len(m.Payload)
-	if cur != nil {
-		grow -= len(cur.Payload)
-	}
-	if grow > 0 && r.bytes+grow > n.cfg.MaxRetainedBytes {
-		n.reject(reasonRetainedLimit)
+	if reason := n.retainedRoom(cur, m.cost()); reason != "" {
+		n.reject(reason)
 		return false
 	}
 	if cur != nil {
-		r.bytes -= len(cur.Payload)
+		n.retainedBytes(-cur.cost())
 	}
 	r.byTopic[m.Topic] = m
-	r.bytes += len(m.Payload)
+	n.retainedBytes(m.cost())
 	n.counters.RetainedApplied++
 	n.state = nil
 	if len(m.Payload) == 0 || m.ExpiresMs != 0 {
 		n.expirableAdded()
 	}
 	return true
+}
+
+// retainedBytes charges the retained store.
+func (n *Node) retainedBytes(delta int) {
+	n.retained.bytes += delta
+	n.charge(memRetained, delta)
+}
+
+// retainedRoom says why a value costing cost cannot replace cur (nil: a new
+// topic), or "" when it can: the store's MaxRetainedBytes, or the node's
+// budget. A value no larger than the one it replaces always fits.
+func (n *Node) retainedRoom(cur *Message, cost int) string {
+	grow := cost
+	if cur != nil {
+		grow -= cur.cost()
+	}
+	switch {
+	case grow <= 0:
+		return ""
+	case n.retained.bytes+grow > n.cfg.MaxRetainedBytes:
+		return reasonRetainedLimit
+	case n.overBudget(grow):
+		return reasonBudget
+	}
+	return ""
 }
 
 // receiveRetained merges a retained value learned from a peer's state.
@@ -123,10 +144,12 @@ func (n *Node) reapRetained() {
 	for topic, m := range r.byTopic {
 		switch {
 		case m.expired(n.now.WallMs):
-			r.bytes -= len(m.Payload)
-			r.byTopic[topic] = tombstoneOf(m)
+			t := tombstoneOf(m)
+			n.retainedBytes(t.cost() - m.cost())
+			r.byTopic[topic] = t
 			n.state = nil
 		case len(m.Payload) == 0 && n.now.WallMs-m.TimestampMs >= tomb:
+			n.retainedBytes(-m.cost())
 			delete(r.byTopic, topic)
 			n.state = nil
 		}

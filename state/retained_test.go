@@ -57,7 +57,7 @@ func TestRetainedValueExpiresWithItsTTL(t *testing.T) {
 		t.Fatal("expired value still reported")
 	}
 	h.advance(2 * time.Second) // the reaper frees its payload, keeping a tombstone
-	if m := h.n.retained.byTopic["cfg/a"]; m == nil || len(m.Payload) != 0 || h.n.retained.bytes != 0 {
+	if m := h.n.retained.byTopic["cfg/a"]; m == nil || len(m.Payload) != 0 || h.n.retained.bytes != m.cost() {
 		t.Fatalf("expired value not turned into a tombstone: %+v", m)
 	}
 	h.advance(h.n.cfg.TombstoneTTL)
@@ -183,7 +183,8 @@ func TestRetainedPublishRecoveredByResendBecomesTheTopicsValue(t *testing.T) {
 }
 
 func TestRetainedBytesLimitRefusesGrowthNotShrinking(t *testing.T) {
-	h := newHarness(t, "n1", func(c *Config) { c.MaxRetainedBytes = 10 })
+	o := 1 + msgOverheadBytes // one-byte topics
+	h := newHarness(t, "n1", func(c *Config) { c.MaxRetainedBytes = 10 + 2*o })
 	h.start()
 	h.publish("a", "123456", retain)
 	r := only[*CompletePublish](t, h.publish("b", "12345", retain))

@@ -31,7 +31,7 @@ func TestSequenceNumbersAreNotResetByRingEviction(t *testing.T) {
 		mod  func(*Config)
 	}{
 		{"count cap", func(c *Config) { c.MessageBufferSize = 2 }},
-		{"byte cap", func(c *Config) { c.MaxBufferBytes = 3 }},
+		{"byte cap", func(c *Config) { c.RingBytes = 3 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"maps"
 	"slices"
 	"time"
 )
@@ -18,14 +19,15 @@ type Status struct {
 	FetchesInFlight int
 	Topics          int // numbered topics
 	BufferedMsgs    int // in replay rings
-	BufferedBytes   int // payload bytes in replay rings
+	BufferedBytes   int // what replay rings hold (memory.go)
 	QueuedMsgs      int // in subscription queues, blocked included
-	QueuedBytes     int
+	QueuedBytes     int // what subscription queues hold, blocked and replay included
 	BacklogMsgs     int // waiting for peers
 	Retained        int // live retained values
 	RetainedBytes   int
 	Streams         int // (source, topic) numberings tracked
 	Held            int // messages held behind holes
+	Memory          MemoryStatus
 	Counters        Counters
 }
 
@@ -44,12 +46,6 @@ func (n *Node) Status() Status {
 			st.Subscriptions++
 		}
 		st.QueuedMsgs += s.queue.len() + s.blocked.len()
-		for i := 0; i < s.queue.len(); i++ {
-			st.QueuedBytes += len(s.queue.at(i).Payload)
-		}
-		for i := 0; i < s.blocked.len(); i++ {
-			st.QueuedBytes += len(s.blocked.at(i).m.Payload)
-		}
 	}
 	n.peers.each(func(p *peer) {
 		if p.status == Suspected {
@@ -67,11 +63,12 @@ func (n *Node) Status() Status {
 	for _, s := range n.inStreams.m {
 		st.Held += len(s.held) + len(s.waiting)
 	}
+	st.Memory = n.memoryStatus()
+	st.QueuedBytes = st.Memory.Queues
 	st.Counters = n.counters
-	st.Counters.Rejected = make(map[string]uint64, len(n.counters.Rejected))
-	for k, v := range n.counters.Rejected {
-		st.Counters.Rejected[k] = v
-	}
+	st.Counters.Rejected = maps.Clone(n.counters.Rejected)
+	st.Counters.Shed = maps.Clone(n.counters.Shed)
+	st.Counters.ShedBytes = maps.Clone(n.counters.ShedBytes)
 	return st
 }
 
@@ -125,6 +122,7 @@ type SubscriptionStatus struct {
 	Stream    uint64
 	Credit    int
 	Queued    int // live messages waiting, blocked included
+	Bytes     int // what it holds: queued, blocked, replay and retained waiting
 	Pending   int // other events waiting
 	Limit     int
 	Policy    Policy
@@ -141,7 +139,7 @@ func (n *Node) Subscriptions() []SubscriptionStatus {
 		s := n.subs[id]
 		st := SubscriptionStatus{
 			ID: s.id, ClientID: s.clientID, Patterns: slices.Clone(s.patterns), Paused: s.paused,
-			Stream: s.stream, Credit: s.credit, Queued: s.queue.len() + s.blocked.len(), Pending: s.pending.len(),
+			Stream: s.stream, Credit: s.credit, Queued: s.queue.len() + s.blocked.len(), Bytes: s.bytes, Pending: s.pending.len(),
 			Limit: s.limit, Policy: s.policy, Delivered: s.delivered, Dropped: s.dropped, Expired: s.expired, Lost: s.lost,
 		}
 		if s.paused {

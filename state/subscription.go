@@ -20,12 +20,16 @@ type subscription struct {
 	mark            uint64 // per-publish dedup
 
 	// queue.go
-	limit   int
-	policy  Policy
-	credit  int
-	pending deque[Out]      // info, retained, replay, warnings: before live
-	queue   deque[*Message] // live messages, at most limit
-	blocked deque[blockedMsg]
+	limit  int
+	policy Policy
+	credit int
+	bytes  int // what queue, blocked and pending hold (memory.go)
+
+	byteCredit  bool            // the shell counts its stream's room in bytes too
+	creditBytes int             // that room: payload and topic bytes it can take
+	pending     deque[Out]      // info, retained, replay, warnings: before live
+	queue       deque[*Message] // live messages, at most limit
+	blocked     deque[blockedMsg]
 
 	replayExpired int // replays of the topic being replayed that expired unsent
 
@@ -50,7 +54,7 @@ type subscription struct {
 const maxPatternsPerSub = 256
 
 func (n *Node) onSubscribed(e *Subscribed) {
-	s, err := n.openSubscription(e.Stream, e.Patterns, e.QueueLimit, e.Policy, e.Credit)
+	s, err := n.openSubscription(e.Stream, e.Patterns, e.QueueLimit, e.Policy, e.Credit, e.CreditBytes)
 	if err != nil {
 		n.emit(&EndStream{Stream: e.Stream, Err: err})
 		return
@@ -65,8 +69,8 @@ func (n *Node) onSubscribed(e *Subscribed) {
 }
 
 // openSubscription validates a request and starts an attached subscription.
-func (n *Node) openSubscription(stream uint64, patterns []string, limit int, policy Policy, credit int) (*subscription, error) {
-	if err := n.checkStream(stream, credit); err != nil {
+func (n *Node) openSubscription(stream uint64, patterns []string, limit int, policy Policy, credit, creditBytes int) (*subscription, error) {
+	if err := n.checkStream(stream, credit, creditBytes); err != nil {
 		return nil, err
 	}
 	pats, err := n.checkPatterns(patterns)
@@ -87,11 +91,11 @@ func (n *Node) openSubscription(stream uint64, patterns []string, limit int, pol
 	}
 	n.subs[s.id] = s
 	n.addPatterns(pats, s)
-	n.attach(s, stream, credit)
+	n.attach(s, stream, credit, creditBytes)
 	return s, nil
 }
 
-func (n *Node) checkStream(stream uint64, credit int) error {
+func (n *Node) checkStream(stream uint64, credit, creditBytes int) error {
 	switch {
 	case stream == 0:
 		n.reject(reasonBadArgument)
@@ -99,9 +103,9 @@ func (n *Node) checkStream(stream uint64, credit int) error {
 	case n.streams[stream] != nil:
 		n.reject(reasonBadArgument)
 		return errorf(Invalid, "stream handle %d is already in use", stream)
-	case credit < 0:
+	case credit < 0 || creditBytes < 0:
 		n.reject(reasonBadArgument)
-		return errorf(Invalid, "credit %d is negative", credit)
+		return errorf(Invalid, "credit %d (%d bytes) is negative", credit, creditBytes)
 	}
 	return nil
 }
@@ -157,9 +161,10 @@ func (n *Node) checkQueue(limit int, policy Policy) (int, Policy, error) {
 	return limit, policy, nil
 }
 
-func (n *Node) attach(s *subscription, stream uint64, credit int) {
+func (n *Node) attach(s *subscription, stream uint64, credit, creditBytes int) {
 	s.stream = stream
 	s.credit = credit
+	s.byteCredit, s.creditBytes = creditBytes > 0, creditBytes
 	s.paused = false
 	s.pauseAlarm.want = Never
 	n.streams[stream] = s
@@ -175,7 +180,7 @@ func (n *Node) detach(s *subscription) {
 		delete(n.streams, s.stream)
 		s.stream = 0
 	}
-	s.credit = 0
+	s.credit, s.creditBytes = 0, 0
 	s.pending.clear()
 	s.replayExpired = 0
 	s.queue.clear()
@@ -183,6 +188,8 @@ func (n *Node) detach(s *subscription) {
 		n.unblock(s.blocked.popFront().pub)
 	}
 	s.blocked.clear()
+	n.charge(memQueues, -s.bytes)
+	s.bytes = 0
 	s.warnQueued = false
 	s.heartbeatAlarm.want = Never
 	s.blockAlarm.want = Never
@@ -231,7 +238,7 @@ func (n *Node) onStreamClosed(e *StreamClosed) {
 }
 
 func (n *Node) onCredit(e *CreditGranted) {
-	if e.N <= 0 {
+	if e.N < 0 || e.Bytes < 0 || (e.N == 0 && e.Bytes == 0) {
 		n.reject(reasonBadArgument)
 		return
 	}
@@ -240,6 +247,9 @@ func (n *Node) onCredit(e *CreditGranted) {
 		return // the stream ended while the credit was on its way
 	}
 	s.credit = min(s.credit+e.N, 1<<30)
+	if s.byteCredit {
+		s.creditBytes = min(s.creditBytes+e.Bytes, 1<<40)
+	}
 	n.pump(s)
 }
 
@@ -247,6 +257,7 @@ func (n *Node) onCredit(e *CreditGranted) {
 // subscription matches, by topic.
 func (n *Node) queueRetained(s *subscription) {
 	for _, m := range n.retainedFor(s.patterns) {
+		n.subHold(s, m)
 		s.pending.pushBack(Out{Kind: OutRetained, Msg: m})
 	}
 }
