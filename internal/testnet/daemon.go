@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,51 +18,6 @@ import (
 	"testing"
 	"time"
 )
-
-var (
-	buildOnce sync.Once
-	binDir    string
-	binPath   string
-	buildErr  error
-)
-
-// Binary builds cmd/nexusd once per test run (with the race detector when
-// the tests have it) and returns its path.
-func Binary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "nexusd-e2e-")
-		if buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "nexusd")
-		args := []string{"build", "-o", binPath}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		cmd := exec.Command(goTool(), append(args, "github.com/nexusd/nexusd/cmd/nexusd")...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building nexusd: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-}
-
-func removeBinary() {
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-}
 
 // Config is one daemon to start. Zero ports are given fresh ones.
 type Config struct {
@@ -78,6 +32,10 @@ type Config struct {
 	HTTPPort    int      // default: fresh
 	Args        []string // more flags
 	ExpectCrash bool     // the test kills it; do not require a clean exit
+	// NoRace runs a daemon built without the race detector even when the
+	// tests have it, for a test that measures the daemon's own resources:
+	// the detector multiplies its memory several times over.
+	NoRace bool
 }
 
 // Daemon is a running nexusd.
@@ -88,6 +46,9 @@ type Daemon struct {
 	logs *SyncBuffer
 	done chan struct{} // closed when the process has exited
 	err  error         // its exit status, once done
+
+	mu     sync.Mutex
+	frozen bool // stopped by Freeze, not yet thawed; guarded by mu
 
 	App, Mesh, HTTP string // host:port the test reaches it at
 }
@@ -130,6 +91,9 @@ func Launch(t testing.TB, cfg Config) *Daemon {
 	}
 	args = append(args, cfg.Args...)
 	bin := Binary(t)
+	if cfg.NoRace {
+		bin = PlainBinary(t)
+	}
 	var cmd *exec.Cmd
 	if cfg.Host != nil {
 		cmd = exec.Command("ip", append([]string{"netns", "exec", cfg.Host.Name, bin}, args...)...)
@@ -184,6 +148,7 @@ func (d *Daemon) StopWith(sig os.Signal) {
 		return
 	default:
 	}
+	d.thawForStop()
 	_ = d.cmd.Process.Signal(sig)
 	select {
 	case <-d.done:
@@ -306,18 +271,28 @@ func Permanent(err error) error { return permanent{err} }
 // the last error when timeout passes or cond returns a Permanent error.
 func Eventually(t testing.TB, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
+	if err := Within(timeout, cond); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// Within polls cond every 25 ms until it returns nil, and returns nil; or
+// the last error when timeout passes or cond returns a Permanent error.
+// Use it where a test goes on to report what it saw when the condition
+// never comes; Eventually where it cannot go on.
+func Within(timeout time.Duration, cond func() error) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		err := cond()
 		if err == nil {
-			return
+			return nil
 		}
 		var p permanent
 		if errors.As(err, &p) {
-			t.Fatalf("%s: %v", what, p.error)
+			return p.error
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
+			return fmt.Errorf("not within %s: %w", timeout, err)
 		}
 		time.Sleep(25 * time.Millisecond)
 	}

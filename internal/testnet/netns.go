@@ -4,8 +4,9 @@
 // host joined by a bridge. Nothing a test sends leaves those namespaces.
 //
 // It builds the daemon once per test run, starts and stops daemons with
-// their logs captured (and printed when a test fails), reads their
-// metrics, and waits for conditions with a deadline instead of sleeping.
+// their logs captured (and printed when a test fails), freezes and thaws
+// them (SIGSTOP, SIGCONT), reads their metrics and their memory, and waits
+// for conditions with a deadline instead of sleeping.
 package testnet
 
 import (
