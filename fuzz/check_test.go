@@ -9,8 +9,8 @@ import (
 // checkNode is what every target requires of a node after every step,
 // whether it drives the node directly or a daemon around it: its hash
 // matches its patterns, its memory stays within its caps, its counters
-// agree with each other. It must be called on the goroutine that owns the
-// node.
+// agree with each other, and its own invariants hold (CheckInvariants).
+// It must be called on the goroutine that owns the node.
 func checkNode(n *state.Node) error {
 	if got, want := n.Hash(), state.TopicStateHash(n.Patterns()); got != want {
 		return fmt.Errorf("hash %016x does not match patterns %v (%016x)", got, n.Patterns(), want)
@@ -18,8 +18,8 @@ func checkNode(n *state.Node) error {
 	st, cfg := n.Status(), n.Config()
 	c := &st.Counters
 	switch {
-	case st.BufferedBytes > cfg.MaxBufferBytes:
-		return fmt.Errorf("rings hold %d bytes, cap %d", st.BufferedBytes, cfg.MaxBufferBytes)
+	case st.BufferedBytes > cfg.RingBytes:
+		return fmt.Errorf("rings hold %d bytes, cap %d", st.BufferedBytes, cfg.RingBytes)
 	case st.Topics > cfg.MaxTopics:
 		return fmt.Errorf("%d topics, cap %d", st.Topics, cfg.MaxTopics)
 	case st.Patterns > cfg.MaxPatterns:
@@ -41,7 +41,5 @@ func checkNode(n *state.Node) error {
 	case c.ProbesOK+c.ProbesFailed > c.ProbesSent:
 		return fmt.Errorf("%d probes ended (%d ok, %d failed) of %d sent", c.ProbesOK+c.ProbesFailed, c.ProbesOK, c.ProbesFailed, c.ProbesSent)
 	}
-	// CHECK INVARIANTS HERE: once state.Node has CheckInvariants, this is
-	// the one place to call it (return n.CheckInvariants()).
-	return nil
+	return n.CheckInvariants()
 }

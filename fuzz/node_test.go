@@ -52,7 +52,7 @@ var (
 func newDriver(t *testing.T) *driver {
 	cfg := state.DefaultConfig("self", "fuzz", rand.New(rand.NewPCG(1, 2)))
 	cfg.MaxPatterns, cfg.MaxSubscriptions, cfg.MaxRetained, cfg.MaxTopics = 8, 6, 8, 8
-	cfg.MessageBufferSize, cfg.QueueLimit, cfg.BlockedLimit, cfg.MaxBufferBytes = 8, 4, 4, 256
+	cfg.MessageBufferSize, cfg.QueueLimit, cfg.BlockedLimit, cfg.RingBytes = 8, 4, 4, 4096 // about ten small messages
 	cfg.RepairHoldLimit, cfg.PeerBacklogLimit, cfg.PushWindow, cfg.MaxStreams, cfg.DedupWindow = 4, 4, 2, 6, 16
 	n, err := state.New(cfg)
 	if err != nil {

@@ -35,6 +35,14 @@ func TestScenarios(t *testing.T) {
 				}
 				return out + "\n"
 			})
+			// Whatever a file checks, a broken safety property or invariant
+			// seen on the way (every step runs the nodes' invariant checks)
+			// fails it.
+			if w := s.World(); w != nil {
+				for _, v := range w.Violations("") {
+					t.Errorf("%s: %s", path, v)
+				}
+			}
 		})
 	}
 }
