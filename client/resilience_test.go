@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -132,8 +133,9 @@ func TestDaemonKilledAndRestartedMidStream(t *testing.T) {
 func TestNetworkCutLosesNothingTheDaemonHolds(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
-		daemonToo bool
-	}{{"daemon notices", true}, {"daemon does not notice", false}} {
+		daemonToo bool // the daemon sees the stream end
+		window    bool // the subscription asks for a resume window (the default)
+	}{{"daemon notices", true, true}, {"daemon does not notice", false, true}, {"daemon notices, no resume window", true, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := daemon(t)
 			px := newProxy(t, d.App)
@@ -141,7 +143,11 @@ func TestNetworkCutLosesNothingTheDaemonHolds(t *testing.T) {
 			sc := dial(t, px.Addr(), client.WithBackoff(fast), client.WithStateHandler(rec.state), client.WithGapHandler(rec.gap))
 			pub := dial(t, d.App)
 			ctx := ctxT(t, 60*time.Second)
-			sub, err := sc.Subscribe(ctx, []string{"cut/#"})
+			var opts []client.SubscribeOption
+			if !tc.window {
+				opts = append(opts, client.ResumeWindow(0))
+			}
+			sub, err := sc.Subscribe(ctx, []string{"cut/#"}, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -159,7 +165,9 @@ func TestNetworkCutLosesNothingTheDaemonHolds(t *testing.T) {
 				switch {
 				case err != nil:
 					return err
-				case tc.daemonToo && st.Node.Subscriptions != 0:
+				case tc.daemonToo && tc.window && (st.Node.Subscriptions != 0 || st.Node.Paused != 1):
+					return fmt.Errorf("the daemon holds %d subscriptions and %d paused, want it kept paused for its resume", st.Node.Subscriptions, st.Node.Paused)
+				case tc.daemonToo && !tc.window && st.Node.Subscriptions+st.Node.Paused != 0:
 					return fmt.Errorf("the daemon still holds %d subscriptions", st.Node.Subscriptions)
 				case !tc.daemonToo && st.Node.Subscriptions != 1:
 					return fmt.Errorf("the daemon holds %d subscriptions, want the silent one", st.Node.Subscriptions)
@@ -180,7 +188,8 @@ func TestNetworkCutLosesNothingTheDaemonHolds(t *testing.T) {
 			if gaps := rec.Gaps(); len(gaps) != 0 {
 				t.Errorf("gaps %+v, want none", gaps)
 			}
-			if sameID := sub.ID() == id; sameID == tc.daemonToo {
+			dropped := tc.daemonToo && !tc.window
+			if sameID := sub.ID() == id; sameID == dropped {
 				t.Errorf("subscription id %s after the cut, %s before: want a new one only when the daemon dropped it", sub.ID(), id)
 			}
 			if st, err := statusOf(d); err != nil || st.Node.Subscriptions != 1 {
@@ -314,4 +323,26 @@ func TestReconnectionGivesUpAfterMaxRetries(t *testing.T) {
 	}
 	c.Close()
 	rec.waitState(t, client.StateClosed, 1, 5*time.Second)
+}
+
+// A subscription whose context ends is over: the client says so, and the
+// daemon drops it at once instead of keeping it for its resume window as
+// it would a broken connection's.
+func TestEndedSubscriptionIsNotKeptForAResume(t *testing.T) {
+	d := daemon(t)
+	c := dial(t, d.App)
+	ctx, cancel := context.WithCancel(ctxT(t, 30*time.Second))
+	sub, err := c.Subscribe(ctx, []string{"over/#"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-sub.Done()
+	testnet.Eventually(t, 5*time.Second, "the daemon to drop the subscription", func() error {
+		st, err := statusOf(d)
+		if err == nil && st.Node.Subscriptions+st.Node.Paused != 0 {
+			err = fmt.Errorf("the daemon holds %d subscriptions and %d paused", st.Node.Subscriptions, st.Node.Paused)
+		}
+		return err
+	})
 }

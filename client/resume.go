@@ -151,6 +151,7 @@ func (s *Subscription) openResume(id string, last map[string]int64, retained boo
 		BackpressurePolicy: string(s.o.policy),
 		MaxBufferSize:      int32(s.o.queueLimit),
 		ClientId:           s.c.o.clientID,
+		ResumeWindowMs:     s.o.resumeWindow.Milliseconds(),
 	}
 	return s.openStream(func(ctx context.Context) (eventStream, error) {
 		return s.c.api.ResumeSubscribe(ctx, req, grpc.WaitForReady(true))

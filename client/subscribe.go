@@ -36,6 +36,7 @@ const (
 )
 
 type subscribeOptions struct {
+	resumeWindow time.Duration
 	retained     bool
 	policy       Policy
 	queueLimit   int
@@ -104,6 +105,29 @@ func BufferSize(n int) SubscribeOption {
 	}
 }
 
+// DefaultResumeWindow is how long the daemon keeps a subscription whose
+// stream broke, for the client to resume it: longer than the client takes
+// to notice a dead connection (keepalive, 15 s) and to reconnect.
+const DefaultResumeWindow = time.Minute
+
+// ResumeWindow sets how long the daemon keeps this subscription, paused,
+// when its stream breaks without an Unsubscribe (an extension of this
+// daemon; default DefaultResumeWindow, at most the daemon's
+// --paused-subscription-ttl): messages go on into the daemon's replay
+// buffer, and the client resumes by id and misses nothing the buffer still
+// holds. 0 ends the subscription on the daemon with its stream, as v1
+// daemons do; the client then resumes by topics, and what the daemon
+// passed over while no subscription wanted it is not reported.
+func ResumeWindow(d time.Duration) SubscribeOption {
+	return func(o *subscribeOptions) error {
+		if d < 0 {
+			return fmt.Errorf("resume window %s: want 0 or more", d)
+		}
+		o.resumeWindow = d
+		return nil
+	}
+}
+
 // OnGap calls f for every gap on this subscription (instead of the
 // client's WithGapHandler).
 func OnGap(f func(Gap)) SubscribeOption {
@@ -168,7 +192,7 @@ func (c *Client) Subscribe(ctx context.Context, patterns []string, opts ...Subsc
 	if err := c.done(op); err != nil {
 		return nil, err
 	}
-	o := subscribeOptions{buffer: 256}
+	o := subscribeOptions{buffer: 256, resumeWindow: DefaultResumeWindow}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, argError(op, "%v", err)
@@ -192,6 +216,7 @@ func (c *Client) Subscribe(ctx context.Context, patterns []string, opts ...Subsc
 		MaxBufferSize:      int32(o.queueLimit),
 		MaxBatch:           int32(o.maxBatch),
 		BackpressurePolicy: string(o.policy),
+		ResumeWindowMs:     o.resumeWindow.Milliseconds(),
 	}
 	st, inst, err := s.openStream(func(ctx context.Context) (eventStream, error) {
 		return c.api.Subscribe(ctx, req, grpc.WaitForReady(true))
@@ -489,6 +514,7 @@ func (s *Subscription) run(st *stream) {
 func (s *Subscription) next(err error) (*stream, error) {
 	for {
 		if s.ctx.Err() != nil {
+			s.leave()
 			return nil, nil
 		}
 		s.mu.Lock()
@@ -527,6 +553,21 @@ func (s *Subscription) next(err error) (*stream, error) {
 		}
 		return s.reconnect(err)
 	}
+}
+
+// leave tells the daemon the subscription is over when its context ended
+// (Close, or the caller's ctx): the daemon would otherwise keep it for its
+// resume window, taking it for a broken connection. Best effort, briefly.
+func (s *Subscription) leave() {
+	s.mu.Lock()
+	id, ending := s.id, s.phase == ending
+	s.mu.Unlock()
+	if id == "" || ending || s.o.resumeWindow == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	s.c.api.Unsubscribe(ctx, &sidecarpb.UnsubscribeRequest{SubscriptionId: id})
 }
 
 // finish ends the subscription: C closes, Err says why.

@@ -22,13 +22,23 @@ import (
 // library: its messages come in order without duplicates, every sequence
 // number it skipped is inside a gap reported to it, and what it received
 // plus what was reported missing is exactly what was published.
+//
+// Frozen for 8 s, the subscriber's client keeps its connection; frozen for
+// 20 s, its keepalive gives up (after 15 s), it reconnects and resumes the
+// subscription by id, which the daemon kept paused for its resume window
+// when it saw the stream end.
 func TestPausedDaemonLosesNothingSilently(t *testing.T) {
 	testnet.Require(t)
+	t.Run("8s", func(t *testing.T) { pausedDaemon(t, 15*time.Second, 8*time.Second) })
+	t.Run("20s", func(t *testing.T) { pausedDaemon(t, 30*time.Second, 20*time.Second) })
+}
+
+// pausedDaemon floods for floodFor and freezes the subscriber's daemon for
+// frozen once a fifth of the flood is out; the peer timeout is 5 s.
+func pausedDaemon(t *testing.T, floodFor, frozen time.Duration) {
 	const (
-		flood    = 50000            // messages published on a
-		floodFor = 15 * time.Second // spread evenly over this
-		frozen   = 8 * time.Second  // b stopped; the peer timeout is 5 s
-		topic    = "f/x"
+		flood = 50000 // messages published on a
+		topic = "f/x"
 	)
 	cluster, port := newCluster(t)
 	da := testnet.Launch(t, testnet.Config{Name: "a", Cluster: cluster, McastPort: port})

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -276,6 +277,9 @@ func subscribeFromProto(stream uint64, credit int, p *sidecarpb.SubscribeRequest
 	if p.GetMaxBatch() < 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "max_batch %d is negative: give 0 or 1 for one message per event, or up to the batch you want", p.GetMaxBatch())
 	}
+	if p.GetResumeWindowMs() < 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "resume_window_ms %d is negative: give 0 to end the subscription with its stream, or how long to keep it for a resume", p.GetResumeWindowMs())
+	}
 	return &state.Subscribed{
 		Stream:          stream,
 		Patterns:        p.GetTopics(),
@@ -284,6 +288,7 @@ func subscribeFromProto(stream uint64, credit int, p *sidecarpb.SubscribeRequest
 		QueueLimit:      int(p.GetMaxBufferSize()),
 		Policy:          policy,
 		Credit:          credit,
+		ResumeWindow:    time.Duration(p.GetResumeWindowMs()) * time.Millisecond,
 	}, nil
 }
 
@@ -304,8 +309,9 @@ func resumeFromProto(stream uint64, credit int, p *sidecarpb.ResumeSubscribeRequ
 	if err != nil {
 		return nil, err
 	}
-	if p.GetMaxBatch() < 0 || p.GetMaxBufferSize() < 0 {
-		return nil, status.Errorf(codes.InvalidArgument, "max_batch %d and max_buffer_size %d may not be negative", p.GetMaxBatch(), p.GetMaxBufferSize())
+	if p.GetMaxBatch() < 0 || p.GetMaxBufferSize() < 0 || p.GetResumeWindowMs() < 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "max_batch %d, max_buffer_size %d and resume_window_ms %d may not be negative",
+			p.GetMaxBatch(), p.GetMaxBufferSize(), p.GetResumeWindowMs())
 	}
 	mode := state.Recovery(255)
 	switch p.GetGapRecoveryMode() {
@@ -327,6 +333,7 @@ func resumeFromProto(stream uint64, credit int, p *sidecarpb.ResumeSubscribeRequ
 		ClientID:        p.GetClientId(),
 		QueueLimit:      int(p.GetMaxBufferSize()),
 		Policy:          policy,
+		ResumeWindow:    time.Duration(p.GetResumeWindowMs()) * time.Millisecond,
 	}, nil
 }
 

@@ -13,16 +13,17 @@ import (
 // set rate for a slow consumer) and checks, event by event, that nothing
 // arrives twice or out of order.
 type client struct {
-	w        *World
-	name     string
-	node     *simNode
-	stream   uint64
-	subID    string
-	patterns []string
-	rate     float64 // credit per second; 0 = as fast as delivered
-	rateGen  int     // bumped when the rate changes: the old grant loop stops
-	owed     int     // events taken this step, to grant back
-	record   bool    // keep every event for scenario output
+	w            *World
+	name         string
+	node         *simNode
+	stream       uint64
+	subID        string
+	patterns     []string
+	rate         float64 // credit per second; 0 = as fast as delivered
+	resumeWindow time.Duration
+	rateGen      int  // bumped when the rate changes: the old grant loop stops
+	owed         int  // events taken this step, to grant back
+	record       bool // keep every event for scenario output
 
 	ended, paused bool
 	endReason     string
@@ -62,6 +63,9 @@ type SubOptions struct {
 	Credit   int          // initial credit; 0: 64 (fast) or 1 (slow)
 	Stalled  bool         // never reads: no credit at all, ever
 	Record   bool         // keep every event for scenario output
+	// ResumeWindow asks the node to keep the subscription paused this long
+	// when its stream breaks (the Go client asks for a minute).
+	ResumeWindow time.Duration
 }
 
 // Subscribe opens a subscription named name on node i (from 1).
@@ -88,8 +92,9 @@ func (w *World) Subscribe(i int, name string, patterns []string, o SubOptions) e
 	w.clients[name] = c
 	c.attach(w.newStream(sn, c))
 	c.snapshotTopics()
+	c.resumeWindow = o.ResumeWindow
 	w.step(sn, &state.Subscribed{Stream: c.stream, Patterns: patterns, ClientID: name,
-		ReceiveRetained: o.Retained, QueueLimit: o.Queue, Policy: o.Policy, Credit: credit})
+		ReceiveRetained: o.Retained, QueueLimit: o.Queue, Policy: o.Policy, Credit: credit, ResumeWindow: o.ResumeWindow})
 	if c.endErr != nil {
 		delete(w.clients, name)
 		return c.endErr
@@ -386,4 +391,57 @@ func payloadText(p []byte) string {
 		return fmt.Sprintf("<%d bytes>", len(p))
 	}
 	return string(p)
+}
+
+// Reconnect breaks subscription name's stream, as a dropped connection
+// would (the node sees its stream end, no Unsubscribe), and after `after`
+// the client opens it again as the Go client does: resuming by id from
+// the last sequence numbers it got, or, when the node no longer knows the
+// id, by its topics from them.
+func (w *World) Reconnect(name string, after time.Duration) error {
+	c := w.clients[name]
+	switch {
+	case c == nil:
+		return fmt.Errorf("no subscription named %q", name)
+	case c.ended || c.paused || !c.node.up:
+		return fmt.Errorf("subscription %q is not attached", name)
+	}
+	sn, gen := c.node, c.node.gen
+	delete(sn.streams, c.stream)
+	c.paused = true // away: nothing arrives; its stream's end is no end
+	w.step(sn, &state.StreamClosed{Stream: c.stream})
+	w.stats.Reconnects++
+	w.at(w.now+after, func() {
+		if c.ended || sn.gen != gen || !sn.up {
+			c.end("node restarted while away")
+			return
+		}
+		c.reopen(w)
+	})
+	return nil
+}
+
+// reopen resumes a client away since Reconnect: by id, else by topics.
+func (c *client) reopen(w *World) {
+	last := make(map[string]uint64, len(c.lastSeq))
+	for t, s := range c.lastSeq {
+		last[t] = s
+	}
+	c.attach(w.newStream(c.node, c))
+	w.step(c.node, &state.Resumed{Stream: c.stream, SubID: c.subID, LastSeq: last, Mode: state.RecoverReplay, Credit: 64})
+	if state.CodeOf(c.endErr) == state.NotFound {
+		// The node ended the subscription with its stream (no resume
+		// window, or it ran out): the one opened by topics is new, owed
+		// what is published once its publishers have learned it, and
+		// what went by meanwhile was never promised.
+		c.owedMsgs = slices.DeleteFunc(c.owedMsgs, func(k msgKey) bool { return !c.got[k] })
+		clear(c.learned)
+		c.attach(w.newStream(c.node, c))
+		w.step(c.node, &state.Resumed{Stream: c.stream, Patterns: c.patterns, LastSeq: last, Mode: state.RecoverReplay,
+			Credit: 64, ClientID: c.name, Policy: state.PolicyDefault, ResumeWindow: c.resumeWindow})
+		w.learnAtSubscribe(c)
+	}
+	if c.rate > 0 && !c.ended {
+		c.scheduleSlowCredit()
+	}
 }

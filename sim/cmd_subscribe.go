@@ -7,9 +7,11 @@ import (
 )
 
 // subscribe node=I topic=PATTERN... [sub=NAME] [retained] [queue=K]
-// [policy=drop-oldest|drop-newest|block] [rate=N/s|stalled]: open a
-// subscription whose client records everything it gets (see
-// `deliveries`); a stalled one never reads anything.
+// [policy=drop-oldest|drop-newest|block] [rate=N/s|stalled]
+// [resume-window=DURATION]: open a subscription whose client records
+// everything it gets (see `deliveries`); a stalled one never reads
+// anything; one with a resume window is kept paused that long when its
+// stream breaks (see `reconnect`).
 func cmdSubscribe(s *Script, a *args) (string, error) {
 	i, err := s.node(a)
 	if err != nil {
@@ -30,6 +32,9 @@ func cmdSubscribe(s *Script, a *args) (string, error) {
 		}
 	}
 	if o.Rate, err = a.rate("rate"); err != nil {
+		return "", err
+	}
+	if o.ResumeWindow, err = a.dur("resume-window", 0); err != nil {
 		return "", err
 	}
 	if o.Stalled = a.has("stalled"); o.Stalled && o.Rate > 0 {

@@ -19,7 +19,7 @@ import (
 //
 //	world nodes=N [seed=S] [clusters=A,A,B...] [config=Field:Value,...]
 //	net [loss=P] [dup=P] [reorder=P] [delay=MIN..MAX] [mcast-loss=P]
-//	subscribe node=I topic=PATTERN... [sub=NAME] [retained] [queue=K] [policy=drop-oldest|drop-newest|block] [rate=N/s|stalled]
+//	subscribe node=I topic=PATTERN... [sub=NAME] [retained] [queue=K] [policy=drop-oldest|drop-newest|block] [rate=N/s|stalled] [resume-window=DURATION]
 //	unsubscribe node=I sub=NAME [pause]
 //	resume node=I sub=NAME [mode=replay|retained|none]
 //	close sub=NAME
@@ -29,7 +29,7 @@ import (
 //	stabilize [max=DURATION]
 //	partition I,J|K,L   cut from=I to=J   isolate node=I   heal
 //	crash node=I   restart node=I   pause node=I for=DURATION   wake node=I   clock node=I jump=DURATION
-//	slow node=I sub=NAME rate=N/s
+//	slow node=I sub=NAME rate=N/s   reconnect sub=NAME [after=DURATION]
 //	check converged | delivered node=I sub=NAME count=K | retained node=I topic=T payload=TEXT|none
 //	check no-dups | order | no-loss | bounds | invariants | gap node=I sub=NAME
 //	deliveries sub=NAME   peers node=I   status node=I   rejected node=I   memory node=I
@@ -53,7 +53,7 @@ func NewScript() *Script {
 		"publish": cmdPublish, "inject": cmdInject, "run": cmdRun, "stabilize": cmdStabilize,
 		"partition": cmdPartition, "cut": cmdCut, "isolate": cmdIsolate, "heal": cmdHeal,
 		"crash": cmdCrash, "restart": cmdRestart, "pause": cmdPause, "wake": cmdWake, "clock": cmdClock,
-		"slow": cmdSlow, "check": cmdCheck,
+		"slow": cmdSlow, "reconnect": cmdReconnect, "check": cmdCheck,
 		"deliveries": cmdDeliveries, "peers": cmdPeers, "status": cmdStatus, "rejected": cmdRejected,
 		"memory": cmdMemory,
 	}}

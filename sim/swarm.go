@@ -364,8 +364,8 @@ func (s *swarm) subscribeTo(i int, pats []string, retained bool) string {
 	if !s.w.nodes[i-1].up {
 		return name
 	}
-	if err := s.w.Subscribe(i, name, pats, SubOptions{Retained: retained, Policy: state.PolicyDefault}); err == nil {
-		line := fmt.Sprintf("subscribe node=%d sub=%s", i, name)
+	if err := s.w.Subscribe(i, name, pats, SubOptions{Retained: retained, Policy: state.PolicyDefault, ResumeWindow: swarmResumeWindow}); err == nil {
+		line := fmt.Sprintf("subscribe node=%d sub=%s resume-window=%s", i, name, swarmResumeWindow)
 		for _, p := range pats {
 			line += " topic=" + p
 		}
@@ -529,6 +529,21 @@ func (s *swarm) planFaults(from, to time.Duration) {
 			s.record(fmt.Sprintf("clock node=%d jump=%s", i, jump))
 		})
 	}
+	for range f.Reconnects {
+		at, _ := when(2 * time.Second)
+		away := time.Duration(100+s.rng.IntN(4900)) * time.Millisecond
+		pick := s.rng.Uint64()
+		w.at(at, func() {
+			live := s.liveClients()
+			if len(live) == 0 {
+				return
+			}
+			c := live[pick%uint64(len(live))]
+			if w.Reconnect(c.name, away) == nil {
+				s.record(fmt.Sprintf("reconnect sub=%s after=%s", c.name, away))
+			}
+		})
+	}
 	for range f.Slow {
 		at, d := when(8 * time.Second)
 		rate := float64(5 + s.rng.IntN(46))
@@ -548,6 +563,10 @@ func (s *swarm) planFaults(from, to time.Duration) {
 		})
 	}
 }
+
+// swarmResumeWindow is what the swarm's subscribers ask of their nodes,
+// as the Go client does.
+const swarmResumeWindow = time.Minute
 
 // heal ends every fault at once.
 func (s *swarm) heal() {

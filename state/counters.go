@@ -19,27 +19,28 @@ type Counters struct {
 	PeersDead      uint64 // removed after PeerTimeout
 	PeersReplaced  uint64 // removed because a new instance took the endpoint
 
-	Published           uint64 // local publishes accepted
-	DeliveredLocal      uint64 // messages handed to local subscription streams
-	ReceivedRemote      uint64 // messages accepted from peers
-	Forwarded           uint64 // push effects issued (retries included)
-	RecordedForDeparted uint64 // messages a dead peer wanted, kept in its chain for its return
-	PushFailures        uint64
-	BacklogDropped      uint64 // messages a peer's full backlog discarded
-	Duplicates          uint64 // remote messages already seen (by id or number)
-	Late                uint64 // remote messages behind a hole already declared lost
-	PushesDeferred      uint64 // pushes refused for now: their hole's hold was full
-	SeqsToVouch         uint64 // implausible numbers their source was asked to vouch for
-	Dropped             uint64 // queue drops, all subscriptions
-	Expired             uint64 // messages whose TTL ran out before hand-out
-	Replayed            uint64
-	RetainedSent        uint64
-	Heartbeats          uint64
-	Warnings            uint64
-	BlockTimeouts       uint64 // blocked messages that waited BlockTimeout
-	RetainedApplied     uint64 // retained values (or clears) that won and were stored
-	RetainedStale       uint64 // retained values that lost the conflict rule
-	RetainedSynced      uint64 // retained values sent to a peer whose fetched state lacked them
+	Published             uint64 // local publishes accepted
+	DeliveredLocal        uint64 // messages handed to local subscription streams
+	ReceivedRemote        uint64 // messages accepted from peers
+	Forwarded             uint64 // push effects issued (retries included)
+	RecordedForDeparted   uint64 // messages a dead peer wanted, kept in its chain for its return
+	PushFailures          uint64
+	BacklogDropped        uint64 // messages a peer's full backlog discarded
+	Duplicates            uint64 // remote messages already seen (by id or number)
+	Late                  uint64 // remote messages behind a hole already declared lost
+	PushesDeferred        uint64 // pushes refused for now: their hole's hold was full
+	SeqsToVouch           uint64 // implausible numbers their source was asked to vouch for
+	Dropped               uint64 // queue drops, all subscriptions
+	Expired               uint64 // messages whose TTL ran out before hand-out
+	Replayed              uint64
+	RetainedSent          uint64
+	Heartbeats            uint64
+	SubscriptionsOrphaned uint64 // streams that broke, their subscriptions kept paused for a resume
+	Warnings              uint64
+	BlockTimeouts         uint64 // blocked messages that waited BlockTimeout
+	RetainedApplied       uint64 // retained values (or clears) that won and were stored
+	RetainedStale         uint64 // retained values that lost the conflict rule
+	RetainedSynced        uint64 // retained values sent to a peer whose fetched state lacked them
 
 	ResendsRequested uint64 // resend calls we made
 	ResendsAnswered  uint64 // resend calls we answered

@@ -3,6 +3,7 @@ package state
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Event is something that happened, handed to Node.Step. Events are
@@ -106,6 +107,10 @@ type Subscribed struct {
 	Policy          Policy // PolicyDefault = the node's default
 	Credit          int    // stream events the shell can take right now
 	CreditBytes     int    // and payload plus topic bytes; 0 = not counted in bytes
+	// ResumeWindow: when the stream closes without Unsubscribed (the
+	// client's connection broke), keep the subscription paused this long
+	// (at most PausedTTL) for the client to resume by id. 0: remove it.
+	ResumeWindow time.Duration
 }
 
 // Recovery says how a resumed subscription catches up.
@@ -143,6 +148,8 @@ type Resumed struct {
 	ClientID   string
 	QueueLimit int
 	Policy     Policy
+	// As Subscribed's; resuming by id, 0 keeps the subscription's own.
+	ResumeWindow time.Duration
 }
 
 // Unsubscribed: a local application ends (or, with Pause, pauses) a

@@ -60,15 +60,16 @@ type Node struct {
 	state       *NodeState // cached answer to StateRequested; nil when stale
 
 	// Delivery (buffer.go, retained.go, repair.go, dedup.go).
-	topics      topicTable
-	buffer      buffer
-	retained    retainedStore
-	dedup       dedupWindow
-	inStreams   streamTable
-	mark        uint64 // per-publish epoch that deduplicates trie matches
-	ownSeqFloor uint64 // every evicted topic's source numbering stayed below this
-	headFloor   uint64 // and its delivery numbering
-	expirable   int    // stored things with an expiry; the reaper runs while > 0
+	topics       topicTable
+	buffer       buffer
+	retained     retainedStore
+	dedup        dedupWindow
+	inStreams    streamTable
+	unwantedSeen map[streamKey]uint64 // repair.go: highest number passed over unwanted, streams with no tracker
+	mark         uint64               // per-publish epoch that deduplicates trie matches
+	ownSeqFloor  uint64               // every evicted topic's source numbering stayed below this
+	headFloor    uint64               // and its delivery numbering
+	expirable    int                  // stored things with an expiry; the reaper runs while > 0
 
 	// The local publish under way: pub points at pubScratch, or at a heap
 	// copy once a Block subscription makes the answer wait.
@@ -117,6 +118,7 @@ func New(cfg Config) (*Node, error) {
 		chains:       make(map[string]*chain),
 		departedAt:   make(map[string]string),
 		awaySources:  make(map[string]time.Duration),
+		unwantedSeen: make(map[streamKey]uint64),
 		counters:     newCounters(),
 	}
 	n.topics.init()

@@ -197,7 +197,14 @@ func (n *Node) sequence(s *inStream, m *Message) {
 		prev = 0 // a claim that cannot be true is no claim
 	}
 	k := streamKey{m.Source, m.Topic}
+	seen, passed := n.unwantedSeen[k]
+	if s == nil && passed {
+		delete(n.unwantedSeen, k)
+	}
 	switch {
+	case s == nil && prev > 0 && passed && prev <= seen:
+		// What it sent us before this, we passed over unwanted.
+		s = n.newStream(k, prev)
 	case s == nil && prev > 0 && !n.inStreams.evicted[m.Source]:
 		// It sent us earlier messages we never saw: wait, then ask for
 		// everything from the first it sent us.
@@ -318,11 +325,24 @@ func (n *Node) reportLost(topic string, missing uint64) {
 	})
 }
 
-// skipUnwanted moves a stream past a message this node no longer wants,
-// so wanting the topic again later does not make it look missing.
+// skipUnwanted moves a stream past a message this node does not want, so
+// wanting the topic later does not make it look missing. For a stream it
+// has no tracker of, it only notes the number (unwantedSeen): a source
+// that routed it to us on a stale view of what we want may name it as the
+// predecessor of the first message it sends once we want the topic again,
+// and that must not send us asking for it. (A tracker is not made: a
+// retained value replicated to us is not chained, and a tracker started
+// at it would take later chained messages for holes.)
 func (n *Node) skipUnwanted(source, topic string, seq uint64) {
-	s := n.inStreams.m[streamKey{source, topic}]
-	if s != nil && len(s.held) == 0 {
+	k := streamKey{source, topic}
+	s := n.inStreams.m[k]
+	switch {
+	case s == nil:
+		if len(n.unwantedSeen) >= n.cfg.MaxStreams {
+			clear(n.unwantedSeen) // forgetting only makes us ask the source more
+		}
+		n.unwantedSeen[k] = max(n.unwantedSeen[k], seq)
+	case len(s.held) == 0 && s.verifying == 0:
 		n.passOver(s, seq, gapUnwanted)
 	}
 }

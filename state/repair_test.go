@@ -383,3 +383,21 @@ func TestHolesOfASourceThatWillNotReturnAreLost(t *testing.T) {
 		})
 	}
 }
+
+// A source routed a message to us on a stale view (we no longer wanted
+// its topic), so we passed it over; once we want the topic again, its next
+// message names that one as its predecessor. That is no hole: nothing is
+// asked for, nothing declared lost.
+func TestAMessagePassedOverUnwantedIsNoHoleLater(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.sync("n2")
+	h.pushFrom("n2", h.envFrom("n2", "t", 1)) // nobody here wants t
+	h.subscribe(1, 100, "t")
+	effs := h.pushFrom("n2", h.envFrom("n2", "t", 2)) // prev 1
+	checkLog(t, effs, 1, "msg t#1 m2")
+	effs = h.advance(time.Second)
+	if len(of[*RequestResend](effs)) != 0 || h.n.Status().Counters.Gaps != 0 {
+		t.Fatalf("asked for, or declared lost, what was passed over unwanted:\n%s", describe(effs))
+	}
+}

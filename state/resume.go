@@ -30,6 +30,7 @@ func (n *Node) onResumed(e *Resumed) {
 			return
 		}
 		s.clientID = e.ClientID
+		s.resumeWindow = min(max(e.ResumeWindow, 0), n.cfg.PausedTTL)
 		s.createdIndex = n.buffer.index // nothing to replay beyond LastSeq
 	} else {
 		s = n.subs[e.SubID]
@@ -49,6 +50,9 @@ func (n *Node) onResumed(e *Resumed) {
 		}
 		n.detach(s) // a resume takes over a stream that is still attached
 		n.attach(s, e.Stream, e.Credit, e.CreditBytes)
+		if e.ResumeWindow > 0 {
+			s.resumeWindow = min(e.ResumeWindow, n.cfg.PausedTTL)
+		}
 	}
 	s.receiveRetained = s.receiveRetained || e.ReceiveRetained
 	info := &SubscriptionInfo{SubID: s.id, Patterns: s.patterns, WallMs: n.now.WallMs}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 )
 
 // Subscriptions (SPEC 2 SubscribeRequest, SPEC 3): several patterns, a
@@ -131,5 +132,36 @@ func TestStreamEndOfAPausedSubscriptionKeepsIt(t *testing.T) {
 	}
 	if got, want := h.n.Hash(), TopicStateHash([]string{"a"}); got != want {
 		t.Fatalf("hash %016x, want %016x", got, want)
+	}
+}
+
+// A subscription that asked for a resume window outlives a stream that
+// ends without Unsubscribe (its client's connection broke): it is kept
+// paused for the window, its pattern stays in the hash and its messages go
+// on into the ring, and a resume by id replays them. Once the window runs
+// out it is removed.
+func TestBrokenStreamKeepsASubscriptionWithAResumeWindowPaused(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	id := h.subscribeReq(&Subscribed{Stream: 1, Patterns: []string{"a"}, Policy: PolicyDefault, Credit: 10, ResumeWindow: time.Minute})
+	checkLog(t, h.publish("a", "before"), 1, "msg a#1 before")
+	h.step(&StreamClosed{Stream: 1})
+	if st := h.subStatus(id); !st.Paused || st.PausedFor != time.Minute {
+		t.Fatalf("status %+v, want paused for the resume window", st)
+	}
+	if got, want := h.n.Hash(), TopicStateHash([]string{"a"}); got != want {
+		t.Fatalf("hash %016x, want the pattern still in it (%016x)", got, want)
+	}
+	h.publish("a", "while-away")
+	effs := h.step(&Resumed{Stream: 2, SubID: id, LastSeq: map[string]uint64{"a": 1}, Mode: RecoverReplay, Credit: 10})
+	checkLog(t, effs, 2, "info replay", "replay a#2 while-away", "replay-complete a count=1 latest=2")
+
+	h.step(&StreamClosed{Stream: 2})
+	h.advance(time.Minute)
+	if len(h.n.Subscriptions()) != 0 || h.n.Hash() != 0 {
+		t.Fatalf("still held after the resume window: %+v", h.n.Subscriptions())
+	}
+	if h.n.Status().Counters.SubscriptionsOrphaned != 2 {
+		t.Fatal("orphaned subscriptions not counted")
 	}
 }

@@ -16,8 +16,9 @@ type subscription struct {
 	receiveRetained bool
 	stream          uint64 // 0 while paused
 	paused, removed bool
-	createdIndex    uint64 // buffer arrivals before it started
-	mark            uint64 // per-publish dedup
+	resumeWindow    time.Duration // kept paused this long when its stream breaks
+	createdIndex    uint64        // buffer arrivals before it started
+	mark            uint64        // per-publish dedup
 
 	// queue.go
 	limit  int
@@ -61,6 +62,7 @@ func (n *Node) onSubscribed(e *Subscribed) {
 	}
 	s.clientID = e.ClientID
 	s.receiveRetained = e.ReceiveRetained
+	s.resumeWindow = min(max(e.ResumeWindow, 0), n.cfg.PausedTTL)
 	s.pending.pushBack(Out{Kind: OutInfo, Info: &SubscriptionInfo{SubID: s.id, Patterns: s.patterns, WallMs: n.now.WallMs}})
 	if e.ReceiveRetained {
 		n.queueRetained(s)
@@ -217,12 +219,19 @@ func (n *Node) onUnsubscribed(e *Unsubscribed) {
 		return
 	}
 	if !s.paused {
-		n.detach(s)
-		s.paused = true
-		s.pausedUntil = n.now.Mono + n.cfg.PausedTTL
-		n.arm(&s.pauseAlarm, s.pausedUntil, timer{kind: tPause, sub: s})
+		n.pause(s, n.cfg.PausedTTL)
 	}
 	done.PauseTTL = s.pausedUntil - n.now.Mono
+}
+
+// pause detaches s and keeps it for ttl: its patterns stay in our hash and
+// what arrives on its topics goes on into the rings, for a resume to
+// replay.
+func (n *Node) pause(s *subscription, ttl time.Duration) {
+	n.detach(s)
+	s.paused = true
+	s.pausedUntil = n.now.Mono + ttl
+	n.arm(&s.pauseAlarm, s.pausedUntil, timer{kind: tPause, sub: s})
 }
 
 func (n *Node) pauseExpired(s *subscription) {
@@ -231,8 +240,18 @@ func (n *Node) pauseExpired(s *subscription) {
 	}
 }
 
+// onStreamClosed: a stream ended without Unsubscribed. A subscription that
+// asked for a resume window is kept paused for it (its client's connection
+// broke; it will resume by id and miss nothing the rings hold); any other
+// is removed, and its patterns leave our hash.
 func (n *Node) onStreamClosed(e *StreamClosed) {
-	if s := n.streams[e.Stream]; s != nil {
+	s := n.streams[e.Stream]
+	switch {
+	case s == nil:
+	case s.resumeWindow > 0:
+		n.counters.SubscriptionsOrphaned++
+		n.pause(s, s.resumeWindow)
+	default:
 		n.removeSubscription(s)
 	}
 }

@@ -292,8 +292,15 @@ type SubscribeRequest struct {
 	// subscription's queue is full: "drop-oldest", "drop-newest" or "block"; empty
 	// means the daemon's default.
 	BackpressurePolicy string `protobuf:"bytes,6,opt,name=backpressure_policy,json=backpressurePolicy,proto3" json:"backpressure_policy,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Extension of this implementation (not in v1): when this subscription's stream
+	// ends without an Unsubscribe (the client's connection broke), the daemon keeps
+	// the subscription paused this long (at most --paused-subscription-ttl): its
+	// topics stay live and its messages keep flowing into the replay buffer, so a
+	// ResumeSubscribe by subscription_id misses nothing the buffer still holds.
+	// 0 (v1 clients): the subscription is removed when its stream ends.
+	ResumeWindowMs int64 `protobuf:"varint,7,opt,name=resume_window_ms,json=resumeWindowMs,proto3" json:"resume_window_ms,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SubscribeRequest) Reset() {
@@ -368,6 +375,13 @@ func (x *SubscribeRequest) GetBackpressurePolicy() string {
 	return ""
 }
 
+func (x *SubscribeRequest) GetResumeWindowMs() int64 {
+	if x != nil {
+		return x.ResumeWindowMs
+	}
+	return 0
+}
+
 // ResumeSubscribeRequest reattaches to a paused subscription.
 type ResumeSubscribeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -392,8 +406,11 @@ type ResumeSubscribeRequest struct {
 	BackpressurePolicy string `protobuf:"bytes,8,opt,name=backpressure_policy,json=backpressurePolicy,proto3" json:"backpressure_policy,omitempty"`
 	MaxBufferSize      int32  `protobuf:"varint,9,opt,name=max_buffer_size,json=maxBufferSize,proto3" json:"max_buffer_size,omitempty"`
 	ClientId           string `protobuf:"bytes,10,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Extension of this implementation (not in v1): as SubscribeRequest's; when
+	// resuming by id, 0 keeps the subscription's own.
+	ResumeWindowMs int64 `protobuf:"varint,11,opt,name=resume_window_ms,json=resumeWindowMs,proto3" json:"resume_window_ms,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ResumeSubscribeRequest) Reset() {
@@ -494,6 +511,13 @@ func (x *ResumeSubscribeRequest) GetClientId() string {
 		return x.ClientId
 	}
 	return ""
+}
+
+func (x *ResumeSubscribeRequest) GetResumeWindowMs() int64 {
+	if x != nil {
+		return x.ResumeWindowMs
+	}
+	return 0
 }
 
 // MessageEvent is one event on a subscription stream.
@@ -1746,14 +1770,15 @@ const file_sidecar_proto_rawDesc = "" +
 	"\x10subscriber_count\x18\x03 \x01(\x05R\x0fsubscriberCount\x12#\n" +
 	"\rerror_message\x18\x04 \x01(\tR\ferrorMessage\x12/\n" +
 	"\x13subscribers_dropped\x18\x05 \x01(\x05R\x12subscribersDropped\x12/\n" +
-	"\x13subscribers_blocked\x18\x06 \x01(\x05R\x12subscribersBlocked\"\xe8\x01\n" +
+	"\x13subscribers_blocked\x18\x06 \x01(\x05R\x12subscribersBlocked\"\x92\x02\n" +
 	"\x10SubscribeRequest\x12\x16\n" +
 	"\x06topics\x18\x01 \x03(\tR\x06topics\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12)\n" +
 	"\x10receive_retained\x18\x03 \x01(\bR\x0freceiveRetained\x12&\n" +
 	"\x0fmax_buffer_size\x18\x04 \x01(\x05R\rmaxBufferSize\x12\x1b\n" +
 	"\tmax_batch\x18\x05 \x01(\x05R\bmaxBatch\x12/\n" +
-	"\x13backpressure_policy\x18\x06 \x01(\tR\x12backpressurePolicy\"\xce\x04\n" +
+	"\x13backpressure_policy\x18\x06 \x01(\tR\x12backpressurePolicy\x12(\n" +
+	"\x10resume_window_ms\x18\a \x01(\x03R\x0eresumeWindowMs\"\xf8\x04\n" +
 	"\x16ResumeSubscribeRequest\x12'\n" +
 	"\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12\x16\n" +
 	"\x06topics\x18\x02 \x03(\tR\x06topics\x12&\n" +
@@ -1765,7 +1790,8 @@ const file_sidecar_proto_rawDesc = "" +
 	"\x13backpressure_policy\x18\b \x01(\tR\x12backpressurePolicy\x12&\n" +
 	"\x0fmax_buffer_size\x18\t \x01(\x05R\rmaxBufferSize\x12\x1b\n" +
 	"\tclient_id\x18\n" +
-	" \x01(\tR\bclientId\x1aG\n" +
+	" \x01(\tR\bclientId\x12(\n" +
+	"\x10resume_window_ms\x18\v \x01(\x03R\x0eresumeWindowMs\x1aG\n" +
 	"\x19LastSequencePerTopicEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xbb\x04\n" +
