@@ -30,6 +30,8 @@ type Counters struct {
 	Late                  uint64 // remote messages behind a hole already declared lost
 	PushesDeferred        uint64 // pushes refused for now: their hole's hold was full
 	SeqsToVouch           uint64 // implausible numbers their source was asked to vouch for
+	StampsToVouch         uint64 // retained stamps far ahead their source was asked to vouch for
+	StampsVouched         uint64 // of which the source did
 	Dropped               uint64 // queue drops, all subscriptions
 	Expired               uint64 // messages whose TTL ran out before hand-out
 	Replayed              uint64

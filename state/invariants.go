@@ -87,6 +87,18 @@ func (n *Node) checkMemory(bad badFunc) {
 			want[memHeld] += m.cost()
 		}
 	}
+	for _, m := range n.stampWait {
+		want[memHeld] += m.cost()
+	}
+	stamps := 0
+	for _, c := range n.calls {
+		if c.stamp != "" {
+			stamps++
+		}
+	}
+	if len(n.stampWait) > maxStampsToVouch || stamps < len(n.stampWait) {
+		bad("stamps: %d retained values wait to be vouched for, %d asked", len(n.stampWait), stamps)
+	}
 	want[memRetained] = n.retained.bytes
 	want[memDedup] = n.cfg.DedupWindow * dedupEntryBytes
 	total := 0

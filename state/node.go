@@ -66,6 +66,7 @@ type Node struct {
 	dedup        dedupWindow
 	inStreams    streamTable
 	unwantedSeen map[streamKey]uint64 // repair.go: highest number passed over unwanted, streams with no tracker
+	stampWait    map[string]*Message  // stamp.go: retained values whose source is asked to vouch, by id
 	mark         uint64               // per-publish epoch that deduplicates trie matches
 	ownSeqFloor  uint64               // every evicted topic's source numbering stayed below this
 	headFloor    uint64               // and its delivery numbering
@@ -88,6 +89,7 @@ type call struct {
 	to    uint64     // resend: the last number asked for
 	held  []*Message // resend: what was held behind the hole when asked
 	vouch uint64     // resend: the number asked to be vouched for (plausible.go)
+	stamp string     // resend: the retained value whose stamp is asked about (stamp.go)
 }
 
 type callKind uint8
@@ -119,6 +121,7 @@ func New(cfg Config) (*Node, error) {
 		departedAt:   make(map[string]string),
 		awaySources:  make(map[string]time.Duration),
 		unwantedSeen: make(map[streamKey]uint64),
+		stampWait:    make(map[string]*Message),
 		counters:     newCounters(),
 	}
 	n.topics.init()

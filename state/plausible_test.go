@@ -85,35 +85,54 @@ func TestResendAnswerBoundsTheGapByTheSourcesLatestNumber(t *testing.T) {
 }
 
 // A retained value stamped further ahead of its source's clock than
-// MaxClockSkew is refused and counted, so a later real write still wins;
-// a source whose clock simply runs ahead (its beacons show it) is taken.
-func TestRetainedStampFarAheadOfItsSourcesClockIsRefused(t *testing.T) {
+// MaxClockSkew is not taken on our word: its source is asked to vouch for
+// it, and when it does not hold that very message the value is refused and
+// counted, so a later real write still wins. The message itself is taken.
+func TestAFarFutureRetainedStampTheSourceDoesNotVouchForIsRefused(t *testing.T) {
 	h := repairHarness(t)
 	evil := h.envFrom("n2", "cfg", 1)
 	evil.Retain, evil.TimestampMs = true, 9_000_000_000_000_000_000
-	h.req++
-	a := only[*AnswerPush](t, h.step(&PushReceived{Req: h.req, From: "n2:5671", Envs: []Envelope{evil}}))
-	if len(a.Errs) != 1 || CodeOf(a.Errs[0]) != Invalid {
-		t.Fatalf("a retained value from the far future answered %v, want refused", a.Errs)
+	effs := h.pushFrom("n2", evil)
+	req := only[*RequestResend](t, effs)
+	if req.Peer != "n2" || req.Topic != "cfg" || req.From != 1 || req.To != 1 {
+		t.Fatalf("asked %s, want n2 to vouch for cfg#1", resendLine(req))
 	}
+	h.step(&ResendCompleted{Call: req.Call, Reply: &ResendReply{Instance: "n2", Latest: 1}})
 	if h.n.Retained("cfg") != nil || h.n.Status().Counters.Rejected[reasonRetainedFuture] != 1 {
-		t.Fatal("the future value was stored, or not counted")
+		t.Fatal("the value its source did not vouch for was stored, or not counted")
 	}
-	// n3's clock runs an hour ahead, as its beacons show: its values are
-	// taken everywhere alike.
+	good := h.envFrom("n2", "cfg", 2)
+	good.Retain = true
+	h.pushFrom("n2", good)
+	if m := h.n.Retained("cfg"); m == nil || m.ID != good.ID {
+		t.Fatalf("a later real write did not win: %v", m)
+	}
+}
+
+// A value from a source whose clock runs ahead, stamped before its beacons
+// showed us, is stored once the source vouches for it: every node ends
+// with the same value, whatever its view of that clock.
+func TestARetainedStampAheadIsStoredOnceItsSourceVouches(t *testing.T) {
+	h := repairHarness(t)
+	v := h.envFrom("n2", "cfg", 1)
+	v.Retain, v.TimestampMs = true, h.now.WallMs+time.Hour.Milliseconds()
+	req := only[*RequestResend](t, h.pushFrom("n2", v))
+	if h.n.Retained("cfg") != nil {
+		t.Fatal("stored before its source vouched")
+	}
+	h.step(&ResendCompleted{Call: req.Call, Reply: &ResendReply{Instance: "n2", Msgs: []Envelope{v}, Latest: 1}})
+	if m := h.n.Retained("cfg"); m == nil || m.ID != v.ID {
+		t.Fatal("not stored once vouched for")
+	}
+	// Its clock as its beacons show it: later values are taken at once,
+	// and stay so when its clock steps back.
 	hour := time.Hour.Milliseconds()
-	h.step(&BeaconReceived{Beacon: Beacon{Instance: "n3", Cluster: "test", Addr: "n3:5671", Version: 1, WallMs: h.now.WallMs + hour}})
-	ahead := h.envFrom("n3", "cfg", 1)
-	ahead.Retain, ahead.TimestampMs = true, h.now.WallMs+hour
-	h.pushFrom("n3", ahead)
-	if m := h.n.Retained("cfg"); m == nil || m.Source != "n3" {
-		t.Fatal("a value from a source whose clock runs ahead was refused")
-	}
-	// Its clock is set right again: what it stamped before is still taken
-	// (a peer that missed it gets it from another's state, judged alike).
-	h.step(&BeaconReceived{Beacon: Beacon{Instance: "n3", Cluster: "test", Addr: "n3:5671", Version: 1, WallMs: h.now.WallMs}})
-	if h.n.checkStamp(&ahead) != nil {
-		t.Fatal("a source's clock stepping back turned its earlier stamps into the future")
+	h.step(&BeaconReceived{Beacon: Beacon{Instance: "n2", Cluster: "test", Addr: "n2:5671", Version: 1, WallMs: h.now.WallMs + hour}})
+	h.step(&BeaconReceived{Beacon: Beacon{Instance: "n2", Cluster: "test", Addr: "n2:5671", Version: 1, WallMs: h.now.WallMs}})
+	w := h.envFrom("n2", "cfg", 2)
+	w.Retain, w.TimestampMs = true, h.now.WallMs+hour
+	if effs := h.pushFrom("n2", w); len(of[*RequestResend](effs)) != 0 {
+		t.Fatal("asked to vouch for a stamp within the furthest its clock ran")
 	}
 }
 

@@ -209,8 +209,6 @@ func (n *Node) onPushReceived(e *PushReceived) {
 		case env.Source == n.cfg.NodeID:
 			err = errorf(Invalid, "message %s comes from this node; pushes are one hop", env.ID)
 			n.reject(reasonOwnEnvelope)
-		case env.Retain:
-			err = n.checkStamp(env)
 		}
 		switch {
 		case err != nil:
@@ -250,7 +248,7 @@ func (n *Node) receiveRemote(env *Envelope) {
 	if m.Retain {
 		// Even expired: it still replaces older values, so every node ends
 		// with the same winner whatever its clock says about expiry.
-		n.applyRetained(m)
+		n.takeRetained(m)
 	}
 	if !n.wantsTopic(m.Topic) {
 		// A retained value for replication only, or a message sent before
@@ -319,6 +317,9 @@ func (n *Node) ownHeld(peer, topic string, from, to uint64) []*Message {
 		for i := 0; i < t.ring.len(); i++ {
 			keep(t.ring.at(i))
 		}
+	}
+	if m := n.retained.byTopic[topic]; m != nil {
+		keep(m) // our retained value, which the ring may have let go
 	}
 	n.eachOwed(peer, func(o outgoing) {
 		if !o.syncOnly {

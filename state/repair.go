@@ -396,6 +396,10 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 	if !ok {
 		return
 	}
+	if c.stamp != "" {
+		n.onStampVouched(c.stamp, e)
+		return
+	}
 	s := c.in
 	s.resendCall = 0
 	if c.vouch != 0 {
@@ -452,9 +456,6 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 			n.reject(reasonBadEnvelope)
 			continue
 		}
-		if n.checkStamp(env) != nil {
-			continue
-		}
 		msgs = append(msgs, n.remoteMessage(env))
 	}
 	slices.SortFunc(msgs, func(a, b *Message) int { return cmpU64(a.SourceSeq, b.SourceSeq) })
@@ -475,7 +476,7 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 		n.counters.Repaired++
 		m.PrevSeq = 0
 		if m.Retain {
-			n.applyRetained(m) // a lost retained publish is still the topic's value
+			n.takeRetained(m) // a lost retained publish is still the topic's value
 		}
 		n.take(s, m)
 	}

@@ -3,7 +3,6 @@ package state
 import (
 	"slices"
 	"strings"
-	"time"
 )
 
 // Retained values. Each topic holds at most one: the publish with
@@ -94,12 +93,9 @@ func (n *Node) receiveRetained(e *Envelope) {
 		n.reject(reasonBadEnvelope)
 		return
 	}
-	if n.checkStamp(e) != nil {
-		return
-	}
 	m := &Message{Envelope: *e}
 	n.setExpiry(m)
-	n.applyRetained(m) // even expired: see receiveRemote
+	n.takeRetained(m) // even expired: see receiveRemote
 }
 
 // retainedFor returns the live retained values matching any of patterns,
@@ -171,59 +167,4 @@ func (n *Node) Retained(topic string) *Message {
 		return nil
 	}
 	return m
-}
-
-// senderClock learns a pushing peer's clock from the time its batch was
-// sent. Pushes are one hop, so the source of any message it routes (not a
-// retained value it relays) is the sender itself.
-func (n *Node) senderClock(e *PushReceived) {
-	for i := range e.Envs {
-		if !e.Envs[i].SyncOnly {
-			if p := n.peers.get(e.Envs[i].Source); p != nil {
-				p.sawClock(e.SentAtMs, n.now.Mono)
-			}
-			return
-		}
-	}
-}
-
-// sawClock notes that the peer's wall clock read wallMs at our monotonic
-// time mono.
-func (p *peer) sawClock(wallMs int64, mono time.Duration) {
-	a := wallMs - mono.Milliseconds()
-	if p.clockAnchor == 0 || a > p.clockAnchor {
-		p.clockAnchor = a
-	}
-}
-
-// checkStamp refuses a retained value stamped more than MaxClockSkew ahead
-// of its source's clock: it would win every later write, on the nodes that
-// took it, for as long as the stamp stays ahead. A source's clock is read
-// from its beacons, against our monotonic clock (so our own wall clock
-// stepping changes nothing), at the furthest ahead it ever showed (so its
-// clock stepping back does not turn what it stamped before into the
-// future). A source we do not know is judged by the furthest-ahead clock we
-// know, ours included, so a node whose clock is simply wrong still has its
-// values taken everywhere alike.
-func (n *Node) checkStamp(e *Envelope) error {
-	if !e.Retain {
-		return nil
-	}
-	mono := n.now.Mono.Milliseconds()
-	clock := n.now.WallMs
-	if p := n.peers.get(e.Source); p != nil && p.clockAnchor != 0 {
-		clock = p.clockAnchor + mono
-	} else if p == nil {
-		n.peers.each(func(p *peer) {
-			if p.clockAnchor != 0 {
-				clock = max(clock, p.clockAnchor+mono)
-			}
-		})
-	}
-	skew := n.cfg.MaxClockSkew.Milliseconds()
-	if e.TimestampMs <= clock+skew {
-		return nil
-	}
-	n.reject(reasonRetainedFuture)
-	return errorf(Invalid, "retained message %s is stamped %d ms ahead of its source's clock; the limit is %s", e.ID, e.TimestampMs-clock, fmtDur(n.cfg.MaxClockSkew))
 }
