@@ -289,13 +289,14 @@ func (w *World) step(sn *simNode, ev state.Event) {
 
 // checkInvariants runs the node's own checks after every step: its bounds
 // (constant time) always, its full invariants (a walk of all it holds) on
-// every fullCheckEvery-th step of the node, or, with Options.FullChecks, on
-// every step while the node holds less than fullCheckBytes of messages. A
-// broken one is a safety violation.
+// every fullCheckEvery-th step of the node, or every twice-its-peers-th
+// (a walk visits every peer, and every peer's beacon is a step), or, with
+// Options.FullChecks, on every step while the node holds less than
+// fullCheckBytes of messages. A broken one is a safety violation.
 func (w *World) checkInvariants(sn *simNode) {
 	sn.steps++
 	check := sn.node.CheckBounds
-	if sn.steps%fullCheckEvery == 0 || (w.opts.FullChecks && held(sn.node) < fullCheckBytes) {
+	if every := max(fullCheckEvery, 2*uint64(sn.node.PeerCount())); sn.steps%every == 0 || (w.opts.FullChecks && held(sn.node) < fullCheckBytes) {
 		check = sn.node.CheckInvariants
 	}
 	if err := check(); err != nil {
