@@ -25,7 +25,7 @@ func cmdWorld(s *Script, a *args) (string, error) {
 			return "", fmt.Errorf("world: seed=%q is not a whole number", v)
 		}
 	}
-	opts := Options{Nodes: n, Seed: seed, Net: DefaultNet(), FullChecks: true}
+	opts := Options{Nodes: n, Seed: seed, Net: DefaultNet(), Invariants: SmallEveryStep}
 	if v := a.str("clusters", ""); v != "" {
 		names := strings.Split(v, ",")
 		if len(names) != n {

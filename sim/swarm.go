@@ -23,6 +23,7 @@ type SwarmOptions struct {
 	Rate       float64           // publishes per second over the whole mesh (default 50)
 	Record     bool              // keep the run as a scenario script (Summary.Script)
 	Trace      func(line string) // every event and effect, as Options.Trace
+	Invariants Checks            // how often nodes check their invariants (Paced)
 }
 
 // Summary is what a swarm run reports.
@@ -101,7 +102,7 @@ func swarmDebug(o SwarmOptions, out **World) (*Summary, error) {
 	if o.FaultsText == "" {
 		o.FaultsText = o.Faults.String()
 	}
-	w, err := New(Options{Nodes: o.Nodes, Seed: o.Seed, Net: DefaultNet(), Trace: o.Trace})
+	w, err := New(Options{Nodes: o.Nodes, Seed: o.Seed, Net: DefaultNet(), Trace: o.Trace, Invariants: o.Invariants})
 	if err != nil {
 		return nil, err
 	}

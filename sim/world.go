@@ -22,9 +22,9 @@ type Options struct {
 	// Trace, if set, gets every event a node is handed and every effect it
 	// returns, one line each, in their one-line text form.
 	Trace func(line string)
-	// FullChecks runs each node's full invariant check after every step,
-	// not only its bounds (scenarios do; big swarms cannot afford it).
-	FullChecks bool
+	// Invariants says how often each node's own checks run (Paced when
+	// zero; see checkInvariants).
+	Invariants Checks
 }
 
 // epochMs is the wall clock every node starts from.
@@ -287,16 +287,49 @@ func (w *World) step(sn *simNode, ev state.Event) {
 	}
 }
 
-// checkInvariants runs the node's own checks after every step: its bounds
-// (constant time) always, its full invariants (a walk of all it holds) on
-// every fullCheckEvery-th step of the node, or every twice-its-peers-th
-// (a walk visits every peer, and every peer's beacon is a step), or, with
-// Options.FullChecks, on every step while the node holds less than
-// fullCheckBytes of messages. A broken one is a safety violation.
+// Checks is how often a world runs its nodes' own invariant checks.
+type Checks uint8
+
+const (
+	// Paced: bounds (constant time) after every step, the full walk of all
+	// a node holds every fullCheckEvery-th step of the node or every
+	// twice-its-peers-th (a walk visits every peer, and every peer's
+	// beacon is a step), whichever is rarer.
+	Paced Checks = iota
+	// SmallEveryStep: as Paced, and the full walk after every step while
+	// the node holds less than fullCheckBytes of messages (scenarios).
+	SmallEveryStep
+	// EveryStep: the full walk after every step (slow; finds the very step
+	// that breaks one).
+	EveryStep
+	// NoChecks: none (to measure what they cost).
+	NoChecks
+)
+
+// ParseChecks reads paced, every-step or off.
+func ParseChecks(s string) (Checks, error) {
+	switch s {
+	case "paced":
+		return Paced, nil
+	case "every-step":
+		return EveryStep, nil
+	case "off":
+		return NoChecks, nil
+	}
+	return 0, fmt.Errorf("invariants %q: want paced, every-step or off", s)
+}
+
+// checkInvariants runs the node's own checks after a step, as
+// Options.Invariants says. A broken one is a safety violation.
 func (w *World) checkInvariants(sn *simNode) {
 	sn.steps++
+	mode := w.opts.Invariants
+	if mode == NoChecks {
+		return
+	}
 	check := sn.node.CheckBounds
-	if every := max(fullCheckEvery, 2*uint64(sn.node.PeerCount())); sn.steps%every == 0 || (w.opts.FullChecks && held(sn.node) < fullCheckBytes) {
+	every := max(fullCheckEvery, 2*uint64(sn.node.PeerCount()))
+	if mode == EveryStep || sn.steps%every == 0 || (mode == SmallEveryStep && held(sn.node) < fullCheckBytes) {
 		check = sn.node.CheckInvariants
 	}
 	if err := check(); err != nil {

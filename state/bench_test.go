@@ -103,3 +103,42 @@ func BenchmarkPublishOneSlow(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCheckInvariants: one full invariant walk of a node that holds a
+// typical load: 100 synced peers, 8 topics with full rings (1024 messages
+// each), 10 subscriptions with 100 messages queued each, and a tracked
+// stream per peer and topic. The simulator runs it every 128 steps of a
+// node (or twice its peer count), CheckBounds after every step; the daemon
+// runs neither.
+func BenchmarkCheckInvariants(b *testing.B) {
+	h := newHarness(b, "bench")
+	h.start()
+	for p := range 100 {
+		id := fmt.Sprintf("p%03d", p)
+		h.n.Step(h.now, &BeaconReceived{Beacon: Beacon{Instance: id, Cluster: "test", Addr: id + ":1", Hash: 0, Version: 1}})
+		for t := range 8 {
+			h.n.Step(h.now, &PushReceived{Req: 1, Envs: []Envelope{{ID: fmt.Sprintf("%s-%d", id, t), Topic: fmt.Sprintf("t/%d", t),
+				Payload: []byte("x"), Source: id, SourceSeq: 1, TimestampMs: h.now.WallMs}}})
+		}
+	}
+	for s := range 10 {
+		h.n.Step(h.now, &Subscribed{Stream: uint64(s + 1), Patterns: []string{"t/#"}, Policy: PolicyDefault, Credit: 0})
+	}
+	payload := make([]byte, 128)
+	for i := range 8 * 1024 {
+		h.n.Step(h.now, &Published{Req: uint64(i), Topic: fmt.Sprintf("t/%d", i%8), Payload: payload})
+	}
+	if err := h.n.CheckInvariants(); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("full", func(b *testing.B) {
+		for range b.N {
+			h.n.CheckInvariants()
+		}
+	})
+	b.Run("bounds", func(b *testing.B) {
+		for range b.N {
+			h.n.CheckBounds()
+		}
+	})
+}

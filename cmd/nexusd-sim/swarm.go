@@ -25,12 +25,18 @@ func swarm(args []string) int {
 	scenario := fs.String("write-scenario", "", "write the run as a scenario script to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	traceFile := fs.String("trace", "", "write every event and effect of every node to this file, one line each")
+	invariants := fs.String("invariants", "paced", "how often nodes check their own invariants: paced (bounds every step, the full walk now and then), every-step (the full walk after every step: slow) or off (to measure what they cost)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	plan, err := sim.ParseFaults(*faults)
 	if err != nil {
 		fmt.Fprintln(stderr, "nexusd-sim: --faults:", err)
+		return 2
+	}
+	checks, err := sim.ParseChecks(*invariants)
+	if err != nil {
+		fmt.Fprintln(stderr, "nexusd-sim: --invariants:", err)
 		return 2
 	}
 	if *nodes < 1 || *nodes > 4096 {
@@ -62,7 +68,7 @@ func swarm(args []string) int {
 	}
 	sum, err := sim.Swarm(sim.SwarmOptions{
 		Nodes: *nodes, Seed: *seed, Duration: *duration, Faults: plan, FaultsText: *faults,
-		Topics: *topics, Rate: *rate, Record: *scenario != "", Trace: trace,
+		Topics: *topics, Rate: *rate, Record: *scenario != "", Trace: trace, Invariants: checks,
 	}, time.Now)
 	if err != nil {
 		fmt.Fprintln(stderr, "nexusd-sim:", err)
