@@ -69,6 +69,7 @@ func TestBadSwarmFlagsExitTwoNamingTheFlag(t *testing.T) {
 	for _, args := range [][]string{
 		{"swarm", "--nodes", "0"},
 		{"swarm", "--faults", "loss=2"},
+		{"swarm", "--invariants", "sometimes"},
 		{"swarm", "--rate", "-1"},
 	} {
 		code, _, errs := runCmd(t, args...)
