@@ -255,7 +255,13 @@ func (s *pushStream) onAck(count uint64, refused []*meshpb.Ack) error {
 		evs[i] = &events[i]
 	}
 	if len(refused) > 0 {
-		k.m.counters.pushRefused.Add(uint64(len(refused)))
+		for _, a := range refused {
+			if a.GetRetry() {
+				k.m.counters.pushRetried.Add(1)
+			} else {
+				k.m.counters.pushRefused.Add(1)
+			}
+		}
 		k.m.log.Debug("peer refused pushed messages", "peer", k.pc.id, "count", len(refused),
 			"first", refused[0].GetMessageId(), "retry", refused[0].GetRetry(), "reason", refused[0].GetErrorMessage())
 	}

@@ -21,7 +21,8 @@ type shellCounters struct {
 	tooLarge         atomic.Uint64 // beacon drops, by reason
 	undecodable      atomic.Uint64
 	badAddress       atomic.Uint64
-	pushRefused      atomic.Uint64 // envelopes a peer acknowledged but refused
+	pushRefused      atomic.Uint64 // envelopes a peer acknowledged but refused for good
+	pushRetried      atomic.Uint64 // envelopes a peer asked for again later
 	pushStreams      atomic.Uint64 // push streams opened to peers
 	pushStreamErrs   atomic.Uint64 // push streams that failed
 }
@@ -150,6 +151,12 @@ func coreMetricDefs() []*metricDef {
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).GapMessages) }},
 		{name: "push_failures_total", help: "Pushes to peers that failed and were queued again.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).PushFailures) }},
+		{name: "pushes_deferred_total", label: "side", help: "Pushes refused for now because the receiver already held as much as it may behind a hole in the sender's numbering: sent (our peers asked us for them again) and received (we asked our peers).",
+			values: func(s *snapshot, c *shellCounters) []labeled {
+				return by("sent", c.pushRetried.Load(), "received", ct(s).PushesDeferred)
+			}},
+		{name: "sequence_numbers_passed_total", label: "why", help: "Numbers of peers' per-topic numbering this daemon passed over: lost (declared lost, subscribers told) and why, or never meant for it (before_first, not_sent, unwanted).",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return byKeys(ct(s).Passed) }},
 		{name: "push_streams_opened_total", help: "Ordered push streams opened to peers.",
 			values: func(_ *snapshot, c *shellCounters) []labeled { return one(c.pushStreams.Load()) }},
 		{name: "push_stream_failures_total", help: "Push streams that broke (each fails its unacknowledged pushes).",

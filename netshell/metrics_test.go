@@ -17,9 +17,13 @@ func TestMetricsCarryTheSpecsNames(t *testing.T) {
 	m := newMetrics()
 	snap := snapshot{status: state.Status{PeersAlive: 2, PeersSuspected: 1, QueuedMsgs: 7, Retained: 3, RetainedBytes: 300,
 		Counters: state.Counters{Published: 11, Forwarded: 5, Dropped: 4, Expired: 2, Replayed: 9, BeaconsSent: 6, BeaconsReceived: 8,
-			BeaconsIgnored: 6, FetchesOK: 3, FetchesFailed: 1, Rejected: map[string]uint64{"beacon_foreign_cluster": 2, "topic_invalid": 1}}},
+			BeaconsIgnored: 6, FetchesOK: 3, FetchesFailed: 1, Rejected: map[string]uint64{"beacon_foreign_cluster": 2, "topic_invalid": 1},
+			Shed: map[string]uint64{"queue": 5}, ShedBytes: map[string]uint64{"queue": 5000}, Passed: map[string]uint64{"unwanted": 3, "lost_not_held": 2},
+			PushesDeferred: 4},
+		Memory: state.MemoryStatus{Ring: 100, Queues: 200, Budget: 1000}},
 		loop: loopStats{DeliveredLocalOrigin: 12, DeliveredRemoteOrigin: 13}}
 	m.shell.tooLarge.Add(1)
+	m.shell.pushRetried.Add(2)
 	m.shell.undecodable.Add(2)
 	m.reg.MustRegister(newCoreCollector("node-1", "prod", func() (snapshot, bool) { return snap, true }, &m.shell))
 	m.syncSeconds.Observe(0.01)
@@ -57,6 +61,15 @@ func TestMetricsCarryTheSpecsNames(t *testing.T) {
 		`nexusd_rejected_total{reason="beacon_too_large"} 1`,
 		`nexusd_sidecar_refused_total{reason="invalid_argument",rpc="Publish"} 1`,
 		`nexusd_info{cluster="prod",node_id="node-1"} 1`,
+		`nexusd_memory_bytes{store="ring"} 100`,
+		`nexusd_memory_bytes{store="queue"} 200`,
+		`nexusd_memory_budget_bytes 1000`,
+		`nexusd_shed_messages_total{store="queue"} 5`,
+		`nexusd_shed_bytes_total{store="queue"} 5000`,
+		`nexusd_sequence_numbers_passed_total{why="unwanted"} 3`,
+		`nexusd_sequence_numbers_passed_total{why="lost_not_held"} 2`,
+		`nexusd_pushes_deferred_total{side="sent"} 2`,
+		`nexusd_pushes_deferred_total{side="received"} 4`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(text, want) {

@@ -60,10 +60,14 @@ type Counters struct {
 	// the node's budget, by store (memory.go), and ShedBytes their bytes.
 	Shed      map[string]uint64
 	ShedBytes map[string]uint64
+	// Passed counts numbers of peers' numberings passed over, by why
+	// (ReportGap.Why): declared lost, or never meant for this node.
+	Passed map[string]uint64
 }
 
 func newCounters() Counters {
-	return Counters{Rejected: make(map[string]uint64), Shed: make(map[string]uint64), ShedBytes: make(map[string]uint64)}
+	return Counters{Rejected: make(map[string]uint64), Shed: make(map[string]uint64), ShedBytes: make(map[string]uint64),
+		Passed: make(map[string]uint64)}
 }
 
 // Reasons input is refused or dropped. They are metric labels.

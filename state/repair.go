@@ -48,6 +48,7 @@ func (n *Node) passOver(s *inStream, to uint64, why string) {
 		return
 	}
 	n.emit(&ReportGap{Source: s.key.source, Topic: s.key.topic, From: s.last + 1, To: to, Why: why})
+	n.counters.Passed[why] += to - s.last
 	s.skipped += to - s.last
 	s.last = to
 }
@@ -104,6 +105,7 @@ func (n *Node) newStream(k streamKey, base uint64) *inStream {
 	tab.order.pushBack(s)
 	if base > 0 {
 		n.emit(&ReportGap{Source: k.source, Topic: k.topic, From: 1, To: base, Why: gapBeforeFirst})
+		n.counters.Passed[gapBeforeFirst] += base
 	}
 	return s
 }
@@ -295,6 +297,7 @@ func (n *Node) declareGap(s *inStream, upTo uint64, why string) {
 	if upTo > s.last {
 		missing := upTo - s.last
 		n.emit(&ReportGap{Source: s.key.source, Topic: s.key.topic, From: s.last + 1, To: upTo, Lost: true, Why: why})
+		n.counters.Passed["lost_"+why] += missing
 		n.counters.Gaps++
 		n.counters.GapMessages += missing
 		t := n.useTopic(s.key.topic)

@@ -69,6 +69,7 @@ func (n *Node) Status() Status {
 	st.Counters.Rejected = maps.Clone(n.counters.Rejected)
 	st.Counters.Shed = maps.Clone(n.counters.Shed)
 	st.Counters.ShedBytes = maps.Clone(n.counters.ShedBytes)
+	st.Counters.Passed = maps.Clone(n.counters.Passed)
 	return st
 }
 
