@@ -9,14 +9,11 @@ import (
 // memory node=I: what each of the node's stores holds, in bytes, against
 // its budget, and what the stores shed to stay within their caps.
 func cmdMemory(s *Script, a *args) (string, error) {
-	i, err := s.node(a)
-	if err != nil {
-		return "", err
+	n, down, err := s.upNode(a)
+	if n == nil {
+		return down, err
 	}
-	if !s.w.Up(i) {
-		return fmt.Sprintf("n%d is down", i), nil
-	}
-	st := s.w.Node(i).Status()
+	st := n.Status()
 	m := st.Memory
 	out := fmt.Sprintf("ring=%d queues=%d backlogs=%d departed=%d held=%d retained=%d dedup=%d total=%d budget=%d",
 		m.Ring, m.Queues, m.Backlogs, m.Departed, m.Held, m.Retained, m.Dedup, m.Total, m.Budget)

@@ -8,14 +8,11 @@ import (
 
 // rejected node=I: what the node refused or dropped, by reason, sorted.
 func cmdRejected(s *Script, a *args) (string, error) {
-	i, err := s.node(a)
-	if err != nil {
-		return "", err
+	n, down, err := s.upNode(a)
+	if n == nil {
+		return down, err
 	}
-	if !s.w.Up(i) {
-		return fmt.Sprintf("n%d is down", i), nil
-	}
-	rej := s.w.Node(i).Status().Counters.Rejected
+	rej := n.Status().Counters.Rejected
 	var lines []string
 	for reason, n := range rej {
 		lines = append(lines, fmt.Sprintf("%s=%d", reason, n))

@@ -4,14 +4,11 @@ import "fmt"
 
 // status node=I: the node's main counts.
 func cmdStatus(s *Script, a *args) (string, error) {
-	i, err := s.node(a)
-	if err != nil {
-		return "", err
+	n, down, err := s.upNode(a)
+	if n == nil {
+		return down, err
 	}
-	if !s.w.Up(i) {
-		return fmt.Sprintf("n%d is down", i), nil
-	}
-	st := s.w.Node(i).Status()
+	st := n.Status()
 	c := st.Counters
 	return fmt.Sprintf("subscriptions=%d paused=%d patterns=%d peers=%d+%d suspected retained=%d buffered=%d\n"+
 		"published=%d delivered=%d received=%d dropped=%d expired=%d replayed=%d repaired=%d gaps=%d/%d duplicates=%d",

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nexusd/nexusd/state"
 )
 
 // Script runs the scenario language, one command per line, against a
@@ -201,6 +203,19 @@ func (s *Script) node(a *args) (int, error) {
 		return 0, err
 	}
 	return s.nodeNum(a.cmd, v)
+}
+
+// upNode reads node=I for a command that reads a running node: the node,
+// or the text to print because it is down.
+func (s *Script) upNode(a *args) (*state.Node, string, error) {
+	i, err := s.node(a)
+	if err != nil {
+		return nil, "", err
+	}
+	if !s.w.Up(i) {
+		return nil, fmt.Sprintf("n%d is down", i), nil
+	}
+	return s.w.Node(i), "", nil
 }
 
 func (s *Script) nodeNum(cmd, v string) (int, error) {

@@ -10,17 +10,12 @@ import (
 // for a peer.
 func (w *World) Quiet() (bool, string) {
 	for _, sn := range w.upNodes() {
-		b := sn.node.Backlog()
-		switch {
-		case b.Unsynced > 0:
+		if b := sn.node.Backlog(); b.Unsynced > 0 {
 			return false, fmt.Sprintf("%s has not synced the latest state of %d peers", sn.name, b.Unsynced)
-		case b.Calls > 0:
-			return false, fmt.Sprintf("%s has %d calls in flight", sn.name, b.Calls)
-		case b.Held > 0:
-			return false, fmt.Sprintf("%s holds %d messages behind holes", sn.name, b.Held)
-		case b.Waiting > 0:
-			return false, fmt.Sprintf("%s has %d messages waiting for peers", sn.name, b.Waiting)
 		}
+	}
+	if ok, why := w.Settled(); !ok {
+		return false, why
 	}
 	if ok, why := w.Converged(); !ok {
 		return false, why

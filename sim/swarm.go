@@ -430,6 +430,16 @@ func (s *swarm) planWorkload(from, to time.Duration) {
 	}
 }
 
+// pickLive picks one live subscription by pick, drawn when the fault was
+// planned; nil when there is none.
+func (s *swarm) pickLive(pick uint64) *client {
+	live := s.liveClients()
+	if len(live) == 0 {
+		return nil
+	}
+	return live[pick%uint64(len(live))]
+}
+
 func (s *swarm) liveClients() []*client {
 	var out []*client
 	for _, c := range s.w.sortedClients() {
@@ -535,12 +545,8 @@ func (s *swarm) planFaults(from, to time.Duration) {
 		away := time.Duration(100+s.rng.IntN(4900)) * time.Millisecond
 		pick := s.rng.Uint64()
 		w.at(at, func() {
-			live := s.liveClients()
-			if len(live) == 0 {
-				return
-			}
-			c := live[pick%uint64(len(live))]
-			if w.Reconnect(c.name, away) == nil {
+			c := s.pickLive(pick)
+			if c != nil && w.Reconnect(c.name, away) == nil {
 				s.record(fmt.Sprintf("reconnect sub=%s after=%s", c.name, away))
 			}
 		})
@@ -550,11 +556,10 @@ func (s *swarm) planFaults(from, to time.Duration) {
 		rate := float64(5 + s.rng.IntN(46))
 		pick := s.rng.Uint64()
 		w.at(at, func() {
-			live := s.liveClients()
-			if len(live) == 0 {
+			c := s.pickLive(pick)
+			if c == nil {
 				return
 			}
-			c := live[pick%uint64(len(live))]
 			w.SetRate(c.name, rate)
 			s.record(fmt.Sprintf("slow node=%d sub=%s rate=%g/s", c.node.idx+1, c.name, rate))
 			w.at(w.now+d, func() {
