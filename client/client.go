@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,8 +54,9 @@ type Client struct {
 
 	closeOnce sync.Once
 	mu        sync.Mutex
-	closed    bool           // Close has begun: nothing new may start; guarded by mu
-	wg        sync.WaitGroup // the watcher, subscriptions and publishers
+	closed    bool                       // Close has begun: nothing new may start; guarded by mu
+	subs      map[*Subscription]struct{} // running subscriptions; guarded by mu
+	wg        sync.WaitGroup             // the watcher, subscriptions and publishers
 }
 
 // Dial connects to the daemon's sidecar at addr ("127.0.0.1:5672") and
@@ -143,7 +146,9 @@ func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.closed = true
+		subs := slices.Collect(maps.Keys(c.subs))
 		c.mu.Unlock()
+		c.unsubscribeAll(subs)
 		c.cancel(closedError(""))
 		c.conn.Close()
 		c.wg.Wait()
@@ -151,6 +156,19 @@ func (c *Client) Close() error {
 		c.events.close()
 	})
 	return nil
+}
+
+// unsubscribeAll tells the daemon, while the connection is still up, that
+// subs are over: it would otherwise keep each for its resume window,
+// taking the connection's end for a break. Best effort, 500 ms in all.
+func (c *Client) unsubscribeAll(subs []*Subscription) {
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range subs {
+		wg.Go(func() { s.leave(ctx) })
+	}
+	wg.Wait()
 }
 
 // track counts a goroutine Close must wait for; false once Close began.

@@ -346,3 +346,26 @@ func TestEndedSubscriptionIsNotKeptForAResume(t *testing.T) {
 		return err
 	})
 }
+
+// Closing the client ends its subscriptions on the daemon too: it is not
+// left holding them for their resume window, as after a broken connection.
+func TestClosedClientLeavesNoSubscriptionBehind(t *testing.T) {
+	d := daemon(t)
+	c, err := client.Dial(ctxT(t, 10*time.Second), d.App)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"a/#", "b/#"} {
+		if _, err := c.Subscribe(ctxT(t, 30*time.Second), []string{p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	testnet.Eventually(t, 5*time.Second, "the daemon to drop the subscriptions", func() error {
+		st, err := statusOf(d)
+		if err == nil && st.Node.Subscriptions+st.Node.Paused != 0 {
+			err = fmt.Errorf("the daemon holds %d subscriptions and %d paused", st.Node.Subscriptions, st.Node.Paused)
+		}
+		return err
+	})
+}

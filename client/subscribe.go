@@ -169,6 +169,7 @@ type Subscription struct {
 	id        string // the daemon's id of the subscription now
 	phase     phase
 	streaming bool          // a stream is open
+	left      bool          // the daemon was told it is over (leave)
 	changed   chan struct{} // closed and replaced when phase changes
 	resumed   chan error    // Resume's answer, while resuming
 	err       error         // why it ended, once done is closed
@@ -240,6 +241,12 @@ func (c *Client) Subscribe(ctx context.Context, patterns []string, opts ...Subsc
 		s.release()
 		return nil, closedError(op)
 	}
+	c.mu.Lock()
+	if c.subs == nil {
+		c.subs = make(map[*Subscription]struct{})
+	}
+	c.subs[s] = struct{}{}
+	c.mu.Unlock()
 	s.opened(info, inst)
 	go s.run(st)
 	return s, nil
@@ -514,7 +521,9 @@ func (s *Subscription) run(st *stream) {
 func (s *Subscription) next(err error) (*stream, error) {
 	for {
 		if s.ctx.Err() != nil {
-			s.leave()
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			s.leave(ctx)
+			cancel()
 			return nil, nil
 		}
 		s.mu.Lock()
@@ -555,18 +564,18 @@ func (s *Subscription) next(err error) (*stream, error) {
 	}
 }
 
-// leave tells the daemon the subscription is over when its context ended
-// (Close, or the caller's ctx): the daemon would otherwise keep it for its
-// resume window, taking it for a broken connection. Best effort, briefly.
-func (s *Subscription) leave() {
+// leave tells the daemon the subscription is over (Close, or the
+// caller's ctx ended): the daemon would otherwise keep it for its resume
+// window, taking its stream's end for a broken connection. Best effort,
+// within ctx, once.
+func (s *Subscription) leave(ctx context.Context) {
 	s.mu.Lock()
-	id, ending := s.id, s.phase == ending
+	id, ending, left := s.id, s.phase == ending, s.left
+	s.left = true
 	s.mu.Unlock()
-	if id == "" || ending || s.o.resumeWindow == 0 {
+	if id == "" || ending || left || s.o.resumeWindow == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
 	s.c.api.Unsubscribe(ctx, &sidecarpb.UnsubscribeRequest{SubscriptionId: id})
 }
 
@@ -583,6 +592,9 @@ func (s *Subscription) finish(err error) {
 	}
 	s.streaming = false
 	s.mu.Unlock()
+	s.c.mu.Lock()
+	delete(s.c.subs, s)
+	s.c.mu.Unlock()
 	s.release()
 	close(s.ch)
 	close(s.done)
