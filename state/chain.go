@@ -21,12 +21,31 @@ type chain struct {
 	missed   deque[outgoing] // what it wanted meanwhile, pushed when it returns
 	bytes    int             // what missed holds (memory.go)
 	mark     uint64          // per-publish dedup
+	nth      uint64          // which death departed is (departure)
 }
 
 type sentRange struct{ first, last uint64 }
 
-// maxDeparted bounds the chains kept for removed peers.
-const maxDeparted = 1024
+// maxDeparted bounds the chains kept for removed peers: as many as there
+// may be peers, so a node cut off from the whole mesh keeps every one.
+// What they hold is bounded in bytes (PeerBacklogBytes, BudgetBytes).
+const maxDeparted = maxPeers
+
+// departure is one death in the order of departures. A peer that died,
+// came back and died again has an entry per death; only the one numbered
+// as its chain's last death is current.
+type departure struct {
+	id  string
+	nth uint64 // Node.departures when it died
+}
+
+// departedChain is the chain of d's peer if d is its current death.
+func (n *Node) departedChain(d departure) *chain {
+	if c := n.chains[d.id]; c != nil && c.departed != 0 && c.nth == d.nth {
+		return c
+	}
+	return nil
+}
 
 // chainFor returns the chain of a peer that (re)appears. One back from the
 // dead also hands back the patterns it was last known to want: they stay
@@ -40,6 +59,7 @@ func (n *Node) chainFor(peerID string) (c *chain, routes []string) {
 	}
 	if c.departed != 0 { // back from the dead
 		c.departed = 0
+		n.departedLive--
 		routes = c.patterns
 		n.dropDepartedRoutes(c)
 	}
@@ -65,9 +85,12 @@ func (n *Node) record(c *chain, m *Message) uint64 {
 // departChain keeps a dead peer's chain, its routes and what was waiting
 // to be pushed to it, for DepartedRetention.
 func (n *Node) departChain(peerID, addr string, patterns []string, unsent []outgoing) {
-	if c := n.chains[peerID]; c != nil {
+	if c := n.chains[peerID]; c != nil && c.departed == 0 {
 		n.departedAt[addr] = peerID
 		c.departed = max(n.now.Mono, 1)
+		n.departures++
+		c.nth = n.departures
+		n.departedLive++
 		c.patterns = patterns
 		for _, o := range unsent {
 			n.keepMissed(c, o)
@@ -75,7 +98,10 @@ func (n *Node) departChain(peerID, addr string, patterns []string, unsent []outg
 		for _, pat := range patterns {
 			n.departedRoutes.add(pat, c)
 		}
-		n.departedOrder.pushBack(peerID)
+		n.departedOrder.pushBack(departure{peerID, c.nth})
+		if n.departedOrder.len() > 2*maxDeparted { // mostly returns: keep the deaths still current
+			n.departedOrder.filter(func(d departure) bool { return n.departedChain(d) != nil })
+		}
 	}
 	n.forgetDeparted()
 }
@@ -85,12 +111,12 @@ func (n *Node) departChain(peerID, addr string, patterns []string, unsent []outg
 func (n *Node) forgetDeparted() {
 	n.forgetAwaySources()
 	for n.departedOrder.len() > 0 {
-		id := n.departedOrder.front()
-		c := n.chains[id]
+		d := n.departedOrder.front()
+		c := n.departedChain(d)
 		switch {
-		case c == nil || c.departed == 0: // came back, or already gone
-		case n.departedOrder.len() > maxDeparted || n.now.Mono-c.departed >= n.cfg.DepartedRetention:
-			n.dropChain(id)
+		case c == nil: // came back (and maybe died again: a later entry), or already gone
+		case n.departedLive > maxDeparted || n.now.Mono-c.departed >= n.cfg.DepartedRetention:
+			n.dropChain(d.id)
 		default:
 			return
 		}
@@ -102,6 +128,9 @@ func (n *Node) forgetDeparted() {
 // gone too long.
 func (n *Node) dropChain(peerID string) {
 	if c := n.chains[peerID]; c != nil {
+		if c.departed != 0 {
+			n.departedLive--
+		}
 		n.dropDepartedRoutes(c)
 		n.charge(memDeparted, -c.bytes)
 		c.bytes = 0

@@ -95,3 +95,25 @@ func TestDepartedPeerIsForgottenAfterDepartedRetention(t *testing.T) {
 		t.Fatalf("%d pushes of what it missed long ago", n)
 	}
 }
+
+// A peer that keeps dying and coming back leaves an entry in the order of
+// departures for every death. Those entries must not count against the
+// cap on chains kept for the dead, or they push out a peer still away and
+// what it missed with it (seen at 1000 nodes: a node cut off from the
+// whole mesh after peers had flapped lost what it kept for them).
+func TestFlappingPeerDoesNotPushOutOneStillAway(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.sync("n2", "a")
+	h.killPeer(t, "n2")
+	h.publish("a", "while-away")
+	h.sync("n3", "b")
+	for range 2*maxDeparted + 10 { // past the point where stale entries are swept
+		h.n.removePeer(h.n.peers.get("n3"), true)
+		h.beacon("n3", "n3:5671", TopicStateHash([]string{"b"}))
+	}
+	effs := h.beacon("n2", "n2:5671", TopicStateHash([]string{"a"}))
+	if p := of[*Push](effs); len(p) != 1 || string(p[0].Msg.Payload) != "while-away" {
+		t.Fatalf("n2 came back to %d pushes, want what it missed", len(p))
+	}
+}

@@ -254,6 +254,20 @@ func (n *Node) checkLinks(bad badFunc) {
 			bad("link to %s: %d waiting, cap %d", short(p.id), l.waiting(), n.cfg.PeerBacklogLimit)
 		}
 	})
+	live := 0
+	for _, c := range n.chains {
+		if c.departed != 0 {
+			live++
+		}
+	}
+	switch {
+	case live != n.departedLive:
+		bad("chains: %d of dead peers, counted %d", live, n.departedLive)
+	case live > maxDeparted || len(n.awaySources) > maxDeparted:
+		bad("departed: %d chains and %d sources away, cap %d", live, len(n.awaySources), maxDeparted)
+	case n.departedOrder.len() > 2*maxDeparted || n.awayOrder.len() > 2*maxDeparted:
+		bad("departed: %d deaths and %d absences queued, cap %d", n.departedOrder.len(), n.awayOrder.len(), 2*maxDeparted)
+	}
 	for id, c := range n.chains {
 		bytes := 0
 		for i := 0; i < c.missed.len(); i++ {

@@ -100,7 +100,7 @@ func (n *Node) shed(c memClass, bytes int) {
 // that died first; false when there is none.
 func (n *Node) shedDeparted() bool {
 	for i := 0; i < n.departedOrder.len(); i++ {
-		if c := n.chains[n.departedOrder.at(i)]; c != nil && c.departed != 0 && c.missed.len() > 0 {
+		if c := n.departedChain(n.departedOrder.at(i)); c != nil && c.missed.len() > 0 {
 			n.dropMissed(c)
 			return true
 		}

@@ -43,11 +43,13 @@ type Node struct {
 	fetchesInFlight int
 	fetchWait       deque[*peer]
 	peerRoutes      trie[*peer]
-	chains          map[string]*chain // by peer id, kept a while after death
-	departedOrder   deque[string]
-	departedRoutes  trie[*chain]             // dead peers' last known patterns
-	departedAt      map[string]string        // address -> dead peer id
-	awaySources     map[string]time.Duration // repair.go: dead sources whose holes wait for their return
+	chains          map[string]*chain     // by peer id, kept a while after death
+	departedOrder   deque[departure]      // chain.go: deaths, oldest first
+	departedLive    int                   // chains whose peer is dead now
+	departures      uint64                // deaths and absences so far, numbering their entries
+	departedRoutes  trie[*chain]          // dead peers' last known patterns
+	departedAt      map[string]string     // address -> dead peer id
+	awaySources     map[string]awaySource // repair.go: dead sources whose holes wait for their return
 	awayOrder       deque[awaySource]
 
 	// Local subscriptions (subscription.go).
@@ -119,7 +121,7 @@ func New(cfg Config) (*Node, error) {
 		patternRefs:  make(map[string]int),
 		chains:       make(map[string]*chain),
 		departedAt:   make(map[string]string),
-		awaySources:  make(map[string]time.Duration),
+		awaySources:  make(map[string]awaySource),
 		unwantedSeen: make(map[streamKey]uint64),
 		stampWait:    make(map[string]*Message),
 		counters:     newCounters(),

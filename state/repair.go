@@ -498,6 +498,7 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 type awaySource struct {
 	id, addr string
 	since    time.Duration
+	nth      uint64 // Node.departures when it went: one source may go many times
 }
 
 // sourceAway: a source peer at addr was declared dead; its holes wait for
@@ -506,9 +507,14 @@ func (n *Node) sourceAway(source, addr string) {
 	if _, ok := n.awaySources[source]; ok {
 		return
 	}
-	n.awaySources[source] = n.now.Mono
+	n.departures++
+	a := awaySource{source, addr, n.now.Mono, n.departures}
+	n.awaySources[source] = a
 	n.departedAt[addr] = source
-	n.awayOrder.pushBack(awaySource{source, addr, n.now.Mono})
+	n.awayOrder.pushBack(a)
+	if n.awayOrder.len() > 2*maxDeparted { // mostly returns: keep the absences still current
+		n.awayOrder.filter(func(a awaySource) bool { return n.awaySources[a.id].nth == a.nth })
+	}
 	n.forgetAwaySources()
 }
 
@@ -544,10 +550,9 @@ func (n *Node) sourceGone(source string) {
 func (n *Node) forgetAwaySources() {
 	for n.awayOrder.len() > 0 {
 		a := n.awayOrder.front()
-		since, ok := n.awaySources[a.id]
 		switch {
-		case !ok || since != a.since: // came back (and maybe went again: a later entry)
-		case n.awayOrder.len() > maxDeparted || n.now.Mono-since >= n.cfg.DepartedRetention:
+		case n.awaySources[a.id].nth != a.nth: // came back (and maybe went again: a later entry)
+		case len(n.awaySources) > maxDeparted || n.now.Mono-a.since >= n.cfg.DepartedRetention:
 			n.sourceGone(a.id)
 			if n.departedAt[a.addr] == a.id && n.chains[a.id] == nil {
 				delete(n.departedAt, a.addr)

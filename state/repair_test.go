@@ -361,6 +361,25 @@ func TestHolesOfADeadSourceWaitForItsReturn(t *testing.T) {
 	checkLog(t, effs, 1, "msg t#2 m2", "msg t#3 m3")
 }
 
+// Entries left in the order of absences by a source that keeps going and
+// coming back must not count against the cap on sources waited for: they
+// would push out a source still away and lose its holes for nothing.
+func TestFlappingSourceDoesNotPushOutOneStillAway(t *testing.T) {
+	h := repairHarness(t)
+	checkLog(t, h.pushSeqs(1, 3), 1, "msg t#1 m1") // #2 is missing
+	asked := only[*RequestResend](t, h.advance(time.Second))
+	h.killPeer(t, "n2")
+	h.step(&ResendCompleted{Call: asked.Call, Err: errTest})
+	h.sync("n3")
+	for range 2*maxDeparted + 10 { // past the point where stale entries are swept
+		h.n.removePeer(h.n.peers.get("n3"), true)
+		h.beacon("n3", "n3:5671", 0)
+	}
+	if st := h.n.Status(); st.Counters.Gaps != 0 || st.Held != 1 {
+		t.Fatalf("Gaps=%d Held=%d, want 0 and 1: n2's hole waits for it", st.Counters.Gaps, st.Held)
+	}
+}
+
 // A new instance at a dead source's address means that source will never
 // answer: its holes are lost at once. So are those of a source away longer
 // than DepartedRetention.
