@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -77,6 +78,28 @@ func (n *node) peer(id string) (*sidecarpb.PeerInfo, error) {
 		}
 	}
 	return nil, err
+}
+
+// launchMesh launches daemons side by side (each starts slowly under the
+// race detector), connects a client to each, and waits until every one
+// sees every other alive.
+func launchMesh(t testing.TB, cfgs ...testnet.Config) []*node {
+	t.Helper()
+	daemons := make([]*testnet.Daemon, len(cfgs))
+	for i, cfg := range cfgs {
+		daemons[i] = testnet.Launch(t, cfg)
+	}
+	var wg sync.WaitGroup
+	for _, d := range daemons {
+		wg.Go(d.WaitReady)
+	}
+	wg.Wait()
+	nodes := make([]*node, len(cfgs))
+	for i, d := range daemons {
+		nodes[i] = connect(t, d, cfgs[i].Name, "")
+	}
+	waitMesh(t, 5*time.Second, nodes...)
+	return nodes
 }
 
 // waitMesh waits until every node sees every other alive.

@@ -28,14 +28,8 @@ import (
 func TestForgedPushDoesNotStopTheFlow(t *testing.T) {
 	testnet.Require(t)
 	cluster, port := newCluster(t)
-	da := testnet.Launch(t, testnet.Config{Name: "a", Cluster: cluster, McastPort: port})
-	db := testnet.Launch(t, testnet.Config{Name: "b", Cluster: cluster, McastPort: port})
-	var wg sync.WaitGroup
-	wg.Go(da.WaitReady)
-	wg.Go(db.WaitReady)
-	wg.Wait()
-	a, b := connect(t, da, "a", ""), connect(t, db, "b", "")
-	waitMesh(t, 5*time.Second, a, b)
+	nodes := launchMesh(t, testnet.Config{Name: "a", Cluster: cluster, McastPort: port}, testnet.Config{Name: "b", Cluster: cluster, McastPort: port})
+	a, b := nodes[0], nodes[1]
 
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()

@@ -41,14 +41,8 @@ func pausedDaemon(t *testing.T, floodFor, frozen time.Duration) {
 		topic = "f/x"
 	)
 	cluster, port := newCluster(t)
-	da := testnet.Launch(t, testnet.Config{Name: "a", Cluster: cluster, McastPort: port})
-	db := testnet.Launch(t, testnet.Config{Name: "b", Cluster: cluster, McastPort: port})
-	var wg sync.WaitGroup
-	wg.Go(da.WaitReady)
-	wg.Go(db.WaitReady)
-	wg.Wait()
-	a, b := connect(t, da, "a", ""), connect(t, db, "b", "")
-	waitMesh(t, 5*time.Second, a, b)
+	nodes := launchMesh(t, testnet.Config{Name: "a", Cluster: cluster, McastPort: port}, testnet.Config{Name: "b", Cluster: cluster, McastPort: port})
+	a, b := nodes[0], nodes[1]
 
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -125,10 +119,10 @@ func pausedDaemon(t *testing.T, floodFor, frozen time.Duration) {
 		flooding.Wait()
 		t.Fatalf("a fifth of the flood not queued within %s (%d queued, %v)", floodFor, queued, floodErr)
 	}
-	db.Freeze()
+	b.Freeze()
 	frozeAt := time.Since(began)
 	<-time.After(frozen) // the fault itself lasts this long; nothing is awaited
-	db.Thaw()
+	b.Thaw()
 	flooding.Wait()
 	if floodErr != nil {
 		t.Fatalf("flood stopped after %d messages: %v", queued, floodErr)

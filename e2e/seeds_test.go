@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,14 +20,8 @@ func TestSeedsAloneWithoutMulticast(t *testing.T) {
 		return testnet.Config{Name: name, Cluster: cluster, McastPort: own,
 			Args: []string{"--mcast-addr", "", "--peers", fmt.Sprintf("%s:%d", seedHost, seed)}}
 	}
-	da := testnet.Launch(t, cfg("a", pa, pb, "127.0.0.1"))
-	db := testnet.Launch(t, cfg("b", pb, pa, "localhost"))
-	var wg sync.WaitGroup
-	wg.Go(da.WaitReady)
-	wg.Go(db.WaitReady)
-	wg.Wait()
-	a, b := connect(t, da, "a", ""), connect(t, db, "b", "")
-	waitMesh(t, 5*time.Second, a, b)
+	nodes := launchMesh(t, cfg("a", pa, pb, "127.0.0.1"), cfg("b", pb, pa, "localhost"))
+	a, b := nodes[0], nodes[1]
 	for _, n := range []*node{a, b} {
 		if v := n.Metric(`nexusd_beacons_dropped_total{reason="own"}`); v != 0 {
 			t.Errorf("%s heard %v of its own beacons: multicast should be off", n.name, v)
