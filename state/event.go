@@ -225,7 +225,17 @@ func (e *PushReceived) String() string {
 	if len(e.Envs) == 1 {
 		return fmt.Sprintf("push-in req=%d %s", e.Req, e.Envs[0].String())
 	}
-	return fmt.Sprintf("push-in req=%d msgs=%d", e.Req, len(e.Envs))
+	var b strings.Builder
+	fmt.Fprintf(&b, "push-in req=%d msgs=%d:", e.Req, len(e.Envs))
+	for i := range min(len(e.Envs), 8) {
+		b.WriteString(" ")
+		b.WriteString(e.Envs[i].String())
+		b.WriteString(";")
+	}
+	if len(e.Envs) > 8 {
+		b.WriteString(" ...")
+	}
+	return b.String()
 }
 
 func (e *Published) String() string {

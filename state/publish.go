@@ -251,6 +251,13 @@ func (n *Node) receiveRemote(env *Envelope) {
 		n.takeRetained(m)
 	}
 	if !n.wantsTopic(m.Topic) {
+		if n.inHole(m) {
+			// The topic's last subscription went while a hole was open in
+			// this stream: numbered as usual, so the hole closes with what
+			// arrived instead of being declared lost; delivered to nobody.
+			n.sequenceRemote(m)
+			return
+		}
 		// A retained value for replication only, or a message sent before
 		// the source learned we stopped wanting the topic.
 		if m.SourceSeq > 0 {

@@ -350,6 +350,13 @@ func (n *Node) skipUnwanted(source, topic string, seq uint64) {
 	}
 }
 
+// inHole reports whether m's stream is waiting on a hole (or on its
+// source vouching for a number) that m may fill.
+func (n *Node) inHole(m *Message) bool {
+	s := n.inStreams.m[streamKey{m.Source, m.Topic}]
+	return m.SourceSeq > 0 && s != nil && (len(s.held) > 0 || s.verifying != 0)
+}
+
 // repairDue runs when a hole has waited RepairDelay (or a retry backoff).
 func (n *Node) repairDue(s *inStream) {
 	if s.verifying != 0 {

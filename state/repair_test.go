@@ -380,6 +380,27 @@ func TestFlappingSourceDoesNotPushOutOneStillAway(t *testing.T) {
 	}
 }
 
+// The last subscription to a topic goes while a hole is open in a source's
+// stream on it. The message that fills the hole still closes it when it
+// arrives: it reached this node, so it is not declared lost later (seen in
+// a swarm: a subscriber left between a hole and its fill).
+func TestHoleFilledAfterTheLastSubscriptionWentIsNotDeclaredLost(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.sync("n2")
+	id := h.subscribe(1, 1000, "t")
+	checkLog(t, h.pushSeqs(1, 3), 1, "msg t#1 m1") // #2 is missing
+	h.step(&Unsubscribed{Req: 99, SubID: id})
+	h.pushSeqs(2)
+	effs := h.advance(time.Minute)
+	if g := of[*ReportGap](effs); len(g) != 0 || h.n.Status().Counters.Gaps != 0 {
+		t.Fatalf("declared a gap over a message that arrived: %v", g)
+	}
+	if st := h.n.Status(); st.Held != 0 {
+		t.Fatalf("still holds %d behind a filled hole", st.Held)
+	}
+}
+
 // A new instance at a dead source's address means that source will never
 // answer: its holes are lost at once. So are those of a source away longer
 // than DepartedRetention.
