@@ -42,7 +42,16 @@ type flagDef struct {
 // EnvName is the environment variable that sets a flag: NEXUSD_ and the
 // flag's name in upper snake case (--mesh-port: NEXUSD_MESH_PORT).
 func EnvName(flagName string) string {
+	if env, ok := envNames[flagName]; ok {
+		return env
+	}
 	return "NEXUSD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// envNames are the variables named otherwise than by the rule: a flag
+// that takes a file says so.
+var envNames = map[string]string{
+	"cluster-key": "NEXUSD_CLUSTER_KEY_FILE",
 }
 
 func flagDefs() []flagDef {
@@ -109,6 +118,7 @@ func flagDefs() []flagDef {
 		{"bind", d.Bind, "IPv4 address the mesh server listens on", "an IPv4 address", str(func(o *Options) *string { return &o.Bind })},
 		{"app-bind", d.AppBind, "IPv4 address the sidecar server listens on; not loopback needs --app-token", "an IPv4 address", str(func(o *Options) *string { return &o.AppBind })},
 		{"app-token", "", "bearer token applications must send (metadata authorization: Bearer <token>)", "a token", str(func(o *Options) *string { return &o.AppToken })},
+		{"cluster-key", "", "cluster keyring file (one base64 key a line, the first signs; make one with nexusd keygen): beacons are authenticated and the mesh is mutual TLS; none: anyone who reaches the ports is a member", "a file path", str(func(o *Options) *string { return &o.ClusterKeyFile })},
 		{"peers", "", "seed discovery addresses host[:port],...; DNS names are looked up every 30s", "host[:port],...",
 			func(o *Options, s string) error {
 				o.Peers = nil

@@ -36,6 +36,9 @@ type Options struct {
 	AppToken string // --app-token: bearer token the sidecar requires; "" = none
 	HTTPAddr string // --http-addr: admin HTTP host:port; "" = no admin endpoint
 
+	// Security (SPEC section 6; README "Security").
+	ClusterKeyFile string // --cluster-key: keyring file; "" = beacons and mesh unauthenticated
+
 	// Membership and calls.
 	BeaconInterval     time.Duration // --beacon-interval: mean time between beacons
 	SuspectAfter       time.Duration // --suspect-after: silence before a peer is probed (at most 3/5 of PeerTimeout)

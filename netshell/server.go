@@ -32,6 +32,7 @@ type Server struct {
 	o       Options
 	log     *slog.Logger
 	id      string
+	creds   *credentials
 	node    *state.Node
 	metrics *metrics
 	started time.Time
@@ -72,11 +73,15 @@ func newServer(o Options, log *slog.Logger, id string, rng *rand.Rand) (*Server,
 	if o.Clock == nil {
 		o.Clock = clock.New()
 	}
+	creds, err := loadCredentials(&o)
+	if err != nil {
+		return nil, err
+	}
 	node, err := state.New(o.nodeConfig(id, rng))
 	if err != nil {
 		return nil, err
 	}
-	return &Server{o: o, log: log.With("node", id), id: id, node: node, metrics: newMetrics(), ready: make(chan struct{})}, nil
+	return &Server{o: o, log: log.With("node", id), id: id, creds: creds, node: node, metrics: newMetrics(), ready: make(chan struct{})}, nil
 }
 
 // ID is the daemon's instance id, new on every start.
@@ -149,6 +154,7 @@ func (s *Server) start(ls *listeners) *running {
 	o := &s.o
 	r := s.assemble(ls.disc)
 	r.wg.Go(func() { ls.disc.run(r.discCtx) })
+	r.wg.Go(func() { s.watchCredentials(r.discCtx) })
 	if ls.http != nil {
 		r.http = s.adminServer()
 		r.serve("admin", func() error { return r.http.Serve(ls.http) })

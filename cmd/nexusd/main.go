@@ -1,6 +1,7 @@
 // Command nexusd is the NexusD daemon: it reads its flags (and their
 // NEXUSD_* environment variables) into netshell.Options, runs a
 // netshell.Server until SIGINT or SIGTERM, and shuts it down gracefully.
+// SIGHUP reloads the credential files.
 //
 // Exit status: 0 after a requested shutdown, 1 when the daemon cannot run
 // (a port in use, say), 2 for a bad flag.
@@ -57,9 +58,27 @@ func run(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go reloadOnHangup(ctx, srv)
 	if err := srv.Run(ctx); err != nil {
 		srv.Logger().Log(context.Background(), netshell.LevelFatal, "nexusd failed", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// reloadOnHangup reloads the credential files (cluster key, certificates)
+// on every SIGHUP until ctx ends; a file that fails to load is logged and
+// the credentials in use stay.
+func reloadOnHangup(ctx context.Context, srv *netshell.Server) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			_ = srv.Reload() // logged by Reload
+		}
+	}
 }
