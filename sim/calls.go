@@ -33,7 +33,7 @@ type call struct {
 	batch        *pushBatch // push: the batch it serves
 	topic        string     // resend
 	lo, hi       uint64
-	expectSource string
+	expectSource string // resend: the source asked; probe: the instance probed
 }
 
 var (
@@ -56,7 +56,7 @@ func (w *World) handle(sn *simNode, effs []state.Effect) {
 		case *state.FetchState:
 			w.startCall(sn, &call{kind: cFetch, id: e.Call}, e.Addr)
 		case *state.Probe:
-			w.startCall(sn, &call{kind: cProbe, id: e.Call}, e.Addr)
+			w.startCall(sn, &call{kind: cProbe, id: e.Call, expectSource: e.Peer}, e.Addr)
 		case *state.Push:
 			w.stats.Pushes++
 			w.queuePush(sn, e)
@@ -119,7 +119,10 @@ func (w *World) handle(sn *simNode, effs []state.Effect) {
 // beacon multicasts: one delay for the whole LAN, then each listener may
 // miss it on its own.
 func (w *World) beacon(sn *simNode, hash uint64) {
-	b := state.Beacon{Instance: sn.id, Cluster: sn.cluster, Addr: sn.addr, Hash: hash, Version: 1, WallMs: w.instant(sn).WallMs}
+	sn.beacons++
+	b := state.Beacon{Instance: sn.id, Cluster: sn.cluster, Addr: sn.addr, Hash: hash, Version: 1, WallMs: w.instant(sn).WallMs,
+		Epoch: uint64(sn.gen), Counter: sn.beacons}
+	sn.lastBeacon = b
 	d := w.net.cfg.DelayMin
 	if w.net.cfg.DelayMean > 0 {
 		d += time.Duration(w.rng.ExpFloat64() * float64(w.net.cfg.DelayMean))
@@ -131,18 +134,22 @@ func (w *World) beacon(sn *simNode, hash uint64) {
 func (w *World) deliverBeacon(e event) {
 	from := e.node
 	b := e.ev.(state.Beacon)
-	ev := &state.BeaconReceived{Beacon: b}
 	loss := w.net.cfg.McastLoss
 	for _, r := range w.nodes {
-		if r == from || !r.up || w.net.blocked(from.idx, r.idx) {
+		if r == from || !r.up || w.net.blocked(from.idx, r.idx) || (e.to != nil && r != e.to) {
 			continue
 		}
+		rb, heard := w.checkKey(from, r, b)
+		if !heard {
+			continue
+		}
+		ev := &state.BeaconReceived{Beacon: rb}
 		if loss > 0 && w.rng.Float64() < loss {
 			w.stats.BeaconsLost++
 			continue
 		}
 		if w.now < r.pausedUntil {
-			r.deferred = append(r.deferred, event{kind: evStep, node: r, gen: r.gen, ev: &state.BeaconReceived{Beacon: b}})
+			r.deferred = append(r.deferred, event{kind: evStep, node: r, gen: r.gen, ev: ev})
 			continue
 		}
 		w.step(r, ev)
@@ -157,6 +164,10 @@ func (w *World) startCall(sn *simNode, c *call, addr string) {
 	target := w.byAddr[addr]
 	if target == nil {
 		w.failSoon(c, errRefused)
+		return
+	}
+	if !handshake(sn, target) {
+		w.failSoon(c, errHandshake)
 		return
 	}
 	arr, ok := w.transit(sn, target)
@@ -185,8 +196,12 @@ func (w *World) serve(target *simNode, c *call) {
 		return
 	}
 	switch c.kind {
-	case cProbe: // the target's shell answers a health check itself
-		w.reply(target, c, &state.ProbeCompleted{Call: c.id})
+	case cProbe: // the target's shell answers a health check itself, naming its instance
+		var err error
+		if target.id != c.expectSource {
+			err = fmt.Errorf("sim: %s is now instance %s, not %s", target.addr, target.id, c.expectSource)
+		}
+		w.reply(target, c, &state.ProbeCompleted{Call: c.id, Err: err})
 		return
 	}
 	w.reqSeq++

@@ -59,7 +59,8 @@ func (w *World) upNodes() []*simNode {
 }
 
 // Converged reports whether every running node knows every other running
-// node of its cluster and holds exactly its current patterns (its synced
+// node it takes as a peer (of its cluster, and a member to it: keys.go)
+// and holds exactly its current patterns (its synced
 // hash equals the other's own hash). The message names the first pair
 // that disagrees.
 func (w *World) Converged() (bool, string) {
@@ -67,7 +68,7 @@ func (w *World) Converged() (bool, string) {
 	for _, a := range up {
 		peers := 0
 		for _, b := range up {
-			if a == b || a.cluster != b.cluster {
+			if a == b || !takes(a, b) {
 				continue
 			}
 			peers++
@@ -98,11 +99,12 @@ func viewOf(a, b *simNode) (bool, string) {
 	return true, ""
 }
 
-// convergedOn reports whether every running node of b's cluster holds b's
-// current patterns: the cheap check after one node's subscriptions change.
+// convergedOn reports whether every running node that takes b as a peer
+// holds b's current patterns: the cheap check after one node's
+// subscriptions change.
 func (w *World) convergedOn(b *simNode) bool {
 	for _, a := range w.nodes {
-		if a != b && a.up && a.cluster == b.cluster {
+		if a != b && a.up && takes(a, b) {
 			if ok, _ := viewOf(a, b); !ok {
 				return false
 			}

@@ -7,7 +7,8 @@ import (
 )
 
 // peers node=I: the node's peer table: name, status, whether synced, and
-// the patterns it routes to that peer.
+// the patterns it routes to that peer; at=ADDR when the node reaches the
+// peer at another address than the peer's own.
 func cmdPeers(s *Script, a *args) (string, error) {
 	i, err := s.node(a)
 	if err != nil {
@@ -23,7 +24,11 @@ func cmdPeers(s *Script, a *args) (string, error) {
 		if pats == "" {
 			pats = "-"
 		}
-		lines = append(lines, fmt.Sprintf("%s %s %s %s", s.w.nameOf(p.ID), p.Status, sync, pats))
+		line := fmt.Sprintf("%s %s %s %s", s.w.nameOf(p.ID), p.Status, sync, pats)
+		if sn := s.w.nodeByID(p.ID); sn == nil || sn.addr != p.Addr {
+			line += " at=" + p.Addr
+		}
+		lines = append(lines, line)
 	}
 	slices.Sort(lines)
 	if len(lines) == 0 {

@@ -10,10 +10,12 @@ import (
 	"github.com/nexusd/nexusd/state"
 )
 
-// world nodes=N [seed=S] [clusters=A,A,B...] [config=Field:Value,...]: a
-// new world of N started nodes on a quiet network. clusters names each
-// node's cluster in order; config sets fields of every node's state.Config
-// (whole numbers, durations such as 500ms, or policy names).
+// world nodes=N [seed=S] [clusters=A,A,B...] [keys=K,K,-...]
+// [config=Field:Value,...]: a new world of N started nodes on a quiet
+// network. clusters names each node's cluster in order; keys its cluster
+// keyring (keys.go): a key name, several joined by + (the first signs),
+// or - for none; config sets fields of every node's state.Config (whole
+// numbers, durations such as 500ms, or policy names).
 func cmdWorld(s *Script, a *args) (string, error) {
 	n, err := a.int("nodes", 0)
 	if err != nil {
@@ -32,6 +34,18 @@ func cmdWorld(s *Script, a *args) (string, error) {
 			return "", fmt.Errorf("world: clusters= names %d clusters for %d nodes", len(names), n)
 		}
 		opts.Cluster = func(i int) string { return names[i] }
+	}
+	if v := a.str("keys", ""); v != "" {
+		rings := strings.Split(v, ",")
+		if len(rings) != n {
+			return "", fmt.Errorf("world: keys= names %d keyrings for %d nodes", len(rings), n)
+		}
+		opts.Keys = func(i int) []string {
+			if rings[i] == "-" {
+				return nil
+			}
+			return strings.Split(rings[i], "+")
+		}
 	}
 	if v := a.str("config", ""); v != "" {
 		set, err := parseConfig(v)

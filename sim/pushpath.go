@@ -89,6 +89,10 @@ func (w *World) flushPath(p *pushPath) {
 				w.completePushes(p, p.s.FailQueued(), errRefused, w.now+w.net.cfg.DelayMin)
 				return
 			}
+			if !handshake(p.from, target) {
+				w.completePushes(p, p.s.FailQueued(), errHandshake, w.now+w.net.cfg.DelayMin)
+				return
+			}
 			p.s.Open() // nothing was open, so nothing fails
 		}
 		stream := p.s.Stream()

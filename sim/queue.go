@@ -27,4 +27,5 @@ type event struct {
 	call *call
 	ev   any // state.Event for evStep/evResponse; beacon for evBeacon
 	fn   func()
+	to   *simNode // evBeacon: the one listener it is for (a replay aimed at one node); nil: all
 }

@@ -19,6 +19,10 @@ type Options struct {
 	// Config adjusts each node's state.Config (index from 0), after the
 	// defaults and the derived seed are set.
 	Config func(i int, c *state.Config)
+	// Keys is each node's cluster keyring (index from 0): key names, the
+	// first its primary; empty for a node without a key. nil: no keys
+	// anywhere. See keys.go.
+	Keys func(i int) []string
 	// Trace, if set, gets every event a node is handed and every effect it
 	// returns, one line each, in their one-line text form.
 	Trace func(line string)
@@ -74,8 +78,11 @@ type simNode struct {
 	up      bool
 
 	pausedUntil time.Duration
-	deferred    []event // arrived while paused
-	wallOffset  int64   // ms added to this node's wall clock
+	deferred    []event      // arrived while paused
+	wallOffset  int64        // ms added to this node's wall clock
+	keys        []string     // keys.go: its keyring, the primary first; none: no key
+	beacons     uint64       // beacons this incarnation sent: its counter
+	lastBeacon  state.Beacon // the last it sent, as anyone on the LAN could capture it
 	tickAt      time.Duration
 	timersSeen  uint64 // the node's TimersSet at the last reschedule
 	steps       uint64 // steps and ticks so far: paces the full invariant checks
@@ -112,6 +119,9 @@ func New(opts Options) (*World, error) {
 		if opts.Cluster != nil {
 			sn.cluster = opts.Cluster(i)
 		}
+		if opts.Keys != nil {
+			sn.keys = opts.Keys(i)
+		}
 		w.nodes = append(w.nodes, sn)
 		w.byAddr[sn.addr] = sn
 		if err := w.boot(sn); err != nil {
@@ -134,6 +144,7 @@ func (w *World) boot(sn *simNode) error {
 		w.opts.Trace(fmt.Sprintf("%s %s is instance %s", fmtDur(w.now), sn.name, sn.id))
 	}
 	cfg := state.DefaultConfig(sn.id, sn.cluster, r)
+	cfg.Members = len(sn.keys) > 0
 	if w.opts.Config != nil {
 		w.opts.Config(sn.idx, &cfg)
 	}
@@ -144,6 +155,7 @@ func (w *World) boot(sn *simNode) error {
 	sn.node = n
 	sn.up = true
 	sn.pausedUntil = 0
+	sn.beacons = 0
 	sn.deferred = nil
 	sn.tickAt = state.Never
 	sn.answers = make(map[uint64]*call)

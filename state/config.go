@@ -59,6 +59,13 @@ type Config struct {
 	SuspectAfter   time.Duration // beacon silence before a peer is suspected and probed
 	PeerTimeout    time.Duration // silence (beacons and probes) before a peer is dead and removed
 
+	// Admission (admit.go). Members: only beacons that proved the cluster
+	// key (Beacon.Member) admit or refresh a peer. NewPeerRate and
+	// NewPeerBurst bound the new instances one address may introduce.
+	Members      bool
+	NewPeerRate  float64 // per second, per address
+	NewPeerBurst int
+
 	// Gossip.
 	FetchInterval      time.Duration // least time between two fetches from one peer
 	MaxFetchesInFlight int           // state fetches under way at once, all peers
@@ -123,6 +130,8 @@ func DefaultConfig(nodeID, cluster string, rand Source) Config {
 		BeaconMinGap:   100 * time.Millisecond, // a changed hash goes out early, at most 10 extra beacons/s
 		SuspectAfter:   3 * time.Second,        // SPEC: three missed beacons
 		PeerTimeout:    5 * time.Second,        // SPEC: --peer-timeout
+		NewPeerRate:    8,                      // a host's daemons start a few at a time; a flood of ids from one address stays small
+		NewPeerBurst:   64,
 
 		FetchInterval:      time.Second, // SPEC: at most one fetch per peer per beacon interval
 		MaxFetchesInFlight: 16,          // SPEC: no fetch storms when many peers change at once
@@ -201,6 +210,9 @@ func (c *Config) Validate() error {
 	if c.BeaconMinGap < 0 || c.DefaultTTL < 0 {
 		return errors.New("config: BeaconMinGap and DefaultTTL may not be negative")
 	}
+	if !(c.NewPeerRate > 0) {
+		return fmt.Errorf("config: NewPeerRate must be positive, got %g", c.NewPeerRate)
+	}
 	if c.BeaconJitter < 0 || c.BeaconJitter >= 1 {
 		return fmt.Errorf("config: BeaconJitter must be in [0, 1), got %g", c.BeaconJitter)
 	}
@@ -221,7 +233,7 @@ func (c *Config) Validate() error {
 		{"DedupWindow", c.DedupWindow}, {"ReplayLimitPerResume", c.ReplayLimitPerResume},
 		{"PushWindow", c.PushWindow}, {"PeerBacklogLimit", c.PeerBacklogLimit},
 		{"RepairAttempts", c.RepairAttempts}, {"RepairHoldLimit", c.RepairHoldLimit},
-		{"MaxStreams", c.MaxStreams},
+		{"MaxStreams", c.MaxStreams}, {"NewPeerBurst", c.NewPeerBurst},
 	}
 	for _, l := range limits {
 		if l.n <= 0 {

@@ -18,6 +18,8 @@ type Counters struct {
 	PeersSuspected uint64
 	PeersDead      uint64 // removed after PeerTimeout
 	PeersReplaced  uint64 // removed because a new instance took the endpoint
+	PeersMoved     uint64 // moved to a new address after it answered there (admit.go)
+	AddrConflicts  uint64 // a live peer claimed at a second address: reported, not followed
 
 	Published             uint64 // local publishes accepted
 	DeliveredLocal        uint64 // messages handed to local subscription streams
@@ -75,6 +77,9 @@ const (
 	reasonForeignCluster  = "beacon_foreign_cluster"
 	reasonBadBeacon       = "beacon_invalid"
 	reasonTooManyPeers    = "peer_limit"
+	reasonNotMember       = "beacon_not_member" // no proof of the cluster key, and we require it
+	reasonReplayed        = "beacon_replayed"   // a member's (epoch, counter) not above the last taken
+	reasonNewPeerRate     = "new_peer_rate"     // its address introduced too many new instances
 	reasonUnknownCall     = "unknown_call"
 	reasonStateMismatch   = "state_wrong_instance"
 	reasonBadPattern      = "peer_pattern_invalid"

@@ -43,11 +43,19 @@ type FetchState struct {
 }
 
 // Probe: check directly that a suspected peer is alive; complete with
-// ProbeCompleted.
+// ProbeCompleted. Move: Addr is a new address the peer is claimed at
+// (admit.go): check that the instance answering there is Peer, without
+// touching the connection to the address in use.
 type Probe struct {
 	Call       uint64
 	Peer, Addr string
+	Move       bool
 }
+
+// AddressConflict: a beacon claimed Peer, alive at Addr, at Claimed too.
+// The node keeps Addr; the shell reports it (two processes share an id, or
+// someone forges one).
+type AddressConflict struct{ Peer, Addr, Claimed string }
 
 // Push: send one message to a peer on its ordered stream, with Prev as its
 // envelope's prev_source_sequence; complete with PushCompleted.
@@ -154,6 +162,7 @@ func (*Probe) effect()               {}
 func (*Push) effect()                {}
 func (*RequestResend) effect()       {}
 func (*ClosePeer) effect()           {}
+func (*AddressConflict) effect()     {}
 func (*ReportGap) effect()           {}
 func (*AnswerState) effect()         {}
 func (*AnswerPush) effect()          {}
@@ -167,7 +176,15 @@ func (e *SendBeacon) String() string { return fmt.Sprintf("send-beacon hash=%016
 func (e *FetchState) String() string {
 	return fmt.Sprintf("fetch call=%d peer=%s", e.Call, short(e.Peer))
 }
-func (e *Probe) String() string { return fmt.Sprintf("probe call=%d peer=%s", e.Call, short(e.Peer)) }
+func (e *Probe) String() string {
+	if e.Move {
+		return fmt.Sprintf("probe call=%d peer=%s at=%s (claimed move)", e.Call, short(e.Peer), e.Addr)
+	}
+	return fmt.Sprintf("probe call=%d peer=%s", e.Call, short(e.Peer))
+}
+func (e *AddressConflict) String() string {
+	return fmt.Sprintf("address-conflict peer=%s at=%s claimed=%s", short(e.Peer), e.Addr, e.Claimed)
+}
 func (e *Push) String() string {
 	return fmt.Sprintf("push call=%d peer=%s %s", e.Call, short(e.Peer), e.Msg.Envelope.String())
 }

@@ -17,6 +17,11 @@ type Event interface {
 // Beacon is one decoded discovery datagram. The shell fills Addr with the
 // peer's mesh endpoint: the advertised rpc_ip:rpc_port, or the datagram's
 // source address when rpc_ip is empty or unspecified.
+//
+// Member says the beacon proved its sender holds the cluster key: the shell
+// checked its tag (SPEC section 6). Epoch and Counter are its (boot epoch,
+// counter) pair, which only grows for one instance: a member's beacon whose
+// pair is not above the last one taken from that instance is a replay.
 type Beacon struct {
 	Instance string
 	Cluster  string
@@ -24,6 +29,9 @@ type Beacon struct {
 	Hash     uint64
 	Version  int32
 	WallMs   int64
+	Member   bool
+	Epoch    uint64
+	Counter  uint64
 }
 
 // BeaconReceived: a beacon arrived (multicast or unicast).

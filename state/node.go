@@ -49,7 +49,10 @@ type Node struct {
 	departures      uint64                // deaths and absences so far, numbering their entries
 	departedRoutes  trie[*chain]          // dead peers' last known patterns
 	departedAt      map[string]string     // address -> dead peer id
-	awaySources     map[string]awaySource // repair.go: dead sources whose holes wait for their return
+	pastMarks       map[string]beaconMark // admit.go: removed members' last (epoch, counter)
+	pastOrder       deque[string]
+	newPeers        map[string]*newPeerBucket // admit.go: new instances by address
+	awaySources     map[string]awaySource     // repair.go: dead sources whose holes wait for their return
 	awayOrder       deque[awaySource]
 
 	// Local subscriptions (subscription.go).
@@ -99,6 +102,7 @@ type callKind uint8
 const (
 	callFetch callKind = iota + 1
 	callProbe
+	callMove // a probe of a peer's claimed new address
 	callResend
 )
 
@@ -121,6 +125,8 @@ func New(cfg Config) (*Node, error) {
 		patternRefs:  make(map[string]int),
 		chains:       make(map[string]*chain),
 		departedAt:   make(map[string]string),
+		pastMarks:    make(map[string]beaconMark),
+		newPeers:     make(map[string]*newPeerBucket),
 		awaySources:  make(map[string]awaySource),
 		unwantedSeen: make(map[streamKey]uint64),
 		stampWait:    make(map[string]*Message),

@@ -78,6 +78,12 @@ type peer struct {
 	id, addr  string
 	probeCall uint64
 
+	// admit.go
+	lastBeacon   beaconMark // the last member beacon's pair taken
+	moveAddr     string     // a claimed new address being probed
+	moveCall     uint64
+	conflictAddr string // the last claimed address reported as a conflict
+
 	// gossip.go
 	everFetching bool
 	lastFetch    time.Duration
@@ -100,9 +106,20 @@ func (n *Node) onBeacon(b *Beacon) {
 	case b.Instance == "" || len(b.Instance) > maxIDBytes || b.Addr == "" || len(b.Addr) > maxAddrBytes || b.Version < 1:
 		n.reject(reasonBadBeacon)
 		return
+	case n.cfg.Members && !b.Member:
+		n.reject(reasonNotMember)
+		return
+	}
+	p := n.peers.get(b.Instance)
+	if b.Member && !n.fresh(p, b) {
+		n.reject(reasonReplayed)
+		return
+	}
+	if p == nil && n.byAddr[b.Addr] == nil && n.chains[b.Instance] == nil && !n.admitNew(b.Addr) {
+		n.reject(reasonNewPeerRate)
+		return
 	}
 	n.counters.BeaconsReceived++
-	p := n.peers.get(b.Instance)
 	if p == nil {
 		if old := n.byAddr[b.Addr]; old != nil {
 			// A new instance at a known endpoint: the old process is gone.
@@ -120,6 +137,7 @@ func (n *Node) onBeacon(b *Beacon) {
 			return
 		}
 		p = &peer{id: b.Instance, addr: b.Addr, status: Alive, fetchAlarm: newAlarm()}
+		n.takeMark(p, b)
 		p.link.init()
 		p.link.chain, p.patterns = n.chainFor(p.id)
 		for _, pat := range p.patterns {
@@ -132,13 +150,8 @@ func (n *Node) onBeacon(b *Beacon) {
 		n.returned(p)
 		n.sourceBack(p.id)
 	} else if p.addr != b.Addr {
-		if other := n.byAddr[b.Addr]; other != nil {
-			n.counters.PeersReplaced++
-			n.removePeer(other, false)
-		}
-		delete(n.byAddr, p.addr)
-		p.addr = b.Addr
-		n.byAddr[p.addr] = p
+		n.claim(p, b.Addr)
+		return
 	}
 	n.heard(p)
 	p.beaconHash = b.Hash
@@ -162,6 +175,11 @@ func (n *Node) heard(p *peer) {
 }
 
 func (n *Node) onProbeCompleted(e *ProbeCompleted) {
+	if c, ok := n.calls[e.Call]; ok && c.kind == callMove {
+		delete(n.calls, e.Call)
+		n.moveProbed(c, e.Err)
+		return
+	}
 	c, ok := n.takeCall(e.Call, callProbe)
 	if !ok {
 		return
@@ -187,6 +205,7 @@ func (n *Node) onProbeCompleted(e *ProbeCompleted) {
 // DepartedRetention; a replaced one (its process restarted) leaves nothing.
 func (n *Node) removePeer(p *peer, mayReturn bool) {
 	p.removed = true
+	n.rememberMark(p)
 	unqueue(p)
 	n.armSilence()
 	n.peers.del(p.id)

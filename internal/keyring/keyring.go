@@ -60,9 +60,14 @@ func (k Key) Derive(purpose string, n int) []byte {
 	return out
 }
 
-// MAC is HMAC-SHA256 of data under the key's secret for purpose.
+// MACKey is the HMAC-SHA256 key of purpose: a caller that authenticates
+// often keeps one hmac.New(sha256.New, k.MACKey(purpose)) and resets it.
+func (k Key) MACKey(purpose string) []byte { return k.Derive(purpose+" mac", KeyBytes) }
+
+// MAC is HMAC-SHA256 of data (its pieces in order) under the key's secret
+// for purpose.
 func (k Key) MAC(purpose string, data ...[]byte) [sha256.Size]byte {
-	m := hmac.New(sha256.New, k.Derive(purpose+" mac", KeyBytes))
+	m := hmac.New(sha256.New, k.MACKey(purpose))
 	for _, d := range data {
 		m.Write(d)
 	}

@@ -11,7 +11,7 @@
 // a second. Beacons are best effort: a lost one is simply replaced by the next.
 //
 // Wire-compatible with the NexusD v1 schema: fields 1-7 keep their v1 names and
-// numbers. Fields 8-10 are extensions of this implementation; a v1 daemon ignores
+// numbers. Fields 8-11 are extensions of this implementation; a v1 daemon ignores
 // them, and they are left empty when no cluster key is configured.
 
 package discoverypb
@@ -55,9 +55,13 @@ type Beacon struct {
 	// Version of this discovery protocol; always 1 (the extensions below do not change it).
 	ProtocolVersion int32 `protobuf:"varint,7,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
 	// Extension of this implementation (not in v1), set only when a cluster key is
-	// configured: HMAC-SHA256 with the cluster key over this beacon's encoding with
-	// auth_tag unset (field 8 absent), 32 bytes. Receivers with a key drop beacons
-	// whose tag is missing or wrong.
+	// configured: HMAC-SHA256 under a secret derived from the cluster key named by
+	// key_id, over this beacon's encoding without field 8 (the bytes before it and the
+	// bytes after it, in order), 32 bytes. Receivers with a key drop beacons whose tag
+	// is missing or wrong; receivers without one drop beacons that carry a tag.
+	// With a key, topic_state_hash is sent masked: XOR-ed with the first 8 bytes
+	// (big-endian) of an HMAC-SHA256, under another secret derived from the key, of
+	// instance_uuid, boot_epoch and counter. Only members learn it.
 	AuthTag []byte `protobuf:"bytes,8,opt,name=auth_tag,json=authTag,proto3" json:"auth_tag,omitempty"`
 	// Extension of this implementation (not in v1): the sender's boot epoch, a number
 	// that grows with every daemon start (for example the start time in milliseconds
@@ -67,7 +71,12 @@ type Beacon struct {
 	// starting at 1 and growing by one per beacon sent. A receiver accepts a beacon
 	// only if (boot_epoch, counter) is greater than the last pair it accepted from
 	// that instance.
-	Counter       uint64 `protobuf:"varint,10,opt,name=counter,proto3" json:"counter,omitempty"`
+	Counter uint64 `protobuf:"varint,10,opt,name=counter,proto3" json:"counter,omitempty"`
+	// Extension of this implementation (not in v1), set only when a cluster key is
+	// configured: which key of the sender's keyring signed this beacon (the first
+	// 4 bytes, big-endian, of SHA-256 of "nexusd key id\n" and the key), so a
+	// receiver tries that key alone.
+	KeyId         uint32 `protobuf:"fixed32,11,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -172,11 +181,18 @@ func (x *Beacon) GetCounter() uint64 {
 	return 0
 }
 
+func (x *Beacon) GetKeyId() uint32 {
+	if x != nil {
+		return x.KeyId
+	}
+	return 0
+}
+
 var File_discovery_proto protoreflect.FileDescriptor
 
 const file_discovery_proto_rawDesc = "" +
 	"\n" +
-	"\x0fdiscovery.proto\x12\x10nexusd.discovery\"\xca\x02\n" +
+	"\x0fdiscovery.proto\x12\x10nexusd.discovery\"\xe1\x02\n" +
 	"\x06Beacon\x12#\n" +
 	"\rinstance_uuid\x18\x01 \x01(\tR\finstanceUuid\x12\x1d\n" +
 	"\n" +
@@ -190,7 +206,8 @@ const file_discovery_proto_rawDesc = "" +
 	"\n" +
 	"boot_epoch\x18\t \x01(\x04R\tbootEpoch\x12\x18\n" +
 	"\acounter\x18\n" +
-	" \x01(\x04R\acounterB8Z6github.com/nexusd/nexusd/proto/discoverypb;discoverypbb\x06proto3"
+	" \x01(\x04R\acounter\x12\x15\n" +
+	"\x06key_id\x18\v \x01(\aR\x05keyIdB8Z6github.com/nexusd/nexusd/proto/discoverypb;discoverypbb\x06proto3"
 
 var (
 	file_discovery_proto_rawDescOnce sync.Once
