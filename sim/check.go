@@ -123,18 +123,24 @@ func (w *World) isLive(id string) bool {
 }
 
 // RetainedAgree reports whether every running node holds the same
-// retained values. Values with a TTL are left out: each node judges expiry
-// by its own wall clock, so under clock skew they may rightly differ for a
-// while; which value wins never does.
+// retained values as the first running node of its mesh (of its cluster,
+// and a member to it both ways: keys.go). Values with a TTL are left out:
+// each node judges expiry by its own wall clock, so under clock skew they
+// may rightly differ for a while; which value wins never does.
 func (w *World) RetainedAgree() (bool, string) {
 	up := w.upNodes()
-	if len(up) == 0 {
-		return true, ""
-	}
-	want := retainedKey(up[0])
-	for _, sn := range up[1:] {
-		if got := retainedKey(sn); got != want {
-			return false, fmt.Sprintf("%s holds [%s] but %s holds [%s]", up[0].name, want, sn.name, got)
+	var firsts []*simNode // the first node of each mesh seen
+	keys := map[*simNode]string{}
+	for _, sn := range up {
+		got := retainedKey(sn)
+		keys[sn] = got
+		i := slices.IndexFunc(firsts, func(f *simNode) bool { return takes(f, sn) && takes(sn, f) })
+		if i < 0 {
+			firsts = append(firsts, sn)
+			continue
+		}
+		if want := keys[firsts[i]]; got != want {
+			return false, fmt.Sprintf("%s holds [%s] but %s holds [%s]", firsts[i].name, want, sn.name, got)
 		}
 	}
 	return true, ""

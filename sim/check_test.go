@@ -211,3 +211,24 @@ func TestSilentLossCheckerWaitsForASettledWorld(t *testing.T) {
 		t.Fatalf("judged an unsettled world: %v", v)
 	}
 }
+
+// A message from a node that is no member reaching a member's subscriber
+// is an outsider violation.
+func TestOutsiderCheckerCatchesAMessageAcrossKeys(t *testing.T) {
+	w, err := New(Options{Nodes: 2, Seed: 5, Net: DefaultNet(), Keys: func(i int) []string {
+		return [][]string{{"k"}, nil}[i]
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Start()
+	if err := w.Subscribe(1, "s", []string{"t"}, SubOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w.Stabilize(10 * time.Second)
+	from := &state.Message{Envelope: state.Envelope{ID: "m", Topic: "t", Source: w.nodes[1].id, SourceSeq: 1}, Seq: 1}
+	w.clients["s"].receive(w, state.Out{Kind: state.OutMessage, Msg: from}) // as if it crossed
+	if v := w.Violations("outsider"); len(v) != 1 || !strings.Contains(v[0], "from n2, which is no member") {
+		t.Fatalf("outsider violations %v, want one naming n2", v)
+	}
+}

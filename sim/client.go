@@ -196,6 +196,9 @@ func (c *client) receive(w *World, o state.Out) {
 // checkOrder is the per-delivery safety check: per (source, topic) the
 // source's numbers and per topic the node's numbers only go up.
 func (c *client) checkOrder(w *World, m *state.Message) {
+	if w.opts.Keys != nil && !w.sameMesh(m.Source, c.node) {
+		w.violate("outsider", fmt.Sprintf("%s on %s got %s#%d from %s, which is no member to it", c.name, c.node.name, m.Topic, m.SourceSeq, w.nameOf(m.Source)))
+	}
 	if m.SourceSeq > 0 {
 		if key := (msgKey{m.Source, m.Topic, m.SourceSeq}); c.got[key] {
 			w.violate("duplicate", fmt.Sprintf("%s got %s from %s twice", c.name, key, w.nameOf(m.Source)))

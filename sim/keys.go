@@ -64,3 +64,19 @@ func handshake(a, b *simNode) bool {
 }
 
 var errHandshake = errors.New("sim: TLS handshake failed: no certificate from a trusted cluster key")
+
+// sameMesh reports whether a message from instance source may reach a
+// subscriber on node to: both hold no key, or each is a member to the
+// other as they were keyed when source started (a message crosses only on
+// a connection the handshake let through).
+func (w *World) sameMesh(source string, to *simNode) bool {
+	if source == to.id {
+		return true
+	}
+	from := w.keysOf[source]
+	switch {
+	case len(from) == 0 || len(to.keys) == 0:
+		return len(from) == 0 && len(to.keys) == 0
+	}
+	return slices.Contains(to.keys, from[0]) || slices.Contains(from, to.keys[0])
+}

@@ -24,6 +24,11 @@ type SwarmOptions struct {
 	Record     bool              // keep the run as a scenario script (Summary.Script)
 	Trace      func(line string) // every event and effect, as Options.Trace
 	Invariants Checks            // how often nodes check their invariants (Paced)
+	// Intruders, when above zero, runs the mesh with a cluster key and
+	// adds that many nodes without it (every other one holding another
+	// key): they beacon, subscribe and publish like the rest, and must
+	// never become a member's peer or exchange a message with one.
+	Intruders int
 }
 
 // Summary is what a swarm run reports.
@@ -102,7 +107,19 @@ func swarmDebug(o SwarmOptions, out **World) (*Summary, error) {
 	if o.FaultsText == "" {
 		o.FaultsText = o.Faults.String()
 	}
-	w, err := New(Options{Nodes: o.Nodes, Seed: o.Seed, Net: DefaultNet(), Trace: o.Trace, Invariants: o.Invariants})
+	wo := Options{Nodes: o.Nodes + o.Intruders, Seed: o.Seed, Net: DefaultNet(), Trace: o.Trace, Invariants: o.Invariants}
+	if o.Intruders > 0 {
+		wo.Keys = func(i int) []string {
+			switch {
+			case i < o.Nodes:
+				return []string{"k"}
+			case i%2 == 0:
+				return []string{"x"}
+			}
+			return nil
+		}
+	}
+	w, err := New(wo)
 	if err != nil {
 		return nil, err
 	}
@@ -115,11 +132,14 @@ func swarmDebug(o SwarmOptions, out **World) (*Summary, error) {
 	}
 	if o.Record {
 		s.rec = &recorder{}
-		s.rec.line(0, fmt.Sprintf("world nodes=%d seed=%d", o.Nodes, o.Seed))
+		s.rec.line(0, worldLine(o))
 	}
 	sum := &Summary{Nodes: o.Nodes, Seed: o.Seed, Faults: o.FaultsText,
 		Replay: fmt.Sprintf("nexusd-sim swarm --nodes %d --seed %d --duration %s --faults '%s' --topics %d --rate %g",
 			o.Nodes, o.Seed, o.Duration, o.FaultsText, o.Topics, o.Rate)}
+	if o.Intruders > 0 {
+		sum.Replay += fmt.Sprintf(" --intruders %d", o.Intruders)
+	}
 	failure := s.run(sum)
 	if v := w.Violations(""); len(v) > 0 {
 		// A broken safety property is the failure, whatever came after it.
@@ -254,11 +274,11 @@ func (s *swarm) deliverRound() string {
 	for _, c := range w.clients {
 		c.liveGot = map[string]bool{}
 	}
-	origin := map[string]string{}
+	origin := map[string]*simNode{}
 	sources := s.rng.Perm(w.Size())[:min(w.Size(), 5)]
 	for _, t := range s.topics {
 		for _, i := range sources {
-			src := w.nodes[i].name
+			src := w.nodes[i]
 			s.publish(i+1, t, false, 0, func(e *state.CompletePublish) {
 				if e.Err == nil {
 					s.liveIDs[e.Result.MessageID] = t
@@ -278,10 +298,11 @@ func (s *swarm) deliverRound() string {
 		want := 0
 		var missing []string
 		for _, id := range slices.Sorted(maps.Keys(s.liveIDs)) {
-			if t := s.liveIDs[id]; matchesAny(c.patterns, t) {
+			src := origin[id]
+			if t := s.liveIDs[id]; matchesAny(c.patterns, t) && (src == c.node || takes(c.node, src) && takes(src, c.node)) {
 				want++
 				if !c.liveGot[id] {
-					missing = append(missing, t+" from "+origin[id])
+					missing = append(missing, t+" from "+src.name)
 				}
 			}
 		}
@@ -628,3 +649,23 @@ func (r *recorder) line(at time.Duration, cmd string) {
 }
 
 func (r *recorder) String() string { return r.b.String() }
+
+// worldLine is the scenario line that builds the swarm's world.
+func worldLine(o SwarmOptions) string {
+	line := fmt.Sprintf("world nodes=%d seed=%d", o.Nodes+o.Intruders, o.Seed)
+	if o.Intruders > 0 {
+		keys := make([]string, o.Nodes+o.Intruders)
+		for i := range keys {
+			switch {
+			case i < o.Nodes:
+				keys[i] = "k"
+			case i%2 == 0:
+				keys[i] = "x"
+			default:
+				keys[i] = "-"
+			}
+		}
+		line += " keys=" + strings.Join(keys, ",")
+	}
+	return line
+}

@@ -14,9 +14,10 @@ import (
 // over many seeds.
 func TestSwarmWithFaultsHoldsSafetyAndConverges(t *testing.T) {
 	runs := []struct {
-		faults string
-		seed   uint64
-	}{{"default", 1}, {"default", 2}, {"heavy", 1}}
+		faults    string
+		seed      uint64
+		intruders int // nodes without the cluster key, in a keyed mesh
+	}{{"default", 1, 0}, {"default", 2, 0}, {"heavy", 1, 0}, {"heavy", 2, 20}}
 	nodes := 200
 	if testing.Short() {
 		runs, nodes = runs[:1], 50
@@ -26,7 +27,7 @@ func TestSwarmWithFaultsHoldsSafetyAndConverges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sum, err := Swarm(SwarmOptions{Nodes: nodes, Seed: r.seed, Duration: 20 * time.Second, Faults: plan, FaultsText: r.faults}, time.Now)
+		sum, err := Swarm(SwarmOptions{Nodes: nodes, Seed: r.seed, Duration: 20 * time.Second, Faults: plan, FaultsText: r.faults, Intruders: r.intruders}, time.Now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,8 +66,15 @@ func TestSameSeedSameTrace(t *testing.T) {
 // A swarm written out as a scenario replays exactly: the script's world
 // ends with the same trace hash as the run that recorded it.
 func TestSwarmWrittenAsScenarioReplaysExactly(t *testing.T) {
+	for _, intruders := range []int{0, 3} {
+		replaysExactly(t, intruders)
+	}
+}
+
+func replaysExactly(t *testing.T, intruders int) {
+	t.Helper()
 	plan, _ := ParseFaults("default")
-	sum, err := Swarm(SwarmOptions{Nodes: 12, Seed: 9, Duration: 15 * time.Second, Faults: plan, Record: true}, time.Now)
+	sum, err := Swarm(SwarmOptions{Nodes: 12, Seed: 9, Duration: 15 * time.Second, Faults: plan, Record: true, Intruders: intruders}, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,7 @@ type World struct {
 	seq   uint64
 
 	nodes  []*simNode
+	keysOf map[string][]string // keys.go: each instance's keyring at its start, when keys are modelled
 	byAddr map[string]*simNode
 	net    network
 
@@ -109,6 +110,7 @@ func New(opts Options) (*World, error) {
 		byAddr:  make(map[string]*simNode),
 		paths:   make(map[pathKey]*pushPath),
 		clients: make(map[string]*client),
+		keysOf:  make(map[string][]string),
 	}
 	w.net.init(opts.Nodes, opts.Net)
 	w.checks.init()
@@ -140,6 +142,9 @@ func (w *World) boot(sn *simNode) error {
 	w.dropPaths(sn)
 	r := derive(w.seed, "node", sn.idx*1000+sn.gen)
 	sn.id = state.NewUUID(r)
+	if w.opts.Keys != nil {
+		w.keysOf[sn.id] = sn.keys
+	}
 	if w.opts.Trace != nil {
 		w.opts.Trace(fmt.Sprintf("%s %s is instance %s", fmtDur(w.now), sn.name, sn.id))
 	}

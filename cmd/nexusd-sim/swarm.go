@@ -21,6 +21,7 @@ func swarm(args []string) int {
 	faults := fs.String("faults", "default", "fault plan: none, default, heavy, or key=value,...")
 	topics := fs.Int("topics", 8, "distinct topics published to")
 	rate := fs.Float64("rate", 50, "publishes per second over the whole mesh")
+	intruders := fs.Int("intruders", 0, "run the mesh with a cluster key and add this many nodes without it (half with another key): they must never join it")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	scenario := fs.String("write-scenario", "", "write the run as a scenario script to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
@@ -41,6 +42,10 @@ func swarm(args []string) int {
 	}
 	if *nodes < 1 || *nodes > 4096 {
 		fmt.Fprintf(stderr, "nexusd-sim: --nodes %d: want 1 to 4096\n", *nodes)
+		return 2
+	}
+	if *intruders < 0 || *nodes+*intruders > 4096 {
+		fmt.Fprintf(stderr, "nexusd-sim: --intruders %d: want 0 or more, with --nodes at most 4096 in all\n", *intruders)
 		return 2
 	}
 	if *duration <= 0 || *topics < 1 || *rate <= 0 {
@@ -67,7 +72,7 @@ func swarm(args []string) int {
 		trace = func(line string) { buf.WriteString(line); buf.WriteByte('\n') }
 	}
 	sum, err := sim.Swarm(sim.SwarmOptions{
-		Nodes: *nodes, Seed: *seed, Duration: *duration, Faults: plan, FaultsText: *faults,
+		Nodes: *nodes, Seed: *seed, Duration: *duration, Faults: plan, FaultsText: *faults, Intruders: *intruders,
 		Topics: *topics, Rate: *rate, Record: *scenario != "", Trace: trace, Invariants: checks,
 	}, time.Now)
 	if err != nil {
