@@ -1,10 +1,11 @@
 // Command nexusd is the NexusD daemon: it reads its flags (and their
 // NEXUSD_* environment variables) into netshell.Options, runs a
 // netshell.Server until SIGINT or SIGTERM, and shuts it down gracefully.
-// SIGHUP reloads the credential files.
+// SIGHUP reloads the credential files. `nexusd keygen` prints a new
+// cluster key.
 //
 // Exit status: 0 after a requested shutdown, 1 when the daemon cannot run
-// (a port in use, say), 2 for a bad flag.
+// (a port in use, a key file it cannot write), 2 for a bad flag.
 package main
 
 import (
@@ -41,6 +42,9 @@ func tuneProcess() {
 }
 
 func run(args []string) int {
+	if len(args) > 0 && args[0] == "keygen" {
+		return keygen(args[1:], os.Stdout, os.Stderr)
+	}
 	opts, err := netshell.ParseFlags(args, os.LookupEnv)
 	switch {
 	case errors.Is(err, netshell.ErrHelp):

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/mem"
 
 	"github.com/nexusd/nexusd/internal/bufpool"
+	"github.com/nexusd/nexusd/internal/keyring"
 )
 
 // The exit statuses the daemon promises: 2 for a bad flag, 0 for --help.
@@ -32,5 +36,39 @@ func TestDaemonMakesItsBufferPoolTheProcessDefault(t *testing.T) {
 	tuneProcess()
 	if p, ok := mem.DefaultBufferPool().(*bufpool.Pool); !ok {
 		t.Fatalf("gRPC's default buffer pool is %T, want *bufpool.Pool", p)
+	}
+}
+
+// keygen makes keys a daemon loads, writes them only to new files that
+// only their owner reads, and never overwrites one.
+func TestKeygenWritesALoadableKeyOnlyToANewPrivateFile(t *testing.T) {
+	var out, errs strings.Builder
+	if code := keygen(nil, &out, &errs); code != 0 {
+		t.Fatalf("keygen exited %d: %s", code, errs.String())
+	}
+	if _, err := keyring.Parse([]byte(out.String())); err != nil {
+		t.Fatalf("printed key does not parse: %v\n%s", err, out.String())
+	}
+	path := filepath.Join(t.TempDir(), "cluster.key")
+	if code := keygen([]string{"--out", path}, &out, &errs); code != 0 {
+		t.Fatalf("keygen --out exited %d: %s", code, errs.String())
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file %v mode %v, want 0600", err, fi.Mode().Perm())
+	}
+	if _, err := keyring.Load(path); err != nil {
+		t.Fatalf("written key does not load: %v", err)
+	}
+	before, _ := os.ReadFile(path)
+	errs.Reset()
+	if code := keygen([]string{"--out", path}, &out, &errs); code != 1 || !strings.Contains(errs.String(), "never overwrites") {
+		t.Fatalf("keygen over an existing key exited %d: %s", code, errs.String())
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Fatal("the existing key was changed")
+	}
+	if code := keygen([]string{"extra"}, &out, &errs); code != 2 {
+		t.Fatalf("keygen with an argument exited %d, want 2", code)
 	}
 }
