@@ -23,5 +23,6 @@ func cmdRekey(s *Script, a *args) (string, error) {
 		return "", fmt.Errorf("rekey: n%d has no key: a node gets its first key at start (world keys=)", i)
 	}
 	sn.keys = strings.Split(ring, "+")
+	s.w.keysOf[sn.id] = append(s.w.keysOf[sn.id], sn.keys)
 	return "ok", nil
 }

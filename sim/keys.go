@@ -66,17 +66,25 @@ func handshake(a, b *simNode) bool {
 var errHandshake = errors.New("sim: TLS handshake failed: no certificate from a trusted cluster key")
 
 // sameMesh reports whether a message from instance source may reach a
-// subscriber on node to: both hold no key, or each is a member to the
-// other as they were keyed when source started (a message crosses only on
-// a connection the handshake let through).
+// subscriber on node to: both hold no key, or at some time in their lives
+// (keyrings change by rekey) one was a member to the other. A message
+// crosses only on a connection a handshake let through, and a rotation
+// lets a message sent under the old key arrive after the new one took
+// over; an intruder never shares a key, so it never passes.
 func (w *World) sameMesh(source string, to *simNode) bool {
 	if source == to.id {
 		return true
 	}
-	from := w.keysOf[source]
-	switch {
-	case len(from) == 0 || len(to.keys) == 0:
-		return len(from) == 0 && len(to.keys) == 0
+	from, mine := w.keysOf[source], w.keysOf[to.id]
+	if len(from) == 0 || len(mine) == 0 || len(from[0]) == 0 || len(mine[0]) == 0 {
+		return (len(from) == 0 || len(from[0]) == 0) && (len(mine) == 0 || len(mine[0]) == 0)
 	}
-	return slices.Contains(to.keys, from[0]) || slices.Contains(from, to.keys[0])
+	for _, f := range from {
+		for _, m := range mine {
+			if slices.Contains(m, f[0]) || slices.Contains(f, m[0]) {
+				return true
+			}
+		}
+	}
+	return false
 }

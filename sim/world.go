@@ -45,7 +45,7 @@ type World struct {
 	seq   uint64
 
 	nodes  []*simNode
-	keysOf map[string][]string // keys.go: each instance's keyring at its start, when keys are modelled
+	keysOf map[string][][]string // keys.go: every keyring each instance held, when keys are modelled
 	byAddr map[string]*simNode
 	net    network
 
@@ -110,7 +110,7 @@ func New(opts Options) (*World, error) {
 		byAddr:  make(map[string]*simNode),
 		paths:   make(map[pathKey]*pushPath),
 		clients: make(map[string]*client),
-		keysOf:  make(map[string][]string),
+		keysOf:  make(map[string][][]string),
 	}
 	w.net.init(opts.Nodes, opts.Net)
 	w.checks.init()
@@ -143,7 +143,7 @@ func (w *World) boot(sn *simNode) error {
 	r := derive(w.seed, "node", sn.idx*1000+sn.gen)
 	sn.id = state.NewUUID(r)
 	if w.opts.Keys != nil {
-		w.keysOf[sn.id] = sn.keys
+		w.keysOf[sn.id] = [][]string{sn.keys}
 	}
 	if w.opts.Trace != nil {
 		w.opts.Trace(fmt.Sprintf("%s %s is instance %s", fmtDur(w.now), sn.name, sn.id))
