@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # GOFLAGS from the environment still apply; tests always run fresh.
 GO ?= go
 
-.PHONY: build test vet fmt-check bench bench-full bench-core bench-sim fuzz rewrite sim-long run demo demo-stop bin/nexusd
+.PHONY: build test vet fmt-check bench bench-full bench-tls bench-core bench-sim fuzz rewrite sim-long run demo demo-stop bin/nexusd
 
 # build compiles every package and command.
 build:
@@ -50,6 +50,12 @@ bench: bin/nexusd
 
 bench-full: bin/nexusd bench-core bench-sim
 	cd bench && $(GO) run . --full --runs 5 --nexusd ../bin/nexusd --json results.json --markdown ../BENCHMARKS.md
+
+# bench-tls: the cross-node case with a cluster key (mutual TLS on the
+# mesh) and without, taking turns in one run, 5 runs of 5 s each; prints
+# the ratio and writes neither results.json nor BENCHMARKS.md. About 1 min.
+bench-tls: bin/nexusd
+	cd bench && $(GO) run . --full --only '^cross-node$$' --systems nexusd,nexusd-tls --runs 5 --nexusd ../bin/nexusd --json '' --markdown ''
 
 # bench-core: the protocol core's publish path (go test -bench).
 bench-core:

@@ -33,10 +33,10 @@ func orchestrate(args []string) int {
 	full := fs.Bool("full", false, "every measurement, longer runs (make bench-full)")
 	runs := fs.Int("runs", 3, "runs per measurement and system; the median is reported")
 	bin := fs.String("nexusd", "../bin/nexusd", "the nexusd binary to measure")
-	jsonOut := fs.String("json", "results.json", "where to write the results")
-	mdOut := fs.String("markdown", "../BENCHMARKS.md", "file whose generated section to replace")
+	jsonOut := fs.String("json", "results.json", "where to write the results; \"\": nowhere")
+	mdOut := fs.String("markdown", "../BENCHMARKS.md", "file whose generated section to replace; \"\": none")
 	only := fs.String("only", "", "run only measurements whose id matches this regexp")
-	systemList := fs.String("systems", strings.Join(systems, ","), "systems to measure, comma-separated")
+	systemList := fs.String("systems", strings.Join(systems, ","), "systems to measure, comma-separated (also nexusd-tls: nexusd with a cluster key, for cross-node measurements)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -86,24 +86,47 @@ func orchestrate(args []string) int {
 		}
 	}
 	results := aggregate(order, samples)
-	if err := writeJSON(*jsonOut, results); err != nil {
-		fmt.Fprintln(os.Stderr, "nexusd-bench:", err)
-		return 1
+	if *jsonOut != "" {
+		if err := writeJSON(*jsonOut, results); err != nil {
+			fmt.Fprintln(os.Stderr, "nexusd-bench:", err)
+			return 1
+		}
 	}
 	cmd := "make bench"
 	if *full {
 		cmd = "make bench-full"
 	}
-	if err := writeMarkdown(*mdOut, results, cmd, *runs, dur, time.Since(began)); err != nil {
-		fmt.Fprintln(os.Stderr, "nexusd-bench:", err)
-		return 1
+	if *mdOut != "" {
+		if err := writeMarkdown(*mdOut, results, cmd, *runs, dur, time.Since(began)); err != nil {
+			fmt.Fprintln(os.Stderr, "nexusd-bench:", err)
+			return 1
+		}
 	}
+	printTLSRatios(results)
 	fmt.Fprintf(os.Stderr, "nexusd-bench: %d rows in %s, written to %s and %s\n", len(results), time.Since(began).Round(time.Second), *jsonOut, *mdOut)
 	if failed > 0 {
 		fmt.Fprintf(os.Stderr, "nexusd-bench: %d runs failed\n", failed)
 		return 1
 	}
 	return 0
+}
+
+// printTLSRatios prints, for every row measured with and without a
+// cluster key, what the key's mutual TLS leaves of the plaintext figure.
+func printTLSRatios(results []*result) {
+	plain := map[string]*result{}
+	for _, r := range results {
+		if r.System == "nexusd" {
+			plain[r.Scenario] = r
+		}
+	}
+	for _, r := range results {
+		if p := plain[r.Scenario]; r.System == "nexusd-tls" && p != nil && p.Median != 0 {
+			fmt.Fprintf(os.Stderr, "%s: nexusd-tls %s [%s, %s] / nexusd %s [%s, %s] = %.2fx\n", r.Scenario,
+				format(r.Median, r.Unit), format(r.Min, r.Unit), format(r.Max, r.Unit),
+				format(p.Median, p.Unit), format(p.Min, p.Unit), format(p.Max, p.Unit), r.Median/p.Median)
+		}
+	}
 }
 
 // measureChild runs one measurement in a fresh process.

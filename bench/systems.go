@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -41,18 +44,21 @@ func newSystem(name, nexusdPath string) (system, error) {
 	switch name {
 	case "nexusd":
 		return &nexusdSys{bin: nexusdPath}, nil
+	case "nexusd-tls":
+		return &keyedSys{nexusdSys: &nexusdSys{bin: nexusdPath}}, nil
 	case "nats":
 		return &natsSys{}, nil
 	case "grpc-raw":
 		return &relaySys{}, nil
 	}
-	return nil, fmt.Errorf("unknown system %q: want nexusd, nats or grpc-raw", name)
+	return nil, fmt.Errorf("unknown system %q: want nexusd, nexusd-tls, nats or grpc-raw", name)
 }
 
 // --- nexusd: the real daemon binary, seeds only, on loopback ---
 
 type nexusdSys struct {
 	bin   string
+	extra []string // flags every daemon gets
 	procs []*proc
 	apps  []string
 	conns []*grpc.ClientConn
@@ -68,6 +74,7 @@ func (s *nexusdSys) start(nodes int) error {
 		args := []string{"--mcast-addr", "off", "--mcast-port", strconv.Itoa(udp), "--mesh-port", strconv.Itoa(mesh),
 			"--app-port", strconv.Itoa(app), "--bind", "127.0.0.1", "--advertise-addr", "127.0.0.1",
 			"--http-addr", "off", "--log-level", "ERROR"}
+		args = append(args, s.extra...)
 		if nodes > 1 {
 			var seeds string
 			for j := range nodes {
@@ -119,6 +126,42 @@ func (s *nexusdSys) publisher(node int, mode string) (publisher, error) {
 
 func (s *nexusdSys) subscribe(node int, batch int, on func([]byte, time.Time)) (func(), error) {
 	return grpcSubscribe(s.conns[node], batch, on)
+}
+
+// --- nexusd-tls: nexusd daemons sharing a cluster key ---
+
+// keyedSys is nexusdSys with a new cluster key shared by its daemons, so
+// their mesh is mutual TLS (and their beacons signed). Only the mesh
+// differs, so it measures only what crosses nodes.
+type keyedSys struct {
+	*nexusdSys
+	dir string // holds the keyring; removed at stop
+}
+
+func (s *keyedSys) start(nodes int) error {
+	if nodes < 2 {
+		return errNotApplicable
+	}
+	dir, err := os.MkdirTemp("", "nexusd-bench-key")
+	if err != nil {
+		return err
+	}
+	s.dir = dir
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	path := filepath.Join(dir, "cluster.key")
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(secret)+"\n"), 0o600); err != nil {
+		return err
+	}
+	s.extra = []string{"--cluster-key", path}
+	return s.nexusdSys.start(nodes)
+}
+
+func (s *keyedSys) stop() {
+	s.nexusdSys.stop()
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+	}
 }
 
 // --- grpc-raw: the relay, in a child process ---

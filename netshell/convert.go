@@ -29,15 +29,35 @@ const protocolVersion = 1
 
 // Beacon drop reasons found before the node sees a datagram.
 const (
-	dropTooLarge    = "too_large"
-	dropUndecodable = "undecodable"
-	dropBadAddress  = "invalid_address"
+	dropTooLarge        = "too_large"
+	dropUndecodable     = "undecodable"
+	dropBadAddress      = "invalid_address"
+	dropForeignCluster  = "foreign_cluster"
+	dropUnauthenticated = "unauthenticated" // no tag, and we have a key
+	dropUnknownKey      = "unknown_key"     // signed with a key not in our ring
+	dropBadTag          = "bad_tag"         // the tag does not match: forged, or altered
+	dropKeyed           = "keyed"           // signed, and we have no key to check it
+	dropRateLimited     = "rate_limited"    // its source sent more than its share
 )
+
+// beaconDropReasons lists every reason above, in the order metrics show them.
+var beaconDropReasons = [...]string{dropTooLarge, dropUndecodable, dropBadAddress, dropForeignCluster,
+	dropUnauthenticated, dropUnknownKey, dropBadTag, dropKeyed, dropRateLimited}
+
+func dropIndex(reason string) int {
+	for i, r := range beaconDropReasons {
+		if r == reason {
+			return i
+		}
+	}
+	panic("netshell: unknown beacon drop reason " + reason) // the reasons are this file's constants
+}
 
 // encodeBeacon is one discovery datagram announcing b. b.Addr is the
 // advertised "ip:port"; an empty ip tells receivers to use the datagram's
-// source address.
-func encodeBeacon(b state.Beacon) ([]byte, error) {
+// source address. With keys (a cluster key) it is signed with the primary
+// key and its hash masked (beacon_auth.go).
+func encodeBeacon(b state.Beacon, keys *beaconKeys) ([]byte, error) {
 	host, port, err := net.SplitHostPort(b.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("beacon address %q: %w", b.Addr, err)
@@ -46,7 +66,7 @@ func encodeBeacon(b state.Beacon) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("beacon port %q: %w", port, err)
 	}
-	return proto.Marshal(&discoverypb.Beacon{
+	pb := &discoverypb.Beacon{
 		InstanceUuid:    b.Instance,
 		ClusterId:       b.Cluster,
 		RpcIp:           host,
@@ -54,16 +74,42 @@ func encodeBeacon(b state.Beacon) ([]byte, error) {
 		TopicStateHash:  b.Hash,
 		TimestampMs:     b.WallMs,
 		ProtocolVersion: b.Version,
-	})
+		BootEpoch:       b.Epoch,
+		Counter:         b.Counter,
+	}
+	if keys == nil {
+		return proto.Marshal(pb)
+	}
+	pb.KeyId = keys.primary()
+	pb.TopicStateHash ^= keys.hashMask(pb.KeyId, b.Instance, b.Epoch, b.Counter)
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(pb)
+	if err != nil {
+		return nil, err
+	}
+	return keys.seal(pb.KeyId, data), nil
 }
 
 // decodeBeacon reads one datagram that came from src. The peer's mesh
 // address is the beacon's rpc_ip, or src when rpc_ip is empty or
-// unspecified. On failure it returns the drop reason.
-func decodeBeacon(data []byte, src netip.Addr) (state.Beacon, string) {
+// unspecified. A beacon of another cluster, or one that fails the cluster
+// key (keys; nil: none), goes no further than its decode. On failure it
+// returns the drop reason.
+func decodeBeacon(data []byte, src netip.Addr, cluster string, keys *beaconKeys) (state.Beacon, string) {
 	var pb discoverypb.Beacon
 	if err := proto.Unmarshal(data, &pb); err != nil {
 		return state.Beacon{}, dropUndecodable
+	}
+	if pb.ClusterId != cluster {
+		return state.Beacon{}, dropForeignCluster
+	}
+	switch {
+	case keys != nil:
+		if reason := keys.check(data, pb.KeyId, pb.AuthTag); reason != "" {
+			return state.Beacon{}, reason
+		}
+		pb.TopicStateHash ^= keys.hashMask(pb.KeyId, pb.InstanceUuid, pb.BootEpoch, pb.Counter)
+	case len(pb.AuthTag) > 0:
+		return state.Beacon{}, dropKeyed
 	}
 	if pb.RpcPort < 1 || pb.RpcPort > 65535 {
 		return state.Beacon{}, dropBadAddress
@@ -82,14 +128,18 @@ func decodeBeacon(data []byte, src netip.Addr) (state.Beacon, string) {
 	if !ip.IsValid() || ip.IsUnspecified() {
 		return state.Beacon{}, dropBadAddress
 	}
-	return state.Beacon{
+	b := state.Beacon{
 		Instance: pb.InstanceUuid,
 		Cluster:  pb.ClusterId,
 		Addr:     netip.AddrPortFrom(ip, uint16(pb.RpcPort)).String(),
 		Hash:     pb.TopicStateHash,
 		Version:  pb.ProtocolVersion,
 		WallMs:   pb.TimestampMs,
-	}, ""
+	}
+	if keys != nil {
+		b.Member, b.Epoch, b.Counter = true, pb.BootEpoch, pb.Counter
+	}
+	return b, ""
 }
 
 func envelopeToProto(e *state.Envelope) *meshpb.MessageEnvelope {

@@ -72,17 +72,17 @@ func TestResendsSurviveTheWire(t *testing.T) {
 func TestBeaconsSurviveTheWireAndFallBackToTheSourceAddress(t *testing.T) {
 	src := netip.MustParseAddr("192.0.2.7")
 	b := state.Beacon{Instance: "n1", Cluster: "c", Addr: "10.1.2.3:5671", Hash: 0xfeed, Version: 1, WallMs: 1234}
-	data, err := encodeBeacon(b)
+	data, err := encodeBeacon(b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, reason := decodeBeacon(data, src); reason != "" || got != b {
+	if got, reason := decodeBeacon(data, src, "c", nil); reason != "" || got != b {
 		t.Fatalf("round trip gave %+v (%s), want %+v", got, reason, b)
 	}
 	for _, advertised := range []string{":5671", "0.0.0.0:5671"} {
 		b.Addr = advertised
-		data, _ := encodeBeacon(b)
-		if got, _ := decodeBeacon(data, src); got.Addr != "192.0.2.7:5671" {
+		data, _ := encodeBeacon(b, nil)
+		if got, _ := decodeBeacon(data, src, "c", nil); got.Addr != "192.0.2.7:5671" {
 			t.Errorf("advertised %q: peer address %q, want the source 192.0.2.7:5671", advertised, got.Addr)
 		}
 	}
@@ -91,12 +91,14 @@ func TestBeaconsSurviveTheWireAndFallBackToTheSourceAddress(t *testing.T) {
 		reason string
 	}{
 		{[]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, dropUndecodable},
-		{mustMarshal(&discoverypb.Beacon{InstanceUuid: "x", RpcIp: "10.0.0.1", RpcPort: 0}), dropBadAddress},
-		{mustMarshal(&discoverypb.Beacon{InstanceUuid: "x", RpcIp: "not-an-ip", RpcPort: 1}), dropBadAddress},
-		{mustMarshal(&discoverypb.Beacon{InstanceUuid: "x", RpcIp: "239.1.1.1", RpcPort: 1}), dropBadAddress},
+		{mustMarshal(&discoverypb.Beacon{InstanceUuid: "x", ClusterId: "c", RpcIp: "10.0.0.1", RpcPort: 0}), dropBadAddress},
+		{mustMarshal(&discoverypb.Beacon{InstanceUuid: "x", ClusterId: "c", RpcIp: "not-an-ip", RpcPort: 1}), dropBadAddress},
+		{mustMarshal(&discoverypb.Beacon{InstanceUuid: "x", ClusterId: "c", RpcIp: "239.1.1.1", RpcPort: 1}), dropBadAddress},
+		{mustMarshal(&discoverypb.Beacon{InstanceUuid: "x", ClusterId: "other", RpcIp: "10.0.0.1", RpcPort: 1}), dropForeignCluster},
+		{mustMarshal(&discoverypb.Beacon{InstanceUuid: "x", ClusterId: "c", RpcIp: "10.0.0.1", RpcPort: 1, AuthTag: make([]byte, 32)}), dropKeyed},
 	}
 	for _, c := range bad {
-		if _, reason := decodeBeacon(c.data, src); reason != c.reason {
+		if _, reason := decodeBeacon(c.data, src, "c", nil); reason != c.reason {
 			t.Errorf("%x: reason %q, want %q", c.data, reason, c.reason)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/benbjohnson/clock"
 	"golang.org/x/net/ipv4"
 
+	"github.com/nexusd/nexusd/internal/keyring"
 	"github.com/nexusd/nexusd/internal/mcastsock"
 	"github.com/nexusd/nexusd/state"
 )
@@ -40,19 +41,30 @@ type discovery struct {
 	lookupIP  func(ctx context.Context, host string) ([]netip.Addr, error) // DNS; tests replace it
 	hashes    chan uint64                                                  // the latest hash to announce; holds at most one
 	warnOnce  sync.Once
+
+	// The cluster key (beacon_auth.go). ring is the current keyring (nil:
+	// none); each side keeps its own HMACs for it. Beacons are numbered
+	// (epoch, counter): epoch is when this run started, counter counts.
+	ring     func() *keyring.Ring
+	sendKeys *beaconKeys // the send goroutine's
+	recvMu   sync.Mutex  // the receive path's: one reader, and the Harness
+	recvKeys *beaconKeys
+	sources  sourceLimiter
+	epoch    uint64
+	counter  uint64
 }
 
 // openDiscovery binds the discovery port on every address (multicast and
 // unicast seeds both arrive there) and, when multicast is on, joins the
 // group on ifi with TTL 1 and loopback on, so daemons on one host hear
 // each other.
-func openDiscovery(o *Options, ifi *net.Interface, self state.Beacon, log *slog.Logger, clk clock.Clock, c *shellCounters) (*discovery, error) {
+func openDiscovery(o *Options, ifi *net.Interface, self state.Beacon, creds *credentials, log *slog.Logger, clk clock.Clock, c *shellCounters) (*discovery, error) {
 	lc := net.ListenConfig{Control: mcastsock.SharePort}
 	conn, err := lc.ListenPacket(context.Background(), "udp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(o.McastPort)))
 	if err != nil {
 		return nil, fmt.Errorf("--mcast-port: cannot bind UDP %d: %w", o.McastPort, err)
 	}
-	d := newDiscovery(o, self, log, clk, c)
+	d := newDiscovery(o, self, creds, log, clk, c)
 	d.conn = conn
 	if o.McastAddr != "" {
 		group := &net.UDPAddr{IP: net.ParseIP(o.McastAddr), Port: o.McastPort}
@@ -78,9 +90,10 @@ func openDiscovery(o *Options, ifi *net.Interface, self state.Beacon, log *slog.
 
 // newDiscovery is the beacon path without a socket: what openDiscovery
 // binds, and what the in-memory Harness feeds datagrams to.
-func newDiscovery(o *Options, self state.Beacon, log *slog.Logger, clk clock.Clock, c *shellCounters) *discovery {
+func newDiscovery(o *Options, self state.Beacon, creds *credentials, log *slog.Logger, clk clock.Clock, c *shellCounters) *discovery {
 	d := &discovery{log: log, clk: clk, self: self, counters: c,
-		resolve: o.SeedResolveInterval, hashes: make(chan uint64, 1), lookupIP: lookupIPv4}
+		resolve: o.SeedResolveInterval, hashes: make(chan uint64, 1), lookupIP: lookupIPv4,
+		ring: creds.Ring, epoch: uint64(clk.Now().UnixMilli()), sources: newSourceLimiter(clk)}
 	for _, p := range o.Peers {
 		if s, err := seedAddr(p, o.McastPort); err == nil {
 			d.seedNames = append(d.seedNames, s)
@@ -121,10 +134,13 @@ func (d *discovery) send(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case h := <-d.hashes:
+			d.counter++
 			b := d.self
 			b.Hash = h
 			b.WallMs = d.clk.Now().UnixMilli()
-			data, err := encodeBeacon(b)
+			b.Epoch, b.Counter = d.epoch, d.counter
+			d.sendKeys = d.sendKeys.forRing(d.ring())
+			data, err := encodeBeacon(b, d.sendKeys)
 			if err != nil {
 				d.log.Error("cannot encode beacon", "err", err)
 				continue
@@ -180,7 +196,14 @@ func (d *discovery) datagram(data []byte, from net.Addr) (dropped string) {
 	if u, ok := from.(*net.UDPAddr); ok {
 		src, _ = netip.AddrFromSlice(u.IP)
 	}
-	b, reason := decodeBeacon(data, src)
+	if !d.sources.allow(src.Unmap()) {
+		d.counters.beaconDrop(dropRateLimited)
+		return dropRateLimited
+	}
+	d.recvMu.Lock()
+	d.recvKeys = d.recvKeys.forRing(d.ring())
+	b, reason := decodeBeacon(data, src, d.self.Cluster, d.recvKeys)
+	d.recvMu.Unlock()
 	if reason != "" {
 		d.counters.beaconDrop(reason)
 		return reason

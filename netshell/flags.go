@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -51,7 +52,13 @@ func EnvName(flagName string) string {
 // envNames are the variables named otherwise than by the rule: a flag
 // that takes a file says so.
 var envNames = map[string]string{
-	"cluster-key": "NEXUSD_CLUSTER_KEY_FILE",
+	"cluster-key":  "NEXUSD_CLUSTER_KEY_FILE",
+	"app-tls-cert": "NEXUSD_APP_TLS_CERT_FILE",
+	"app-tls-key":  "NEXUSD_APP_TLS_KEY_FILE",
+	"app-tls-ca":   "NEXUSD_APP_TLS_CA_FILE",
+	"tls-cert":     "NEXUSD_TLS_CERT_FILE",
+	"tls-key":      "NEXUSD_TLS_KEY_FILE",
+	"tls-ca":       "NEXUSD_TLS_CA_FILE",
 }
 
 func flagDefs() []flagDef {
@@ -114,11 +121,35 @@ func flagDefs() []flagDef {
 		{"mcast-iface", "", "interface for multicast (lo for a single machine); default: first up, multicast-capable, non-loopback", "an interface name", str(func(o *Options) *string { return &o.McastIface })},
 		{"advertise-addr", "", "IPv4 address peers reach the mesh port at; default: --bind if specific, else the interface's address", "an IPv4 address", str(func(o *Options) *string { return &o.AdvertiseAddr })},
 		{"mesh-port", strconv.Itoa(d.MeshPort), "TCP port of the mesh gRPC server", "a port number 0 to 65535", port(func(o *Options) *int { return &o.MeshPort })},
-		{"app-port", strconv.Itoa(d.AppPort), "TCP port of the sidecar gRPC server", "a port number 0 to 65535", port(func(o *Options) *int { return &o.AppPort })},
+		{"app-port", strconv.Itoa(d.AppPort), "TCP port of the sidecar gRPC server; off: none (--app-socket only)", "a port number 0 to 65535, or off",
+			func(o *Options, s string) error {
+				if off(s) == "" {
+					o.AppPort = AppPortOff
+					return nil
+				}
+				return port(func(o *Options) *int { return &o.AppPort })(o, s)
+			}},
 		{"bind", d.Bind, "IPv4 address the mesh server listens on", "an IPv4 address", str(func(o *Options) *string { return &o.Bind })},
-		{"app-bind", d.AppBind, "IPv4 address the sidecar server listens on; not loopback needs --app-token", "an IPv4 address", str(func(o *Options) *string { return &o.AppBind })},
+		{"app-bind", d.AppBind, "IPv4 address the sidecar server listens on; not loopback needs --app-token or --app-tls-cert", "an IPv4 address", str(func(o *Options) *string { return &o.AppBind })},
 		{"app-token", "", "bearer token applications must send (metadata authorization: Bearer <token>)", "a token", str(func(o *Options) *string { return &o.AppToken })},
 		{"cluster-key", "", "cluster keyring file (one base64 key a line, the first signs; make one with nexusd keygen): beacons are authenticated and the mesh is mutual TLS; none: anyone who reaches the ports is a member", "a file path", str(func(o *Options) *string { return &o.ClusterKeyFile })},
+		{"tls-cert", "", "PEM certificate (chain) this daemon presents on the mesh port, with --tls-key and --tls-ca; wins over --cluster-key for the mesh; reloaded on change or SIGHUP", "a file path", str(func(o *Options) *string { return &o.TLSCert })},
+		{"tls-key", "", "PEM private key of --tls-cert", "a file path", str(func(o *Options) *string { return &o.TLSKey })},
+		{"tls-ca", "", "PEM CA certificates: mesh peers must present a certificate that chains to one of them", "a file path", str(func(o *Options) *string { return &o.TLSCA })},
+		{"app-socket", "", "Unix socket the sidecar also serves on, such as /run/nexusd/app.sock (beside an application: a volume its pod shares); a stale one is replaced, a live one refused, and it is removed on exit", "a socket path", str(func(o *Options) *string { return &o.AppSocket })},
+		{"app-socket-mode", "0660", "permission bits of --app-socket, octal", "octal permission bits such as 0660 or 0600",
+			func(o *Options, s string) error {
+				n, err := strconv.ParseUint(s, 8, 32)
+				if err != nil || n > 0o777 {
+					return errBad
+				}
+				o.AppSocketMode = os.FileMode(n)
+				return nil
+			}},
+		{"app-socket-owner", "", "user[:group] (names or numeric ids) --app-socket is given to; another user needs root or CAP_CHOWN", "user, user:group or :group", str(func(o *Options) *string { return &o.AppSocketOwner })},
+		{"app-tls-cert", "", "PEM certificate (chain) the sidecar's TCP port serves TLS with, with --app-tls-key; reloaded on change or SIGHUP", "a file path", str(func(o *Options) *string { return &o.AppTLSCert })},
+		{"app-tls-key", "", "PEM private key of --app-tls-cert", "a file path", str(func(o *Options) *string { return &o.AppTLSKey })},
+		{"app-tls-ca", "", "PEM CA certificates: applications must present a client certificate one of them signed (needs --app-tls-cert)", "a file path", str(func(o *Options) *string { return &o.AppTLSCA })},
 		{"peers", "", "seed discovery addresses host[:port],...; DNS names are looked up every 30s", "host[:port],...",
 			func(o *Options, s string) error {
 				o.Peers = nil

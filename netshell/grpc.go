@@ -57,20 +57,21 @@ var (
 func maxMessageBytes(o *Options) int { return max(4<<20, 2*o.MaxPayloadBytes+64<<10) }
 
 // newGRPCServer builds a server with explicit message-size, stream and
-// keepalive limits, the gRPC health service and server reflection.
-func newGRPCServer(o *Options, maxSend int, streams uint32, unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor) (*grpc.Server, *health.Server) {
-	srv := grpc.NewServer(
+// keepalive limits, the gRPC health service and server reflection; extra
+// adds options (the mesh's TLS credentials).
+func newGRPCServer(o *Options, maxSend int, streams uint32, unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor, extra ...grpc.ServerOption) (*grpc.Server, *health.Server) {
+	srv := grpc.NewServer(append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxMessageBytes(o)),
 		grpc.MaxSendMsgSize(maxSend),
 		grpc.MaxConcurrentStreams(streams),
-		grpc.MaxHeaderListSize(16<<10),
-		grpc.ConnectionTimeout(10*time.Second),
+		grpc.MaxHeaderListSize(16 << 10),
+		grpc.ConnectionTimeout(10 * time.Second),
 		grpc.KeepaliveParams(serverKeepalive),
 		grpc.KeepaliveEnforcementPolicy(keepalivePolicy),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		experimental.BufferPool(buffers),
-	)
+	}, extra...)...)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)

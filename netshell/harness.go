@@ -30,7 +30,9 @@ import (
 // discovery and no admin HTTP endpoint; datagrams are handed in with
 // Datagram, and the mesh client reaches only the harnesses given to Link.
 // Calls go through real gRPC clients with a pass-through codec, so the
-// servers unmarshal the raw bytes themselves.
+// servers unmarshal the raw bytes themselves; mesh calls come as from a
+// peer (over the mesh's TLS, with the daemon's own certificate, when it
+// has a key or --tls-* files).
 type Harness struct {
 	s      *Server
 	r      *running
@@ -97,19 +99,20 @@ func NewHarness(c HarnessConfig) (*Harness, error) {
 	h := &Harness{s: s, token: s.o.AppToken, rpcs: make(map[string]harnessRPC), links: make(map[string]*bufconn.Listener)}
 	h.holdCtx, h.stopHolds = context.WithCancel(context.Background())
 	self := state.Beacon{Instance: id, Cluster: s.o.Cluster, Addr: ":0", Version: protocolVersion} // never sent
-	h.disc = newDiscovery(&s.o, self, s.log, s.o.Clock, &s.metrics.shell)
+	h.disc = newDiscovery(&s.o, self, s.creds, s.log, s.o.Clock, &s.metrics.shell)
 	h.r = s.assemble(h.disc, grpc.WithContextDialer(h.dialPeer))
 	meshLn, appLn := bufconn.Listen(harnessPipeBytes), bufconn.Listen(harnessPipeBytes)
 	h.meshLn, h.lns = meshLn, []*bufconn.Listener{meshLn, appLn}
 	h.r.run(meshLn, appLn)
 	msg := maxMessageBytes(&s.o)
 	for _, side := range []struct {
-		ln  *bufconn.Listener
-		srv *grpc.Server
-	}{{meshLn, h.r.meshSrv}, {appLn, h.r.appSrv}} {
+		ln        *bufconn.Listener
+		srv       *grpc.Server
+		transport grpc.DialOption // the mesh's as its peers dial it (mutual TLS with a key)
+	}{{meshLn, h.r.meshSrv, s.meshDialCredentials()}, {appLn, h.r.appSrv, grpc.WithTransportCredentials(insecure.NewCredentials())}} {
 		conn, err := grpc.NewClient("passthrough:///bufconn",
 			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return dialMem(ctx, side.ln) }),
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			side.transport,
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(max(msg, s.o.MaxStateBytes)), grpc.ForceCodec(rawCodec{})))
 		if err != nil {
 			h.Close()

@@ -20,7 +20,7 @@ var errStopped = errors.New("nexusd is shutting down")
 // (the ledger makes sure of it even if the transport never answers).
 type meshCalls interface {
 	Fetch(call uint64, peer, addr string)
-	Probe(call uint64, peer, addr string)
+	Probe(call uint64, peer, addr string, move bool)
 	Push(call uint64, peer, addr string, env state.Envelope)
 	Resend(e state.RequestResend)
 	ClosePeer(peer, addr string)
@@ -352,9 +352,16 @@ func (l *loop) dispatch(now state.Instant, effs []state.Effect) {
 			l.ledger.start(e.Call, callFetch, now.Mono)
 			l.mesh.Fetch(e.Call, e.Peer, e.Addr)
 		case *state.Probe:
-			l.log.Info("peer silent; probing it", "peer", e.Peer, "addr", e.Addr)
+			if e.Move {
+				l.log.Info("peer silent at its address and announced at another; probing the new one", "peer", e.Peer, "new_addr", e.Addr)
+			} else {
+				l.log.Info("peer silent; probing it", "peer", e.Peer, "addr", e.Addr)
+			}
 			l.ledger.start(e.Call, callProbe, now.Mono)
-			l.mesh.Probe(e.Call, e.Peer, e.Addr)
+			l.mesh.Probe(e.Call, e.Peer, e.Addr, e.Move)
+		case *state.AddressConflict:
+			l.log.Warn("two addresses claim one peer: keeping the one in use (two daemons share an id, or beacons are forged: set --cluster-key)",
+				"peer", e.Peer, "addr", e.Addr, "claimed_addr", e.Claimed)
 		case *state.Push:
 			// No ledger entry: the push link completes every push itself
 			// (acked, refused, or failed when its stream breaks or stalls),

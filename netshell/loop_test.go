@@ -35,7 +35,7 @@ func (f *fakeNet) Fetch(call uint64, peer, addr string) {
 	defer f.mu.Unlock()
 	f.fetches = append(f.fetches, state.FetchState{Call: call, Peer: peer, Addr: addr})
 }
-func (f *fakeNet) Probe(uint64, string, string) {}
+func (f *fakeNet) Probe(uint64, string, string, bool) {}
 func (f *fakeNet) Push(call uint64, _, _ string, _ state.Envelope) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -12,7 +12,6 @@ import (
 	"github.com/benbjohnson/clock"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/experimental"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
@@ -60,13 +59,15 @@ type peerConn struct {
 	lastUsed time.Time    // the loop's clock at the last call or push
 }
 
-func newMeshClient(ctx context.Context, self string, o *Options, log *slog.Logger, clk clock.Clock, counters *shellCounters, done func(...state.Event)) *meshClient {
+// newMeshClient makes the mesh client; transport is its transport
+// credentials (mutual TLS, or plaintext).
+func newMeshClient(ctx context.Context, self string, o *Options, log *slog.Logger, clk clock.Clock, counters *shellCounters, done func(...state.Event), transport grpc.DialOption) *meshClient {
 	msg := maxMessageBytes(o)
 	return &meshClient{
 		self: self, o: o, log: log, clk: clk, epoch: clk.Now(), ctx: ctx, done: done, counters: counters,
 		peers: make(map[string]*peerConn),
 		dial: []grpc.DialOption{
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			transport,
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(msg), grpc.MaxCallSendMsgSize(msg)),
 			grpc.WithKeepaliveParams(clientKeepalive),
 			grpc.WithIdleTimeout(meshIdle),
@@ -133,20 +134,46 @@ func (m *meshClient) Fetch(call uint64, peer, addr string) {
 }
 
 // Probe asks the peer's health service, and checks that the instance that
-// answers is the one we probe.
-func (m *meshClient) Probe(call uint64, peer, addr string) {
+// answers is the one we probe. A move probe checks an address the peer is
+// claimed at on a connection of its own, leaving the peer's alone.
+func (m *meshClient) Probe(call uint64, peer, addr string, move bool) {
+	if move {
+		m.probeClaim(call, peer, addr)
+		return
+	}
 	m.call(peer, addr, &state.ProbeCompleted{Call: call}, func(ctx context.Context, pc *peerConn) state.Event {
-		var hdr metadata.MD
-		resp, err := healthpb.NewHealthClient(pc.conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&hdr))
-		switch {
-		case err != nil:
-		case resp.GetStatus() != healthpb.HealthCheckResponse_SERVING:
-			err = fmt.Errorf("peer %s is %s", addr, resp.GetStatus())
-		default:
-			err = checkInstance(hdr, peer, addr)
-		}
-		return &state.ProbeCompleted{Call: call, Err: err}
+		return &state.ProbeCompleted{Call: call, Err: probe(ctx, pc.conn, peer, addr, false)}
 	})
+}
+
+// probeClaim probes a claimed address on a connection made for it alone.
+func (m *meshClient) probeClaim(call uint64, peer, addr string) {
+	conn, err := grpc.NewClient("passthrough:///"+addr, m.dial...)
+	m.wg.Go(func() {
+		if err == nil {
+			ctx, cancel := context.WithTimeout(m.ctx, m.o.CallTimeout)
+			err = probe(ctx, conn, peer, addr, true)
+			cancel()
+			conn.Close()
+		}
+		m.done(&state.ProbeCompleted{Call: call, Err: err})
+	})
+}
+
+// probe asks the health service at conn and checks that instance peer is
+// the one answering; strict: the answer must name it (a v1 peer's need not).
+func probe(ctx context.Context, conn *grpc.ClientConn, peer, addr string, strict bool) error {
+	var hdr metadata.MD
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&hdr))
+	switch {
+	case err != nil:
+		return err
+	case resp.GetStatus() != healthpb.HealthCheckResponse_SERVING:
+		return fmt.Errorf("peer %s is %s", addr, resp.GetStatus())
+	case strict && len(hdr.Get(instanceHeader)) == 0:
+		return fmt.Errorf("%s does not say which instance answers", addr)
+	}
+	return checkInstance(hdr, peer, addr)
 }
 
 func (m *meshClient) Resend(e state.RequestResend) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 
@@ -141,7 +142,9 @@ func (k *pushLink) sendOne() bool {
 	batch := k.s.Next(k.m.now(), pushstream.Limits{Messages: k.m.o.MaxPushBatch, Bytes: k.m.o.MaxPushBatchBytes})
 	k.mu.Unlock()
 	if len(batch) > 0 {
-		if err := cur.send(batch); err != nil {
+		// io.EOF: the peer ended the stream; receive reads why (its
+		// status, e.g. the Unimplemented of a v1 peer) and breaks it.
+		if err := cur.send(batch); err != nil && !errors.Is(err, io.EOF) {
 			k.breakStream(cur, err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/benbjohnson/clock"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/nexusd/nexusd/internal/pushstream"
@@ -167,7 +168,7 @@ func newTestMeshClient(t *testing.T) (*meshClient, *completions) {
 	o.MaxPushBatch = 64
 	c := &completions{}
 	ctx, cancel := context.WithCancel(context.Background())
-	m := newMeshClient(ctx, "me", &o, slog.New(slog.DiscardHandler), clock.New(), &shellCounters{}, c.add)
+	m := newMeshClient(ctx, "me", &o, slog.New(slog.DiscardHandler), clock.New(), &shellCounters{}, c.add, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	t.Cleanup(func() { cancel(); m.closeAll(); m.wait() })
 	return m, c
 }
@@ -300,12 +301,14 @@ func TestFetchProbeAndResendAgainstARealDaemon(t *testing.T) {
 	id, addr := ts.s.ID(), ts.s.Addrs().Mesh
 	m, c := newTestMeshClient(t)
 	m.Fetch(1, id, addr)
-	m.Probe(2, id, addr)
-	m.Probe(3, "an-earlier-instance", addr)
+	m.Probe(2, id, addr, false)
+	m.Probe(3, "an-earlier-instance", addr, false)
 	m.Resend(state.RequestResend{Call: 4, Peer: id, Addr: addr, Topic: "f/1", From: 2, To: 3})
-	m.Fetch(5, "nobody", "127.0.0.1:1") // nothing listens there
+	m.Fetch(5, "nobody", "127.0.0.1:1")  // nothing listens there
+	m.Probe(6, id, addr, true)           // a claimed address, checked on its own connection
+	m.Probe(7, "a-claimant", addr, true) // the claim is false: another instance answers
 	byCall := map[uint64]state.Event{}
-	for _, e := range c.waitAny(t, 5) {
+	for _, e := range c.waitAny(t, 7) {
 		call, _ := completionCall(e)
 		byCall[call] = e
 	}
@@ -323,5 +326,11 @@ func TestFetchProbeAndResendAgainstARealDaemon(t *testing.T) {
 	}
 	if f := byCall[5].(*state.FetchCompleted); f.Err == nil {
 		t.Errorf("fetch from a closed port succeeded")
+	}
+	if p := byCall[6].(*state.ProbeCompleted); p.Err != nil {
+		t.Errorf("probe of a claimed address where the claimant answers: %v", p.Err)
+	}
+	if p := byCall[7].(*state.ProbeCompleted); p.Err == nil || !strings.Contains(p.Err.Error(), id) {
+		t.Errorf("probe of a false claim: %v, want an error naming the instance there", p.Err)
 	}
 }

@@ -18,24 +18,20 @@ type shellCounters struct {
 	datagramsIn      atomic.Uint64 // discovery datagrams read
 	beaconsOut       atomic.Uint64 // beacon datagrams written (multicast and each seed)
 	beaconSendErrors atomic.Uint64
-	tooLarge         atomic.Uint64 // beacon drops, by reason
-	undecodable      atomic.Uint64
-	badAddress       atomic.Uint64
-	pushRefused      atomic.Uint64 // envelopes a peer acknowledged but refused for good
-	pushRetried      atomic.Uint64 // envelopes a peer asked for again later
-	pushStreams      atomic.Uint64 // push streams opened to peers
-	pushStreamErrs   atomic.Uint64 // push streams that failed
+	beaconDrops      [len(beaconDropReasons)]atomic.Uint64 // by beaconDropReasons
+	pushRefused      atomic.Uint64                         // envelopes a peer acknowledged but refused for good
+	pushRetried      atomic.Uint64                         // envelopes a peer asked for again later
+	pushStreams      atomic.Uint64                         // push streams opened to peers
+	pushStreamErrs   atomic.Uint64                         // push streams that failed
 }
 
 func (c *shellCounters) beaconDrop(reason string) {
-	switch reason {
-	case dropTooLarge:
-		c.tooLarge.Add(1)
-	case dropUndecodable:
-		c.undecodable.Add(1)
-	default:
-		c.badAddress.Add(1)
-	}
+	c.beaconDrops[dropIndex(reason)].Add(1)
+}
+
+// beaconDropped is how many datagrams were dropped for reason.
+func (c *shellCounters) beaconDropped(reason string) uint64 {
+	return c.beaconDrops[dropIndex(reason)].Load()
 }
 
 // snapshot is what the loop reports for one collection.
@@ -54,6 +50,7 @@ type metrics struct {
 	syncSeconds    prometheus.Histogram
 	deliverLatency prometheus.Histogram
 	sidecarRefused *prometheus.CounterVec
+	meshRefused    *prometheus.CounterVec // by reason: handshake, unauthenticated
 }
 
 func newMetrics() *metrics {
@@ -73,8 +70,15 @@ func newMetrics() *metrics {
 			Name: "nexusd_sidecar_refused_total",
 			Help: "Sidecar requests refused, by RPC and reason (the gRPC code, in snake case).",
 		}, []string{"rpc", "reason"}),
+		meshRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nexusd_mesh_refused_total",
+			Help: "Callers the mesh port refused (with --cluster-key or --tls-*): handshake (a TLS handshake failed: plaintext, or a certificate from no trusted CA) and unauthenticated (a call other than a health check without a certificate).",
+		}, []string{"reason"}),
 	}
-	m.reg.MustRegister(m.syncSeconds, m.deliverLatency, m.sidecarRefused,
+	for _, r := range []string{"handshake", "unauthenticated"} {
+		m.meshRefused.WithLabelValues(r) // reported as 0 until it happens
+	}
+	m.reg.MustRegister(m.syncSeconds, m.deliverLatency, m.sidecarRefused, m.meshRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -179,12 +183,21 @@ func coreMetricDefs() []*metricDef {
 			values: func(_ *snapshot, c *shellCounters) []labeled { return one(c.beaconSendErrors.Load()) }},
 		{name: "beacons_received_total", help: "Beacons accepted from peers of this cluster.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).BeaconsReceived) }},
-		{name: "beacons_dropped_total", label: "reason", help: "Discovery datagrams dropped: too_large (over 1400 bytes), undecodable, invalid_address, invalid, foreign_cluster, own (our own, looped back), peer_limit.",
+		{name: "beacons_dropped_total", label: "reason", help: "Discovery datagrams dropped: too_large (over 1400 bytes), undecodable, invalid_address, invalid, foreign_cluster, " +
+			"unauthenticated (no tag; this daemon has a cluster key), unknown_key (signed with a key not in our keyring), bad_tag (forged or altered), keyed (signed; this daemon has no key), " +
+			"replayed (a member's beacon seen before), not_member, rate_limited (its source sent too many), new_peer_rate (too many new peers from one address), own (our own, looped back), peer_limit.",
 			values: func(s *snapshot, c *shellCounters) []labeled {
 				k := ct(s)
-				return by("too_large", c.tooLarge.Load(), "undecodable", c.undecodable.Load(), "invalid_address", c.badAddress.Load(),
-					"invalid", k.Rejected["beacon_invalid"], "foreign_cluster", k.Rejected["beacon_foreign_cluster"],
-					"own", k.BeaconsIgnored, "peer_limit", k.Rejected["peer_limit"])
+				out := by("invalid", k.Rejected["beacon_invalid"], "own", k.BeaconsIgnored, "peer_limit", k.Rejected["peer_limit"],
+					"replayed", k.Rejected["beacon_replayed"], "not_member", k.Rejected["beacon_not_member"], "new_peer_rate", k.Rejected["new_peer_rate"])
+				for _, r := range beaconDropReasons {
+					v := c.beaconDropped(r)
+					if r == dropForeignCluster {
+						v += k.Rejected["beacon_foreign_cluster"]
+					}
+					out = append(out, labeled{v: float64(v), labels: []string{r}})
+				}
+				return out
 			}},
 		{name: "syncs_total", label: "result", help: "State fetches (GetNodeState) from peers, by result.",
 			values: func(s *snapshot, _ *shellCounters) []labeled {
@@ -202,10 +215,16 @@ func coreMetricDefs() []*metricDef {
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(s.loop.CallsTimedOut) }},
 		{name: "rejected_total", label: "reason", help: "Input refused or dropped, by reason.",
 			values: func(s *snapshot, c *shellCounters) []labeled {
-				out := by("beacon_too_large", c.tooLarge.Load(), "beacon_undecodable", c.undecodable.Load(),
-					"beacon_invalid_address", c.badAddress.Load())
-				for _, r := range slices.Sorted(maps.Keys(ct(s).Rejected)) {
-					out = append(out, labeled{v: float64(ct(s).Rejected[r]), labels: []string{r}})
+				all := maps.Clone(ct(s).Rejected)
+				if all == nil {
+					all = map[string]uint64{}
+				}
+				for _, r := range beaconDropReasons {
+					all["beacon_"+r] += c.beaconDropped(r)
+				}
+				var out []labeled
+				for _, r := range slices.Sorted(maps.Keys(all)) {
+					out = append(out, labeled{v: float64(all[r]), labels: []string{r}})
 				}
 				return out
 			}},

@@ -22,9 +22,11 @@ func TestMetricsCarryTheSpecsNames(t *testing.T) {
 			PushesDeferred: 4},
 		Memory: state.MemoryStatus{Ring: 100, Queues: 200, Budget: 1000}},
 		loop: loopStats{DeliveredLocalOrigin: 12, DeliveredRemoteOrigin: 13}}
-	m.shell.tooLarge.Add(1)
+	m.shell.beaconDrop(dropTooLarge)
 	m.shell.pushRetried.Add(2)
-	m.shell.undecodable.Add(2)
+	m.shell.beaconDrop(dropUndecodable)
+	m.shell.beaconDrop(dropUndecodable)
+	m.shell.beaconDrop(dropBadTag)
 	m.reg.MustRegister(newCoreCollector("node-1", "prod", func() (snapshot, bool) { return snap, true }, &m.shell))
 	m.syncSeconds.Observe(0.01)
 	m.deliverLatency.Observe(0.002)
@@ -51,6 +53,8 @@ func TestMetricsCarryTheSpecsNames(t *testing.T) {
 		`nexusd_beacons_dropped_total{reason="undecodable"} 2`,
 		`nexusd_beacons_dropped_total{reason="foreign_cluster"} 2`,
 		`nexusd_beacons_dropped_total{reason="own"} 6`,
+		`nexusd_beacons_dropped_total{reason="bad_tag"} 1`,
+		`nexusd_rejected_total{reason="beacon_bad_tag"} 1`,
 		`nexusd_syncs_total{result="ok"} 3`,
 		`nexusd_syncs_total{result="failed"} 1`,
 		`nexusd_sync_duration_seconds_bucket`,

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -32,12 +33,21 @@ type Options struct {
 	Bind     string // --bind: IP the mesh server listens on
 	MeshPort int    // --mesh-port: TCP port of the mesh server (0 = any, for tests)
 	AppBind  string // --app-bind: IP the sidecar server listens on
-	AppPort  int    // --app-port: TCP port of the sidecar server (0 = any, for tests)
+	AppPort  int    // --app-port: TCP port of the sidecar server (0 = any, for tests; AppPortOff = none, --app-socket only)
 	AppToken string // --app-token: bearer token the sidecar requires; "" = none
 	HTTPAddr string // --http-addr: admin HTTP host:port; "" = no admin endpoint
 
 	// Security (SPEC section 6; README "Security").
-	ClusterKeyFile string // --cluster-key: keyring file; "" = beacons and mesh unauthenticated
+	ClusterKeyFile string      // --cluster-key: keyring file; "" = beacons and mesh unauthenticated
+	TLSCert        string      // --tls-cert: PEM certificate (chain) this daemon presents on the mesh; "" = mesh TLS from --cluster-key, or none
+	TLSKey         string      // --tls-key: its PEM private key
+	TLSCA          string      // --tls-ca: PEM CAs peers' mesh certificates must chain to
+	AppSocket      string      // --app-socket: Unix socket the sidecar also serves on; "" = none
+	AppSocketMode  os.FileMode // --app-socket-mode: its permission bits
+	AppSocketOwner string      // --app-socket-owner: user[:group] it is given to; "" = the daemon's user
+	AppTLSCert     string      // --app-tls-cert: PEM certificate the sidecar's TCP port serves TLS with; "" = plaintext
+	AppTLSKey      string      // --app-tls-key: its PEM private key
+	AppTLSCA       string      // --app-tls-ca: PEM CAs whose client certificates the sidecar requires; "" = none asked
 
 	// Membership and calls.
 	BeaconInterval     time.Duration // --beacon-interval: mean time between beacons
@@ -84,6 +94,10 @@ type Options struct {
 	Clock clock.Clock
 }
 
+// AppPortOff as Options.AppPort (--app-port off) opens no TCP port for the
+// sidecar: applications reach it on --app-socket only.
+const AppPortOff = -1
+
 // DefaultOptions returns the SPEC's defaults.
 func DefaultOptions() Options {
 	return Options{
@@ -97,6 +111,8 @@ func DefaultOptions() Options {
 		AppBind:  "127.0.0.1", // SPEC: applications are local; anything else needs --app-token
 		AppPort:  5672,        // SPEC
 		HTTPAddr: "127.0.0.1:8080",
+
+		AppSocketMode: 0o660, // the daemon's user and group (the application's, with --app-socket-owner); nobody else
 
 		BeaconInterval:     time.Second,     // SPEC: 1 Hz
 		SuspectAfter:       3 * time.Second, // SPEC
@@ -178,14 +194,23 @@ func (o *Options) Validate() error {
 	if err := checkPort("--mesh-port", o.MeshPort, true); err != nil {
 		return err
 	}
-	if err := checkPort("--app-port", o.AppPort, true); err != nil {
+	if err := checkPort("--app-port", o.AppPort, true); o.AppPort != AppPortOff && err != nil {
+		return err
+	}
+	if err := o.checkAppSocket(); err != nil {
+		return err
+	}
+	if err := o.checkSidecarTLS(); err != nil {
+		return err
+	}
+	if err := o.checkMeshTLS(); err != nil {
 		return err
 	}
 	if o.MeshPort != 0 && o.MeshPort == o.AppPort {
 		return fmt.Errorf("--app-port: %d is also --mesh-port: give the two servers different ports", o.AppPort)
 	}
-	if a, _ := netip.ParseAddr(o.AppBind); !a.IsLoopback() && o.AppToken == "" {
-		return fmt.Errorf("--app-token: required when --app-bind (%s) is not a loopback address: applications elsewhere must present it", o.AppBind)
+	if a, _ := netip.ParseAddr(o.AppBind); !a.IsLoopback() && o.AppPort != AppPortOff && o.AppToken == "" && o.AppTLSCert == "" {
+		return fmt.Errorf("--app-token or --app-tls-cert: one is required when --app-bind (%s) is not a loopback address: applications elsewhere must present the token or reach the sidecar over TLS", o.AppBind)
 	}
 	if o.HTTPAddr != "" {
 		if _, _, err := net.SplitHostPort(o.HTTPAddr); err != nil {
@@ -278,6 +303,7 @@ func (o *Options) nodeConfig(nodeID string, rand state.Source) state.Config {
 	c.DefaultPolicy = o.BackpressurePolicy
 	c.BlockTimeout = o.BlockTimeout
 	c.DefaultTTL = o.DefaultTTL
+	c.Members = o.ClusterKeyFile != "" // only beacons that prove the key admit a peer
 	return c
 }
 

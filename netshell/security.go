@@ -103,20 +103,24 @@ var errNoCredentials = errors.New("no --cluster-key or --tls-* files to reload")
 // load leaves the credentials it would replace in use, and the error says
 // which; the daemon keeps running.
 func (s *Server) Reload() error {
+	tlsErr := errors.Join(s.reloadSidecarTLS(true), s.reloadMeshTLS(true)) // nil without TLS files
 	if s.creds.keyFile == "" {
+		if s.appTLS != nil || s.meshTLS.hasFiles() {
+			return tlsErr
+		}
 		return errNoCredentials
 	}
 	if _, err := s.creds.reloadKeys(true); err != nil {
 		s.log.Error("cluster key not reloaded; the old one stays in use", "err", err)
-		return fmt.Errorf("--cluster-key: %w", err)
+		return errors.Join(fmt.Errorf("--cluster-key: %w", err), tlsErr)
 	}
 	s.log.Info("cluster key reloaded", "keys", len(s.creds.Ring().Keys()), "primary", fmt.Sprintf("%08x", s.creds.Ring().Primary().ID))
-	return nil
+	return tlsErr
 }
 
 // watchCredentials reloads credential files that changed, until ctx ends.
 func (s *Server) watchCredentials(ctx context.Context) {
-	if s.creds.keyFile == "" {
+	if s.creds.keyFile == "" && s.appTLS == nil && !s.meshTLS.hasFiles() {
 		return
 	}
 	t := s.o.Clock.Ticker(credentialPoll)
@@ -133,5 +137,26 @@ func (s *Server) watchCredentials(ctx context.Context) {
 		case changed:
 			s.log.Info("cluster key file changed: reloaded", "keys", len(s.creds.Ring().Keys()), "primary", fmt.Sprintf("%08x", s.creds.Ring().Primary().ID))
 		}
+		_ = s.reloadSidecarTLS(false) // logged there
+		_ = s.reloadMeshTLS(false)    // logged there
 	}
 }
+
+// securityMode names how this daemon tells members from strangers, for
+// the status page, /api/status and the nexusd_mesh_security metric.
+func (s *Server) securityMode() string {
+	keyed := s.creds.keyFile != ""
+	switch mesh := s.meshSecurity(); {
+	case keyed && mesh == meshTLSFiles:
+		return "cluster-key+tls-files"
+	case keyed:
+		return "cluster-key"
+	case mesh == meshTLSFiles:
+		return "tls-files"
+	}
+	return "unauthenticated"
+}
+
+// authenticated reports whether mesh calls are checked (a cluster key or
+// certificate files); without, anyone who reaches the ports is a member.
+func (s *Server) authenticated() bool { return s.securityMode() != "unauthenticated" }

@@ -33,6 +33,8 @@ type Server struct {
 	log     *slog.Logger
 	id      string
 	creds   *credentials
+	appTLS  *sidecarTLS // nil: the sidecar's TCP port is plaintext
+	meshTLS *meshTLS    // nil: the mesh is plaintext
 	node    *state.Node
 	metrics *metrics
 	started time.Time
@@ -46,7 +48,8 @@ type Server struct {
 // Addrs are where a running server listens and what it advertises.
 type Addrs struct {
 	Mesh       string // mesh gRPC listener
-	App        string // sidecar gRPC listener
+	App        string // sidecar gRPC listener; "" with --app-port off
+	AppSocket  string // sidecar Unix socket; "" when none
 	HTTP       string // admin HTTP listener; "" when off
 	Discovery  string // UDP discovery port
 	Advertised string // the mesh endpoint beacons announce (ip:port, ip may be empty)
@@ -77,11 +80,19 @@ func newServer(o Options, log *slog.Logger, id string, rng *rand.Rand) (*Server,
 	if err != nil {
 		return nil, err
 	}
+	appTLS, err := loadSidecarTLS(&o)
+	if err != nil {
+		return nil, err
+	}
+	meshTLS, err := loadMeshTLS(&o, creds, id)
+	if err != nil {
+		return nil, err
+	}
 	node, err := state.New(o.nodeConfig(id, rng))
 	if err != nil {
 		return nil, err
 	}
-	return &Server{o: o, log: log.With("node", id), id: id, creds: creds, node: node, metrics: newMetrics(), ready: make(chan struct{})}, nil
+	return &Server{o: o, log: log.With("node", id), id: id, creds: creds, appTLS: appTLS, meshTLS: meshTLS, node: node, metrics: newMetrics(), ready: make(chan struct{})}, nil
 }
 
 // ID is the daemon's instance id, new on every start.
@@ -99,11 +110,12 @@ func (s *Server) Addrs() Addrs { return s.addrs }
 // listeners are the sockets Run binds before anything starts.
 type listeners struct {
 	mesh, app, http net.Listener
+	appSocket       net.Listener // nil without --app-socket; app is nil with --app-port off
 	disc            *discovery
 }
 
 func (l *listeners) close() {
-	for _, ln := range []net.Listener{l.mesh, l.app, l.http} {
+	for _, ln := range []net.Listener{l.mesh, l.app, l.appSocket, l.http} {
 		if ln != nil {
 			ln.Close()
 		}
@@ -159,11 +171,11 @@ func (s *Server) start(ls *listeners) *running {
 		r.http = s.adminServer()
 		r.serve("admin", func() error { return r.http.Serve(ls.http) })
 	}
-	r.run(ls.mesh, ls.app)
+	r.run(ls.mesh, ls.app, ls.appSocket)
 	close(s.ready)
 	a := s.addrs
 	s.log.Info("nexusd started", "cluster", o.Cluster, "mesh", a.Mesh, "advertised", a.Advertised,
-		"app", a.App, "admin", a.HTTP, "discovery", a.Discovery, "multicast", a.Multicast, "seeds", o.Peers)
+		"app", a.App, "app_socket", a.AppSocket, "app_tls", s.appTLS != nil, "mesh_tls", s.meshSecurity(), "admin", a.HTTP, "discovery", a.Discovery, "multicast", a.Multicast, "seeds", o.Peers)
 	return r
 }
 
@@ -176,13 +188,13 @@ func (s *Server) assemble(disc *discovery, dial ...grpc.DialOption) *running {
 	s.started = o.Clock.Now()
 	l := newLoop(s.node, o.Clock, s.log, s.metrics, o.LoopInputQueue, o.CallTimeout)
 	s.loop = l
-	r := &running{loop: l, failed: make(chan error, 3)}
+	r := &running{loop: l, failed: make(chan error, 4)} // one a server: mesh, admin, sidecar on TCP and on its socket
 	var meshCtx context.Context
 	r.loopCtx, r.stopLoop = context.WithCancel(context.Background())
 	r.discCtx, r.stopDisc = context.WithCancel(context.Background())
 	meshCtx, r.stopMesh = context.WithCancel(context.Background())
 
-	r.mesh = newMeshClient(meshCtx, s.id, o, s.log, o.Clock, &s.metrics.shell, l.complete)
+	r.mesh = newMeshClient(meshCtx, s.id, o, s.log, o.Clock, &s.metrics.shell, l.complete, s.meshDialCredentials())
 	r.mesh.dial = append(r.mesh.dial, dial...)
 	l.mesh, l.beacons = r.mesh, disc
 	disc.post = func(ev state.Event) { _ = l.post(r.discCtx, input{ev: ev}) }
@@ -193,11 +205,16 @@ func (s *Server) assemble(disc *discovery, dial ...grpc.DialOption) *running {
 }
 
 // run starts the loop and serves the mesh and the sidecar on their
-// listeners; their health services then report SERVING.
-func (r *running) run(mesh, app net.Listener) {
+// listeners (the sidecar on each of apps that is not nil); their health
+// services then report SERVING.
+func (r *running) run(mesh net.Listener, apps ...net.Listener) {
 	r.wg.Go(func() { r.loop.run(r.loopCtx) })
 	r.serve("mesh", func() error { return r.meshSrv.Serve(mesh) })
-	r.serve("sidecar", func() error { return r.appSrv.Serve(app) })
+	for _, app := range apps {
+		if app != nil {
+			r.serve("sidecar", func() error { return r.appSrv.Serve(app) })
+		}
+	}
 	r.meshHealth.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	r.appHealth.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 }
@@ -263,8 +280,20 @@ func (s *Server) bind() (*listeners, error) {
 	if ls.mesh, err = net.Listen("tcp4", net.JoinHostPort(o.Bind, strconv.Itoa(o.MeshPort))); err != nil {
 		return ls, fmt.Errorf("--mesh-port: cannot listen on %s:%d: %w", o.Bind, o.MeshPort, err)
 	}
-	if ls.app, err = net.Listen("tcp4", net.JoinHostPort(o.AppBind, strconv.Itoa(o.AppPort))); err != nil {
-		return ls, fmt.Errorf("--app-port: cannot listen on %s:%d: %w", o.AppBind, o.AppPort, err)
+	if o.AppPort != AppPortOff {
+		if ls.app, err = net.Listen("tcp4", net.JoinHostPort(o.AppBind, strconv.Itoa(o.AppPort))); err != nil {
+			return ls, fmt.Errorf("--app-port: cannot listen on %s:%d: %w", o.AppBind, o.AppPort, err)
+		}
+		s.addrs.App = ls.app.Addr().String()
+		if s.appTLS != nil {
+			ls.app = s.appTLS.listener(ls.app)
+		}
+	}
+	if o.AppSocket != "" {
+		if ls.appSocket, err = listenAppSocket(o); err != nil {
+			return ls, err
+		}
+		s.addrs.AppSocket = o.AppSocket
 	}
 	if o.HTTPAddr != "" {
 		if ls.http, err = net.Listen("tcp", o.HTTPAddr); err != nil {
@@ -284,11 +313,11 @@ func (s *Server) bind() (*listeners, error) {
 		adv = netip.AddrPortFrom(ip, uint16(meshPort)).String()
 	}
 	self := state.Beacon{Instance: s.id, Cluster: o.Cluster, Addr: adv, Version: protocolVersion}
-	if ls.disc, err = openDiscovery(o, ifi, self, s.log, o.Clock, &s.metrics.shell); err != nil {
+	if ls.disc, err = openDiscovery(o, ifi, self, s.creds, s.log, o.Clock, &s.metrics.shell); err != nil {
 		return ls, err
 	}
-	s.addrs = Addrs{Mesh: ls.mesh.Addr().String(), App: ls.app.Addr().String(), Advertised: adv,
-		Discovery: ls.disc.conn.LocalAddr().String(), Multicast: "off"}
+	s.addrs.Mesh, s.addrs.Advertised, s.addrs.Multicast = ls.mesh.Addr().String(), adv, "off"
+	s.addrs.Discovery = ls.disc.conn.LocalAddr().String()
 	if ls.http != nil {
 		s.addrs.HTTP = ls.http.Addr().String()
 	}
@@ -301,8 +330,9 @@ func (s *Server) bind() (*listeners, error) {
 func (s *Server) meshServer(l *loop) (*grpc.Server, *health.Server) {
 	stopU, stopS := refuseWhileStopping(l.stopping)
 	idU, idS := withInstance(s.id)
+	auth, authU, authS := s.meshAuth() // first: a caller without a certificate learns nothing, not even our id
 	srv, hs := newGRPCServer(&s.o, s.o.MaxStateBytes, s.o.MeshMaxStreams,
-		[]grpc.UnaryServerInterceptor{idU, stopU}, []grpc.StreamServerInterceptor{idS, stopS})
+		append(authU, idU, stopU), append(authS, idS, stopS), auth...)
 	meshpb.RegisterMeshServiceServer(srv, &meshServer{loop: l, log: s.log})
 	return srv, hs
 }
