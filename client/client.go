@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/experimental"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -59,8 +60,8 @@ type Client struct {
 	wg        sync.WaitGroup             // the watcher, subscriptions and publishers
 }
 
-// Dial connects to the daemon's sidecar at addr ("127.0.0.1:5672") and
-// waits until the connection is up, ctx ends, or the dial timeout passes
+// Dial connects to the daemon's sidecar at addr ("127.0.0.1:5672", or
+// "unix:///run/nexusd/app.sock" for its --app-socket) and waits until the connection is up, ctx ends, or the dial timeout passes
 // (WithDialTimeout; WithLazyConnect does not wait). The client then keeps
 // the connection up, reconnecting as its backoff says, until Close.
 func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
@@ -70,11 +71,11 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 			return nil, argError("dial", "%v", err)
 		}
 	}
-	if addr == "" {
-		return nil, argError("dial", "address is empty: give the daemon's sidecar address, such as 127.0.0.1:5672")
+	if err := checkAddr(addr); err != nil {
+		return nil, argError("dial", "%v", err)
 	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return nil, argError("dial", "address %q: want host:port, such as 127.0.0.1:5672", addr)
+	if network, _ := splitTarget(addr); network == "unix" && o.tls != nil {
+		return nil, argError("dial", "%s: the daemon's socket is plaintext, guarded by its file mode; TLS is for its TCP port: dial without WithTLS", addr)
 	}
 	c := &Client{addr: addr, o: o, log: o.logger, state: newStateBox(), events: newDispatcher()}
 	if c.log == nil {
@@ -82,9 +83,13 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	}
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	b := o.backoff
+	creds := insecure.NewCredentials()
+	if o.tls != nil {
+		creds = handshakeReporter{credentials.NewTLS(o.tls), c}
+	}
 	dial := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(c.dialTCP),
+		grpc.WithTransportCredentials(creds),
+		grpc.WithContextDialer(c.dial),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: b.Initial, Multiplier: b.Multiplier, Jitter: b.Jitter, MaxDelay: b.Max},
 			MinConnectTimeout: o.minConnectTimeout,
@@ -215,9 +220,9 @@ func (c *Client) unreachable(ctxErr error) error {
 	return wrapErr("dial", &Error{Kind: ErrUnavailable, Status: statusUnavailable(msg), Err: ctxErr})
 }
 
-// dialTCP makes every connection attempt, so the client can count them,
+// dial makes every connection attempt, so the client can count them,
 // report them, and give up after MaxRetries.
-func (c *Client) dialTCP(ctx context.Context, addr string) (net.Conn, error) {
+func (c *Client) dial(ctx context.Context, addr string) (net.Conn, error) {
 	n := int(c.attempts.Add(1))
 	max := c.o.backoff.MaxRetries
 	if max > 0 && n > max {
@@ -234,7 +239,8 @@ func (c *Client) dialTCP(ctx context.Context, addr string) (net.Conn, error) {
 	default:
 		c.setState(StateReconnecting, n, c.loadLastErr())
 	}
-	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	network, address := splitTarget(addr)
+	conn, err := (&net.Dialer{}).DialContext(ctx, network, address)
 	if err != nil {
 		c.lastErr.Store(&err)
 		c.log.Debug("nexusd: connection attempt failed", "addr", addr, "attempt", n, "err", err)
@@ -243,6 +249,8 @@ func (c *Client) dialTCP(ctx context.Context, addr string) (net.Conn, error) {
 		}
 		return nil, err
 	}
+	noAnswer := errNoAnswer
+	c.lastErr.Store(&noAnswer) // until the connection is up, or the TLS handshake says more
 	return conn, nil
 }
 

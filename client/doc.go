@@ -13,6 +13,28 @@
 //	}()
 //	res, err := c.Publish(ctx, "sensors/kitchen/temp", []byte("21.5"))
 //
+// # Address and security
+//
+// The address is the daemon's sidecar: host:port (its --app-port, 5672 by
+// default) or, for a daemon started with --app-socket, its Unix socket as
+// unix:///path/to/socket (unix:relative/path works too). The socket is
+// the way beside an application, on the same host or through a volume the
+// containers of a pod share: nothing listens on the network, and the
+// socket's file mode and owner say who may connect.
+//
+//	c, err := client.Dial(ctx, "unix:///run/nexusd/app.sock")
+//
+// A daemon whose sidecar serves TLS (--app-tls-cert) is dialed with
+// WithTLSFiles (PEM files: the CA to verify the daemon, and a client
+// certificate and key when the daemon requires them with --app-tls-ca) or
+// WithTLS (a *tls.Config). The certificate must name the host dialed (or
+// TLSFiles.ServerName). TLS is for the TCP port only: a socket is
+// plaintext, and Dial refuses TLS with a unix address. A daemon started
+// with --app-token wants WithToken, over either transport.
+//
+//	c, err := client.Dial(ctx, "10.0.0.5:5672", client.WithTLSFiles(client.TLSFiles{
+//		CA: "/etc/nexusd/ca.pem", Cert: "/etc/app/tls.crt", Key: "/etc/app/tls.key"}))
+//
 // # Resilience
 //
 // The client keeps one gRPC connection and reconnects it with exponential

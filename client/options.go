@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,6 +63,7 @@ func (b Backoff) validate() error {
 // options are a client's settings; Option functions change them.
 type options struct {
 	token             string
+	tls               *tls.Config // nil: plaintext
 	clientID          string
 	backoff           Backoff
 	dialTimeout       time.Duration
@@ -190,7 +192,7 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithGRPCOptions adds gRPC dial options after the client's own, for what
-// the client does not cover (TLS credentials, window sizes, interceptors).
+// the client does not cover (window sizes, interceptors; TLS is WithTLS).
 func WithGRPCOptions(opts ...grpc.DialOption) Option {
 	return func(o *options) error { o.grpcOptions = append(o.grpcOptions, opts...); return nil }
 }

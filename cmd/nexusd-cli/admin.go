@@ -52,6 +52,9 @@ func (s *session) adminAddr() string {
 	host, _, err := net.SplitHostPort(s.address())
 	if err != nil {
 		host = s.cfg.host
+		if strings.HasPrefix(host, "unix:") {
+			host = "127.0.0.1" // a daemon reached by its socket runs on this host
+		}
 	}
 	return net.JoinHostPort(host, "8080")
 }

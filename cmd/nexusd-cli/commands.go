@@ -39,7 +39,7 @@ func init() {
 				"its mesh address, instance id, cluster, topics hash and status (alive, stale: silent at the end, incompatible).\n" +
 				"Connect to one with CONNECT -n <#> (its sidecar is taken to be the port after its mesh port).",
 			run: runDiscover},
-		{name: "CONNECT", options: map[string]optKind{"n": optInt}, usage: "host:port | host port | -n <#>",
+		{name: "CONNECT", options: map[string]optKind{"n": optInt}, usage: "host:port | host port | unix:///path | /path | -n <#>",
 			summary: "connect to a daemon's sidecar (by address, or the #th that DISCOVER lists)", run: runConnect},
 		{name: "PING", usage: "[message]", summary: "check the daemon answers (PONG, or the message)", run: runPing},
 		{name: "INFO", subs: []string{"SERVER", "STATS", "MEMORY", "CONFIG"}, usage: "[SERVER|STATS|MEMORY|CONFIG]",
@@ -193,6 +193,10 @@ func runConnect(ctx context.Context, s *session, args []string) error {
 		if addr, err = s.discovered(ctx, n); err != nil {
 			return err
 		}
+	case len(pos) == 1 && strings.HasPrefix(pos[0], "unix:"):
+		addr = pos[0]
+	case len(pos) == 1 && strings.HasPrefix(pos[0], "/"):
+		addr = socketAddr(pos[0])
 	case len(pos) == 1:
 		addr = pos[0]
 		if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -201,7 +205,7 @@ func runConnect(ctx context.Context, s *session, args []string) error {
 	case len(pos) == 2:
 		addr = net.JoinHostPort(pos[0], pos[1])
 	default:
-		return fail("usage: CONNECT host:port | host port | -n <#>")
+		return fail("usage: CONNECT host:port | host port | unix:///path | /path | -n <#>")
 	}
 	c, err := s.connectTo(ctx, addr)
 	if err != nil {

@@ -7,6 +7,8 @@
 //	nexusd-cli -p 5682 SUBSCRIBE 'sensors/#' --count 1
 //	nexusd-cli PUBLISH sensors/kitchen/temp 21.5
 //	nexusd-cli --json MESH PEERS
+//	nexusd-cli -s /run/nexusd/app.sock PUBLISH pod/ready yes
+//	nexusd-cli -h 10.0.0.5 --tls-ca ca.pem --tls-cert me.pem --tls-key me-key.pem PING
 //
 // Commands are case-insensitive. A failed command prints "(error) ..."
 // (with --json, {"error": ..., "code": ...}) and exits 1.
@@ -24,10 +26,13 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/chzyer/readline"
+
+	"github.com/nexusd/nexusd/client"
 )
 
 // version is the CLI's version, set at link time if at all.
@@ -116,6 +121,13 @@ func parseFlags(args []string) (cliFlags, []string, error) {
 	fs.IntVar(&f.mcastPort, "mcast-port", mport, "")
 	fs.StringVar(&f.mcastIfce, "mcast-iface", env("NEXUSD_MCAST_IFACE", ""), "")
 	fs.StringVar(&f.cluster, "cluster", env("NEXUSD_CLUSTER", ""), "")
+	fs.StringVar(&f.socket, "s", "", "")
+	fs.StringVar(&f.socket, "socket", "", "")
+	fs.BoolVar(&f.useTLS, "tls", env("NEXUSD_CLI_TLS", "") == "1", "")
+	fs.StringVar(&f.tls.CA, "tls-ca", env("NEXUSD_CLI_TLS_CA", ""), "")
+	fs.StringVar(&f.tls.Cert, "tls-cert", env("NEXUSD_CLI_TLS_CERT", ""), "")
+	fs.StringVar(&f.tls.Key, "tls-key", env("NEXUSD_CLI_TLS_KEY", ""), "")
+	fs.StringVar(&f.tls.ServerName, "tls-server-name", env("NEXUSD_CLI_TLS_SERVER_NAME", ""), "")
 	fs.BoolVar(&f.version, "version", false, "")
 	help := fs.Bool("help", false, "")
 	if err := fs.Parse(args); err != nil {
@@ -124,7 +136,12 @@ func parseFlags(args []string) (cliFlags, []string, error) {
 	if *help {
 		return f, nil, flag.ErrHelp
 	}
-	fs.Visit(func(fl *flag.Flag) { f.portSet = f.portSet || fl.Name == "p" || fl.Name == "port" })
+	given := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	f.portSet = given["p"] || given["port"]
+	if err := f.checkTransport(given); err != nil {
+		return f, nil, err
+	}
 	switch {
 	case f.port < 1 || f.port > 65535:
 		return f, nil, fmt.Errorf("-p %d: want a port number 1 to 65535", f.port)
@@ -143,11 +160,20 @@ Talks to one nexusd daemon's sidecar. With a command, runs it and exits (0, or 1
 after "(error) ..."); without one, opens a prompt with history and tab completion.
 
 Flags (before the command):
-  -h, --host HOST         daemon host (default 127.0.0.1) [NEXUSD_HOST]
+  -h, --host HOST         daemon host (default 127.0.0.1), or unix:///path/to/socket [NEXUSD_HOST]
   -p, --port PORT         daemon sidecar port (default 5672) [NEXUSD_APP_PORT]
+  -s, --socket PATH       the daemon's --app-socket instead of host and port [NEXUSD_APP_SOCKET,
+                          which -h and -p override]
   -n N                    connect to the N-th daemon DISCOVER lists
       --json              machine output: one JSON document (streams: one per line)
       --token TOKEN       the daemon's --app-token [NEXUSD_APP_TOKEN]
+      --tls-ca FILE       TLS (a daemon with --app-tls-cert), trusting the CAs in this PEM file
+                          [NEXUSD_CLI_TLS_CA]
+      --tls-cert FILE     client certificate, PEM (a daemon with --app-tls-ca) [NEXUSD_CLI_TLS_CERT]
+      --tls-key FILE      its private key, PEM [NEXUSD_CLI_TLS_KEY]
+      --tls-server-name N name the daemon's certificate must carry (default: the host)
+                          [NEXUSD_CLI_TLS_SERVER_NAME]
+      --tls               TLS trusting the system's CAs; the --tls-* flags imply it [NEXUSD_CLI_TLS=1]
       --admin HOST:PORT   the daemon's admin endpoint, for INFO and MESH STATUS
                           (default HOST:8080) [NEXUSD_ADMIN]
       --timeout D         how long a request may take (default 5s)
@@ -161,7 +187,7 @@ Flags (before the command):
 
 Commands (any case):
   DISCOVER (DISC) [--timeout D] [--cluster C]
-  CONNECT host:port | host port | -n N
+  CONNECT host:port | host port | unix:///path | /path | -n N
   PING [message]
   INFO [SERVER|STATS|MEMORY|CONFIG]
   PUBLISH (PUB) topic message [--retain] [--type T] [--ttl ms] [--correlation-id ID]
@@ -177,6 +203,34 @@ Examples:
   nexusd-cli PUBLISH sensors/kitchen/temp 21.5 --retain
   nexusd-cli --json MESH PEERS
 `)
+}
+
+// checkTransport checks the flags that choose how to reach the daemon:
+// its socket or host and port, and TLS.
+func (f *cliFlags) checkTransport(given map[string]bool) error {
+	hostGiven := given["h"] || given["host"] || given["p"] || given["port"]
+	switch {
+	case f.socket != "" && hostGiven:
+		return errors.New("-s: give the daemon's socket or its host and port (-h, -p), not both")
+	case f.socket == "" && !hostGiven:
+		f.socket = os.Getenv("NEXUSD_APP_SOCKET")
+	}
+	if f.socket != "" && strings.HasPrefix(f.socket, "unix:") {
+		return fmt.Errorf("-s %s: give the socket's path, without unix:", f.socket)
+	}
+	if (f.tls.Cert == "") != (f.tls.Key == "") {
+		return errors.New("--tls-cert and --tls-key: give both (the client certificate and its key) or neither")
+	}
+	for _, file := range []struct{ flag, path string }{{"--tls-ca", f.tls.CA}, {"--tls-cert", f.tls.Cert}, {"--tls-key", f.tls.Key}} {
+		if file.path == "" {
+			continue
+		}
+		if _, err := os.Stat(file.path); err != nil {
+			return fmt.Errorf("%s: %v", file.flag, err)
+		}
+	}
+	f.useTLS = f.useTLS || f.tls != (client.TLSFiles{})
+	return nil
 }
 
 // withPort replaces addr's port.

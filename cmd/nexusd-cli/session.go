@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +27,9 @@ type config struct {
 	mcastAddr, mcastIfce string
 	mcastPort            int
 	cluster              string
+	socket               string // the daemon's --app-socket; "" = host and port
+	useTLS               bool
+	tls                  client.TLSFiles
 }
 
 // session is one run of the CLI: its connection and its output. In the
@@ -43,7 +48,27 @@ type session struct {
 }
 
 func newSession(cfg config, out, errw io.Writer) *session {
-	return &session{cfg: cfg, out: out, errw: errw, addr: net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port))}
+	return &session{cfg: cfg, out: out, errw: errw, addr: daemonAddr(cfg)}
+}
+
+// daemonAddr is the sidecar address the flags give: unix:///path for a
+// socket (-s, or -h unix:///path), host:port otherwise.
+func daemonAddr(cfg config) string {
+	switch {
+	case cfg.socket != "":
+		return socketAddr(cfg.socket)
+	case strings.HasPrefix(cfg.host, "unix:"):
+		return cfg.host
+	}
+	return net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port))
+}
+
+// socketAddr is the client's address of a socket path.
+func socketAddr(path string) string {
+	if filepath.IsAbs(path) {
+		return "unix://" + path
+	}
+	return "unix:" + path
 }
 
 // client is the connection, made on first use.
@@ -82,6 +107,9 @@ func (s *session) dial(ctx context.Context, addr string) (*client.Client, error)
 	}
 	if s.cfg.token != "" {
 		opts = append(opts, client.WithToken(s.cfg.token))
+	}
+	if s.cfg.useTLS {
+		opts = append(opts, client.WithTLSFiles(s.cfg.tls))
 	}
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.connectTimeout)
 	defer cancel()

@@ -1,0 +1,76 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAddressesTheClientTakes: host:port and unix sockets (absolute as
+// unix:///path, relative as unix:path); anything else is refused before
+// dialing, saying what is wanted.
+func TestAddressesTheClientTakes(t *testing.T) {
+	for addr, wantErr := range map[string]string{
+		"127.0.0.1:5672":              "",
+		"localhost:5672":              "",
+		"unix:///run/nexusd/app.sock": "",
+		"unix:app.sock":               "",
+		"":                            "address is empty",
+		"127.0.0.1":                   "unix:///path/to/socket",
+		"unix://app.sock":             "must be absolute",
+		"unix:":                       "no socket path",
+	} {
+		err := checkAddr(addr)
+		if (err == nil) != (wantErr == "") || err != nil && !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("checkAddr(%q) = %v, want %q", addr, err, wantErr)
+		}
+	}
+	for target, want := range map[string][2]string{
+		"unix:///run/app.sock": {"unix", "/run/app.sock"},
+		"unix:app.sock":        {"unix", "app.sock"},
+		"127.0.0.1:5672":       {"tcp", "127.0.0.1:5672"},
+	} {
+		if n, a := splitTarget(target); n != want[0] || a != want[1] {
+			t.Errorf("splitTarget(%q) = %s %s, want %s %s", target, n, a, want[0], want[1])
+		}
+	}
+	_, err := Dial(context.Background(), "unix://app.sock")
+	if !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("Dial with a relative unix:// address: %v, want ErrInvalidArgument", err)
+	}
+	_, err = Dial(context.Background(), "unix:///run/app.sock", WithTLS(nil))
+	if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "plaintext") {
+		t.Errorf("Dial a socket with TLS: %v, want ErrInvalidArgument saying the socket is plaintext", err)
+	}
+}
+
+// TestDialToAMissingSocketSaysWhy: the error names the socket and what
+// connecting to it met.
+func TestDialToAMissingSocketSaysWhy(t *testing.T) {
+	addr := "unix://" + filepath.Join(t.TempDir(), "none.sock")
+	_, err := Dial(context.Background(), addr, WithDialTimeout(500*time.Millisecond))
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("Dial %s: %v, want ErrUnavailable naming the socket and that it is missing", addr, err)
+	}
+}
+
+// TestTLSFilesAreCheckedByDial: unreadable files and a certificate
+// without its key are the caller's errors.
+func TestTLSFilesAreCheckedByDial(t *testing.T) {
+	for _, c := range []struct {
+		f    TLSFiles
+		want string
+	}{
+		{TLSFiles{CA: filepath.Join(t.TempDir(), "none.pem")}, "TLS CA file"},
+		{TLSFiles{Cert: "c.pem"}, "both the certificate and its key"},
+		{TLSFiles{Cert: "c.pem", Key: "k.pem"}, "TLS client certificate c.pem"},
+	} {
+		_, err := Dial(context.Background(), "127.0.0.1:1", WithTLSFiles(c.f))
+		if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Dial with %+v: %v, want ErrInvalidArgument saying %q", c.f, err, c.want)
+		}
+	}
+}
