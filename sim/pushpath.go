@@ -125,7 +125,13 @@ func (w *World) sendBatch(p *pushPath, stream uint64, batch []pushstream.Item[st
 // resets the stream, the rest arrive in order.
 func (w *World) pathTransit(p *pushPath, a, b *simNode, stream uint64) (time.Duration, bool) {
 	if w.net.blocked(a.idx, b.idx) {
-		return 0, false // stalled: the deadline breaks the stream
+		// Stalled: nothing behind this frame gets past it either, even once
+		// the cut heals (a connection keeps order), so no later answer can
+		// complete a push that never arrived; the deadline breaks the stream.
+		if stream != 0 {
+			p.reset[stream] = true
+		}
+		return 0, false
 	}
 	cfg := &w.net.cfg
 	if cfg.Loss > 0 && w.rng.Float64() < cfg.Loss {
