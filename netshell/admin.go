@@ -83,14 +83,17 @@ type NodeReport struct {
 	// mutual TLS from the key), "cluster-key+tls-files" (signed beacons,
 	// mutual TLS from --tls-*), "tls-files" (mutual TLS; beacons unsigned)
 	// or "unauthenticated" (anyone who reaches the ports is a member).
-	Security       string   `json:"mesh_security"`
-	Authenticated  bool     `json:"mesh_authenticated"` // beacons and mesh calls both checked
-	Advertised     string   `json:"advertised"`         // mesh endpoint announced in beacons
-	Mesh           string   `json:"mesh"`               // mesh gRPC listener
-	App            string   `json:"app"`                // sidecar gRPC listener
-	Multicast      string   `json:"multicast"`          // group:port on interface, or "off"
-	Seeds          []string `json:"seeds"`              // --peers
-	Hash           string   `json:"topic_state_hash"`   // our beacon hash, hex
+	Security      string `json:"mesh_security"`
+	Authenticated bool   `json:"mesh_authenticated"` // mesh calls need a member's certificate
+	// What an operator should know first; without a key or TLS files,
+	// unauthenticatedWarning.
+	Warnings       []string `json:"warnings"`
+	Advertised     string   `json:"advertised"`       // mesh endpoint announced in beacons
+	Mesh           string   `json:"mesh"`             // mesh gRPC listener
+	App            string   `json:"app"`              // sidecar gRPC listener
+	Multicast      string   `json:"multicast"`        // group:port on interface, or "off"
+	Seeds          []string `json:"seeds"`            // --peers
+	Hash           string   `json:"topic_state_hash"` // our beacon hash, hex
 	UptimeSeconds  float64  `json:"uptime_seconds"`
 	Subscriptions  int      `json:"subscriptions"`   // active
 	Paused         int      `json:"paused"`          // paused subscriptions
@@ -162,7 +165,7 @@ func (s *Server) report(l *loop) StatusReport {
 	k := &st.Counters
 	rep := StatusReport{
 		Node: NodeReport{
-			ID: s.id, Cluster: s.o.Cluster, Security: s.securityMode(), Authenticated: s.authenticated(), Advertised: s.addrs.Advertised, Mesh: s.addrs.Mesh, App: s.addrs.App,
+			ID: s.id, Cluster: s.o.Cluster, Security: s.securityMode(), Authenticated: s.authenticated(), Warnings: s.warnings(), Advertised: s.addrs.Advertised, Mesh: s.addrs.Mesh, App: s.addrs.App,
 			Multicast: s.addrs.Multicast, Seeds: s.o.Peers, Hash: fmt.Sprintf("%016x", st.Hash),
 			UptimeSeconds: s.o.Clock.Since(s.started).Seconds(), Subscriptions: st.Subscriptions, Paused: st.Paused,
 			Retained: st.Retained, BufferedMsgs: st.BufferedMsgs, Published: k.Published, DeliveredLocal: k.DeliveredLocal,

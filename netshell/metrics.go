@@ -51,6 +51,7 @@ type metrics struct {
 	deliverLatency prometheus.Histogram
 	sidecarRefused *prometheus.CounterVec
 	meshRefused    *prometheus.CounterVec // by reason: handshake, unauthenticated
+	meshSecurity   *prometheus.GaugeVec   // 1 for this daemon's mode
 }
 
 func newMetrics() *metrics {
@@ -74,11 +75,15 @@ func newMetrics() *metrics {
 			Name: "nexusd_mesh_refused_total",
 			Help: "Callers the mesh port refused (with --cluster-key or --tls-*): handshake (a TLS handshake failed: plaintext, or a certificate from no trusted CA) and unauthenticated (a call other than a health check without a certificate).",
 		}, []string{"reason"}),
+		meshSecurity: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "nexusd_mesh_security",
+			Help: "1, labelled with how this daemon tells members from strangers: cluster-key, cluster-key+tls-files, tls-files, or unauthenticated (no key or TLS files: anyone who reaches the ports is a member).",
+		}, []string{"mode"}),
 	}
 	for _, r := range []string{"handshake", "unauthenticated"} {
 		m.meshRefused.WithLabelValues(r) // reported as 0 until it happens
 	}
-	m.reg.MustRegister(m.syncSeconds, m.deliverLatency, m.sidecarRefused, m.meshRefused,
+	m.reg.MustRegister(m.syncSeconds, m.deliverLatency, m.sidecarRefused, m.meshRefused, m.meshSecurity,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -160,3 +160,15 @@ func (s *Server) securityMode() string {
 // authenticated reports whether mesh calls are checked (a cluster key or
 // certificate files); without, anyone who reaches the ports is a member.
 func (s *Server) authenticated() bool { return s.securityMode() != "unauthenticated" }
+
+// unauthenticatedWarning is logged once at start, shown on the status page
+// and in /api/status, when the mesh takes anyone.
+const unauthenticatedWarning = "mesh: unauthenticated (no --cluster-key or --tls-*): anyone who reaches the discovery or mesh port is a member and receives every message; run `nexusd keygen` and start every daemon with --cluster-key"
+
+// warnings are what the status report puts first.
+func (s *Server) warnings() []string {
+	if !s.authenticated() {
+		return []string{unauthenticatedWarning}
+	}
+	return []string{}
+}

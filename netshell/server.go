@@ -92,7 +92,9 @@ func newServer(o Options, log *slog.Logger, id string, rng *rand.Rand) (*Server,
 	if err != nil {
 		return nil, err
 	}
-	return &Server{o: o, log: log.With("node", id), id: id, creds: creds, appTLS: appTLS, meshTLS: meshTLS, node: node, metrics: newMetrics(), ready: make(chan struct{})}, nil
+	s := &Server{o: o, log: log.With("node", id), id: id, creds: creds, appTLS: appTLS, meshTLS: meshTLS, node: node, metrics: newMetrics(), ready: make(chan struct{})}
+	s.metrics.meshSecurity.WithLabelValues(s.securityMode()).Set(1)
+	return s, nil
 }
 
 // ID is the daemon's instance id, new on every start.
@@ -172,10 +174,13 @@ func (s *Server) start(ls *listeners) *running {
 		r.serve("admin", func() error { return r.http.Serve(ls.http) })
 	}
 	r.run(ls.mesh, ls.app, ls.appSocket)
-	close(s.ready)
 	a := s.addrs
 	s.log.Info("nexusd started", "cluster", o.Cluster, "mesh", a.Mesh, "advertised", a.Advertised,
 		"app", a.App, "app_socket", a.AppSocket, "app_tls", s.appTLS != nil, "mesh_tls", s.meshSecurity(), "admin", a.HTTP, "discovery", a.Discovery, "multicast", a.Multicast, "seeds", o.Peers)
+	if !s.authenticated() {
+		s.log.Warn(unauthenticatedWarning)
+	}
+	close(s.ready) // after the start is logged, so a reader of Ready finds it
 	return r
 }
 
