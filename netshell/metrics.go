@@ -216,6 +216,10 @@ func coreMetricDefs() []*metricDef {
 			values: func(s *snapshot, _ *shellCounters) []labeled {
 				return by("dead", ct(s).PeersDead, "replaced", ct(s).PeersReplaced)
 			}},
+		{name: "peers_moved_total", help: "Known peers followed to a new address, after a beacon from there and a probe the same instance answered.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).PeersMoved) }},
+		{name: "peer_address_conflicts_total", help: "Beacons claiming a live peer's id from a second address: reported, not followed.",
+			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).AddrConflicts) }},
 		{name: "calls_timed_out_total", help: "Mesh calls the daemon failed because no answer came in time.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(s.loop.CallsTimedOut) }},
 		{name: "rejected_total", label: "reason", help: "Input refused or dropped, by reason.",

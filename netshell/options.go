@@ -54,6 +54,7 @@ type Options struct {
 	SuspectAfter       time.Duration // --suspect-after: silence before a peer is probed (at most 3/5 of PeerTimeout)
 	PeerTimeout        time.Duration // --peer-timeout: silence before a peer is removed
 	MaxFetchesInFlight int           // --max-fetches-in-flight: state fetches at once, all peers
+	MeshMaxConns       int           // --mesh-max-conns: connections the mesh port holds at once
 	CallTimeout        time.Duration // what any mesh call gets before it fails
 
 	// Limits and policies (SPEC section 3).
@@ -118,6 +119,7 @@ func DefaultOptions() Options {
 		SuspectAfter:       3 * time.Second, // SPEC
 		PeerTimeout:        5 * time.Second, // SPEC
 		MaxFetchesInFlight: 16,              // SPEC
+		MeshMaxConns:       4096 + 512,      // one a peer at the peer cap, plus probes and tools
 		CallTimeout:        2 * time.Second, // below PeerTimeout, so a failed probe is known in time
 
 		MaxPayloadBytes:    1 << 20,           // SPEC: 1 MiB
@@ -247,6 +249,7 @@ func (o *Options) Validate() error {
 		{"--peer-backlog-bytes", o.PeerBacklogBytes, 1, 1 << 40},
 		{"--subscriber-queue-limit", o.QueueLimit, 1, 1 << 24},
 		{"--max-fetches-in-flight", o.MaxFetchesInFlight, 1, 1024},
+		{"--mesh-max-conns", o.MeshMaxConns, 2, 1 << 20},
 		{"--max-patterns", o.MaxPatterns, 1, 1 << 20},
 		{"--max-retained", o.MaxRetained, 1, 1 << 24},
 	}

@@ -1,11 +1,19 @@
 package netshell
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 )
 
 // A daemon without a key or TLS files says so once in its log, first in
@@ -66,4 +74,33 @@ func httpGet(t *testing.T, ts *testServer, path string) string {
 		t.Fatalf("GET %s: %s %v", path, resp.Status, err)
 	}
 	return string(b)
+}
+
+// The mesh port holds at most --mesh-max-conns connections: one more waits
+// until one of them closes.
+func TestMeshConnectionsAreCapped(t *testing.T) {
+	ts := startServer(t, func(o *Options) { o.MeshMaxConns = 2 })
+	addr := ts.s.Addrs().Mesh
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr) // says nothing: the server waits for its preface
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	health := healthpb.NewHealthClient(mustDial(t, addr))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	_, err := health.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
+	cancel()
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("a third connection was served while two were held: %v", err)
+	}
+	held[0].Close()
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := health.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true)); err != nil {
+		t.Fatalf("once a held connection closed, the check still failed: %v", err)
+	}
 }

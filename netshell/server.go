@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -285,6 +286,9 @@ func (s *Server) bind() (*listeners, error) {
 	if ls.mesh, err = net.Listen("tcp4", net.JoinHostPort(o.Bind, strconv.Itoa(o.MeshPort))); err != nil {
 		return ls, fmt.Errorf("--mesh-port: cannot listen on %s:%d: %w", o.Bind, o.MeshPort, err)
 	}
+	// A connection costs goroutines and buffers before it authenticates;
+	// a caller that opens many waits (handshakes time out in 10 s).
+	ls.mesh = netutil.LimitListener(ls.mesh, o.MeshMaxConns)
 	if o.AppPort != AppPortOff {
 		if ls.app, err = net.Listen("tcp4", net.JoinHostPort(o.AppBind, strconv.Itoa(o.AppPort))); err != nil {
 			return ls, fmt.Errorf("--app-port: cannot listen on %s:%d: %w", o.AppBind, o.AppPort, err)
