@@ -153,6 +153,7 @@ func fillEnvelopeProto(p *meshpb.MessageEnvelope, e *state.Envelope) {
 	p.MessageId, p.Topic, p.Payload, p.ContentType = e.ID, e.Topic, e.Payload, e.ContentType
 	p.TimestampMs, p.SourceNodeId, p.Retain, p.CorrelationId = e.TimestampMs, e.Source, e.Retain, e.Correlation
 	p.TtlMs, p.SourceSequence, p.PrevSourceSequence, p.SyncOnly = e.TTLMs, e.SourceSeq, e.PrevSeq, e.SyncOnly
+	p.DroppedFrom = e.DroppedFrom
 }
 
 func envelopeFromProto(p *meshpb.MessageEnvelope) state.Envelope {
@@ -168,6 +169,7 @@ func envelopeFromProto(p *meshpb.MessageEnvelope) state.Envelope {
 		TTLMs:       p.GetTtlMs(),
 		SourceSeq:   p.GetSourceSequence(),
 		PrevSeq:     p.GetPrevSourceSequence(),
+		DroppedFrom: p.GetDroppedFrom(),
 		SyncOnly:    p.GetSyncOnly(),
 	}
 }

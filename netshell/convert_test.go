@@ -19,7 +19,7 @@ import (
 func sampleEnvelope(topic string, seq uint64) state.Envelope {
 	return state.Envelope{ID: "id-" + topic, Topic: topic, Payload: []byte("payload"), ContentType: "text/plain",
 		TimestampMs: 1_700_000_000_123, Source: "source-node", Retain: true, Correlation: "corr", TTLMs: 5000, SourceSeq: seq,
-		PrevSeq: seq / 2, SyncOnly: seq%2 == 1}
+		PrevSeq: seq / 2, DroppedFrom: seq / 4, SyncOnly: seq%2 == 1}
 }
 
 func roundTrip[M proto.Message](t *testing.T, m M, fresh M) M {

@@ -57,7 +57,7 @@ func NewScript() *Script {
 		"crash": cmdCrash, "restart": cmdRestart, "pause": cmdPause, "wake": cmdWake, "clock": cmdClock,
 		"slow": cmdSlow, "reconnect": cmdReconnect, "check": cmdCheck,
 		"deliveries": cmdDeliveries, "peers": cmdPeers, "status": cmdStatus, "rejected": cmdRejected,
-		"memory": cmdMemory, "replay": cmdReplay, "rekey": cmdRekey,
+		"memory": cmdMemory, "replay": cmdReplay, "rekey": cmdRekey, "repair": cmdRepair,
 	}}
 }
 

@@ -24,7 +24,10 @@ type chain struct {
 	nth      uint64          // which death departed is (departure)
 }
 
-type sentRange struct{ first, last uint64 }
+// sentRange is what we routed to a peer on one topic: the first and last
+// numbers, and the highest we pushed (the rest in between were pushed
+// before it, or dropped from the backlog: link.go, droppedFrom).
+type sentRange struct{ first, last, pushed uint64 }
 
 // maxDeparted bounds the chains kept for removed peers: as many as there
 // may be peers, so a node cut off from the whole mesh keeps every one.
@@ -159,6 +162,7 @@ func (n *Node) routeDeparted(m *Message, mark uint64) {
 			o := outgoing{m: m}
 			if m.SourceSeq > 0 && m.Source == n.cfg.NodeID {
 				o.prev = n.record(c, m)
+				o.chained = true
 			}
 			n.keepMissed(c, o)
 			n.counters.RecordedForDeparted++

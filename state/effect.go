@@ -64,13 +64,18 @@ type Push struct {
 	Peer, Addr string
 	Msg        *Message
 	Prev       uint64 // the previous number on Msg's topic sent to this peer; 0 = none
-	SyncOnly   bool   // a retained value the peer lacks, to store and not deliver
+	// DroppedFrom..Prev were routed to this peer and dropped from its
+	// backlog before they were sent, and we hold none of them: the peer
+	// counts them lost without asking. 0: no such claim.
+	DroppedFrom uint64
+	SyncOnly    bool // a retained value the peer lacks, to store and not deliver
 }
 
 // Envelope returns the envelope to put on the wire for this push.
 func (e *Push) Envelope() Envelope {
 	env := e.Msg.Envelope
 	env.PrevSeq = e.Prev
+	env.DroppedFrom = e.DroppedFrom
 	env.SyncOnly = e.SyncOnly
 	return env
 }

@@ -28,6 +28,7 @@ type link struct {
 type outgoing struct {
 	m        *Message
 	prev     uint64
+	chained  bool // one of the numbers recorded in the peer's chain (send)
 	syncOnly bool // a retained value the peer lacks, not a message for it
 }
 
@@ -121,6 +122,7 @@ func (n *Node) send(p *peer, m *Message) {
 	o := outgoing{m: m}
 	if m.SourceSeq > 0 && m.Source == n.cfg.NodeID {
 		o.prev = n.record(p.link.chain, m)
+		o.chained = true
 	}
 	n.enqueuePush(p, o)
 }
@@ -191,7 +193,60 @@ func (n *Node) pushNow(p *peer, o outgoing) {
 	l.sent.pushBack(pushRecord{seq: l.seq, o: o})
 	l.seq++
 	e.Peer, e.Addr, e.Msg, e.Prev, e.SyncOnly = p.id, p.addr, o.m, o.prev, o.syncOnly
+	e.DroppedFrom = n.droppedFrom(l.chain, o)
 	n.emit(e)
+}
+
+// droppedFrom is the first of the numbers before o's predecessor that we
+// routed to the link's peer and dropped from its backlog unsent, when we
+// hold none of them any more: the peer may count them lost at once
+// instead of holding what follows while it asks us. 0: none, or some may
+// still be held (the peer asks, and we answer from the ring).
+//
+// The link pushes in the order it routed, so a number routed before o and
+// above the highest pushed on o's topic was dropped (a push failed or
+// refused for now goes again before anything routed after it, and was
+// pushed already: it is not above the highest).
+func (n *Node) droppedFrom(c *chain, o outgoing) uint64 {
+	if c == nil || c.topics == nil || o.prev == 0 || o.syncOnly {
+		return 0
+	}
+	r, ok := c.topics[o.m.Topic]
+	if !ok {
+		return 0
+	}
+	from := max(r.pushed+1, r.first) // a chain forgotten and begun again knows nothing below first
+	if o.chained {
+		r.pushed = max(r.pushed, o.m.SourceSeq)
+		c.topics[o.m.Topic] = r
+	}
+	if from > o.prev || n.holdsOwn(o.m.Topic, from, o.prev) {
+		return 0
+	}
+	return from
+}
+
+// holdsOwnScan bounds how far holdsOwn looks into a ring for our oldest
+// message; beyond, it answers "maybe", which only costs the peer a resend.
+const holdsOwnScan = 64
+
+// holdsOwn reports whether we may still hold one of our messages on topic
+// numbered from..to: in its ring, or as its retained value.
+func (n *Node) holdsOwn(topic string, from, to uint64) bool {
+	if m := n.retained.byTopic[topic]; m != nil && m.Source == n.cfg.NodeID && m.SourceSeq >= from && m.SourceSeq <= to {
+		return true
+	}
+	t := n.topics.get(topic)
+	if t == nil {
+		return false
+	}
+	// Our own numbers go up in ring order: the first of ours decides.
+	for i := 0; i < t.ring.len() && i < holdsOwnScan; i++ {
+		if m := t.ring.at(i); m.Source == n.cfg.NodeID && m.SourceSeq > 0 {
+			return m.SourceSeq <= to
+		}
+	}
+	return t.ring.len() > holdsOwnScan
 }
 
 // completedPush finds and retires the push a completion answers. Pushes

@@ -16,6 +16,7 @@ type Envelope struct {
 	TTLMs       int64  // 0: the receiving node's default applies
 	SourceSeq   uint64 // the source's own per-topic number; 0 = unnumbered
 	PrevSeq     uint64 // the number of the previous message on the topic the source sent to this receiver; 0 = none
+	DroppedFrom uint64 // the source dropped every number from this to PrevSeq it routed here, and holds none: lost; 0 = no claim
 	SyncOnly    bool   // replicates a retained value only: store it, deliver it to no one
 }
 

@@ -36,6 +36,7 @@ const (
 	gapUnwanted      = "unwanted"      // on a topic no subscription here wanted
 	gapSourceGone    = "source_gone"   // the source was replaced, or gone too long
 	gapNotHeld       = "not_held"      // the source's ring no longer holds them
+	gapSourceShed    = "source_shed"   // the source dropped them unsent (its backlog for us was full) and said so
 	gapRepairFailed  = "repair_failed" // the source did not answer our resend requests
 	gapHoldFull      = "hold_full"     // more held behind the hole than the hold allows
 	gapEvicted       = "tracker_evicted"
@@ -227,12 +228,22 @@ func (n *Node) sequence(s *inStream, m *Message) {
 		return
 	}
 	m.PrevSeq = prev
+	if len(s.held) == 0 && shedBefore(s, m) {
+		n.declareGap(s, prev, gapSourceShed) // nothing to ask for: it said so
+	}
 	if prev > s.last || (len(s.held) > 0 && seq > s.held[0].SourceSeq) {
 		n.hold(s, m)
 		return
 	}
 	n.take(s, m)
 	n.releaseHeld(s)
+}
+
+// shedBefore reports whether m's source says it dropped every number
+// between what s has taken and m's predecessor (Envelope.DroppedFrom).
+func shedBefore(s *inStream, m *Message) bool {
+	d := m.DroppedFrom
+	return d > 0 && d <= m.PrevSeq && m.PrevSeq > s.last && d <= s.last+1
 }
 
 // take delivers the next message of a stream. One whose TTL ran out on
@@ -271,7 +282,10 @@ func (n *Node) releaseHeld(s *inStream) {
 			continue // came in by another way meanwhile
 		}
 		if h.PrevSeq > s.last {
-			break
+			if !shedBefore(s, h) {
+				break
+			}
+			n.loseUpTo(s, h.PrevSeq, gapSourceShed)
 		}
 		n.take(s, h)
 	}
@@ -294,6 +308,12 @@ const maxGapNumbers = 1 << 31
 // declareGap gives up on numbers up to upTo: they are lost. The topic's
 // local numbering skips as many, then held messages flow again.
 func (n *Node) declareGap(s *inStream, upTo uint64, why string) {
+	n.loseUpTo(s, upTo, why)
+	n.releaseHeld(s)
+}
+
+// loseUpTo is declareGap without releasing what was held.
+func (n *Node) loseUpTo(s *inStream, upTo uint64, why string) {
 	if upTo > s.last {
 		missing := upTo - s.last
 		n.emit(&ReportGap{Source: s.key.source, Topic: s.key.topic, From: s.last + 1, To: upTo, Lost: true, Why: why})
@@ -307,7 +327,6 @@ func (n *Node) declareGap(s *inStream, upTo uint64, why string) {
 		s.lost += missing
 		n.reportLost(s.key.topic, missing)
 	}
-	n.releaseHeld(s)
 }
 
 // reportLost tells every active subscription of topic that missing
@@ -484,7 +503,7 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 			continue
 		}
 		n.counters.Repaired++
-		m.PrevSeq = 0
+		m.PrevSeq, m.DroppedFrom = 0, 0
 		if m.Retain {
 			n.takeRetained(m) // a lost retained publish is still the topic's value
 		}

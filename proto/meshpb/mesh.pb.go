@@ -151,7 +151,13 @@ type MessageEnvelope struct {
 	// replicates a retained value the receiver's state lacked (it was published
 	// while the receiver could not hear it). The receiver stores it as the topic's
 	// retained value, if it wins, and delivers it to no subscriber.
-	SyncOnly      bool `protobuf:"varint,12,opt,name=sync_only,json=syncOnly,proto3" json:"sync_only,omitempty"`
+	SyncOnly bool `protobuf:"varint,12,opt,name=sync_only,json=syncOnly,proto3" json:"sync_only,omitempty"`
+	// Extension of this implementation (not in v1): when not 0, the source routed
+	// every number from dropped_from up to prev_source_sequence to this receiver,
+	// dropped them before sending (its backlog for this receiver was full), and holds
+	// none of them any more. A receiver that has taken everything below dropped_from
+	// counts them lost at once, without asking for them with ResendMessages.
+	DroppedFrom   uint64 `protobuf:"varint,13,opt,name=dropped_from,json=droppedFrom,proto3" json:"dropped_from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -268,6 +274,13 @@ func (x *MessageEnvelope) GetSyncOnly() bool {
 		return x.SyncOnly
 	}
 	return false
+}
+
+func (x *MessageEnvelope) GetDroppedFrom() uint64 {
+	if x != nil {
+		return x.DroppedFrom
+	}
+	return 0
 }
 
 // Ack answers one pushed envelope.
@@ -651,7 +664,7 @@ const file_mesh_proto_rawDesc = "" +
 	"\x11retained_messages\x18\x04 \x03(\v2,.nexusd.mesh.NodeState.RetainedMessagesEntryR\x10retainedMessages\x1aa\n" +
 	"\x15RetainedMessagesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x122\n" +
-	"\x05value\x18\x02 \x01(\v2\x1c.nexusd.mesh.MessageEnvelopeR\x05value:\x028\x01\"\x9a\x03\n" +
+	"\x05value\x18\x02 \x01(\v2\x1c.nexusd.mesh.MessageEnvelopeR\x05value:\x028\x01\"\xbd\x03\n" +
 	"\x0fMessageEnvelope\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x14\n" +
@@ -666,7 +679,8 @@ const file_mesh_proto_rawDesc = "" +
 	"\x0fsource_sequence\x18\n" +
 	" \x01(\x04R\x0esourceSequence\x120\n" +
 	"\x14prev_source_sequence\x18\v \x01(\x04R\x12prevSourceSequence\x12\x1b\n" +
-	"\tsync_only\x18\f \x01(\bR\bsyncOnly\"y\n" +
+	"\tsync_only\x18\f \x01(\bR\bsyncOnly\x12!\n" +
+	"\fdropped_from\x18\r \x01(\x04R\vdroppedFrom\"y\n" +
 	"\x03Ack\x12\x18\n" +
 	"\asuccess\x18\x01 \x01(\bR\asuccess\x12#\n" +
 	"\rerror_message\x18\x02 \x01(\tR\ferrorMessage\x12\x1d\n" +
