@@ -146,6 +146,12 @@ func requireToken(token string) (grpc.UnaryServerInterceptor, grpc.StreamServerI
 		}
 		return status.Error(codes.Unauthenticated, "missing or wrong token: send metadata \"authorization: Bearer <token>\" with the daemon's --app-token")
 	}
+	return checkEveryCall(check)
+}
+
+// checkEveryCall runs check before every unary call and stream; an error
+// is the call's answer.
+func checkEveryCall(check func(ctx context.Context, method string) error) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			if err := check(ctx, info.FullMethod); err != nil {
 				return nil, err

@@ -186,17 +186,7 @@ func requireMeshCertificate(refused prometheus.Counter) (grpc.UnaryServerInterce
 		refused.Inc()
 		return status.Error(codes.Unauthenticated, meshAuthHelp)
 	}
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-			if err := check(ctx, info.FullMethod); err != nil {
-				return nil, err
-			}
-			return h(ctx, req)
-		}, func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-			if err := check(ss.Context(), info.FullMethod); err != nil {
-				return err
-			}
-			return h(srv, ss)
-		}
+	return checkEveryCall(check)
 }
 
 // countHandshakes counts the mesh server's failed TLS handshakes: callers
