@@ -104,6 +104,38 @@ func TestDiscoveryDropsForgedBeaconsBeforeTheLoop(t *testing.T) {
 	}
 }
 
+// With a key, forged beacons do not spend their source address's budget:
+// a flood from a member's own address (spoofed, or a shared host or NAT)
+// leaves the member's real beacons through. Without a key, the budget is
+// all there is.
+func TestForgedFloodFromAMembersAddressLeavesItsBeaconsThrough(t *testing.T) {
+	key := keyring.New()
+	r := ring(t, key)
+	from := net.UDPAddrFromAddrPort(netip.AddrPortFrom(beaconSrc, 5670))
+	forged := sealedBeacon(t, newBeaconKeys(ring(t, keyring.New())), 1)
+	d := newDiscovery(&Options{SeedResolveInterval: 1}, state.Beacon{Cluster: "c"}, &credentials{ring: r}, nil, clock.NewMock(), &shellCounters{})
+	posted := 0
+	d.post = func(state.Event) { posted++ }
+	for range 10 * sourceBeaconBurst {
+		d.datagram(forged, from)
+	}
+	if reason := d.datagram(sealedBeacon(t, newBeaconKeys(r), 1), from); reason != "" || posted != 1 {
+		t.Fatalf("the member's beacon after a forged flood from its address: dropped %q, posted %d", reason, posted)
+	}
+	if n := d.counters.beaconDropped(dropRateLimited); n != 0 {
+		t.Fatalf("%d forged beacons counted as rate limited, want each counted by what it failed", n)
+	}
+
+	unkeyed := newDiscovery(&Options{SeedResolveInterval: 1}, state.Beacon{Cluster: "c"}, &credentials{}, nil, clock.NewMock(), &shellCounters{})
+	unkeyed.post = func(state.Event) {}
+	for range 10 * sourceBeaconBurst {
+		unkeyed.datagram(sealedBeacon(t, nil, 1), from)
+	}
+	if n := unkeyed.counters.beaconDropped(dropRateLimited); n != 9*sourceBeaconBurst {
+		t.Fatalf("without a key, %d of %d datagrams from one address were rate limited, want %d", n, 10*sourceBeaconBurst, 9*sourceBeaconBurst)
+	}
+}
+
 func BenchmarkForgedBeaconDrop(b *testing.B) {
 	mine := newBeaconKeys(ring(b, keyring.New()))
 	forged := sealedBeacon(b, newBeaconKeys(ring(b, keyring.New())), 1)

@@ -196,14 +196,23 @@ func (d *discovery) datagram(data []byte, from net.Addr) (dropped string) {
 	if u, ok := from.(*net.UDPAddr); ok {
 		src, _ = netip.AddrFromSlice(u.IP)
 	}
-	if !d.sources.allow(src.Unmap()) {
+	// Without a key every datagram is charged to its source before it is
+	// decoded. With one, only those that prove it are: a flood of forged
+	// beacons, even from a member's own (spoofed, shared or NATed) address,
+	// costs a decode and a MAC each and cannot spend the budget the
+	// member's real beacons need (e2e TestBeaconFloodIsBounded...).
+	ring := d.ring()
+	if ring == nil && !d.sources.allow(src.Unmap()) {
 		d.counters.beaconDrop(dropRateLimited)
 		return dropRateLimited
 	}
 	d.recvMu.Lock()
-	d.recvKeys = d.recvKeys.forRing(d.ring())
+	d.recvKeys = d.recvKeys.forRing(ring)
 	b, reason := decodeBeacon(data, src, d.self.Cluster, d.recvKeys)
 	d.recvMu.Unlock()
+	if reason == "" && ring != nil && !d.sources.allow(src.Unmap()) {
+		reason = dropRateLimited // a member's beacons (or replays of them) faster than any member sends
+	}
 	if reason != "" {
 		d.counters.beaconDrop(reason)
 		return reason
