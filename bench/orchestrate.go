@@ -103,7 +103,17 @@ func orchestrate(args []string) int {
 		}
 	}
 	printTLSRatios(results)
-	fmt.Fprintf(os.Stderr, "nexusd-bench: %d rows in %s, written to %s and %s\n", len(results), time.Since(began).Round(time.Second), *jsonOut, *mdOut)
+	var written []string
+	for _, f := range []string{*jsonOut, *mdOut} {
+		if f != "" {
+			written = append(written, f)
+		}
+	}
+	where := "written nowhere"
+	if len(written) > 0 {
+		where = "written to " + strings.Join(written, " and ")
+	}
+	fmt.Fprintf(os.Stderr, "nexusd-bench: %d rows in %s, %s\n", len(results), time.Since(began).Round(time.Second), where)
 	if failed > 0 {
 		fmt.Fprintf(os.Stderr, "nexusd-bench: %d runs failed\n", failed)
 		return 1
