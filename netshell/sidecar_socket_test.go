@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -238,4 +239,50 @@ func runBriefly(t *testing.T, o Options) error {
 		t.Fatal("Run neither failed nor started within 5 s")
 	}
 	return nil
+}
+
+// Connections on the app socket get appSocketBuffer both ways (as far as
+// the kernel's net.core.{w,r}mem_max allow).
+func TestAppSocketConnectionsGetLargeBuffers(t *testing.T) {
+	want := appSocketBuffer
+	for _, f := range []string{"/proc/sys/net/core/wmem_max", "/proc/sys/net/core/rmem_max"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Skipf("cannot read %s: %v", f, err)
+		}
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		want = min(want, n)
+	}
+	if want <= 256<<10 {
+		t.Skipf("the kernel caps socket buffers at %d bytes: nothing to see", want)
+	}
+	ln, err := listenAppSocket(&Options{AppSocket: socketPath(t), AppSocketMode: 0o600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		if c, err := net.Dial("unix", ln.Addr().String()); err == nil {
+			<-done // held open while the test reads the accepted side
+			c.Close()
+		}
+	}()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	raw, err := c.(*net.UnixConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opt := range []int{syscall.SO_SNDBUF, syscall.SO_RCVBUF} {
+		var got int
+		raw.Control(func(fd uintptr) { got, err = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, opt) })
+		if err != nil || got < want { // Linux reports twice what was set
+			t.Fatalf("socket option %d is %d (%v), want at least %d", opt, got, err, want)
+		}
+	}
 }
