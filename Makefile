@@ -10,8 +10,9 @@ GO ?= go
 build:
 	$(GO) build ./...
 
+# -buildvcs=auto: --version names the commit wherever git is at hand.
 bin/nexusd:
-	$(GO) build -o bin/nexusd ./cmd/nexusd
+	$(GO) build -buildvcs=auto -o bin/nexusd ./cmd/nexusd
 
 # run starts one daemon for a local try-out: discovery over loopback
 # multicast (--mcast-iface lo), so daemons on this machine find each other
@@ -103,16 +104,20 @@ sim-long:
 	done; echo "sim-long: 1000 nodes x $(SEEDS) seeds (default and heavy faults) and 200 nodes x $$((5 * $(SEEDS))) seeds (heavy) passed"
 
 # Code generation tools, pinned. They come from the Go module proxy through
-# `go run module@version`, so Go is the only thing a machine needs. The two plugin
+# `go run module@version`, so Go is the only thing a machine needs. The three plugin
 # versions are also written in proto/buf.gen.yaml; `make proto` refuses to run if
-# the two disagree.
-BUF_VERSION                := v1.75.0
-PROTOC_GEN_GO_VERSION      := v1.36.12
-PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+# they disagree. The vtprotobuf plugin's generated code (*_vtproto.pb.go) needs
+# github.com/planetscale/vtprotobuf at run time: go.mod keeps the version that
+# gRPC itself requires, which is at least the plugin's.
+BUF_VERSION                   := v1.75.0
+PROTOC_GEN_GO_VERSION         := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION    := v1.6.2
+PROTOC_GEN_GO_VTPROTO_VERSION := v0.6.0
 
 BUF := go run github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
 
-# Folders under proto/ that hold generated Go code, one per .proto file.
+# Folders under proto/ that hold generated Go code, one per .proto file
+# (meshpb and sidecarpb also hold the vtprotobuf methods).
 PROTO_GO_DIRS := discoverypb meshpb sidecarpb
 
 .PHONY: proto proto-check proto-versions
@@ -155,6 +160,7 @@ proto-check: proto-versions
 # proto-versions checks that proto/buf.gen.yaml pins the plugin versions above.
 proto-versions:
 	@grep -qF 'protoc-gen-go@$(PROTOC_GEN_GO_VERSION)"' proto/buf.gen.yaml && \
-	grep -qF 'protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)"' proto/buf.gen.yaml || { \
-	  echo "proto/buf.gen.yaml must run protoc-gen-go@$(PROTOC_GEN_GO_VERSION) and protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION), as the Makefile says; change both together."; \
+	grep -qF 'protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)"' proto/buf.gen.yaml && \
+	grep -qF 'protoc-gen-go-vtproto@$(PROTOC_GEN_GO_VTPROTO_VERSION)"' proto/buf.gen.yaml || { \
+	  echo "proto/buf.gen.yaml must run protoc-gen-go@$(PROTOC_GEN_GO_VERSION), protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION) and protoc-gen-go-vtproto@$(PROTOC_GEN_GO_VTPROTO_VERSION), as the Makefile says; change them together."; \
 	  exit 1; }

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/nexusd/nexusd/internal/buildinfo"
 	"io"
 	"net"
 	"os"
@@ -34,9 +35,6 @@ import (
 
 	"github.com/nexusd/nexusd/client"
 )
-
-// version is the CLI's version, set at link time if at all.
-var version = "dev"
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
@@ -53,7 +51,7 @@ func run(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if cfg.version {
-		fmt.Fprintf(stdout, "nexusd-cli %s\n", version)
+		fmt.Fprintln(stdout, buildinfo.Line("nexusd-cli"))
 		return 0
 	}
 	s := newSession(cfg.config, stdout, stderr)

@@ -2,7 +2,7 @@
 // NEXUSD_* environment variables) into netshell.Options, runs a
 // netshell.Server until SIGINT or SIGTERM, and shuts it down gracefully.
 // SIGHUP reloads the credential files. `nexusd keygen` prints a new
-// cluster key.
+// cluster key; `nexusd --version` says which build this is.
 //
 // Exit status: 0 after a requested shutdown, 1 when the daemon cannot run
 // (a port in use, a key file it cannot write), 2 for a bad flag.
@@ -17,6 +17,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/nexusd/nexusd/internal/buildinfo"
 	"github.com/nexusd/nexusd/netshell"
 )
 
@@ -44,6 +45,10 @@ func tuneProcess() {
 func run(args []string) int {
 	if len(args) > 0 && args[0] == "keygen" {
 		return keygen(args[1:], os.Stdout, os.Stderr)
+	}
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version" || args[0] == "version") {
+		fmt.Fprintln(os.Stdout, buildinfo.Line("nexusd"))
+		return 0
 	}
 	opts, err := netshell.ParseFlags(args, os.LookupEnv)
 	switch {

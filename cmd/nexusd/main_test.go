@@ -23,6 +23,8 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"--log-format=xml"}, 2},
 		{[]string{"--app-bind", "0.0.0.0"}, 2},
 		{[]string{"--help"}, 0},
+		{[]string{"--version"}, 0},
+		{[]string{"--version", "--mesh-port", "1"}, 2}, // --version stands alone
 	} {
 		if got := run(c.args); got != c.want {
 			t.Errorf("nexusd %v exits %d, want %d", c.args, got, c.want)
