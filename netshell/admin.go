@@ -166,7 +166,7 @@ func (s *Server) report(l *loop) StatusReport {
 	rep := StatusReport{
 		Node: NodeReport{
 			ID: s.id, Cluster: s.o.Cluster, Security: s.securityMode(), Authenticated: s.authenticated(), Warnings: s.warnings(), Advertised: s.addrs.Advertised, Mesh: s.addrs.Mesh, App: s.addrs.App,
-			Multicast: s.addrs.Multicast, Seeds: s.o.Peers, Hash: fmt.Sprintf("%016x", st.Hash),
+			Multicast: s.addrs.Multicast, Seeds: nonNil(s.o.Peers), Hash: fmt.Sprintf("%016x", st.Hash),
 			UptimeSeconds: s.o.Clock.Since(s.started).Seconds(), Subscriptions: st.Subscriptions, Paused: st.Paused,
 			Retained: st.Retained, BufferedMsgs: st.BufferedMsgs, Published: k.Published, DeliveredLocal: k.DeliveredLocal,
 			ReceivedRemote: k.ReceivedRemote, Forwarded: k.Forwarded, Dropped: k.Dropped,
@@ -179,7 +179,7 @@ func (s *Server) report(l *loop) StatusReport {
 		rep.Peers = append(rep.Peers, PeerReport{
 			ID: p.ID, Addr: p.Addr, Status: p.Status.String(), LastSeenMs: p.LastSeenMs,
 			LastSeenAgo: float64(now.WallMs-p.LastSeenMs) / 1000, Synced: p.Synced, Hash: fmt.Sprintf("%016x", p.Hash),
-			Topics: p.Patterns, InFlight: p.Link.InFlight, Backlog: p.Link.Backlog, Resting: p.Link.Resting,
+			Topics: nonNil(p.Patterns), InFlight: p.Link.InFlight, Backlog: p.Link.Backlog, Resting: p.Link.Resting,
 		})
 	}
 	counts := l.node.TopicCounts()
@@ -188,13 +188,22 @@ func (s *Server) report(l *loop) StatusReport {
 	}
 	for _, sub := range l.node.Subscriptions() {
 		rep.Subscriptions = append(rep.Subscriptions, SubscriptionReport{
-			ID: sub.ID, ClientID: sub.ClientID, Patterns: sub.Patterns, Paused: sub.Paused, Queued: sub.Queued,
+			ID: sub.ID, ClientID: sub.ClientID, Patterns: nonNil(sub.Patterns), Paused: sub.Paused, Queued: sub.Queued,
 			Limit: sub.Limit, Policy: sub.Policy.String(), Delivered: sub.Delivered, Dropped: sub.Dropped, Expired: sub.Expired,
 			Lost: sub.Lost,
 		})
 	}
 	slices.SortFunc(rep.Peers, func(a, b PeerReport) int { return strings.Compare(a.ID, b.ID) })
 	return rep
+}
+
+// nonNil is list, or an empty one: /api/status gives [] for an empty list,
+// never null.
+func nonNil[T any](list []T) []T {
+	if list == nil {
+		return []T{}
+	}
+	return list
 }
 
 func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {

@@ -41,8 +41,12 @@ func TestNoKeyIsLoud(t *testing.T) {
 				t.Errorf("the warning was logged %d times, want %d", logged, c.warnings)
 			}
 			var rep StatusReport
-			if err := json.Unmarshal([]byte(httpGet(t, ts, "/api/status")), &rep); err != nil {
+			raw := httpGet(t, ts, "/api/status")
+			if err := json.Unmarshal([]byte(raw), &rep); err != nil {
 				t.Fatal(err)
+			}
+			if strings.Contains(raw, "null") {
+				t.Fatalf("/api/status has a null where an empty list belongs:\n%s", raw)
 			}
 			if rep.Node.Security != c.mode || rep.Node.Authenticated != c.key || len(rep.Node.Warnings) != c.warnings {
 				t.Fatalf("/api/status says mesh_security %q, authenticated %v, warnings %q; want %q, %v, %d",
