@@ -30,7 +30,7 @@ const (
 	DropOldest Policy = "drop-oldest"
 	// DropNewest drops the message that does not fit.
 	DropNewest Policy = "drop-newest"
-	// Block makes publishers wait (up to the daemon's --block-timeout-ms,
+	// Block makes publishers wait (up to the daemon's --block-timeout,
 	// then drop-oldest).
 	Block Policy = "block"
 )

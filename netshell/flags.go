@@ -194,7 +194,7 @@ func flagDefs() []flagDef {
 				o.BackpressurePolicy = p
 				return err
 			}},
-		{"block-timeout-ms", strconv.Itoa(int(d.BlockTimeout.Milliseconds())), "longest a publish waits for a blocked subscriber, in milliseconds", "a positive number of milliseconds",
+		{"block-timeout-ms", "", "--block-timeout in milliseconds (the older spelling)", "a positive number of milliseconds",
 			func(o *Options, s string) error {
 				n, err := strconv.Atoi(s)
 				if err != nil || n < 1 {
@@ -203,6 +203,7 @@ func flagDefs() []flagDef {
 				o.BlockTimeout = time.Duration(n) * time.Millisecond
 				return nil
 			}},
+		{"block-timeout", d.BlockTimeout.String(), "longest a publish waits for a blocked subscriber", durWant, dur(func(o *Options) *time.Duration { return &o.BlockTimeout }, false)},
 		{"default-message-ttl", "0", "TTL of messages published without one; 0: none", "0 or " + durWant, dur(func(o *Options) *time.Duration { return &o.DefaultTTL }, true)},
 		{"max-payload", "1MiB", "largest payload accepted", "a size such as 1048576, 512KiB or 1MiB", size(func(o *Options) *int { return &o.MaxPayloadBytes })},
 		{"heartbeat-interval", d.HeartbeatInterval.String(), "an idle subscription stream gets a heartbeat this often", durWant, dur(func(o *Options) *time.Duration { return &o.HeartbeatInterval }, false)},

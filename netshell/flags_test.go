@@ -207,3 +207,28 @@ func TestMemoryFlagsReachTheCore(t *testing.T) {
 		}
 	}
 }
+
+// --block-timeout is a duration like every other time flag; the older
+// --block-timeout-ms still works, and the newer spelling wins from the
+// environment too.
+func TestBlockTimeoutIsADurationWithItsOldSpelling(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want time.Duration
+	}{
+		{[]string{"--block-timeout", "1500ms"}, nil, 1500 * time.Millisecond},
+		{[]string{"--block-timeout-ms", "250"}, nil, 250 * time.Millisecond},
+		{nil, map[string]string{"NEXUSD_BLOCK_TIMEOUT": "2s"}, 2 * time.Second},
+		{nil, map[string]string{"NEXUSD_BLOCK_TIMEOUT": "2s", "NEXUSD_BLOCK_TIMEOUT_MS": "100"}, 2 * time.Second},
+		{nil, nil, 5 * time.Second},
+	} {
+		o, err := ParseFlags(c.args, env(c.env))
+		if err != nil || o.BlockTimeout != c.want {
+			t.Errorf("%v %v: block timeout %v (%v), want %v", c.args, c.env, o.BlockTimeout, err, c.want)
+		}
+	}
+	if _, err := ParseFlags([]string{"--block-timeout", "0s"}, env(nil)); err == nil || !strings.Contains(err.Error(), "--block-timeout") {
+		t.Errorf("--block-timeout 0s: %v, want an error naming the flag", err)
+	}
+}

@@ -174,7 +174,7 @@ func coreMetricDefs() []*metricDef {
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).RetainedSynced) }},
 		{name: "backpressure_warnings_total", help: "backpressure_warning events sent to subscribers.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).Warnings) }},
-		{name: "block_timeouts_total", help: "Blocked messages that waited --block-timeout-ms.",
+		{name: "block_timeouts_total", help: "Blocked messages that waited --block-timeout.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).BlockTimeouts) }},
 		{name: "buffer_evicted_total", help: "Replay ring messages evicted by --message-buffer-size or --max-buffer-memory.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).BufferEvicted) }},

@@ -67,7 +67,7 @@ type Options struct {
 	PausedTTL          time.Duration // --paused-subscription-ttl
 	QueueLimit         int           // --subscriber-queue-limit: per subscription, messages
 	BackpressurePolicy state.Policy  // --backpressure-policy: the default policy
-	BlockTimeout       time.Duration // --block-timeout-ms
+	BlockTimeout       time.Duration // --block-timeout (or --block-timeout-ms)
 	DefaultTTL         time.Duration // --default-message-ttl: 0 = none
 	HeartbeatInterval  time.Duration // --heartbeat-interval: an idle subscription stream hears this often
 	MaxPatterns        int           // --max-patterns: distinct subscribed patterns on this node
@@ -262,7 +262,7 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--paused-subscription-ttl: %s: want a positive duration such as 300s", o.PausedTTL)
 	}
 	if o.BlockTimeout <= 0 {
-		return fmt.Errorf("--block-timeout-ms: %d: want a positive number of milliseconds", o.BlockTimeout.Milliseconds())
+		return fmt.Errorf("--block-timeout: %s: want a positive duration such as 5s", o.BlockTimeout)
 	}
 	if o.DefaultTTL < 0 {
 		return fmt.Errorf("--default-message-ttl: %s: want 0 (none) or a positive duration", o.DefaultTTL)
