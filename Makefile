@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # GOFLAGS from the environment still apply; tests always run fresh.
 GO ?= go
 
-.PHONY: build test vet fmt-check bench bench-full bench-tls bench-core bench-sim fuzz rewrite sim-long run demo demo-stop bin/nexusd
+.PHONY: build test vet vet-deploy fmt-check image bench bench-full bench-tls bench-core bench-sim fuzz rewrite sim-long run demo demo-stop bin/nexusd
 
 # build compiles every package and command.
 build:
@@ -30,12 +30,29 @@ demo-stop:
 	@scripts/demo-stop.sh
 
 # test is what CI runs (.ci/run): formatting, vet, then every test with the
-# race detector. It must stay under 10 minutes on 2 cores.
+# race detector. It must stay under 10 minutes on 2 cores. deploy/ is a
+# module of its own (Helm and the Kubernetes types stay out of the
+# daemon's): its tests lint and render the chart, check the manifests, and
+# (as root, with podman and runc) build the image and run it.
 test: fmt-check vet
 	$(GO) test -race -count=1 ./...
+	cd deploy && $(GO) test -count=1 ./...
 
 vet:
 	$(GO) vet ./...
+
+# vet-deploy vets deploy/'s module; not part of test, whose go test runs
+# vet's main checks there anyway (a cold vet of Helm's tree takes minutes).
+vet-deploy:
+	cd deploy && $(GO) vet ./...
+
+# image builds the container image FROM scratch with podman (vfs storage):
+# Go builds static nexusd and nexusd-cli here, then podman copies them in
+# (Containerfile, deploy/image/build.sh). Nothing is pulled or pushed.
+# make image IMAGE=registry.example.com/nexusd:v1 VERSION=v1
+IMAGE ?= localhost/nexusd:latest
+image:
+	IMAGE='$(IMAGE)' VERSION='$(VERSION)' GO='$(GO)' $(if $(PODMAN_FLAGS),PODMAN_FLAGS='$(PODMAN_FLAGS)') deploy/image/build.sh
 
 # fmt-check fails listing any Go file gofmt would change (generated code aside).
 fmt-check:
