@@ -43,8 +43,9 @@ demo: three nexusd daemons are running (cluster "demo", key $key, logs in $dir/)
   node 2: status page http://127.0.0.1:8082/  sidecar 127.0.0.1:7202  mesh :7201
   node 3: status page http://127.0.0.1:8083/  sidecar 127.0.0.1:7302  mesh :7301
 ${meshed:+demo: they have found each other.}
-Try it with any gRPC client (the sidecar serves reflection), e.g. grpcurl:
-  grpcurl -plaintext -d '{"topics":["demo/#"]}' 127.0.0.1:7302 nexusd.sidecar.SidecarService/Subscribe
-  grpcurl -plaintext -d '{"topic":"demo/hello","payload":"aGk="}' 127.0.0.1:7102 nexusd.sidecar.SidecarService/Publish
+Try it with the CLI (go build -o bin/nexusd-cli ./cmd/nexusd-cli), in two terminals:
+  bin/nexusd-cli -p 7302 SUBSCRIBE 'demo/#'
+  bin/nexusd-cli -p 7102 PUBLISH demo/hello hi
+or interactively: bin/nexusd-cli, then DISCOVER --mcast-iface lo and CONNECT -n 1.
 Stop it with: make demo-stop
 MSG

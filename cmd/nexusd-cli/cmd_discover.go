@@ -24,8 +24,12 @@ type discoverJSON struct {
 }
 
 // discover listens for beacons as the flags and o say.
-func (s *session) discover(ctx context.Context, timeout time.Duration, cluster string) ([]client.Daemon, client.DiscoverOptions, error) {
-	do := client.DiscoverOptions{Group: s.cfg.mcastAddr, Port: s.cfg.mcastPort, Interface: s.cfg.mcastIfce, Timeout: timeout, Cluster: cluster}
+// iface "" is the session's --mcast-iface.
+func (s *session) discover(ctx context.Context, timeout time.Duration, cluster, iface string) ([]client.Daemon, client.DiscoverOptions, error) {
+	if iface == "" {
+		iface = s.cfg.mcastIfce
+	}
+	do := client.DiscoverOptions{Group: s.cfg.mcastAddr, Port: s.cfg.mcastPort, Interface: iface, Timeout: timeout, Cluster: cluster}
 	ds, err := client.Discover(ctx, do)
 	return ds, do, err
 }
@@ -36,7 +40,7 @@ func runDiscover(ctx context.Context, s *session, args []string) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return fail("DISCOVER takes no arguments, only --timeout and --cluster")
+		return fail("DISCOVER takes no arguments, only --timeout, --cluster and --mcast-iface")
 	}
 	timeout := o.duration("timeout", 2*time.Second)
 	cluster := o.str("cluster")
@@ -46,7 +50,7 @@ func runDiscover(ctx context.Context, s *session, args []string) error {
 	if !s.cfg.json && s.interactive {
 		fmt.Fprintf(s.errw, "Listening for beacons for %s...\n", timeout)
 	}
-	ds, do, err := s.discover(ctx, timeout, cluster)
+	ds, do, err := s.discover(ctx, timeout, cluster, o.str("mcast-iface"))
 	if err != nil {
 		return err
 	}
@@ -63,6 +67,9 @@ func runDiscover(ctx context.Context, s *session, args []string) error {
 		"timeout_ms": timeout.Milliseconds(), "daemons": list}, func(w io.Writer) {
 		if len(ds) == 0 {
 			fmt.Fprintf(w, "(no daemons heard on %s:%d on %s within %s)\n", orDefault(do.Group, "239.255.42.1"), orDefaultInt(do.Port, 5670), iface, timeout)
+			if do.Interface != "lo" {
+				fmt.Fprintln(w, "Daemons on this machine started with --mcast-iface lo (make run, make demo) beacon on loopback: DISCOVER --mcast-iface lo")
+			}
 			return
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -78,7 +85,7 @@ func runDiscover(ctx context.Context, s *session, args []string) error {
 
 // discovered is the sidecar address of the n-th daemon DISCOVER lists.
 func (s *session) discovered(ctx context.Context, n int) (string, error) {
-	ds, _, err := s.discover(ctx, s.cfg.discoverTimeout, s.cfg.cluster)
+	ds, _, err := s.discover(ctx, s.cfg.discoverTimeout, s.cfg.cluster, "")
 	if err != nil {
 		return "", err
 	}

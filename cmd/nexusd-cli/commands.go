@@ -33,9 +33,10 @@ var commands []*command
 
 func init() {
 	commands = []*command{
-		{name: "DISCOVER", aliases: []string{"DISC"}, options: map[string]optKind{"timeout": optDuration, "cluster": optString},
-			usage: "[--timeout D] [--cluster C]", summary: "list the daemons whose discovery beacons arrive",
-			detail: "Listens to beacons on --mcast-addr:--mcast-port on --mcast-iface for --timeout (2s) and lists each daemon heard:\n" +
+		{name: "DISCOVER", aliases: []string{"DISC"}, options: map[string]optKind{"timeout": optDuration, "cluster": optString, "mcast-iface": optString},
+			usage: "[--timeout D] [--cluster C] [--mcast-iface IF]", summary: "list the daemons whose discovery beacons arrive",
+			detail: "Listens to beacons on --mcast-addr:--mcast-port on --mcast-iface (lo for daemons started with --mcast-iface lo,\n" +
+				"as make run and make demo start them) for --timeout (2s) and lists each daemon heard:\n" +
 				"its mesh address, instance id, cluster, topics hash and status (alive, stale: silent at the end, incompatible).\n" +
 				"Connect to one with CONNECT -n <#> (its sidecar is taken to be the port after its mesh port).",
 			run: runDiscover},
