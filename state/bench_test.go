@@ -2,13 +2,16 @@ package state
 
 import (
 	"fmt"
+	"syscall"
 	"testing"
 	"time"
 )
 
-// Benchmarks of the core's publish path. Each op is one local publish; the
-// deliveries/s metric counts messages handed to subscription streams.
-// `make bench-core` runs them; BENCHMARKS.md records the figures.
+// Benchmarks of the core's publish path. In BenchmarkPublishRun each op is
+// one PublishStream frame of 1024 publishes (ns/msg is per publish); in the
+// others each op is one lone Published, and deliveries/s counts messages
+// handed to subscription streams. `make bench-core` runs them;
+// BENCHMARKS.md records the figures.
 
 func benchNode(b *testing.B, subs int, pattern string, extraPatterns int) *harness {
 	b.Helper()
@@ -68,6 +71,98 @@ func BenchmarkPublishLocal(b *testing.B) {
 			runPublish(b, h, tc.subs)
 		})
 	}
+}
+
+// BenchmarkPublishRun: frames of 1024 publishes of 128 bytes, stepped as
+// one PublishedBatch, in runs of `run` consecutive messages to one topic
+// (1024: the whole frame; 1: every message to another topic of 16). subs
+// local subscriptions take them: with credit to spare, or (slow) with no
+// credit and a full drop-oldest queue, so every message drops the oldest.
+// peers synced peers want them too, and ack each push after the frame:
+// one PushCompleted Step per push, timed too. ns/msg is wall time per
+// publish; cpu-ns/msg is the process's CPU time (garbage collection on
+// other threads included, time waiting for a CPU not), steadier on a busy
+// machine.
+func BenchmarkPublishRun(b *testing.B) {
+	const frame = 1024
+	for _, tc := range []struct {
+		run, subs, peers int
+		slow             bool
+	}{
+		{run: 1024, subs: 1},
+		{run: 1024, subs: 1, peers: 1},
+		{run: 1024, subs: 10},
+		{run: 1024, subs: 1, slow: true},
+		{run: 64, subs: 1},
+		{run: 1, subs: 1},
+	} {
+		name := fmt.Sprintf("run=%d/subs=%d/peers=%d", tc.run, tc.subs, tc.peers)
+		if tc.slow {
+			name += "/slow"
+		}
+		b.Run(name, func(b *testing.B) {
+			h := newHarness(b, "bench", func(c *Config) { c.QueueLimit = 1000 })
+			h.start()
+			credit := 1 << 30
+			if tc.slow {
+				credit = 0
+			}
+			for i := range tc.subs {
+				h.n.Step(h.now, &Subscribed{Stream: uint64(i + 1), Patterns: []string{"bench/+"}, Policy: PolicyDefault, Credit: credit})
+			}
+			for i := range tc.peers {
+				h.sync(fmt.Sprintf("peer%d", i), "bench/+")
+			}
+			pubs := make([]Published, frame)
+			for i := range pubs {
+				pubs[i] = Published{Topic: fmt.Sprintf("bench/%d", i/tc.run%16), Payload: make([]byte, 128)}
+			}
+			var calls []uint64
+			step := func(req uint64) {
+				for i := range pubs {
+					pubs[i].Req = req + uint64(i)
+				}
+				calls = calls[:0]
+				for _, e := range stepFrame(h, pubs) {
+					if p, ok := e.(*Push); ok {
+						calls = append(calls, p.Call)
+					}
+				}
+				for _, c := range calls {
+					h.n.Step(h.now, &PushCompleted{Call: c})
+				}
+			}
+			for i := range 2 { // fill the rings (and the slow queue) first
+				step(uint64(i * frame))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime()
+			for i := range b.N {
+				step(uint64((i + 2) * frame))
+			}
+			msgs := float64(b.N * frame)
+			b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/msgs, "cpu-ns/msg")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/msgs, "ns/msg")
+			if len(calls) != frame*tc.peers {
+				b.Fatalf("%d pushes in the last frame, want %d", len(calls), frame*tc.peers)
+			}
+		})
+	}
+}
+
+// stepFrame steps one frame of publishes.
+func stepFrame(h *harness, pubs []Published) []Effect {
+	return h.n.Step(h.now, &PublishedBatch{Pubs: pubs})
+}
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkPublishOneSlow: N subscriptions on one topic, one of which

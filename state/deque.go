@@ -27,6 +27,24 @@ func (d *deque[T]) pushBack(v T) {
 	d.n++
 }
 
+// pushBackAll appends vs in order, growing once.
+func (d *deque[T]) pushBackAll(vs []T) {
+	if len(vs) == 0 {
+		return
+	}
+	if d.n+len(vs) > len(d.buf) {
+		d.growTo(d.n + len(vs))
+	}
+	i := (d.head + d.n) & (len(d.buf) - 1)
+	end := len(d.buf) // the free slots run from i to end, then from 0 to head
+	if i < d.head {
+		end = d.head
+	}
+	c := copy(d.buf[i:end], vs)
+	copy(d.buf, vs[c:])
+	d.n += len(vs)
+}
+
 func (d *deque[T]) pushFront(v T) {
 	if d.n == len(d.buf) {
 		d.grow()
@@ -54,10 +72,13 @@ func (d *deque[T]) popBack() T {
 	return v
 }
 
-func (d *deque[T]) grow() {
-	size := 2 * len(d.buf)
-	if size == 0 {
-		size = 4
+func (d *deque[T]) grow() { d.growTo(d.n + 1) }
+
+// growTo doubles the buffer (to 4 at first) until it holds n.
+func (d *deque[T]) growTo(n int) {
+	size := max(2*len(d.buf), 4)
+	for size < n {
+		size *= 2
 	}
 	buf := make([]T, size)
 	for i := 0; i < d.n; i++ {

@@ -10,25 +10,38 @@ func NewUUID(r Source) string {
 }
 
 func putUUID(s []byte, r Source) {
-	var b [16]byte
 	hi, lo := r.Uint64(), r.Uint64()
-	for i := 0; i < 8; i++ {
-		b[i] = byte(hi >> (56 - 8*i))
-		b[8+i] = byte(lo >> (56 - 8*i))
-	}
-	b[6] = b[6]&0x0f | 0x40 // version 4
-	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	const hex = "0123456789abcdef"
-	j := 0
-	for i, c := range b {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			s[j] = '-'
-			j++
-		}
-		s[j], s[j+1] = hex[c>>4], hex[c&0x0f]
-		j += 2
+	hi = hi&^(0xf<<12) | 0x4<<12 // version 4
+	lo = lo&^(0x3<<62) | 0x2<<62 // RFC 4122 variant
+	_ = s[35]
+	putHex(s[0:8], hi>>32, 4)
+	s[8] = '-'
+	putHex(s[9:13], hi>>16, 2)
+	s[13] = '-'
+	putHex(s[14:18], hi, 2)
+	s[18] = '-'
+	putHex(s[19:23], lo>>48, 2)
+	s[23] = '-'
+	putHex(s[24:36], lo, 6)
+}
+
+// putHex writes the low n bytes of v into s as 2n hex digits, high first.
+func putHex(s []byte, v uint64, n int) {
+	for i := n - 1; i >= 0; i-- {
+		h := hexByte[byte(v)]
+		s[2*i], s[2*i+1] = h[0], h[1]
+		v >>= 8
 	}
 }
+
+// hexByte is every byte's two hex digits.
+var hexByte = func() (t [256][2]byte) {
+	const hex = "0123456789abcdef"
+	for i := range t {
+		t[i] = [2]byte{hex[i>>4], hex[i&0xf]}
+	}
+	return t
+}()
 
 // idPool draws UUIDs in blocks and hands them out as substrings of one
 // string, so a publish does not pay an allocation for its id. A block is

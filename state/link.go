@@ -141,7 +141,11 @@ func (n *Node) replicate(p *peer, m *Message) {
 	n.enqueuePush(p, o)
 }
 
-func (n *Node) enqueuePush(p *peer, o outgoing) {
+func (n *Node) enqueuePush(p *peer, o outgoing) { n.enqueuePushIn(p, o, nil) }
+
+// enqueuePushIn is enqueuePush with the chain's range on o's topic already
+// in hand (run.go), or nil to look it up.
+func (n *Node) enqueuePushIn(p *peer, o outgoing, r *sentRange) {
 	l := &p.link
 	cost := o.m.cost()
 	l.bytes += cost
@@ -156,7 +160,7 @@ func (n *Node) enqueuePush(p *peer, o outgoing) {
 		}
 		return
 	}
-	n.pushNow(p, o)
+	n.pushNowIn(p, o, r)
 }
 
 // shedBacklog drops the oldest push waiting for the link to make room
@@ -183,7 +187,9 @@ func (n *Node) windowOpen(l *link, cost int) bool {
 	return l.inflight == 0 || (l.inflight < n.cfg.PushWindow && l.sentBytes+cost <= n.cfg.PeerBacklogBytes/2)
 }
 
-func (n *Node) pushNow(p *peer, o outgoing) {
+func (n *Node) pushNow(p *peer, o outgoing) { n.pushNowIn(p, o, nil) }
+
+func (n *Node) pushNowIn(p *peer, o outgoing, r *sentRange) {
 	l := &p.link
 	l.inflight++
 	l.sentBytes += o.m.cost()
@@ -193,7 +199,13 @@ func (n *Node) pushNow(p *peer, o outgoing) {
 	l.sent.pushBack(pushRecord{seq: l.seq, o: o})
 	l.seq++
 	e.Peer, e.Addr, e.Msg, e.Prev, e.SyncOnly = p.id, p.addr, o.m, o.prev, o.syncOnly
-	e.DroppedFrom = n.droppedFrom(l.chain, o)
+	if r != nil {
+		if o.prev != 0 && !o.syncOnly {
+			e.DroppedFrom = n.droppedBelow(r, o)
+		}
+	} else {
+		e.DroppedFrom = n.droppedFrom(l.chain, o)
+	}
 	n.emit(e)
 }
 
@@ -215,10 +227,18 @@ func (n *Node) droppedFrom(c *chain, o outgoing) uint64 {
 	if !ok {
 		return 0
 	}
+	from := n.droppedBelow(&r, o)
+	if o.chained {
+		c.topics[o.m.Topic] = r
+	}
+	return from
+}
+
+// droppedBelow is droppedFrom on r, the chain's range on o's topic.
+func (n *Node) droppedBelow(r *sentRange, o outgoing) uint64 {
 	from := max(r.pushed+1, r.first) // a chain forgotten and begun again knows nothing below first
 	if o.chained {
 		r.pushed = max(r.pushed, o.m.SourceSeq)
-		c.topics[o.m.Topic] = r
 	}
 	if from > o.prev || n.holdsOwn(o.m.Topic, from, o.prev) {
 		return 0

@@ -81,6 +81,7 @@ type Node struct {
 	// copy once a Block subscription makes the answer wait.
 	pub        *pendingPublish
 	pubScratch pendingPublish
+	run        runScratch // run.go
 
 	mem      memory // memory.go
 	counters Counters
@@ -171,6 +172,8 @@ func (n *Node) Step(now Instant, ev Event) []Effect {
 		n.onResendRequested(e)
 	case *Published:
 		n.onPublished(e)
+	case *PublishedBatch:
+		n.onPublishedBatch(e)
 	case *Subscribed:
 		n.onSubscribed(e)
 	case *Resumed:

@@ -26,27 +26,18 @@ type pendingPublish struct {
 	waiting int
 }
 
-func (n *Node) onPublished(e *Published) {
+func (n *Node) onPublished(e *Published) { n.publishOne(e) }
+
+// publishOne publishes e by itself: a lone Published, and in a batch a
+// retained publish or one with no run around it (run.go).
+func (n *Node) publishOne(e *Published) {
 	if err := n.checkPublish(e); err != nil {
-		c := n.completes.next()
-		c.Req, c.Err = e.Req, err
-		n.emit(c)
+		n.refusePublish(e.Req, err)
 		return
 	}
 	t := n.useTopic(e.Topic)
 	t.ownSeq++
-	m := &Message{Envelope: Envelope{
-		ID:          n.ids.take(n.rand),
-		Topic:       e.Topic,
-		Payload:     e.Payload,
-		ContentType: e.ContentType,
-		TimestampMs: n.now.WallMs,
-		Source:      n.cfg.NodeID,
-		Retain:      e.Retain,
-		Correlation: e.Correlation,
-		TTLMs:       e.TTLMs,
-		SourceSeq:   t.ownSeq,
-	}}
+	m := n.localMessage(e, t.ownSeq)
 	n.setExpiry(m)
 	n.counters.Published++
 	if m.Retain {
@@ -63,6 +54,29 @@ func (n *Node) onPublished(e *Published) {
 	}
 }
 
+// localMessage is the message a local publish makes, numbered seq for
+// its topic by this node as source.
+func (n *Node) localMessage(e *Published, seq uint64) *Message {
+	return &Message{Envelope: Envelope{
+		ID:          n.ids.take(n.rand),
+		Topic:       e.Topic,
+		Payload:     e.Payload,
+		ContentType: e.ContentType,
+		TimestampMs: n.now.WallMs,
+		Source:      n.cfg.NodeID,
+		Retain:      e.Retain,
+		Correlation: e.Correlation,
+		TTLMs:       e.TTLMs,
+		SourceSeq:   seq,
+	}}
+}
+
+func (n *Node) refusePublish(req uint64, err error) {
+	c := n.completes.next()
+	c.Req, c.Err = req, err
+	n.emit(c)
+}
+
 func (n *Node) completePublish(p *pendingPublish) {
 	c := n.completes.next()
 	c.Req, c.Result = p.req, p.result
@@ -74,20 +88,9 @@ func (n *Node) checkPublish(e *Published) error {
 		n.reject(reasonBadTopic)
 		return err
 	}
-	if len(e.Payload) > n.cfg.MaxPayloadBytes {
-		n.reject(reasonPayloadSize)
-		return errorf(Invalid, "payload is %d bytes: the limit is %d (--max-payload)", len(e.Payload), n.cfg.MaxPayloadBytes)
-	}
-	switch {
-	case e.TTLMs < 0:
-		n.reject(reasonBadArgument)
-		return errorf(Invalid, "ttl_ms is %d: give 0 for no expiry or a positive number of milliseconds", e.TTLMs)
-	case len(e.ContentType) > maxContentTypeBytes:
-		n.reject(reasonBadArgument)
-		return errorf(Invalid, "content_type is %d bytes: the limit is %d", len(e.ContentType), maxContentTypeBytes)
-	case len(e.Correlation) > maxCorrelationBytes:
-		n.reject(reasonBadArgument)
-		return errorf(Invalid, "correlation_id is %d bytes: the limit is %d", len(e.Correlation), maxCorrelationBytes)
+	if reason, err := n.checkFields(e); err != nil {
+		n.reject(reason)
+		return err
 	}
 	if e.Retain && len(e.Payload) > 0 {
 		cur := n.retained.byTopic[e.Topic]
@@ -108,6 +111,29 @@ func (n *Node) checkPublish(e *Published) error {
 	return nil
 }
 
+// checkFields checks a publish's fields but its topic and retain, and
+// says which reason to count a refusal under.
+func (n *Node) checkFields(e *Published) (string, error) {
+	if len(e.Payload) > n.cfg.MaxPayloadBytes {
+		return reasonPayloadSize, errorf(Invalid, "payload is %d bytes: the limit is %d (--max-payload)", len(e.Payload), n.cfg.MaxPayloadBytes)
+	}
+	switch {
+	case e.TTLMs < 0:
+		return reasonBadArgument, errorf(Invalid, "ttl_ms is %d: give 0 for no expiry or a positive number of milliseconds", e.TTLMs)
+	case len(e.ContentType) > maxContentTypeBytes:
+		return reasonBadArgument, errorf(Invalid, "content_type is %d bytes: the limit is %d", len(e.ContentType), maxContentTypeBytes)
+	case len(e.Correlation) > maxCorrelationBytes:
+		return reasonBadArgument, errorf(Invalid, "correlation_id is %d bytes: the limit is %d", len(e.Correlation), maxCorrelationBytes)
+	}
+	return "", nil
+}
+
+// fieldsOK is checkFields without building the error.
+func (n *Node) fieldsOK(e *Published) bool {
+	return len(e.Payload) <= n.cfg.MaxPayloadBytes && e.TTLMs >= 0 &&
+		len(e.ContentType) <= maxContentTypeBytes && len(e.Correlation) <= maxCorrelationBytes
+}
+
 // checkEnvelope validates a message from a peer.
 func (n *Node) checkEnvelope(e *Envelope) error {
 	switch {
@@ -126,14 +152,20 @@ func (n *Node) checkEnvelope(e *Envelope) error {
 // setExpiry fixes when m expires: its own TTL, else the node's default,
 // measured from its timestamp.
 func (n *Node) setExpiry(m *Message) {
-	ttl := m.TTLMs
-	if ttl == 0 {
-		ttl = n.cfg.DefaultTTL.Milliseconds()
-	}
-	if ttl > 0 {
-		m.ExpiresMs = m.TimestampMs + ttl
+	if at, ok := expiresMs(m, n.cfg.DefaultTTL.Milliseconds()); ok {
+		m.ExpiresMs = at
 		n.expirableAdded()
 	}
+}
+
+// expiresMs is when m expires given the default TTL, and false when it
+// never does.
+func expiresMs(m *Message, defaultTTLMs int64) (int64, bool) {
+	ttl := m.TTLMs
+	if ttl == 0 {
+		ttl = defaultTTLMs
+	}
+	return m.TimestampMs + ttl, ttl > 0
 }
 
 func (n *Node) remoteMessage(e *Envelope) *Message {

@@ -1,0 +1,331 @@
+package state
+
+// Runs. A batch of publishes (PublishedBatch: one PublishStream frame) is
+// routed a run at a time, a run being consecutive publishes to one topic.
+// A run checks its topic once, looks it up once, numbers its messages for
+// their source at once, matches local subscriptions, peers and departed
+// peers once, and reads and writes each chain's range on the topic once. A
+// subscription that can only queue (no credit, or a backlog already) takes
+// the rest of the run in one append.
+//
+// Nothing else changes: each message is then handled in its turn as a lone
+// publish is, and the run's effects are those of its publishes stepped one
+// by one, in the same order. What is done for the whole run at once is
+// only what no one can tell apart: work whose result cannot change during
+// the run (a topic's validity, the routes, which chain records the topic),
+// and a queue's intake, which emits nothing and is taken at once only when
+// the node's budget cannot be passed during the run (so nothing is shed in
+// between) and no alarm is set on the way (so timers keep their order).
+// A lone Published, a retained publish, and a publish with no run around
+// it go alone (publishOne), as before.
+
+// runSub is a local subscription the run reaches. bulk: it took the rest
+// of the run into its queue at once; later messages only count it.
+type runSub struct {
+	s    *subscription
+	bulk bool
+}
+
+// runChain is a chain the run records into, a live peer's (p set) or a
+// departed peer's, with its range on the run's topic held here for the
+// run and written back at its end.
+type runChain struct {
+	c     *chain
+	p     *peer
+	r     sentRange
+	count int  // messages recorded so far
+	size  int  // how many topics the chain's map holds, as record would have it
+	fresh bool // record would have started the map again after the first message
+}
+
+// runScratch is the run under way; its slices are reused.
+type runScratch struct {
+	subs    []runSub
+	chains  []runChain // live peers first, in match order, then departed peers
+	peers   int        // how many of chains are live peers
+	msgs    []*Message
+	dropped []int // drops by bulk intakes, by message
+}
+
+func (n *Node) onPublishedBatch(e *PublishedBatch) {
+	pubs := e.Pubs
+	for len(pubs) > 0 {
+		k := 1
+		for k < len(pubs) && pubs[k].Topic == pubs[0].Topic {
+			k++
+		}
+		n.publishRun(pubs[:k])
+		pubs = pubs[k:]
+	}
+}
+
+// publishRun publishes consecutive publishes to one topic. A retained one
+// goes alone (publishOne); a refused one is answered in its turn; the
+// others go in stretches (publishStretch), or alone if they have no
+// neighbour to go with. The budget is restored after each message, as
+// after each Step.
+func (n *Node) publishRun(pubs []Published) {
+	if len(pubs) == 1 {
+		n.publishOne(&pubs[0])
+		n.shedBudget()
+		return
+	}
+	topicErr := ValidateTopic(pubs[0].Topic, n.cfg.MaxTopicBytes, n.cfg.MaxTopicLevels)
+	for i := 0; i < len(pubs); {
+		e := &pubs[i]
+		switch {
+		case e.Retain:
+			n.publishOne(e)
+		case topicErr != nil:
+			n.reject(reasonBadTopic)
+			n.refusePublish(e.Req, topicErr)
+		case !n.fieldsOK(e):
+			reason, err := n.checkFields(e)
+			n.reject(reason)
+			n.refusePublish(e.Req, err)
+		default:
+			j := i + 1
+			for j < len(pubs) && !pubs[j].Retain && n.fieldsOK(&pubs[j]) {
+				j++
+			}
+			if j-i > 1 {
+				n.publishStretch(pubs[i:j])
+				i = j
+				continue
+			}
+			n.publishOne(e)
+		}
+		n.shedBudget()
+		i++
+	}
+}
+
+// publishStretch publishes two or more valid publishes to one topic, none
+// retained.
+func (n *Node) publishStretch(pubs []Published) {
+	r := &n.run
+	topic := pubs[0].Topic
+	t := n.useTopic(topic)
+	n.matchRun(topic)
+	defaultTTL := n.cfg.DefaultTTL.Milliseconds()
+	msgs := n.newMessages(t, pubs, defaultTTL)
+	bulkOK := n.runFits(msgs)
+	if cap(r.dropped) < len(msgs) {
+		r.dropped = make([]int, len(msgs))
+	}
+	r.dropped = r.dropped[:len(msgs)]
+	clear(r.dropped)
+	for i, m := range msgs {
+		if _, ok := expiresMs(m, defaultTTL); ok {
+			n.expirableAdded() // setExpiry's count, in its turn
+		}
+		n.counters.Published++
+		n.pubScratch = pendingPublish{req: pubs[i].Req, result: PublishResult{MessageID: m.ID}}
+		n.pub = &n.pubScratch
+		n.number(t, m)
+		bulk := 0
+		for j := range r.subs {
+			rs := &r.subs[j]
+			if !rs.bulk && bulkOK && !n.handsOut(rs.s) && n.onlyQueues(rs.s) {
+				rs.bulk = true
+				n.queueRest(rs.s, msgs[i:], r.dropped[i:])
+			}
+			if rs.bulk {
+				bulk++
+			} else {
+				n.enqueue(rs.s, m)
+			}
+		}
+		p := n.pub
+		n.pub = nil
+		p.result.Subscribers += bulk + r.peers
+		p.result.Dropped += r.dropped[i]
+		for j := range r.chains {
+			rc := &r.chains[j]
+			o := outgoing{m: m, prev: n.recordRun(rc, topic, m.SourceSeq), chained: true}
+			if rc.p != nil {
+				n.enqueuePushIn(rc.p, o, &rc.r)
+			} else {
+				n.keepMissed(rc.c, o)
+				n.counters.RecordedForDeparted++
+			}
+		}
+		if p.waiting == 0 {
+			n.completePublish(p)
+		}
+		n.shedBudget()
+	}
+	n.endRun(topic)
+}
+
+// matchRun finds the run's routes: the active local subscriptions, the
+// peers and the departed peers that want topic, each once, in the order a
+// lone publish visits them.
+func (n *Node) matchRun(topic string) {
+	r := &n.run
+	n.mark++
+	mark := n.mark
+	n.localRoutes.match(topic, func(s *subscription) {
+		if s.mark == mark {
+			return
+		}
+		s.mark = mark
+		if !s.paused {
+			r.subs = append(r.subs, runSub{s: s})
+		}
+	})
+	n.peerRoutes.match(topic, func(p *peer) {
+		if p.mark != mark {
+			p.mark = mark
+			r.chains = append(r.chains, runChain{c: p.link.chain, p: p})
+		}
+	})
+	r.peers = len(r.chains)
+	n.departedRoutes.match(topic, func(c *chain) {
+		if c.mark != mark {
+			c.mark = mark
+			r.chains = append(r.chains, runChain{c: c})
+		}
+	})
+}
+
+// newMessages makes the run's messages and numbers them for their source
+// in one step. Their expiry is fixed here; the reaper learns of each in
+// its turn.
+func (n *Node) newMessages(t *topicState, pubs []Published, defaultTTL int64) []*Message {
+	r := &n.run
+	msgs := r.msgs[:0]
+	for i := range pubs {
+		m := n.localMessage(&pubs[i], t.ownSeq+uint64(i)+1)
+		if at, ok := expiresMs(m, defaultTTL); ok {
+			m.ExpiresMs = at
+		}
+		msgs = append(msgs, m)
+	}
+	t.ownSeq += uint64(len(pubs))
+	r.msgs = msgs
+	return msgs
+}
+
+// runFits reports whether the node stays within its budget even if every
+// message of the run is charged to the ring and to every route it has,
+// and nothing is let go: then no Step would shed anything during the run.
+func (n *Node) runFits(msgs []*Message) bool {
+	sum := 0
+	for _, m := range msgs {
+		sum += m.cost()
+	}
+	holders := 1 + len(n.run.subs) + len(n.run.chains)
+	return n.mem.total+sum*holders <= n.cfg.BudgetBytes
+}
+
+// onlyQueues reports whether s can only queue what comes next (it cannot
+// hand a message out now, so it will not during the run), by drop-oldest
+// or drop-newest, and a loss would not set an alarm (a warning held back
+// by WarningInterval): then it can take the rest of a run at once.
+func (n *Node) onlyQueues(s *subscription) bool {
+	if s.policy == Block || s.blocked.len() > 0 || n.handsOut(s) {
+		return false
+	}
+	wait := s.lastWarn + n.cfg.WarningInterval
+	return s.warnQueued || s.stream == 0 || !s.warned || n.now.Mono >= wait || wait >= s.warnAlarm.armed
+}
+
+// handsOut reports whether s takes the next message at once, unqueued.
+func (n *Node) handsOut(s *subscription) bool {
+	return n.canHandOut(s) && s.pending.len() == 0 && s.queue.len() == 0
+}
+
+// queueRest is enqueue for each of msgs in turn on a subscription that
+// only queues (onlyQueues), counting what each message made it drop in
+// dropped. When they all fit it is one append.
+func (n *Node) queueRest(s *subscription, msgs []*Message, dropped []int) {
+	total := 0
+	for _, m := range msgs {
+		total += m.cost()
+	}
+	if s.queue.len()+len(msgs) <= s.limit && s.bytes+total <= n.cfg.QueueBytes {
+		s.queue.pushBackAll(msgs)
+		s.bytes += total
+		n.charge(memQueues, total)
+		return
+	}
+	held, drops, dropBytes := 0, 0, 0
+	reason := "slow_consumer"
+	for j, m := range msgs {
+		c := m.cost()
+		if !n.overQueue(s, c) {
+			s.bytes += c
+			held += c
+			s.queue.pushBack(m)
+			continue
+		}
+		if s.policy == DropNewest {
+			reason = "burst"
+			drops++
+			dropBytes += c
+			dropped[j]++
+			continue
+		}
+		for n.overQueue(s, c) && s.queue.len() > 0 {
+			oc := s.queue.popFront().cost()
+			s.bytes -= oc
+			held -= oc
+			drops++
+			dropBytes += oc
+			dropped[j]++
+		}
+		s.bytes += c
+		held += c
+		s.queue.pushBack(m)
+	}
+	n.charge(memQueues, held)
+	if drops > 0 { // as drop, once for all: noteLoss again changes nothing
+		s.dropped += uint64(drops)
+		n.counters.Dropped += uint64(drops)
+		n.counters.Shed[memNames[memQueues]] += uint64(drops)
+		n.counters.ShedBytes[memNames[memQueues]] += uint64(dropBytes)
+		n.noteLoss(s, reason)
+	}
+}
+
+// recordRun is record on the run's chain rc: it notes seq as sent and
+// returns the number sent before it.
+func (n *Node) recordRun(rc *runChain, topic string, seq uint64) uint64 {
+	c := rc.c
+	if rc.count == 0 {
+		if c.topics == nil || len(c.topics) >= n.cfg.MaxStreams {
+			c.topics = make(map[string]sentRange)
+		}
+		r, ok := c.topics[topic]
+		rc.r, rc.size = r, len(c.topics)
+		if !ok {
+			rc.size++
+		}
+	} else if rc.size >= n.cfg.MaxStreams { // record forgets every topic but this one
+		rc.r, rc.size, rc.fresh = sentRange{}, 1, true
+	}
+	rc.count++
+	prev := rc.r.last
+	if rc.r.first == 0 {
+		rc.r.first = seq
+	}
+	rc.r.last = seq
+	return prev
+}
+
+// endRun writes the chains' ranges back and lets the run's scratch go.
+func (n *Node) endRun(topic string) {
+	r := &n.run
+	for i := range r.chains {
+		rc := &r.chains[i] // every message went to it: count > 0
+		if rc.fresh {
+			rc.c.topics = make(map[string]sentRange)
+		}
+		rc.c.topics[topic] = rc.r
+	}
+	clear(r.subs)
+	clear(r.chains)
+	clear(r.msgs)
+	r.subs, r.chains, r.msgs, r.peers = r.subs[:0], r.chains[:0], r.msgs[:0], 0
+}
