@@ -277,3 +277,21 @@ func TestBlockedPublisherIsAnsweredWhenTheSlowSubscriptionEnds(t *testing.T) {
 		})
 	}
 }
+
+// A block-policy subscription with nothing blocked yet may not block a
+// message that would take it past QueueBytes: blocked bytes are held like
+// queued ones. Like a waiter whose time ran out, the message takes the
+// oldest's place at once, and its publisher is told what was dropped.
+func TestBlockPolicyKeepsTheByteCapWithNothingBlocked(t *testing.T) {
+	h := newHarness(t, "n1", func(c *Config) { c.QueueBytes = 700 }) // two messages of ~323 bytes
+	h.start()
+	h.fullSub(1, 10, Block, "t")
+	h.publish("t", "p1")
+	h.publish("t", "p2")
+	effs := h.publish("t", "p3") // the harness checks the invariants after every step
+	c := only[*CompletePublish](t, effs)
+	if c.Err != nil || c.Result.Subscribers != 1 || c.Result.Dropped != 1 || c.Result.Blocked != 0 {
+		t.Fatalf("p3 answered %v, want at once with subscribers=1 dropped=1", c)
+	}
+	checkLog(t, h.grant(1, 10), 1, "warning slow_consumer dropped=1 expired=0 depth=2/10", "msg t#2 p2", "msg t#3 p3")
+}

@@ -67,6 +67,20 @@ func (n *Node) enqueue(s *subscription, m *Message) {
 		for s.blocked.len() > 0 && (s.blocked.len() >= n.cfg.BlockedLimit || s.bytes+m.cost() > n.cfg.QueueBytes) {
 			n.timeOutBlocked(s) // the longest waiter gives way early
 		}
+		if s.blocked.len() == 0 && s.queue.len() > 0 && s.bytes+m.cost() > n.cfg.QueueBytes {
+			// Blocked bytes are held like queued ones, so m may not wait
+			// past the byte cap: like a waiter out of time, it takes the
+			// oldest's place at once.
+			for s.queue.len() > 0 && (s.queue.len() >= s.limit || s.bytes+m.cost() > n.cfg.QueueBytes) {
+				n.dropOldest(s, "slow_consumer")
+				if p != nil {
+					p.result.Dropped++
+				}
+			}
+			n.subHold(s, m)
+			s.queue.pushBack(m)
+			return
+		}
 		if p == &n.pubScratch { // this publish will be answered later
 			p = new(pendingPublish)
 			*p = n.pubScratch
