@@ -30,6 +30,17 @@ import (
 // default clears each buffer it recycles (see internal/bufpool).
 var buffers = bufpool.New()
 
+// Transport sizes, the daemon's own (netshell/grpc.go says why): 16 MiB
+// stream and connection windows, fixed, so a subscription's batches and a
+// publisher's frames are not held to gRPC's 64 KiB opening window while it
+// measures the link; 1 MiB read and write buffers, which gRPC lends from a
+// pool only while there are bytes to move (the read buffer only on a
+// connection without TLS). WithGRPCOptions can override each.
+const (
+	transportWindowBytes = 16 << 20
+	transportBufferBytes = 1 << 20
+)
+
 // instanceHeader names the daemon run that answered a call; the daemon
 // sends it with every sidecar answer.
 const instanceHeader = "nexusd-instance"
@@ -101,6 +112,10 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 		grpc.WithChainStreamInterceptor(c.streamInterceptor),
 		grpc.WithUserAgent("nexusd-go-client"),
 		experimental.WithBufferPool(buffers),
+		grpc.WithInitialWindowSize(transportWindowBytes),
+		grpc.WithInitialConnWindowSize(transportWindowBytes),
+		grpc.WithReadBufferSize(transportBufferBytes),
+		grpc.WithWriteBufferSize(transportBufferBytes),
 	}
 	conn, err := grpc.NewClient(addr, append(dial, o.grpcOptions...)...)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,17 +51,59 @@ var (
 	clientKeepalive = keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}
 )
 
+// Transport sizes of both servers and the mesh client. The windows are
+// fixed at 16 MiB per stream and per connection: a static window turns off
+// gRPC's BDP estimator, which starts at 64 KiB and only grows after round
+// trips of measuring, and 16 MiB is where that estimator stops anyway, so
+// the most a connection can hold unread is what it was. With them a batch
+// stream keeps many 256 KiB frames in flight. 1 MiB read and write buffers
+// move such a frame in one syscall, not dozens. gRPC takes the write buffer
+// from a pool only while a connection has bytes to send; the read buffer
+// too, but only on a bare TCP or unix connection: one behind TLS or the
+// mesh port's connection limit keeps its megabyte while it is open (mesh
+// connections close after 20 s without a stream).
+//
+// The mesh keeps gRPC's 32 KiB read buffer: its connections are held
+// behind the connection limit and TLS, so each would keep a megabyte for
+// as long as it is open, up to --mesh-max-conns of them (4.6 GB), and
+// a caller need not be a member to open one.
+const (
+	transportWindowBytes = 16 << 20
+	transportBufferBytes = 1 << 20
+	meshReadBufferBytes  = 32 << 10
+)
+
+// transportServerOptions are the transport sizes as server options.
+func transportServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.InitialWindowSize(transportWindowBytes),
+		grpc.InitialConnWindowSize(transportWindowBytes),
+		grpc.ReadBufferSize(transportBufferBytes),
+		grpc.WriteBufferSize(transportBufferBytes),
+	}
+}
+
+// transportDialOptions are the transport sizes as dial options.
+func transportDialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithInitialWindowSize(transportWindowBytes),
+		grpc.WithInitialConnWindowSize(transportWindowBytes),
+		grpc.WithReadBufferSize(transportBufferBytes),
+		grpc.WithWriteBufferSize(transportBufferBytes),
+	}
+}
+
 // maxMessageBytes is the gRPC message limit of both servers: room for a
 // payload at the limit twice over (so an oversized payload reaches the node
 // and gets INVALID_ARGUMENT with a reason, not a transport error), and at
 // least 4 MiB for batches.
 func maxMessageBytes(o *Options) int { return max(4<<20, 2*o.MaxPayloadBytes+64<<10) }
 
-// newGRPCServer builds a server with explicit message-size, stream and
-// keepalive limits, the gRPC health service and server reflection; extra
-// adds options (the mesh's TLS credentials).
+// newGRPCServer builds a server with the transport sizes, explicit
+// message-size, stream and keepalive limits, the gRPC health service and
+// server reflection; extra adds options (the mesh's TLS credentials).
 func newGRPCServer(o *Options, maxSend int, streams uint32, unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor, extra ...grpc.ServerOption) (*grpc.Server, *health.Server) {
-	srv := grpc.NewServer(append([]grpc.ServerOption{
+	srv := grpc.NewServer(slices.Concat(transportServerOptions(), []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxMessageBytes(o)),
 		grpc.MaxSendMsgSize(maxSend),
 		grpc.MaxConcurrentStreams(streams),
@@ -71,7 +114,7 @@ func newGRPCServer(o *Options, maxSend int, streams uint32, unary []grpc.UnarySe
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		experimental.BufferPool(buffers),
-	}, extra...)...)
+	}, extra)...)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)

@@ -66,7 +66,7 @@ func newMeshClient(ctx context.Context, self string, o *Options, log *slog.Logge
 	return &meshClient{
 		self: self, o: o, log: log, clk: clk, epoch: clk.Now(), ctx: ctx, done: done, counters: counters,
 		peers: make(map[string]*peerConn),
-		dial: []grpc.DialOption{
+		dial: append(append(transportDialOptions(), grpc.WithReadBufferSize(meshReadBufferBytes)),
 			transport,
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(msg), grpc.MaxCallSendMsgSize(msg)),
 			grpc.WithKeepaliveParams(clientKeepalive),
@@ -78,7 +78,7 @@ func newMeshClient(ctx context.Context, self string, o *Options, log *slog.Logge
 				Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
 				MinConnectTimeout: o.CallTimeout,
 			}),
-		},
+		),
 	}
 }
 

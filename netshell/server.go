@@ -341,7 +341,7 @@ func (s *Server) meshServer(l *loop) (*grpc.Server, *health.Server) {
 	idU, idS := withInstance(s.id)
 	auth, authU, authS := s.meshAuth() // first: a caller without a certificate learns nothing, not even our id
 	srv, hs := newGRPCServer(&s.o, s.o.MaxStateBytes, s.o.MeshMaxStreams,
-		append(authU, idU, stopU), append(authS, idS, stopS), auth...)
+		append(authU, idU, stopU), append(authS, idS, stopS), append(auth, grpc.ReadBufferSize(meshReadBufferBytes))...)
 	meshpb.RegisterMeshServiceServer(srv, &meshServer{loop: l, log: s.log})
 	return srv, hs
 }
