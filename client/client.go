@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -134,6 +135,12 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 		ctx, cancel = context.WithTimeout(ctx, o.dialTimeout)
 		defer cancel()
 	}
+	if o.failFast {
+		if err := c.tryOnce(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	if err := c.waitConnected(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -218,6 +225,30 @@ func (c *Client) waitConnected(ctx context.Context) error {
 			return c.unreachable(ctx.Err())
 		}
 	}
+}
+
+// tryOnce connects to the address once and lets go (WithFailFast): an
+// answer that no daemon is there is Dial's error at once.
+func (c *Client) tryOnce(ctx context.Context) error {
+	network, address := splitTarget(c.addr)
+	conn, err := (&net.Dialer{}).DialContext(ctx, network, address)
+	if err == nil {
+		conn.Close()
+		return nil
+	}
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &dns) && dns.IsNotFound:
+		err = fmt.Errorf("unknown host %q", dns.Name)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		err = errors.New("connection refused: no daemon listens there (its sidecar port is --app-port, 5672 by default)")
+	case errors.Is(err, syscall.ENOENT):
+		err = errors.New("no such socket: no daemon serves it (its socket is --app-socket)")
+	case ctx.Err() != nil:
+		return nil // no answer either way: waitConnected says so
+	}
+	c.lastErr.Store(&err)
+	return c.unreachable(err)
 }
 
 // unreachable is Dial's error when the daemon did not answer in time.

@@ -68,6 +68,7 @@ type options struct {
 	backoff           Backoff
 	dialTimeout       time.Duration
 	lazy              bool
+	failFast          bool
 	keepaliveTime     time.Duration
 	keepaliveTimeout  time.Duration
 	stateHandler      func(StateChange)
@@ -142,6 +143,14 @@ func WithDialTimeout(d time.Duration) Option {
 		o.dialTimeout = d
 		return nil
 	}
+}
+
+// WithFailFast makes Dial give up at once when its first try says no
+// daemon is there: the port refuses, the socket file is missing, the host
+// name is unknown. Without it Dial keeps trying until its timeout, for a
+// daemon that is still starting. Command-line tools want it.
+func WithFailFast() Option {
+	return func(o *options) error { o.failFast = true; return nil }
 }
 
 // WithLazyConnect makes Dial return at once without waiting for the

@@ -113,7 +113,7 @@ func WithTLSFiles(f TLSFiles) Option {
 // errNoAnswer is why a connection made is not up yet: the daemon has not
 // answered. A plaintext client of a daemon serving TLS, or one without the
 // client certificate the daemon requires, sees only this.
-var errNoAnswer = errors.New("connected, but no gRPC answer came: does the daemon serve TLS (--app-tls-cert) or require a client certificate (--app-tls-ca)?")
+var errNoAnswer = errors.New("connected, but no gRPC answer came: is this the daemon's sidecar port (--app-port, not its admin --http-addr), and does it serve TLS (--app-tls-cert) or require a client certificate (--app-tls-ca)?")
 
 // handshakeReporter keeps the reason of a failed TLS handshake, so Dial's
 // error says why (an unknown authority, a plaintext daemon) instead of

@@ -3,10 +3,13 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nexusd/nexusd/internal/testnet"
 )
 
 // TestAddressesTheClientTakes: host:port and unix sockets (absolute as
@@ -54,6 +57,25 @@ func TestDialToAMissingSocketSaysWhy(t *testing.T) {
 	_, err := Dial(context.Background(), addr, WithDialTimeout(500*time.Millisecond))
 	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "no such file") {
 		t.Fatalf("Dial %s: %v, want ErrUnavailable naming the socket and that it is missing", addr, err)
+	}
+}
+
+// With WithFailFast, a port that refuses and a missing socket end Dial
+// at its first try, saying what to check, however long its timeout.
+func TestFailFastDialSaysNoDaemonIsThere(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for addr, want := range map[string]string{
+		fmt.Sprintf("127.0.0.1:%d", testnet.Port()):         "no daemon listens there",
+		"unix://" + filepath.Join(t.TempDir(), "none.sock"): "no daemon serves it",
+	} {
+		_, err := Dial(ctx, addr, WithFailFast(), WithDialTimeout(time.Minute))
+		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Dial %s: %v, want ErrUnavailable naming it and saying %q", addr, err, want)
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("Dial waited out its timeout instead of failing fast")
 	}
 }
 

@@ -97,6 +97,7 @@ func (s *session) client(ctx context.Context) (*client.Client, error) {
 func (s *session) dial(ctx context.Context, addr string) (*client.Client, error) {
 	opts := []client.Option{
 		client.WithDialTimeout(s.cfg.connectTimeout),
+		client.WithFailFast(), // a port that refuses is said at once, not after --connect-timeout
 		client.WithClientID("nexusd-cli"),
 		client.WithStateHandler(s.stateNews),
 		client.WithGapHandler(func(g client.Gap) { s.news("(gap) %s", g) }),

@@ -63,7 +63,7 @@ func TestSocketAndTLS(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"plaintext to the TLS port", append(hostPort(t, d.App), short...), "does the daemon serve TLS"},
+		{"plaintext to the TLS port", append(hostPort(t, d.App), short...), "does it serve TLS"},
 		{"TLS without a client certificate", append(hostPort(t, d.App), append(short, "--tls-ca", certs.CA)...), "client certificate"},
 		{"socket and host both", []string{"-s", sock, "-p", "5672"}, "not both"},
 		{"certificate without its key", []string{"--tls-cert", certs.ClientCert}, "--tls-key"},
