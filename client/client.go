@@ -40,6 +40,7 @@ var buffers = bufpool.New()
 const (
 	transportWindowBytes = 16 << 20
 	transportBufferBytes = 1 << 20
+	socketBufferBytes    = 4 << 20 // a Unix socket's send and receive buffers (the kernel caps them)
 )
 
 // instanceHeader names the daemon run that answered a call; the daemon
@@ -295,9 +296,20 @@ func (c *Client) dial(ctx context.Context, addr string) (net.Conn, error) {
 		}
 		return nil, err
 	}
+	tuneSocket(conn)
 	noAnswer := errNoAnswer
 	c.lastErr.Store(&noAnswer) // until the connection is up, or the TLS handshake says more
 	return conn, nil
+}
+
+// tuneSocket gives a Unix socket connection socketBufferBytes both ways,
+// as the daemon's side does: the default holds a few frames, and a batch
+// stream should not wait at each. Best effort.
+func tuneSocket(conn net.Conn) {
+	if u, ok := conn.(*net.UnixConn); ok {
+		_ = u.SetReadBuffer(socketBufferBytes)
+		_ = u.SetWriteBuffer(socketBufferBytes)
+	}
 }
 
 func (c *Client) loadLastErr() error {

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,6 +97,43 @@ func TestTLSFilesAreCheckedByDial(t *testing.T) {
 		_, err := Dial(context.Background(), "127.0.0.1:1", WithTLSFiles(c.f))
 		if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Dial with %+v: %v, want ErrInvalidArgument saying %q", c.f, err, c.want)
+		}
+	}
+}
+
+// A Unix socket connection gets socketBufferBytes each way, as far as the
+// kernel allows.
+func TestSocketConnectionsGetLargeBuffers(t *testing.T) {
+	want := socketBufferBytes
+	for _, f := range []string{"/proc/sys/net/core/wmem_max", "/proc/sys/net/core/rmem_max"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Skipf("cannot read %s: %v", f, err)
+		}
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		want = min(want, n)
+	}
+	if want <= 256<<10 {
+		t.Skipf("the kernel caps socket buffers at %d bytes: nothing to see", want)
+	}
+	path := filepath.Join(t.TempDir(), "s.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Skipf("cannot listen on a socket: %v", err)
+	}
+	defer ln.Close()
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	tuneSocket(conn)
+	raw, _ := conn.(*net.UnixConn).SyscallConn()
+	for _, opt := range []int{syscall.SO_SNDBUF, syscall.SO_RCVBUF} {
+		var got int
+		raw.Control(func(fd uintptr) { got, err = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, opt) })
+		if err != nil || got < want {
+			t.Fatalf("socket option %d is %d (%v), want at least %d", opt, got, err, want)
 		}
 	}
 }
