@@ -89,12 +89,15 @@ type loop struct {
 	replies map[uint64]replier // requests answered later than the step that took them
 	streams map[uint64]*subStream
 
-	// The request being stepped: its answer, if the step gives it, goes
-	// straight to its replier, and only a request left waiting (a publish
-	// held by the block policy) is filed in replies.
+	// The requests being stepped, stepN consecutive ids from stepReq (one,
+	// or a frame of publishes): an answer the step gives goes straight to
+	// stepReply, and only requests left waiting (publishes held by the
+	// block policy) are filed in replies when the step ends.
 	stepReq      uint64
+	stepN        uint64
 	stepReply    replier
-	stepAnswered bool
+	stepAnswered []uint64 // bit i: stepReq+i has been answered
+	stepLeft     int      // requests of the step not answered yet
 
 	// Deliveries gathered for one stream, put in its mailbox together.
 	outStream *subStream
@@ -314,11 +317,10 @@ func (l *loop) step(now state.Instant, ev state.Event, reply replier) {
 			l.metrics.syncSeconds.Observe((now.Mono - c.started).Seconds())
 		}
 	}
-	var req uint64
 	if reply != nil {
-		req, _ = requestOf(ev)
+		l.beginStep(requestsOf(ev))
+		l.stepReply = reply
 	}
-	l.stepReq, l.stepReply, l.stepAnswered = req, reply, false
 	l.stats.Events++
 	if l.trace {
 		l.log.Log(context.Background(), LevelTrace, "event", "ev", ev.String())
@@ -328,10 +330,9 @@ func (l *loop) step(now state.Instant, ev state.Event, reply replier) {
 		newPeer = &b.Beacon
 	}
 	l.dispatch(now, l.node.Step(now, ev))
-	if req != 0 && !l.stepAnswered {
-		l.replies[req] = reply // answered later
+	if reply != nil {
+		l.endStep()
 	}
-	l.stepReq, l.stepReply = 0, nil
 	if newPeer != nil && l.node.KnowsPeer(newPeer.Instance) {
 		l.log.Info("peer discovered", "peer", newPeer.Instance, "addr", newPeer.Addr)
 	}
@@ -436,11 +437,41 @@ func (l *loop) answer(req uint64, e state.Effect) {
 	r.answer(e)
 }
 
+// beginStep notes the requests of the event about to be stepped: n
+// consecutive ids from first (none when first is 0).
+func (l *loop) beginStep(first uint64, n int) {
+	if first == 0 {
+		n = 0
+	}
+	l.stepReq, l.stepN, l.stepLeft = first, uint64(n), n
+	words := (n + 63) / 64
+	if cap(l.stepAnswered) < words {
+		l.stepAnswered = make([]uint64, words)
+	}
+	l.stepAnswered = l.stepAnswered[:words]
+	clear(l.stepAnswered)
+}
+
+// endStep files the step's requests left unanswered in replies, to be
+// answered by a later step.
+func (l *loop) endStep() {
+	for i := uint64(0); l.stepLeft > 0 && i < l.stepN; i++ {
+		if l.stepAnswered[i/64]&(1<<(i%64)) == 0 {
+			l.replies[l.stepReq+i] = l.stepReply
+			l.stepLeft--
+		}
+	}
+	l.stepReq, l.stepN, l.stepReply, l.stepLeft = 0, 0, nil, 0
+}
+
 // replierOf finds, and forgets, who waits for the answer to req.
 func (l *loop) replierOf(req uint64) replier {
-	if req == l.stepReq && req != 0 && !l.stepAnswered {
-		l.stepAnswered = true
-		return l.stepReply
+	if i := req - l.stepReq; i < l.stepN {
+		if w, bit := i/64, uint64(1)<<(i%64); l.stepAnswered[w]&bit == 0 {
+			l.stepAnswered[w] |= bit
+			l.stepLeft--
+			return l.stepReply
+		}
 	}
 	r := l.replies[req]
 	if r != nil {
@@ -480,19 +511,26 @@ func (l *loop) flushOuts() {
 	l.outStream = nil
 }
 
-// requestOf is the Req of an event the node answers with one effect.
-func requestOf(ev state.Event) (uint64, bool) {
+// requestsOf is the requests of an event the node answers with one effect
+// each: n consecutive ids from first. A frame of publishes takes its ids
+// from newIDs, in order; n is 0 for an event that is no request.
+func requestsOf(ev state.Event) (first uint64, n int) {
 	switch e := ev.(type) {
 	case *state.StateRequested:
-		return e.Req, true
+		return e.Req, 1
 	case *state.PushReceived:
-		return e.Req, true
+		return e.Req, 1
 	case *state.ResendRequested:
-		return e.Req, true
+		return e.Req, 1
 	case *state.Published:
-		return e.Req, true
+		return e.Req, 1
+	case *state.PublishedBatch:
+		if len(e.Pubs) == 0 {
+			return 0, 0
+		}
+		return e.Pubs[0].Req, len(e.Pubs)
 	case *state.Unsubscribed:
-		return e.Req, true
+		return e.Req, 1
 	}
-	return 0, false
+	return 0, 0
 }

@@ -10,14 +10,16 @@ import (
 )
 
 // PublishStream publishes batches of requests. A reader goroutine turns
-// each batch into Published events with consecutive request ids, one input
-// to the loop; this goroutine sends PublishAcks as answers come: the count
-// of requests answered so far with no unanswered one before them (a
-// block-policy publish can be answered after later ones), and each failure
-// by its position. At most PublishStreamBytes of requests wait for
-// answers; then the reader stops reading, and gRPC flow control holds the
-// client back. Nothing is allocated or looked up per message beyond the
-// events themselves: batches are tracked as ranges.
+// each batch into one PublishedBatch event with consecutive request ids,
+// which the node routes a run of one topic at a time; this goroutine sends
+// PublishAcks as answers come: the count of requests answered so far with
+// no unanswered one before them (a block-policy publish can be answered
+// after later ones), and each failure by its position. At most
+// PublishStreamBytes of requests wait for answers; then the reader stops
+// reading, and gRPC flow control holds the client back. Nothing is
+// allocated or looked up per message: batches are tracked as ranges, and
+// a batch's event is reused once all of it is answered (the node keeps no
+// event, and the loop is done with it by then).
 func (s *sidecarServer) PublishStream(stream grpc.BidiStreamingServer[sidecarpb.PublishBatch, sidecarpb.PublishAck]) error {
 	ctx := stream.Context()
 	ps := &publishStream{wake: make(chan struct{}, 1)}
@@ -47,14 +49,12 @@ func (s *sidecarServer) PublishStream(stream grpc.BidiStreamingServer[sidecarpb.
 				return
 			}
 			base := s.loop.newIDs(len(reqs))
-			slab := make([]state.Published, len(reqs))
-			evs := make([]state.Event, len(reqs))
+			ev := ps.event(len(reqs))
 			for i, r := range reqs {
-				publishInto(&slab[i], base+uint64(i), r)
-				evs[i] = &slab[i]
+				publishInto(&ev.Pubs[i], base+uint64(i), r)
 			}
-			ps.add(base, len(reqs), cost)
-			if err := s.loop.post(ctx, input{evs: evs, reply: ps}); err != nil {
+			ps.add(base, len(reqs), cost, ev)
+			if err := s.loop.post(ctx, input{ev: ev, reply: ps}); err != nil {
 				readErr <- err
 				return
 			}
@@ -83,14 +83,20 @@ type publishStream struct {
 	next    uint64     // stream position of the next request read
 	prefix  uint64     // positions before this all answered
 	answers []publishAnswer
+	spare   []*state.PublishedBatch // events of answered batches, to reuse
 	wake    chan struct{}
 }
+
+// spareEvents is how many answered batches' events a stream keeps to
+// reuse: enough for the reader to find one while others are in flight.
+const spareEvents = 4
 
 type pubBatch struct {
 	base     uint64 // first request id
 	position uint64 // stream position of the first request
 	n, done  int
 	cost     int
+	ev       *state.PublishedBatch // reusable once done == n
 }
 
 type publishAnswer struct {
@@ -98,9 +104,30 @@ type publishAnswer struct {
 	err error
 }
 
-func (ps *publishStream) add(base uint64, n, cost int) {
+// event is a PublishedBatch of n publishes to fill: an answered batch's,
+// or a new one.
+func (ps *publishStream) event(n int) *state.PublishedBatch {
 	ps.mu.Lock()
-	ps.batches = append(ps.batches, pubBatch{base: base, position: ps.next, n: n, cost: cost})
+	var ev *state.PublishedBatch
+	if k := len(ps.spare); k > 0 {
+		ev = ps.spare[k-1]
+		ps.spare[k-1] = nil
+		ps.spare = ps.spare[:k-1]
+	}
+	ps.mu.Unlock()
+	if ev == nil {
+		ev = &state.PublishedBatch{}
+	}
+	if cap(ev.Pubs) < n {
+		ev.Pubs = make([]state.Published, n)
+	}
+	ev.Pubs = ev.Pubs[:n]
+	return ev
+}
+
+func (ps *publishStream) add(base uint64, n, cost int, ev *state.PublishedBatch) {
+	ps.mu.Lock()
+	ps.batches = append(ps.batches, pubBatch{base: base, position: ps.next, n: n, cost: cost, ev: ev})
 	ps.next += uint64(n)
 	ps.mu.Unlock()
 }
@@ -155,12 +182,19 @@ func (ps *publishStream) settle(spare []publishAnswer) ([]publishAnswer, *sideca
 	}
 	freed, k := 0, 0
 	for k < len(ps.batches) && ps.batches[k].done == ps.batches[k].n {
-		freed += ps.batches[k].cost
-		ps.prefix += uint64(ps.batches[k].n)
+		b := &ps.batches[k]
+		freed += b.cost
+		ps.prefix += uint64(b.n)
+		if len(ps.spare) < spareEvents {
+			clear(b.ev.Pubs) // let go of the payloads
+			ps.spare = append(ps.spare, b.ev)
+		}
 		k++
 	}
 	if k > 0 {
-		ps.batches = append(ps.batches[:0], ps.batches[k:]...)
+		n := copy(ps.batches, ps.batches[k:])
+		clear(ps.batches[n:])
+		ps.batches = ps.batches[:n]
 		if ack == nil {
 			ack = &sidecarpb.PublishAck{}
 		}

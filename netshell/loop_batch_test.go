@@ -1,0 +1,100 @@
+package netshell
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/nexusd/nexusd/state"
+)
+
+// answerLog is a publishReplier that records the answers it gets, in order.
+type answerLog struct {
+	mu   sync.Mutex
+	base uint64 // answers are recorded by req - base
+	got  []string
+}
+
+func (a *answerLog) answerPublish(c *state.CompletePublish) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c.Err != nil {
+		a.got = append(a.got, fmt.Sprintf("%d err=%q", c.Req-a.base, c.Err))
+		return
+	}
+	a.got = append(a.got, fmt.Sprintf("%d id=%s subs=%d dropped=%d blocked=%d",
+		c.Req-a.base, c.Result.MessageID, c.Result.Subscribers, c.Result.Dropped, c.Result.Blocked))
+}
+
+func (a *answerLog) answer(e state.Effect) { a.answerPublish(e.(*state.CompletePublish)) }
+
+func (a *answerLog) answers() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.got...)
+}
+
+// TestAFrameOfPublishesIsOneStepAnsweredAsSinglePublishesWere: a frame of
+// valid, refused and block-held publishes is stepped as one event, and
+// every publish gets the answer, in the order, it got when each was
+// stepped alone; those the block policy holds are answered by a later
+// step, and the loop forgets every request once answered.
+func TestAFrameOfPublishesIsOneStepAnsweredAsSinglePublishesWere(t *testing.T) {
+	topics := []string{"a/b", "a/+", "a/b", "x/y", "a/b", "a/b", "", "a/b", "a/b", "x/y", "x/y", "a/b"}
+	run := func(asFrame bool) (answers []string, events uint64, waiting int) {
+		h := newLoopHarness(t)
+		st := newSubStream(41, 8, 1)
+		if err := h.l.post(context.Background(), input{ev: &state.Subscribed{Stream: 41, Patterns: []string{"a/#"},
+			QueueLimit: 1, Policy: state.Block, Credit: 2}, stream: st}); err != nil {
+			t.Fatal(err)
+		}
+		h.barrier()
+		base := h.l.newIDs(len(topics))
+		log := &answerLog{base: base}
+		pubs := make([]state.Published, len(topics))
+		for i, topic := range topics {
+			pubs[i] = state.Published{Req: base + uint64(i), Topic: topic, Payload: fmt.Appendf(nil, "m%d", i)}
+		}
+		_, before := h.counters()
+		if asFrame {
+			h.post(&state.PublishedBatch{Pubs: pubs}, log)
+		} else {
+			evs := make([]state.Event, len(pubs))
+			for i := range pubs {
+				evs[i] = &pubs[i]
+			}
+			if err := h.l.post(context.Background(), input{evs: evs, reply: log}); err != nil {
+				t.Fatal(err)
+			}
+			h.barrier()
+		}
+		_, after := h.counters()
+		h.query(func(l *loop) { waiting = len(l.replies) })
+		// The subscriber reads everything: the held publishes go through.
+		for range 8 {
+			if err := h.l.postControl(context.Background(), &state.CreditGranted{Stream: 41, N: 8}); err != nil {
+				t.Fatal(err)
+			}
+			h.barrier()
+		}
+		h.query(func(l *loop) {
+			if len(l.replies) != 0 {
+				t.Errorf("loop still waits to answer %d requests", len(l.replies))
+			}
+		})
+		return log.answers(), after.Events - before.Events, waiting
+	}
+	frame, frameEvents, frameWaiting := run(true)
+	single, singleEvents, singleWaiting := run(false)
+	if frameEvents != 1 || singleEvents != uint64(len(topics)) {
+		t.Errorf("events stepped: %d for the frame, %d one by one; want 1 and %d", frameEvents, singleEvents, len(topics))
+	}
+	if frameWaiting == 0 || frameWaiting != singleWaiting {
+		t.Errorf("publishes held by the block policy: %d from the frame, %d one by one; want the same, not 0", frameWaiting, singleWaiting)
+	}
+	if len(frame) != len(topics) || !reflect.DeepEqual(frame, single) {
+		t.Fatalf("answers to the frame:\n%q\none by one:\n%q", frame, single)
+	}
+}
