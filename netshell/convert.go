@@ -76,6 +76,7 @@ func encodeBeacon(b state.Beacon, keys *beaconKeys) ([]byte, error) {
 		ProtocolVersion: b.Version,
 		BootEpoch:       b.Epoch,
 		Counter:         b.Counter,
+		Leaving:         b.Leaving,
 	}
 	if keys == nil {
 		return proto.Marshal(pb)
@@ -135,6 +136,7 @@ func decodeBeacon(data []byte, src netip.Addr, cluster string, keys *beaconKeys)
 		Hash:     pb.TopicStateHash,
 		Version:  pb.ProtocolVersion,
 		WallMs:   pb.TimestampMs,
+		Leaving:  pb.Leaving,
 	}
 	if keys != nil {
 		b.Member, b.Epoch, b.Counter = true, pb.BootEpoch, pb.Counter

@@ -23,6 +23,11 @@ import (
 // maxBeaconBytes is the largest datagram taken as a beacon (SPEC section 5).
 const maxBeaconBytes = 1400
 
+// leaveBeacons is how many times a stopping daemon sends its leave beacon:
+// beacons are best effort, and one lost would leave peers waiting
+// PeerTimeout for it after all.
+const leaveBeacons = 3
+
 // discovery is the best-effort path: beacons out to the multicast group and
 // the seeds, beacons in from anyone. It shares nothing with the mesh's
 // reliable calls but the events it posts to the loop.
@@ -40,6 +45,8 @@ type discovery struct {
 	resolve   time.Duration
 	lookupIP  func(ctx context.Context, host string) ([]netip.Addr, error) // DNS; tests replace it
 	hashes    chan uint64                                                  // the latest hash to announce; holds at most one
+	leaves    chan uint64                                                  // the leave beacon's hash; holds at most one
+	left      chan struct{}                                                // closed once the leave beacons are sent
 	warnOnce  sync.Once
 
 	// The cluster key (beacon_auth.go). ring is the current keyring (nil:
@@ -93,6 +100,7 @@ func openDiscovery(o *Options, ifi *net.Interface, self state.Beacon, creds *cre
 func newDiscovery(o *Options, self state.Beacon, creds *credentials, log *slog.Logger, clk clock.Clock, c *shellCounters) *discovery {
 	d := &discovery{log: log, clk: clk, self: self, counters: c,
 		resolve: o.SeedResolveInterval, hashes: make(chan uint64, 1), lookupIP: lookupIPv4,
+		leaves: make(chan uint64, 1), left: make(chan struct{}),
 		ring: creds.Ring, epoch: uint64(clk.Now().UnixMilli()), sources: newSourceLimiter(clk)}
 	for _, p := range o.Peers {
 		if s, err := seedAddr(p, o.McastPort); err == nil {
@@ -101,6 +109,19 @@ func newDiscovery(o *Options, self state.Beacon, creds *credentials, log *slog.L
 	}
 	return d
 }
+
+// Leave asks for the leave beacons, the last this daemon sends; Left is
+// closed once they are out. It never blocks, and only the first call
+// counts.
+func (d *discovery) Leave(hash uint64) {
+	select {
+	case d.leaves <- hash:
+	default:
+	}
+}
+
+// Left is closed once the leave beacons are sent.
+func (d *discovery) Left() <-chan struct{} { return d.left }
 
 // Announce asks for a beacon with this hash; it never blocks, and a newer
 // hash replaces one not yet sent.
@@ -134,25 +155,42 @@ func (d *discovery) send(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case h := <-d.hashes:
-			d.counter++
-			b := d.self
-			b.Hash = h
-			b.WallMs = d.clk.Now().UnixMilli()
-			b.Epoch, b.Counter = d.epoch, d.counter
-			d.sendKeys = d.sendKeys.forRing(d.ring())
-			data, err := encodeBeacon(b, d.sendKeys)
-			if err != nil {
-				d.log.Error("cannot encode beacon", "err", err)
-				continue
+			d.sendBeacon(h, false)
+		case h := <-d.leaves:
+			// The last beacons: a few, in case one is lost, each numbered
+			// as a beacon so members take the first and the rest are no
+			// replays of it.
+			for range leaveBeacons {
+				d.sendBeacon(h, true)
 			}
-			if d.group != nil {
-				d.write(data, d.group)
-			}
-			if seeds := d.seeds.Load(); seeds != nil {
-				for _, s := range *seeds {
-					d.write(data, s)
-				}
-			}
+			close(d.left)
+			<-ctx.Done()
+			return
+		}
+	}
+}
+
+// sendBeacon numbers, signs and sends one beacon to the group and every
+// seed.
+func (d *discovery) sendBeacon(hash uint64, leaving bool) {
+	d.counter++
+	b := d.self
+	b.Hash = hash
+	b.Leaving = leaving
+	b.WallMs = d.clk.Now().UnixMilli()
+	b.Epoch, b.Counter = d.epoch, d.counter
+	d.sendKeys = d.sendKeys.forRing(d.ring())
+	data, err := encodeBeacon(b, d.sendKeys)
+	if err != nil {
+		d.log.Error("cannot encode beacon", "err", err)
+		return
+	}
+	if d.group != nil {
+		d.write(data, d.group)
+	}
+	if seeds := d.seeds.Load(); seeds != nil {
+		for _, s := range *seeds {
+			d.write(data, s)
 		}
 	}
 }

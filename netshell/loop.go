@@ -27,8 +27,12 @@ type meshCalls interface {
 	Sweep() // close connections idle for long
 }
 
-// announcer sends beacons; it returns at once.
-type announcer interface{ Announce(hash uint64) }
+// announcer sends beacons; it returns at once. Leave sends the last ones,
+// saying the daemon is stopping.
+type announcer interface {
+	Announce(hash uint64)
+	Leave(hash uint64)
+}
 
 // replier takes the answer to a request event (AnswerState, AnswerPush,
 // AnswerResend, CompletePublish, CompleteUnsubscribe). The loop calls it
@@ -347,6 +351,10 @@ func (l *loop) dispatch(now state.Instant, effs []state.Effect) {
 		}
 		switch e := eff.(type) {
 		case *state.SendBeacon:
+			if e.Leaving {
+				l.beacons.Leave(e.Hash)
+				break
+			}
 			l.beacons.Announce(e.Hash)
 			l.mesh.Sweep()
 		case *state.FetchState:

@@ -30,6 +30,7 @@ func (f *fakeNet) Announce(uint64) {
 	defer f.mu.Unlock()
 	f.beacons = append(f.beacons, f.clk.Now())
 }
+func (f *fakeNet) Leave(uint64) {}
 func (f *fakeNet) Fetch(call uint64, peer, addr string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -212,9 +212,9 @@ func coreMetricDefs() []*metricDef {
 			values: func(s *snapshot, _ *shellCounters) []labeled {
 				return by("ok", ct(s).ProbesOK, "failed", ct(s).ProbesFailed)
 			}},
-		{name: "peers_removed_total", label: "reason", help: "Peers removed: dead (silent for --peer-timeout) or replaced (a new instance at its address).",
+		{name: "peers_removed_total", label: "reason", help: "Peers removed: dead (silent for --peer-timeout), replaced (a new instance at its address) or left (it said it was stopping).",
 			values: func(s *snapshot, _ *shellCounters) []labeled {
-				return by("dead", ct(s).PeersDead, "replaced", ct(s).PeersReplaced)
+				return by("dead", ct(s).PeersDead, "replaced", ct(s).PeersReplaced, "left", ct(s).PeersLeft)
 			}},
 		{name: "peers_moved_total", help: "Known peers followed to a new address, after a beacon from there and a probe the same instance answered.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).PeersMoved) }},

@@ -154,6 +154,7 @@ func (s *Server) Run(ctx context.Context) error {
 type running struct {
 	loop                  *loop
 	mesh                  *meshClient
+	disc                  *discovery // nil in the Harness, which sends no beacons
 	meshSrv, appSrv       *grpc.Server
 	meshHealth, appHealth *health.Server
 	http                  *http.Server // nil when off
@@ -168,6 +169,7 @@ type running struct {
 func (s *Server) start(ls *listeners) *running {
 	o := &s.o
 	r := s.assemble(ls.disc)
+	r.disc = ls.disc
 	r.wg.Go(func() { ls.disc.run(r.discCtx) })
 	r.wg.Go(func() { s.watchCredentials(r.discCtx) })
 	if ls.http != nil {
@@ -234,8 +236,8 @@ func (r *running) serve(what string, f func() error) {
 	})
 }
 
-// shutdown refuses new calls and ends the waiting ones, stops beacons,
-// lets the servers finish (streams end at once, unary calls get a quarter
+// shutdown refuses new calls and ends the waiting ones, tells peers it is
+// leaving and stops beacons, lets the servers finish (streams end at once, unary calls get a quarter
 // of ShutdownTimeout, connections from unreachable peers are not waited
 // for), then stops the mesh client and the loop and closes the peer
 // connections, all within ShutdownTimeout.
@@ -248,6 +250,7 @@ func (s *Server) shutdown(r *running) {
 	close(r.loop.stopping)
 	r.meshHealth.Shutdown()
 	r.appHealth.Shutdown()
+	s.leave(r, grace)
 	r.stopDisc()
 	var stops sync.WaitGroup
 	for _, srv := range []*grpc.Server{r.meshSrv, r.appSrv} {
@@ -276,6 +279,37 @@ func (s *Server) shutdown(r *running) {
 		s.log.Warn("mesh calls still under way at shutdown; stopping anyway")
 	}
 	r.wg.Wait()
+}
+
+// leave tells the peers this daemon is stopping, so they drop it at once:
+// the node takes state.Leaving and asks for its leave beacon, which
+// discovery sends a few times to the group and the seeds. It waits for
+// them to be out for at most bound; a stop is never held up longer.
+func (s *Server) leave(r *running, bound time.Duration) {
+	if r.disc == nil {
+		return
+	}
+	t := s.o.Clock.Timer(bound)
+	defer t.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	posted := make(chan error, 1)
+	go func() { posted <- r.loop.post(ctx, input{ev: &state.Leaving{}}) }()
+	select {
+	case err := <-posted:
+		if err != nil {
+			return // the loop is gone: nothing to announce
+		}
+	case <-t.C:
+		s.log.Warn("could not announce leaving in time: peers will time this daemon out")
+		return
+	}
+	select {
+	case <-r.disc.Left():
+		s.log.Debug("leave announced")
+	case <-t.C:
+		s.log.Warn("could not announce leaving in time: peers will time this daemon out")
+	}
 }
 
 // bind opens every socket, so a port in use fails before anything runs.

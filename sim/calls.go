@@ -52,7 +52,7 @@ func (w *World) handle(sn *simNode, effs []state.Effect) {
 		}
 		switch e := e.(type) {
 		case *state.SendBeacon:
-			w.beacon(sn, e.Hash)
+			w.beacon(sn, e.Hash, e.Leaving)
 		case *state.FetchState:
 			w.startCall(sn, &call{kind: cFetch, id: e.Call}, e.Addr)
 		case *state.Probe:
@@ -118,10 +118,10 @@ func (w *World) handle(sn *simNode, effs []state.Effect) {
 
 // beacon multicasts: one delay for the whole LAN, then each listener may
 // miss it on its own.
-func (w *World) beacon(sn *simNode, hash uint64) {
+func (w *World) beacon(sn *simNode, hash uint64, leaving bool) {
 	sn.beacons++
 	b := state.Beacon{Instance: sn.id, Cluster: sn.cluster, Addr: sn.addr, Hash: hash, Version: 1, WallMs: w.instant(sn).WallMs,
-		Epoch: uint64(sn.gen), Counter: sn.beacons}
+		Epoch: uint64(sn.gen), Counter: sn.beacons, Leaving: leaving}
 	sn.lastBeacon = b
 	d := w.net.cfg.DelayMin
 	if w.net.cfg.DelayMean > 0 {

@@ -1,9 +1,9 @@
 // Package sim runs many state.Nodes in one goroutine on virtual time, over
 // a simulated network with seeded faults: delay, loss, duplication,
-// reordering, multicast loss, partitions, crashes and restarts, paused
-// nodes, clock jumps and slow subscribers. One root seed derives every
-// random choice, so a run is fully determined by its seed and the code, and
-// two runs of one seed give the same trace hash.
+// reordering, multicast loss, partitions, crashes, graceful leaves and
+// restarts, paused nodes, clock jumps and slow subscribers. One root seed
+// derives every random choice, so a run is fully determined by its seed and
+// the code, and two runs of one seed give the same trace hash.
 //
 // The World executes the nodes' effects the way netshell does for real:
 // every request effect is completed by exactly one completion event (an

@@ -54,7 +54,7 @@ func NewScript() *Script {
 		"subscribe": cmdSubscribe, "unsubscribe": cmdUnsubscribe, "resume": cmdResume, "close": cmdClose,
 		"publish": cmdPublish, "inject": cmdInject, "run": cmdRun, "stabilize": cmdStabilize,
 		"partition": cmdPartition, "cut": cmdCut, "isolate": cmdIsolate, "heal": cmdHeal,
-		"crash": cmdCrash, "restart": cmdRestart, "pause": cmdPause, "wake": cmdWake, "clock": cmdClock,
+		"crash": cmdCrash, "leave": cmdLeave, "restart": cmdRestart, "pause": cmdPause, "wake": cmdWake, "clock": cmdClock,
 		"slow": cmdSlow, "reconnect": cmdReconnect, "check": cmdCheck,
 		"deliveries": cmdDeliveries, "peers": cmdPeers, "status": cmdStatus, "rejected": cmdRejected,
 		"memory": cmdMemory, "replay": cmdReplay, "rekey": cmdRekey, "repair": cmdRepair,

@@ -424,6 +424,18 @@ func (w *World) Crash(i int) {
 	}
 }
 
+// Leave stops node i gracefully: it announces that it is leaving (one
+// leave beacon, delayed and lost as any beacon), then stops as a crash
+// does.
+func (w *World) Leave(i int) {
+	sn := w.nodes[i-1]
+	if !sn.up {
+		return
+	}
+	w.step(sn, &state.Leaving{})
+	w.Crash(i)
+}
+
 // Restart brings a crashed (or running) node i back as a new instance
 // with empty state, at the same address.
 func (w *World) Restart(i int) error {

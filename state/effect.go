@@ -34,7 +34,12 @@ type ResendReply struct {
 }
 
 // SendBeacon: multicast (and unicast to seeds) a beacon with this hash.
-type SendBeacon struct{ Hash uint64 }
+// Leaving: it is the node's last, saying it is stopping (the Leaving
+// event); the shell may send it a few times, each numbered as a beacon.
+type SendBeacon struct {
+	Hash    uint64
+	Leaving bool
+}
 
 // FetchState: call GetNodeState on a peer; complete with FetchCompleted.
 type FetchState struct {
@@ -177,7 +182,12 @@ func (*CompleteUnsubscribe) effect() {}
 func (*Deliver) effect()             {}
 func (*EndStream) effect()           {}
 
-func (e *SendBeacon) String() string { return fmt.Sprintf("send-beacon hash=%016x", e.Hash) }
+func (e *SendBeacon) String() string {
+	if e.Leaving {
+		return fmt.Sprintf("send-beacon hash=%016x leaving", e.Hash)
+	}
+	return fmt.Sprintf("send-beacon hash=%016x", e.Hash)
+}
 func (e *FetchState) String() string {
 	return fmt.Sprintf("fetch call=%d peer=%s", e.Call, short(e.Peer))
 }

@@ -32,10 +32,17 @@ type Beacon struct {
 	Member   bool
 	Epoch    uint64
 	Counter  uint64
+	// Leaving: the sender is stopping and says so; peers remove it at once
+	// (reason "left") instead of waiting for it to fall silent.
+	Leaving bool
 }
 
 // BeaconReceived: a beacon arrived (multicast or unicast).
 type BeaconReceived struct{ Beacon Beacon }
+
+// Leaving: the daemon is stopping. The node announces it (SendBeacon with
+// Leaving set), so peers drop it at once, and sends no beacon after it.
+type Leaving struct{}
 
 // FetchCompleted completes a FetchState effect.
 type FetchCompleted struct {
@@ -190,6 +197,7 @@ type CreditGranted struct {
 type StreamClosed struct{ Stream uint64 }
 
 func (*BeaconReceived) event()  {}
+func (*Leaving) event()         {}
 func (*FetchCompleted) event()  {}
 func (*ProbeCompleted) event()  {}
 func (*PushCompleted) event()   {}
@@ -207,8 +215,14 @@ func (*StreamClosed) event()    {}
 
 func (e *BeaconReceived) String() string {
 	b := &e.Beacon
-	return fmt.Sprintf("beacon from=%s cluster=%s hash=%016x v=%d", short(b.Instance), b.Cluster, b.Hash, b.Version)
+	s := fmt.Sprintf("beacon from=%s cluster=%s hash=%016x v=%d", short(b.Instance), b.Cluster, b.Hash, b.Version)
+	if b.Leaving {
+		s += " leaving"
+	}
+	return s
 }
+
+func (*Leaving) String() string { return "leaving" }
 
 func (e *FetchCompleted) String() string {
 	if e.Err != nil {

@@ -33,6 +33,7 @@ type Node struct {
 	heardQ       peerQueue // peers by lastHeard, alive
 	silentQ      peerQueue // peers by lastHeard, suspected
 	lastBeacon   time.Duration
+	left         bool // the Leaving event came: no beacon after the leave
 	beaconsSent  uint64
 
 	// Membership and gossip (peers.go, gossip.go).
@@ -155,6 +156,8 @@ func (n *Node) Step(now Instant, ev Event) []Effect {
 	switch e := ev.(type) {
 	case *BeaconReceived:
 		n.onBeacon(&e.Beacon)
+	case *Leaving:
+		n.leave()
 	case *FetchCompleted:
 		n.onFetchCompleted(e)
 	case *ProbeCompleted:
@@ -275,6 +278,9 @@ func (n *Node) fire(at time.Duration, t timer) {
 
 // sendBeacon emits a beacon and schedules the next one with jitter.
 func (n *Node) sendBeacon() {
+	if n.left {
+		return // the leave beacon was the last
+	}
 	n.forgetDeparted()
 	n.emit(&SendBeacon{Hash: n.hash})
 	n.beaconsSent++
@@ -288,7 +294,7 @@ func (n *Node) sendBeacon() {
 // beaconSoon brings the next beacon forward after our hash changed, so
 // peers learn of it in BeaconMinGap rather than a whole interval.
 func (n *Node) beaconSoon() {
-	if n.beaconsSent == 0 {
+	if n.beaconsSent == 0 || n.left {
 		return // not started; the first Tick beacons
 	}
 	at := n.lastBeacon + n.cfg.BeaconMinGap

@@ -115,6 +115,10 @@ func (n *Node) onBeacon(b *Beacon) {
 		n.reject(reasonReplayed)
 		return
 	}
+	if b.Leaving {
+		n.onLeave(p, b)
+		return
+	}
 	if p == nil && n.byAddr[b.Addr] == nil && n.chains[b.Instance] == nil && !n.admitNew(b.Addr) {
 		n.reject(reasonNewPeerRate)
 		return

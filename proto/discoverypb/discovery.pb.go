@@ -11,8 +11,8 @@
 // a second. Beacons are best effort: a lost one is simply replaced by the next.
 //
 // Wire-compatible with the NexusD v1 schema: fields 1-7 keep their v1 names and
-// numbers. Fields 8-11 are extensions of this implementation; a v1 daemon ignores
-// them, and they are left empty when no cluster key is configured.
+// numbers. Fields 8-12 are extensions of this implementation; a v1 daemon ignores
+// them. Fields 8-11 are left empty when no cluster key is configured.
 
 package discoverypb
 
@@ -76,7 +76,14 @@ type Beacon struct {
 	// configured: which key of the sender's keyring signed this beacon (the first
 	// 4 bytes, big-endian, of SHA-256 of "nexusd key id\n" and the key), so a
 	// receiver tries that key alone.
-	KeyId         uint32 `protobuf:"fixed32,11,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	KeyId uint32 `protobuf:"fixed32,11,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// Extension of this implementation (not in v1): the sender is stopping and this is
+	// its last beacon (sent a few times, each with the next counter). Receivers remove
+	// the sender at once instead of waiting for it to fall silent, if they know
+	// instance_uuid at this beacon's address; it never admits a new peer. With a
+	// cluster key it is authenticated and checked for freshness like any beacon, so a
+	// replayed leave removes nothing. A v1 daemon ignores it and times the sender out.
+	Leaving       bool `protobuf:"varint,12,opt,name=leaving,proto3" json:"leaving,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -188,11 +195,18 @@ func (x *Beacon) GetKeyId() uint32 {
 	return 0
 }
 
+func (x *Beacon) GetLeaving() bool {
+	if x != nil {
+		return x.Leaving
+	}
+	return false
+}
+
 var File_discovery_proto protoreflect.FileDescriptor
 
 const file_discovery_proto_rawDesc = "" +
 	"\n" +
-	"\x0fdiscovery.proto\x12\x10nexusd.discovery\"\xe1\x02\n" +
+	"\x0fdiscovery.proto\x12\x10nexusd.discovery\"\xfb\x02\n" +
 	"\x06Beacon\x12#\n" +
 	"\rinstance_uuid\x18\x01 \x01(\tR\finstanceUuid\x12\x1d\n" +
 	"\n" +
@@ -207,7 +221,8 @@ const file_discovery_proto_rawDesc = "" +
 	"boot_epoch\x18\t \x01(\x04R\tbootEpoch\x12\x18\n" +
 	"\acounter\x18\n" +
 	" \x01(\x04R\acounter\x12\x15\n" +
-	"\x06key_id\x18\v \x01(\aR\x05keyIdB8Z6github.com/nexusd/nexusd/proto/discoverypb;discoverypbb\x06proto3"
+	"\x06key_id\x18\v \x01(\aR\x05keyId\x12\x18\n" +
+	"\aleaving\x18\f \x01(\bR\aleavingB8Z6github.com/nexusd/nexusd/proto/discoverypb;discoverypbb\x06proto3"
 
 var (
 	file_discovery_proto_rawDescOnce sync.Once
