@@ -99,6 +99,12 @@ func transportDialOptions() []grpc.DialOption {
 // least 4 MiB for batches.
 func maxMessageBytes(o *Options) int { return max(4<<20, 2*o.MaxPayloadBytes+64<<10) }
 
+// sidecarMaxRecv is the largest request the sidecar reads: far above any
+// payload limit, so a publish of 4 or 20 MiB reaches the node and is
+// refused naming --max-payload, not with gRPC's "received message larger
+// than max". Such a request costs its bytes only while it is read.
+func sidecarMaxRecv(o *Options) int { return max(64<<20, maxMessageBytes(o)) }
+
 // newGRPCServer builds a server with the transport sizes, explicit
 // message-size, stream and keepalive limits, the gRPC health service and
 // server reflection; extra adds options (the mesh's TLS credentials).

@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+
+	"github.com/nexusd/nexusd/proto/sidecarpb"
 )
 
 // A daemon without a key or TLS files says so once in its log, first in
@@ -107,4 +109,29 @@ func TestMeshConnectionsAreCapped(t *testing.T) {
 	if _, err := health.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true)); err != nil {
 		t.Fatalf("once a held connection closed, the check still failed: %v", err)
 	}
+}
+
+// A publish over the payload limit is refused naming --max-payload, and
+// counted, whatever its size: not with gRPC's own message-size error.
+func TestOversizedPublishNamesTheFlag(t *testing.T) {
+	ts := startServer(t, nil)
+	for _, size := range []int{2 << 20, 4 << 20, 20 << 20} {
+		_, err := ts.app.Publish(ctx5(t), &sidecarpb.PublishRequest{Topic: "big", Payload: make([]byte, size)}, grpc.MaxCallSendMsgSize(64<<20))
+		if st := status.Convert(err); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "--max-payload") {
+			t.Errorf("publish of %d bytes: %v, want INVALID_ARGUMENT naming --max-payload", size, err)
+		}
+	}
+	if m := httpGet(t, ts, "/metrics"); !strings.Contains(m, `nexusd_rejected_total{reason="payload_too_large"} 3`) {
+		t.Errorf("the three refusals are not counted as payload_too_large:\n%s", grepLines(m, "rejected_total"))
+	}
+}
+
+func grepLines(text, substr string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -395,7 +395,7 @@ func (s *Server) sidecarServer(l *loop) (*grpc.Server, *health.Server) {
 	idU, idS := withInstance(s.id)
 	unary, stream = append(unary, idU), append(stream, idS)
 	srv, hs := newGRPCServer(&s.o, maxMessageBytes(&s.o), s.o.AppMaxStreams,
-		append(unary, stopU), append(stream, stopS))
+		append(unary, stopU), append(stream, stopS), grpc.MaxRecvMsgSize(sidecarMaxRecv(&s.o)))
 	sidecarpb.RegisterSidecarServiceServer(srv, &sidecarServer{loop: l, o: &s.o, log: s.log, cluster: s.o.Cluster, metrics: s.metrics})
 	return srv, hs
 }
