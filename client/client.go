@@ -109,7 +109,9 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 		}),
 		grpc.WithIdleTimeout(0), // stay connected: subscriptions and state reports need it
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: o.keepaliveTime, Timeout: o.keepaliveTimeout, PermitWithoutStream: true}),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(o.maxMessageBytes), grpc.MaxCallSendMsgSize(o.maxMessageBytes)),
+		// Sends up to what the daemon reads (64 MiB), so a payload over its
+		// --max-payload gets the daemon's answer naming the flag.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(o.maxMessageBytes), grpc.MaxCallSendMsgSize(max(o.maxMessageBytes, 64<<20))),
 		grpc.WithChainUnaryInterceptor(c.unaryInterceptor),
 		grpc.WithChainStreamInterceptor(c.streamInterceptor),
 		grpc.WithUserAgent("nexusd-go-client"),

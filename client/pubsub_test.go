@@ -223,3 +223,18 @@ func TestErrorsAreTypedAndCarryTheStatus(t *testing.T) {
 	_, err = c.Publish(ctx, "a", nil)
 	check("publish after Close", err, client.ErrClosed, codes.Canceled)
 }
+
+// A payload over the daemon's limit gets the daemon's answer, naming
+// --max-payload, whatever its size: the client does not refuse it first
+// with gRPC's own size error.
+func TestOversizedPayloadGetsTheDaemonsAnswer(t *testing.T) {
+	d := daemon(t)
+	c := dial(t, d.App)
+	ctx := ctxT(t, 30*time.Second)
+	for _, size := range []int{4 << 20, 20 << 20} {
+		_, err := c.Publish(ctx, "big", make([]byte, size))
+		if !errors.Is(err, client.ErrInvalidArgument) || !strings.Contains(err.Error(), "--max-payload") {
+			t.Errorf("publish of %d bytes: %v, want ErrInvalidArgument naming --max-payload", size, err)
+		}
+	}
+}
