@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/nexusd/nexusd/internal/testnet"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
 )
 
@@ -244,18 +244,6 @@ func runBriefly(t *testing.T, o Options) error {
 // Connections on the app socket get appSocketBuffer both ways (as far as
 // the kernel's net.core.{w,r}mem_max allow).
 func TestAppSocketConnectionsGetLargeBuffers(t *testing.T) {
-	want := appSocketBuffer
-	for _, f := range []string{"/proc/sys/net/core/wmem_max", "/proc/sys/net/core/rmem_max"} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Skipf("cannot read %s: %v", f, err)
-		}
-		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-		want = min(want, n)
-	}
-	if want <= 256<<10 {
-		t.Skipf("the kernel caps socket buffers at %d bytes: nothing to see", want)
-	}
 	ln, err := listenAppSocket(&Options{AppSocket: socketPath(t), AppSocketMode: 0o600})
 	if err != nil {
 		t.Fatal(err)
@@ -274,15 +262,5 @@ func TestAppSocketConnectionsGetLargeBuffers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	raw, err := c.(*net.UnixConn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, opt := range []int{syscall.SO_SNDBUF, syscall.SO_RCVBUF} {
-		var got int
-		raw.Control(func(fd uintptr) { got, err = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, opt) })
-		if err != nil || got < want { // Linux reports twice what was set
-			t.Fatalf("socket option %d is %d (%v), want at least %d", opt, got, err, want)
-		}
-	}
+	testnet.CheckSocketBuffers(t, c, appSocketBuffer)
 }
