@@ -407,7 +407,7 @@ func TestAdminEndpointsHealthAndReflection(t *testing.T) {
 	get("/healthz")
 	get("/readyz")
 	get("/debug/pprof/")
-	if page := get("/"); !strings.Contains(page, "<svg") || strings.Contains(page, "src=") || strings.Contains(page, "<link") {
+	if page := get("/"); !strings.Contains(page, `<svg id="mesh"`) || !strings.Contains(page, `<svg id="rates"`) || strings.Contains(page, "src=") || strings.Contains(page, "<link") {
 		t.Fatalf("status page must draw the mesh itself and load nothing from elsewhere")
 	}
 	var rep StatusReport
