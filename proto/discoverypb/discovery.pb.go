@@ -12,7 +12,8 @@
 //
 // Wire-compatible with the NexusD v1 schema: fields 1-7 keep their v1 names and
 // numbers. Fields 8-12 are extensions of this implementation; a v1 daemon ignores
-// them. Fields 8-11 are left empty when no cluster key is configured.
+// them. Fields 8 and 11 are left empty when no cluster key is configured; 9 and 10
+// are always sent (receivers without a key ignore them).
 
 package discoverypb
 
