@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -23,7 +24,7 @@ import (
 
 func main() {
 	tuneProcess()
-	os.Exit(run(os.Args[1:]))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // tuneProcess makes the shell's gRPC buffer pool the process default, and
@@ -42,34 +43,38 @@ func tuneProcess() {
 	netshell.UseBufferPoolProcessWide()
 }
 
-func run(args []string) int {
+// run is the daemon's life. Whatever ends it early says so in one style,
+// one line "nexusd: why" on stderr: exit 2 for a flag or configuration the
+// daemon refuses, 1 when it cannot run (a port in use) or fails while
+// running (then its log says more first).
+func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "keygen" {
-		return keygen(args[1:], os.Stdout, os.Stderr)
+		return keygen(args[1:], stdout, stderr)
 	}
 	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version" || args[0] == "version") {
-		fmt.Fprintln(os.Stdout, buildinfo.Line("nexusd"))
+		fmt.Fprintln(stdout, buildinfo.Line("nexusd"))
 		return 0
 	}
 	opts, err := netshell.ParseFlags(args, os.LookupEnv)
 	switch {
 	case errors.Is(err, netshell.ErrHelp):
-		netshell.Usage(os.Stdout)
+		netshell.Usage(stdout)
 		return 0
 	case err != nil:
-		fmt.Fprintf(os.Stderr, "nexusd: %v\n", err)
+		fmt.Fprintf(stderr, "nexusd: %v\n", err)
 		return 2
 	}
-	log := netshell.NewLogger(os.Stderr, opts.LogLevel, opts.LogFormat)
+	log := netshell.NewLogger(stderr, opts.LogLevel, opts.LogFormat)
 	srv, err := netshell.New(opts, log)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "nexusd: %v\n", err)
+		fmt.Fprintf(stderr, "nexusd: %v\n", err)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go reloadOnHangup(ctx, srv)
 	if err := srv.Run(ctx); err != nil {
-		srv.Logger().Log(context.Background(), netshell.LevelFatal, "nexusd failed", "err", err)
+		fmt.Fprintf(stderr, "nexusd: %v\n", err)
 		return 1
 	}
 	return 0

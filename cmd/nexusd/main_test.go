@@ -1,8 +1,11 @@
 package main
 
 import (
+	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -26,7 +29,7 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"--version"}, 0},
 		{[]string{"--version", "--mesh-port", "1"}, 2}, // --version stands alone
 	} {
-		if got := run(c.args); got != c.want {
+		if got := run(c.args, io.Discard, io.Discard); got != c.want {
 			t.Errorf("nexusd %v exits %d, want %d", c.args, got, c.want)
 		}
 	}
@@ -72,5 +75,32 @@ func TestKeygenWritesALoadableKeyOnlyToANewPrivateFile(t *testing.T) {
 	}
 	if code := keygen([]string{"extra"}, &out, &errs); code != 2 {
 		t.Fatalf("keygen with an argument exited %d, want 2", code)
+	}
+}
+
+// Every early end says why in one style: one line "nexusd: ..." on stderr,
+// exit 2 for what the daemon refuses to start with, 1 when it cannot run.
+func TestFailuresSayWhyInOneStyle(t *testing.T) {
+	busy, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--mesh-port", "x"}, 2, "nexusd: --mesh-port: "},
+		{[]string{"--cluster-key", filepath.Join(t.TempDir(), "none")}, 2, "nexusd: --cluster-key: "},
+		{[]string{"--mcast-addr", "off", "--bind", "127.0.0.1", "--http-addr", "off", "--app-port", "0", "--mesh-port", port}, 1, "nexusd: --mesh-port: cannot listen"},
+	} {
+		var errs strings.Builder
+		code := run(c.args, io.Discard, &errs)
+		lines := strings.Split(strings.TrimSpace(errs.String()), "\n")
+		if code != c.code || !strings.HasPrefix(lines[len(lines)-1], c.want) {
+			t.Errorf("nexusd %v: exit %d, last line %q; want exit %d and a line starting %q", c.args, code, lines[len(lines)-1], c.code, c.want)
+		}
 	}
 }
