@@ -328,8 +328,7 @@ type grpcStream struct {
 // them give way.
 const window = 16 * frameSize
 
-// frameSize is how many messages a throughput run packs per frame, as in
-// the SPEC's measurement of raw gRPC streams.
+// frameSize is how many messages a throughput run packs per frame.
 const frameSize = 64
 
 func newGRPCPublisher(conn *grpc.ClientConn, mode string) (publisher, error) {

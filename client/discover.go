@@ -58,7 +58,7 @@ func (d Daemon) SidecarAddress() string {
 // listening and still count as alive: a beacon interval and a half.
 const staleAfter = 1500 * time.Millisecond
 
-// maxBeaconBytes is the largest datagram read as a beacon (SPEC section 5).
+// maxBeaconBytes is the largest datagram read as a beacon (docs/protocol.md §2.1).
 const maxBeaconBytes = 1400
 
 // Discover listens to discovery beacons for o.Timeout (or until ctx ends)

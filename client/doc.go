@@ -1,6 +1,6 @@
 // Package client is the Go client library for NexusD: an application uses
 // it to publish and subscribe through its own nexusd daemon (the sidecar
-// API of SPEC section 2) without touching gRPC or the generated proto.
+// API, proto/sidecar.proto) without touching gRPC or the generated proto.
 //
 //	c, err := client.Dial(ctx, "127.0.0.1:5672")
 //	if err != nil { ... }

@@ -18,7 +18,7 @@ var (
 	// refused a request as malformed: INVALID_ARGUMENT.
 	ErrInvalidArgument = errors.New("invalid argument")
 	// ErrInvalidTopic: the topic or pattern breaks the topic rules
-	// (SPEC section 3): empty, too long, too many levels, a control
+	// (docs/protocol.md §4.1): empty, too long, too many levels, a control
 	// character, or a wildcard where none is allowed.
 	ErrInvalidTopic = errors.New("invalid topic")
 	// ErrNotFound: the subscription is unknown to the daemon (ended, or

@@ -10,7 +10,7 @@ import (
 	"github.com/nexusd/nexusd/state"
 )
 
-// Topic limits of SPEC section 3; the client checks them before sending.
+// Topic limits of docs/protocol.md §4.1; the client checks them before sending.
 const (
 	maxTopicBytes  = 256
 	maxTopicLevels = 16

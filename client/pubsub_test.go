@@ -196,9 +196,12 @@ func TestErrorsAreTypedAndCarryTheStatus(t *testing.T) {
 	_, err = sub.Pause(ctx)
 	check("pause after unsubscribe", err, client.ErrNotFound, codes.NotFound)
 
-	// A request over the daemon's gRPC message limit (4 MiB here).
-	_, err = c.Publish(ctx, "huge", make([]byte, 5<<20))
-	check("a message over the daemon's limit", err, client.ErrLimit, codes.ResourceExhausted)
+	// A payload far over --max-payload is still the daemon's refusal
+	// naming it; only a request over gRPC's message limit (64 MiB) is not.
+	_, err = c.Publish(ctx, "big", make([]byte, 5<<20))
+	check("a 5 MiB payload", err, client.ErrInvalidArgument, codes.InvalidArgument)
+	_, err = c.Publish(ctx, "huge", make([]byte, 65<<20))
+	check("a message over the gRPC limit", err, client.ErrLimit, codes.ResourceExhausted)
 
 	noToken := dial(t, d.App)
 	_, err = noToken.Publish(ctx, "a", []byte("x"))

@@ -15,7 +15,7 @@ import (
 )
 
 // TestBeaconsLeaveWithTTLOne: multicast beacons never cross a router
-// (SPEC section 3: TTL 1). A listener on the group reads one of the
+// (docs/protocol.md §2.2: TTL 1). A listener on the group reads one of the
 // daemon's beacons and the IP TTL it carried.
 func TestBeaconsLeaveWithTTLOne(t *testing.T) {
 	testnet.Require(t)

@@ -14,7 +14,7 @@ import (
 // opens its stream and never reads it cannot make the daemon hold
 // everything published to it. With default flags, 1,500 payloads of
 // 1 MiB published to its topic leave the daemon's resident memory under
-// 400 MiB throughout (SPEC section 5: every queue is capped in bytes as
+// 400 MiB throughout (docs/protocol.md §7.2: every queue is capped in bytes as
 // well as in messages). The daemon is built without the race detector,
 // which would multiply what it measures several times over.
 func TestUnreadSubscriberCannotGrowTheDaemonWithoutBound(t *testing.T) {

@@ -8,9 +8,9 @@ import (
 	"github.com/nexusd/nexusd/state"
 )
 
-// FuzzTopic: validation never panics, accepts only what the SPEC allows,
-// and an accepted topic matches itself and '#' and nothing with a bad
-// level count.
+// FuzzTopic: validation never panics, accepts only what docs/protocol.md
+// §4.1 allows, and an accepted topic matches itself and '#' and nothing
+// with a bad level count.
 func FuzzTopic(f *testing.F) {
 	for _, s := range []string{"a", "a/b/c", "", "/", "a//b", "a/+", "#", "a/#/b", "\x00", "\xff", strings.Repeat("a/", 20)} {
 		f.Add(s)

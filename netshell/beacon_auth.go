@@ -11,7 +11,7 @@ import (
 	"github.com/nexusd/nexusd/internal/keyring"
 )
 
-// Beacon authentication (SPEC section 6; proto/discovery.proto, fields
+// Beacon authentication (docs/protocol.md §10.2; proto/discovery.proto, fields
 // 8-11). With a cluster key every beacon carries the id of the key that
 // signed it, a (boot epoch, counter) pair and an HMAC-SHA256 tag over the
 // rest of its encoding; its topic hash is masked so only members read it.

@@ -24,7 +24,7 @@ import (
 	"github.com/nexusd/nexusd/state"
 )
 
-// protocolVersion is Beacon.protocol_version (SPEC section 2).
+// protocolVersion is Beacon.protocol_version (docs/protocol.md §2.1).
 const protocolVersion = 1
 
 // Beacon drop reasons found before the node sees a datagram.
@@ -494,7 +494,7 @@ func topicsToProto(counts map[string]int) *sidecarpb.GetTopicsResponse {
 	return pb
 }
 
-// grpcCode maps the node's refusal codes to gRPC (SPEC section 2).
+// grpcCode maps the node's refusal codes to gRPC codes.
 func grpcCode(err error) codes.Code {
 	switch state.CodeOf(err) {
 	case state.Invalid:

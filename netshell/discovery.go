@@ -20,7 +20,7 @@ import (
 	"github.com/nexusd/nexusd/state"
 )
 
-// maxBeaconBytes is the largest datagram taken as a beacon (SPEC section 5).
+// maxBeaconBytes is the largest datagram taken as a beacon (docs/protocol.md §2.1).
 const maxBeaconBytes = 1400
 
 // leaveBeacons is how many times a stopping daemon sends its leave beacon:

@@ -44,7 +44,7 @@ func TestNoFlagsGiveTheSpecDefaults(t *testing.T) {
 			"max-fetches-in-flight": 16, "heartbeat-interval": 30 * time.Second, "max-patterns": 10000, "max-retained": 100000,
 		}[name]
 		if got != want {
-			t.Errorf("--%s defaults to %v, want %v (SPEC)", name, got, want)
+			t.Errorf("--%s defaults to %v, want %v (docs/protocol.md §12)", name, got, want)
 		}
 	}
 }

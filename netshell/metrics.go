@@ -41,7 +41,7 @@ type snapshot struct {
 	queue  int // inputs waiting for the loop
 }
 
-// metrics are the daemon's Prometheus metrics (SPEC section 7), all named
+// metrics are the daemon's Prometheus metrics, all named
 // nexusd_*. The node's counters reach them through a snapshot the loop
 // takes when Prometheus scrapes; nothing reads the node from elsewhere.
 type metrics struct {

@@ -12,7 +12,7 @@ import (
 )
 
 // TestMetricsCarryTheSpecsNames scrapes the exposition and looks for every
-// metric SPEC section 7 names, with the values of a snapshot.
+// metric the daemon exports, with the values of a snapshot.
 func TestMetricsCarryTheSpecsNames(t *testing.T) {
 	m := newMetrics()
 	snap := snapshot{status: state.Status{PeersAlive: 2, PeersSuspected: 1, QueuedMsgs: 7, Retained: 3, RetainedBytes: 300,

@@ -37,7 +37,7 @@ type Options struct {
 	AppToken string // --app-token: bearer token the sidecar requires; "" = none
 	HTTPAddr string // --http-addr: admin HTTP host:port; "" = no admin endpoint
 
-	// Security (SPEC section 6; README "Security").
+	// Security (docs/protocol.md §10; README "Security").
 	ClusterKeyFile string      // --cluster-key: keyring file; "" = beacons and mesh unauthenticated
 	TLSCert        string      // --tls-cert: PEM certificate (chain) this daemon presents on the mesh; "" = mesh TLS from --cluster-key, or none
 	TLSKey         string      // --tls-key: its PEM private key
@@ -57,7 +57,7 @@ type Options struct {
 	MeshMaxConns       int           // --mesh-max-conns: connections the mesh port holds at once
 	CallTimeout        time.Duration // what any mesh call gets before it fails
 
-	// Limits and policies (SPEC section 3).
+	// Limits and policies (docs/protocol.md §7, §9).
 	MaxPayloadBytes    int           // --max-payload
 	MessageBufferSize  int           // --message-buffer-size: replay ring per topic, messages
 	RingBytes          int           // --max-buffer-memory: all replay rings together
@@ -99,43 +99,44 @@ type Options struct {
 // sidecar: applications reach it on --app-socket only.
 const AppPortOff = -1
 
-// DefaultOptions returns the SPEC's defaults.
+// DefaultOptions returns the defaults of docs/protocol.md; §N names the
+// section of each.
 func DefaultOptions() Options {
 	return Options{
-		Cluster:             "default",      // SPEC: one cluster unless told otherwise
-		McastAddr:           "239.255.42.1", // SPEC; administratively scoped, stays on site
-		McastPort:           5670,           // SPEC
+		Cluster:             "default",      // §2.1: one cluster unless told otherwise
+		McastAddr:           "239.255.42.1", // §2.2; administratively scoped, stays on site
+		McastPort:           5670,           // §2.2
 		SeedResolveInterval: 30 * time.Second,
 
-		Bind:     "0.0.0.0",   // SPEC: peers on any interface reach the mesh
-		MeshPort: 5671,        // SPEC
-		AppBind:  "127.0.0.1", // SPEC: applications are local; anything else needs --app-token
-		AppPort:  5672,        // SPEC
+		Bind:     "0.0.0.0",   // §1: peers on any interface reach the mesh
+		MeshPort: 5671,        // §1
+		AppBind:  "127.0.0.1", // §10.7: applications are local; anything else needs --app-token or TLS
+		AppPort:  5672,        // §10.7
 		HTTPAddr: "127.0.0.1:8080",
 
 		AppSocketMode: 0o660, // the daemon's user and group (the application's, with --app-socket-owner); nobody else
 
-		BeaconInterval:     time.Second,     // SPEC: 1 Hz
-		SuspectAfter:       3 * time.Second, // SPEC
-		PeerTimeout:        5 * time.Second, // SPEC
-		MaxFetchesInFlight: 16,              // SPEC
+		BeaconInterval:     time.Second,     // §2.2: 1 Hz
+		SuspectAfter:       3 * time.Second, // §2.4
+		PeerTimeout:        5 * time.Second, // §2.4
+		MaxFetchesInFlight: 16,              // §3.2
 		MeshMaxConns:       4096 + 512,      // one a peer at the peer cap, plus probes and tools
 		CallTimeout:        2 * time.Second, // below PeerTimeout, so a failed probe is known in time
 
-		MaxPayloadBytes:    1 << 20,           // SPEC: 1 MiB
-		MessageBufferSize:  1024,              // SPEC
-		RingBytes:          64 << 20,          // SPEC: 64 MiB
-		BudgetBytes:        512 << 20,         // SPEC: --max-buffer-bytes
+		MaxPayloadBytes:    1 << 20,           // §9: 1 MiB
+		MessageBufferSize:  1024,              // §8
+		RingBytes:          64 << 20,          // §8: 64 MiB
+		BudgetBytes:        512 << 20,         // §7.3: --max-buffer-bytes
 		QueueBytes:         64 << 20,          // one subscriber that never reads holds at most this
 		PeerBacklogBytes:   64 << 20,          // as much as one subscriber queue
-		PausedTTL:          300 * time.Second, // SPEC
-		QueueLimit:         10000,             // SPEC
-		BackpressurePolicy: state.DropOldest,  // SPEC
-		BlockTimeout:       5 * time.Second,   // SPEC: 5000 ms
-		DefaultTTL:         0,                 // SPEC: none
-		HeartbeatInterval:  30 * time.Second,  // SPEC
-		MaxPatterns:        10000,             // SPEC
-		MaxRetained:        100000,            // SPEC
+		PausedTTL:          300 * time.Second, // §8
+		QueueLimit:         10000,             // §7.2
+		BackpressurePolicy: state.DropOldest,  // §7.2
+		BlockTimeout:       5 * time.Second,   // §7.2: 5000 ms
+		DefaultTTL:         0,                 // §7.3: none
+		HeartbeatInterval:  30 * time.Second,  // §7.2
+		MaxPatterns:        10000,             // §4.3
+		MaxRetained:        100000,            // §6.1
 
 		StreamWindow:       256,                               // a few gRPC frames of small messages; more only moves the queue out of the node
 		StreamWindowBytes:  4 << 20,                           // a few large messages: what waits is held by the node, in its queue's bytes
@@ -287,8 +288,9 @@ func (o *Options) nodeConfig(nodeID string, rand state.Source) state.Config {
 	c := state.DefaultConfig(nodeID, o.Cluster, rand)
 	c.BeaconInterval = o.BeaconInterval
 	c.PeerTimeout = o.PeerTimeout
-	// SPEC: suspected after 3 s of a 5 s timeout. A shorter timeout keeps
-	// at least that proportion, so a probe still has time to save the peer.
+	// docs/protocol.md §2.4: suspected after 3 s of a 5 s timeout. A
+	// shorter timeout keeps at least that proportion, so a probe still has
+	// time to save the peer.
 	c.SuspectAfter = min(o.SuspectAfter, o.PeerTimeout*3/5)
 	c.MaxFetchesInFlight = o.MaxFetchesInFlight
 	c.HeartbeatInterval = o.HeartbeatInterval

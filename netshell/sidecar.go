@@ -11,8 +11,8 @@ import (
 )
 
 // sidecarServer serves SidecarService, the API applications use. Each call
-// becomes one event for the loop; refusals from the node become the gRPC
-// codes of SPEC section 2 with the node's message.
+// becomes one event for the loop; refusals from the node become gRPC
+// codes (grpcCode) with the node's message.
 type sidecarServer struct {
 	sidecarpb.UnimplementedSidecarServiceServer
 	loop    *loop

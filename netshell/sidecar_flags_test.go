@@ -24,8 +24,8 @@ func TestSidecarSocketAndTLSFlags(t *testing.T) {
 	}
 }
 
-// TestSidecarBindingElsewhereNeedsATokenOrTLS: SPEC: a sidecar bound to a
-// non-loopback address requires a token or TLS.
+// TestSidecarBindingElsewhereNeedsATokenOrTLS: docs/protocol.md §10.7: a
+// sidecar bound to a non-loopback address requires a token or TLS.
 func TestSidecarBindingElsewhereNeedsATokenOrTLS(t *testing.T) {
 	_, err := ParseFlags([]string{"--app-bind", "0.0.0.0"}, env(nil))
 	for _, w := range []string{"--app-bind", "--app-token", "--app-tls-cert"} {

@@ -7,7 +7,7 @@ import (
 	"github.com/nexusd/nexusd/state"
 )
 
-// Cluster keys (SPEC section 6), as the simulator models them. A node holds
+// Cluster keys (docs/protocol.md §10), as the simulator models them. A node holds
 // a keyring, a list of key names with its primary first, or none. The
 // daemon's shell signs beacons with its primary key and checks those it
 // hears against its ring before the node sees them (netshell/beacon_auth.go);

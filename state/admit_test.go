@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Admission (admit.go; SPEC section 6): members only, no replays, no flood
+// Admission (admit.go; docs/protocol.md §2.3, §10.3, §10.5): members only, no replays, no flood
 // of made-up ids, and a peer's address follows only a peer that answers.
 
 // member is a beacon that proved the cluster key, numbered (1, counter).

@@ -8,7 +8,7 @@ import (
 )
 
 // Bounded subscription queues, credit, policies and backpressure warnings
-// (SPEC 1 and 3, "Backpressure and TTL").
+// (docs/protocol.md §7.1, §7.2).
 
 // fullSub opens a subscription on stream with the given limit and policy
 // whose one credit went to its info event, so everything after queues.

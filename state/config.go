@@ -45,8 +45,8 @@ func ParsePolicy(s string) (Policy, error) {
 }
 
 // Config is everything a node needs to know before its first event. Every
-// duration and limit of the SPEC lives here; DefaultConfig says why each
-// default is what it is.
+// duration and limit of the core lives here (docs/protocol.md cites them
+// as state/config.go); DefaultConfig says why each default is what it is.
 type Config struct {
 	NodeID  string // this process's instance uuid, fresh on every start
 	Cluster string // exact-match isolation boundary
@@ -118,45 +118,46 @@ type Config struct {
 	DepartedRetention time.Duration // how long we remember what we routed to a removed peer
 }
 
-// DefaultConfig returns the SPEC's defaults for node id and cluster.
+// DefaultConfig returns the defaults of docs/protocol.md for node id and
+// cluster; §N names the section of each.
 func DefaultConfig(nodeID, cluster string, rand Source) Config {
 	return Config{
 		NodeID:  nodeID,
 		Cluster: cluster,
 		Rand:    rand,
 
-		BeaconInterval: time.Second,            // SPEC: 1 Hz
-		BeaconJitter:   0.1,                    // SPEC: ±10%, so nodes started together drift apart
+		BeaconInterval: time.Second,            // §2.2: 1 Hz
+		BeaconJitter:   0.1,                    // §2.2: ±10%, so nodes started together drift apart
 		BeaconMinGap:   100 * time.Millisecond, // a changed hash goes out early, at most 10 extra beacons/s
-		SuspectAfter:   3 * time.Second,        // SPEC: three missed beacons
-		PeerTimeout:    5 * time.Second,        // SPEC: --peer-timeout
+		SuspectAfter:   3 * time.Second,        // §2.4: three missed beacons
+		PeerTimeout:    5 * time.Second,        // §2.4: --peer-timeout
 		NewPeerRate:    8,                      // a host's daemons start a few at a time; a flood of ids from one address stays small
 		NewPeerBurst:   64,
 
-		FetchInterval:      time.Second, // SPEC: at most one fetch per peer per beacon interval
-		MaxFetchesInFlight: 16,          // SPEC: no fetch storms when many peers change at once
+		FetchInterval:      time.Second, // §3.2: at most one fetch per peer a second
+		MaxFetchesInFlight: 16,          // §3.2: no fetch storms when many peers change at once
 		CallTimeout:        2 * time.Second,
 
-		MaxPayloadBytes:  1 << 20,   // SPEC: 1 MiB
-		MaxTopicBytes:    256,       // SPEC
-		MaxTopicLevels:   16,        // SPEC
-		MaxPatterns:      10000,     // SPEC
-		MaxRetained:      100000,    // SPEC
+		MaxPayloadBytes:  1 << 20,   // §9: 1 MiB
+		MaxTopicBytes:    256,       // §4.1
+		MaxTopicLevels:   16,        // §4.1
+		MaxPatterns:      10000,     // §4.3
+		MaxRetained:      100000,    // §6.1
 		MaxRetainedBytes: 128 << 20, // a node's whole state must fit one GetNodeState answer
 		MaxSubscriptions: 10000,     // one per pattern at most is plenty
 
-		MessageBufferSize:    1024,              // SPEC: --message-buffer-size
-		RingBytes:            64 << 20,          // SPEC: --max-buffer-memory
+		MessageBufferSize:    1024,              // §8: --message-buffer-size
+		RingBytes:            64 << 20,          // §8: --max-buffer-memory
 		MaxTopics:            100000,            // as many as retained topics
-		PausedTTL:            300 * time.Second, // SPEC: --paused-subscription-ttl
-		QueueLimit:           10000,             // SPEC: --subscriber-queue-limit
+		PausedTTL:            300 * time.Second, // §8: --paused-subscription-ttl
+		QueueLimit:           10000,             // §7.2: --subscriber-queue-limit
 		QueueBytes:           64 << 20,          // one subscriber that never reads holds at most this
-		DefaultPolicy:        DropOldest,        // SPEC
-		BlockTimeout:         5 * time.Second,   // SPEC: --block-timeout-ms
+		DefaultPolicy:        DropOldest,        // §7.2
+		BlockTimeout:         5 * time.Second,   // §7.2: --block-timeout
 		BlockedLimit:         1024,              // waiting publishes per blocked subscriber
-		DefaultTTL:           0,                 // SPEC: --default-message-ttl, none
-		HeartbeatInterval:    30 * time.Second,  // SPEC
-		WarningInterval:      time.Second,       // SPEC: at most one warning a second
+		DefaultTTL:           0,                 // §7.3: --default-message-ttl, none
+		HeartbeatInterval:    30 * time.Second,  // §7.2
+		WarningInterval:      time.Second,       // §7.2: at most one warning a second
 		ReapInterval:         time.Second,       // expired messages free their memory within a second
 		TombstoneTTL:         5 * time.Minute,   // longer than any partition we expect to heal from
 		DedupWindow:          65536,             // a few seconds of traffic at high rates
@@ -176,7 +177,7 @@ func DefaultConfig(nodeID, cluster string, rand Source) Config {
 		DepartedRetention: 10 * time.Minute, // a peer back within this learns what it missed
 		MaxClockSkew:      time.Minute,      // a clock that far off is broken; a stamp that far ahead would win every later write
 
-		BudgetBytes: 512 << 20, // SPEC: --max-buffer-bytes; room for every store at its cap but a few queues
+		BudgetBytes: 512 << 20, // §7.3: --max-buffer-bytes; room for every store at its cap but a few queues
 	}
 }
 

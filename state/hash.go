@@ -7,7 +7,7 @@ import (
 
 var crcTable = crc64.MakeTable(crc64.ECMA)
 
-// TopicStateHash is the SPEC's topic_state_hash: CRC-64 (ECMA) over the
+// TopicStateHash is topic_state_hash (docs/protocol.md §3.1): CRC-64 (ECMA) over the
 // distinct patterns, byte-sorted, each followed by "\n". The empty set
 // hashes to 0. patterns may be in any order and hold duplicates.
 func TopicStateHash(patterns []string) uint64 {

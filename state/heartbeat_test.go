@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Heartbeats (SPEC 3): an idle subscription stream gets a heartbeat every
+// Heartbeats (docs/protocol.md §7.2): an idle subscription stream gets a heartbeat every
 // 30 s.
 
 // heartbeatTimes runs the clock from start to start+until and returns when,

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// Memory stays bounded (SPEC 3 and 5): a subscriber that never takes
+// Memory stays bounded (docs/protocol.md §7.3): a subscriber that never takes
 // anything costs at most its queue limit, and the rings their caps,
 // however much is published.
 

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Pause and resume (SPEC 3, "Sequence numbers, replay and resume").
+// Pause and resume (docs/protocol.md §8).
 
 // pausedAfter subscribes stream 1 to a/#, delivers a/x#1 and a/x#2 on it,
 // pauses the subscription, then publishes payloads p3... to a/x during the

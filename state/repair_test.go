@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Mesh loss repair (repair.go; SPEC 3, "Publish and routing"): a hole in a
+// Mesh loss repair (repair.go; docs/protocol.md §5.4): a hole in a
 // source's per-topic numbering holds later messages back, is filled by a
 // resend from the source's ring, and what cannot be resent becomes a gap
 // the subscriber sees in its sequence numbers.

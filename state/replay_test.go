@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// The per-topic replay ring (SPEC 3): at most MessageBufferSize messages
+// The per-topic replay ring (docs/protocol.md §8): at most MessageBufferSize messages
 // per topic, RingBytes in all (what each message costs: memory.go), oldest
 // message of the node evicted first.
 

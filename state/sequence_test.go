@@ -5,8 +5,7 @@ import (
 	"testing"
 )
 
-// Per-topic delivery sequence numbers (SPEC 3, "Sequence numbers, replay
-// and resume").
+// Per-topic delivery sequence numbers (docs/protocol.md §5, §8).
 
 func TestSequenceNumbersCountFromOnePerTopicIndependently(t *testing.T) {
 	h := newHarness(t, "n1")

@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// Subscriptions (SPEC 2 SubscribeRequest, SPEC 3): several patterns, a
-// client id, retained values on request, a queue limit the request may
-// lower, and an end with the stream.
+// Subscriptions (SubscribeRequest; docs/protocol.md §6.4, §7.2): several
+// patterns, a client id, retained values on request, a queue limit the
+// request may lower, and an end with the stream.
 
 func TestSubscriptionWithSeveralPatternsGetsEachMatchingMessageOnce(t *testing.T) {
 	h := newHarness(t, "n1")

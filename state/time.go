@@ -8,9 +8,9 @@ import (
 // Instant is what the owner's clocks read when it hands the node an event.
 //
 // Mono drives every timer (beacons, suspicion, retries, pause expiry); it
-// must never go backwards. WallMs stamps messages and judges TTL, which the
-// SPEC measures from a message's timestamp_ms; it may jump, and a jump
-// changes only those two things.
+// must never go backwards. WallMs stamps messages and judges TTL, which
+// counts from a message's timestamp_ms (docs/protocol.md §7.3); it may
+// jump, and a jump changes only those two things.
 type Instant struct {
 	Mono   time.Duration // monotonic reading since an arbitrary origin
 	WallMs int64         // wall clock, Unix milliseconds

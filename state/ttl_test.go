@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Message TTL (SPEC 3, "Backpressure and TTL"): ttl_ms, else the node's
+// Message TTL (docs/protocol.md §7.3): ttl_ms, else the node's
 // default, measured from timestamp_ms; expired messages are never handed
 // out or replayed, and are counted and reported.
 

@@ -48,8 +48,8 @@ func DefaultLimits() Limits {
 		MaxRecords:          65536,   // 4 MiB of empty-payload records is ~1M; this bounds per-frame work
 		MaxTopics:           1024,    // a frame of 1024 one-record topics is already a poor frame
 		MaxSources:          256,     // a subscriber's frame mixes the sources that publish to it
-		MaxPayloadBytes:     1 << 20, // the daemon's default payload limit (SPEC: 1 MiB)
-		MaxTopicBytes:       256,     // SPEC
+		MaxPayloadBytes:     1 << 20, // the daemon's default payload limit (1 MiB)
+		MaxTopicBytes:       256,     // the daemon's topic limit (docs/protocol.md §4.1)
 		MaxSourceIDBytes:    64,      // as the core's limit on node ids
 		MaxIDBytes:          128,     // as the core's limit on message ids
 		MaxContentTypeBytes: 256,     // as the core's limit

@@ -132,7 +132,8 @@ func (d *Daemon) WaitReady() {
 	})
 }
 
-// Stop sends SIGTERM and requires a clean exit within 5 s (SPEC section 4).
+// Stop sends SIGTERM and requires a clean exit within 5 s (the daemon's
+// shutdown takes at most 4 s, docs/protocol.md §9).
 // It is idempotent.
 func (d *Daemon) Stop() {
 	d.t.Helper()
