@@ -226,6 +226,26 @@ func (m *meshClient) Sweep() {
 	}
 }
 
+// Leave tells every peer this client has a connection to that this daemon
+// is stopping (the mesh notice beside the leave beacon), all at once and
+// each bounded by ctx; best effort, failures are only logged at debug.
+// The loop calls it (the peers map is its); done is closed once every
+// call has ended.
+func (m *meshClient) Leave(ctx context.Context) (done <-chan struct{}) {
+	var calls sync.WaitGroup
+	notice := &meshpb.LeaveNotice{InstanceUuid: m.self}
+	for _, pc := range m.peers {
+		calls.Go(func() {
+			if _, err := pc.client.Leave(ctx, notice); err != nil {
+				m.log.Debug("leave notice not delivered", "peer", pc.id, "addr", pc.addr, "err", err)
+			}
+		})
+	}
+	ch := make(chan struct{})
+	go func() { calls.Wait(); close(ch) }()
+	return ch
+}
+
 // wait returns once every call and push link has finished; the client's
 // context must have ended.
 func (m *meshClient) wait() { m.wg.Wait() }

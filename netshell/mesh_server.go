@@ -78,6 +78,19 @@ func (s *meshServer) ResendMessages(ctx context.Context, in *meshpb.ResendReques
 	return resendReplyToProto(&ans.(*state.AnswerResend).Reply), nil
 }
 
+// Leave takes a peer's notice that it is stopping: the node removes the
+// instance it names at once, as its leave beacon would, if that instance is
+// a peer known at the caller's host (with a cluster key, mutual TLS has
+// made the caller a member); any other notice changes nothing and is
+// counted. The answer is empty either way: the caller is going.
+func (s *meshServer) Leave(ctx context.Context, in *meshpb.LeaveNotice) (*emptypb.Empty, error) {
+	ev := &state.LeaveNoticed{Instance: in.GetInstanceUuid(), From: peerAddr(ctx)}
+	if err := s.loop.post(ctx, input{ev: ev}); err != nil {
+		return nil, rpcError(err)
+	}
+	return &emptypb.Empty{}, nil
+}
+
 // PushMessageBatchStream takes a peer's ordered batches; each batch is one
 // PushReceived, acknowledged by cumulative count.
 func (s *meshServer) PushMessageBatchStream(stream grpc.BidiStreamingServer[meshpb.MessageBatch, meshpb.BatchAck]) error {

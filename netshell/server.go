@@ -283,8 +283,10 @@ func (s *Server) shutdown(r *running) {
 
 // leave tells the peers this daemon is stopping, so they drop it at once:
 // the node takes state.Leaving and asks for its leave beacon, which
-// discovery sends a few times to the group and the seeds. It waits for
-// them to be out for at most bound; a stop is never held up longer.
+// discovery sends a few times to the group and the seeds, and beside it
+// the mesh client calls Leave on every peer it has a connection to, in
+// parallel (the notice reaches them where beacons are lost). It waits for
+// both to be done for at most bound; a stop is never held up longer.
 func (s *Server) leave(r *running, bound time.Duration) {
 	if r.disc == nil {
 		return
@@ -292,7 +294,7 @@ func (s *Server) leave(r *running, bound time.Duration) {
 	t := s.o.Clock.Timer(bound)
 	defer t.Stop()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	defer cancel() // ends the notices still under way
 	posted := make(chan error, 1)
 	go func() { posted <- r.loop.post(ctx, input{ev: &state.Leaving{}}) }()
 	select {
@@ -304,12 +306,32 @@ func (s *Server) leave(r *running, bound time.Duration) {
 		s.log.Warn("could not announce leaving in time: peers will time this daemon out")
 		return
 	}
-	select {
-	case <-r.disc.Left():
-		s.log.Debug("leave announced")
-	case <-t.C:
-		s.log.Warn("could not announce leaving in time: peers will time this daemon out")
+	noticed := make(chan (<-chan struct{}), 1)
+	go func() {
+		// The peers map is the loop's: the calls start on it.
+		if r.loop.query(ctx, func(*loop) { noticed <- r.mesh.Leave(ctx) }) != nil {
+			select {
+			case noticed <- nil: // the loop is gone: no notice
+			default: // sent by the query after all
+			}
+		}
+	}()
+	var notices <-chan struct{}
+	beacons := r.disc.Left()
+	for beacons != nil || noticed != nil || notices != nil {
+		select {
+		case notices = <-noticed:
+			noticed = nil
+		case <-notices:
+			notices = nil
+		case <-beacons:
+			beacons = nil
+		case <-t.C:
+			s.log.Warn("could not announce leaving in time: peers will time this daemon out")
+			return
+		}
 	}
+	s.log.Debug("leave announced")
 }
 
 // bind opens every socket, so a port in use fails before anything runs.

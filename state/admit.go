@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// Admission: who may be a peer, and at which address (SPEC section 6).
+// Admission: who may be a peer, and at which address (docs/protocol.md §2.3,
+// §10.3, §10.5).
 //
 //   - With Config.Members, only a beacon that proved the cluster key
 //     (Beacon.Member, checked by the shell) admits or refreshes a peer.

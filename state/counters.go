@@ -18,8 +18,8 @@ type Counters struct {
 	PeersSuspected uint64
 	PeersDead      uint64 // removed after PeerTimeout
 	PeersReplaced  uint64 // removed because a new instance took the endpoint
-	PeersLeft      uint64 // removed because it said it was stopping (a leave beacon)
-	LeavesIgnored  uint64 // leave beacons naming no peer we know at that address
+	PeersLeft      uint64 // removed because it said it was stopping (a leave beacon or notice)
+	LeavesIgnored  uint64 // leave beacons and notices naming no peer we know at that address
 	PeersMoved     uint64 // moved to a new address after it answered there (admit.go)
 	AddrConflicts  uint64 // a live peer claimed at a second address: reported, not followed
 

@@ -19,7 +19,7 @@ type Event interface {
 // source address when rpc_ip is empty or unspecified.
 //
 // Member says the beacon proved its sender holds the cluster key: the shell
-// checked its tag (SPEC section 6). Epoch and Counter are its (boot epoch,
+// checked its tag (docs/protocol.md §10.2). Epoch and Counter are its (boot epoch,
 // counter) pair, which only grows for one instance: a member's beacon whose
 // pair is not above the last one taken from that instance is a replay.
 type Beacon struct {
@@ -43,6 +43,15 @@ type BeaconReceived struct{ Beacon Beacon }
 // Leaving: the daemon is stopping. The node announces it (SendBeacon with
 // Leaving set), so peers drop it at once, and sends no beacon after it.
 type Leaving struct{}
+
+// LeaveNoticed: a peer called Leave on the mesh, saying it is stopping (the
+// mesh notice beside its leave beacon). Instance is the instance the notice
+// names, From the caller's address (ip:port of its connection). It removes
+// that peer as its leave beacon would, if it is known at From's host.
+type LeaveNoticed struct {
+	Instance string
+	From     string
+}
 
 // FetchCompleted completes a FetchState effect.
 type FetchCompleted struct {
@@ -198,6 +207,7 @@ type StreamClosed struct{ Stream uint64 }
 
 func (*BeaconReceived) event()  {}
 func (*Leaving) event()         {}
+func (*LeaveNoticed) event()    {}
 func (*FetchCompleted) event()  {}
 func (*ProbeCompleted) event()  {}
 func (*PushCompleted) event()   {}
@@ -223,6 +233,10 @@ func (e *BeaconReceived) String() string {
 }
 
 func (*Leaving) String() string { return "leaving" }
+
+func (e *LeaveNoticed) String() string {
+	return fmt.Sprintf("leave-notice instance=%s from=%s", short(e.Instance), e.From)
+}
 
 func (e *FetchCompleted) String() string {
 	if e.Err != nil {

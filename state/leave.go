@@ -1,5 +1,7 @@
 package state
 
+import "strings"
+
 // Graceful leave: a daemon that stops says so, and its peers drop it at
 // once rather than suspecting it for SuspectAfter and removing it after
 // PeerTimeout.
@@ -16,6 +18,14 @@ package state
 //     was routed to it and not sent is kept in its departed chain, and its
 //     last pair is remembered, so beacons it sent before the leave, played
 //     again, are refused as replays.
+//   - Beside the beacon, the stopping daemon calls Leave on the mesh of every
+//     peer it has a connection to (LeaveNoticed), so a lost beacon does not
+//     leave its peers waiting. The notice carries no (epoch, counter) pair:
+//     it comes over the mesh, where with a key mutual TLS has already proved
+//     the caller a member. It removes the instance it names only if that
+//     instance is a peer and the call came from the host we know it at,
+//     exactly as its leave beacon would; anything else changes nothing and
+//     is counted in LeavesIgnored.
 
 // leave announces that this node is stopping.
 func (n *Node) leave() {
@@ -37,4 +47,25 @@ func (n *Node) onLeave(p *peer, b *Beacon) {
 	n.counters.BeaconsReceived++
 	n.counters.PeersLeft++
 	n.removePeer(p, true)
+}
+
+// onLeaveNotice handles a peer's mesh notice that it is stopping.
+func (n *Node) onLeaveNotice(e *LeaveNoticed) {
+	p := n.peers.get(e.Instance)
+	if p == nil || e.From == "" || hostOf(p.addr) != hostOf(e.From) {
+		n.counters.LeavesIgnored++
+		return
+	}
+	n.counters.PeersLeft++
+	n.removePeer(p, true)
+}
+
+// hostOf is the host part of a host:port address, brackets of an IPv6 one
+// removed ("" when it has no port).
+func hostOf(addr string) string {
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		return ""
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(addr[:i], "["), "]")
 }

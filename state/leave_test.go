@@ -121,3 +121,52 @@ func TestAReplayedLeaveDoesNotRemoveALiveMember(t *testing.T) {
 		t.Fatalf("left=%d replayed=%d, want 1 3", c.PeersLeft, c.Rejected[reasonReplayed])
 	}
 }
+
+// The mesh notice (LeaveNoticed) removes the peer it names as its leave
+// beacon would, when the call comes from the host the peer is known at.
+func TestALeaveNoticeRemovesThePeerAtOnce(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.sync("n2", "a")
+	if c := only[*ClosePeer](t, h.step(&LeaveNoticed{Instance: "n2", From: "n2:40123"})); c.Peer != "n2" {
+		t.Fatalf("closed %v", c)
+	}
+	if p := h.n.Peers(); len(p) != 0 {
+		t.Fatalf("peers after the notice: %+v", p)
+	}
+	if effs := h.publish("a", "after"); len(of[*Push](effs)) != 0 {
+		t.Fatal("pushed to a peer that left")
+	}
+	c := h.n.Status().Counters
+	if c.PeersLeft != 1 || c.PeersDead != 0 || c.LeavesIgnored != 0 || c.RecordedForDeparted != 1 {
+		t.Fatalf("left=%d dead=%d ignored=%d recorded=%d, want 1 0 0 1", c.PeersLeft, c.PeersDead, c.LeavesIgnored, c.RecordedForDeparted)
+	}
+	// The beacon that follows the notice names a peer gone already.
+	if effs := h.leaveBeacon("n2", "n2:5671", 0); len(effs) != 0 {
+		t.Fatalf("the leave beacon after the notice did something:\n%s", describe(effs))
+	}
+}
+
+// A notice naming no peer, or called from elsewhere than the peer it
+// names, changes nothing and is counted.
+func TestALeaveNoticeFromTheWrongCallerChangesNothing(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.sync("n2", "a")
+	for _, e := range []LeaveNoticed{
+		{Instance: "stranger", From: "stranger:40123"}, // not a peer
+		{Instance: "n2", From: "elsewhere:40123"},      // not n2's host
+		{Instance: "n2", From: ""},                     // no caller address
+		{Instance: "", From: "n2:40123"},               // no instance
+	} {
+		if effs := h.step(&e); len(effs) != 0 {
+			t.Fatalf("%s did something:\n%s", &e, describe(effs))
+		}
+	}
+	if p := h.n.Peers(); len(p) != 1 || p[0].ID != "n2" || p[0].Status != Alive {
+		t.Fatalf("peers %+v, want n2 alive", p)
+	}
+	if c := h.n.Status().Counters; c.LeavesIgnored != 4 || c.PeersLeft != 0 {
+		t.Fatalf("ignored=%d left=%d, want 4 0", c.LeavesIgnored, c.PeersLeft)
+	}
+}

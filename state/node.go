@@ -158,6 +158,8 @@ func (n *Node) Step(now Instant, ev Event) []Effect {
 		n.onBeacon(&e.Beacon)
 	case *Leaving:
 		n.leave()
+	case *LeaveNoticed:
+		n.onLeaveNotice(e)
 	case *FetchCompleted:
 		n.onFetchCompleted(e)
 	case *ProbeCompleted:

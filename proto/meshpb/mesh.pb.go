@@ -651,6 +651,52 @@ func (x *BatchAck) GetFailures() []*Ack {
 	return nil
 }
 
+// Extension of this implementation (not in v1): request for the Leave RPC.
+type LeaveNotice struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Instance UUID of the calling daemon, the one that is stopping.
+	InstanceUuid  string `protobuf:"bytes,1,opt,name=instance_uuid,json=instanceUuid,proto3" json:"instance_uuid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaveNotice) Reset() {
+	*x = LeaveNotice{}
+	mi := &file_mesh_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaveNotice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaveNotice) ProtoMessage() {}
+
+func (x *LeaveNotice) ProtoReflect() protoreflect.Message {
+	mi := &file_mesh_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaveNotice.ProtoReflect.Descriptor instead.
+func (*LeaveNotice) Descriptor() ([]byte, []int) {
+	return file_mesh_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *LeaveNotice) GetInstanceUuid() string {
+	if x != nil {
+		return x.InstanceUuid
+	}
+	return ""
+}
+
 var File_mesh_proto protoreflect.FileDescriptor
 
 const file_mesh_proto_rawDesc = "" +
@@ -707,13 +753,16 @@ const file_mesh_proto_rawDesc = "" +
 	"sent_at_ms\x18\x02 \x01(\x03R\bsentAtMs\"T\n" +
 	"\bBatchAck\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\x04R\baccepted\x12,\n" +
-	"\bfailures\x18\x02 \x03(\v2\x10.nexusd.mesh.AckR\bfailures2\xf0\x02\n" +
+	"\bfailures\x18\x02 \x03(\v2\x10.nexusd.mesh.AckR\bfailures\"2\n" +
+	"\vLeaveNotice\x12#\n" +
+	"\rinstance_uuid\x18\x01 \x01(\tR\finstanceUuid2\xab\x03\n" +
 	"\vMeshService\x12>\n" +
 	"\fGetNodeState\x12\x16.google.protobuf.Empty\x1a\x16.nexusd.mesh.NodeState\x12=\n" +
 	"\vPushMessage\x12\x1c.nexusd.mesh.MessageEnvelope\x1a\x10.nexusd.mesh.Ack\x12G\n" +
 	"\x11PushMessageStream\x12\x1c.nexusd.mesh.MessageEnvelope\x1a\x10.nexusd.mesh.Ack(\x010\x01\x12I\n" +
 	"\x0eResendMessages\x12\x1a.nexusd.mesh.ResendRequest\x1a\x1b.nexusd.mesh.ResendResponse\x12N\n" +
-	"\x16PushMessageBatchStream\x12\x19.nexusd.mesh.MessageBatch\x1a\x15.nexusd.mesh.BatchAck(\x010\x01B.Z,github.com/nexusd/nexusd/proto/meshpb;meshpbb\x06proto3"
+	"\x16PushMessageBatchStream\x12\x19.nexusd.mesh.MessageBatch\x1a\x15.nexusd.mesh.BatchAck(\x010\x01\x129\n" +
+	"\x05Leave\x12\x18.nexusd.mesh.LeaveNotice\x1a\x16.google.protobuf.EmptyB.Z,github.com/nexusd/nexusd/proto/meshpb;meshpbb\x06proto3"
 
 var (
 	file_mesh_proto_rawDescOnce sync.Once
@@ -727,7 +776,7 @@ func file_mesh_proto_rawDescGZIP() []byte {
 	return file_mesh_proto_rawDescData
 }
 
-var file_mesh_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_mesh_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_mesh_proto_goTypes = []any{
 	(*NodeState)(nil),       // 0: nexusd.mesh.NodeState
 	(*MessageEnvelope)(nil), // 1: nexusd.mesh.MessageEnvelope
@@ -736,27 +785,30 @@ var file_mesh_proto_goTypes = []any{
 	(*ResendResponse)(nil),  // 4: nexusd.mesh.ResendResponse
 	(*MessageBatch)(nil),    // 5: nexusd.mesh.MessageBatch
 	(*BatchAck)(nil),        // 6: nexusd.mesh.BatchAck
-	nil,                     // 7: nexusd.mesh.NodeState.RetainedMessagesEntry
-	(*emptypb.Empty)(nil),   // 8: google.protobuf.Empty
+	(*LeaveNotice)(nil),     // 7: nexusd.mesh.LeaveNotice
+	nil,                     // 8: nexusd.mesh.NodeState.RetainedMessagesEntry
+	(*emptypb.Empty)(nil),   // 9: google.protobuf.Empty
 }
 var file_mesh_proto_depIdxs = []int32{
-	7,  // 0: nexusd.mesh.NodeState.retained_messages:type_name -> nexusd.mesh.NodeState.RetainedMessagesEntry
+	8,  // 0: nexusd.mesh.NodeState.retained_messages:type_name -> nexusd.mesh.NodeState.RetainedMessagesEntry
 	1,  // 1: nexusd.mesh.ResendResponse.messages:type_name -> nexusd.mesh.MessageEnvelope
 	1,  // 2: nexusd.mesh.MessageBatch.messages:type_name -> nexusd.mesh.MessageEnvelope
 	2,  // 3: nexusd.mesh.BatchAck.failures:type_name -> nexusd.mesh.Ack
 	1,  // 4: nexusd.mesh.NodeState.RetainedMessagesEntry.value:type_name -> nexusd.mesh.MessageEnvelope
-	8,  // 5: nexusd.mesh.MeshService.GetNodeState:input_type -> google.protobuf.Empty
+	9,  // 5: nexusd.mesh.MeshService.GetNodeState:input_type -> google.protobuf.Empty
 	1,  // 6: nexusd.mesh.MeshService.PushMessage:input_type -> nexusd.mesh.MessageEnvelope
 	1,  // 7: nexusd.mesh.MeshService.PushMessageStream:input_type -> nexusd.mesh.MessageEnvelope
 	3,  // 8: nexusd.mesh.MeshService.ResendMessages:input_type -> nexusd.mesh.ResendRequest
 	5,  // 9: nexusd.mesh.MeshService.PushMessageBatchStream:input_type -> nexusd.mesh.MessageBatch
-	0,  // 10: nexusd.mesh.MeshService.GetNodeState:output_type -> nexusd.mesh.NodeState
-	2,  // 11: nexusd.mesh.MeshService.PushMessage:output_type -> nexusd.mesh.Ack
-	2,  // 12: nexusd.mesh.MeshService.PushMessageStream:output_type -> nexusd.mesh.Ack
-	4,  // 13: nexusd.mesh.MeshService.ResendMessages:output_type -> nexusd.mesh.ResendResponse
-	6,  // 14: nexusd.mesh.MeshService.PushMessageBatchStream:output_type -> nexusd.mesh.BatchAck
-	10, // [10:15] is the sub-list for method output_type
-	5,  // [5:10] is the sub-list for method input_type
+	7,  // 10: nexusd.mesh.MeshService.Leave:input_type -> nexusd.mesh.LeaveNotice
+	0,  // 11: nexusd.mesh.MeshService.GetNodeState:output_type -> nexusd.mesh.NodeState
+	2,  // 12: nexusd.mesh.MeshService.PushMessage:output_type -> nexusd.mesh.Ack
+	2,  // 13: nexusd.mesh.MeshService.PushMessageStream:output_type -> nexusd.mesh.Ack
+	4,  // 14: nexusd.mesh.MeshService.ResendMessages:output_type -> nexusd.mesh.ResendResponse
+	6,  // 15: nexusd.mesh.MeshService.PushMessageBatchStream:output_type -> nexusd.mesh.BatchAck
+	9,  // 16: nexusd.mesh.MeshService.Leave:output_type -> google.protobuf.Empty
+	11, // [11:17] is the sub-list for method output_type
+	5,  // [5:11] is the sub-list for method input_type
 	5,  // [5:5] is the sub-list for extension type_name
 	5,  // [5:5] is the sub-list for extension extendee
 	0,  // [0:5] is the sub-list for field type_name
@@ -773,7 +825,7 @@ func file_mesh_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mesh_proto_rawDesc), len(file_mesh_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

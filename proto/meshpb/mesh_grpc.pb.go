@@ -36,6 +36,7 @@ const (
 	MeshService_PushMessageStream_FullMethodName      = "/nexusd.mesh.MeshService/PushMessageStream"
 	MeshService_ResendMessages_FullMethodName         = "/nexusd.mesh.MeshService/ResendMessages"
 	MeshService_PushMessageBatchStream_FullMethodName = "/nexusd.mesh.MeshService/PushMessageBatchStream"
+	MeshService_Leave_FullMethodName                  = "/nexusd.mesh.MeshService/Leave"
 )
 
 // MeshServiceClient is the client API for MeshService service.
@@ -63,6 +64,11 @@ type MeshServiceClient interface {
 	// batched form of PushMessageStream. A peer sends its messages in order, many per
 	// MessageBatch; this daemon acknowledges by cumulative count.
 	PushMessageBatchStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[MessageBatch, BatchAck], error)
+	// Extension of this implementation (not in v1): Leave tells this daemon that
+	// the calling daemon is stopping, beside its leave beacon, so this daemon drops
+	// it at once even when the beacon is lost. It counts only from the instance it
+	// names, where this daemon knows it; any other notice changes nothing.
+	Leave(ctx context.Context, in *LeaveNotice, opts ...grpc.CallOption) (*emptypb.Empty, error)
 }
 
 type meshServiceClient struct {
@@ -129,6 +135,16 @@ func (c *meshServiceClient) PushMessageBatchStream(ctx context.Context, opts ...
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type MeshService_PushMessageBatchStreamClient = grpc.BidiStreamingClient[MessageBatch, BatchAck]
 
+func (c *meshServiceClient) Leave(ctx context.Context, in *LeaveNotice, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, MeshService_Leave_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MeshServiceServer is the server API for MeshService service.
 // All implementations must embed UnimplementedMeshServiceServer
 // for forward compatibility.
@@ -154,6 +170,11 @@ type MeshServiceServer interface {
 	// batched form of PushMessageStream. A peer sends its messages in order, many per
 	// MessageBatch; this daemon acknowledges by cumulative count.
 	PushMessageBatchStream(grpc.BidiStreamingServer[MessageBatch, BatchAck]) error
+	// Extension of this implementation (not in v1): Leave tells this daemon that
+	// the calling daemon is stopping, beside its leave beacon, so this daemon drops
+	// it at once even when the beacon is lost. It counts only from the instance it
+	// names, where this daemon knows it; any other notice changes nothing.
+	Leave(context.Context, *LeaveNotice) (*emptypb.Empty, error)
 	mustEmbedUnimplementedMeshServiceServer()
 }
 
@@ -178,6 +199,9 @@ func (UnimplementedMeshServiceServer) ResendMessages(context.Context, *ResendReq
 }
 func (UnimplementedMeshServiceServer) PushMessageBatchStream(grpc.BidiStreamingServer[MessageBatch, BatchAck]) error {
 	return status.Error(codes.Unimplemented, "method PushMessageBatchStream not implemented")
+}
+func (UnimplementedMeshServiceServer) Leave(context.Context, *LeaveNotice) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method Leave not implemented")
 }
 func (UnimplementedMeshServiceServer) mustEmbedUnimplementedMeshServiceServer() {}
 func (UnimplementedMeshServiceServer) testEmbeddedByValue()                     {}
@@ -268,6 +292,24 @@ func _MeshService_PushMessageBatchStream_Handler(srv interface{}, stream grpc.Se
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type MeshService_PushMessageBatchStreamServer = grpc.BidiStreamingServer[MessageBatch, BatchAck]
 
+func _MeshService_Leave_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LeaveNotice)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MeshServiceServer).Leave(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MeshService_Leave_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MeshServiceServer).Leave(ctx, req.(*LeaveNotice))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MeshService_ServiceDesc is the grpc.ServiceDesc for MeshService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -286,6 +328,10 @@ var MeshService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResendMessages",
 			Handler:    _MeshService_ResendMessages_Handler,
+		},
+		{
+			MethodName: "Leave",
+			Handler:    _MeshService_Leave_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
