@@ -19,48 +19,38 @@ import (
 // of a minute, only the leave can remove it within the wait. With a
 // cluster key the leave is signed and checked like any beacon.
 func TestAStoppingDaemonIsDroppedByItsPeerAtOnce(t *testing.T) {
-	for _, keyed := range []bool{false, true} {
-		name := "without a key"
-		if keyed {
-			name = "with a key"
-		}
-		t.Run(name, func(t *testing.T) {
-			key := ""
-			if keyed {
-				key = keyFile(t)
-			}
-			a := startServer(t, func(o *Options) {
-				o.ClusterKeyFile = key
-				o.SuspectAfter, o.PeerTimeout = 30*time.Second, time.Minute
-			})
-			_, discPort, _ := net.SplitHostPort(a.s.Addrs().Discovery)
-			b := startServer(t, func(o *Options) {
-				o.ClusterKeyFile = key
-				o.Peers = []string{"127.0.0.1:" + discPort} // b beacons to a
-				o.BeaconInterval = 20 * time.Millisecond
-			})
-			ctx := ctx5(t)
-			counters := func() (known bool, c state.Counters) {
-				if err := a.s.loop.query(ctx, func(l *loop) {
-					known, c = l.node.KnowsPeer(b.s.ID()), l.node.Status().Counters
-				}); err != nil {
-					t.Fatal(err)
-				}
-				return known, c
-			}
-			until(t, "a to know b", func() bool { known, _ := counters(); return known })
-
-			b.shutdown()
-			until(t, "a to drop b after b's leave", func() bool { known, _ := counters(); return !known })
-			if _, c := counters(); c.PeersLeft != 1 || c.PeersDead != 0 || c.PeersSuspected != 0 {
-				t.Fatalf("a's counters: left=%d dead=%d suspected=%d, want 1 0 0", c.PeersLeft, c.PeersDead, c.PeersSuspected)
-			}
-			metrics := httpGet(t, a, "/metrics")
-			if want := `nexusd_peers_removed_total{reason="left"} 1`; !strings.Contains(metrics, want) {
-				t.Fatalf("metrics lack %s", want)
-			}
+	withAndWithoutAKey(t, func(t *testing.T, key string) {
+		a := startServer(t, func(o *Options) {
+			o.ClusterKeyFile = key
+			o.SuspectAfter, o.PeerTimeout = 30*time.Second, time.Minute
 		})
-	}
+		_, discPort, _ := net.SplitHostPort(a.s.Addrs().Discovery)
+		b := startServer(t, func(o *Options) {
+			o.ClusterKeyFile = key
+			o.Peers = []string{"127.0.0.1:" + discPort} // b beacons to a
+			o.BeaconInterval = 20 * time.Millisecond
+		})
+		ctx := ctx5(t)
+		counters := func() (known bool, c state.Counters) {
+			if err := a.s.loop.query(ctx, func(l *loop) {
+				known, c = l.node.KnowsPeer(b.s.ID()), l.node.Status().Counters
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return known, c
+		}
+		until(t, "a to know b", func() bool { known, _ := counters(); return known })
+
+		b.shutdown()
+		until(t, "a to drop b after b's leave", func() bool { known, _ := counters(); return !known })
+		if _, c := counters(); c.PeersLeft != 1 || c.PeersDead != 0 || c.PeersSuspected != 0 {
+			t.Fatalf("a's counters: left=%d dead=%d suspected=%d, want 1 0 0", c.PeersLeft, c.PeersDead, c.PeersSuspected)
+		}
+		metrics := httpGet(t, a, "/metrics")
+		if want := `nexusd_peers_removed_total{reason="left"} 1`; !strings.Contains(metrics, want) {
+			t.Fatalf("metrics lack %s", want)
+		}
+	})
 }
 
 // muteLeave is the daemon's announcer with its leave beacons lost: the
@@ -86,75 +76,72 @@ func freeUDPPort(t *testing.T) int {
 // a peer timeout of a minute, only a leave can remove it within the wait.
 // A notice naming no peer changes nothing and is counted.
 func TestAStoppingDaemonsLeaveNoticeReachesItsPeerWhenBeaconsAreLost(t *testing.T) {
-	for _, keyed := range []bool{false, true} {
-		name := "without a key"
-		if keyed {
-			name = "with a key"
-		}
-		t.Run(name, func(t *testing.T) {
-			key := ""
-			if keyed {
-				key = keyFile(t)
-			}
-			bPort := freeUDPPort(t)
-			a := startServer(t, func(o *Options) {
-				o.ClusterKeyFile = key
-				o.Peers = []string{"127.0.0.1:" + strconv.Itoa(bPort)} // a beacons to b
-				o.BeaconInterval = 20 * time.Millisecond
-				o.SuspectAfter, o.PeerTimeout = 30*time.Second, time.Minute
-			})
-			_, aPort, _ := net.SplitHostPort(a.s.Addrs().Discovery)
-			b := startServer(t, func(o *Options) {
-				o.ClusterKeyFile = key
-				o.McastPort = bPort
-				o.Peers = []string{"127.0.0.1:" + aPort} // b beacons to a
-				o.BeaconInterval = 20 * time.Millisecond
-				o.SuspectAfter, o.PeerTimeout = 30*time.Second, time.Minute
-			})
-			ctx := ctx5(t)
-			counters := func() (known bool, c state.Counters) {
-				if err := a.s.loop.query(ctx, func(l *loop) {
-					known, c = l.node.KnowsPeer(b.s.ID()), l.node.Status().Counters
-				}); err != nil {
-					t.Fatal(err)
-				}
-				return known, c
-			}
-			connected := func() (ok bool) {
-				if err := b.s.loop.query(ctx, func(l *loop) {
-					ok = l.node.KnowsPeer(a.s.ID()) && l.mesh.(*meshClient).peers[a.s.ID()] != nil
-				}); err != nil {
-					t.Fatal(err)
-				}
-				return ok
-			}
-			until(t, "a to know b", func() bool { known, _ := counters(); return known })
-			until(t, "b to know a and hold a connection to it", connected)
-
-			if !keyed {
-				client, _ := dialMesh(t, a.s.Addrs().Mesh, grpc.WithTransportCredentials(insecure.NewCredentials()))
-				if _, err := client.Leave(ctx, &meshpb.LeaveNotice{InstanceUuid: "no-such-instance"}); err != nil {
-					t.Fatal(err)
-				}
-				until(t, "a to count the stranger's notice", func() bool { _, c := counters(); return c.LeavesIgnored == 1 })
-				if known, c := counters(); !known || c.PeersLeft != 0 {
-					t.Fatalf("after a stranger's notice: a knows b %v, left=%d; want true 0", known, c.PeersLeft)
-				}
-			}
-
-			if err := b.s.loop.query(ctx, func(l *loop) { l.beacons = muteLeave{l.beacons} }); err != nil {
+	withAndWithoutAKey(t, func(t *testing.T, key string) {
+		bPort := freeUDPPort(t)
+		a := startServer(t, func(o *Options) {
+			o.ClusterKeyFile = key
+			o.Peers = []string{"127.0.0.1:" + strconv.Itoa(bPort)} // a beacons to b
+			o.BeaconInterval = 20 * time.Millisecond
+			o.SuspectAfter, o.PeerTimeout = 30*time.Second, time.Minute
+		})
+		_, aPort, _ := net.SplitHostPort(a.s.Addrs().Discovery)
+		b := startServer(t, func(o *Options) {
+			o.ClusterKeyFile = key
+			o.McastPort = bPort
+			o.Peers = []string{"127.0.0.1:" + aPort} // b beacons to a
+			o.BeaconInterval = 20 * time.Millisecond
+			o.SuspectAfter, o.PeerTimeout = 30*time.Second, time.Minute
+		})
+		ctx := ctx5(t)
+		counters := func() (known bool, c state.Counters) {
+			if err := a.s.loop.query(ctx, func(l *loop) {
+				known, c = l.node.KnowsPeer(b.s.ID()), l.node.Status().Counters
+			}); err != nil {
 				t.Fatal(err)
 			}
-			_, before := counters()
-			b.shutdown()
-			until(t, "a to drop b after b's leave notice", func() bool { known, _ := counters(); return !known })
-			_, c := counters()
-			if c.PeersLeft != 1 || c.PeersDead != 0 || c.PeersSuspected != 0 {
-				t.Fatalf("a's counters: left=%d dead=%d suspected=%d, want 1 0 0", c.PeersLeft, c.PeersDead, c.PeersSuspected)
+			return known, c
+		}
+		connected := func() (ok bool) {
+			if err := b.s.loop.query(ctx, func(l *loop) {
+				ok = l.node.KnowsPeer(a.s.ID()) && l.mesh.(*meshClient).peers[a.s.ID()] != nil
+			}); err != nil {
+				t.Fatal(err)
 			}
-			if c.LeavesIgnored != before.LeavesIgnored {
-				t.Fatalf("leaves ignored went from %d to %d: a leave beacon got through", before.LeavesIgnored, c.LeavesIgnored)
+			return ok
+		}
+		until(t, "a to know b", func() bool { known, _ := counters(); return known })
+		until(t, "b to know a and hold a connection to it", connected)
+
+		if key == "" {
+			client, _ := dialMesh(t, a.s.Addrs().Mesh, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if _, err := client.Leave(ctx, &meshpb.LeaveNotice{InstanceUuid: "no-such-instance"}); err != nil {
+				t.Fatal(err)
 			}
-		})
-	}
+			until(t, "a to count the stranger's notice", func() bool { _, c := counters(); return c.LeavesIgnored == 1 })
+			if known, c := counters(); !known || c.PeersLeft != 0 {
+				t.Fatalf("after a stranger's notice: a knows b %v, left=%d; want true 0", known, c.PeersLeft)
+			}
+		}
+
+		if err := b.s.loop.query(ctx, func(l *loop) { l.beacons = muteLeave{l.beacons} }); err != nil {
+			t.Fatal(err)
+		}
+		_, before := counters()
+		b.shutdown()
+		until(t, "a to drop b after b's leave notice", func() bool { known, _ := counters(); return !known })
+		_, c := counters()
+		if c.PeersLeft != 1 || c.PeersDead != 0 || c.PeersSuspected != 0 {
+			t.Fatalf("a's counters: left=%d dead=%d suspected=%d, want 1 0 0", c.PeersLeft, c.PeersDead, c.PeersSuspected)
+		}
+		if c.LeavesIgnored != before.LeavesIgnored {
+			t.Fatalf("leaves ignored went from %d to %d: a leave beacon got through", before.LeavesIgnored, c.LeavesIgnored)
+		}
+	})
+}
+
+// withAndWithoutAKey runs test twice: daemons without a cluster key (key
+// "") and with one (the key file's path).
+func withAndWithoutAKey(t *testing.T, test func(t *testing.T, key string)) {
+	t.Run("without a key", func(t *testing.T) { test(t, "") })
+	t.Run("with a key", func(t *testing.T) { test(t, keyFile(t)) })
 }
