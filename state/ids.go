@@ -1,5 +1,7 @@
 package state
 
+import "github.com/nexusd/nexusd/internal/packed"
+
 // NewUUID draws a version-4 UUID from r, in the canonical 36-character form.
 // Message and subscription ids come from here, so a seeded node names things
 // the same way on every run.
@@ -43,24 +45,33 @@ var hexByte = func() (t [256][2]byte) {
 	return t
 }()
 
-// idPool draws UUIDs in blocks and hands them out as substrings of one
-// string, so a publish does not pay an allocation for its id. A block is
-// freed when the last message holding one of its ids is.
+// idPool names the messages this node publishes: the id of the k-th is
+// derived from (node id, epoch 0, k) as docs/packed.md specifies, so a packed
+// frame carries it as nothing and every reader renders the same string. The
+// node id is new at every start, which keeps (node id, epoch, number)
+// unique. Ids are rendered in blocks, as substrings of one string, so a
+// publish does not pay an allocation for its id; a block is freed when the
+// last message holding one of its ids is.
 type idPool struct {
-	block string
-	next  int
+	prefix [10]byte
+	number uint64 // of the last id handed out
+	block  string
+	next   int
 }
 
 const idsPerBlock = 64
 
-func (p *idPool) take(r Source) string {
+func newIDPool(node string) idPool { return idPool{prefix: packed.IDPrefix(node, 0)} }
+
+func (p *idPool) take() string {
 	if p.next == len(p.block) {
-		b := make([]byte, 36*idsPerBlock)
-		for i := range idsPerBlock {
-			putUUID(b[36*i:36*i+36], r)
+		b := make([]byte, 0, 36*idsPerBlock)
+		for i := range uint64(idsPerBlock) {
+			b = packed.IDFromPrefix(p.prefix, p.number+1+i).AppendString(b)
 		}
 		p.block, p.next = string(b), 0
 	}
+	p.number++
 	id := p.block[p.next : p.next+36]
 	p.next += 36
 	return id

@@ -19,11 +19,20 @@ func TestUUIDsAreFixedByTheSeed(t *testing.T) {
 			t.Fatalf("NewUUID = %s, want %s", got, want)
 		}
 	}
-	var p idPool
-	for range 65 {
-		p.take(r)
+}
+
+// A node's message ids are derived from its id and its count of published
+// messages (docs/packed.md "Message ids"), so a packed frame carries none of
+// them: the 1st and the 66th (past a block of 64) are the documented ones.
+func TestMessageIDsAreDerivedFromNodeAndNumber(t *testing.T) {
+	p := newIDPool("n1")
+	if got, want := p.take(), "807d4ebc-93b8-4504-a95c-000000000001"; got != want {
+		t.Fatalf("1st id = %s, want %s", got, want)
 	}
-	if got, want := p.take(r), "8a0cb9db-1e3a-4c56-999b-a494a2e3f660"; got != want {
-		t.Fatalf("66th pooled id = %s, want %s", got, want)
+	for range 64 {
+		p.take()
+	}
+	if got, want := p.take(), "807d4ebc-93b8-4504-a95c-000000000042"; got != want {
+		t.Fatalf("66th id = %s, want %s", got, want)
 	}
 }

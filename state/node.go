@@ -117,6 +117,7 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg:          cfg,
 		rand:         cfg.Rand,
+		ids:          newIDPool(cfg.NodeID),
 		calls:        make(map[uint64]call),
 		beaconAlarm:  newAlarm(),
 		reapAlarm:    newAlarm(),

@@ -58,7 +58,7 @@ func (n *Node) publishOne(e *Published) {
 // its topic by this node as source.
 func (n *Node) localMessage(e *Published, seq uint64) *Message {
 	return &Message{Envelope: Envelope{
-		ID:          n.ids.take(n.rand),
+		ID:          n.ids.take(),
 		Topic:       e.Topic,
 		Payload:     e.Payload,
 		ContentType: e.ContentType,

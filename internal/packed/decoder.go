@@ -62,7 +62,7 @@ func (s *sourceEntry) derive(number uint64) ID {
 		s.prefix = s.memo.get(s.id, s.epoch)
 		s.havePrefix = true
 	}
-	return idFromPrefix(s.prefix, number)
+	return IDFromPrefix(s.prefix, number)
 }
 
 // prefixMemo remembers the id prefixes of the last few (source, epoch)

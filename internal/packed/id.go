@@ -37,10 +37,11 @@ func IDPrefix(source string, epoch uint64) [10]byte {
 // DeriveID is the id of the message numbered number by (source, epoch).
 // number is 1..MaxNumber; higher bits are dropped.
 func DeriveID(source string, epoch, number uint64) ID {
-	return idFromPrefix(IDPrefix(source, epoch), number)
+	return IDFromPrefix(IDPrefix(source, epoch), number)
 }
 
-func idFromPrefix(p [10]byte, number uint64) ID {
+// IDFromPrefix is the id numbered number under prefix p (IDPrefix).
+func IDFromPrefix(p [10]byte, number uint64) ID {
 	var id ID
 	copy(id[:10], p[:])
 	id[10] = byte(number >> 40)
