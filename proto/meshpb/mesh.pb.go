@@ -697,6 +697,62 @@ func (x *LeaveNotice) GetInstanceUuid() string {
 	return ""
 }
 
+// Extension of this implementation (not in v1): one batch on PushPacked.
+type PackedPush struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A frame as docs/packed.md specifies; every record has a source.
+	Frame []byte `protobuf:"bytes,1,opt,name=frame,proto3" json:"frame,omitempty"`
+	// The sender's wall clock (Unix milliseconds) when it sent the frame; 0 when
+	// not given. As MessageBatch.sent_at_ms.
+	SentAtMs      int64 `protobuf:"varint,2,opt,name=sent_at_ms,json=sentAtMs,proto3" json:"sent_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PackedPush) Reset() {
+	*x = PackedPush{}
+	mi := &file_mesh_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PackedPush) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PackedPush) ProtoMessage() {}
+
+func (x *PackedPush) ProtoReflect() protoreflect.Message {
+	mi := &file_mesh_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PackedPush.ProtoReflect.Descriptor instead.
+func (*PackedPush) Descriptor() ([]byte, []int) {
+	return file_mesh_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PackedPush) GetFrame() []byte {
+	if x != nil {
+		return x.Frame
+	}
+	return nil
+}
+
+func (x *PackedPush) GetSentAtMs() int64 {
+	if x != nil {
+		return x.SentAtMs
+	}
+	return 0
+}
+
 var File_mesh_proto protoreflect.FileDescriptor
 
 const file_mesh_proto_rawDesc = "" +
@@ -755,14 +811,21 @@ const file_mesh_proto_rawDesc = "" +
 	"\baccepted\x18\x01 \x01(\x04R\baccepted\x12,\n" +
 	"\bfailures\x18\x02 \x03(\v2\x10.nexusd.mesh.AckR\bfailures\"2\n" +
 	"\vLeaveNotice\x12#\n" +
-	"\rinstance_uuid\x18\x01 \x01(\tR\finstanceUuid2\xab\x03\n" +
+	"\rinstance_uuid\x18\x01 \x01(\tR\finstanceUuid\"@\n" +
+	"\n" +
+	"PackedPush\x12\x14\n" +
+	"\x05frame\x18\x01 \x01(\fR\x05frame\x12\x1c\n" +
+	"\n" +
+	"sent_at_ms\x18\x02 \x01(\x03R\bsentAtMs2\xed\x03\n" +
 	"\vMeshService\x12>\n" +
 	"\fGetNodeState\x12\x16.google.protobuf.Empty\x1a\x16.nexusd.mesh.NodeState\x12=\n" +
 	"\vPushMessage\x12\x1c.nexusd.mesh.MessageEnvelope\x1a\x10.nexusd.mesh.Ack\x12G\n" +
 	"\x11PushMessageStream\x12\x1c.nexusd.mesh.MessageEnvelope\x1a\x10.nexusd.mesh.Ack(\x010\x01\x12I\n" +
 	"\x0eResendMessages\x12\x1a.nexusd.mesh.ResendRequest\x1a\x1b.nexusd.mesh.ResendResponse\x12N\n" +
 	"\x16PushMessageBatchStream\x12\x19.nexusd.mesh.MessageBatch\x1a\x15.nexusd.mesh.BatchAck(\x010\x01\x129\n" +
-	"\x05Leave\x12\x18.nexusd.mesh.LeaveNotice\x1a\x16.google.protobuf.EmptyB.Z,github.com/nexusd/nexusd/proto/meshpb;meshpbb\x06proto3"
+	"\x05Leave\x12\x18.nexusd.mesh.LeaveNotice\x1a\x16.google.protobuf.Empty\x12@\n" +
+	"\n" +
+	"PushPacked\x12\x17.nexusd.mesh.PackedPush\x1a\x15.nexusd.mesh.BatchAck(\x010\x01B.Z,github.com/nexusd/nexusd/proto/meshpb;meshpbb\x06proto3"
 
 var (
 	file_mesh_proto_rawDescOnce sync.Once
@@ -776,7 +839,7 @@ func file_mesh_proto_rawDescGZIP() []byte {
 	return file_mesh_proto_rawDescData
 }
 
-var file_mesh_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_mesh_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_mesh_proto_goTypes = []any{
 	(*NodeState)(nil),       // 0: nexusd.mesh.NodeState
 	(*MessageEnvelope)(nil), // 1: nexusd.mesh.MessageEnvelope
@@ -786,29 +849,32 @@ var file_mesh_proto_goTypes = []any{
 	(*MessageBatch)(nil),    // 5: nexusd.mesh.MessageBatch
 	(*BatchAck)(nil),        // 6: nexusd.mesh.BatchAck
 	(*LeaveNotice)(nil),     // 7: nexusd.mesh.LeaveNotice
-	nil,                     // 8: nexusd.mesh.NodeState.RetainedMessagesEntry
-	(*emptypb.Empty)(nil),   // 9: google.protobuf.Empty
+	(*PackedPush)(nil),      // 8: nexusd.mesh.PackedPush
+	nil,                     // 9: nexusd.mesh.NodeState.RetainedMessagesEntry
+	(*emptypb.Empty)(nil),   // 10: google.protobuf.Empty
 }
 var file_mesh_proto_depIdxs = []int32{
-	8,  // 0: nexusd.mesh.NodeState.retained_messages:type_name -> nexusd.mesh.NodeState.RetainedMessagesEntry
+	9,  // 0: nexusd.mesh.NodeState.retained_messages:type_name -> nexusd.mesh.NodeState.RetainedMessagesEntry
 	1,  // 1: nexusd.mesh.ResendResponse.messages:type_name -> nexusd.mesh.MessageEnvelope
 	1,  // 2: nexusd.mesh.MessageBatch.messages:type_name -> nexusd.mesh.MessageEnvelope
 	2,  // 3: nexusd.mesh.BatchAck.failures:type_name -> nexusd.mesh.Ack
 	1,  // 4: nexusd.mesh.NodeState.RetainedMessagesEntry.value:type_name -> nexusd.mesh.MessageEnvelope
-	9,  // 5: nexusd.mesh.MeshService.GetNodeState:input_type -> google.protobuf.Empty
+	10, // 5: nexusd.mesh.MeshService.GetNodeState:input_type -> google.protobuf.Empty
 	1,  // 6: nexusd.mesh.MeshService.PushMessage:input_type -> nexusd.mesh.MessageEnvelope
 	1,  // 7: nexusd.mesh.MeshService.PushMessageStream:input_type -> nexusd.mesh.MessageEnvelope
 	3,  // 8: nexusd.mesh.MeshService.ResendMessages:input_type -> nexusd.mesh.ResendRequest
 	5,  // 9: nexusd.mesh.MeshService.PushMessageBatchStream:input_type -> nexusd.mesh.MessageBatch
 	7,  // 10: nexusd.mesh.MeshService.Leave:input_type -> nexusd.mesh.LeaveNotice
-	0,  // 11: nexusd.mesh.MeshService.GetNodeState:output_type -> nexusd.mesh.NodeState
-	2,  // 12: nexusd.mesh.MeshService.PushMessage:output_type -> nexusd.mesh.Ack
-	2,  // 13: nexusd.mesh.MeshService.PushMessageStream:output_type -> nexusd.mesh.Ack
-	4,  // 14: nexusd.mesh.MeshService.ResendMessages:output_type -> nexusd.mesh.ResendResponse
-	6,  // 15: nexusd.mesh.MeshService.PushMessageBatchStream:output_type -> nexusd.mesh.BatchAck
-	9,  // 16: nexusd.mesh.MeshService.Leave:output_type -> google.protobuf.Empty
-	11, // [11:17] is the sub-list for method output_type
-	5,  // [5:11] is the sub-list for method input_type
+	8,  // 11: nexusd.mesh.MeshService.PushPacked:input_type -> nexusd.mesh.PackedPush
+	0,  // 12: nexusd.mesh.MeshService.GetNodeState:output_type -> nexusd.mesh.NodeState
+	2,  // 13: nexusd.mesh.MeshService.PushMessage:output_type -> nexusd.mesh.Ack
+	2,  // 14: nexusd.mesh.MeshService.PushMessageStream:output_type -> nexusd.mesh.Ack
+	4,  // 15: nexusd.mesh.MeshService.ResendMessages:output_type -> nexusd.mesh.ResendResponse
+	6,  // 16: nexusd.mesh.MeshService.PushMessageBatchStream:output_type -> nexusd.mesh.BatchAck
+	10, // 17: nexusd.mesh.MeshService.Leave:output_type -> google.protobuf.Empty
+	6,  // 18: nexusd.mesh.MeshService.PushPacked:output_type -> nexusd.mesh.BatchAck
+	12, // [12:19] is the sub-list for method output_type
+	5,  // [5:12] is the sub-list for method input_type
 	5,  // [5:5] is the sub-list for extension type_name
 	5,  // [5:5] is the sub-list for extension extendee
 	0,  // [0:5] is the sub-list for field type_name
@@ -825,7 +891,7 @@ func file_mesh_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mesh_proto_rawDesc), len(file_mesh_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -37,6 +37,7 @@ const (
 	MeshService_ResendMessages_FullMethodName         = "/nexusd.mesh.MeshService/ResendMessages"
 	MeshService_PushMessageBatchStream_FullMethodName = "/nexusd.mesh.MeshService/PushMessageBatchStream"
 	MeshService_Leave_FullMethodName                  = "/nexusd.mesh.MeshService/Leave"
+	MeshService_PushPacked_FullMethodName             = "/nexusd.mesh.MeshService/PushPacked"
 )
 
 // MeshServiceClient is the client API for MeshService service.
@@ -69,6 +70,11 @@ type MeshServiceClient interface {
 	// it at once even when the beacon is lost. It counts only from the instance it
 	// names, where this daemon knows it; any other notice changes nothing.
 	Leave(ctx context.Context, in *LeaveNotice, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Extension of this implementation (not in v1): PushPacked is
+	// PushMessageBatchStream with each batch in one packed frame (docs/packed.md):
+	// the same order, cumulative acks and failures, with payloads carried as bytes
+	// and derived message ids carried as nothing.
+	PushPacked(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PackedPush, BatchAck], error)
 }
 
 type meshServiceClient struct {
@@ -145,6 +151,19 @@ func (c *meshServiceClient) Leave(ctx context.Context, in *LeaveNotice, opts ...
 	return out, nil
 }
 
+func (c *meshServiceClient) PushPacked(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PackedPush, BatchAck], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &MeshService_ServiceDesc.Streams[2], MeshService_PushPacked_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PackedPush, BatchAck]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type MeshService_PushPackedClient = grpc.BidiStreamingClient[PackedPush, BatchAck]
+
 // MeshServiceServer is the server API for MeshService service.
 // All implementations must embed UnimplementedMeshServiceServer
 // for forward compatibility.
@@ -175,6 +194,11 @@ type MeshServiceServer interface {
 	// it at once even when the beacon is lost. It counts only from the instance it
 	// names, where this daemon knows it; any other notice changes nothing.
 	Leave(context.Context, *LeaveNotice) (*emptypb.Empty, error)
+	// Extension of this implementation (not in v1): PushPacked is
+	// PushMessageBatchStream with each batch in one packed frame (docs/packed.md):
+	// the same order, cumulative acks and failures, with payloads carried as bytes
+	// and derived message ids carried as nothing.
+	PushPacked(grpc.BidiStreamingServer[PackedPush, BatchAck]) error
 	mustEmbedUnimplementedMeshServiceServer()
 }
 
@@ -202,6 +226,9 @@ func (UnimplementedMeshServiceServer) PushMessageBatchStream(grpc.BidiStreamingS
 }
 func (UnimplementedMeshServiceServer) Leave(context.Context, *LeaveNotice) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method Leave not implemented")
+}
+func (UnimplementedMeshServiceServer) PushPacked(grpc.BidiStreamingServer[PackedPush, BatchAck]) error {
+	return status.Error(codes.Unimplemented, "method PushPacked not implemented")
 }
 func (UnimplementedMeshServiceServer) mustEmbedUnimplementedMeshServiceServer() {}
 func (UnimplementedMeshServiceServer) testEmbeddedByValue()                     {}
@@ -310,6 +337,13 @@ func _MeshService_Leave_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MeshService_PushPacked_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(MeshServiceServer).PushPacked(&grpc.GenericServerStream[PackedPush, BatchAck]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type MeshService_PushPackedServer = grpc.BidiStreamingServer[PackedPush, BatchAck]
+
 // MeshService_ServiceDesc is the grpc.ServiceDesc for MeshService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -344,6 +378,12 @@ var MeshService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "PushMessageBatchStream",
 			Handler:       _MeshService_PushMessageBatchStream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "PushPacked",
+			Handler:       _MeshService_PushPacked_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
 		},

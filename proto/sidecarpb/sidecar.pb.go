@@ -1751,6 +1751,382 @@ func (x *MessageBatch) GetMessages() []*Message {
 	return nil
 }
 
+// Extension of this implementation (not in v1): one packed frame.
+type PackedFrame struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A frame as docs/packed.md specifies: version, header, records.
+	Frame         []byte `protobuf:"bytes,1,opt,name=frame,proto3" json:"frame,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PackedFrame) Reset() {
+	*x = PackedFrame{}
+	mi := &file_sidecar_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PackedFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PackedFrame) ProtoMessage() {}
+
+func (x *PackedFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_sidecar_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PackedFrame.ProtoReflect.Descriptor instead.
+func (*PackedFrame) Descriptor() ([]byte, []int) {
+	return file_sidecar_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *PackedFrame) GetFrame() []byte {
+	if x != nil {
+		return x.Frame
+	}
+	return nil
+}
+
+// Extension of this implementation (not in v1): acknowledgement on PublishPacked.
+type PackedAck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Records processed on this stream since it opened, published or failed. It
+	// never decreases; every index below it that no ack listed as failed was published.
+	Accepted uint64 `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// Credit: the sender may have sent records up to index accepted + window,
+	// exclusive, and no further; 0 stops it until a later ack. Before the first ack
+	// it may send 4096 records.
+	Window uint64 `protobuf:"varint,2,opt,name=window,proto3" json:"window,omitempty"`
+	// Records that failed since the previous PackedAck, in ascending index.
+	Failures      []*PackedFailure `protobuf:"bytes,3,rep,name=failures,proto3" json:"failures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PackedAck) Reset() {
+	*x = PackedAck{}
+	mi := &file_sidecar_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PackedAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PackedAck) ProtoMessage() {}
+
+func (x *PackedAck) ProtoReflect() protoreflect.Message {
+	mi := &file_sidecar_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PackedAck.ProtoReflect.Descriptor instead.
+func (*PackedAck) Descriptor() ([]byte, []int) {
+	return file_sidecar_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *PackedAck) GetAccepted() uint64 {
+	if x != nil {
+		return x.Accepted
+	}
+	return 0
+}
+
+func (x *PackedAck) GetWindow() uint64 {
+	if x != nil {
+		return x.Window
+	}
+	return 0
+}
+
+func (x *PackedAck) GetFailures() []*PackedFailure {
+	if x != nil {
+		return x.Failures
+	}
+	return nil
+}
+
+// Extension of this implementation (not in v1): one record PublishPacked did not
+// publish.
+type PackedFailure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 0-based position of the record among all records sent on the stream.
+	Index uint64 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// gRPC status code number, e.g. 3 (INVALID_ARGUMENT) or 8 (RESOURCE_EXHAUSTED).
+	Code uint32 `protobuf:"varint,2,opt,name=code,proto3" json:"code,omitempty"`
+	// Refused for now (a full queue): the record may be sent again later, as a new
+	// record with a new index.
+	Retry bool `protobuf:"varint,3,opt,name=retry,proto3" json:"retry,omitempty"`
+	// Why, for a person to read.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PackedFailure) Reset() {
+	*x = PackedFailure{}
+	mi := &file_sidecar_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PackedFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PackedFailure) ProtoMessage() {}
+
+func (x *PackedFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_sidecar_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PackedFailure.ProtoReflect.Descriptor instead.
+func (*PackedFailure) Descriptor() ([]byte, []int) {
+	return file_sidecar_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *PackedFailure) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *PackedFailure) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *PackedFailure) GetRetry() bool {
+	if x != nil {
+		return x.Retry
+	}
+	return false
+}
+
+func (x *PackedFailure) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Extension of this implementation (not in v1): request of SubscribePacked.
+type SubscribePackedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What to open.
+	//
+	// Types that are valid to be assigned to Open:
+	//
+	//	*SubscribePackedRequest_Subscribe
+	//	*SubscribePackedRequest_Resume
+	Open isSubscribePackedRequest_Open `protobuf_oneof:"open"`
+	// Largest frame the daemon sends, in bytes; 0 means 256 KiB. A message larger
+	// than this goes in a frame of its own.
+	MaxFrameBytes uint32 `protobuf:"varint,3,opt,name=max_frame_bytes,json=maxFrameBytes,proto3" json:"max_frame_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribePackedRequest) Reset() {
+	*x = SubscribePackedRequest{}
+	mi := &file_sidecar_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribePackedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribePackedRequest) ProtoMessage() {}
+
+func (x *SubscribePackedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sidecar_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribePackedRequest.ProtoReflect.Descriptor instead.
+func (*SubscribePackedRequest) Descriptor() ([]byte, []int) {
+	return file_sidecar_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SubscribePackedRequest) GetOpen() isSubscribePackedRequest_Open {
+	if x != nil {
+		return x.Open
+	}
+	return nil
+}
+
+func (x *SubscribePackedRequest) GetSubscribe() *SubscribeRequest {
+	if x != nil {
+		if x, ok := x.Open.(*SubscribePackedRequest_Subscribe); ok {
+			return x.Subscribe
+		}
+	}
+	return nil
+}
+
+func (x *SubscribePackedRequest) GetResume() *ResumeSubscribeRequest {
+	if x != nil {
+		if x, ok := x.Open.(*SubscribePackedRequest_Resume); ok {
+			return x.Resume
+		}
+	}
+	return nil
+}
+
+func (x *SubscribePackedRequest) GetMaxFrameBytes() uint32 {
+	if x != nil {
+		return x.MaxFrameBytes
+	}
+	return 0
+}
+
+type isSubscribePackedRequest_Open interface {
+	isSubscribePackedRequest_Open()
+}
+
+type SubscribePackedRequest_Subscribe struct {
+	// A new subscription, as Subscribe takes it (max_batch is ignored: frames
+	// batch by themselves).
+	Subscribe *SubscribeRequest `protobuf:"bytes,1,opt,name=subscribe,proto3,oneof"`
+}
+
+type SubscribePackedRequest_Resume struct {
+	// Reattach to a paused subscription, as ResumeSubscribe takes it.
+	Resume *ResumeSubscribeRequest `protobuf:"bytes,2,opt,name=resume,proto3,oneof"`
+}
+
+func (*SubscribePackedRequest_Subscribe) isSubscribePackedRequest_Open() {}
+
+func (*SubscribePackedRequest_Resume) isSubscribePackedRequest_Open() {}
+
+// Extension of this implementation (not in v1): one event of SubscribePacked.
+type PackedEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The kind of event.
+	//
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*PackedEvent_Event
+	//	*PackedEvent_Messages
+	Kind          isPackedEvent_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PackedEvent) Reset() {
+	*x = PackedEvent{}
+	mi := &file_sidecar_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PackedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PackedEvent) ProtoMessage() {}
+
+func (x *PackedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_sidecar_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PackedEvent.ProtoReflect.Descriptor instead.
+func (*PackedEvent) Descriptor() ([]byte, []int) {
+	return file_sidecar_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *PackedEvent) GetKind() isPackedEvent_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *PackedEvent) GetEvent() *MessageEvent {
+	if x != nil {
+		if x, ok := x.Kind.(*PackedEvent_Event); ok {
+			return x.Event
+		}
+	}
+	return nil
+}
+
+func (x *PackedEvent) GetMessages() *PackedFrame {
+	if x != nil {
+		if x, ok := x.Kind.(*PackedEvent_Messages); ok {
+			return x.Messages
+		}
+	}
+	return nil
+}
+
+type isPackedEvent_Kind interface {
+	isPackedEvent_Kind()
+}
+
+type PackedEvent_Event struct {
+	// Any event but live messages, exactly as Subscribe sends it (subscription
+	// info, retained and replayed messages, heartbeats, replay ends, warnings).
+	Event *MessageEvent `protobuf:"bytes,1,opt,name=event,proto3,oneof"`
+}
+
+type PackedEvent_Messages struct {
+	// Live messages in delivery order, in one packed frame whose records carry
+	// source, message id, timestamp, sequence_number, content type and
+	// correlation id.
+	Messages *PackedFrame `protobuf:"bytes,2,opt,name=messages,proto3,oneof"`
+}
+
+func (*PackedEvent_Event) isPackedEvent_Kind() {}
+
+func (*PackedEvent_Messages) isPackedEvent_Kind() {}
+
 var File_sidecar_proto protoreflect.FileDescriptor
 
 const file_sidecar_proto_rawDesc = "" +
@@ -1878,11 +2254,31 @@ const file_sidecar_proto_rawDesc = "" +
 	"\rerror_message\x18\x02 \x01(\tR\ferrorMessage\x12\x12\n" +
 	"\x04code\x18\x03 \x01(\tR\x04code\"C\n" +
 	"\fMessageBatch\x123\n" +
-	"\bmessages\x18\x01 \x03(\v2\x17.nexusd.sidecar.MessageR\bmessages*h\n" +
+	"\bmessages\x18\x01 \x03(\v2\x17.nexusd.sidecar.MessageR\bmessages\"#\n" +
+	"\vPackedFrame\x12\x14\n" +
+	"\x05frame\x18\x01 \x01(\fR\x05frame\"z\n" +
+	"\tPackedAck\x12\x1a\n" +
+	"\baccepted\x18\x01 \x01(\x04R\baccepted\x12\x16\n" +
+	"\x06window\x18\x02 \x01(\x04R\x06window\x129\n" +
+	"\bfailures\x18\x03 \x03(\v2\x1d.nexusd.sidecar.PackedFailureR\bfailures\"g\n" +
+	"\rPackedFailure\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\rR\x04code\x12\x14\n" +
+	"\x05retry\x18\x03 \x01(\bR\x05retry\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xcc\x01\n" +
+	"\x16SubscribePackedRequest\x12@\n" +
+	"\tsubscribe\x18\x01 \x01(\v2 .nexusd.sidecar.SubscribeRequestH\x00R\tsubscribe\x12@\n" +
+	"\x06resume\x18\x02 \x01(\v2&.nexusd.sidecar.ResumeSubscribeRequestH\x00R\x06resume\x12&\n" +
+	"\x0fmax_frame_bytes\x18\x03 \x01(\rR\rmaxFrameBytesB\x06\n" +
+	"\x04open\"\x86\x01\n" +
+	"\vPackedEvent\x124\n" +
+	"\x05event\x18\x01 \x01(\v2\x1c.nexusd.sidecar.MessageEventH\x00R\x05event\x129\n" +
+	"\bmessages\x18\x02 \x01(\v2\x1b.nexusd.sidecar.PackedFrameH\x00R\bmessagesB\x06\n" +
+	"\x04kind*h\n" +
 	"\x0fGapRecoveryMode\x12\x15\n" +
 	"\x11GAP_RECOVERY_NONE\x10\x00\x12\x1e\n" +
 	"\x1aGAP_RECOVERY_RETAINED_ONLY\x10\x01\x12\x1e\n" +
-	"\x1aGAP_RECOVERY_REPLAY_BUFFER\x10\x022\xce\x04\n" +
+	"\x1aGAP_RECOVERY_REPLAY_BUFFER\x10\x022\xf5\x05\n" +
 	"\x0eSidecarService\x12J\n" +
 	"\aPublish\x12\x1e.nexusd.sidecar.PublishRequest\x1a\x1f.nexusd.sidecar.PublishResponse\x12M\n" +
 	"\tSubscribe\x12 .nexusd.sidecar.SubscribeRequest\x1a\x1c.nexusd.sidecar.MessageEvent0\x01\x12Y\n" +
@@ -1890,7 +2286,9 @@ const file_sidecar_proto_rawDesc = "" +
 	"\vUnsubscribe\x12\".nexusd.sidecar.UnsubscribeRequest\x1a#.nexusd.sidecar.UnsubscribeResponse\x12P\n" +
 	"\tGetTopics\x12 .nexusd.sidecar.GetTopicsRequest\x1a!.nexusd.sidecar.GetTopicsResponse\x12M\n" +
 	"\bGetPeers\x12\x1f.nexusd.sidecar.GetPeersRequest\x1a .nexusd.sidecar.GetPeersResponse\x12M\n" +
-	"\rPublishStream\x12\x1c.nexusd.sidecar.PublishBatch\x1a\x1a.nexusd.sidecar.PublishAck(\x010\x01B4Z2github.com/nexusd/nexusd/proto/sidecarpb;sidecarpbb\x06proto3"
+	"\rPublishStream\x12\x1c.nexusd.sidecar.PublishBatch\x1a\x1a.nexusd.sidecar.PublishAck(\x010\x01\x12K\n" +
+	"\rPublishPacked\x12\x1b.nexusd.sidecar.PackedFrame\x1a\x19.nexusd.sidecar.PackedAck(\x010\x01\x12X\n" +
+	"\x0fSubscribePacked\x12&.nexusd.sidecar.SubscribePackedRequest\x1a\x1b.nexusd.sidecar.PackedEvent0\x01B4Z2github.com/nexusd/nexusd/proto/sidecarpb;sidecarpbb\x06proto3"
 
 var (
 	file_sidecar_proto_rawDescOnce sync.Once
@@ -1905,7 +2303,7 @@ func file_sidecar_proto_rawDescGZIP() []byte {
 }
 
 var file_sidecar_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sidecar_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_sidecar_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_sidecar_proto_goTypes = []any{
 	(GapRecoveryMode)(0),           // 0: nexusd.sidecar.GapRecoveryMode
 	(*PublishRequest)(nil),         // 1: nexusd.sidecar.PublishRequest
@@ -1929,11 +2327,16 @@ var file_sidecar_proto_goTypes = []any{
 	(*PublishAck)(nil),             // 19: nexusd.sidecar.PublishAck
 	(*PublishFailure)(nil),         // 20: nexusd.sidecar.PublishFailure
 	(*MessageBatch)(nil),           // 21: nexusd.sidecar.MessageBatch
-	nil,                            // 22: nexusd.sidecar.ResumeSubscribeRequest.LastSequencePerTopicEntry
-	nil,                            // 23: nexusd.sidecar.GetTopicsResponse.TopicsEntry
+	(*PackedFrame)(nil),            // 22: nexusd.sidecar.PackedFrame
+	(*PackedAck)(nil),              // 23: nexusd.sidecar.PackedAck
+	(*PackedFailure)(nil),          // 24: nexusd.sidecar.PackedFailure
+	(*SubscribePackedRequest)(nil), // 25: nexusd.sidecar.SubscribePackedRequest
+	(*PackedEvent)(nil),            // 26: nexusd.sidecar.PackedEvent
+	nil,                            // 27: nexusd.sidecar.ResumeSubscribeRequest.LastSequencePerTopicEntry
+	nil,                            // 28: nexusd.sidecar.GetTopicsResponse.TopicsEntry
 }
 var file_sidecar_proto_depIdxs = []int32{
-	22, // 0: nexusd.sidecar.ResumeSubscribeRequest.last_sequence_per_topic:type_name -> nexusd.sidecar.ResumeSubscribeRequest.LastSequencePerTopicEntry
+	27, // 0: nexusd.sidecar.ResumeSubscribeRequest.last_sequence_per_topic:type_name -> nexusd.sidecar.ResumeSubscribeRequest.LastSequencePerTopicEntry
 	0,  // 1: nexusd.sidecar.ResumeSubscribeRequest.gap_recovery_mode:type_name -> nexusd.sidecar.GapRecoveryMode
 	7,  // 2: nexusd.sidecar.MessageEvent.subscription_info:type_name -> nexusd.sidecar.SubscriptionInfo
 	9,  // 3: nexusd.sidecar.MessageEvent.message:type_name -> nexusd.sidecar.Message
@@ -1943,30 +2346,39 @@ var file_sidecar_proto_depIdxs = []int32{
 	8,  // 7: nexusd.sidecar.MessageEvent.replay_complete:type_name -> nexusd.sidecar.ReplayComplete
 	6,  // 8: nexusd.sidecar.MessageEvent.backpressure_warning:type_name -> nexusd.sidecar.BackpressureWarning
 	21, // 9: nexusd.sidecar.MessageEvent.batch:type_name -> nexusd.sidecar.MessageBatch
-	23, // 10: nexusd.sidecar.GetTopicsResponse.topics:type_name -> nexusd.sidecar.GetTopicsResponse.TopicsEntry
+	28, // 10: nexusd.sidecar.GetTopicsResponse.topics:type_name -> nexusd.sidecar.GetTopicsResponse.TopicsEntry
 	17, // 11: nexusd.sidecar.GetPeersResponse.peers:type_name -> nexusd.sidecar.PeerInfo
 	1,  // 12: nexusd.sidecar.PublishBatch.requests:type_name -> nexusd.sidecar.PublishRequest
 	20, // 13: nexusd.sidecar.PublishAck.failures:type_name -> nexusd.sidecar.PublishFailure
 	9,  // 14: nexusd.sidecar.MessageBatch.messages:type_name -> nexusd.sidecar.Message
-	1,  // 15: nexusd.sidecar.SidecarService.Publish:input_type -> nexusd.sidecar.PublishRequest
-	3,  // 16: nexusd.sidecar.SidecarService.Subscribe:input_type -> nexusd.sidecar.SubscribeRequest
-	4,  // 17: nexusd.sidecar.SidecarService.ResumeSubscribe:input_type -> nexusd.sidecar.ResumeSubscribeRequest
-	11, // 18: nexusd.sidecar.SidecarService.Unsubscribe:input_type -> nexusd.sidecar.UnsubscribeRequest
-	13, // 19: nexusd.sidecar.SidecarService.GetTopics:input_type -> nexusd.sidecar.GetTopicsRequest
-	15, // 20: nexusd.sidecar.SidecarService.GetPeers:input_type -> nexusd.sidecar.GetPeersRequest
-	18, // 21: nexusd.sidecar.SidecarService.PublishStream:input_type -> nexusd.sidecar.PublishBatch
-	2,  // 22: nexusd.sidecar.SidecarService.Publish:output_type -> nexusd.sidecar.PublishResponse
-	5,  // 23: nexusd.sidecar.SidecarService.Subscribe:output_type -> nexusd.sidecar.MessageEvent
-	5,  // 24: nexusd.sidecar.SidecarService.ResumeSubscribe:output_type -> nexusd.sidecar.MessageEvent
-	12, // 25: nexusd.sidecar.SidecarService.Unsubscribe:output_type -> nexusd.sidecar.UnsubscribeResponse
-	14, // 26: nexusd.sidecar.SidecarService.GetTopics:output_type -> nexusd.sidecar.GetTopicsResponse
-	16, // 27: nexusd.sidecar.SidecarService.GetPeers:output_type -> nexusd.sidecar.GetPeersResponse
-	19, // 28: nexusd.sidecar.SidecarService.PublishStream:output_type -> nexusd.sidecar.PublishAck
-	22, // [22:29] is the sub-list for method output_type
-	15, // [15:22] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	24, // 15: nexusd.sidecar.PackedAck.failures:type_name -> nexusd.sidecar.PackedFailure
+	3,  // 16: nexusd.sidecar.SubscribePackedRequest.subscribe:type_name -> nexusd.sidecar.SubscribeRequest
+	4,  // 17: nexusd.sidecar.SubscribePackedRequest.resume:type_name -> nexusd.sidecar.ResumeSubscribeRequest
+	5,  // 18: nexusd.sidecar.PackedEvent.event:type_name -> nexusd.sidecar.MessageEvent
+	22, // 19: nexusd.sidecar.PackedEvent.messages:type_name -> nexusd.sidecar.PackedFrame
+	1,  // 20: nexusd.sidecar.SidecarService.Publish:input_type -> nexusd.sidecar.PublishRequest
+	3,  // 21: nexusd.sidecar.SidecarService.Subscribe:input_type -> nexusd.sidecar.SubscribeRequest
+	4,  // 22: nexusd.sidecar.SidecarService.ResumeSubscribe:input_type -> nexusd.sidecar.ResumeSubscribeRequest
+	11, // 23: nexusd.sidecar.SidecarService.Unsubscribe:input_type -> nexusd.sidecar.UnsubscribeRequest
+	13, // 24: nexusd.sidecar.SidecarService.GetTopics:input_type -> nexusd.sidecar.GetTopicsRequest
+	15, // 25: nexusd.sidecar.SidecarService.GetPeers:input_type -> nexusd.sidecar.GetPeersRequest
+	18, // 26: nexusd.sidecar.SidecarService.PublishStream:input_type -> nexusd.sidecar.PublishBatch
+	22, // 27: nexusd.sidecar.SidecarService.PublishPacked:input_type -> nexusd.sidecar.PackedFrame
+	25, // 28: nexusd.sidecar.SidecarService.SubscribePacked:input_type -> nexusd.sidecar.SubscribePackedRequest
+	2,  // 29: nexusd.sidecar.SidecarService.Publish:output_type -> nexusd.sidecar.PublishResponse
+	5,  // 30: nexusd.sidecar.SidecarService.Subscribe:output_type -> nexusd.sidecar.MessageEvent
+	5,  // 31: nexusd.sidecar.SidecarService.ResumeSubscribe:output_type -> nexusd.sidecar.MessageEvent
+	12, // 32: nexusd.sidecar.SidecarService.Unsubscribe:output_type -> nexusd.sidecar.UnsubscribeResponse
+	14, // 33: nexusd.sidecar.SidecarService.GetTopics:output_type -> nexusd.sidecar.GetTopicsResponse
+	16, // 34: nexusd.sidecar.SidecarService.GetPeers:output_type -> nexusd.sidecar.GetPeersResponse
+	19, // 35: nexusd.sidecar.SidecarService.PublishStream:output_type -> nexusd.sidecar.PublishAck
+	23, // 36: nexusd.sidecar.SidecarService.PublishPacked:output_type -> nexusd.sidecar.PackedAck
+	26, // 37: nexusd.sidecar.SidecarService.SubscribePacked:output_type -> nexusd.sidecar.PackedEvent
+	29, // [29:38] is the sub-list for method output_type
+	20, // [20:29] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_sidecar_proto_init() }
@@ -1984,13 +2396,21 @@ func file_sidecar_proto_init() {
 		(*MessageEvent_BackpressureWarning)(nil),
 		(*MessageEvent_Batch)(nil),
 	}
+	file_sidecar_proto_msgTypes[24].OneofWrappers = []any{
+		(*SubscribePackedRequest_Subscribe)(nil),
+		(*SubscribePackedRequest_Resume)(nil),
+	}
+	file_sidecar_proto_msgTypes[25].OneofWrappers = []any{
+		(*PackedEvent_Event)(nil),
+		(*PackedEvent_Messages)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sidecar_proto_rawDesc), len(file_sidecar_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

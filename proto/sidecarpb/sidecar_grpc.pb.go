@@ -37,6 +37,8 @@ const (
 	SidecarService_GetTopics_FullMethodName       = "/nexusd.sidecar.SidecarService/GetTopics"
 	SidecarService_GetPeers_FullMethodName        = "/nexusd.sidecar.SidecarService/GetPeers"
 	SidecarService_PublishStream_FullMethodName   = "/nexusd.sidecar.SidecarService/PublishStream"
+	SidecarService_PublishPacked_FullMethodName   = "/nexusd.sidecar.SidecarService/PublishPacked"
+	SidecarService_SubscribePacked_FullMethodName = "/nexusd.sidecar.SidecarService/SubscribePacked"
 )
 
 // SidecarServiceClient is the client API for SidecarService service.
@@ -65,6 +67,15 @@ type SidecarServiceClient interface {
 	// answers with cumulative counts and per-request failures. This is the fast path
 	// for high message rates.
 	PublishStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PublishBatch, PublishAck], error)
+	// Extension of this implementation (not in v1): PublishPacked publishes packed
+	// frames (docs/packed.md): many messages as length-prefixed records in one bytes
+	// field, with no source table. The daemon answers with cumulative acks that are
+	// also the credit window, and reports failed records by index.
+	PublishPacked(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PackedFrame, PackedAck], error)
+	// Extension of this implementation (not in v1): SubscribePacked is Subscribe (or,
+	// with resume set, ResumeSubscribe) whose live messages arrive as packed frames;
+	// every other event arrives as the MessageEvent Subscribe would send.
+	SubscribePacked(ctx context.Context, in *SubscribePackedRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PackedEvent], error)
 }
 
 type sidecarServiceClient struct {
@@ -166,6 +177,38 @@ func (c *sidecarServiceClient) PublishStream(ctx context.Context, opts ...grpc.C
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SidecarService_PublishStreamClient = grpc.BidiStreamingClient[PublishBatch, PublishAck]
 
+func (c *sidecarServiceClient) PublishPacked(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PackedFrame, PackedAck], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SidecarService_ServiceDesc.Streams[3], SidecarService_PublishPacked_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PackedFrame, PackedAck]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SidecarService_PublishPackedClient = grpc.BidiStreamingClient[PackedFrame, PackedAck]
+
+func (c *sidecarServiceClient) SubscribePacked(ctx context.Context, in *SubscribePackedRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PackedEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SidecarService_ServiceDesc.Streams[4], SidecarService_SubscribePacked_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SubscribePackedRequest, PackedEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SidecarService_SubscribePackedClient = grpc.ServerStreamingClient[PackedEvent]
+
 // SidecarServiceServer is the server API for SidecarService service.
 // All implementations must embed UnimplementedSidecarServiceServer
 // for forward compatibility.
@@ -192,6 +235,15 @@ type SidecarServiceServer interface {
 	// answers with cumulative counts and per-request failures. This is the fast path
 	// for high message rates.
 	PublishStream(grpc.BidiStreamingServer[PublishBatch, PublishAck]) error
+	// Extension of this implementation (not in v1): PublishPacked publishes packed
+	// frames (docs/packed.md): many messages as length-prefixed records in one bytes
+	// field, with no source table. The daemon answers with cumulative acks that are
+	// also the credit window, and reports failed records by index.
+	PublishPacked(grpc.BidiStreamingServer[PackedFrame, PackedAck]) error
+	// Extension of this implementation (not in v1): SubscribePacked is Subscribe (or,
+	// with resume set, ResumeSubscribe) whose live messages arrive as packed frames;
+	// every other event arrives as the MessageEvent Subscribe would send.
+	SubscribePacked(*SubscribePackedRequest, grpc.ServerStreamingServer[PackedEvent]) error
 	mustEmbedUnimplementedSidecarServiceServer()
 }
 
@@ -222,6 +274,12 @@ func (UnimplementedSidecarServiceServer) GetPeers(context.Context, *GetPeersRequ
 }
 func (UnimplementedSidecarServiceServer) PublishStream(grpc.BidiStreamingServer[PublishBatch, PublishAck]) error {
 	return status.Error(codes.Unimplemented, "method PublishStream not implemented")
+}
+func (UnimplementedSidecarServiceServer) PublishPacked(grpc.BidiStreamingServer[PackedFrame, PackedAck]) error {
+	return status.Error(codes.Unimplemented, "method PublishPacked not implemented")
+}
+func (UnimplementedSidecarServiceServer) SubscribePacked(*SubscribePackedRequest, grpc.ServerStreamingServer[PackedEvent]) error {
+	return status.Error(codes.Unimplemented, "method SubscribePacked not implemented")
 }
 func (UnimplementedSidecarServiceServer) mustEmbedUnimplementedSidecarServiceServer() {}
 func (UnimplementedSidecarServiceServer) testEmbeddedByValue()                        {}
@@ -345,6 +403,24 @@ func _SidecarService_PublishStream_Handler(srv interface{}, stream grpc.ServerSt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SidecarService_PublishStreamServer = grpc.BidiStreamingServer[PublishBatch, PublishAck]
 
+func _SidecarService_PublishPacked_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(SidecarServiceServer).PublishPacked(&grpc.GenericServerStream[PackedFrame, PackedAck]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SidecarService_PublishPackedServer = grpc.BidiStreamingServer[PackedFrame, PackedAck]
+
+func _SidecarService_SubscribePacked_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(SubscribePackedRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(SidecarServiceServer).SubscribePacked(m, &grpc.GenericServerStream[SubscribePackedRequest, PackedEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SidecarService_SubscribePackedServer = grpc.ServerStreamingServer[PackedEvent]
+
 // SidecarService_ServiceDesc is the grpc.ServiceDesc for SidecarService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -385,6 +461,17 @@ var SidecarService_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _SidecarService_PublishStream_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "PublishPacked",
+			Handler:       _SidecarService_PublishPacked_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "SubscribePacked",
+			Handler:       _SidecarService_SubscribePacked_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "sidecar.proto",
