@@ -83,7 +83,7 @@ func (s *sidecarServer) Subscribe(in *sidecarpb.SubscribeRequest, stream grpc.Se
 		return err
 	}
 	ev.CreditBytes = st.windowBytes
-	return s.serveStream(stream.Context(), stream.Send, ev, st)
+	return s.serveStream(stream.Context(), stream.Send, ev, st, nil)
 }
 
 func (s *sidecarServer) ResumeSubscribe(in *sidecarpb.ResumeSubscribeRequest, stream grpc.ServerStreamingServer[sidecarpb.MessageEvent]) error {
@@ -95,5 +95,5 @@ func (s *sidecarServer) ResumeSubscribe(in *sidecarpb.ResumeSubscribeRequest, st
 		return err
 	}
 	ev.CreditBytes = st.windowBytes
-	return s.serveStream(stream.Context(), stream.Send, ev, st)
+	return s.serveStream(stream.Context(), stream.Send, ev, st, nil)
 }

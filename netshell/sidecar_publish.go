@@ -1,6 +1,8 @@
 package netshell
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -53,7 +55,7 @@ func (s *sidecarServer) PublishStream(stream grpc.BidiStreamingServer[sidecarpb.
 			for i, r := range reqs {
 				publishInto(&ev.Pubs[i], base+uint64(i), r)
 			}
-			ps.add(base, len(reqs), cost, ev)
+			ps.add(base, len(reqs), cost, ev, nil)
 			if err := s.loop.post(ctx, input{ev: ev, reply: ps}); err != nil {
 				readErr <- err
 				return
@@ -63,10 +65,20 @@ func (s *sidecarServer) PublishStream(stream grpc.BidiStreamingServer[sidecarpb.
 	var got []publishAnswer
 	return s.loop.serveAnswers(ctx, ps.wake, readErr, ps.idle, func() error {
 		var ack *sidecarpb.PublishAck
-		var freed int
-		got, ack, freed = ps.settle(got)
-		room.give(freed)
+		var st settled
+		got, st = ps.settle(got, func(index uint64, err error) {
+			if ack == nil {
+				ack = &sidecarpb.PublishAck{}
+			}
+			ack.Failures = append(ack.Failures, &sidecarpb.PublishFailure{
+				Index: index, ErrorMessage: err.Error(), Code: codeName(grpcCode(err))})
+		})
+		room.give(st.freed)
+		if ack == nil && st.moved {
+			ack = &sidecarpb.PublishAck{}
+		}
 		if ack != nil {
+			ack.Accepted = st.accepted
 			if err := stream.Send(ack); err != nil {
 				return rpcError(err)
 			}
@@ -97,6 +109,7 @@ type pubBatch struct {
 	n, done  int
 	cost     int
 	ev       *state.PublishedBatch // reusable once done == n
+	order    []uint32              // request k is the batch's order[k]th; nil: the kth
 }
 
 type publishAnswer struct {
@@ -125,9 +138,9 @@ func (ps *publishStream) event(n int) *state.PublishedBatch {
 	return ev
 }
 
-func (ps *publishStream) add(base uint64, n, cost int, ev *state.PublishedBatch) {
+func (ps *publishStream) add(base uint64, n, cost int, ev *state.PublishedBatch, order []uint32) {
 	ps.mu.Lock()
-	ps.batches = append(ps.batches, pubBatch{base: base, position: ps.next, n: n, cost: cost, ev: ev})
+	ps.batches = append(ps.batches, pubBatch{base: base, position: ps.next, n: n, cost: cost, ev: ev, order: order})
 	ps.next += uint64(n)
 	ps.mu.Unlock()
 }
@@ -137,6 +150,11 @@ func (ps *publishStream) answerPublish(c *state.CompletePublish) {
 	ps.mu.Lock()
 	ps.answers = append(ps.answers, publishAnswer{req: c.Req, err: c.Err})
 	ps.mu.Unlock()
+	ps.poke()
+}
+
+// poke wakes the goroutine that sends acks.
+func (ps *publishStream) poke() {
 	select {
 	case ps.wake <- struct{}{}:
 	default:
@@ -155,13 +173,24 @@ func (ps *publishStream) idle() bool {
 	return len(ps.batches) == 0 && len(ps.answers) == 0
 }
 
-// settle applies the answers waiting: it returns the ack to send (nil if
-// nothing moved) and the budget the finished batches free.
-func (ps *publishStream) settle(spare []publishAnswer) ([]publishAnswer, *sidecarpb.PublishAck, int) {
+// settled is what one settle moved: the stream's count of requests
+// answered with none unanswered before them, whether it moved, and the
+// budget the finished batches free.
+type settled struct {
+	accepted uint64
+	moved    bool
+	freed    int
+}
+
+// settle applies the answers waiting, calling fail for each failed request
+// with its stream position, in ascending request id (which is ascending
+// position but in a batch with an order).
+func (ps *publishStream) settle(spare []publishAnswer, fail func(index uint64, err error)) ([]publishAnswer, settled) {
 	ps.mu.Lock()
 	got := ps.answers
 	ps.answers = spare[:0]
-	var ack *sidecarpb.PublishAck
+	var st settled
+	slices.SortFunc(got, func(a, b publishAnswer) int { return cmp.Compare(a.req, b.req) })
 	for _, a := range got {
 		i := 0
 		for i < len(ps.batches) && a.req >= ps.batches[i].base+uint64(ps.batches[i].n) {
@@ -173,17 +202,17 @@ func (ps *publishStream) settle(spare []publishAnswer) ([]publishAnswer, *sideca
 		b := &ps.batches[i]
 		b.done++
 		if a.err != nil {
-			if ack == nil {
-				ack = &sidecarpb.PublishAck{}
+			k := a.req - b.base
+			if b.order != nil {
+				k = uint64(b.order[k])
 			}
-			ack.Failures = append(ack.Failures, &sidecarpb.PublishFailure{
-				Index: b.position + (a.req - b.base), ErrorMessage: a.err.Error(), Code: codeName(grpcCode(a.err))})
+			fail(b.position+k, a.err)
 		}
 	}
-	freed, k := 0, 0
+	k := 0
 	for k < len(ps.batches) && ps.batches[k].done == ps.batches[k].n {
 		b := &ps.batches[k]
-		freed += b.cost
+		st.freed += b.cost
 		ps.prefix += uint64(b.n)
 		if len(ps.spare) < spareEvents {
 			clear(b.ev.Pubs) // let go of the payloads
@@ -195,16 +224,12 @@ func (ps *publishStream) settle(spare []publishAnswer) ([]publishAnswer, *sideca
 		n := copy(ps.batches, ps.batches[k:])
 		clear(ps.batches[n:])
 		ps.batches = ps.batches[:n]
-		if ack == nil {
-			ack = &sidecarpb.PublishAck{}
-		}
+		st.moved = true
 	}
-	if ack != nil {
-		ack.Accepted = ps.prefix
-	}
+	st.accepted = ps.prefix
 	ps.mu.Unlock()
 	clear(got)
-	return got, ack, freed
+	return got, st
 }
 
 // publishCost is what a request holds of its stream's budget while it

@@ -47,7 +47,10 @@ func (st *subStream) batching() bool  { return st.maxBatch > 1 }
 // daemon stops. Credit goes back to the node as sends complete, a quarter
 // window at a time; a client that reads slowly makes Send block, so credit
 // stops and the node queues, drops or blocks by the subscription's policy.
-func (s *sidecarServer) serveStream(ctx context.Context, send func(*sidecarpb.MessageEvent) error, ev state.Event, st *subStream) error {
+//
+// With frames set, live messages go out as packed frames, each as many as
+// the frame holds of those waiting; every other event goes through send.
+func (s *sidecarServer) serveStream(ctx context.Context, send func(*sidecarpb.MessageEvent) error, ev state.Event, st *subStream, frames *frameSender) error {
 	if err := s.loop.post(ctx, input{ev: ev, stream: st}); err != nil {
 		return rpcError(err)
 	}
@@ -76,25 +79,32 @@ func (s *sidecarServer) serveStream(ctx context.Context, send func(*sidecarpb.Me
 				return statusOf(it.err)
 			}
 			n, event := 1, (*sidecarpb.MessageEvent)(nil)
-			if it.out.Kind == state.OutMessage {
-				if st.batching() {
-					n = liveRun(buf[i:], st.maxBatch)
-				}
-				for j := i; j < i+n; j++ {
-					s.metrics.deliverLatency.Observe(float64(max(nowMs-buf[j].out.Msg.TimestampMs, 0)) / 1000)
-				}
-			}
+			var err error
 			switch {
-			case n > 1:
-				event = enc.batch(buf[i : i+n])
+			case it.out.Kind == state.OutMessage && frames != nil:
+				n, err = frames.send(buf[i:])
+			case it.out.Kind == state.OutMessage && st.batching():
+				if n = liveRun(buf[i:], st.maxBatch); n > 1 {
+					event = enc.batch(buf[i : i+n])
+				} else {
+					event = enc.message(it.out.Msg)
+				}
 			case it.out.Kind == state.OutMessage:
 				event = enc.message(it.out.Msg)
 			default:
 				event = outToProto(&it.out)
 			}
-			if err := send(event); err != nil {
+			if event != nil {
+				err = send(event)
+			}
+			if err != nil {
 				s.streamGone(st)
 				return rpcError(err)
+			}
+			if it.out.Kind == state.OutMessage {
+				for j := i; j < i+n; j++ {
+					s.metrics.deliverLatency.Observe(float64(max(nowMs-buf[j].out.Msg.TimestampMs, 0)) / 1000)
+				}
 			}
 			for j := i; j < i+n; j++ {
 				if m := buf[j].out.Msg; m != nil {

@@ -1,0 +1,264 @@
+package netshell
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/nexusd/nexusd/internal/packed"
+	"github.com/nexusd/nexusd/proto/sidecarpb"
+)
+
+// packedFrame encodes records as one frame, failing the test on error.
+func packedFrame(t *testing.T, recs ...packed.Record) *sidecarpb.PackedFrame {
+	t.Helper()
+	var enc packed.Encoder
+	for i := range recs {
+		if err := enc.Append(&recs[i]); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	return &sidecarpb.PackedFrame{Frame: enc.AppendFrame(nil)}
+}
+
+// subscribePacked opens a SubscribePacked stream and reads its
+// subscription info.
+func subscribePacked(t *testing.T, ctx context.Context, ts *testServer, req *sidecarpb.SubscribePackedRequest) grpc.ServerStreamingClient[sidecarpb.PackedEvent] {
+	t.Helper()
+	st, err := ts.app.SubscribePacked(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := st.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.GetEvent().GetSubscriptionInfo() == nil {
+		t.Fatalf("first event %v, want subscription info", ev)
+	}
+	return st
+}
+
+// packedRecords reads frames until it has n live messages, as records
+// whose strings are copied.
+func packedRecords(t *testing.T, st grpc.ServerStreamingClient[sidecarpb.PackedEvent], n int) (recs []packed.Record, ids []string, frames int) {
+	t.Helper()
+	var dec packed.Decoder
+	for len(recs) < n {
+		ev, err := st.Recv()
+		if err != nil {
+			t.Fatalf("after %d of %d messages: %v", len(recs), n, err)
+		}
+		f := ev.GetMessages()
+		if f == nil {
+			t.Fatalf("event %v, want a frame of live messages", ev)
+		}
+		frames++
+		if err := dec.Reset(f.GetFrame()); err != nil {
+			t.Fatal(err)
+		}
+		for dec.Next() {
+			r := *dec.Record()
+			r.Payload = append([]byte(nil), r.Payload...)
+			ids = append(ids, r.MessageID())
+			recs = append(recs, r)
+		}
+	}
+	return recs, ids, frames
+}
+
+// What PublishPacked publishes arrives on SubscribePacked in order, with
+// this daemon's sequence numbers, its own node as source, ids derived from
+// (node, number) as docs/packed.md says, and optional fields kept; many
+// messages share a frame.
+func TestPackedPublishReachesAPackedSubscriberInOrder(t *testing.T) {
+	ts := startServer(t, nil)
+	ctx := ctx5(t)
+	sub := subscribePacked(t, ctx, ts, &sidecarpb.SubscribePackedRequest{
+		Open: &sidecarpb.SubscribePackedRequest_Subscribe{Subscribe: &sidecarpb.SubscribeRequest{Topics: []string{"p/#"}}}})
+	pub, err := ts.app.PublishPacked(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const total = 3000
+	var recs []packed.Record
+	for k := range total {
+		r := packed.Record{Topic: fmt.Sprintf("p/%d", k%2), Payload: fmt.Appendf(nil, "m%d", k)}
+		if k == 7 {
+			r.ContentType, r.Correlation = "text/plain", "c-7"
+		}
+		recs = append(recs, r)
+	}
+	for i := 0; i < total; i += 500 {
+		if err := pub.Send(packedFrame(t, recs[i:i+500]...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for acked := uint64(0); acked < total; {
+		ack, err := pub.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ack.GetFailures()) > 0 {
+			t.Fatalf("failures %v", ack.GetFailures())
+		}
+		if ack.GetWindow() == 0 || ack.GetAccepted() < acked {
+			t.Fatalf("ack %v after accepted %d", ack, acked)
+		}
+		acked = ack.GetAccepted()
+	}
+	got, ids, frames := packedRecords(t, sub, total)
+	seq := map[string]uint64{}
+	for k, r := range got {
+		want := recs[k]
+		if r.Topic != want.Topic || string(r.Payload) != string(want.Payload) || r.ContentType != want.ContentType || r.Correlation != want.Correlation {
+			t.Fatalf("message %d = %s %q %q %q, want %s %q %q %q", k, r.Topic, r.Payload, r.ContentType, r.Correlation,
+				want.Topic, want.Payload, want.ContentType, want.Correlation)
+		}
+		seq[r.Topic]++
+		if r.Seq != seq[r.Topic] || r.Source != ts.s.ID() || r.ID != "" || r.TimestampMs == 0 {
+			t.Fatalf("message %d: seq %d (want %d), source %s (want %s), explicit id %q, ts %d", k, r.Seq, seq[r.Topic], r.Source, ts.s.ID(), r.ID, r.TimestampMs)
+		}
+		if wantID := packed.DeriveID(ts.s.ID(), 0, uint64(k+1)).String(); ids[k] != wantID {
+			t.Fatalf("message %d id %s, want %s", k, ids[k], wantID)
+		}
+	}
+	if frames >= total/2 {
+		t.Errorf("%d messages came in %d frames: frames should hold what accumulated", total, frames)
+	}
+}
+
+// A record PublishPacked cannot publish fails by its index, with the
+// others published; fields only the daemon sets are refused the same way.
+func TestPackedPublishFailsRecordsByIndex(t *testing.T) {
+	ts := startServer(t, nil)
+	ctx := ctx5(t)
+	pub, err := ts.app.PublishPacked(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = pub.Send(packedFrame(t,
+		packed.Record{Topic: "ok/1"},
+		packed.Record{Topic: "bad/+"},
+		packed.Record{Topic: "ok/2", TimestampMs: 5},
+		packed.Record{Topic: "ok/3"},
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Send(packedFrame(t, packed.Record{Topic: "ok/4", Seq: 9}, packed.Record{Topic: "ok/5"})); err != nil {
+		t.Fatal(err)
+	}
+	var failed []*sidecarpb.PackedFailure
+	for acked := uint64(0); acked < 6; {
+		ack, err := pub.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed = append(failed, ack.GetFailures()...)
+		acked = ack.GetAccepted()
+	}
+	want := []uint64{1, 2, 4}
+	if len(failed) != len(want) {
+		t.Fatalf("failures %v, want indexes %v", failed, want)
+	}
+	for i, f := range failed {
+		if f.GetIndex() != want[i] || codes.Code(f.GetCode()) != codes.InvalidArgument || f.GetRetry() || f.GetReason() == "" {
+			t.Errorf("failure %d = %v, want index %d, INVALID_ARGUMENT, no retry, a reason", i, f, want[i])
+		}
+	}
+}
+
+// A frame that is not a valid sourceless frame, or that passes the
+// credit, ends the stream with a status naming the fault, and none of its
+// records is published.
+func TestPackedPublishRefusesBadFramesWhole(t *testing.T) {
+	ts := startServer(t, nil)
+	sourced := packedFrame(t, packed.Record{Topic: "z/1", Source: "n1", Number: 1})
+	truncated := packedFrame(t, packed.Record{Topic: "z/1", Payload: []byte("abc")})
+	truncated.Frame = truncated.Frame[:len(truncated.Frame)-1]
+	var many []packed.Record
+	for range packed.InitialWindow + 1 {
+		many = append(many, packed.Record{Topic: "z/1"})
+	}
+	for _, c := range []struct {
+		name  string
+		frame *sidecarpb.PackedFrame
+		code  codes.Code
+	}{
+		{"a source table", sourced, codes.InvalidArgument},
+		{"a truncated frame", truncated, codes.InvalidArgument},
+		{"records beyond the credit", packedFrame(t, many...), codes.ResourceExhausted},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := ctx5(t)
+			pub, err := ts.app.PublishPacked(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pub.Send(c.frame); err != nil {
+				t.Fatal(err)
+			}
+			_, err = pub.Recv()
+			if status.Code(err) != c.code || status.Convert(err).Message() == "" {
+				t.Fatalf("got %v, want %v with a message", err, c.code)
+			}
+			t.Log(err)
+		})
+	}
+	var published uint64
+	if err := ts.s.loop.query(ctx5(t), func(l *loop) { published = l.node.Status().Counters.Published }); err != nil {
+		t.Fatal(err)
+	}
+	if published != 0 {
+		t.Errorf("refused frames published %d messages", published)
+	}
+}
+
+// Small frames are asked for and kept to, but a message larger than a
+// frame still arrives, in a frame of its own.
+func TestPackedSubscribeKeepsFramesToTheAskedSize(t *testing.T) {
+	ts := startServer(t, nil)
+	ctx := ctx5(t)
+	sub := subscribePacked(t, ctx, ts, &sidecarpb.SubscribePackedRequest{MaxFrameBytes: 4096,
+		Open: &sidecarpb.SubscribePackedRequest_Subscribe{Subscribe: &sidecarpb.SubscribeRequest{Topics: []string{"s/#"}}}})
+	pub, err := ts.app.PublishPacked(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []packed.Record
+	for k := range 200 {
+		size := 100
+		if k == 150 {
+			size = 10000
+		}
+		recs = append(recs, packed.Record{Topic: "s/x", Payload: make([]byte, size)})
+	}
+	if err := pub.Send(packedFrame(t, recs...)); err != nil {
+		t.Fatal(err)
+	}
+	var dec packed.Decoder
+	for got := 0; got < len(recs); {
+		ev, err := sub.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := ev.GetMessages().GetFrame()
+		if err := dec.Reset(f); err != nil {
+			t.Fatal(err)
+		}
+		if len(f) > 4096 && dec.Count() != 1 {
+			t.Fatalf("a frame of %d bytes holds %d messages; only a lone large message may pass 4096", len(f), dec.Count())
+		}
+		for dec.Next() {
+			if len(dec.Record().Payload) != len(recs[got].Payload) {
+				t.Fatalf("message %d has %d bytes, want %d", got, len(dec.Record().Payload), len(recs[got].Payload))
+			}
+			got++
+		}
+	}
+}

@@ -1,0 +1,215 @@
+package netshell
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/nexusd/nexusd/internal/packed"
+	"github.com/nexusd/nexusd/proto/sidecarpb"
+	"github.com/nexusd/nexusd/state"
+)
+
+// publishPackedWindow is the credit PublishPacked gives: a sender may have
+// sent this many records beyond those acknowledged. It never shrinks, so a
+// sender that obeys the last ack it read never passes it; the byte budget
+// (PublishStreamBytes) is what holds back a sender of large payloads, by
+// leaving its frames unread.
+const publishPackedWindow = packed.InitialWindow
+
+// PublishPacked is PublishStream in packed frames (docs/packed.md): a
+// reader goroutine validates each frame whole, turns its records into one
+// PublishedBatch with consecutive request ids, and posts it; this
+// goroutine acknowledges by cumulative count, with the credit window and
+// each failure by its record index. A frame that is not a valid sourceless
+// frame ends the stream, and none of its records is published.
+func (s *sidecarServer) PublishPacked(stream grpc.BidiStreamingServer[sidecarpb.PackedFrame, sidecarpb.PackedAck]) error {
+	ctx := stream.Context()
+	ps := &publishStream{wake: make(chan struct{}, 1)}
+	room := newBudget(s.o.PublishStreamBytes)
+	readErr := make(chan error, 1)
+	go func() { readErr <- s.readPacked(ctx, stream, ps, room) }()
+	var got []publishAnswer
+	var ack sidecarpb.PackedAck
+	var failed []*sidecarpb.PackedFailure // not yet below accepted
+	return s.loop.serveAnswers(ctx, ps.wake, readErr, ps.idle, func() error {
+		var st settled
+		got, st = ps.settle(got, func(index uint64, err error) {
+			failed = append(failed, &sidecarpb.PackedFailure{
+				Index: index, Code: uint32(grpcCode(err)), Retry: state.CodeOf(err) == state.Unavailable, Reason: err.Error()})
+		})
+		room.give(st.freed)
+		if !st.moved {
+			return nil
+		}
+		// An ack lists the failures among the records it newly counts,
+		// in ascending index: answers come in any order, batches whole.
+		slices.SortFunc(failed, func(a, b *sidecarpb.PackedFailure) int { return cmp.Compare(a.Index, b.Index) })
+		k := 0
+		for k < len(failed) && failed[k].Index < st.accepted {
+			k++
+		}
+		ack.Accepted, ack.Window, ack.Failures = st.accepted, publishPackedWindow, failed[:k]
+		err := stream.Send(&ack)
+		failed = append(failed[:0], failed[k:]...)
+		if err != nil {
+			return rpcError(err)
+		}
+		return nil
+	})
+}
+
+// readPacked reads PublishPacked frames until the stream ends or fails.
+func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamingServer[sidecarpb.PackedFrame, sidecarpb.PackedAck],
+	ps *publishStream, room *budget) error {
+	dec := packed.Decoder{Limits: s.packedLimits()}
+	var topics []string // the frame's topic table, as strings of their own
+	var received uint64
+	var refused []publishAnswer // req: the record's index in its frame, then its id
+	for {
+		f, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		if err := dec.Reset(f.GetFrame()); err != nil {
+			return frameStatus(received, err)
+		}
+		n := dec.Count()
+		if n == 0 {
+			continue
+		}
+		if dec.Sources() > 0 {
+			return status.Errorf(codes.InvalidArgument, "packed frame at record %d has a source table: PublishPacked frames are sourceless (the daemon numbers and names what it publishes)", received)
+		}
+		ps.mu.Lock()
+		limit := ps.prefix + publishPackedWindow
+		ps.mu.Unlock()
+		if received+uint64(n) > limit {
+			return status.Errorf(codes.ResourceExhausted, "records %d to %d were sent beyond the credit: the last ack allowed up to record %d; wait for acks before sending more",
+				received, received+uint64(n)-1, limit-1)
+		}
+		topics = topics[:0]
+		for i := range dec.Topics() {
+			// Strings of their own: a message outlives its frame in the
+			// node's rings, and must not keep the whole frame alive.
+			topics = append(topics, strings.Clone(dec.Topic(i)))
+		}
+		// The frame's bytes are what its records hold of the budget: each
+		// topic is one string per frame, and payloads are copied out.
+		cost := len(f.GetFrame()) + n*packedRecordCost
+		if err := room.take(ctx, cost); err != nil {
+			return err
+		}
+		// The node answers a frame's publishes by consecutive ids, so
+		// records refused here take the ids after those it publishes,
+		// and the batch remembers which record each id is.
+		base := s.loop.newIDs(n)
+		ev := ps.event(n)
+		ev.Pubs = ev.Pubs[:0]
+		refused = refused[:0]
+		for i := 0; dec.Next(); i++ {
+			r := dec.Record()
+			if err := publishOnly(r); err != nil {
+				refused = append(refused, publishAnswer{req: uint64(i), err: err})
+				continue
+			}
+			ev.Pubs = append(ev.Pubs, state.Published{
+				Req:         base + uint64(len(ev.Pubs)),
+				Topic:       topics[r.TopicIndex],
+				Payload:     append([]byte(nil), r.Payload...),
+				ContentType: strings.Clone(r.ContentType),
+				Retain:      r.Retain,
+				Correlation: strings.Clone(r.Correlation),
+				TTLMs:       r.TTLMs,
+			})
+		}
+		var order []uint32
+		if len(refused) > 0 {
+			order = make([]uint32, 0, n)
+			next := 0 // record index of the next published one
+			for _, f := range refused {
+				for ; next < int(f.req); next++ {
+					order = append(order, uint32(next))
+				}
+				next++
+			}
+			for ; next < n; next++ {
+				order = append(order, uint32(next))
+			}
+			for k := range refused {
+				order = append(order, uint32(refused[k].req))
+				refused[k].req = base + uint64(len(ev.Pubs)+k)
+			}
+		}
+		received += uint64(n)
+		ps.add(base, n, cost, ev, order)
+		if len(refused) > 0 {
+			ps.mu.Lock()
+			ps.answers = append(ps.answers, refused...)
+			ps.mu.Unlock()
+			ps.poke()
+		}
+		if len(ev.Pubs) == 0 {
+			continue
+		}
+		if err := s.loop.post(ctx, input{ev: ev, reply: ps}); err != nil {
+			return err
+		}
+	}
+}
+
+// packedRecordCost is what a packed record holds of its stream's budget
+// beyond its bytes in the frame: the Published and Message around them.
+const packedRecordCost = 256
+
+// packedLimits are the frames the sidecar takes: as large as gRPC lets in,
+// with payloads judged by the node (a record over --max-payload fails by
+// its index, as on PublishStream, instead of ending the stream).
+func (s *sidecarServer) packedLimits() packed.Limits {
+	n := sidecarMaxRecv(s.o)
+	return packed.Limits{MaxFrameBytes: n, MaxPayloadBytes: n}
+}
+
+// publishOnly refuses a record carrying what only the daemon may set.
+func publishOnly(r *packed.Record) error {
+	var what string
+	switch {
+	case r.TimestampMs != 0:
+		what = "a timestamp"
+	case r.Seq != 0 || r.PrevSeq != 0:
+		what = "a sequence"
+	case r.ID != "":
+		what = "a message id"
+	case r.DroppedFrom != 0:
+		what = "dropped_from"
+	case r.SyncOnly:
+		what = "the sync-only flag"
+	default:
+		return nil
+	}
+	return &state.Error{Code: state.Invalid, Msg: fmt.Sprintf("record on %q carries %s: the daemon sets it; leave it out", r.Topic, what)}
+}
+
+// frameStatus is the status that ends a stream whose frame was refused;
+// first is the stream index of the frame's first record.
+func frameStatus(first uint64, err error) error {
+	var pe *packed.Error
+	if !errors.As(err, &pe) {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	code := codes.InvalidArgument
+	if pe.Limit {
+		code = codes.ResourceExhausted
+	}
+	if pe.Record >= 0 {
+		return status.Errorf(code, "%v (stream record %d); no record of this frame was taken", err, first+uint64(pe.Record))
+	}
+	return status.Errorf(code, "%v; no record of this frame was taken", err)
+}

@@ -1,0 +1,140 @@
+package netshell
+
+import (
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/nexusd/nexusd/internal/packed"
+	"github.com/nexusd/nexusd/proto/sidecarpb"
+	"github.com/nexusd/nexusd/state"
+)
+
+// Packed subscription frames: at most this many records, and by default
+// this many bytes (SubscribePackedRequest.max_frame_bytes sets another).
+// Larger frames gain nothing and hold the first message back.
+const (
+	packedFrameRecords   = 1024
+	packedFrameBytes     = 256 << 10
+	minPackedFrameBytes  = 1 << 10
+	packedFrameSlackSize = 1 << 10 // header room for a frame of one large message
+)
+
+// SubscribePacked is Subscribe or ResumeSubscribe with live messages sent
+// as packed frames (docs/packed.md). A frame takes what has accumulated
+// for the stream when it is sent, so frames grow with the rate and a lone
+// message still goes at once. Every other event is the MessageEvent the v1
+// stream would send.
+func (s *sidecarServer) SubscribePacked(in *sidecarpb.SubscribePackedRequest, stream grpc.ServerStreamingServer[sidecarpb.PackedEvent]) error {
+	window, _ := streamSizes(s.o, packedFrameRecords)
+	st := newSubStream(s.loop.newID(), window, packedFrameRecords)
+	st.windowBytes = s.o.StreamWindowBytes
+	var ev state.Event
+	switch {
+	case in.GetSubscribe() != nil:
+		sub, err := subscribeFromProto(st.handle, window, in.GetSubscribe())
+		if err != nil {
+			return err
+		}
+		sub.CreditBytes = st.windowBytes
+		ev = sub
+	case in.GetResume() != nil:
+		res, err := resumeFromProto(st.handle, window, in.GetResume())
+		if err != nil {
+			return err
+		}
+		res.CreditBytes = st.windowBytes
+		ev = res
+	default:
+		return status.Error(codes.InvalidArgument, "SubscribePackedRequest sets neither subscribe nor resume: set one")
+	}
+	maxFrame := int(in.GetMaxFrameBytes())
+	switch {
+	case maxFrame == 0:
+		maxFrame = packedFrameBytes
+	case maxFrame < minPackedFrameBytes:
+		return status.Errorf(codes.InvalidArgument, "max_frame_bytes %d is below %d: frames that small cost more than they carry; use 0 for the default", maxFrame, minPackedFrameBytes)
+	}
+	fs := &frameSender{stream: stream, maxFrame: min(maxFrame, sidecarMaxRecv(s.o))}
+	send := func(e *sidecarpb.MessageEvent) error {
+		fs.wrapped.Event = e
+		fs.event.Kind = &fs.wrapped
+		return stream.Send(&fs.event)
+	}
+	return s.serveStream(stream.Context(), send, ev, st, fs)
+}
+
+// frameSender encodes a stream's live messages into packed frames, in
+// memory it reuses: Send encodes before it returns.
+type frameSender struct {
+	stream   grpc.ServerStreamingServer[sidecarpb.PackedEvent]
+	maxFrame int
+	enc      packed.Encoder
+	ids      packed.IDSplitter
+	buf      []byte
+	frame    sidecarpb.PackedFrame
+	messages sidecarpb.PackedEvent_Messages
+	wrapped  sidecarpb.PackedEvent_Event
+	event    sidecarpb.PackedEvent
+}
+
+// send sends one frame of the live messages at the head of items and
+// returns how many it took (at least one).
+func (fs *frameSender) send(items []streamItem) (int, error) {
+	fs.enc.Reset()
+	n := 0
+	for n < len(items) && !items[n].end && items[n].out.Kind == state.OutMessage {
+		m := items[n].out.Msg
+		alone := false
+		if n == 0 {
+			// A message larger than a frame goes in a frame of its own.
+			size := len(m.Payload) + len(m.Topic) + len(m.Source) + len(m.ID) + len(m.ContentType) + len(m.Correlation) + packedFrameSlackSize
+			alone = size > fs.maxFrame
+			fs.enc.Limits = packed.Limits{
+				MaxFrameBytes:   max(fs.maxFrame, size),
+				MaxRecords:      packedFrameRecords,
+				MaxPayloadBytes: max(len(m.Payload), packed.DefaultLimits().MaxPayloadBytes),
+			}
+		}
+		r := packed.Record{
+			Topic:       m.Topic,
+			Payload:     m.Payload,
+			ContentType: m.ContentType,
+			Correlation: m.Correlation,
+			TimestampMs: m.TimestampMs,
+			Source:      m.Source,
+			Seq:         m.Seq,
+		}
+		if r.PrevSeq = m.Seq - 1; m.Seq == 0 {
+			r.PrevSeq = 0
+		}
+		if num, ok := fs.ids.Split(m.Source, m.ID); ok {
+			r.Number = num
+		} else {
+			r.ID = m.ID
+		}
+		if err := fs.enc.Append(&r); err != nil {
+			if n > 0 {
+				break // full; or it gets a frame of its own next
+			}
+			// The node checked every field already, so only a bug could
+			// make a message no frame holds; it still reaches the client.
+			fs.wrapped.Event = &sidecarpb.MessageEvent{Event: &sidecarpb.MessageEvent_Message{Message: messageToProto(m)}}
+			fs.event.Kind = &fs.wrapped
+			return 1, fs.stream.Send(&fs.event)
+		}
+		n++
+		if alone {
+			break
+		}
+	}
+	fs.buf = fs.enc.AppendFrame(fs.buf[:0])
+	fs.frame.Frame = fs.buf
+	fs.messages.Messages = &fs.frame
+	fs.event.Kind = &fs.messages
+	err := fs.stream.Send(&fs.event)
+	if cap(fs.buf) > 4*fs.maxFrame {
+		fs.buf = nil // one huge message does not stay with the stream
+	}
+	return n, err
+}
