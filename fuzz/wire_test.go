@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/nexusd/nexusd/internal/packed"
 	"github.com/nexusd/nexusd/netshell"
 	"github.com/nexusd/nexusd/proto/discoverypb"
 	"github.com/nexusd/nexusd/proto/meshpb"
@@ -51,7 +52,8 @@ func FuzzBeacon(f *testing.F) {
 
 // FuzzMeshRequest calls every mesh RPC with arbitrary request frames, as a
 // peer could send them, on a daemon that knows a peer and has a
-// subscriber. Each call is refused with a gRPC status that says why, or
+// subscriber; PushPacked gets packed frames among its seeds, so mutations
+// reach the frame decoder behind the real handler. Each call is refused with a gRPC status that says why, or
 // taken without harm.
 func FuzzMeshRequest(f *testing.F) {
 	env := &meshpb.MessageEnvelope{MessageId: "m1", Topic: "a/b", Payload: []byte("x"), SourceNodeId: "p1",
@@ -62,8 +64,25 @@ func FuzzMeshRequest(f *testing.F) {
 		&meshpb.MessageEnvelope{MessageId: "m3", Topic: "a/+", SourceNodeId: "self", TtlMs: -1},
 		&meshpb.ResendRequest{SourceNodeId: "self", Topic: "a/b", FromSequence: 1, ToSequence: 3, RequesterNodeId: "p1"},
 		&meshpb.ResendRequest{SourceNodeId: "self", Topic: "a/b", FromSequence: 5, ToSequence: 2},
+		&meshpb.PackedPush{Frame: packedFrame(f,
+			packed.Record{Topic: "a/b", Payload: []byte("x"), Source: "p1", Number: 1, Seq: 2, PrevSeq: 1, TimestampMs: 1},
+			packed.Record{Topic: "a/b", Source: "p1", Number: 2, Seq: 3, TimestampMs: 1, Retain: true, ContentType: "text/plain"},
+			packed.Record{Topic: "c", Payload: []byte("y"), Source: "p1", ID: "m9", Seq: 9, PrevSeq: 4, DroppedFrom: 3, TTLMs: 50, TimestampMs: 7},
+			packed.Record{Topic: "a/+", Source: "self", Number: 5, SyncOnly: true, Correlation: "c"}), SentAtMs: 1},
+		&meshpb.PackedPush{Frame: packedFrame(f, packed.Record{Topic: "a/b", Payload: []byte("sourceless")})},
 	}
 	fuzzRequests(f, &meshpb.MeshService_ServiceDesc, seeds)
+}
+
+// packedFrame encodes records as one packed frame, a PushPacked seed.
+func packedFrame(tb testing.TB, recs ...packed.Record) []byte {
+	var e packed.Encoder
+	for i := range recs {
+		if err := e.Append(&recs[i]); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return e.AppendFrame(nil)
 }
 
 // FuzzSidecarRequest does the same for every sidecar RPC, as an

@@ -106,6 +106,16 @@ func flagDefs() []flagDef {
 			return nil
 		}
 	}
+	boolean := func(p func(*Options) *bool) func(*Options, string) error {
+		return func(o *Options, s string) error {
+			v, err := strconv.ParseBool(s)
+			if err != nil {
+				return errBad
+			}
+			*p(o) = v
+			return nil
+		}
+	}
 	off := func(s string) string {
 		if s == "off" || s == "none" {
 			return ""
@@ -181,6 +191,8 @@ func flagDefs() []flagDef {
 		{"seed-resolve-interval", d.SeedResolveInterval.String(), "how often --peers DNS names are looked up again", durWant, dur(func(o *Options) *time.Duration { return &o.SeedResolveInterval }, false)},
 		{"max-fetches-in-flight", strconv.Itoa(d.MaxFetchesInFlight), "peer state fetches under way at once, all peers together", "a number from 1 to 1024", count(func(o *Options) *int { return &o.MaxFetchesInFlight })},
 		{"mesh-max-conns", strconv.Itoa(d.MeshMaxConns), "connections the mesh port holds at once; beyond, new ones wait in the kernel's backlog until one closes", "a number from 2 to 1048576", count(func(o *Options) *int { return &o.MeshMaxConns })},
+		{"mesh-packed", strconv.FormatBool(d.MeshPacked), "push to peers in packed frames (PushPacked), falling back per peer to PushMessageBatchStream where a peer lacks it; false: PushMessageBatchStream only (PushPacked is served either way)", "true or false",
+			boolean(func(o *Options) *bool { return &o.MeshPacked })},
 		{"message-buffer-size", strconv.Itoa(d.MessageBufferSize), "replay ring per topic, in messages", "a positive number", count(func(o *Options) *int { return &o.MessageBufferSize })},
 		{"max-buffer-memory", "64MiB", "bytes all replay rings hold together (payload, topic and a fixed overhead a message)", "a size such as 67108864, 512KiB or 64MiB", size(func(o *Options) *int { return &o.RingBytes })},
 		{"max-buffer-bytes", "512MiB", "bytes everything that holds messages holds together (rings, queues, backlogs, retained...); past it the oldest are shed", "a size such as 536870912 or 512MiB (at least 1MiB)", size(func(o *Options) *int { return &o.BudgetBytes })},

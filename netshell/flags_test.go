@@ -32,7 +32,7 @@ func TestNoFlagsGiveTheSpecDefaults(t *testing.T) {
 		"block-timeout-ms": o.BlockTimeout, "default-message-ttl": o.DefaultTTL, "max-payload": o.MaxPayloadBytes,
 		"beacon-interval": o.BeaconInterval, "suspect-after": o.SuspectAfter, "seed-resolve-interval": o.SeedResolveInterval,
 		"max-fetches-in-flight": o.MaxFetchesInFlight, "heartbeat-interval": o.HeartbeatInterval,
-		"max-patterns": o.MaxPatterns, "max-retained": o.MaxRetained,
+		"max-patterns": o.MaxPatterns, "max-retained": o.MaxRetained, "mesh-packed": o.MeshPacked,
 	} {
 		want := map[string]any{
 			"cluster": "default", "mcast-addr": "239.255.42.1", "mcast-port": 5670, "mesh-port": 5671, "app-port": 5672,
@@ -42,6 +42,7 @@ func TestNoFlagsGiveTheSpecDefaults(t *testing.T) {
 			"default-message-ttl": time.Duration(0), "max-payload": 1 << 20,
 			"beacon-interval": time.Second, "suspect-after": 3 * time.Second, "seed-resolve-interval": 30 * time.Second,
 			"max-fetches-in-flight": 16, "heartbeat-interval": 30 * time.Second, "max-patterns": 10000, "max-retained": 100000,
+			"mesh-packed": true,
 		}[name]
 		if got != want {
 			t.Errorf("--%s defaults to %v, want %v (docs/protocol.md §12)", name, got, want)
@@ -59,6 +60,7 @@ func TestFlagsTakeBothFormsAndEnvironmentFillsTheRest(t *testing.T) {
 		"NEXUSD_SUBSCRIBER_QUEUE_LIMIT":  "500",
 		"NEXUSD_PAUSED_SUBSCRIPTION_TTL": "1m",
 		"NEXUSD_MAX_PAYLOAD":             "2MiB",
+		"NEXUSD_MESH_PACKED":             "false",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +75,7 @@ func TestFlagsTakeBothFormsAndEnvironmentFillsTheRest(t *testing.T) {
 		{"default-message-ttl", o.DefaultTTL, 90 * time.Second}, {"backpressure-policy", o.BackpressurePolicy, state.Block},
 		{"block-timeout-ms", o.BlockTimeout, 250 * time.Millisecond}, {"mcast-addr", o.McastAddr, ""},
 		{"subscriber-queue-limit (env)", o.QueueLimit, 500}, {"paused-subscription-ttl (env)", o.PausedTTL, time.Minute},
-		{"max-payload (env)", o.MaxPayloadBytes, 2 << 20},
+		{"max-payload (env)", o.MaxPayloadBytes, 2 << 20}, {"mesh-packed (env)", o.MeshPacked, false},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -115,6 +117,8 @@ func TestBadValuesNameTheFlagAndWhatItAccepts(t *testing.T) {
 		{[]string{"--cluster"}, nil, []string{"--cluster", "needs a value"}},
 		{[]string{"stray"}, nil, []string{"stray", "flags only"}},
 		{nil, map[string]string{"NEXUSD_MESH_PORT": "x"}, []string{"--mesh-port", "NEXUSD_MESH_PORT", "port number"}},
+		{[]string{"--mesh-packed=maybe"}, nil, []string{"--mesh-packed", `"maybe"`, "true or false"}},
+		{nil, map[string]string{"NEXUSD_MESH_PACKED": "yes"}, []string{"--mesh-packed", "NEXUSD_MESH_PACKED", "true or false"}},
 	}
 	for _, c := range cases {
 		_, err := ParseFlags(c.args, env(c.env))

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/nexusd/nexusd/internal/packed"
 	"github.com/nexusd/nexusd/internal/pushstream"
 	"github.com/nexusd/nexusd/proto/meshpb"
 	"github.com/nexusd/nexusd/state"
@@ -24,19 +25,28 @@ var errAckTimeout = errors.New("peer did not acknowledge pushes within the call 
 // effects in its pushstream.Sender, which holds the push path's semantics
 // (shared with the simulator): the link's goroutine packs whatever is
 // queued into batches (up to MaxPushBatch messages or MaxPushBatchBytes)
-// on one PushMessageBatchStream, opened on demand; cumulative answers
-// complete the calls in order, a refusal that asks for a retry completes
-// its call with an error so the node pushes it again; when the stream
-// breaks, every push not yet answered, and every push queued behind them,
-// fails. A peer without the batch stream (v1) gets PushMessageStream, one
-// envelope per frame.
+// on one stream, opened on demand; cumulative answers complete the calls
+// in order, a refusal that asks for a retry completes its call with an
+// error so the node pushes it again; when the stream breaks, every push
+// not yet answered, and every push queued behind them, fails.
+//
+// The stream is PushPacked, each batch one packed frame (with --mesh-packed;
+// else PushMessageBatchStream). A peer that answers a stream with
+// UNIMPLEMENTED gets the next older one from then on: PushMessageBatchStream,
+// then PushMessageStream (v1), one envelope per frame.
 type pushLink struct {
 	m       *meshClient
 	pc      *peerConn
 	wake    chan struct{}
 	started sync.Once
 	stopped chan struct{} // closed when run returns
-	v1      atomic.Bool
+	wire    atomic.Int32  // the pushWire streams open with
+
+	// used by the link's goroutine only, which encodes and sends
+	enc   packed.Encoder
+	split packed.IDSplitter
+	rec   packed.Record
+	frame []byte
 
 	mu     sync.Mutex
 	s      pushstream.Sender[state.Envelope]
@@ -45,18 +55,48 @@ type pushLink struct {
 	began  bool // something was ever pushed: the stream keeps the connection
 }
 
-// pushStream is one open gRPC stream, the Sender's stream number id.
+// pushStream is one open gRPC stream, the Sender's stream number id. One
+// of packed, batch and v1 is set, as wire says.
 type pushStream struct {
 	k      *pushLink
 	id     uint64
 	ctx    context.Context
 	cancel context.CancelFunc
+	wire   pushWire
+	packed grpc.BidiStreamingClient[meshpb.PackedPush, meshpb.BatchAck]
 	batch  grpc.BidiStreamingClient[meshpb.MessageBatch, meshpb.BatchAck]
 	v1     grpc.BidiStreamingClient[meshpb.MessageEnvelope, meshpb.Ack]
 }
 
+// pushWire is an RPC a push link sends on, newest first: a peer that lacks
+// one gets the next.
+type pushWire int32
+
+const (
+	wirePacked pushWire = iota // PushPacked
+	wireBatch                  // PushMessageBatchStream
+	wireV1                     // PushMessageStream
+)
+
+// pushWires names the wires in metrics, by pushWire.
+var pushWires = [...]string{"packed", "batch", "v1"}
+
 func newPushLink(m *meshClient, pc *peerConn) *pushLink {
-	return &pushLink{m: m, pc: pc, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+	k := &pushLink{m: m, pc: pc, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+	k.enc.Limits = pushFrameLimits(m.o)
+	if !m.o.MeshPacked {
+		k.wire.Store(int32(wireBatch))
+	}
+	return k
+}
+
+// downgrade moves the link from wire w to the next older one, once: the
+// peer answered w with UNIMPLEMENTED.
+func (k *pushLink) downgrade(w pushWire) {
+	if w == wireV1 || !k.wire.CompareAndSwap(int32(w), int32(w+1)) {
+		return
+	}
+	k.m.log.Info("peer lacks a push stream; using an older one", "peer", k.pc.id, "lacks", pushWires[w], "now", pushWires[w+1])
 }
 
 // enqueue is called by the loop; it never blocks.
@@ -153,12 +193,22 @@ func (k *pushLink) sendOne() bool {
 
 func (k *pushLink) open() (*pushStream, error) {
 	ctx, cancel := context.WithCancel(k.pc.ctx)
-	s := &pushStream{k: k, ctx: ctx, cancel: cancel}
+	s := &pushStream{k: k, ctx: ctx, cancel: cancel, wire: pushWire(k.wire.Load())}
 	var err error
-	if k.v1.Load() {
-		s.v1, err = k.pc.client.PushMessageStream(ctx)
-	} else {
+	switch s.wire {
+	case wirePacked:
+		if s.packed, err = k.pc.client.PushPacked(ctx); err == nil {
+			var lacks bool
+			if lacks, err = s.lacksPacked(); lacks {
+				cancel()
+				k.downgrade(wirePacked)
+				return k.open()
+			}
+		}
+	case wireBatch:
 		s.batch, err = k.pc.client.PushMessageBatchStream(ctx)
+	default:
+		s.v1, err = k.pc.client.PushMessageStream(ctx)
 	}
 	if err != nil {
 		cancel()
@@ -177,11 +227,16 @@ func (k *pushLink) open() (*pushStream, error) {
 }
 
 func (s *pushStream) send(items []pushstream.Item[state.Envelope]) error {
-	if s.v1 != nil {
+	frames := &s.k.m.counters.pushFrames
+	switch s.wire {
+	case wirePacked:
+		return s.sendPacked(items)
+	case wireV1:
 		for i := range items {
 			if err := s.v1.Send(envelopeToProto(&items[i].V)); err != nil {
 				return err
 			}
+			frames[wireV1].Add(1)
 		}
 		return nil
 	}
@@ -191,6 +246,7 @@ func (s *pushStream) send(items []pushstream.Item[state.Envelope]) error {
 		fillEnvelopeProto(&envs[i], &items[i].V)
 		b.Messages[i] = &envs[i]
 	}
+	frames[wireBatch].Add(1)
 	return s.batch.Send(b)
 }
 
@@ -200,10 +256,13 @@ func (s *pushStream) receive() {
 	k := s.k
 	var hdr interface{ Get(string) []string }
 	var err error
-	if s.v1 != nil {
-		hdr, err = s.v1.Header()
-	} else {
+	switch s.wire {
+	case wirePacked:
+		hdr, err = s.packed.Header()
+	case wireBatch:
 		hdr, err = s.batch.Header()
+	default:
+		hdr, err = s.v1.Header()
 	}
 	if err == nil {
 		if ids := hdr.Get(instanceHeader); len(ids) > 0 && ids[0] != k.pc.id {
@@ -213,7 +272,8 @@ func (s *pushStream) receive() {
 	var count uint64
 	for err == nil {
 		var refused []*meshpb.Ack
-		if s.v1 != nil {
+		switch s.wire {
+		case wireV1:
 			var a *meshpb.Ack
 			if a, err = s.v1.Recv(); err == nil {
 				count++
@@ -221,9 +281,14 @@ func (s *pushStream) receive() {
 					refused = append(refused, a)
 				}
 			}
-		} else {
+		default:
 			var a *meshpb.BatchAck
-			if a, err = s.batch.Recv(); err == nil {
+			if s.wire == wirePacked {
+				a, err = s.packed.Recv()
+			} else {
+				a, err = s.batch.Recv()
+			}
+			if err == nil {
 				count = a.GetAccepted()
 				refused = a.GetFailures()
 			}
@@ -232,9 +297,8 @@ func (s *pushStream) receive() {
 			err = s.onAck(count, refused)
 		}
 	}
-	if status.Code(err) == codes.Unimplemented && s.v1 == nil {
-		k.m.log.Info("peer has no batched push stream; using PushMessageStream (v1)", "peer", k.pc.id)
-		k.v1.Store(true)
+	if status.Code(err) == codes.Unimplemented {
+		k.downgrade(s.wire)
 	}
 	k.breakStream(s, err)
 }

@@ -16,8 +16,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/nexusd/nexusd/internal/packed"
 	"github.com/nexusd/nexusd/internal/pushstream"
 	"github.com/nexusd/nexusd/proto/meshpb"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
@@ -29,13 +31,53 @@ import (
 type fakePeer struct {
 	meshpb.UnimplementedMeshServiceServer
 	v1Only  bool            // no PushMessageBatchStream, as a v1 daemon
+	packed  bool            // serves PushPacked; else it answers UNIMPLEMENTED
+	header  bool            // and sends headers first, as a daemon's server does
 	breakAt int             // break the batch stream after receiving this many envelopes (0: never)
 	silent  bool            // never acknowledge
 	refuse  map[string]bool // message id -> refused, for now (true) or for good
 
 	mu      sync.Mutex
-	got     []string // message ids in arrival order
-	batches []int    // sizes
+	got     []string        // message ids in arrival order
+	batches []int           // sizes
+	frames  []int           // sizes of the PushPacked frames among them
+	records []packed.Record // PushPacked records, their views cleared
+}
+
+func (f *fakePeer) PushPacked(st grpc.BidiStreamingServer[meshpb.PackedPush, meshpb.BatchAck]) error {
+	if !f.packed {
+		if f.header {
+			st.SendHeader(metadata.Pairs(instanceHeader, "peer"))
+		}
+		return status.Error(codes.Unimplemented, "unknown method")
+	}
+	st.SendHeader(metadata.Pairs(instanceHeader, "peer")) // at once, as a daemon's mesh server does
+	var dec packed.Decoder
+	var n uint64
+	for {
+		p, err := st.Recv()
+		if err != nil {
+			return err
+		}
+		if err := dec.Reset(p.GetFrame()); err != nil {
+			return status.Error(codes.InvalidArgument, err.Error())
+		}
+		f.mu.Lock()
+		f.frames = append(f.frames, dec.Count())
+		f.batches = append(f.batches, dec.Count())
+		for dec.Next() {
+			r := *dec.Record()
+			f.got = append(f.got, r.MessageID())
+			r.Topic, r.Source, r.ID, r.Payload = strings.Clone(r.Topic), strings.Clone(r.Source), strings.Clone(r.ID), nil
+			r.ContentType, r.Correlation = "", ""
+			f.records = append(f.records, r)
+		}
+		f.mu.Unlock()
+		n += uint64(dec.Count())
+		if err := st.Send(&meshpb.BatchAck{Accepted: n}); err != nil {
+			return err
+		}
+	}
 }
 
 func (f *fakePeer) PushMessageBatchStream(st grpc.BidiStreamingServer[meshpb.MessageBatch, meshpb.BatchAck]) error {
@@ -161,11 +203,14 @@ func (c *completions) waitAny(t *testing.T, n int) []state.Event {
 	}
 }
 
-func newTestMeshClient(t *testing.T) (*meshClient, *completions) {
+func newTestMeshClient(t *testing.T, mod ...func(*Options)) (*meshClient, *completions) {
 	t.Helper()
 	o := DefaultOptions()
 	o.CallTimeout = time.Second
 	o.MaxPushBatch = 64
+	for _, f := range mod {
+		f(&o)
+	}
 	c := &completions{}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := newMeshClient(ctx, "me", &o, slog.New(slog.DiscardHandler), clock.New(), &shellCounters{}, c.add, grpc.WithTransportCredentials(insecure.NewCredentials()))

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/nexusd/nexusd/internal/packed"
 	"github.com/nexusd/nexusd/proto/meshpb"
 	"github.com/nexusd/nexusd/state"
 )
@@ -18,16 +19,17 @@ import (
 // pushStreamWindow is how many received batches of one push stream may
 // wait for the node's answer before the server stops reading the stream
 // (gRPC flow control then holds the sender back). Senders pack at most
-// 1 MiB a batch, and the message limit caps any batch, so what one stream
-// holds stays bounded.
+// 256 KiB of payload a batch (a single larger message goes alone), and the
+// message limit caps any batch, so what one stream holds stays bounded.
 const pushStreamWindow = 16
 
 // meshServer serves MeshService: the reliable daemon-to-daemon path. Every
 // call becomes one event for the loop and is answered from its effect.
 type meshServer struct {
 	meshpb.UnimplementedMeshServiceServer
-	loop *loop
-	log  *slog.Logger
+	loop   *loop
+	log    *slog.Logger
+	frames packed.Limits // what a PushPacked frame may hold
 
 	// The last NodeState converted, reused while the node hands out the
 	// same (immutable) state.
@@ -94,36 +96,46 @@ func (s *meshServer) Leave(ctx context.Context, in *meshpb.LeaveNotice) (*emptyp
 // PushMessageBatchStream takes a peer's ordered batches; each batch is one
 // PushReceived, acknowledged by cumulative count.
 func (s *meshServer) PushMessageBatchStream(stream grpc.BidiStreamingServer[meshpb.MessageBatch, meshpb.BatchAck]) error {
-	var total uint64
 	return s.servePush(stream.Context(),
-		func() ([]*meshpb.MessageEnvelope, int64, error) {
+		func() ([]state.Envelope, int64, error) {
 			b, err := stream.Recv()
-			return b.GetMessages(), b.GetSentAtMs(), err
+			if err != nil {
+				return nil, 0, err
+			}
+			return envelopesFromProto(b.GetMessages()), b.GetSentAtMs(), nil
 		},
-		func(done []pushDone) error {
-			ack := &meshpb.BatchAck{}
-			for _, d := range done {
-				total += uint64(len(d.ids))
-				for i, err := range d.errs {
-					if err != nil {
-						ack.Failures = append(ack.Failures, pushAck(d.ids[i], err))
-					}
+		batchAcks(stream.Send))
+}
+
+// batchAcks answers a stream acknowledged by BatchAck: the envelopes
+// answered since the stream opened, and those of the answered batches that
+// were refused, by message id.
+func batchAcks(send func(*meshpb.BatchAck) error) func([]pushDone) error {
+	var total uint64
+	return func(done []pushDone) error {
+		ack := &meshpb.BatchAck{}
+		for _, d := range done {
+			total += uint64(len(d.ids))
+			for i, err := range d.errs {
+				if err != nil {
+					ack.Failures = append(ack.Failures, pushAck(d.ids[i], err))
 				}
 			}
-			ack.Accepted = total
-			return stream.Send(ack)
-		})
+		}
+		ack.Accepted = total
+		return send(ack)
+	}
 }
 
 // PushMessageStream is the v1 stream: one Ack per envelope, in order.
 func (s *meshServer) PushMessageStream(stream grpc.BidiStreamingServer[meshpb.MessageEnvelope, meshpb.Ack]) error {
 	return s.servePush(stream.Context(),
-		func() ([]*meshpb.MessageEnvelope, int64, error) {
+		func() ([]state.Envelope, int64, error) {
 			e, err := stream.Recv()
 			if err != nil {
 				return nil, 0, err
 			}
-			return []*meshpb.MessageEnvelope{e}, 0, nil
+			return []state.Envelope{envelopeFromProto(e)}, 0, nil
 		},
 		func(done []pushDone) error {
 			for _, d := range done {
@@ -150,7 +162,9 @@ type pushDone struct {
 // batch into a PushReceived (at most pushStreamWindow unanswered), and this
 // goroutine sends acknowledgements as the answers come, in order. When the
 // peer closes its side, the answers still owed are sent before returning.
-func (s *meshServer) servePush(ctx context.Context, recv func() ([]*meshpb.MessageEnvelope, int64, error), ack func([]pushDone) error) error {
+// recv returns the next batch, or the error that ends the stream (io.EOF:
+// the peer is done); the batch is the node's once returned.
+func (s *meshServer) servePush(ctx context.Context, recv func() ([]state.Envelope, int64, error), ack func([]pushDone) error) error {
 	from := peerAddr(ctx)
 	answers := newMailbox[state.Effect]()
 	var mu sync.Mutex
@@ -170,15 +184,15 @@ func (s *meshServer) servePush(ctx context.Context, recv func() ([]*meshpb.Messa
 				readErr <- ctx.Err()
 				return
 			}
-			ids := make([]string, len(envs))
-			for i, e := range envs {
-				ids[i] = e.GetMessageId()
+			ids := make([]string, len(envs)) // what the answer names; the node may change envs
+			for i := range envs {
+				ids[i] = envs[i].ID
 			}
 			req := s.loop.newID()
 			mu.Lock()
 			owed = append(owed, pushDone{req: req, ids: ids})
 			mu.Unlock()
-			ev := &state.PushReceived{Req: req, From: from, Envs: envelopesFromProto(envs), SentAtMs: sentAt}
+			ev := &state.PushReceived{Req: req, From: from, Envs: envs, SentAtMs: sentAt}
 			if err := s.loop.post(ctx, input{ev: ev, reply: answers}); err != nil {
 				readErr <- err
 				return

@@ -23,6 +23,7 @@ type shellCounters struct {
 	pushRetried      atomic.Uint64                         // envelopes a peer asked for again later
 	pushStreams      atomic.Uint64                         // push streams opened to peers
 	pushStreamErrs   atomic.Uint64                         // push streams that failed
+	pushFrames       [len(pushWires)]atomic.Uint64         // push frames sent to peers, by wire
 }
 
 func (c *shellCounters) beaconDrop(reason string) {
@@ -170,6 +171,14 @@ func coreMetricDefs() []*metricDef {
 			values: func(_ *snapshot, c *shellCounters) []labeled { return one(c.pushStreams.Load()) }},
 		{name: "push_stream_failures_total", help: "Push streams that broke (each fails its unacknowledged pushes).",
 			values: func(_ *snapshot, c *shellCounters) []labeled { return one(c.pushStreamErrs.Load()) }},
+		{name: "mesh_push_frames_total", label: "wire", help: "Frames of pushes sent to peers, by wire: packed (PushPacked, a packed frame), batch (PushMessageBatchStream, a MessageBatch) and v1 (PushMessageStream, one envelope).",
+			values: func(_ *snapshot, c *shellCounters) []labeled {
+				out := make([]labeled, len(pushWires))
+				for w, name := range pushWires {
+					out[w] = labeled{v: float64(c.pushFrames[w].Load()), labels: []string{name}}
+				}
+				return out
+			}},
 		{name: "retained_synced_total", help: "Retained values sent to a peer whose fetched state lacked them.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).RetainedSynced) }},
 		{name: "backpressure_warnings_total", help: "backpressure_warning events sent to subscribers.",

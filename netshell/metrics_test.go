@@ -24,6 +24,7 @@ func TestMetricsCarryTheSpecsNames(t *testing.T) {
 		loop: loopStats{DeliveredLocalOrigin: 12, DeliveredRemoteOrigin: 13}}
 	m.shell.beaconDrop(dropTooLarge)
 	m.shell.pushRetried.Add(2)
+	m.shell.pushFrames[wirePacked].Add(3)
 	m.shell.beaconDrop(dropUndecodable)
 	m.shell.beaconDrop(dropUndecodable)
 	m.shell.beaconDrop(dropBadTag)
@@ -74,6 +75,8 @@ func TestMetricsCarryTheSpecsNames(t *testing.T) {
 		`nexusd_sequence_numbers_passed_total{why="lost_not_held"} 2`,
 		`nexusd_pushes_deferred_total{side="sent"} 2`,
 		`nexusd_pushes_deferred_total{side="received"} 4`,
+		`nexusd_mesh_push_frames_total{wire="packed"} 3`,
+		`nexusd_mesh_push_frames_total{wire="batch"} 0`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(text, want) {

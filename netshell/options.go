@@ -55,6 +55,7 @@ type Options struct {
 	PeerTimeout        time.Duration // --peer-timeout: silence before a peer is removed
 	MaxFetchesInFlight int           // --max-fetches-in-flight: state fetches at once, all peers
 	MeshMaxConns       int           // --mesh-max-conns: connections the mesh port holds at once
+	MeshPacked         bool          // --mesh-packed: push to peers in packed frames (PushPacked); false: PushMessageBatchStream only
 	CallTimeout        time.Duration // what any mesh call gets before it fails
 
 	// Limits and policies (docs/protocol.md §7, §9).
@@ -121,6 +122,7 @@ func DefaultOptions() Options {
 		PeerTimeout:        5 * time.Second, // §2.4
 		MaxFetchesInFlight: 16,              // §3.2
 		MeshMaxConns:       4096 + 512,      // one a peer at the peer cap, plus probes and tools
+		MeshPacked:         true,            // a peer without PushPacked is found out and pushed to the old way
 		CallTimeout:        2 * time.Second, // below PeerTimeout, so a failed probe is known in time
 
 		MaxPayloadBytes:    1 << 20,           // §9: 1 MiB

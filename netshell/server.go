@@ -398,7 +398,7 @@ func (s *Server) meshServer(l *loop) (*grpc.Server, *health.Server) {
 	auth, authU, authS := s.meshAuth() // first: a caller without a certificate learns nothing, not even our id
 	srv, hs := newGRPCServer(&s.o, s.o.MaxStateBytes, s.o.MeshMaxStreams,
 		append(authU, idU, stopU), append(authS, idS, stopS), append(auth, grpc.ReadBufferSize(meshReadBufferBytes))...)
-	meshpb.RegisterMeshServiceServer(srv, &meshServer{loop: l, log: s.log})
+	meshpb.RegisterMeshServiceServer(srv, &meshServer{loop: l, log: s.log, frames: pushFrameLimits(&s.o)})
 	return srv, hs
 }
 

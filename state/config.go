@@ -163,7 +163,7 @@ func DefaultConfig(nodeID, cluster string, rand Source) Config {
 		DedupWindow:          65536,             // a few seconds of traffic at high rates
 		ReplayLimitPerResume: 1 << 20,           // a resume never builds an unbounded replay list
 
-		PushWindow:        1024,                   // 4 full batches in flight keep a stream busy; at most RepairHoldLimit
+		PushWindow:        4096,                   // 4 full batches in flight keep a stream busy; at most RepairHoldLimit
 		PeerBacklogLimit:  10000,                  // as deep as one subscriber queue
 		PeerBacklogBytes:  64 << 20,               // as much as one subscriber queue
 		PushRetryDelay:    100 * time.Millisecond, // a broken stream reconnects in about this
@@ -171,7 +171,7 @@ func DefaultConfig(nodeID, cluster string, rand Source) Config {
 		RepairDelay:       50 * time.Millisecond,  // streams are ordered; a hole is almost always loss
 		RepairAttempts:    8,                      // with the waits below, about 4 s of trying
 		RepairMaxDelay:    time.Second,
-		RepairHoldLimit:   4096,     // a full push window, with room for retries behind it
+		RepairHoldLimit:   16384,    // a full push window, with room for retries behind it
 		HeldBytes:         64 << 20, // holes are rare and short; more waits at the source
 		MaxStreams:        100000,
 		DepartedRetention: 10 * time.Minute, // a peer back within this learns what it missed

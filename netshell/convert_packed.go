@@ -1,0 +1,123 @@
+package netshell
+
+// Packed records and the core's envelopes, both ways: what PushPacked
+// carries. Like convert.go, the one place the two meet.
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unsafe"
+
+	"github.com/nexusd/nexusd/internal/packed"
+	"github.com/nexusd/nexusd/state"
+)
+
+// pushFrameReader turns the frames of one push stream into envelopes. It is
+// not safe for concurrent use.
+type pushFrameReader struct {
+	dec   packed.Decoder
+	names map[string]string // topics and sources seen on the stream, as owned strings
+	id    []byte
+}
+
+var errSourceless = errors.New("packed frame: header: no source table: every record of a PushPacked frame names its source")
+
+// maxInternedNames bounds pushFrameReader.names; past it the map starts over.
+const maxInternedNames = 4096
+
+// envelopes decodes frame, validating it whole first: on error nothing was
+// read from it. Every record must have a source (a push comes from the
+// instance that numbered the message, or relays one that has one).
+//
+// The envelopes own their bytes. Aliasing the frame would be safe from
+// reuse (the codec, internal/vtcodec, copies a received PackedPush's frame
+// out of gRPC's pooled buffer into a slice of its own that nothing writes
+// again), but one message kept long (a retained value, the newest of a
+// quiet topic in its ring) would then hold its whole frame, bytes no store
+// of the node counts. So each record costs one allocation holding its id,
+// payload and strings, and topics and sources are interned per stream.
+func (fr *pushFrameReader) envelopes(frame []byte) ([]state.Envelope, error) {
+	d := &fr.dec
+	if err := d.Reset(frame); err != nil {
+		return nil, err
+	}
+	envs := make([]state.Envelope, 0, d.Count())
+	for d.Next() {
+		r := d.Record()
+		if r.Source == "" { // then no record has one
+			return nil, errSourceless
+		}
+		envs = append(envs, fr.envelope(r))
+	}
+	return envs, nil
+}
+
+func (fr *pushFrameReader) envelope(r *packed.Record) state.Envelope {
+	fr.id = r.AppendID(fr.id[:0])
+	n := len(fr.id) + len(r.Payload) + len(r.ContentType) + len(r.Correlation)
+	buf := make([]byte, 0, n)
+	take := func(b []byte) []byte {
+		start := len(buf)
+		buf = append(buf, b...)
+		return buf[start:len(buf):len(buf)]
+	}
+	str := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		b := take(unsafe.Slice(unsafe.StringData(s), len(s)))
+		return unsafe.String(&b[0], len(b))
+	}
+	e := state.Envelope{
+		Topic:       fr.intern(r.Topic),
+		Source:      fr.intern(r.Source),
+		TimestampMs: r.TimestampMs,
+		Retain:      r.Retain,
+		TTLMs:       r.TTLMs,
+		SourceSeq:   r.Seq,
+		PrevSeq:     r.PrevSeq,
+		DroppedFrom: r.DroppedFrom,
+		SyncOnly:    r.SyncOnly,
+	}
+	e.ID = str(unsafe.String(unsafe.SliceData(fr.id), len(fr.id)))
+	if len(r.Payload) > 0 { // none stays nil, as the batch stream gives it
+		e.Payload = take(r.Payload)
+	}
+	e.ContentType, e.Correlation = str(r.ContentType), str(r.Correlation)
+	return e
+}
+
+// intern returns an owned copy of s, the same one for every frame of the
+// stream that names it.
+func (fr *pushFrameReader) intern(s string) string {
+	if v, ok := fr.names[s]; ok {
+		return v
+	}
+	if fr.names == nil || len(fr.names) >= maxInternedNames {
+		fr.names = make(map[string]string)
+	}
+	v := strings.Clone(s)
+	fr.names[v] = v
+	return v
+}
+
+// packRecord fills r with e as a pushed record: its source at epoch 0, and
+// the number its id is derived from, or the id itself when it was not
+// derived (a message first numbered by a v1 peer, say).
+func packRecord(r *packed.Record, e *state.Envelope, split *packed.IDSplitter) error {
+	*r = packed.Record{
+		Topic: e.Topic, Payload: e.Payload, ContentType: e.ContentType, Correlation: e.Correlation,
+		TTLMs: e.TTLMs, Retain: e.Retain, SyncOnly: e.SyncOnly, TimestampMs: e.TimestampMs,
+		Source: e.Source, Seq: e.SourceSeq, PrevSeq: e.PrevSeq, DroppedFrom: e.DroppedFrom,
+	}
+	switch n, ok := split.Split(e.Source, e.ID); {
+	case e.Source == "" || e.ID == "":
+		return fmt.Errorf("message %q from %q: a packed push needs a source and an id", e.ID, e.Source)
+	case ok:
+		r.Number = n
+	default:
+		r.ID = e.ID
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+package netshell
+
+import (
+	"errors"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/nexusd/nexusd/internal/packed"
+	"github.com/nexusd/nexusd/proto/meshpb"
+	"github.com/nexusd/nexusd/state"
+)
+
+// PushPacked is PushMessageBatchStream with each batch in one packed frame:
+// the same PushReceived per frame, the same cumulative BatchAck with
+// refusals by message id. A frame is validated whole before any of it
+// reaches the node, so a malformed one ends the stream having changed
+// nothing: INVALID_ARGUMENT naming the record and the fault, or
+// RESOURCE_EXHAUSTED for a well-formed frame past a limit.
+func (s *meshServer) PushPacked(stream grpc.BidiStreamingServer[meshpb.PackedPush, meshpb.BatchAck]) error {
+	fr := pushFrameReader{dec: packed.Decoder{Limits: s.frames}}
+	return s.servePush(stream.Context(),
+		func() ([]state.Envelope, int64, error) {
+			p, err := stream.Recv()
+			if err != nil {
+				return nil, 0, err
+			}
+			envs, err := fr.envelopes(p.GetFrame())
+			if err != nil {
+				return nil, 0, pushFrameStatus(err)
+			}
+			return envs, p.GetSentAtMs(), nil
+		},
+		batchAcks(stream.Send))
+}
+
+// pushFrameLimits bounds the packed frames of the push path, sent and
+// received. Only the frame is bounded by the daemon's own size (what gRPC
+// carries, less room for the PackedPush around it); a payload may take all
+// of it, so one past a peer's
+// --max-payload is refused by that peer's node, by message id, as on
+// PushMessageBatchStream, rather than ending the stream. The other limits
+// are the node's fixed ones (DefaultLimits).
+func pushFrameLimits(o *Options) packed.Limits {
+	frame := maxMessageBytes(o) - 32
+	return packed.Limits{MaxFrameBytes: frame, MaxPayloadBytes: frame}
+}
+
+// pushFrameStatus is the status that ends a stream on a frame the decoder
+// refused.
+func pushFrameStatus(err error) error {
+	var fe *packed.Error
+	switch {
+	case errors.As(err, &fe) && fe.Limit:
+		return status.Error(codes.ResourceExhausted, fe.Error())
+	case errors.As(err, &fe):
+		return status.Error(codes.InvalidArgument, fe.Error())
+	}
+	return status.Error(codes.InvalidArgument, err.Error())
+}

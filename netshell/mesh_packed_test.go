@@ -1,0 +1,239 @@
+package netshell
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/nexusd/nexusd/internal/packed"
+	"github.com/nexusd/nexusd/proto/meshpb"
+	"github.com/nexusd/nexusd/proto/sidecarpb"
+)
+
+// Two daemons on loopback: what one publishes reaches the other's
+// subscriber over PushPacked, with the ids the publisher's daemon gave.
+func TestTwoDaemonsDeliverOverPushPacked(t *testing.T) {
+	bPort := freeUDPPort(t)
+	a := startServer(t, func(o *Options) {
+		o.Peers = []string{"127.0.0.1:" + strconv.Itoa(bPort)}
+		o.BeaconInterval = 20 * time.Millisecond
+	})
+	_, aPort, _ := net.SplitHostPort(a.s.Addrs().Discovery)
+	b := startServer(t, func(o *Options) {
+		o.McastPort = bPort
+		o.Peers = []string{"127.0.0.1:" + aPort}
+		o.BeaconInterval = 20 * time.Millisecond
+	})
+	ctx := ctx5(t)
+	sub, err := a.app.Subscribe(ctx, &sidecarpb.SubscribeRequest{Topics: []string{"p/#"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recvUntil(t, sub, 1)
+	var hash uint64
+	if err := a.s.loop.query(ctx, func(l *loop) { hash = l.node.Hash() }); err != nil {
+		t.Fatal(err)
+	}
+	until(t, "b to sync a's subscription", func() (ok bool) {
+		if err := b.s.loop.query(ctx, func(l *loop) { h, synced := l.node.SyncedHash(a.s.ID()); ok = synced && h == hash }); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	})
+
+	var sent []string
+	for i := range 300 {
+		r, err := b.app.Publish(ctx, &sidecarpb.PublishRequest{Topic: "p/" + strconv.Itoa(i%3), Payload: fmt.Appendf(nil, "%d", i)})
+		if err != nil || !r.GetSuccess() {
+			t.Fatalf("publish %d: %v, %v", i, r, err)
+		}
+		sent = append(sent, r.GetMessageId())
+	}
+	var split packed.IDSplitter
+	for i, ev := range recvUntil(t, sub, 300) {
+		m := ev.GetMessage()
+		if m.GetMessageId() != sent[i] || string(m.GetPayload()) != strconv.Itoa(i) || m.GetSourceNodeId() != b.s.ID() {
+			t.Fatalf("message %d: id %q payload %q source %q; want %q %d %s", i, m.GetMessageId(), m.GetPayload(), m.GetSourceNodeId(), sent[i], i, b.s.ID())
+		}
+		if _, ok := split.Split(b.s.ID(), sent[i]); !ok {
+			t.Fatalf("id %q is not derived from the publisher's instance", sent[i])
+		}
+	}
+	metrics := httpGet(t, b, "/metrics")
+	if n := frameMetric(t, metrics, "packed"); n == 0 || n > 300 {
+		t.Fatalf("b sent %d packed frames for 300 messages", n)
+	}
+	if n := frameMetric(t, metrics, "batch"); n != 0 {
+		t.Fatalf("b sent %d batches on PushMessageBatchStream, want none", n)
+	}
+}
+
+func frameMetric(t *testing.T, metrics, wire string) int {
+	t.Helper()
+	m := regexp.MustCompile(`nexusd_mesh_push_frames_total\{wire="` + wire + `"\} (\d+)`).FindStringSubmatch(metrics)
+	if m == nil {
+		t.Fatalf("no nexusd_mesh_push_frames_total{wire=%q} in the metrics", wire)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// frame encodes records from source "other-node" (numbers 1, 2, ... in
+// order unless a record has an id), on topic "m/1" unless set.
+func frame(t *testing.T, recs ...packed.Record) []byte {
+	t.Helper()
+	return frameWithin(t, packed.Limits{}, recs...)
+}
+
+// frameWithin is frame, encoded within limits l.
+func frameWithin(t *testing.T, l packed.Limits, recs ...packed.Record) []byte {
+	t.Helper()
+	e := packed.Encoder{Limits: l}
+	for i := range recs {
+		r := &recs[i]
+		if r.Topic == "" {
+			r.Topic = "m/1"
+		}
+		if r.Source == "" {
+			r.Source = "other-node"
+		}
+		if r.ID == "" && r.Number == 0 {
+			r.Number = uint64(i + 1)
+		}
+		if r.TimestampMs == 0 {
+			r.TimestampMs = time.Now().UnixMilli()
+		}
+		if err := e.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e.AppendFrame(nil)
+}
+
+// pushPacked opens PushPacked on ts's mesh port.
+func pushPacked(t *testing.T, ts *testServer) grpc.BidiStreamingClient[meshpb.PackedPush, meshpb.BatchAck] {
+	t.Helper()
+	st, err := ts.mesh.PushPacked(ctx5(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// receivedRemote is how many messages ts's node has taken from peers.
+func receivedRemote(t *testing.T, ts *testServer) (n uint64) {
+	t.Helper()
+	if err := ts.s.loop.query(ctx5(t), func(l *loop) { n = l.node.Status().Counters.ReceivedRemote }); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A frame that is not valid ends the stream with INVALID_ARGUMENT naming
+// the record and the fault (one past a limit: RESOURCE_EXHAUSTED), and
+// none of its records reaches the node, even those before the fault.
+func TestAMalformedPackedFrameEndsTheStreamAndChangesNothing(t *testing.T) {
+	ts := startServer(t, nil)
+	good := frame(t, packed.Record{Seq: 1, Payload: []byte("a")}, packed.Record{Seq: 2, Payload: []byte("b")})
+	// Two records from "n1" on "m/1"; the second's flags are 0x1000, a
+	// reserved bit.
+	unknownFlag := []byte{1, 2, 0, 1, 2, 'n', '1', 0, 1, 1, 3, 'm', '/', '1', 1, 3, 0, 0, 'a', 4, 0x80, 0x20, 0, 'b'}
+	for _, c := range []struct {
+		name  string
+		frame []byte
+		code  codes.Code
+		say   string
+	}{
+		{"truncated", good[:len(good)-1], codes.InvalidArgument, "record 1"},
+		{"reserved flag", unknownFlag, codes.InvalidArgument, "record 1"},
+		{"no source table", []byte{1, 1, 0, 0, 1, 1, 't', 0, 3, 0, 0, 'x'}, codes.InvalidArgument, "source"},
+		{"topic past the limit", frameWithin(t, packed.Limits{MaxTopicBytes: 512}, packed.Record{Topic: strings.Repeat("t", 300)}),
+			codes.ResourceExhausted, "topic"},
+		{"not a frame", []byte{7}, codes.InvalidArgument, "header"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := receivedRemote(t, ts)
+			st := pushPacked(t, ts)
+			if err := st.Send(&meshpb.PackedPush{Frame: c.frame}); err != nil && !errors.Is(err, io.EOF) {
+				t.Fatal(err)
+			}
+			_, err := st.Recv()
+			if s, _ := status.FromError(err); s.Code() != c.code || !strings.Contains(s.Message(), c.say) {
+				t.Fatalf("answer %v, want %s naming %q", err, c.code, c.say)
+			}
+			if after := receivedRemote(t, ts); after != before {
+				t.Fatalf("the node took %d messages from a refused frame", after-before)
+			}
+		})
+	}
+	// The same stream goes on after good frames; the bad one ends it.
+	st := pushPacked(t, ts)
+	st.Send(&meshpb.PackedPush{Frame: good})
+	if a, err := st.Recv(); err != nil || a.GetAccepted() != 2 || len(a.GetFailures()) != 0 {
+		t.Fatalf("good frame: %v, %v; want 2 accepted", a, err)
+	}
+	st.Send(&meshpb.PackedPush{Frame: good[:len(good)-1]})
+	if _, err := st.Recv(); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("bad frame after a good one: %v", err)
+	}
+}
+
+// The node's refusals come back in the BatchAck by message id, derived or
+// explicit, as on PushMessageBatchStream; the rest reach the subscriber.
+func TestARecordTheNodeRefusesIsNamedInTheBatchAck(t *testing.T) {
+	ts := startServer(t, nil)
+	ctx := ctx5(t)
+	sub, err := ts.app.Subscribe(ctx, &sidecarpb.SubscribeRequest{Topics: []string{"m/#"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recvUntil(t, sub, 1)
+	st := pushPacked(t, ts)
+	f := frame(t,
+		packed.Record{Seq: 1, Payload: []byte("e1"), ContentType: "text/plain", Correlation: "c1", TTLMs: 60000},
+		packed.Record{Seq: 2, Payload: []byte("own"), Source: ts.s.ID(), Number: 7}, // our own message, back from a peer
+		packed.Record{Topic: "m/+", Payload: []byte("wild"), ID: "explicit-1"},      // a wildcard is no topic to publish to
+		packed.Record{Seq: 3, PrevSeq: 1, Payload: []byte("e3"), ID: "explicit-2"},
+	)
+	if err := st.Send(&meshpb.PackedPush{Frame: f, SentAtMs: time.Now().UnixMilli()}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := st.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused []string
+	for _, f := range a.GetFailures() {
+		if f.GetSuccess() || f.GetErrorMessage() == "" {
+			t.Errorf("failure %v: want success false and a reason", f)
+		}
+		refused = append(refused, f.GetMessageId())
+	}
+	own := packed.DeriveID(ts.s.ID(), 0, 7).String()
+	if a.GetAccepted() != 4 || fmt.Sprint(refused) != fmt.Sprint([]string{own, "explicit-1"}) {
+		t.Fatalf("ack: %d accepted, refused %v; want 4 and [%s explicit-1]", a.GetAccepted(), refused, own)
+	}
+	var got []string
+	for _, ev := range recvUntil(t, sub, 2) {
+		m := ev.GetMessage()
+		got = append(got, fmt.Sprintf("%s:%s:%s:%s", m.GetPayload(), m.GetMessageId(), m.GetContentType(), m.GetCorrelationId()))
+	}
+	want := fmt.Sprint([]string{"e1:" + packed.DeriveID("other-node", 0, 1).String() + ":text/plain:c1", "e3:explicit-2::"})
+	if fmt.Sprint(got) != want {
+		t.Fatalf("subscriber got %v\nwant %v", got, want)
+	}
+	st.CloseSend()
+	if _, err := st.Recv(); err != io.EOF {
+		t.Fatalf("after CloseSend: %v, want the stream to end cleanly", err)
+	}
+}

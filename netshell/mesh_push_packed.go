@@ -1,0 +1,91 @@
+package netshell
+
+import (
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/nexusd/nexusd/internal/packed"
+	"github.com/nexusd/nexusd/internal/pushstream"
+	"github.com/nexusd/nexusd/proto/meshpb"
+	"github.com/nexusd/nexusd/state"
+)
+
+// errUnpackable breaks a PushPacked stream on a push no packed frame can
+// hold; the link pushes it again on PushMessageBatchStream.
+var errUnpackable = errors.New("push cannot be sent in a packed frame")
+
+// keptFrameBytes is the most frame buffer a link keeps between frames: an
+// exceptional large message does not leave every link holding its size.
+const keptFrameBytes = 512 << 10
+
+// lacksPacked waits, before anything is sent on a new PushPacked stream,
+// for the peer's response headers. A daemon sends them at once (the mesh
+// server's withInstance); a peer without PushPacked (v1, or a daemon built
+// before it) ends the stream without any, then says UNIMPLEMENTED: the
+// link can move to PushMessageBatchStream with no push failed. The wait is
+// one round trip when a stream opens, bounded by CallTimeout.
+func (s *pushStream) lacksPacked() (bool, error) {
+	k := s.k
+	t := k.m.clk.AfterFunc(k.m.o.CallTimeout, s.cancel)
+	hdr, err := s.packed.Header()
+	if !t.Stop() {
+		return false, fmt.Errorf("peer did not answer a new push stream within %s", k.m.o.CallTimeout)
+	}
+	if err != nil || hdr != nil {
+		return false, err
+	}
+	// No headers: the stream has ended, and Recv says why.
+	if _, err = s.packed.Recv(); status.Code(err) == codes.Unimplemented {
+		return true, nil
+	}
+	if err == nil {
+		err = errors.New("peer answered a push stream without headers")
+	}
+	return false, err
+}
+
+// sendPacked sends items as packed frames: one, unless they pass a frame's
+// limits. A push no frame can hold (a field past the limits every node
+// keeps, or no source or id, which no node of ours makes) breaks the
+// stream, and the link moves to PushMessageBatchStream, whose receiver
+// judges each message on its own.
+func (s *pushStream) sendPacked(items []pushstream.Item[state.Envelope]) error {
+	k := s.k
+	k.enc.Reset()
+	defer func() { k.rec = packed.Record{} }() // holds no payload until the next batch
+	for i := range items {
+		err := packRecord(&k.rec, &items[i].V, &k.split)
+		if err == nil {
+			if err = k.enc.Append(&k.rec); errors.Is(err, packed.ErrFrameFull) {
+				if err := s.sendFrame(); err != nil {
+					return err
+				}
+				err = k.enc.Append(&k.rec)
+			}
+		}
+		if err != nil {
+			if k.wire.CompareAndSwap(int32(wirePacked), int32(wireBatch)) {
+				k.m.log.Warn("a push cannot be packed; pushing to this peer with PushMessageBatchStream", "peer", k.pc.id, "err", err)
+			}
+			return fmt.Errorf("%w: %v", errUnpackable, err)
+		}
+	}
+	return s.sendFrame()
+}
+
+// sendFrame sends the encoder's frame and empties it.
+func (s *pushStream) sendFrame() error {
+	k := s.k
+	k.frame = k.enc.AppendFrame(k.frame[:0])
+	k.enc.Reset()
+	k.m.counters.pushFrames[wirePacked].Add(1)
+	// The codec has copied the frame once Send returns: the buffer is ours again.
+	err := s.packed.Send(&meshpb.PackedPush{Frame: k.frame, SentAtMs: k.m.clk.Now().UnixMilli()})
+	if cap(k.frame) > keptFrameBytes {
+		k.frame, k.enc = nil, packed.Encoder{Limits: k.enc.Limits}
+	}
+	return err
+}
