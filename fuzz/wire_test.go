@@ -99,6 +99,17 @@ func FuzzSidecarRequest(f *testing.F) {
 		&sidecarpb.UnsubscribeRequest{SubscriptionId: "s1", Pause: true},
 		&sidecarpb.UnsubscribeRequest{},
 		&sidecarpb.GetPeersRequest{IncludeState: true},
+		&sidecarpb.PackedFrame{Frame: packedFrame(f,
+			packed.Record{Topic: "a/b", Payload: []byte("x")},
+			packed.Record{Topic: "a/b", ContentType: "text/plain", Correlation: "c", TTLMs: 100, Retain: true},
+			packed.Record{Topic: "a/#", Payload: []byte("bad topic")},
+			packed.Record{Topic: "c", Seq: 4, TimestampMs: 9})},
+		&sidecarpb.PackedFrame{Frame: packedFrame(f, packed.Record{Topic: "a/b", Source: "p1", Number: 1})},
+		&sidecarpb.SubscribePackedRequest{MaxFrameBytes: 2048, Open: &sidecarpb.SubscribePackedRequest_Subscribe{
+			Subscribe: &sidecarpb.SubscribeRequest{Topics: []string{"a/#"}, ReceiveRetained: true}}},
+		&sidecarpb.SubscribePackedRequest{Open: &sidecarpb.SubscribePackedRequest_Resume{
+			Resume: &sidecarpb.ResumeSubscribeRequest{SubscriptionId: "s1"}}},
+		&sidecarpb.SubscribePackedRequest{MaxFrameBytes: 5},
 	}
 	fuzzRequests(f, &sidecarpb.SidecarService_ServiceDesc, seeds)
 }
