@@ -98,6 +98,7 @@ func TestThreeDaemonsMeshAndDeliverInOrder(t *testing.T) {
 		checkOrder(t, one.messages(1000, 30*time.Second), more, 1001)
 		checkOrder(t, batched.messages(1000, 30*time.Second), more, 1001)
 		one.quiet(200 * time.Millisecond)
+		checkPushWire(t, a)
 	})
 
 	t.Run("wildcard across nodes", func(t *testing.T) {
@@ -185,4 +186,24 @@ func TestThreeDaemonsMeshAndDeliverInOrder(t *testing.T) {
 	if v := a.Metric("nexusd_messages_forwarded_total"); v < 2000 {
 		t.Errorf("a counts %v forwards, want at least 2000", v)
 	}
+}
+
+// checkPushWire checks that n pushed to its peers on the wire this run is
+// for: packed frames by default, the batch stream with NEXUSD_E2E_WIRE=v1
+// (daemons started with --mesh-packed=false).
+func checkPushWire(t *testing.T, n *node) {
+	t.Helper()
+	m, err := n.Metrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	packed, batch := m[`nexusd_mesh_push_frames_total{wire="packed"}`], m[`nexusd_mesh_push_frames_total{wire="batch"}`]
+	want := "packed"
+	if testnet.V1Wire() {
+		want = "batch"
+	}
+	if (want == "packed") != (packed > 0 && batch == 0) || (want == "batch") != (batch > 0 && packed == 0) {
+		t.Fatalf("pushed %v packed and %v batch frames; this run is for %s frames only", packed, batch, want)
+	}
+	t.Logf("pushed %v %s frames", max(packed, batch), want)
 }

@@ -89,6 +89,9 @@ func Launch(t testing.TB, cfg Config) *Daemon {
 		"--mesh-port", strconv.Itoa(cfg.MeshPort), "--app-port", strconv.Itoa(cfg.AppPort),
 		"--http-addr", fmt.Sprintf("%s:%d", httpIP, cfg.HTTPPort), "--log-level", "debug",
 	}
+	if V1Wire() {
+		args = append(args, "--mesh-packed=false")
+	}
 	args = append(args, cfg.Args...)
 	bin := Binary(t)
 	if cfg.NoRace {
@@ -318,3 +321,13 @@ func (d *Daemon) InstanceID() string {
 	}
 	return st.Node.ID
 }
+
+// WireEnv names the environment variable that picks the wire the tests
+// run on: "v1" starts every daemon with --mesh-packed=false (and tests
+// that use the client library keep it on the v1 calls); anything else is
+// the default, packed frames where both ends offer them. `make test` runs
+// the end-to-end suite both ways.
+const WireEnv = "NEXUSD_E2E_WIRE"
+
+// V1Wire reports whether the tests run on the v1 wire (WireEnv=v1).
+func V1Wire() bool { return os.Getenv(WireEnv) == "v1" }
