@@ -23,11 +23,31 @@ import (
 // oldest; either way every drop is reported, as a backpressure warning
 // with running totals and as a gap in the sequence numbers. block makes
 // the publisher wait, and the reader, once it reads, loses nothing.
+//
+// It runs on both subscription paths. A packed stream (SubscribePacked)
+// has more in flight before the daemon's queue fills, by design: the
+// daemon lends it a window of two frames of messages (2048) where a v1
+// stream gets 256, and the client holds the frame it is delivering. So
+// the packed run sends several times the messages to reach the same
+// state; the behaviour checked is the same.
 func TestSlowReaderUnderEachPolicy(t *testing.T) {
 	d := daemon(t, "--block-timeout-ms", "60000")
-	// Small gRPC windows (no window growth), so little hides in transit.
-	slow := dial(t, d.App, client.WithGRPCOptions(grpc.WithInitialWindowSize(65535), grpc.WithInitialConnWindowSize(65535)))
 	pub := dial(t, d.App)
+	for _, mode := range []struct {
+		name   string
+		packed bool
+		scale  int
+	}{{"v1", false, 1}, {"packed", true, 6}} {
+		t.Run(mode.name, func(t *testing.T) {
+			// Small gRPC windows (no window growth), so little hides in transit.
+			slow := dial(t, d.App, client.WithPacked(mode.packed),
+				client.WithGRPCOptions(grpc.WithInitialWindowSize(65535), grpc.WithInitialConnWindowSize(65535)))
+			slowReader(t, d, slow, pub, mode.name, mode.scale)
+		})
+	}
+}
+
+func slowReader(t *testing.T, d *testnet.Daemon, slow, pub *client.Client, prefix string, scale int) {
 	const queueLimit = 20
 	payload := func(i int) []byte {
 		return append([]byte(fmt.Sprintf("%05d:", i)), bytes.Repeat([]byte("x"), 1024)...)
@@ -79,17 +99,17 @@ func TestSlowReaderUnderEachPolicy(t *testing.T) {
 	}
 
 	t.Run("drop-oldest keeps the newest", func(t *testing.T) {
-		const n = 1000
+		n := 1000 * scale
 		rec := &recorder{}
 		ctx := ctxT(t, 60*time.Second)
-		sub, err := slow.Subscribe(ctx, []string{"slow/oldest"}, client.QueueLimit(queueLimit), client.BackpressurePolicy(client.DropOldest),
+		sub, err := slow.Subscribe(ctx, []string{prefix + "/slow/oldest"}, client.QueueLimit(queueLimit), client.BackpressurePolicy(client.DropOldest),
 			client.BufferSize(0), client.OnGap(rec.gap), client.OnBackpressure(rec.warning))
 		if err != nil {
 			t.Fatal(err)
 		}
 		p, _ := pub.Publisher(ctx)
 		for i := range n {
-			p.Publish(ctx, "slow/oldest", payload(i))
+			p.Publish(ctx, prefix+"/slow/oldest", payload(i))
 		}
 		if err := p.Close(ctx); err != nil {
 			t.Fatal(err)
@@ -102,7 +122,7 @@ func TestSlowReaderUnderEachPolicy(t *testing.T) {
 				t.Fatalf("message %d after %d: out of order", index(got[i]), index(got[i-1]))
 			}
 		}
-		if last := got[len(got)-1]; index(last) != n-1 || last.Sequence != n {
+		if last := got[len(got)-1]; index(last) != n-1 || last.Sequence != int64(n) {
 			t.Fatalf("last message %d (seq %d), want the newest, %d", index(last), last.Sequence, n-1)
 		}
 		if missed := sumMissed(rec.Gaps()); missed != int64(lost) {
@@ -113,17 +133,17 @@ func TestSlowReaderUnderEachPolicy(t *testing.T) {
 	})
 
 	t.Run("drop-newest keeps the oldest", func(t *testing.T) {
-		const n = 1000
+		n := 1000 * scale
 		rec := &recorder{}
 		ctx := ctxT(t, 60*time.Second)
-		sub, err := slow.Subscribe(ctx, []string{"slow/newest"}, client.QueueLimit(queueLimit), client.BackpressurePolicy(client.DropNewest),
+		sub, err := slow.Subscribe(ctx, []string{prefix + "/slow/newest"}, client.QueueLimit(queueLimit), client.BackpressurePolicy(client.DropNewest),
 			client.BufferSize(0), client.OnGap(rec.gap), client.OnBackpressure(rec.warning))
 		if err != nil {
 			t.Fatal(err)
 		}
 		p, _ := pub.Publisher(ctx)
 		for i := range n {
-			p.Publish(ctx, "slow/newest", payload(i))
+			p.Publish(ctx, prefix+"/slow/newest", payload(i))
 		}
 		if err := p.Close(ctx); err != nil {
 			t.Fatal(err)
@@ -143,16 +163,16 @@ func TestSlowReaderUnderEachPolicy(t *testing.T) {
 			t.Fatalf("received %d to %d: drop-newest keeps the first and drops the last", index(got[0]), index(got[len(got)-1]))
 		}
 		// The last drops show only when a later message comes.
-		if _, err := pub.Publish(ctx, "slow/newest", payload(n)); err != nil {
+		if _, err := pub.Publish(ctx, prefix+"/slow/newest", payload(n)); err != nil {
 			t.Fatal(err)
 		}
 		m := recv(t, sub, 1, 5*time.Second)[0]
-		if index(m) != n || m.Sequence != n+1 {
+		if index(m) != n || m.Sequence != int64(n)+1 {
 			t.Fatalf("next message %d (seq %d)", index(m), m.Sequence)
 		}
 		testnet.Eventually(t, 2*time.Second, "every hole reported", func() error {
 			gaps := rec.Gaps()
-			if len(gaps) == 0 || sumMissed(gaps) != int64(lost) || gaps[len(gaps)-1].Received != n+1 {
+			if len(gaps) == 0 || sumMissed(gaps) != int64(lost) || gaps[len(gaps)-1].Received != int64(n)+1 {
 				return fmt.Errorf("gaps %+v, want them to account for %d drops up to sequence %d", gaps, lost, n+1)
 			}
 			return nil
@@ -161,10 +181,10 @@ func TestSlowReaderUnderEachPolicy(t *testing.T) {
 	})
 
 	t.Run("block loses nothing", func(t *testing.T) {
-		const n = 600
+		n := 600 * scale
 		rec := &recorder{}
 		ctx := ctxT(t, 60*time.Second)
-		sub, err := slow.Subscribe(ctx, []string{"slow/block"}, client.QueueLimit(queueLimit), client.BackpressurePolicy(client.Block),
+		sub, err := slow.Subscribe(ctx, []string{prefix + "/slow/block"}, client.QueueLimit(queueLimit), client.BackpressurePolicy(client.Block),
 			client.BufferSize(0), client.OnGap(rec.gap), client.OnBackpressure(rec.warning))
 		if err != nil {
 			t.Fatal(err)
@@ -177,7 +197,7 @@ func TestSlowReaderUnderEachPolicy(t *testing.T) {
 		defer cancel()
 		wg.Go(func() {
 			for i := range n {
-				r, err := pub.Publish(pctx, "slow/block", payload(i))
+				r, err := pub.Publish(pctx, prefix+"/slow/block", payload(i))
 				if err != nil {
 					pubErr = fmt.Errorf("publish %d: %w", i, err)
 					return
@@ -195,7 +215,7 @@ func TestSlowReaderUnderEachPolicy(t *testing.T) {
 			}
 			for _, s := range st.Subscriptions {
 				// The queue is full, and the publish that waits counts too.
-				if s.ID == sub.ID() && s.Queued >= queueLimit && published.Load() < n {
+				if s.ID == sub.ID() && s.Queued >= queueLimit && published.Load() < int64(n) {
 					return nil
 				}
 			}

@@ -65,6 +65,10 @@ type Client struct {
 	attempts atomic.Int64 // connection attempts since the connection was last up
 	lastErr  atomic.Pointer[error]
 	serverID atomic.Pointer[string]
+	// noPacked is the instance id of the daemon run ("" when it named
+	// none) that answered a packed RPC with Unimplemented; nil until one
+	// did. See usePacked.
+	noPacked atomic.Pointer[string]
 
 	closeOnce sync.Once
 	mu        sync.Mutex
@@ -449,4 +453,44 @@ func (c *Client) lifetime(ctx context.Context) (context.Context, context.CancelC
 	life, cancel := context.WithCancelCause(ctx)
 	stop := context.AfterFunc(c.ctx, func() { cancel(context.Cause(c.ctx)) })
 	return life, cancel, func() { stop(); cancel(nil) }
+}
+
+// usePacked reports whether the next stream should try the packed RPCs:
+// WithPacked is on, and the daemon run that answered last has not said it
+// lacks them. A daemon that restarts (a new instance id, perhaps a new
+// version) is asked again, once.
+func (c *Client) usePacked() bool {
+	if !c.o.packed {
+		return false
+	}
+	p := c.noPacked.Load()
+	if p == nil {
+		return true
+	}
+	id := c.ServerID()
+	if *p == "" && id != "" {
+		// The refusal came before any answer named the daemon run (gRPC
+		// sends no header with it): it was this run's, the first named.
+		c.noPacked.CompareAndSwap(p, &id)
+		return false
+	}
+	return *p != id
+}
+
+// packedUnreadable stops using the packed RPCs on the daemon run answering
+// now, whose frame this client could not read (err says why): the v1
+// calls carry the same messages.
+func (c *Client) packedUnreadable(err error) {
+	id := c.ServerID()
+	c.noPacked.Store(&id)
+	c.log.Warn("nexusd: the daemon sent a packed frame the client cannot read; using the v1 calls", "addr", c.addr, "err", err)
+}
+
+// packedUnimplemented remembers that the daemon run answering now lacks
+// the packed RPCs.
+func (c *Client) packedUnimplemented(rpc string) {
+	id := c.ServerID()
+	if p := c.noPacked.Swap(&id); p == nil || *p != id {
+		c.log.Info("nexusd: the daemon has no "+rpc+"; using the v1 calls", "addr", c.addr)
+	}
 }

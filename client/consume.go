@@ -1,8 +1,6 @@
 package client
 
 import (
-	"container/list"
-	"sort"
 	"time"
 
 	"github.com/nexusd/nexusd/proto/sidecarpb"
@@ -18,33 +16,15 @@ const maxTrackedTopics = 10000
 // application until the stream ends, and returns why.
 func (s *Subscription) consume(st *stream) error {
 	for {
-		ev, err := st.Recv()
+		ev, frame, err := st.recv()
 		if err != nil {
 			return err
 		}
-		switch e := ev.GetEvent().(type) {
-		case *sidecarpb.MessageEvent_Message:
+		if frame != nil {
 			s.resumeDone()
-			err = s.take(e.Message, Live)
-		case *sidecarpb.MessageEvent_Batch:
-			s.resumeDone()
-			for _, m := range e.Batch.GetMessages() {
-				if err = s.take(m, Live); err != nil {
-					break
-				}
-			}
-		case *sidecarpb.MessageEvent_ReplayMessage:
-			err = s.take(e.ReplayMessage, Replayed)
-		case *sidecarpb.MessageEvent_RetainedMessage:
-			err = s.deliver(messageFromProto(e.RetainedMessage, Retained))
-		case *sidecarpb.MessageEvent_BackpressureWarning:
-			s.warn(e.BackpressureWarning)
-		case *sidecarpb.MessageEvent_SubscriptionInfo:
-			s.opened(e.SubscriptionInfo, "")
-		case *sidecarpb.MessageEvent_ReplayComplete:
-			s.replayed(e.ReplayComplete.GetTopic(), e.ReplayComplete.GetLatestSequence())
-		case *sidecarpb.MessageEvent_Heartbeat:
-			s.resumeDone()
+			err = s.takeFrame(frame.GetFrame())
+		} else {
+			err = s.handle(ev)
 		}
 		if err != nil {
 			return err
@@ -52,10 +32,40 @@ func (s *Subscription) consume(st *stream) error {
 	}
 }
 
+// handle takes one MessageEvent, of a v1 stream or of a packed one (which
+// sends every event but live messages as v1 does).
+func (s *Subscription) handle(ev *sidecarpb.MessageEvent) error {
+	var err error
+	switch e := ev.GetEvent().(type) {
+	case *sidecarpb.MessageEvent_Message:
+		s.resumeDone()
+		err = s.take(messageFromProto(e.Message, Live))
+	case *sidecarpb.MessageEvent_Batch:
+		s.resumeDone()
+		for _, m := range e.Batch.GetMessages() {
+			if err = s.take(messageFromProto(m, Live)); err != nil {
+				break
+			}
+		}
+	case *sidecarpb.MessageEvent_ReplayMessage:
+		err = s.take(messageFromProto(e.ReplayMessage, Replayed))
+	case *sidecarpb.MessageEvent_RetainedMessage:
+		err = s.deliver(messageFromProto(e.RetainedMessage, Retained))
+	case *sidecarpb.MessageEvent_BackpressureWarning:
+		s.warn(e.BackpressureWarning)
+	case *sidecarpb.MessageEvent_SubscriptionInfo:
+		s.opened(e.SubscriptionInfo, "")
+	case *sidecarpb.MessageEvent_ReplayComplete:
+		s.replayed(e.ReplayComplete.GetTopic(), e.ReplayComplete.GetLatestSequence())
+	case *sidecarpb.MessageEvent_Heartbeat:
+		s.resumeDone()
+	}
+	return err
+}
+
 // take checks a numbered message against its topic's last number,
 // reports a gap or drops a duplicate, and delivers it.
-func (s *Subscription) take(pm *sidecarpb.Message, k Kind) error {
-	m := messageFromProto(pm, k)
+func (s *Subscription) take(m *Message) error {
 	s.mu.Lock()
 	g, fresh := s.seq.check(m.Topic, m.Sequence, m.ID)
 	if g != nil {
@@ -70,6 +80,9 @@ func (s *Subscription) take(pm *sidecarpb.Message, k Kind) error {
 	}
 	return s.deliver(m)
 }
+
+// maxInterned bounds frameReader.names; past it the map starts afresh.
+const maxInterned = 4096
 
 // A resume that could not replay everything says how many messages were
 // missed in all. Each is reported once: topic by topic where the numbers
@@ -107,7 +120,7 @@ func (s *Subscription) replayed(topic string, latest int64) {
 	if ts := s.seq.last(topic); ts != nil && ts.seq > 0 && latest > ts.seq {
 		g = &Gap{Topic: topic, Expected: ts.seq + 1, Missed: latest - ts.seq, Cause: GapSequence}
 		s.owedBy(g)
-		ts.seq, ts.id = latest, ""
+		ts.seq, ts.id = latest, msgID{}
 	}
 	s.mu.Unlock()
 	if g != nil {
@@ -189,96 +202,4 @@ func (s *Subscription) warn(w *sidecarpb.BackpressureWarning) {
 	if h != nil {
 		s.c.events.post(func() { h(bw) })
 	}
-}
-
-// tracker holds the last sequence number and message id per topic, for
-// at most limit topics (the least recently seen goes first).
-type tracker struct {
-	limit  int
-	topics map[string]*list.Element // of *topicSeq
-	lru    list.List                // front: most recently seen
-}
-
-type topicSeq struct {
-	topic string
-	seq   int64  // last sequence number; 0 after a restart (expect 1)
-	id    string // its message id, to recognise a duplicate
-}
-
-func newTracker(limit int) *tracker {
-	return &tracker{limit: limit, topics: make(map[string]*list.Element)}
-}
-
-// check records a numbered message and returns the gap it reveals, if
-// any, and whether it is new (false for a duplicate of the last one).
-// Unnumbered messages (v1 daemons) pass unchecked.
-func (t *tracker) check(topic string, seq int64, id string) (*Gap, bool) {
-	if seq <= 0 {
-		return nil, true
-	}
-	el := t.topics[topic]
-	if el == nil {
-		// The first message on this topic since the subscription began:
-		// nothing to compare it with.
-		t.put(topic, seq, id)
-		return nil, true
-	}
-	ts := el.Value.(*topicSeq)
-	t.lru.MoveToFront(el)
-	var g *Gap
-	switch {
-	case seq == ts.seq+1:
-	case seq > ts.seq+1:
-		g = &Gap{Topic: topic, Expected: ts.seq + 1, Received: seq, Missed: seq - ts.seq - 1, Cause: GapSequence}
-	case id == ts.id:
-		return nil, false // the same message again
-	default:
-		// The numbering went back: the daemon restarted or forgot the
-		// topic. Say so, and follow the new numbering from here.
-		g = &Gap{Topic: topic, Expected: ts.seq + 1, Received: seq, Missed: -1, Cause: GapRestart}
-	}
-	ts.seq, ts.id = seq, id
-	return g, true
-}
-
-// last is the topic's entry, or nil.
-func (t *tracker) last(topic string) *topicSeq {
-	if el := t.topics[topic]; el != nil {
-		return el.Value.(*topicSeq)
-	}
-	return nil
-}
-
-func (t *tracker) put(topic string, seq int64, id string) {
-	if t.lru.Len() >= t.limit {
-		old := t.lru.Back()
-		t.lru.Remove(old)
-		delete(t.topics, old.Value.(*topicSeq).topic)
-	}
-	t.topics[topic] = t.lru.PushFront(&topicSeq{topic: topic, seq: seq, id: id})
-}
-
-// snapshot is the last sequence number per topic.
-func (t *tracker) snapshot() map[string]int64 {
-	out := make(map[string]int64, len(t.topics))
-	for topic, el := range t.topics {
-		out[topic] = el.Value.(*topicSeq).seq
-	}
-	return out
-}
-
-// restart reports, for every topic with a number, the gap a restarted
-// daemon leaves (of unknown size), and expects each topic's numbering to
-// start again at 1.
-func (t *tracker) restart() []Gap {
-	var gaps []Gap
-	for topic, el := range t.topics {
-		ts := el.Value.(*topicSeq)
-		if ts.seq > 0 {
-			gaps = append(gaps, Gap{Topic: topic, Expected: ts.seq + 1, Missed: -1, Cause: GapRestart})
-		}
-		ts.seq, ts.id = 0, ""
-	}
-	sort.Slice(gaps, func(i, j int) bool { return gaps[i].Topic < gaps[j].Topic })
-	return gaps
 }

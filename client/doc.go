@@ -64,6 +64,42 @@
 // subscription's backpressure policy (drop-oldest, drop-newest or block),
 // reporting what it dropped to the backpressure handler.
 //
+// # Packed frames
+//
+// By default (WithPacked(true)) a Publisher and every subscription use the
+// daemon's packed-frame calls, PublishPacked and SubscribePacked
+// (docs/packed.md): many messages travel as one byte string, with message
+// ids derived from the sending daemon instead of carried as UUID strings,
+// so both sides spend far less per message. Nothing changes for the
+// application: message numbers, failures by number (PublishErrors,
+// OnPublishError), MaxPending, Flush and Close; ordering, gaps, resume
+// from the last sequence numbers, Pause and Resume, and backpressure
+// warnings are the same on either path. The Publisher sends whatever has
+// accumulated as one frame (up to PublishBatchSize messages or 256 KiB),
+// without waiting for more, and never has more in flight than the
+// daemon's acknowledgements allow.
+//
+// A daemon without these calls answers Unimplemented. The client then
+// uses PublishStream, Subscribe and ResumeSubscribe, resending on
+// PublishStream whatever the refused stream carried (none of it was
+// published), and keeps to them until the daemon restarts (a new instance
+// id: perhaps a newer version). A frame the client cannot read ends its
+// stream and moves that daemon run to the v1 calls too; the subscription
+// resumes from its last sequence numbers and loses nothing the daemon
+// still holds. WithPacked(false) always uses the v1 calls.
+//
+// A packed subscription stream holds more messages in flight than a v1
+// one (the daemon lends it a window of two frames, and the client holds
+// the frame it is delivering), so a slow reader fills the daemon's queue
+// later, and its backpressure policy applies later, than with the v1
+// calls.
+//
+// Messages decoded from one frame share memory: their payloads are
+// slices of the frame, and their ids and correlation ids substrings of
+// one string per frame. Keeping any one keeps that memory reachable (a
+// frame is at most 256 KiB unless a single message is larger); copy what
+// you keep for long, as you would any slice of a larger buffer.
+//
 // # Errors
 //
 // Every error from the daemon wraps its gRPC status (status.FromError works

@@ -44,9 +44,16 @@ func restart(t testing.TB, d *testnet.Daemon) *testnet.Daemon {
 	return testnet.Start(t, cfg)
 }
 
+// onV1 makes dial's clients use the v1 calls only (WithPacked(false)),
+// for TestTheV1Path; tests are not parallel.
+var onV1 bool
+
 // dial connects a client, closed at cleanup.
 func dial(t testing.TB, addr string, opts ...client.Option) *client.Client {
 	t.Helper()
+	if onV1 {
+		opts = append([]client.Option{client.WithPacked(false)}, opts...)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := client.Dial(ctx, addr, opts...)

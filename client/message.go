@@ -33,7 +33,12 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
 
-// Message is one message delivered to a subscription.
+// Message is one message delivered to a subscription. It is the
+// application's: nothing in the client writes to it or to its payload
+// after delivering it. Messages of one packed frame share memory (see
+// "Packed frames" in the package documentation): their Payloads are
+// slices of the frame, capped at their length, so keeping one keeps the
+// frame reachable.
 type Message struct {
 	ID            string    // unique id the source daemon gave it (a UUID)
 	Topic         string    // the topic it was published to

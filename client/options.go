@@ -78,6 +78,7 @@ type options struct {
 	grpcOptions       []grpc.DialOption
 	maxMessageBytes   int
 	minConnectTimeout time.Duration
+	packed            bool // use PublishPacked and SubscribePacked where the daemon has them
 }
 
 func defaultOptions() options {
@@ -88,6 +89,7 @@ func defaultOptions() options {
 		keepaliveTimeout:  5 * time.Second,
 		maxMessageBytes:   8 << 20, // a batch of the largest payloads the daemon sends
 		minConnectTimeout: 5 * time.Second,
+		packed:            true,
 	}
 }
 
@@ -204,4 +206,18 @@ func WithLogger(l *slog.Logger) Option {
 // the client does not cover (window sizes, interceptors; TLS is WithTLS).
 func WithGRPCOptions(opts ...grpc.DialOption) Option {
 	return func(o *options) error { o.grpcOptions = append(o.grpcOptions, opts...); return nil }
+}
+
+// WithPacked chooses whether Publishers and subscriptions use the daemon's
+// packed-frame RPCs, PublishPacked and SubscribePacked (docs/packed.md; on
+// by default). A packed frame carries up to a thousand messages as one
+// byte string, so both sides do a fraction of the per-message work of
+// PublishStream and Subscribe. A daemon without them answers Unimplemented;
+// the client then uses PublishStream, Subscribe and ResumeSubscribe on that
+// daemon run, and asks again only when the daemon restarts (its instance
+// id changes). Both paths behave the same to the application: ordering,
+// gaps, resume, failures by message number. WithPacked(false) always uses
+// the v1 calls.
+func WithPacked(on bool) Option {
+	return func(o *options) error { o.packed = on; return nil }
 }

@@ -10,16 +10,24 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/nexusd/nexusd/internal/packed"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
 )
 
-// Publisher publishes many messages over one stream (the daemon's
-// PublishStream): Publish only queues, a goroutine sends whatever is
-// queued as one batch, and the daemon's cumulative acknowledgements
-// settle each message. Use it for high message rates; Client.Publish
-// makes one round trip per message.
+// Publisher publishes many messages over one stream: Publish only queues,
+// a goroutine sends whatever has accumulated as one batch (it never waits
+// for more to come), and the daemon's cumulative acknowledgements settle
+// each message. Use it for high message rates; Client.Publish makes one
+// round trip per message.
+//
+// The stream is the daemon's PublishPacked when it has it (see
+// WithPacked): each batch is one packed frame of up to PublishBatchSize
+// messages or 256 KiB, and the Publisher never has more messages in
+// flight than the daemon's acknowledgements allow. Otherwise it is
+// PublishStream. Both behave the same to the caller.
 //
 // Delivery is at most once. If the stream breaks, the messages sent and
 // not yet acknowledged may or may not have been published: each is
@@ -56,6 +64,11 @@ type PublishFailure struct {
 	N     uint64 // the number its Publish returned
 	Topic string
 	Err   error // an *Error: ErrInvalidArgument, ErrLimit, ErrUnavailable...
+	// Retry is true when the daemon refused the message for now (a full
+	// queue, ErrUnavailable) and says it was not published: publishing it
+	// again later may succeed. It is false for a message whose fate is
+	// unknown (the stream broke before its acknowledgement).
+	Retry bool
 }
 
 // PublishErrors lists the messages that failed since the previous Flush.
@@ -92,7 +105,8 @@ type publisherOptions struct {
 type PublisherOption func(*publisherOptions) error
 
 // PublishBatchSize sets the most messages sent in one batch (default
-// 1024; the daemon takes up to 4096).
+// 1024; the daemon takes up to 4096). On PublishPacked a batch is one
+// frame, which also ends at 256 KiB.
 func PublishBatchSize(n int) PublisherOption {
 	return func(o *publisherOptions) error {
 		if n < 1 || n > 4096 {
@@ -123,6 +137,12 @@ func OnPublishError(f func(PublishFailure)) PublisherOption {
 
 // maxBatchBytes keeps a batch well inside the daemon's 4 MiB message limit.
 const maxBatchBytes = 2 << 20
+
+// packedFrameBytes is where a packed frame stops taking messages (a
+// larger message goes in a frame of its own): big enough that the
+// per-frame costs vanish, small enough that the daemon starts publishing
+// the first messages of a burst while the rest are still on the wire.
+const packedFrameBytes = 256 << 10
 
 // Publisher starts a stream publisher. It lives until Close, the end of
 // ctx, or the client's Close.
@@ -255,17 +275,38 @@ func (p *Publisher) stoppedLocked(op string) error {
 	return nil
 }
 
-// pubStream is one PublishStream and the receiver reading its acks.
+// pubStream is one publish stream, PublishPacked or PublishStream, and
+// the receiver reading its acks.
 type pubStream struct {
-	grpc.BidiStreamingClient[sidecarpb.PublishBatch, sidecarpb.PublishAck]
+	v1     grpc.BidiStreamingClient[sidecarpb.PublishBatch, sidecarpb.PublishAck]
+	pk     grpc.BidiStreamingClient[sidecarpb.PackedFrame, sidecarpb.PackedAck] // nil on a PublishStream
 	cancel context.CancelFunc
 	broken chan struct{} // closed by the receiver when the stream ends
+	credit chan struct{} // PublishPacked: signalled when an ack raised the limit
 
 	// Guarded by the Publisher's mu.
-	sent  []*pubItem       // sent and not yet settled, in stream order
-	base  uint64           // stream position of sent[0]
-	ahead map[uint64]error // failures reported for positions past the settled prefix
-	ended bool             // the receiver is done: nothing more will settle here
+	sent  []*pubItem         // sent and not yet settled, in stream order
+	base  uint64             // stream position of sent[0]
+	ahead map[uint64]refusal // failures reported for positions past the settled prefix
+	limit uint64             // PublishPacked: positions below it may be sent (the ack window)
+	acked bool               // an ack came
+	err   error              // why the stream ended, set before broken is closed
+}
+
+// refusal is the daemon's answer for one message it did not publish.
+type refusal struct {
+	err   error
+	retry bool
+}
+
+// sender is the sender goroutine's reusable state.
+type sender struct {
+	batch []*sidecarpb.PublishRequest // PublishStream
+	items []*pubItem                  // PublishPacked: the messages of the frame being built
+	bad   []*pubItem                  // PublishPacked: messages no frame can hold
+	why   []error
+	enc   packed.Encoder
+	frame sidecarpb.PackedFrame
 }
 
 // send is the sender goroutine: it opens streams (again, with backoff,
@@ -275,8 +316,13 @@ func (p *Publisher) send() {
 	var (
 		st       *pubStream
 		failures int // consecutive failed streams
-		batch    []*sidecarpb.PublishRequest
+		sd       sender
 	)
+	// A frame as large as one call may carry: one message over the
+	// daemon's payload limit then gets the daemon's answer by its index,
+	// as on PublishStream, rather than a refusal of the whole frame.
+	most := max(p.c.o.maxMessageBytes, 64<<20) - 64
+	sd.enc.Limits = packed.Limits{MaxFrameBytes: most, MaxPayloadBytes: most}
 	defer func() {
 		if st != nil {
 			st.cancel()
@@ -312,12 +358,34 @@ func (p *Publisher) send() {
 					continue
 				}
 			}
-			batch = p.take(st, batch[:0])
-			if err := st.Send(&sidecarpb.PublishBatch{Requests: batch}); err != nil {
+			var err error
+			if st.pk != nil {
+				var waiting bool
+				if waiting, err = p.sendFrame(st, &sd); waiting {
+					// The window is used up: wait for an ack to move it.
+					select {
+					case <-st.credit:
+					case <-st.broken:
+						p.drop(st)
+						st = nil
+					case <-p.ctx.Done():
+						return
+					}
+					continue
+				}
+			} else {
+				sd.batch = p.take(st, sd.batch[:0])
+				err = st.v1.Send(&sidecarpb.PublishBatch{Requests: sd.batch})
+				clear(sd.batch)
+			}
+			if err != nil {
 				// The receiver sees the same end; what it did not settle
-				// fails here.
-				p.drop(st)
-				st, failures = nil, failures+1
+				// fails here (or, refused as Unimplemented, goes again on
+				// PublishStream).
+				if !p.drop(st) {
+					failures++
+				}
+				st = nil
 				continue
 			}
 			failures = 0
@@ -340,15 +408,22 @@ func brokenOf(st *pubStream) <-chan struct{} {
 	return st.broken
 }
 
-// open opens a PublishStream and starts its receiver.
+// open opens a PublishPacked stream, or a PublishStream when packed frames
+// are off or the daemon lacks them, and starts its receiver.
 func (p *Publisher) open() (*pubStream, error) {
 	ctx, cancel := context.WithCancel(p.ctx)
-	s, err := p.c.api.PublishStream(ctx, grpc.WaitForReady(true))
+	st := &pubStream{cancel: cancel, broken: make(chan struct{}), ahead: map[uint64]refusal{}}
+	var err error
+	if p.c.usePacked() {
+		st.pk, err = p.c.api.PublishPacked(ctx, grpc.WaitForReady(true))
+		st.credit, st.limit = make(chan struct{}, 1), packed.InitialWindow
+	} else {
+		st.v1, err = p.c.api.PublishStream(ctx, grpc.WaitForReady(true))
+	}
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	st := &pubStream{BidiStreamingClient: s, cancel: cancel, broken: make(chan struct{}), ahead: map[uint64]error{}}
 	p.mu.Lock()
 	p.cur = st
 	p.mu.Unlock()
@@ -363,8 +438,11 @@ func (p *Publisher) open() (*pubStream, error) {
 const receiverGrace = time.Second
 
 // drop ends a broken stream and its receiver and fails what the stream
-// sent and never settled: it may or may not have been published.
-func (p *Publisher) drop(st *pubStream) {
+// sent and never settled: it may or may not have been published. A
+// PublishPacked stream the daemon refused as Unimplemented published
+// nothing: its messages go back to the head of the queue, for
+// PublishStream, and drop reports true.
+func (p *Publisher) drop(st *pubStream) (fellBack bool) {
 	grace := time.NewTimer(receiverGrace)
 	select {
 	case <-st.broken:
@@ -375,18 +453,25 @@ func (p *Publisher) drop(st *pubStream) {
 	grace.Stop()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	cause := error(status.Error(codes.Unavailable, "the publish stream broke before the daemon acknowledged this message: it may or may not have been published"))
-	if p.ctx.Err() != nil {
-		cause = context.Cause(p.ctx)
-	}
-	for _, it := range st.sent {
-		p.failLocked(it, callErr("publish", cause))
+	if st.pk != nil && !st.acked && status.Code(st.err) == codes.Unimplemented && p.ctx.Err() == nil {
+		p.c.packedUnimplemented("PublishPacked")
+		p.queue = append(st.sent, p.queue...)
+		fellBack = true
+	} else {
+		cause := error(status.Error(codes.Unavailable, "the publish stream broke before the daemon acknowledged this message: it may or may not have been published"))
+		if p.ctx.Err() != nil {
+			cause = context.Cause(p.ctx)
+		}
+		for _, it := range st.sent {
+			p.failLocked(it, refusal{err: callErr("publish", cause)})
+		}
 	}
 	st.sent = nil
 	if p.cur == st {
 		p.cur = nil
 	}
 	p.settledLocked()
+	return fellBack
 }
 
 // take moves up to a batch of queued messages to the stream's sent list
@@ -413,33 +498,62 @@ func (p *Publisher) take(st *pubStream, batch []*sidecarpb.PublishRequest) []*si
 // receive reads a stream's acks and settles messages as they come.
 func (p *Publisher) receive(st *pubStream) {
 	defer close(st.broken)
+	// The daemon sends its header at once; it names the run whose answer
+	// (an Unimplemented for PublishPacked, say) the client remembers.
+	var hdr metadata.MD
+	if st.pk != nil {
+		hdr, _ = st.pk.Header()
+	} else {
+		hdr, _ = st.v1.Header()
+	}
+	p.c.noteServer(hdr)
+	var err error
+	if st.pk != nil {
+		err = p.receivePacked(st)
+	} else {
+		err = p.receiveV1(st)
+	}
+	p.mu.Lock()
+	st.err = err
+	p.mu.Unlock()
+}
+
+// receiveV1 reads PublishStream's acks.
+func (p *Publisher) receiveV1(st *pubStream) error {
 	for {
-		ack, err := st.Recv()
+		ack, err := st.v1.Recv()
 		if err != nil {
-			return
+			return err
 		}
 		p.mu.Lock()
+		st.acked = true
 		for _, f := range ack.GetFailures() {
 			st.ahead[f.GetIndex()] = failureError(f)
 		}
-		for st.base < ack.GetAccepted() && len(st.sent) > 0 {
-			it := st.sent[0]
-			st.sent[0] = nil
-			st.sent = st.sent[1:]
-			if err, failed := st.ahead[st.base]; failed {
-				delete(st.ahead, st.base)
-				p.failLocked(it, err)
-			}
-			st.base++
-		}
-		p.settledLocked()
+		p.settleLocked(st, ack.GetAccepted())
 		p.mu.Unlock()
 	}
 }
 
+// settleLocked settles the messages of st below stream position accepted:
+// published, or failed as an ack said.
+func (p *Publisher) settleLocked(st *pubStream, accepted uint64) {
+	for st.base < accepted && len(st.sent) > 0 {
+		it := st.sent[0]
+		st.sent[0] = nil
+		st.sent = st.sent[1:]
+		if r, failed := st.ahead[st.base]; failed {
+			delete(st.ahead, st.base)
+			p.failLocked(it, r)
+		}
+		st.base++
+	}
+	p.settledLocked()
+}
+
 // failLocked records one failed message (pending is the caller's).
-func (p *Publisher) failLocked(it *pubItem, err error) {
-	f := PublishFailure{N: it.n, Topic: it.req.GetTopic(), Err: err}
+func (p *Publisher) failLocked(it *pubItem, r refusal) {
+	f := PublishFailure{N: it.n, Topic: it.req.GetTopic(), Err: r.err, Retry: r.retry}
 	p.failures = append(p.failures, f)
 	if h := p.o.onError; h != nil {
 		p.c.events.post(func() { h(f) })
@@ -473,17 +587,20 @@ func (p *Publisher) stop(err error) {
 		p.err = closedError("publish")
 	}
 	for _, it := range p.queue {
-		p.failLocked(it, p.err)
+		p.failLocked(it, refusal{err: p.err})
 	}
 	p.queue = nil
 	p.settledLocked()
 }
 
-// failureError is the error of one PublishFailure from the daemon.
-func failureError(f *sidecarpb.PublishFailure) error {
+// failureError is the daemon's answer for one PublishFailure of
+// PublishStream, which names its code ("RESOURCE_EXHAUSTED").
+func failureError(f *sidecarpb.PublishFailure) refusal {
 	var code codes.Code
 	if err := code.UnmarshalJSON([]byte(`"` + f.GetCode() + `"`)); err != nil {
 		code = codes.Unknown
 	}
-	return wrapErr("publish", status.Error(code, f.GetErrorMessage()))
+	// PublishStream has no retry flag; the daemon refuses for now, and
+	// publishes nothing, with UNAVAILABLE (as PublishPacked sets retry).
+	return refusal{err: wrapErr("publish", status.Error(code, f.GetErrorMessage())), retry: code == codes.Unavailable}
 }

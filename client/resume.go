@@ -155,6 +155,9 @@ func (s *Subscription) openResume(id string, last map[string]int64, retained boo
 	}
 	return s.openStream(func(ctx context.Context) (eventStream, error) {
 		return s.c.api.ResumeSubscribe(ctx, req, grpc.WaitForReady(true))
+	}, func(ctx context.Context) (packedStream, error) {
+		return s.c.api.SubscribePacked(ctx, &sidecarpb.SubscribePackedRequest{
+			Open: &sidecarpb.SubscribePackedRequest_Resume{Resume: req}}, grpc.WaitForReady(true))
 	})
 }
 

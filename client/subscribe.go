@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/nexusd/nexusd/proto/sidecarpb"
@@ -180,6 +181,8 @@ type Subscription struct {
 	// resumeOwed is how many of the messages a resume reported missed are
 	// not yet reported topic by topic; guarded by mu (see consume.go).
 	resumeOwed int64
+
+	frames frameReader // the run goroutine's, for packed frames
 }
 
 // Subscribe opens a subscription to the topic patterns (MQTT wildcards)
@@ -221,6 +224,9 @@ func (c *Client) Subscribe(ctx context.Context, patterns []string, opts ...Subsc
 	}
 	st, inst, err := s.openStream(func(ctx context.Context) (eventStream, error) {
 		return c.api.Subscribe(ctx, req, grpc.WaitForReady(true))
+	}, func(ctx context.Context) (packedStream, error) {
+		return c.api.SubscribePacked(ctx, &sidecarpb.SubscribePackedRequest{
+			Open: &sidecarpb.SubscribePackedRequest_Subscribe{Subscribe: req}}, grpc.WaitForReady(true))
 	})
 	var info *sidecarpb.SubscriptionInfo
 	if err == nil {
@@ -440,18 +446,59 @@ func (s *Subscription) setPhase(p phase) {
 	s.changed = make(chan struct{})
 }
 
-// eventStream is a subscription stream from the daemon.
-type eventStream = grpc.ServerStreamingClient[sidecarpb.MessageEvent]
+// eventStream is a v1 subscription stream (Subscribe, ResumeSubscribe);
+// packedStream is SubscribePacked's.
+type (
+	eventStream  = grpc.ServerStreamingClient[sidecarpb.MessageEvent]
+	packedStream = grpc.ServerStreamingClient[sidecarpb.PackedEvent]
+)
 
-// stream is one open subscription stream and what ends it.
+// stream is one open subscription stream, v1 or packed, and what ends it.
 type stream struct {
-	eventStream
+	v1     eventStream
+	pk     packedStream // nil on a v1 stream
 	cancel context.CancelFunc
+
+	// A packed stream's first event, read by openStream to learn whether
+	// the daemon has SubscribePacked; recv returns it first.
+	first    *sidecarpb.PackedEvent
+	firstErr error
+	primed   bool
+}
+
+// recv returns the stream's next event: a MessageEvent, or (packed
+// streams only) a frame of live messages.
+func (st *stream) recv() (*sidecarpb.MessageEvent, *sidecarpb.PackedFrame, error) {
+	if st.pk == nil {
+		ev, err := st.v1.Recv()
+		return ev, nil, err
+	}
+	var pe *sidecarpb.PackedEvent
+	var err error
+	if st.primed {
+		pe, err = st.first, st.firstErr
+		st.first, st.firstErr, st.primed = nil, nil, false
+	} else {
+		pe, err = st.pk.Recv()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	switch k := pe.GetKind().(type) {
+	case *sidecarpb.PackedEvent_Event:
+		return k.Event, nil, nil
+	case *sidecarpb.PackedEvent_Messages:
+		if k.Messages == nil {
+			return nil, &sidecarpb.PackedFrame{}, nil
+		}
+		return nil, k.Messages, nil
+	}
+	return nil, nil, nil // a kind this client does not know: ignored, as v1 ignores unknown events
 }
 
 // info reads the first event, which must be subscription_info.
 func (st *stream) info() (*sidecarpb.SubscriptionInfo, error) {
-	ev, err := st.Recv()
+	ev, frame, err := st.recv()
 	if err == io.EOF {
 		return nil, status.Error(codes.Unavailable, "the daemon ended the stream before it began")
 	}
@@ -461,15 +508,42 @@ func (st *stream) info() (*sidecarpb.SubscriptionInfo, error) {
 	if i := ev.GetSubscriptionInfo(); i != nil {
 		return i, nil
 	}
+	if frame != nil {
+		return nil, status.Error(codes.Internal, "the daemon's stream began with messages, not subscription_info")
+	}
 	return nil, status.Errorf(codes.Internal, "the daemon's stream began with %T, not subscription_info", ev.GetEvent())
 }
 
 // openStream opens a stream within the subscription's lifetime and
 // returns it with the instance id of the daemon that answered ("" if its
-// header named none).
-func (s *Subscription) openStream(call func(context.Context) (eventStream, error)) (*stream, string, error) {
+// header named none). It opens the packed stream when the client uses
+// packed frames (WithPacked) and the daemon has not said it lacks them;
+// a daemon without SubscribePacked answers Unimplemented at once, and the
+// v1 call follows.
+func (s *Subscription) openStream(v1 func(context.Context) (eventStream, error), pk func(context.Context) (packedStream, error)) (*stream, string, error) {
+	if s.c.usePacked() {
+		ctx, cancel := context.WithCancel(s.ctx)
+		ps, err := pk(ctx)
+		if err == nil {
+			var hdr metadata.MD
+			if hdr, err = ps.Header(); err == nil {
+				// Header says nothing of a call the daemon refused (gRPC
+				// keeps the status for Recv): the first event does.
+				st := &stream{pk: ps, cancel: cancel, primed: true}
+				st.first, st.firstErr = ps.Recv()
+				if status.Code(st.firstErr) != codes.Unimplemented {
+					return st, s.c.noteServer(hdr), nil
+				}
+			}
+		}
+		cancel()
+		if err != nil && status.Code(err) != codes.Unimplemented {
+			return nil, "", err
+		}
+		s.c.packedUnimplemented("SubscribePacked")
+	}
 	ctx, cancel := context.WithCancel(s.ctx)
-	es, err := call(ctx)
+	es, err := v1(ctx)
 	if err != nil {
 		cancel()
 		return nil, "", err
@@ -479,7 +553,7 @@ func (s *Subscription) openStream(call func(context.Context) (eventStream, error
 		cancel()
 		return nil, "", err
 	}
-	return &stream{eventStream: es, cancel: cancel}, s.c.noteServer(hdr), nil
+	return &stream{v1: es, cancel: cancel}, s.c.noteServer(hdr), nil
 }
 
 // opened takes a stream's subscription_info: the subscription's id, and a

@@ -1,0 +1,127 @@
+package client
+
+import (
+	"strings"
+	"time"
+	"unsafe"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/nexusd/nexusd/internal/packed"
+)
+
+// frameReader is what a subscription keeps from one packed frame to the
+// next, so that reading one allocates only what its messages keep: used
+// by the run goroutine alone.
+type frameReader struct {
+	dec    packed.Decoder
+	names  map[string]string // interned topics, sources and content types
+	topics []string          // the frame's topic table, interned
+	srcs   []string          // the frame's source table, interned
+	marks  []int             // per message: where its id and its correlation id end in the frame's text
+	perMsg int               // bytes of ids and correlation ids per message in the last frame
+}
+
+// intern returns a string equal to v that does not alias v's frame: the
+// same one every time for the names that recur (topics, sources, content
+// types), so a frame costs no allocation for them once they are known.
+func (fr *frameReader) intern(v string) string {
+	if v == "" {
+		return ""
+	}
+	if x, ok := fr.names[v]; ok {
+		return x
+	}
+	if fr.names == nil || len(fr.names) >= maxInterned {
+		fr.names = make(map[string]string)
+	}
+	x := strings.Clone(v)
+	fr.names[x] = x
+	return x
+}
+
+// takeFrame delivers the live messages of one packed frame. It allocates
+// one []Message for all of them and one buffer holding every message id
+// and correlation id; topics, sources and content types are interned, and
+// payloads are subslices of the frame.
+//
+// Payloads may alias the frame because the frame is the messages' own:
+// the client's codec (internal/vtcodec) copies a received bytes field out
+// of gRPC's recycled buffer into a new slice, into a PackedFrame that
+// each Recv allocates afresh, and nothing writes to it afterwards. Each
+// payload is capped at its length, so an application that appends to one
+// cannot overwrite the next.
+func (s *Subscription) takeFrame(frame []byte) error {
+	fr := &s.frames
+	d := &fr.dec
+	// gRPC has bounded the frame by the largest message the client takes
+	// (which WithGRPCOptions may raise), and the daemon judged payload
+	// sizes: the decoder adds no tighter bound on either. The rest of the
+	// limits are the format's, which the daemon's frames keep.
+	most := max(s.c.o.maxMessageBytes, 64<<20)
+	d.Limits = packed.Limits{MaxFrameBytes: most, MaxPayloadBytes: most}
+	if err := d.Reset(frame); err != nil {
+		// The v1 calls carry the same messages, and a resume from the
+		// last sequence numbers received loses none of them.
+		s.c.packedUnreadable(err)
+		return status.Errorf(codes.Unavailable, "the daemon sent a packed frame this client cannot read (%v); resuming on the v1 calls", err)
+	}
+	n := d.Count()
+	if n == 0 {
+		return nil
+	}
+	fr.topics = fr.topics[:0]
+	for i := range d.Topics() {
+		fr.topics = append(fr.topics, fr.intern(d.Topic(i)))
+	}
+	fr.srcs = fr.srcs[:0]
+	for i := range d.Sources() {
+		id, _ := d.Source(i)
+		fr.srcs = append(fr.srcs, fr.intern(id))
+	}
+	msgs := make([]Message, n)
+	// Sized as the last frame needed per message: a derived id is 36
+	// bytes, and a stream's correlation ids tend to be alike.
+	text := make([]byte, 0, n*max(fr.perMsg, 36))
+	fr.marks = fr.marks[:0]
+	var ctRaw, ct string // the last content type, as in the frame and interned
+	for i := 0; d.Next(); i++ {
+		r := d.Record()
+		m := &msgs[i]
+		m.Topic = fr.topics[r.TopicIndex]
+		m.Payload = r.Payload[:len(r.Payload):len(r.Payload)]
+		if r.ContentType != ctRaw {
+			ctRaw, ct = r.ContentType, fr.intern(r.ContentType)
+		}
+		m.ContentType = ct
+		m.Timestamp = time.UnixMilli(r.TimestampMs)
+		if r.SourceIndex >= 0 {
+			m.Source = fr.srcs[r.SourceIndex]
+		}
+		m.Sequence = int64(r.Seq)
+		m.Kind = Live
+		text = r.AppendID(text)
+		fr.marks = append(fr.marks, len(text))
+		text = append(text, r.Correlation...)
+		fr.marks = append(fr.marks, len(text))
+	}
+	fr.perMsg = (len(text) + n - 1) / n
+	if len(text) > 0 {
+		// One string for the frame's ids and correlation ids, each message's
+		// a substring: text is never written again.
+		all := unsafe.String(unsafe.SliceData(text), len(text))
+		at := 0
+		for i := range msgs {
+			idEnd, corrEnd := fr.marks[2*i], fr.marks[2*i+1]
+			msgs[i].ID, msgs[i].CorrelationID = all[at:idEnd], all[idEnd:corrEnd]
+			at = corrEnd
+		}
+	}
+	for i := range msgs {
+		if err := s.take(&msgs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,135 @@
+package client
+
+import (
+	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/nexusd/nexusd/internal/packed"
+)
+
+// sendFrame encodes what is queued, as far as the stream's window and
+// the frame's limits allow, into one frame and sends it. It reports
+// waiting when the window has no room.
+func (p *Publisher) sendFrame(st *pubStream, sd *sender) (waiting bool, err error) {
+	// Messages stay at the head of the queue while they are encoded, so
+	// they count as pending and unsettled throughout: only this goroutine
+	// takes from the head, Publish adds at the tail.
+	p.mu.Lock()
+	room := uint64(0)
+	if total := st.base + uint64(len(st.sent)); st.limit > total {
+		room = st.limit - total
+	}
+	n := min(uint64(len(p.queue)), room, uint64(p.o.batch))
+	sd.items = append(sd.items[:0], p.queue[:n]...)
+	p.mu.Unlock()
+	if n == 0 {
+		return true, nil
+	}
+	sd.enc.Reset()
+	sd.bad, sd.why = sd.bad[:0], sd.why[:0]
+	var r packed.Record
+	used := 0 // items taken into the frame or refused
+	for _, it := range sd.items {
+		q := it.req
+		r = packed.Record{Topic: q.GetTopic(), Payload: q.GetPayload(), ContentType: q.GetContentType(),
+			Correlation: q.GetCorrelationId(), TTLMs: q.GetTtlMs(), Retain: q.GetRetain()}
+		size := len(r.Topic) + len(r.Payload) + len(r.ContentType) + len(r.Correlation) + 24
+		if sd.enc.Count() > 0 && sd.enc.Size()+size > packedFrameBytes {
+			break
+		}
+		if err := sd.enc.Append(&r); err != nil {
+			if errors.Is(err, packed.ErrFrameFull) {
+				break
+			}
+			// No frame can hold it (a content type or correlation id over
+			// the daemon's limits, invalid UTF-8): it fails by its number,
+			// as the daemon would fail it on PublishStream.
+			sd.bad = append(sd.bad, it)
+			sd.why = append(sd.why, err)
+		}
+		used++
+	}
+	sd.items = sd.items[:used]
+	p.mu.Lock()
+	bad := sd.bad
+	for _, it := range sd.items {
+		if len(bad) > 0 && bad[0] == it {
+			p.failLocked(it, refusal{err: wrapErr("publish", status.Error(codes.InvalidArgument, sd.why[len(sd.bad)-len(bad)].Error()))})
+			bad = bad[1:]
+			continue
+		}
+		st.sent = append(st.sent, it)
+	}
+	clear(p.queue[:used])
+	p.queue = p.queue[used:]
+	if len(sd.bad) > 0 {
+		p.settledLocked()
+	}
+	p.mu.Unlock()
+	clear(sd.items)
+	if sd.enc.Count() == 0 {
+		return false, nil
+	}
+	// The buffer is reused for the next frame: gRPC's codec has encoded
+	// the message into a buffer of its own before Send returns.
+	sd.frame.Frame = sd.enc.AppendFrame(sd.frame.Frame[:0])
+	err = st.pk.Send(&sd.frame)
+	if len(sd.frame.Frame) > 4*packedFrameBytes {
+		// A frame of one huge message: its buffers do not stay with the
+		// Publisher.
+		sd.frame.Frame, sd.enc = nil, packed.Encoder{Limits: sd.enc.Limits}
+	}
+	return false, err
+}
+
+// receivePacked reads PublishPacked's acks: each settles messages, and
+// moves the window the sender waits on.
+func (p *Publisher) receivePacked(st *pubStream) error {
+	var prev uint64 // the previous ack's accepted
+	var fs []packed.Failure
+	for {
+		m, err := st.pk.Recv()
+		if err != nil {
+			return err
+		}
+		fs = fs[:0]
+		for _, f := range m.GetFailures() {
+			fs = append(fs, packed.Failure{Index: f.GetIndex(), Code: packed.Code(f.GetCode()), Retry: f.GetRetry(), Reason: f.GetReason()})
+		}
+		ack := packed.Ack{Accepted: m.GetAccepted(), Window: m.GetWindow(), Failures: fs}
+		p.mu.Lock()
+		if err := ack.Check(prev, st.base+uint64(len(st.sent))); err != nil {
+			p.mu.Unlock()
+			// A daemon that miscounts cannot be trusted to have settled
+			// anything right: the stream's unsettled messages fail as in
+			// doubt, and the next stream starts afresh.
+			st.cancel()
+			return status.Errorf(codes.Internal, "the daemon's acknowledgement is inconsistent: %v", err)
+		}
+		prev = ack.Accepted
+		st.acked = true
+		reason := ""
+		for _, f := range ack.Failures {
+			if f.Reason != "" {
+				reason = f.Reason // an empty reason repeats the one before it
+			}
+			code := codes.Code(f.Code)
+			if code == codes.OK {
+				code = codes.Unknown // a failure is never OK
+			}
+			st.ahead[f.Index] = refusal{err: wrapErr("publish", status.Error(code, reason)), retry: f.Retry}
+		}
+		p.settleLocked(st, ack.Accepted)
+		grew := ack.Limit() > st.limit
+		st.limit = ack.Limit()
+		p.mu.Unlock()
+		if grew {
+			select {
+			case st.credit <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
