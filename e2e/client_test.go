@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/nexusd/nexusd/client"
 	"github.com/nexusd/nexusd/internal/testnet"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
 )
@@ -307,4 +308,10 @@ func names(nodes []*node) string {
 		s += n.name
 	}
 	return s
+}
+
+// wireOptions are the client library's options for the wire this run is
+// for: packed frames by default, the v1 calls with NEXUSD_E2E_WIRE=v1.
+func wireOptions() []client.Option {
+	return []client.Option{client.WithPacked(!testnet.V1Wire())}
 }

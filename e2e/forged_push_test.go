@@ -41,7 +41,7 @@ func TestForgedPushDoesNotStopTheFlow(t *testing.T) {
 	bMesh := meshpb.NewMeshServiceClient(conn)
 	dial := func(n *node) *client.Client {
 		t.Helper()
-		c, err := client.Dial(ctx, n.App)
+		c, err := client.Dial(ctx, n.App, wireOptions()...)
 		if err != nil {
 			t.Fatal(err)
 		}

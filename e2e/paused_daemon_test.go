@@ -50,7 +50,8 @@ func pausedDaemon(t *testing.T, floodFor, frozen time.Duration) {
 	rec := &recorder{}
 	subc, err := client.Dial(ctx, b.App, client.WithGapHandler(rec.gap), client.WithBackpressureHandler(rec.warn),
 		client.WithStateHandler(rec.state),
-		client.WithLogger(slog.New(slog.NewTextHandler(&clientLog, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+		client.WithLogger(slog.New(slog.NewTextHandler(&clientLog, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		client.WithPacked(!testnet.V1Wire()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func pausedDaemon(t *testing.T, floodFor, frozen time.Duration) {
 			rec.take(m)
 		}
 	}()
-	pubc, err := client.Dial(ctx, a.App)
+	pubc, err := client.Dial(ctx, a.App, wireOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
