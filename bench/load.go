@@ -12,6 +12,11 @@ import (
 
 var errNotApplicable = errors.New("not applicable to this system")
 
+// delivery is what the last throughput run expected to deliver (messages
+// published times subscribers) and what arrived, for the run's line: a
+// figure in deliveries per second does not show messages a system lost.
+var delivery struct{ want, got int64 }
+
 const payloadSize = 128
 
 // throughput publishes as fast as the publishers go for dur and returns
@@ -78,6 +83,7 @@ func throughput(sys system, pubNode, subNode, subs int, mode string, callers, ba
 		time.Sleep(300 * time.Millisecond)
 	}
 	got := received.Load()
+	delivery.want, delivery.got = want, got
 	if got == 0 {
 		return 0, fmt.Errorf("nothing delivered of %d published", sent.Load())
 	}

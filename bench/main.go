@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -45,10 +46,13 @@ func measureCmd(args []string) int {
 	sysName := fs.String("system", "", "nexusd, nats or grpc-raw")
 	bin := fs.String("nexusd", "", "path of the nexusd binary")
 	dur := fs.Duration("dur", 2*time.Second, "how long a throughput or latency run lasts")
+	runtimeFlags(fs)
 	fs.Parse(args)
 	m := measurementByID(*id)
 	out := map[string]any{}
-	if m == nil {
+	if err := serverRuntime.check(); err != nil {
+		out["error"] = err.Error()
+	} else if m == nil {
 		out["error"] = fmt.Sprintf("unknown measurement %q", *id)
 	} else if values, err := m.run(*sysName, *bin, *dur); err == errNotApplicable {
 		out["skip"] = true
@@ -56,7 +60,22 @@ func measureCmd(args []string) int {
 		out["error"] = err.Error()
 	} else {
 		out["values"] = values
+		if delivery.want > 0 {
+			out["expected"], out["delivered"] = delivery.want, delivery.got
+		}
 	}
 	json.NewEncoder(os.Stdout).Encode(out)
 	return 0
+}
+
+// runtimeFlags adds the server processes' Go runtime settings to fs.
+func runtimeFlags(fs *flag.FlagSet) {
+	fs.IntVar(&serverRuntime.MaxProcs, "gomaxprocs", serverRuntime.MaxProcs, "GOMAXPROCS of every server process (nexusd, NATS, relay)")
+	fs.StringVar(&serverRuntime.GOGC, "gogc", serverRuntime.GOGC, "GOGC of every server process (nexusd, NATS, relay)")
+	fs.StringVar(&serverRuntime.MemLimit, "gomemlimit", serverRuntime.MemLimit, "GOMEMLIMIT of every server process (nexusd, NATS, relay)")
+}
+
+// runtimeArgs passes the settings on to a measure child.
+func runtimeArgs() []string {
+	return []string{"--gomaxprocs", strconv.Itoa(serverRuntime.MaxProcs), "--gogc", serverRuntime.GOGC, "--gomemlimit", serverRuntime.MemLimit}
 }

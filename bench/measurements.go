@@ -45,6 +45,12 @@ var measurements = []*measurement{
 	{id: "latency-50k-stream", unit: "µs", rows: percentiles, nodes: 1, fn: lat("stream", 50000)},
 	{id: "latency-50k-unary", unit: "µs", rows: percentiles, nodes: 1, fn: lat("unary", 50000)},
 	{id: "cross-node", unit: "msg/s", higher: true, quick: true, nodes: 2, fn: tp(0, 1, 1, "stream", 1, 64)},
+	// The packed path (packed.go): PublishPacked with natural batching and
+	// SubscribePacked; NATS as in the v1 rows above, the relay n/a.
+	{id: "local-1to1-packed", unit: "msg/s", higher: true, quick: true, nodes: 1, fn: packedTP(0, 0)},
+	{id: "cross-node-packed", unit: "msg/s", higher: true, quick: true, nodes: 2, fn: packedTP(0, 1)},
+	{id: "latency-10k-packed", unit: "µs", rows: percentiles, quick: true, nodes: 1, fn: packedLat(10000)},
+	{id: "latency-50k-packed", unit: "µs", rows: percentiles, nodes: 1, fn: packedLat(50000)},
 	{id: "idle-rss", unit: "MB", quick: true, nodes: 1, fn: func(sys system, _, _ string, _ time.Duration) (map[string]float64, error) {
 		v, err := idleRSS(sys)
 		return map[string]float64{"": v}, err

@@ -37,7 +37,12 @@ func orchestrate(args []string) int {
 	mdOut := fs.String("markdown", "../BENCHMARKS.md", "file whose generated section to replace; \"\": none")
 	only := fs.String("only", "", "run only measurements whose id matches this regexp")
 	systemList := fs.String("systems", strings.Join(systems, ","), "systems to measure, comma-separated (also nexusd-tls: nexusd with a cluster key, for cross-node measurements)")
+	runtimeFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if err := serverRuntime.check(); err != nil {
+		fmt.Fprintln(os.Stderr, "nexusd-bench:", err)
 		return 2
 	}
 	if _, err := os.Stat(*bin); err != nil {
@@ -57,6 +62,7 @@ func orchestrate(args []string) int {
 	if *full {
 		dur = 5 * time.Second
 	}
+	fmt.Fprintf(os.Stderr, "nexusd-bench: every server process runs with %s\n", serverRuntime)
 	began := time.Now()
 	samples := map[[2]string][]float64{} // (row, system) -> values
 	var order []*measurement
@@ -69,7 +75,7 @@ func orchestrate(args []string) int {
 		for r := range *runs {
 			for k := range systems {
 				sys := systems[(k+r)%len(systems)] // take turns going first
-				values, skip, err := measureChild(m.id, sys, *bin, dur)
+				values, skip, note, err := measureChild(m.id, sys, *bin, dur)
 				switch {
 				case skip:
 				case err != nil:
@@ -80,7 +86,7 @@ func orchestrate(args []string) int {
 						k := [2]string{m.id + suffix, sys}
 						samples[k] = append(samples[k], v)
 					}
-					fmt.Fprintf(os.Stderr, "%-28s %-9s run %d: %s\n", m.id, sys, r+1, brief(values, m.unit))
+					fmt.Fprintf(os.Stderr, "%-28s %-9s run %d: %s%s\n", m.id, sys, r+1, brief(values, m.unit), note)
 				}
 			}
 		}
@@ -139,26 +145,32 @@ func printTLSRatios(results []*result) {
 	}
 }
 
-// measureChild runs one measurement in a fresh process.
-func measureChild(id, sys, bin string, dur time.Duration) (map[string]float64, bool, error) {
+// measureChild runs one measurement in a fresh process. note says, for a
+// throughput run that lost messages, how many arrived.
+func measureChild(id, sys, bin string, dur time.Duration) (values map[string]float64, skip bool, note string, err error) {
 	var out, errb bytes.Buffer
-	cmd := exec.Command(selfPath(), "measure", "--id", id, "--system", sys, "--nexusd", bin, "--dur", dur.String())
+	cmd := exec.Command(selfPath(), append([]string{"measure", "--id", id, "--system", sys, "--nexusd", bin, "--dur", dur.String()}, runtimeArgs()...)...)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return nil, false, fmt.Errorf("%v: %s", err, errb.String())
+		return nil, false, "", fmt.Errorf("%v: %s", err, errb.String())
 	}
 	var res struct {
-		Values map[string]float64 `json:"values"`
-		Skip   bool               `json:"skip"`
-		Error  string             `json:"error"`
+		Values    map[string]float64 `json:"values"`
+		Skip      bool               `json:"skip"`
+		Error     string             `json:"error"`
+		Expected  int64              `json:"expected"`
+		Delivered int64              `json:"delivered"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		return nil, false, fmt.Errorf("bad output %q: %v", out.String(), err)
+		return nil, false, "", fmt.Errorf("bad output %q: %v", out.String(), err)
 	}
 	if res.Error != "" {
-		return nil, false, fmt.Errorf("%s", res.Error)
+		return nil, false, "", fmt.Errorf("%s", res.Error)
 	}
-	return res.Values, res.Skip, nil
+	if res.Delivered < res.Expected {
+		note = fmt.Sprintf("  (delivered %d of %d, %.1f%% lost)", res.Delivered, res.Expected, 100*float64(res.Expected-res.Delivered)/float64(res.Expected))
+	}
+	return res.Values, res.Skip, note, nil
 }
 
 func brief(values map[string]float64, unit string) string {

@@ -5,11 +5,50 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
+
+// runtimeSettings are the Go runtime settings of a server process.
+type runtimeSettings struct {
+	MaxProcs int    // GOMAXPROCS
+	GOGC     string // GOGC: a percentage or off
+	MemLimit string // GOMEMLIMIT: a size such as 1GiB, or off
+}
+
+// serverRuntime is what every server process gets, whatever the system
+// (nexusd daemons, NATS servers, the relay), so none runs with more
+// threads or a laxer collector than another. The defaults are what the
+// daemon picks for itself when GOGC and GOMEMLIMIT are unset
+// (cmd/nexusd: GOGC 300, a 1 GiB soft limit) and all cores: NATS gets the
+// same. Load generators run with Go's defaults. nexusd-bench --gogc,
+// --gomemlimit and --gomaxprocs set others.
+var serverRuntime = runtimeSettings{MaxProcs: runtime.NumCPU(), GOGC: "300", MemLimit: "1GiB"}
+
+func (r runtimeSettings) env() []string {
+	return []string{"GOMAXPROCS=" + strconv.Itoa(r.MaxProcs), "GOGC=" + r.GOGC, "GOMEMLIMIT=" + r.MemLimit}
+}
+
+func (r runtimeSettings) String() string {
+	return fmt.Sprintf("GOMAXPROCS=%d, GOGC=%s, GOMEMLIMIT=%s", r.MaxProcs, r.GOGC, r.MemLimit)
+}
+
+// check refuses settings the Go runtime would ignore or misread.
+func (r runtimeSettings) check() error {
+	if r.MaxProcs < 1 {
+		return fmt.Errorf("GOMAXPROCS %d: want at least 1", r.MaxProcs)
+	}
+	if _, err := strconv.Atoi(r.GOGC); err != nil && r.GOGC != "off" {
+		return fmt.Errorf("GOGC %q: want a percentage or off", r.GOGC)
+	}
+	if r.MemLimit == "" {
+		return fmt.Errorf("GOMEMLIMIT is empty: want a size such as 1GiB, or off")
+	}
+	return nil
+}
 
 // proc is a server process this measurement started.
 type proc struct {
@@ -24,6 +63,7 @@ func startProc(name string, path string, args ...string) (*proc, error) {
 		return nil, err
 	}
 	cmd := exec.Command(path, args...)
+	cmd.Env = append(os.Environ(), serverRuntime.env()...) // later entries win
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the bench
 	if err := cmd.Start(); err != nil {

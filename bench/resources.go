@@ -132,7 +132,7 @@ func nexusdPerPeer(s *nexusdSys, n int) (map[string]float64, error) {
 		if i == 0 {
 			http = admin
 		}
-		args := []string{"--mcast-addr", "off", "--mcast-port", strconv.Itoa(ports[3*i]), "--mesh-port", strconv.Itoa(ports[3*i+1]),
+		args := []string{"--mcast-addr", "off", "--mcast-iface", "lo", "--mcast-port", strconv.Itoa(ports[3*i]), "--mesh-port", strconv.Itoa(ports[3*i+1]),
 			"--app-port", strconv.Itoa(ports[3*i+2]), "--bind", "127.0.0.1", "--advertise-addr", "127.0.0.1",
 			"--http-addr", http, "--log-level", "ERROR"}
 		if seed != "" {

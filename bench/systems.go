@@ -71,7 +71,7 @@ func (s *nexusdSys) start(nodes int) error {
 	}
 	for i := range nodes {
 		mesh, app, udp := ports[4*i], ports[4*i+1], ports[4*i+2]
-		args := []string{"--mcast-addr", "off", "--mcast-port", strconv.Itoa(udp), "--mesh-port", strconv.Itoa(mesh),
+		args := []string{"--mcast-addr", "off", "--mcast-iface", "lo", "--mcast-port", strconv.Itoa(udp), "--mesh-port", strconv.Itoa(mesh),
 			"--app-port", strconv.Itoa(app), "--bind", "127.0.0.1", "--advertise-addr", "127.0.0.1",
 			"--http-addr", "off", "--log-level", "ERROR"}
 		args = append(args, s.extra...)

@@ -1,0 +1,425 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/nexusd/nexusd/internal/packed"
+	pb "github.com/nexusd/nexusd/proto/sidecarpb"
+)
+
+// The packed path (docs/packed.md): nexusd driven over PublishPacked and
+// SubscribePacked with raw gRPC stubs and internal/packed, as the stream
+// mode drives PublishStream and Subscribe. NATS runs in these scenarios as
+// in their v1 counterparts (same payload, same counts), for the ratio; the
+// raw gRPC relay has no packed RPCs, so its cells are n/a.
+
+// A packed publisher's frames: at most this many records and bytes, as
+// the daemon's own subscription frames.
+const (
+	packedFrameRecords = 1024
+	packedFrameBytes   = 256 << 10
+)
+
+// packedInFlight caps the records a packed publisher has sent beyond the
+// daemon's count, below the daemon's own credit when that is larger: as
+// for the stream mode (window), with the block policy a subscriber holds
+// at most 1024 publishes waiting, and past that the oldest give way. The
+// daemon's PublishPacked credit is 4096 records, and obeying only it lost
+// 1-4% of the messages in local-1to1-packed (backpressure warnings:
+// queue_depth 11024 = the queue's 10000 + 1024 blocked).
+const packedInFlight = window
+
+// packedSys is a started nexusd system whose publishers and subscribers
+// use the packed RPCs; a unary publisher (the warm-up's) stays v1.
+type packedSys struct {
+	*nexusdSys
+	mu  sync.Mutex
+	err error // the first thing a subscriber found wrong
+}
+
+// packedOf wraps a nexusd system for the packed path; NATS is returned
+// as it is, and the relay, which has no packed RPCs, is not applicable.
+func packedOf(sys system) (system, *packedSys, error) {
+	switch s := sys.(type) {
+	case *nexusdSys:
+		p := &packedSys{nexusdSys: s}
+		return p, p, nil
+	case *keyedSys:
+		p := &packedSys{nexusdSys: s.nexusdSys}
+		return p, p, nil
+	case *relaySys:
+		return nil, nil, errNotApplicable
+	}
+	return sys, nil, nil
+}
+
+func (s *packedSys) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+func (s *packedSys) failed() error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+func (s *packedSys) publisher(node int, mode string) (publisher, error) {
+	if mode == "unary" {
+		return s.nexusdSys.publisher(node, mode)
+	}
+	return newPackedPublisher(s.conns[node])
+}
+
+func (s *packedSys) subscribe(node int, _ int, on func([]byte, time.Time)) (func(), error) {
+	return packedSubscribe(s.conns[node], on, s.fail)
+}
+
+// packedTP is throughput on the packed path; NATS runs as in
+// local-1to1-stream and cross-node.
+func packedTP(pubNode, subNode int) func(system, string, string, time.Duration) (map[string]float64, error) {
+	return func(sys system, _, _ string, dur time.Duration) (map[string]float64, error) {
+		sys, ps, err := packedOf(sys)
+		if err != nil {
+			return nil, err
+		}
+		v, err := throughput(sys, pubNode, subNode, 1, "packed", 1, 64, dur)
+		if err == nil {
+			err = ps.failed()
+		}
+		return map[string]float64{"": v}, err
+	}
+}
+
+// packedLat is latency at a fixed rate on the packed path; NATS runs as in
+// latency-*-stream.
+func packedLat(rate float64) func(system, string, string, time.Duration) (map[string]float64, error) {
+	return func(sys system, _, _ string, dur time.Duration) (map[string]float64, error) {
+		sys, ps, err := packedOf(sys)
+		if err != nil {
+			return nil, err
+		}
+		p, err := latency(sys, 0, 0, "packed", rate, dur)
+		if err == nil {
+			err = ps.failed()
+		}
+		if err != nil {
+			return nil, err
+		}
+		return map[string]float64{"-p50": p["p50"], "-p90": p["p90"], "-p99": p["p99"], "-p99.9": p["p99.9"]}, nil
+	}
+}
+
+// payloadQueue holds payloads copied out of publish calls, back to back.
+type payloadQueue struct {
+	data []byte
+	ends []int // where each payload ends in data
+	next int   // the first payload not yet taken
+}
+
+func (q *payloadQueue) len() int { return len(q.ends) - q.next }
+
+func (q *payloadQueue) reset() { q.data, q.ends, q.next = q.data[:0], q.ends[:0], 0 }
+
+// peek returns the next payload; the caller moves past it (next++).
+func (q *payloadQueue) peek() []byte {
+	start := 0
+	if q.next > 0 {
+		start = q.ends[q.next-1]
+	}
+	return q.data[start:q.ends[q.next]]
+}
+
+// packedPub publishes on PublishPacked with natural batching: publish
+// copies the payload into a queue and returns; a sender goroutine takes
+// whatever is queued when it is free (up to packedFrameRecords records,
+// packedFrameBytes bytes and the credit left: the daemon's window, capped
+// at packedInFlight), encodes it as one
+// sourceless frame and sends it. There is no linger timer: a lone message
+// goes at once, and frames grow only while the sender is busy or waits
+// for credit. The sender reuses its encoder, its frame buffer and the two
+// queues it swaps with publish.
+type packedPub struct {
+	stream grpc.BidiStreamingClient[pb.PackedFrame, pb.PackedAck]
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	cond     sync.Cond     // any change below: queued, sent, acked, failed, closing
+	in       *payloadQueue // publish appends here
+	queued   uint64        // records handed to publish
+	sent     uint64        // records sent (counted before Send, so an ack never outruns it)
+	accepted uint64        // records the daemon processed (last ack)
+	limit    uint64        // the credit: records may be sent up to this index, exclusive
+	failures uint64
+	failure  string // the first failure's reason
+	err      error  // the stream broke
+	closing  bool
+
+	senderDone, recvDone chan struct{}
+
+	// the sender's own
+	out   *payloadQueue
+	enc   packed.Encoder
+	rec   packed.Record
+	buf   []byte
+	frame pb.PackedFrame
+}
+
+func newPackedPublisher(conn *grpc.ClientConn) (*packedPub, error) {
+	api := pb.NewSidecarServiceClient(conn)
+	ctx, cancel := context.WithCancel(context.Background())
+	stream, err := api.PublishPacked(ctx)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	p := &packedPub{stream: stream, cancel: cancel, in: &payloadQueue{}, out: &payloadQueue{},
+		limit: min(packed.InitialWindow, packedInFlight), senderDone: make(chan struct{}), recvDone: make(chan struct{})}
+	p.cond.L = &p.mu
+	p.enc.Limits = packed.Limits{MaxRecords: packedFrameRecords, MaxFrameBytes: packedFrameBytes}
+	p.rec.Topic = benchTopic
+	go p.receive()
+	go p.send()
+	return p, nil
+}
+
+func (p *packedPub) publish(b []byte) error {
+	p.mu.Lock()
+	for p.err == nil && (len(p.in.ends) >= packedFrameRecords || len(p.in.data) >= packedFrameBytes) {
+		p.cond.Wait() // a frame's worth is waiting: let the sender catch up
+	}
+	if p.err != nil {
+		err := p.err
+		p.mu.Unlock()
+		return err
+	}
+	wake := len(p.in.ends) == 0
+	p.in.data = append(p.in.data, b...)
+	p.in.ends = append(p.in.ends, len(p.in.data))
+	p.queued++
+	p.mu.Unlock()
+	if wake {
+		p.cond.Broadcast()
+	}
+	return nil
+}
+
+// send is the sender goroutine.
+func (p *packedPub) send() {
+	defer close(p.senderDone)
+	for {
+		p.mu.Lock()
+		for p.err == nil {
+			ready := p.out.len() + len(p.in.ends)
+			if (ready > 0 && p.sent < p.limit) || (ready == 0 && p.closing) {
+				break
+			}
+			p.cond.Wait()
+		}
+		if p.err != nil || p.out.len()+len(p.in.ends) == 0 {
+			p.mu.Unlock()
+			return
+		}
+		room := p.limit - p.sent
+		if p.out.len() == 0 {
+			p.swap()
+		}
+		p.mu.Unlock()
+		if err := p.sendFrame(room); err != nil {
+			p.mu.Lock()
+			if p.err == nil {
+				p.err = err
+			}
+			p.cond.Broadcast()
+			p.mu.Unlock()
+			return
+		}
+	}
+}
+
+// swap gives publish the drained queue and takes what it queued; p.mu is
+// held.
+func (p *packedPub) swap() {
+	p.out.reset()
+	p.in, p.out = p.out, p.in
+	p.cond.Broadcast() // publish may be waiting for room
+}
+
+// sendFrame sends one frame of at most room records, taken from the
+// sender's queue and, when that runs dry, from what publish queued since.
+func (p *packedPub) sendFrame(room uint64) error {
+	p.enc.Reset()
+	for uint64(p.enc.Count()) < room {
+		if p.out.len() == 0 {
+			p.mu.Lock()
+			more := len(p.in.ends) > 0
+			if more {
+				p.swap()
+			}
+			p.mu.Unlock()
+			if !more {
+				break
+			}
+		}
+		p.rec.Payload = p.out.peek()
+		if err := p.enc.Append(&p.rec); err != nil {
+			if errors.Is(err, packed.ErrFrameFull) {
+				break
+			}
+			return err
+		}
+		p.out.next++
+	}
+	n := uint64(p.enc.Count())
+	if n == 0 {
+		return nil
+	}
+	p.buf = p.enc.AppendFrame(p.buf[:0])
+	p.frame.Frame = p.buf
+	p.mu.Lock()
+	p.sent += n
+	p.mu.Unlock()
+	if err := p.stream.Send(&p.frame); err != nil {
+		return fmt.Errorf("publish packed: %w", err)
+	}
+	return nil
+}
+
+// receive reads acks: the count, the credit and any failures.
+func (p *packedPub) receive() {
+	defer close(p.recvDone)
+	for {
+		ack, err := p.stream.Recv()
+		p.mu.Lock()
+		if err != nil {
+			if p.err == nil {
+				p.err = fmt.Errorf("publish packed stream ended: %w", err)
+			}
+			p.cond.Broadcast()
+			p.mu.Unlock()
+			return
+		}
+		a := packed.Ack{Accepted: ack.GetAccepted(), Window: ack.GetWindow()}
+		for _, f := range ack.GetFailures() {
+			a.Failures = append(a.Failures, packed.Failure{Index: f.GetIndex(), Code: packed.Code(f.GetCode()), Retry: f.GetRetry(), Reason: f.GetReason()})
+			if p.failures == 0 {
+				p.failure = fmt.Sprintf("record %d: code %d: %s", f.GetIndex(), f.GetCode(), f.GetReason())
+			}
+			p.failures++
+		}
+		if err := a.Check(p.accepted, p.sent); err != nil && p.err == nil {
+			p.err = err
+		}
+		p.accepted, p.limit = a.Accepted, min(a.Limit(), a.Accepted+packedInFlight)
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	}
+}
+
+// flush returns when the daemon has processed every record published; a
+// record it did not take is an error.
+func (p *packedPub) flush() error {
+	timer := time.AfterFunc(30*time.Second, func() {
+		p.mu.Lock()
+		if p.err == nil {
+			p.err = fmt.Errorf("timed out after 30s waiting for publish acks")
+		}
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	defer timer.Stop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.err == nil && p.accepted < p.queued {
+		p.cond.Wait()
+	}
+	switch {
+	case p.accepted < p.queued:
+		return p.err
+	case p.failures > 0:
+		return fmt.Errorf("%d of %d records failed; the first: %s", p.failures, p.queued, p.failure)
+	}
+	return nil
+}
+
+func (p *packedPub) close() {
+	p.mu.Lock()
+	p.closing = true
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	<-p.senderDone
+	p.stream.CloseSend()
+	p.cancel()
+	<-p.recvDone
+}
+
+// packedSubscribe subscribes on SubscribePacked and hands on every live
+// message, decoded from its frame by packed.Decoder (and any message a
+// v1 event carries); all messages of a frame share the frame's arrival
+// time. What it finds wrong goes to fail.
+func packedSubscribe(conn *grpc.ClientConn, on func([]byte, time.Time), fail func(error)) (func(), error) {
+	api := pb.NewSidecarServiceClient(conn)
+	ctx, cancel := context.WithCancel(context.Background())
+	stream, err := api.SubscribePacked(ctx, &pb.SubscribePackedRequest{Open: &pb.SubscribePackedRequest_Subscribe{
+		Subscribe: &pb.SubscribeRequest{Topics: []string{benchTopic}, BackpressurePolicy: subscriberPolicy}}})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if first.GetEvent().GetSubscriptionInfo() == nil { // the subscription exists
+		cancel()
+		return nil, fmt.Errorf("SubscribePacked: the first event is %v, not subscription_info", first)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var dec packed.Decoder
+		for {
+			ev, err := stream.Recv()
+			if err != nil {
+				if ctx.Err() == nil {
+					fail(fmt.Errorf("SubscribePacked ended: %w", err))
+				}
+				return
+			}
+			now := time.Now()
+			if f := ev.GetMessages(); f != nil {
+				if err := dec.Reset(f.GetFrame()); err != nil {
+					fail(fmt.Errorf("SubscribePacked frame refused: %w", err))
+					return
+				}
+				for dec.Next() {
+					on(dec.Record().Payload, now)
+				}
+				continue
+			}
+			switch e := ev.GetEvent().GetEvent().(type) {
+			case *pb.MessageEvent_Message:
+				on(e.Message.GetPayload(), now)
+			case *pb.MessageEvent_Batch:
+				for _, m := range e.Batch.GetMessages() {
+					on(m.GetPayload(), now)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); wg.Wait() }, nil
+}
