@@ -262,3 +262,47 @@ func TestPackedSubscribeKeepsFramesToTheAskedSize(t *testing.T) {
 		}
 	}
 }
+
+// A block-policy subscriber loses nothing to a PublishPacked stream that
+// uses all of its credit at once: the node holds at least a stream's
+// credit of publishes waiting for one blocked subscriber.
+func TestPackedPublishAtFullCreditIntoABlockedSubscriberLosesNothing(t *testing.T) {
+	ts := startServer(t, nil)
+	ctx := ctx5(t)
+	sub, err := ts.app.Subscribe(ctx, &sidecarpb.SubscribeRequest{Topics: []string{"b/#"}, MaxBufferSize: 16, BackpressurePolicy: "block"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := sub.Recv(); err != nil || ev.GetSubscriptionInfo() == nil {
+		t.Fatalf("first event %v, %v", ev, err)
+	}
+	pub, err := ts.app.PublishPacked(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]packed.Record, packed.InitialWindow)
+	for i := range recs {
+		recs[i] = packed.Record{Topic: "b/x", Payload: fmt.Appendf(nil, "%d", i)}
+	}
+	if err := pub.Send(packedFrame(t, recs...)); err != nil {
+		t.Fatal(err)
+	}
+	for seq := int64(1); seq <= int64(len(recs)); {
+		ev, err := sub.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := ev.GetBackpressureWarning(); w != nil {
+			t.Fatalf("after %d messages: %v", seq-1, w)
+		}
+		for _, m := range append(ev.GetBatch().GetMessages(), ev.GetMessage()) {
+			if m == nil {
+				continue
+			}
+			if m.GetSequenceNumber() != seq || string(m.GetPayload()) != fmt.Sprint(seq-1) {
+				t.Fatalf("message %d/%q, want %d/%q", m.GetSequenceNumber(), m.GetPayload(), seq, fmt.Sprint(seq-1))
+			}
+			seq++
+		}
+	}
+}
