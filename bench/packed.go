@@ -27,13 +27,12 @@ const (
 )
 
 // packedInFlight caps the records a packed publisher has sent beyond the
-// daemon's count, below the daemon's own credit when that is larger: as
-// for the stream mode (window), with the block policy a subscriber holds
-// at most 1024 publishes waiting, and past that the oldest give way. The
-// daemon's PublishPacked credit is 4096 records, and obeying only it lost
-// 1-4% of the messages in local-1to1-packed (backpressure warnings:
-// queue_depth 11024 = the queue's 10000 + 1024 blocked).
-const packedInFlight = window
+// daemon's count; the daemon's own credit (4096 records) is the smaller.
+// With the block policy a subscriber holds up to 8192 publishes waiting,
+// so a publisher that uses all its credit loses nothing. (When that was
+// 1024, obeying only the credit lost 1-4% of the messages in
+// local-1to1-packed, and this was capped at 1024, one frame in flight.)
+const packedInFlight = 2 * packed.InitialWindow
 
 // packedSys is a started nexusd system whose publishers and subscribers
 // use the packed RPCs; a unary publisher (the warm-up's) stays v1.
