@@ -53,23 +53,34 @@ var hexByte = func() (t [256][2]byte) {
 // publish does not pay an allocation for its id; a block is freed when the
 // last message holding one of its ids is.
 type idPool struct {
-	prefix [10]byte
-	number uint64 // of the last id handed out
+	head   [24]byte // the ids' common first 24 characters: the prefix rendered
+	number uint64   // of the last id handed out
 	block  string
 	next   int
 }
 
 const idsPerBlock = 64
 
-func newIDPool(node string) idPool { return idPool{prefix: packed.IDPrefix(node, 0)} }
+func newIDPool(node string) idPool {
+	var p idPool
+	var s [36]byte
+	copy(p.head[:], packed.IDFromPrefix(packed.IDPrefix(node, 0), 0).AppendString(s[:0]))
+	return p
+}
 
+// take renders the next id. The prefix's ten bytes are the first 24
+// characters of every id (8-4-4-4- and nothing of the number), rendered
+// once; the number is the last 12 hex digits, its low 48 bits, as
+// packed.ID.AppendString renders them.
 func (p *idPool) take() string {
 	if p.next == len(p.block) {
-		b := make([]byte, 0, 36*idsPerBlock)
-		for i := range uint64(idsPerBlock) {
-			b = packed.IDFromPrefix(p.prefix, p.number+1+i).AppendString(b)
+		var b [36 * idsPerBlock]byte
+		for i := range idsPerBlock {
+			s := b[36*i : 36*i+36]
+			copy(s, p.head[:])
+			putHex(s[24:], p.number+1+uint64(i), 6)
 		}
-		p.block, p.next = string(b), 0
+		p.block, p.next = string(b[:]), 0
 	}
 	p.number++
 	id := p.block[p.next : p.next+36]

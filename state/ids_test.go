@@ -3,6 +3,8 @@ package state
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/nexusd/nexusd/internal/packed"
 )
 
 // Ids are version-4 UUIDs fixed by the seed: one seed names messages and
@@ -34,5 +36,23 @@ func TestMessageIDsAreDerivedFromNodeAndNumber(t *testing.T) {
 	}
 	if got, want := p.take(), "807d4ebc-93b8-4504-a95c-000000000042"; got != want {
 		t.Fatalf("66th id = %s, want %s", got, want)
+	}
+}
+
+// The pool renders ids itself, from the prefix rendered once: they are
+// packed.ID's rendering of (prefix, number), across blocks and at numbers
+// that fill every digit (the number's low 48 bits, as packed keeps them).
+func TestMessageIDsRenderAsPackedDoes(t *testing.T) {
+	for _, node := range []string{"n1", "bench", "3bf98798-cae9-4950-8a8c-6d7f8d485abc"} {
+		prefix := packed.IDPrefix(node, 0)
+		for _, start := range []uint64{0, 60, 1<<32 - 3, 1<<40 - 70, 0x0123456789ab, 1<<48 - 5, 1 << 48, 1<<64 - 40} {
+			p := newIDPool(node)
+			p.number = start
+			for k := uint64(1); k <= 130; k++ {
+				if got, want := p.take(), packed.IDFromPrefix(prefix, start+k).String(); got != want {
+					t.Fatalf("node %s, id %d: %s, want %s", node, start+k, got, want)
+				}
+			}
+		}
 	}
 }

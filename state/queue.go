@@ -201,7 +201,10 @@ func (n *Node) pump(s *subscription) {
 
 func (n *Node) deliver(s *subscription, o Out) {
 	d := n.delivers.next()
-	d.Stream, d.Out = s.stream, o
+	// Field by field from the registers o came in: a copy of o whole
+	// reads back its spilled halves at once, which stalls.
+	d.Stream = s.stream
+	d.Out.Kind, d.Out.Msg, d.Out.Info, d.Out.Done, d.Out.Warning, d.Out.WallMs = o.Kind, o.Msg, o.Info, o.Done, o.Warning, o.WallMs
 	n.emit(d)
 	s.credit--
 	if s.byteCredit && o.Msg != nil {

@@ -43,8 +43,15 @@ type runScratch struct {
 	subs    []runSub
 	chains  []runChain // live peers first, in match order, then departed peers
 	peers   int        // how many of chains are live peers
-	msgs    []*Message
-	dropped []int // drops by bulk intakes, by message
+	msgs    []*Message // made so far (runMessages), in order
+	dropped []int      // drops by bulk intakes, by message
+
+	// What runMessages makes the run's messages from.
+	pubs       []Published
+	seq        uint64 // the source number before the run's first
+	defaultTTL int64
+	slab       []Message // where the next messages go, from slab[used]
+	used       int
 }
 
 func (n *Node) onPublishedBatch(e *PublishedBatch) {
@@ -108,27 +115,27 @@ func (n *Node) publishStretch(pubs []Published) {
 	t := n.useTopic(topic)
 	n.matchRun(topic)
 	defaultTTL := n.cfg.DefaultTTL.Milliseconds()
-	msgs := n.newMessages(t, pubs, defaultTTL)
-	bulkOK := n.runFits(msgs)
-	if cap(r.dropped) < len(msgs) {
-		r.dropped = make([]int, len(msgs))
+	n.numberRun(t, pubs, defaultTTL)
+	bulkOK := n.runFits(pubs)
+	if cap(r.dropped) < len(pubs) {
+		r.dropped = make([]int, len(pubs))
 	}
-	r.dropped = r.dropped[:len(msgs)]
+	r.dropped = r.dropped[:len(pubs)]
 	clear(r.dropped)
-	for i, m := range msgs {
+	for i := range pubs {
+		m := n.runMessages(i + 1)[i]
 		if _, ok := expiresMs(m, defaultTTL); ok {
 			n.expirableAdded() // setExpiry's count, in its turn
 		}
 		n.counters.Published++
-		n.pubScratch = pendingPublish{req: pubs[i].Req, result: PublishResult{MessageID: m.ID}}
-		n.pub = &n.pubScratch
+		n.startPublish(pubs[i].Req, m.ID)
 		n.number(t, m)
 		bulk := 0
 		for j := range r.subs {
 			rs := &r.subs[j]
 			if !rs.bulk && bulkOK && !n.handsOut(rs.s) && n.onlyQueues(rs.s) {
 				rs.bulk = true
-				n.queueRest(rs.s, msgs[i:], r.dropped[i:])
+				n.queueRest(rs.s, n.runMessages(len(pubs))[i:], r.dropped[i:])
 			}
 			if rs.bulk {
 				bulk++
@@ -189,34 +196,59 @@ func (n *Node) matchRun(topic string) {
 	})
 }
 
-// newMessages makes the run's messages and numbers them for their source
-// in one step. Their expiry is fixed here; the reaper learns of each in
-// its turn.
-func (n *Node) newMessages(t *topicState, pubs []Published, defaultTTL int64) []*Message {
+// numberRun numbers the run's messages for their source in one step.
+// The messages themselves are made as they are needed (runMessages), each
+// just before it is routed, while it is fresh in the cache, or at once
+// for the rest of the run when a bulk intake takes it.
+func (n *Node) numberRun(t *topicState, pubs []Published, defaultTTL int64) {
 	r := &n.run
-	msgs := r.msgs[:0]
-	for i := range pubs {
-		m := n.localMessage(&pubs[i], t.ownSeq+uint64(i)+1)
-		if at, ok := expiresMs(m, defaultTTL); ok {
+	r.pubs, r.seq, r.defaultTTL = pubs, t.ownSeq, defaultTTL
+	t.ownSeq += uint64(len(pubs))
+}
+
+// runMessages makes the run's first k messages, those not made yet, and
+// returns all made so far. Each is the message localMessage would make,
+// its expiry fixed (the reaper learns of each in its turn); they take
+// their ids in order, as nothing else takes one during the run. They are
+// allocated msgsPerSlab at a time, as one array: a slab is freed when the
+// last of its messages is, and a run's messages share a topic and are let
+// go in order, mostly together.
+func (n *Node) runMessages(k int) []*Message {
+	r := &n.run
+	for i := len(r.msgs); i < k; i++ {
+		if r.used == len(r.slab) {
+			r.slab, r.used = make([]Message, min(len(r.pubs)-i, msgsPerSlab)), 0
+		}
+		m := &r.slab[r.used]
+		r.used++ // (an index: moving slab on would write a pointer each time)
+		n.fillLocal(m, &r.pubs[i], r.seq+uint64(i)+1)
+		if at, ok := expiresMs(m, r.defaultTTL); ok {
 			m.ExpiresMs = at
 		}
-		msgs = append(msgs, m)
+		r.msgs = append(r.msgs, m)
 	}
-	t.ownSeq += uint64(len(pubs))
-	r.msgs = msgs
-	return msgs
+	return r.msgs
 }
+
+// msgsPerSlab bounds how many of a run's messages share one allocation,
+// and so what one message still held keeps alive.
+const msgsPerSlab = 8
 
 // runFits reports whether the node stays within its budget even if every
 // message of the run is charged to the ring and to every route it has,
 // and nothing is let go: then no Step would shed anything during the run.
-func (n *Node) runFits(msgs []*Message) bool {
+func (n *Node) runFits(pubs []Published) bool {
 	sum := 0
-	for _, m := range msgs {
-		sum += m.cost()
+	for i := range pubs {
+		sum += publishedCost(&pubs[i])
 	}
 	holders := 1 + len(n.run.subs) + len(n.run.chains)
 	return n.mem.total+sum*holders <= n.cfg.BudgetBytes
+}
+
+// publishedCost is the cost of the message a local publish of e makes.
+func publishedCost(e *Published) int {
+	return len(e.Payload) + len(e.Topic) + len(e.ContentType) + len(e.Correlation) + msgOverheadBytes
 }
 
 // onlyQueues reports whether s can only queue what comes next (it cannot
@@ -328,4 +360,5 @@ func (n *Node) endRun(topic string) {
 	clear(r.chains)
 	clear(r.msgs)
 	r.subs, r.chains, r.msgs, r.peers = r.subs[:0], r.chains[:0], r.msgs[:0], 0
+	r.pubs, r.slab, r.used = nil, nil, 0
 }

@@ -449,3 +449,32 @@ func batchTwinRun(t *testing.T, seed uint64) {
 	w.both("drain", func(h *harness) []Effect { return h.advance(10 * time.Second) })
 	w.same()
 }
+
+// A run's messages are made apart from lone publishes' (allocated a slab
+// at a time): they carry every field a lone publish's message does.
+func TestBatchMessagesAreWholeMessages(t *testing.T) {
+	w := newTwin(t, func(c *Config) { c.DefaultTTL = time.Minute })
+	w.both("subscribe", func(h *harness) []Effect { h.subscribe(1, 1000, "#"); return h.effs })
+	var pubs []Published
+	for i := range 2*msgsPerSlab + 3 { // past a slab, then part of one
+		pubs = append(pubs, Published{Req: uint64(i + 1), Topic: "a/b", Payload: []byte{byte(i)},
+			ContentType: "text/x", Correlation: fmt.Sprint("c", i), TTLMs: int64(i % 3 * 1000)})
+	}
+	effs := w.frame(pubs) // the same effects from both, checked there
+	batched, alone := of[*Deliver](effs), of[*Deliver](w.alone.all[len(w.alone.all)-len(effs):])
+	if len(batched) != len(pubs) || len(alone) != len(pubs) {
+		t.Fatalf("%d delivered batched, %d alone, want %d each", len(batched), len(alone), len(pubs))
+	}
+	for i := range pubs {
+		a, b := batched[i].Out.Msg, alone[i].Out.Msg
+		if !reflect.DeepEqual(a.Envelope, b.Envelope) || a.Seq != b.Seq || a.ExpiresMs != b.ExpiresMs {
+			t.Fatalf("message %d: batched %+v seq=%d exp=%d, alone %+v seq=%d exp=%d", i, a.Envelope, a.Seq, a.ExpiresMs, b.Envelope, b.Seq, b.ExpiresMs)
+		}
+		if publishedCost(&pubs[i]) != a.cost() {
+			t.Fatalf("message %d costs %d, its publish %d", i, a.cost(), publishedCost(&pubs[i]))
+		}
+		if a.Correlation != pubs[i].Correlation || a.ContentType != "text/x" || a.Source != "n1" {
+			t.Fatalf("message %d: %+v", i, a.Envelope)
+		}
+	}
+}
