@@ -47,8 +47,12 @@ type NodeState struct {
 	// Retained messages the answering daemon holds, keyed by topic (the key equals the
 	// envelope's topic).
 	RetainedMessages map[string]*MessageEnvelope `protobuf:"bytes,4,rep,name=retained_messages,json=retainedMessages,proto3" json:"retained_messages,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Extension of this implementation (not in v1): the queue groups with live
+	// members on the answering daemon: one entry per (pattern, group), byte-sorted.
+	// topic_state_hash covers them.
+	QueueGroups   []*QueueGroupMembers `protobuf:"bytes,5,rep,name=queue_groups,json=queueGroups,proto3" json:"queue_groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeState) Reset() {
@@ -109,6 +113,78 @@ func (x *NodeState) GetRetainedMessages() map[string]*MessageEnvelope {
 	return nil
 }
 
+func (x *NodeState) GetQueueGroups() []*QueueGroupMembers {
+	if x != nil {
+		return x.QueueGroups
+	}
+	return nil
+}
+
+// Extension of this implementation (not in v1): how many live subscriptions of one
+// queue group on one daemon share one pattern.
+type QueueGroupMembers struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The topic pattern.
+	Pattern string `protobuf:"bytes,1,opt,name=pattern,proto3" json:"pattern,omitempty"`
+	// The group's name.
+	Group string `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	// Live (not paused) subscriptions of the group with this pattern.
+	Members       uint32 `protobuf:"varint,3,opt,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueueGroupMembers) Reset() {
+	*x = QueueGroupMembers{}
+	mi := &file_mesh_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueueGroupMembers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueueGroupMembers) ProtoMessage() {}
+
+func (x *QueueGroupMembers) ProtoReflect() protoreflect.Message {
+	mi := &file_mesh_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueueGroupMembers.ProtoReflect.Descriptor instead.
+func (*QueueGroupMembers) Descriptor() ([]byte, []int) {
+	return file_mesh_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *QueueGroupMembers) GetPattern() string {
+	if x != nil {
+		return x.Pattern
+	}
+	return ""
+}
+
+func (x *QueueGroupMembers) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *QueueGroupMembers) GetMembers() uint32 {
+	if x != nil {
+		return x.Members
+	}
+	return 0
+}
+
 // MessageEnvelope is one published message as it travels between daemons.
 type MessageEnvelope struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -157,14 +233,22 @@ type MessageEnvelope struct {
 	// dropped them before sending (its backlog for this receiver was full), and holds
 	// none of them any more. A receiver that has taken everything below dropped_from
 	// counts them lost at once, without asking for them with ResendMessages.
-	DroppedFrom   uint64 `protobuf:"varint,13,opt,name=dropped_from,json=droppedFrom,proto3" json:"dropped_from,omitempty"`
+	DroppedFrom uint64 `protobuf:"varint,13,opt,name=dropped_from,json=droppedFrom,proto3" json:"dropped_from,omitempty"`
+	// Extension of this implementation (not in v1): the publisher's reply_to (an
+	// inbox topic, "_inbox/<daemon instance uuid>/..."); empty when none.
+	ReplyTo string `protobuf:"bytes,14,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	// Extension of this implementation (not in v1): the queue groups the source chose
+	// this daemon for. For each, this daemon delivers the message to exactly one of
+	// its live members of that group (subscriptions of other groups, and members of
+	// a group not listed, get nothing of it); ordinary subscriptions get it as always.
+	QueueGroups   []string `protobuf:"bytes,15,rep,name=queue_groups,json=queueGroups,proto3" json:"queue_groups,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MessageEnvelope) Reset() {
 	*x = MessageEnvelope{}
-	mi := &file_mesh_proto_msgTypes[1]
+	mi := &file_mesh_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -176,7 +260,7 @@ func (x *MessageEnvelope) String() string {
 func (*MessageEnvelope) ProtoMessage() {}
 
 func (x *MessageEnvelope) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_proto_msgTypes[1]
+	mi := &file_mesh_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -189,7 +273,7 @@ func (x *MessageEnvelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageEnvelope.ProtoReflect.Descriptor instead.
 func (*MessageEnvelope) Descriptor() ([]byte, []int) {
-	return file_mesh_proto_rawDescGZIP(), []int{1}
+	return file_mesh_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *MessageEnvelope) GetMessageId() string {
@@ -283,6 +367,20 @@ func (x *MessageEnvelope) GetDroppedFrom() uint64 {
 	return 0
 }
 
+func (x *MessageEnvelope) GetReplyTo() string {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return ""
+}
+
+func (x *MessageEnvelope) GetQueueGroups() []string {
+	if x != nil {
+		return x.QueueGroups
+	}
+	return nil
+}
+
 // Ack answers one pushed envelope.
 type Ack struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -303,7 +401,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_mesh_proto_msgTypes[2]
+	mi := &file_mesh_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -315,7 +413,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_proto_msgTypes[2]
+	mi := &file_mesh_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -328,7 +426,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_mesh_proto_rawDescGZIP(), []int{2}
+	return file_mesh_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Ack) GetSuccess() bool {
@@ -382,7 +480,7 @@ type ResendRequest struct {
 
 func (x *ResendRequest) Reset() {
 	*x = ResendRequest{}
-	mi := &file_mesh_proto_msgTypes[3]
+	mi := &file_mesh_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -394,7 +492,7 @@ func (x *ResendRequest) String() string {
 func (*ResendRequest) ProtoMessage() {}
 
 func (x *ResendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_proto_msgTypes[3]
+	mi := &file_mesh_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -407,7 +505,7 @@ func (x *ResendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResendRequest.ProtoReflect.Descriptor instead.
 func (*ResendRequest) Descriptor() ([]byte, []int) {
-	return file_mesh_proto_rawDescGZIP(), []int{3}
+	return file_mesh_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ResendRequest) GetSourceNodeId() string {
@@ -472,7 +570,7 @@ type ResendResponse struct {
 
 func (x *ResendResponse) Reset() {
 	*x = ResendResponse{}
-	mi := &file_mesh_proto_msgTypes[4]
+	mi := &file_mesh_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -484,7 +582,7 @@ func (x *ResendResponse) String() string {
 func (*ResendResponse) ProtoMessage() {}
 
 func (x *ResendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_proto_msgTypes[4]
+	mi := &file_mesh_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -497,7 +595,7 @@ func (x *ResendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResendResponse.ProtoReflect.Descriptor instead.
 func (*ResendResponse) Descriptor() ([]byte, []int) {
-	return file_mesh_proto_rawDescGZIP(), []int{4}
+	return file_mesh_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ResendResponse) GetInstanceUuid() string {
@@ -551,7 +649,7 @@ type MessageBatch struct {
 
 func (x *MessageBatch) Reset() {
 	*x = MessageBatch{}
-	mi := &file_mesh_proto_msgTypes[5]
+	mi := &file_mesh_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +661,7 @@ func (x *MessageBatch) String() string {
 func (*MessageBatch) ProtoMessage() {}
 
 func (x *MessageBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_proto_msgTypes[5]
+	mi := &file_mesh_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +674,7 @@ func (x *MessageBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageBatch.ProtoReflect.Descriptor instead.
 func (*MessageBatch) Descriptor() ([]byte, []int) {
-	return file_mesh_proto_rawDescGZIP(), []int{5}
+	return file_mesh_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *MessageBatch) GetMessages() []*MessageEnvelope {
@@ -609,7 +707,7 @@ type BatchAck struct {
 
 func (x *BatchAck) Reset() {
 	*x = BatchAck{}
-	mi := &file_mesh_proto_msgTypes[6]
+	mi := &file_mesh_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +719,7 @@ func (x *BatchAck) String() string {
 func (*BatchAck) ProtoMessage() {}
 
 func (x *BatchAck) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_proto_msgTypes[6]
+	mi := &file_mesh_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +732,7 @@ func (x *BatchAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchAck.ProtoReflect.Descriptor instead.
 func (*BatchAck) Descriptor() ([]byte, []int) {
-	return file_mesh_proto_rawDescGZIP(), []int{6}
+	return file_mesh_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *BatchAck) GetAccepted() uint64 {
@@ -662,7 +760,7 @@ type LeaveNotice struct {
 
 func (x *LeaveNotice) Reset() {
 	*x = LeaveNotice{}
-	mi := &file_mesh_proto_msgTypes[7]
+	mi := &file_mesh_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -674,7 +772,7 @@ func (x *LeaveNotice) String() string {
 func (*LeaveNotice) ProtoMessage() {}
 
 func (x *LeaveNotice) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_proto_msgTypes[7]
+	mi := &file_mesh_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -687,7 +785,7 @@ func (x *LeaveNotice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveNotice.ProtoReflect.Descriptor instead.
 func (*LeaveNotice) Descriptor() ([]byte, []int) {
-	return file_mesh_proto_rawDescGZIP(), []int{7}
+	return file_mesh_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LeaveNotice) GetInstanceUuid() string {
@@ -711,7 +809,7 @@ type PackedPush struct {
 
 func (x *PackedPush) Reset() {
 	*x = PackedPush{}
-	mi := &file_mesh_proto_msgTypes[8]
+	mi := &file_mesh_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +821,7 @@ func (x *PackedPush) String() string {
 func (*PackedPush) ProtoMessage() {}
 
 func (x *PackedPush) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_proto_msgTypes[8]
+	mi := &file_mesh_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +834,7 @@ func (x *PackedPush) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PackedPush.ProtoReflect.Descriptor instead.
 func (*PackedPush) Descriptor() ([]byte, []int) {
-	return file_mesh_proto_rawDescGZIP(), []int{8}
+	return file_mesh_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PackedPush) GetFrame() []byte {
@@ -758,15 +856,20 @@ var File_mesh_proto protoreflect.FileDescriptor
 const file_mesh_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
-	"mesh.proto\x12\vnexusd.mesh\x1a\x1bgoogle/protobuf/empty.proto\"\xb0\x02\n" +
+	"mesh.proto\x12\vnexusd.mesh\x1a\x1bgoogle/protobuf/empty.proto\"\xf3\x02\n" +
 	"\tNodeState\x12#\n" +
 	"\rinstance_uuid\x18\x01 \x01(\tR\finstanceUuid\x12\x16\n" +
 	"\x06topics\x18\x02 \x03(\tR\x06topics\x12(\n" +
 	"\x10topic_state_hash\x18\x03 \x01(\x04R\x0etopicStateHash\x12Y\n" +
-	"\x11retained_messages\x18\x04 \x03(\v2,.nexusd.mesh.NodeState.RetainedMessagesEntryR\x10retainedMessages\x1aa\n" +
+	"\x11retained_messages\x18\x04 \x03(\v2,.nexusd.mesh.NodeState.RetainedMessagesEntryR\x10retainedMessages\x12A\n" +
+	"\fqueue_groups\x18\x05 \x03(\v2\x1e.nexusd.mesh.QueueGroupMembersR\vqueueGroups\x1aa\n" +
 	"\x15RetainedMessagesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x122\n" +
-	"\x05value\x18\x02 \x01(\v2\x1c.nexusd.mesh.MessageEnvelopeR\x05value:\x028\x01\"\xbd\x03\n" +
+	"\x05value\x18\x02 \x01(\v2\x1c.nexusd.mesh.MessageEnvelopeR\x05value:\x028\x01\"]\n" +
+	"\x11QueueGroupMembers\x12\x18\n" +
+	"\apattern\x18\x01 \x01(\tR\apattern\x12\x14\n" +
+	"\x05group\x18\x02 \x01(\tR\x05group\x12\x18\n" +
+	"\amembers\x18\x03 \x01(\rR\amembers\"\xfb\x03\n" +
 	"\x0fMessageEnvelope\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x14\n" +
@@ -782,7 +885,9 @@ const file_mesh_proto_rawDesc = "" +
 	" \x01(\x04R\x0esourceSequence\x120\n" +
 	"\x14prev_source_sequence\x18\v \x01(\x04R\x12prevSourceSequence\x12\x1b\n" +
 	"\tsync_only\x18\f \x01(\bR\bsyncOnly\x12!\n" +
-	"\fdropped_from\x18\r \x01(\x04R\vdroppedFrom\"y\n" +
+	"\fdropped_from\x18\r \x01(\x04R\vdroppedFrom\x12\x19\n" +
+	"\breply_to\x18\x0e \x01(\tR\areplyTo\x12!\n" +
+	"\fqueue_groups\x18\x0f \x03(\tR\vqueueGroups\"y\n" +
 	"\x03Ack\x12\x18\n" +
 	"\asuccess\x18\x01 \x01(\bR\asuccess\x12#\n" +
 	"\rerror_message\x18\x02 \x01(\tR\ferrorMessage\x12\x1d\n" +
@@ -839,45 +944,47 @@ func file_mesh_proto_rawDescGZIP() []byte {
 	return file_mesh_proto_rawDescData
 }
 
-var file_mesh_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_mesh_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_mesh_proto_goTypes = []any{
-	(*NodeState)(nil),       // 0: nexusd.mesh.NodeState
-	(*MessageEnvelope)(nil), // 1: nexusd.mesh.MessageEnvelope
-	(*Ack)(nil),             // 2: nexusd.mesh.Ack
-	(*ResendRequest)(nil),   // 3: nexusd.mesh.ResendRequest
-	(*ResendResponse)(nil),  // 4: nexusd.mesh.ResendResponse
-	(*MessageBatch)(nil),    // 5: nexusd.mesh.MessageBatch
-	(*BatchAck)(nil),        // 6: nexusd.mesh.BatchAck
-	(*LeaveNotice)(nil),     // 7: nexusd.mesh.LeaveNotice
-	(*PackedPush)(nil),      // 8: nexusd.mesh.PackedPush
-	nil,                     // 9: nexusd.mesh.NodeState.RetainedMessagesEntry
-	(*emptypb.Empty)(nil),   // 10: google.protobuf.Empty
+	(*NodeState)(nil),         // 0: nexusd.mesh.NodeState
+	(*QueueGroupMembers)(nil), // 1: nexusd.mesh.QueueGroupMembers
+	(*MessageEnvelope)(nil),   // 2: nexusd.mesh.MessageEnvelope
+	(*Ack)(nil),               // 3: nexusd.mesh.Ack
+	(*ResendRequest)(nil),     // 4: nexusd.mesh.ResendRequest
+	(*ResendResponse)(nil),    // 5: nexusd.mesh.ResendResponse
+	(*MessageBatch)(nil),      // 6: nexusd.mesh.MessageBatch
+	(*BatchAck)(nil),          // 7: nexusd.mesh.BatchAck
+	(*LeaveNotice)(nil),       // 8: nexusd.mesh.LeaveNotice
+	(*PackedPush)(nil),        // 9: nexusd.mesh.PackedPush
+	nil,                       // 10: nexusd.mesh.NodeState.RetainedMessagesEntry
+	(*emptypb.Empty)(nil),     // 11: google.protobuf.Empty
 }
 var file_mesh_proto_depIdxs = []int32{
-	9,  // 0: nexusd.mesh.NodeState.retained_messages:type_name -> nexusd.mesh.NodeState.RetainedMessagesEntry
-	1,  // 1: nexusd.mesh.ResendResponse.messages:type_name -> nexusd.mesh.MessageEnvelope
-	1,  // 2: nexusd.mesh.MessageBatch.messages:type_name -> nexusd.mesh.MessageEnvelope
-	2,  // 3: nexusd.mesh.BatchAck.failures:type_name -> nexusd.mesh.Ack
-	1,  // 4: nexusd.mesh.NodeState.RetainedMessagesEntry.value:type_name -> nexusd.mesh.MessageEnvelope
-	10, // 5: nexusd.mesh.MeshService.GetNodeState:input_type -> google.protobuf.Empty
-	1,  // 6: nexusd.mesh.MeshService.PushMessage:input_type -> nexusd.mesh.MessageEnvelope
-	1,  // 7: nexusd.mesh.MeshService.PushMessageStream:input_type -> nexusd.mesh.MessageEnvelope
-	3,  // 8: nexusd.mesh.MeshService.ResendMessages:input_type -> nexusd.mesh.ResendRequest
-	5,  // 9: nexusd.mesh.MeshService.PushMessageBatchStream:input_type -> nexusd.mesh.MessageBatch
-	7,  // 10: nexusd.mesh.MeshService.Leave:input_type -> nexusd.mesh.LeaveNotice
-	8,  // 11: nexusd.mesh.MeshService.PushPacked:input_type -> nexusd.mesh.PackedPush
-	0,  // 12: nexusd.mesh.MeshService.GetNodeState:output_type -> nexusd.mesh.NodeState
-	2,  // 13: nexusd.mesh.MeshService.PushMessage:output_type -> nexusd.mesh.Ack
-	2,  // 14: nexusd.mesh.MeshService.PushMessageStream:output_type -> nexusd.mesh.Ack
-	4,  // 15: nexusd.mesh.MeshService.ResendMessages:output_type -> nexusd.mesh.ResendResponse
-	6,  // 16: nexusd.mesh.MeshService.PushMessageBatchStream:output_type -> nexusd.mesh.BatchAck
-	10, // 17: nexusd.mesh.MeshService.Leave:output_type -> google.protobuf.Empty
-	6,  // 18: nexusd.mesh.MeshService.PushPacked:output_type -> nexusd.mesh.BatchAck
-	12, // [12:19] is the sub-list for method output_type
-	5,  // [5:12] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	10, // 0: nexusd.mesh.NodeState.retained_messages:type_name -> nexusd.mesh.NodeState.RetainedMessagesEntry
+	1,  // 1: nexusd.mesh.NodeState.queue_groups:type_name -> nexusd.mesh.QueueGroupMembers
+	2,  // 2: nexusd.mesh.ResendResponse.messages:type_name -> nexusd.mesh.MessageEnvelope
+	2,  // 3: nexusd.mesh.MessageBatch.messages:type_name -> nexusd.mesh.MessageEnvelope
+	3,  // 4: nexusd.mesh.BatchAck.failures:type_name -> nexusd.mesh.Ack
+	2,  // 5: nexusd.mesh.NodeState.RetainedMessagesEntry.value:type_name -> nexusd.mesh.MessageEnvelope
+	11, // 6: nexusd.mesh.MeshService.GetNodeState:input_type -> google.protobuf.Empty
+	2,  // 7: nexusd.mesh.MeshService.PushMessage:input_type -> nexusd.mesh.MessageEnvelope
+	2,  // 8: nexusd.mesh.MeshService.PushMessageStream:input_type -> nexusd.mesh.MessageEnvelope
+	4,  // 9: nexusd.mesh.MeshService.ResendMessages:input_type -> nexusd.mesh.ResendRequest
+	6,  // 10: nexusd.mesh.MeshService.PushMessageBatchStream:input_type -> nexusd.mesh.MessageBatch
+	8,  // 11: nexusd.mesh.MeshService.Leave:input_type -> nexusd.mesh.LeaveNotice
+	9,  // 12: nexusd.mesh.MeshService.PushPacked:input_type -> nexusd.mesh.PackedPush
+	0,  // 13: nexusd.mesh.MeshService.GetNodeState:output_type -> nexusd.mesh.NodeState
+	3,  // 14: nexusd.mesh.MeshService.PushMessage:output_type -> nexusd.mesh.Ack
+	3,  // 15: nexusd.mesh.MeshService.PushMessageStream:output_type -> nexusd.mesh.Ack
+	5,  // 16: nexusd.mesh.MeshService.ResendMessages:output_type -> nexusd.mesh.ResendResponse
+	7,  // 17: nexusd.mesh.MeshService.PushMessageBatchStream:output_type -> nexusd.mesh.BatchAck
+	11, // 18: nexusd.mesh.MeshService.Leave:output_type -> google.protobuf.Empty
+	7,  // 19: nexusd.mesh.MeshService.PushPacked:output_type -> nexusd.mesh.BatchAck
+	13, // [13:20] is the sub-list for method output_type
+	6,  // [6:13] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_mesh_proto_init() }
@@ -891,7 +998,7 @@ func file_mesh_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mesh_proto_rawDesc), len(file_mesh_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

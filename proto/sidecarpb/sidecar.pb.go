@@ -102,7 +102,12 @@ type PublishRequest struct {
 	CorrelationId string `protobuf:"bytes,5,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
 	// Time to live in milliseconds from the publish time; 0 means the daemon's
 	// default (which may be no expiry).
-	TtlMs         int64 `protobuf:"varint,6,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
+	TtlMs int64 `protobuf:"varint,6,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
+	// Extension of this implementation (not in v1): where a reply to this message
+	// goes, for request/reply. It is an inbox topic, "_inbox/<daemon instance
+	// uuid>/...", which routes straight to that daemon without gossip; a responder
+	// publishes its reply to it. Passed through untouched otherwise.
+	ReplyTo       string `protobuf:"bytes,7,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -177,6 +182,13 @@ func (x *PublishRequest) GetTtlMs() int64 {
 		return x.TtlMs
 	}
 	return 0
+}
+
+func (x *PublishRequest) GetReplyTo() string {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return ""
 }
 
 // PublishResponse reports what happened to one published message.
@@ -299,8 +311,13 @@ type SubscribeRequest struct {
 	// ResumeSubscribe by subscription_id misses nothing the buffer still holds.
 	// 0 (v1 clients): the subscription is removed when its stream ends.
 	ResumeWindowMs int64 `protobuf:"varint,7,opt,name=resume_window_ms,json=resumeWindowMs,proto3" json:"resume_window_ms,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Extension of this implementation (not in v1): a queue group. Among all live
+	// subscriptions of one group across the mesh whose patterns match a message,
+	// exactly one receives it. Empty: an ordinary subscription, which receives every
+	// matching message.
+	QueueGroup    string `protobuf:"bytes,8,opt,name=queue_group,json=queueGroup,proto3" json:"queue_group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubscribeRequest) Reset() {
@@ -380,6 +397,13 @@ func (x *SubscribeRequest) GetResumeWindowMs() int64 {
 		return x.ResumeWindowMs
 	}
 	return 0
+}
+
+func (x *SubscribeRequest) GetQueueGroup() string {
+	if x != nil {
+		return x.QueueGroup
+	}
+	return ""
 }
 
 // ResumeSubscribeRequest reattaches to a paused subscription.
@@ -996,8 +1020,11 @@ type Message struct {
 	// Number this daemon gave the message within its topic: 1, 2, 3... in delivery
 	// order. Used for gap detection and ResumeSubscribe; ordering holds per topic only.
 	SequenceNumber int64 `protobuf:"varint,8,opt,name=sequence_number,json=sequenceNumber,proto3" json:"sequence_number,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Extension of this implementation (not in v1): the publisher's reply_to, where a
+	// reply to this message goes (request/reply); empty when none.
+	ReplyTo       string `protobuf:"bytes,9,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Message) Reset() {
@@ -1084,6 +1111,13 @@ func (x *Message) GetSequenceNumber() int64 {
 		return x.SequenceNumber
 	}
 	return 0
+}
+
+func (x *Message) GetReplyTo() string {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return ""
 }
 
 // Heartbeat keeps an idle subscription stream alive.
@@ -2127,18 +2161,515 @@ func (*PackedEvent_Event) isPackedEvent_Kind() {}
 
 func (*PackedEvent_Messages) isPackedEvent_Kind() {}
 
+// Extension of this implementation (not in v1): one control message on Session.
+type SessionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What to do.
+	//
+	// Types that are valid to be assigned to Op:
+	//
+	//	*SessionRequest_Subscribe
+	//	*SessionRequest_Resume
+	//	*SessionRequest_Unsubscribe
+	//	*SessionRequest_Credit
+	Op            isSessionRequest_Op `protobuf_oneof:"op"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionRequest) Reset() {
+	*x = SessionRequest{}
+	mi := &file_sidecar_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionRequest) ProtoMessage() {}
+
+func (x *SessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sidecar_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
+func (*SessionRequest) Descriptor() ([]byte, []int) {
+	return file_sidecar_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *SessionRequest) GetOp() isSessionRequest_Op {
+	if x != nil {
+		return x.Op
+	}
+	return nil
+}
+
+func (x *SessionRequest) GetSubscribe() *SessionSubscribe {
+	if x != nil {
+		if x, ok := x.Op.(*SessionRequest_Subscribe); ok {
+			return x.Subscribe
+		}
+	}
+	return nil
+}
+
+func (x *SessionRequest) GetResume() *SessionResume {
+	if x != nil {
+		if x, ok := x.Op.(*SessionRequest_Resume); ok {
+			return x.Resume
+		}
+	}
+	return nil
+}
+
+func (x *SessionRequest) GetUnsubscribe() *UnsubscribeRequest {
+	if x != nil {
+		if x, ok := x.Op.(*SessionRequest_Unsubscribe); ok {
+			return x.Unsubscribe
+		}
+	}
+	return nil
+}
+
+func (x *SessionRequest) GetCredit() *SessionCredit {
+	if x != nil {
+		if x, ok := x.Op.(*SessionRequest_Credit); ok {
+			return x.Credit
+		}
+	}
+	return nil
+}
+
+type isSessionRequest_Op interface {
+	isSessionRequest_Op()
+}
+
+type SessionRequest_Subscribe struct {
+	// Open a new subscription.
+	Subscribe *SessionSubscribe `protobuf:"bytes,1,opt,name=subscribe,proto3,oneof"`
+}
+
+type SessionRequest_Resume struct {
+	// Reattach to a paused subscription.
+	Resume *SessionResume `protobuf:"bytes,2,opt,name=resume,proto3,oneof"`
+}
+
+type SessionRequest_Unsubscribe struct {
+	// End a subscription of this session, or pause it (pause set).
+	Unsubscribe *UnsubscribeRequest `protobuf:"bytes,3,opt,name=unsubscribe,proto3,oneof"`
+}
+
+type SessionRequest_Credit struct {
+	// Give a subscription credit for more live messages.
+	Credit *SessionCredit `protobuf:"bytes,4,opt,name=credit,proto3,oneof"`
+}
+
+func (*SessionRequest_Subscribe) isSessionRequest_Op() {}
+
+func (*SessionRequest_Resume) isSessionRequest_Op() {}
+
+func (*SessionRequest_Unsubscribe) isSessionRequest_Op() {}
+
+func (*SessionRequest_Credit) isSessionRequest_Op() {}
+
+// Extension of this implementation (not in v1): open a subscription on Session.
+type SessionSubscribe struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client's tag for this request, echoed on the subscription's first event
+	// (its subscription_info) or on its refusal, so the client can tell which
+	// subscription id answers which request.
+	Ref uint64 `protobuf:"varint,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	// The subscription, as Subscribe takes it (max_batch is ignored).
+	Request *SubscribeRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	// Initial credit: live messages the daemon may send before the client gives more;
+	// 0 means the daemon's default.
+	Window        uint32 `protobuf:"varint,3,opt,name=window,proto3" json:"window,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionSubscribe) Reset() {
+	*x = SessionSubscribe{}
+	mi := &file_sidecar_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionSubscribe) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionSubscribe) ProtoMessage() {}
+
+func (x *SessionSubscribe) ProtoReflect() protoreflect.Message {
+	mi := &file_sidecar_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionSubscribe.ProtoReflect.Descriptor instead.
+func (*SessionSubscribe) Descriptor() ([]byte, []int) {
+	return file_sidecar_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *SessionSubscribe) GetRef() uint64 {
+	if x != nil {
+		return x.Ref
+	}
+	return 0
+}
+
+func (x *SessionSubscribe) GetRequest() *SubscribeRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *SessionSubscribe) GetWindow() uint32 {
+	if x != nil {
+		return x.Window
+	}
+	return 0
+}
+
+// Extension of this implementation (not in v1): resume a subscription on Session.
+type SessionResume struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// As SessionSubscribe.ref.
+	Ref uint64 `protobuf:"varint,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	// The resume, as ResumeSubscribe takes it (max_batch is ignored).
+	Request *ResumeSubscribeRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	// As SessionSubscribe.window.
+	Window        uint32 `protobuf:"varint,3,opt,name=window,proto3" json:"window,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionResume) Reset() {
+	*x = SessionResume{}
+	mi := &file_sidecar_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionResume) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionResume) ProtoMessage() {}
+
+func (x *SessionResume) ProtoReflect() protoreflect.Message {
+	mi := &file_sidecar_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionResume.ProtoReflect.Descriptor instead.
+func (*SessionResume) Descriptor() ([]byte, []int) {
+	return file_sidecar_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SessionResume) GetRef() uint64 {
+	if x != nil {
+		return x.Ref
+	}
+	return 0
+}
+
+func (x *SessionResume) GetRequest() *ResumeSubscribeRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *SessionResume) GetWindow() uint32 {
+	if x != nil {
+		return x.Window
+	}
+	return 0
+}
+
+// Extension of this implementation (not in v1): more credit for one subscription.
+type SessionCredit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The subscription, from its subscription_info.
+	SubscriptionId string `protobuf:"bytes,1,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
+	// How many more live messages the daemon may send it.
+	Messages      uint32 `protobuf:"varint,2,opt,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionCredit) Reset() {
+	*x = SessionCredit{}
+	mi := &file_sidecar_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionCredit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionCredit) ProtoMessage() {}
+
+func (x *SessionCredit) ProtoReflect() protoreflect.Message {
+	mi := &file_sidecar_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionCredit.ProtoReflect.Descriptor instead.
+func (*SessionCredit) Descriptor() ([]byte, []int) {
+	return file_sidecar_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SessionCredit) GetSubscriptionId() string {
+	if x != nil {
+		return x.SubscriptionId
+	}
+	return ""
+}
+
+func (x *SessionCredit) GetMessages() uint32 {
+	if x != nil {
+		return x.Messages
+	}
+	return 0
+}
+
+// Extension of this implementation (not in v1): one event on Session.
+type SessionEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The subscription the event belongs to; empty only on a refusal of a request
+	// that named none (see ref).
+	SubscriptionId string `protobuf:"bytes,1,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
+	// On a subscription's first event and on the refusal of an open or resume: the
+	// ref of the request. 0 otherwise.
+	Ref uint64 `protobuf:"varint,2,opt,name=ref,proto3" json:"ref,omitempty"`
+	// The event.
+	//
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*SessionEvent_Event
+	//	*SessionEvent_Messages
+	//	*SessionEvent_Ended
+	Kind          isSessionEvent_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionEvent) Reset() {
+	*x = SessionEvent{}
+	mi := &file_sidecar_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionEvent) ProtoMessage() {}
+
+func (x *SessionEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_sidecar_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
+func (*SessionEvent) Descriptor() ([]byte, []int) {
+	return file_sidecar_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *SessionEvent) GetSubscriptionId() string {
+	if x != nil {
+		return x.SubscriptionId
+	}
+	return ""
+}
+
+func (x *SessionEvent) GetRef() uint64 {
+	if x != nil {
+		return x.Ref
+	}
+	return 0
+}
+
+func (x *SessionEvent) GetKind() isSessionEvent_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *SessionEvent) GetEvent() *MessageEvent {
+	if x != nil {
+		if x, ok := x.Kind.(*SessionEvent_Event); ok {
+			return x.Event
+		}
+	}
+	return nil
+}
+
+func (x *SessionEvent) GetMessages() *PackedFrame {
+	if x != nil {
+		if x, ok := x.Kind.(*SessionEvent_Messages); ok {
+			return x.Messages
+		}
+	}
+	return nil
+}
+
+func (x *SessionEvent) GetEnded() *SessionEnded {
+	if x != nil {
+		if x, ok := x.Kind.(*SessionEvent_Ended); ok {
+			return x.Ended
+		}
+	}
+	return nil
+}
+
+type isSessionEvent_Kind interface {
+	isSessionEvent_Kind()
+}
+
+type SessionEvent_Event struct {
+	// Any event, exactly as Subscribe would send it.
+	Event *MessageEvent `protobuf:"bytes,3,opt,name=event,proto3,oneof"`
+}
+
+type SessionEvent_Messages struct {
+	// Live messages in one packed frame (docs/packed.md).
+	Messages *PackedFrame `protobuf:"bytes,4,opt,name=messages,proto3,oneof"`
+}
+
+type SessionEvent_Ended struct {
+	// The subscription ended, was paused, or was refused.
+	Ended *SessionEnded `protobuf:"bytes,5,opt,name=ended,proto3,oneof"`
+}
+
+func (*SessionEvent_Event) isSessionEvent_Kind() {}
+
+func (*SessionEvent_Messages) isSessionEvent_Kind() {}
+
+func (*SessionEvent_Ended) isSessionEvent_Kind() {}
+
+// Extension of this implementation (not in v1): the end of one subscription of a
+// Session; the session itself goes on.
+type SessionEnded struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// gRPC status code number: 0 when it ended as asked (unsubscribed or paused).
+	Code uint32 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	// Why, for a person; empty when code is 0.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// When paused: how long the daemon keeps it for a resume, in milliseconds.
+	PauseTtlMs    int64 `protobuf:"varint,3,opt,name=pause_ttl_ms,json=pauseTtlMs,proto3" json:"pause_ttl_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionEnded) Reset() {
+	*x = SessionEnded{}
+	mi := &file_sidecar_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionEnded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionEnded) ProtoMessage() {}
+
+func (x *SessionEnded) ProtoReflect() protoreflect.Message {
+	mi := &file_sidecar_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionEnded.ProtoReflect.Descriptor instead.
+func (*SessionEnded) Descriptor() ([]byte, []int) {
+	return file_sidecar_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *SessionEnded) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *SessionEnded) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SessionEnded) GetPauseTtlMs() int64 {
+	if x != nil {
+		return x.PauseTtlMs
+	}
+	return 0
+}
+
 var File_sidecar_proto protoreflect.FileDescriptor
 
 const file_sidecar_proto_rawDesc = "" +
 	"\n" +
-	"\rsidecar.proto\x12\x0enexusd.sidecar\"\xb9\x01\n" +
+	"\rsidecar.proto\x12\x0enexusd.sidecar\"\xd4\x01\n" +
 	"\x0ePublishRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12!\n" +
 	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12\x16\n" +
 	"\x06retain\x18\x04 \x01(\bR\x06retain\x12%\n" +
 	"\x0ecorrelation_id\x18\x05 \x01(\tR\rcorrelationId\x12\x15\n" +
-	"\x06ttl_ms\x18\x06 \x01(\x03R\x05ttlMs\"\xfc\x01\n" +
+	"\x06ttl_ms\x18\x06 \x01(\x03R\x05ttlMs\x12\x19\n" +
+	"\breply_to\x18\a \x01(\tR\areplyTo\"\xfc\x01\n" +
 	"\x0fPublishResponse\x12\x18\n" +
 	"\asuccess\x18\x01 \x01(\bR\asuccess\x12\x1d\n" +
 	"\n" +
@@ -2146,7 +2677,7 @@ const file_sidecar_proto_rawDesc = "" +
 	"\x10subscriber_count\x18\x03 \x01(\x05R\x0fsubscriberCount\x12#\n" +
 	"\rerror_message\x18\x04 \x01(\tR\ferrorMessage\x12/\n" +
 	"\x13subscribers_dropped\x18\x05 \x01(\x05R\x12subscribersDropped\x12/\n" +
-	"\x13subscribers_blocked\x18\x06 \x01(\x05R\x12subscribersBlocked\"\x92\x02\n" +
+	"\x13subscribers_blocked\x18\x06 \x01(\x05R\x12subscribersBlocked\"\xb3\x02\n" +
 	"\x10SubscribeRequest\x12\x16\n" +
 	"\x06topics\x18\x01 \x03(\tR\x06topics\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12)\n" +
@@ -2154,7 +2685,9 @@ const file_sidecar_proto_rawDesc = "" +
 	"\x0fmax_buffer_size\x18\x04 \x01(\x05R\rmaxBufferSize\x12\x1b\n" +
 	"\tmax_batch\x18\x05 \x01(\x05R\bmaxBatch\x12/\n" +
 	"\x13backpressure_policy\x18\x06 \x01(\tR\x12backpressurePolicy\x12(\n" +
-	"\x10resume_window_ms\x18\a \x01(\x03R\x0eresumeWindowMs\"\xf8\x04\n" +
+	"\x10resume_window_ms\x18\a \x01(\x03R\x0eresumeWindowMs\x12\x1f\n" +
+	"\vqueue_group\x18\b \x01(\tR\n" +
+	"queueGroup\"\xf8\x04\n" +
 	"\x16ResumeSubscribeRequest\x12'\n" +
 	"\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12\x16\n" +
 	"\x06topics\x18\x02 \x03(\tR\x06topics\x12&\n" +
@@ -2201,7 +2734,7 @@ const file_sidecar_proto_rawDesc = "" +
 	"\x0eReplayComplete\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12%\n" +
 	"\x0ereplayed_count\x18\x02 \x01(\x05R\rreplayedCount\x12'\n" +
-	"\x0flatest_sequence\x18\x03 \x01(\x03R\x0elatestSequence\"\x94\x02\n" +
+	"\x0flatest_sequence\x18\x03 \x01(\x03R\x0elatestSequence\"\xaf\x02\n" +
 	"\aMessage\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x14\n" +
@@ -2211,7 +2744,8 @@ const file_sidecar_proto_rawDesc = "" +
 	"\ftimestamp_ms\x18\x05 \x01(\x03R\vtimestampMs\x12$\n" +
 	"\x0esource_node_id\x18\x06 \x01(\tR\fsourceNodeId\x12%\n" +
 	"\x0ecorrelation_id\x18\a \x01(\tR\rcorrelationId\x12'\n" +
-	"\x0fsequence_number\x18\b \x01(\x03R\x0esequenceNumber\".\n" +
+	"\x0fsequence_number\x18\b \x01(\x03R\x0esequenceNumber\x12\x19\n" +
+	"\breply_to\x18\t \x01(\tR\areplyTo\".\n" +
 	"\tHeartbeat\x12!\n" +
 	"\ftimestamp_ms\x18\x01 \x01(\x03R\vtimestampMs\"S\n" +
 	"\x12UnsubscribeRequest\x12'\n" +
@@ -2274,11 +2808,40 @@ const file_sidecar_proto_rawDesc = "" +
 	"\vPackedEvent\x124\n" +
 	"\x05event\x18\x01 \x01(\v2\x1c.nexusd.sidecar.MessageEventH\x00R\x05event\x129\n" +
 	"\bmessages\x18\x02 \x01(\v2\x1b.nexusd.sidecar.PackedFrameH\x00R\bmessagesB\x06\n" +
-	"\x04kind*h\n" +
+	"\x04kind\"\x92\x02\n" +
+	"\x0eSessionRequest\x12@\n" +
+	"\tsubscribe\x18\x01 \x01(\v2 .nexusd.sidecar.SessionSubscribeH\x00R\tsubscribe\x127\n" +
+	"\x06resume\x18\x02 \x01(\v2\x1d.nexusd.sidecar.SessionResumeH\x00R\x06resume\x12F\n" +
+	"\vunsubscribe\x18\x03 \x01(\v2\".nexusd.sidecar.UnsubscribeRequestH\x00R\vunsubscribe\x127\n" +
+	"\x06credit\x18\x04 \x01(\v2\x1d.nexusd.sidecar.SessionCreditH\x00R\x06creditB\x04\n" +
+	"\x02op\"x\n" +
+	"\x10SessionSubscribe\x12\x10\n" +
+	"\x03ref\x18\x01 \x01(\x04R\x03ref\x12:\n" +
+	"\arequest\x18\x02 \x01(\v2 .nexusd.sidecar.SubscribeRequestR\arequest\x12\x16\n" +
+	"\x06window\x18\x03 \x01(\rR\x06window\"{\n" +
+	"\rSessionResume\x12\x10\n" +
+	"\x03ref\x18\x01 \x01(\x04R\x03ref\x12@\n" +
+	"\arequest\x18\x02 \x01(\v2&.nexusd.sidecar.ResumeSubscribeRequestR\arequest\x12\x16\n" +
+	"\x06window\x18\x03 \x01(\rR\x06window\"T\n" +
+	"\rSessionCredit\x12'\n" +
+	"\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12\x1a\n" +
+	"\bmessages\x18\x02 \x01(\rR\bmessages\"\xf8\x01\n" +
+	"\fSessionEvent\x12'\n" +
+	"\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12\x10\n" +
+	"\x03ref\x18\x02 \x01(\x04R\x03ref\x124\n" +
+	"\x05event\x18\x03 \x01(\v2\x1c.nexusd.sidecar.MessageEventH\x00R\x05event\x129\n" +
+	"\bmessages\x18\x04 \x01(\v2\x1b.nexusd.sidecar.PackedFrameH\x00R\bmessages\x124\n" +
+	"\x05ended\x18\x05 \x01(\v2\x1c.nexusd.sidecar.SessionEndedH\x00R\x05endedB\x06\n" +
+	"\x04kind\"\\\n" +
+	"\fSessionEnded\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\rR\x04code\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12 \n" +
+	"\fpause_ttl_ms\x18\x03 \x01(\x03R\n" +
+	"pauseTtlMs*h\n" +
 	"\x0fGapRecoveryMode\x12\x15\n" +
 	"\x11GAP_RECOVERY_NONE\x10\x00\x12\x1e\n" +
 	"\x1aGAP_RECOVERY_RETAINED_ONLY\x10\x01\x12\x1e\n" +
-	"\x1aGAP_RECOVERY_REPLAY_BUFFER\x10\x022\xf5\x05\n" +
+	"\x1aGAP_RECOVERY_REPLAY_BUFFER\x10\x022\xc2\x06\n" +
 	"\x0eSidecarService\x12J\n" +
 	"\aPublish\x12\x1e.nexusd.sidecar.PublishRequest\x1a\x1f.nexusd.sidecar.PublishResponse\x12M\n" +
 	"\tSubscribe\x12 .nexusd.sidecar.SubscribeRequest\x1a\x1c.nexusd.sidecar.MessageEvent0\x01\x12Y\n" +
@@ -2288,7 +2851,8 @@ const file_sidecar_proto_rawDesc = "" +
 	"\bGetPeers\x12\x1f.nexusd.sidecar.GetPeersRequest\x1a .nexusd.sidecar.GetPeersResponse\x12M\n" +
 	"\rPublishStream\x12\x1c.nexusd.sidecar.PublishBatch\x1a\x1a.nexusd.sidecar.PublishAck(\x010\x01\x12K\n" +
 	"\rPublishPacked\x12\x1b.nexusd.sidecar.PackedFrame\x1a\x19.nexusd.sidecar.PackedAck(\x010\x01\x12X\n" +
-	"\x0fSubscribePacked\x12&.nexusd.sidecar.SubscribePackedRequest\x1a\x1b.nexusd.sidecar.PackedEvent0\x01B4Z2github.com/nexusd/nexusd/proto/sidecarpb;sidecarpbb\x06proto3"
+	"\x0fSubscribePacked\x12&.nexusd.sidecar.SubscribePackedRequest\x1a\x1b.nexusd.sidecar.PackedEvent0\x01\x12K\n" +
+	"\aSession\x12\x1e.nexusd.sidecar.SessionRequest\x1a\x1c.nexusd.sidecar.SessionEvent(\x010\x01B4Z2github.com/nexusd/nexusd/proto/sidecarpb;sidecarpbb\x06proto3"
 
 var (
 	file_sidecar_proto_rawDescOnce sync.Once
@@ -2303,7 +2867,7 @@ func file_sidecar_proto_rawDescGZIP() []byte {
 }
 
 var file_sidecar_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sidecar_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_sidecar_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_sidecar_proto_goTypes = []any{
 	(GapRecoveryMode)(0),           // 0: nexusd.sidecar.GapRecoveryMode
 	(*PublishRequest)(nil),         // 1: nexusd.sidecar.PublishRequest
@@ -2332,11 +2896,17 @@ var file_sidecar_proto_goTypes = []any{
 	(*PackedFailure)(nil),          // 24: nexusd.sidecar.PackedFailure
 	(*SubscribePackedRequest)(nil), // 25: nexusd.sidecar.SubscribePackedRequest
 	(*PackedEvent)(nil),            // 26: nexusd.sidecar.PackedEvent
-	nil,                            // 27: nexusd.sidecar.ResumeSubscribeRequest.LastSequencePerTopicEntry
-	nil,                            // 28: nexusd.sidecar.GetTopicsResponse.TopicsEntry
+	(*SessionRequest)(nil),         // 27: nexusd.sidecar.SessionRequest
+	(*SessionSubscribe)(nil),       // 28: nexusd.sidecar.SessionSubscribe
+	(*SessionResume)(nil),          // 29: nexusd.sidecar.SessionResume
+	(*SessionCredit)(nil),          // 30: nexusd.sidecar.SessionCredit
+	(*SessionEvent)(nil),           // 31: nexusd.sidecar.SessionEvent
+	(*SessionEnded)(nil),           // 32: nexusd.sidecar.SessionEnded
+	nil,                            // 33: nexusd.sidecar.ResumeSubscribeRequest.LastSequencePerTopicEntry
+	nil,                            // 34: nexusd.sidecar.GetTopicsResponse.TopicsEntry
 }
 var file_sidecar_proto_depIdxs = []int32{
-	27, // 0: nexusd.sidecar.ResumeSubscribeRequest.last_sequence_per_topic:type_name -> nexusd.sidecar.ResumeSubscribeRequest.LastSequencePerTopicEntry
+	33, // 0: nexusd.sidecar.ResumeSubscribeRequest.last_sequence_per_topic:type_name -> nexusd.sidecar.ResumeSubscribeRequest.LastSequencePerTopicEntry
 	0,  // 1: nexusd.sidecar.ResumeSubscribeRequest.gap_recovery_mode:type_name -> nexusd.sidecar.GapRecoveryMode
 	7,  // 2: nexusd.sidecar.MessageEvent.subscription_info:type_name -> nexusd.sidecar.SubscriptionInfo
 	9,  // 3: nexusd.sidecar.MessageEvent.message:type_name -> nexusd.sidecar.Message
@@ -2346,7 +2916,7 @@ var file_sidecar_proto_depIdxs = []int32{
 	8,  // 7: nexusd.sidecar.MessageEvent.replay_complete:type_name -> nexusd.sidecar.ReplayComplete
 	6,  // 8: nexusd.sidecar.MessageEvent.backpressure_warning:type_name -> nexusd.sidecar.BackpressureWarning
 	21, // 9: nexusd.sidecar.MessageEvent.batch:type_name -> nexusd.sidecar.MessageBatch
-	28, // 10: nexusd.sidecar.GetTopicsResponse.topics:type_name -> nexusd.sidecar.GetTopicsResponse.TopicsEntry
+	34, // 10: nexusd.sidecar.GetTopicsResponse.topics:type_name -> nexusd.sidecar.GetTopicsResponse.TopicsEntry
 	17, // 11: nexusd.sidecar.GetPeersResponse.peers:type_name -> nexusd.sidecar.PeerInfo
 	1,  // 12: nexusd.sidecar.PublishBatch.requests:type_name -> nexusd.sidecar.PublishRequest
 	20, // 13: nexusd.sidecar.PublishAck.failures:type_name -> nexusd.sidecar.PublishFailure
@@ -2356,29 +2926,40 @@ var file_sidecar_proto_depIdxs = []int32{
 	4,  // 17: nexusd.sidecar.SubscribePackedRequest.resume:type_name -> nexusd.sidecar.ResumeSubscribeRequest
 	5,  // 18: nexusd.sidecar.PackedEvent.event:type_name -> nexusd.sidecar.MessageEvent
 	22, // 19: nexusd.sidecar.PackedEvent.messages:type_name -> nexusd.sidecar.PackedFrame
-	1,  // 20: nexusd.sidecar.SidecarService.Publish:input_type -> nexusd.sidecar.PublishRequest
-	3,  // 21: nexusd.sidecar.SidecarService.Subscribe:input_type -> nexusd.sidecar.SubscribeRequest
-	4,  // 22: nexusd.sidecar.SidecarService.ResumeSubscribe:input_type -> nexusd.sidecar.ResumeSubscribeRequest
-	11, // 23: nexusd.sidecar.SidecarService.Unsubscribe:input_type -> nexusd.sidecar.UnsubscribeRequest
-	13, // 24: nexusd.sidecar.SidecarService.GetTopics:input_type -> nexusd.sidecar.GetTopicsRequest
-	15, // 25: nexusd.sidecar.SidecarService.GetPeers:input_type -> nexusd.sidecar.GetPeersRequest
-	18, // 26: nexusd.sidecar.SidecarService.PublishStream:input_type -> nexusd.sidecar.PublishBatch
-	22, // 27: nexusd.sidecar.SidecarService.PublishPacked:input_type -> nexusd.sidecar.PackedFrame
-	25, // 28: nexusd.sidecar.SidecarService.SubscribePacked:input_type -> nexusd.sidecar.SubscribePackedRequest
-	2,  // 29: nexusd.sidecar.SidecarService.Publish:output_type -> nexusd.sidecar.PublishResponse
-	5,  // 30: nexusd.sidecar.SidecarService.Subscribe:output_type -> nexusd.sidecar.MessageEvent
-	5,  // 31: nexusd.sidecar.SidecarService.ResumeSubscribe:output_type -> nexusd.sidecar.MessageEvent
-	12, // 32: nexusd.sidecar.SidecarService.Unsubscribe:output_type -> nexusd.sidecar.UnsubscribeResponse
-	14, // 33: nexusd.sidecar.SidecarService.GetTopics:output_type -> nexusd.sidecar.GetTopicsResponse
-	16, // 34: nexusd.sidecar.SidecarService.GetPeers:output_type -> nexusd.sidecar.GetPeersResponse
-	19, // 35: nexusd.sidecar.SidecarService.PublishStream:output_type -> nexusd.sidecar.PublishAck
-	23, // 36: nexusd.sidecar.SidecarService.PublishPacked:output_type -> nexusd.sidecar.PackedAck
-	26, // 37: nexusd.sidecar.SidecarService.SubscribePacked:output_type -> nexusd.sidecar.PackedEvent
-	29, // [29:38] is the sub-list for method output_type
-	20, // [20:29] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	28, // 20: nexusd.sidecar.SessionRequest.subscribe:type_name -> nexusd.sidecar.SessionSubscribe
+	29, // 21: nexusd.sidecar.SessionRequest.resume:type_name -> nexusd.sidecar.SessionResume
+	11, // 22: nexusd.sidecar.SessionRequest.unsubscribe:type_name -> nexusd.sidecar.UnsubscribeRequest
+	30, // 23: nexusd.sidecar.SessionRequest.credit:type_name -> nexusd.sidecar.SessionCredit
+	3,  // 24: nexusd.sidecar.SessionSubscribe.request:type_name -> nexusd.sidecar.SubscribeRequest
+	4,  // 25: nexusd.sidecar.SessionResume.request:type_name -> nexusd.sidecar.ResumeSubscribeRequest
+	5,  // 26: nexusd.sidecar.SessionEvent.event:type_name -> nexusd.sidecar.MessageEvent
+	22, // 27: nexusd.sidecar.SessionEvent.messages:type_name -> nexusd.sidecar.PackedFrame
+	32, // 28: nexusd.sidecar.SessionEvent.ended:type_name -> nexusd.sidecar.SessionEnded
+	1,  // 29: nexusd.sidecar.SidecarService.Publish:input_type -> nexusd.sidecar.PublishRequest
+	3,  // 30: nexusd.sidecar.SidecarService.Subscribe:input_type -> nexusd.sidecar.SubscribeRequest
+	4,  // 31: nexusd.sidecar.SidecarService.ResumeSubscribe:input_type -> nexusd.sidecar.ResumeSubscribeRequest
+	11, // 32: nexusd.sidecar.SidecarService.Unsubscribe:input_type -> nexusd.sidecar.UnsubscribeRequest
+	13, // 33: nexusd.sidecar.SidecarService.GetTopics:input_type -> nexusd.sidecar.GetTopicsRequest
+	15, // 34: nexusd.sidecar.SidecarService.GetPeers:input_type -> nexusd.sidecar.GetPeersRequest
+	18, // 35: nexusd.sidecar.SidecarService.PublishStream:input_type -> nexusd.sidecar.PublishBatch
+	22, // 36: nexusd.sidecar.SidecarService.PublishPacked:input_type -> nexusd.sidecar.PackedFrame
+	25, // 37: nexusd.sidecar.SidecarService.SubscribePacked:input_type -> nexusd.sidecar.SubscribePackedRequest
+	27, // 38: nexusd.sidecar.SidecarService.Session:input_type -> nexusd.sidecar.SessionRequest
+	2,  // 39: nexusd.sidecar.SidecarService.Publish:output_type -> nexusd.sidecar.PublishResponse
+	5,  // 40: nexusd.sidecar.SidecarService.Subscribe:output_type -> nexusd.sidecar.MessageEvent
+	5,  // 41: nexusd.sidecar.SidecarService.ResumeSubscribe:output_type -> nexusd.sidecar.MessageEvent
+	12, // 42: nexusd.sidecar.SidecarService.Unsubscribe:output_type -> nexusd.sidecar.UnsubscribeResponse
+	14, // 43: nexusd.sidecar.SidecarService.GetTopics:output_type -> nexusd.sidecar.GetTopicsResponse
+	16, // 44: nexusd.sidecar.SidecarService.GetPeers:output_type -> nexusd.sidecar.GetPeersResponse
+	19, // 45: nexusd.sidecar.SidecarService.PublishStream:output_type -> nexusd.sidecar.PublishAck
+	23, // 46: nexusd.sidecar.SidecarService.PublishPacked:output_type -> nexusd.sidecar.PackedAck
+	26, // 47: nexusd.sidecar.SidecarService.SubscribePacked:output_type -> nexusd.sidecar.PackedEvent
+	31, // 48: nexusd.sidecar.SidecarService.Session:output_type -> nexusd.sidecar.SessionEvent
+	39, // [39:49] is the sub-list for method output_type
+	29, // [29:39] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_sidecar_proto_init() }
@@ -2404,13 +2985,24 @@ func file_sidecar_proto_init() {
 		(*PackedEvent_Event)(nil),
 		(*PackedEvent_Messages)(nil),
 	}
+	file_sidecar_proto_msgTypes[26].OneofWrappers = []any{
+		(*SessionRequest_Subscribe)(nil),
+		(*SessionRequest_Resume)(nil),
+		(*SessionRequest_Unsubscribe)(nil),
+		(*SessionRequest_Credit)(nil),
+	}
+	file_sidecar_proto_msgTypes[30].OneofWrappers = []any{
+		(*SessionEvent_Event)(nil),
+		(*SessionEvent_Messages)(nil),
+		(*SessionEvent_Ended)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sidecar_proto_rawDesc), len(file_sidecar_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   28,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

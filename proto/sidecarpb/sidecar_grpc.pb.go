@@ -39,6 +39,7 @@ const (
 	SidecarService_PublishStream_FullMethodName   = "/nexusd.sidecar.SidecarService/PublishStream"
 	SidecarService_PublishPacked_FullMethodName   = "/nexusd.sidecar.SidecarService/PublishPacked"
 	SidecarService_SubscribePacked_FullMethodName = "/nexusd.sidecar.SidecarService/SubscribePacked"
+	SidecarService_Session_FullMethodName         = "/nexusd.sidecar.SidecarService/Session"
 )
 
 // SidecarServiceClient is the client API for SidecarService service.
@@ -76,6 +77,12 @@ type SidecarServiceClient interface {
 	// with resume set, ResumeSubscribe) whose live messages arrive as packed frames;
 	// every other event arrives as the MessageEvent Subscribe would send.
 	SubscribePacked(ctx context.Context, in *SubscribePackedRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PackedEvent], error)
+	// Extension of this implementation (not in v1): Session carries many
+	// subscriptions on one stream. The client sends subscribe, resume, unsubscribe
+	// (or pause) and credit as control messages; the daemon sends each subscription's
+	// events tagged with its id, and a subscription's live messages only within the
+	// credit the client has given it, so one slow subscription never holds up another.
+	Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SessionRequest, SessionEvent], error)
 }
 
 type sidecarServiceClient struct {
@@ -209,6 +216,19 @@ func (c *sidecarServiceClient) SubscribePacked(ctx context.Context, in *Subscrib
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SidecarService_SubscribePackedClient = grpc.ServerStreamingClient[PackedEvent]
 
+func (c *sidecarServiceClient) Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SessionRequest, SessionEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SidecarService_ServiceDesc.Streams[5], SidecarService_Session_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SessionRequest, SessionEvent]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SidecarService_SessionClient = grpc.BidiStreamingClient[SessionRequest, SessionEvent]
+
 // SidecarServiceServer is the server API for SidecarService service.
 // All implementations must embed UnimplementedSidecarServiceServer
 // for forward compatibility.
@@ -244,6 +264,12 @@ type SidecarServiceServer interface {
 	// with resume set, ResumeSubscribe) whose live messages arrive as packed frames;
 	// every other event arrives as the MessageEvent Subscribe would send.
 	SubscribePacked(*SubscribePackedRequest, grpc.ServerStreamingServer[PackedEvent]) error
+	// Extension of this implementation (not in v1): Session carries many
+	// subscriptions on one stream. The client sends subscribe, resume, unsubscribe
+	// (or pause) and credit as control messages; the daemon sends each subscription's
+	// events tagged with its id, and a subscription's live messages only within the
+	// credit the client has given it, so one slow subscription never holds up another.
+	Session(grpc.BidiStreamingServer[SessionRequest, SessionEvent]) error
 	mustEmbedUnimplementedSidecarServiceServer()
 }
 
@@ -280,6 +306,9 @@ func (UnimplementedSidecarServiceServer) PublishPacked(grpc.BidiStreamingServer[
 }
 func (UnimplementedSidecarServiceServer) SubscribePacked(*SubscribePackedRequest, grpc.ServerStreamingServer[PackedEvent]) error {
 	return status.Error(codes.Unimplemented, "method SubscribePacked not implemented")
+}
+func (UnimplementedSidecarServiceServer) Session(grpc.BidiStreamingServer[SessionRequest, SessionEvent]) error {
+	return status.Error(codes.Unimplemented, "method Session not implemented")
 }
 func (UnimplementedSidecarServiceServer) mustEmbedUnimplementedSidecarServiceServer() {}
 func (UnimplementedSidecarServiceServer) testEmbeddedByValue()                        {}
@@ -421,6 +450,13 @@ func _SidecarService_SubscribePacked_Handler(srv interface{}, stream grpc.Server
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SidecarService_SubscribePackedServer = grpc.ServerStreamingServer[PackedEvent]
 
+func _SidecarService_Session_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(SidecarServiceServer).Session(&grpc.GenericServerStream[SessionRequest, SessionEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SidecarService_SessionServer = grpc.BidiStreamingServer[SessionRequest, SessionEvent]
+
 // SidecarService_ServiceDesc is the grpc.ServiceDesc for SidecarService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -472,6 +508,12 @@ var SidecarService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "SubscribePacked",
 			Handler:       _SidecarService_SubscribePacked_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "Session",
+			Handler:       _SidecarService_Session_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "sidecar.proto",
