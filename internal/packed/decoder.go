@@ -31,6 +31,9 @@ type Decoder struct {
 	ts       uint64
 	rec      Record
 
+	groups   []string // the current record's queue groups
+	groupErr error
+
 	seenTopics  map[string]struct{}
 	seenSources map[sourceKey]struct{}
 	memo        prefixMemo
@@ -408,8 +411,13 @@ func (d *Decoder) parse(i, p int) (int, error) {
 		d.ts += o.tsDelta
 		r.ContentType, r.Correlation, r.ID, r.TTLMs = o.contentType, o.correlation, o.id, o.ttl
 		r.Retain, r.SyncOnly = flags&flagRetain != 0, flags&flagSyncOnly != 0
-	} else if r.ContentType != "" || r.Correlation != "" || r.ID != "" || r.TTLMs != 0 || r.Retain || r.SyncOnly {
+		r.ReplyTo, r.Groups = o.replyTo, nil
+		if o.groups {
+			r.Groups = d.groups
+		}
+	} else if r.ContentType != "" || r.Correlation != "" || r.ID != "" || r.TTLMs != 0 || r.Retain || r.SyncOnly || r.ReplyTo != "" || r.Groups != nil {
 		r.ContentType, r.Correlation, r.ID, r.TTLMs, r.Retain, r.SyncOnly = "", "", "", 0, false, false
+		r.ReplyTo, r.Groups = "", nil
 	}
 	r.Payload = b[p:end:end]
 	if end-p > d.lim.MaxPayloadBytes {
@@ -476,6 +484,8 @@ type optional struct {
 	ttl                                 int64
 	prev, dropped                       uint64
 	contentType, correlation, id        string
+	replyTo                             string
+	groups                              bool // read into the Decoder's groups
 }
 
 // optional reads the fields flags announce, in bit order, from b at p.
@@ -489,6 +499,7 @@ func (d *Decoder) optional(i int, flags uint64, b []byte, p int, o *optional) (i
 		{flagTimestamp, "timestamp delta"}, {flagSeq, "sequence delta"}, {flagNumber, "number delta"},
 		{flagSource, "source index"}, {flagContentType, "content type"}, {flagCorrelation, "correlation id"},
 		{flagTTL, "ttl"}, {flagPrev, "previous sequence"}, {flagID, "message id"}, {flagDroppedFrom, "dropped_from"},
+		{flagReplyTo, "reply_to"}, {flagGroups, "queue groups"},
 	} {
 		if flags&f.bit == 0 {
 			continue
@@ -519,6 +530,11 @@ func (d *Decoder) optional(i int, flags uint64, b []byte, p int, o *optional) (i
 			o.prev = v
 		case flagDroppedFrom:
 			o.dropped = v
+		case flagGroups:
+			if p, q = d.readGroups(i, at, v, b, p); q < 0 {
+				return 0, d.groupErr
+			}
+			o.groups = true
 		default: // a string of v bytes
 			max := d.lim.MaxContentTypeBytes
 			switch f.bit {
@@ -526,6 +542,8 @@ func (d *Decoder) optional(i int, flags uint64, b []byte, p int, o *optional) (i
 				max = d.lim.MaxCorrelationBytes
 			case flagID:
 				max = d.lim.MaxIDBytes
+			case flagReplyTo:
+				max = d.lim.MaxTopicBytes
 			}
 			switch {
 			case v > uint64(len(b)-p):
@@ -534,6 +552,8 @@ func (d *Decoder) optional(i int, flags uint64, b []byte, p int, o *optional) (i
 				return d.fail(i, at, true, "%s is %d bytes: the limit is %d", f.what, v, max)
 			case v == 0 && f.bit == flagID:
 				return d.fail(i, at, false, "explicit message id is empty: leave the flag off for a derived id")
+			case v == 0 && f.bit == flagReplyTo:
+				return d.fail(i, at, false, "reply_to is empty: leave the flag off when there is none")
 			case v == 0:
 				continue
 			}
@@ -547,10 +567,51 @@ func (d *Decoder) optional(i int, flags uint64, b []byte, p int, o *optional) (i
 				o.contentType = s
 			case flagCorrelation:
 				o.correlation = s
+			case flagReplyTo:
+				o.replyTo = s
 			default:
 				o.id = s
 			}
 		}
 	}
 	return p, nil
+}
+
+// readGroups reads count queue group names from b at p into d.groups. On
+// a fault it returns q < 0 and leaves the error in d.groupErr.
+func (d *Decoder) readGroups(i, at int, count uint64, b []byte, p int) (int, int) {
+	d.groups = d.groups[:0]
+	fail := func(at int, limit bool, format string, args ...any) (int, int) {
+		_, d.groupErr = d.fail(i, at, limit, format, args...)
+		return 0, -1
+	}
+	switch {
+	case count == 0:
+		return fail(at, false, "queue groups: a count of 0: leave the flag off when there are none")
+	case count > uint64(d.lim.MaxGroups):
+		return fail(at, true, "%d queue groups: the limit is %d", count, d.lim.MaxGroups)
+	}
+	for range count {
+		at := p
+		v, q := readUvarint(b, p)
+		if q < 0 {
+			return fail(p, false, "queue group: %s", varintProblem(q))
+		}
+		p = q
+		switch {
+		case v > uint64(len(b)-p):
+			return fail(at, false, "queue group of %d bytes runs past the end of the record", v)
+		case v > uint64(d.lim.MaxGroupBytes):
+			return fail(at, true, "queue group is %d bytes: the limit is %d", v, d.lim.MaxGroupBytes)
+		case v == 0:
+			return fail(at, false, "queue group name is empty")
+		}
+		s := unsafe.String(&b[p], int(v))
+		if !utf8.ValidString(s) {
+			return fail(p, false, "queue group %q is not valid UTF-8", s)
+		}
+		d.groups = append(d.groups, s)
+		p += int(v)
+	}
+	return p, p
 }

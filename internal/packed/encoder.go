@@ -164,6 +164,22 @@ func (e *Encoder) check(r *Record) error {
 			return err
 		}
 	}
+	if r.ReplyTo != "" {
+		if err := str(r.ReplyTo, "reply_to", l.MaxTopicBytes); err != nil {
+			return err
+		}
+	}
+	if len(r.Groups) > l.MaxGroups {
+		return recordError("%d queue groups: the limit is %d", len(r.Groups), l.MaxGroups)
+	}
+	for _, g := range r.Groups {
+		if g == "" {
+			return recordError("empty queue group name")
+		}
+		if err := str(g, "queue group", l.MaxGroupBytes); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -308,6 +324,12 @@ func (e *Encoder) Append(r *Record) error {
 	if r.SyncOnly {
 		flags |= flagSyncOnly
 	}
+	if r.ReplyTo != "" {
+		flags |= flagReplyTo
+	}
+	if len(r.Groups) > 0 {
+		flags |= flagGroups
+	}
 	topicIndex := ti
 	if ti < 0 {
 		topicIndex = len(e.topics)
@@ -346,6 +368,15 @@ func (e *Encoder) Append(r *Record) error {
 		}
 		if flags&flagDroppedFrom != 0 {
 			body += uvarintLen(r.DroppedFrom)
+		}
+		if flags&flagReplyTo != 0 {
+			body += strLen(r.ReplyTo)
+		}
+		if flags&flagGroups != 0 {
+			body += uvarintLen(uint64(len(r.Groups)))
+			for _, g := range r.Groups {
+				body += strLen(g)
+			}
 		}
 	}
 	recLen := uvarintLen(uint64(body)) + body
@@ -438,6 +469,17 @@ func (e *Encoder) Append(r *Record) error {
 		}
 		if flags&flagDroppedFrom != 0 {
 			b = appendUvarint(b, r.DroppedFrom)
+		}
+		if flags&flagReplyTo != 0 {
+			b = appendUvarint(b, uint64(len(r.ReplyTo)))
+			b = append(b, r.ReplyTo...)
+		}
+		if flags&flagGroups != 0 {
+			b = appendUvarint(b, uint64(len(r.Groups)))
+			for _, g := range r.Groups {
+				b = appendUvarint(b, uint64(len(g)))
+				b = append(b, g...)
+			}
 		}
 	}
 	e.recs = append(b, r.Payload...)

@@ -18,7 +18,9 @@ const (
 	flagID          = 1 << 9  // uvarint length, bytes: explicit message id
 	flagDroppedFrom = 1 << 10 // uvarint: dropped_from
 	flagSyncOnly    = 1 << 11 // sync-only
-	flagsKnown      = 1<<12 - 1
+	flagReplyTo     = 1 << 12 // uvarint length, bytes: where a reply goes
+	flagGroups      = 1 << 13 // uvarint count, then that many strings: queue groups chosen
+	flagsKnown      = 1<<14 - 1
 )
 
 // MaxNumber is the largest number a derived message id can hold (48 bits).
@@ -38,6 +40,8 @@ type Limits struct {
 	MaxIDBytes          int // one explicit message id
 	MaxContentTypeBytes int // one content type
 	MaxCorrelationBytes int // one correlation id
+	MaxGroups           int // queue groups on one record
+	MaxGroupBytes       int // one queue group's name
 }
 
 // DefaultLimits returns the limits a daemon uses unless configured
@@ -54,6 +58,8 @@ func DefaultLimits() Limits {
 		MaxIDBytes:          128,     // as the core's limit on message ids
 		MaxContentTypeBytes: 256,     // as the core's limit
 		MaxCorrelationBytes: 1024,    // as the core's limit
+		MaxGroups:           64,      // groups one message is chosen for at one daemon
+		MaxGroupBytes:       128,     // as the core's limit on a group's name
 	}
 }
 
@@ -75,5 +81,7 @@ func (l Limits) withDefaults() Limits {
 	set(&l.MaxIDBytes, d.MaxIDBytes)
 	set(&l.MaxContentTypeBytes, d.MaxContentTypeBytes)
 	set(&l.MaxCorrelationBytes, d.MaxCorrelationBytes)
+	set(&l.MaxGroups, d.MaxGroups)
+	set(&l.MaxGroupBytes, d.MaxGroupBytes)
 	return l
 }

@@ -11,6 +11,10 @@ func owned(r *Record) Record {
 	c := *r
 	c.Topic, c.Source, c.ID = strings.Clone(r.Topic), strings.Clone(r.Source), strings.Clone(r.ID)
 	c.ContentType, c.Correlation = strings.Clone(r.ContentType), strings.Clone(r.Correlation)
+	c.ReplyTo, c.Groups = strings.Clone(r.ReplyTo), nil
+	for _, g := range r.Groups {
+		c.Groups = append(c.Groups, strings.Clone(g))
+	}
 	c.Payload = bytes.Clone(r.Payload)
 	c.TopicIndex, c.SourceIndex, c.src = 0, 0, nil
 	return c
@@ -30,13 +34,14 @@ func diff(a, b *Record) string {
 
 type recordFields struct {
 	Topic, ContentType, Correlation, Source, ID string
+	ReplyTo, Groups                             string
 	TTLMs, TimestampMs                          int64
 	Retain, SyncOnly                            bool
 	Epoch, Number, Seq, PrevSeq, DroppedFrom    uint64
 }
 
 func fields(r *Record) recordFields {
-	return recordFields{r.Topic, r.ContentType, r.Correlation, r.Source, r.ID, r.TTLMs, r.TimestampMs,
+	return recordFields{r.Topic, r.ContentType, r.Correlation, r.Source, r.ID, r.ReplyTo, fmt.Sprintf("%q", r.Groups), r.TTLMs, r.TimestampMs,
 		r.Retain, r.SyncOnly, r.Epoch, r.Number, r.Seq, r.PrevSeq, r.DroppedFrom}
 }
 

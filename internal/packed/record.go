@@ -20,6 +20,13 @@ type Record struct {
 	SyncOnly    bool
 	TimestampMs int64 // publish time on the source's wall clock, Unix ms
 
+	// ReplyTo is where a reply to the message goes (an inbox topic); ""
+	// when none. Groups are the queue groups the sending daemon chose the
+	// receiving daemon for (PushPacked only); from a Decoder, a slice it
+	// reuses at the next record.
+	ReplyTo string
+	Groups  []string
+
 	// Source and Epoch name the instance that numbered the message; ""
 	// in a frame without a source table. Number is the source's own
 	// message number, from which the message id is derived (DeriveID),

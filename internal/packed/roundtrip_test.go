@@ -45,6 +45,12 @@ func genRecords(t *rapid.T) []Record {
 			r.TTLMs = rapid.Int64Range(0, math.MaxInt64).Draw(t, "ttl")
 			r.Retain = rapid.Bool().Draw(t, "retain")
 			r.SyncOnly = rapid.Bool().Draw(t, "sync")
+			if rapid.Bool().Draw(t, "reply?") {
+				r.ReplyTo = rapid.StringMatching(`_inbox/[a-z0-9]{1,8}/[0-9]{1,4}`).Draw(t, "reply")
+			}
+			if sourced && rapid.Bool().Draw(t, "groups?") {
+				r.Groups = rapid.SliceOfN(rapid.StringMatching(`[a-z]{1,6}`), 1, 3).Draw(t, "groups")
+			}
 		}
 		explicit := rapid.IntRange(0, 9).Draw(t, "explicit?") == 0
 		if explicit {
