@@ -107,6 +107,7 @@ type loop struct {
 	outStream *subStream
 	outs      []streamItem
 	timer     *deadlineTimer
+	pressure  peerPressure
 	scratch   []state.Event
 	stats     loopStats
 }
@@ -125,10 +126,11 @@ func newLoop(node *state.Node, clk clock.Clock, log *slog.Logger, m *metrics, qu
 		stopping: make(chan struct{}),
 		metrics:  m,
 		// The backstop fires after the transports' own deadlines.
-		ledger:  newLedger(callTimeout + callTimeout/2),
-		replies: make(map[uint64]replier),
-		streams: make(map[uint64]*subStream),
-		timer:   newDeadlineTimer(clk),
+		ledger:   newLedger(callTimeout + callTimeout/2),
+		replies:  make(map[uint64]replier),
+		streams:  make(map[uint64]*subStream),
+		timer:    newDeadlineTimer(clk),
+		pressure: peerPressure{waits: &m.shell.publishWaits},
 	}
 }
 
@@ -308,6 +310,7 @@ func (l *loop) handle(in input) {
 		l.step(now, ev, in.reply)
 	}
 	l.flushOuts()
+	l.pressure.set(l.node.PeersBackedUp())
 }
 
 func (l *loop) step(now state.Instant, ev state.Event, reply replier) {

@@ -24,6 +24,7 @@ type shellCounters struct {
 	pushStreams      atomic.Uint64                         // push streams opened to peers
 	pushStreamErrs   atomic.Uint64                         // push streams that failed
 	pushFrames       [len(pushWires)]atomic.Uint64         // push frames sent to peers, by wire
+	publishWaits     atomic.Uint64                         // publish frames held while a link to a peer was backed up
 }
 
 func (c *shellCounters) beaconDrop(reason string) {
@@ -179,6 +180,8 @@ func coreMetricDefs() []*metricDef {
 				}
 				return out
 			}},
+		{name: "publish_waits_for_peers_total", help: "Publish frames (PublishStream, PublishPacked) held back while a link to a live peer held half of what it may before it sheds (at most --block-timeout each).",
+			values: func(_ *snapshot, c *shellCounters) []labeled { return one(c.publishWaits.Load()) }},
 		{name: "retained_synced_total", help: "Retained values sent to a peer whose fetched state lacked them.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).RetainedSynced) }},
 		{name: "backpressure_warnings_total", help: "backpressure_warning events sent to subscribers.",

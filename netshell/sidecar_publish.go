@@ -56,6 +56,10 @@ func (s *sidecarServer) PublishStream(stream grpc.BidiStreamingServer[sidecarpb.
 				publishInto(&ev.Pubs[i], base+uint64(i), r)
 			}
 			ps.add(base, len(reqs), cost, ev, nil)
+			if err := s.loop.pressure.wait(ctx, s.loop.clk, s.o.BlockTimeout); err != nil {
+				readErr <- err
+				return
+			}
 			if err := s.loop.post(ctx, input{ev: ev, reply: ps}); err != nil {
 				readErr <- err
 				return

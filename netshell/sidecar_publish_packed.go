@@ -159,6 +159,9 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 		if len(ev.Pubs) == 0 {
 			continue
 		}
+		if err := s.loop.pressure.wait(ctx, s.loop.clk, s.o.BlockTimeout); err != nil {
+			return err
+		}
 		if err := s.loop.post(ctx, input{ev: ev, reply: ps}); err != nil {
 			return err
 		}
