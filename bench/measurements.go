@@ -45,6 +45,9 @@ var measurements = []*measurement{
 	{id: "latency-50k-stream", unit: "µs", rows: percentiles, nodes: 1, fn: lat("stream", 50000)},
 	{id: "latency-50k-unary", unit: "µs", rows: percentiles, nodes: 1, fn: lat("unary", 50000)},
 	{id: "cross-node", unit: "msg/s", higher: true, quick: true, nodes: 2, fn: tp(0, 1, 1, "stream", 1, 64)},
+	// Request/reply (request.go): sequential round trips, requester and
+	// responder on different servers.
+	{id: "request-reply-cross-node", unit: "µs", rows: percentiles, quick: true, nodes: 2, fn: requestReply},
 	// The packed path (packed.go): PublishPacked with natural batching and
 	// SubscribePacked; NATS as in the v1 rows above, the relay n/a.
 	{id: "local-1to1-packed", unit: "msg/s", higher: true, quick: true, nodes: 1, fn: packedTP(0, 0)},
@@ -57,6 +60,12 @@ var measurements = []*measurement{
 	}},
 	{id: "memory-per-subscription", unit: "bytes", nodes: 1, fn: func(sys system, _, _ string, _ time.Duration) (map[string]float64, error) {
 		v, err := perSubscription(sys, 1000)
+		return map[string]float64{"": v}, err
+	}},
+	// Subscriptions sharing one Session stream (session.go); NATS as in the
+	// row above (its subscriptions share a connection anyway).
+	{id: "memory-per-subscription-session", unit: "bytes", nodes: 1, fn: func(sys system, _, _ string, _ time.Duration) (map[string]float64, error) {
+		v, err := perSessionSubscription(sys, 5000)
 		return map[string]float64{"": v}, err
 	}},
 	{id: "memory-per-retained-topic", unit: "bytes", nodes: 1, fn: func(sys system, _, _ string, _ time.Duration) (map[string]float64, error) {

@@ -28,6 +28,9 @@ func writeMarkdown(path string, results []*result, command string, runs int, dur
 	if slices.ContainsFunc(results, func(r *result) bool { return strings.Contains(r.Scenario, "-packed") }) {
 		b.WriteString("`*-packed` rows: nexusd over PublishPacked (a sender goroutine takes whatever is queued, up to 1024 records or 256 KiB a frame, no linger timer, within the daemon's ack window of 4096 records) and SubscribePacked (frames decoded with internal/packed); between daemons, the daemon's default mesh push (PushPacked unless --mesh-packed=false). NATS runs as in the matching v1 row (`local-1to1-stream`, `cross-node`, `latency-*-stream`: same payload, same counts); the relay has no packed RPCs.\n\n")
 	}
+	if slices.ContainsFunc(results, func(r *result) bool { return strings.HasPrefix(r.Scenario, "request-reply") }) {
+		b.WriteString("`request-reply-cross-node` rows: round trips of one request at a time, the requester on one server and the responder on the other: nexusd with the Go client's `Request` and `Reply` (the reply pushed straight to the requester's daemon through its inbox topic), NATS with nats.go's `Request` and `Msg.Respond` across two routed servers; the relay has no request/reply.\n\n")
+	}
 	b.WriteString("| scenario | unit | nexusd median [min, max] | NATS | raw gRPC relay | nexusd / NATS |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- |\n")
 	i := 0

@@ -29,18 +29,20 @@ import (
 // daemon lends it a window of two frames of messages (2048) where a v1
 // stream gets 256, and the client holds the frame it is delivering. So
 // the packed run sends several times the messages to reach the same
-// state; the behaviour checked is the same.
+// state; the behaviour checked is the same. On a Session (the default),
+// the subscription's own credit (1024 messages) bounds what is in flight.
 func TestSlowReaderUnderEachPolicy(t *testing.T) {
 	d := daemon(t, "--block-timeout-ms", "60000")
 	pub := dial(t, d.App)
 	for _, mode := range []struct {
-		name   string
-		packed bool
-		scale  int
-	}{{"v1", false, 1}, {"packed", true, 6}} {
+		name    string
+		packed  bool
+		session bool
+		scale   int
+	}{{"v1", false, false, 1}, {"packed", true, false, 6}, {"session", true, true, 6}} {
 		t.Run(mode.name, func(t *testing.T) {
 			// Small gRPC windows (no window growth), so little hides in transit.
-			slow := dial(t, d.App, client.WithPacked(mode.packed),
+			slow := dial(t, d.App, client.WithPacked(mode.packed), client.WithSession(mode.session),
 				client.WithGRPCOptions(grpc.WithInitialWindowSize(65535), grpc.WithInitialConnWindowSize(65535)))
 			slowReader(t, d, slow, pub, mode.name, mode.scale)
 		})

@@ -74,6 +74,8 @@ type Client struct {
 	mu        sync.Mutex
 	closed    bool                       // Close has begun: nothing new may start; guarded by mu
 	subs      map[*Subscription]struct{} // running subscriptions; guarded by mu
+	requests  requester                  // the inbox of Request (request.go)
+	sessions  sessions                   // the Session its subscriptions share (session.go)
 	wg        sync.WaitGroup             // the watcher, subscriptions and publishers
 }
 
@@ -460,10 +462,14 @@ func (c *Client) lifetime(ctx context.Context) (context.Context, context.CancelC
 // lacks them. A daemon that restarts (a new instance id, perhaps a new
 // version) is asked again, once.
 func (c *Client) usePacked() bool {
-	if !c.o.packed {
-		return false
-	}
-	p := c.noPacked.Load()
+	return c.o.packed && c.offered(&c.noPacked)
+}
+
+// offered reports whether the daemon run that answered last has not said
+// it lacks an extension: no holds the instance id of the run that did ("",
+// a run not yet named), nil if none did.
+func (c *Client) offered(no *atomic.Pointer[string]) bool {
+	p := no.Load()
 	if p == nil {
 		return true
 	}
@@ -471,7 +477,7 @@ func (c *Client) usePacked() bool {
 	if *p == "" && id != "" {
 		// The refusal came before any answer named the daemon run (gRPC
 		// sends no header with it): it was this run's, the first named.
-		c.noPacked.CompareAndSwap(p, &id)
+		no.CompareAndSwap(p, &id)
 		return false
 	}
 	return *p != id

@@ -20,16 +20,31 @@ func (s *Subscription) consume(st *stream) error {
 		if err != nil {
 			return err
 		}
+		live := 0
 		if frame != nil {
 			s.resumeDone()
 			err = s.takeFrame(frame.GetFrame())
+			live = s.frames.dec.Count()
 		} else {
 			err = s.handle(ev)
+			live = liveIn(ev)
 		}
 		if err != nil {
 			return err
 		}
+		st.handed(live)
 	}
+}
+
+// liveIn counts the live messages of an event.
+func liveIn(ev *sidecarpb.MessageEvent) int {
+	switch e := ev.GetEvent().(type) {
+	case *sidecarpb.MessageEvent_Message:
+		return 1
+	case *sidecarpb.MessageEvent_Batch:
+		return len(e.Batch.GetMessages())
+	}
+	return 0
 }
 
 // handle takes one MessageEvent, of a v1 stream or of a packed one (which

@@ -101,6 +101,9 @@ func (s *Subscription) takeFrame(frame []byte) error {
 		}
 		m.Sequence = int64(r.Seq)
 		m.Kind = Live
+		if r.ReplyTo != "" {
+			m.ReplyTo = strings.Clone(r.ReplyTo) // the frame's bytes are not the message's
+		}
 		text = r.AppendID(text)
 		fr.marks = append(fr.marks, len(text))
 		text = append(text, r.Correlation...)

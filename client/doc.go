@@ -94,18 +94,80 @@
 // later, and its backpressure policy applies later, than with the v1
 // calls.
 //
+// # One stream for every subscription
+//
+// By default (WithSession(true), with packed frames on) all of a Client's
+// subscriptions share one Session stream to the daemon, opened at the
+// first Subscribe (docs/protocol.md §13.11): a subscription then costs
+// the daemon about a kilobyte of state instead of a stream of its own
+// (some 15 KB). Each
+// still has its own credit: the daemon sends it at most 1024 live
+// messages ahead, and the client gives it more, half that at a time, as
+// the application takes them; so a subscription whose application reads
+// slowly fills its own queue in the daemon, where its backpressure policy
+// applies, and never holds up the others. Replayed and retained messages
+// are not counted against the credit. Pause, Resume, Unsubscribe,
+// ordering, gaps, resume after a break and backpressure warnings behave
+// as on a stream of their own; when the session breaks, every
+// subscription on it resumes from its last sequence numbers on a new one.
+// A daemon without Session answers Unimplemented, and the client gives
+// each subscription its own packed stream on that daemon run;
+// WithSession(false) always does.
+//
 // Messages decoded from one frame share memory: their payloads are
 // slices of the frame, and their ids and correlation ids substrings of
 // one string per frame. Keeping any one keeps that memory reachable (a
 // frame is at most 256 KiB unless a single message is larger); copy what
 // you keep for long, as you would any slice of a larger buffer.
 //
+// # Request/reply
+//
+// Request publishes a request and returns the first reply; Reply answers
+// a request a subscription received (docs/protocol.md §4.6):
+//
+//	// The responder, on any daemon of the mesh:
+//	sub, err := c.Subscribe(ctx, []string{"time/now"})
+//	for m := range sub.C() {
+//		c.Reply(ctx, m, []byte(time.Now().Format(time.Kitchen)))
+//	}
+//
+//	// The requester:
+//	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+//	defer cancel()
+//	reply, err := c.Request(ctx, "time/now", nil)
+//
+// The reply address (Message.ReplyTo) is an inbox topic,
+// "_inbox/<daemon instance id>/...": the daemons push a message on it
+// straight to the daemon it names, so a reply needs no gossip of the
+// requester's subscription. The client opens one inbox subscription at
+// its first Request, under its daemon's instance id, and again when the
+// daemon restarts. Request fails at once with ErrNoResponders when the
+// daemon routed the request to no one, and with ctx's error when ctx ends
+// first. Requests may run from many goroutines at once.
+//
+// # Queue groups
+//
+// QueueGroup(name) makes a subscription a member of a queue group, as in
+// NATS but with no broker (docs/protocol.md §4.5): among all live members
+// of the group across the mesh whose patterns match a message, exactly
+// one receives it, chosen by the publisher's daemon round robin over the
+// members, its own and each peer's. A member's sequence numbers count its
+// share only, so they run without false gaps; a loss in the mesh still
+// shows as a gap. A paused member is no candidate, and on Resume replays
+// nothing: what was published meanwhile went to the other members. When a
+// member's daemon restarts, the client subscribes it to the group again.
+// Delivery is at most once: what was chosen for a member whose daemon
+// died on the way is not given to another.
+//
+//	work, err := c.Subscribe(ctx, []string{"jobs/#"}, client.QueueGroup("workers"))
+//
 // # Errors
 //
 // Every error from the daemon wraps its gRPC status (status.FromError works
 // on it) and matches one of the kinds with errors.Is: ErrInvalidArgument (and
 // ErrInvalidTopic for a bad topic or pattern), ErrNotFound, ErrUnavailable,
-// ErrLimit, ErrUnauthenticated; ErrClosed after Close.
+// ErrLimit, ErrUnauthenticated; ErrClosed after Close. ErrNoResponders is
+// the client's own, for a Request nothing subscribes to.
 //
 // # What it may not do
 //

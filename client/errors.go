@@ -57,7 +57,7 @@ func (e *Error) Error() string {
 	}
 	switch {
 	case e.Status != nil && e.Status.Message() != "":
-		if e.Kind != nil {
+		if e.Kind != nil && !strings.HasPrefix(e.Status.Message(), kindName(e)) {
 			b.WriteString(kindName(e))
 			b.WriteString(": ")
 		}

@@ -68,3 +68,34 @@ func ExampleClient_Publisher() {
 		log.Printf("some messages failed: %v", err)
 	}
 }
+
+// Request/reply: a responder on one daemon, a requester on another (the
+// README's example; compiled, not run).
+func ExampleClient_Request() {
+	ctx := context.Background()
+	responder, err := client.Dial(ctx, "127.0.0.1:5682")
+	if err != nil {
+		log.Fatal(err)
+	}
+	sub, _ := responder.Subscribe(ctx, []string{"time/now"})
+	go func() {
+		for m := range sub.C() {
+			responder.Reply(ctx, m, []byte(time.Now().Format(time.Kitchen)))
+		}
+	}()
+	requester, err := client.Dial(ctx, "127.0.0.1:5672")
+	if err != nil {
+		log.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	reply, err := requester.Request(rctx, "time/now", nil)
+	switch {
+	case errors.Is(err, client.ErrNoResponders):
+		log.Print("nobody answers time/now (yet: the first daemon learns of the responder with its next beacon)")
+	case err != nil:
+		log.Fatal(err)
+	default:
+		fmt.Printf("it is %s\n", reply.Payload)
+	}
+}

@@ -45,14 +45,19 @@ func restart(t testing.TB, d *testnet.Daemon) *testnet.Daemon {
 }
 
 // onV1 makes dial's clients use the v1 calls only (WithPacked(false)),
-// for TestTheV1Path; tests are not parallel.
-var onV1 bool
+// for TestTheV1Path; onStreams a packed stream per subscription
+// (WithSession(false)), for TestThePackedStreamPath. Tests are not
+// parallel.
+var onV1, onStreams bool
 
 // dial connects a client, closed at cleanup.
 func dial(t testing.TB, addr string, opts ...client.Option) *client.Client {
 	t.Helper()
 	if onV1 {
 		opts = append([]client.Option{client.WithPacked(false)}, opts...)
+	}
+	if onStreams {
+		opts = append([]client.Option{client.WithSession(false)}, opts...)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

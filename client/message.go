@@ -45,6 +45,7 @@ type Message struct {
 	Payload       []byte    // the application's bytes
 	ContentType   string    // as the publisher gave it, if any
 	CorrelationID string    // as the publisher gave it, if any
+	ReplyTo       string    // where a reply goes (Reply sends it there); "" when none
 	Timestamp     time.Time // publish time on the source daemon's clock (millisecond resolution)
 	Source        string    // instance id of the daemon it was published on
 	Sequence      int64     // this daemon's number for it within its topic: 1, 2, 3...
@@ -58,6 +59,7 @@ func messageFromProto(m *sidecarpb.Message, k Kind) *Message {
 		Payload:       m.GetPayload(),
 		ContentType:   m.GetContentType(),
 		CorrelationID: m.GetCorrelationId(),
+		ReplyTo:       m.GetReplyTo(),
 		Timestamp:     time.UnixMilli(m.GetTimestampMs()),
 		Source:        m.GetSourceNodeId(),
 		Sequence:      m.GetSequenceNumber(),

@@ -79,6 +79,7 @@ type options struct {
 	maxMessageBytes   int
 	minConnectTimeout time.Duration
 	packed            bool // use PublishPacked and SubscribePacked where the daemon has them
+	session           bool // subscriptions share one Session stream where the daemon has it
 }
 
 func defaultOptions() options {
@@ -90,6 +91,7 @@ func defaultOptions() options {
 		maxMessageBytes:   8 << 20, // a batch of the largest payloads the daemon sends
 		minConnectTimeout: 5 * time.Second,
 		packed:            true,
+		session:           true,
 	}
 }
 
@@ -220,4 +222,14 @@ func WithGRPCOptions(opts ...grpc.DialOption) Option {
 // the v1 calls.
 func WithPacked(on bool) Option {
 	return func(o *options) error { o.packed = on; return nil }
+}
+
+// WithSession chooses whether the client's subscriptions share one Session
+// stream (an extension of this daemon; on by default, and only with
+// WithPacked on): each subscription then costs the daemon about a
+// kilobyte instead of a stream of its own, and still holds up only itself
+// when its application reads slowly. WithSession(false), or a daemon
+// without Session, gives each subscription its own stream.
+func WithSession(on bool) Option {
+	return func(o *options) error { o.session = on; return nil }
 }

@@ -42,16 +42,18 @@ func (cc *callCounter) get(method string) int {
 // (the daemon took them: no v1 call followed), a publish burst arrives
 // whole and in order with its fields, and a stream broken by a network
 // cut resumes on SubscribePacked; with WithPacked(false) only the v1
-// calls are made.
+// calls are made. By default the subscription is on a Session, which the
+// cut replaces with a new one.
 func TestARealDaemonGetsPackedFrames(t *testing.T) {
 	d := daemon(t)
-	for _, packed := range []bool{true, false} {
-		t.Run(fmt.Sprint("packed=", packed), func(t *testing.T) {
+	for _, mode := range []struct{ packed, session bool }{{true, true}, {true, false}, {false, false}} {
+		packed := mode.packed
+		t.Run(fmt.Sprintf("packed=%v,session=%v", mode.packed, mode.session), func(t *testing.T) {
 			var cc callCounter
 			px := newProxy(t, d.App)
-			c := dial(t, px.Addr(), cc.option(), client.WithPacked(packed), client.WithBackoff(fast))
+			c := dial(t, px.Addr(), cc.option(), client.WithPacked(packed), client.WithSession(mode.session), client.WithBackoff(fast))
 			ctx := ctxT(t, 30*time.Second)
-			topic := fmt.Sprint("real/", packed)
+			topic := fmt.Sprintf("real/%v/%v", packed, mode.session)
 			sub, err := c.Subscribe(ctx, []string{topic})
 			if err != nil {
 				t.Fatal(err)
@@ -90,9 +92,11 @@ func TestARealDaemonGetsPackedFrames(t *testing.T) {
 			packedCalls := cc.get("PublishPacked") + cc.get("SubscribePacked")
 			v1Calls := cc.get("PublishStream") + cc.get("Subscribe") + cc.get("ResumeSubscribe")
 			switch {
-			case packed && (cc.get("PublishPacked") != 1 || cc.get("SubscribePacked") < 2 || v1Calls != 0):
+			case mode.session && (cc.get("PublishPacked") != 1 || cc.get("Session") < 2 || cc.get("SubscribePacked") != 0 || v1Calls != 0):
+				t.Fatalf("calls %v: want one PublishPacked, a Session and the one after the cut, no other subscription call", cc.calls)
+			case packed && !mode.session && (cc.get("PublishPacked") != 1 || cc.get("SubscribePacked") < 2 || cc.get("Session") != 0 || v1Calls != 0):
 				t.Fatalf("calls %v: want one PublishPacked, a SubscribePacked and its resume, no v1 call", cc.calls)
-			case !packed && (packedCalls != 0 || cc.get("PublishStream") != 1 || cc.get("Subscribe") != 1 || cc.get("ResumeSubscribe") < 1):
+			case !packed && (packedCalls+cc.get("Session") != 0 || cc.get("PublishStream") != 1 || cc.get("Subscribe") != 1 || cc.get("ResumeSubscribe") < 1):
 				t.Fatalf("calls %v: want the v1 calls only", cc.calls)
 			}
 		})

@@ -54,6 +54,7 @@ type publishOptions struct {
 	contentType   string
 	correlationID string
 	ttlMs         int64
+	replyTo       string
 }
 
 // PublishOption sets an optional field of one publish.
@@ -94,7 +95,7 @@ func publishRequest(op, topic string, payload []byte, opts []PublishOption) (*si
 		opt(&o)
 	}
 	return &sidecarpb.PublishRequest{Topic: topic, Payload: payload, Retain: o.retain, ContentType: o.contentType,
-		CorrelationId: o.correlationID, TtlMs: o.ttlMs}, nil
+		CorrelationId: o.correlationID, TtlMs: o.ttlMs, ReplyTo: o.replyTo}, nil
 }
 
 // Publish sends one message and returns the daemon's answer. While the

@@ -34,8 +34,8 @@ func (p *Publisher) sendFrame(st *pubStream, sd *sender) (waiting bool, err erro
 	for _, it := range sd.items {
 		q := it.req
 		r = packed.Record{Topic: q.GetTopic(), Payload: q.GetPayload(), ContentType: q.GetContentType(),
-			Correlation: q.GetCorrelationId(), TTLMs: q.GetTtlMs(), Retain: q.GetRetain()}
-		size := len(r.Topic) + len(r.Payload) + len(r.ContentType) + len(r.Correlation) + 24
+			Correlation: q.GetCorrelationId(), TTLMs: q.GetTtlMs(), Retain: q.GetRetain(), ReplyTo: q.GetReplyTo()}
+		size := len(r.Topic) + len(r.Payload) + len(r.ContentType) + len(r.Correlation) + len(r.ReplyTo) + 24
 		if sd.enc.Count() > 0 && sd.enc.Size()+size > packedFrameBytes {
 			break
 		}

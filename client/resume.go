@@ -91,6 +91,9 @@ func (s *Subscription) resume() (*stream, error) {
 // resumeByTopics opens the subscription anew by its topics and replays
 // from the last sequence numbers, or, after a restart, from the start.
 func (s *Subscription) resumeByTopics(restart bool) (*stream, error) {
+	if s.o.queueGroup != "" {
+		return s.resubscribeMember()
+	}
 	for {
 		last := s.lastSequences()
 		if restart {
@@ -158,7 +161,7 @@ func (s *Subscription) openResume(id string, last map[string]int64, retained boo
 	}, func(ctx context.Context) (packedStream, error) {
 		return s.c.api.SubscribePacked(ctx, &sidecarpb.SubscribePackedRequest{
 			Open: &sidecarpb.SubscribePackedRequest_Resume{Resume: req}}, grpc.WaitForReady(true))
-	})
+	}, sessionOpen{resume: req})
 }
 
 // restarted reports whether inst is a different run of the daemon from

@@ -45,6 +45,7 @@ type subscribeOptions struct {
 	buffer       int
 	onGap        func(Gap)
 	backpressure func(BackpressureWarning)
+	queueGroup   string
 }
 
 // SubscribeOption configures one subscription.
@@ -125,6 +126,22 @@ func ResumeWindow(d time.Duration) SubscribeOption {
 			return fmt.Errorf("resume window %s: want 0 or more", d)
 		}
 		o.resumeWindow = d
+		return nil
+	}
+}
+
+// QueueGroup makes this subscription a member of the named queue group (an
+// extension of this daemon): among all live members of the group across the
+// mesh whose patterns match a message, exactly one receives it. A member's
+// sequence numbers count only the messages it receives, so they run
+// without false gaps. A paused member is no candidate: what is published
+// while it is paused goes to other members and is not replayed to it.
+func QueueGroup(name string) SubscribeOption {
+	return func(o *subscribeOptions) error {
+		if err := state.ValidateGroup(name); err != nil {
+			return err
+		}
+		o.queueGroup = name
 		return nil
 	}
 }
@@ -221,13 +238,14 @@ func (c *Client) Subscribe(ctx context.Context, patterns []string, opts ...Subsc
 		MaxBatch:           int32(o.maxBatch),
 		BackpressurePolicy: string(o.policy),
 		ResumeWindowMs:     o.resumeWindow.Milliseconds(),
+		QueueGroup:         o.queueGroup,
 	}
 	st, inst, err := s.openStream(func(ctx context.Context) (eventStream, error) {
 		return c.api.Subscribe(ctx, req, grpc.WaitForReady(true))
 	}, func(ctx context.Context) (packedStream, error) {
 		return c.api.SubscribePacked(ctx, &sidecarpb.SubscribePackedRequest{
 			Open: &sidecarpb.SubscribePackedRequest_Subscribe{Subscribe: req}}, grpc.WaitForReady(true))
-	})
+	}, sessionOpen{subscribe: req})
 	var info *sidecarpb.SubscriptionInfo
 	if err == nil {
 		if info, err = st.info(); err != nil {
@@ -453,10 +471,12 @@ type (
 	packedStream = grpc.ServerStreamingClient[sidecarpb.PackedEvent]
 )
 
-// stream is one open subscription stream, v1 or packed, and what ends it.
+// stream is one open subscription stream, v1, packed or virtual on the
+// client's Session (session.go), and what ends it.
 type stream struct {
 	v1     eventStream
 	pk     packedStream // nil on a v1 stream
+	sv     *sessStream  // set on a Session's virtual stream (v1 and pk nil)
 	cancel context.CancelFunc
 
 	// A packed stream's first event, read by openStream to learn whether
@@ -469,6 +489,9 @@ type stream struct {
 // recv returns the stream's next event: a MessageEvent, or (packed
 // streams only) a frame of live messages.
 func (st *stream) recv() (*sidecarpb.MessageEvent, *sidecarpb.PackedFrame, error) {
+	if st.sv != nil {
+		return st.sv.recv()
+	}
 	if st.pk == nil {
 		ev, err := st.v1.Recv()
 		return ev, nil, err
@@ -514,13 +537,30 @@ func (st *stream) info() (*sidecarpb.SubscriptionInfo, error) {
 	return nil, status.Errorf(codes.Internal, "the daemon's stream began with %T, not subscription_info", ev.GetEvent())
 }
 
+// handed tells a Session's virtual stream that n live messages reached
+// the application, so it can grant credit for more.
+func (st *stream) handed(n int) {
+	if st.sv != nil && n > 0 {
+		st.sv.handed(n)
+	}
+}
+
 // openStream opens a stream within the subscription's lifetime and
 // returns it with the instance id of the daemon that answered ("" if its
-// header named none). It opens the packed stream when the client uses
-// packed frames (WithPacked) and the daemon has not said it lacks them;
-// a daemon without SubscribePacked answers Unimplemented at once, and the
-// v1 call follows.
-func (s *Subscription) openStream(v1 func(context.Context) (eventStream, error), pk func(context.Context) (packedStream, error)) (*stream, string, error) {
+// header named none). Given what to open on a Session (open), it opens a
+// virtual stream on the client's Session when the client uses one
+// (WithSession); else, or when the daemon answers Unimplemented, the
+// packed stream when the client uses packed frames (WithPacked) and the
+// daemon has not said it lacks them; a daemon without SubscribePacked
+// answers Unimplemented at once, and the v1 call follows.
+func (s *Subscription) openStream(v1 func(context.Context) (eventStream, error), pk func(context.Context) (packedStream, error), open ...sessionOpen) (*stream, string, error) {
+	if len(open) > 0 && s.c.useSession() {
+		st, inst, err := s.openOnSession(open[0])
+		if status.Code(err) != codes.Unimplemented {
+			return st, inst, err
+		}
+		s.c.sessionUnimplemented()
+	}
 	if s.c.usePacked() {
 		ctx, cancel := context.WithCancel(s.ctx)
 		ps, err := pk(ctx)

@@ -23,6 +23,7 @@ func TestTheV1Path(t *testing.T) {
 		"PauseAndResume":                       TestPauseAndResume,
 		"EndedSubscriptionIsNotKeptForAResume": TestEndedSubscriptionIsNotKeptForAResume,
 		"PublishSubscribeOverTheUnixSocket":    TestPublishSubscribeOverTheUnixSocket,
+		"RequestReplyAcrossTwoDaemons":         TestRequestReplyAcrossTwoDaemons,
 	} {
 		t.Run(name, test)
 	}

@@ -46,7 +46,8 @@ type driver struct {
 var (
 	peers    = []string{"p0", "p1", "p2", "p3"}
 	patterns = []string{"a", "a/b", "a/+", "a/#", "#", "+/b", "b/c", "a/#/b", "", "a+"}
-	topics   = []string{"a", "a/b", "a/c", "b/c", "a/b/c", "a/+", "", "\x01"}
+	topics   = []string{"a", "a/b", "a/c", "b/c", "a/b/c", "a/+", "", "\x01", "_inbox/p1/r/1", "_inbox/self/r/1"}
+	replyTos = []string{"", "_inbox/self/r/2", "a/b", "_inbox", "_inbox/p2/r/+"}
 )
 
 func newDriver(t *testing.T) *driver {
@@ -149,7 +150,7 @@ func (d *driver) run(op byte, prog *[]byte) {
 		b, c := take(prog), take(prog)
 		d.nextID++
 		d.step(&state.Published{Req: d.nextID, Topic: pick(topics, b), Payload: make([]byte, int(c)%80),
-			Retain: b&0x10 != 0, TTLMs: int64(int8(c)) * 10})
+			Retain: b&0x10 != 0, TTLMs: int64(int8(c)) * 10, ReplyTo: pick(replyTos, b>>5)})
 	case 8:
 		b, c := take(prog), take(prog)
 		d.nextID++

@@ -57,7 +57,7 @@ func FuzzBeacon(f *testing.F) {
 // taken without harm.
 func FuzzMeshRequest(f *testing.F) {
 	env := &meshpb.MessageEnvelope{MessageId: "m1", Topic: "a/b", Payload: []byte("x"), SourceNodeId: "p1",
-		TimestampMs: 1, SourceSequence: 2, PrevSourceSequence: 1}
+		TimestampMs: 1, SourceSequence: 2, PrevSourceSequence: 1, ReplyTo: "_inbox/p1/r/1"}
 	seeds := []proto.Message{
 		env,
 		&meshpb.MessageBatch{Messages: []*meshpb.MessageEnvelope{env, {MessageId: "m2", Topic: "a/b", SourceNodeId: "p1", SourceSequence: 3, PrevSourceSequence: 2, Retain: true}}},
@@ -65,7 +65,8 @@ func FuzzMeshRequest(f *testing.F) {
 		&meshpb.ResendRequest{SourceNodeId: "self", Topic: "a/b", FromSequence: 1, ToSequence: 3, RequesterNodeId: "p1"},
 		&meshpb.ResendRequest{SourceNodeId: "self", Topic: "a/b", FromSequence: 5, ToSequence: 2},
 		&meshpb.PackedPush{Frame: packedFrame(f,
-			packed.Record{Topic: "a/b", Payload: []byte("x"), Source: "p1", Number: 1, Seq: 2, PrevSeq: 1, TimestampMs: 1},
+			packed.Record{Topic: "a/b", Payload: []byte("x"), Source: "p1", Number: 1, Seq: 2, PrevSeq: 1, TimestampMs: 1, ReplyTo: "_inbox/p1/r/1"},
+			packed.Record{Topic: "_inbox/self/r/1", Payload: []byte("reply"), Source: "p1", Number: 3, Seq: 1, TimestampMs: 1},
 			packed.Record{Topic: "a/b", Source: "p1", Number: 2, Seq: 3, TimestampMs: 1, Retain: true, ContentType: "text/plain"},
 			packed.Record{Topic: "c", Payload: []byte("y"), Source: "p1", ID: "m9", Seq: 9, PrevSeq: 4, DroppedFrom: 3, TTLMs: 50, TimestampMs: 7},
 			packed.Record{Topic: "a/+", Source: "self", Number: 5, SyncOnly: true, Correlation: "c"}), SentAtMs: 1},
@@ -88,7 +89,7 @@ func packedFrame(tb testing.TB, recs ...packed.Record) []byte {
 // FuzzSidecarRequest does the same for every sidecar RPC, as an
 // application could send them.
 func FuzzSidecarRequest(f *testing.F) {
-	pub := &sidecarpb.PublishRequest{Topic: "a/b", Payload: []byte("x"), ContentType: "text/plain", Retain: true, TtlMs: 100}
+	pub := &sidecarpb.PublishRequest{Topic: "a/b", Payload: []byte("x"), ContentType: "text/plain", Retain: true, TtlMs: 100, ReplyTo: "_inbox/self/r/1"}
 	seeds := []proto.Message{
 		pub,
 		&sidecarpb.PublishBatch{Requests: []*sidecarpb.PublishRequest{pub, {Topic: "a/#"}, {Topic: ""}}},
@@ -103,6 +104,7 @@ func FuzzSidecarRequest(f *testing.F) {
 			packed.Record{Topic: "a/b", Payload: []byte("x")},
 			packed.Record{Topic: "a/b", ContentType: "text/plain", Correlation: "c", TTLMs: 100, Retain: true},
 			packed.Record{Topic: "a/#", Payload: []byte("bad topic")},
+			packed.Record{Topic: "_inbox/p1/r/1", Payload: []byte("reply"), ReplyTo: "_inbox/self/r/2"},
 			packed.Record{Topic: "c", Seq: 4, TimestampMs: 9})},
 		&sidecarpb.PackedFrame{Frame: packedFrame(f, packed.Record{Topic: "a/b", Source: "p1", Number: 1})},
 		&sidecarpb.SubscribePackedRequest{MaxFrameBytes: 2048, Open: &sidecarpb.SubscribePackedRequest_Subscribe{
@@ -110,6 +112,12 @@ func FuzzSidecarRequest(f *testing.F) {
 		&sidecarpb.SubscribePackedRequest{Open: &sidecarpb.SubscribePackedRequest_Resume{
 			Resume: &sidecarpb.ResumeSubscribeRequest{SubscriptionId: "s1"}}},
 		&sidecarpb.SubscribePackedRequest{MaxFrameBytes: 5},
+		&sidecarpb.SessionRequest{Op: &sidecarpb.SessionRequest_Subscribe{Subscribe: &sidecarpb.SessionSubscribe{Ref: 1, Window: 2,
+			Request: &sidecarpb.SubscribeRequest{Topics: []string{"a/#"}, ReceiveRetained: true, ResumeWindowMs: 1000}}}},
+		&sidecarpb.SessionRequest{Op: &sidecarpb.SessionRequest_Resume{Resume: &sidecarpb.SessionResume{Ref: 2,
+			Request: &sidecarpb.ResumeSubscribeRequest{SubscriptionId: "s1"}}}},
+		&sidecarpb.SessionRequest{Op: &sidecarpb.SessionRequest_Credit{Credit: &sidecarpb.SessionCredit{SubscriptionId: "s1", Messages: 3}}},
+		&sidecarpb.SessionRequest{Op: &sidecarpb.SessionRequest_Unsubscribe{Unsubscribe: &sidecarpb.UnsubscribeRequest{SubscriptionId: "s1", Pause: true}}},
 	}
 	fuzzRequests(f, &sidecarpb.SidecarService_ServiceDesc, seeds)
 }

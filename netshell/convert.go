@@ -156,6 +156,8 @@ func fillEnvelopeProto(p *meshpb.MessageEnvelope, e *state.Envelope) {
 	p.TimestampMs, p.SourceNodeId, p.Retain, p.CorrelationId = e.TimestampMs, e.Source, e.Retain, e.Correlation
 	p.TtlMs, p.SourceSequence, p.PrevSourceSequence, p.SyncOnly = e.TTLMs, e.SourceSeq, e.PrevSeq, e.SyncOnly
 	p.DroppedFrom = e.DroppedFrom
+	p.ReplyTo = e.ReplyTo
+	p.QueueGroups = e.QueueGroups
 }
 
 func envelopeFromProto(p *meshpb.MessageEnvelope) state.Envelope {
@@ -173,6 +175,8 @@ func envelopeFromProto(p *meshpb.MessageEnvelope) state.Envelope {
 		PrevSeq:     p.GetPrevSourceSequence(),
 		DroppedFrom: p.GetDroppedFrom(),
 		SyncOnly:    p.GetSyncOnly(),
+		ReplyTo:     p.GetReplyTo(),
+		QueueGroups: p.GetQueueGroups(),
 	}
 }
 
@@ -194,6 +198,9 @@ func nodeStateToProto(s *state.NodeState) *meshpb.NodeState {
 	for i := range s.Retained {
 		pb.RetainedMessages[s.Retained[i].Topic] = envelopeToProto(&s.Retained[i])
 	}
+	for _, g := range s.QueueGroups {
+		pb.QueueGroups = append(pb.QueueGroups, &meshpb.QueueGroupMembers{Pattern: g.Pattern, Group: g.Group, Members: g.Members})
+	}
 	return pb
 }
 
@@ -214,6 +221,9 @@ func nodeStateFromProto(pb *meshpb.NodeState) *state.NodeState {
 		s.Retained = append(s.Retained, env)
 	}
 	slices.SortFunc(s.Retained, func(a, b state.Envelope) int { return strings.Compare(a.Topic, b.Topic) })
+	for _, g := range pb.GetQueueGroups() {
+		s.QueueGroups = append(s.QueueGroups, state.GroupMembers{Pattern: g.GetPattern(), Group: g.GetGroup(), Members: g.GetMembers()})
+	}
 	return s
 }
 
@@ -308,6 +318,7 @@ func publishInto(e *state.Published, req uint64, p *sidecarpb.PublishRequest) {
 		Retain:      p.GetRetain(),
 		Correlation: p.GetCorrelationId(),
 		TTLMs:       p.GetTtlMs(),
+		ReplyTo:     p.GetReplyTo(),
 	}
 }
 
@@ -334,6 +345,11 @@ func subscribeFromProto(stream uint64, credit int, p *sidecarpb.SubscribeRequest
 	if p.GetResumeWindowMs() < 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "resume_window_ms %d is negative: give 0 to end the subscription with its stream, or how long to keep it for a resume", p.GetResumeWindowMs())
 	}
+	if g := p.GetQueueGroup(); g != "" {
+		if err := state.ValidateGroup(g); err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+	}
 	return &state.Subscribed{
 		Stream:          stream,
 		Patterns:        p.GetTopics(),
@@ -343,6 +359,7 @@ func subscribeFromProto(stream uint64, credit int, p *sidecarpb.SubscribeRequest
 		Policy:          policy,
 		Credit:          credit,
 		ResumeWindow:    time.Duration(p.GetResumeWindowMs()) * time.Millisecond,
+		Group:           p.GetQueueGroup(),
 	}, nil
 }
 
@@ -420,21 +437,27 @@ func fillMessage(p *sidecarpb.Message, m *state.Message) {
 	p.SourceNodeId = m.Source
 	p.CorrelationId = m.Correlation
 	p.SequenceNumber = int64(m.Seq)
+	p.ReplyTo = m.ReplyTo
+}
+
+// fillInfo sets every field of p from i, so a SubscriptionInfo can be
+// reused.
+func fillInfo(p *sidecarpb.SubscriptionInfo, i *state.SubscriptionInfo) {
+	p.SubscriptionId = i.SubID
+	p.Topics = i.Patterns
+	p.TimestampMs = i.WallMs
+	p.GapDetected = i.GapDetected
+	p.MissedMessageCount = int32(min(i.Missed, 1<<31-1))
+	p.ReplayStarted = i.ReplayStarted
 }
 
 // outToProto converts one stream event.
 func outToProto(o *state.Out) *sidecarpb.MessageEvent {
 	switch o.Kind {
 	case state.OutInfo:
-		i := o.Info
-		return &sidecarpb.MessageEvent{Event: &sidecarpb.MessageEvent_SubscriptionInfo{SubscriptionInfo: &sidecarpb.SubscriptionInfo{
-			SubscriptionId:     i.SubID,
-			Topics:             i.Patterns,
-			TimestampMs:        i.WallMs,
-			GapDetected:        i.GapDetected,
-			MissedMessageCount: int32(min(i.Missed, 1<<31-1)),
-			ReplayStarted:      i.ReplayStarted,
-		}}}
+		p := new(sidecarpb.SubscriptionInfo)
+		fillInfo(p, o.Info)
+		return &sidecarpb.MessageEvent{Event: &sidecarpb.MessageEvent_SubscriptionInfo{SubscriptionInfo: p}}
 	case state.OutMessage:
 		return &sidecarpb.MessageEvent{Event: &sidecarpb.MessageEvent_Message{Message: messageToProto(o.Msg)}}
 	case state.OutRetained:

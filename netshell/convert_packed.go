@@ -55,7 +55,7 @@ func (fr *pushFrameReader) envelopes(frame []byte) ([]state.Envelope, error) {
 
 func (fr *pushFrameReader) envelope(r *packed.Record) state.Envelope {
 	fr.id = r.AppendID(fr.id[:0])
-	n := len(fr.id) + len(r.Payload) + len(r.ContentType) + len(r.Correlation)
+	n := len(fr.id) + len(r.Payload) + len(r.ContentType) + len(r.Correlation) + len(r.ReplyTo)
 	buf := make([]byte, 0, n)
 	take := func(b []byte) []byte {
 		start := len(buf)
@@ -85,6 +85,13 @@ func (fr *pushFrameReader) envelope(r *packed.Record) state.Envelope {
 		e.Payload = take(r.Payload)
 	}
 	e.ContentType, e.Correlation = str(r.ContentType), str(r.Correlation)
+	e.ReplyTo = str(r.ReplyTo)
+	if len(r.Groups) > 0 { // the decoder reuses its list: names are interned, the list copied
+		e.QueueGroups = make([]string, len(r.Groups))
+		for i, g := range r.Groups {
+			e.QueueGroups[i] = fr.intern(g)
+		}
+	}
 	return e
 }
 
@@ -110,6 +117,7 @@ func packRecord(r *packed.Record, e *state.Envelope, split *packed.IDSplitter) e
 		Topic: e.Topic, Payload: e.Payload, ContentType: e.ContentType, Correlation: e.Correlation,
 		TTLMs: e.TTLMs, Retain: e.Retain, SyncOnly: e.SyncOnly, TimestampMs: e.TimestampMs,
 		Source: e.Source, Seq: e.SourceSeq, PrevSeq: e.PrevSeq, DroppedFrom: e.DroppedFrom,
+		ReplyTo: e.ReplyTo, Groups: e.QueueGroups,
 	}
 	switch n, ok := split.Split(e.Source, e.ID); {
 	case e.Source == "" || e.ID == "":

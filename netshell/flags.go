@@ -193,6 +193,8 @@ func flagDefs() []flagDef {
 		{"mesh-max-conns", strconv.Itoa(d.MeshMaxConns), "connections the mesh port holds at once; beyond, new ones wait in the kernel's backlog until one closes", "a number from 2 to 1048576", count(func(o *Options) *int { return &o.MeshMaxConns })},
 		{"mesh-packed", strconv.FormatBool(d.MeshPacked), "push to peers in packed frames (PushPacked), falling back per peer to PushMessageBatchStream where a peer lacks it; false: PushMessageBatchStream only (PushPacked is served either way)", "true or false",
 			boolean(func(o *Options) *bool { return &o.MeshPacked })},
+		{"queue-group-local-first", strconv.FormatBool(d.QueueGroupLocalFirst), "a publish goes to a queue group's member on this daemon when it has a live one, and to the mesh's members only when it has none; false: spread over every member of the mesh", "true or false",
+			boolean(func(o *Options) *bool { return &o.QueueGroupLocalFirst })},
 		{"message-buffer-size", strconv.Itoa(d.MessageBufferSize), "replay ring per topic, in messages", "a positive number", count(func(o *Options) *int { return &o.MessageBufferSize })},
 		{"max-buffer-memory", "64MiB", "bytes all replay rings hold together (payload, topic and a fixed overhead a message)", "a size such as 67108864, 512KiB or 64MiB", size(func(o *Options) *int { return &o.RingBytes })},
 		{"max-buffer-bytes", "512MiB", "bytes everything that holds messages holds together (rings, queues, backlogs, retained...); past it the oldest are shed", "a size such as 536870912 or 512MiB (at least 1MiB)", size(func(o *Options) *int { return &o.BudgetBytes })},

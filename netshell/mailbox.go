@@ -35,6 +35,17 @@ func (m *mailbox[T]) putMany(vs []T) {
 	}
 }
 
+// add queues vs in order without a wake-up, and reports whether the
+// mailbox was empty: the caller then wakes the reader itself (a Session's
+// subscriptions share one wake, see sidecar_session.go).
+func (m *mailbox[T]) add(vs []T) (first bool) {
+	m.mu.Lock()
+	first = len(m.items) == 0
+	m.items = append(m.items, vs...)
+	m.mu.Unlock()
+	return first
+}
+
 // take returns everything waiting, in order. spare, the slice a previous
 // take returned, is cleared and reused.
 func (m *mailbox[T]) take(spare []T) []T {

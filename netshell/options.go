@@ -73,6 +73,9 @@ type Options struct {
 	HeartbeatInterval  time.Duration // --heartbeat-interval: an idle subscription stream hears this often
 	MaxPatterns        int           // --max-patterns: distinct subscribed patterns on this node
 	MaxRetained        int           // --max-retained: retained topics held
+	// QueueGroupLocalFirst: --queue-group-local-first: prefer a queue
+	// group's member on the publishing daemon.
+	QueueGroupLocalFirst bool
 
 	// Shell tuning; not flags.
 	StreamWindow       int           // events a subscription stream may hold unsent (its credit)
@@ -307,6 +310,7 @@ func (o *Options) nodeConfig(nodeID string, rand state.Source) state.Config {
 	c.PeerBacklogBytes = o.PeerBacklogBytes
 	c.PausedTTL = o.PausedTTL
 	c.QueueLimit = o.QueueLimit
+	c.QueueGroupLocalFirst = o.QueueGroupLocalFirst
 	c.DefaultPolicy = o.BackpressurePolicy
 	c.BlockTimeout = o.BlockTimeout
 	c.DefaultTTL = o.DefaultTTL

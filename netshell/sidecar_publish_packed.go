@@ -128,6 +128,7 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 				Retain:      r.Retain,
 				Correlation: strings.Clone(r.Correlation),
 				TTLMs:       r.TTLMs,
+				ReplyTo:     strings.Clone(r.ReplyTo),
 			})
 		}
 		var order []uint32

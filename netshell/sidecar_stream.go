@@ -21,6 +21,7 @@ type subStream struct {
 	windowBytes int // and payload plus topic bytes (0: not counted)
 	maxBatch    int // live messages per MessageEvent; 1 = no batches
 	box         *mailbox[streamItem]
+	owner       *sessionSub // set when the stream is a Session's: its box has no wake of its own
 }
 
 type streamItem struct {
@@ -33,14 +34,19 @@ func newSubStream(handle uint64, window, maxBatch int) *subStream {
 	return &subStream{handle: handle, window: window, maxBatch: maxBatch, box: newMailbox[streamItem]()}
 }
 
-// put and end are called by the loop.
-func (st *subStream) put(o state.Out) { st.box.put(streamItem{out: o}) }
-func (st *subStream) end(err error)   { st.box.put(streamItem{end: true, err: err}) }
+// put, end and putMany are called by the loop.
+func (st *subStream) put(o state.Out) { st.putMany([]streamItem{{out: o}}) }
+func (st *subStream) end(err error)   { st.putMany([]streamItem{{end: true, err: err}}) }
 
-func (st *subStream) putMany(items []streamItem) { st.box.putMany(items) }
+func (st *subStream) putMany(items []streamItem) {
+	if st.owner != nil {
+		st.owner.arrived(items)
+		return
+	}
+	st.box.putMany(items)
+}
 
 func (st *subStream) grantEvery() int { return max(st.window/4, 1) }
-func (st *subStream) batching() bool  { return st.maxBatch > 1 }
 
 // serveStream opens the subscription (ev is its Subscribed or Resumed) and
 // sends its events until the node ends it, the client goes away or the
@@ -74,43 +80,15 @@ func (s *sidecarServer) serveStream(ctx context.Context, send func(*sidecarpb.Me
 		buf = st.box.take(buf)
 		nowMs := s.loop.clk.Now().UnixMilli()
 		for i := 0; i < len(buf); {
-			it := &buf[i]
-			if it.end {
-				return statusOf(it.err)
+			if buf[i].end {
+				return statusOf(buf[i].err)
 			}
-			n, event := 1, (*sidecarpb.MessageEvent)(nil)
-			var err error
-			switch {
-			case it.out.Kind == state.OutMessage && frames != nil:
-				n, err = frames.send(buf[i:])
-			case it.out.Kind == state.OutMessage && st.batching():
-				if n = liveRun(buf[i:], st.maxBatch); n > 1 {
-					event = enc.batch(buf[i : i+n])
-				} else {
-					event = enc.message(it.out.Msg)
-				}
-			case it.out.Kind == state.OutMessage:
-				event = enc.message(it.out.Msg)
-			default:
-				event = outToProto(&it.out)
-			}
-			if event != nil {
-				err = send(event)
-			}
+			n, err := sendHead(buf[i:], st.maxBatch, send, frames, &enc)
 			if err != nil {
 				s.streamGone(st)
 				return rpcError(err)
 			}
-			if it.out.Kind == state.OutMessage {
-				for j := i; j < i+n; j++ {
-					s.metrics.deliverLatency.Observe(float64(max(nowMs-buf[j].out.Msg.TimestampMs, 0)) / 1000)
-				}
-			}
-			for j := i; j < i+n; j++ {
-				if m := buf[j].out.Msg; m != nil {
-					owedBytes += len(m.Payload) + len(m.Topic)
-				}
-			}
+			owedBytes += s.settle(buf[i:i+n], nowMs)
 			i += n
 			if owed += n; owed >= st.grantEvery() || (st.windowBytes > 0 && owedBytes >= st.windowBytes/4) {
 				if err := s.loop.postControl(ctx, &state.CreditGranted{Stream: st.handle, N: owed, Bytes: owedBytes}); err != nil {
@@ -121,6 +99,41 @@ func (s *sidecarServer) serveStream(ctx context.Context, send func(*sidecarpb.Me
 			}
 		}
 	}
+}
+
+// sendHead sends what waits at the head of items: a run of live messages
+// as one packed frame (frames set) or one batch (maxBatch above 1), or
+// else one event. It returns how many items it took (at least one).
+func sendHead(items []streamItem, maxBatch int, send func(*sidecarpb.MessageEvent) error, frames *frameSender, enc *eventEncoder) (int, error) {
+	it := &items[0]
+	switch {
+	case it.out.Kind != state.OutMessage:
+		return 1, send(outToProto(&it.out))
+	case frames != nil:
+		return frames.send(items)
+	case maxBatch > 1:
+		if n := liveRun(items, maxBatch); n > 1 {
+			return n, send(enc.batch(items[:n]))
+		}
+	}
+	return 1, send(enc.message(it.out.Msg))
+}
+
+// settle takes note of items just sent: the delivery latency of the live
+// messages among them, and their payload and topic bytes, which it
+// returns (the byte credit they held).
+func (s *sidecarServer) settle(items []streamItem, nowMs int64) (bytes int) {
+	for j := range items {
+		m := items[j].out.Msg
+		if m == nil {
+			continue
+		}
+		bytes += len(m.Payload) + len(m.Topic)
+		if items[j].out.Kind == state.OutMessage {
+			s.metrics.deliverLatency.Observe(float64(max(nowMs-m.TimestampMs, 0)) / 1000)
+		}
+	}
+	return bytes
 }
 
 // liveRun counts the live messages at the head of items, up to limit and

@@ -55,27 +55,44 @@ func (s *sidecarServer) SubscribePacked(in *sidecarpb.SubscribePackedRequest, st
 	case maxFrame < minPackedFrameBytes:
 		return status.Errorf(codes.InvalidArgument, "max_frame_bytes %d is below %d: frames that small cost more than they carry; use 0 for the default", maxFrame, minPackedFrameBytes)
 	}
-	fs := &frameSender{stream: stream, maxFrame: min(maxFrame, sidecarMaxRecv(s.o))}
-	send := func(e *sidecarpb.MessageEvent) error {
-		fs.wrapped.Event = e
-		fs.event.Kind = &fs.wrapped
-		return stream.Send(&fs.event)
-	}
-	return s.serveStream(stream.Context(), send, ev, st, fs)
+	ps := &packedSends{stream: stream}
+	fs := &frameSender{maxFrame: min(maxFrame, sidecarMaxRecv(s.o)), sendFrame: ps.frame, sendEvent: ps.event}
+	return s.serveStream(stream.Context(), ps.event, ev, st, fs)
 }
 
-// frameSender encodes a stream's live messages into packed frames, in
-// memory it reuses: Send encodes before it returns.
-type frameSender struct {
+// packedSends sends a SubscribePacked stream's events in memory it reuses:
+// Send encodes before it returns.
+type packedSends struct {
 	stream   grpc.ServerStreamingServer[sidecarpb.PackedEvent]
-	maxFrame int
-	enc      packed.Encoder
-	ids      packed.IDSplitter
-	buf      []byte
-	frame    sidecarpb.PackedFrame
+	body     sidecarpb.PackedFrame
 	messages sidecarpb.PackedEvent_Messages
 	wrapped  sidecarpb.PackedEvent_Event
-	event    sidecarpb.PackedEvent
+	out      sidecarpb.PackedEvent
+}
+
+func (p *packedSends) event(e *sidecarpb.MessageEvent) error {
+	p.wrapped.Event = e
+	p.out.Kind = &p.wrapped
+	return p.stream.Send(&p.out)
+}
+
+func (p *packedSends) frame(b []byte) error {
+	p.body.Frame = b
+	p.messages.Messages = &p.body
+	p.out.Kind = &p.messages
+	return p.stream.Send(&p.out)
+}
+
+// frameSender encodes live messages into packed frames, in memory it
+// reuses, and hands each frame to sendFrame (a SubscribePacked stream's,
+// or a Session's); a message no frame holds goes to sendEvent.
+type frameSender struct {
+	maxFrame  int
+	enc       packed.Encoder
+	ids       packed.IDSplitter
+	buf       []byte
+	sendFrame func([]byte) error
+	sendEvent func(*sidecarpb.MessageEvent) error
 }
 
 // send sends one frame of the live messages at the head of items and
@@ -88,7 +105,7 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 		alone := false
 		if n == 0 {
 			// A message larger than a frame goes in a frame of its own.
-			size := len(m.Payload) + len(m.Topic) + len(m.Source) + len(m.ID) + len(m.ContentType) + len(m.Correlation) + packedFrameSlackSize
+			size := len(m.Payload) + len(m.Topic) + len(m.Source) + len(m.ID) + len(m.ContentType) + len(m.Correlation) + len(m.ReplyTo) + packedFrameSlackSize
 			alone = size > fs.maxFrame
 			fs.enc.Limits = packed.Limits{
 				MaxFrameBytes:   max(fs.maxFrame, size),
@@ -101,6 +118,7 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 			Payload:     m.Payload,
 			ContentType: m.ContentType,
 			Correlation: m.Correlation,
+			ReplyTo:     m.ReplyTo,
 			TimestampMs: m.TimestampMs,
 			Source:      m.Source,
 			Seq:         m.Seq,
@@ -119,9 +137,7 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 			}
 			// The node checked every field already, so only a bug could
 			// make a message no frame holds; it still reaches the client.
-			fs.wrapped.Event = &sidecarpb.MessageEvent{Event: &sidecarpb.MessageEvent_Message{Message: messageToProto(m)}}
-			fs.event.Kind = &fs.wrapped
-			return 1, fs.stream.Send(&fs.event)
+			return 1, fs.sendEvent(&sidecarpb.MessageEvent{Event: &sidecarpb.MessageEvent_Message{Message: messageToProto(m)}})
 		}
 		n++
 		if alone {
@@ -129,10 +145,7 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 		}
 	}
 	fs.buf = fs.enc.AppendFrame(fs.buf[:0])
-	fs.frame.Frame = fs.buf
-	fs.messages.Messages = &fs.frame
-	fs.event.Kind = &fs.messages
-	err := fs.stream.Send(&fs.event)
+	err := fs.sendFrame(fs.buf)
 	if cap(fs.buf) > 4*fs.maxFrame {
 		fs.buf = nil // one huge message does not stay with the stream
 	}

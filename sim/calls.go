@@ -59,6 +59,9 @@ func (w *World) handle(sn *simNode, effs []state.Effect) {
 			w.startCall(sn, &call{kind: cProbe, id: e.Call, expectSource: e.Peer}, e.Addr)
 		case *state.Push:
 			w.stats.Pushes++
+			if len(e.Groups) > 0 {
+				w.notePushedForGroups(e)
+			}
 			w.queuePush(sn, e)
 		case *state.RequestResend:
 			w.stats.Resends++
@@ -104,6 +107,7 @@ func (w *World) handle(sn *simNode, effs []state.Effect) {
 			w.noteGap(sn, e)
 		case *state.ClosePeer:
 			w.closePaths(sn, e.Peer, e.Addr)
+			w.groupPeerGone(sn, e.Peer)
 		}
 	}
 	w.flushPaths()

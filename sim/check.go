@@ -226,8 +226,8 @@ func (w *World) CheckAccounting() []string {
 		}
 	}
 	for _, c := range w.sortedClients() {
-		if c.ended || c.paused || len(c.infos) != 1 || !c.node.up {
-			continue // accounted only over one unbroken attachment
+		if c.ended || c.paused || len(c.infos) != 1 || !c.node.up || c.group != "" {
+			continue // accounted only over one unbroken attachment; a group member's share by check group=
 		}
 		var st *subStatus
 		for _, s := range c.node.node.Subscriptions() {

@@ -21,6 +21,8 @@ type client struct {
 	patterns     []string
 	rate         float64 // credit per second; 0 = as fast as delivered
 	resumeWindow time.Duration
+	group        string // queue group (groups.go); "" = ordinary
+	endedAt      time.Duration
 	rateGen      int  // bumped when the rate changes: the old grant loop stops
 	owed         int  // events taken this step, to grant back
 	record       bool // keep every event for scenario output
@@ -66,6 +68,7 @@ type SubOptions struct {
 	// ResumeWindow asks the node to keep the subscription paused this long
 	// when its stream breaks (the Go client asks for a minute).
 	ResumeWindow time.Duration
+	Group        string // a queue group to join (groups.go)
 }
 
 // Subscribe opens a subscription named name on node i (from 1).
@@ -93,13 +96,18 @@ func (w *World) Subscribe(i int, name string, patterns []string, o SubOptions) e
 	c.attach(w.newStream(sn, c))
 	c.snapshotTopics()
 	c.resumeWindow = o.ResumeWindow
+	c.group = o.Group
 	w.step(sn, &state.Subscribed{Stream: c.stream, Patterns: patterns, ClientID: name,
-		ReceiveRetained: o.Retained, QueueLimit: o.Queue, Policy: o.Policy, Credit: credit, ResumeWindow: o.ResumeWindow})
+		ReceiveRetained: o.Retained, QueueLimit: o.Queue, Policy: o.Policy, Credit: credit, ResumeWindow: o.ResumeWindow, Group: o.Group})
 	if c.endErr != nil {
 		delete(w.clients, name)
 		return c.endErr
 	}
-	w.learnAtSubscribe(c)
+	if c.group != "" {
+		w.joinedGroup(c)
+	} else {
+		w.learnAtSubscribe(c)
+	}
 	if o.Rate > 0 {
 		c.scheduleSlowCredit()
 	}
@@ -232,7 +240,11 @@ func (c *client) describe(o state.Out) string {
 	switch o.Kind {
 	case state.OutMessage, state.OutReplay, state.OutRetained:
 		m := o.Msg
-		return fmt.Sprintf("%s %s %q seq=%d from=%s", o.Kind, m.Topic, payloadText(m.Payload), m.Seq, c.w.nameOf(m.Source))
+		s := fmt.Sprintf("%s %s %q seq=%d from=%s", o.Kind, c.w.showIDs(m.Topic), payloadText(m.Payload), m.Seq, c.w.nameOf(m.Source))
+		if m.ReplyTo != "" {
+			s += " reply-to=" + c.w.showIDs(m.ReplyTo)
+		}
+		return s
 	case state.OutInfo:
 		s := "info"
 		if o.Info.GapDetected {
@@ -266,6 +278,9 @@ func (c *client) streamEnded(err error) {
 }
 
 func (c *client) end(reason string) {
+	if !c.ended {
+		c.endedAt = c.w.now
+	}
 	c.ended = true
 	c.endReason = reason
 }
@@ -337,8 +352,9 @@ func (w *World) Close(name string) error {
 
 // PublishOptions shape a publish.
 type PublishOptions struct {
-	Retain bool
-	TTL    time.Duration
+	Retain  bool
+	TTL     time.Duration
+	ReplyTo string // an inbox topic a reply goes to; "" = none
 }
 
 // Publish publishes payload to topic on node i (from 1). done, if not nil,
@@ -360,9 +376,12 @@ func (w *World) Publish(i int, topic string, payload []byte, o PublishOptions, d
 			done(e)
 		}
 	}
-	w.step(sn, &state.Published{Req: req, Topic: topic, Payload: payload, Retain: o.Retain, TTLMs: o.TTL.Milliseconds()})
+	w.step(sn, &state.Published{Req: req, Topic: topic, Payload: payload, Retain: o.Retain, TTLMs: o.TTL.Milliseconds(), ReplyTo: o.ReplyTo})
 	if refused == nil {
 		w.notePublished(sn, topic)
+		if o.TTL > 0 {
+			w.noteExpiring(sn, topic)
+		}
 	}
 	return refused
 }

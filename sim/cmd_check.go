@@ -7,8 +7,11 @@ import (
 
 // check converged | delivered node=I sub=NAME count=K | retained node=I
 // topic=T payload=TEXT|none | no-dups | order | no-loss | bounds | gap
-// node=I sub=NAME: print ok, or what differs.
+// node=I sub=NAME | group=NAME [within=PCT]: print ok, or what differs.
 func cmdCheck(s *Script, a *args) (string, error) {
+	if _, ok := a.kv["group"]; ok && len(a.flags) == 0 {
+		return s.checkGroup(a)
+	}
 	if len(a.flags) != 1 {
 		return "", fmt.Errorf("check: say what to check: converged, delivered, retained, no-dups, order, no-loss, bounds, invariants or gap")
 	}

@@ -20,7 +20,11 @@ func cmdPeers(s *Script, a *args) (string, error) {
 		if p.Synced {
 			sync = "synced"
 		}
-		pats := strings.Join(p.Patterns, ",")
+		shown := make([]string, len(p.Patterns))
+		for j, pat := range p.Patterns {
+			shown[j] = s.w.showIDs(pat)
+		}
+		pats := strings.Join(shown, ",")
 		if pats == "" {
 			pats = "-"
 		}

@@ -13,7 +13,9 @@ import (
 // every DURATION after it. Payloads are TEXT, or TEXT-1..TEXT-K when K > 1;
 // without payload= they are numbered p1, p2... across the script; with
 // size= each is that many bytes (1048576, 64KiB, 1MiB). With topics=M the
-// K messages go to T/0, T/1 ... T/M-1 in turn.
+// K messages go to T/0, T/1 ... T/M-1 in turn. With reply-to=INBOX each
+// carries that reply address. {nI} in topic= or reply-to= is node I's
+// instance id (inbox.go).
 func cmdPublish(s *Script, a *args) (string, error) {
 	i, err := s.node(a)
 	if err != nil {
@@ -23,6 +25,13 @@ func cmdPublish(s *Script, a *args) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if topic, err = s.expandIDs(topic); err != nil {
+		return "", fmt.Errorf("publish: %w", err)
+	}
+	replyTo, err := s.expandIDs(a.str("reply-to", ""))
+	if err != nil {
+		return "", fmt.Errorf("publish: %w", err)
+	}
 	k, err := a.int("n", 1)
 	if err != nil || k < 1 {
 		return "", fmt.Errorf("publish: n= must be at least 1")
@@ -31,7 +40,7 @@ func cmdPublish(s *Script, a *args) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	o := PublishOptions{Retain: a.has("retain"), TTL: ttl}
+	o := PublishOptions{Retain: a.has("retain"), TTL: ttl, ReplyTo: replyTo}
 	spread, err := a.int("topics", 0)
 	if err != nil || spread < 0 {
 		return "", fmt.Errorf("publish: topics= must be a positive number")
@@ -86,7 +95,7 @@ func cmdPublish(s *Script, a *args) (string, error) {
 			}
 		})
 		if err != nil {
-			return "refused: " + err.Error(), nil
+			return "refused: " + s.w.showIDs(err.Error()), nil
 		}
 		if !answered {
 			pending++

@@ -8,21 +8,25 @@ import (
 
 // subscribe node=I topic=PATTERN... [sub=NAME] [retained] [queue=K]
 // [policy=drop-oldest|drop-newest|block] [rate=N/s|stalled]
-// [resume-window=DURATION]: open a subscription whose client records
+// [resume-window=DURATION] [group=NAME]: open a subscription whose client records
 // everything it gets (see `deliveries`); a stalled one never reads
 // anything; one with a resume window is kept paused that long when its
-// stream breaks (see `reconnect`).
+// stream breaks (see `reconnect`); one with a group is a member of that
+// queue group (see `check group=`).
 func cmdSubscribe(s *Script, a *args) (string, error) {
 	i, err := s.node(a)
 	if err != nil {
 		return "", err
 	}
-	topics := a.strs("topic")
+	topics, err := s.expandAll(a.strs("topic"))
+	if err != nil {
+		return "", fmt.Errorf("subscribe: %w", err)
+	}
 	if len(topics) == 0 {
 		return "", fmt.Errorf("subscribe: topic= is required")
 	}
 	name := a.str("sub", fmt.Sprintf("s%d", len(s.w.clients)+1))
-	o := SubOptions{Retained: a.has("retained"), Policy: state.PolicyDefault, Record: true}
+	o := SubOptions{Retained: a.has("retained"), Policy: state.PolicyDefault, Record: true, Group: a.str("group", "")}
 	if o.Queue, err = a.int("queue", 0); err != nil {
 		return "", err
 	}

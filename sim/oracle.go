@@ -79,7 +79,14 @@ func (w *World) notePublished(sn *simNode, topic string) {
 	k := msgKey{sn.id, topic, seq}
 	p := &published{at: w.now, from: sn, label: sn.name}
 	for _, c := range w.sortedClients() {
-		if c.ended || !c.node.up || !matchesAny(c.patterns, topic) {
+		if c.ended || !c.node.up || !matchesAny(c.patterns, topic) || c.group != "" {
+			continue // a group member is owed a share: check group= judges it
+		}
+		if state.IsInbox(topic) {
+			if owedInbox(sn, c, topic) {
+				p.owed = append(p.owed, c)
+				c.owedMsgs = append(c.owedMsgs, k)
+			}
 			continue
 		}
 		if c.node == sn || c.learned[sn.id] {
@@ -103,7 +110,7 @@ func (w *World) learnFetch(sn *simNode, st *state.NodeState) {
 		return
 	}
 	for _, c := range w.clients {
-		if !c.ended && c.node.id == st.Instance && containsAll(pats, c.patterns) {
+		if !c.ended && c.node.id == st.Instance && c.group == "" && containsAll(pats, c.patterns) {
 			c.learned[sn.id] = true
 		}
 	}

@@ -25,7 +25,8 @@ import (
 //	unsubscribe node=I sub=NAME [pause]
 //	resume node=I sub=NAME [mode=replay|retained|none]
 //	close sub=NAME
-//	publish node=I topic=T [n=K] [topics=M] [every=DURATION] [retain] [payload=TEXT|size=BYTES] [ttl=DURATION]
+//	publish node=I topic=T [n=K] [topics=M] [every=DURATION] [retain] [payload=TEXT|size=BYTES] [ttl=DURATION] [reply-to=INBOX]
+//	({nI} in a topic, pattern or reply-to= is node I's instance id: _inbox/{n2}/r names n2's inbox)
 //	inject node=I from=J topic=T seq=N [prev=N] [payload=TEXT] [retain] [timestamp=MS]
 //	run for=DURATION
 //	stabilize [max=DURATION]

@@ -29,6 +29,9 @@ type SwarmOptions struct {
 	// key): they beacon, subscribe and publish like the rest, and must
 	// never become a member's peer or exchange a message with one.
 	Intruders int
+	// Groups, when above zero, adds that many queue groups of three
+	// members each, checked at the end (swarm_groups.go).
+	Groups int
 }
 
 // Summary is what a swarm run reports.
@@ -140,6 +143,9 @@ func swarmDebug(o SwarmOptions, out **World) (*Summary, error) {
 	if o.Intruders > 0 {
 		sum.Replay += fmt.Sprintf(" --intruders %d", o.Intruders)
 	}
+	if o.Groups > 0 {
+		sum.Replay += fmt.Sprintf(" --groups %d", o.Groups)
+	}
 	failure := s.run(sum)
 	if v := w.Violations(""); len(v) > 0 {
 		// A broken safety property is the failure, whatever came after it.
@@ -167,6 +173,9 @@ func swarmDebug(o SwarmOptions, out **World) (*Summary, error) {
 		for _, c := range []string{"order", "no-dups", "no-loss", "bounds", "invariants", "converged"} {
 			s.rec.line(w.now, "check "+c)
 		}
+		for k := range o.Groups {
+			s.rec.line(w.now, "check group="+groupName(k))
+		}
 		sum.Script = s.rec.String()
 	}
 	return sum, nil
@@ -182,6 +191,7 @@ func (s *swarm) run(sum *Summary) string {
 			s.subscribe(i + 1)
 		}
 	}
+	s.joinGroups()
 	if !s.runUntil(10*time.Second, 100*time.Millisecond, func() bool { ok, _ := w.Converged(); return ok }) {
 		_, why := w.Converged()
 		return "warm-up did not converge: " + why
@@ -292,8 +302,8 @@ func (s *swarm) deliverRound() string {
 		return "liveness: not quiet after the delivery round: " + why
 	}
 	for _, c := range w.sortedClients() {
-		if c.ended || c.paused || !c.node.up {
-			continue
+		if c.ended || c.paused || !c.node.up || c.group != "" {
+			continue // a group member gets a share: checkGroups judges it
 		}
 		want := 0
 		var missing []string
@@ -333,7 +343,7 @@ func (s *swarm) deliverRound() string {
 	}
 	w.CheckSilentLoss() // recorded as violations
 	w.CheckInvariants() // likewise
-	return ""
+	return s.checkGroups()
 }
 
 func (s *swarm) totalFetches() (n uint64) {
@@ -464,7 +474,7 @@ func (s *swarm) pickLive(pick uint64) *client {
 func (s *swarm) liveClients() []*client {
 	var out []*client
 	for _, c := range s.w.sortedClients() {
-		if !c.ended && !c.paused && c.node.up {
+		if !c.ended && !c.paused && c.node.up && c.group == "" {
 			out = append(out, c)
 		}
 	}

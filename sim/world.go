@@ -64,7 +64,8 @@ type World struct {
 	stats   Stats
 	checks  checker
 	oracle  oracle
-	stopErr error // first safety violation
+	groups  groupOracle // groups.go
+	stopErr error       // first safety violation
 }
 
 // simNode is one daemon: a state.Node plus what its shell would hold.
@@ -301,6 +302,7 @@ func (w *World) step(sn *simNode, ev state.Event) {
 	w.checkInvariants(sn)
 	if e, ok := ev.(*state.FetchCompleted); ok {
 		w.learnFetch(sn, e.State)
+		w.noteGroupLearned(sn, e.State)
 	}
 }
 

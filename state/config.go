@@ -116,6 +116,11 @@ type Config struct {
 	// (memory.go says what is shed, in what order, when it is spent).
 	BudgetBytes       int
 	DepartedRetention time.Duration // how long we remember what we routed to a removed peer
+
+	// QueueGroupLocalFirst: a local publish goes to a live member of a
+	// queue group on this node when there is one, and to the mesh's
+	// members only when there is none (groups.go).
+	QueueGroupLocalFirst bool
 }
 
 // DefaultConfig returns the defaults of docs/protocol.md for node id and

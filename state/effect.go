@@ -21,6 +21,8 @@ type NodeState struct {
 	Patterns []string // sorted, distinct
 	Hash     uint64
 	Retained []Envelope // sorted by topic
+	// QueueGroups: live members per (pattern, group), sorted (groups.go).
+	QueueGroups []GroupMembers
 }
 
 // ResendReply answers a resend request: the messages of the range still
@@ -74,6 +76,8 @@ type Push struct {
 	// counts them lost without asking. 0: no such claim.
 	DroppedFrom uint64
 	SyncOnly    bool // a retained value the peer lacks, to store and not deliver
+	// Groups: the queue groups we chose this peer for (groups.go).
+	Groups []string
 }
 
 // Envelope returns the envelope to put on the wire for this push.
@@ -82,6 +86,7 @@ func (e *Push) Envelope() Envelope {
 	env.PrevSeq = e.Prev
 	env.DroppedFrom = e.DroppedFrom
 	env.SyncOnly = e.SyncOnly
+	env.QueueGroups = e.Groups
 	return env
 }
 

@@ -115,6 +115,7 @@ type Published struct {
 	Retain      bool
 	Correlation string
 	TTLMs       int64
+	ReplyTo     string // "" or an inbox topic (inbox.go) a reply goes to
 }
 
 // PublishedBatch: a local application published these, in this order (one
@@ -145,6 +146,8 @@ type Subscribed struct {
 	// client's connection broke), keep the subscription paused this long
 	// (at most PausedTTL) for the client to resume by id. 0: remove it.
 	ResumeWindow time.Duration
+	// Group: a queue group (groups.go); "" for an ordinary subscription.
+	Group string
 }
 
 // Recovery says how a resumed subscription catches up.

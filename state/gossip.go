@@ -77,8 +77,10 @@ func (n *Node) applyPeerState(p *peer, st *NodeState) {
 	all := slices.Clone(st.Patterns)
 	slices.Sort(all)
 	all = slices.Compact(all)
+	groups := slices.Clone(st.QueueGroups)
+	slices.SortFunc(groups, cmpGroupMembers)
 	p.fetched = true
-	p.syncedHash = hashSorted(all)
+	p.syncedHash = stateHash(all, groups)
 
 	valid := all[:0:0]
 	for _, pat := range all {
@@ -104,6 +106,7 @@ func (n *Node) applyPeerState(p *peer, st *NodeState) {
 		}
 	}
 	p.patterns = valid
+	n.applyPeerGroups(p, groups)
 	for i := range st.Retained {
 		n.receiveRetained(&st.Retained[i])
 	}
@@ -137,6 +140,14 @@ func (n *Node) reconcileRetained(p *peer, theirs []Envelope) {
 // computed once for all of them.
 
 func (n *Node) addPatterns(pats []string, s *subscription) {
+	if s.group != "" {
+		// A member's patterns are advertised as its group's (groups.go),
+		// not as ours: peers push it only what they choose it for.
+		for _, pat := range pats {
+			n.localRoutes.add(pat, s)
+		}
+		return
+	}
 	changed := false
 	for _, pat := range pats {
 		n.localRoutes.add(pat, s)
@@ -149,6 +160,12 @@ func (n *Node) addPatterns(pats []string, s *subscription) {
 }
 
 func (n *Node) removePatterns(pats []string, s *subscription) {
+	if s.group != "" {
+		for _, pat := range pats {
+			n.localRoutes.remove(pat, s)
+		}
+		return
+	}
 	changed := false
 	for _, pat := range pats {
 		n.localRoutes.remove(pat, s)
@@ -166,7 +183,7 @@ func (n *Node) removePatterns(pats []string, s *subscription) {
 func (n *Node) patternsChanged() {
 	n.patterns = nil
 	n.state = nil
-	h := hashSorted(n.sortedPatterns())
+	h := stateHash(n.sortedPatterns(), n.groupEntries())
 	if h != n.hash {
 		n.hash = h
 		n.beaconSoon()
@@ -193,6 +210,9 @@ func (n *Node) nodeState() *NodeState {
 			Patterns: slices.Clone(n.sortedPatterns()),
 			Hash:     n.hash,
 			Retained: n.retained.snapshot(n.now.WallMs),
+		}
+		if g := n.groupEntries(); len(g) > 0 {
+			n.state.QueueGroups = slices.Clone(g)
 		}
 	}
 	return n.state

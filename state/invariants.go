@@ -28,6 +28,7 @@ func (n *Node) CheckInvariants() error {
 	n.checkLinks(bad)
 	n.checkStreams(bad)
 	n.checkMembership(bad)
+	n.checkGroups(bad)
 	return errors.Join(errs...)
 }
 
@@ -161,7 +162,9 @@ func (n *Node) checkSubscriptions(bad badFunc) {
 	refs := map[string]int{}
 	for id, s := range n.subs {
 		for _, p := range s.patterns {
-			refs[p]++
+			if s.group == "" { // a queue group member's are its group's (checkGroups)
+				refs[p]++
+			}
 		}
 		bytes := 0
 		for i := 0; i < s.queue.len(); i++ {

@@ -28,8 +28,9 @@ type link struct {
 type outgoing struct {
 	m        *Message
 	prev     uint64
-	chained  bool // one of the numbers recorded in the peer's chain (send)
-	syncOnly bool // a retained value the peer lacks, not a message for it
+	chained  bool     // one of the numbers recorded in the peer's chain (send)
+	syncOnly bool     // a retained value the peer lacks, not a message for it
+	groups   []string // the queue groups the peer was chosen for (groups.go)
 }
 
 type pushRecord struct {
@@ -120,6 +121,9 @@ func splitPushCall(call uint64) (slot uint32, gen uint16, seq uint32) {
 // send routes m to p: it is pushed now if the link allows, or queued.
 func (n *Node) send(p *peer, m *Message) {
 	o := outgoing{m: m}
+	if m.picks != nil {
+		o.groups = m.groupsFor(p.id)
+	}
 	if m.SourceSeq > 0 && m.Source == n.cfg.NodeID {
 		o.prev = n.record(p.link.chain, m)
 		o.chained = true
@@ -199,6 +203,7 @@ func (n *Node) pushNowIn(p *peer, o outgoing, r *sentRange) {
 	l.sent.pushBack(pushRecord{seq: l.seq, o: o})
 	l.seq++
 	e.Peer, e.Addr, e.Msg, e.Prev, e.SyncOnly = p.id, p.addr, o.m, o.prev, o.syncOnly
+	e.Groups = o.groups
 	if r != nil {
 		if o.prev != 0 && !o.syncOnly {
 			e.DroppedFrom = n.droppedBelow(r, o)

@@ -39,7 +39,7 @@ const dedupEntryBytes = 3 * 8
 
 // cost is what holding m charges a store.
 func (m *Message) cost() int {
-	return len(m.Payload) + len(m.Topic) + len(m.ContentType) + len(m.Correlation) + msgOverheadBytes
+	return len(m.Payload) + len(m.Topic) + len(m.ContentType) + len(m.Correlation) + len(m.ReplyTo) + msgOverheadBytes
 }
 
 // memClass names what holds bytes; the order is the shedding order.

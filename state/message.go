@@ -13,11 +13,13 @@ type Envelope struct {
 	Source      string // instance id of the publishing node
 	Retain      bool
 	Correlation string
-	TTLMs       int64  // 0: the receiving node's default applies
-	SourceSeq   uint64 // the source's own per-topic number; 0 = unnumbered
-	PrevSeq     uint64 // the number of the previous message on the topic the source sent to this receiver; 0 = none
-	DroppedFrom uint64 // the source dropped every number from this to PrevSeq it routed here, and holds none: lost; 0 = no claim
-	SyncOnly    bool   // replicates a retained value only: store it, deliver it to no one
+	TTLMs       int64    // 0: the receiving node's default applies
+	SourceSeq   uint64   // the source's own per-topic number; 0 = unnumbered
+	PrevSeq     uint64   // the number of the previous message on the topic the source sent to this receiver; 0 = none
+	DroppedFrom uint64   // the source dropped every number from this to PrevSeq it routed here, and holds none: lost; 0 = no claim
+	SyncOnly    bool     // replicates a retained value only: store it, deliver it to no one
+	ReplyTo     string   // where a reply goes (an inbox topic, inbox.go); "" = none
+	QueueGroups []string // the queue groups the source chose this receiver for (groups.go)
 }
 
 func (e *Envelope) String() string {
@@ -38,6 +40,8 @@ type Message struct {
 	index            uint64 // arrival order on this node
 	bufPrev, bufNext *Message
 	inBuffer         bool
+
+	picks []groupPick // our own message: the peers chosen for queue groups
 }
 
 // expired reports whether m's TTL has run out at wall time nowMs.

@@ -60,7 +60,8 @@ type Node struct {
 	subs        map[string]*subscription // by id, active and paused
 	streams     map[uint64]*subscription // by attached stream
 	localRoutes trie[*subscription]
-	patternRefs map[string]int // pattern -> subscriptions holding it
+	patternRefs map[string]int // pattern -> subscriptions holding it (queue group members apart)
+	groups      groupState     // groups.go
 	patterns    []string       // sorted distinct; nil when it must be rebuilt
 	hash        uint64
 	state       *NodeState // cached answer to StateRequested; nil when stale
@@ -136,6 +137,7 @@ func New(cfg Config) (*Node, error) {
 		counters:     newCounters(),
 	}
 	n.topics.init()
+	n.groups.init()
 	n.retained.init()
 	n.dedup.init(cfg.DedupWindow)
 	n.charge(memDedup, cfg.DedupWindow*dedupEntryBytes)

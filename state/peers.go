@@ -89,6 +89,7 @@ type peer struct {
 	lastFetch    time.Duration
 	fetchAlarm   alarm
 	patterns     []string
+	groups       []GroupMembers // its valid advertised queue groups (groups.go)
 
 	link link   // link.go: pushes to this peer
 	mark uint64 // per-publish dedup
@@ -221,6 +222,7 @@ func (n *Node) removePeer(p *peer, mayReturn bool) {
 	for _, pat := range p.patterns {
 		n.peerRoutes.remove(pat, p)
 	}
+	n.dropPeerGroups(p)
 	// Pushes still under way will complete into nothing: their slot is
 	// gone. What may not have arrived is kept for its return, in order.
 	unsent := n.unsent(&p.link)

@@ -44,7 +44,7 @@ func (n *Node) publishOne(e *Published) {
 		n.applyRetained(m)
 	}
 	n.startPublish(e.Req, m.ID)
-	n.deliverLocal(t, m)
+	n.deliverOwn(t, m)
 	p := n.pub
 	n.pub = nil
 	p.result.Subscribers += n.route(m)
@@ -83,6 +83,7 @@ func (n *Node) fillLocal(m *Message, e *Published, seq uint64) {
 	m.Correlation = e.Correlation
 	m.TTLMs = e.TTLMs
 	m.SourceSeq = seq
+	m.ReplyTo = e.ReplyTo
 }
 
 func (n *Node) refusePublish(req uint64, err error) {
@@ -110,13 +111,17 @@ func (n *Node) checkPublish(e *Published) error {
 		n.reject(reason)
 		return err
 	}
+	if e.Retain && IsInbox(e.Topic) {
+		n.reject(reasonBadArgument)
+		return errorf(Invalid, "topic %q is an inbox topic: a reply is never retained; publish it without retain", e.Topic)
+	}
 	if e.Retain && len(e.Payload) > 0 {
 		cur := n.retained.byTopic[e.Topic]
 		if cur == nil && len(n.retained.byTopic) >= n.cfg.MaxRetained {
 			n.reject(reasonRetainedLimit)
 			return errorf(Limit, "retained topics are at their limit of %d: clear some (publish an empty payload with retain) or publish without retain", n.cfg.MaxRetained)
 		}
-		cost := len(e.Payload) + len(e.Topic) + len(e.ContentType) + len(e.Correlation) + msgOverheadBytes
+		cost := publishedCost(e)
 		switch n.retainedRoom(cur, cost) {
 		case reasonRetainedLimit:
 			n.reject(reasonRetainedLimit)
@@ -143,13 +148,16 @@ func (n *Node) checkFields(e *Published) (string, error) {
 	case len(e.Correlation) > maxCorrelationBytes:
 		return reasonBadArgument, errorf(Invalid, "correlation_id is %d bytes: the limit is %d", len(e.Correlation), maxCorrelationBytes)
 	}
+	if err := ValidateReplyTo(e.ReplyTo, n.cfg.MaxTopicBytes, n.cfg.MaxTopicLevels); err != nil {
+		return reasonBadArgument, err
+	}
 	return "", nil
 }
 
 // fieldsOK is checkFields without building the error.
 func (n *Node) fieldsOK(e *Published) bool {
 	return len(e.Payload) <= n.cfg.MaxPayloadBytes && e.TTLMs >= 0 &&
-		len(e.ContentType) <= maxContentTypeBytes && len(e.Correlation) <= maxCorrelationBytes
+		len(e.ContentType) <= maxContentTypeBytes && len(e.Correlation) <= maxCorrelationBytes && n.replyToOK(e.ReplyTo)
 }
 
 // checkEnvelope validates a message from a peer.
@@ -163,6 +171,8 @@ func (n *Node) checkEnvelope(e *Envelope) error {
 		return errorf(Invalid, "payload is %d bytes: the limit is %d", len(e.Payload), n.cfg.MaxPayloadBytes)
 	case e.TTLMs < 0 || len(e.ContentType) > maxContentTypeBytes || len(e.Correlation) > maxCorrelationBytes:
 		return errorf(Invalid, "ttl_ms, content_type or correlation_id out of range")
+	case !n.replyToOK(e.ReplyTo):
+		return errorf(Invalid, "reply_to %.40q is not an inbox topic", e.ReplyTo)
 	}
 	return ValidateTopic(e.Topic, n.cfg.MaxTopicBytes, n.cfg.MaxTopicLevels)
 }
@@ -203,14 +213,21 @@ func (n *Node) deliverLocal(t *topicState, m *Message) {
 			return
 		}
 		s.mark = mark
-		if s.paused {
-			return
+		if s.paused || s.group != "" {
+			return // a queue group's member gets only what it is chosen for
 		}
 		n.enqueue(s, m)
 	})
+	if n.groups.any() {
+		if m.Source == n.cfg.NodeID {
+			n.pickGroups(m)
+		} else if len(m.QueueGroups) > 0 {
+			n.deliverGroups(m)
+		}
+	}
 }
 
-func (n *Node) deliverRemote(m *Message) { n.deliverLocal(n.useTopic(m.Topic), m) }
+func (n *Node) deliverRemote(m *Message) { n.deliverOwn(n.useTopic(m.Topic), m) }
 
 // wantsTopic reports whether any local subscription, active or paused,
 // matches topic.
@@ -222,6 +239,9 @@ func (n *Node) wantsTopic(topic string) bool {
 
 // route pushes m to every peer that wants it and returns how many that is.
 func (n *Node) route(m *Message) int {
+	if IsInbox(m.Topic) {
+		return n.routeInbox(m)
+	}
 	n.mark++
 	mark := n.mark
 	count := 0
@@ -233,6 +253,13 @@ func (n *Node) route(m *Message) int {
 		count++
 		n.send(p, m)
 	})
+	for _, pk := range m.picks {
+		if pk.peer.mark != mark { // chosen for groups only
+			pk.peer.mark = mark
+			count++
+			n.send(pk.peer, m)
+		}
+	}
 	if m.Retain {
 		for _, p := range n.sortedPeers() {
 			if p.mark != mark {
@@ -300,7 +327,7 @@ func (n *Node) receiveRemote(env *Envelope) {
 		// with the same winner whatever its clock says about expiry.
 		n.takeRetained(m)
 	}
-	if !n.wantsTopic(m.Topic) {
+	if !n.wantsTopic(m.Topic) || n.foreignInbox(m.Topic) {
 		if n.inHole(m) {
 			// The topic's last subscription went while a hole was open in
 			// this stream: numbered as usual, so the hole closes with what
@@ -356,6 +383,9 @@ func (n *Node) onResendRequested(e *ResendRequested) {
 	for _, m := range held {
 		if m.SourceSeq >= from && m.SourceSeq <= e.To {
 			a.Reply.Msgs = append(a.Reply.Msgs, m.Envelope)
+			if m.picks != nil {
+				a.Reply.Msgs[len(a.Reply.Msgs)-1].QueueGroups = m.groupsFor(e.Requester)
+			}
 		}
 	}
 }

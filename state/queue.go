@@ -153,6 +153,11 @@ func (n *Node) pump(s *subscription) {
 				if o.Msg != nil {
 					n.subRelease(s, o.Msg)
 				}
+				if s.pending.len() == 0 {
+					// Drained (its first info, a replay): an idle
+					// subscription keeps no buffer for the next.
+					s.pending.clear()
+				}
 				switch o.Kind {
 				case OutWarning:
 					o.Warning = n.warning(s)

@@ -342,6 +342,7 @@ func (n *Node) reportLost(topic string, missing uint64) {
 		}
 		s.mark = mark
 		s.lost += missing
+		s.memberLost(topic, missing)
 		n.noteLoss(s, "message_lost")
 		n.pump(s)
 	})

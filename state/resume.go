@@ -24,7 +24,7 @@ func (n *Node) onResumed(e *Resumed) {
 		// Resume by topics: a new subscription that catches up from the
 		// given sequences (a client whose daemon lost its subscription).
 		var err error
-		s, err = n.openSubscription(e.Stream, e.Patterns, e.QueueLimit, e.Policy, e.Credit, e.CreditBytes)
+		s, err = n.openSubscription(e.Stream, e.Patterns, e.QueueLimit, e.Policy, e.Credit, e.CreditBytes, "")
 		if err != nil {
 			n.emit(&EndStream{Stream: e.Stream, Err: err})
 			return
@@ -57,7 +57,14 @@ func (n *Node) onResumed(e *Resumed) {
 	s.receiveRetained = s.receiveRetained || e.ReceiveRetained
 	info := &SubscriptionInfo{SubID: s.id, Patterns: s.patterns, WallMs: n.now.WallMs}
 	s.pending.pushBack(Out{Kind: OutInfo, Info: info})
-	missed, known := n.catchUp(s, e.LastSeq, e.Mode, info)
+	missed, known := 0, true
+	if s.group == "" {
+		missed, known = n.catchUp(s, e.LastSeq, e.Mode, info)
+	} else if e.Mode == RecoverRetained {
+		// A group member replays nothing: what it missed went to other
+		// members (groups.go).
+		n.queueRetained(s)
+	}
 	info.GapDetected = missed > 0 || !known
 	info.Missed = missed
 	if !known {

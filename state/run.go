@@ -72,9 +72,13 @@ func (n *Node) onPublishedBatch(e *PublishedBatch) {
 // neighbour to go with. The budget is restored after each message, as
 // after each Step.
 func (n *Node) publishRun(pubs []Published) {
-	if len(pubs) == 1 {
-		n.publishOne(&pubs[0])
-		n.shedBudget()
+	if len(pubs) == 1 || n.groupsWant(pubs[0].Topic) {
+		// A queue group chooses a member per message (groups.go): one
+		// at a time.
+		for i := range pubs {
+			n.publishOne(&pubs[i])
+			n.shedBudget()
+		}
 		return
 	}
 	topicErr := ValidateTopic(pubs[0].Topic, n.cfg.MaxTopicBytes, n.cfg.MaxTopicLevels)
@@ -114,6 +118,7 @@ func (n *Node) publishStretch(pubs []Published) {
 	topic := pubs[0].Topic
 	t := n.useTopic(topic)
 	n.matchRun(topic)
+	foreign := n.foreignInbox(topic)
 	defaultTTL := n.cfg.DefaultTTL.Milliseconds()
 	n.numberRun(t, pubs, defaultTTL)
 	bulkOK := n.runFits(pubs)
@@ -129,7 +134,9 @@ func (n *Node) publishStretch(pubs []Published) {
 		}
 		n.counters.Published++
 		n.startPublish(pubs[i].Req, m.ID)
-		n.number(t, m)
+		if !foreign { // another daemon's inbox: not numbered here (inbox.go deliverOwn)
+			n.number(t, m)
+		}
 		bulk := 0
 		for j := range r.subs {
 			rs := &r.subs[j]
@@ -169,6 +176,10 @@ func (n *Node) publishStretch(pubs []Published) {
 // peers and the departed peers that want topic, each once, in the order a
 // lone publish visits them.
 func (n *Node) matchRun(topic string) {
+	if IsInbox(topic) {
+		n.matchInbox(topic)
+		return
+	}
 	r := &n.run
 	n.mark++
 	mark := n.mark
@@ -177,7 +188,7 @@ func (n *Node) matchRun(topic string) {
 			return
 		}
 		s.mark = mark
-		if !s.paused {
+		if !s.paused && s.group == "" { // a live member makes its topic go one at a time (publishRun)
 			r.subs = append(r.subs, runSub{s: s})
 		}
 	})
@@ -248,7 +259,7 @@ func (n *Node) runFits(pubs []Published) bool {
 
 // publishedCost is the cost of the message a local publish of e makes.
 func publishedCost(e *Published) int {
-	return len(e.Payload) + len(e.Topic) + len(e.ContentType) + len(e.Correlation) + msgOverheadBytes
+	return len(e.Payload) + len(e.Topic) + len(e.ContentType) + len(e.Correlation) + len(e.ReplyTo) + msgOverheadBytes
 }
 
 // onlyQueues reports whether s can only queue what comes next (it cannot

@@ -110,6 +110,13 @@ func (n *Node) TopicCounts() map[string]int {
 	for p, c := range n.patternRefs {
 		out[p] = c
 	}
+	for _, s := range n.subs {
+		if s.group != "" { // queue group members hold theirs apart (groups.go)
+			for _, p := range s.patterns {
+				out[p]++
+			}
+		}
+	}
 	return out
 }
 

@@ -20,6 +20,11 @@ type subscription struct {
 	createdIndex    uint64        // buffer arrivals before it started
 	mark            uint64        // per-publish dedup
 
+	// groups.go
+	group string            // queue group; "" = ordinary
+	live  bool              // counted among the group's live members
+	gseq  map[string]uint64 // a member's own numbering per topic
+
 	// queue.go
 	limit  int
 	policy Policy
@@ -55,7 +60,14 @@ type subscription struct {
 const maxPatternsPerSub = 256
 
 func (n *Node) onSubscribed(e *Subscribed) {
-	s, err := n.openSubscription(e.Stream, e.Patterns, e.QueueLimit, e.Policy, e.Credit, e.CreditBytes)
+	if e.Group != "" {
+		if err := ValidateGroup(e.Group); err != nil {
+			n.reject(reasonBadArgument)
+			n.emit(&EndStream{Stream: e.Stream, Err: err})
+			return
+		}
+	}
+	s, err := n.openSubscription(e.Stream, e.Patterns, e.QueueLimit, e.Policy, e.Credit, e.CreditBytes, e.Group)
 	if err != nil {
 		n.emit(&EndStream{Stream: e.Stream, Err: err})
 		return
@@ -71,7 +83,7 @@ func (n *Node) onSubscribed(e *Subscribed) {
 }
 
 // openSubscription validates a request and starts an attached subscription.
-func (n *Node) openSubscription(stream uint64, patterns []string, limit int, policy Policy, credit, creditBytes int) (*subscription, error) {
+func (n *Node) openSubscription(stream uint64, patterns []string, limit int, policy Policy, credit, creditBytes int, group string) (*subscription, error) {
 	if err := n.checkStream(stream, credit, creditBytes); err != nil {
 		return nil, err
 	}
@@ -88,7 +100,7 @@ func (n *Node) openSubscription(stream uint64, patterns []string, limit int, pol
 	}
 	s := &subscription{
 		id: NewUUID(n.rand), patterns: pats, limit: limit, policy: policy,
-		createdIndex:   n.buffer.index,
+		createdIndex: n.buffer.index, group: group,
 		heartbeatAlarm: newAlarm(), blockAlarm: newAlarm(), pauseAlarm: newAlarm(), warnAlarm: newAlarm(),
 	}
 	n.subs[s.id] = s
@@ -170,6 +182,7 @@ func (n *Node) attach(s *subscription, stream uint64, credit, creditBytes int) {
 	s.paused = false
 	s.pauseAlarm.want = Never
 	n.streams[stream] = s
+	n.memberLive(s, true)
 	s.lastActivity = n.now.Mono
 	n.arm(&s.heartbeatAlarm, s.lastActivity+n.cfg.HeartbeatInterval, timer{kind: tHeartbeat, sub: s})
 }
@@ -182,6 +195,7 @@ func (n *Node) detach(s *subscription) {
 		delete(n.streams, s.stream)
 		s.stream = 0
 	}
+	n.memberLive(s, false)
 	s.credit, s.creditBytes = 0, 0
 	s.pending.clear()
 	s.replayExpired = 0

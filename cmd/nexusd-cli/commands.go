@@ -59,6 +59,17 @@ func init() {
 				"messages (exit 0), or at --timeout or Ctrl-C (exit 1 if --count messages had not arrived). Gaps and\n" +
 				"reconnections are reported on stderr. --policy: drop-oldest, drop-newest or block.",
 			run: runSubscribe},
+		{name: "REQUEST", aliases: []string{"REQ"}, options: map[string]optKind{"timeout": optDuration},
+			usage: "topic message [--timeout D]", summary: "publish a request and print the first reply",
+			detail: "Publishes the message with a reply address (an inbox topic of this daemon) and prints the reply's\n" +
+				"payload. Fails at once when nothing subscribes to the topic (no responders), and after --timeout\n" +
+				"(the global --timeout, 5s) when no reply came.",
+			run: runRequest},
+		{name: "RESPOND", options: map[string]optKind{"count": optInt},
+			usage: "pattern reply [--count N]", summary: "answer every request on the pattern with the reply",
+			detail: "Each answered request prints as: topic [sequence] request -> reply. Ends after --count requests\n" +
+				"(exit 0), or at Ctrl-C. Messages without a reply address are not answered (noted on stderr).",
+			run: runRespond},
 		{name: "MONITOR", aliases: []string{"MON"}, usage: "[pattern]", summary: "print every message (# or the pattern) until Ctrl-C",
 			detail: "Each message prints as: time [source node] topic [sequence] payload.", run: runMonitor},
 		{name: "PUBSUB", subs: []string{"TOPICS", "NUMSUB", "RETAINED"}, usage: "TOPICS [pattern] | NUMSUB [topic...] | RETAINED [pattern]",

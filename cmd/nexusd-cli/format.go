@@ -56,13 +56,14 @@ type messageJSON struct {
 	TimestampMs    int64  `json:"timestamp_ms"`
 	SourceNodeID   string `json:"source_node_id"`
 	CorrelationID  string `json:"correlation_id"`
+	ReplyTo        string `json:"reply_to,omitempty"`
 	SequenceNumber int64  `json:"sequence_number"`
 	Kind           string `json:"kind"` // live, retained or replayed
 }
 
 func toJSON(m *client.Message) messageJSON {
 	j := messageJSON{MessageID: m.ID, Topic: m.Topic, ContentType: m.ContentType, TimestampMs: m.Timestamp.UnixMilli(),
-		SourceNodeID: m.Source, CorrelationID: m.CorrelationID, SequenceNumber: m.Sequence, Kind: m.Kind.String()}
+		SourceNodeID: m.Source, CorrelationID: m.CorrelationID, ReplyTo: m.ReplyTo, SequenceNumber: m.Sequence, Kind: m.Kind.String()}
 	if utf8.Valid(m.Payload) {
 		j.Payload = string(m.Payload)
 	} else {

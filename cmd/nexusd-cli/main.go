@@ -190,6 +190,8 @@ Commands (any case):
   INFO [SERVER|STATS|MEMORY|CONFIG]
   PUBLISH (PUB) topic message [--retain] [--type T] [--ttl ms] [--correlation-id ID]
   SUBSCRIBE (SUB) pattern... [--count N] [--timeout D] [--retained] [--policy P]
+  REQUEST (REQ) topic message [--timeout D]
+  RESPOND pattern reply [--count N]
   MONITOR (MON) [pattern]
   PUBSUB TOPICS [pattern] | NUMSUB [topic...] | RETAINED [pattern]
   MESH PEERS | STATUS | TOPOLOGY
@@ -199,6 +201,7 @@ Examples:
   nexusd-cli --mcast-iface lo DISCOVER
   nexusd-cli -p 5682 SUBSCRIBE 'sensors/#' --count 1 --timeout 30s
   nexusd-cli PUBLISH sensors/kitchen/temp 21.5 --retain
+  nexusd-cli RESPOND 'time/now' noon --count 1 & nexusd-cli REQUEST time/now what --timeout 2s
   nexusd-cli --json MESH PEERS
 `)
 }

@@ -22,6 +22,7 @@ func swarm(args []string) int {
 	topics := fs.Int("topics", 8, "distinct topics published to")
 	rate := fs.Float64("rate", 50, "publishes per second over the whole mesh")
 	intruders := fs.Int("intruders", 0, "run the mesh with a cluster key and add this many nodes without it (half with another key): they must never join it")
+	groups := fs.Int("groups", 0, "add this many queue groups of three members each, and check that every message reached exactly one member")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	scenario := fs.String("write-scenario", "", "write the run as a scenario script to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
@@ -46,6 +47,10 @@ func swarm(args []string) int {
 	}
 	if *intruders < 0 || *nodes+*intruders > 4096 {
 		fmt.Fprintf(stderr, "nexusd-sim: --intruders %d: want 0 or more, with --nodes at most 4096 in all\n", *intruders)
+		return 2
+	}
+	if *groups < 0 || *groups > 1000 {
+		fmt.Fprintf(stderr, "nexusd-sim: --groups %d: want 0 to 1000\n", *groups)
 		return 2
 	}
 	if *duration <= 0 || *topics < 1 || *rate <= 0 {
@@ -73,7 +78,7 @@ func swarm(args []string) int {
 	}
 	sum, err := sim.Swarm(sim.SwarmOptions{
 		Nodes: *nodes, Seed: *seed, Duration: *duration, Faults: plan, FaultsText: *faults, Intruders: *intruders,
-		Topics: *topics, Rate: *rate, Record: *scenario != "", Trace: trace, Invariants: checks,
+		Topics: *topics, Rate: *rate, Record: *scenario != "", Trace: trace, Invariants: checks, Groups: *groups,
 	}, time.Now)
 	if err != nil {
 		fmt.Fprintln(stderr, "nexusd-sim:", err)

@@ -17,6 +17,7 @@ from .errors import (
     InvalidArgument,
     InvalidTopic,
     NexusdError,
+    NoResponders,
     NotFound,
     PublishBatchError,
     PublishFailure,
@@ -53,6 +54,7 @@ __all__ = [
     "Unauthenticated",
     "Cancelled",
     "ClientClosed",
+    "NoResponders",
     "PublishFailure",
     "PublishBatchError",
 ]

@@ -7,6 +7,7 @@ import logging
 import random
 import threading
 import time
+import unicodedata
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import grpc
@@ -23,7 +24,8 @@ from .errors import (
     from_code_name,
     from_rpc_error,
 )
-from .types import PublishResult
+from .request import Requester
+from .types import Message, PublishResult
 
 __all__ = ["Client", "DEFAULT_ADDRESS", "Backoff"]
 
@@ -157,6 +159,7 @@ class Client:
         self._closed = False
         self._subs: "set" = set()
         self._server_id = ""
+        self._requester = Requester(self)
 
     # ----- lifecycle
 
@@ -314,6 +317,37 @@ class Client:
             raise PublishBatchError([failures[i] for i in sorted(failures)], results, op=op)
         return results
 
+    # ----- request/reply
+
+    def request(
+        self,
+        topic: str,
+        payload: Payload = b"",
+        *,
+        timeout: float = 5.0,
+        content_type: Optional[str] = None,
+        correlation_id: Optional[str] = None,
+        ttl_ms: Optional[int] = None,
+    ) -> Message:
+        """Publish a request and return the first reply to it.
+
+        The request carries a reply address (``Message.reply_to``), an
+        inbox topic of this client's daemon, which a responder answers with
+        :meth:`reply`. Raises :class:`nexusd.NoResponders` at once when the
+        daemon routed the request to no one, and :class:`nexusd.Timeout`
+        when no reply came within ``timeout`` seconds. Safe to call from
+        several threads at once.
+        """
+        return self._requester.request(topic, payload, timeout=timeout, content_type=content_type,
+                                       correlation_id=correlation_id, ttl_ms=ttl_ms)
+
+    def reply(self, msg: Message, payload: Payload = b"", *, content_type: Optional[str] = None,
+              timeout: Optional[float] = None) -> str:
+        """Answer a request: publish ``payload`` to ``msg.reply_to`` with
+        ``msg``'s correlation id; return the reply's message id. Raises
+        :class:`nexusd.InvalidArgument` when ``msg`` has no reply address."""
+        return self._requester.reply(msg, payload, content_type=content_type, timeout=timeout)
+
     # ----- subscribing
 
     def subscribe(
@@ -328,6 +362,7 @@ class Client:
         max_batch: Optional[int] = None,
         buffer_size: int = 256,
         resume_window: Optional[float] = None,
+        queue_group: Optional[str] = None,
     ):
         """Open a subscription to topic patterns (MQTT wildcards ``+`` and ``#``).
 
@@ -344,6 +379,10 @@ class Client:
         ``resume_window`` (seconds, default the client's) is how long the
         daemon keeps the subscription when the connection breaks, so the
         client resumes it missing nothing the daemon's ring still holds.
+        ``queue_group`` makes the subscription a member of that queue group:
+        among all live members across the mesh whose patterns match a
+        message, exactly one receives it; a member's sequence numbers count
+        its share only.
         """
         from .subscription import Subscription
 
@@ -363,6 +402,8 @@ class Client:
         window = self.resume_window if resume_window is None else resume_window
         if window < 0:
             raise InvalidArgument(f"resume_window {window}: want 0 or more seconds", op=op)
+        if queue_group is not None:
+            _check_queue_group(queue_group, op)
         sub = Subscription(
             self,
             patterns,
@@ -374,6 +415,7 @@ class Client:
             resume_window_ms=int(window * 1000),
             on_gap=on_gap,
             on_backpressure=on_backpressure,
+            queue_group=queue_group or "",
         )
         with self._lock:
             if self._closed:
@@ -499,3 +541,14 @@ def _initial_metadata(err) -> Sequence:
         return err.initial_metadata() or ()
     except Exception:
         return ()
+
+
+def _check_queue_group(group: str, op: str) -> None:
+    """A queue group's name: 1 to 128 bytes of UTF-8, no control character."""
+    n = len(group.encode("utf-8", "surrogatepass"))
+    if not 1 <= n <= 128:
+        raise InvalidArgument(f"queue_group is {n} bytes: give 1 to 128", op=op)
+    if any(unicodedata.category(ch) == "Cc" for ch in group):
+        raise InvalidArgument(f"queue_group {group!r} holds a control character", op=op)
+    if "queue_group" not in pb.SubscribeRequest.DESCRIPTOR.fields_by_name:
+        raise InvalidArgument("queue_group: this client's generated stubs predate it; regenerate them (make python-proto)", op=op)

@@ -34,6 +34,7 @@ __all__ = [
     "Unauthenticated",
     "Cancelled",
     "ClientClosed",
+    "NoResponders",
     "PublishFailure",
     "PublishBatchError",
     "from_rpc_error",
@@ -111,6 +112,13 @@ class Cancelled(NexusdError):
 
 class ClientClosed(Cancelled):
     """The client (or the subscription) was closed."""
+
+
+class NoResponders(NexusdError):
+    """A request reached no subscriber: nothing on the daemon, and no peer
+    daemon known to have a subscription, matches its topic."""
+
+    default_code = grpc.StatusCode.UNAVAILABLE
 
 
 _BY_CODE = {

@@ -140,8 +140,10 @@ class Subscription:
 
     def __init__(self, client, patterns: List[str], *, receive_retained: bool, policy: str, queue_limit: int,
                  max_batch: int, buffer_size: int, resume_window_ms: int,
-                 on_gap: Optional[Callable[[Gap], None]], on_backpressure: Optional[Callable[[BackpressureWarning], None]]):
+                 on_gap: Optional[Callable[[Gap], None]], on_backpressure: Optional[Callable[[BackpressureWarning], None]],
+                 queue_group: str = ""):
         self._c = client
+        self._queue_group = queue_group
         self._patterns = list(patterns)
         self._retained = receive_retained
         self._policy = policy
@@ -332,6 +334,8 @@ class Subscription:
             backpressure_policy=self._policy,
             resume_window_ms=self._resume_window_ms,
         )
+        if self._queue_group:
+            req.queue_group = self._queue_group
         try:
             call, inst = self._open(lambda md: self._c._stub.Subscribe(req, metadata=md))
             info = self._first(call, "subscribe")
@@ -501,6 +505,8 @@ class Subscription:
         return self._resume_by_topics(False)
 
     def _resume_by_topics(self, restart: bool):
+        if self._queue_group:
+            return self._resubscribe_member()
         while True:
             last = self.last_sequences
             if restart:
@@ -530,6 +536,35 @@ class Subscription:
             log.info("nexusd: subscription opened again by its topics as %s (daemon restarted: %s)",
                      info.subscription_id, restart)
             return call
+
+    def _resubscribe_member(self):
+        """Open a queue group member anew: a resume by topics would open an
+        ordinary subscription (ResumeSubscribeRequest names no group). The
+        new member numbers its share from 1 and replays nothing, so the
+        sequences held are forgotten, not reported as gaps."""
+        req = pb.SubscribeRequest(
+            topics=self._patterns,
+            client_id=self._c.client_id,
+            max_buffer_size=self._queue_limit,
+            max_batch=self._max_batch,
+            backpressure_policy=self._policy,
+            resume_window_ms=self._resume_window_ms,
+            queue_group=self._queue_group,
+        )
+        try:
+            call, inst = self._open(lambda md: self._c._stub.Subscribe(req, metadata=md))
+        except ValueError:  # the channel was closed
+            raise ClientClosed("the client is closed", op="resume") from None
+        try:
+            info = self._first(call, "resume")
+        except BaseException:
+            call.cancel()
+            raise
+        with self._cond:
+            self._seq = _Tracker()
+        self._opened(info, inst)
+        log.info("nexusd: queue group member %s subscribed again as %s", self._queue_group, info.subscription_id)
+        return call
 
     def _open_resume(self, sub_id: str, last: Dict[str, int], retained: bool):
         req = pb.ResumeSubscribeRequest(

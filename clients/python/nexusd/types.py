@@ -37,6 +37,7 @@ class Message:
     source: str = ""  # instance id of the daemon it was published on
     sequence: int = 0  # this daemon's number for it within its topic: 1, 2, 3...
     kind: str = LIVE  # LIVE, RETAINED or REPLAYED
+    reply_to: str = ""  # where a reply goes (Client.reply sends it there); "" when none
 
     @property
     def timestamp(self) -> datetime.datetime:
@@ -55,6 +56,7 @@ class Message:
             source=m.source_node_id,
             sequence=m.sequence_number,
             kind=kind,
+            reply_to=m.reply_to,
         )
 
 

@@ -20,7 +20,7 @@ DESCRIPTOR = _descriptor.FileDescriptor(
   name='sidecar.proto',
   package='nexusd.sidecar',
   syntax='proto3',
-  serialized_pb=_b('\n\rsidecar.proto\x12\x0enexusd.sidecar\"~\n\x0ePublishRequest\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x0e\n\x06retain\x18\x04 \x01(\x08\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t\x12\x0e\n\x06ttl_ms\x18\x06 \x01(\x03\"\xa1\x01\n\x0fPublishResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x18\n\x10subscriber_count\x18\x03 \x01(\x05\x12\x15\n\rerror_message\x18\x04 \x01(\t\x12\x1b\n\x13subscribers_dropped\x18\x05 \x01(\x05\x12\x1b\n\x13subscribers_blocked\x18\x06 \x01(\x05\"\xb2\x01\n\x10SubscribeRequest\x12\x0e\n\x06topics\x18\x01 \x03(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x18\n\x10receive_retained\x18\x03 \x01(\x08\x12\x17\n\x0fmax_buffer_size\x18\x04 \x01(\x05\x12\x11\n\tmax_batch\x18\x05 \x01(\x05\x12\x1b\n\x13\x62\x61\x63kpressure_policy\x18\x06 \x01(\t\x12\x18\n\x10resume_window_ms\x18\x07 \x01(\x03\"\xc6\x03\n\x16ResumeSubscribeRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x0e\n\x06topics\x18\x02 \x03(\t\x12\x17\n\x0flast_message_id\x18\x03 \x01(\t\x12\x61\n\x17last_sequence_per_topic\x18\x04 \x03(\x0b\x32@.nexusd.sidecar.ResumeSubscribeRequest.LastSequencePerTopicEntry\x12:\n\x11gap_recovery_mode\x18\x05 \x01(\x0e\x32\x1f.nexusd.sidecar.GapRecoveryMode\x12\x18\n\x10receive_retained\x18\x06 \x01(\x08\x12\x11\n\tmax_batch\x18\x07 \x01(\x05\x12\x1b\n\x13\x62\x61\x63kpressure_policy\x18\x08 \x01(\t\x12\x17\n\x0fmax_buffer_size\x18\t \x01(\x05\x12\x11\n\tclient_id\x18\n \x01(\t\x12\x18\n\x10resume_window_ms\x18\x0b \x01(\x03\x1a;\n\x19LastSequencePerTopicEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xc9\x03\n\x0cMessageEvent\x12=\n\x11subscription_info\x18\x01 \x01(\x0b\x32 .nexusd.sidecar.SubscriptionInfoH\x00\x12*\n\x07message\x18\x02 \x01(\x0b\x32\x17.nexusd.sidecar.MessageH\x00\x12\x33\n\x10retained_message\x18\x03 \x01(\x0b\x32\x17.nexusd.sidecar.MessageH\x00\x12.\n\theartbeat\x18\x04 \x01(\x0b\x32\x19.nexusd.sidecar.HeartbeatH\x00\x12\x31\n\x0ereplay_message\x18\x05 \x01(\x0b\x32\x17.nexusd.sidecar.MessageH\x00\x12\x39\n\x0freplay_complete\x18\x06 \x01(\x0b\x32\x1e.nexusd.sidecar.ReplayCompleteH\x00\x12\x43\n\x14\x62\x61\x63kpressure_warning\x18\x07 \x01(\x0b\x32#.nexusd.sidecar.BackpressureWarningH\x00\x12-\n\x05\x62\x61tch\x18\x08 \x01(\x0b\x32\x1c.nexusd.sidecar.MessageBatchH\x00\x42\x07\n\x05\x65vent\"\xb9\x01\n\x13\x42\x61\x63kpressureWarning\x12\x18\n\x10messages_dropped\x18\x01 \x01(\x04\x12\x13\n\x0bqueue_depth\x18\x02 \x01(\x04\x12\x13\n\x0bqueue_limit\x18\x03 \x01(\x04\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x18\n\x10messages_expired\x18\x05 \x01(\x04\x12\x1d\n\x15oldest_message_age_ms\x18\x06 \x01(\x03\x12\x15\n\rmessages_lost\x18\x07 \x01(\x04\"\x9d\x01\n\x10SubscriptionInfo\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x0e\n\x06topics\x18\x02 \x03(\t\x12\x14\n\x0ctimestamp_ms\x18\x03 \x01(\x03\x12\x14\n\x0cgap_detected\x18\x04 \x01(\x08\x12\x1c\n\x14missed_message_count\x18\x05 \x01(\x05\x12\x16\n\x0ereplay_started\x18\x06 \x01(\x08\"P\n\x0eReplayComplete\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x16\n\x0ereplayed_count\x18\x02 \x01(\x05\x12\x17\n\x0flatest_sequence\x18\x03 \x01(\x03\"\xb2\x01\n\x07Message\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x14\n\x0ctimestamp_ms\x18\x05 \x01(\x03\x12\x16\n\x0esource_node_id\x18\x06 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x07 \x01(\t\x12\x17\n\x0fsequence_number\x18\x08 \x01(\x03\"!\n\tHeartbeat\x12\x14\n\x0ctimestamp_ms\x18\x01 \x01(\x03\"<\n\x12UnsubscribeRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\r\n\x05pause\x18\x02 \x01(\x08\"S\n\x13UnsubscribeResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x15\n\rerror_message\x18\x02 \x01(\t\x12\x14\n\x0cpause_ttl_ms\x18\x03 \x01(\x03\"*\n\x10GetTopicsRequest\x12\x16\n\x0einclude_counts\x18\x01 \x01(\x08\"\x81\x01\n\x11GetTopicsResponse\x12=\n\x06topics\x18\x01 \x03(\x0b\x32-.nexusd.sidecar.GetTopicsResponse.TopicsEntry\x1a-\n\x0bTopicsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"(\n\x0fGetPeersRequest\x12\x15\n\rinclude_state\x18\x01 \x01(\x08\";\n\x10GetPeersResponse\x12\'\n\x05peers\x18\x01 \x03(\x0b\x32\x18.nexusd.sidecar.PeerInfo\"\x97\x01\n\x08PeerInfo\x12\x15\n\rinstance_uuid\x18\x01 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x02 \x01(\t\x12\x14\n\x0clast_seen_ms\x18\x03 \x01(\x03\x12\x12\n\ncluster_id\x18\x04 \x01(\t\x12\x18\n\x10topic_state_hash\x18\x05 \x01(\x04\x12\x0e\n\x06topics\x18\x06 \x03(\t\x12\x0e\n\x06status\x18\x07 \x01(\t\"@\n\x0cPublishBatch\x12\x30\n\x08requests\x18\x01 \x03(\x0b\x32\x1e.nexusd.sidecar.PublishRequest\"P\n\nPublishAck\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x04\x12\x30\n\x08\x66\x61ilures\x18\x02 \x03(\x0b\x32\x1e.nexusd.sidecar.PublishFailure\"D\n\x0ePublishFailure\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x15\n\rerror_message\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\"9\n\x0cMessageBatch\x12)\n\x08messages\x18\x01 \x03(\x0b\x32\x17.nexusd.sidecar.Message\"\x1c\n\x0bPackedFrame\x12\r\n\x05\x66rame\x18\x01 \x01(\x0c\"^\n\tPackedAck\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x04\x12\x0e\n\x06window\x18\x02 \x01(\x04\x12/\n\x08\x66\x61ilures\x18\x03 \x03(\x0b\x32\x1d.nexusd.sidecar.PackedFailure\"K\n\rPackedFailure\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04\x63ode\x18\x02 \x01(\r\x12\r\n\x05retry\x18\x03 \x01(\x08\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xaa\x01\n\x16SubscribePackedRequest\x12\x35\n\tsubscribe\x18\x01 \x01(\x0b\x32 .nexusd.sidecar.SubscribeRequestH\x00\x12\x38\n\x06resume\x18\x02 \x01(\x0b\x32&.nexusd.sidecar.ResumeSubscribeRequestH\x00\x12\x17\n\x0fmax_frame_bytes\x18\x03 \x01(\rB\x06\n\x04open\"u\n\x0bPackedEvent\x12-\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1c.nexusd.sidecar.MessageEventH\x00\x12/\n\x08messages\x18\x02 \x01(\x0b\x32\x1b.nexusd.sidecar.PackedFrameH\x00\x42\x06\n\x04kind*h\n\x0fGapRecoveryMode\x12\x15\n\x11GAP_RECOVERY_NONE\x10\x00\x12\x1e\n\x1aGAP_RECOVERY_RETAINED_ONLY\x10\x01\x12\x1e\n\x1aGAP_RECOVERY_REPLAY_BUFFER\x10\x02\x32\xf5\x05\n\x0eSidecarService\x12J\n\x07Publish\x12\x1e.nexusd.sidecar.PublishRequest\x1a\x1f.nexusd.sidecar.PublishResponse\x12M\n\tSubscribe\x12 .nexusd.sidecar.SubscribeRequest\x1a\x1c.nexusd.sidecar.MessageEvent0\x01\x12Y\n\x0fResumeSubscribe\x12&.nexusd.sidecar.ResumeSubscribeRequest\x1a\x1c.nexusd.sidecar.MessageEvent0\x01\x12V\n\x0bUnsubscribe\x12\".nexusd.sidecar.UnsubscribeRequest\x1a#.nexusd.sidecar.UnsubscribeResponse\x12P\n\tGetTopics\x12 .nexusd.sidecar.GetTopicsRequest\x1a!.nexusd.sidecar.GetTopicsResponse\x12M\n\x08GetPeers\x12\x1f.nexusd.sidecar.GetPeersRequest\x1a .nexusd.sidecar.GetPeersResponse\x12M\n\rPublishStream\x12\x1c.nexusd.sidecar.PublishBatch\x1a\x1a.nexusd.sidecar.PublishAck(\x01\x30\x01\x12K\n\rPublishPacked\x12\x1b.nexusd.sidecar.PackedFrame\x1a\x19.nexusd.sidecar.PackedAck(\x01\x30\x01\x12X\n\x0fSubscribePacked\x12&.nexusd.sidecar.SubscribePackedRequest\x1a\x1b.nexusd.sidecar.PackedEvent0\x01\x42\x34Z2github.com/nexusd/nexusd/proto/sidecarpb;sidecarpbb\x06proto3')
+  serialized_pb=_b('\n\rsidecar.proto\x12\x0enexusd.sidecar\"\x90\x01\n\x0ePublishRequest\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x0e\n\x06retain\x18\x04 \x01(\x08\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t\x12\x0e\n\x06ttl_ms\x18\x06 \x01(\x03\x12\x10\n\x08reply_to\x18\x07 \x01(\t\"\xa1\x01\n\x0fPublishResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x18\n\x10subscriber_count\x18\x03 \x01(\x05\x12\x15\n\rerror_message\x18\x04 \x01(\t\x12\x1b\n\x13subscribers_dropped\x18\x05 \x01(\x05\x12\x1b\n\x13subscribers_blocked\x18\x06 \x01(\x05\"\xc7\x01\n\x10SubscribeRequest\x12\x0e\n\x06topics\x18\x01 \x03(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x18\n\x10receive_retained\x18\x03 \x01(\x08\x12\x17\n\x0fmax_buffer_size\x18\x04 \x01(\x05\x12\x11\n\tmax_batch\x18\x05 \x01(\x05\x12\x1b\n\x13\x62\x61\x63kpressure_policy\x18\x06 \x01(\t\x12\x18\n\x10resume_window_ms\x18\x07 \x01(\x03\x12\x13\n\x0bqueue_group\x18\x08 \x01(\t\"\xc6\x03\n\x16ResumeSubscribeRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x0e\n\x06topics\x18\x02 \x03(\t\x12\x17\n\x0flast_message_id\x18\x03 \x01(\t\x12\x61\n\x17last_sequence_per_topic\x18\x04 \x03(\x0b\x32@.nexusd.sidecar.ResumeSubscribeRequest.LastSequencePerTopicEntry\x12:\n\x11gap_recovery_mode\x18\x05 \x01(\x0e\x32\x1f.nexusd.sidecar.GapRecoveryMode\x12\x18\n\x10receive_retained\x18\x06 \x01(\x08\x12\x11\n\tmax_batch\x18\x07 \x01(\x05\x12\x1b\n\x13\x62\x61\x63kpressure_policy\x18\x08 \x01(\t\x12\x17\n\x0fmax_buffer_size\x18\t \x01(\x05\x12\x11\n\tclient_id\x18\n \x01(\t\x12\x18\n\x10resume_window_ms\x18\x0b \x01(\x03\x1a;\n\x19LastSequencePerTopicEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xc9\x03\n\x0cMessageEvent\x12=\n\x11subscription_info\x18\x01 \x01(\x0b\x32 .nexusd.sidecar.SubscriptionInfoH\x00\x12*\n\x07message\x18\x02 \x01(\x0b\x32\x17.nexusd.sidecar.MessageH\x00\x12\x33\n\x10retained_message\x18\x03 \x01(\x0b\x32\x17.nexusd.sidecar.MessageH\x00\x12.\n\theartbeat\x18\x04 \x01(\x0b\x32\x19.nexusd.sidecar.HeartbeatH\x00\x12\x31\n\x0ereplay_message\x18\x05 \x01(\x0b\x32\x17.nexusd.sidecar.MessageH\x00\x12\x39\n\x0freplay_complete\x18\x06 \x01(\x0b\x32\x1e.nexusd.sidecar.ReplayCompleteH\x00\x12\x43\n\x14\x62\x61\x63kpressure_warning\x18\x07 \x01(\x0b\x32#.nexusd.sidecar.BackpressureWarningH\x00\x12-\n\x05\x62\x61tch\x18\x08 \x01(\x0b\x32\x1c.nexusd.sidecar.MessageBatchH\x00\x42\x07\n\x05\x65vent\"\xb9\x01\n\x13\x42\x61\x63kpressureWarning\x12\x18\n\x10messages_dropped\x18\x01 \x01(\x04\x12\x13\n\x0bqueue_depth\x18\x02 \x01(\x04\x12\x13\n\x0bqueue_limit\x18\x03 \x01(\x04\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x18\n\x10messages_expired\x18\x05 \x01(\x04\x12\x1d\n\x15oldest_message_age_ms\x18\x06 \x01(\x03\x12\x15\n\rmessages_lost\x18\x07 \x01(\x04\"\x9d\x01\n\x10SubscriptionInfo\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x0e\n\x06topics\x18\x02 \x03(\t\x12\x14\n\x0ctimestamp_ms\x18\x03 \x01(\x03\x12\x14\n\x0cgap_detected\x18\x04 \x01(\x08\x12\x1c\n\x14missed_message_count\x18\x05 \x01(\x05\x12\x16\n\x0ereplay_started\x18\x06 \x01(\x08\"P\n\x0eReplayComplete\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x16\n\x0ereplayed_count\x18\x02 \x01(\x05\x12\x17\n\x0flatest_sequence\x18\x03 \x01(\x03\"\xc4\x01\n\x07Message\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x14\n\x0ctimestamp_ms\x18\x05 \x01(\x03\x12\x16\n\x0esource_node_id\x18\x06 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x07 \x01(\t\x12\x17\n\x0fsequence_number\x18\x08 \x01(\x03\x12\x10\n\x08reply_to\x18\t \x01(\t\"!\n\tHeartbeat\x12\x14\n\x0ctimestamp_ms\x18\x01 \x01(\x03\"<\n\x12UnsubscribeRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\r\n\x05pause\x18\x02 \x01(\x08\"S\n\x13UnsubscribeResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x15\n\rerror_message\x18\x02 \x01(\t\x12\x14\n\x0cpause_ttl_ms\x18\x03 \x01(\x03\"*\n\x10GetTopicsRequest\x12\x16\n\x0einclude_counts\x18\x01 \x01(\x08\"\x81\x01\n\x11GetTopicsResponse\x12=\n\x06topics\x18\x01 \x03(\x0b\x32-.nexusd.sidecar.GetTopicsResponse.TopicsEntry\x1a-\n\x0bTopicsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"(\n\x0fGetPeersRequest\x12\x15\n\rinclude_state\x18\x01 \x01(\x08\";\n\x10GetPeersResponse\x12\'\n\x05peers\x18\x01 \x03(\x0b\x32\x18.nexusd.sidecar.PeerInfo\"\x97\x01\n\x08PeerInfo\x12\x15\n\rinstance_uuid\x18\x01 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x02 \x01(\t\x12\x14\n\x0clast_seen_ms\x18\x03 \x01(\x03\x12\x12\n\ncluster_id\x18\x04 \x01(\t\x12\x18\n\x10topic_state_hash\x18\x05 \x01(\x04\x12\x0e\n\x06topics\x18\x06 \x03(\t\x12\x0e\n\x06status\x18\x07 \x01(\t\"@\n\x0cPublishBatch\x12\x30\n\x08requests\x18\x01 \x03(\x0b\x32\x1e.nexusd.sidecar.PublishRequest\"P\n\nPublishAck\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x04\x12\x30\n\x08\x66\x61ilures\x18\x02 \x03(\x0b\x32\x1e.nexusd.sidecar.PublishFailure\"D\n\x0ePublishFailure\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x15\n\rerror_message\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\"9\n\x0cMessageBatch\x12)\n\x08messages\x18\x01 \x03(\x0b\x32\x17.nexusd.sidecar.Message\"\x1c\n\x0bPackedFrame\x12\r\n\x05\x66rame\x18\x01 \x01(\x0c\"^\n\tPackedAck\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x04\x12\x0e\n\x06window\x18\x02 \x01(\x04\x12/\n\x08\x66\x61ilures\x18\x03 \x03(\x0b\x32\x1d.nexusd.sidecar.PackedFailure\"K\n\rPackedFailure\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04\x63ode\x18\x02 \x01(\r\x12\r\n\x05retry\x18\x03 \x01(\x08\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xaa\x01\n\x16SubscribePackedRequest\x12\x35\n\tsubscribe\x18\x01 \x01(\x0b\x32 .nexusd.sidecar.SubscribeRequestH\x00\x12\x38\n\x06resume\x18\x02 \x01(\x0b\x32&.nexusd.sidecar.ResumeSubscribeRequestH\x00\x12\x17\n\x0fmax_frame_bytes\x18\x03 \x01(\rB\x06\n\x04open\"u\n\x0bPackedEvent\x12-\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1c.nexusd.sidecar.MessageEventH\x00\x12/\n\x08messages\x18\x02 \x01(\x0b\x32\x1b.nexusd.sidecar.PackedFrameH\x00\x42\x06\n\x04kind\"\xea\x01\n\x0eSessionRequest\x12\x35\n\tsubscribe\x18\x01 \x01(\x0b\x32 .nexusd.sidecar.SessionSubscribeH\x00\x12/\n\x06resume\x18\x02 \x01(\x0b\x32\x1d.nexusd.sidecar.SessionResumeH\x00\x12\x39\n\x0bunsubscribe\x18\x03 \x01(\x0b\x32\".nexusd.sidecar.UnsubscribeRequestH\x00\x12/\n\x06\x63redit\x18\x04 \x01(\x0b\x32\x1d.nexusd.sidecar.SessionCreditH\x00\x42\x04\n\x02op\"b\n\x10SessionSubscribe\x12\x0b\n\x03ref\x18\x01 \x01(\x04\x12\x31\n\x07request\x18\x02 \x01(\x0b\x32 .nexusd.sidecar.SubscribeRequest\x12\x0e\n\x06window\x18\x03 \x01(\r\"e\n\rSessionResume\x12\x0b\n\x03ref\x18\x01 \x01(\x04\x12\x37\n\x07request\x18\x02 \x01(\x0b\x32&.nexusd.sidecar.ResumeSubscribeRequest\x12\x0e\n\x06window\x18\x03 \x01(\r\":\n\rSessionCredit\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x10\n\x08messages\x18\x02 \x01(\r\"\xcb\x01\n\x0cSessionEvent\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x0b\n\x03ref\x18\x02 \x01(\x04\x12-\n\x05\x65vent\x18\x03 \x01(\x0b\x32\x1c.nexusd.sidecar.MessageEventH\x00\x12/\n\x08messages\x18\x04 \x01(\x0b\x32\x1b.nexusd.sidecar.PackedFrameH\x00\x12-\n\x05\x65nded\x18\x05 \x01(\x0b\x32\x1c.nexusd.sidecar.SessionEndedH\x00\x42\x06\n\x04kind\"B\n\x0cSessionEnded\x12\x0c\n\x04\x63ode\x18\x01 \x01(\r\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x14\n\x0cpause_ttl_ms\x18\x03 \x01(\x03*h\n\x0fGapRecoveryMode\x12\x15\n\x11GAP_RECOVERY_NONE\x10\x00\x12\x1e\n\x1aGAP_RECOVERY_RETAINED_ONLY\x10\x01\x12\x1e\n\x1aGAP_RECOVERY_REPLAY_BUFFER\x10\x02\x32\xc2\x06\n\x0eSidecarService\x12J\n\x07Publish\x12\x1e.nexusd.sidecar.PublishRequest\x1a\x1f.nexusd.sidecar.PublishResponse\x12M\n\tSubscribe\x12 .nexusd.sidecar.SubscribeRequest\x1a\x1c.nexusd.sidecar.MessageEvent0\x01\x12Y\n\x0fResumeSubscribe\x12&.nexusd.sidecar.ResumeSubscribeRequest\x1a\x1c.nexusd.sidecar.MessageEvent0\x01\x12V\n\x0bUnsubscribe\x12\".nexusd.sidecar.UnsubscribeRequest\x1a#.nexusd.sidecar.UnsubscribeResponse\x12P\n\tGetTopics\x12 .nexusd.sidecar.GetTopicsRequest\x1a!.nexusd.sidecar.GetTopicsResponse\x12M\n\x08GetPeers\x12\x1f.nexusd.sidecar.GetPeersRequest\x1a .nexusd.sidecar.GetPeersResponse\x12M\n\rPublishStream\x12\x1c.nexusd.sidecar.PublishBatch\x1a\x1a.nexusd.sidecar.PublishAck(\x01\x30\x01\x12K\n\rPublishPacked\x12\x1b.nexusd.sidecar.PackedFrame\x1a\x19.nexusd.sidecar.PackedAck(\x01\x30\x01\x12X\n\x0fSubscribePacked\x12&.nexusd.sidecar.SubscribePackedRequest\x1a\x1b.nexusd.sidecar.PackedEvent0\x01\x12K\n\x07Session\x12\x1e.nexusd.sidecar.SessionRequest\x1a\x1c.nexusd.sidecar.SessionEvent(\x01\x30\x01\x42\x34Z2github.com/nexusd/nexusd/proto/sidecarpb;sidecarpbb\x06proto3')
 )
 
 _GAPRECOVERYMODE = _descriptor.EnumDescriptor(
@@ -44,8 +44,8 @@ _GAPRECOVERYMODE = _descriptor.EnumDescriptor(
   ],
   containing_type=None,
   options=None,
-  serialized_start=3421,
-  serialized_end=3525,
+  serialized_start=4253,
+  serialized_end=4357,
 )
 _sym_db.RegisterEnumDescriptor(_GAPRECOVERYMODE)
 
@@ -105,6 +105,13 @@ _PUBLISHREQUEST = _descriptor.Descriptor(
       message_type=None, enum_type=None, containing_type=None,
       is_extension=False, extension_scope=None,
       options=None, file=DESCRIPTOR),
+    _descriptor.FieldDescriptor(
+      name='reply_to', full_name='nexusd.sidecar.PublishRequest.reply_to', index=6,
+      number=7, type=9, cpp_type=9, label=1,
+      has_default_value=False, default_value=_b("").decode('utf-8'),
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
   ],
   extensions=[
   ],
@@ -117,8 +124,8 @@ _PUBLISHREQUEST = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=33,
-  serialized_end=159,
+  serialized_start=34,
+  serialized_end=178,
 )
 
 
@@ -183,8 +190,8 @@ _PUBLISHRESPONSE = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=162,
-  serialized_end=323,
+  serialized_start=181,
+  serialized_end=342,
 )
 
 
@@ -244,6 +251,13 @@ _SUBSCRIBEREQUEST = _descriptor.Descriptor(
       message_type=None, enum_type=None, containing_type=None,
       is_extension=False, extension_scope=None,
       options=None, file=DESCRIPTOR),
+    _descriptor.FieldDescriptor(
+      name='queue_group', full_name='nexusd.sidecar.SubscribeRequest.queue_group', index=7,
+      number=8, type=9, cpp_type=9, label=1,
+      has_default_value=False, default_value=_b("").decode('utf-8'),
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
   ],
   extensions=[
   ],
@@ -256,8 +270,8 @@ _SUBSCRIBEREQUEST = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=326,
-  serialized_end=504,
+  serialized_start=345,
+  serialized_end=544,
 )
 
 
@@ -294,8 +308,8 @@ _RESUMESUBSCRIBEREQUEST_LASTSEQUENCEPERTOPICENTRY = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=902,
-  serialized_end=961,
+  serialized_start=942,
+  serialized_end=1001,
 )
 
 _RESUMESUBSCRIBEREQUEST = _descriptor.Descriptor(
@@ -394,8 +408,8 @@ _RESUMESUBSCRIBEREQUEST = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=507,
-  serialized_end=961,
+  serialized_start=547,
+  serialized_end=1001,
 )
 
 
@@ -477,8 +491,8 @@ _MESSAGEEVENT = _descriptor.Descriptor(
       name='event', full_name='nexusd.sidecar.MessageEvent.event',
       index=0, containing_type=None, fields=[]),
   ],
-  serialized_start=964,
-  serialized_end=1421,
+  serialized_start=1004,
+  serialized_end=1461,
 )
 
 
@@ -550,8 +564,8 @@ _BACKPRESSUREWARNING = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=1424,
-  serialized_end=1609,
+  serialized_start=1464,
+  serialized_end=1649,
 )
 
 
@@ -616,8 +630,8 @@ _SUBSCRIPTIONINFO = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=1612,
-  serialized_end=1769,
+  serialized_start=1652,
+  serialized_end=1809,
 )
 
 
@@ -661,8 +675,8 @@ _REPLAYCOMPLETE = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=1771,
-  serialized_end=1851,
+  serialized_start=1811,
+  serialized_end=1891,
 )
 
 
@@ -729,6 +743,13 @@ _MESSAGE = _descriptor.Descriptor(
       message_type=None, enum_type=None, containing_type=None,
       is_extension=False, extension_scope=None,
       options=None, file=DESCRIPTOR),
+    _descriptor.FieldDescriptor(
+      name='reply_to', full_name='nexusd.sidecar.Message.reply_to', index=8,
+      number=9, type=9, cpp_type=9, label=1,
+      has_default_value=False, default_value=_b("").decode('utf-8'),
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
   ],
   extensions=[
   ],
@@ -741,8 +762,8 @@ _MESSAGE = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=1854,
-  serialized_end=2032,
+  serialized_start=1894,
+  serialized_end=2090,
 )
 
 
@@ -772,8 +793,8 @@ _HEARTBEAT = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2034,
-  serialized_end=2067,
+  serialized_start=2092,
+  serialized_end=2125,
 )
 
 
@@ -810,8 +831,8 @@ _UNSUBSCRIBEREQUEST = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2069,
-  serialized_end=2129,
+  serialized_start=2127,
+  serialized_end=2187,
 )
 
 
@@ -855,8 +876,8 @@ _UNSUBSCRIBERESPONSE = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2131,
-  serialized_end=2214,
+  serialized_start=2189,
+  serialized_end=2272,
 )
 
 
@@ -886,8 +907,8 @@ _GETTOPICSREQUEST = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2216,
-  serialized_end=2258,
+  serialized_start=2274,
+  serialized_end=2316,
 )
 
 
@@ -924,8 +945,8 @@ _GETTOPICSRESPONSE_TOPICSENTRY = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2345,
-  serialized_end=2390,
+  serialized_start=2403,
+  serialized_end=2448,
 )
 
 _GETTOPICSRESPONSE = _descriptor.Descriptor(
@@ -954,8 +975,8 @@ _GETTOPICSRESPONSE = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2261,
-  serialized_end=2390,
+  serialized_start=2319,
+  serialized_end=2448,
 )
 
 
@@ -985,8 +1006,8 @@ _GETPEERSREQUEST = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2392,
-  serialized_end=2432,
+  serialized_start=2450,
+  serialized_end=2490,
 )
 
 
@@ -1016,8 +1037,8 @@ _GETPEERSRESPONSE = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2434,
-  serialized_end=2493,
+  serialized_start=2492,
+  serialized_end=2551,
 )
 
 
@@ -1089,8 +1110,8 @@ _PEERINFO = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2496,
-  serialized_end=2647,
+  serialized_start=2554,
+  serialized_end=2705,
 )
 
 
@@ -1120,8 +1141,8 @@ _PUBLISHBATCH = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2649,
-  serialized_end=2713,
+  serialized_start=2707,
+  serialized_end=2771,
 )
 
 
@@ -1158,8 +1179,8 @@ _PUBLISHACK = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2715,
-  serialized_end=2795,
+  serialized_start=2773,
+  serialized_end=2853,
 )
 
 
@@ -1203,8 +1224,8 @@ _PUBLISHFAILURE = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2797,
-  serialized_end=2865,
+  serialized_start=2855,
+  serialized_end=2923,
 )
 
 
@@ -1234,8 +1255,8 @@ _MESSAGEBATCH = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2867,
-  serialized_end=2924,
+  serialized_start=2925,
+  serialized_end=2982,
 )
 
 
@@ -1265,8 +1286,8 @@ _PACKEDFRAME = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2926,
-  serialized_end=2954,
+  serialized_start=2984,
+  serialized_end=3012,
 )
 
 
@@ -1310,8 +1331,8 @@ _PACKEDACK = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=2956,
-  serialized_end=3050,
+  serialized_start=3014,
+  serialized_end=3108,
 )
 
 
@@ -1362,8 +1383,8 @@ _PACKEDFAILURE = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=3052,
-  serialized_end=3127,
+  serialized_start=3110,
+  serialized_end=3185,
 )
 
 
@@ -1410,8 +1431,8 @@ _SUBSCRIBEPACKEDREQUEST = _descriptor.Descriptor(
       name='open', full_name='nexusd.sidecar.SubscribePackedRequest.open',
       index=0, containing_type=None, fields=[]),
   ],
-  serialized_start=3130,
-  serialized_end=3300,
+  serialized_start=3188,
+  serialized_end=3358,
 )
 
 
@@ -1451,8 +1472,298 @@ _PACKEDEVENT = _descriptor.Descriptor(
       name='kind', full_name='nexusd.sidecar.PackedEvent.kind',
       index=0, containing_type=None, fields=[]),
   ],
-  serialized_start=3302,
-  serialized_end=3419,
+  serialized_start=3360,
+  serialized_end=3477,
+)
+
+
+_SESSIONREQUEST = _descriptor.Descriptor(
+  name='SessionRequest',
+  full_name='nexusd.sidecar.SessionRequest',
+  filename=None,
+  file=DESCRIPTOR,
+  containing_type=None,
+  fields=[
+    _descriptor.FieldDescriptor(
+      name='subscribe', full_name='nexusd.sidecar.SessionRequest.subscribe', index=0,
+      number=1, type=11, cpp_type=10, label=1,
+      has_default_value=False, default_value=None,
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+    _descriptor.FieldDescriptor(
+      name='resume', full_name='nexusd.sidecar.SessionRequest.resume', index=1,
+      number=2, type=11, cpp_type=10, label=1,
+      has_default_value=False, default_value=None,
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+    _descriptor.FieldDescriptor(
+      name='unsubscribe', full_name='nexusd.sidecar.SessionRequest.unsubscribe', index=2,
+      number=3, type=11, cpp_type=10, label=1,
+      has_default_value=False, default_value=None,
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+    _descriptor.FieldDescriptor(
+      name='credit', full_name='nexusd.sidecar.SessionRequest.credit', index=3,
+      number=4, type=11, cpp_type=10, label=1,
+      has_default_value=False, default_value=None,
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+  ],
+  extensions=[
+  ],
+  nested_types=[],
+  enum_types=[
+  ],
+  options=None,
+  is_extendable=False,
+  syntax='proto3',
+  extension_ranges=[],
+  oneofs=[
+    _descriptor.OneofDescriptor(
+      name='op', full_name='nexusd.sidecar.SessionRequest.op',
+      index=0, containing_type=None, fields=[]),
+  ],
+  serialized_start=3480,
+  serialized_end=3714,
+)
+
+
+_SESSIONSUBSCRIBE = _descriptor.Descriptor(
+  name='SessionSubscribe',
+  full_name='nexusd.sidecar.SessionSubscribe',
+  filename=None,
+  file=DESCRIPTOR,
+  containing_type=None,
+  fields=[
+    _descriptor.FieldDescriptor(
+      name='ref', full_name='nexusd.sidecar.SessionSubscribe.ref', index=0,
+      number=1, type=4, cpp_type=4, label=1,
+      has_default_value=False, default_value=0,
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+    _descriptor.FieldDescriptor(
+      name='request', full_name='nexusd.sidecar.SessionSubscribe.request', index=1,
+      number=2, type=11, cpp_type=10, label=1,
+      has_default_value=False, default_value=None,
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+    _descriptor.FieldDescriptor(
+      name='window', full_name='nexusd.sidecar.SessionSubscribe.window', index=2,
+      number=3, type=13, cpp_type=3, label=1,
+      has_default_value=False, default_value=0,
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+  ],
+  extensions=[
+  ],
+  nested_types=[],
+  enum_types=[
+  ],
+  options=None,
+  is_extendable=False,
+  syntax='proto3',
+  extension_ranges=[],
+  oneofs=[
+  ],
+  serialized_start=3716,
+  serialized_end=3814,
+)
+
+
+_SESSIONRESUME = _descriptor.Descriptor(
+  name='SessionResume',
+  full_name='nexusd.sidecar.SessionResume',
+  filename=None,
+  file=DESCRIPTOR,
+  containing_type=None,
+  fields=[
+    _descriptor.FieldDescriptor(
+      name='ref', full_name='nexusd.sidecar.SessionResume.ref', index=0,
+      number=1, type=4, cpp_type=4, label=1,
+      has_default_value=False, default_value=0,
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+    _descriptor.FieldDescriptor(
+      name='request', full_name='nexusd.sidecar.SessionResume.request', index=1,
+      number=2, type=11, cpp_type=10, label=1,
+      has_default_value=False, default_value=None,
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+    _descriptor.FieldDescriptor(
+      name='window', full_name='nexusd.sidecar.SessionResume.window', index=2,
+      number=3, type=13, cpp_type=3, label=1,
+      has_default_value=False, default_value=0,
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+  ],
+  extensions=[
+  ],
+  nested_types=[],
+  enum_types=[
+  ],
+  options=None,
+  is_extendable=False,
+  syntax='proto3',
+  extension_ranges=[],
+  oneofs=[
+  ],
+  serialized_start=3816,
+  serialized_end=3917,
+)
+
+
+_SESSIONCREDIT = _descriptor.Descriptor(
+  name='SessionCredit',
+  full_name='nexusd.sidecar.SessionCredit',
+  filename=None,
+  file=DESCRIPTOR,
+  containing_type=None,
+  fields=[
+    _descriptor.FieldDescriptor(
+      name='subscription_id', full_name='nexusd.sidecar.SessionCredit.subscription_id', index=0,
+      number=1, type=9, cpp_type=9, label=1,
+      has_default_value=False, default_value=_b("").decode('utf-8'),
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+    _descriptor.FieldDescriptor(
+      name='messages', full_name='nexusd.sidecar.SessionCredit.messages', index=1,
+      number=2, type=13, cpp_type=3, label=1,
+      has_default_value=False, default_value=0,
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+  ],
+  extensions=[
+  ],
+  nested_types=[],
+  enum_types=[
+  ],
+  options=None,
+  is_extendable=False,
+  syntax='proto3',
+  extension_ranges=[],
+  oneofs=[
+  ],
+  serialized_start=3919,
+  serialized_end=3977,
+)
+
+
+_SESSIONEVENT = _descriptor.Descriptor(
+  name='SessionEvent',
+  full_name='nexusd.sidecar.SessionEvent',
+  filename=None,
+  file=DESCRIPTOR,
+  containing_type=None,
+  fields=[
+    _descriptor.FieldDescriptor(
+      name='subscription_id', full_name='nexusd.sidecar.SessionEvent.subscription_id', index=0,
+      number=1, type=9, cpp_type=9, label=1,
+      has_default_value=False, default_value=_b("").decode('utf-8'),
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+    _descriptor.FieldDescriptor(
+      name='ref', full_name='nexusd.sidecar.SessionEvent.ref', index=1,
+      number=2, type=4, cpp_type=4, label=1,
+      has_default_value=False, default_value=0,
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+    _descriptor.FieldDescriptor(
+      name='event', full_name='nexusd.sidecar.SessionEvent.event', index=2,
+      number=3, type=11, cpp_type=10, label=1,
+      has_default_value=False, default_value=None,
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+    _descriptor.FieldDescriptor(
+      name='messages', full_name='nexusd.sidecar.SessionEvent.messages', index=3,
+      number=4, type=11, cpp_type=10, label=1,
+      has_default_value=False, default_value=None,
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+    _descriptor.FieldDescriptor(
+      name='ended', full_name='nexusd.sidecar.SessionEvent.ended', index=4,
+      number=5, type=11, cpp_type=10, label=1,
+      has_default_value=False, default_value=None,
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+  ],
+  extensions=[
+  ],
+  nested_types=[],
+  enum_types=[
+  ],
+  options=None,
+  is_extendable=False,
+  syntax='proto3',
+  extension_ranges=[],
+  oneofs=[
+    _descriptor.OneofDescriptor(
+      name='kind', full_name='nexusd.sidecar.SessionEvent.kind',
+      index=0, containing_type=None, fields=[]),
+  ],
+  serialized_start=3980,
+  serialized_end=4183,
+)
+
+
+_SESSIONENDED = _descriptor.Descriptor(
+  name='SessionEnded',
+  full_name='nexusd.sidecar.SessionEnded',
+  filename=None,
+  file=DESCRIPTOR,
+  containing_type=None,
+  fields=[
+    _descriptor.FieldDescriptor(
+      name='code', full_name='nexusd.sidecar.SessionEnded.code', index=0,
+      number=1, type=13, cpp_type=3, label=1,
+      has_default_value=False, default_value=0,
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+    _descriptor.FieldDescriptor(
+      name='reason', full_name='nexusd.sidecar.SessionEnded.reason', index=1,
+      number=2, type=9, cpp_type=9, label=1,
+      has_default_value=False, default_value=_b("").decode('utf-8'),
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+    _descriptor.FieldDescriptor(
+      name='pause_ttl_ms', full_name='nexusd.sidecar.SessionEnded.pause_ttl_ms', index=2,
+      number=3, type=3, cpp_type=2, label=1,
+      has_default_value=False, default_value=0,
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
+  ],
+  extensions=[
+  ],
+  nested_types=[],
+  enum_types=[
+  ],
+  options=None,
+  is_extendable=False,
+  syntax='proto3',
+  extension_ranges=[],
+  oneofs=[
+  ],
+  serialized_start=4185,
+  serialized_end=4251,
 )
 
 _RESUMESUBSCRIBEREQUEST_LASTSEQUENCEPERTOPICENTRY.containing_type = _RESUMESUBSCRIBEREQUEST
@@ -1513,6 +1824,36 @@ _PACKEDEVENT.fields_by_name['event'].containing_oneof = _PACKEDEVENT.oneofs_by_n
 _PACKEDEVENT.oneofs_by_name['kind'].fields.append(
   _PACKEDEVENT.fields_by_name['messages'])
 _PACKEDEVENT.fields_by_name['messages'].containing_oneof = _PACKEDEVENT.oneofs_by_name['kind']
+_SESSIONREQUEST.fields_by_name['subscribe'].message_type = _SESSIONSUBSCRIBE
+_SESSIONREQUEST.fields_by_name['resume'].message_type = _SESSIONRESUME
+_SESSIONREQUEST.fields_by_name['unsubscribe'].message_type = _UNSUBSCRIBEREQUEST
+_SESSIONREQUEST.fields_by_name['credit'].message_type = _SESSIONCREDIT
+_SESSIONREQUEST.oneofs_by_name['op'].fields.append(
+  _SESSIONREQUEST.fields_by_name['subscribe'])
+_SESSIONREQUEST.fields_by_name['subscribe'].containing_oneof = _SESSIONREQUEST.oneofs_by_name['op']
+_SESSIONREQUEST.oneofs_by_name['op'].fields.append(
+  _SESSIONREQUEST.fields_by_name['resume'])
+_SESSIONREQUEST.fields_by_name['resume'].containing_oneof = _SESSIONREQUEST.oneofs_by_name['op']
+_SESSIONREQUEST.oneofs_by_name['op'].fields.append(
+  _SESSIONREQUEST.fields_by_name['unsubscribe'])
+_SESSIONREQUEST.fields_by_name['unsubscribe'].containing_oneof = _SESSIONREQUEST.oneofs_by_name['op']
+_SESSIONREQUEST.oneofs_by_name['op'].fields.append(
+  _SESSIONREQUEST.fields_by_name['credit'])
+_SESSIONREQUEST.fields_by_name['credit'].containing_oneof = _SESSIONREQUEST.oneofs_by_name['op']
+_SESSIONSUBSCRIBE.fields_by_name['request'].message_type = _SUBSCRIBEREQUEST
+_SESSIONRESUME.fields_by_name['request'].message_type = _RESUMESUBSCRIBEREQUEST
+_SESSIONEVENT.fields_by_name['event'].message_type = _MESSAGEEVENT
+_SESSIONEVENT.fields_by_name['messages'].message_type = _PACKEDFRAME
+_SESSIONEVENT.fields_by_name['ended'].message_type = _SESSIONENDED
+_SESSIONEVENT.oneofs_by_name['kind'].fields.append(
+  _SESSIONEVENT.fields_by_name['event'])
+_SESSIONEVENT.fields_by_name['event'].containing_oneof = _SESSIONEVENT.oneofs_by_name['kind']
+_SESSIONEVENT.oneofs_by_name['kind'].fields.append(
+  _SESSIONEVENT.fields_by_name['messages'])
+_SESSIONEVENT.fields_by_name['messages'].containing_oneof = _SESSIONEVENT.oneofs_by_name['kind']
+_SESSIONEVENT.oneofs_by_name['kind'].fields.append(
+  _SESSIONEVENT.fields_by_name['ended'])
+_SESSIONEVENT.fields_by_name['ended'].containing_oneof = _SESSIONEVENT.oneofs_by_name['kind']
 DESCRIPTOR.message_types_by_name['PublishRequest'] = _PUBLISHREQUEST
 DESCRIPTOR.message_types_by_name['PublishResponse'] = _PUBLISHRESPONSE
 DESCRIPTOR.message_types_by_name['SubscribeRequest'] = _SUBSCRIBEREQUEST
@@ -1539,6 +1880,12 @@ DESCRIPTOR.message_types_by_name['PackedAck'] = _PACKEDACK
 DESCRIPTOR.message_types_by_name['PackedFailure'] = _PACKEDFAILURE
 DESCRIPTOR.message_types_by_name['SubscribePackedRequest'] = _SUBSCRIBEPACKEDREQUEST
 DESCRIPTOR.message_types_by_name['PackedEvent'] = _PACKEDEVENT
+DESCRIPTOR.message_types_by_name['SessionRequest'] = _SESSIONREQUEST
+DESCRIPTOR.message_types_by_name['SessionSubscribe'] = _SESSIONSUBSCRIBE
+DESCRIPTOR.message_types_by_name['SessionResume'] = _SESSIONRESUME
+DESCRIPTOR.message_types_by_name['SessionCredit'] = _SESSIONCREDIT
+DESCRIPTOR.message_types_by_name['SessionEvent'] = _SESSIONEVENT
+DESCRIPTOR.message_types_by_name['SessionEnded'] = _SESSIONENDED
 DESCRIPTOR.enum_types_by_name['GapRecoveryMode'] = _GAPRECOVERYMODE
 _sym_db.RegisterFileDescriptor(DESCRIPTOR)
 
@@ -1740,6 +2087,48 @@ PackedEvent = _reflection.GeneratedProtocolMessageType('PackedEvent', (_message.
   ))
 _sym_db.RegisterMessage(PackedEvent)
 
+SessionRequest = _reflection.GeneratedProtocolMessageType('SessionRequest', (_message.Message,), dict(
+  DESCRIPTOR = _SESSIONREQUEST,
+  __module__ = 'sidecar_pb2'
+  # @@protoc_insertion_point(class_scope:nexusd.sidecar.SessionRequest)
+  ))
+_sym_db.RegisterMessage(SessionRequest)
+
+SessionSubscribe = _reflection.GeneratedProtocolMessageType('SessionSubscribe', (_message.Message,), dict(
+  DESCRIPTOR = _SESSIONSUBSCRIBE,
+  __module__ = 'sidecar_pb2'
+  # @@protoc_insertion_point(class_scope:nexusd.sidecar.SessionSubscribe)
+  ))
+_sym_db.RegisterMessage(SessionSubscribe)
+
+SessionResume = _reflection.GeneratedProtocolMessageType('SessionResume', (_message.Message,), dict(
+  DESCRIPTOR = _SESSIONRESUME,
+  __module__ = 'sidecar_pb2'
+  # @@protoc_insertion_point(class_scope:nexusd.sidecar.SessionResume)
+  ))
+_sym_db.RegisterMessage(SessionResume)
+
+SessionCredit = _reflection.GeneratedProtocolMessageType('SessionCredit', (_message.Message,), dict(
+  DESCRIPTOR = _SESSIONCREDIT,
+  __module__ = 'sidecar_pb2'
+  # @@protoc_insertion_point(class_scope:nexusd.sidecar.SessionCredit)
+  ))
+_sym_db.RegisterMessage(SessionCredit)
+
+SessionEvent = _reflection.GeneratedProtocolMessageType('SessionEvent', (_message.Message,), dict(
+  DESCRIPTOR = _SESSIONEVENT,
+  __module__ = 'sidecar_pb2'
+  # @@protoc_insertion_point(class_scope:nexusd.sidecar.SessionEvent)
+  ))
+_sym_db.RegisterMessage(SessionEvent)
+
+SessionEnded = _reflection.GeneratedProtocolMessageType('SessionEnded', (_message.Message,), dict(
+  DESCRIPTOR = _SESSIONENDED,
+  __module__ = 'sidecar_pb2'
+  # @@protoc_insertion_point(class_scope:nexusd.sidecar.SessionEnded)
+  ))
+_sym_db.RegisterMessage(SessionEnded)
+
 
 DESCRIPTOR.has_options = True
 DESCRIPTOR._options = _descriptor._ParseOptions(descriptor_pb2.FileOptions(), _b('Z2github.com/nexusd/nexusd/proto/sidecarpb;sidecarpb'))
@@ -1754,8 +2143,8 @@ _SIDECARSERVICE = _descriptor.ServiceDescriptor(
   file=DESCRIPTOR,
   index=0,
   options=None,
-  serialized_start=3528,
-  serialized_end=4285,
+  serialized_start=4360,
+  serialized_end=5194,
   methods=[
   _descriptor.MethodDescriptor(
     name='Publish',
@@ -1836,6 +2225,15 @@ _SIDECARSERVICE = _descriptor.ServiceDescriptor(
     containing_service=None,
     input_type=_SUBSCRIBEPACKEDREQUEST,
     output_type=_PACKEDEVENT,
+    options=None,
+  ),
+  _descriptor.MethodDescriptor(
+    name='Session',
+    full_name='nexusd.sidecar.SidecarService.Session',
+    index=9,
+    containing_service=None,
+    input_type=_SESSIONREQUEST,
+    output_type=_SESSIONEVENT,
     options=None,
   ),
 ])

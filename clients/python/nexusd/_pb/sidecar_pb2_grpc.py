@@ -59,6 +59,11 @@ class SidecarServiceStub(object):
         request_serializer=sidecar__pb2.SubscribePackedRequest.SerializeToString,
         response_deserializer=sidecar__pb2.PackedEvent.FromString,
         )
+    self.Session = channel.stream_stream(
+        '/nexusd.sidecar.SidecarService/Session',
+        request_serializer=sidecar__pb2.SessionRequest.SerializeToString,
+        response_deserializer=sidecar__pb2.SessionEvent.FromString,
+        )
 
 
 class SidecarServiceServicer(object):
@@ -139,6 +144,17 @@ class SidecarServiceServicer(object):
     context.set_details('Method not implemented!')
     raise NotImplementedError('Method not implemented!')
 
+  def Session(self, request_iterator, context):
+    """Extension of this implementation (not in v1): Session carries many
+    subscriptions on one stream. The client sends subscribe, resume, unsubscribe
+    (or pause) and credit as control messages; the daemon sends each subscription's
+    events tagged with its id, and a subscription's live messages only within the
+    credit the client has given it, so one slow subscription never holds up another.
+    """
+    context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+    context.set_details('Method not implemented!')
+    raise NotImplementedError('Method not implemented!')
+
 
 def add_SidecarServiceServicer_to_server(servicer, server):
   rpc_method_handlers = {
@@ -186,6 +202,11 @@ def add_SidecarServiceServicer_to_server(servicer, server):
           servicer.SubscribePacked,
           request_deserializer=sidecar__pb2.SubscribePackedRequest.FromString,
           response_serializer=sidecar__pb2.PackedEvent.SerializeToString,
+      ),
+      'Session': grpc.stream_stream_rpc_method_handler(
+          servicer.Session,
+          request_deserializer=sidecar__pb2.SessionRequest.FromString,
+          response_serializer=sidecar__pb2.SessionEvent.SerializeToString,
       ),
   }
   generic_handler = grpc.method_handlers_generic_handler(
