@@ -65,10 +65,11 @@ func init() {
 				"payload. Fails at once when nothing subscribes to the topic (no responders), and after --timeout\n" +
 				"(the global --timeout, 5s) when no reply came.",
 			run: runRequest},
-		{name: "RESPOND", options: map[string]optKind{"count": optInt},
-			usage: "pattern reply [--count N]", summary: "answer every request on the pattern with the reply",
+		{name: "RESPOND", options: map[string]optKind{"count": optInt, "group": optString},
+			usage: "pattern reply [--count N] [--group G]", summary: "answer every request on the pattern with the reply",
 			detail: "Each answered request prints as: topic [sequence] request -> reply. Ends after --count requests\n" +
-				"(exit 0), or at Ctrl-C. Messages without a reply address are not answered (noted on stderr).",
+				"(exit 0), or at Ctrl-C. Messages without a reply address are not answered (noted on stderr).\n" +
+				"--group G joins queue group G: responders of one group share the requests, each answered once.",
 			run: runRespond},
 		{name: "MONITOR", aliases: []string{"MON"}, usage: "[pattern]", summary: "print every message (# or the pattern) until Ctrl-C",
 			detail: "Each message prints as: time [source node] topic [sequence] payload.", run: runMonitor},

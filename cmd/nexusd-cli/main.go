@@ -191,7 +191,7 @@ Commands (any case):
   PUBLISH (PUB) topic message [--retain] [--type T] [--ttl ms] [--correlation-id ID]
   SUBSCRIBE (SUB) pattern... [--count N] [--timeout D] [--retained] [--policy P]
   REQUEST (REQ) topic message [--timeout D]
-  RESPOND pattern reply [--count N]
+  RESPOND pattern reply [--count N] [--group G]
   MONITOR (MON) [pattern]
   PUBSUB TOPICS [pattern] | NUMSUB [topic...] | RETAINED [pattern]
   MESH PEERS | STATUS | TOPOLOGY

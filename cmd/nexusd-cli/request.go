@@ -58,7 +58,7 @@ func runRespond(ctx context.Context, s *session, args []string) error {
 		return err
 	}
 	if len(pos) != 2 {
-		return fail("usage: RESPOND pattern reply [--count N] (quote a reply with spaces)")
+		return fail("usage: RESPOND pattern reply [--count N] [--group G] (quote a reply with spaces)")
 	}
 	pattern, reply := pos[0], []byte(pos[1])
 	count := o.int("count", 0)
@@ -72,7 +72,11 @@ func runRespond(ctx context.Context, s *session, args []string) error {
 	if err != nil {
 		return err
 	}
-	sub, err := c.Subscribe(ctx, []string{pattern})
+	var sopts []client.SubscribeOption
+	if o.has("group") {
+		sopts = append(sopts, client.QueueGroup(o.str("group")))
+	}
+	sub, err := c.Subscribe(ctx, []string{pattern}, sopts...)
 	if err != nil {
 		return err
 	}

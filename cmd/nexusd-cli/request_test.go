@@ -50,3 +50,33 @@ func TestRequestAndRespond(t *testing.T) {
 		t.Fatalf("RESPOND without a reply: %s", r)
 	}
 }
+
+// TestRespondersInAGroupShareTheRequests: two RESPONDs in one queue group
+// on two daemons share the requests, each answered once, turn about once
+// both are known; a bad group name is refused naming it.
+func TestRespondersInAGroupShareTheRequests(t *testing.T) {
+	p := startPair(t)
+	start(t, p.at(p.a, "RESPOND", "svc/work", "one", "--group", "workers")...)
+	start(t, p.at(p.b, "RESPOND", "svc/work", "two", "--group", "workers")...)
+	request := func() string {
+		r := cli(t, p.at(p.a, "REQUEST", "svc/work", "job", "--timeout", "10s")...)
+		return strings.TrimSpace(r.stdout)
+	}
+	// Until a's daemon has b's member (gossip), a's own member answers
+	// alone, or no one yet.
+	for deadline := time.Now().Add(10 * time.Second); request() != "two"; {
+		if time.Now().After(deadline) {
+			t.Fatal("b's responder never answered: its group membership did not reach a")
+		}
+	}
+	got := map[string]int{}
+	for range 4 {
+		got[request()]++
+	}
+	if got["one"] != 2 || got["two"] != 2 {
+		t.Fatalf("replies %v: want each responder of the group to answer 2 of 4", got)
+	}
+	if r := cli(t, p.at(p.a, "RESPOND", "svc/work", "x", "--group", "bad\x01name")...); r.code != 1 || !strings.Contains(r.stdout, "queue_group") {
+		t.Fatalf("RESPOND with a bad group: %s", r)
+	}
+}
