@@ -32,14 +32,14 @@ demo-stop:
 # test is what CI runs (.ci/run): formatting, vet, then every test with the
 # race detector, the end-to-end suite a second time on the v1 wire
 # (daemons push with --mesh-packed=false, the client library keeps to the
-# v1 calls), and the Python client's tests against real daemons. It must
+# v1 calls; without the race detector, which the first pass already had), and the Python client's tests against real daemons. It must
 # stay under 10 minutes on 2 cores. deploy/ is a
 # module of its own (Helm and the Kubernetes types stay out of the
 # daemon's): its tests lint and render the chart, check the manifests, and
 # (as root, with podman and runc) build the image and run it.
 test: fmt-check vet
 	$(GO) test -race -count=1 ./...
-	NEXUSD_E2E_WIRE=v1 $(GO) test -race -count=1 ./e2e
+	NEXUSD_E2E_WIRE=v1 $(GO) test -count=1 ./e2e
 	$(MAKE) --no-print-directory test-python
 	cd deploy && $(GO) test -count=1 ./...
 
