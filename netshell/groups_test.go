@@ -1,12 +1,10 @@
 package netshell
 
 import (
-	"net"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -101,18 +99,7 @@ func TestQueueGroupLocalFirstFlag(t *testing.T) {
 func TestQueueGroupAcrossTheMesh(t *testing.T) {
 	for _, packedOn := range []bool{true, false} {
 		t.Run("packed="+strconv.FormatBool(packedOn), func(t *testing.T) {
-			bPort := freeUDPPort(t)
-			a := startServer(t, func(o *Options) {
-				o.Peers = []string{"127.0.0.1:" + strconv.Itoa(bPort)}
-				o.BeaconInterval = 20 * time.Millisecond
-			})
-			_, aPort, _ := net.SplitHostPort(a.s.Addrs().Discovery)
-			b := startServer(t, func(o *Options) {
-				o.McastPort = bPort
-				o.Peers = []string{"127.0.0.1:" + aPort}
-				o.BeaconInterval = 20 * time.Millisecond
-				o.MeshPacked = packedOn
-			})
+			a, b := startPeers(t, func(o *Options) { o.MeshPacked = packedOn })
 			ctx := ctx5(t)
 			req := &sidecarpb.SubscribeRequest{Topics: []string{"jobs/#"}, QueueGroup: "workers"}
 			ma, err := a.app.Subscribe(ctx, req)

@@ -23,17 +23,7 @@ import (
 // Two daemons on loopback: what one publishes reaches the other's
 // subscriber over PushPacked, with the ids the publisher's daemon gave.
 func TestTwoDaemonsDeliverOverPushPacked(t *testing.T) {
-	bPort := freeUDPPort(t)
-	a := startServer(t, func(o *Options) {
-		o.Peers = []string{"127.0.0.1:" + strconv.Itoa(bPort)}
-		o.BeaconInterval = 20 * time.Millisecond
-	})
-	_, aPort, _ := net.SplitHostPort(a.s.Addrs().Discovery)
-	b := startServer(t, func(o *Options) {
-		o.McastPort = bPort
-		o.Peers = []string{"127.0.0.1:" + aPort}
-		o.BeaconInterval = 20 * time.Millisecond
-	})
+	a, b := startPeers(t, nil)
 	ctx := ctx5(t)
 	sub, err := a.app.Subscribe(ctx, &sidecarpb.SubscribeRequest{Topics: []string{"p/#"}})
 	if err != nil {
@@ -236,4 +226,25 @@ func TestARecordTheNodeRefusesIsNamedInTheBatchAck(t *testing.T) {
 	if _, err := st.Recv(); err != io.EOF {
 		t.Fatalf("after CloseSend: %v, want the stream to end cleanly", err)
 	}
+}
+
+// startPeers starts two daemons on loopback that find each other as seeds
+// (beacons every 20 ms); mod, when set, adjusts b's options.
+func startPeers(t *testing.T, mod func(*Options)) (a, b *testServer) {
+	t.Helper()
+	bPort := freeUDPPort(t)
+	a = startServer(t, func(o *Options) {
+		o.Peers = []string{"127.0.0.1:" + strconv.Itoa(bPort)}
+		o.BeaconInterval = 20 * time.Millisecond
+	})
+	_, aPort, _ := net.SplitHostPort(a.s.Addrs().Discovery)
+	b = startServer(t, func(o *Options) {
+		o.McastPort = bPort
+		o.Peers = []string{"127.0.0.1:" + aPort}
+		o.BeaconInterval = 20 * time.Millisecond
+		if mod != nil {
+			mod(o)
+		}
+	})
+	return a, b
 }

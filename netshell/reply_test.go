@@ -1,11 +1,9 @@
 package netshell
 
 import (
-	"net"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -118,18 +116,7 @@ func TestReplyToFromPublishToSubscriber(t *testing.T) {
 func TestInboxMessagesCrossTheMesh(t *testing.T) {
 	for _, packedOn := range []bool{true, false} {
 		t.Run("packed="+strconv.FormatBool(packedOn), func(t *testing.T) {
-			bPort := freeUDPPort(t)
-			a := startServer(t, func(o *Options) {
-				o.Peers = []string{"127.0.0.1:" + strconv.Itoa(bPort)}
-				o.BeaconInterval = 20 * time.Millisecond
-			})
-			_, aPort, _ := net.SplitHostPort(a.s.Addrs().Discovery)
-			b := startServer(t, func(o *Options) {
-				o.McastPort = bPort
-				o.Peers = []string{"127.0.0.1:" + aPort}
-				o.BeaconInterval = 20 * time.Millisecond
-				o.MeshPacked = packedOn
-			})
+			a, b := startPeers(t, func(o *Options) { o.MeshPacked = packedOn })
 			ctx := ctx5(t)
 			inbox := "_inbox/" + a.s.ID() + "/c1/"
 			sub, err := a.app.Subscribe(ctx, &sidecarpb.SubscribeRequest{Topics: []string{inbox + "#"}})

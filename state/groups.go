@@ -156,19 +156,9 @@ func (n *Node) groupEntries() []GroupMembers {
 
 func cmpGroupMembers(a, b GroupMembers) int {
 	if a.Pattern != b.Pattern {
-		return cmpStr(a.Pattern, b.Pattern)
+		return strings.Compare(a.Pattern, b.Pattern)
 	}
-	return cmpStr(a.Group, b.Group)
-}
-
-func cmpStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return strings.Compare(a.Group, b.Group)
 }
 
 // stateHash is the topic-state hash of sorted patterns and group entries.
@@ -214,13 +204,13 @@ func (n *Node) rebuildRemoteGroups() {
 		}
 	}
 	slices.SortStableFunc(g.remote, func(a, b remoteGroup) int {
-		if c := cmpStr(a.Group, b.Group); c != 0 {
+		if c := strings.Compare(a.Group, b.Group); c != 0 {
 			return c
 		}
-		if c := cmpStr(a.p.id, b.p.id); c != 0 {
+		if c := strings.Compare(a.p.id, b.p.id); c != 0 {
 			return c
 		}
-		return cmpStr(a.Pattern, b.Pattern)
+		return strings.Compare(a.Pattern, b.Pattern)
 	})
 	if len(g.remote) == 0 {
 		g.remote = nil
@@ -260,10 +250,10 @@ func (n *Node) localMembers(topic string) []*subscription {
 		}
 	})
 	slices.SortFunc(out, func(a, b *subscription) int {
-		if c := cmpStr(a.group, b.group); c != 0 {
+		if c := strings.Compare(a.group, b.group); c != 0 {
 			return c
 		}
-		return cmpStr(a.id, b.id)
+		return strings.Compare(a.id, b.id)
 	})
 	return out
 }
