@@ -213,8 +213,13 @@ test-python:
 	  echo "test-python: SKIPPED: unshare -n is refused here (no CAP_SYS_ADMIN?); the tests run daemons only in a private network namespace"; \
 	  exit 0; \
 	fi; \
-	'$(PYTHON)' -c 'import grpc, google.protobuf, pytest' 2>/dev/null || { \
-	  echo "test-python: $(PYTHON) lacks grpc, protobuf or pytest (apt-get install python3-grpcio python3-grpc-tools python3-pytest)"; exit 1; }; \
+	if ! '$(PYTHON)' -c 'import grpc, google.protobuf, pytest' 2>/dev/null; then \
+	  if [ "$${CI:-}" = true ]; then \
+	    echo "test-python: $(PYTHON) lacks grpc, protobuf or pytest (apt-get install python3-grpcio python3-grpc-tools python3-pytest)"; exit 1; \
+	  fi; \
+	  echo "test-python: SKIPPED: $(PYTHON) lacks grpc, protobuf or pytest; apt-get install python3-grpcio python3-grpc-tools python3-pytest to run the Python client's tests (CI installs them, and fails without them)"; \
+	  exit 0; \
+	fi; \
 	bin="$${NEXUSD_BIN:-}"; \
 	if [ -z "$$bin" ]; then \
 	  tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; bin="$$tmp/nexusd"; \
