@@ -9,6 +9,9 @@ import (
 	"strings"
 	"unsafe"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/nexusd/nexusd/internal/packed"
 	"github.com/nexusd/nexusd/state"
 )
@@ -128,4 +131,17 @@ func packRecord(r *packed.Record, e *state.Envelope, split *packed.IDSplitter) e
 		r.ID = e.ID
 	}
 	return nil
+}
+
+// frameRefused is the status that ends a stream on a frame the decoder
+// refused, naming the record and the fault, then detail: RESOURCE_EXHAUSTED
+// when the frame is well formed but over a limit, INVALID_ARGUMENT
+// otherwise.
+func frameRefused(err error, detail string) error {
+	code := codes.InvalidArgument
+	var pe *packed.Error
+	if errors.As(err, &pe) && pe.Limit {
+		code = codes.ResourceExhausted
+	}
+	return status.Error(code, err.Error()+detail)
 }

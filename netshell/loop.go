@@ -292,6 +292,9 @@ func (l *loop) tick() {
 	}
 	clear(l.scratch)
 	l.flushOuts()
+	if l.pressure.backed.Load() { // timers rest links and remove peers
+		l.pressure.set(l.node.PeersBackedUp())
+	}
 }
 
 func (l *loop) handle(in input) {
@@ -310,7 +313,20 @@ func (l *loop) handle(in input) {
 		l.step(now, ev, in.reply)
 	}
 	l.flushOuts()
-	l.pressure.set(l.node.PeersBackedUp())
+	if l.pressure.backed.Load() || isPublish(in.ev) {
+		l.pressure.set(l.node.PeersBackedUp())
+	}
+}
+
+// isPublish reports whether ev is a local publish: only those fill links
+// (what a peer's state fetch adds is small), so while no link is backed
+// up the loop asks the node again only after one.
+func isPublish(ev state.Event) bool {
+	switch ev.(type) {
+	case *state.Published, *state.PublishedBatch:
+		return true
+	}
+	return false
 }
 
 func (l *loop) step(now state.Instant, ev state.Event, reply replier) {

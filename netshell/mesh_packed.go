@@ -1,11 +1,7 @@
 package netshell
 
 import (
-	"errors"
-
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/nexusd/nexusd/internal/packed"
 	"github.com/nexusd/nexusd/proto/meshpb"
@@ -28,7 +24,7 @@ func (s *meshServer) PushPacked(stream grpc.BidiStreamingServer[meshpb.PackedPus
 			}
 			envs, err := fr.envelopes(p.GetFrame())
 			if err != nil {
-				return nil, 0, pushFrameStatus(err)
+				return nil, 0, frameRefused(err, "")
 			}
 			return envs, p.GetSentAtMs(), nil
 		},
@@ -45,17 +41,4 @@ func (s *meshServer) PushPacked(stream grpc.BidiStreamingServer[meshpb.PackedPus
 func pushFrameLimits(o *Options) packed.Limits {
 	frame := maxMessageBytes(o) - 32
 	return packed.Limits{MaxFrameBytes: frame, MaxPayloadBytes: frame}
-}
-
-// pushFrameStatus is the status that ends a stream on a frame the decoder
-// refused.
-func pushFrameStatus(err error) error {
-	var fe *packed.Error
-	switch {
-	case errors.As(err, &fe) && fe.Limit:
-		return status.Error(codes.ResourceExhausted, fe.Error())
-	case errors.As(err, &fe):
-		return status.Error(codes.InvalidArgument, fe.Error())
-	}
-	return status.Error(codes.InvalidArgument, err.Error())
 }

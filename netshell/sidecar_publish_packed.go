@@ -201,19 +201,12 @@ func publishOnly(r *packed.Record) error {
 	return &state.Error{Code: state.Invalid, Msg: fmt.Sprintf("record on %q carries %s: the daemon sets it; leave it out", r.Topic, what)}
 }
 
-// frameStatus is the status that ends a stream whose frame was refused;
-// first is the stream index of the frame's first record.
+// frameStatus is the status that ends a PublishPacked stream whose frame
+// was refused; first is the stream index of the frame's first record.
 func frameStatus(first uint64, err error) error {
 	var pe *packed.Error
-	if !errors.As(err, &pe) {
-		return status.Error(codes.InvalidArgument, err.Error())
+	if errors.As(err, &pe) && pe.Record >= 0 {
+		return frameRefused(err, fmt.Sprintf(" (stream record %d); no record of this frame was taken", first+uint64(pe.Record)))
 	}
-	code := codes.InvalidArgument
-	if pe.Limit {
-		code = codes.ResourceExhausted
-	}
-	if pe.Record >= 0 {
-		return status.Errorf(code, "%v (stream record %d); no record of this frame was taken", err, first+uint64(pe.Record))
-	}
-	return status.Errorf(code, "%v; no record of this frame was taken", err)
+	return frameRefused(err, "; no record of this frame was taken")
 }
