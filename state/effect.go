@@ -206,7 +206,8 @@ func (e *AddressConflict) String() string {
 	return fmt.Sprintf("address-conflict peer=%s at=%s claimed=%s", short(e.Peer), e.Addr, e.Claimed)
 }
 func (e *Push) String() string {
-	return fmt.Sprintf("push call=%d peer=%s %s", e.Call, short(e.Peer), e.Msg.Envelope.String())
+	env := e.Envelope()
+	return fmt.Sprintf("push call=%d peer=%s %s", e.Call, short(e.Peer), env.String())
 }
 func (e *ClosePeer) String() string { return fmt.Sprintf("close-peer peer=%s", short(e.Peer)) }
 func (e *ReportGap) String() string {

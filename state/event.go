@@ -308,6 +308,9 @@ func (e *PublishedBatch) String() string {
 }
 
 func (e *Subscribed) String() string {
+	if e.Group != "" {
+		return fmt.Sprintf("subscribe stream=%d %s credit=%d group=%s", e.Stream, strings.Join(e.Patterns, ","), e.Credit, e.Group)
+	}
 	return fmt.Sprintf("subscribe stream=%d %s credit=%d", e.Stream, strings.Join(e.Patterns, ","), e.Credit)
 }
 

@@ -1,6 +1,9 @@
 package state
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Envelope is a message as it travels between nodes (the mesh's
 // MessageEnvelope, without the proto).
@@ -23,7 +26,17 @@ type Envelope struct {
 }
 
 func (e *Envelope) String() string {
-	return fmt.Sprintf("%s#%d from=%s id=%s %dB", e.Topic, e.SourceSeq, short(e.Source), short(e.ID), len(e.Payload))
+	s := fmt.Sprintf("%s#%d from=%s id=%s %dB", e.Topic, e.SourceSeq, short(e.Source), short(e.ID), len(e.Payload))
+	if e.PrevSeq > 0 {
+		s += fmt.Sprintf(" prev=%d", e.PrevSeq)
+	}
+	if e.SyncOnly {
+		s += " sync-only"
+	}
+	if len(e.QueueGroups) > 0 {
+		s += " groups=" + strings.Join(e.QueueGroups, ",")
+	}
+	return s
 }
 
 // Message is an Envelope as one node holds it: numbered for its topic on
