@@ -25,7 +25,7 @@ type groupOracle struct {
 	since   map[string]time.Duration          // group -> when its latest member joined
 	learned map[string]map[string][]knownSpan // member -> publisher node id -> when it knew the member
 	home    map[string]string                 // member -> the instance it joined on
-	pushed  map[msgKey][]string               // message -> nodes a push of it named groups for
+	pushed  map[groupMsg][]string             // (message, group) -> nodes a push of it named the group for
 	ttl     map[msgKey]bool                   // messages published with a TTL
 }
 
@@ -38,7 +38,7 @@ func (g *groupOracle) init() {
 		g.since = map[string]time.Duration{}
 		g.learned = map[string]map[string][]knownSpan{}
 		g.home = map[string]string{}
-		g.pushed = map[msgKey][]string{}
+		g.pushed = map[groupMsg][]string{}
 		g.ttl = map[msgKey]bool{}
 	}
 }
@@ -92,8 +92,11 @@ func (w *World) noteExpiring(sn *simNode, topic string) {
 func (w *World) notePushedForGroups(e *state.Push) {
 	w.groups.init()
 	k := msgKey{e.Msg.Source, e.Msg.Topic, e.Msg.SourceSeq}
-	if !slices.Contains(w.groups.pushed[k], e.Peer) {
-		w.groups.pushed[k] = append(w.groups.pushed[k], e.Peer)
+	for _, g := range e.Groups {
+		gk := groupMsg{k, g}
+		if !slices.Contains(w.groups.pushed[gk], e.Peer) {
+			w.groups.pushed[gk] = append(w.groups.pushed[gk], e.Peer)
+		}
 	}
 }
 
@@ -170,11 +173,11 @@ func (w *World) CheckGroup(name string) (GroupReport, error) {
 		case len(to) > 1:
 			r.Twice = append(r.Twice, fmt.Sprintf("%s to %s", k, strings.Join(to, "+")))
 		case len(to) == 1:
-		case w.diedWith(k), w.memberDied(members, k, p):
+		case w.diedWith(groupMsg{k, name}), w.memberDied(members, k, p):
 			r.Died++
-		case w.publisherDied(members, k):
+		case w.publisherDied(groupMsg{k, name}):
 			r.PubDied++
-		case w.declaredLost(k):
+		case w.declaredLost(groupMsg{k, name}):
 			r.Gap++
 		case w.groups.ttl[k]:
 			r.Expiring++
@@ -209,9 +212,15 @@ func (w *World) memberDied(members []*client, k msgKey, p *published) bool {
 	return false
 }
 
-// diedWith reports whether a push of k for a group went to a node that is
-// down, or whose incarnation is gone.
-func (w *World) diedWith(k msgKey) bool {
+// groupMsg is a message as chosen for one queue group.
+type groupMsg struct {
+	msgKey
+	group string
+}
+
+// diedWith reports whether a push of k for its group went to a node that
+// is down, or whose incarnation is gone.
+func (w *World) diedWith(k groupMsg) bool {
 	for _, id := range w.groups.pushed[k] {
 		if sn := w.nodeByID(id); sn == nil || !sn.up {
 			return true
@@ -221,24 +230,26 @@ func (w *World) diedWith(k msgKey) bool {
 }
 
 // publisherDied reports whether k's publisher (that incarnation) is gone
-// and k reached none of the members' nodes: it died with its publisher.
-func (w *World) publisherDied(members []*client, k msgKey) bool {
+// and k reached no node a push of it named its group for: it died with
+// its publisher. (A member's node that k reached for its ordinary
+// subscriptions, or for another group, was not chosen for this group.)
+func (w *World) publisherDied(k groupMsg) bool {
 	if sn := w.nodeByID(k.source); sn != nil && sn.up {
 		return false
 	}
-	for _, c := range members {
-		if _, ok := w.oracle.arrived[w.groups.home[c.name]][k]; ok {
+	for _, id := range w.groups.pushed[k] {
+		if _, ok := w.oracle.arrived[id][k.msgKey]; ok {
 			return false
 		}
 	}
 	return true
 }
 
-// declaredLost reports whether a node k was pushed to for a group declared
-// it lost.
-func (w *World) declaredLost(k msgKey) bool {
+// declaredLost reports whether a node k was pushed to for its group
+// declared it lost.
+func (w *World) declaredLost(k groupMsg) bool {
 	for _, id := range w.groups.pushed[k] {
-		if g, ok := w.oracle.gapAt(id, k); ok && g.lost {
+		if g, ok := w.oracle.gapAt(id, k.msgKey); ok && g.lost {
 			return true
 		}
 	}
