@@ -155,7 +155,7 @@ func (n *Node) holdFull(env *Envelope) bool {
 	if env.SourceSeq <= s.last {
 		return false
 	}
-	wouldHold := (len(s.held) > 0 && env.SourceSeq > s.held[0].SourceSeq) || claimedPrev(s, env.SourceSeq, env.PrevSeq) > s.last
+	wouldHold := (len(s.held) > 0 && env.SourceSeq > s.held[0].SourceSeq) || n.claimedPrev(s, env.SourceSeq, env.PrevSeq) > s.last
 	return wouldHold && (full || len(s.held) >= n.cfg.RepairHoldLimit)
 }
 
@@ -166,14 +166,25 @@ func (n *Node) unhold(m *Message)    { n.charge(memHeld, -m.cost()) }
 // claimedPrev is the predecessor a message names, as its stream reads it:
 // an impossible claim is none, and none beyond the next number means the
 // source forgot what it sent us, so everything since may be ours.
-func claimedPrev(s *inStream, seq, prev uint64) uint64 {
+func (n *Node) claimedPrev(s *inStream, seq, prev uint64) uint64 {
 	if prev >= seq {
 		prev = 0 // a claim that cannot be true is no claim
 	}
-	if prev == 0 && s != nil && !s.fromStart && seq > s.last+1 {
+	if prev == 0 && s != nil && !s.fromStart && seq > s.last+1 && n.wantsPlain(s.key.topic) {
 		prev = seq - 1
 	}
 	return prev
+}
+
+// wantsPlain reports whether an ordinary subscription here, not a queue
+// group member, matches topic. Only such a subscription can have missed
+// what a source published while it had forgotten us: a source chooses a
+// group member only among the peers it knows, so what it published for
+// groups meanwhile went to members elsewhere (§4.5).
+func (n *Node) wantsPlain(topic string) bool {
+	found := false
+	n.localRoutes.match(topic, func(s *subscription) { found = found || s.group == "" })
+	return found
 }
 
 // sequenceRemote delivers a numbered remote message in order, or holds it
@@ -219,7 +230,7 @@ func (n *Node) sequence(s *inStream, m *Message) {
 		s = n.newStream(k, seq-1)
 	case prev == 0 && s.fromStart:
 		s.fromStart = false // this one is the first it sent us
-	case prev == 0 && seq > s.last+1:
+	case prev == 0 && seq > s.last+1 && n.wantsPlain(m.Topic):
 		// The source forgot what it sent us; what we missed may be ours.
 		prev = seq - 1
 	}
