@@ -33,11 +33,10 @@ const maxInternedNames = 4096
 // read from it. Every record must have a source (a push comes from the
 // instance that numbered the message, or relays one that has one).
 //
-// The envelopes own their bytes. Aliasing the frame would be safe from
-// reuse (the codec, internal/vtcodec, copies a received PackedPush's frame
-// out of gRPC's pooled buffer into a slice of its own that nothing writes
-// again), but one message kept long (a retained value, the newest of a
-// quiet topic in its ring) would then hold its whole frame, bytes no store
+// The envelopes own their bytes: the frame is gRPC's receive buffer,
+// decoded in place (held, received_frames.go) and given back once they are made;
+// and one message kept long (a retained value, the newest of a quiet
+// topic in its ring) would otherwise hold its whole frame, bytes no store
 // of the node counts. So each record costs one allocation holding its id,
 // payload and strings, and topics and sources are interned per stream.
 func (fr *pushFrameReader) envelopes(frame []byte) ([]state.Envelope, error) {

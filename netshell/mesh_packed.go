@@ -16,17 +16,19 @@ import (
 // RESOURCE_EXHAUSTED for a well-formed frame past a limit.
 func (s *meshServer) PushPacked(stream grpc.BidiStreamingServer[meshpb.PackedPush, meshpb.BatchAck]) error {
 	fr := pushFrameReader{dec: packed.Decoder{Limits: s.frames}}
+	var p held[meshpb.PackedPush, *meshpb.PackedPush]
+	defer p.release()
 	return s.servePush(stream.Context(),
 		func() ([]state.Envelope, int64, error) {
-			p, err := stream.Recv()
-			if err != nil {
+			if err := stream.RecvMsg(&p); err != nil {
 				return nil, 0, err
 			}
-			envs, err := fr.envelopes(p.GetFrame())
+			defer p.release() // the envelopes own their bytes
+			envs, err := fr.envelopes(p.msg().GetFrame())
 			if err != nil {
 				return nil, 0, frameRefused(err, "")
 			}
-			return envs, p.GetSentAtMs(), nil
+			return envs, p.msg().GetSentAtMs(), nil
 		},
 		batchAcks(stream.Send))
 }

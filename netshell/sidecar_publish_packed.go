@@ -73,12 +73,15 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 	var topics []string // the frame's topic table, as strings of their own
 	var received uint64
 	var refused []publishAnswer // req: the record's index in its frame, then its id
+	var f held[sidecarpb.PackedFrame, *sidecarpb.PackedFrame]
+	defer f.release()
+	var copies arena
 	for {
-		f, err := stream.Recv()
-		if err != nil {
+		f.release() // the last frame's records are copied out
+		if err := stream.RecvMsg(&f); err != nil {
 			return err
 		}
-		if err := dec.Reset(f.GetFrame()); err != nil {
+		if err := dec.Reset(f.msg().GetFrame()); err != nil {
 			return frameStatus(received, err)
 		}
 		n := dec.Count()
@@ -103,7 +106,7 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 		}
 		// The frame's bytes are what its records hold of the budget: each
 		// topic is one string per frame, and payloads are copied out.
-		cost := len(f.GetFrame()) + n*packedRecordCost
+		cost := len(f.msg().GetFrame()) + n*packedRecordCost
 		if err := room.take(ctx, cost); err != nil {
 			return err
 		}
@@ -120,15 +123,24 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 				refused = append(refused, publishAnswer{req: uint64(i), err: err})
 				continue
 			}
+			// Copied out of the frame, which goes back to gRPC's pool: a
+			// retained value alone (it may be kept for good), the rest
+			// into shared chunks (received_frames.go).
+			var payload []byte
+			if r.Retain {
+				payload = append([]byte(nil), r.Payload...)
+			} else {
+				payload = copies.bytes(r.Payload)
+			}
 			ev.Pubs = append(ev.Pubs, state.Published{
 				Req:         base + uint64(len(ev.Pubs)),
 				Topic:       topics[r.TopicIndex],
-				Payload:     append([]byte(nil), r.Payload...),
-				ContentType: strings.Clone(r.ContentType),
+				Payload:     payload,
+				ContentType: copies.string(r.ContentType),
 				Retain:      r.Retain,
-				Correlation: strings.Clone(r.Correlation),
+				Correlation: copies.string(r.Correlation),
 				TTLMs:       r.TTLMs,
-				ReplyTo:     strings.Clone(r.ReplyTo),
+				ReplyTo:     copies.string(r.ReplyTo),
 			})
 		}
 		var order []uint32

@@ -11,8 +11,8 @@
 // It may not decode into memory it does not own: UnmarshalVT copies every
 // string and byte slice out of the received frame, because gRPC recycles
 // that frame's buffer (internal/bufpool) as soon as Unmarshal returns. The
-// generated UnmarshalVTUnsafe, whose fields alias the frame, is for code
-// that owns the buffer it decodes.
+// generated UnmarshalVTUnsafe, whose fields alias the frame, is for a
+// Holder, which takes a reference to the buffer and frees it itself.
 package vtcodec
 
 import (
@@ -97,9 +97,26 @@ func marshalSized(m Message, b []byte) error {
 	return nil
 }
 
+// Holder is a message that decodes in place, its byte fields aliasing
+// the received buffer, and keeps that buffer until it is done with it
+// (then it calls Free): a frame read once, right after it arrives, is not
+// copied first. On error the codec frees the buffer; on success it is the
+// holder's.
+type Holder interface {
+	UnmarshalHeld(buf mem.Buffer) error
+}
+
 // Unmarshal decodes data into v, which it resets first as proto.Unmarshal
-// does. Nothing in v refers to data afterwards.
+// does. Nothing in v refers to data afterwards, unless v is a Holder.
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
+	if h, ok := v.(Holder); ok {
+		buf := data.MaterializeToBuffer(buffers) // a reference of its own: data is freed when this returns
+		if err := h.UnmarshalHeld(buf); err != nil {
+			buf.Free()
+			return err
+		}
+		return nil
+	}
 	m, ok := v.(Message)
 	if !ok {
 		return protobufGo.Unmarshal(data, v)

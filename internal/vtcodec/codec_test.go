@@ -129,3 +129,59 @@ func TestMarshalReportsAMessageThatChangedSize(t *testing.T) {
 		t.Fatalf("err = %v, want %v", err, boom)
 	}
 }
+
+// held is a Holder: it keeps the buffer it decoded in place.
+type held struct {
+	buf  mem.Buffer
+	data []byte
+	fail bool
+}
+
+func (h *held) UnmarshalHeld(buf mem.Buffer) error {
+	if h.fail {
+		return errors.New("held: bad input")
+	}
+	src := buf.ReadOnlyData()
+	_, _, n := protowire.ConsumeTag(src)
+	h.data, _ = protowire.ConsumeBytes(src[n:])
+	h.buf = buf
+	return nil
+}
+
+// countingPool records the buffers returned to it.
+type countingPool struct{ put int }
+
+func (p *countingPool) Get(n int) *[]byte { b := make([]byte, n); return &b }
+func (p *countingPool) Put(*[]byte)       { p.put++ }
+
+func TestHolderDecodesInPlaceAndKeepsTheBufferUntilItFreesIt(t *testing.T) {
+	payload := bytes.Repeat([]byte("payload "), 512) // pooled: gRPC pools what is over 1 KiB
+	frame := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), payload)
+	for _, fail := range []bool{false, true} {
+		pool := &countingPool{}
+		b := append([]byte(nil), frame...)
+		data := mem.BufferSlice{mem.NewBuffer(&b, pool)}
+		h := &held{fail: fail}
+		err := Codec{}.Unmarshal(data, h)
+		data.Free() // as gRPC does once Unmarshal returns
+		if fail {
+			if err == nil || pool.put != 1 {
+				t.Fatalf("failed decode: err %v, %d buffers returned; want the error and the buffer freed", err, pool.put)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pool.put != 0 {
+			t.Fatal("the buffer went back to its pool while the holder still reads it")
+		}
+		if !bytes.Equal(h.data, payload) || &h.data[0] != &b[len(b)-len(payload)] {
+			t.Fatalf("decoded %d bytes, not the payload in place", len(h.data))
+		}
+		h.buf.Free()
+		if pool.put != 1 {
+			t.Fatalf("%d buffers returned after the holder freed it, want 1", pool.put)
+		}
+	}
+}
