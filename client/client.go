@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/nexusd/nexusd/internal/bufpool"
+	"github.com/nexusd/nexusd/internal/sockbuf"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
 )
 
@@ -40,7 +41,7 @@ var buffers = bufpool.New()
 const (
 	transportWindowBytes = 16 << 20
 	transportBufferBytes = 1 << 20
-	socketBufferBytes    = 4 << 20 // a Unix socket's send and receive buffers (the kernel caps them)
+	socketBufferBytes    = 4 << 20 // a Unix socket's send and receive buffers (see dialTarget)
 )
 
 // instanceHeader names the daemon run that answered a call; the daemon
@@ -294,8 +295,7 @@ func (c *Client) dial(ctx context.Context, addr string) (net.Conn, error) {
 	default:
 		c.setState(StateReconnecting, n, c.loadLastErr())
 	}
-	network, address := splitTarget(addr)
-	conn, err := (&net.Dialer{}).DialContext(ctx, network, address)
+	conn, err := dialTarget(ctx, addr)
 	if err != nil {
 		c.lastErr.Store(&err)
 		c.log.Debug("nexusd: connection attempt failed", "addr", addr, "attempt", n, "err", err)
@@ -304,20 +304,24 @@ func (c *Client) dial(ctx context.Context, addr string) (net.Conn, error) {
 		}
 		return nil, err
 	}
-	tuneSocket(conn)
 	noAnswer := errNoAnswer
 	c.lastErr.Store(&noAnswer) // until the connection is up, or the TLS handshake says more
 	return conn, nil
 }
 
-// tuneSocket gives a Unix socket connection socketBufferBytes both ways,
-// as the daemon's side does: the default holds a few frames, and a batch
-// stream should not wait at each. Best effort.
-func tuneSocket(conn net.Conn) {
-	if u, ok := conn.(*net.UnixConn); ok {
-		_ = u.SetReadBuffer(socketBufferBytes)
-		_ = u.SetWriteBuffer(socketBufferBytes)
+// dialTarget connects to what gRPC hands the client's dialer (see
+// splitTarget). A Unix socket connection gets socketBufferBytes both ways,
+// as the daemon's side does: the default holds less than a packed frame,
+// and a batch stream should not wait on the reader at each. Best effort:
+// past net.core.{w,r}mem_max only with CAP_NET_ADMIN. TCP is left as the
+// system makes it.
+func dialTarget(ctx context.Context, addr string) (net.Conn, error) {
+	network, address := splitTarget(addr)
+	conn, err := (&net.Dialer{}).DialContext(ctx, network, address)
+	if u, ok := conn.(*net.UnixConn); ok && err == nil {
+		_ = sockbuf.Grow(u, socketBufferBytes)
 	}
+	return conn, err
 }
 
 func (c *Client) loadLastErr() error {

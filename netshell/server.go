@@ -359,6 +359,7 @@ func (s *Server) bind() (*listeners, error) {
 			return ls, err
 		}
 		s.addrs.AppSocket = o.AppSocket
+		logAppSocketBuffers(s.log)
 	}
 	if o.HTTPAddr != "" {
 		if ls.http, err = net.Listen("tcp", o.HTTPAddr); err != nil {

@@ -153,21 +153,3 @@ func lookupOwner(spec string) (uid, gid int, err error) {
 	}
 	return uid, gid, nil
 }
-
-// appSocketBuffer is each app socket connection's send and receive buffer.
-// A Unix socket's default (about 200 KiB) holds a few frames; 4 MiB lets
-// a batch stream run without waiting on the reader at every frame. The
-// kernel caps it at net.core.wmem_max and rmem_max.
-const appSocketBuffer = 4 << 20
-
-// bufferedListener gives every connection it accepts appSocketBuffer.
-type bufferedListener struct{ net.Listener }
-
-func (l bufferedListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if u, ok := c.(*net.UnixConn); ok && err == nil {
-		_ = u.SetReadBuffer(appSocketBuffer) // best effort: the default still works
-		_ = u.SetWriteBuffer(appSocketBuffer)
-	}
-	return c, err
-}
