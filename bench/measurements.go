@@ -11,7 +11,8 @@ type measurement struct {
 	quick  bool // part of the quick pass (make bench)
 	rows   []string
 	fn     func(sys system, name, bin string, dur time.Duration) (map[string]float64, error)
-	nodes  int // servers to start; 0: the function starts its own
+	nodes  int  // servers to start; 0: the function starts its own
+	socket bool // nexusd's clients reach it on its --app-socket, not TCP
 }
 
 func tp(pubNode, subNode, subs int, mode string, callers, batch int) func(system, string, string, time.Duration) (map[string]float64, error) {
@@ -51,6 +52,9 @@ var measurements = []*measurement{
 	// The packed path (packed.go): PublishPacked with natural batching and
 	// SubscribePacked; NATS as in the v1 rows above, the relay n/a.
 	{id: "local-1to1-packed", unit: "msg/s", higher: true, quick: true, nodes: 1, fn: packedTP(0, 0)},
+	// The same over the daemon's Unix socket (--app-socket), whose
+	// connections both ends give 4 MiB buffers; NATS over TCP as above.
+	{id: "local-1to1-packed-socket", unit: "msg/s", higher: true, quick: true, nodes: 1, socket: true, fn: packedTP(0, 0)},
 	{id: "cross-node-packed", unit: "msg/s", higher: true, quick: true, nodes: 2, fn: packedTP(0, 1)},
 	{id: "latency-10k-packed", unit: "µs", rows: percentiles, quick: true, nodes: 1, fn: packedLat(10000)},
 	{id: "latency-50k-packed", unit: "µs", rows: percentiles, nodes: 1, fn: packedLat(50000)},
@@ -105,6 +109,9 @@ func (m *measurement) run(sysName, bin string, dur time.Duration) (map[string]fl
 	sys, err := newSystem(sysName, bin)
 	if err != nil {
 		return nil, err
+	}
+	if ns, ok := sys.(*nexusdSys); ok && m.socket {
+		ns.socket = true
 	}
 	if m.nodes > 0 {
 		if err := sys.start(m.nodes); err != nil {

@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/nexusd/nexusd/internal/sockbuf"
 	pb "github.com/nexusd/nexusd/proto/sidecarpb"
 )
 
@@ -57,11 +60,13 @@ func newSystem(name, nexusdPath string) (system, error) {
 // --- nexusd: the real daemon binary, seeds only, on loopback ---
 
 type nexusdSys struct {
-	bin   string
-	extra []string // flags every daemon gets
-	procs []*proc
-	apps  []string
-	conns []*grpc.ClientConn
+	bin    string
+	extra  []string // flags every daemon gets
+	socket bool     // clients dial each daemon's --app-socket
+	dirs   []string // the sockets' directories, removed at stop
+	procs  []*proc
+	apps   []string
+	conns  []*grpc.ClientConn
 }
 
 func (s *nexusdSys) start(nodes int) error {
@@ -75,6 +80,17 @@ func (s *nexusdSys) start(nodes int) error {
 			"--app-port", strconv.Itoa(app), "--bind", "127.0.0.1", "--advertise-addr", "127.0.0.1",
 			"--http-addr", "off", "--log-level", "ERROR"}
 		args = append(args, s.extra...)
+		addr := fmt.Sprintf("127.0.0.1:%d", app)
+		if s.socket {
+			dir, err := os.MkdirTemp("", "nexusd-bench-")
+			if err != nil {
+				return err
+			}
+			s.dirs = append(s.dirs, dir)
+			path := filepath.Join(dir, "app.sock")
+			args = append(args, "--app-socket", path)
+			addr = "unix://" + path
+		}
 		if nodes > 1 {
 			var seeds string
 			for j := range nodes {
@@ -89,11 +105,15 @@ func (s *nexusdSys) start(nodes int) error {
 			return err
 		}
 		s.procs = append(s.procs, p)
-		s.apps = append(s.apps, fmt.Sprintf("127.0.0.1:%d", app))
+		s.apps = append(s.apps, addr)
 	}
 	for i, addr := range s.apps {
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+		opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64 << 20))}
+		if s.socket {
+			opts = append(opts, grpc.WithContextDialer(dialSocket))
+		}
+		conn, err := grpc.NewClient(addr, opts...)
 		if err != nil {
 			return err
 		}
@@ -115,6 +135,9 @@ func (s *nexusdSys) stop() {
 	}
 	for _, p := range s.procs {
 		p.stop()
+	}
+	for _, d := range s.dirs {
+		os.RemoveAll(d)
 	}
 }
 
@@ -472,4 +495,16 @@ func (s *nexusdSys) attach(app string) error {
 	}
 	s.conns = append(s.conns, conn)
 	return nil
+}
+
+// dialSocket dials a daemon's app socket ("unix:///path", as gRPC hands it
+// over: the path) with the 4 MiB buffers the Go client library gives it.
+func dialSocket(ctx context.Context, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", strings.TrimPrefix(addr, "unix://"))
+	if err != nil {
+		return nil, err
+	}
+	_ = sockbuf.Grow(c.(*net.UnixConn), 4<<20)
+	return c, nil
 }
