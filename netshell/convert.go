@@ -309,6 +309,29 @@ func streamSizes(o *Options, maxBatch int32) (window, batch int) {
 }
 
 // publishInto fills e from p, so a batch can fill a slab of events.
+// copyPublish is publishInto for a request decoded in place in a buffer
+// that goes back to gRPC (held): its bytes are copied out, the topic is
+// given as a copy of its own (shared by a run of one topic), a retained
+// payload is copied alone and the rest into shared chunks.
+func copyPublish(e *state.Published, req uint64, p *sidecarpb.PublishRequest, topic string, copies *arena) {
+	var payload []byte
+	if p.GetRetain() {
+		payload = append([]byte(nil), p.GetPayload()...)
+	} else {
+		payload = copies.bytes(p.GetPayload())
+	}
+	*e = state.Published{
+		Req:         req,
+		Topic:       topic,
+		Payload:     payload,
+		ContentType: copies.string(p.GetContentType()),
+		Retain:      p.GetRetain(),
+		Correlation: copies.string(p.GetCorrelationId()),
+		TTLMs:       p.GetTtlMs(),
+		ReplyTo:     copies.string(p.GetReplyTo()),
+	}
+}
+
 func publishInto(e *state.Published, req uint64, p *sidecarpb.PublishRequest) {
 	*e = state.Published{
 		Req:         req,

@@ -46,10 +46,11 @@ func (a *arena) string(s string) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-// held is a received frame message decoded in place, its bytes fields
-// aliasing gRPC's receive buffer (internal/vtcodec.Holder) instead of a
-// copy of it: a PublishPacked or PushPacked frame, whose reader copies out
-// what it keeps and calls release before it receives the next.
+// held is a received frame message decoded in place, its bytes and string
+// fields aliasing gRPC's receive buffer (internal/vtcodec.Holder) instead
+// of a copy of it: a PublishPacked or PushPacked frame, or a PublishStream
+// batch, whose reader copies out what it keeps and calls release before it
+// receives the next.
 type held[T any, PT interface {
 	*T
 	UnmarshalVTUnsafe([]byte) error
@@ -72,9 +73,14 @@ func (h *held[T, PT]) UnmarshalHeld(buf mem.Buffer) error {
 // msg is the frame; its bytes are valid until release.
 func (h *held[T, PT]) msg() PT { return &h.m }
 
-// release gives the buffer back; the frame is empty after it.
+// release gives the buffer back; the frame is empty after it. A message
+// with pooled parts (vtprotobuf's ResetVT) keeps them for the next frame.
 func (h *held[T, PT]) release() {
-	PT(&h.m).Reset()
+	if r, ok := any(PT(&h.m)).(interface{ ResetVT() }); ok {
+		r.ResetVT()
+	} else {
+		PT(&h.m).Reset()
+	}
 	if h.buf != nil {
 		h.buf.Free()
 		h.buf = nil

@@ -2,9 +2,15 @@ package netshell
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"unsafe"
+
+	"google.golang.org/grpc/mem"
+
+	"github.com/nexusd/nexusd/proto/sidecarpb"
+	"github.com/nexusd/nexusd/state"
 )
 
 func TestArenaCopiesSmallStringsIntoSharedChunks(t *testing.T) {
@@ -40,5 +46,48 @@ func TestArenaCopiesSmallStringsIntoSharedChunks(t *testing.T) {
 	}
 	if string(first) != "keep" {
 		t.Fatalf("an earlier copy changed: %q", first)
+	}
+}
+
+// A PublishStream batch decoded in place and copied out keeps nothing of
+// the buffer: gRPC reuses it for the next frame once the batch is
+// released. The batch's requests are kept for the next frame.
+func TestHeldBatchCopiedOutSurvivesItsBuffersReuse(t *testing.T) {
+	in := &sidecarpb.PublishBatch{}
+	for k := range 20 {
+		in.Requests = append(in.Requests, &sidecarpb.PublishRequest{
+			Topic: fmt.Sprintf("t/%d", k/8), Payload: bytes.Repeat([]byte{byte('a' + k)}, 100),
+			ContentType: "text/plain", CorrelationId: fmt.Sprint("c", k), ReplyTo: "_inbox/x/1", Retain: k == 19,
+		})
+	}
+	wire, err := in.MarshalVT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b held[sidecarpb.PublishBatch, *sidecarpb.PublishBatch]
+	buf := append([]byte(nil), wire...)
+	if err := b.UnmarshalHeld(mem.SliceBuffer(buf)); err != nil {
+		t.Fatal(err)
+	}
+	var copies arena
+	pubs := make([]state.Published, len(b.msg().GetRequests()))
+	for i, r := range b.msg().GetRequests() {
+		copyPublish(&pubs[i], uint64(i), r, strings.Clone(r.GetTopic()), &copies)
+	}
+	first := b.msg().GetRequests()[0]
+	b.release()
+	clear(buf) // gRPC's next frame
+	for k, p := range pubs {
+		want := in.Requests[k]
+		if p.Topic != want.Topic || !bytes.Equal(p.Payload, want.Payload) || p.ContentType != want.ContentType ||
+			p.Correlation != want.CorrelationId || p.ReplyTo != want.ReplyTo || p.Retain != want.Retain {
+			t.Fatalf("publish %d changed with the buffer: %+v", k, p)
+		}
+	}
+	if err := b.UnmarshalHeld(mem.SliceBuffer(append([]byte(nil), wire...))); err != nil {
+		t.Fatal(err)
+	}
+	if b.msg().GetRequests()[0] != first {
+		t.Error("the next batch did not reuse the requests of the last")
 	}
 }

@@ -3,6 +3,7 @@ package netshell
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -28,13 +29,16 @@ func (s *sidecarServer) PublishStream(stream grpc.BidiStreamingServer[sidecarpb.
 	room := newBudget(s.o.PublishStreamBytes)
 	readErr := make(chan error, 1)
 	go func() {
+		var b held[sidecarpb.PublishBatch, *sidecarpb.PublishBatch]
+		defer b.release()
+		var copies arena
 		for {
-			b, err := stream.Recv()
-			if err != nil {
+			b.release() // the last batch is copied out; its requests are kept for the next
+			if err := stream.RecvMsg(&b); err != nil {
 				readErr <- err
 				return
 			}
-			reqs := b.GetRequests()
+			reqs := b.msg().GetRequests()
 			if err := checkPublishBatch(len(reqs), s.o.MaxPublishBatch); err != nil {
 				readErr <- err
 				return
@@ -52,8 +56,12 @@ func (s *sidecarServer) PublishStream(stream grpc.BidiStreamingServer[sidecarpb.
 			}
 			base := s.loop.newIDs(len(reqs))
 			ev := ps.event(len(reqs))
+			topic := ""
 			for i, r := range reqs {
-				publishInto(&ev.Pubs[i], base+uint64(i), r)
+				if r.GetTopic() != topic { // a run of one topic shares one copy
+					topic = strings.Clone(r.GetTopic())
+				}
+				copyPublish(&ev.Pubs[i], base+uint64(i), r, topic, &copies)
 			}
 			ps.add(base, len(reqs), cost, ev, nil)
 			if err := s.loop.pressure.wait(ctx, s.loop.clk, s.o.BlockTimeout); err != nil {
