@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/nexusd/nexusd/internal/packed"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
 	"github.com/nexusd/nexusd/state"
 )
@@ -83,6 +84,7 @@ type session struct {
 	wrapped   sidecarpb.SessionEvent_Event
 	messages  sidecarpb.SessionEvent_Messages
 	body      sidecarpb.PackedFrame
+	buf       []byte // the frame being sent, reused
 	info      sidecarpb.SubscriptionInfo
 	infoKind  sidecarpb.MessageEvent_SubscriptionInfo
 	infoEvent sidecarpb.MessageEvent
@@ -258,8 +260,12 @@ func (se *session) event(e *sidecarpb.MessageEvent) error {
 	return se.sendOut()
 }
 
-func (se *session) frame(b []byte) error {
-	se.body.Frame = b
+func (se *session) frame(enc *packed.Encoder) error {
+	se.buf = enc.AppendFrame(se.buf[:0])
+	if cap(se.buf) > 4*packedFrameBytes {
+		defer func() { se.buf = nil }() // one huge message does not stay with the session
+	}
+	se.body.Frame = se.buf
 	se.messages.Messages = &se.body
 	se.out.Kind = &se.messages
 	return se.sendOut()

@@ -4,8 +4,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/nexusd/nexusd/internal/packed"
+	"github.com/nexusd/nexusd/internal/vtcodec"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
 	"github.com/nexusd/nexusd/state"
 )
@@ -63,11 +65,9 @@ func (s *sidecarServer) SubscribePacked(in *sidecarpb.SubscribePackedRequest, st
 // packedSends sends a SubscribePacked stream's events in memory it reuses:
 // Send encodes before it returns.
 type packedSends struct {
-	stream   grpc.ServerStreamingServer[sidecarpb.PackedEvent]
-	body     sidecarpb.PackedFrame
-	messages sidecarpb.PackedEvent_Messages
-	wrapped  sidecarpb.PackedEvent_Event
-	out      sidecarpb.PackedEvent
+	stream  grpc.ServerStreamingServer[sidecarpb.PackedEvent]
+	wrapped sidecarpb.PackedEvent_Event
+	out     sidecarpb.PackedEvent
 }
 
 func (p *packedSends) event(e *sidecarpb.MessageEvent) error {
@@ -76,11 +76,20 @@ func (p *packedSends) event(e *sidecarpb.MessageEvent) error {
 	return p.stream.Send(&p.out)
 }
 
-func (p *packedSends) frame(b []byte) error {
-	p.body.Frame = b
-	p.messages.Messages = &p.body
-	p.out.Kind = &p.messages
-	return p.stream.Send(&p.out)
+// frame sends the encoder's frame as a PackedEvent it encodes itself,
+// straight into a buffer that gRPC writes out and frees (vtcodec.Encoded):
+// the frame's bytes are copied once, not into a frame, then into the
+// event, then into gRPC's buffer.
+func (p *packedSends) frame(enc *packed.Encoder) error {
+	n := enc.Size()
+	body := protowire.SizeTag(1) + protowire.SizeBytes(n) // PackedFrame.frame
+	buf := vtcodec.Buffer(protowire.SizeTag(2) + protowire.SizeBytes(body))
+	b := protowire.AppendTag((*buf)[:0], 2, protowire.BytesType) // PackedEvent.messages
+	b = protowire.AppendVarint(b, uint64(body))
+	b = protowire.AppendTag(b, 1, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(n))
+	*buf = enc.AppendFrame(b)
+	return p.stream.SendMsg(vtcodec.Encode(buf))
 }
 
 // frameSender encodes live messages into packed frames, in memory it
@@ -90,8 +99,7 @@ type frameSender struct {
 	maxFrame  int
 	enc       packed.Encoder
 	ids       packed.IDSplitter
-	buf       []byte
-	sendFrame func([]byte) error
+	sendFrame func(*packed.Encoder) error // sends the encoder's frame before it returns
 	sendEvent func(*sidecarpb.MessageEvent) error
 }
 
@@ -144,10 +152,5 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 			break
 		}
 	}
-	fs.buf = fs.enc.AppendFrame(fs.buf[:0])
-	err := fs.sendFrame(fs.buf)
-	if cap(fs.buf) > 4*fs.maxFrame {
-		fs.buf = nil // one huge message does not stay with the stream
-	}
-	return n, err
+	return n, fs.sendFrame(&fs.enc)
 }

@@ -56,12 +56,28 @@ var protobufGo = encoding.GetCodecV2(Name)
 
 func init() { encoding.RegisterCodecV2(Codec{}) }
 
+// Encoded is a message its sender encoded itself into a buffer from
+// Buffer: Marshal hands that buffer to gRPC as it is, without a copy, and
+// gRPC gives it back to the pool once written. The sender may not touch
+// the buffer after sending it.
+type Encoded struct{ buf *[]byte }
+
+// Buffer returns a buffer of n bytes from the codec's pool, to encode an
+// Encoded message into.
+func Buffer(n int) *[]byte { return buffers.Get(n) }
+
+// Encode wraps buf, which holds one whole encoded message, for sending.
+func Encode(buf *[]byte) *Encoded { return &Encoded{buf: buf} }
+
 // Name is "proto".
 func (Codec) Name() string { return Name }
 
 // Marshal encodes v into one buffer: a plain slice when it is small, one
 // from the pool that gRPC frees once the frame is written otherwise.
 func (Codec) Marshal(v any) (mem.BufferSlice, error) {
+	if e, ok := v.(*Encoded); ok {
+		return mem.BufferSlice{mem.NewBuffer(e.buf, buffers)}, nil
+	}
 	m, ok := v.(Message)
 	if !ok {
 		return protobufGo.Marshal(v)

@@ -185,3 +185,21 @@ func TestHolderDecodesInPlaceAndKeepsTheBufferUntilItFreesIt(t *testing.T) {
 		}
 	}
 }
+
+func TestEncodedGoesOutAsItIsWithoutACopy(t *testing.T) {
+	want := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), bytes.Repeat([]byte("x"), 4<<10))
+	buf := Buffer(len(want))
+	copy(*buf, want)
+	data, err := Codec{}.Marshal(Encode(buf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) != 1 || &data[0].ReadOnlyData()[0] != &(*buf)[0] || !bytes.Equal(data.Materialize(), want) {
+		t.Fatal("an encoded message was copied or changed on its way out")
+	}
+	out := &blob{}
+	if err := (Codec{}).Unmarshal(data, out); err != nil || len(out.data) != 4<<10 {
+		t.Fatalf("what went out does not decode: %v", err)
+	}
+	data.Free()
+}
