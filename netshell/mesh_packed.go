@@ -16,8 +16,10 @@ import (
 // RESOURCE_EXHAUSTED for a well-formed frame past a limit.
 func (s *meshServer) PushPacked(stream grpc.BidiStreamingServer[meshpb.PackedPush, meshpb.BatchAck]) error {
 	fr := pushFrameReader{dec: packed.Decoder{Limits: s.frames}}
+	// Only servePush's reader touches p, one frame at a time, and gives
+	// each back as soon as its envelopes are made; it may still be
+	// receiving after this handler returns.
 	var p held[meshpb.PackedPush, *meshpb.PackedPush]
-	defer p.release()
 	return s.servePush(stream.Context(),
 		func() ([]state.Envelope, int64, error) {
 			if err := stream.RecvMsg(&p); err != nil {
