@@ -314,16 +314,10 @@ func streamSizes(o *Options, maxBatch int32) (window, batch int) {
 // given as a copy of its own (shared by a run of one topic), a retained
 // payload is copied alone and the rest into shared chunks.
 func copyPublish(e *state.Published, req uint64, p *sidecarpb.PublishRequest, topic string, copies *arena) {
-	var payload []byte
-	if p.GetRetain() {
-		payload = append([]byte(nil), p.GetPayload()...)
-	} else {
-		payload = copies.bytes(p.GetPayload())
-	}
 	*e = state.Published{
 		Req:         req,
 		Topic:       topic,
-		Payload:     payload,
+		Payload:     copies.payload(p.GetPayload(), p.GetRetain()),
 		ContentType: copies.string(p.GetContentType()),
 		Retain:      p.GetRetain(),
 		Correlation: copies.string(p.GetCorrelationId()),

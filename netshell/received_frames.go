@@ -37,6 +37,15 @@ func (a *arena) bytes(b []byte) []byte {
 	return a.chunk[start:len(a.chunk):len(a.chunk)]
 }
 
+// payload copies a publish's payload: a retained one alone, as it may be
+// kept for good, the rest by bytes.
+func (a *arena) payload(b []byte, retained bool) []byte {
+	if retained {
+		return append([]byte(nil), b...)
+	}
+	return a.bytes(b)
+}
+
 // string returns a copy of s that shares nothing with s.
 func (a *arena) string(s string) string {
 	if s == "" {

@@ -123,19 +123,12 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 				refused = append(refused, publishAnswer{req: uint64(i), err: err})
 				continue
 			}
-			// Copied out of the frame, which goes back to gRPC's pool: a
-			// retained value alone (it may be kept for good), the rest
-			// into shared chunks (received_frames.go).
-			var payload []byte
-			if r.Retain {
-				payload = append([]byte(nil), r.Payload...)
-			} else {
-				payload = copies.bytes(r.Payload)
-			}
+			// Copied out of the frame, which goes back to gRPC's pool
+			// (received_frames.go).
 			ev.Pubs = append(ev.Pubs, state.Published{
 				Req:         base + uint64(len(ev.Pubs)),
 				Topic:       topics[r.TopicIndex],
-				Payload:     payload,
+				Payload:     copies.payload(r.Payload, r.Retain),
 				ContentType: copies.string(r.ContentType),
 				Retain:      r.Retain,
 				Correlation: copies.string(r.Correlation),
