@@ -23,7 +23,8 @@ func (s *Subscription) consume(st *stream) error {
 		live := 0
 		if frame != nil {
 			s.resumeDone()
-			err = s.takeFrame(frame.GetFrame())
+			err = s.takeFrame(frame.GetFrame(), st.held)
+			st.held = nil
 			live = s.frames.dec.Count()
 		} else {
 			err = s.handle(ev)
@@ -81,6 +82,15 @@ func (s *Subscription) handle(ev *sidecarpb.MessageEvent) error {
 // take checks a numbered message against its topic's last number,
 // reports a gap or drops a duplicate, and delivers it.
 func (s *Subscription) take(m *Message) error {
+	if !s.fresh(m) {
+		return nil
+	}
+	return s.deliver(m)
+}
+
+// fresh checks a numbered message against its topic's last number,
+// reports a gap, and says whether m is new (false for a duplicate).
+func (s *Subscription) fresh(m *Message) bool {
 	s.mu.Lock()
 	g, fresh := s.seq.check(m.Topic, m.Sequence, m.ID)
 	if g != nil {
@@ -90,10 +100,7 @@ func (s *Subscription) take(m *Message) error {
 	if g != nil {
 		s.gap(*g)
 	}
-	if !fresh {
-		return nil
-	}
-	return s.deliver(m)
+	return fresh
 }
 
 // maxInterned bounds frameReader.names; past it the map starts afresh.

@@ -1,11 +1,13 @@
 package client
 
 import (
+	"bytes"
 	"strings"
 	"time"
 	"unsafe"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 
 	"github.com/nexusd/nexusd/internal/packed"
@@ -44,7 +46,10 @@ func (fr *frameReader) intern(v string) string {
 // takeFrame delivers the live messages of one packed frame. It allocates
 // one []Message for all of them and one buffer holding every message id
 // and correlation id; topics, sources and content types are interned, and
-// payloads are subslices of the frame.
+// payloads are subslices of the frame. A borrowing subscription
+// (BorrowPayloads) takes both from a lease instead, and lends them; buf,
+// when not nil, is the received buffer the frame is in, which the lease
+// keeps until its last message is released.
 //
 // Payloads may alias the frame because the frame is the messages' own:
 // the client's codec (internal/vtcodec) copies a received bytes field out
@@ -52,7 +57,12 @@ func (fr *frameReader) intern(v string) string {
 // each Recv allocates afresh, and nothing writes to it afterwards. Each
 // payload is capped at its length, so an application that appends to one
 // cannot overwrite the next.
-func (s *Subscription) takeFrame(frame []byte) error {
+func (s *Subscription) takeFrame(frame []byte, buf mem.Buffer) error {
+	if buf != nil && s.leases == nil { // not lent: the frame must be the messages' own
+		frame = bytes.Clone(frame)
+		buf.Free()
+		buf = nil
+	}
 	fr := &s.frames
 	d := &fr.dec
 	// gRPC has bounded the frame by the largest message the client takes
@@ -62,6 +72,9 @@ func (s *Subscription) takeFrame(frame []byte) error {
 	most := max(s.c.o.maxMessageBytes, 64<<20)
 	d.Limits = packed.Limits{MaxFrameBytes: most, MaxPayloadBytes: most}
 	if err := d.Reset(frame); err != nil {
+		if buf != nil {
+			buf.Free()
+		}
 		// The v1 calls carry the same messages, and a resume from the
 		// last sequence numbers received loses none of them.
 		s.c.packedUnreadable(err)
@@ -69,6 +82,9 @@ func (s *Subscription) takeFrame(frame []byte) error {
 	}
 	n := d.Count()
 	if n == 0 {
+		if buf != nil {
+			buf.Free()
+		}
 		return nil
 	}
 	fr.topics = fr.topics[:0]
@@ -80,10 +96,50 @@ func (s *Subscription) takeFrame(frame []byte) error {
 		id, _ := d.Source(i)
 		fr.srcs = append(fr.srcs, fr.intern(id))
 	}
+	if s.leases != nil {
+		return s.lendFrame(n, buf)
+	}
 	msgs := make([]Message, n)
 	// Sized as the last frame needed per message: a derived id is 36
 	// bytes, and a stream's correlation ids tend to be alike.
-	text := make([]byte, 0, n*max(fr.perMsg, 36))
+	fr.fill(msgs, make([]byte, 0, n*max(fr.perMsg, 36)))
+	for i := range msgs {
+		if err := s.take(&msgs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lendFrame delivers the n messages of the frame just read as lent
+// messages of one lease, which keeps buf (BorrowPayloads).
+func (s *Subscription) lendFrame(n int, buf mem.Buffer) error {
+	l := s.leases.get(n)
+	l.buf = buf
+	l.text = s.frames.fill(l.msgs, l.text[:0])
+	defer l.drop() // the hold of this goroutine, which get gave
+	for i := range l.msgs {
+		m := &l.msgs[i]
+		if !s.fresh(m) {
+			continue
+		}
+		l.hold()
+		m.lease = l
+		if err := s.deliver(m); err != nil {
+			m.lease = nil
+			l.drop()
+			return err
+		}
+	}
+	return nil
+}
+
+// fill makes msgs of the decoder's records, its ids and correlation ids
+// substrings of text, which it appends to and returns: text is not
+// written again while the messages live.
+func (fr *frameReader) fill(msgs []Message, text []byte) []byte {
+	d := &fr.dec
+	n := len(msgs)
 	fr.marks = fr.marks[:0]
 	var ctRaw, ct string // the last content type, as in the frame and interned
 	for i := 0; d.Next(); i++ {
@@ -112,7 +168,7 @@ func (s *Subscription) takeFrame(frame []byte) error {
 	fr.perMsg = (len(text) + n - 1) / n
 	if len(text) > 0 {
 		// One string for the frame's ids and correlation ids, each message's
-		// a substring: text is never written again.
+		// a substring.
 		all := unsafe.String(unsafe.SliceData(text), len(text))
 		at := 0
 		for i := range msgs {
@@ -121,10 +177,5 @@ func (s *Subscription) takeFrame(frame []byte) error {
 			at = corrEnd
 		}
 	}
-	for i := range msgs {
-		if err := s.take(&msgs[i]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return text
 }

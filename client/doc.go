@@ -120,6 +120,26 @@
 // frame is at most 256 KiB unless a single message is larger); copy what
 // you keep for long, as you would any slice of a larger buffer.
 //
+// # Borrowed messages
+//
+// A subscription opened with BorrowPayloads borrows the live messages of
+// packed frames instead of owning them: a message and its Payload are
+// valid until the application calls Release, after which the client
+// reuses them for a later frame. The payload then stays in the buffer
+// gRPC received the frame into (no copy), and receiving allocates nothing
+// per message or per frame. A frame's memory is reused only once every
+// message of it is released; a message never released is collected with
+// its frame, so forgetting Release costs the reuse and nothing else.
+// Release may be called from any goroutine, and does nothing on a message
+// that was not lent (retained, replayed or v1 ones), so a reader may
+// release every message it takes:
+//
+//	sub, err := c.Subscribe(ctx, []string{"sensors/#"}, client.BorrowPayloads())
+//	for m := range sub.C() {
+//		process(m.Payload) // copies what it keeps
+//		m.Release()
+//	}
+//
 // # Request/reply
 //
 // Request publishes a request and returns the first reply; Reply answers

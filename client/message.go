@@ -38,7 +38,9 @@ func (k Kind) String() string {
 // after delivering it. Messages of one packed frame share memory (see
 // "Packed frames" in the package documentation): their Payloads are
 // slices of the frame, capped at their length, so keeping one keeps the
-// frame reachable.
+// frame reachable. A subscription opened with BorrowPayloads lends its
+// live messages instead: such a message is the client's again once the
+// application calls Release.
 type Message struct {
 	ID            string    // unique id the source daemon gave it (a UUID)
 	Topic         string    // the topic it was published to
@@ -50,6 +52,8 @@ type Message struct {
 	Source        string    // instance id of the daemon it was published on
 	Sequence      int64     // this daemon's number for it within its topic: 1, 2, 3...
 	Kind          Kind      // live, retained or replayed
+
+	lease *lease // what a lent message is part of (BorrowPayloads); nil: the application's
 }
 
 func messageFromProto(m *sidecarpb.Message, k Kind) *Message {

@@ -742,7 +742,7 @@ func TestPackedFrameAllocationsDoNotGrowWithItsMessages(t *testing.T) {
 	s := &Subscription{c: c, ch: make(chan *Message, n), ctx: context.Background(), seq: newTracker(maxTrackedTopics)}
 	k := 0
 	run := func() {
-		if err := s.takeFrame(frames[k]); err != nil {
+		if err := s.takeFrame(frames[k], nil); err != nil {
 			t.Fatal(err)
 		}
 		k++

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -118,12 +119,12 @@ func (se *session) run() {
 	se.stream, se.instance = st, se.c.noteServer(hdr)
 	close(se.ready)
 	for {
-		ev, err := st.Recv()
-		if err != nil {
+		var h heldSession
+		if err := st.RecvMsg(&h); err != nil {
 			se.end(err)
 			return
 		}
-		se.route(ev)
+		se.route(h.ev, h.buf)
 	}
 }
 
@@ -160,8 +161,10 @@ func (se *session) end(err error) {
 	}
 }
 
-// route hands one event to its virtual stream.
-func (se *session) route(ev *sidecarpb.SessionEvent) {
+// route hands one event to its virtual stream. buf, when not nil, is the
+// received buffer a frame of live messages is in: a borrowing stream's
+// lease takes it, and any other stream gets the frame copied out.
+func (se *session) route(ev *sidecarpb.SessionEvent, buf mem.Buffer) {
 	id, ref, end := ev.GetSubscriptionId(), ev.GetRef(), ev.GetEnded()
 	se.mu.Lock()
 	var ss *sessStream
@@ -182,7 +185,11 @@ func (se *session) route(ev *sidecarpb.SessionEvent) {
 		}
 	}
 	se.mu.Unlock()
-	if ss != nil && !ss.push(ev, id) && ref != 0 && end == nil {
+	if buf != nil && (ss == nil || !ss.borrow) {
+		ownFrame(ev.GetMessages(), buf)
+		buf = nil
+	}
+	if ss != nil && !ss.push(ev, buf, id) && ref != 0 && end == nil {
 		// Given up on before the daemon answered: end it now.
 		se.send(unsubscribeOp(id, false))
 	}
@@ -209,8 +216,8 @@ type sessionOpen struct {
 // or a refusal, arrives on the stream. pause says what a cancel does
 // once it is open: pause it for its resume window, as a broken stream
 // would, or end it.
-func (se *session) open(ctx context.Context, o sessionOpen, pause bool) *sessStream {
-	ss := &sessStream{se: se, ctx: ctx, pause: pause, wake: make(chan struct{}, 1)}
+func (se *session) open(ctx context.Context, o sessionOpen, pause, borrow bool) *sessStream {
+	ss := &sessStream{se: se, ctx: ctx, pause: pause, borrow: borrow, wake: make(chan struct{}, 1)}
 	se.mu.Lock()
 	if se.err != nil {
 		ss.err = se.err
@@ -233,29 +240,41 @@ func (se *session) open(ctx context.Context, o sessionOpen, pause bool) *sessStr
 
 // sessStream is one subscription's virtual stream on a session.
 type sessStream struct {
-	se    *session
-	ctx   context.Context // the subscription's lifetime
-	pause bool
-	wake  chan struct{}
+	se     *session
+	ctx    context.Context // the subscription's lifetime
+	pause  bool
+	borrow bool // its frames keep their received buffers (BorrowPayloads)
+	wake   chan struct{}
 
 	mu       sync.Mutex
-	id       string                    // the subscription's, from its first event
-	queue    []*sidecarpb.SessionEvent // routed, not yet read
-	err      error                     // its end, read after the queue
+	id       string   // the subscription's, from its first event
+	queue    []routed // routed, not yet read
+	err      error    // its end, read after the queue
 	canceled bool
 
 	// The reader's (the subscription's run goroutine).
-	taken []*sidecarpb.SessionEvent
+	taken []routed
 	next  int
-	given int // live messages handed to the application since the last grant
+	given int        // live messages handed to the application since the last grant
+	held  mem.Buffer // the buffer of the frame recv last returned, for stream.recv to take
+}
+
+// routed is an event routed to a virtual stream, with the received
+// buffer its frame of live messages is in, if it kept one.
+type routed struct {
+	ev  *sidecarpb.SessionEvent
+	buf mem.Buffer
 }
 
 // push queues an event, or ends the stream with a SessionEnded; it
 // reports false when the stream was canceled (the event is dropped).
-func (ss *sessStream) push(ev *sidecarpb.SessionEvent, id string) bool {
+func (ss *sessStream) push(ev *sidecarpb.SessionEvent, buf mem.Buffer, id string) bool {
 	ss.mu.Lock()
 	if ss.canceled {
 		ss.mu.Unlock()
+		if buf != nil {
+			buf.Free()
+		}
 		return false
 	}
 	if ss.id == "" {
@@ -267,7 +286,11 @@ func (ss *sessStream) push(ev *sidecarpb.SessionEvent, id string) bool {
 			ss.err = status.Error(codes.Code(e.GetCode()), e.GetReason())
 		}
 	} else {
-		ss.queue = append(ss.queue, ev)
+		ss.queue = append(ss.queue, routed{ev: ev, buf: buf})
+		buf = nil
+	}
+	if buf != nil { // an end's: there is no frame in it
+		buf.Free()
 	}
 	ss.mu.Unlock()
 	ss.signal()
@@ -324,13 +347,14 @@ func (ss *sessStream) recv() (*sidecarpb.MessageEvent, *sidecarpb.PackedFrame, e
 			ss.next = 0
 			continue
 		}
-		ev := ss.taken[ss.next]
-		ss.taken[ss.next] = nil
+		r := ss.taken[ss.next]
+		ss.taken[ss.next] = routed{}
 		ss.next++
-		switch k := ev.GetKind().(type) {
+		switch k := r.ev.GetKind().(type) {
 		case *sidecarpb.SessionEvent_Event:
 			return k.Event, nil, nil
 		case *sidecarpb.SessionEvent_Messages:
+			ss.held = r.buf
 			if k.Messages == nil {
 				return nil, &sidecarpb.PackedFrame{}, nil
 			}
@@ -381,7 +405,7 @@ func (s *Subscription) openOnSession(o sessionOpen) (*stream, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	ss := se.open(s.ctx, o, s.o.resumeWindow > 0)
+	ss := se.open(s.ctx, o, s.o.resumeWindow > 0, s.o.borrow)
 	if err := ss.wait(); status.Code(err) == codes.Unimplemented {
 		return nil, "", err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -46,6 +47,7 @@ type subscribeOptions struct {
 	onGap        func(Gap)
 	backpressure func(BackpressureWarning)
 	queueGroup   string
+	borrow       bool // lend live messages of packed frames (BorrowPayloads)
 }
 
 // SubscribeOption configures one subscription.
@@ -200,6 +202,7 @@ type Subscription struct {
 	resumeOwed int64
 
 	frames frameReader // the run goroutine's, for packed frames
+	leases *leases     // a borrowing subscription's (BorrowPayloads); nil otherwise
 }
 
 // Subscribe opens a subscription to the topic patterns (MQTT wildcards)
@@ -230,6 +233,9 @@ func (c *Client) Subscribe(ctx context.Context, patterns []string, opts ...Subsc
 	s := &Subscription{c: c, patterns: slices.Clone(patterns), o: o, ch: make(chan *Message, o.buffer),
 		done: make(chan struct{}), changed: make(chan struct{}), seq: newTracker(maxTrackedTopics)}
 	s.ctx, s.cancel, s.release = c.lifetime(ctx)
+	if o.borrow {
+		s.leases = newLeases()
+	}
 	req := &sidecarpb.SubscribeRequest{
 		Topics:             s.patterns,
 		ClientId:           c.o.clientID,
@@ -484,13 +490,22 @@ type stream struct {
 	first    *sidecarpb.PackedEvent
 	firstErr error
 	primed   bool
+
+	// A borrowing subscription's stream (BorrowPayloads) decodes its frames
+	// in place: held is the buffer the frame recv last returned is in,
+	// for the caller to take (nil when the frame is the GC's).
+	lend bool
+	held mem.Buffer
 }
 
 // recv returns the stream's next event: a MessageEvent, or (packed
 // streams only) a frame of live messages.
 func (st *stream) recv() (*sidecarpb.MessageEvent, *sidecarpb.PackedFrame, error) {
+	st.held = nil
 	if st.sv != nil {
-		return st.sv.recv()
+		ev, f, err := st.sv.recv()
+		st.held, st.sv.held = st.sv.held, nil
+		return ev, f, err
 	}
 	if st.pk == nil {
 		ev, err := st.v1.Recv()
@@ -498,10 +513,15 @@ func (st *stream) recv() (*sidecarpb.MessageEvent, *sidecarpb.PackedFrame, error
 	}
 	var pe *sidecarpb.PackedEvent
 	var err error
-	if st.primed {
+	switch {
+	case st.primed:
 		pe, err = st.first, st.firstErr
 		st.first, st.firstErr, st.primed = nil, nil, false
-	} else {
+	case st.lend:
+		var h heldPacked
+		err = st.pk.RecvMsg(&h)
+		pe, st.held = h.ev, h.buf
+	default:
 		pe, err = st.pk.Recv()
 	}
 	if err != nil {
@@ -569,7 +589,7 @@ func (s *Subscription) openStream(v1 func(context.Context) (eventStream, error),
 			if hdr, err = ps.Header(); err == nil {
 				// Header says nothing of a call the daemon refused (gRPC
 				// keeps the status for Recv): the first event does.
-				st := &stream{pk: ps, cancel: cancel, primed: true}
+				st := &stream{pk: ps, cancel: cancel, primed: true, lend: s.o.borrow}
 				st.first, st.firstErr = ps.Recv()
 				if status.Code(st.firstErr) != codes.Unimplemented {
 					return st, s.c.noteServer(hdr), nil
