@@ -9,8 +9,13 @@ import (
 
 // clientSys drives a nexusd daemon through the Go client library instead
 // of raw stubs: its Publisher (the stream path) and its subscriptions. It
-// shows what an application using the library gets.
-type clientSys struct{ *nexusdSys }
+// shows what an application using the library gets. borrow: the
+// subscriptions borrow their messages (client.BorrowPayloads) and
+// release each once it is handed on.
+type clientSys struct {
+	*nexusdSys
+	borrow bool
+}
 
 type clientPub struct {
 	c *client.Client
@@ -58,6 +63,9 @@ func (s clientSys) subscribe(node int, batch int, on func([]byte, time.Time)) (f
 	if batch > 1 {
 		opts = append(opts, client.MaxBatch(batch))
 	}
+	if s.borrow {
+		opts = append(opts, client.BorrowPayloads())
+	}
 	sub, err := c.Subscribe(ctx, []string{benchTopic}, opts...)
 	if err != nil {
 		cancel()
@@ -69,20 +77,24 @@ func (s clientSys) subscribe(node int, batch int, on func([]byte, time.Time)) (f
 		defer close(done)
 		for m := range sub.C() {
 			on(m.Payload, time.Now())
+			m.Release() // a message not borrowed: nothing
 		}
 	}()
 	return func() { cancel(); c.Close(); <-done }, nil
 }
 
 // viaClient measures 1 -> 1 throughput with the client library on both
-// ends for nexusd; NATS runs as in local-1to1-stream, for the ratio.
-func viaClient(sys system, name, _ string, dur time.Duration) (map[string]float64, error) {
-	switch s := sys.(type) {
-	case *nexusdSys:
-		sys = clientSys{s}
-	case *relaySys:
-		return nil, errNotApplicable
+// ends for nexusd, its subscriber borrowing its messages or not; NATS
+// runs as in local-1to1-stream, for the ratio.
+func viaClient(borrow bool) func(system, string, string, time.Duration) (map[string]float64, error) {
+	return func(sys system, _, _ string, dur time.Duration) (map[string]float64, error) {
+		switch s := sys.(type) {
+		case *nexusdSys:
+			sys = clientSys{s, borrow}
+		case *relaySys:
+			return nil, errNotApplicable
+		}
+		v, err := throughput(sys, 0, 0, 1, "stream", 1, 64, dur)
+		return map[string]float64{"": v}, err
 	}
-	v, err := throughput(sys, 0, 0, 1, "stream", 1, 64, dur)
-	return map[string]float64{"": v}, err
 }

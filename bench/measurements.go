@@ -38,7 +38,9 @@ var measurements = []*measurement{
 	{id: "local-1to1-unary", unit: "msg/s", higher: true, quick: true, nodes: 1, fn: tp(0, 0, 1, "unary", 1, 64)},
 	{id: "local-1to1-unary64", unit: "msg/s", higher: true, quick: true, nodes: 1, fn: tp(0, 0, 1, "unary", 64, 64)},
 	{id: "local-1to1-stream", unit: "msg/s", higher: true, quick: true, nodes: 1, fn: tp(0, 0, 1, "stream", 1, 64)},
-	{id: "local-1to1-client-library", unit: "msg/s", higher: true, quick: true, nodes: 1, fn: viaClient},
+	{id: "local-1to1-client-library", unit: "msg/s", higher: true, quick: true, nodes: 1, fn: viaClient(false)},
+	// The same with the subscriber borrowing its messages (BorrowPayloads).
+	{id: "local-1to1-client-library-borrowed", unit: "msg/s", higher: true, quick: true, nodes: 1, fn: viaClient(true)},
 	{id: "local-1to1-stream-unbatched", unit: "msg/s", higher: true, quick: true, nodes: 1, fn: tp(0, 0, 1, "stream", 1, 0)},
 	{id: "fanout-1to10", unit: "deliveries/s", higher: true, quick: true, nodes: 1, fn: tp(0, 0, 10, "stream", 1, 64)},
 	{id: "latency-10k-stream", unit: "µs", rows: percentiles, quick: true, nodes: 1, fn: lat("stream", 10000)},
