@@ -90,12 +90,20 @@ func publishRequest(op, topic string, payload []byte, opts []PublishOption) (*si
 	if err := state.ValidateTopic(topic, maxTopicBytes, maxTopicLevels); err != nil {
 		return nil, topicError(op, err)
 	}
+	req := &sidecarpb.PublishRequest{}
+	fillRequest(req, topic, payload, opts)
+	return req, nil
+}
+
+// fillRequest writes a publish of payload to topic, which is valid, with
+// opts into req.
+func fillRequest(req *sidecarpb.PublishRequest, topic string, payload []byte, opts []PublishOption) {
 	var o publishOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return &sidecarpb.PublishRequest{Topic: topic, Payload: payload, Retain: o.retain, ContentType: o.contentType,
-		CorrelationId: o.correlationID, TtlMs: o.ttlMs, ReplyTo: o.replyTo}, nil
+	req.Topic, req.Payload, req.Retain, req.ContentType = topic, payload, o.retain, o.contentType
+	req.CorrelationId, req.TtlMs, req.ReplyTo = o.correlationID, o.ttlMs, o.replyTo
 }
 
 // Publish sends one message and returns the daemon's answer. While the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/nexusd/nexusd/internal/packed"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
+	"github.com/nexusd/nexusd/state"
 )
 
 // Publisher publishes many messages over one stream: Publish only queues,
@@ -41,6 +43,10 @@ type Publisher struct {
 	release func()
 	done    chan struct{} // the sender has stopped
 
+	// valid is the last topic Publish found valid: a run of publishes to
+	// one topic checks it once.
+	valid atomic.Pointer[string]
+
 	mu       sync.Mutex
 	next     uint64     // the number the next Publish gets (from 1)
 	queue    []*pubItem // not yet sent
@@ -54,9 +60,22 @@ type Publisher struct {
 	err      error         // why the publisher stopped, if it did
 }
 
+// checkTopic validates a topic to publish to.
+func (p *Publisher) checkTopic(topic string) error {
+	if v := p.valid.Load(); v != nil && *v == topic {
+		return nil
+	}
+	if err := state.ValidateTopic(topic, maxTopicBytes, maxTopicLevels); err != nil {
+		return err
+	}
+	p.valid.Store(&topic)
+	return nil
+}
+
 type pubItem struct {
 	n   uint64
-	req *sidecarpb.PublishRequest
+	req *sidecarpb.PublishRequest // &own
+	own sidecarpb.PublishRequest  // in the same allocation
 }
 
 // PublishFailure is one message a Publisher could not publish.
@@ -173,10 +192,12 @@ func (c *Client) Publisher(ctx context.Context, opts ...PublisherOption) (*Publi
 // while MaxPending messages are outstanding. A bad topic fails here.
 func (p *Publisher) Publish(ctx context.Context, topic string, payload []byte, opts ...PublishOption) (uint64, error) {
 	const op = "publish"
-	req, err := publishRequest(op, topic, payload, opts)
-	if err != nil {
-		return 0, err
+	if err := p.checkTopic(topic); err != nil {
+		return 0, topicError(op, err)
 	}
+	it := &pubItem{}
+	it.req = &it.own
+	fillRequest(it.req, topic, payload, opts)
 	p.mu.Lock()
 	for {
 		if err := p.stoppedLocked(op); err != nil {
@@ -198,7 +219,8 @@ func (p *Publisher) Publish(ctx context.Context, topic string, payload []byte, o
 	}
 	n := p.next
 	p.next++
-	p.queue = append(p.queue, &pubItem{n: n, req: req})
+	it.n = n
+	p.queue = append(p.queue, it)
 	p.pending++
 	p.mu.Unlock()
 	select {
