@@ -38,6 +38,9 @@ var measurements = []*measurement{
 	{id: "local-1to1-unary", unit: "msg/s", higher: true, quick: true, nodes: 1, fn: tp(0, 0, 1, "unary", 1, 64)},
 	{id: "local-1to1-unary64", unit: "msg/s", higher: true, quick: true, nodes: 1, fn: tp(0, 0, 1, "unary", 64, 64)},
 	{id: "local-1to1-stream", unit: "msg/s", higher: true, quick: true, nodes: 1, fn: tp(0, 0, 1, "stream", 1, 64)},
+	// The same v1 calls with 1024-message frames both ways (PublishBatch and
+	// the subscription's MaxBatch), the most the daemon packs; NATS as above.
+	{id: "local-1to1-stream-f1024", unit: "msg/s", higher: true, quick: true, nodes: 1, fn: tp(0, 0, 1, "stream1024", 1, 1024)},
 	{id: "local-1to1-client-library", unit: "msg/s", higher: true, quick: true, nodes: 1, fn: viaClient(false)},
 	// The same with the subscriber borrowing its messages (BorrowPayloads).
 	{id: "local-1to1-client-library-borrowed", unit: "msg/s", higher: true, quick: true, nodes: 1, fn: viaClient(true)},
