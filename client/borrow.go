@@ -39,7 +39,9 @@ func BorrowPayloads() SubscribeOption {
 // Release hands a borrowed message back to the client (BorrowPayloads):
 // neither m nor m.Payload may be used after it. It does nothing for a
 // message that was not lent, or was released already, so it is always
-// safe to call once on every message a subscription delivers.
+// safe to call once on every message a subscription delivers. A copy of
+// the Message value shares its loan: release the message or the copy,
+// not both.
 func (m *Message) Release() {
 	if l := m.lease; l != nil {
 		m.lease = nil

@@ -48,10 +48,11 @@ type Publisher struct {
 	valid atomic.Pointer[string]
 
 	mu       sync.Mutex
-	next     uint64     // the number the next Publish gets (from 1)
-	queue    []*pubItem // not yet sent
-	cur      *pubStream // the stream sending now, if any
-	settled  uint64     // every message numbered up to this is settled
+	copies   payloadCopies // where Publish copies payloads (not with LendPayloads)
+	next     uint64        // the number the next Publish gets (from 1)
+	queue    []*pubItem    // not yet sent
+	cur      *pubStream    // the stream sending now, if any
+	settled  uint64        // every message numbered up to this is settled
 	failures []PublishFailure
 	pending  int           // queued plus sent and unsettled
 	closing  bool          // Close was called: no more Publish
@@ -118,6 +119,7 @@ type publisherOptions struct {
 	batch      int
 	maxPending int
 	onError    func(PublishFailure)
+	lend       bool // keep the caller's payloads instead of copies (LendPayloads)
 }
 
 // PublisherOption configures a Publisher.
@@ -146,6 +148,17 @@ func MaxPending(n int) PublisherOption {
 		o.maxPending = n
 		return nil
 	}
+}
+
+// LendPayloads makes Publish keep the payload it is given instead of a
+// copy: the application lends it until the message is settled (a Flush
+// or Close that returns after it, or its PublishFailure), and must not
+// change it before then; the Publisher may send it again after a
+// reconnection. It saves a copy of each payload. By default Publish
+// copies the payload before it returns, so the caller may reuse its
+// buffer at once.
+func LendPayloads() PublisherOption {
+	return func(o *publisherOptions) error { o.lend = true; return nil }
 }
 
 // OnPublishError calls f for each message that fails, as soon as its
@@ -189,7 +202,9 @@ func (c *Client) Publisher(ctx context.Context, opts ...PublisherOption) (*Publi
 
 // Publish queues one message and returns its number (1, 2, 3... in
 // publish order), which a PublishFailure names if it fails. It waits
-// while MaxPending messages are outstanding. A bad topic fails here.
+// while MaxPending messages are outstanding. A bad topic fails here. The
+// payload is copied before Publish returns, unless the Publisher was
+// opened with LendPayloads.
 func (p *Publisher) Publish(ctx context.Context, topic string, payload []byte, opts ...PublishOption) (uint64, error) {
 	const op = "publish"
 	if err := p.checkTopic(topic); err != nil {
@@ -216,6 +231,9 @@ func (p *Publisher) Publish(ctx context.Context, topic string, payload []byte, o
 		case <-p.ctx.Done():
 		}
 		p.mu.Lock()
+	}
+	if !p.o.lend {
+		it.own.Payload = p.copies.bytes(payload)
 	}
 	n := p.next
 	p.next++
@@ -625,4 +643,31 @@ func failureError(f *sidecarpb.PublishFailure) refusal {
 	// PublishStream has no retry flag; the daemon refuses for now, and
 	// publishes nothing, with UNAVAILABLE (as PublishPacked sets retry).
 	return refusal{err: wrapErr("publish", status.Error(code, f.GetErrorMessage())), retry: code == codes.Unavailable}
+}
+
+// payloadCopies copies small payloads many to one allocation, as a frame
+// of them would hold them anyway; a chunk is freed once every message
+// copied into it is settled. A payload over copyChunkMax gets an
+// allocation of its own.
+type payloadCopies struct{ chunk []byte }
+
+const (
+	copyChunkBytes = 16 << 10
+	copyChunkMax   = 1 << 10
+)
+
+// bytes returns a copy of b (nil when b is empty), its capacity ending
+// with it, so appending to it cannot reach a neighbour.
+func (c *payloadCopies) bytes(b []byte) []byte {
+	switch {
+	case len(b) == 0:
+		return nil
+	case len(b) > copyChunkMax:
+		return append([]byte(nil), b...)
+	case len(c.chunk)+len(b) > cap(c.chunk):
+		c.chunk = make([]byte, 0, copyChunkBytes)
+	}
+	start := len(c.chunk)
+	c.chunk = append(c.chunk, b...)
+	return c.chunk[start:len(c.chunk):len(c.chunk)]
 }
