@@ -140,6 +140,12 @@
 //		m.Release()
 //	}
 //
+// Publishing is the other way round: a Publisher copies each payload
+// before Publish returns, so the caller may reuse its buffer at once. One
+// opened with LendPayloads keeps the caller's bytes instead, until the
+// message is settled (a later Flush or Close returns, or its failure is
+// reported), and the caller must leave them alone until then.
+//
 // # Request/reply
 //
 // Request publishes a request and returns the first reply; Reply answers
