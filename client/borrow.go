@@ -109,54 +109,54 @@ func (p *leases) put(l *lease) {
 	}
 }
 
-// heldPacked is a SubscribePacked event decoded in place
-// (internal/vtcodec.Holder) for a borrowing subscription: a frame of live
-// messages keeps the buffer gRPC received it in, for the lease; any other
-// event is decoded again into memory of its own, and the buffer freed.
-type heldPacked struct {
-	ev  *sidecarpb.PackedEvent
-	buf mem.Buffer
+// held is a received event decoded in place (internal/vtcodec.Holder):
+// a frame of live messages (keep) keeps the buffer gRPC received it in,
+// for a borrowing subscription's lease or for the session to copy from;
+// any other event is decoded again into memory of its own, and the buffer
+// freed.
+type held[T any, PT interface {
+	*T
+	UnmarshalVTUnsafe([]byte) error
+	UnmarshalVT([]byte) error
+}] struct {
+	ev   PT
+	buf  mem.Buffer
+	keep func(PT) bool // whether ev is a frame of live messages; it may copy out what else of ev is kept
 }
 
-func (h *heldPacked) UnmarshalHeld(buf mem.Buffer) error {
-	h.ev, h.buf = new(sidecarpb.PackedEvent), nil
+func (h *held[T, PT]) UnmarshalHeld(buf mem.Buffer) error {
+	h.ev, h.buf = PT(new(T)), nil
 	if err := h.ev.UnmarshalVTUnsafe(buf.ReadOnlyData()); err != nil {
 		return err // the codec frees buf
 	}
-	if _, ok := h.ev.GetKind().(*sidecarpb.PackedEvent_Messages); ok {
+	if h.keep(h.ev) {
 		h.buf = buf
 		return nil
 	}
-	h.ev = new(sidecarpb.PackedEvent)
+	h.ev = PT(new(T))
 	err := h.ev.UnmarshalVT(buf.ReadOnlyData())
 	buf.Free()
 	return err
 }
 
-// heldSession is a Session event decoded in place, its buffer kept while
-// a frame of live messages goes to its virtual stream (session.route):
-// a borrowing subscription's lease takes the buffer, any other stream a
-// copy of the frame. Any other event is decoded again into memory of its
-// own, and the buffer freed.
-type heldSession struct {
-	ev  *sidecarpb.SessionEvent
-	buf mem.Buffer
+// heldPacked is a SubscribePacked event (stream.recv), heldSession a
+// Session event (session.run).
+type (
+	heldPacked  = held[sidecarpb.PackedEvent, *sidecarpb.PackedEvent]
+	heldSession = held[sidecarpb.SessionEvent, *sidecarpb.SessionEvent]
+)
+
+func packedFrame(ev *sidecarpb.PackedEvent) bool {
+	_, ok := ev.GetKind().(*sidecarpb.PackedEvent_Messages)
+	return ok
 }
 
-func (h *heldSession) UnmarshalHeld(buf mem.Buffer) error {
-	h.ev, h.buf = new(sidecarpb.SessionEvent), nil
-	if err := h.ev.UnmarshalVTUnsafe(buf.ReadOnlyData()); err != nil {
-		return err
+func sessionFrame(ev *sidecarpb.SessionEvent) bool {
+	if _, ok := ev.GetKind().(*sidecarpb.SessionEvent_Messages); !ok {
+		return false
 	}
-	if _, ok := h.ev.GetKind().(*sidecarpb.SessionEvent_Messages); ok {
-		h.ev.SubscriptionId = strings.Clone(h.ev.SubscriptionId) // kept by the session's maps
-		h.buf = buf
-		return nil
-	}
-	h.ev = new(sidecarpb.SessionEvent)
-	err := h.ev.UnmarshalVT(buf.ReadOnlyData())
-	buf.Free()
-	return err
+	ev.SubscriptionId = strings.Clone(ev.SubscriptionId) // kept by the session's maps
+	return true
 }
 
 // ownFrame makes a held frame of live messages the GC's: the frame is

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/nexusd/nexusd/internal/chunks"
 	"github.com/nexusd/nexusd/internal/packed"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
 	"github.com/nexusd/nexusd/state"
@@ -657,17 +658,7 @@ const (
 )
 
 // bytes returns a copy of b (nil when b is empty), its capacity ending
-// with it, so appending to it cannot reach a neighbour.
+// with it.
 func (c *payloadCopies) bytes(b []byte) []byte {
-	switch {
-	case len(b) == 0:
-		return nil
-	case len(b) > copyChunkMax:
-		return append([]byte(nil), b...)
-	case len(c.chunk)+len(b) > cap(c.chunk):
-		c.chunk = make([]byte, 0, copyChunkBytes)
-	}
-	start := len(c.chunk)
-	c.chunk = append(c.chunk, b...)
-	return c.chunk[start:len(c.chunk):len(c.chunk)]
+	return chunks.Copy(&c.chunk, b, copyChunkBytes, copyChunkMax)
 }

@@ -119,7 +119,7 @@ func (se *session) run() {
 	se.stream, se.instance = st, se.c.noteServer(hdr)
 	close(se.ready)
 	for {
-		var h heldSession
+		h := heldSession{keep: sessionFrame}
 		if err := st.RecvMsg(&h); err != nil {
 			se.end(err)
 			return

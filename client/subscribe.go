@@ -518,7 +518,7 @@ func (st *stream) recv() (*sidecarpb.MessageEvent, *sidecarpb.PackedFrame, error
 		pe, err = st.first, st.firstErr
 		st.first, st.firstErr, st.primed = nil, nil, false
 	case st.lend:
-		var h heldPacked
+		h := heldPacked{keep: packedFrame}
 		err = st.pk.RecvMsg(&h)
 		pe, st.held = h.ev, h.buf
 	default:

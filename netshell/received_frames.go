@@ -4,6 +4,8 @@ import (
 	"unsafe"
 
 	"google.golang.org/grpc/mem"
+
+	"github.com/nexusd/nexusd/internal/chunks"
 )
 
 // arena copies the small byte strings of received frames out, many to one
@@ -24,17 +26,7 @@ const (
 // bytes returns a copy of b (nil when b is empty). Its capacity ends with
 // it, so appending to it cannot reach a neighbour.
 func (a *arena) bytes(b []byte) []byte {
-	switch {
-	case len(b) == 0:
-		return nil
-	case len(b) > arenaMaxCopy:
-		return append([]byte(nil), b...)
-	case len(a.chunk)+len(b) > cap(a.chunk):
-		a.chunk = make([]byte, 0, arenaChunkBytes)
-	}
-	start := len(a.chunk)
-	a.chunk = append(a.chunk, b...)
-	return a.chunk[start:len(a.chunk):len(a.chunk)]
+	return chunks.Copy(&a.chunk, b, arenaChunkBytes, arenaMaxCopy)
 }
 
 // payload copies a publish's payload: a retained one alone, as it may be
