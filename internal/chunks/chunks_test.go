@@ -32,3 +32,30 @@ func TestCopiesShareChunksAndStayApart(t *testing.T) {
 		t.Fatal("an empty copy is not nil")
 	}
 }
+
+// TestUnclearedChunksHoldWhatWasCopied: a chunk that was not zeroed
+// hands out exactly the bytes copied into it, at its full size.
+func TestUnclearedChunksHoldWhatWasCopied(t *testing.T) {
+	for _, n := range []int{1, 100, 2 << 10, 16 << 10} {
+		c := uncleared(n)
+		if len(c) != 0 || cap(c) != n {
+			t.Fatalf("uncleared(%d): len %d cap %d", n, len(c), cap(c))
+		}
+		c = append(c, bytes.Repeat([]byte{7}, n)...)
+		for i, v := range c {
+			if v != 7 {
+				t.Fatalf("uncleared(%d): byte %d is %d after the copy", n, i, v)
+			}
+		}
+	}
+	var chunk []byte
+	var got [][]byte
+	for i := range 100 {
+		got = append(got, Copy(&chunk, []byte{byte(i), byte(i)}, 64, 16))
+	}
+	for i, g := range got {
+		if g[0] != byte(i) || g[1] != byte(i) {
+			t.Fatalf("copy %d holds %v", i, g)
+		}
+	}
+}
