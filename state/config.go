@@ -95,7 +95,7 @@ type Config struct {
 	WarningInterval      time.Duration // least time between two backpressure warnings
 	ReapInterval         time.Duration // how often expired messages are swept out
 	TombstoneTTL         time.Duration // how long a cleared retained topic remembers its clear
-	DedupWindow          int           // recent remote message ids remembered
+	DedupWindow          int           // recent blocks of remote message ids remembered (dedup.go)
 	ReplayLimitPerResume int           // messages one resume may replay, all topics
 
 	// Mesh delivery and loss repair.

@@ -1,84 +1,162 @@
 package state
 
-// dedupWindow remembers the ids of the last `size` remote messages taken,
-// so a message that arrives twice (a retried push, a resend racing the
+// dedupWindow remembers the ids of recent remote messages taken, so a
+// message that arrives twice (a retried push, a resend racing the
 // original) is delivered once. Every message from a peer passes through
-// it, so it holds 64-bit hashes of the ids in a flat open-addressing
-// table rather than strings in a map: two different ids colliding in 64
-// bits within one window is not a practical concern.
+// it, so it is built for the ids this daemon's peers give: a message id
+// derived from (source, epoch, number) (ids.go) is 24 characters that
+// name its source and 12 hex digits of its number, and a source's
+// messages come in order of their numbers. So an id of that shape is
+// remembered as one bit of a block: the 64 consecutive numbers of one
+// prefix share a 64-bit mask, under a 64-bit hash of (prefix, number/64).
+// A stream of one source's messages then touches one block 64 times in a
+// row, held aside (last) so that the table is not looked at, instead of
+// a random slot of a megabyte-sized table twice a message. Any other id
+// is a block of its own, a hash of the whole id and one bit; a random
+// UUID, whose last 12 digits are random, is in practice one too. Two
+// different blocks colliding in 64 bits within one window is not a
+// practical concern.
+//
+// The window holds the last `size` blocks taken, oldest first in a ring:
+// at least the ids of the last `size` messages, and 64 times more from a
+// peer that numbers its messages. An id taken into a block made long
+// before (a late resend) lives only as long as that block.
 type dedupWindow struct {
-	table []uint64 // 0: empty; at most half full
-	order []uint64 // ring of the hashes, oldest at head
-	head  int
-	n     int
-	size  int
+	blocks []dedupBlock // the ring: oldest at head; at most size
+	table  []uint32     // open addressing over blocks: 0 empty, else 1 + index; at most half full
+	head   int
+	n      int
+	size   int
+	last   int // the block found or made last, a run of one source's messages skips the table; -1: none
 }
 
-func (d *dedupWindow) init(size int) { d.size = size }
+type dedupBlock struct {
+	key  uint64 // hash of (prefix, number/64), or of the whole id
+	bits uint64 // the ids taken: bit number%64, or bit 0
+}
+
+func (d *dedupWindow) init(size int) { d.size, d.last = size, -1 }
 
 // add records id and reports whether it was new.
 func (d *dedupWindow) add(id string) bool {
-	h := hashID(id)
-	if d.table == nil {
-		d.table = make([]uint64, 16)
+	key, bit := dedupKey(id)
+	i := d.last
+	if i < 0 || d.blocks[i].key != key {
+		i = d.find(key)
 	}
-	if d.contains(h) {
-		return false
+	if i >= 0 {
+		d.last = i
+		b := &d.blocks[i]
+		if b.bits&bit != 0 {
+			return false
+		}
+		b.bits |= bit
+		return true
 	}
-	if d.n >= d.size {
-		d.remove(d.order[d.head])
-		d.head = (d.head + 1) % len(d.order)
-		d.n--
-	}
-	if 2*(d.n+1) > len(d.table) {
-		d.grow()
-	}
-	d.insert(h)
-	if len(d.order) < d.size {
-		d.order = append(d.order, h) // the ring fills up before it wraps
-	} else {
-		d.order[(d.head+d.n)%len(d.order)] = h
-	}
-	d.n++
+	d.insert(dedupBlock{key: key, bits: bit})
 	return true
 }
 
-func (d *dedupWindow) contains(h uint64) bool {
+// dedupKey is an id's block and its bit in it.
+func dedupKey(id string) (key, bit uint64) {
+	if len(id) == 36 && id[23] == '-' {
+		if number, ok := parseHex12(id[24:]); ok {
+			h := hashID(id[:24]) ^ (number>>6)*0x9e3779b97f4a7c15
+			h ^= h >> 32
+			h *= 0xd6e8feb86659fd93
+			h ^= h >> 32
+			return h, 1 << (number & 63)
+		}
+	}
+	return hashID(id), 1
+}
+
+// parseHex12 reads 12 lowercase hex digits.
+func parseHex12(s string) (uint64, bool) {
+	var n uint64
+	for i := range 12 {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			n = n<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			n = n<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+// find returns the index of the block with key, or -1.
+func (d *dedupWindow) find(key uint64) int {
+	if len(d.table) == 0 {
+		return -1
+	}
 	mask := uint64(len(d.table) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		switch d.table[i] {
-		case 0:
-			return false
-		case h:
-			return true
+	for i := key & mask; ; i = (i + 1) & mask {
+		e := d.table[i]
+		if e == 0 {
+			return -1
+		}
+		if d.blocks[e-1].key == key {
+			return int(e - 1)
 		}
 	}
 }
 
-func (d *dedupWindow) insert(h uint64) {
+// insert adds a block, letting the oldest go when the window is full.
+func (d *dedupWindow) insert(b dedupBlock) {
+	if d.n >= d.size {
+		d.unlist(d.head)
+		if d.last == d.head {
+			d.last = -1
+		}
+		d.head = (d.head + 1) % len(d.blocks)
+		d.n--
+	}
+	var slot int
+	if len(d.blocks) < d.size { // the ring fills up before it wraps
+		d.blocks = append(d.blocks, b)
+		slot = len(d.blocks) - 1
+	} else {
+		slot = (d.head + d.n) % len(d.blocks)
+		d.blocks[slot] = b
+	}
+	d.n++
+	if 2*d.n > len(d.table) {
+		d.grow()
+	} else {
+		d.list(slot)
+	}
+	d.last = slot
+}
+
+// list puts block slot in the table.
+func (d *dedupWindow) list(slot int) {
 	mask := uint64(len(d.table) - 1)
-	i := h & mask
+	i := d.blocks[slot].key & mask
 	for d.table[i] != 0 {
 		i = (i + 1) & mask
 	}
-	d.table[i] = h
+	d.table[i] = uint32(slot + 1)
 }
 
+// grow doubles the table and lists every block in the window again.
 func (d *dedupWindow) grow() {
-	old := d.table
-	d.table = make([]uint64, 2*len(old))
-	for _, h := range old {
-		if h != 0 {
-			d.insert(h)
-		}
+	d.table = make([]uint32, max(16, 2*len(d.table)))
+	for k := range d.n {
+		d.list((d.head + k) % len(d.blocks))
 	}
 }
 
-// remove deletes h, shifting back the entries after it (as peerTable.del).
-func (d *dedupWindow) remove(h uint64) {
+// unlist takes block slot out of the table, shifting back the entries
+// after it (as peerTable.del).
+func (d *dedupWindow) unlist(slot int) {
 	mask := uint64(len(d.table) - 1)
-	i := h & mask
-	for d.table[i] != h {
+	want := uint32(slot + 1)
+	i := d.blocks[slot].key & mask
+	for d.table[i] != want {
 		if d.table[i] == 0 {
 			return
 		}
@@ -90,7 +168,7 @@ func (d *dedupWindow) remove(h uint64) {
 			d.table[i] = 0
 			return
 		}
-		k := e & mask
+		k := d.blocks[e-1].key & mask
 		if (i <= j && i < k && k <= j) || (i > j && (i < k || k <= j)) {
 			continue
 		}

@@ -33,8 +33,9 @@ import (
 // string, and a slot in each container that holds it.
 const msgOverheadBytes = 320
 
-// dedupEntryBytes is what one remembered message id costs: a slot in the
-// open-addressing table (kept at most half full) and one in the ring.
+// dedupEntryBytes is what one block of the duplicate filter costs
+// (dedup.go): its 16 bytes in the ring and two 4-byte slots of the
+// open-addressing table (kept at most half full).
 const dedupEntryBytes = 3 * 8
 
 // cost is what holding m charges a store.
