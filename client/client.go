@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -15,6 +16,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -22,9 +24,11 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/nexusd/nexusd/internal/bufpool"
 	"github.com/nexusd/nexusd/internal/sockbuf"
+	"github.com/nexusd/nexusd/internal/vtcodec"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
 )
 
@@ -70,6 +74,7 @@ type Client struct {
 	// none) that answered a packed RPC with Unimplemented; nil until one
 	// did. See usePacked.
 	noPacked atomic.Pointer[string]
+	noHold   atomic.Bool // the codec in use cannot decode in place (holdFrames)
 
 	closeOnce sync.Once
 	mu        sync.Mutex
@@ -485,6 +490,19 @@ func (c *Client) offered(no *atomic.Pointer[string]) bool {
 		return false
 	}
 	return *p != id
+}
+
+// holdFrames reports whether received frames may be decoded in place
+// (borrow.go): the process's codec is internal/vtcodec's, and no call has
+// found otherwise (a codec forced on the client's calls).
+func (c *Client) holdFrames() bool { return vtcodec.Active() && !c.noHold.Load() }
+
+// heldFailed notes a call that could not decode in place, if err says so:
+// the calls that follow decode as any gRPC client does.
+func (c *Client) heldFailed(err error) {
+	if status.Code(err) == codes.Internal && strings.Contains(err.Error(), "unmarshal") && !c.noHold.Swap(true) {
+		c.log.Warn("nexusd: the gRPC codec in use cannot decode frames in place; receiving as usual", "addr", c.addr, "err", err)
+	}
 }
 
 // packedUnreadable stops using the packed RPCs on the daemon run answering

@@ -18,6 +18,9 @@ func (s *Subscription) consume(st *stream) error {
 	for {
 		ev, frame, err := st.recv()
 		if err != nil {
+			if st.heldErr != nil {
+				s.c.heldFailed(st.heldErr)
+			}
 			return err
 		}
 		live := 0

@@ -91,6 +91,7 @@ type session struct {
 	ready    chan struct{} // closed once the stream is open, or failed to open
 	stream   grpc.BidiStreamingClient[sidecarpb.SessionRequest, sidecarpb.SessionEvent]
 	instance string // the daemon run that answered; set before ready closes
+	hold     bool   // frames are decoded in place (holdFrames); set before ready closes
 
 	sendMu sync.Mutex
 
@@ -116,15 +117,26 @@ func (se *session) run() {
 		close(se.ready)
 		return
 	}
-	se.stream, se.instance = st, se.c.noteServer(hdr)
+	se.stream, se.instance, se.hold = st, se.c.noteServer(hdr), se.c.holdFrames()
 	close(se.ready)
 	for {
-		h := heldSession{keep: sessionFrame}
-		if err := st.RecvMsg(&h); err != nil {
+		var ev *sidecarpb.SessionEvent
+		var buf mem.Buffer
+		if se.hold {
+			h := heldSession{keep: sessionFrame}
+			err = st.RecvMsg(&h)
+			ev, buf = h.ev, h.buf
+			if err != nil {
+				se.c.heldFailed(err)
+			}
+		} else {
+			ev, err = st.Recv()
+		}
+		if err != nil {
 			se.end(err)
 			return
 		}
-		se.route(h.ev, h.buf)
+		se.route(ev, buf)
 	}
 }
 
@@ -400,14 +412,26 @@ func (ss *sessStream) cancel() {
 // openOnSession opens the subscription's stream on the client's Session.
 // It waits for the daemon's first answer, to learn whether the daemon
 // has Session at all (Unimplemented, for the caller to fall back).
+//
+// A session that decoded in place and found the codec in use cannot (a
+// codec forced on the client's calls: heldFailed) ends with the first
+// event; the open is then made again, once, on a new session that
+// decodes as any gRPC client does.
 func (s *Subscription) openOnSession(o sessionOpen) (*stream, string, error) {
-	se, err := s.c.session(s.ctx)
-	if err != nil {
-		return nil, "", err
+	for again := true; ; again = false {
+		se, err := s.c.session(s.ctx)
+		if err != nil {
+			return nil, "", err
+		}
+		ss := se.open(s.ctx, o, s.o.resumeWindow > 0, s.o.borrow)
+		err = ss.wait()
+		if status.Code(err) == codes.Unimplemented {
+			return nil, "", err
+		}
+		if err != nil && again && se.hold && !s.c.holdFrames() {
+			ss.cancel()
+			continue
+		}
+		return &stream{sv: ss, cancel: ss.cancel}, se.instance, nil
 	}
-	ss := se.open(s.ctx, o, s.o.resumeWindow > 0, s.o.borrow)
-	if err := ss.wait(); status.Code(err) == codes.Unimplemented {
-		return nil, "", err
-	}
-	return &stream{sv: ss, cancel: ss.cancel}, se.instance, nil
 }

@@ -494,8 +494,9 @@ type stream struct {
 	// A borrowing subscription's stream (BorrowPayloads) decodes its frames
 	// in place: held is the buffer the frame recv last returned is in,
 	// for the caller to take (nil when the frame is the GC's).
-	lend bool
-	held mem.Buffer
+	lend    bool
+	held    mem.Buffer
+	heldErr error // how a decode in place failed, for the client to judge (heldFailed)
 }
 
 // recv returns the stream's next event: a MessageEvent, or (packed
@@ -521,6 +522,9 @@ func (st *stream) recv() (*sidecarpb.MessageEvent, *sidecarpb.PackedFrame, error
 		h := heldPacked{keep: packedFrame}
 		err = st.pk.RecvMsg(&h)
 		pe, st.held = h.ev, h.buf
+		if err != nil {
+			st.heldErr = err
+		}
 	default:
 		pe, err = st.pk.Recv()
 	}
@@ -589,7 +593,7 @@ func (s *Subscription) openStream(v1 func(context.Context) (eventStream, error),
 			if hdr, err = ps.Header(); err == nil {
 				// Header says nothing of a call the daemon refused (gRPC
 				// keeps the status for Recv): the first event does.
-				st := &stream{pk: ps, cancel: cancel, primed: true, lend: s.o.borrow}
+				st := &stream{pk: ps, cancel: cancel, primed: true, lend: s.o.borrow && s.c.holdFrames()}
 				st.first, st.firstErr = ps.Recv()
 				if status.Code(st.firstErr) != codes.Unimplemented {
 					return st, s.c.noteServer(hdr), nil

@@ -142,3 +142,12 @@ func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	m.Reset()
 	return m.UnmarshalVT(buf.ReadOnlyData())
 }
+
+// Active reports whether this package's codec is the process's "proto"
+// codec, as importing it makes it unless something registered another
+// since: a Holder is decoded in place only then, and any other codec
+// refuses one.
+func Active() bool {
+	_, ok := encoding.GetCodecV2(Name).(Codec)
+	return ok
+}
