@@ -1,5 +1,7 @@
 package state
 
+import "github.com/nexusd/nexusd/internal/packed"
+
 // dedupWindow remembers the ids of recent remote messages taken, so a
 // message that arrives twice (a retried push, a resend racing the
 // original) is delivered once. Every message from a peer passes through
@@ -59,33 +61,14 @@ func (d *dedupWindow) add(id string) bool {
 
 // dedupKey is an id's block and its bit in it.
 func dedupKey(id string) (key, bit uint64) {
-	if len(id) == 36 && id[23] == '-' {
-		if number, ok := parseHex12(id[24:]); ok {
-			h := hashID(id[:24]) ^ (number>>6)*0x9e3779b97f4a7c15
-			h ^= h >> 32
-			h *= 0xd6e8feb86659fd93
-			h ^= h >> 32
-			return h, 1 << (number & 63)
-		}
+	if number, ok := packed.IDNumber(id); ok {
+		h := hashID(id[:24]) ^ (number>>6)*0x9e3779b97f4a7c15
+		h ^= h >> 32
+		h *= 0xd6e8feb86659fd93
+		h ^= h >> 32
+		return h, 1 << (number & 63)
 	}
 	return hashID(id), 1
-}
-
-// parseHex12 reads 12 lowercase hex digits.
-func parseHex12(s string) (uint64, bool) {
-	var n uint64
-	for i := range 12 {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			n = n<<4 | uint64(c-'0')
-		case c >= 'a' && c <= 'f':
-			n = n<<4 | uint64(c-'a'+10)
-		default:
-			return 0, false
-		}
-	}
-	return n, true
 }
 
 // find returns the index of the block with key, or -1.

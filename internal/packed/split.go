@@ -28,6 +28,21 @@ func (s *IDSplitter) Split(source, id string) (uint64, bool) {
 	if id[:23] != string(e.text[:]) {
 		return 0, false
 	}
+	n, ok := IDNumber(id)
+	if !ok || n == 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+// IDNumber reads the number a 36-character id ends with, its last 12
+// lowercase hex digits (the low 48 bits, as ID.AppendString renders
+// them), and reports whether id has that shape. Any id of that shape has
+// one, a random UUID's random; only Split tells whether it was derived.
+func IDNumber(id string) (uint64, bool) {
+	if len(id) != 36 || id[23] != '-' {
+		return 0, false
+	}
 	var n uint64
 	for i := 24; i < 36; i++ {
 		c := id[i]
@@ -39,9 +54,6 @@ func (s *IDSplitter) Split(source, id string) (uint64, bool) {
 		default:
 			return 0, false
 		}
-	}
-	if n == 0 {
-		return 0, false
 	}
 	return n, true
 }

@@ -36,3 +36,22 @@ func TestIDSplitterFindsDerivedIDsOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestIDNumberReadsTheLast12Digits: a derived id gives back its number;
+// any other 36-character id of the shape gives its last 12 digits; other
+// shapes give nothing.
+func TestIDNumberReadsTheLast12Digits(t *testing.T) {
+	for _, n := range []uint64{0, 1, 0xabc, 1<<48 - 1} {
+		if got, ok := IDNumber(DeriveID("node-a", 0, n).String()); !ok || got != n {
+			t.Fatalf("IDNumber of the id of %#x: %#x, %v", n, got, ok)
+		}
+	}
+	for _, id := range []string{"", "m1", "123e4567-e89b-42d3-a456-42661417400G", "123e4567-e89b-42d3-a456-42661417400", "123e4567-e89b-42d3-a456x426614174000", "123e4567-e89b-42d3-a456-42661417400A"} {
+		if n, ok := IDNumber(id); ok {
+			t.Fatalf("IDNumber(%q) = %#x, want none", id, n)
+		}
+	}
+	if n, ok := IDNumber("123e4567-e89b-42d3-a456-426614174000"); !ok || n != 0x426614174000 {
+		t.Fatalf("a random UUID's last digits: %#x, %v", n, ok)
+	}
+}
