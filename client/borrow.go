@@ -134,9 +134,11 @@ func (h *held[T, PT]) UnmarshalHeld(buf mem.Buffer) error {
 		return nil
 	}
 	h.ev = PT(new(T))
-	err := h.ev.UnmarshalVT(buf.ReadOnlyData())
+	if err := h.ev.UnmarshalVT(buf.ReadOnlyData()); err != nil {
+		return err // the codec frees buf: freeing it here too would free it twice
+	}
 	buf.Free()
-	return err
+	return nil
 }
 
 // heldPacked is a SubscribePacked event (stream.recv), heldSession a

@@ -223,3 +223,26 @@ func TestReleaseOfAnUnlentMessageDoesNothing(t *testing.T) {
 		t.Fatal("Release changed a message that was not lent")
 	}
 }
+
+// twoFaced decodes in place but not safely: the second decode of an
+// event that is not a frame fails.
+type twoFaced struct{}
+
+func (*twoFaced) UnmarshalVTUnsafe([]byte) error { return nil }
+func (*twoFaced) UnmarshalVT([]byte) error       { return fmt.Errorf("refused") }
+
+// TestAHeldEventThatFailsIsFreedOnce: when the copy of an event that is
+// not a frame fails, the buffer is left to the codec, which frees it on
+// any error (internal/vtcodec): freed twice, gRPC's buffer panics.
+func TestAHeldEventThatFailsIsFreedOnce(t *testing.T) {
+	var pool countingPool
+	buf := received(make([]byte, 2<<10), &pool)
+	h := held[twoFaced, *twoFaced]{keep: func(*twoFaced) bool { return false }}
+	if err := h.UnmarshalHeld(buf); err == nil {
+		t.Fatal("a failed decode reported no error")
+	}
+	buf.Free() // as the codec does on error
+	if pool.Puts() != 1 {
+		t.Fatalf("buffer returned %d times, want 1", pool.Puts())
+	}
+}
