@@ -103,6 +103,10 @@ func (d *Decoder) Reset(frame []byte) error {
 	d.rewind()
 	p := d.recStart
 	for i := 0; i < d.count; i++ {
+		if q := d.skim(p); q > 0 {
+			p = q
+			continue
+		}
 		var err error
 		if p, err = d.parse(i, p); err != nil {
 			return d.refuse(err)
@@ -347,6 +351,45 @@ func (d *Decoder) unique(at int) error {
 		}
 	}
 	return nil
+}
+
+// skim validates the plainest record at p, the one a run of messages is
+// made of: a length of one or two bytes, no flags, a one-byte topic
+// index, its sequence and number the chains' next. It advances the chains
+// as parse would and returns the position after the record, or 0 when the
+// record is any other (parse then reads it, and names what is wrong).
+func (d *Decoder) skim(p int) int {
+	b := d.frame
+	if p+3 > len(b) { // the shortest record: length 2, flags, topic index
+		return 0
+	}
+	blen := int(b[p])
+	p++
+	if blen >= 0x80 {
+		if b[p] == 0 || b[p] >= 0x80 { // not minimal, or over two bytes
+			return 0
+		}
+		blen = blen&0x7f | int(b[p])<<7
+		p++
+	}
+	end := p + blen
+	if blen < 2 || end > len(b) || b[p] != 0 || blen-2 > d.lim.MaxPayloadBytes {
+		return 0
+	}
+	if ti := int(b[p+1]); ti >= 0x80 || ti >= len(d.topics) {
+		return 0
+	}
+	if len(d.sources) > 0 {
+		s := &d.sources[0]
+		if s.next == 0 || s.next >= MaxNumber {
+			return 0 // a number at either end of 1..MaxNumber is parse's to judge
+		}
+		s.next++
+	}
+	if t := &d.topics[b[p+1]]; t.next != 0 {
+		t.next++
+	}
+	return end
 }
 
 // parse reads record i at p into d.rec, advancing the walk's chains, and

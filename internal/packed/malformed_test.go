@@ -3,6 +3,7 @@ package packed
 import (
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -28,6 +29,17 @@ func hdr(count int, topics ...string) []byte {
 	b := []byte{Version, byte(count), 0, 0, byte(len(topics))}
 	for _, t := range topics {
 		b = append(append(append(b, byte(len(t))), t...), 0)
+	}
+	return b
+}
+
+// topics300 is a header with count records, no sources and 300 topics
+// named "0" to "299", each base 1: indexes from 128 on take two bytes.
+func topics300(count int) []byte {
+	b := []byte{Version, byte(count), 0, 0, 0xac, 0x02}
+	for i := range 300 {
+		name := strconv.Itoa(i)
+		b = append(append(append(b, byte(len(name))), name...), 1)
 	}
 	return b
 }
@@ -93,6 +105,10 @@ func TestMalformedFramesAreRefusedByName(t *testing.T) {
 		{"bad utf-8 content type", cat(hdr(1, "t"), 4, flagContentType, 0, 1, 0xff), Limits{}, 0, false, "content type \"\\xff\" is not valid UTF-8"},
 		{"truncated delta", cat(hdr(1, "t"), 3, flagTimestamp, 0, 0x80), Limits{}, 0, false, "timestamp delta: truncated varint"},
 		{"second record", cat(hdr(2, "t"), 2, 0, 0, 2, 0, 3), Limits{}, 1, false, "topic index 3"},
+		{"overlong plain length", cat(hdr(1, "t"), 0x82, 0x00, 0, 0), Limits{}, 0, false, "record length: overlong varint"},
+		{"plain payload too big", cat(hdr(2, "t"), 2, 0, 0, 0x83, 0x01, 0, 0, strings.Repeat("x", 129)), Limits{MaxPayloadBytes: 128}, 1, true, "payload is 129 bytes: the limit is 128"},
+		{"prev after a two-byte topic index", cat(topics300(3), 3, 0, 0xab, 0x01, 3, 0, 0xab, 0x02, 5, 0x80, 0x02, 0xab, 0x01, 2), Limits{}, 2, false, "previous sequence 2 is not below the record's sequence 2"},
+		{"plain record past MaxNumber", cat(Version, 2, 0, 1, 2, "n1", 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 1, 1, "t", 1, 2, 0, 0, 2, 0, 0), Limits{}, 1, false, "number 281474976710656 is outside"},
 	} {
 		var d Decoder
 		d.Limits = c.limits
