@@ -189,6 +189,9 @@ func (e *Encoder) check(r *Record) error {
 // TopicIndex and SourceIndex of r are ignored. Append keeps no reference
 // to r or its fields.
 func (e *Encoder) Append(r *Record) error {
+	if e.appendPlain(r) {
+		return nil
+	}
 	if e.count == 0 {
 		e.lim = e.Limits.withDefaults()
 	}
@@ -485,6 +488,54 @@ func (e *Encoder) Append(r *Record) error {
 	e.recs = append(b, r.Payload...)
 	e.count++
 	return nil
+}
+
+// appendPlain appends r if it is the record a run of messages is made
+// of, the one that costs no field: the previous record's topic and
+// source, the next sequence and number of their chains, the frame's
+// current timestamp, no optional field, and room in the frame. It reports
+// whether it did; Append does the rest, and judges what is wrong.
+func (e *Encoder) appendPlain(r *Record) bool {
+	if e.lastTopic == 0 || r.ContentType != "" || r.Correlation != "" || r.ID != "" || r.ReplyTo != "" ||
+		len(r.Groups) > 0 || r.Retain || r.SyncOnly || r.TTLMs != 0 || r.DroppedFrom != 0 ||
+		uint64(r.TimestampMs) != e.ts || e.count >= e.lim.MaxRecords || len(r.Payload) > e.lim.MaxPayloadBytes {
+		return false
+	}
+	ti := e.lastTopic - 1
+	t := &e.topics[ti]
+	if r.Seq != t.next || r.Seq > 0 && r.PrevSeq != r.Seq-1 || r.Seq == 0 && r.PrevSeq != 0 || t.name != r.Topic {
+		return false
+	}
+	var s *encSource
+	if r.Source == "" {
+		if !e.sourceless {
+			return false
+		}
+	} else {
+		if e.lastSrc != 1 { // only source 0 needs no index
+			return false
+		}
+		s = &e.sources[0]
+		if !s.numbered || r.Number != s.next || r.Number > MaxNumber || r.Epoch != s.epoch || s.id != r.Source {
+			return false
+		}
+	}
+	body := 1 + uvarintLen(uint64(ti)) + len(r.Payload)
+	if 41+e.tableSize+len(e.recs)+uvarintLen(uint64(body))+body > e.lim.MaxFrameBytes {
+		return false // maybe it fits: Append counts the header exactly
+	}
+	if r.Seq != 0 {
+		t.next = r.Seq + 1
+	}
+	if s != nil {
+		s.next = r.Number + 1
+	}
+	b := appendUvarint(e.recs, uint64(body))
+	b = append(b, 0) // flags
+	b = appendUvarint(b, uint64(ti))
+	e.recs = append(b, r.Payload...)
+	e.count++
+	return true
 }
 
 // keep copies s into the Encoder's name buffer and returns a view of the
