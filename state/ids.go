@@ -1,6 +1,10 @@
 package state
 
-import "github.com/nexusd/nexusd/internal/packed"
+import (
+	"strings"
+
+	"github.com/nexusd/nexusd/internal/packed"
+)
 
 // NewUUID draws a version-4 UUID from r, in the canonical 36-character form.
 // Message and subscription ids come from here, so a seeded node names things
@@ -74,13 +78,25 @@ func newIDPool(node string) idPool {
 // packed.ID.AppendString renders them.
 func (p *idPool) take() string {
 	if p.next == len(p.block) {
-		var b [36 * idsPerBlock]byte
-		for i := range idsPerBlock {
-			s := b[36*i : 36*i+36]
-			copy(s, p.head[:])
-			putHex(s[24:], p.number+1+uint64(i), 6)
+		// Consecutive numbers mostly differ in their last two digits
+		// only: render the first whole, then those two, the rest again
+		// at a carry past them. The builder's buffer becomes the string
+		// (nothing cleared, nothing copied).
+		var sb strings.Builder
+		sb.Grow(36 * idsPerBlock)
+		var digits [12]byte
+		for i := range uint64(idsPerBlock) {
+			switch k := p.number + 1 + i; {
+			case i == 0 || byte(k) == 0:
+				putHex(digits[:], k, 6)
+			default:
+				h := hexByte[byte(k)]
+				digits[10], digits[11] = h[0], h[1]
+			}
+			sb.Write(p.head[:])
+			sb.Write(digits[:])
 		}
-		p.block, p.next = string(b[:]), 0
+		p.block, p.next = sb.String(), 0
 	}
 	p.number++
 	id := p.block[p.next : p.next+36]
