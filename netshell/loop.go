@@ -508,10 +508,12 @@ func (l *loop) replierOf(req uint64) replier {
 }
 
 func (l *loop) deliver(e *state.Deliver) {
-	st := l.streams[e.Stream]
-	if st == nil {
-		l.log.Error("delivery to an unknown stream", "effect", e.String())
-		return
+	st := l.outStream // a run's deliveries mostly go to one stream
+	if st == nil || st.handle != e.Stream {
+		if st = l.streams[e.Stream]; st == nil {
+			l.log.Error("delivery to an unknown stream", "effect", e.String())
+			return
+		}
 	}
 	if e.Out.Kind == state.OutMessage {
 		if e.Out.Msg.Source == l.id {
