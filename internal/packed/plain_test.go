@@ -37,23 +37,27 @@ func TestPlainRecordsAtTheShortcutsEdges(t *testing.T) {
 		return []Record{{Topic: "t", Payload: []byte("a")}, {Topic: "t", Payload: []byte("b")}, {Topic: "u", Payload: []byte("c"), Seq: 7}}
 	}
 	for name, recs := range map[string][]Record{"200 topics": manyTopics(), "lengths": lengths(), "last numbers": lastNumbers(), "unnumbered": unnumbered()} {
-		var e Encoder
-		frames, err := encodeAll(&e, recs)
-		if err != nil || len(frames) != 1 {
-			t.Fatalf("%s: %d frames, %v", name, len(frames), err)
-		}
-		var d Decoder
-		got, err := decodeAll(&d, frames[0])
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if len(got) != len(recs) {
-			t.Fatalf("%s: %d records, want %d", name, len(got), len(recs))
-		}
-		for i := range recs {
-			if s := diff(&got[i], &recs[i]); s != "" {
-				t.Errorf("%s: record %d: %s", name, i, s)
-			}
+		roundTripOneFrame(t, name, recs)
+	}
+}
+
+// roundTripOneFrame encodes recs into one frame and checks that it decodes
+// to them.
+func roundTripOneFrame(t *testing.T, name string, recs []Record) {
+	t.Helper()
+	var e Encoder
+	frames, err := encodeAll(&e, recs)
+	if err != nil || len(frames) != 1 {
+		t.Fatalf("%s: %d frames, %v", name, len(frames), err)
+	}
+	var d Decoder
+	got, err := decodeAll(&d, frames[0])
+	if err != nil || len(got) != len(recs) {
+		t.Fatalf("%s: %d records of %d, %v", name, len(got), len(recs), err)
+	}
+	for i := range recs {
+		if s := diff(&got[i], &recs[i]); s != "" {
+			t.Errorf("%s: record %d: %s", name, i, s)
 		}
 	}
 }
@@ -70,21 +74,7 @@ func TestEncoderShortcutKeepsWhatIsNotPlain(t *testing.T) {
 		"dropped":                {{Topic: "t", Payload: p, Seq: 1}, {Topic: "t", Payload: p, Seq: 2, PrevSeq: 1, DroppedFrom: 1}},
 		"other topic":            {{Topic: "t", Payload: p}, {Topic: "u", Payload: p}},
 	} {
-		var e Encoder
-		frames, err := encodeAll(&e, recs)
-		if err != nil || len(frames) != 1 {
-			t.Fatalf("%s: %d frames, %v", name, len(frames), err)
-		}
-		var d Decoder
-		got, err := decodeAll(&d, frames[0])
-		if err != nil || len(got) != len(recs) {
-			t.Fatalf("%s: %d records, %v", name, len(got), err)
-		}
-		for i := range recs {
-			if s := diff(&got[i], &recs[i]); s != "" {
-				t.Errorf("%s: record %d: %s", name, i, s)
-			}
-		}
+		roundTripOneFrame(t, name, recs)
 	}
 
 	var e Encoder
