@@ -50,6 +50,7 @@ func TestBadInputIsRefusedCountedAndChangesNothing(t *testing.T) {
 		{"beacon version 0", &BeaconReceived{Beacon: Beacon{Instance: "x", Cluster: "test", Addr: "x:1"}}, 0, reasonBadBeacon},
 		{"beacon huge id", &BeaconReceived{Beacon: Beacon{Instance: strings.Repeat("x", 100), Cluster: "test", Addr: "x:1", Version: 1}}, 0, reasonBadBeacon},
 		{"push bad topic", &PushReceived{Req: 1, Envs: []Envelope{{ID: "m", Topic: "a/#", Source: "n2"}}}, Invalid, reasonBadEnvelope},
+		{"push empty topic", &PushReceived{Req: 1, Envs: []Envelope{{ID: "m", Source: "n2"}}}, Invalid, reasonBadEnvelope},
 		{"push no id", &PushReceived{Req: 1, Envs: []Envelope{{Topic: "a", Source: "n2"}}}, Invalid, reasonBadEnvelope},
 		{"push no source", &PushReceived{Req: 1, Envs: []Envelope{{ID: "m", Topic: "a"}}}, Invalid, reasonBadEnvelope},
 		{"push huge payload", &PushReceived{Req: 1, Envs: []Envelope{{ID: "m", Topic: "a", Source: "n2", Payload: big}}}, Invalid, reasonBadEnvelope},
@@ -109,9 +110,10 @@ func TestOneBadEnvelopeDoesNotSpoilItsBatch(t *testing.T) {
 		{ID: "m1", Topic: "a", Payload: []byte("1"), Source: "n2", SourceSeq: 1},
 		{ID: "m2", Topic: "a/+", Source: "n2", SourceSeq: 2},
 		{ID: "m3", Topic: "a", Payload: []byte("3"), Source: "n2", SourceSeq: 2},
+		{ID: "m4", Source: "n2", SourceSeq: 3}, // no topic, after a valid one
 	}})
 	a := only[*AnswerPush](t, effs)
-	if len(a.Errs) != 3 || a.Errs[0] != nil || a.Errs[1] == nil || a.Errs[2] != nil {
+	if len(a.Errs) != 4 || a.Errs[0] != nil || a.Errs[1] == nil || a.Errs[2] != nil || a.Errs[3] == nil {
 		t.Fatalf("errs %v", a.Errs)
 	}
 	if got := fmt.Sprint(payloads(effs, 1)); got != "[1 3]" {

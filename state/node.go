@@ -60,6 +60,8 @@ type Node struct {
 	subs        map[string]*subscription // by id, active and paused
 	streams     map[uint64]*subscription // by attached stream
 	localRoutes trie[*subscription]
+	localMemo   matchMemo      // localRoutes' last answer (localMatch)
+	validTopic  string         // the last topic checkEnvelope found valid
 	patternRefs map[string]int // pattern -> subscriptions holding it (queue group members apart)
 	groups      groupState     // groups.go
 	patterns    []string       // sorted distinct; nil when it must be rebuilt

@@ -174,7 +174,14 @@ func (n *Node) checkEnvelope(e *Envelope) error {
 	case !n.replyToOK(e.ReplyTo):
 		return errorf(Invalid, "reply_to %.40q is not an inbox topic", e.ReplyTo)
 	}
-	return ValidateTopic(e.Topic, n.cfg.MaxTopicBytes, n.cfg.MaxTopicLevels)
+	if e.Topic != "" && e.Topic == n.validTopic { // runs of one topic are checked once
+		return nil
+	}
+	if err := ValidateTopic(e.Topic, n.cfg.MaxTopicBytes, n.cfg.MaxTopicLevels); err != nil {
+		return err
+	}
+	n.validTopic = e.Topic
+	return nil
 }
 
 // setExpiry fixes when m expires: its own TTL, else the node's default,
@@ -208,16 +215,16 @@ func (n *Node) deliverLocal(t *topicState, m *Message) {
 	n.number(t, m)
 	n.mark++
 	mark := n.mark
-	n.localRoutes.match(m.Topic, func(s *subscription) {
+	for _, s := range n.localMatch(m.Topic) {
 		if s.mark == mark {
-			return
+			continue
 		}
 		s.mark = mark
 		if s.paused || s.group != "" {
-			return // a queue group's member gets only what it is chosen for
+			continue // a queue group's member gets only what it is chosen for
 		}
 		n.enqueue(s, m)
-	})
+	}
 	if n.groups.any() {
 		if m.Source == n.cfg.NodeID {
 			n.pickGroups(m)
@@ -232,9 +239,33 @@ func (n *Node) deliverRemote(m *Message) { n.deliverOwn(n.useTopic(m.Topic), m) 
 // wantsTopic reports whether any local subscription, active or paused,
 // matches topic.
 func (n *Node) wantsTopic(topic string) bool {
-	found := false
-	n.localRoutes.match(topic, func(*subscription) { found = true })
-	return found
+	return len(n.localMatch(topic)) > 0
+}
+
+// matchMemo is a trie's answer for one topic, as the trie was at gen.
+type matchMemo struct {
+	topic string
+	gen   uint64
+	valid bool
+	subs  []*subscription
+}
+
+// localMatch is what localRoutes.match visits for topic, in its order
+// (a subscription once per pattern of it that matches). Messages come in
+// runs of one topic, so the answer is remembered until the topic or the
+// trie changes. The slice is valid until the next call: nothing its
+// callers do while they walk it matches again (delivering and queueing
+// never change the trie).
+func (n *Node) localMatch(topic string) []*subscription {
+	c := &n.localMemo
+	if c.valid && c.gen == n.localRoutes.gen && c.topic == topic {
+		return c.subs
+	}
+	clear(c.subs)
+	c.subs = c.subs[:0]
+	n.localRoutes.match(topic, func(s *subscription) { c.subs = append(c.subs, s) })
+	c.topic, c.gen, c.valid = topic, n.localRoutes.gen, true
+	return c.subs
 }
 
 // route pushes m to every peer that wants it and returns how many that is.

@@ -10,7 +10,8 @@ package state
 // deduplicate.
 type trie[T comparable] struct {
 	root trieNode[T]
-	size int // (pattern, holder) pairs
+	size int    // (pattern, holder) pairs
+	gen  uint64 // moves at every change: a match remembered at another gen is stale
 }
 
 type trieNode[T comparable] struct {
@@ -36,6 +37,7 @@ func (t *trie[T]) add(pattern string, h T) {
 	}
 	n.holders = append(n.holders, h)
 	t.size++
+	t.gen++
 }
 
 func (n *trieNode[T]) child(level string) *trieNode[T] {
@@ -66,6 +68,7 @@ func (n *trieNode[T]) child(level string) *trieNode[T] {
 func (t *trie[T]) remove(pattern string, h T) {
 	if t.root.remove(pattern, true, h) {
 		t.size--
+		t.gen++
 	}
 }
 
