@@ -42,6 +42,7 @@ type meshClient struct {
 	counters *shellCounters
 	dial     []grpc.DialOption
 	peers    map[string]*peerConn // by instance id
+	lastPush *peerConn            // the peer of the last Push, while it is in peers
 	wg       sync.WaitGroup
 }
 
@@ -56,7 +57,8 @@ type peerConn struct {
 	cancel   context.CancelFunc
 	push     *pushLink
 	inflight atomic.Int32 // calls under way
-	lastUsed time.Time    // the loop's clock at the last call or push
+	lastUsed time.Time    // the loop's clock at the last call, or the Sweep after pushes
+	pushed   bool         // a push came since the last Sweep (it reads no clock per push)
 }
 
 // newMeshClient makes the mesh client; transport is its transport
@@ -187,11 +189,16 @@ func (m *meshClient) Resend(e state.RequestResend) {
 }
 
 func (m *meshClient) Push(call uint64, peer, addr string, env state.Envelope) {
-	pc, err := m.peer(peer, addr)
-	if err != nil {
-		m.wg.Go(func() { m.done(&state.PushCompleted{Call: call, Err: err}) })
-		return
+	pc := m.lastPush // a run's pushes mostly go to one peer
+	if pc == nil || pc.id != peer || pc.addr != addr {
+		var err error
+		if pc, err = m.peer(peer, addr); err != nil {
+			m.wg.Go(func() { m.done(&state.PushCompleted{Call: call, Err: err}) })
+			return
+		}
+		m.lastPush = pc
 	}
+	pc.pushed = true
 	pc.push.enqueue(call, env)
 }
 
@@ -208,6 +215,9 @@ func (m *meshClient) ClosePeer(peer, addr string) {
 
 func (m *meshClient) closeConn(pc *peerConn) {
 	delete(m.peers, pc.id)
+	if m.lastPush == pc {
+		m.lastPush = nil
+	}
 	pc.cancel()
 	m.wg.Go(func() {
 		pc.push.wait()
@@ -220,6 +230,9 @@ func (m *meshClient) closeConn(pc *peerConn) {
 func (m *meshClient) Sweep() {
 	now := m.clk.Now()
 	for _, pc := range m.peers {
+		if pc.pushed {
+			pc.lastUsed, pc.pushed = now, false
+		}
 		if pc.inflight.Load() == 0 && !pc.push.busy() && now.Sub(pc.lastUsed) >= meshIdle {
 			m.closeConn(pc)
 		}

@@ -379,3 +379,31 @@ func TestFetchProbeAndResendAgainstARealDaemon(t *testing.T) {
 		t.Errorf("probe of a false claim: %v, want an error naming the instance there", p.Err)
 	}
 }
+
+// Pushes follow their peer: to its new address when it moves, and over a
+// new connection after the old one was closed.
+func TestPushesFollowAMovedOrReopenedPeer(t *testing.T) {
+	first, second := &fakePeer{packed: true}, &fakePeer{packed: true}
+	addr1, addr2 := first.start(t), second.start(t)
+	m, c := newTestMeshClient(t)
+	m.Push(1, "peer", addr1, msg(0))
+	c.wait(t, 1)
+	m.Push(2, "peer", addr2, msg(1)) // the peer moved
+	c.wait(t, 2)
+	m.ClosePeer("peer", addr2)
+	m.Push(3, "peer", addr2, msg(2))
+	for _, e := range c.wait(t, 3) {
+		if e.Err != nil {
+			t.Fatalf("push %d: %v", e.Call, e.Err)
+		}
+	}
+	first.mu.Lock()
+	got1 := fmt.Sprint(first.got)
+	first.mu.Unlock()
+	second.mu.Lock()
+	got2 := fmt.Sprint(second.got)
+	second.mu.Unlock()
+	if got1 != "[m0000]" || got2 != "[m0001 m0002]" {
+		t.Fatalf("first address got %s, second %s; want [m0000] and [m0001 m0002]", got1, got2)
+	}
+}
