@@ -49,6 +49,7 @@ type sourceEntry struct {
 	epoch      uint64
 	base, next uint64
 	prefix     [10]byte
+	head       [24]byte // the ids' first 24 characters: the prefix rendered
 	havePrefix bool
 	memo       *prefixMemo
 }
@@ -61,12 +62,42 @@ type sourceKey struct {
 // derive is the id of number from this source, hashing (source, epoch)
 // once per frame at most (and not at all when a recent frame had it).
 func (s *sourceEntry) derive(number uint64) ID {
-	if !s.havePrefix {
-		s.prefix = s.memo.get(s.id, s.epoch)
-		s.havePrefix = true
-	}
+	s.fix()
 	return IDFromPrefix(s.prefix, number)
 }
+
+// fix finds the source's id prefix and renders it, once.
+func (s *sourceEntry) fix() {
+	if !s.havePrefix {
+		s.prefix = s.memo.get(s.id, s.epoch)
+		var b [36]byte
+		copy(s.head[:], IDFromPrefix(s.prefix, 0).AppendString(b[:0]))
+		s.havePrefix = true
+	}
+}
+
+// appendID appends the id of number from this source: the head rendered
+// once, then the number's twelve digits.
+func (s *sourceEntry) appendID(dst []byte, number uint64) []byte {
+	s.fix()
+	dst = append(dst, s.head[:]...)
+	var d [12]byte
+	for i := 5; i >= 0; i-- {
+		h := hexPairs[byte(number)]
+		d[2*i], d[2*i+1] = h[0], h[1]
+		number >>= 8
+	}
+	return append(dst, d[:]...)
+}
+
+// hexPairs is every byte's two lowercase hex digits.
+var hexPairs = func() (t [256][2]byte) {
+	const hex = "0123456789abcdef"
+	for i := range t {
+		t[i] = [2]byte{hex[i>>4], hex[i&0xf]}
+	}
+	return t
+}()
 
 // prefixMemo remembers the id prefixes of the last few (source, epoch)
 // pairs, across frames: a stream's frames name the same sources.

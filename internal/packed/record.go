@@ -69,7 +69,7 @@ func (r *Record) AppendID(dst []byte) []byte {
 	case r.Source == "":
 		return dst
 	case r.src != nil:
-		return r.src.derive(r.Number).AppendString(dst)
+		return r.src.appendID(dst, r.Number)
 	}
 	return DeriveID(r.Source, r.Epoch, r.Number).AppendString(dst)
 }
