@@ -114,9 +114,13 @@ func Launch(t testing.TB, cfg Config) *Daemon {
 	}
 	go func() { d.err = cmd.Wait(); close(d.done) }()
 	t.Cleanup(func() {
+		status := ""
+		if t.Failed() {
+			status = d.statusForLog()
+		}
 		d.Stop()
 		if t.Failed() {
-			t.Logf("--- log of daemon %s (%s) ---\n%s", cfg.Name, strings.Join(args, " "), d.logs.String())
+			t.Logf("--- log of daemon %s (%s) ---\n%s%s", cfg.Name, strings.Join(args, " "), d.logs.String(), status)
 		}
 	})
 	return d
@@ -244,6 +248,22 @@ func (d *Daemon) get(path string, read func(io.Reader) error) error {
 		return nil
 	}
 	return read(resp.Body)
+}
+
+// statusForLog is the daemon's /api/status (its counters, peers and
+// topics) as it was when the test failed, or "" when it has exited or
+// does not answer: what a failure's log needs beside the daemon's own.
+func (d *Daemon) statusForLog() string {
+	select {
+	case <-d.done:
+		return ""
+	default:
+	}
+	var b bytes.Buffer
+	if err := d.get("/api/status", func(r io.Reader) error { _, err := b.ReadFrom(r); return err }); err != nil {
+		return ""
+	}
+	return "--- its /api/status at the failure ---\n" + b.String()
 }
 
 // SyncBuffer is a bytes.Buffer safe for a process's writes and the
