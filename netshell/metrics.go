@@ -50,7 +50,7 @@ type metrics struct {
 	reg            *prometheus.Registry
 	shell          shellCounters
 	syncSeconds    prometheus.Histogram
-	deliverLatency prometheus.Histogram
+	deliverLatency *msHistogram
 	sidecarRefused *prometheus.CounterVec
 	meshRefused    *prometheus.CounterVec // by reason: handshake, unauthenticated
 	meshSecurity   *prometheus.GaugeVec   // 1 for this daemon's mode
@@ -64,11 +64,9 @@ func newMetrics() *metrics {
 			Help:    "Time from asking a peer for its state (GetNodeState) to the answer or failure.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}),
-		deliverLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "nexusd_publish_to_deliver_seconds",
-			Help:    "Time from a message's publish (its timestamp_ms, on the publishing daemon's wall clock) to its hand-over to a local subscriber's stream. Millisecond resolution; across hosts it includes clock skew.",
-			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5, 10},
-		}),
+		deliverLatency: newMsHistogram("nexusd_publish_to_deliver_seconds",
+			"Time from a message's publish (its timestamp_ms, on the publishing daemon's wall clock) to its hand-over to a local subscriber's stream. Millisecond resolution; across hosts it includes clock skew.",
+			[]float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5, 10}),
 		sidecarRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "nexusd_sidecar_refused_total",
 			Help: "Sidecar requests refused, by RPC and reason (the gRPC code, in snake case).",

@@ -30,7 +30,7 @@ func TestMetricsCarryTheSpecsNames(t *testing.T) {
 	m.shell.beaconDrop(dropBadTag)
 	m.reg.MustRegister(newCoreCollector("node-1", "prod", func() (snapshot, bool) { return snap, true }, &m.shell))
 	m.syncSeconds.Observe(0.01)
-	m.deliverLatency.Observe(0.002)
+	m.deliverLatency.observeN(2, 1)
 	m.sidecarRefused.WithLabelValues("Publish", "invalid_argument").Inc()
 
 	rec := httptest.NewRecorder()

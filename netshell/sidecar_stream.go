@@ -123,6 +123,7 @@ func sendHead(items []streamItem, maxBatch int, send func(*sidecarpb.MessageEven
 // messages among them, and their payload and topic bytes, which it
 // returns (the byte credit they held).
 func (s *sidecarServer) settle(items []streamItem, nowMs int64) (bytes int) {
+	lat := latencyRuns{h: s.metrics.deliverLatency, nowMs: nowMs}
 	for j := range items {
 		m := items[j].out.Msg
 		if m == nil {
@@ -130,9 +131,10 @@ func (s *sidecarServer) settle(items []streamItem, nowMs int64) (bytes int) {
 		}
 		bytes += len(m.Payload) + len(m.Topic)
 		if items[j].out.Kind == state.OutMessage {
-			s.metrics.deliverLatency.Observe(float64(max(nowMs-m.TimestampMs, 0)) / 1000)
+			lat.add(m.TimestampMs)
 		}
 	}
+	lat.flush()
 	return bytes
 }
 
