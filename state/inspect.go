@@ -33,7 +33,7 @@ type StreamInfo struct {
 
 // Stream describes the tracker of (source, topic), if there is one.
 func (n *Node) Stream(source, topic string) (StreamInfo, bool) {
-	s := n.inStreams.m[streamKey{source, topic}]
+	s := n.inStreams.get(source, topic)
 	if s == nil {
 		return StreamInfo{}, false
 	}

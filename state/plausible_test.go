@@ -67,6 +67,27 @@ func TestARealBigJumpIsVouchedForAndDelivered(t *testing.T) {
 	}
 }
 
+// What waits behind the first number of a stream being vouched for is
+// delivered after it, and the stream goes on: the tracker made only to
+// wait in is replaced, and the old one is never found again.
+func TestWhatWaitsBehindAVouchedFirstNumberFollowsIt(t *testing.T) {
+	h := repairHarness(t)
+	first := h.envFrom("n2", "t", huge)
+	first.PrevSeq = 0
+	checkLog(t, h.pushFrom("n2", first), 1)
+	next := h.envFrom("n2", "t", huge+1)
+	next.PrevSeq = huge
+	checkLog(t, h.pushFrom("n2", next), 1) // waits behind the number being vouched for
+	effs := h.vouchAnswer(t, h.advance(time.Millisecond), huge+5)
+	checkLog(t, effs, 1, "msg t#1 m1125899906842624", "msg t#2 m1125899906842625")
+	last := h.envFrom("n2", "t", huge+2)
+	last.PrevSeq = huge + 1
+	checkLog(t, h.pushFrom("n2", last), 1, "msg t#3 m1125899906842626")
+	if st := h.n.Status(); st.Streams != 1 || st.Held != 0 || st.Counters.Gaps != 0 {
+		t.Fatalf("streams=%d held=%d gaps=%d, want 1, 0, 0", st.Streams, st.Held, st.Counters.Gaps)
+	}
+}
+
 // A resend answer says the highest number the source issued: no gap is
 // declared beyond it, and a held message that claims more is refused.
 func TestResendAnswerBoundsTheGapByTheSourcesLatestNumber(t *testing.T) {

@@ -81,10 +81,26 @@ type streamTable struct {
 	order   deque[*inStream] // creation order
 	removed int              // removed entries still in order
 	evicted map[string]bool  // sources some of whose trackers we evicted
+	last    *inStream        // the tracker get found last (get)
+}
+
+// get is the tracker of source's stream on topic, or nil. A frame's
+// messages come in runs of one stream, so the tracker found last is
+// checked first: a removed one is never in m again (a key gets a new
+// tracker only when it has none).
+func (st *streamTable) get(source, topic string) *inStream {
+	if s := st.last; s != nil && !s.removed && s.key.topic == topic && s.key.source == source {
+		return s
+	}
+	s := st.m[streamKey{source, topic}]
+	if s != nil {
+		st.last = s
+	}
+	return s
 }
 
 func (st *streamTable) init() {
-	st.m = make(map[streamKey]*inStream)
+	st.m, st.last = make(map[streamKey]*inStream), nil
 	st.evicted = make(map[string]bool)
 }
 
@@ -126,6 +142,9 @@ func (n *Node) dropStream(s *inStream) {
 	s.removed = true
 	tab := &n.inStreams
 	delete(tab.m, s.key)
+	if tab.last == s {
+		tab.last = nil
+	}
 	tab.removed++
 	if tab.removed > 64 && tab.removed > tab.order.len()/2 {
 		tab.order.filter(func(x *inStream) bool { return !x.removed })
@@ -143,7 +162,7 @@ func (n *Node) holdFull(env *Envelope) bool {
 	if env.SourceSeq == 0 || env.SyncOnly {
 		return false
 	}
-	s := n.inStreams.m[streamKey{env.Source, env.Topic}]
+	s := n.inStreams.get(env.Source, env.Topic)
 	if s == nil {
 		return false
 	}
@@ -191,7 +210,7 @@ func (n *Node) wantsPlain(topic string) bool {
 // behind a hole, or has its source vouch for its number first.
 func (n *Node) sequenceRemote(m *Message) {
 	k := streamKey{m.Source, m.Topic}
-	s := n.inStreams.m[k]
+	s := n.inStreams.get(m.Source, m.Topic)
 	switch {
 	case s != nil && s.verifying != 0:
 		n.holdBytes(m)
@@ -369,7 +388,7 @@ func (n *Node) reportLost(topic string, missing uint64) {
 // at it would take later chained messages for holes.)
 func (n *Node) skipUnwanted(source, topic string, seq uint64) {
 	k := streamKey{source, topic}
-	s := n.inStreams.m[k]
+	s := n.inStreams.get(source, topic)
 	switch {
 	case s == nil:
 		if len(n.unwantedSeen) >= n.cfg.MaxStreams {
@@ -384,7 +403,7 @@ func (n *Node) skipUnwanted(source, topic string, seq uint64) {
 // inHole reports whether m's stream is waiting on a hole (or on its
 // source vouching for a number) that m may fill.
 func (n *Node) inHole(m *Message) bool {
-	s := n.inStreams.m[streamKey{m.Source, m.Topic}]
+	s := n.inStreams.get(m.Source, m.Topic)
 	return m.SourceSeq > 0 && s != nil && (len(s.held) > 0 || s.verifying != 0)
 }
 
