@@ -111,15 +111,16 @@ func (fr *pushFrameReader) intern(s string) string {
 	return v
 }
 
-// packRecord fills r with e as a pushed record: its source at epoch 0, and
+// packRecord fills r with o as a pushed record: its source at epoch 0, and
 // the number its id is derived from, or the id itself when it was not
 // derived (a message first numbered by a v1 peer, say).
-func packRecord(r *packed.Record, e *state.Envelope, split *packed.IDSplitter) error {
+func packRecord(r *packed.Record, o *outPush, split *packed.IDSplitter) error {
+	e := &o.msg.Envelope
 	*r = packed.Record{
 		Topic: e.Topic, Payload: e.Payload, ContentType: e.ContentType, Correlation: e.Correlation,
-		TTLMs: e.TTLMs, Retain: e.Retain, SyncOnly: e.SyncOnly, TimestampMs: e.TimestampMs,
-		Source: e.Source, Seq: e.SourceSeq, PrevSeq: e.PrevSeq, DroppedFrom: e.DroppedFrom,
-		ReplyTo: e.ReplyTo, Groups: e.QueueGroups,
+		TTLMs: e.TTLMs, Retain: e.Retain, SyncOnly: o.syncOnly, TimestampMs: e.TimestampMs,
+		Source: e.Source, Seq: e.SourceSeq, PrevSeq: o.prev, DroppedFrom: o.droppedFrom,
+		ReplyTo: e.ReplyTo, Groups: o.groups,
 	}
 	switch n, ok := split.Split(e.Source, e.ID); {
 	case e.Source == "" || e.ID == "":

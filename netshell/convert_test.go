@@ -2,6 +2,7 @@ package netshell
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/nexusd/nexusd/internal/packed"
 	"github.com/nexusd/nexusd/proto/discoverypb"
 	"github.com/nexusd/nexusd/proto/meshpb"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
@@ -212,5 +214,32 @@ func TestRefusalsMapToTheSpecsCodes(t *testing.T) {
 	p := peerToProto(&state.PeerInfo{ID: "p", Addr: "1.2.3.4:5", Status: state.Suspected, LastSeenMs: 9, Hash: 7, Patterns: []string{"x"}}, "c", false)
 	if p.GetStatus() != "suspected" || p.GetTopics() != nil || p.GetClusterId() != "c" || p.GetEndpoint() != "1.2.3.4:5" {
 		t.Errorf("peer: %v", p)
+	}
+}
+
+// A queued push keeps the node's message by pointer and its own fields
+// beside it: the frame and the v1 envelope carry the push's predecessor,
+// dropped-from claim, sync-only mark and groups, not the message's.
+func TestAPushCarriesItsOwnFieldsNotItsMessages(t *testing.T) {
+	m := &state.Message{Envelope: state.Envelope{
+		ID: packed.DeriveID("src", 0, 12).String(), Topic: "t/1", Payload: []byte("p"), Source: "src",
+		SourceSeq: 12, PrevSeq: 2, DroppedFrom: 1, QueueGroups: []string{"stale"}, // as received, not as pushed on
+		TimestampMs: 1700000000000,
+	}}
+	o := pushOf(&state.Push{Call: 1, Peer: "p", Addr: "a", Msg: m, Prev: 9, DroppedFrom: 5, SyncOnly: true, Groups: []string{"g"}})
+	var r packed.Record
+	var split packed.IDSplitter
+	if err := packRecord(&r, &o, &split); err != nil {
+		t.Fatal(err)
+	}
+	if r.PrevSeq != 9 || r.DroppedFrom != 5 || !r.SyncOnly || fmt.Sprint(r.Groups) != "[g]" || r.Seq != 12 || r.Number != 12 {
+		t.Errorf("record: prev=%d dropped=%d sync=%v groups=%v seq=%d number=%d", r.PrevSeq, r.DroppedFrom, r.SyncOnly, r.Groups, r.Seq, r.Number)
+	}
+	env := o.envelope()
+	if env.PrevSeq != 9 || env.DroppedFrom != 5 || !env.SyncOnly || fmt.Sprint(env.QueueGroups) != "[g]" || env.ID != m.ID || env.SourceSeq != 12 {
+		t.Errorf("envelope: %+v", env)
+	}
+	if m.PrevSeq != 2 || m.DroppedFrom != 1 || m.SyncOnly || fmt.Sprint(m.QueueGroups) != "[stale]" {
+		t.Errorf("the message was written: %+v", m.Envelope)
 	}
 }

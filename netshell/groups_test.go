@@ -57,7 +57,8 @@ func TestQueueGroupsSurviveEveryConversion(t *testing.T) {
 		e.ID = packed.DeriveID(e.Source, 0, uint64(9+i)).String()
 		e.QueueGroups = gs
 		var r packed.Record
-		if err := packRecord(&r, &e, &split); err != nil {
+		o := asPush(e)
+		if err := packRecord(&r, &o, &split); err != nil {
 			t.Fatal(err)
 		}
 		if err := enc.Append(&r); err != nil {

@@ -21,7 +21,7 @@ var errStopped = errors.New("nexusd is shutting down")
 type meshCalls interface {
 	Fetch(call uint64, peer, addr string)
 	Probe(call uint64, peer, addr string, move bool)
-	Push(call uint64, peer, addr string, env state.Envelope)
+	Push(call uint64, peer, addr string, o outPush)
 	Resend(e state.RequestResend)
 	ClosePeer(peer, addr string)
 	Sweep() // close connections idle for long
@@ -394,7 +394,7 @@ func (l *loop) dispatch(now state.Instant, effs []state.Effect) {
 			// No ledger entry: the push link completes every push itself
 			// (acked, refused, or failed when its stream breaks or stalls),
 			// and a push is the one call made per message.
-			l.mesh.Push(e.Call, e.Peer, e.Addr, e.Envelope())
+			l.mesh.Push(e.Call, e.Peer, e.Addr, pushOf(e))
 		case *state.RequestResend:
 			l.ledger.start(e.Call, callResend, now.Mono)
 			l.mesh.Resend(*e)

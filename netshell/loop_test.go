@@ -37,7 +37,7 @@ func (f *fakeNet) Fetch(call uint64, peer, addr string) {
 	f.fetches = append(f.fetches, state.FetchState{Call: call, Peer: peer, Addr: addr})
 }
 func (f *fakeNet) Probe(uint64, string, string, bool) {}
-func (f *fakeNet) Push(call uint64, _, _ string, _ state.Envelope) {
+func (f *fakeNet) Push(call uint64, _, _ string, _ outPush) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pushes = append(f.pushes, call)

@@ -188,7 +188,7 @@ func (m *meshClient) Resend(e state.RequestResend) {
 	})
 }
 
-func (m *meshClient) Push(call uint64, peer, addr string, env state.Envelope) {
+func (m *meshClient) Push(call uint64, peer, addr string, o outPush) {
 	pc := m.lastPush // a run's pushes mostly go to one peer
 	if pc == nil || pc.id != peer || pc.addr != addr {
 		var err error
@@ -199,7 +199,7 @@ func (m *meshClient) Push(call uint64, peer, addr string, env state.Envelope) {
 		m.lastPush = pc
 	}
 	pc.pushed = true
-	pc.push.enqueue(call, env)
+	pc.push.enqueue(call, o)
 }
 
 // now is the client's monotonic time, as push streams measure deadlines.

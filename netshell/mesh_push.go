@@ -49,10 +49,35 @@ type pushLink struct {
 	frame []byte
 
 	mu     sync.Mutex
-	s      pushstream.Sender[state.Envelope]
+	s      pushstream.Sender[outPush]
 	cur    *pushStream // the gRPC stream of s's open stream; nil when none
 	closed bool
 	began  bool // something was ever pushed: the stream keeps the connection
+}
+
+// outPush is a push as its link queues it: the node's message, which no
+// one writes once an effect has handed it out, and what this push adds to
+// its envelope (state.Push.Envelope). A queued push holds a pointer, not
+// a copy of the message's 200 bytes of fields.
+type outPush struct {
+	msg         *state.Message
+	prev        uint64
+	droppedFrom uint64
+	syncOnly    bool
+	groups      []string
+}
+
+// pushOf is what the link keeps of e, which is valid only until the
+// node's next Step.
+func pushOf(e *state.Push) outPush {
+	return outPush{msg: e.Msg, prev: e.Prev, droppedFrom: e.DroppedFrom, syncOnly: e.SyncOnly, groups: e.Groups}
+}
+
+// envelope is the envelope the push puts on the wire.
+func (o *outPush) envelope() state.Envelope {
+	env := o.msg.Envelope
+	env.PrevSeq, env.DroppedFrom, env.SyncOnly, env.QueueGroups = o.prev, o.droppedFrom, o.syncOnly, o.groups
+	return env
 }
 
 // pushStream is one open gRPC stream, the Sender's stream number id. One
@@ -100,14 +125,14 @@ func (k *pushLink) downgrade(w pushWire) {
 }
 
 // enqueue is called by the loop; it never blocks.
-func (k *pushLink) enqueue(call uint64, env state.Envelope) {
+func (k *pushLink) enqueue(call uint64, o outPush) {
 	k.mu.Lock()
 	if k.closed {
 		k.mu.Unlock()
 		k.m.wg.Go(func() { k.m.done(&state.PushCompleted{Call: call, Err: errPeerClosed}) })
 		return
 	}
-	k.s.Queue(pushstream.Item[state.Envelope]{Call: call, ID: env.ID, Bytes: len(env.Payload) + len(env.Topic), V: env})
+	k.s.Queue(pushstream.Item[outPush]{Call: call, ID: o.msg.ID, Bytes: len(o.msg.Payload) + len(o.msg.Topic), V: o})
 	k.began = true
 	k.mu.Unlock()
 	k.started.Do(func() { k.m.wg.Go(k.run) })
@@ -216,7 +241,7 @@ func (k *pushLink) open() (*pushStream, error) {
 	}
 	k.m.counters.pushStreams.Add(1)
 	k.mu.Lock()
-	var failed []pushstream.Item[state.Envelope]
+	var failed []pushstream.Item[outPush]
 	s.id, failed = k.s.Open()
 	k.cur = s
 	k.mu.Unlock()
@@ -226,14 +251,15 @@ func (k *pushLink) open() (*pushStream, error) {
 	return s, nil
 }
 
-func (s *pushStream) send(items []pushstream.Item[state.Envelope]) error {
+func (s *pushStream) send(items []pushstream.Item[outPush]) error {
 	frames := &s.k.m.counters.pushFrames
 	switch s.wire {
 	case wirePacked:
 		return s.sendPacked(items)
 	case wireV1:
 		for i := range items {
-			if err := s.v1.Send(envelopeToProto(&items[i].V)); err != nil {
+			env := items[i].V.envelope()
+			if err := s.v1.Send(envelopeToProto(&env)); err != nil {
 				return err
 			}
 			frames[wireV1].Add(1)
@@ -243,7 +269,8 @@ func (s *pushStream) send(items []pushstream.Item[state.Envelope]) error {
 	b := &meshpb.MessageBatch{Messages: make([]*meshpb.MessageEnvelope, len(items)), SentAtMs: s.k.m.clk.Now().UnixMilli()}
 	envs := make([]meshpb.MessageEnvelope, len(items)) // one allocation for the batch
 	for i := range items {
-		fillEnvelopeProto(&envs[i], &items[i].V)
+		env := items[i].V.envelope()
+		fillEnvelopeProto(&envs[i], &env)
 		b.Messages[i] = &envs[i]
 	}
 	frames[wireBatch].Add(1)
@@ -390,7 +417,7 @@ func (k *pushLink) failQueued(err error) {
 
 // fail completes items with err. The node files failed pushes by the order
 // they were first issued, whatever order their failures come in.
-func (k *pushLink) fail(items []pushstream.Item[state.Envelope], err error) {
+func (k *pushLink) fail(items []pushstream.Item[outPush], err error) {
 	if len(items) == 0 {
 		return
 	}

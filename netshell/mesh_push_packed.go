@@ -10,7 +10,6 @@ import (
 	"github.com/nexusd/nexusd/internal/packed"
 	"github.com/nexusd/nexusd/internal/pushstream"
 	"github.com/nexusd/nexusd/proto/meshpb"
-	"github.com/nexusd/nexusd/state"
 )
 
 // errUnpackable breaks a PushPacked stream on a push no packed frame can
@@ -52,7 +51,7 @@ func (s *pushStream) lacksPacked() (bool, error) {
 // keeps, or no source or id, which no node of ours makes) breaks the
 // stream, and the link moves to PushMessageBatchStream, whose receiver
 // judges each message on its own.
-func (s *pushStream) sendPacked(items []pushstream.Item[state.Envelope]) error {
+func (s *pushStream) sendPacked(items []pushstream.Item[outPush]) error {
 	k := s.k
 	k.enc.Reset()
 	defer func() { k.rec = packed.Record{} }() // holds no payload until the next batch

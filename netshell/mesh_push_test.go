@@ -218,6 +218,12 @@ func newTestMeshClient(t *testing.T, mod ...func(*Options)) (*meshClient, *compl
 	return m, c
 }
 
+// asPush is the push of env as the loop hands it to the mesh client.
+func asPush(env state.Envelope) outPush {
+	return outPush{msg: &state.Message{Envelope: env}, prev: env.PrevSeq, droppedFrom: env.DroppedFrom,
+		syncOnly: env.SyncOnly, groups: env.QueueGroups}
+}
+
 func msg(i int) state.Envelope {
 	return state.Envelope{ID: fmt.Sprintf("m%04d", i), Topic: "t", Payload: []byte("x"), Source: "me", SourceSeq: uint64(i + 1)}
 }
@@ -227,7 +233,7 @@ func TestPushesTravelInOrderInBatchesAndCompleteFromAcks(t *testing.T) {
 	addr := peer.start(t)
 	m, c := newTestMeshClient(t)
 	for i := range 1000 {
-		m.Push(uint64(i+1), "peer", addr, msg(i))
+		m.Push(uint64(i+1), "peer", addr, asPush(msg(i)))
 	}
 	done := c.wait(t, 1000)
 	for i, e := range done {
@@ -256,12 +262,12 @@ func TestAV1PeerGetsPushMessageStream(t *testing.T) {
 	peer := &fakePeer{v1Only: true}
 	addr := peer.start(t)
 	m, c := newTestMeshClient(t)
-	m.Push(1, "peer", addr, msg(0))
+	m.Push(1, "peer", addr, asPush(msg(0)))
 	if first := c.wait(t, 1)[0]; status.Code(first.Err) != codes.Unimplemented {
 		t.Fatalf("first push to a v1 peer: %v, want the Unimplemented that switches the link", first.Err)
 	}
 	for i := 1; i <= 10; i++ {
-		m.Push(uint64(i+1), "peer", addr, msg(i))
+		m.Push(uint64(i+1), "peer", addr, asPush(msg(i)))
 	}
 	for _, e := range c.wait(t, 11)[1:] {
 		if e.Err != nil {
@@ -278,7 +284,7 @@ func TestABrokenStreamFailsEveryUnansweredPush(t *testing.T) {
 	addr := peer.start(t)
 	m, c := newTestMeshClient(t)
 	for i := range 5 {
-		m.Push(uint64(i+1), "peer", addr, msg(i))
+		m.Push(uint64(i+1), "peer", addr, asPush(msg(i)))
 	}
 	done := c.wait(t, 5)
 	for i, e := range done {
@@ -296,7 +302,7 @@ func TestRefusalsForNowAreRetriedAndForGoodAreDone(t *testing.T) {
 	addr := peer.start(t)
 	m, c := newTestMeshClient(t)
 	for i := range 4 {
-		m.Push(uint64(i+1), "peer", addr, msg(i))
+		m.Push(uint64(i+1), "peer", addr, asPush(msg(i)))
 	}
 	for _, e := range c.wait(t, 4) {
 		switch {
@@ -313,7 +319,7 @@ func TestClosingAPeerCompletesItsPushes(t *testing.T) {
 	addr := peer.start(t)
 	m, c := newTestMeshClient(t)
 	for i := range 3 {
-		m.Push(uint64(i+1), "peer", addr, msg(i))
+		m.Push(uint64(i+1), "peer", addr, asPush(msg(i)))
 	}
 	peer.waitFor(t, 3) // out, and never to be acknowledged
 	m.ClosePeer("peer", addr)
@@ -324,7 +330,7 @@ func TestClosingAPeerCompletesItsPushes(t *testing.T) {
 	}
 	// A new connection for the same peer; the silent peer never
 	// acknowledges, so the ack watchdog fails the push after CallTimeout.
-	m.Push(9, "peer", addr, msg(9))
+	m.Push(9, "peer", addr, asPush(msg(9)))
 	if e := c.wait(t, 4)[3]; e.Call != 9 || !errors.Is(e.Err, errAckTimeout) {
 		t.Fatalf("after reopening: %+v, want call 9 failed by the ack watchdog", e)
 	}
@@ -386,12 +392,12 @@ func TestPushesFollowAMovedOrReopenedPeer(t *testing.T) {
 	first, second := &fakePeer{packed: true}, &fakePeer{packed: true}
 	addr1, addr2 := first.start(t), second.start(t)
 	m, c := newTestMeshClient(t)
-	m.Push(1, "peer", addr1, msg(0))
+	m.Push(1, "peer", addr1, asPush(msg(0)))
 	c.wait(t, 1)
-	m.Push(2, "peer", addr2, msg(1)) // the peer moved
+	m.Push(2, "peer", addr2, asPush(msg(1))) // the peer moved
 	c.wait(t, 2)
 	m.ClosePeer("peer", addr2)
-	m.Push(3, "peer", addr2, msg(2))
+	m.Push(3, "peer", addr2, asPush(msg(2)))
 	for _, e := range c.wait(t, 3) {
 		if e.Err != nil {
 			t.Fatalf("push %d: %v", e.Call, e.Err)

@@ -41,7 +41,8 @@ func TestReplyToSurvivesEveryConversion(t *testing.T) {
 	var r packed.Record
 	var split packed.IDSplitter
 	e.ID = packed.DeriveID(e.Source, 0, 9).String()
-	if err := packRecord(&r, &e, &split); err != nil {
+	o := asPush(e)
+	if err := packRecord(&r, &o, &split); err != nil {
 		t.Fatal(err)
 	}
 	var enc packed.Encoder
