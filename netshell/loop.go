@@ -21,7 +21,9 @@ var errStopped = errors.New("nexusd is shutting down")
 type meshCalls interface {
 	Fetch(call uint64, peer, addr string)
 	Probe(call uint64, peer, addr string, move bool)
-	Push(call uint64, peer, addr string, o outPush)
+	// PushRun pushes run, in order, to one peer; run is valid only
+	// during the call.
+	PushRun(peer, addr string, run []queuedPush)
 	Resend(e state.RequestResend)
 	ClosePeer(peer, addr string)
 	Sweep() // close connections idle for long
@@ -106,10 +108,13 @@ type loop struct {
 	// Deliveries gathered for one stream, put in its mailbox together.
 	outStream *subStream
 	outs      []streamItem
-	timer     *deadlineTimer
-	pressure  peerPressure
-	scratch   []state.Event
-	stats     loopStats
+	// Pushes gathered for one peer, handed to its link together.
+	pushPeer, pushAddr string
+	pushRun            []queuedPush
+	timer              *deadlineTimer
+	pressure           peerPressure
+	scratch            []state.Event
+	stats              loopStats
 }
 
 func newLoop(node *state.Node, clk clock.Clock, log *slog.Logger, m *metrics, queue int, callTimeout time.Duration) *loop {
@@ -292,6 +297,7 @@ func (l *loop) tick() {
 	}
 	clear(l.scratch)
 	l.flushOuts()
+	l.flushPushes()
 	if l.pressure.backed.Load() { // timers rest links and remove peers
 		l.pressure.set(l.node.PeersBackedUp())
 	}
@@ -313,6 +319,7 @@ func (l *loop) handle(in input) {
 		l.step(now, ev, in.reply)
 	}
 	l.flushOuts()
+	l.flushPushes()
 	if l.pressure.backed.Load() || isPublish(in.ev) {
 		l.pressure.set(l.node.PeersBackedUp())
 	}
@@ -370,6 +377,7 @@ func (l *loop) dispatch(now state.Instant, effs []state.Effect) {
 		}
 		switch e := eff.(type) {
 		case *state.SendBeacon:
+			l.flushPushes() // the mesh client sees every push before any other call
 			if e.Leaving {
 				l.beacons.Leave(e.Hash)
 				break
@@ -377,6 +385,7 @@ func (l *loop) dispatch(now state.Instant, effs []state.Effect) {
 			l.beacons.Announce(e.Hash)
 			l.mesh.Sweep()
 		case *state.FetchState:
+			l.flushPushes()
 			l.ledger.start(e.Call, callFetch, now.Mono)
 			l.mesh.Fetch(e.Call, e.Peer, e.Addr)
 		case *state.Probe:
@@ -385,6 +394,7 @@ func (l *loop) dispatch(now state.Instant, effs []state.Effect) {
 			} else {
 				l.log.Info("peer silent; probing it", "peer", e.Peer, "addr", e.Addr)
 			}
+			l.flushPushes()
 			l.ledger.start(e.Call, callProbe, now.Mono)
 			l.mesh.Probe(e.Call, e.Peer, e.Addr, e.Move)
 		case *state.AddressConflict:
@@ -394,14 +404,20 @@ func (l *loop) dispatch(now state.Instant, effs []state.Effect) {
 			// No ledger entry: the push link completes every push itself
 			// (acked, refused, or failed when its stream breaks or stalls),
 			// and a push is the one call made per message.
-			l.mesh.Push(e.Call, e.Peer, e.Addr, pushOf(e))
+			if len(l.pushRun) > 0 && (e.Peer != l.pushPeer || e.Addr != l.pushAddr) {
+				l.flushPushes()
+			}
+			l.pushPeer, l.pushAddr = e.Peer, e.Addr
+			l.pushRun = append(l.pushRun, queuedPush{call: e.Call, o: pushOf(e)})
 		case *state.RequestResend:
+			l.flushPushes()
 			l.ledger.start(e.Call, callResend, now.Mono)
 			l.mesh.Resend(*e)
 		case *state.ReportGap:
 			l.reportGap(e)
 		case *state.ClosePeer:
 			l.log.Info("peer removed", "peer", e.Peer, "addr", e.Addr)
+			l.flushPushes()
 			l.mesh.ClosePeer(e.Peer, e.Addr)
 		case *state.AnswerState:
 			l.answer(e.Req, &state.AnswerState{Req: e.Req, State: e.State})
@@ -527,6 +543,17 @@ func (l *loop) deliver(e *state.Deliver) {
 		l.outStream = st
 	}
 	l.outs = append(l.outs, streamItem{out: e.Out})
+}
+
+// flushPushes hands the pushes gathered for one peer to the mesh client
+// in one go.
+func (l *loop) flushPushes() {
+	if len(l.pushRun) == 0 {
+		return
+	}
+	l.mesh.PushRun(l.pushPeer, l.pushAddr, l.pushRun)
+	clear(l.pushRun)
+	l.pushRun = l.pushRun[:0]
 }
 
 // flushOuts hands the deliveries gathered for one stream to its mailbox in

@@ -22,6 +22,7 @@ type fakeNet struct {
 	beacons []time.Time
 	fetches []state.FetchState
 	pushes  []uint64
+	runs    [][]uint64 // the calls of each PushRun
 	closed  []string
 }
 
@@ -37,10 +38,15 @@ func (f *fakeNet) Fetch(call uint64, peer, addr string) {
 	f.fetches = append(f.fetches, state.FetchState{Call: call, Peer: peer, Addr: addr})
 }
 func (f *fakeNet) Probe(uint64, string, string, bool) {}
-func (f *fakeNet) Push(call uint64, _, _ string, _ outPush) {
+func (f *fakeNet) PushRun(_, _ string, run []queuedPush) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.pushes = append(f.pushes, call)
+	var calls []uint64
+	for _, p := range run {
+		calls = append(calls, p.call)
+	}
+	f.pushes = append(f.pushes, calls...)
+	f.runs = append(f.runs, calls)
 }
 func (f *fakeNet) Resend(state.RequestResend) {}
 func (f *fakeNet) ClosePeer(peer, _ string) {
@@ -245,5 +251,33 @@ func TestAnswersAndDeliveriesReachTheirRequestsAndStreams(t *testing.T) {
 	h.query(func(l *loop) { streams, replies = len(l.streams), len(l.replies) })
 	if streams != 0 || replies != 0 {
 		t.Fatalf("loop still holds %d streams and %d replies", streams, replies)
+	}
+}
+
+// The pushes a frame of publishes makes to one peer reach its link as one
+// run, in the order the node made them, before the loop takes its next
+// input.
+func TestAFramesPushesToOnePeerReachItsLinkTogether(t *testing.T) {
+	h := newLoopHarness(t)
+	h.peerBeacon("peer-1", "t/#")
+	h.net.mu.Lock()
+	fetch := h.net.fetches[0]
+	h.net.mu.Unlock()
+	h.post(&state.FetchCompleted{Call: fetch.Call, State: &state.NodeState{Instance: "peer-1",
+		Patterns: []string{"t/#"}, Hash: state.TopicStateHash([]string{"t/#"})}}, nil)
+	pubs := make([]state.Published, 5)
+	for i := range pubs {
+		pubs[i] = state.Published{Req: uint64(10 + i), Topic: "t/x", Payload: []byte("p")}
+	}
+	h.post(&state.PublishedBatch{Pubs: pubs}, make(replyChan, len(pubs)))
+	h.net.mu.Lock()
+	defer h.net.mu.Unlock()
+	if len(h.net.runs) != 1 || len(h.net.runs[0]) != 5 {
+		t.Fatalf("push runs %v, want one of 5", h.net.runs)
+	}
+	for i := 1; i < 5; i++ {
+		if h.net.runs[0][i] <= h.net.runs[0][i-1] {
+			t.Fatalf("push run %v is not in the order the node made it", h.net.runs[0])
+		}
 	}
 }

@@ -188,18 +188,22 @@ func (m *meshClient) Resend(e state.RequestResend) {
 	})
 }
 
-func (m *meshClient) Push(call uint64, peer, addr string, o outPush) {
-	pc := m.lastPush // a run's pushes mostly go to one peer
+func (m *meshClient) PushRun(peer, addr string, run []queuedPush) {
+	pc := m.lastPush // pushes mostly go to one peer
 	if pc == nil || pc.id != peer || pc.addr != addr {
 		var err error
 		if pc, err = m.peer(peer, addr); err != nil {
-			m.wg.Go(func() { m.done(&state.PushCompleted{Call: call, Err: err}) })
+			evs := make([]state.Event, len(run))
+			for i := range run {
+				evs[i] = &state.PushCompleted{Call: run[i].call, Err: err}
+			}
+			m.wg.Go(func() { m.done(evs...) })
 			return
 		}
 		m.lastPush = pc
 	}
 	pc.pushed = true
-	pc.push.enqueue(call, o)
+	pc.push.enqueue(run)
 }
 
 // now is the client's monotonic time, as push streams measure deadlines.

@@ -67,6 +67,12 @@ type outPush struct {
 	groups      []string
 }
 
+// queuedPush is one push the loop hands to a link: its call and itself.
+type queuedPush struct {
+	call uint64
+	o    outPush
+}
+
 // pushOf is what the link keeps of e, which is valid only until the
 // node's next Step.
 func pushOf(e *state.Push) outPush {
@@ -125,14 +131,21 @@ func (k *pushLink) downgrade(w pushWire) {
 }
 
 // enqueue is called by the loop; it never blocks.
-func (k *pushLink) enqueue(call uint64, o outPush) {
+func (k *pushLink) enqueue(run []queuedPush) {
 	k.mu.Lock()
 	if k.closed {
 		k.mu.Unlock()
-		k.m.wg.Go(func() { k.m.done(&state.PushCompleted{Call: call, Err: errPeerClosed}) })
+		evs := make([]state.Event, len(run))
+		for i := range run {
+			evs[i] = &state.PushCompleted{Call: run[i].call, Err: errPeerClosed}
+		}
+		k.m.wg.Go(func() { k.m.done(evs...) })
 		return
 	}
-	k.s.Queue(pushstream.Item[outPush]{Call: call, ID: o.msg.ID, Bytes: len(o.msg.Payload) + len(o.msg.Topic), V: o})
+	for i := range run {
+		o := &run[i].o
+		k.s.Queue(pushstream.Item[outPush]{Call: run[i].call, ID: o.msg.ID, Bytes: len(o.msg.Payload) + len(o.msg.Topic), V: *o})
+	}
 	k.began = true
 	k.mu.Unlock()
 	k.started.Do(func() { k.m.wg.Go(k.run) })

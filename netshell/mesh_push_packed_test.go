@@ -32,7 +32,7 @@ func TestPushesGoInPackedFramesWithDerivedIDsAsNumbers(t *testing.T) {
 			env.ID = "a-v1-uuid" // first numbered by a v1 peer: it keeps its id
 		}
 		want = append(want, env.ID)
-		m.Push(uint64(i), "peer", addr, asPush(env))
+		m.PushRun("peer", addr, []queuedPush{{call: uint64(i), o: asPush(env)}})
 	}
 	for i, e := range c.wait(t, 200) {
 		if e.Err != nil || e.Call != uint64(i+1) {
@@ -70,14 +70,14 @@ func TestAPeerWithoutPushPackedGetsTheBatchStream(t *testing.T) {
 	addr := peer.start(t)
 	m, c := newTestMeshClient(t)
 	for i := range 10 {
-		m.Push(uint64(i+1), "peer", addr, asPush(msg(i)))
+		m.PushRun("peer", addr, []queuedPush{{call: uint64(i + 1), o: asPush(msg(i))}})
 	}
 	for _, e := range c.wait(t, 10) {
 		if e.Err != nil {
 			t.Fatalf("push %d: %v", e.Call, e.Err)
 		}
 	}
-	m.Push(11, "peer", addr, asPush(msg(10)))
+	m.PushRun("peer", addr, []queuedPush{{call: 11, o: asPush(msg(10))}})
 	if e := c.wait(t, 11)[10]; e.Err != nil {
 		t.Fatalf("push after the fallback: %v", e.Err)
 	}
@@ -101,11 +101,11 @@ func TestAPeerAnsweringUnimplementedAfterItsHeadersGetsTheBatchStream(t *testing
 	peer := &fakePeer{header: true}
 	addr := peer.start(t)
 	m, c := newTestMeshClient(t)
-	m.Push(1, "peer", addr, asPush(msg(0)))
+	m.PushRun("peer", addr, []queuedPush{{call: 1, o: asPush(msg(0))}})
 	if e := c.wait(t, 1)[0]; status.Code(e.Err) != codes.Unimplemented {
 		t.Fatalf("first push: %v, want the UNIMPLEMENTED that moves the link", e.Err)
 	}
-	m.Push(2, "peer", addr, asPush(msg(0)))
+	m.PushRun("peer", addr, []queuedPush{{call: 2, o: asPush(msg(0))}})
 	if e := c.wait(t, 2)[1]; e.Err != nil {
 		t.Fatalf("push again: %v", e.Err)
 	}
@@ -125,7 +125,7 @@ func TestABatchPastAFramesLimitGoesInSeveralFrames(t *testing.T) {
 	for i := 1; i <= 5; i++ {
 		env := derived(i)
 		env.Payload = make([]byte, 1<<20) // 4 MiB frames: three a frame
-		m.Push(uint64(i), "peer", addr, asPush(env))
+		m.PushRun("peer", addr, []queuedPush{{call: uint64(i), o: asPush(env)}})
 	}
 	for _, e := range c.wait(t, 5) {
 		if e.Err != nil {
@@ -155,11 +155,11 @@ func TestAnUnpackablePushMovesTheLinkToTheBatchStream(t *testing.T) {
 	m, c := newTestMeshClient(t)
 	bad := derived(1)
 	bad.TTLMs = -1
-	m.Push(1, "peer", addr, asPush(bad))
+	m.PushRun("peer", addr, []queuedPush{{call: 1, o: asPush(bad)}})
 	if e := c.wait(t, 1)[0]; !errors.Is(e.Err, errUnpackable) {
 		t.Fatalf("unpackable push: %v, want errUnpackable", e.Err)
 	}
-	m.Push(2, "peer", addr, asPush(bad))
+	m.PushRun("peer", addr, []queuedPush{{call: 2, o: asPush(bad)}})
 	if e := c.wait(t, 2)[1]; e.Err != nil {
 		t.Fatalf("the same push again: %v", e.Err)
 	}
@@ -177,7 +177,7 @@ func TestMeshPackedOffPushesOnTheBatchStream(t *testing.T) {
 	addr := peer.start(t)
 	m, c := newTestMeshClient(t, func(o *Options) { o.MeshPacked = false })
 	for i := range 5 {
-		m.Push(uint64(i+1), "peer", addr, asPush(msg(i)))
+		m.PushRun("peer", addr, []queuedPush{{call: uint64(i + 1), o: asPush(msg(i))}})
 	}
 	for _, e := range c.wait(t, 5) {
 		if e.Err != nil {

@@ -233,7 +233,7 @@ func TestPushesTravelInOrderInBatchesAndCompleteFromAcks(t *testing.T) {
 	addr := peer.start(t)
 	m, c := newTestMeshClient(t)
 	for i := range 1000 {
-		m.Push(uint64(i+1), "peer", addr, asPush(msg(i)))
+		m.PushRun("peer", addr, []queuedPush{{call: uint64(i + 1), o: asPush(msg(i))}})
 	}
 	done := c.wait(t, 1000)
 	for i, e := range done {
@@ -262,12 +262,12 @@ func TestAV1PeerGetsPushMessageStream(t *testing.T) {
 	peer := &fakePeer{v1Only: true}
 	addr := peer.start(t)
 	m, c := newTestMeshClient(t)
-	m.Push(1, "peer", addr, asPush(msg(0)))
+	m.PushRun("peer", addr, []queuedPush{{call: 1, o: asPush(msg(0))}})
 	if first := c.wait(t, 1)[0]; status.Code(first.Err) != codes.Unimplemented {
 		t.Fatalf("first push to a v1 peer: %v, want the Unimplemented that switches the link", first.Err)
 	}
 	for i := 1; i <= 10; i++ {
-		m.Push(uint64(i+1), "peer", addr, asPush(msg(i)))
+		m.PushRun("peer", addr, []queuedPush{{call: uint64(i + 1), o: asPush(msg(i))}})
 	}
 	for _, e := range c.wait(t, 11)[1:] {
 		if e.Err != nil {
@@ -284,7 +284,7 @@ func TestABrokenStreamFailsEveryUnansweredPush(t *testing.T) {
 	addr := peer.start(t)
 	m, c := newTestMeshClient(t)
 	for i := range 5 {
-		m.Push(uint64(i+1), "peer", addr, asPush(msg(i)))
+		m.PushRun("peer", addr, []queuedPush{{call: uint64(i + 1), o: asPush(msg(i))}})
 	}
 	done := c.wait(t, 5)
 	for i, e := range done {
@@ -302,7 +302,7 @@ func TestRefusalsForNowAreRetriedAndForGoodAreDone(t *testing.T) {
 	addr := peer.start(t)
 	m, c := newTestMeshClient(t)
 	for i := range 4 {
-		m.Push(uint64(i+1), "peer", addr, asPush(msg(i)))
+		m.PushRun("peer", addr, []queuedPush{{call: uint64(i + 1), o: asPush(msg(i))}})
 	}
 	for _, e := range c.wait(t, 4) {
 		switch {
@@ -319,7 +319,7 @@ func TestClosingAPeerCompletesItsPushes(t *testing.T) {
 	addr := peer.start(t)
 	m, c := newTestMeshClient(t)
 	for i := range 3 {
-		m.Push(uint64(i+1), "peer", addr, asPush(msg(i)))
+		m.PushRun("peer", addr, []queuedPush{{call: uint64(i + 1), o: asPush(msg(i))}})
 	}
 	peer.waitFor(t, 3) // out, and never to be acknowledged
 	m.ClosePeer("peer", addr)
@@ -330,7 +330,7 @@ func TestClosingAPeerCompletesItsPushes(t *testing.T) {
 	}
 	// A new connection for the same peer; the silent peer never
 	// acknowledges, so the ack watchdog fails the push after CallTimeout.
-	m.Push(9, "peer", addr, asPush(msg(9)))
+	m.PushRun("peer", addr, []queuedPush{{call: 9, o: asPush(msg(9))}})
 	if e := c.wait(t, 4)[3]; e.Call != 9 || !errors.Is(e.Err, errAckTimeout) {
 		t.Fatalf("after reopening: %+v, want call 9 failed by the ack watchdog", e)
 	}
@@ -392,12 +392,12 @@ func TestPushesFollowAMovedOrReopenedPeer(t *testing.T) {
 	first, second := &fakePeer{packed: true}, &fakePeer{packed: true}
 	addr1, addr2 := first.start(t), second.start(t)
 	m, c := newTestMeshClient(t)
-	m.Push(1, "peer", addr1, asPush(msg(0)))
+	m.PushRun("peer", addr1, []queuedPush{{call: 1, o: asPush(msg(0))}})
 	c.wait(t, 1)
-	m.Push(2, "peer", addr2, asPush(msg(1))) // the peer moved
+	m.PushRun("peer", addr2, []queuedPush{{call: 2, o: asPush(msg(1))}}) // the peer moved
 	c.wait(t, 2)
 	m.ClosePeer("peer", addr2)
-	m.Push(3, "peer", addr2, asPush(msg(2)))
+	m.PushRun("peer", addr2, []queuedPush{{call: 3, o: asPush(msg(2))}})
 	for _, e := range c.wait(t, 3) {
 		if e.Err != nil {
 			t.Fatalf("push %d: %v", e.Call, e.Err)
