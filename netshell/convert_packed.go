@@ -82,6 +82,9 @@ func (fr *pushFrameReader) envelope(r *packed.Record) state.Envelope {
 		DroppedFrom: r.DroppedFrom,
 		SyncOnly:    r.SyncOnly,
 	}
+	if r.ID == "" && r.Epoch == 0 {
+		e.IDNum = r.Number // the id below is derived from it
+	}
 	e.ID = str(unsafe.String(unsafe.SliceData(fr.id), len(fr.id)))
 	if len(r.Payload) > 0 { // none stays nil, as the batch stream gives it
 		e.Payload = take(r.Payload)
@@ -122,12 +125,14 @@ func packRecord(r *packed.Record, o *outPush, split *packed.IDSplitter) error {
 		Source: e.Source, Seq: e.SourceSeq, PrevSeq: o.prev, DroppedFrom: o.droppedFrom,
 		ReplyTo: e.ReplyTo, Groups: o.groups,
 	}
-	switch n, ok := split.Split(e.Source, e.ID); {
-	case e.Source == "" || e.ID == "":
+	if e.Source == "" || e.ID == "" {
 		return fmt.Errorf("message %q from %q: a packed push needs a source and an id", e.ID, e.Source)
-	case ok:
+	}
+	if e.IDNum != 0 {
+		r.Number = e.IDNum
+	} else if n, ok := split.Split(e.Source, e.ID); ok {
 		r.Number = n
-	default:
+	} else {
 		r.ID = e.ID
 	}
 	return nil

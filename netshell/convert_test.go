@@ -243,3 +243,39 @@ func TestAPushCarriesItsOwnFieldsNotItsMessages(t *testing.T) {
 		t.Errorf("the message was written: %+v", m.Envelope)
 	}
 }
+
+// A message's id travels as its number when the node says which number it
+// is derived from (IDNum), and as itself otherwise; the receiving side
+// renders the same id and says the number again.
+func TestDerivedIDsTravelAsNumbersAndComeBackWhole(t *testing.T) {
+	derived := state.Envelope{ID: packed.DeriveID("src", 0, 77).String(), IDNum: 77, Topic: "t", Payload: []byte("a"), Source: "src", SourceSeq: 1}
+	unsaid := derived // derived, but the node did not say: read out of the id
+	unsaid.IDNum, unsaid.SourceSeq = 0, 2
+	unsaid.ID = packed.DeriveID("src", 0, 78).String()
+	random := state.Envelope{ID: "0f1e2d3c-4b5a-4697-8877-665544332211", Topic: "t", Payload: []byte("b"), Source: "src", SourceSeq: 3}
+	var enc packed.Encoder
+	var split packed.IDSplitter
+	for _, e := range []state.Envelope{derived, unsaid, random} {
+		var r packed.Record
+		o := asPush(e)
+		if err := packRecord(&r, &o, &split); err != nil {
+			t.Fatal(err)
+		}
+		if err := enc.Append(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var fr pushFrameReader
+	envs, err := fr.envelopes(enc.AppendFrame(nil))
+	if err != nil || len(envs) != 3 {
+		t.Fatalf("read back: %d envelopes, %v", len(envs), err)
+	}
+	for i, want := range []struct {
+		id  string
+		num uint64
+	}{{derived.ID, 77}, {unsaid.ID, 78}, {random.ID, 0}} {
+		if envs[i].ID != want.id || envs[i].IDNum != want.num {
+			t.Errorf("envelope %d: id %s number %d, want %s and %d", i, envs[i].ID, envs[i].IDNum, want.id, want.num)
+		}
+	}
+}

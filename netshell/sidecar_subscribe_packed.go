@@ -134,7 +134,9 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 		if r.PrevSeq = m.Seq - 1; m.Seq == 0 {
 			r.PrevSeq = 0
 		}
-		if num, ok := fs.ids.Split(m.Source, m.ID); ok {
+		if m.IDNum != 0 {
+			r.Number = m.IDNum
+		} else if num, ok := fs.ids.Split(m.Source, m.ID); ok {
 			r.Number = num
 		} else {
 			r.ID = m.ID

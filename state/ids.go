@@ -72,11 +72,12 @@ func newIDPool(node string) idPool {
 	return p
 }
 
-// take renders the next id. The prefix's ten bytes are the first 24
-// characters of every id (8-4-4-4- and nothing of the number), rendered
-// once; the number is the last 12 hex digits, its low 48 bits, as
-// packed.ID.AppendString renders them.
-func (p *idPool) take() string {
+// take renders the next id and returns it with its number (0 past
+// packed.MaxNumber, where the id shows only the low 48 bits). The
+// prefix's ten bytes are the first 24 characters of every id (8-4-4-4-
+// and nothing of the number), rendered once; the number is the last 12
+// hex digits, its low 48 bits, as packed.ID.AppendString renders them.
+func (p *idPool) take() (string, uint64) {
 	if p.next == len(p.block) {
 		// Consecutive numbers mostly differ in their last two digits
 		// only: render the first whole, then those two, the rest again
@@ -101,7 +102,10 @@ func (p *idPool) take() string {
 	p.number++
 	id := p.block[p.next : p.next+36]
 	p.next += 36
-	return id
+	if p.number > packed.MaxNumber {
+		return id, 0
+	}
+	return id, p.number
 }
 
 // float01 draws a float in [0, 1) from r.

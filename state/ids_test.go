@@ -28,14 +28,14 @@ func TestUUIDsAreFixedByTheSeed(t *testing.T) {
 // them: the 1st and the 66th (past a block of 64) are the documented ones.
 func TestMessageIDsAreDerivedFromNodeAndNumber(t *testing.T) {
 	p := newIDPool("n1")
-	if got, want := p.take(), "807d4ebc-93b8-4504-a95c-000000000001"; got != want {
-		t.Fatalf("1st id = %s, want %s", got, want)
+	if got, num := p.take(); got != "807d4ebc-93b8-4504-a95c-000000000001" || num != 1 {
+		t.Fatalf("1st id = %s (number %d), want 807d4ebc-93b8-4504-a95c-000000000001 (1)", got, num)
 	}
 	for range 64 {
 		p.take()
 	}
-	if got, want := p.take(), "807d4ebc-93b8-4504-a95c-000000000042"; got != want {
-		t.Fatalf("66th id = %s, want %s", got, want)
+	if got, num := p.take(); got != "807d4ebc-93b8-4504-a95c-000000000042" || num != 66 {
+		t.Fatalf("66th id = %s (number %d), want 807d4ebc-93b8-4504-a95c-000000000042 (66)", got, num)
 	}
 }
 
@@ -49,8 +49,14 @@ func TestMessageIDsRenderAsPackedDoes(t *testing.T) {
 			p := newIDPool(node)
 			p.number = start
 			for k := uint64(1); k <= 130; k++ {
-				if got, want := p.take(), packed.IDFromPrefix(prefix, start+k).String(); got != want {
+				got, num := p.take()
+				if want := packed.IDFromPrefix(prefix, start+k).String(); got != want {
 					t.Fatalf("node %s, id %d: %s, want %s", node, start+k, got, want)
+				}
+				// The number is the one the id is derived from, when it has one.
+				if want := start + k; want <= packed.MaxNumber && (num != want || packed.DeriveID(node, 0, num).String() != got) ||
+					want > packed.MaxNumber && num != 0 {
+					t.Fatalf("node %s, id %d: number %d", node, start+k, num)
 				}
 			}
 		}

@@ -73,7 +73,7 @@ func (n *Node) localMessage(e *Published, seq uint64) *Message {
 
 // fillLocal makes the zero message m the one localMessage would make.
 func (n *Node) fillLocal(m *Message, e *Published, seq uint64) {
-	m.ID = n.ids.take()
+	m.ID, m.IDNum = n.ids.take()
 	m.Topic = e.Topic
 	m.Payload = e.Payload
 	m.ContentType = e.ContentType
