@@ -121,13 +121,16 @@ func (b *buffer) link(m *Message) {
 		b.first = m
 	}
 	b.last = m
-	m.inBuffer = true
 	b.count++
 	b.bytes += m.cost()
 }
 
+// holds reports whether m is linked in the buffer: it has a predecessor,
+// or it is the first.
+func (b *buffer) holds(m *Message) bool { return m.bufPrev != nil || b.first == m }
+
 func (b *buffer) unlink(m *Message) {
-	if !m.inBuffer {
+	if !b.holds(m) {
 		return
 	}
 	m.topic.gone = max(m.topic.gone, m.index)
@@ -141,14 +144,14 @@ func (b *buffer) unlink(m *Message) {
 	} else {
 		b.last = m.bufPrev
 	}
-	m.bufPrev, m.bufNext, m.inBuffer = nil, nil, false
+	m.bufPrev, m.bufNext = nil, nil
 	b.count--
 	b.bytes -= m.cost()
 }
 
 // unring takes m (already out of its topic's ring) off the buffer.
 func (n *Node) unring(m *Message) {
-	if m.inBuffer {
+	if n.buffer.holds(m) {
 		n.charge(memRing, -m.cost())
 	}
 	n.buffer.unlink(m)

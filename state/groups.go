@@ -331,18 +331,33 @@ func (n *Node) choose(next map[string]uint64, g string, cands []candidate) (cand
 }
 
 func (m *Message) addPick(p *peer, g string) {
-	for i := range m.picks {
-		if m.picks[i].peer == p {
-			m.picks[i].groups = append(m.picks[i].groups, g)
+	if m.picks == nil {
+		m.picks = new([]groupPick) // out of line: most messages have none
+	}
+	picks := *m.picks
+	for i := range picks {
+		if picks[i].peer == p {
+			picks[i].groups = append(picks[i].groups, g)
 			return
 		}
 	}
-	m.picks = append(m.picks, groupPick{peer: p, groups: []string{g}})
+	*m.picks = append(picks, groupPick{peer: p, groups: []string{g}})
+}
+
+// pickList is m's picks, none when nil.
+func (m *Message) pickList() []groupPick {
+	if m.picks == nil {
+		return nil
+	}
+	return *m.picks
 }
 
 // groupsFor is the groups m, our own, was pushed to peer id for.
 func (m *Message) groupsFor(id string) []string {
-	for _, pk := range m.picks {
+	if m.picks == nil {
+		return nil
+	}
+	for _, pk := range *m.picks {
 		if pk.peer.id == id {
 			return pk.groups
 		}

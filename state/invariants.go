@@ -138,7 +138,7 @@ func (n *Node) checkRings(bad badFunc) {
 			count++
 			bytes += m.cost()
 			switch {
-			case !m.inBuffer || m.topic != t:
+			case !n.buffer.holds(m) || m.topic != t:
 				bad("ring %s: #%d is not linked to its topic and the buffer", name, m.Seq)
 			case i > 0 && m.Seq <= t.ring.at(i-1).Seq:
 				bad("ring %s: #%d after #%d", name, m.Seq, t.ring.at(i-1).Seq)

@@ -59,9 +59,8 @@ type Message struct {
 	topic            *topicState
 	index            uint64 // arrival order on this node
 	bufPrev, bufNext *Message
-	inBuffer         bool
 
-	picks []groupPick // our own message: the peers chosen for queue groups
+	picks *[]groupPick // our own message: the peers chosen for queue groups (nil: none)
 }
 
 // expired reports whether m's TTL has run out at wall time nowMs.

@@ -284,7 +284,7 @@ func (n *Node) route(m *Message) int {
 		count++
 		n.send(p, m)
 	})
-	for _, pk := range m.picks {
+	for _, pk := range m.pickList() {
 		if pk.peer.mark != mark { // chosen for groups only
 			pk.peer.mark = mark
 			count++
