@@ -41,11 +41,11 @@ type announcer interface {
 // with a copy of the effect, and it must not block.
 type replier interface{ answer(state.Effect) }
 
-// publishReplier takes publish answers without the loop copying each to
-// the heap: it must copy what it keeps before returning.
+// publishReplier takes publish answers a run at a time, without the loop
+// copying each to the heap: it must copy what it keeps before returning.
 type publishReplier interface {
 	replier
-	answerPublish(*state.CompletePublish)
+	answerPublishes([]state.CompletePublish)
 }
 
 // replyChan is the replier of one unary request: room for its one answer.
@@ -111,10 +111,13 @@ type loop struct {
 	// Pushes gathered for one peer, handed to its link together.
 	pushPeer, pushAddr string
 	pushRun            []queuedPush
-	timer              *deadlineTimer
-	pressure           peerPressure
-	scratch            []state.Event
-	stats              loopStats
+	// Publish answers gathered for one publisher, handed over together.
+	pubReplier publishReplier
+	pubAnswers []state.CompletePublish
+	timer      *deadlineTimer
+	pressure   peerPressure
+	scratch    []state.Event
+	stats      loopStats
 }
 
 func newLoop(node *state.Node, clk clock.Clock, log *slog.Logger, m *metrics, queue int, callTimeout time.Duration) *loop {
@@ -298,6 +301,7 @@ func (l *loop) tick() {
 	clear(l.scratch)
 	l.flushOuts()
 	l.flushPushes()
+	l.flushAnswers()
 	if l.pressure.backed.Load() { // timers rest links and remove peers
 		l.pressure.set(l.node.PeersBackedUp())
 	}
@@ -320,6 +324,7 @@ func (l *loop) handle(in input) {
 	}
 	l.flushOuts()
 	l.flushPushes()
+	l.flushAnswers()
 	if l.pressure.backed.Load() || isPublish(in.ev) {
 		l.pressure.set(l.node.PeersBackedUp())
 	}
@@ -434,7 +439,11 @@ func (l *loop) dispatch(now state.Instant, effs []state.Effect) {
 		case *state.CompletePublish:
 			switch r := l.replierOf(e.Req).(type) {
 			case publishReplier:
-				r.answerPublish(e) // copies what it keeps; no allocation per message
+				if r != l.pubReplier {
+					l.flushAnswers()
+					l.pubReplier = r
+				}
+				l.pubAnswers = append(l.pubAnswers, *e)
 			case nil:
 				l.log.Error("answer to an unknown request", "req", e.Req, "effect", e.String())
 			default:
@@ -543,6 +552,16 @@ func (l *loop) deliver(e *state.Deliver) {
 		l.outStream = st
 	}
 	l.outs = append(l.outs, streamItem{out: e.Out})
+}
+
+// flushAnswers hands the publish answers gathered for one publisher over
+// in one go.
+func (l *loop) flushAnswers() {
+	if len(l.pubAnswers) > 0 {
+		l.pubReplier.answerPublishes(l.pubAnswers)
+	}
+	clear(l.pubAnswers)
+	l.pubAnswers, l.pubReplier = l.pubAnswers[:0], nil
 }
 
 // flushPushes hands the pushes gathered for one peer to the mesh client

@@ -15,20 +15,26 @@ type answerLog struct {
 	mu   sync.Mutex
 	base uint64 // answers are recorded by req - base
 	got  []string
+	runs int // answerPublishes calls
 }
 
-func (a *answerLog) answerPublish(c *state.CompletePublish) {
+func (a *answerLog) answerPublishes(cs []state.CompletePublish) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if c.Err != nil {
-		a.got = append(a.got, fmt.Sprintf("%d err=%q", c.Req-a.base, c.Err))
-		return
+	a.runs++
+	for _, c := range cs {
+		if c.Err != nil {
+			a.got = append(a.got, fmt.Sprintf("%d err=%q", c.Req-a.base, c.Err))
+			continue
+		}
+		a.got = append(a.got, fmt.Sprintf("%d id=%s subs=%d dropped=%d blocked=%d",
+			c.Req-a.base, c.Result.MessageID, c.Result.Subscribers, c.Result.Dropped, c.Result.Blocked))
 	}
-	a.got = append(a.got, fmt.Sprintf("%d id=%s subs=%d dropped=%d blocked=%d",
-		c.Req-a.base, c.Result.MessageID, c.Result.Subscribers, c.Result.Dropped, c.Result.Blocked))
 }
 
-func (a *answerLog) answer(e state.Effect) { a.answerPublish(e.(*state.CompletePublish)) }
+func (a *answerLog) answer(e state.Effect) {
+	a.answerPublishes([]state.CompletePublish{*e.(*state.CompletePublish)})
+}
 
 func (a *answerLog) answers() []string {
 	a.mu.Lock()
@@ -96,5 +102,26 @@ func TestAFrameOfPublishesIsOneStepAnsweredAsSinglePublishesWere(t *testing.T) {
 	}
 	if len(frame) != len(topics) || !reflect.DeepEqual(frame, single) {
 		t.Fatalf("answers to the frame:\n%q\none by one:\n%q", frame, single)
+	}
+}
+
+// A frame's publish answers reach their publisher together: one hand-over
+// for the frame, not one per publish.
+func TestAFramesAnswersReachThePublisherTogether(t *testing.T) {
+	h := newLoopHarness(t)
+	base := h.l.newIDs(5)
+	log := &answerLog{base: base}
+	pubs := make([]state.Published, 5)
+	for i := range pubs {
+		pubs[i] = state.Published{Req: base + uint64(i), Topic: "a/b", Payload: []byte("p")}
+	}
+	if err := h.l.post(context.Background(), input{ev: &state.PublishedBatch{Pubs: pubs}, reply: log}); err != nil {
+		t.Fatal(err)
+	}
+	h.barrier()
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if len(log.got) != 5 || log.runs != 1 {
+		t.Fatalf("%d answers in %d hand-overs, want 5 in 1: %q", len(log.got), log.runs, log.got)
 	}
 }

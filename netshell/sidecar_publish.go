@@ -157,10 +157,12 @@ func (ps *publishStream) add(base uint64, n, cost int, ev *state.PublishedBatch,
 	ps.mu.Unlock()
 }
 
-// answerPublish is called by the loop; answer is for anything else.
-func (ps *publishStream) answerPublish(c *state.CompletePublish) {
+// answerPublishes is called by the loop; answer is for anything else.
+func (ps *publishStream) answerPublishes(cs []state.CompletePublish) {
 	ps.mu.Lock()
-	ps.answers = append(ps.answers, publishAnswer{req: c.Req, err: c.Err})
+	for i := range cs {
+		ps.answers = append(ps.answers, publishAnswer{req: cs[i].Req, err: cs[i].Err})
+	}
 	ps.mu.Unlock()
 	ps.poke()
 }
@@ -175,7 +177,7 @@ func (ps *publishStream) poke() {
 
 func (ps *publishStream) answer(e state.Effect) {
 	if c, ok := e.(*state.CompletePublish); ok {
-		ps.answerPublish(c)
+		ps.answerPublishes([]state.CompletePublish{*c})
 	}
 }
 
