@@ -15,7 +15,9 @@ import "time"
 // predecessor, and the peer asks for what it missed instead of losing it
 // silently.
 type chain struct {
-	topics   map[string]sentRange
+	topics   map[string]*sentRange // by topic; forgotten whole (forgetTopics), never one by one
+	recent   *sentRange            // the range rangeOf found last, recentTopic's
+	recentOf string
 	departed time.Duration   // when its peer died; 0 while it lives
 	patterns []string        // its routes while departed
 	missed   deque[outgoing] // what it wanted meanwhile, pushed when it returns
@@ -28,6 +30,34 @@ type chain struct {
 // numbers, and the highest we pushed (the rest in between were pushed
 // before it, or dropped from the backlog: link.go, droppedFrom).
 type sentRange struct{ first, last, pushed uint64 }
+
+// rangeOf is the range of topic, or nil. Pushes come in runs of one
+// topic, so the range found last is checked first.
+func (c *chain) rangeOf(topic string) *sentRange {
+	if c.recent != nil && c.recentOf == topic {
+		return c.recent
+	}
+	r := c.topics[topic]
+	if r != nil {
+		c.recent, c.recentOf = r, topic
+	}
+	return r
+}
+
+// setRange makes topic's range r.
+func (c *chain) setRange(topic string, r sentRange) {
+	if p := c.rangeOf(topic); p != nil {
+		*p = r
+		return
+	}
+	c.topics[topic] = &r
+}
+
+// forgetTopics forgets every range (forgetting only makes receivers ask
+// more).
+func (c *chain) forgetTopics() {
+	c.topics, c.recent, c.recentOf = make(map[string]*sentRange), nil, ""
+}
 
 // maxDeparted bounds the chains kept for removed peers: as many as there
 // may be peers, so a node cut off from the whole mesh keeps every one.
@@ -73,15 +103,18 @@ func (n *Node) chainFor(peerID string) (c *chain, routes []string) {
 // the previous message on m's topic sent there (0: none).
 func (n *Node) record(c *chain, m *Message) uint64 {
 	if c.topics == nil || len(c.topics) >= n.cfg.MaxStreams {
-		c.topics = make(map[string]sentRange) // forgetting only makes receivers ask more
+		c.forgetTopics()
 	}
-	r := c.topics[m.Topic]
+	r := c.rangeOf(m.Topic)
+	if r == nil {
+		r = &sentRange{}
+		c.topics[m.Topic] = r
+	}
 	prev := r.last
 	if r.first == 0 {
 		r.first = m.SourceSeq
 	}
 	r.last = m.SourceSeq
-	c.topics[m.Topic] = r
 	return prev
 }
 

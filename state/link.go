@@ -140,7 +140,9 @@ func (n *Node) send(p *peer, m *Message) {
 func (n *Node) replicate(p *peer, m *Message) {
 	o := outgoing{m: m}
 	if m.SourceSeq > 0 && m.Source == n.cfg.NodeID && p.link.chain.topics != nil {
-		o.prev = p.link.chain.topics[m.Topic].last
+		if r := p.link.chain.rangeOf(m.Topic); r != nil {
+			o.prev = r.last
+		}
 	}
 	n.enqueuePush(p, o)
 }
@@ -228,15 +230,11 @@ func (n *Node) droppedFrom(c *chain, o outgoing) uint64 {
 	if c == nil || c.topics == nil || o.prev == 0 || o.syncOnly {
 		return 0
 	}
-	r, ok := c.topics[o.m.Topic]
-	if !ok {
+	r := c.rangeOf(o.m.Topic)
+	if r == nil {
 		return 0
 	}
-	from := n.droppedBelow(&r, o)
-	if o.chained {
-		c.topics[o.m.Topic] = r
-	}
-	return from
+	return n.droppedBelow(r, o) // moves r on only when o is chained
 }
 
 // droppedBelow is droppedFrom on r, the chain's range on o's topic.

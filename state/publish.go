@@ -400,7 +400,9 @@ func (n *Node) onResendRequested(e *ResendRequested) {
 	from := e.From
 	if from == 0 {
 		if c := n.chains[e.Requester]; c != nil {
-			from = c.topics[e.Topic].first
+			if r := c.topics[e.Topic]; r != nil {
+				from = r.first
+			}
 		}
 		a.Reply.FirstSent = from
 		if from == 0 {

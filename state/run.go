@@ -338,11 +338,12 @@ func (n *Node) recordRun(rc *runChain, topic string, seq uint64) uint64 {
 	c := rc.c
 	if rc.count == 0 {
 		if c.topics == nil || len(c.topics) >= n.cfg.MaxStreams {
-			c.topics = make(map[string]sentRange)
+			c.forgetTopics()
 		}
-		r, ok := c.topics[topic]
-		rc.r, rc.size = r, len(c.topics)
-		if !ok {
+		rc.r, rc.size = sentRange{}, len(c.topics)
+		if r := c.rangeOf(topic); r != nil {
+			rc.r = *r
+		} else {
 			rc.size++
 		}
 	} else if rc.size >= n.cfg.MaxStreams { // record forgets every topic but this one
@@ -363,9 +364,9 @@ func (n *Node) endRun(topic string) {
 	for i := range r.chains {
 		rc := &r.chains[i] // every message went to it: count > 0
 		if rc.fresh {
-			rc.c.topics = make(map[string]sentRange)
+			rc.c.forgetTopics()
 		}
-		rc.c.topics[topic] = rc.r
+		rc.c.setRange(topic, rc.r)
 	}
 	clear(r.subs)
 	clear(r.chains)

@@ -173,7 +173,7 @@ func nodeDigest(n *Node) string {
 		c := n.chains[id]
 		fmt.Fprintf(&b, "chain %s departed=%d bytes=%d missed=[%s] topics=", id, c.departed, c.bytes, outs(&c.missed))
 		for _, topic := range sortedKeys(c.topics) {
-			fmt.Fprintf(&b, "%s:%+v,", topic, c.topics[topic])
+			fmt.Fprintf(&b, "%s:%+v,", topic, *c.topics[topic])
 		}
 		b.WriteString("\n")
 	}
