@@ -21,7 +21,9 @@ const payloadSize = 128
 
 // throughput publishes as fast as the publishers go for dur and returns
 // deliveries per second: messages received, over every subscriber, per
-// second from the first publish to the last receipt.
+// second from the first publish to the last receipt, or to the end of
+// publishing when that is later (a subscriber cut off early, as NATS cuts
+// off a slow consumer, does not shorten the run it missed the rest of).
 func throughput(sys system, pubNode, subNode, subs int, mode string, callers, batch int, dur time.Duration) (float64, error) {
 	var received atomic.Int64
 	var last atomic.Int64 // unix ns of the latest receipt
@@ -70,6 +72,7 @@ func throughput(sys system, pubNode, subNode, subs int, mode string, callers, ba
 		}()
 	}
 	wg.Wait()
+	published := time.Since(start)
 	select {
 	case err := <-errs:
 		return 0, err
@@ -87,7 +90,7 @@ func throughput(sys system, pubNode, subNode, subs int, mode string, callers, ba
 	if got == 0 {
 		return 0, fmt.Errorf("nothing delivered of %d published", sent.Load())
 	}
-	elapsed := time.Duration(last.Load() - start.UnixNano())
+	elapsed := max(time.Duration(last.Load()-start.UnixNano()), published)
 	return float64(got) / elapsed.Seconds(), nil
 }
 

@@ -65,6 +65,7 @@ func orchestrate(args []string) int {
 	fmt.Fprintf(os.Stderr, "nexusd-bench: every server process runs with %s\n", serverRuntime)
 	began := time.Now()
 	samples := map[[2]string][]float64{} // (row, system) -> values
+	losses := map[[2]string][]float64{}  // (measurement, system) -> share lost, per throughput run
 	var order []*measurement
 	failed := 0
 	for _, m := range measurements {
@@ -75,7 +76,7 @@ func orchestrate(args []string) int {
 		for r := range *runs {
 			for k := range systems {
 				sys := systems[(k+r)%len(systems)] // take turns going first
-				values, skip, note, err := measureChild(m.id, sys, *bin, dur)
+				values, skip, note, lost, err := measureChild(m.id, sys, *bin, dur)
 				switch {
 				case skip:
 				case err != nil:
@@ -85,6 +86,9 @@ func orchestrate(args []string) int {
 					for suffix, v := range values {
 						k := [2]string{m.id + suffix, sys}
 						samples[k] = append(samples[k], v)
+					}
+					if lost >= 0 {
+						losses[[2]string{m.id, sys}] = append(losses[[2]string{m.id, sys}], lost)
 					}
 					fmt.Fprintf(os.Stderr, "%-28s %-9s run %d: %s%s\n", m.id, sys, r+1, brief(values, m.unit), note)
 				}
@@ -103,7 +107,7 @@ func orchestrate(args []string) int {
 		cmd = "make bench-full"
 	}
 	if *mdOut != "" {
-		if err := writeMarkdown(*mdOut, results, cmd, *runs, dur, time.Since(began)); err != nil {
+		if err := writeMarkdown(*mdOut, results, losses, cmd, *runs, dur, time.Since(began)); err != nil {
 			fmt.Fprintln(os.Stderr, "nexusd-bench:", err)
 			return 1
 		}
@@ -146,13 +150,14 @@ func printTLSRatios(results []*result) {
 }
 
 // measureChild runs one measurement in a fresh process. note says, for a
-// throughput run that lost messages, how many arrived.
-func measureChild(id, sys, bin string, dur time.Duration) (values map[string]float64, skip bool, note string, err error) {
+// throughput run that lost messages, how many arrived; lost is the share
+// of a throughput run's messages that did not (-1: not a throughput run).
+func measureChild(id, sys, bin string, dur time.Duration) (values map[string]float64, skip bool, note string, lost float64, err error) {
 	var out, errb bytes.Buffer
 	cmd := exec.Command(selfPath(), append([]string{"measure", "--id", id, "--system", sys, "--nexusd", bin, "--dur", dur.String()}, runtimeArgs()...)...)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return nil, false, "", fmt.Errorf("%v: %s", err, errb.String())
+		return nil, false, "", -1, fmt.Errorf("%v: %s", err, errb.String())
 	}
 	var res struct {
 		Values    map[string]float64 `json:"values"`
@@ -162,15 +167,19 @@ func measureChild(id, sys, bin string, dur time.Duration) (values map[string]flo
 		Delivered int64              `json:"delivered"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		return nil, false, "", fmt.Errorf("bad output %q: %v", out.String(), err)
+		return nil, false, "", -1, fmt.Errorf("bad output %q: %v", out.String(), err)
 	}
 	if res.Error != "" {
-		return nil, false, "", fmt.Errorf("%s", res.Error)
+		return nil, false, "", -1, fmt.Errorf("%s", res.Error)
+	}
+	lost = -1
+	if res.Expected > 0 {
+		lost = float64(res.Expected-res.Delivered) / float64(res.Expected)
 	}
 	if res.Delivered < res.Expected {
-		note = fmt.Sprintf("  (delivered %d of %d, %.1f%% lost)", res.Delivered, res.Expected, 100*float64(res.Expected-res.Delivered)/float64(res.Expected))
+		note = fmt.Sprintf("  (delivered %d of %d, %.1f%% lost)", res.Delivered, res.Expected, 100*lost)
 	}
-	return res.Values, res.Skip, note, nil
+	return res.Values, res.Skip, note, lost, nil
 }
 
 func brief(values map[string]float64, unit string) string {

@@ -104,11 +104,11 @@ func natsRequester(s *natsSys) (func() error, func(), error) {
 	if len(s.urls) < 2 {
 		return nil, nil, errors.New("request-reply-cross-node needs two servers")
 	}
-	resp, err := nats.Connect(s.urls[1])
+	resp, err := natsConnect(s.urls[1])
 	if err != nil {
 		return nil, nil, err
 	}
-	req, err := nats.Connect(s.urls[0])
+	req, err := natsConnect(s.urls[0])
 	if err != nil {
 		resp.Close()
 		return nil, nil, err
