@@ -173,8 +173,8 @@ func measureChild(id, sys, bin string, dur time.Duration) (values map[string]flo
 		return nil, false, "", -1, fmt.Errorf("%s", res.Error)
 	}
 	lost = -1
-	if res.Expected > 0 {
-		lost = float64(res.Expected-res.Delivered) / float64(res.Expected)
+	if res.Expected > 0 { // a warm-up message may arrive on top: that is none lost
+		lost = max(0, float64(res.Expected-res.Delivered)/float64(res.Expected))
 	}
 	if res.Delivered < res.Expected {
 		note = fmt.Sprintf("  (delivered %d of %d, %.1f%% lost)", res.Delivered, res.Expected, 100*lost)
