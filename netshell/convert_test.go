@@ -253,9 +253,24 @@ func TestDerivedIDsTravelAsNumbersAndComeBackWhole(t *testing.T) {
 	unsaid.IDNum, unsaid.SourceSeq = 0, 2
 	unsaid.ID = packed.DeriveID("src", 0, 78).String()
 	random := state.Envelope{ID: "0f1e2d3c-4b5a-4697-8877-665544332211", Topic: "t", Payload: []byte("b"), Source: "src", SourceSeq: 3}
+	envs := packedPushRoundTrip(t, derived, unsaid, random)
+	for i, want := range []struct {
+		id  string
+		num uint64
+	}{{derived.ID, 77}, {unsaid.ID, 78}, {random.ID, 0}} {
+		if envs[i].ID != want.id || envs[i].IDNum != want.num {
+			t.Errorf("envelope %d: id %s number %d, want %s and %d", i, envs[i].ID, envs[i].IDNum, want.id, want.num)
+		}
+	}
+}
+
+// packedPushRoundTrip packs envs as pushes into one PushPacked frame and
+// reads the frame back as the receiving daemon does.
+func packedPushRoundTrip(t *testing.T, envs ...state.Envelope) []state.Envelope {
+	t.Helper()
 	var enc packed.Encoder
 	var split packed.IDSplitter
-	for _, e := range []state.Envelope{derived, unsaid, random} {
+	for _, e := range envs {
 		var r packed.Record
 		o := asPush(e)
 		if err := packRecord(&r, &o, &split); err != nil {
@@ -266,16 +281,9 @@ func TestDerivedIDsTravelAsNumbersAndComeBackWhole(t *testing.T) {
 		}
 	}
 	var fr pushFrameReader
-	envs, err := fr.envelopes(enc.AppendFrame(nil))
-	if err != nil || len(envs) != 3 {
-		t.Fatalf("read back: %d envelopes, %v", len(envs), err)
+	got, err := fr.envelopes(enc.AppendFrame(nil))
+	if err != nil || len(got) != len(envs) {
+		t.Fatalf("packed push read back: %d envelopes of %d, %v", len(got), len(envs), err)
 	}
-	for i, want := range []struct {
-		id  string
-		num uint64
-	}{{derived.ID, 77}, {unsaid.ID, 78}, {random.ID, 0}} {
-		if envs[i].ID != want.id || envs[i].IDNum != want.num {
-			t.Errorf("envelope %d: id %s number %d, want %s and %d", i, envs[i].ID, envs[i].IDNum, want.id, want.num)
-		}
-	}
+	return got
 }

@@ -50,26 +50,14 @@ func TestQueueGroupsSurviveEveryConversion(t *testing.T) {
 		t.Fatalf("push envelope: %q", env.QueueGroups)
 	}
 
-	var enc packed.Encoder
-	var split packed.IDSplitter
+	var sent []state.Envelope
 	for i, gs := range [][]string{{"workers", "x"}, nil, {"workers"}} {
 		e := sampleEnvelope("jobs/build", uint64(4+i))
 		e.ID = packed.DeriveID(e.Source, 0, uint64(9+i)).String()
 		e.QueueGroups = gs
-		var r packed.Record
-		o := asPush(e)
-		if err := packRecord(&r, &o, &split); err != nil {
-			t.Fatal(err)
-		}
-		if err := enc.Append(&r); err != nil {
-			t.Fatal(err)
-		}
+		sent = append(sent, e)
 	}
-	var fr pushFrameReader
-	envs, err := fr.envelopes(enc.AppendFrame(nil))
-	if err != nil || len(envs) != 3 {
-		t.Fatalf("packed push: %+v, %v", envs, err)
-	}
+	envs := packedPushRoundTrip(t, sent...)
 	for i, want := range [][]string{{"workers", "x"}, nil, {"workers"}} {
 		if !slices.Equal(envs[i].QueueGroups, want) {
 			t.Fatalf("packed record %d: queue groups %q, want %q", i, envs[i].QueueGroups, want)
