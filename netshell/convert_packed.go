@@ -128,6 +128,13 @@ func packRecord(r *packed.Record, o *outPush, split *packed.IDSplitter) error {
 	if e.Source == "" || e.ID == "" {
 		return fmt.Errorf("message %q from %q: a packed push needs a source and an id", e.ID, e.Source)
 	}
+	setRecordID(r, e, split)
+	return nil
+}
+
+// setRecordID gives r e's id: as the number it is derived from, which the
+// node says (IDNum) or split reads out of it, or else as itself.
+func setRecordID(r *packed.Record, e *state.Envelope, split *packed.IDSplitter) {
 	if e.IDNum != 0 {
 		r.Number = e.IDNum
 	} else if n, ok := split.Split(e.Source, e.ID); ok {
@@ -135,7 +142,6 @@ func packRecord(r *packed.Record, o *outPush, split *packed.IDSplitter) error {
 	} else {
 		r.ID = e.ID
 	}
-	return nil
 }
 
 // frameRefused is the status that ends a stream on a frame the decoder

@@ -193,11 +193,7 @@ func (m *meshClient) PushRun(peer, addr string, run []queuedPush) {
 	if pc == nil || pc.id != peer || pc.addr != addr {
 		var err error
 		if pc, err = m.peer(peer, addr); err != nil {
-			evs := make([]state.Event, len(run))
-			for i := range run {
-				evs[i] = &state.PushCompleted{Call: run[i].call, Err: err}
-			}
-			m.wg.Go(func() { m.done(evs...) })
+			m.failRun(run, err)
 			return
 		}
 		m.lastPush = pc

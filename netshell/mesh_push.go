@@ -79,11 +79,19 @@ func pushOf(e *state.Push) outPush {
 	return outPush{msg: e.Msg, prev: e.Prev, droppedFrom: e.DroppedFrom, syncOnly: e.SyncOnly, groups: e.Groups}
 }
 
-// envelope is the envelope the push puts on the wire.
+// envelope is the envelope the push puts on the wire (state.Push.Envelope).
 func (o *outPush) envelope() state.Envelope {
-	env := o.msg.Envelope
-	env.PrevSeq, env.DroppedFrom, env.SyncOnly, env.QueueGroups = o.prev, o.droppedFrom, o.syncOnly, o.groups
-	return env
+	p := state.Push{Msg: o.msg, Prev: o.prev, DroppedFrom: o.droppedFrom, SyncOnly: o.syncOnly, Groups: o.groups}
+	return p.Envelope()
+}
+
+// failRun completes every push of run with err, off the loop's goroutine.
+func (m *meshClient) failRun(run []queuedPush, err error) {
+	evs := make([]state.Event, len(run))
+	for i := range run {
+		evs[i] = &state.PushCompleted{Call: run[i].call, Err: err}
+	}
+	m.wg.Go(func() { m.done(evs...) })
 }
 
 // pushStream is one open gRPC stream, the Sender's stream number id. One
@@ -135,11 +143,7 @@ func (k *pushLink) enqueue(run []queuedPush) {
 	k.mu.Lock()
 	if k.closed {
 		k.mu.Unlock()
-		evs := make([]state.Event, len(run))
-		for i := range run {
-			evs[i] = &state.PushCompleted{Call: run[i].call, Err: errPeerClosed}
-		}
-		k.m.wg.Go(func() { k.m.done(evs...) })
+		k.m.failRun(run, errPeerClosed)
 		return
 	}
 	for i := range run {

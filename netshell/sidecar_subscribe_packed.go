@@ -134,13 +134,7 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 		if r.PrevSeq = m.Seq - 1; m.Seq == 0 {
 			r.PrevSeq = 0
 		}
-		if m.IDNum != 0 {
-			r.Number = m.IDNum
-		} else if num, ok := fs.ids.Split(m.Source, m.ID); ok {
-			r.Number = num
-		} else {
-			r.ID = m.ID
-		}
+		setRecordID(&r, &m.Envelope, &fs.ids)
 		if err := fs.enc.Append(&r); err != nil {
 			if n > 0 {
 				break // full; or it gets a frame of its own next

@@ -16,7 +16,7 @@ import "time"
 // silently.
 type chain struct {
 	topics   map[string]*sentRange // by topic; forgotten whole (forgetTopics), never one by one
-	recent   *sentRange            // the range rangeOf found last, recentTopic's
+	recent   *sentRange            // the range rangeOf found last: recentOf's
 	recentOf string
 	departed time.Duration   // when its peer died; 0 while it lives
 	patterns []string        // its routes while departed

@@ -86,10 +86,9 @@ type streamTable struct {
 
 // get is the tracker of source's stream on topic, or nil. A frame's
 // messages come in runs of one stream, so the tracker found last is
-// checked first: a removed one is never in m again (a key gets a new
-// tracker only when it has none).
+// checked first (dropStream forgets it when it goes).
 func (st *streamTable) get(source, topic string) *inStream {
-	if s := st.last; s != nil && !s.removed && s.key.topic == topic && s.key.source == source {
+	if s := st.last; s != nil && s.key.topic == topic && s.key.source == source {
 		return s
 	}
 	s := st.m[streamKey{source, topic}]
