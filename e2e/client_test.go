@@ -48,7 +48,10 @@ func connect(t testing.TB, d *testnet.Daemon, name, token string) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() {
+		testnet.SnapshotIfFailed(t)
+		conn.Close()
+	})
 	n := &node{Daemon: d, t: t, name: name, c: sidecarpb.NewSidecarServiceClient(conn), token: token}
 	n.id = d.InstanceID()
 	return n
@@ -186,7 +189,10 @@ func (n *node) stream(open func(context.Context) (grpc.ServerStreamingClient[sid
 		n.t.Fatal(err)
 	}
 	s := &sub{t: n.t, events: make(chan *sidecarpb.MessageEvent, 100000), ended: make(chan error, 1), cancel: cancel}
-	n.t.Cleanup(cancel)
+	n.t.Cleanup(func() {
+		testnet.SnapshotIfFailed(n.t)
+		cancel()
+	})
 	go func() {
 		for {
 			ev, err := st.Recv()

@@ -94,8 +94,15 @@ func TestThreeHostsOverABridge(t *testing.T) {
 	}
 	checkOrder(t, s2.messages(100, 15*time.Second), again, 1)
 	checkOrder(t, s3.messages(100, 15*time.Second), again, 1)
-	// And from the healed host outwards.
-	h2.mustPublish("plant/line3", "from h2")
+	// And from the healed host outwards, once it has fetched h3's
+	// subscription. h3 may have subscribed too late for h2 to learn of it
+	// before the cut, and after the heal h2's first fetch can fail ("no
+	// route to host": its ARP entry for h3 failed during the cut) and is
+	// retried a FetchInterval later.
+	h2.waitRoute(h3, "plant/#")
+	if r := h2.mustPublish("plant/line3", "from h2"); r.GetSubscriberCount() != 2 {
+		t.Fatalf("h2's publish reached %d, want 2 (itself and h3)", r.GetSubscriberCount())
+	}
 	if m := s3.messages(1, 10*time.Second)[0]; string(m.GetPayload()) != "from h2" {
 		t.Fatalf("h3 got %q from h2", m.GetPayload())
 	}

@@ -129,6 +129,7 @@ func (m *meshClient) Fetch(call uint64, peer, addr string) {
 	m.call(peer, addr, &state.FetchCompleted{Call: call}, func(ctx context.Context, pc *peerConn) state.Event {
 		st, err := pc.client.GetNodeState(ctx, &emptypb.Empty{}, grpc.MaxCallRecvMsgSize(m.o.MaxStateBytes))
 		if err != nil {
+			m.log.Debug("state fetch failed; the peer stays unsynced and is fetched again", "peer", peer, "addr", addr, "err", err)
 			return &state.FetchCompleted{Call: call, Err: err}
 		}
 		return &state.FetchCompleted{Call: call, State: nodeStateFromProto(st)}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,7 +49,9 @@ type Daemon struct {
 	err  error         // its exit status, once done
 
 	mu     sync.Mutex
-	frozen bool // stopped by Freeze, not yet thawed; guarded by mu
+	frozen bool   // stopped by Freeze, not yet thawed; guarded by mu
+	status string // its /api/status when the test failed; guarded by mu
+	shot   bool   // status was taken; guarded by mu
 
 	App, Mesh, HTTP string // host:port the test reaches it at
 }
@@ -113,17 +116,68 @@ func Launch(t testing.TB, cfg Config) *Daemon {
 		t.Fatalf("starting %s: %v", cfg.Name, err)
 	}
 	go func() { d.err = cmd.Wait(); close(d.done) }()
+	launched(t, d)
 	t.Cleanup(func() {
-		status := ""
-		if t.Failed() {
-			status = d.statusForLog()
-		}
+		SnapshotIfFailed(t) // before the first of its daemons stops
 		d.Stop()
 		if t.Failed() {
-			t.Logf("--- log of daemon %s (%s) ---\n%s%s", cfg.Name, strings.Join(args, " "), d.logs.String(), status)
+			t.Logf("--- log of daemon %s (%s) ---\n%s%s", cfg.Name, strings.Join(args, " "), d.logs.String(), d.snapshot())
 		}
+		forget(t, d)
 	})
 	return d
+}
+
+// SnapshotIfFailed takes, when t has failed, the status of each of its
+// daemons still running, once, for their logs: each one's view of the
+// others while they are all still there. Daemons' cleanups call it before
+// stopping one; a test's own cleanups that change what the daemons hold
+// (closing its subscriptions) call it first.
+func SnapshotIfFailed(t testing.TB) {
+	if !t.Failed() {
+		return
+	}
+	for _, d := range daemonsOf(t) {
+		d.snapshot()
+	}
+}
+
+// running lists each test's daemons not yet stopped by its cleanup.
+var running = struct {
+	sync.Mutex
+	of map[testing.TB][]*Daemon
+}{of: map[testing.TB][]*Daemon{}}
+
+func launched(t testing.TB, d *Daemon) {
+	running.Lock()
+	defer running.Unlock()
+	running.of[t] = append(running.of[t], d)
+}
+
+func daemonsOf(t testing.TB) []*Daemon {
+	running.Lock()
+	defer running.Unlock()
+	return slices.Clone(running.of[t])
+}
+
+func forget(t testing.TB, d *Daemon) {
+	running.Lock()
+	defer running.Unlock()
+	running.of[t] = slices.DeleteFunc(running.of[t], func(o *Daemon) bool { return o == d })
+	if len(running.of[t]) == 0 {
+		delete(running.of, t)
+	}
+}
+
+// snapshot takes the daemon's status for the failure log once, and returns
+// it.
+func (d *Daemon) snapshot() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.shot {
+		d.status, d.shot = d.statusForLog(), true
+	}
+	return d.status
 }
 
 // WaitReady waits until the daemon's /readyz answers 200.
