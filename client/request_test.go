@@ -63,6 +63,21 @@ func TestRequestReplyAcrossTwoDaemons(t *testing.T) {
 		}
 		return fmt.Errorf("a's peers: %+v", peers)
 	})
+	// And b must know a: a reply goes only to a daemon known now
+	// (docs/protocol.md §4.6). a's request can reach b before a's first
+	// beacon does, when b started after a's beacon at start-up.
+	testnet.Eventually(t, 10*time.Second, "b knows a", func() error {
+		peers, err := resp.Peers(ctx)
+		if err != nil {
+			return err
+		}
+		for _, p := range peers {
+			if p.ID == a.InstanceID() {
+				return nil
+			}
+		}
+		return fmt.Errorf("b's peers: %+v", peers)
+	})
 
 	m, err := req.Request(ctx, "svc/upper", []byte("hello"))
 	if err != nil {

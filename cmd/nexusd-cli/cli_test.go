@@ -43,7 +43,31 @@ func startPair(t *testing.T) *pair {
 	p := &pair{a: a, b: b, cluster: cl, mcastPort: port, atA: hostPort(t, a.App), atB: hostPort(t, b.App), adminA: a.HTTP,
 		discoverFlag: []string{"--mcast-iface", "lo", "--mcast-port", strconv.Itoa(port), "--cluster", cl, "--discover-timeout", "1200ms"}}
 	p.aID, p.bID = a.InstanceID(), b.InstanceID()
+	// Each knows the other before a test goes on: a reply goes only to a
+	// daemon known now (docs/protocol.md §4.6), and the one started
+	// second may miss the other's first beacon.
+	p.waitKnows(t, a, p.bID)
+	p.waitKnows(t, b, p.aID)
 	return p
+}
+
+// waitKnows waits until daemon from has peer id.
+func (p *pair) waitKnows(t *testing.T, from *testnet.Daemon, id string) {
+	t.Helper()
+	testnet.Eventually(t, 10*time.Second, "peer "+id, func() error {
+		var doc struct {
+			Peers []struct {
+				ID string `json:"instance_uuid"`
+			} `json:"peers"`
+		}
+		jsonDoc(t, &doc, p.at(from, "MESH", "PEERS")...)
+		for _, peer := range doc.Peers {
+			if peer.ID == id {
+				return nil
+			}
+		}
+		return fmt.Errorf("peers %+v", doc.Peers)
+	})
 }
 
 // at is args for the CLI against daemon a (or b).

@@ -45,6 +45,10 @@ def test_request_reply_across_two_daemons(pair):
         # a routes svc/echo to b once it has b's subscription by gossip.
         eventually("a to route svc/echo to b",
                    lambda: any("svc/echo" in p["topics"] for p in req.get_peers(include_state=True)))
+        # And b must know a: a reply goes only to a daemon known now
+        # (docs/protocol.md 4.6), and b may have missed a's first beacon.
+        eventually("b to know a",
+                   lambda: any(p["instance_uuid"] == req.server_id for p in resp.get_peers()))
         m = req.request("svc/echo", b"hello", timeout=5)
         assert m.payload == b"HELLO"
         assert m.topic.startswith(f"_inbox/{req.server_id}/")
