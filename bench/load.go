@@ -25,6 +25,15 @@ const payloadSize = 128
 // publishing when that is later (a subscriber cut off early, as NATS cuts
 // off a slow consumer, does not shorten the run it missed the rest of).
 func throughput(sys system, pubNode, subNode, subs int, mode string, callers, batch int, dur time.Duration) (float64, error) {
+	return windowedThroughput(sys, pubNode, subNode, subs, mode, callers, batch, 0, dur)
+}
+
+// windowedThroughput is throughput whose publishers hold off while more
+// than window deliveries are outstanding (sent times subscribers, less
+// received): end-to-end flow control in the application, which a system
+// that drops what its subscribers cannot take needs to lose nothing, and
+// which costs one that never drops nothing. 0: no window.
+func windowedThroughput(sys system, pubNode, subNode, subs int, mode string, callers, batch int, window int64, dur time.Duration) (float64, error) {
 	var received atomic.Int64
 	var last atomic.Int64 // unix ns of the latest receipt
 	for range subs {
@@ -57,8 +66,13 @@ func throughput(sys system, pubNode, subNode, subs int, mode string, callers, ba
 			defer wg.Done()
 			defer pub.close()
 			for i := 0; ; i++ {
-				if i%64 == 0 && time.Now().After(deadline) {
-					break
+				if i%64 == 0 {
+					if time.Now().After(deadline) {
+						break
+					}
+					for window > 0 && sent.Load()*int64(subs)-received.Load() > window && time.Now().Before(deadline) {
+						time.Sleep(20 * time.Microsecond)
+					}
 				}
 				if err := pub.publish(payload); err != nil {
 					errs <- err

@@ -61,6 +61,10 @@ var measurements = []*measurement{
 	// connections both ends give 4 MiB buffers; NATS over TCP as above.
 	{id: "local-1to1-packed-socket", unit: "msg/s", higher: true, quick: true, nodes: 1, socket: true, fn: packedTP(0, 0)},
 	{id: "cross-node-packed", unit: "msg/s", higher: true, quick: true, nodes: 2, fn: packedTP(0, 1)},
+	// The same with the publisher held to 64k messages not yet delivered,
+	// both systems alike: what NATS, which cuts off a subscriber that falls
+	// behind, carries across when it must lose nothing.
+	{id: "cross-node-packed-windowed", unit: "msg/s", higher: true, quick: true, nodes: 2, fn: windowedPackedTP(0, 1, 64<<10)},
 	{id: "latency-10k-packed", unit: "µs", rows: percentiles, quick: true, nodes: 1, fn: packedLat(10000)},
 	{id: "latency-50k-packed", unit: "µs", rows: percentiles, nodes: 1, fn: packedLat(50000)},
 	{id: "idle-rss", unit: "MB", quick: true, nodes: 1, fn: func(sys system, _, _ string, _ time.Duration) (map[string]float64, error) {

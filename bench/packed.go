@@ -89,12 +89,18 @@ func (s *packedSys) subscribe(node int, _ int, on func([]byte, time.Time)) (func
 // packedTP is throughput on the packed path; NATS runs as in
 // local-1to1-stream and cross-node.
 func packedTP(pubNode, subNode int) func(system, string, string, time.Duration) (map[string]float64, error) {
+	return windowedPackedTP(pubNode, subNode, 0)
+}
+
+// windowedPackedTP is packedTP with the publisher held to window messages
+// not yet delivered (windowedThroughput), both systems alike.
+func windowedPackedTP(pubNode, subNode int, window int64) func(system, string, string, time.Duration) (map[string]float64, error) {
 	return func(sys system, _, _ string, dur time.Duration) (map[string]float64, error) {
 		sys, ps, err := packedOf(sys)
 		if err != nil {
 			return nil, err
 		}
-		v, err := throughput(sys, pubNode, subNode, 1, "packed", 1, 64, dur)
+		v, err := windowedThroughput(sys, pubNode, subNode, 1, "packed", 1, 64, window, dur)
 		if err == nil {
 			err = ps.failed()
 		}
