@@ -258,7 +258,7 @@ func BenchmarkPushReceived(b *testing.B) {
 			seq++
 			start := len(ids)
 			ids = fmt.Appendf(ids, "%s%012x", src[:24], seq)
-			envs[i] = Envelope{ID: string(ids[start:]), Topic: "bench/t", Payload: make([]byte, 128),
+			envs[i] = Envelope{ID: string(ids[start:]), IDNum: seq, Topic: "bench/t", Payload: make([]byte, 128),
 				TimestampMs: h.now.WallMs, Source: src, SourceSeq: seq, PrevSeq: seq - 1}
 		}
 	}

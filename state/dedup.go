@@ -30,6 +30,11 @@ type dedupWindow struct {
 	n      int
 	size   int
 	last   int // the block found or made last, a run of one source's messages skips the table; -1: none
+
+	// The prefix of the last derived id taken, and its hash: a run of one
+	// source's ids hashes its prefix once.
+	prefix     string
+	prefixHash uint64
 }
 
 type dedupBlock struct {
@@ -39,9 +44,11 @@ type dedupBlock struct {
 
 func (d *dedupWindow) init(size int) { d.size, d.last = size, -1 }
 
-// add records id and reports whether it was new.
-func (d *dedupWindow) add(id string) bool {
-	key, bit := dedupKey(id)
+// add records id and reports whether it was new. num is the number id is
+// derived from when the caller has it (Envelope.IDNum), else 0: then it
+// is read out of id, if id has the shape of a derived one.
+func (d *dedupWindow) add(id string, num uint64) bool {
+	key, bit := d.key(id, num)
 	i := d.last
 	if i < 0 || d.blocks[i].key != key {
 		i = d.find(key)
@@ -59,16 +66,22 @@ func (d *dedupWindow) add(id string) bool {
 	return true
 }
 
-// dedupKey is an id's block and its bit in it.
-func dedupKey(id string) (key, bit uint64) {
-	if number, ok := packed.IDNumber(id); ok {
-		h := hashID(id[:24]) ^ (number>>6)*0x9e3779b97f4a7c15
-		h ^= h >> 32
-		h *= 0xd6e8feb86659fd93
-		h ^= h >> 32
-		return h, 1 << (number & 63)
+// key is an id's block and its bit in it (num as for add).
+func (d *dedupWindow) key(id string, num uint64) (key, bit uint64) {
+	if num == 0 || len(id) != 36 {
+		var ok bool
+		if num, ok = packed.IDNumber(id); !ok {
+			return hashID(id), 1
+		}
 	}
-	return hashID(id), 1
+	if id[:24] != d.prefix {
+		d.prefix, d.prefixHash = id[:24], hashID(id[:24])
+	}
+	h := d.prefixHash ^ (num>>6)*0x9e3779b97f4a7c15
+	h ^= h >> 32
+	h *= 0xd6e8feb86659fd93
+	h ^= h >> 32
+	return h, 1 << (num & 63)
 }
 
 // find returns the index of the block with key, or -1.

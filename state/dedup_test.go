@@ -13,7 +13,7 @@ import (
 func TestDedupWindowRemembersTheLastSizeIDs(t *testing.T) {
 	var d dedupWindow
 	d.init(100)
-	add := func(i int) bool { return d.add(fmt.Sprint("m", i)) }
+	add := func(i int) bool { return d.add(fmt.Sprint("m", i), 0) }
 	for i := range 100 {
 		if !add(i) {
 			t.Fatalf("m%d taken for a duplicate", i)
@@ -53,28 +53,28 @@ func TestDedupWindowRemembersBlocksOfDerivedIDs(t *testing.T) {
 	var d dedupWindow
 	d.init(4)
 	for n := uint64(1); n < 256; n++ { // numbers 1-255: blocks 0-3
-		if !d.add(derived("a", n)) {
+		if !d.add(derived("a", n), 0) {
 			t.Fatalf("a#%d taken for a duplicate", n)
 		}
 	}
 	for _, n := range []uint64{255, 1, 128, 64, 63} {
-		if d.add(derived("a", n)) {
+		if d.add(derived("a", n), 0) {
 			t.Fatalf("a#%d, inside the window, taken again", n)
 		}
 	}
 	if d.n != 4 {
 		t.Fatalf("255 numbered ids of one source hold %d blocks, want 4", d.n)
 	}
-	if !d.add(derived("b", 1)) { // a fifth block: a's block 0 goes
+	if !d.add(derived("b", 1), 0) { // a fifth block: a's block 0 goes
 		t.Fatal("b#1 taken for a duplicate of a's")
 	}
-	if !d.add(derived("a", 5)) {
+	if !d.add(derived("a", 5), 0) {
 		t.Fatal("a#5, whose block left the window, still remembered")
 	}
-	if d.add(derived("b", 1)) || d.add(derived("a", 200)) {
+	if d.add(derived("b", 1), 0) || d.add(derived("a", 200), 0) {
 		t.Fatal("ids inside the window forgotten")
 	}
-	if !d.add(derived("a", 0x1_0000_0001)) || d.add(derived("a", 0x1_0000_0001)) {
+	if !d.add(derived("a", 0x1_0000_0001), 0) || d.add(derived("a", 0x1_0000_0001), 0) {
 		t.Fatal("a number far ahead is not taken once")
 	}
 }
@@ -88,19 +88,44 @@ func TestDedupWindowRemembersTheLastSizeUUIDs(t *testing.T) {
 	ids := make([]string, 120)
 	for i := range ids {
 		ids[i] = NewUUID(r)
-		if !d.add(ids[i]) {
+		if !d.add(ids[i], 0) {
 			t.Fatalf("uuid %d taken for a duplicate", i)
 		}
 	}
 	for i := 70; i < 120; i++ {
-		if d.add(ids[i]) {
+		if d.add(ids[i], 0) {
 			t.Fatalf("uuid %d, inside the window, taken again", i)
 		}
 	}
-	if !d.add(ids[69]) {
+	if !d.add(ids[69], 0) {
 		t.Fatal("uuid 69, out of the window, still remembered")
 	}
 	if d.n != 50 {
 		t.Fatalf("holds %d blocks, window 50", d.n)
+	}
+}
+
+// An id given with its number (Envelope.IDNum) is the same entry as the id
+// read for its number: a message pushed packed and resent over v1 is one
+// message. Sources taking turns each keep their own prefix.
+func TestDedupWindowTakesAnIDWithOrWithoutItsNumber(t *testing.T) {
+	var d dedupWindow
+	d.init(16)
+	for n := uint64(1); n <= 100; n++ {
+		for i, src := range []string{"a", "b", "a", "c"} {
+			if again := i == 2; d.add(derived(src, n), n) == again {
+				t.Fatalf("%s#%d (seen before: %v), with its number: new %v", src, n, again, !again)
+			}
+		}
+	}
+	for n := uint64(1); n <= 100; n++ {
+		for _, src := range []string{"a", "b"} {
+			if d.add(derived(src, n), 0) {
+				t.Fatalf("%s#%d, taken with its number, new again when read from its id", src, n)
+			}
+		}
+	}
+	if !d.add(derived("b", 101), 0) || d.add(derived("b", 101), 101) {
+		t.Fatal("b#101: read from its id, then given with its number, is one id")
 	}
 }

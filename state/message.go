@@ -24,8 +24,9 @@ type Envelope struct {
 
 	// IDNum, when not 0, is the number ID is derived from: ID is
 	// packed.DeriveID(Source, 0, IDNum). It spares a shell reading the
-	// number back out of ID to write a packed record; nothing in the node
-	// depends on it.
+	// number back out of ID to write a packed record, and the dedup
+	// window reading it to remember a remote message (dedup.go); a shell
+	// sets it only for an id it derived from that number.
 	IDNum uint64
 
 	Retain   bool

@@ -348,7 +348,7 @@ func (n *Node) receiveRemote(env *Envelope) {
 		}
 		return
 	}
-	if !n.dedup.add(env.ID) {
+	if !n.dedup.add(env.ID, env.IDNum) {
 		n.counters.Duplicates++
 		return
 	}
