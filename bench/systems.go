@@ -28,8 +28,8 @@ type system interface {
 	start(nodes int) error
 	stop()
 	pids() []int
-	publisher(node int, mode string) (publisher, error) // mode: unary or stream
-	subscribe(node int, batch int, on func(payload []byte, at time.Time)) (func(), error)
+	publisher(node int, mode string) (publisher, error)                                   // mode: unary or stream
+	subscribe(node int, batch int, on func(payload []byte, at time.Time)) (func(), error) // payload: valid until on returns
 }
 
 type publisher interface {
@@ -463,9 +463,15 @@ func grpcSubscribe(conn *grpc.ClientConn, batch int, on func([]byte, time.Time))
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		// One event received into again and again: the codec's pooled
+		// decoding (vtprotobuf) then reuses the last frame's messages and
+		// payload buffers, as a v1 client written for speed does, instead
+		// of allocating a message and its payload for every one received.
+		// A payload is valid until on returns.
+		ev := new(pb.MessageEvent)
 		for {
-			ev, err := stream.Recv()
-			if err != nil {
+			ev.ResetVT()
+			if err := stream.RecvMsg(ev); err != nil {
 				return
 			}
 			now := time.Now()
