@@ -40,6 +40,21 @@ func respond(t *testing.T, c *client.Client, pattern string, answer func(*client
 	t.Cleanup(func() { cancel(); <-done })
 }
 
+// waitPeer waits until c's daemon lists a peer that match accepts.
+func waitPeer(ctx context.Context, t *testing.T, c *client.Client, what string, match func(client.Peer) bool) {
+	t.Helper()
+	testnet.Eventually(t, 10*time.Second, what, func() error {
+		peers, err := c.Peers(ctx)
+		if err != nil {
+			return err
+		}
+		if slices.ContainsFunc(peers, match) {
+			return nil
+		}
+		return fmt.Errorf("peers: %+v", peers)
+	})
+}
+
 // TestRequestReplyAcrossTwoDaemons: a requester on one daemon and a
 // responder on another; the reply comes back through the requester's
 // inbox, carrying the request's correlation id; requests from many
@@ -51,33 +66,11 @@ func TestRequestReplyAcrossTwoDaemons(t *testing.T) {
 	req, resp := dial(t, a.App), dial(t, b.App)
 	ctx := ctxT(t, 30*time.Second)
 	respond(t, resp, "svc/upper", func(m *client.Message) []byte { return []byte(strings.ToUpper(string(m.Payload))) })
-	testnet.Eventually(t, 10*time.Second, "a routes svc/upper to b", func() error {
-		peers, err := req.Peers(ctx)
-		if err != nil {
-			return err
-		}
-		for _, p := range peers {
-			if slices.Contains(p.Topics, "svc/upper") {
-				return nil
-			}
-		}
-		return fmt.Errorf("a's peers: %+v", peers)
-	})
+	waitPeer(ctx, t, req, "a routes svc/upper to b", func(p client.Peer) bool { return slices.Contains(p.Topics, "svc/upper") })
 	// And b must know a: a reply goes only to a daemon known now
 	// (docs/protocol.md §4.6). a's request can reach b before a's first
 	// beacon does, when b started after a's beacon at start-up.
-	testnet.Eventually(t, 10*time.Second, "b knows a", func() error {
-		peers, err := resp.Peers(ctx)
-		if err != nil {
-			return err
-		}
-		for _, p := range peers {
-			if p.ID == a.InstanceID() {
-				return nil
-			}
-		}
-		return fmt.Errorf("b's peers: %+v", peers)
-	})
+	waitPeer(ctx, t, resp, "b knows a", func(p client.Peer) bool { return p.ID == a.InstanceID() })
 
 	m, err := req.Request(ctx, "svc/upper", []byte("hello"))
 	if err != nil {

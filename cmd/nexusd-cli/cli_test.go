@@ -51,25 +51,6 @@ func startPair(t *testing.T) *pair {
 	return p
 }
 
-// waitKnows waits until daemon from has peer id.
-func (p *pair) waitKnows(t *testing.T, from *testnet.Daemon, id string) {
-	t.Helper()
-	testnet.Eventually(t, 10*time.Second, "peer "+id, func() error {
-		var doc struct {
-			Peers []struct {
-				ID string `json:"instance_uuid"`
-			} `json:"peers"`
-		}
-		jsonDoc(t, &doc, p.at(from, "MESH", "PEERS")...)
-		for _, peer := range doc.Peers {
-			if peer.ID == id {
-				return nil
-			}
-		}
-		return fmt.Errorf("peers %+v", doc.Peers)
-	})
-}
-
 // at is args for the CLI against daemon a (or b).
 func (p *pair) at(d *testnet.Daemon, args ...string) []string {
 	flags := p.atA
@@ -79,21 +60,37 @@ func (p *pair) at(d *testnet.Daemon, args ...string) []string {
 	return append(slices.Clone(flags), args...)
 }
 
+// meshPeer is a peer in MESH PEERS --json.
+type meshPeer struct {
+	ID     string   `json:"instance_uuid"`
+	Topics []string `json:"topics"`
+	Status string   `json:"status"`
+}
+
 // waitRoute waits until daemon from routes pattern to the other one.
 func (p *pair) waitRoute(t *testing.T, from *testnet.Daemon, pattern string) {
 	t.Helper()
-	testnet.Eventually(t, 10*time.Second, "route "+pattern, func() error {
+	p.waitPeer(t, from, "route "+pattern, func(peer meshPeer) bool {
+		return peer.Status == "alive" && slices.Contains(peer.Topics, pattern)
+	})
+}
+
+// waitKnows waits until daemon from has peer id.
+func (p *pair) waitKnows(t *testing.T, from *testnet.Daemon, id string) {
+	t.Helper()
+	p.waitPeer(t, from, "peer "+id, func(peer meshPeer) bool { return peer.ID == id })
+}
+
+// waitPeer waits until daemon from lists a peer that match accepts.
+func (p *pair) waitPeer(t *testing.T, from *testnet.Daemon, what string, match func(meshPeer) bool) {
+	t.Helper()
+	testnet.Eventually(t, 10*time.Second, what, func() error {
 		var doc struct {
-			Peers []struct {
-				Topics []string `json:"topics"`
-				Status string   `json:"status"`
-			} `json:"peers"`
+			Peers []meshPeer `json:"peers"`
 		}
 		jsonDoc(t, &doc, p.at(from, "MESH", "PEERS")...)
-		for _, peer := range doc.Peers {
-			if peer.Status == "alive" && slices.Contains(peer.Topics, pattern) {
-				return nil
-			}
+		if slices.ContainsFunc(doc.Peers, match) {
+			return nil
 		}
 		return fmt.Errorf("peers %+v", doc.Peers)
 	})
