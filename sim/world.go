@@ -426,15 +426,24 @@ func (w *World) Crash(i int) {
 	}
 }
 
-// Leave stops node i gracefully: it announces that it is leaving (one
-// leave beacon, delayed and lost as any beacon), then stops as a crash
-// does.
+// Leave stops node i gracefully, as the daemon does: it announces that it
+// is leaving (one leave beacon, delayed and lost as any beacon), calls
+// Leave on the mesh of every peer it knows (a notice, delayed, lost and
+// cut as any unicast), then stops as a crash does.
 func (w *World) Leave(i int) {
 	sn := w.nodes[i-1]
 	if !sn.up {
 		return
 	}
 	w.step(sn, &state.Leaving{})
+	for _, r := range w.nodes {
+		if r == sn || !r.up || !sn.node.KnowsPeer(r.id) {
+			continue
+		}
+		if at, ok := w.transit(sn, r); ok {
+			w.stepLater(at, r, &state.LeaveNoticed{Instance: sn.id, From: sn.addr})
+		}
+	}
 	w.Crash(i)
 }
 
