@@ -200,11 +200,11 @@ func coreMetricDefs() []*metricDef {
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).BeaconsReceived) }},
 		{name: "beacons_dropped_total", label: "reason", help: "Discovery datagrams dropped: too_large (over 1400 bytes), undecodable, invalid_address, invalid, foreign_cluster, " +
 			"unauthenticated (no tag; this daemon has a cluster key), unknown_key (signed with a key not in our keyring), bad_tag (forged or altered), keyed (signed; this daemon has no key), " +
-			"replayed (a member's beacon seen before), not_member, rate_limited (its source sent too many), new_peer_rate (too many new peers from one address), own (our own, looped back), peer_limit.",
+			"replayed (a member's beacon seen before), after_leave (from an instance that left less than --peer-timeout ago), not_member, rate_limited (its source sent too many), new_peer_rate (too many new peers from one address), own (our own, looped back), peer_limit.",
 			values: func(s *snapshot, c *shellCounters) []labeled {
 				k := ct(s)
 				out := by("invalid", k.Rejected["beacon_invalid"], "own", k.BeaconsIgnored, "peer_limit", k.Rejected["peer_limit"],
-					"replayed", k.Rejected["beacon_replayed"], "not_member", k.Rejected["beacon_not_member"], "new_peer_rate", k.Rejected["new_peer_rate"])
+					"replayed", k.Rejected["beacon_replayed"], "after_leave", k.Rejected["beacon_after_leave"], "not_member", k.Rejected["beacon_not_member"], "new_peer_rate", k.Rejected["new_peer_rate"])
 				for _, r := range beaconDropReasons {
 					v := c.beaconDropped(r)
 					if r == dropForeignCluster {

@@ -79,9 +79,10 @@ const (
 	reasonForeignCluster  = "beacon_foreign_cluster"
 	reasonBadBeacon       = "beacon_invalid"
 	reasonTooManyPeers    = "peer_limit"
-	reasonNotMember       = "beacon_not_member" // no proof of the cluster key, and we require it
-	reasonReplayed        = "beacon_replayed"   // a member's (epoch, counter) not above the last taken
-	reasonNewPeerRate     = "new_peer_rate"     // its address introduced too many new instances
+	reasonNotMember       = "beacon_not_member"  // no proof of the cluster key, and we require it
+	reasonReplayed        = "beacon_replayed"    // a member's (epoch, counter) not above the last taken
+	reasonNewPeerRate     = "new_peer_rate"      // its address introduced too many new instances
+	reasonAfterLeave      = "beacon_after_leave" // from an instance that left less than PeerTimeout ago
 	reasonUnknownCall     = "unknown_call"
 	reasonStateMismatch   = "state_wrong_instance"
 	reasonBadPattern      = "peer_pattern_invalid"

@@ -1,6 +1,9 @@
 package state
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // Graceful leave: a daemon that stops says so, and its peers drop it at
 // once rather than suspecting it for SuspectAfter and removing it after
@@ -18,6 +21,13 @@ import "strings"
 //     was routed to it and not sent is kept in its departed chain, and its
 //     last pair is remembered, so beacons it sent before the leave, played
 //     again, are refused as replays.
+//   - An instance removed by its leave is held out for PeerTimeout: its
+//     beacons are refused (beacon_after_leave), even a member's fresh one.
+//     A beacon sent just before the leave can land after it (the notice
+//     below, over the mesh, outruns a datagram), and it must not bring back
+//     a peer that has stopped. PeerTimeout is long past any beacon in
+//     flight, and a leave that was not the peer's own (without a key anyone
+//     on the LAN can send one) costs it no more than silence would.
 //   - Beside the beacon, the stopping daemon calls Leave on the mesh of every
 //     peer it has a connection to (LeaveNoticed), so a lost beacon does not
 //     leave its peers waiting. The notice carries no (epoch, counter) pair:
@@ -47,6 +57,7 @@ func (n *Node) onLeave(p *peer, b *Beacon) {
 	n.counters.BeaconsReceived++
 	n.counters.PeersLeft++
 	n.removePeer(p, true)
+	n.holdOut(p.id)
 }
 
 // onLeaveNotice handles a peer's mesh notice that it is stopping.
@@ -58,6 +69,37 @@ func (n *Node) onLeaveNotice(e *LeaveNoticed) {
 	}
 	n.counters.PeersLeft++
 	n.removePeer(p, true)
+	n.holdOut(p.id)
+}
+
+// leftInstance is an instance removed by its leave, and when.
+type leftInstance struct {
+	id string
+	at time.Duration
+}
+
+// holdOut keeps instance id, just removed by its leave, from coming back
+// for PeerTimeout. At most maxPeers instances are held, the oldest let go
+// first.
+func (n *Node) holdOut(id string) {
+	for n.leftOrder.len() > 0 {
+		l := n.leftOrder.front()
+		if n.now.Mono-l.at < n.cfg.PeerTimeout && n.leftOrder.len() < maxPeers {
+			break
+		}
+		n.leftOrder.popFront()
+		if n.leftAt[l.id] == l.at {
+			delete(n.leftAt, l.id)
+		}
+	}
+	n.leftAt[id] = n.now.Mono
+	n.leftOrder.pushBack(leftInstance{id, n.now.Mono})
+}
+
+// heldOut reports whether instance id left less than PeerTimeout ago.
+func (n *Node) heldOut(id string) bool {
+	at, ok := n.leftAt[id]
+	return ok && n.now.Mono-at < n.cfg.PeerTimeout
 }
 
 // hostOf is the host part of a host:port address, brackets of an IPv6 one

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -168,5 +169,70 @@ func TestALeaveNoticeFromTheWrongCallerChangesNothing(t *testing.T) {
 	}
 	if c := h.n.Status().Counters; c.LeavesIgnored != 4 || c.PeersLeft != 0 {
 		t.Fatalf("ignored=%d left=%d, want 4 0", c.LeavesIgnored, c.PeersLeft)
+	}
+}
+
+// A beacon the peer sent just before it left can land after its leave:
+// the mesh notice outruns a datagram. It does not bring the peer back,
+// even a member's beacon that is fresh (never taken); it is counted. After
+// PeerTimeout the instance is let go, so a leave that was not its own costs
+// a live peer no more than silence would.
+func TestABeaconLandingAfterTheLeaveDoesNotBringThePeerBack(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		opts   []func(*Config)
+		join   func(h *harness)
+		leave  func(h *harness)
+		beacon func(h *harness)
+	}{
+		{"a member's notice, then its fresh beacon", []func(*Config){members},
+			func(h *harness) { h.member("m", "m:5671", 5) },
+			func(h *harness) { h.step(&LeaveNoticed{Instance: "m", From: "m:40123"}) },
+			func(h *harness) { h.member("m", "m:5671", 6) }},
+		{"a notice, then a beacon without a key", nil,
+			func(h *harness) { h.sync("m", "a") },
+			func(h *harness) { h.step(&LeaveNoticed{Instance: "m", From: "m:40123"}) },
+			func(h *harness) { h.beacon("m", "m:5671", 0) }},
+		{"a leave beacon, then an earlier beacon without a key", nil,
+			func(h *harness) { h.sync("m", "a") },
+			func(h *harness) { h.leaveBeacon("m", "m:5671", 0) },
+			func(h *harness) { h.beacon("m", "m:5671", 0) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, "n1", tc.opts...)
+			h.start()
+			tc.join(h)
+			tc.leave(h)
+			if len(h.n.Peers()) != 0 {
+				t.Fatal("the leave did not remove the peer")
+			}
+			tc.beacon(h)
+			if p := h.n.Peers(); len(p) != 0 {
+				t.Fatalf("peers after a beacon that landed after the leave: %+v", p)
+			}
+			if c := h.n.Status().Counters; c.Rejected[reasonAfterLeave] != 1 || c.PeersLeft != 1 {
+				t.Fatalf("after_leave=%d left=%d, want 1 1", c.Rejected[reasonAfterLeave], c.PeersLeft)
+			}
+			h.advance(h.n.cfg.PeerTimeout)
+			tc.beacon(h)
+			if p := h.n.Peers(); len(p) != 1 || p[0].ID != "m" {
+				t.Fatalf("peers a PeerTimeout after the leave: %+v, want m back", p)
+			}
+		})
+	}
+}
+
+// At most maxPeers left instances are held out, the oldest let go first.
+func TestHeldOutInstancesAreBounded(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	for i := range maxPeers + 10 {
+		h.n.holdOut(fmt.Sprintf("i%d", i))
+	}
+	if len(h.n.leftAt) > maxPeers || h.n.leftOrder.len() > maxPeers {
+		t.Fatalf("%d held (%d in order), want at most %d", len(h.n.leftAt), h.n.leftOrder.len(), maxPeers)
+	}
+	if h.n.heldOut("i0") || !h.n.heldOut(fmt.Sprintf("i%d", maxPeers+9)) {
+		t.Fatal("want the oldest let go and the newest held")
 	}
 }

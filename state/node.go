@@ -52,6 +52,8 @@ type Node struct {
 	departedAt      map[string]string     // address -> dead peer id
 	pastMarks       map[string]beaconMark // admit.go: removed members' last (epoch, counter)
 	pastOrder       deque[string]
+	leftAt          map[string]time.Duration // leave.go: instances removed by their leave, and when
+	leftOrder       deque[leftInstance]
 	newPeers        map[string]*newPeerBucket // admit.go: new instances by address
 	awaySources     map[string]awaySource     // repair.go: dead sources whose holes wait for their return
 	awayOrder       deque[awaySource]
@@ -132,6 +134,7 @@ func New(cfg Config) (*Node, error) {
 		chains:       make(map[string]*chain),
 		departedAt:   make(map[string]string),
 		pastMarks:    make(map[string]beaconMark),
+		leftAt:       make(map[string]time.Duration),
 		newPeers:     make(map[string]*newPeerBucket),
 		awaySources:  make(map[string]awaySource),
 		unwantedSeen: make(map[streamKey]uint64),

@@ -120,6 +120,10 @@ func (n *Node) onBeacon(b *Beacon) {
 		n.onLeave(p, b)
 		return
 	}
+	if p == nil && n.heldOut(b.Instance) {
+		n.reject(reasonAfterLeave)
+		return
+	}
 	if p == nil && n.byAddr[b.Addr] == nil && n.chains[b.Instance] == nil && !n.admitNew(b.Addr) {
 		n.reject(reasonNewPeerRate)
 		return
