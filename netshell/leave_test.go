@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/nexusd/nexusd/internal/keyring"
 	"github.com/nexusd/nexusd/proto/meshpb"
 	"github.com/nexusd/nexusd/state"
 )
@@ -141,6 +142,76 @@ func TestAStoppingDaemonsLeaveNoticeReachesItsPeerWhenBeaconsAreLost(t *testing.
 
 // withAndWithoutAKey runs test twice: daemons without a cluster key (key
 // "") and with one (the key file's path).
+// A beacon the stopped daemon sent just before leaving can land after its
+// leave: the notice over the mesh outruns a datagram. a drops it, counts
+// it, and keeps b out. The late beacon is the test's own, sent to a's
+// discovery port after a dropped b: with b's key when there is one, and a
+// pair above any b sent, so that only the hold-out can refuse it.
+func TestABeaconLandingAfterALeaveDoesNotBringTheDaemonBack(t *testing.T) {
+	withAndWithoutAKey(t, func(t *testing.T, key string) {
+		a := startServer(t, func(o *Options) {
+			o.ClusterKeyFile = key
+			o.SuspectAfter, o.PeerTimeout = 30*time.Second, time.Minute
+		})
+		_, discPort, _ := net.SplitHostPort(a.s.Addrs().Discovery)
+		b := startServer(t, func(o *Options) {
+			o.ClusterKeyFile = key
+			o.Peers = []string{"127.0.0.1:" + discPort} // b beacons to a
+			o.BeaconInterval = 20 * time.Millisecond
+		})
+		ctx := ctx5(t)
+		var bAddr, cluster string
+		var afterLeave uint64 // beacons a dropped as landing after a leave
+		known := func() (ok bool) {
+			if err := a.s.loop.query(ctx, func(l *loop) {
+				st := l.node.Status()
+				ok, cluster, afterLeave = l.node.KnowsPeer(b.s.ID()), st.Cluster, st.Counters.Rejected["beacon_after_leave"]
+				for _, p := range l.node.Peers() {
+					if p.ID == b.s.ID() {
+						bAddr = p.Addr
+					}
+				}
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		until(t, "a to know b", known)
+		b.shutdown()
+		until(t, "a to drop b after b's leave", func() bool { return !known() })
+		before := afterLeave // b's own last beacon may have landed late already
+
+		var keys *beaconKeys
+		if key != "" {
+			r, err := keyring.Load(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys = newBeaconKeys(r)
+		}
+		late, err := encodeBeacon(state.Beacon{Instance: b.s.ID(), Cluster: cluster, Addr: bAddr, Version: 1,
+			WallMs: time.Now().UnixMilli(), Epoch: 1 << 62, Counter: 1}, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := net.Dial("udp4", "127.0.0.1:"+discPort)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := conn.Write(late); err != nil {
+			t.Fatal(err)
+		}
+		until(t, "a to drop the late beacon or take b back", func() bool { return known() || afterLeave > before })
+		if known() {
+			t.Fatal("the late beacon brought b back")
+		}
+		if m := httpGet(t, a, "/metrics"); !strings.Contains(m, `nexusd_beacons_dropped_total{reason="after_leave"} `+strconv.FormatUint(afterLeave, 10)) {
+			t.Fatalf("metrics lack after_leave %d", afterLeave)
+		}
+	})
+}
+
 func withAndWithoutAKey(t *testing.T, test func(t *testing.T, key string)) {
 	t.Run("without a key", func(t *testing.T) { test(t, "") })
 	t.Run("with a key", func(t *testing.T) { test(t, keyFile(t)) })
