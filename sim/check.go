@@ -289,3 +289,39 @@ func matchesAny(patterns []string, topic string) bool {
 }
 
 var stateMatch = state.Match
+
+// leaverOf is the peer of sn that ev says is leaving (its leave beacon or
+// its notice), if sn knows it: "" otherwise.
+func leaverOf(sn *simNode, ev state.Event) string {
+	id := ""
+	switch e := ev.(type) {
+	case *state.LeaveNoticed:
+		id = e.Instance
+	case *state.BeaconReceived:
+		if e.Beacon.Leaving {
+			id = e.Beacon.Instance
+		}
+	}
+	if id == "" || !sn.node.KnowsPeer(id) {
+		return ""
+	}
+	return id
+}
+
+// checkLeft remembers the peer sn just removed for leaving, and reports a
+// beacon that took back an instance sn removed for leaving less than
+// PeerTimeout ago: one that said it was stopping has stopped, so a beacon
+// of its that lands later was sent before the leave (or replayed).
+func (w *World) checkLeft(sn *simNode, ev state.Event, leaver string) {
+	if leaver != "" && !sn.node.KnowsPeer(leaver) {
+		sn.leftSeen[leaver] = w.now
+	}
+	b, ok := ev.(*state.BeaconReceived)
+	if !ok || b.Beacon.Leaving {
+		return
+	}
+	at, left := sn.leftSeen[b.Beacon.Instance]
+	if left && w.now-at < sn.node.Config().PeerTimeout && sn.node.KnowsPeer(b.Beacon.Instance) {
+		w.violate("resurrected", fmt.Sprintf("%s took back %s, %s after removing it for leaving", sn.name, w.nameOf(b.Beacon.Instance), fmtDur(w.now-at)))
+	}
+}

@@ -10,8 +10,8 @@
 // answer, an error, or a timeout after CallTimeout), subscription streams
 // grant credit as their (simulated) clients consume, and beacons fan out
 // to every node that can hear them. Checkers watch for duplicates,
-// reordering, unreported loss, unbounded queues, diverging retained values
-// and routing that does not converge.
+// reordering, unreported loss, unbounded queues, diverging retained values,
+// a peer that left taken back, and routing that does not converge.
 //
 // What this package may not do: touch a real clock, a socket, or any
 // randomness not derived from the world's seed. It drives state only

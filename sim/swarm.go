@@ -599,6 +599,23 @@ func (s *swarm) planFaults(from, to time.Duration) {
 			})
 		})
 	}
+	// Last, so that adding them left every earlier fault's draws as they were.
+	for range f.Leaves {
+		at, d := when(6 * time.Second)
+		i := 1 + s.rng.IntN(n)
+		w.at(at, func() {
+			if w.Up(i) {
+				w.Leave(i)
+				s.record(fmt.Sprintf("leave node=%d", i))
+			}
+		})
+		w.at(at+d, func() {
+			if !w.Up(i) {
+				w.Restart(i)
+				s.record(fmt.Sprintf("restart node=%d", i))
+			}
+		})
+	}
 }
 
 // swarmResumeWindow is what the swarm's subscribers ask of their nodes,

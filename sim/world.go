@@ -86,8 +86,9 @@ type simNode struct {
 	beacons     uint64       // beacons this incarnation sent: its counter
 	lastBeacon  state.Beacon // the last it sent, as anyone on the LAN could capture it
 	tickAt      time.Duration
-	timersSeen  uint64 // the node's TimersSet at the last reschedule
-	steps       uint64 // steps and ticks so far: paces the full invariant checks
+	timersSeen  uint64                   // the node's TimersSet at the last reschedule
+	steps       uint64                   // steps and ticks so far: paces the full invariant checks
+	leftSeen    map[string]time.Duration // instances this incarnation removed for leaving, and when (check.go)
 
 	answers   map[uint64]*call   // our Req -> the call it answers
 	streams   map[uint64]*client // stream handle -> client
@@ -168,6 +169,7 @@ func (w *World) boot(sn *simNode) error {
 	sn.streams = make(map[uint64]*client)
 	sn.publishes = make(map[uint64]func(*state.CompletePublish))
 	sn.unsubs = make(map[uint64]func(*state.CompleteUnsubscribe))
+	sn.leftSeen = make(map[string]time.Duration)
 	return nil
 }
 
@@ -298,8 +300,10 @@ func (w *World) step(sn *simNode, ev state.Event) {
 			w.noteArrivals(sn, e.Reply.Msgs)
 		}
 	}
+	leaver := leaverOf(sn, ev)
 	w.handle(sn, sn.node.Step(w.instant(sn), ev))
 	w.checkInvariants(sn)
+	w.checkLeft(sn, ev, leaver)
 	if e, ok := ev.(*state.FetchCompleted); ok {
 		w.learnFetch(sn, e.State)
 		w.noteGroupLearned(sn, e.State)

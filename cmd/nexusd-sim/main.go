@@ -43,7 +43,8 @@ func usage() {
   nexusd-sim swarm --nodes N --seed S --duration D [--faults PLAN] [--json] [--write-scenario FILE]
       a randomized run with faults, then heal; exit 1 when a checker fails
       PLAN: none, default, heavy, or key=value,... (loss, dup, reorder, mcast-loss,
-            delay=MIN..MAX, partitions, cuts, isolations, crashes, pauses, clock-jumps, slow)
+            delay=MIN..MAX, partitions, cuts, isolations, crashes, leaves, pauses, clock-jumps,
+            slow, reconnects)
   nexusd-sim script FILE
       run a scenario file line by line; exit 1 when a check fails
 `)
