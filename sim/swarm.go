@@ -50,6 +50,7 @@ type Summary struct {
 	Gaps      uint64 `json:"gap_messages"`
 	Repaired  uint64 `json:"repaired"`
 	Crashes   uint64 `json:"crashes"`
+	Leaves    uint64 `json:"leaves"`
 
 	// What the checkers saw, by kind (see oracle.go): each should be 0.
 	SilentLosses    uint64 `json:"silent_losses"`
@@ -157,6 +158,7 @@ func swarmDebug(o SwarmOptions, out **World) (*Summary, error) {
 	st := w.Stats()
 	sum.VirtualTime, sum.WallTime, sum.Events = w.now, clock().Sub(s.start), w.Events()
 	sum.Published, sum.Crashes, sum.Partitions, sum.Pauses, sum.LostPackets = st.Published, st.Crashes, st.Partitions, st.Pauses, st.Lost+st.BeaconsLost
+	sum.Leaves = st.Leaves
 	for _, sn := range w.nodes {
 		c := sn.node.Status().Counters
 		sum.Delivered += c.DeliveredLocal

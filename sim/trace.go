@@ -97,6 +97,7 @@ type Stats struct {
 	Lost, Duplicated, Reordered           uint64
 	Published                             uint64
 	Crashes, Restarts, Partitions, Pauses uint64
+	Leaves                                uint64
 	Reconnects                            uint64
 	ClockJumps                            uint64
 }

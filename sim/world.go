@@ -416,18 +416,25 @@ func (w *World) reschedule(sn *simNode) {
 // Crash stops node i (from 1): it processes nothing until Restart, and
 // calls to it fail.
 func (w *World) Crash(i int) {
+	if w.stop(i) {
+		w.stats.Crashes++
+	}
+}
+
+// stop stops node i, if it is up, and reports whether it was.
+func (w *World) stop(i int) bool {
 	sn := w.nodes[i-1]
 	if !sn.up {
-		return
+		return false
 	}
 	sn.up = false
 	sn.deferred = nil
-	w.stats.Crashes++
 	for _, c := range w.sortedClients() {
 		if c.node == sn && !c.ended {
 			c.end("crash")
 		}
 	}
+	return true
 }
 
 // Leave stops node i gracefully, as the daemon does: it announces that it
@@ -448,7 +455,8 @@ func (w *World) Leave(i int) {
 			w.stepLater(at, r, &state.LeaveNoticed{Instance: sn.id, From: sn.addr})
 		}
 	}
-	w.Crash(i)
+	w.stop(i)
+	w.stats.Leaves++
 }
 
 // Restart brings a crashed (or running) node i back as a new instance

@@ -37,3 +37,23 @@ func TestThreeNodesConvergeAndDeliver(t *testing.T) {
 		t.Fatal(v)
 	}
 }
+
+// A graceful leave is counted as a leave, a crash as a crash; stopping a
+// node that is down already counts nothing.
+func TestLeavesAndCrashesAreCountedApart(t *testing.T) {
+	w, err := New(Options{Nodes: 3, Seed: 1, Net: DefaultNet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Start()
+	if err := w.RunFor(2 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	w.Leave(2)
+	w.Leave(2)
+	w.Crash(3)
+	w.Crash(2)
+	if st := w.Stats(); st.Leaves != 1 || st.Crashes != 1 {
+		t.Fatalf("leaves %d, crashes %d; want 1 and 1", st.Leaves, st.Crashes)
+	}
+}

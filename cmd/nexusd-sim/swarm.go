@@ -137,7 +137,7 @@ func printSummary(w io.Writer, s *sim.Summary) {
 	fmt.Fprintf(w, "mesh repair       %d repaired, %d declared lost\n", s.Repaired, s.Gaps)
 	fmt.Fprintf(w, "violations        %d silent losses, %d needless losses, %d phantom losses, %d duplicates, %d out of order\n",
 		s.SilentLosses, s.NeedlessLosses, s.PhantomLosses, s.Duplicates, s.OrderViolations)
-	fmt.Fprintf(w, "faults injected   %d crashes, %d partitions, %d pauses, %d packets lost\n", s.Crashes, s.Partitions, s.Pauses, s.LostPackets)
+	fmt.Fprintf(w, "faults injected   %d crashes, %d leaves, %d partitions, %d pauses, %d packets lost\n", s.Crashes, s.Leaves, s.Partitions, s.Pauses, s.LostPackets)
 	fmt.Fprintf(w, "converged         %s after the last change (%d fetches), %s after heal\n",
 		s.ConvergeAfterChange, s.FetchesPerChange, s.ConvergeAfterHeal)
 	fmt.Fprintf(w, "trace_hash        %016x\n", s.TraceHash)
@@ -158,7 +158,7 @@ func jsonSummary(s *sim.Summary) map[string]any {
 		"repaired": s.Repaired, "gap_messages": s.Gaps,
 		"silent_losses": s.SilentLosses, "needless_losses": s.NeedlessLosses, "phantom_losses": s.PhantomLosses,
 		"duplicates": s.Duplicates, "order_violations": s.OrderViolations,
-		"crashes": s.Crashes, "partitions": s.Partitions, "pauses": s.Pauses, "lost_packets": s.LostPackets,
+		"crashes": s.Crashes, "leaves": s.Leaves, "partitions": s.Partitions, "pauses": s.Pauses, "lost_packets": s.LostPackets,
 		"convergence_after_change_ms": ms(s.ConvergeAfterChange), "fetches_per_change": s.FetchesPerChange,
 		"convergence_after_heal_ms": ms(s.ConvergeAfterHeal),
 		"trace_hash":                fmt.Sprintf("%016x", s.TraceHash), "ok": s.Failure == "", "failure": s.Failure, "replay": s.Replay,
