@@ -15,22 +15,29 @@ import (
 	"github.com/nexusd/nexusd/state"
 )
 
+// leavingPair starts a, which would time a peer out only after a minute,
+// and b, which beacons to a (discPort, a's discovery port) every 20 ms.
+func leavingPair(t *testing.T, key string) (a, b *testServer, discPort string) {
+	a = startServer(t, func(o *Options) {
+		o.ClusterKeyFile = key
+		o.SuspectAfter, o.PeerTimeout = 30*time.Second, time.Minute
+	})
+	_, discPort, _ = net.SplitHostPort(a.s.Addrs().Discovery)
+	b = startServer(t, func(o *Options) {
+		o.ClusterKeyFile = key
+		o.Peers = []string{"127.0.0.1:" + discPort} // b beacons to a
+		o.BeaconInterval = 20 * time.Millisecond
+	})
+	return a, b, discPort
+}
+
 // A daemon that shuts down sends its leave beacon before it closes its
 // sockets, and a peer that hears it drops it at once: with a peer timeout
 // of a minute, only the leave can remove it within the wait. With a
 // cluster key the leave is signed and checked like any beacon.
 func TestAStoppingDaemonIsDroppedByItsPeerAtOnce(t *testing.T) {
 	withAndWithoutAKey(t, func(t *testing.T, key string) {
-		a := startServer(t, func(o *Options) {
-			o.ClusterKeyFile = key
-			o.SuspectAfter, o.PeerTimeout = 30*time.Second, time.Minute
-		})
-		_, discPort, _ := net.SplitHostPort(a.s.Addrs().Discovery)
-		b := startServer(t, func(o *Options) {
-			o.ClusterKeyFile = key
-			o.Peers = []string{"127.0.0.1:" + discPort} // b beacons to a
-			o.BeaconInterval = 20 * time.Millisecond
-		})
+		a, b, _ := leavingPair(t, key)
 		ctx := ctx5(t)
 		counters := func() (known bool, c state.Counters) {
 			if err := a.s.loop.query(ctx, func(l *loop) {
@@ -149,16 +156,7 @@ func TestAStoppingDaemonsLeaveNoticeReachesItsPeerWhenBeaconsAreLost(t *testing.
 // pair above any b sent, so that only the hold-out can refuse it.
 func TestABeaconLandingAfterALeaveDoesNotBringTheDaemonBack(t *testing.T) {
 	withAndWithoutAKey(t, func(t *testing.T, key string) {
-		a := startServer(t, func(o *Options) {
-			o.ClusterKeyFile = key
-			o.SuspectAfter, o.PeerTimeout = 30*time.Second, time.Minute
-		})
-		_, discPort, _ := net.SplitHostPort(a.s.Addrs().Discovery)
-		b := startServer(t, func(o *Options) {
-			o.ClusterKeyFile = key
-			o.Peers = []string{"127.0.0.1:" + discPort} // b beacons to a
-			o.BeaconInterval = 20 * time.Millisecond
-		})
+		a, b, discPort := leavingPair(t, key)
 		ctx := ctx5(t)
 		var bAddr, cluster string
 		var afterLeave uint64 // beacons a dropped as landing after a leave

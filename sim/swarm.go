@@ -544,19 +544,7 @@ func (s *swarm) planFaults(from, to time.Duration) {
 	}
 	for range f.Crashes {
 		at, d := when(6 * time.Second)
-		i := 1 + s.rng.IntN(n)
-		w.at(at, func() {
-			if w.Up(i) {
-				w.Crash(i)
-				s.record(fmt.Sprintf("crash node=%d", i))
-			}
-		})
-		w.at(at+d, func() {
-			if !w.Up(i) {
-				w.Restart(i)
-				s.record(fmt.Sprintf("restart node=%d", i))
-			}
-		})
+		s.stopThenRestart(1+s.rng.IntN(n), at, d, "crash", w.Crash)
 	}
 	for range f.Pauses {
 		at, d := when(7 * time.Second)
@@ -604,20 +592,26 @@ func (s *swarm) planFaults(from, to time.Duration) {
 	// Last, so that adding them left every earlier fault's draws as they were.
 	for range f.Leaves {
 		at, d := when(6 * time.Second)
-		i := 1 + s.rng.IntN(n)
-		w.at(at, func() {
-			if w.Up(i) {
-				w.Leave(i)
-				s.record(fmt.Sprintf("leave node=%d", i))
-			}
-		})
-		w.at(at+d, func() {
-			if !w.Up(i) {
-				w.Restart(i)
-				s.record(fmt.Sprintf("restart node=%d", i))
-			}
-		})
+		s.stopThenRestart(1+s.rng.IntN(n), at, d, "leave", w.Leave)
 	}
+}
+
+// stopThenRestart stops node i at at (by stop, recorded as the script
+// command verb), if it is up then, and restarts it d later if it is down.
+func (s *swarm) stopThenRestart(i int, at, d time.Duration, verb string, stop func(int)) {
+	w := s.w
+	w.at(at, func() {
+		if w.Up(i) {
+			stop(i)
+			s.record(fmt.Sprintf("%s node=%d", verb, i))
+		}
+	})
+	w.at(at+d, func() {
+		if !w.Up(i) {
+			w.Restart(i)
+			s.record(fmt.Sprintf("restart node=%d", i))
+		}
+	})
 }
 
 // swarmResumeWindow is what the swarm's subscribers ask of their nodes,
