@@ -4,6 +4,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/nexusd/nexusd/internal/packed"
+	"github.com/nexusd/nexusd/internal/vtcodec"
 	"github.com/nexusd/nexusd/proto/meshpb"
 	"github.com/nexusd/nexusd/state"
 )
@@ -19,18 +20,18 @@ func (s *meshServer) PushPacked(stream grpc.BidiStreamingServer[meshpb.PackedPus
 	// Only servePush's reader touches p, one frame at a time, and gives
 	// each back as soon as its envelopes are made; it may still be
 	// receiving after this handler returns.
-	var p held[meshpb.PackedPush, *meshpb.PackedPush]
+	var p vtcodec.Held[meshpb.PackedPush, *meshpb.PackedPush]
 	return s.servePush(stream.Context(),
 		func() ([]state.Envelope, int64, error) {
 			if err := stream.RecvMsg(&p); err != nil {
 				return nil, 0, err
 			}
-			defer p.release() // the envelopes own their bytes
-			envs, err := fr.envelopes(p.msg().GetFrame())
+			defer p.Release() // the envelopes own their bytes
+			envs, err := fr.envelopes(p.Msg().GetFrame())
 			if err != nil {
 				return nil, 0, frameRefused(err, "")
 			}
-			return envs, p.msg().GetSentAtMs(), nil
+			return envs, p.Msg().GetSentAtMs(), nil
 		},
 		batchAcks(stream.Send))
 }

@@ -46,7 +46,7 @@ type pushLink struct {
 	enc   packed.Encoder
 	split packed.IDSplitter
 	rec   packed.Record
-	frame []byte
+	head  []byte // a PackedPush's fields before its frame, encoded
 
 	mu     sync.Mutex
 	s      pushstream.Sender[outPush]

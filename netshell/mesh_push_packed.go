@@ -6,10 +6,11 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/nexusd/nexusd/internal/packed"
 	"github.com/nexusd/nexusd/internal/pushstream"
-	"github.com/nexusd/nexusd/proto/meshpb"
+	"github.com/nexusd/nexusd/internal/vtcodec"
 )
 
 // errUnpackable breaks a PushPacked stream on a push no packed frame can
@@ -75,16 +76,22 @@ func (s *pushStream) sendPacked(items []pushstream.Item[outPush]) error {
 	return s.sendFrame()
 }
 
-// sendFrame sends the encoder's frame and empties it.
+// sendFrame sends the encoder's frame and empties it. The PackedPush is
+// encoded straight into the buffer gRPC writes out and frees
+// (vtcodec.EncodeNested): the frame's bytes are copied once.
 func (s *pushStream) sendFrame() error {
 	k := s.k
-	k.frame = k.enc.AppendFrame(k.frame[:0])
-	k.enc.Reset()
 	k.m.counters.pushFrames[wirePacked].Add(1)
-	// The codec has copied the frame once Send returns: the buffer is ours again.
-	err := s.packed.Send(&meshpb.PackedPush{Frame: k.frame, SentAtMs: k.m.clk.Now().UnixMilli()})
-	if cap(k.frame) > keptFrameBytes {
-		k.frame, k.enc = nil, packed.Encoder{Limits: k.enc.Limits}
+	sentAt := protowire.AppendVarint(protowire.AppendTag(k.head[:0], 2, protowire.VarintType), uint64(k.m.clk.Now().UnixMilli())) // PackedPush.sent_at_ms
+	k.head = sentAt
+	push, err := vtcodec.EncodeNested(sentAt, k.enc.Size(), k.enc.AppendFrame, 1) // PackedPush.frame
+	huge := k.enc.Size() > keptFrameBytes
+	k.enc.Reset()
+	if huge {
+		k.enc = packed.Encoder{Limits: k.enc.Limits}
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return s.packed.SendMsg(push)
 }

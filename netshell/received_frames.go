@@ -3,8 +3,6 @@ package netshell
 import (
 	"unsafe"
 
-	"google.golang.org/grpc/mem"
-
 	"github.com/nexusd/nexusd/internal/chunks"
 )
 
@@ -45,45 +43,4 @@ func (a *arena) string(s string) string {
 	}
 	b := a.bytes(unsafe.Slice(unsafe.StringData(s), len(s)))
 	return unsafe.String(&b[0], len(b))
-}
-
-// held is a received frame message decoded in place, its bytes and string
-// fields aliasing gRPC's receive buffer (internal/vtcodec.Holder) instead
-// of a copy of it: a PublishPacked or PushPacked frame, or a PublishStream
-// batch, whose reader copies out what it keeps and calls release before it
-// receives the next.
-type held[T any, PT interface {
-	*T
-	UnmarshalVTUnsafe([]byte) error
-	Reset()
-}] struct {
-	m   T
-	buf mem.Buffer
-}
-
-func (h *held[T, PT]) UnmarshalHeld(buf mem.Buffer) error {
-	h.release()
-	if err := PT(&h.m).UnmarshalVTUnsafe(buf.ReadOnlyData()); err != nil {
-		PT(&h.m).Reset()
-		return err
-	}
-	h.buf = buf
-	return nil
-}
-
-// msg is the frame; its bytes are valid until release.
-func (h *held[T, PT]) msg() PT { return &h.m }
-
-// release gives the buffer back; the frame is empty after it. A message
-// with pooled parts (vtprotobuf's ResetVT) keeps them for the next frame.
-func (h *held[T, PT]) release() {
-	if r, ok := any(PT(&h.m)).(interface{ ResetVT() }); ok {
-		r.ResetVT()
-	} else {
-		PT(&h.m).Reset()
-	}
-	if h.buf != nil {
-		h.buf.Free()
-		h.buf = nil
-	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc/mem"
 
+	"github.com/nexusd/nexusd/internal/vtcodec"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
 	"github.com/nexusd/nexusd/state"
 )
@@ -64,18 +65,18 @@ func TestHeldBatchCopiedOutSurvivesItsBuffersReuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b held[sidecarpb.PublishBatch, *sidecarpb.PublishBatch]
+	var b vtcodec.Held[sidecarpb.PublishBatch, *sidecarpb.PublishBatch]
 	buf := append([]byte(nil), wire...)
 	if err := b.UnmarshalHeld(mem.SliceBuffer(buf)); err != nil {
 		t.Fatal(err)
 	}
 	var copies arena
-	pubs := make([]state.Published, len(b.msg().GetRequests()))
-	for i, r := range b.msg().GetRequests() {
+	pubs := make([]state.Published, len(b.Msg().GetRequests()))
+	for i, r := range b.Msg().GetRequests() {
 		copyPublish(&pubs[i], uint64(i), r, strings.Clone(r.GetTopic()), &copies)
 	}
-	first := b.msg().GetRequests()[0]
-	b.release()
+	first := b.Msg().GetRequests()[0]
+	b.Release()
 	clear(buf) // gRPC's next frame
 	for k, p := range pubs {
 		want := in.Requests[k]
@@ -87,7 +88,7 @@ func TestHeldBatchCopiedOutSurvivesItsBuffersReuse(t *testing.T) {
 	if err := b.UnmarshalHeld(mem.SliceBuffer(append([]byte(nil), wire...))); err != nil {
 		t.Fatal(err)
 	}
-	if b.msg().GetRequests()[0] != first {
+	if b.Msg().GetRequests()[0] != first {
 		t.Error("the next batch did not reuse the requests of the last")
 	}
 }

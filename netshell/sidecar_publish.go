@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/nexusd/nexusd/internal/vtcodec"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
 	"github.com/nexusd/nexusd/state"
 )
@@ -29,16 +30,16 @@ func (s *sidecarServer) PublishStream(stream grpc.BidiStreamingServer[sidecarpb.
 	room := newBudget(s.o.PublishStreamBytes)
 	readErr := make(chan error, 1)
 	go func() {
-		var b held[sidecarpb.PublishBatch, *sidecarpb.PublishBatch]
-		defer b.release()
+		var b vtcodec.Held[sidecarpb.PublishBatch, *sidecarpb.PublishBatch]
+		defer b.Release()
 		var copies arena
 		for {
-			b.release() // the last batch is copied out; its requests are kept for the next
+			b.Release() // the last batch is copied out; its requests are kept for the next
 			if err := stream.RecvMsg(&b); err != nil {
 				readErr <- err
 				return
 			}
-			reqs := b.msg().GetRequests()
+			reqs := b.Msg().GetRequests()
 			if err := checkPublishBatch(len(reqs), s.o.MaxPublishBatch); err != nil {
 				readErr <- err
 				return

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/nexusd/nexusd/internal/packed"
+	"github.com/nexusd/nexusd/internal/vtcodec"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
 	"github.com/nexusd/nexusd/state"
 )
@@ -73,15 +74,15 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 	var topics []string // the frame's topic table, as strings of their own
 	var received uint64
 	var refused []publishAnswer // req: the record's index in its frame, then its id
-	var f held[sidecarpb.PackedFrame, *sidecarpb.PackedFrame]
-	defer f.release()
+	var f vtcodec.Held[sidecarpb.PackedFrame, *sidecarpb.PackedFrame]
+	defer f.Release()
 	var copies arena
 	for {
-		f.release() // the last frame's records are copied out
+		f.Release() // the last frame's records are copied out
 		if err := stream.RecvMsg(&f); err != nil {
 			return err
 		}
-		if err := dec.Reset(f.msg().GetFrame()); err != nil {
+		if err := dec.Reset(f.Msg().GetFrame()); err != nil {
 			return frameStatus(received, err)
 		}
 		n := dec.Count()
@@ -106,7 +107,7 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 		}
 		// The frame's bytes are what its records hold of the budget: each
 		// topic is one string per frame, and payloads are copied out.
-		cost := len(f.msg().GetFrame()) + n*packedRecordCost
+		cost := len(f.Msg().GetFrame()) + n*packedRecordCost
 		if err := room.take(ctx, cost); err != nil {
 			return err
 		}

@@ -10,8 +10,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/nexusd/nexusd/internal/packed"
+	"github.com/nexusd/nexusd/internal/vtcodec"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
 	"github.com/nexusd/nexusd/state"
 )
@@ -82,9 +84,7 @@ type session struct {
 	ref       uint64
 	out       sidecarpb.SessionEvent
 	wrapped   sidecarpb.SessionEvent_Event
-	messages  sidecarpb.SessionEvent_Messages
-	body      sidecarpb.PackedFrame
-	buf       []byte // the frame being sent, reused
+	head      []byte // a frame's SessionEvent fields before the frame, encoded
 	info      sidecarpb.SubscriptionInfo
 	infoKind  sidecarpb.MessageEvent_SubscriptionInfo
 	infoEvent sidecarpb.MessageEvent
@@ -260,15 +260,24 @@ func (se *session) event(e *sidecarpb.MessageEvent) error {
 	return se.sendOut()
 }
 
+// frame sends the encoder's frame as a SessionEvent encoded straight into
+// the buffer gRPC writes out and frees (vtcodec.EncodeNested): its
+// subscription and ref first, then the frame (messages, its field 1),
+// copied once.
 func (se *session) frame(enc *packed.Encoder) error {
-	se.buf = enc.AppendFrame(se.buf[:0])
-	if cap(se.buf) > 4*packedFrameBytes {
-		defer func() { se.buf = nil }() // one huge message does not stay with the session
+	h := se.head[:0]
+	if se.cur.id != "" {
+		h = protowire.AppendString(protowire.AppendTag(h, 1, protowire.BytesType), se.cur.id) // subscription_id
 	}
-	se.body.Frame = se.buf
-	se.messages.Messages = &se.body
-	se.out.Kind = &se.messages
-	return se.sendOut()
+	if se.ref != 0 {
+		h = protowire.AppendVarint(protowire.AppendTag(h, 2, protowire.VarintType), se.ref) // ref
+	}
+	se.head, se.ref = h, 0
+	ev, err := vtcodec.EncodeNested(h, enc.Size(), enc.AppendFrame, 4, 1)
+	if err != nil {
+		return err
+	}
+	return se.stream.SendMsg(ev)
 }
 
 func (se *session) sendOut() error {

@@ -4,7 +4,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/nexusd/nexusd/internal/packed"
 	"github.com/nexusd/nexusd/internal/vtcodec"
@@ -76,20 +75,15 @@ func (p *packedSends) event(e *sidecarpb.MessageEvent) error {
 	return p.stream.Send(&p.out)
 }
 
-// frame sends the encoder's frame as a PackedEvent it encodes itself,
-// straight into a buffer that gRPC writes out and frees (vtcodec.Encoded):
-// the frame's bytes are copied once, not into a frame, then into the
-// event, then into gRPC's buffer.
+// frame sends the encoder's frame as a PackedEvent (field 2, its
+// PackedFrame's field 1) encoded straight into a buffer that gRPC writes
+// out and frees (vtcodec.EncodeNested): the frame's bytes are copied once.
 func (p *packedSends) frame(enc *packed.Encoder) error {
-	n := enc.Size()
-	body := protowire.SizeTag(1) + protowire.SizeBytes(n) // PackedFrame.frame
-	buf := vtcodec.Buffer(protowire.SizeTag(2) + protowire.SizeBytes(body))
-	b := protowire.AppendTag((*buf)[:0], 2, protowire.BytesType) // PackedEvent.messages
-	b = protowire.AppendVarint(b, uint64(body))
-	b = protowire.AppendTag(b, 1, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(n))
-	*buf = enc.AppendFrame(b)
-	return p.stream.SendMsg(vtcodec.Encode(buf))
+	e, err := vtcodec.EncodeNested(nil, enc.Size(), enc.AppendFrame, 2, 1)
+	if err != nil {
+		return err
+	}
+	return p.stream.SendMsg(e)
 }
 
 // frameSender encodes live messages into packed frames, in memory it

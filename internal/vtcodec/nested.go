@@ -1,0 +1,42 @@
+package vtcodec
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// EncodeNested encodes, ready to send, a message made of head (fields of
+// the outermost message, already encoded; nil for none) and one bytes
+// field of n bytes nested at path (the outermost field first: path 2, 1 is
+// field 1 of the message in field 2). fill writes the n bytes, appending
+// them to the slice it is given, straight into a buffer from the codec's
+// pool: a packed frame goes out with one copy, not into a frame, then into
+// the message, then into gRPC's buffer. Send the result only while Active:
+// another codec cannot marshal it.
+func EncodeNested(head []byte, n int, fill func([]byte) []byte, path ...protowire.Number) (*Encoded, error) {
+	var sizes [4]int // the length of each nested field's value
+	if len(path) == 0 || len(path) > len(sizes) {
+		return nil, fmt.Errorf("vtcodec: a nested field needs a path of 1 to %d fields, not %d", len(sizes), len(path))
+	}
+	size := n
+	for i := len(path) - 1; i >= 0; i-- {
+		sizes[i] = size
+		size = protowire.SizeTag(path[i]) + protowire.SizeBytes(size)
+	}
+	size += len(head)
+	buf := Buffer(size)
+	b := append((*buf)[:0], head...)
+	for i, f := range path {
+		b = protowire.AppendTag(b, f, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(sizes[i]))
+	}
+	filled := len(b)
+	b = fill(b)
+	if len(b) != size || &b[0] != &(*buf)[0] { // short, long, or moved out of buf
+		buffers.Put(buf)
+		return nil, fmt.Errorf("vtcodec: a nested field of %d bytes was filled with %d", n, len(b)-filled)
+	}
+	*buf = b
+	return Encode(buf), nil
+}
