@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/nexusd/nexusd/internal/packed"
+	"github.com/nexusd/nexusd/internal/vtcodec"
 )
 
 // sendFrame encodes what is queued, as far as the stream's window and
@@ -72,11 +73,23 @@ func (p *Publisher) sendFrame(st *pubStream, sd *sender) (waiting bool, err erro
 	if sd.enc.Count() == 0 {
 		return false, nil
 	}
-	// The buffer is reused for the next frame: gRPC's codec has encoded
-	// the message into a buffer of its own before Send returns.
-	sd.frame.Frame = sd.enc.AppendFrame(sd.frame.Frame[:0])
-	err = st.pk.Send(&sd.frame)
-	if len(sd.frame.Frame) > 4*packedFrameBytes {
+	if vtcodec.Active() {
+		// Encoded straight into the buffer gRPC writes out and frees: the
+		// frame's bytes are copied once, not into a frame, then into
+		// gRPC's buffer.
+		var frame *vtcodec.Encoded
+		if frame, err = vtcodec.EncodeNested(nil, sd.enc.Size(), sd.enc.AppendFrame, 1); err != nil {
+			return false, err
+		}
+		err = st.pk.SendMsg(frame)
+	} else {
+		// Another codec: the buffer is reused for the next frame, as the
+		// codec has encoded the message into one of its own before Send
+		// returns.
+		sd.frame.Frame = sd.enc.AppendFrame(sd.frame.Frame[:0])
+		err = st.pk.Send(&sd.frame)
+	}
+	if sd.enc.Size() > 4*packedFrameBytes {
 		// A frame of one huge message: its buffers do not stay with the
 		// Publisher.
 		sd.frame.Frame, sd.enc = nil, packed.Encoder{Limits: sd.enc.Limits}
