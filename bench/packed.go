@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/nexusd/nexusd/internal/packed"
+	"github.com/nexusd/nexusd/internal/vtcodec"
 	pb "github.com/nexusd/nexusd/proto/sidecarpb"
 )
 
@@ -154,7 +155,7 @@ func (q *payloadQueue) peek() []byte {
 // at packedInFlight), encodes it as one
 // sourceless frame and sends it. There is no linger timer: a lone message
 // goes at once, and frames grow only while the sender is busy or waits
-// for credit. The sender reuses its encoder, its frame buffer and the two
+// for credit. The sender reuses its encoder and the two
 // queues it swaps with publish.
 type packedPub struct {
 	stream grpc.BidiStreamingClient[pb.PackedFrame, pb.PackedAck]
@@ -175,11 +176,9 @@ type packedPub struct {
 	senderDone, recvDone chan struct{}
 
 	// the sender's own
-	out   *payloadQueue
-	enc   packed.Encoder
-	rec   packed.Record
-	buf   []byte
-	frame pb.PackedFrame
+	out *payloadQueue
+	enc packed.Encoder
+	rec packed.Record
 }
 
 func newPackedPublisher(conn *grpc.ClientConn) (*packedPub, error) {
@@ -291,12 +290,15 @@ func (p *packedPub) sendFrame(room uint64) error {
 	if n == 0 {
 		return nil
 	}
-	p.buf = p.enc.AppendFrame(p.buf[:0])
-	p.frame.Frame = p.buf
+	// Encoded straight into the buffer gRPC writes out (one copy).
+	frame, err := vtcodec.EncodeNested(nil, p.enc.Size(), p.enc.AppendFrame, 1)
+	if err != nil {
+		return err
+	}
 	p.mu.Lock()
 	p.sent += n
 	p.mu.Unlock()
-	if err := p.stream.Send(&p.frame); err != nil {
+	if err := p.stream.SendMsg(frame); err != nil {
 		return fmt.Errorf("publish packed: %w", err)
 	}
 	return nil
@@ -397,8 +399,12 @@ func packedSubscribe(conn *grpc.ClientConn, on func([]byte, time.Time), fail fun
 	go func() {
 		defer wg.Done()
 		var dec packed.Decoder
+		var held vtcodec.Held[pb.PackedEvent, *pb.PackedEvent] // decoded in place
+		defer held.Release()
 		for {
-			ev, err := stream.Recv()
+			held.Release()
+			err := stream.RecvMsg(&held)
+			ev := held.Msg()
 			if err != nil {
 				if ctx.Err() == nil {
 					fail(fmt.Errorf("SubscribePacked ended: %w", err))
