@@ -26,7 +26,10 @@ func serveRelay(addr string) error {
 	if err != nil {
 		return err
 	}
-	srv := grpc.NewServer(grpc.MaxRecvMsgSize(64<<20), grpc.MaxSendMsgSize(64<<20))
+	srv := grpc.NewServer(grpc.MaxRecvMsgSize(64<<20), grpc.MaxSendMsgSize(64<<20),
+		// the daemon's transport sizes (netshell/grpc.go)
+		grpc.InitialWindowSize(stubWindowBytes), grpc.InitialConnWindowSize(stubWindowBytes),
+		grpc.ReadBufferSize(stubBufferBytes), grpc.WriteBufferSize(stubBufferBytes))
 	pb.RegisterSidecarServiceServer(srv, &relay{subs: map[string][]chan *pb.Message{}})
 	return srv.Serve(ln)
 }

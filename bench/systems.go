@@ -108,8 +108,7 @@ func (s *nexusdSys) start(nodes int) error {
 		s.apps = append(s.apps, addr)
 	}
 	for i, addr := range s.apps {
-		opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64 << 20))}
+		opts := append(stubDialOptions(), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
 		if s.socket {
 			opts = append(opts, grpc.WithContextDialer(dialSocket))
 		}
@@ -206,7 +205,7 @@ func (s *relaySys) start(nodes int) error {
 	if s.p, err = startProc("relay", selfPath(), "serve-relay", "--addr", addr); err != nil {
 		return err
 	}
-	if s.conn, err = grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+	if s.conn, err = grpc.NewClient(addr, stubDialOptions()...); err != nil {
 		return err
 	}
 	api := pb.NewSidecarServiceClient(s.conn)
@@ -531,4 +530,25 @@ func dialSocket(ctx context.Context, addr string) (net.Conn, error) {
 	}
 	_ = sockbuf.Grow(c.(*net.UnixConn), 4<<20)
 	return c, nil
+}
+
+// The transport sizes of the raw stubs' connections (nexusd's and the
+// relay's) and of the relay's server: those the Go client library and the
+// daemon use (client/client.go, netshell/grpc.go), so a stub is an
+// application tuned as the library is, and the relay a server tuned as
+// the daemon is. gRPC's defaults (64 KiB windows, 32 KiB buffers) would
+// cut a 256 KiB packed frame into eight writes.
+const (
+	stubWindowBytes = 16 << 20
+	stubBufferBytes = 1 << 20
+)
+
+func stubDialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(stubWindowBytes),
+		grpc.WithInitialConnWindowSize(stubWindowBytes),
+		grpc.WithReadBufferSize(stubBufferBytes),
+		grpc.WithWriteBufferSize(stubBufferBytes),
+	}
 }
