@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/nexusd/nexusd/internal/sockbuf"
+	"github.com/nexusd/nexusd/internal/vtcodec"
 	pb "github.com/nexusd/nexusd/proto/sidecarpb"
 )
 
@@ -462,17 +463,20 @@ func grpcSubscribe(conn *grpc.ClientConn, batch int, on func([]byte, time.Time))
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		// One event received into again and again: the codec's pooled
-		// decoding (vtprotobuf) then reuses the last frame's messages and
-		// payload buffers, as a v1 client written for speed does, instead
-		// of allocating a message and its payload for every one received.
-		// A payload is valid until on returns.
-		ev := new(pb.MessageEvent)
+		// One event received into again and again, decoded in place in
+		// the buffer gRPC received it in (vtcodec.Held: payloads, ids and
+		// topics alias it), its messages reused from frame to frame
+		// (vtprotobuf's pool), as a v1 client written for speed does,
+		// instead of allocating a message and copying every field out of
+		// each one received. A payload is valid until on returns.
+		var held vtcodec.Held[pb.MessageEvent, *pb.MessageEvent]
+		defer held.Release()
 		for {
-			ev.ResetVT()
-			if err := stream.RecvMsg(ev); err != nil {
+			held.Release()
+			if err := stream.RecvMsg(&held); err != nil {
 				return
 			}
+			ev := held.Msg()
 			now := time.Now()
 			switch e := ev.GetEvent().(type) {
 			case *pb.MessageEvent_Message:
