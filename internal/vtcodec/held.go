@@ -5,9 +5,8 @@ import "google.golang.org/grpc/mem"
 // Held is a received message decoded in place (a Holder), its bytes and
 // string fields aliasing gRPC's receive buffer instead of a copy of it: a
 // frame whose reader copies out what it keeps and calls Release before it
-// receives the next. Receive into it with RecvMsg(&held); when another
-// codec is the process's (Active is false), the message is decoded into
-// memory of its own and there is nothing to release but the message.
+// receives the next. Receive into it with RecvMsg(&held), and only while
+// Active: any other codec refuses a Holder.
 type Held[T any, PT interface {
 	*T
 	UnmarshalVTUnsafe([]byte) error
