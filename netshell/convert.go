@@ -446,7 +446,7 @@ func messageToProto(m *state.Message) *sidecarpb.Message {
 
 // fillMessage sets every field of p from m, so a Message can be reused.
 func fillMessage(p *sidecarpb.Message, m *state.Message) {
-	p.MessageId = m.ID
+	p.MessageId = m.MessageID() // named by the node before it left (Node.named)
 	p.Topic = m.Topic
 	p.Payload = m.Payload
 	p.ContentType = m.ContentType

@@ -147,7 +147,7 @@ func (ps *publishStream) event(n int) *state.PublishedBatch {
 	if cap(ev.Pubs) < n {
 		ev.Pubs = make([]state.Published, n)
 	}
-	ev.Pubs = ev.Pubs[:n]
+	ev.Pubs, ev.ByNumber = ev.Pubs[:n], false
 	return ev
 }
 

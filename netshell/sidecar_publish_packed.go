@@ -116,7 +116,7 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 		// and the batch remembers which record each id is.
 		base := s.loop.newIDs(n)
 		ev := ps.event(n)
-		ev.Pubs = ev.Pubs[:0]
+		ev.Pubs, ev.ByNumber = ev.Pubs[:0], true // acks count records: no ids
 		refused = refused[:0]
 		for i := 0; dec.Next(); i++ {
 			r := dec.Record()

@@ -320,7 +320,7 @@ func (se *session) subscribe(o *sidecarpb.SessionSubscribe) error {
 	if err == nil {
 		var ev *state.Subscribed
 		if ev, err = subscribeFromProto(ss.handle, ss.window, o.GetRequest()); err == nil {
-			ev.CreditBytes = ss.windowBytes
+			ev.CreditBytes, ev.ByNumber = ss.windowBytes, true
 			return se.post(ss, ev)
 		}
 	}
@@ -334,7 +334,7 @@ func (se *session) resume(o *sidecarpb.SessionResume) error {
 	if err == nil {
 		var ev *state.Resumed
 		if ev, err = resumeFromProto(ss.handle, ss.window, o.GetRequest()); err == nil {
-			ev.CreditBytes = ss.windowBytes
+			ev.CreditBytes, ev.ByNumber = ss.windowBytes, true
 			return se.post(ss, ev)
 		}
 	}

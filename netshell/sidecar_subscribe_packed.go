@@ -38,6 +38,7 @@ func (s *sidecarServer) SubscribePacked(in *sidecarpb.SubscribePackedRequest, st
 			return err
 		}
 		sub.CreditBytes = st.windowBytes
+		sub.ByNumber = true // live messages go as records, named by number
 		ev = sub
 	case in.GetResume() != nil:
 		res, err := resumeFromProto(st.handle, window, in.GetResume())
@@ -45,6 +46,7 @@ func (s *sidecarServer) SubscribePacked(in *sidecarpb.SubscribePackedRequest, st
 			return err
 		}
 		res.CreditBytes = st.windowBytes
+		res.ByNumber = true
 		ev = res
 	default:
 		return status.Error(codes.InvalidArgument, "SubscribePackedRequest sets neither subscribe nor resume: set one")
@@ -107,7 +109,10 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 		alone := false
 		if n == 0 {
 			// A message larger than a frame goes in a frame of its own.
-			size := len(m.Payload) + len(m.Topic) + len(m.Source) + len(m.ID) + len(m.ContentType) + len(m.Correlation) + len(m.ReplyTo) + packedFrameSlackSize
+			size := len(m.Payload) + len(m.Topic) + len(m.Source) + len(m.ContentType) + len(m.Correlation) + len(m.ReplyTo) + packedFrameSlackSize
+			if m.IDNum == 0 { // else the record carries the number (setRecordID), and ID may not be rendered
+				size += len(m.ID)
+			}
 			alone = size > fs.maxFrame
 			fs.enc.Limits = packed.Limits{
 				MaxFrameBytes:   max(fs.maxFrame, size),

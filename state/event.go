@@ -126,6 +126,10 @@ type Published struct {
 // lookup and one route match instead of one per message.
 type PublishedBatch struct {
 	Pubs []Published
+	// ByNumber: the publisher is answered without message ids (a packed
+	// stream's acks count records), so the node need not render the ids
+	// of what it publishes for the answers (Node.named).
+	ByNumber bool
 }
 
 // PolicyDefault in a subscription request means "the node's default".
@@ -148,6 +152,10 @@ type Subscribed struct {
 	ResumeWindow time.Duration
 	// Group: a queue group (groups.go); "" for an ordinary subscription.
 	Group string
+	// ByNumber: the stream names messages by (source, number), as a
+	// packed stream does (Envelope.IDNum), so the node need not render
+	// the ids of its own messages for it (Node.named).
+	ByNumber bool
 }
 
 // Recovery says how a resumed subscription catches up.
@@ -187,6 +195,7 @@ type Resumed struct {
 	Policy     Policy
 	// As Subscribed's; resuming by id, 0 keeps the subscription's own.
 	ResumeWindow time.Duration
+	ByNumber     bool // as Subscribed's, for the new stream
 }
 
 // Unsubscribed: a local application ends (or, with Pause, pauses) a

@@ -53,14 +53,18 @@ var hexByte = func() (t [256][2]byte) {
 // derived from (node id, epoch 0, k) as docs/packed.md specifies, so a packed
 // frame carries it as nothing and every reader renders the same string. The
 // node id is new at every start, which keeps (node id, epoch, number)
-// unique. Ids are rendered in blocks, as substrings of one string, so a
-// publish does not pay an allocation for its id; a block is freed when the
-// last message holding one of its ids is.
+// unique. Ids are rendered in blocks of consecutive numbers, as substrings
+// of one string, so a publish does not pay an allocation for its id; a
+// block is freed when the last message holding one of its ids is.
+//
+// A message may take its number now and its id string later, when
+// something needs the string (Node.named): a packed stream carries the
+// number, so a message only packed streams see is never rendered at all.
 type idPool struct {
 	head   [24]byte // the ids' common first 24 characters: the prefix rendered
 	number uint64   // of the last id handed out
-	block  string
-	next   int
+	block  string   // ids first, first+1, ... rendered back to back
+	first  uint64   // the number of block's first id; 0: no block
 }
 
 const idsPerBlock = 64
@@ -73,39 +77,60 @@ func newIDPool(node string) idPool {
 }
 
 // take renders the next id and returns it with its number (0 past
-// packed.MaxNumber, where the id shows only the low 48 bits). The
-// prefix's ten bytes are the first 24 characters of every id (8-4-4-4-
-// and nothing of the number), rendered once; the number is the last 12
-// hex digits, its low 48 bits, as packed.ID.AppendString renders them.
+// packed.MaxNumber, where the id shows only the low 48 bits).
 func (p *idPool) take() (string, uint64) {
-	if p.next == len(p.block) {
-		// Consecutive numbers mostly differ in their last two digits
-		// only: render the first whole, then those two, the rest again
-		// at a carry past them. The builder's buffer becomes the string
-		// (nothing cleared, nothing copied).
-		var sb strings.Builder
-		sb.Grow(36 * idsPerBlock)
-		var digits [12]byte
-		for i := range uint64(idsPerBlock) {
-			switch k := p.number + 1 + i; {
-			case i == 0 || byte(k) == 0:
-				putHex(digits[:], k, 6)
-			default:
-				h := hexByte[byte(k)]
-				digits[10], digits[11] = h[0], h[1]
-			}
-			sb.Write(p.head[:])
-			sb.Write(digits[:])
-		}
-		p.block, p.next = sb.String(), 0
-	}
 	p.number++
-	id := p.block[p.next : p.next+36]
-	p.next += 36
+	id := p.name(p.number)
 	if p.number > packed.MaxNumber {
 		return id, 0
 	}
 	return id, p.number
+}
+
+// takeNumber is take without the string: the next number, or 0 past
+// packed.MaxNumber, when the caller must take the string (take) instead,
+// as a number that large does not name its id.
+func (p *idPool) takeNumber() uint64 {
+	if p.number >= packed.MaxNumber {
+		return 0
+	}
+	p.number++
+	return p.number
+}
+
+// name renders the id numbered k. The prefix's ten bytes are the first 24
+// characters of every id (8-4-4-4- and nothing of the number), rendered
+// once; the number is the last 12 hex digits, its low 48 bits, as
+// packed.ID.AppendString renders them. Ids are named mostly in order, so
+// a block of idsPerBlock is rendered from k whenever k is not in the last.
+func (p *idPool) name(k uint64) string {
+	if p.first == 0 || k < p.first || k-p.first >= idsPerBlock {
+		p.render(k)
+	}
+	at := int(k-p.first) * 36
+	return p.block[at : at+36]
+}
+
+// render makes the block of ids from k on. Consecutive numbers mostly
+// differ in their last two digits only: it renders the first whole, then
+// those two, the rest again at a carry past them. The builder's buffer
+// becomes the string (nothing cleared, nothing copied).
+func (p *idPool) render(k uint64) {
+	var sb strings.Builder
+	sb.Grow(36 * idsPerBlock)
+	var digits [12]byte
+	for i := range uint64(idsPerBlock) {
+		switch k := k + i; {
+		case i == 0 || byte(k) == 0:
+			putHex(digits[:], k, 6)
+		default:
+			h := hexByte[byte(k)]
+			digits[10], digits[11] = h[0], h[1]
+		}
+		sb.Write(p.head[:])
+		sb.Write(digits[:])
+	}
+	p.block, p.first = sb.String(), k
 }
 
 // float01 draws a float in [0, 1) from r.

@@ -3,12 +3,14 @@ package state
 import (
 	"fmt"
 	"strings"
+
+	"github.com/nexusd/nexusd/internal/packed"
 )
 
 // Envelope is a message as it travels between nodes (the mesh's
 // MessageEnvelope, without the proto).
 type Envelope struct {
-	ID          string
+	ID          string // "" while a message of this node's is not named yet (MessageID)
 	Topic       string
 	Payload     []byte
 	ContentType string
@@ -26,15 +28,28 @@ type Envelope struct {
 	// packed.DeriveID(Source, 0, IDNum). It spares a shell reading the
 	// number back out of ID to write a packed record, and the dedup
 	// window reading it to remember a remote message (dedup.go); a shell
-	// sets it only for an id it derived from that number.
+	// sets it only for an id it derived from that number. A message the
+	// node publishes may carry only IDNum, its ID rendered when something
+	// needs it (Node.named); a stream by number (Subscribed.ByNumber)
+	// reads IDNum alone.
 	IDNum uint64
 
 	Retain   bool
 	SyncOnly bool // replicates a retained value only: store it, deliver it to no one
 }
 
+// MessageID is the message's id: ID, or when that is not rendered yet
+// (Node.named), the id IDNum derives from Source. It renders the id anew
+// each time; the node renders its own once.
+func (e *Envelope) MessageID() string {
+	if e.ID == "" && e.IDNum != 0 {
+		return packed.DeriveID(e.Source, 0, e.IDNum).String()
+	}
+	return e.ID
+}
+
 func (e *Envelope) String() string {
-	s := fmt.Sprintf("%s#%d from=%s id=%s %dB", e.Topic, e.SourceSeq, short(e.Source), short(e.ID), len(e.Payload))
+	s := fmt.Sprintf("%s#%d from=%s id=%s %dB", e.Topic, e.SourceSeq, short(e.Source), short(e.MessageID()), len(e.Payload))
 	if e.PrevSeq > 0 {
 		s += fmt.Sprintf(" prev=%d", e.PrevSeq)
 	}

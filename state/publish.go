@@ -53,6 +53,19 @@ func (n *Node) publishOne(e *Published) {
 	}
 }
 
+// named returns m with its id rendered. A message of ours may hold only
+// its number (runMessages) until something needs the string: a stream
+// that is not by number (Subscribed.ByNumber), a peer, an answer. It is
+// rendered on the node's goroutine, before the message leaves in an
+// effect to anyone who reads the string; a shell reading a message it got
+// by number reads IDNum, never ID, so it never races the write.
+func (n *Node) named(m *Message) *Message {
+	if m.ID == "" && m.IDNum != 0 {
+		m.ID = n.ids.name(m.IDNum)
+	}
+	return m
+}
+
 // startPublish points n.pub at pubScratch, set for a new publish answering
 // req with message id. Field by field: a whole pendingPublish written is
 // slower.
@@ -67,13 +80,14 @@ func (n *Node) startPublish(req uint64, id string) {
 // its topic by this node as source.
 func (n *Node) localMessage(e *Published, seq uint64) *Message {
 	m := new(Message)
+	m.ID, m.IDNum = n.ids.take()
 	n.fillLocal(m, e, seq)
 	return m
 }
 
-// fillLocal makes the zero message m the one localMessage would make.
+// fillLocal makes the zero message m, its id set or numbered, the one
+// localMessage would make.
 func (n *Node) fillLocal(m *Message, e *Published, seq uint64) {
-	m.ID, m.IDNum = n.ids.take()
 	m.Topic = e.Topic
 	m.Payload = e.Payload
 	m.ContentType = e.ContentType
@@ -415,7 +429,7 @@ func (n *Node) onResendRequested(e *ResendRequested) {
 	}
 	for _, m := range held {
 		if m.SourceSeq >= from && m.SourceSeq <= e.To {
-			a.Reply.Msgs = append(a.Reply.Msgs, m.Envelope)
+			a.Reply.Msgs = append(a.Reply.Msgs, n.named(m).Envelope)
 			if m.picks != nil {
 				a.Reply.Msgs[len(a.Reply.Msgs)-1].QueueGroups = m.groupsFor(e.Requester)
 			}

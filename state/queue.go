@@ -210,6 +210,9 @@ func (n *Node) deliver(s *subscription, o Out) {
 	// reads back its spilled halves at once, which stalls.
 	d.Stream = s.stream
 	d.Out.Kind, d.Out.Msg, d.Out.Info, d.Out.Done, d.Out.Warning, d.Out.WallMs = o.Kind, o.Msg, o.Info, o.Done, o.Warning, o.WallMs
+	if o.Msg != nil && (!s.byNumber || o.Kind != OutMessage) {
+		n.named(o.Msg) // a stream by number has replays and retained values sent as v1 events
+	}
 	n.emit(d)
 	s.credit--
 	if s.byteCredit && o.Msg != nil {

@@ -55,6 +55,7 @@ func (n *Node) onResumed(e *Resumed) {
 		}
 	}
 	s.receiveRetained = s.receiveRetained || e.ReceiveRetained
+	s.byNumber = e.ByNumber
 	info := &SubscriptionInfo{SubID: s.id, Patterns: s.patterns, WallMs: n.now.WallMs}
 	s.pending.pushBack(Out{Kind: OutInfo, Info: info})
 	missed, known := 0, true

@@ -46,6 +46,8 @@ type runScratch struct {
 	msgs    []*Message // made so far (runMessages), in order
 	dropped []int      // drops by bulk intakes, by message
 
+	byNumber bool // the batch's answers need no ids (PublishedBatch.ByNumber)
+
 	// What runMessages makes the run's messages from.
 	pubs       []Published
 	seq        uint64 // the source number before the run's first
@@ -55,6 +57,7 @@ type runScratch struct {
 }
 
 func (n *Node) onPublishedBatch(e *PublishedBatch) {
+	n.run.byNumber = e.ByNumber
 	pubs := e.Pubs
 	for len(pubs) > 0 {
 		k := 1
@@ -64,6 +67,7 @@ func (n *Node) onPublishedBatch(e *PublishedBatch) {
 		n.publishRun(pubs[:k])
 		pubs = pubs[k:]
 	}
+	n.run.byNumber = false
 }
 
 // publishRun publishes consecutive publishes to one topic. A retained one
@@ -133,7 +137,11 @@ func (n *Node) publishStretch(pubs []Published) {
 			n.expirableAdded() // setExpiry's count, in its turn
 		}
 		n.counters.Published++
-		n.startPublish(pubs[i].Req, m.ID)
+		id := ""
+		if !r.byNumber {
+			id = n.named(m).ID
+		}
+		n.startPublish(pubs[i].Req, id)
 		if !foreign { // another daemon's inbox: not numbered here (inbox.go deliverOwn)
 			n.number(t, m)
 		}
@@ -232,6 +240,9 @@ func (n *Node) runMessages(k int) []*Message {
 		}
 		m := &r.slab[r.used]
 		r.used++ // (an index: moving slab on would write a pointer each time)
+		if m.IDNum = n.ids.takeNumber(); m.IDNum == 0 {
+			m.ID, m.IDNum = n.ids.take()
+		}
 		n.fillLocal(m, &r.pubs[i], r.seq+uint64(i)+1)
 		if at, ok := expiresMs(m, r.defaultTTL); ok {
 			m.ExpiresMs = at

@@ -14,6 +14,7 @@ type subscription struct {
 	id, clientID    string
 	patterns        []string // sorted, distinct
 	receiveRetained bool
+	byNumber        bool   // its stream needs no rendered ids (Subscribed.ByNumber)
 	stream          uint64 // 0 while paused
 	paused, removed bool
 	resumeWindow    time.Duration // kept paused this long when its stream breaks
@@ -74,6 +75,7 @@ func (n *Node) onSubscribed(e *Subscribed) {
 	}
 	s.clientID = e.ClientID
 	s.receiveRetained = e.ReceiveRetained
+	s.byNumber = e.ByNumber
 	s.resumeWindow = min(max(e.ResumeWindow, 0), n.cfg.PausedTTL)
 	s.pending.pushBack(Out{Kind: OutInfo, Info: &SubscriptionInfo{SubID: s.id, Patterns: s.patterns, WallMs: n.now.WallMs}})
 	if e.ReceiveRetained {
