@@ -72,6 +72,7 @@ type loopStats struct {
 	LateCompletions       uint64 // transport answers that came after the ledger's
 	Events                uint64 // events stepped
 	Ticks                 uint64
+	PublishesHeld         uint64 // publish inputs held while a link was backed up (take)
 }
 
 // loop is the goroutine that owns the node.
@@ -116,11 +117,13 @@ type loop struct {
 	pubAnswers []state.CompletePublish
 	timer      *deadlineTimer
 	pressure   peerPressure
+	held       []heldInput   // publishes taken while a link was backed up (peer_pressure.go)
+	holdMost   time.Duration // how long one is held at most: --block-timeout
 	scratch    []state.Event
 	stats      loopStats
 }
 
-func newLoop(node *state.Node, clk clock.Clock, log *slog.Logger, m *metrics, queue int, callTimeout time.Duration) *loop {
+func newLoop(node *state.Node, clk clock.Clock, log *slog.Logger, m *metrics, queue int, callTimeout, blockTimeout time.Duration) *loop {
 	return &loop{
 		node:     node,
 		id:       node.ID(),
@@ -139,6 +142,7 @@ func newLoop(node *state.Node, clk clock.Clock, log *slog.Logger, m *metrics, qu
 		streams:  make(map[uint64]*subStream),
 		timer:    newDeadlineTimer(clk),
 		pressure: peerPressure{waits: &m.shell.publishWaits},
+		holdMost: blockTimeout,
 	}
 }
 
@@ -155,7 +159,7 @@ func (l *loop) run(ctx context.Context) {
 		case in := <-l.ctl:
 			l.handle(in)
 		case in := <-l.in:
-			l.handle(in)
+			l.take(in)
 			// Take what else is waiting before re-arming the timer, credit
 			// first: a subscriber must drain while publishers pour in.
 			for range 256 {
@@ -167,7 +171,7 @@ func (l *loop) run(ctx context.Context) {
 				}
 				select {
 				case in = <-l.in:
-					l.handle(in)
+					l.take(in)
 					continue
 				default:
 				}
@@ -274,7 +278,7 @@ func (l *loop) now() state.Instant {
 // may already have fired unread.
 func (l *loop) arm() {
 	for range 16 {
-		next := min(l.node.NextDeadline(), l.ledger.next())
+		next := min(l.node.NextDeadline(), l.ledger.next(), l.heldDeadline())
 		if next == state.Never {
 			l.timer.stop()
 			return
@@ -305,6 +309,7 @@ func (l *loop) tick() {
 	if l.pressure.backed.Load() { // timers rest links and remove peers
 		l.pressure.set(l.node.PeersBackedUp())
 	}
+	l.release()
 }
 
 func (l *loop) handle(in input) {

@@ -65,7 +65,10 @@ type loopHarness struct {
 	net *fakeNet
 }
 
-const testCallTimeout = 2 * time.Second
+const (
+	testCallTimeout  = 2 * time.Second
+	testBlockTimeout = 5 * time.Second
+)
 
 func newLoopHarness(t *testing.T) *loopHarness {
 	t.Helper()
@@ -75,7 +78,7 @@ func newLoopHarness(t *testing.T) *loopHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newLoop(node, clk, slog.New(slog.NewTextHandler(io.Discard, nil)), newMetrics(), 64, testCallTimeout)
+	l := newLoop(node, clk, slog.New(slog.NewTextHandler(io.Discard, nil)), newMetrics(), 64, testCallTimeout, testBlockTimeout)
 	f := &fakeNet{clk: clk}
 	l.mesh, l.beacons = f, f
 	ctx, cancel := context.WithCancel(context.Background())

@@ -178,7 +178,7 @@ func coreMetricDefs() []*metricDef {
 				}
 				return out
 			}},
-		{name: "publish_waits_for_peers_total", help: "Publish frames (PublishStream, PublishPacked) held back while a link to a live peer held half of what it may before it sheds (at most --block-timeout each).",
+		{name: "publish_waits_for_peers_total", help: "Publish frames (PublishStream, PublishPacked) and unary publishes held back while a link to a live peer held half of what it may before it sheds (at most --block-timeout each).",
 			values: func(_ *snapshot, c *shellCounters) []labeled { return one(c.publishWaits.Load()) }},
 		{name: "retained_synced_total", help: "Retained values sent to a peer whose fetched state lacked them.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).RetainedSynced) }},

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/nexusd/nexusd/state"
 )
 
 // A publish frame waits while a link is backed up, goes on when it
@@ -49,5 +51,85 @@ func TestPublishersWaitForABackedUpLinkAtMostTheBound(t *testing.T) {
 	}
 	if waits.Load() != 3 {
 		t.Errorf("%d waits counted, want 3", waits.Load())
+	}
+}
+
+// backedUpLink is a loop whose node pushes topic t/x to a peer that
+// answers no push, and the publishes of frames frames of per messages,
+// all posted before the loop takes the first: every publisher's credit
+// in the loop's queue at once.
+func backedUpLink(t *testing.T, frames, per int) (*loopHarness, replyChan) {
+	h := newLoopHarness(t)
+	h.peerBeacon("peer-1", "t/#")
+	h.net.mu.Lock()
+	fetch := h.net.fetches[0]
+	h.net.mu.Unlock()
+	h.post(&state.FetchCompleted{Call: fetch.Call, State: &state.NodeState{Instance: "peer-1",
+		Patterns: []string{"t/#"}, Hash: state.TopicStateHash([]string{"t/#"})}}, nil)
+	answers := make(replyChan, frames*per)
+	for i := range frames {
+		pubs := make([]state.Published, per)
+		for j := range pubs {
+			pubs[j] = state.Published{Req: uint64(1000 + i*per + j), Topic: "t/x", Payload: []byte("p")}
+		}
+		if err := h.l.post(context.Background(), input{ev: &state.PublishedBatch{Pubs: pubs}, reply: answers}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.barrier()
+	return h, answers
+}
+
+// Publishes the loop takes while a peer's link is backed up wait in the
+// loop, in order, instead of overflowing the link's backlog: 16 frames
+// of 1024 behind a window of 4096 unanswered pushes would pass the
+// backlog's 10000 and shed. They go on as the link drains.
+func TestPublishesPostedBeforeTheLinkBackedUpWaitInTheLoop(t *testing.T) {
+	const frames, per = 16, 1024
+	h, _ := backedUpLink(t, frames, per)
+	c, s := h.counters()
+	if c.BacklogDropped != 0 {
+		t.Fatalf("the backlog shed %d messages of publishers that kept to their credit", c.BacklogDropped)
+	}
+	if s.PublishesHeld == 0 || c.Published == frames*per {
+		t.Fatalf("%d publishes taken, %d frames held: want some held while the link is backed up", c.Published, s.PublishesHeld)
+	}
+	// The peer answers everything pushed, again and again: the link
+	// drains, and the held frames go, in the order they came.
+	for range 64 {
+		h.net.mu.Lock()
+		calls := h.net.pushes
+		h.net.pushes = nil
+		h.net.mu.Unlock()
+		for _, call := range calls {
+			h.post(&state.PushCompleted{Call: call}, nil)
+		}
+		if c, _ = h.counters(); c.Published == frames*per && len(calls) == 0 {
+			break
+		}
+	}
+	var held int
+	h.query(func(l *loop) { held = len(l.held) })
+	if c.Published != frames*per || held != 0 || c.BacklogDropped != 0 {
+		t.Fatalf("after the link drained: %d of %d published, %d frames still held, %d shed", c.Published, frames*per, held, c.BacklogDropped)
+	}
+}
+
+// A link that never drains holds its publishers only as long as the
+// bound: then the held publishes go, and the backlog sheds, as before.
+func TestHeldPublishesGoWhenTheBoundPasses(t *testing.T) {
+	const frames, per = 16, 1024
+	h, _ := backedUpLink(t, frames, per)
+	if c, _ := h.counters(); c.Published == frames*per {
+		t.Fatal("nothing was held")
+	}
+	h.advance(testBlockTimeout - time.Millisecond)
+	if c, _ := h.counters(); c.Published == frames*per {
+		t.Fatal("held publishes went before the bound")
+	}
+	h.advance(time.Millisecond)
+	c, _ := h.counters()
+	if c.Published != frames*per || c.BacklogDropped == 0 {
+		t.Fatalf("past the bound: %d of %d published, %d shed; want all taken and the backlog shedding", c.Published, frames*per, c.BacklogDropped)
 	}
 }

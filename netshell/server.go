@@ -194,7 +194,7 @@ func (s *Server) start(ls *listeners) *running {
 func (s *Server) assemble(disc *discovery, dial ...grpc.DialOption) *running {
 	o := &s.o
 	s.started = o.Clock.Now()
-	l := newLoop(s.node, o.Clock, s.log, s.metrics, o.LoopInputQueue, o.CallTimeout)
+	l := newLoop(s.node, o.Clock, s.log, s.metrics, o.LoopInputQueue, o.CallTimeout, o.BlockTimeout)
 	s.loop = l
 	r := &running{loop: l, failed: make(chan error, 4)} // one a server: mesh, admin, sidecar on TCP and on its socket
 	var meshCtx context.Context
