@@ -6,6 +6,7 @@ package netshell
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -39,12 +40,14 @@ const maxInternedNames = 4096
 // topic in its ring) would otherwise hold its whole frame, bytes no store
 // of the node counts. So each record costs one allocation holding its id,
 // payload and strings, and topics and sources are interned per stream.
-func (fr *pushFrameReader) envelopes(frame []byte) ([]state.Envelope, error) {
+//
+// It appends to into, an empty slice whose array may be reused.
+func (fr *pushFrameReader) envelopes(frame []byte, into []state.Envelope) ([]state.Envelope, error) {
 	d := &fr.dec
 	if err := d.Reset(frame); err != nil {
 		return nil, err
 	}
-	envs := make([]state.Envelope, 0, d.Count())
+	envs := slices.Grow(into[:0], d.Count())
 	for d.Next() {
 		r := d.Record()
 		if r.Source == "" { // then no record has one

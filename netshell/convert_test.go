@@ -281,7 +281,7 @@ func packedPushRoundTrip(t *testing.T, envs ...state.Envelope) []state.Envelope 
 		}
 	}
 	var fr pushFrameReader
-	got, err := fr.envelopes(enc.AppendFrame(nil))
+	got, err := fr.envelopes(enc.AppendFrame(nil), nil)
 	if err != nil || len(got) != len(envs) {
 		t.Fatalf("packed push read back: %d envelopes of %d, %v", len(got), len(envs), err)
 	}

@@ -22,12 +22,12 @@ func (s *meshServer) PushPacked(stream grpc.BidiStreamingServer[meshpb.PackedPus
 	// receiving after this handler returns.
 	var p vtcodec.Held[meshpb.PackedPush, *meshpb.PackedPush]
 	return s.servePush(stream.Context(),
-		func() ([]state.Envelope, int64, error) {
+		func(into []state.Envelope) ([]state.Envelope, int64, error) {
 			if err := stream.RecvMsg(&p); err != nil {
 				return nil, 0, err
 			}
 			defer p.Release() // the envelopes own their bytes
-			envs, err := fr.envelopes(p.Msg().GetFrame())
+			envs, err := fr.envelopes(p.Msg().GetFrame(), into)
 			if err != nil {
 				return nil, 0, frameRefused(err, "")
 			}

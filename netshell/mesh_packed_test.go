@@ -248,3 +248,62 @@ func startPeers(t *testing.T, mod func(*Options)) (a, b *testServer) {
 	})
 	return a, b
 }
+
+// A push stream reuses the envelope arrays of answered frames: many more
+// frames than it keeps unanswered each reach the subscriber whole, and
+// each ack names the record refused in its own frame, not one of a frame
+// whose array was reused.
+func TestAPushStreamReusingItsArraysKeepsEveryFrameApart(t *testing.T) {
+	ts := startServer(t, nil)
+	ctx := ctx5(t)
+	sub, err := ts.app.Subscribe(ctx, &sidecarpb.SubscribeRequest{Topics: []string{"m/#"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recvUntil(t, sub, 1)
+	st := pushPacked(t, ts)
+	const frames = 3 * pushStreamWindow
+	var accepted uint64
+	for i := range frames {
+		seq := uint64(2*i + 1)
+		f := frame(t,
+			packed.Record{Seq: seq, PrevSeq: seq - 1, Number: seq, Payload: []byte(fmt.Sprint("a", i))},
+			packed.Record{Payload: []byte("own"), Source: ts.s.ID(), Number: uint64(100 + i)}, // refused
+			packed.Record{Seq: seq + 1, PrevSeq: seq, Number: seq + 1, Payload: []byte(fmt.Sprint("b", i))},
+		)
+		if err := st.Send(&meshpb.PackedPush{Frame: f}); err != nil {
+			t.Fatal(err)
+		}
+		a, err := st.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		own := packed.DeriveID(ts.s.ID(), 0, uint64(100+i)).String()
+		if accepted += 3; a.GetAccepted() != accepted || len(a.GetFailures()) != 1 || a.GetFailures()[0].GetMessageId() != own {
+			t.Fatalf("frame %d: ack %v; want %d accepted and %s refused", i, a, accepted, own)
+		}
+		for j, ev := range recvUntil(t, sub, 2) {
+			if want := fmt.Sprint(string("ab"[j]), i); string(ev.GetMessage().GetPayload()) != want {
+				t.Fatalf("frame %d: subscriber got %q, want %q", i, ev.GetMessage().GetPayload(), want)
+			}
+		}
+	}
+}
+
+// A frame read into a spare array allocates only its records' own bytes.
+func TestAFrameReadIntoASpareArrayAllocatesOnlyItsRecords(t *testing.T) {
+	f := frame(t, packed.Record{Seq: 1, Payload: []byte("a")}, packed.Record{Seq: 2, Payload: []byte("b")})
+	var fr pushFrameReader
+	spare, err := fr.envelopes(f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if spare, err = fr.envelopes(f, spare[:0]); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 2 {
+		t.Fatalf("%v allocations a frame of 2 records, want 2: one for each record's bytes, none for the array", allocs)
+	}
+}

@@ -97,7 +97,7 @@ func (s *meshServer) Leave(ctx context.Context, in *meshpb.LeaveNotice) (*emptyp
 // PushReceived, acknowledged by cumulative count.
 func (s *meshServer) PushMessageBatchStream(stream grpc.BidiStreamingServer[meshpb.MessageBatch, meshpb.BatchAck]) error {
 	return s.servePush(stream.Context(),
-		func() ([]state.Envelope, int64, error) {
+		func([]state.Envelope) ([]state.Envelope, int64, error) {
 			b, err := stream.Recv()
 			if err != nil {
 				return nil, 0, err
@@ -130,7 +130,7 @@ func batchAcks(send func(*meshpb.BatchAck) error) func([]pushDone) error {
 // PushMessageStream is the v1 stream: one Ack per envelope, in order.
 func (s *meshServer) PushMessageStream(stream grpc.BidiStreamingServer[meshpb.MessageEnvelope, meshpb.Ack]) error {
 	return s.servePush(stream.Context(),
-		func() ([]state.Envelope, int64, error) {
+		func([]state.Envelope) ([]state.Envelope, int64, error) {
 			e, err := stream.Recv()
 			if err != nil {
 				return nil, 0, err
@@ -156,6 +156,7 @@ type pushDone struct {
 	req  uint64
 	ids  []string
 	errs []error // nil: all taken
+	envs []state.Envelope
 }
 
 // servePush runs one push stream: a reader goroutine turns each received
@@ -163,17 +164,27 @@ type pushDone struct {
 // goroutine sends acknowledgements as the answers come, in order. When the
 // peer closes its side, the answers still owed are sent before returning.
 // recv returns the next batch, or the error that ends the stream (io.EOF:
-// the peer is done); the batch is the node's once returned.
-func (s *meshServer) servePush(ctx context.Context, recv func() ([]state.Envelope, int64, error), ack func([]pushDone) error) error {
+// the peer is done); the batch is the node's once returned. recv may
+// append the batch to the empty slice it is given, one whose batch was
+// answered: the node copies what it keeps out of a batch, so its array
+// can take another.
+func (s *meshServer) servePush(ctx context.Context, recv func([]state.Envelope) ([]state.Envelope, int64, error), ack func([]pushDone) error) error {
 	from := peerAddr(ctx)
 	answers := newMailbox[state.Effect]()
 	var mu sync.Mutex
-	var owed []pushDone // batches posted, oldest first; the node answers in order
+	var owed []pushDone  // batches posted, oldest first; the node answers in order
+	var spare []pushDone // answered batches' arrays, to reuse
 	slots := make(chan struct{}, pushStreamWindow)
 	readErr := make(chan error, 1)
 	go func() {
 		for {
-			envs, sentAt, err := recv()
+			var into pushDone
+			mu.Lock()
+			if k := len(spare); k > 0 {
+				into, spare = spare[k-1], spare[:k-1]
+			}
+			mu.Unlock()
+			envs, sentAt, err := recv(into.envs)
 			if err != nil {
 				readErr <- err
 				return
@@ -184,13 +195,13 @@ func (s *meshServer) servePush(ctx context.Context, recv func() ([]state.Envelop
 				readErr <- ctx.Err()
 				return
 			}
-			ids := make([]string, len(envs)) // what the answer names; the node may change envs
+			ids := into.ids[:0] // what the answer names; the node may change envs
 			for i := range envs {
-				ids[i] = envs[i].ID
+				ids = append(ids, envs[i].ID)
 			}
 			req := s.loop.newID()
 			mu.Lock()
-			owed = append(owed, pushDone{req: req, ids: ids})
+			owed = append(owed, pushDone{req: req, ids: ids, envs: envs})
 			mu.Unlock()
 			ev := &state.PushReceived{Req: req, From: from, Envs: envs, SentAtMs: sentAt}
 			if err := s.loop.post(ctx, input{ev: ev, reply: answers}); err != nil {
@@ -228,6 +239,16 @@ func (s *meshServer) servePush(ctx context.Context, recv func() ([]state.Envelop
 		for range buf {
 			<-slots
 		}
-		return ack(done)
+		err := ack(done)
+		mu.Lock()
+		for _, d := range done {
+			if len(spare) < pushStreamWindow && cap(d.envs) > 0 {
+				clear(d.envs) // keeps no message's bytes alive while spare
+				clear(d.ids)
+				spare = append(spare, pushDone{envs: d.envs[:0], ids: d.ids[:0]})
+			}
+		}
+		mu.Unlock()
+		return err
 	})
 }

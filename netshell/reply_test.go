@@ -50,7 +50,7 @@ func TestReplyToSurvivesEveryConversion(t *testing.T) {
 		t.Fatal(err)
 	}
 	var fr pushFrameReader
-	envs, err := fr.envelopes(enc.AppendFrame(nil))
+	envs, err := fr.envelopes(enc.AppendFrame(nil), nil)
 	if err != nil || len(envs) != 1 || envs[0].ReplyTo != to {
 		t.Fatalf("packed push: %+v, %v", envs, err)
 	}
