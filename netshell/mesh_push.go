@@ -46,7 +46,8 @@ type pushLink struct {
 	enc   packed.Encoder
 	split packed.IDSplitter
 	rec   packed.Record
-	head  []byte // a PackedPush's fields before its frame, encoded
+	head  []byte                     // a PackedPush's fields before its frame, encoded
+	batch []pushstream.Item[outPush] // the batch being sent; its array is reused
 
 	mu     sync.Mutex
 	s      pushstream.Sender[outPush]
@@ -105,6 +106,7 @@ type pushStream struct {
 	packed grpc.BidiStreamingClient[meshpb.PackedPush, meshpb.BatchAck]
 	batch  grpc.BidiStreamingClient[meshpb.MessageBatch, meshpb.BatchAck]
 	v1     grpc.BidiStreamingClient[meshpb.MessageEnvelope, meshpb.Ack]
+	done   []pushstream.Done[outPush] // used by receive only: the pushes an ack completes
 }
 
 // pushWire is an RPC a push link sends on, newest first: a peer that lacks
@@ -221,14 +223,15 @@ func (k *pushLink) sendOne() bool {
 		k.mu.Unlock()
 		return true // it broke meanwhile; whatever is queued gets a new stream
 	}
-	batch := k.s.Next(k.m.now(), pushstream.Limits{Messages: k.m.o.MaxPushBatch, Bytes: k.m.o.MaxPushBatchBytes})
+	k.batch = k.s.NextInto(k.batch, k.m.now(), pushstream.Limits{Messages: k.m.o.MaxPushBatch, Bytes: k.m.o.MaxPushBatchBytes})
 	k.mu.Unlock()
-	if len(batch) > 0 {
+	if len(k.batch) > 0 {
 		// io.EOF: the peer ended the stream; receive reads why (its
 		// status, e.g. the Unimplemented of a v1 peer) and breaks it.
-		if err := cur.send(batch); err != nil && !errors.Is(err, io.EOF) {
+		if err := cur.send(k.batch); err != nil && !errors.Is(err, io.EOF) {
 			k.breakStream(cur, err)
 		}
+		clear(k.batch) // holds no message until the next batch
 	}
 	return true
 }
@@ -354,8 +357,10 @@ func (s *pushStream) receive() {
 func (s *pushStream) onAck(count uint64, refused []*meshpb.Ack) error {
 	k := s.k
 	k.mu.Lock()
-	done, err := k.s.Ack(s.id, count, refusalsFromProto(refused))
+	done, err := k.s.AckInto(s.done, s.id, count, refusalsFromProto(refused))
 	k.mu.Unlock()
+	s.done = done
+	defer clear(done) // holds no message until the next ack
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ package pushstream
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -108,9 +109,13 @@ func (s *Sender[T]) Open() (uint64, []Item[T]) {
 // Next takes the next batch for the open stream: whatever is queued, up to
 // l, at least one item, as a new slice the caller owns. It is empty when
 // nothing is queued or no stream is open.
-func (s *Sender[T]) Next(now time.Duration, l Limits) []Item[T] {
+func (s *Sender[T]) Next(now time.Duration, l Limits) []Item[T] { return s.NextInto(nil, now, l) }
+
+// NextInto is Next appending the batch to into[:0], whose array a caller
+// sending batch after batch reuses.
+func (s *Sender[T]) NextInto(into []Item[T], now time.Duration, l Limits) []Item[T] {
 	if s.stream == 0 || s.queue.len() == 0 {
-		return nil
+		return into[:0]
 	}
 	n, bytes := 0, 0
 	for n < s.queue.len() && n < l.Messages {
@@ -121,7 +126,7 @@ func (s *Sender[T]) Next(now time.Duration, l Limits) []Item[T] {
 		bytes += b
 		n++
 	}
-	batch := s.queue.take(make([]Item[T], 0, n), n)
+	batch := s.queue.take(slices.Grow(into[:0], n), n)
 	s.inflight.push(batch...)
 	s.sent += uint64(n)
 	s.marks = append(s.marks, mark{end: s.sent, at: now})
@@ -134,16 +139,22 @@ func (s *Sender[T]) Next(now time.Duration, l Limits) []Item[T] {
 // impossible one (a count going back or beyond what was sent) is an error,
 // and the caller breaks the stream.
 func (s *Sender[T]) Ack(stream, count uint64, refused []Refusal) ([]Done[T], error) {
+	return s.AckInto(nil, stream, count, refused)
+}
+
+// AckInto is Ack appending the pushes it completes to into[:0], whose
+// array a caller answering ack after ack reuses.
+func (s *Sender[T]) AckInto(into []Done[T], stream, count uint64, refused []Refusal) ([]Done[T], error) {
 	if stream != s.stream || stream == 0 {
-		return nil, nil
+		return into[:0], nil
 	}
 	if count < s.answered || count > s.sent {
-		return nil, fmt.Errorf("peer answered %d pushes of %d sent (before: %d)", count, s.sent, s.answered)
+		return into[:0], fmt.Errorf("peer answered %d pushes of %d sent (before: %d)", count, s.sent, s.answered)
 	}
 	n := int(count - s.answered)
-	done := make([]Done[T], n)
+	done := slices.Grow(into[:0], n)[:n]
 	for i := range n {
-		done[i].Item = *s.inflight.at(i)
+		done[i] = Done[T]{Item: *s.inflight.at(i)}
 	}
 	for _, r := range refused {
 		i := findID(done, r.ID)

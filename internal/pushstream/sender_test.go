@@ -147,3 +147,31 @@ func TestOverdueCountsFromTheOldestUnansweredBatch(t *testing.T) {
 		t.Fatalf("after the first answer: late %v due %s, want due at 3s", late, due)
 	}
 }
+
+// A sender that hands NextInto and AckInto the slices of its last batch
+// and answer gets the next ones in the same arrays, with what Next and Ack
+// would give, refusals included.
+func TestBatchesAndAnswersReuseTheCallersArrays(t *testing.T) {
+	var s Sender[string]
+	st, _ := s.Open()
+	batch := make([]Item[string], 0, 8)
+	done := make([]Done[string], 0, 8)
+	lim := Limits{Messages: 3, Bytes: 100}
+	var sent uint64
+	for round := range 4 {
+		for c := range uint64(3) {
+			s.Queue(item(uint64(round)*3 + c + 1))
+		}
+		b := s.NextInto(batch, 0, lim)
+		if len(b) != 3 || &b[0] != &batch[:1][0] || fmt.Sprint(calls(b)) != fmt.Sprint([]uint64{sent + 1, sent + 2, sent + 3}) {
+			t.Fatalf("round %d: batch %v, in the caller's array: %v", round, calls(b), &b[0] == &batch[:1][0])
+		}
+		batch = b
+		sent += 3
+		d, err := s.AckInto(done, st, sent, []Refusal{{ID: fmt.Sprintf("m%d", sent), Retry: true, Reason: "later"}})
+		if err != nil || len(d) != 3 || &d[0] != &done[:1][0] || doneCalls(d) != fmt.Sprintf("%d %d %d!", sent-2, sent-1, sent) {
+			t.Fatalf("round %d: answer %q (%v), in the caller's array: %v", round, doneCalls(d), err, len(d) > 0 && &d[0] == &done[:1][0])
+		}
+		done = d
+	}
+}
