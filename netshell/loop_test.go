@@ -159,6 +159,17 @@ func TestLoopBeaconsAtTheNodesDeadlinesOnAMockClock(t *testing.T) {
 }
 
 // peerBeacon introduces a peer whose state has one pattern.
+// syncedPeer introduces peer id and completes its fetch: it wants pattern.
+func (h *loopHarness) syncedPeer(id, pattern string) {
+	h.t.Helper()
+	h.peerBeacon(id, pattern)
+	h.net.mu.Lock()
+	fetch := h.net.fetches[len(h.net.fetches)-1]
+	h.net.mu.Unlock()
+	h.post(&state.FetchCompleted{Call: fetch.Call, State: &state.NodeState{Instance: id,
+		Patterns: []string{pattern}, Hash: state.TopicStateHash([]string{pattern})}}, nil)
+}
+
 func (h *loopHarness) peerBeacon(id, pattern string) {
 	h.t.Helper()
 	h.post(&state.BeaconReceived{Beacon: state.Beacon{Instance: id, Cluster: "test", Addr: "10.0.0.2:5671",
@@ -262,12 +273,7 @@ func TestAnswersAndDeliveriesReachTheirRequestsAndStreams(t *testing.T) {
 // input.
 func TestAFramesPushesToOnePeerReachItsLinkTogether(t *testing.T) {
 	h := newLoopHarness(t)
-	h.peerBeacon("peer-1", "t/#")
-	h.net.mu.Lock()
-	fetch := h.net.fetches[0]
-	h.net.mu.Unlock()
-	h.post(&state.FetchCompleted{Call: fetch.Call, State: &state.NodeState{Instance: "peer-1",
-		Patterns: []string{"t/#"}, Hash: state.TopicStateHash([]string{"t/#"})}}, nil)
+	h.syncedPeer("peer-1", "t/#")
 	pubs := make([]state.Published, 5)
 	for i := range pubs {
 		pubs[i] = state.Published{Req: uint64(10 + i), Topic: "t/x", Payload: []byte("p")}

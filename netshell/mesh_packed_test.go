@@ -120,6 +120,19 @@ func pushPacked(t *testing.T, ts *testServer) grpc.BidiStreamingClient[meshpb.Pa
 	return st
 }
 
+// pushingToASubscriber starts a daemon with a subscriber on m/# (its info
+// event read) and a PushPacked stream to it.
+func pushingToASubscriber(t *testing.T) (*testServer, grpc.ServerStreamingClient[sidecarpb.MessageEvent], grpc.BidiStreamingClient[meshpb.PackedPush, meshpb.BatchAck]) {
+	t.Helper()
+	ts := startServer(t, nil)
+	sub, err := ts.app.Subscribe(ctx5(t), &sidecarpb.SubscribeRequest{Topics: []string{"m/#"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recvUntil(t, sub, 1)
+	return ts, sub, pushPacked(t, ts)
+}
+
 // receivedRemote is how many messages ts's node has taken from peers.
 func receivedRemote(t *testing.T, ts *testServer) (n uint64) {
 	t.Helper()
@@ -181,14 +194,7 @@ func TestAMalformedPackedFrameEndsTheStreamAndChangesNothing(t *testing.T) {
 // The node's refusals come back in the BatchAck by message id, derived or
 // explicit, as on PushMessageBatchStream; the rest reach the subscriber.
 func TestARecordTheNodeRefusesIsNamedInTheBatchAck(t *testing.T) {
-	ts := startServer(t, nil)
-	ctx := ctx5(t)
-	sub, err := ts.app.Subscribe(ctx, &sidecarpb.SubscribeRequest{Topics: []string{"m/#"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	recvUntil(t, sub, 1)
-	st := pushPacked(t, ts)
+	ts, sub, st := pushingToASubscriber(t)
 	f := frame(t,
 		packed.Record{Seq: 1, Payload: []byte("e1"), ContentType: "text/plain", Correlation: "c1", TTLMs: 60000},
 		packed.Record{Seq: 2, Payload: []byte("own"), Source: ts.s.ID(), Number: 7}, // our own message, back from a peer
@@ -254,14 +260,7 @@ func startPeers(t *testing.T, mod func(*Options)) (a, b *testServer) {
 // each ack names the record refused in its own frame, not one of a frame
 // whose array was reused.
 func TestAPushStreamReusingItsArraysKeepsEveryFrameApart(t *testing.T) {
-	ts := startServer(t, nil)
-	ctx := ctx5(t)
-	sub, err := ts.app.Subscribe(ctx, &sidecarpb.SubscribeRequest{Topics: []string{"m/#"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	recvUntil(t, sub, 1)
-	st := pushPacked(t, ts)
+	ts, sub, st := pushingToASubscriber(t)
 	const frames = 3 * pushStreamWindow
 	var accepted uint64
 	for i := range frames {

@@ -60,12 +60,7 @@ func TestPublishersWaitForABackedUpLinkAtMostTheBound(t *testing.T) {
 // in the loop's queue at once.
 func backedUpLink(t *testing.T, frames, per int) (*loopHarness, replyChan) {
 	h := newLoopHarness(t)
-	h.peerBeacon("peer-1", "t/#")
-	h.net.mu.Lock()
-	fetch := h.net.fetches[0]
-	h.net.mu.Unlock()
-	h.post(&state.FetchCompleted{Call: fetch.Call, State: &state.NodeState{Instance: "peer-1",
-		Patterns: []string{"t/#"}, Hash: state.TopicStateHash([]string{"t/#"})}}, nil)
+	h.syncedPeer("peer-1", "t/#")
 	answers := make(replyChan, frames*per)
 	for i := range frames {
 		pubs := make([]state.Published, per)
