@@ -115,10 +115,10 @@ func batchAcks(send func(*meshpb.BatchAck) error) func([]pushDone) error {
 	return func(done []pushDone) error {
 		ack := &meshpb.BatchAck{}
 		for _, d := range done {
-			total += uint64(len(d.ids))
+			total += uint64(len(d.envs))
 			for i, err := range d.errs {
 				if err != nil {
-					ack.Failures = append(ack.Failures, pushAck(d.ids[i], err))
+					ack.Failures = append(ack.Failures, pushAck(d.envs[i].ID, err))
 				}
 			}
 		}
@@ -143,7 +143,7 @@ func (s *meshServer) PushMessageStream(stream grpc.BidiStreamingServer[meshpb.Me
 				if d.errs != nil {
 					refused = d.errs[0]
 				}
-				if err := stream.Send(pushAck(d.ids[0], refused)); err != nil {
+				if err := stream.Send(pushAck(d.envs[0].ID, refused)); err != nil {
 					return err
 				}
 			}
@@ -154,9 +154,8 @@ func (s *meshServer) PushMessageStream(stream grpc.BidiStreamingServer[meshpb.Me
 // pushDone is one received batch and, once the node answered, its result.
 type pushDone struct {
 	req  uint64
-	ids  []string
-	errs []error // nil: all taken
-	envs []state.Envelope
+	envs []state.Envelope // the batch; the node only reads it, so the answer names refusals by its ids
+	errs []error          // nil: all taken
 }
 
 // servePush runs one push stream: a reader goroutine turns each received
@@ -172,19 +171,19 @@ func (s *meshServer) servePush(ctx context.Context, recv func([]state.Envelope) 
 	from := peerAddr(ctx)
 	answers := newMailbox[state.Effect]()
 	var mu sync.Mutex
-	var owed []pushDone  // batches posted, oldest first; the node answers in order
-	var spare []pushDone // answered batches' arrays, to reuse
+	var owed []pushDone          // batches posted, oldest first; the node answers in order
+	var spare [][]state.Envelope // answered batches' arrays, to reuse
 	slots := make(chan struct{}, pushStreamWindow)
 	readErr := make(chan error, 1)
 	go func() {
 		for {
-			var into pushDone
+			var into []state.Envelope
 			mu.Lock()
 			if k := len(spare); k > 0 {
 				into, spare = spare[k-1], spare[:k-1]
 			}
 			mu.Unlock()
-			envs, sentAt, err := recv(into.envs)
+			envs, sentAt, err := recv(into)
 			if err != nil {
 				readErr <- err
 				return
@@ -195,13 +194,9 @@ func (s *meshServer) servePush(ctx context.Context, recv func([]state.Envelope) 
 				readErr <- ctx.Err()
 				return
 			}
-			ids := into.ids[:0] // what the answer names; the node may change envs
-			for i := range envs {
-				ids = append(ids, envs[i].ID)
-			}
 			req := s.loop.newID()
 			mu.Lock()
-			owed = append(owed, pushDone{req: req, ids: ids, envs: envs})
+			owed = append(owed, pushDone{req: req, envs: envs})
 			mu.Unlock()
 			ev := &state.PushReceived{Req: req, From: from, Envs: envs, SentAtMs: sentAt}
 			if err := s.loop.post(ctx, input{ev: ev, reply: answers}); err != nil {
@@ -244,8 +239,7 @@ func (s *meshServer) servePush(ctx context.Context, recv func([]state.Envelope) 
 		for _, d := range done {
 			if len(spare) < pushStreamWindow && cap(d.envs) > 0 {
 				clear(d.envs) // keeps no message's bytes alive while spare
-				clear(d.ids)
-				spare = append(spare, pushDone{envs: d.envs[:0], ids: d.ids[:0]})
+				spare = append(spare, d.envs[:0])
 			}
 		}
 		mu.Unlock()
