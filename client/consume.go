@@ -168,6 +168,11 @@ func (s *Subscription) resumeDone() {
 // deliver waits until the application takes m (or the subscription
 // ends): a slow reader holds the stream back, and the daemon queues.
 func (s *Subscription) deliver(m *Message) error {
+	select { // when the channel has room, without select's locking of both
+	case s.ch <- m:
+		return nil
+	default:
+	}
 	select {
 	case s.ch <- m:
 		return nil

@@ -95,12 +95,25 @@ func publishRequest(op, topic string, payload []byte, opts []PublishOption) (*si
 	return req, nil
 }
 
+// publishOpts applies opts, or is nil when there are none: a publish
+// without options allocates nothing for them.
+func publishOpts(opts []PublishOption) *publishOptions {
+	if len(opts) == 0 {
+		return nil
+	}
+	o := &publishOptions{}
+	for _, opt := range opts {
+		opt(o)
+	}
+	return o
+}
+
 // fillRequest writes a publish of payload to topic, which is valid, with
 // opts into req.
 func fillRequest(req *sidecarpb.PublishRequest, topic string, payload []byte, opts []PublishOption) {
 	var o publishOptions
-	for _, opt := range opts {
-		opt(&o)
+	if p := publishOpts(opts); p != nil {
+		o = *p
 	}
 	req.Topic, req.Payload, req.Retain, req.ContentType = topic, payload, o.retain, o.contentType
 	req.CorrelationId, req.TtlMs, req.ReplyTo = o.correlationID, o.ttlMs, o.replyTo

@@ -51,7 +51,7 @@ type Publisher struct {
 	mu       sync.Mutex
 	copies   payloadCopies // where Publish copies payloads (not with LendPayloads)
 	next     uint64        // the number the next Publish gets (from 1)
-	queue    []*pubItem    // not yet sent
+	queue    pubQueue      // not yet sent
 	cur      *pubStream    // the stream sending now, if any
 	settled  uint64        // every message numbered up to this is settled
 	failures []PublishFailure
@@ -70,14 +70,9 @@ func (p *Publisher) checkTopic(topic string) error {
 	if err := state.ValidateTopic(topic, maxTopicBytes, maxTopicLevels); err != nil {
 		return err
 	}
-	p.valid.Store(&topic)
+	valid := topic // (a copy: taking topic's address would move it to the heap on every call)
+	p.valid.Store(&valid)
 	return nil
-}
-
-type pubItem struct {
-	n   uint64
-	req *sidecarpb.PublishRequest // &own
-	own sidecarpb.PublishRequest  // in the same allocation
 }
 
 // PublishFailure is one message a Publisher could not publish.
@@ -211,9 +206,7 @@ func (p *Publisher) Publish(ctx context.Context, topic string, payload []byte, o
 	if err := p.checkTopic(topic); err != nil {
 		return 0, topicError(op, err)
 	}
-	it := &pubItem{}
-	it.req = &it.own
-	fillRequest(it.req, topic, payload, opts)
+	it := pubItem{topic: topic, payload: payload, opt: publishOpts(opts)}
 	p.mu.Lock()
 	for {
 		if err := p.stoppedLocked(op); err != nil {
@@ -234,12 +227,12 @@ func (p *Publisher) Publish(ctx context.Context, topic string, payload []byte, o
 		p.mu.Lock()
 	}
 	if !p.o.lend {
-		it.own.Payload = p.copies.bytes(payload)
+		it.payload = p.copies.bytes(payload)
 	}
 	n := p.next
 	p.next++
 	it.n = n
-	p.queue = append(p.queue, it)
+	p.queue.push(it)
 	p.pending++
 	p.mu.Unlock()
 	select {
@@ -326,7 +319,7 @@ type pubStream struct {
 	credit chan struct{} // PublishPacked: signalled when an ack raised the limit
 
 	// Guarded by the Publisher's mu.
-	sent  []*pubItem         // sent and not yet settled, in stream order
+	sent  pubQueue           // sent and not yet settled, in stream order
 	base  uint64             // stream position of sent[0]
 	ahead map[uint64]refusal // failures reported for positions past the settled prefix
 	limit uint64             // PublishPacked: positions below it may be sent (the ack window)
@@ -342,9 +335,10 @@ type refusal struct {
 
 // sender is the sender goroutine's reusable state.
 type sender struct {
-	batch []*sidecarpb.PublishRequest // PublishStream
-	items []*pubItem                  // PublishPacked: the messages of the frame being built
-	bad   []*pubItem                  // PublishPacked: messages no frame can hold
+	batch []*sidecarpb.PublishRequest // PublishStream: the requests sent, in reqs
+	reqs  []sidecarpb.PublishRequest  // PublishStream: reused for each batch
+	items []pubItem                   // PublishPacked: the messages of the frame being built
+	bad   []int                       // PublishPacked: the indexes in items of messages no frame can hold
 	why   []error
 	enc   packed.Encoder
 	frame sidecarpb.PackedFrame
@@ -415,9 +409,11 @@ func (p *Publisher) send() {
 					continue
 				}
 			} else {
-				sd.batch = p.take(st, sd.batch[:0])
+				p.take(st, &sd)
 				err = st.v1.Send(&sidecarpb.PublishBatch{Requests: sd.batch})
-				clear(sd.batch)
+				for _, r := range sd.batch {
+					r.Topic, r.Payload = "", nil // what the next batch does not overwrite is not kept
+				}
 			}
 			if err != nil {
 				// The receiver sees the same end; what it did not settle
@@ -438,7 +434,7 @@ func (p *Publisher) send() {
 func (p *Publisher) queued() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.queue) > 0
+	return p.queue.len() > 0
 }
 
 // brokenOf is a stream's end, or nothing when there is no stream.
@@ -496,18 +492,18 @@ func (p *Publisher) drop(st *pubStream) (fellBack bool) {
 	defer p.mu.Unlock()
 	if st.pk != nil && !st.acked && status.Code(st.err) == codes.Unimplemented && p.ctx.Err() == nil {
 		p.c.packedUnimplemented("PublishPacked")
-		p.queue = append(st.sent, p.queue...)
+		p.queue.prepend(st.sent.all())
 		fellBack = true
 	} else {
 		cause := error(status.Error(codes.Unavailable, "the publish stream broke before the daemon acknowledged this message: it may or may not have been published"))
 		if p.ctx.Err() != nil {
 			cause = context.Cause(p.ctx)
 		}
-		for _, it := range st.sent {
-			p.failLocked(it, refusal{err: callErr("publish", cause)})
+		for i := range st.sent.all() {
+			p.failLocked(&st.sent.all()[i], refusal{err: callErr("publish", cause)})
 		}
 	}
-	st.sent = nil
+	st.sent.reset()
 	if p.cur == st {
 		p.cur = nil
 	}
@@ -516,24 +512,31 @@ func (p *Publisher) drop(st *pubStream) (fellBack bool) {
 }
 
 // take moves up to a batch of queued messages to the stream's sent list
-// and returns their requests.
-func (p *Publisher) take(st *pubStream, batch []*sidecarpb.PublishRequest) []*sidecarpb.PublishRequest {
+// and makes their requests, sd.batch.
+func (p *Publisher) take(st *pubStream, sd *sender) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	bytes, n := 0, 0
-	for n < len(p.queue) && n < p.o.batch {
-		size := len(p.queue[n].req.GetPayload()) + len(p.queue[n].req.GetTopic()) + 64
+	queued := p.queue.all()
+	for n < len(queued) && n < p.o.batch {
+		size := len(queued[n].payload) + len(queued[n].topic) + 64
 		if n > 0 && bytes+size > maxBatchBytes {
 			break
 		}
 		bytes += size
-		batch = append(batch, p.queue[n].req)
 		n++
 	}
-	st.sent = append(st.sent, p.queue[:n]...)
-	clear(p.queue[:n])
-	p.queue = p.queue[n:]
-	return batch
+	if len(sd.reqs) < n {
+		sd.reqs = make([]sidecarpb.PublishRequest, max(n, p.o.batch))
+		sd.batch = make([]*sidecarpb.PublishRequest, 0, len(sd.reqs))
+	}
+	sd.batch = sd.batch[:0]
+	for i := range queued[:n] {
+		queued[i].fill(&sd.reqs[i])
+		sd.batch = append(sd.batch, &sd.reqs[i])
+		st.sent.push(queued[i])
+	}
+	p.queue.drop(n)
 }
 
 // receive reads a stream's acks and settles messages as they come.
@@ -579,14 +582,12 @@ func (p *Publisher) receiveV1(st *pubStream) error {
 // settleLocked settles the messages of st below stream position accepted:
 // published, or failed as an ack said.
 func (p *Publisher) settleLocked(st *pubStream, accepted uint64) {
-	for st.base < accepted && len(st.sent) > 0 {
-		it := st.sent[0]
-		st.sent[0] = nil
-		st.sent = st.sent[1:]
+	for st.base < accepted && st.sent.len() > 0 {
 		if r, failed := st.ahead[st.base]; failed {
 			delete(st.ahead, st.base)
-			p.failLocked(it, r)
+			p.failLocked(st.sent.first(), r)
 		}
+		st.sent.drop(1)
 		st.base++
 	}
 	p.settledLocked()
@@ -594,7 +595,7 @@ func (p *Publisher) settleLocked(st *pubStream, accepted uint64) {
 
 // failLocked records one failed message (pending is the caller's).
 func (p *Publisher) failLocked(it *pubItem, r refusal) {
-	f := PublishFailure{N: it.n, Topic: it.req.GetTopic(), Err: r.err, Retry: r.retry}
+	f := PublishFailure{N: it.n, Topic: it.topic, Err: r.err, Retry: r.retry}
 	p.failures = append(p.failures, f)
 	if h := p.o.onError; h != nil {
 		p.c.events.post(func() { h(f) })
@@ -604,14 +605,14 @@ func (p *Publisher) failLocked(it *pubItem, r refusal) {
 // settledLocked recomputes what is settled and wakes waiters. Messages
 // settle in order: those on the stream first, then the queue.
 func (p *Publisher) settledLocked() {
-	p.pending = len(p.queue)
+	p.pending = p.queue.len()
 	p.settled = p.next - 1
-	if len(p.queue) > 0 {
-		p.settled = p.queue[0].n - 1
+	if p.queue.len() > 0 {
+		p.settled = p.queue.first().n - 1
 	}
-	if st := p.cur; st != nil && len(st.sent) > 0 {
-		p.pending += len(st.sent)
-		p.settled = st.sent[0].n - 1
+	if st := p.cur; st != nil && st.sent.len() > 0 {
+		p.pending += st.sent.len()
+		p.settled = st.sent.first().n - 1
 	}
 	close(p.changed)
 	p.changed = make(chan struct{})
@@ -627,10 +628,10 @@ func (p *Publisher) stop(err error) {
 	if p.err == nil {
 		p.err = closedError("publish")
 	}
-	for _, it := range p.queue {
-		p.failLocked(it, refusal{err: p.err})
+	for i := range p.queue.all() {
+		p.failLocked(&p.queue.all()[i], refusal{err: p.err})
 	}
-	p.queue = nil
+	p.queue.reset()
 	p.settledLocked()
 }
 

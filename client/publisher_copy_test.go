@@ -36,15 +36,15 @@ func TestPublishCopiesThePayload(t *testing.T) {
 		t.Fatal(err)
 	}
 	big[0] = 'y'
-	for i, it := range p.queue[:100] {
-		if got := it.req.Payload; len(got) != 8 || got[0] != byte(i) || got[7] != byte(i) {
+	for i, it := range p.queue.all()[:100] {
+		if got := it.payload; len(got) != 8 || got[0] != byte(i) || got[7] != byte(i) {
 			t.Fatalf("message %d holds %v, want eight %d", i, got, i)
 		}
-		if cap(it.req.Payload) != len(it.req.Payload) {
+		if cap(it.payload) != len(it.payload) {
 			t.Fatalf("message %d's copy has room past its end: appending to it would overwrite the next", i)
 		}
 	}
-	if got := p.queue[100].req.Payload; got[0] != 'x' {
+	if got := p.queue.all()[100].payload; got[0] != 'x' {
 		t.Fatalf("the large payload was not copied: it begins %q", got[0])
 	}
 }
@@ -57,7 +57,7 @@ func TestLendPayloadsKeepsTheCallersBuffer(t *testing.T) {
 	if _, err := p.Publish(context.Background(), "t", buf); err != nil {
 		t.Fatal(err)
 	}
-	if &p.queue[0].req.Payload[0] != &buf[0] {
+	if &p.queue.all()[0].payload[0] != &buf[0] {
 		t.Fatal("a lent payload was copied")
 	}
 }

@@ -19,11 +19,11 @@ func (p *Publisher) sendFrame(st *pubStream, sd *sender) (waiting bool, err erro
 	// takes from the head, Publish adds at the tail.
 	p.mu.Lock()
 	room := uint64(0)
-	if total := st.base + uint64(len(st.sent)); st.limit > total {
+	if total := st.base + uint64(st.sent.len()); st.limit > total {
 		room = st.limit - total
 	}
-	n := min(uint64(len(p.queue)), room, uint64(p.o.batch))
-	sd.items = append(sd.items[:0], p.queue[:n]...)
+	n := min(uint64(p.queue.len()), room, uint64(p.o.batch))
+	sd.items = append(sd.items[:0], p.queue.all()[:n]...)
 	p.mu.Unlock()
 	if n == 0 {
 		return true, nil
@@ -32,10 +32,8 @@ func (p *Publisher) sendFrame(st *pubStream, sd *sender) (waiting bool, err erro
 	sd.bad, sd.why = sd.bad[:0], sd.why[:0]
 	var r packed.Record
 	used := 0 // items taken into the frame or refused
-	for _, it := range sd.items {
-		q := it.req
-		r = packed.Record{Topic: q.GetTopic(), Payload: q.GetPayload(), ContentType: q.GetContentType(),
-			Correlation: q.GetCorrelationId(), TTLMs: q.GetTtlMs(), Retain: q.GetRetain(), ReplyTo: q.GetReplyTo()}
+	for i := range sd.items {
+		r = sd.items[i].record()
 		size := len(r.Topic) + len(r.Payload) + len(r.ContentType) + len(r.Correlation) + len(r.ReplyTo) + 24
 		if sd.enc.Count() > 0 && sd.enc.Size()+size > packedFrameBytes {
 			break
@@ -47,24 +45,23 @@ func (p *Publisher) sendFrame(st *pubStream, sd *sender) (waiting bool, err erro
 			// No frame can hold it (a content type or correlation id over
 			// the daemon's limits, invalid UTF-8): it fails by its number,
 			// as the daemon would fail it on PublishStream.
-			sd.bad = append(sd.bad, it)
+			sd.bad = append(sd.bad, i)
 			sd.why = append(sd.why, err)
 		}
 		used++
 	}
 	sd.items = sd.items[:used]
 	p.mu.Lock()
-	bad := sd.bad
-	for _, it := range sd.items {
-		if len(bad) > 0 && bad[0] == it {
-			p.failLocked(it, refusal{err: wrapErr("publish", status.Error(codes.InvalidArgument, sd.why[len(sd.bad)-len(bad)].Error()))})
-			bad = bad[1:]
+	bad := 0 // into sd.bad
+	for i := range sd.items {
+		if bad < len(sd.bad) && sd.bad[bad] == i {
+			p.failLocked(&sd.items[i], refusal{err: wrapErr("publish", status.Error(codes.InvalidArgument, sd.why[bad].Error()))})
+			bad++
 			continue
 		}
-		st.sent = append(st.sent, it)
+		st.sent.push(sd.items[i])
 	}
-	clear(p.queue[:used])
-	p.queue = p.queue[used:]
+	p.queue.drop(used)
 	if len(sd.bad) > 0 {
 		p.settledLocked()
 	}
@@ -113,7 +110,7 @@ func (p *Publisher) receivePacked(st *pubStream) error {
 		}
 		ack := packed.Ack{Accepted: m.GetAccepted(), Window: m.GetWindow(), Failures: fs}
 		p.mu.Lock()
-		if err := ack.Check(prev, st.base+uint64(len(st.sent))); err != nil {
+		if err := ack.Check(prev, st.base+uint64(st.sent.len())); err != nil {
 			p.mu.Unlock()
 			// A daemon that miscounts cannot be trusted to have settled
 			// anything right: the stream's unsettled messages fail as in
