@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"time"
 )
@@ -46,8 +47,21 @@ func measureCmd(args []string) int {
 	sysName := fs.String("system", "", "nexusd, nats or grpc-raw")
 	bin := fs.String("nexusd", "", "path of the nexusd binary")
 	dur := fs.Duration("dur", 2*time.Second, "how long a throughput or latency run lasts")
+	cpuProfile := fs.String("cpuprofile", "", "write this process's CPU profile (the clients') to this file")
+	memProfile := fs.String("memprofile", "", "write this process's allocation profile (the clients') to this file at the end")
 	runtimeFlags(fs)
 	fs.Parse(args)
+	if *cpuProfile != "" {
+		stop, err := profileCPU(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "nexusd-bench: --cpuprofile:", err)
+			return 2
+		}
+		defer stop()
+	}
+	if *memProfile != "" {
+		defer writeAllocs(*memProfile)
+	}
 	m := measurementByID(*id)
 	out := map[string]any{}
 	if err := serverRuntime.check(); err != nil {
@@ -66,6 +80,32 @@ func measureCmd(args []string) int {
 	}
 	json.NewEncoder(os.Stdout).Encode(out)
 	return 0
+}
+
+// profileCPU starts a CPU profile written to path; the func it returns
+// stops it.
+func profileCPU(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// writeAllocs writes the allocation profile to path.
+func writeAllocs(path string) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		f.Close()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nexusd-bench: --memprofile:", err)
+	}
 }
 
 // runtimeFlags adds the server processes' Go runtime settings to fs.
