@@ -20,9 +20,12 @@ import (
 // pushFrameReader turns the frames of one push stream into envelopes. It is
 // not safe for concurrent use.
 type pushFrameReader struct {
-	dec   packed.Decoder
-	names map[string]string // topics and sources seen on the stream, as owned strings
-	id    []byte
+	dec    packed.Decoder
+	names  map[string]string // topics and sources seen on the stream, as owned strings
+	id     []byte
+	topics []string // the frame's topic table, interned
+	srcs   []string // the frame's source table, interned
+	copies arena    // the records' ids, payloads and strings, but a retained one's
 }
 
 var errSourceless = errors.New("packed frame: header: no source table: every record of a PushPacked frame names its source")
@@ -38,8 +41,10 @@ const maxInternedNames = 4096
 // decoded in place (held, received_frames.go) and given back once they are made;
 // and one message kept long (a retained value, the newest of a quiet
 // topic in its ring) would otherwise hold its whole frame, bytes no store
-// of the node counts. So each record costs one allocation holding its id,
-// payload and strings, and topics and sources are interned per stream.
+// of the node counts. So a record's id, payload and strings are copied
+// as a publish frame's are (arena: small ones share 2 KiB chunks), a
+// retained record's into one allocation of its own; topics and sources
+// are interned per stream, once per frame.
 //
 // It appends to into, an empty slice whose array may be reused.
 func (fr *pushFrameReader) envelopes(frame []byte, into []state.Envelope) ([]state.Envelope, error) {
@@ -48,6 +53,15 @@ func (fr *pushFrameReader) envelopes(frame []byte, into []state.Envelope) ([]sta
 		return nil, err
 	}
 	envs := slices.Grow(into[:0], d.Count())
+	fr.topics = fr.topics[:0]
+	for i := range d.Topics() {
+		fr.topics = append(fr.topics, fr.intern(d.Topic(i)))
+	}
+	fr.srcs = fr.srcs[:0]
+	for i := range d.Sources() {
+		src, _ := d.Source(i)
+		fr.srcs = append(fr.srcs, fr.intern(src))
+	}
 	for d.Next() {
 		r := d.Record()
 		if r.Source == "" { // then no record has one
@@ -60,23 +74,26 @@ func (fr *pushFrameReader) envelopes(frame []byte, into []state.Envelope) ([]sta
 
 func (fr *pushFrameReader) envelope(r *packed.Record) state.Envelope {
 	fr.id = r.AppendID(fr.id[:0])
-	n := len(fr.id) + len(r.Payload) + len(r.ContentType) + len(r.Correlation) + len(r.ReplyTo)
-	buf := make([]byte, 0, n)
-	take := func(b []byte) []byte {
-		start := len(buf)
-		buf = append(buf, b...)
-		return buf[start:len(buf):len(buf)]
-	}
-	str := func(s string) string {
-		if s == "" {
-			return ""
+	take, str := fr.copies.bytes, fr.copies.string
+	if r.Retain { // kept for good, maybe: in an allocation of its own
+		n := len(fr.id) + len(r.Payload) + len(r.ContentType) + len(r.Correlation) + len(r.ReplyTo)
+		buf := make([]byte, 0, n)
+		take = func(b []byte) []byte {
+			start := len(buf)
+			buf = append(buf, b...)
+			return buf[start:len(buf):len(buf)]
 		}
-		b := take(unsafe.Slice(unsafe.StringData(s), len(s)))
-		return unsafe.String(&b[0], len(b))
+		str = func(s string) string {
+			if s == "" {
+				return ""
+			}
+			b := take(unsafe.Slice(unsafe.StringData(s), len(s)))
+			return unsafe.String(&b[0], len(b))
+		}
 	}
 	e := state.Envelope{
-		Topic:       fr.intern(r.Topic),
-		Source:      fr.intern(r.Source),
+		Topic:       fr.topics[r.TopicIndex],
+		Source:      fr.srcs[r.SourceIndex],
 		TimestampMs: r.TimestampMs,
 		Retain:      r.Retain,
 		TTLMs:       r.TTLMs,

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -289,20 +290,46 @@ func TestAPushStreamReusingItsArraysKeepsEveryFrameApart(t *testing.T) {
 	}
 }
 
-// A frame read into a spare array allocates only its records' own bytes.
+// A frame read into a spare array allocates only for its records' bytes:
+// small records share chunks, and a retained record, which may be kept
+// for good, has an allocation of its own.
 func TestAFrameReadIntoASpareArrayAllocatesOnlyItsRecords(t *testing.T) {
-	f := frame(t, packed.Record{Seq: 1, Payload: []byte("a")}, packed.Record{Seq: 2, Payload: []byte("b")})
+	var small []packed.Record
+	for i := range 64 {
+		small = append(small, packed.Record{Seq: uint64(i + 1), Payload: []byte("p")})
+	}
+	retained := frame(t, packed.Record{Seq: 1, Payload: []byte("a"), Retain: true}, packed.Record{Seq: 2, Payload: []byte("b"), Retain: true})
+	for _, c := range []struct {
+		name string
+		f    []byte
+		most float64
+	}{
+		{"64 small records", frame(t, small...), 4}, // 64 ids of 36 bytes and payloads: two 2 KiB chunks, and a part
+		{"2 retained records", retained, 2},
+	} {
+		var fr pushFrameReader
+		spare, err := fr.envelopes(c.f, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		allocs := testing.AllocsPerRun(100, func() {
+			if spare, err = fr.envelopes(c.f, spare[:0]); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs > c.most {
+			t.Fatalf("%s: %v allocations a frame, want at most %v", c.name, allocs, c.most)
+		}
+	}
 	var fr pushFrameReader
-	spare, err := fr.envelopes(f, nil)
+	envs, err := fr.envelopes(retained, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	allocs := testing.AllocsPerRun(100, func() {
-		if spare, err = fr.envelopes(f, spare[:0]); err != nil {
-			t.Fatal(err)
+	for _, e := range envs {
+		// One allocation of its own: the id, then the payload.
+		if unsafe.StringData(e.ID) == nil || unsafe.Add(unsafe.Pointer(unsafe.StringData(e.ID)), len(e.ID)) != unsafe.Pointer(&e.Payload[0]) {
+			t.Fatalf("retained message %s: its payload is not in the allocation of its id", e.ID)
 		}
-	})
-	if allocs != 2 {
-		t.Fatalf("%v allocations a frame of 2 records, want 2: one for each record's bytes, none for the array", allocs)
 	}
 }
