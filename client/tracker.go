@@ -59,7 +59,12 @@ func (t *tracker) check(topic string, seq int64, id string) (*Gap, bool) {
 	if seq <= 0 {
 		return nil, true
 	}
-	el := t.topics[topic]
+	el := t.lru.Front() // most often the topic of the message before
+	if el == nil || el.Value.(*topicSeq).topic != topic {
+		if el = t.topics[topic]; el != nil {
+			t.lru.MoveToFront(el)
+		}
+	}
 	if el == nil {
 		// The first message on this topic since the subscription began:
 		// nothing to compare it with.
@@ -67,7 +72,6 @@ func (t *tracker) check(topic string, seq int64, id string) (*Gap, bool) {
 		return nil, true
 	}
 	ts := el.Value.(*topicSeq)
-	t.lru.MoveToFront(el)
 	var g *Gap
 	switch {
 	case seq == ts.seq+1:
