@@ -88,6 +88,8 @@ type Node struct {
 	pub        *pendingPublish
 	pubScratch pendingPublish
 	run        runScratch // run.go
+	slab       []Message  // where remoteMessage makes messages: msgsPerSlab at a time
+	slabUsed   int
 
 	mem      memory // memory.go
 	counters Counters

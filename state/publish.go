@@ -217,8 +217,16 @@ func expiresMs(m *Message, defaultTTLMs int64) (int64, bool) {
 	return m.TimestampMs + ttl, ttl > 0
 }
 
+// remoteMessage makes the message a peer's envelope e becomes here. It
+// is allocated msgsPerSlab at a time, as a run's are: a push brings runs
+// of one topic, let go in order.
 func (n *Node) remoteMessage(e *Envelope) *Message {
-	m := &Message{Envelope: *e}
+	if n.slabUsed == len(n.slab) {
+		n.slab, n.slabUsed = make([]Message, msgsPerSlab), 0
+	}
+	m := &n.slab[n.slabUsed]
+	n.slabUsed++ // (an index, as in runMessages)
+	m.Envelope = *e
 	n.setExpiry(m)
 	return m
 }
