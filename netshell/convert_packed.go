@@ -73,7 +73,14 @@ func (fr *pushFrameReader) envelopes(frame []byte, into []state.Envelope) ([]sta
 }
 
 func (fr *pushFrameReader) envelope(r *packed.Record) state.Envelope {
-	fr.id = r.AppendID(fr.id[:0])
+	// A derived id goes as its number, rendered only if something reads
+	// the string (state.Node.named); a retained value's, which the node
+	// compares and asks about by id, at once.
+	derived := r.ID == "" && r.Epoch == 0 && r.Number != 0
+	fr.id = fr.id[:0]
+	if !derived || r.Retain {
+		fr.id = r.AppendID(fr.id)
+	}
 	take, str := fr.copies.bytes, fr.copies.string
 	if r.Retain { // kept for good, maybe: in an allocation of its own
 		n := len(fr.id) + len(r.Payload) + len(r.ContentType) + len(r.Correlation) + len(r.ReplyTo)
@@ -102,8 +109,8 @@ func (fr *pushFrameReader) envelope(r *packed.Record) state.Envelope {
 		DroppedFrom: r.DroppedFrom,
 		SyncOnly:    r.SyncOnly,
 	}
-	if r.ID == "" && r.Epoch == 0 {
-		e.IDNum = r.Number // the id below is derived from it
+	if derived {
+		e.IDNum = r.Number // the id, if rendered below, is derived from it
 	}
 	e.ID = str(unsafe.String(unsafe.SliceData(fr.id), len(fr.id)))
 	if len(r.Payload) > 0 { // none stays nil, as the batch stream gives it

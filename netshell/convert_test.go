@@ -245,21 +245,26 @@ func TestAPushCarriesItsOwnFieldsNotItsMessages(t *testing.T) {
 }
 
 // A message's id travels as its number when the node says which number it
-// is derived from (IDNum), and as itself otherwise; the receiving side
-// renders the same id and says the number again.
+// is derived from (IDNum), and as itself otherwise. The receiving side
+// says the number again and leaves a derived id unrendered (the node
+// renders it if something reads the string), but a retained value's,
+// which the node compares by id; the same id comes back either way.
 func TestDerivedIDsTravelAsNumbersAndComeBackWhole(t *testing.T) {
 	derived := state.Envelope{ID: packed.DeriveID("src", 0, 77).String(), IDNum: 77, Topic: "t", Payload: []byte("a"), Source: "src", SourceSeq: 1}
 	unsaid := derived // derived, but the node did not say: read out of the id
 	unsaid.IDNum, unsaid.SourceSeq = 0, 2
 	unsaid.ID = packed.DeriveID("src", 0, 78).String()
 	random := state.Envelope{ID: "0f1e2d3c-4b5a-4697-8877-665544332211", Topic: "t", Payload: []byte("b"), Source: "src", SourceSeq: 3}
-	envs := packedPushRoundTrip(t, derived, unsaid, random)
+	retained := derived
+	retained.ID, retained.IDNum, retained.SourceSeq, retained.Retain = packed.DeriveID("src", 0, 79).String(), 79, 4, true
+	envs := packedPushRoundTrip(t, derived, unsaid, random, retained)
 	for i, want := range []struct {
-		id  string
-		num uint64
-	}{{derived.ID, 77}, {unsaid.ID, 78}, {random.ID, 0}} {
-		if envs[i].ID != want.id || envs[i].IDNum != want.num {
-			t.Errorf("envelope %d: id %s number %d, want %s and %d", i, envs[i].ID, envs[i].IDNum, want.id, want.num)
+		id       string
+		num      uint64
+		rendered bool
+	}{{derived.ID, 77, false}, {unsaid.ID, 78, false}, {random.ID, 0, true}, {retained.ID, 79, true}} {
+		if envs[i].MessageID() != want.id || envs[i].IDNum != want.num || (envs[i].ID != "") != want.rendered {
+			t.Errorf("envelope %d: id %q (%s) number %d, want %s and %d, rendered %v", i, envs[i].ID, envs[i].MessageID(), envs[i].IDNum, want.id, want.num, want.rendered)
 		}
 	}
 }

@@ -118,7 +118,7 @@ func batchAcks(send func(*meshpb.BatchAck) error) func([]pushDone) error {
 			total += uint64(len(d.envs))
 			for i, err := range d.errs {
 				if err != nil {
-					ack.Failures = append(ack.Failures, pushAck(d.envs[i].ID, err))
+					ack.Failures = append(ack.Failures, pushAck(d.envs[i].MessageID(), err))
 				}
 			}
 		}
@@ -143,7 +143,7 @@ func (s *meshServer) PushMessageStream(stream grpc.BidiStreamingServer[meshpb.Me
 				if d.errs != nil {
 					refused = d.errs[0]
 				}
-				if err := stream.Send(pushAck(d.envs[0].ID, refused)); err != nil {
+				if err := stream.Send(pushAck(d.envs[0].MessageID(), refused)); err != nil {
 					return err
 				}
 			}

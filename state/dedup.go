@@ -32,9 +32,11 @@ type dedupWindow struct {
 	last   int // the block found or made last, a run of one source's messages skips the table; -1: none
 
 	// The prefix of the last derived id taken, and its hash: a run of one
-	// source's ids hashes its prefix once.
+	// source's ids hashes its prefix once. source is the instance whose
+	// derived ids have that prefix, when known (addDerived).
 	prefix     string
 	prefixHash uint64
+	source     string
 }
 
 type dedupBlock struct {
@@ -48,7 +50,25 @@ func (d *dedupWindow) init(size int) { d.size, d.last = size, -1 }
 // derived from when the caller has it (Envelope.IDNum), else 0: then it
 // is read out of id, if id has the shape of a derived one.
 func (d *dedupWindow) add(id string, num uint64) bool {
-	key, bit := d.key(id, num)
+	return d.addKey(d.key(id, num))
+}
+
+// addDerived is add for the id derived from (source, epoch 0, num),
+// num not 0, without that id rendered: the same block and bit as add of
+// the rendered id.
+func (d *dedupWindow) addDerived(source string, num uint64) bool {
+	if source != d.source || source == "" {
+		p := packed.DeriveID(source, 0, 0).String()[:24]
+		if p != d.prefix {
+			d.prefix, d.prefixHash = p, hashID(p)
+		}
+		d.source = source
+	}
+	return d.addKey(d.numberKey(num))
+}
+
+// addKey records bit in the block key and reports whether it was new.
+func (d *dedupWindow) addKey(key, bit uint64) bool {
 	i := d.last
 	if i < 0 || d.blocks[i].key != key {
 		i = d.find(key)
@@ -75,8 +95,13 @@ func (d *dedupWindow) key(id string, num uint64) (key, bit uint64) {
 		}
 	}
 	if id[:24] != d.prefix {
-		d.prefix, d.prefixHash = id[:24], hashID(id[:24])
+		d.prefix, d.prefixHash, d.source = id[:24], hashID(id[:24]), ""
 	}
+	return d.numberKey(num)
+}
+
+// numberKey is the block and bit of number num under the current prefix.
+func (d *dedupWindow) numberKey(num uint64) (key, bit uint64) {
 	h := d.prefixHash ^ (num>>6)*0x9e3779b97f4a7c15
 	h ^= h >> 32
 	h *= 0xd6e8feb86659fd93

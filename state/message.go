@@ -10,7 +10,7 @@ import (
 // Envelope is a message as it travels between nodes (the mesh's
 // MessageEnvelope, without the proto).
 type Envelope struct {
-	ID          string // "" while a message of this node's is not named yet (MessageID)
+	ID          string // "" while a message numbered by IDNum is not named yet (MessageID)
 	Topic       string
 	Payload     []byte
 	ContentType string
@@ -29,9 +29,9 @@ type Envelope struct {
 	// number back out of ID to write a packed record, and the dedup
 	// window reading it to remember a remote message (dedup.go); a shell
 	// sets it only for an id it derived from that number. A message the
-	// node publishes may carry only IDNum, its ID rendered when something
-	// needs it (Node.named); a stream by number (Subscribed.ByNumber)
-	// reads IDNum alone.
+	// node publishes, or one a peer pushed in a packed frame, may carry
+	// only IDNum, its ID rendered when something needs it (Node.named); a
+	// stream by number (Subscribed.ByNumber) reads IDNum alone.
 	IDNum uint64
 
 	Retain   bool

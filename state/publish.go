@@ -60,8 +60,12 @@ func (n *Node) publishOne(e *Published) {
 // effect to anyone who reads the string; a shell reading a message it got
 // by number reads IDNum, never ID, so it never races the write.
 func (n *Node) named(m *Message) *Message {
-	if m.ID == "" && m.IDNum != 0 {
+	switch {
+	case m.ID != "" || m.IDNum == 0:
+	case m.Source == n.cfg.NodeID:
 		m.ID = n.ids.name(m.IDNum)
+	default: // a peer's, pushed by number (Envelope.IDNum)
+		m.ID = m.MessageID()
 	}
 	return m
 }
@@ -177,7 +181,7 @@ func (n *Node) fieldsOK(e *Published) bool {
 // checkEnvelope validates a message from a peer.
 func (n *Node) checkEnvelope(e *Envelope) error {
 	switch {
-	case e.ID == "" || len(e.ID) > maxMessageIDBytes:
+	case (e.ID == "" && e.IDNum == 0) || len(e.ID) > maxMessageIDBytes:
 		return errorf(Invalid, "message_id must be 1 to %d bytes", maxMessageIDBytes)
 	case e.Source == "" || len(e.Source) > maxIDBytes:
 		return errorf(Invalid, "source_node_id must be 1 to %d bytes", maxIDBytes)
@@ -337,7 +341,7 @@ func (n *Node) onPushReceived(e *PushReceived) {
 		case err != nil:
 			n.reject(reasonBadEnvelope)
 		case env.Source == n.cfg.NodeID:
-			err = errorf(Invalid, "message %s comes from this node; pushes are one hop", env.ID)
+			err = errorf(Invalid, "message %s comes from this node; pushes are one hop", env.MessageID())
 			n.reject(reasonOwnEnvelope)
 		}
 		switch {
@@ -361,6 +365,15 @@ func (n *Node) onPushReceived(e *PushReceived) {
 	n.emit(a)
 }
 
+// firstSight records e's id in the dedup window and reports whether it
+// is new there.
+func (n *Node) firstSight(e *Envelope) bool {
+	if e.ID == "" {
+		return n.dedup.addDerived(e.Source, e.IDNum)
+	}
+	return n.dedup.add(e.ID, e.IDNum)
+}
+
 func (n *Node) receiveRemote(env *Envelope) {
 	if env.SyncOnly {
 		// Retained replication only: it was published while we could not
@@ -370,7 +383,7 @@ func (n *Node) receiveRemote(env *Envelope) {
 		}
 		return
 	}
-	if !n.dedup.add(env.ID, env.IDNum) {
+	if !n.firstSight(env) {
 		n.counters.Duplicates++
 		return
 	}

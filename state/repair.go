@@ -525,7 +525,7 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 		if m.SourceSeq > s.last+1 {
 			n.declareGap(s, m.SourceSeq-1, gapNotHeld)
 		}
-		if !n.dedup.add(m.ID, m.IDNum) {
+		if !n.firstSight(&m.Envelope) {
 			// Already delivered under this id: only its number was missing.
 			n.counters.Duplicates++
 			s.skipped++
