@@ -43,9 +43,11 @@ type replier interface{ answer(state.Effect) }
 
 // publishReplier takes publish answers a run at a time, without the loop
 // copying each to the heap: it must copy what it keeps before returning.
+// answerRun takes n consecutive requests from first, each published.
 type publishReplier interface {
 	replier
 	answerPublishes([]state.CompletePublish)
+	answerRun(first uint64, n int)
 }
 
 // replyChan is the replier of one unary request: room for its one answer.
@@ -455,6 +457,8 @@ func (l *loop) dispatch(now state.Instant, effs []state.Effect) {
 				c := *e
 				r.answer(&c)
 			}
+		case *state.CompletePublishRun:
+			l.answerRun(e)
 		case *state.CompleteUnsubscribe:
 			c := *e
 			l.answer(e.Req, &c)
@@ -519,6 +523,33 @@ func (l *loop) endStep() {
 		}
 	}
 	l.stepReq, l.stepN, l.stepReply, l.stepLeft = 0, 0, nil, 0
+}
+
+// answerRun hands a run of publish answers to their publisher: the run
+// is the Step's own requests, answered by one replier. Any other run is
+// answered request by request.
+func (l *loop) answerRun(e *state.CompletePublishRun) {
+	if r, ok := l.stepReply.(publishReplier); ok && e.N > 0 && e.First >= l.stepReq && e.First-l.stepReq+uint64(e.N) <= l.stepN {
+		for i := e.First - l.stepReq; i < e.First-l.stepReq+uint64(e.N); i++ {
+			if w, bit := i/64, uint64(1)<<(i%64); l.stepAnswered[w]&bit == 0 {
+				l.stepAnswered[w] |= bit
+				l.stepLeft--
+			}
+		}
+		r.answerRun(e.First, e.N)
+		return
+	}
+	for i := range uint64(e.N) {
+		c := state.CompletePublish{Req: e.First + i}
+		switch r := l.replierOf(c.Req).(type) {
+		case publishReplier:
+			r.answerRun(c.Req, 1)
+		case nil:
+			l.log.Error("answer to an unknown request", "req", c.Req, "effect", e.String())
+		default:
+			r.answer(&c)
+		}
+	}
 }
 
 // replierOf finds, and forgets, who waits for the answer to req.

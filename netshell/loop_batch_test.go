@@ -32,6 +32,15 @@ func (a *answerLog) answerPublishes(cs []state.CompletePublish) {
 	}
 }
 
+func (a *answerLog) answerRun(first uint64, n int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.runs++
+	for i := range uint64(n) {
+		a.got = append(a.got, fmt.Sprintf("%d published", first+i-a.base))
+	}
+}
+
 func (a *answerLog) answer(e state.Effect) {
 	a.answerPublishes([]state.CompletePublish{*e.(*state.CompletePublish)})
 }
@@ -106,22 +115,33 @@ func TestAFrameOfPublishesIsOneStepAnsweredAsSinglePublishesWere(t *testing.T) {
 }
 
 // A frame's publish answers reach their publisher together: one hand-over
-// for the frame, not one per publish.
+// for the frame, not one per publish. A frame by number (a packed
+// publisher's) is answered as runs: one answer for each run of one topic.
 func TestAFramesAnswersReachThePublisherTogether(t *testing.T) {
-	h := newLoopHarness(t)
-	base := h.l.newIDs(5)
-	log := &answerLog{base: base}
-	pubs := make([]state.Published, 5)
-	for i := range pubs {
-		pubs[i] = state.Published{Req: base + uint64(i), Topic: "a/b", Payload: []byte("p")}
-	}
-	if err := h.l.post(context.Background(), input{ev: &state.PublishedBatch{Pubs: pubs}, reply: log}); err != nil {
-		t.Fatal(err)
-	}
-	h.barrier()
-	log.mu.Lock()
-	defer log.mu.Unlock()
-	if len(log.got) != 5 || log.runs != 1 {
-		t.Fatalf("%d answers in %d hand-overs, want 5 in 1: %q", len(log.got), log.runs, log.got)
+	for _, byNumber := range []bool{false, true} {
+		h := newLoopHarness(t)
+		base := h.l.newIDs(5)
+		log := &answerLog{base: base}
+		pubs := make([]state.Published, 5)
+		for i := range pubs {
+			pubs[i] = state.Published{Req: base + uint64(i), Topic: "a/b", Payload: []byte("p")}
+		}
+		if err := h.l.post(context.Background(), input{ev: &state.PublishedBatch{Pubs: pubs, ByNumber: byNumber}, reply: log}); err != nil {
+			t.Fatal(err)
+		}
+		h.barrier()
+		h.query(func(l *loop) {
+			if len(l.replies) != 0 {
+				t.Errorf("by number %v: the loop still waits to answer %d requests", byNumber, len(l.replies))
+			}
+		})
+		log.mu.Lock()
+		if len(log.got) != 5 || log.runs != 1 {
+			t.Errorf("by number %v: %d answers in %d hand-overs, want 5 in 1: %q", byNumber, len(log.got), log.runs, log.got)
+		}
+		if byNumber && log.got[4] != "4 published" {
+			t.Errorf("by number: answers %q, want a run of 5", log.got)
+		}
+		log.mu.Unlock()
 	}
 }

@@ -128,6 +128,7 @@ type pubBatch struct {
 type publishAnswer struct {
 	req uint64
 	err error
+	n   int // requests req, req+1, ... answered alike; 0 is 1
 }
 
 // event is a PublishedBatch of n publishes to fill: an answered batch's,
@@ -164,6 +165,15 @@ func (ps *publishStream) answerPublishes(cs []state.CompletePublish) {
 	for i := range cs {
 		ps.answers = append(ps.answers, publishAnswer{req: cs[i].Req, err: cs[i].Err})
 	}
+	ps.mu.Unlock()
+	ps.poke()
+}
+
+// answerRun is called by the loop for n requests from first, each
+// published.
+func (ps *publishStream) answerRun(first uint64, n int) {
+	ps.mu.Lock()
+	ps.answers = append(ps.answers, publishAnswer{req: first, n: n})
 	ps.mu.Unlock()
 	ps.poke()
 }
@@ -215,6 +225,10 @@ func (ps *publishStream) settle(spare []publishAnswer, fail func(index uint64, e
 			continue // not ours: cannot happen
 		}
 		b := &ps.batches[i]
+		if a.n > 1 { // a run, published: one frame's records, in one batch
+			b.done += int(min(uint64(a.n), b.base+uint64(b.n)-a.req))
+			continue
+		}
 		b.done++
 		if a.err != nil {
 			k := a.req - b.base

@@ -151,6 +151,15 @@ type CompletePublish struct {
 	Err    error
 }
 
+// CompletePublishRun answers the N publishes First, First+1, ... of a
+// batch by number (PublishedBatch.ByNumber) that were published at once:
+// a run of one topic's, in one effect instead of N CompletePublish. Their
+// answers' ids and counts are left out, as a stream by number reads none.
+type CompletePublishRun struct {
+	First uint64
+	N     int
+}
+
 // CompleteUnsubscribe answers Unsubscribed.
 type CompleteUnsubscribe struct {
 	Req      uint64
@@ -183,6 +192,7 @@ func (*AnswerState) effect()         {}
 func (*AnswerPush) effect()          {}
 func (*AnswerResend) effect()        {}
 func (*CompletePublish) effect()     {}
+func (*CompletePublishRun) effect()  {}
 func (*CompleteUnsubscribe) effect() {}
 func (*Deliver) effect()             {}
 func (*EndStream) effect()           {}
@@ -250,6 +260,10 @@ func (e *CompletePublish) String() string {
 	}
 	r := &e.Result
 	return fmt.Sprintf("publish-done req=%d id=%s subscribers=%d dropped=%d blocked=%d", e.Req, short(r.MessageID), r.Subscribers, r.Dropped, r.Blocked)
+}
+
+func (e *CompletePublishRun) String() string {
+	return fmt.Sprintf("publish-done reqs=%d..%d", e.First, e.First+uint64(e.N)-1)
 }
 
 func (e *CompleteUnsubscribe) String() string {

@@ -32,10 +32,9 @@ func TestStreamsByNumberGetMessagesUnnamed(t *testing.T) {
 			t.Errorf("message %d: number %d, id %s; want %d, %s", i, m.IDNum, m.MessageID(), i+1, want)
 		}
 	}
-	for _, c := range of[*CompletePublish](effs) {
-		if c.Err != nil || c.Result.MessageID != "" {
-			t.Errorf("answer by number: %v, id %q; want no error and no id", c.Err, c.Result.MessageID)
-		}
+	// The answers, by number, are one run: no ids, no counts.
+	if cs, rs := of[*CompletePublish](effs), of[*CompletePublishRun](effs); len(cs) != 0 || len(rs) != 1 || rs[0].First != h.req-2 || rs[0].N != 3 {
+		t.Errorf("answers by number: want one run of the 3 requests:\n%s", describe(effs))
 	}
 }
 
@@ -108,6 +107,29 @@ func TestIDsNamedOutOfOrderMatchTheirNumbers(t *testing.T) {
 	for _, k := range []uint64{150, 3, 64, 65, 200, 1, 129, 128} {
 		if got := q.name(k); got != want[k-1] {
 			t.Errorf("name(%d) = %s, want %s", k, got, want[k-1])
+		}
+	}
+}
+
+// Publishes by number that a block-policy subscription holds are not in
+// the run answer: each is answered alone once it is let in.
+func TestHeldPublishesByNumberAreAnsweredAlone(t *testing.T) {
+	h := newHarness(t, "n1", func(c *Config) { c.QueueLimit = 2 })
+	h.start()
+	h.subscribeReq(&Subscribed{Stream: 1, Patterns: []string{"t"}, Policy: Block, Credit: 0, ByNumber: true})
+	effs := h.batch("t", 5, true)
+	first := h.req - 4
+	if rs := of[*CompletePublishRun](effs); len(rs) != 1 || rs[0].First != first || rs[0].N != 2 || len(of[*CompletePublish](effs)) != 0 {
+		t.Fatalf("want a run answering the 2 queued publishes and nothing else:\n%s", describe(effs))
+	}
+	effs = h.step(&CreditGranted{Stream: 1, N: 10})
+	cs := of[*CompletePublish](effs)
+	if len(cs) != 3 || len(of[*CompletePublishRun](effs)) != 0 {
+		t.Fatalf("want the 3 held publishes answered alone:\n%s", describe(effs))
+	}
+	for i, c := range cs {
+		if c.Req != first+2+uint64(i) || c.Err != nil {
+			t.Errorf("answer %d: %s", i, c)
 		}
 	}
 }

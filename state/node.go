@@ -19,6 +19,7 @@ type Node struct {
 	delivers  arena[Deliver]
 	pushes    arena[Push]
 	completes arena[CompletePublish]
+	pubRun    *CompletePublishRun // the run answer the Step under way may extend; nil: none
 	acks      arena[AnswerPush]
 
 	nextID   uint64 // calls and other ids, never reused
@@ -240,6 +241,7 @@ func (n *Node) begin(now Instant) {
 	n.pushes.reset()
 	n.completes.reset()
 	n.acks.reset()
+	n.pubRun = nil
 }
 
 func (n *Node) emit(e Effect) { n.effects = append(n.effects, e) }

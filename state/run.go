@@ -173,11 +173,27 @@ func (n *Node) publishStretch(pubs []Published) {
 			}
 		}
 		if p.waiting == 0 {
-			n.completePublish(p)
+			if r.byNumber && p.result.Blocked == 0 {
+				n.completeInRun(p.req)
+			} else {
+				n.completePublish(p)
+			}
 		}
 		n.shedBudget()
 	}
 	n.endRun(topic)
+}
+
+// completeInRun answers publish req of a batch by number, published at
+// once: by extending the Step's run answer when req follows it, else by
+// starting one.
+func (n *Node) completeInRun(req uint64) {
+	if c := n.pubRun; c != nil && c.First+uint64(c.N) == req {
+		c.N++
+		return
+	}
+	n.pubRun = &CompletePublishRun{First: req, N: 1}
+	n.emit(n.pubRun)
 }
 
 // matchRun finds the run's routes: the active local subscriptions, the
