@@ -212,11 +212,14 @@ func (n *Node) setExpiry(m *Message) {
 }
 
 // expiresMs is when m expires given the default TTL, and false when it
-// never does.
+// never does: no TTL, or one that runs past the largest time there is.
 func expiresMs(m *Message, defaultTTLMs int64) (int64, bool) {
 	ttl := m.TTLMs
 	if ttl == 0 {
 		ttl = defaultTTLMs
+	}
+	if m.TimestampMs > 0 && ttl > math.MaxInt64-m.TimestampMs {
+		return 0, false
 	}
 	return m.TimestampMs + ttl, ttl > 0
 }

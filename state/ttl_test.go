@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ func TestMessageTTLIsMeasuredFromThePublishTimestamp(t *testing.T) {
 		{"own ttl wins over default", 50, 200 * time.Millisecond, 50 * time.Millisecond, expired},
 		{"own ttl longer than default", 500, 200 * time.Millisecond, 300 * time.Millisecond, live},
 		{"no ttl at all", 0, 0, time.Hour, live},
+		{"ttl past the end of time", math.MaxInt64, 0, time.Hour, live}, // timestamp + ttl would overflow
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
