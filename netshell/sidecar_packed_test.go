@@ -150,11 +150,12 @@ func TestPackedPublishFailsRecordsByIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pub.Send(packedFrame(t, packed.Record{Topic: "ok/4", Seq: 9}, packed.Record{Topic: "ok/5"})); err != nil {
+	if err := pub.Send(packedFrame(t, packed.Record{Topic: "ok/4", Seq: 9}, packed.Record{Topic: "ok/5"},
+		packed.Record{Topic: "ok/6", Groups: []string{"g"}})); err != nil { // queue groups are the daemons' to choose
 		t.Fatal(err)
 	}
 	var failed []*sidecarpb.PackedFailure
-	for acked := uint64(0); acked < 6; {
+	for acked := uint64(0); acked < 7; {
 		ack, err := pub.Recv()
 		if err != nil {
 			t.Fatal(err)
@@ -162,7 +163,7 @@ func TestPackedPublishFailsRecordsByIndex(t *testing.T) {
 		failed = append(failed, ack.GetFailures()...)
 		acked = ack.GetAccepted()
 	}
-	want := []uint64{1, 2, 4}
+	want := []uint64{1, 2, 4, 6}
 	if len(failed) != len(want) {
 		t.Fatalf("failures %v, want indexes %v", failed, want)
 	}

@@ -201,6 +201,8 @@ func publishOnly(r *packed.Record) error {
 		what = "dropped_from"
 	case r.SyncOnly:
 		what = "the sync-only flag"
+	case len(r.Groups) > 0:
+		what = "queue groups"
 	default:
 		return nil
 	}
