@@ -8,6 +8,8 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"time"
+
+	"github.com/nexusd/nexusd/internal/cpuprof"
 )
 
 func main() {
@@ -52,7 +54,7 @@ func measureCmd(args []string) int {
 	runtimeFlags(fs)
 	fs.Parse(args)
 	if *cpuProfile != "" {
-		stop, err := profileCPU(*cpuProfile)
+		stop, err := cpuprof.Start(*cpuProfile)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "nexusd-bench: --cpuprofile:", err)
 			return 2
@@ -80,20 +82,6 @@ func measureCmd(args []string) int {
 	}
 	json.NewEncoder(os.Stdout).Encode(out)
 	return 0
-}
-
-// profileCPU starts a CPU profile written to path; the func it returns
-// stops it.
-func profileCPU(path string) (func(), error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // writeAllocs writes the allocation profile to path.

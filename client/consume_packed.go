@@ -87,15 +87,7 @@ func (s *Subscription) takeFrame(frame []byte, buf mem.Buffer) error {
 		}
 		return nil
 	}
-	fr.topics = fr.topics[:0]
-	for i := range d.Topics() {
-		fr.topics = append(fr.topics, fr.intern(d.Topic(i)))
-	}
-	fr.srcs = fr.srcs[:0]
-	for i := range d.Sources() {
-		id, _ := d.Source(i)
-		fr.srcs = append(fr.srcs, fr.intern(id))
-	}
+	fr.topics, fr.srcs = d.Tables(fr.intern, fr.topics, fr.srcs)
 	if s.leases != nil {
 		return s.lendFrame(n, buf)
 	}

@@ -53,15 +53,7 @@ func (fr *pushFrameReader) envelopes(frame []byte, into []state.Envelope) ([]sta
 		return nil, err
 	}
 	envs := slices.Grow(into[:0], d.Count())
-	fr.topics = fr.topics[:0]
-	for i := range d.Topics() {
-		fr.topics = append(fr.topics, fr.intern(d.Topic(i)))
-	}
-	fr.srcs = fr.srcs[:0]
-	for i := range d.Sources() {
-		src, _ := d.Source(i)
-		fr.srcs = append(fr.srcs, fr.intern(src))
-	}
+	fr.topics, fr.srcs = d.Tables(fr.intern, fr.topics, fr.srcs)
 	for d.Next() {
 		r := d.Record()
 		if r.Source == "" { // then no record has one

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/pprof"
 	"time"
 
+	"github.com/nexusd/nexusd/internal/cpuprof"
 	"github.com/nexusd/nexusd/sim"
 )
 
@@ -58,7 +58,7 @@ func swarm(args []string) int {
 		return 2
 	}
 	if *cpuProfile != "" {
-		stop, err := startCPUProfile(*cpuProfile)
+		stop, err := cpuprof.Start(*cpuProfile)
 		if err != nil {
 			fmt.Fprintln(stderr, "nexusd-sim: --cpuprofile:", err)
 			return 2
@@ -102,20 +102,6 @@ func swarm(args []string) int {
 		return 1
 	}
 	return 0
-}
-
-// startCPUProfile profiles the process into path until the returned
-// function is called.
-func startCPUProfile(path string) (func(), error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func scenarioHeader(s *sim.Summary) string {

@@ -206,6 +206,21 @@ func (d *Decoder) Source(i int) (id string, epoch uint64) {
 	return d.sources[i].id, d.sources[i].epoch
 }
 
+// Tables returns the frame's topic and source tables, each name passed
+// through own (which returns a string the caller may keep, an interned
+// copy, say), appended to topics[:0] and srcs[:0]: a record's TopicIndex
+// and SourceIndex index them.
+func (d *Decoder) Tables(own func(string) string, topics, srcs []string) ([]string, []string) {
+	topics, srcs = topics[:0], srcs[:0]
+	for _, t := range d.topics {
+		topics = append(topics, own(t.name))
+	}
+	for _, s := range d.sources {
+		srcs = append(srcs, own(s.id))
+	}
+	return topics, srcs
+}
+
 func (d *Decoder) header() error {
 	b, lim := d.frame, d.lim
 	fail := func(p int, limit bool, format string, args ...any) error {

@@ -171,11 +171,7 @@ func TestAFullFrameIsUnchanged(t *testing.T) {
 // derived ids are distinct version-4 UUID strings.
 func TestDecodedIDsAreDerivedOrExplicit(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		recs := genRecords(t)
-		frames, err := encodeAll(&Encoder{}, recs)
-		if err != nil {
-			t.Fatal(err)
-		}
+		recs, frames := encodedRecords(t)
 		var d Decoder
 		seen := map[string]bool{}
 		i := 0
@@ -231,4 +227,42 @@ func TestSteadyStateDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(20, run); n != 0 {
 		t.Errorf("%v allocations per frame of %d records", n, len(recs))
 	}
+}
+
+// Tables gives every record's topic and source by its indexes, each
+// through the caller's function, in arrays it reuses.
+func TestTablesNameEveryRecordsTopicAndSource(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		_, frames := encodedRecords(t)
+		var d Decoder
+		var topics, srcs []string
+		i := 0
+		for _, f := range frames {
+			if err := d.Reset(f); err != nil {
+				t.Fatal(err)
+			}
+			calls := 0
+			topics, srcs = d.Tables(func(s string) string { calls++; return "<" + s + ">" }, topics, srcs)
+			if len(topics) != d.Topics() || len(srcs) != d.Sources() || calls != len(topics)+len(srcs) {
+				t.Fatalf("tables of %d topics and %d sources, %d calls; the frame has %d and %d", len(topics), len(srcs), calls, d.Topics(), d.Sources())
+			}
+			for d.Next() {
+				r := d.Record()
+				if topics[r.TopicIndex] != "<"+r.Topic+">" || r.SourceIndex >= 0 && srcs[r.SourceIndex] != "<"+r.Source+">" {
+					t.Fatalf("record %d: topic %q source %q, tables say %q and %v", i, r.Topic, r.Source, topics[r.TopicIndex], srcs)
+				}
+				i++
+			}
+		}
+	})
+}
+
+// encodedRecords draws records and encodes them into frames.
+func encodedRecords(t *rapid.T) ([]Record, [][]byte) {
+	recs := genRecords(t)
+	frames, err := encodeAll(&Encoder{}, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs, frames
 }
