@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"time"
 	"unsafe"
@@ -23,6 +24,8 @@ type frameReader struct {
 	srcs   []string          // the frame's source table, interned
 	marks  []int             // per message: where its id and its correlation id end in the frame's text
 	perMsg int               // bytes of ids and correlation ids per message in the last frame
+	dup    []bool            // per message of the frame: a duplicate (freshFrame)
+	gaps   []Gap             // the gaps the frame revealed (freshFrame)
 }
 
 // intern returns a string equal to v that does not alias v's frame: the
@@ -95,12 +98,40 @@ func (s *Subscription) takeFrame(frame []byte, buf mem.Buffer) error {
 	// Sized as the last frame needed per message: a derived id is 36
 	// bytes, and a stream's correlation ids tend to be alike.
 	fr.fill(msgs, make([]byte, 0, n*max(fr.perMsg, 36)))
+	dup := s.freshFrame(msgs)
 	for i := range msgs {
-		if err := s.take(&msgs[i]); err != nil {
+		if dup[i] {
+			continue
+		}
+		if err := s.deliver(&msgs[i]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// freshFrame is fresh for each of a frame's msgs under one lock: it
+// reports the gaps they reveal, in order, and says which are duplicates,
+// in a slice it reuses.
+func (s *Subscription) freshFrame(msgs []Message) []bool {
+	fr := &s.frames
+	fr.dup = slices.Grow(fr.dup[:0], len(msgs))[:len(msgs)]
+	fr.gaps = fr.gaps[:0]
+	s.mu.Lock()
+	for i := range msgs {
+		g, fresh := s.seq.check(msgs[i].Topic, msgs[i].Sequence, msgs[i].ID)
+		if g != nil {
+			s.owedBy(g)
+			fr.gaps = append(fr.gaps, *g)
+		}
+		fr.dup[i] = !fresh
+	}
+	s.mu.Unlock()
+	for _, g := range fr.gaps {
+		s.gap(g)
+	}
+	clear(fr.gaps)
+	return fr.dup
 }
 
 // lendFrame delivers the n messages of the frame just read as lent
@@ -110,9 +141,10 @@ func (s *Subscription) lendFrame(n int, buf mem.Buffer) error {
 	l.buf = buf
 	l.text = s.frames.fill(l.msgs, l.text[:0])
 	defer l.drop() // the hold of this goroutine, which get gave
+	dup := s.freshFrame(l.msgs)
 	for i := range l.msgs {
 		m := &l.msgs[i]
-		if !s.fresh(m) {
+		if dup[i] {
 			continue
 		}
 		l.hold()
