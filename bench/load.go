@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -34,10 +35,14 @@ func throughput(sys system, pubNode, subNode, subs int, mode string, callers, ba
 // that drops what its subscribers cannot take needs to lose nothing, and
 // which costs one that never drops nothing. 0: no window.
 func windowedThroughput(sys system, pubNode, subNode, subs int, mode string, callers, batch int, window int64, dur time.Duration) (float64, error) {
-	var received atomic.Int64
+	var received, warmed atomic.Int64
 	var last atomic.Int64 // unix ns of the latest receipt
 	for range subs {
-		stop, err := sys.subscribe(subNode, batch, func(_ []byte, at time.Time) {
+		stop, err := sys.subscribe(subNode, batch, func(p []byte, at time.Time) {
+			if isWarmUp(p) { // a straggler of the warm-up counts as nothing
+				warmed.Add(1)
+				return
+			}
 			received.Add(1)
 			last.Store(at.UnixNano())
 		})
@@ -46,10 +51,9 @@ func windowedThroughput(sys system, pubNode, subNode, subs int, mode string, cal
 		}
 		defer stop()
 	}
-	if err := warmUp(sys, pubNode, &received, int64(subs)); err != nil {
+	if err := warmUp(sys, pubNode, &warmed, int64(subs)); err != nil {
 		return 0, err
 	}
-	received.Store(0)
 	payload := make([]byte, payloadSize)
 	var sent atomic.Int64
 	var wg sync.WaitGroup
@@ -109,14 +113,16 @@ func windowedThroughput(sys system, pubNode, subNode, subs int, mode string, cal
 }
 
 // warmUp publishes until the subscribers see messages: routes are in place
-// and connections open before the clock starts.
+// and connections open before the clock starts. Its payloads are all 0xff
+// (isWarmUp), which no measured message is: a run counts apart one that
+// arrives late.
 func warmUp(sys system, node int, received *atomic.Int64, subs int64) error {
 	pub, err := sys.publisher(node, "unary")
 	if err != nil {
 		return err
 	}
 	defer pub.close()
-	payload := make([]byte, payloadSize)
+	payload := bytes.Repeat([]byte{0xff}, payloadSize)
 	return waitFor(20*time.Second, "the first message to arrive", func() bool {
 		if err := pub.publish(payload); err != nil {
 			return false
@@ -124,6 +130,13 @@ func warmUp(sys system, node int, received *atomic.Int64, subs int64) error {
 		pub.flush()
 		return received.Load() >= subs
 	})
+}
+
+// isWarmUp reports whether p is a warm-up message's payload (warmUp). A
+// measured payload is zeros, or in a latency run begins with its send time
+// after the start, which is never all ones.
+func isWarmUp(p []byte) bool {
+	return len(p) == payloadSize && p[0] == 0xff && p[payloadSize-1] == 0xff
 }
 
 // latency publishes at a fixed rate for dur and returns the percentiles of
@@ -138,13 +151,10 @@ func latency(sys system, pubNode, subNode int, mode string, rate float64, dur ti
 	var received atomic.Int64
 	stop, err := sys.subscribe(subNode, 64, func(p []byte, at time.Time) {
 		received.Add(1)
-		if len(p) < 8 {
+		if len(p) < 8 || isWarmUp(p) {
 			return
 		}
 		intended := start.Add(time.Duration(binary.LittleEndian.Uint64(p)))
-		if intended.Before(start) {
-			return // a warm-up message
-		}
 		mu.Lock()
 		samples = append(samples, at.Sub(intended))
 		mu.Unlock()
