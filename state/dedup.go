@@ -37,7 +37,14 @@ type dedupWindow struct {
 	prefix     string
 	prefixHash uint64
 	source     string
+
+	// The prefixes of the sources addDerived met, so that a frame mixing
+	// sources derives each prefix (a hash of the source) once, not at
+	// every change of source; at most maxDerivedPrefixes, then afresh.
+	prefixes map[string]string
 }
+
+const maxDerivedPrefixes = 1024
 
 type dedupBlock struct {
 	key  uint64 // hash of (prefix, number/64), or of the whole id
@@ -58,7 +65,14 @@ func (d *dedupWindow) add(id string, num uint64) bool {
 // the rendered id.
 func (d *dedupWindow) addDerived(source string, num uint64) bool {
 	if source != d.source || source == "" {
-		p := packed.DeriveID(source, 0, 0).String()[:24]
+		p, ok := d.prefixes[source]
+		if !ok {
+			if d.prefixes == nil || len(d.prefixes) >= maxDerivedPrefixes {
+				d.prefixes = make(map[string]string)
+			}
+			p = packed.DeriveID(source, 0, 0).String()[:24]
+			d.prefixes[source] = p
+		}
 		if p != d.prefix {
 			d.prefix, d.prefixHash = p, hashID(p)
 		}

@@ -73,3 +73,23 @@ func TestAPushWithNeitherIDNorNumberIsRefused(t *testing.T) {
 		t.Fatalf("want the message refused as invalid:\n%s", describe(effs))
 	}
 }
+
+// Pushes by number from sources taken in turn are each one message, and
+// the window derives each source's prefix once.
+func TestInterleavedSourcesByNumberDeriveEachPrefixOnce(t *testing.T) {
+	var d dedupWindow
+	d.init(64)
+	for round := range 3 {
+		for _, src := range []string{"a", "b", "c"} {
+			for k := range uint64(2) {
+				num := uint64(round)*2 + k + 1
+				if !d.addDerived(src, num) || d.addDerived(src, num) || d.add(derived(src, num), num) {
+					t.Fatalf("%s#%d: not taken once, or taken again as its rendered id", src, num)
+				}
+			}
+		}
+	}
+	if len(d.prefixes) != 3 {
+		t.Fatalf("%d prefixes derived for 3 sources", len(d.prefixes))
+	}
+}
