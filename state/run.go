@@ -245,14 +245,14 @@ func (n *Node) numberRun(t *topicState, pubs []Published, defaultTTL int64) {
 // returns all made so far. Each is the message localMessage would make,
 // its expiry fixed (the reaper learns of each in its turn); they take
 // their ids in order, as nothing else takes one during the run. They are
-// allocated msgsPerSlab at a time, as one array: a slab is freed when the
-// last of its messages is, and a run's messages share a topic and are let
-// go in order, mostly together.
+// allocated runMsgsPerSlab at a time, as one array: a slab is freed when
+// the last of its messages is, and a run's messages share a topic and are
+// let go in order, mostly together.
 func (n *Node) runMessages(k int) []*Message {
 	r := &n.run
 	for i := len(r.msgs); i < k; i++ {
 		if r.used == len(r.slab) {
-			r.slab, r.used = make([]Message, min(len(r.pubs)-i, msgsPerSlab)), 0
+			r.slab, r.used = make([]Message, min(len(r.pubs)-i, runMsgsPerSlab)), 0
 		}
 		m := &r.slab[r.used]
 		r.used++ // (an index: moving slab on would write a pointer each time)
@@ -268,9 +268,18 @@ func (n *Node) runMessages(k int) []*Message {
 	return r.msgs
 }
 
-// msgsPerSlab bounds how many of a run's messages share one allocation,
-// and so what one message still held keeps alive.
+// msgsPerSlab bounds how many pushed messages share one allocation, and
+// so what one message still held keeps alive: a push may mix topics.
 const msgsPerSlab = 8
+
+// runMsgsPerSlab is msgsPerSlab for a run of local publishes. A run is
+// one topic and its messages are consecutive, so a ring, a queue or the
+// node's byte cap lets them go in order: a message held keeps at most its
+// slab's older siblings alive, and a topic's ring at most one slab's
+// worth beyond what it counts. Allocating 32 at a time rather than 8 cut
+// BenchmarkPublishRun (1024 messages, one subscriber) from a median of
+// 276 to 252 cpu-ns a message, alternating runs.
+const runMsgsPerSlab = 32
 
 // runFits reports whether the node stays within its budget even if every
 // message of the run is charged to the ring and to every route it has,

@@ -38,3 +38,32 @@ func TestPushedMessagesAreAllocatedBySlab(t *testing.T) {
 		t.Fatalf("a push of %d messages allocates %v times, want at most %v", frame, allocs, most)
 	}
 }
+
+// TestARunsMessagesAreAllocatedBySlab: a frame of local publishes to one
+// topic makes its messages runMsgsPerSlab at a time.
+func TestARunsMessagesAreAllocatedBySlab(t *testing.T) {
+	const frame = 128
+	h := newHarness(t, "slab")
+	h.start()
+	h.n.Step(h.now, &Subscribed{Stream: 1, Patterns: []string{"slab/+"}, Policy: PolicyDefault, Credit: 1 << 40})
+	pubs := make([]Published, frame)
+	for i := range pubs {
+		pubs[i] = Published{Topic: "slab/t", Payload: []byte("p")}
+	}
+	req := uint64(0)
+	step := func() {
+		for i := range pubs {
+			req++
+			pubs[i].Req = req
+		}
+		effs := h.n.Step(h.now, &PublishedBatch{Pubs: pubs})
+		if len(effs) < frame+1 {
+			t.Fatalf("%d effects, want %d deliveries and the answer", len(effs), frame)
+		}
+	}
+	step() // the effect arrays grow here
+	allocs := testing.AllocsPerRun(8, step)
+	if most := float64(frame/32 + 4); allocs > most {
+		t.Fatalf("a run of %d publishes allocates %v times, want at most %v", frame, allocs, most)
+	}
+}
