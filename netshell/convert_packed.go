@@ -42,8 +42,9 @@ const maxInternedNames = 4096
 // and one message kept long (a retained value, the newest of a quiet
 // topic in its ring) would otherwise hold its whole frame, bytes no store
 // of the node counts. So a record's id, payload and strings are copied
-// as a publish frame's are (arena: small ones share 2 KiB chunks), a
-// retained record's into one allocation of its own; topics and sources
+// as a publish frame's are (arena: small ones share 2 KiB chunks, a large
+// frame of one topic has its own), a retained record's into one
+// allocation of its own; topics and sources
 // are interned per stream, once per frame.
 //
 // It appends to into, an empty slice whose array may be reused.
@@ -54,6 +55,10 @@ func (fr *pushFrameReader) envelopes(frame []byte, into []state.Envelope) ([]sta
 	}
 	envs := slices.Grow(into[:0], d.Count())
 	fr.topics, fr.srcs = d.Tables(fr.intern, fr.topics, fr.srcs)
+	if len(fr.topics) == 1 {
+		fr.copies.oneTopic(len(frame))
+	}
+	defer fr.copies.done()
 	for d.Next() {
 		r := d.Record()
 		if r.Source == "" { // then no record has one

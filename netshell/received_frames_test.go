@@ -50,6 +50,50 @@ func TestArenaCopiesSmallStringsIntoSharedChunks(t *testing.T) {
 	}
 }
 
+// A large frame of one topic gets a chunk of its own, which no other
+// frame's copies share; the shared chunk goes on where it was.
+func TestArenaGivesALargeOneTopicFrameItsOwnChunk(t *testing.T) {
+	next := func(b []byte) unsafe.Pointer { return unsafe.Add(unsafe.Pointer(unsafe.SliceData(b)), len(b)) }
+	rec := bytes.Repeat([]byte{'r'}, 100)
+	for _, fresh := range []bool{true, false} {
+		var a arena
+		var shared []byte
+		if !fresh {
+			shared = a.bytes([]byte("shared"))
+		}
+		a.oneTopic(oneTopicFrameBytes * 2)
+		first := a.bytes(rec)
+		last := first
+		for range oneTopicFrameBytes / len(rec) {
+			c := a.bytes(rec)
+			if unsafe.Pointer(unsafe.SliceData(c)) != next(last) {
+				t.Fatalf("fresh=%v: a one-topic frame's copies are not in one chunk", fresh)
+			}
+			last = c
+		}
+		a.done()
+		after := a.bytes([]byte("after"))
+		if unsafe.Pointer(unsafe.SliceData(after)) == next(last) {
+			t.Fatalf("fresh=%v: the next frame's copy went into the one-topic frame's chunk", fresh)
+		}
+		if !fresh && unsafe.Pointer(unsafe.SliceData(after)) != next(shared) {
+			t.Fatal("the shared chunk did not go on where it was")
+		}
+		if string(first) != string(rec) {
+			t.Fatal("a copy changed")
+		}
+	}
+	// A small frame shares the chunk.
+	var a arena
+	one := a.bytes([]byte("one"))
+	a.oneTopic(oneTopicFrameBytes - 1)
+	two := a.bytes([]byte("two"))
+	a.done()
+	if unsafe.Pointer(unsafe.SliceData(two)) != next(one) {
+		t.Fatal("a small one-topic frame did not share the chunk")
+	}
+}
+
 // A PublishStream batch decoded in place and copied out keeps nothing of
 // the buffer: gRPC reuses it for the next frame once the batch is
 // released. The batch's requests are kept for the next frame.

@@ -118,6 +118,9 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 		ev := ps.event(n)
 		ev.Pubs, ev.ByNumber = ev.Pubs[:0], true // acks count records: no ids
 		refused = refused[:0]
+		if len(topics) == 1 {
+			copies.oneTopic(len(f.Msg().GetFrame()))
+		}
 		for i := 0; dec.Next(); i++ {
 			r := dec.Record()
 			if err := publishOnly(r); err != nil {
@@ -137,6 +140,7 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 				ReplyTo:     copies.string(r.ReplyTo),
 			})
 		}
+		copies.done()
 		var order []uint32
 		if len(refused) > 0 {
 			order = make([]uint32, 0, n)

@@ -28,6 +28,11 @@ func Copy(chunk *[]byte, b []byte, chunkBytes, max int) []byte {
 	return (*chunk)[start:len(*chunk):len(*chunk)]
 }
 
+// New returns an empty chunk with room for n bytes, not cleared first,
+// for a caller that knows how much its copies will take together: Copy
+// then fills it without replacing it while they fit.
+func New(n int) []byte { return uncleared(n) }
+
 // uncleared returns an empty slice with room for n bytes that are not
 // zeroed first, as make would: a chunk's bytes are only ever read after
 // Copy has written them, and clearing a chunk cost as much as copying
