@@ -308,6 +308,28 @@ func streamSizes(o *Options, maxBatch int32) (window, batch int) {
 	return max(o.StreamWindow, 2*batch), batch
 }
 
+// copyBatch fills pubs from a batch decoded in place (copyPublish),
+// numbering the requests from base. A batch of one topic is one run, so
+// it gets a chunk of its own (arena.oneTopic).
+func copyBatch(pubs []state.Published, base uint64, reqs []*sidecarpb.PublishRequest, copies *arena) {
+	size, oneTopic := 0, true
+	for _, r := range reqs {
+		size += len(r.GetPayload()) + len(r.GetContentType()) + len(r.GetCorrelationId()) + len(r.GetReplyTo())
+		oneTopic = oneTopic && r.GetTopic() == reqs[0].GetTopic()
+	}
+	if oneTopic {
+		copies.oneTopic(size)
+	}
+	topic := ""
+	for i, r := range reqs {
+		if r.GetTopic() != topic { // a run of one topic shares one copy
+			topic = strings.Clone(r.GetTopic())
+		}
+		copyPublish(&pubs[i], base+uint64(i), r, topic, copies)
+	}
+	copies.done()
+}
+
 // publishInto fills e from p, so a batch can fill a slab of events.
 // copyPublish is publishInto for a request decoded in place in a buffer
 // that goes back to gRPC (held): its bytes are copied out, the topic is

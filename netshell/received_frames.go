@@ -36,14 +36,14 @@ const (
 	oneTopicFrameBytes = 8 << 10
 )
 
-// oneTopic readies a for the copies of a frame of frameBytes bytes whose
-// records share one topic; done ends it. What the frame's copies take is
-// less than the frame.
-func (a *arena) oneTopic(frameBytes int) {
-	if frameBytes < oneTopicFrameBytes {
+// oneTopic readies a for the copies of a frame whose records share one
+// topic and take at most size bytes (the frame's own size will do); done
+// ends it.
+func (a *arena) oneTopic(size int) {
+	if size < oneTopicFrameBytes {
 		return
 	}
-	a.saved, a.chunk, a.own = a.chunk, chunks.New(frameBytes), true
+	a.saved, a.chunk, a.own = a.chunk, chunks.New(size), true
 }
 
 // done ends a frame oneTopic began: what its chunk has left is not used

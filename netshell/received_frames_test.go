@@ -136,3 +136,28 @@ func TestHeldBatchCopiedOutSurvivesItsBuffersReuse(t *testing.T) {
 		t.Error("the next batch did not reuse the requests of the last")
 	}
 }
+
+// A batch of one topic is copied into one chunk of its own; a batch of
+// two topics shares the 2 KiB chunks.
+func TestCopyBatchGivesAOneTopicBatchItsOwnChunk(t *testing.T) {
+	for _, topics := range []int{1, 2} {
+		reqs := make([]*sidecarpb.PublishRequest, 200)
+		for i := range reqs {
+			reqs[i] = &sidecarpb.PublishRequest{Topic: fmt.Sprintf("t/%d", i%topics), Payload: bytes.Repeat([]byte{byte(i)}, 100)}
+		}
+		pubs := make([]state.Published, len(reqs))
+		var a arena
+		copyBatch(pubs, 1, reqs, &a)
+		contiguous := true
+		for i := 1; i < len(pubs); i++ {
+			end := unsafe.Add(unsafe.Pointer(unsafe.SliceData(pubs[i-1].Payload)), len(pubs[i-1].Payload))
+			contiguous = contiguous && unsafe.Pointer(unsafe.SliceData(pubs[i].Payload)) == end
+			if !bytes.Equal(pubs[i].Payload, reqs[i].GetPayload()) || pubs[i].Topic != reqs[i].GetTopic() || pubs[i].Req != uint64(i+1) {
+				t.Fatalf("topics=%d: publish %d is %q %q req %d", topics, i, pubs[i].Topic, pubs[i].Payload, pubs[i].Req)
+			}
+		}
+		if contiguous != (topics == 1) {
+			t.Fatalf("topics=%d: payloads in one chunk: %v", topics, contiguous)
+		}
+	}
+}

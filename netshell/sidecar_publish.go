@@ -3,7 +3,6 @@ package netshell
 import (
 	"cmp"
 	"slices"
-	"strings"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -57,13 +56,7 @@ func (s *sidecarServer) PublishStream(stream grpc.BidiStreamingServer[sidecarpb.
 			}
 			base := s.loop.newIDs(len(reqs))
 			ev := ps.event(len(reqs))
-			topic := ""
-			for i, r := range reqs {
-				if r.GetTopic() != topic { // a run of one topic shares one copy
-					topic = strings.Clone(r.GetTopic())
-				}
-				copyPublish(&ev.Pubs[i], base+uint64(i), r, topic, &copies)
-			}
+			copyBatch(ev.Pubs, base, reqs, &copies)
 			ps.add(base, len(reqs), cost, ev, nil)
 			if err := s.loop.pressure.wait(ctx, s.loop.clk, s.o.BlockTimeout); err != nil {
 				readErr <- err
