@@ -30,6 +30,7 @@ type outgoing struct {
 	prev     uint64
 	chained  bool     // one of the numbers recorded in the peer's chain (send)
 	syncOnly bool     // a retained value the peer lacks, not a message for it
+	cost     int32    // m.cost(), taken when queued: m is cold by completion
 	groups   []string // the queue groups the peer was chosen for (groups.go)
 }
 
@@ -154,6 +155,7 @@ func (n *Node) enqueuePush(p *peer, o outgoing) { n.enqueuePushIn(p, o, nil) }
 func (n *Node) enqueuePushIn(p *peer, o outgoing, r *sentRange) {
 	l := &p.link
 	cost := o.m.cost()
+	o.cost = int32(cost)
 	l.bytes += cost
 	n.charge(memLinks, cost)
 	if l.resting || !n.windowOpen(l, cost) || l.waiting() > 0 {
@@ -179,7 +181,7 @@ func (n *Node) shedBacklog(l *link, c memClass) {
 	} else {
 		o = l.backlog.popFront()
 	}
-	cost := o.m.cost()
+	cost := int(o.cost)
 	l.bytes -= cost
 	n.charge(memLinks, -cost)
 	n.counters.BacklogDropped++
@@ -198,7 +200,7 @@ func (n *Node) pushNow(p *peer, o outgoing) { n.pushNowIn(p, o, nil) }
 func (n *Node) pushNowIn(p *peer, o outgoing, r *sentRange) {
 	l := &p.link
 	l.inflight++
-	l.sentBytes += o.m.cost()
+	l.sentBytes += int(o.cost)
 	n.counters.Forwarded++
 	e := n.pushes.next()
 	e.Call = pushCall(p.slot, n.slots.gen[p.slot], l.seq)
@@ -299,6 +301,21 @@ func (n *Node) completedPush(id uint64) (*peer, pushRecord, bool) {
 	return nil, pushRecord{}, false
 }
 
+// pushDone lets go of a push its peer has.
+func (n *Node) pushDone(l *link, r pushRecord) {
+	l.bytes -= int(r.o.cost)
+	n.charge(memLinks, -int(r.o.cost))
+}
+
+// drainAfterSuccess pushes what p's link holds now that a push of it went
+// through, unless the link rests.
+func (n *Node) drainAfterSuccess(p *peer) {
+	if !p.link.resting {
+		p.link.failures = 0
+		n.drainLink(p)
+	}
+}
+
 func (n *Node) onPushCompleted(e *PushCompleted) {
 	if e.Call&pushCallBit == 0 {
 		n.reject(reasonUnknownCall)
@@ -309,15 +326,10 @@ func (n *Node) onPushCompleted(e *PushCompleted) {
 		return
 	}
 	l := &p.link
-	l.sentBytes -= r.o.m.cost()
+	l.sentBytes -= int(r.o.cost)
 	if e.Err == nil {
-		cost := r.o.m.cost()
-		l.bytes -= cost
-		n.charge(memLinks, -cost)
-		if !l.resting {
-			l.failures = 0
-			n.drainLink(p)
-		}
+		n.pushDone(l, r)
+		n.drainAfterSuccess(p)
 		return
 	}
 	n.counters.PushFailures++
@@ -351,7 +363,7 @@ func (n *Node) drainLink(p *peer) {
 		} else {
 			o = l.backlog.front()
 		}
-		if !n.windowOpen(l, o.m.cost()) {
+		if !n.windowOpen(l, int(o.cost)) {
 			return
 		}
 		if l.retry.len() > 0 {
