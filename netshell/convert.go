@@ -314,11 +314,14 @@ func streamSizes(o *Options, maxBatch int32) (window, batch int) {
 func copyBatch(pubs []state.Published, base uint64, reqs []*sidecarpb.PublishRequest, copies *arena) {
 	size, oneTopic := 0, true
 	for _, r := range reqs {
-		size += len(r.GetPayload()) + len(r.GetContentType()) + len(r.GetCorrelationId()) + len(r.GetReplyTo())
+		if !r.GetRetain() { // a retained payload is copied alone
+			size += chunked(len(r.GetPayload()))
+		}
+		size += chunked(len(r.GetContentType())) + chunked(len(r.GetCorrelationId())) + chunked(len(r.GetReplyTo()))
 		oneTopic = oneTopic && r.GetTopic() == reqs[0].GetTopic()
 	}
 	if oneTopic {
-		copies.oneTopic(size)
+		copies.oneTopic(size, len(reqs))
 	}
 	topic := ""
 	for i, r := range reqs {

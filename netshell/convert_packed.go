@@ -56,7 +56,7 @@ func (fr *pushFrameReader) envelopes(frame []byte, into []state.Envelope) ([]sta
 	envs := slices.Grow(into[:0], d.Count())
 	fr.topics, fr.srcs = d.Tables(fr.intern, fr.topics, fr.srcs)
 	if len(fr.topics) == 1 {
-		fr.copies.oneTopic(len(frame))
+		fr.copies.oneTopic(len(frame), d.Count())
 	}
 	defer fr.copies.done()
 	for d.Next() {

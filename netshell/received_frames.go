@@ -36,14 +36,30 @@ const (
 	oneTopicFrameBytes = 8 << 10
 )
 
-// oneTopic readies a for the copies of a frame whose records share one
-// topic and take at most size bytes (the frame's own size will do); done
-// ends it.
-func (a *arena) oneTopic(size int) {
+// oneTopic readies a for the copies of a frame of records that share one
+// topic: frameBytes long, or taking at most that much of the chunk (what
+// a batch knows exactly); done ends it. The chunk is no larger than the
+// frame's records could fill: a copy over arenaMaxCopy goes elsewhere, so
+// a frame of large payloads does not leave most of a chunk its size unused.
+func (a *arena) oneTopic(frameBytes, records int) {
+	size := min(frameBytes, records*maxChunkedPerRecord)
 	if size < oneTopicFrameBytes {
 		return
 	}
 	a.saved, a.chunk, a.own = a.chunk, chunks.New(size), true
+}
+
+// maxChunkedPerRecord is the most one record copies into a chunk: its id,
+// payload, content type, correlation id and reply topic, each at most
+// arenaMaxCopy.
+const maxChunkedPerRecord = 5 * arenaMaxCopy
+
+// chunked is how much of a chunk a copy of n bytes takes.
+func chunked(n int) int {
+	if n > arenaMaxCopy {
+		return 0
+	}
+	return n
 }
 
 // done ends a frame oneTopic began: what its chunk has left is not used

@@ -61,7 +61,7 @@ func TestArenaGivesALargeOneTopicFrameItsOwnChunk(t *testing.T) {
 		if !fresh {
 			shared = a.bytes([]byte("shared"))
 		}
-		a.oneTopic(oneTopicFrameBytes * 2)
+		a.oneTopic(oneTopicFrameBytes*2, 1000)
 		first := a.bytes(rec)
 		last := first
 		for range oneTopicFrameBytes / len(rec) {
@@ -83,15 +83,25 @@ func TestArenaGivesALargeOneTopicFrameItsOwnChunk(t *testing.T) {
 			t.Fatal("a copy changed")
 		}
 	}
-	// A small frame shares the chunk.
-	var a arena
-	one := a.bytes([]byte("one"))
-	a.oneTopic(oneTopicFrameBytes - 1)
-	two := a.bytes([]byte("two"))
-	a.done()
-	if unsafe.Pointer(unsafe.SliceData(two)) != next(one) {
-		t.Fatal("a small one-topic frame did not share the chunk")
+	// A small frame shares the chunk, and so does a large one of a few
+	// records, whose large payloads are not copied into chunks.
+	for _, f := range []struct{ bytes, records int }{{oneTopicFrameBytes - 1, 1000}, {64 << 20, 4}} {
+		var a arena
+		one := a.bytes([]byte("one"))
+		a.oneTopic(f.bytes, f.records)
+		two := a.bytes([]byte("two"))
+		a.done()
+		if unsafe.Pointer(unsafe.SliceData(two)) != next(one) {
+			t.Fatalf("a one-topic frame of %d bytes and %d records did not share the chunk", f.bytes, f.records)
+		}
 	}
+	// A frame's own chunk is no larger than its records could fill.
+	var a arena
+	a.oneTopic(64<<20, 100)
+	if c := cap(a.chunk); c != 100*maxChunkedPerRecord {
+		t.Fatalf("a chunk of %d bytes for 100 records of a 64 MiB frame, want %d", c, 100*maxChunkedPerRecord)
+	}
+	a.done()
 }
 
 // A PublishStream batch decoded in place and copied out keeps nothing of

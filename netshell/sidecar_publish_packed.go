@@ -119,7 +119,7 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 		ev.Pubs, ev.ByNumber = ev.Pubs[:0], true // acks count records: no ids
 		refused = refused[:0]
 		if len(topics) == 1 {
-			copies.oneTopic(len(f.Msg().GetFrame()))
+			copies.oneTopic(len(f.Msg().GetFrame()), n)
 		}
 		for i := 0; dec.Next(); i++ {
 			r := dec.Record()
