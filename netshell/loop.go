@@ -305,9 +305,9 @@ func (l *loop) tick() {
 		l.dispatch(now, l.node.Step(now, ev))
 	}
 	clear(l.scratch)
-	l.flushOuts()
-	l.flushPushes()
 	l.flushAnswers()
+	l.flushPushes()
+	l.flushOuts()
 	if l.pressure.backed.Load() { // timers rest links and remove peers
 		l.pressure.set(l.node.PeersBackedUp())
 	}
@@ -329,9 +329,12 @@ func (l *loop) handle(in input) {
 	for _, ev := range in.evs {
 		l.step(now, ev, in.reply)
 	}
-	l.flushOuts()
-	l.flushPushes()
+	// Deliveries last: the goroutine woken last is the one Go runs next
+	// on this core once the loop waits, so the subscriber's stream goes
+	// before the publisher's answer instead of behind it.
 	l.flushAnswers()
+	l.flushPushes()
+	l.flushOuts()
 	if l.pressure.backed.Load() || isPublish(in.ev) {
 		l.pressure.set(l.node.PeersBackedUp())
 	}
