@@ -125,6 +125,7 @@ var pushWires = [...]string{"packed", "batch", "v1"}
 func newPushLink(m *meshClient, pc *peerConn) *pushLink {
 	k := &pushLink{m: m, pc: pc, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
 	k.enc.Limits = pushFrameLimits(m.o)
+	k.s.IDOf = func(o *outPush) string { return o.msg.WireID() } // only for a refusal
 	if !m.o.MeshPacked {
 		k.wire.Store(int32(wireBatch))
 	}
@@ -150,7 +151,7 @@ func (k *pushLink) enqueue(run []queuedPush) {
 	}
 	for i := range run {
 		o := &run[i].o
-		k.s.Queue(pushstream.Item[outPush]{Call: run[i].call, ID: o.msg.ID, Bytes: len(o.msg.Payload) + len(o.msg.Topic), V: *o})
+		k.s.Queue(pushstream.Item[outPush]{Call: run[i].call, Bytes: len(o.msg.Payload) + len(o.msg.Topic), V: *o}) // its id: IDOf
 	}
 	k.began = true
 	k.mu.Unlock()

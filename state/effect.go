@@ -69,8 +69,11 @@ type AddressConflict struct{ Peer, Addr, Claimed string }
 type Push struct {
 	Call       uint64
 	Peer, Addr string
-	Msg        *Message
-	Prev       uint64 // the previous number on Msg's topic sent to this peer; 0 = none
+	// Msg is not named (Node.named) for the push: a packed push carries
+	// its number. Read its id with WireID (or Envelope), never Msg.ID,
+	// which the node may write meanwhile for a v1 reader.
+	Msg  *Message
+	Prev uint64 // the previous number on Msg's topic sent to this peer; 0 = none
 	// DroppedFrom..Prev were routed to this peer and dropped from its
 	// backlog before they were sent, and we hold none of them: the peer
 	// counts them lost without asking. 0: no such claim.
@@ -80,14 +83,18 @@ type Push struct {
 	Groups []string
 }
 
-// Envelope returns the envelope to put on the wire for this push.
+// Envelope returns the envelope to put on the wire for this push, its id
+// rendered if the message has a number (WireID). Field by field: a copy
+// of Msg's envelope whole would read its ID, which the node may write
+// while a shell calls this (TestPushEnvelopeCopiesEveryField).
 func (e *Push) Envelope() Envelope {
-	env := e.Msg.Envelope
-	env.PrevSeq = e.Prev
-	env.DroppedFrom = e.DroppedFrom
-	env.SyncOnly = e.SyncOnly
-	env.QueueGroups = e.Groups
-	return env
+	m := e.Msg
+	return Envelope{
+		ID: m.WireID(), Topic: m.Topic, Payload: m.Payload, ContentType: m.ContentType,
+		TimestampMs: m.TimestampMs, Source: m.Source, Correlation: m.Correlation, TTLMs: m.TTLMs,
+		SourceSeq: m.SourceSeq, PrevSeq: e.Prev, DroppedFrom: e.DroppedFrom, ReplyTo: m.ReplyTo,
+		QueueGroups: e.Groups, IDNum: m.IDNum, Retain: m.Retain, SyncOnly: e.SyncOnly,
+	}
 }
 
 // RequestResend: ask a source peer for its messages on Topic numbered

@@ -206,7 +206,7 @@ func (n *Node) pushNowIn(p *peer, o outgoing, r *sentRange) {
 	e.Call = pushCall(p.slot, n.slots.gen[p.slot], l.seq)
 	l.sent.pushBack(pushRecord{seq: l.seq, o: o})
 	l.seq++
-	e.Peer, e.Addr, e.Msg, e.Prev, e.SyncOnly = p.id, p.addr, n.named(o.m), o.prev, o.syncOnly
+	e.Peer, e.Addr, e.Msg, e.Prev, e.SyncOnly = p.id, p.addr, o.m, o.prev, o.syncOnly // not named: Push.Msg
 	e.Groups = o.groups
 	if r != nil {
 		if o.prev != 0 && !o.syncOnly {

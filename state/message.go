@@ -48,6 +48,19 @@ func (e *Envelope) MessageID() string {
 	return e.ID
 }
 
+// WireID is the message's id as a peer sees it: the one IDNum derives
+// from Source when IDNum is set, else ID. Unlike MessageID it never reads
+// ID when IDNum is set. The node names its messages (Node.named) on its
+// own goroutine whenever a reader of the string first needs it, so a
+// shell holding a pushed message, which the node does not name, reads its
+// id this way.
+func (e *Envelope) WireID() string {
+	if e.IDNum != 0 {
+		return packed.DeriveID(e.Source, 0, e.IDNum).String()
+	}
+	return e.ID
+}
+
 func (e *Envelope) String() string {
 	s := fmt.Sprintf("%s#%d from=%s id=%s %dB", e.Topic, e.SourceSeq, short(e.Source), short(e.MessageID()), len(e.Payload))
 	if e.PrevSeq > 0 {

@@ -1,6 +1,9 @@
 package state
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+)
 
 // batch is a PublishedBatch of n publishes to topic.
 func (h *harness) batch(topic string, n int, byNumber bool) []Effect {
@@ -40,7 +43,8 @@ func TestStreamsByNumberGetMessagesUnnamed(t *testing.T) {
 
 // Whoever reads the string gets it, rendered once and the same as the
 // number derives: a v1 stream, a replay (sent as a v1 event even on a
-// packed stream), a peer, and a v1 publisher's answer.
+// packed stream), a v1 publisher's answer, and a peer (rendered by the
+// push's Envelope, the message itself not named: next test).
 func TestMessagesAreNamedForWhoReadsTheirIDs(t *testing.T) {
 	h := newHarness(t, "n1")
 	h.start()
@@ -130,6 +134,94 @@ func TestHeldPublishesByNumberAreAnsweredAlone(t *testing.T) {
 	for i, c := range cs {
 		if c.Req != first+2+uint64(i) || c.Err != nil {
 			t.Errorf("answer %d: %s", i, c)
+		}
+	}
+}
+
+// A push does not name its message: a packed push carries the number, and
+// a shell that needs the string renders it from the number (WireID),
+// never reading the ID field, which the node writes when a v1 reader
+// first needs it. Here a v1 stream names the message after its push went
+// out, and the push still gives the same id.
+func TestPushedMessagesAreNotNamed(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.sync("peer", "t")
+	effs := h.batch("t", 2, true)
+	ps := of[*Push](effs)
+	if len(ps) != 2 {
+		t.Fatalf("want 2 pushes, got:\n%s", describe(effs))
+	}
+	for i, p := range ps {
+		want := derived(h.n.ID(), uint64(i+1))
+		if p.Msg.ID != "" || p.Msg.IDNum != uint64(i+1) {
+			t.Errorf("push %d: message named %q, number %d; want no name, number %d", i, p.Msg.ID, p.Msg.IDNum, i+1)
+		}
+		if p.Msg.WireID() != want || p.Envelope().ID != want {
+			t.Errorf("push %d: id %q, envelope's %q; want %s", i, p.Msg.WireID(), p.Envelope().ID, want)
+		}
+	}
+	// A v1 stream that resumes now replays them, naming them: the ids agree.
+	effs = h.step(&Resumed{Stream: 9, Patterns: []string{"t"}, LastSeq: map[string]uint64{"t": 0}, Mode: RecoverReplay, Credit: 100})
+	named := 0
+	for _, d := range of[*Deliver](effs) {
+		if d.Out.Kind == OutReplay {
+			named++
+			if d.Out.Msg.ID != d.Out.Msg.WireID() {
+				t.Errorf("replay named %q, but the wire id is %q", d.Out.Msg.ID, d.Out.Msg.WireID())
+			}
+		}
+	}
+	if named != 2 || ps[0].Msg.ID == "" || ps[0].Envelope().ID != derived(h.n.ID(), 1) {
+		t.Errorf("after the replay: %d named, the pushed message %q, its envelope %q:\n%s", named, ps[0].Msg.ID, ps[0].Envelope().ID, describe(effs))
+	}
+}
+
+// Push.Envelope copies every field of the message's envelope but its id
+// (WireID gives that), and sets the push's own: it is written field by
+// field, so a field added to Envelope must be added there too.
+func TestPushEnvelopeCopiesEveryField(t *testing.T) {
+	var m Message
+	v := reflect.ValueOf(&m.Envelope).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString(v.Type().Field(i).Name)
+		case reflect.Int64, reflect.Int:
+			f.SetInt(int64(100 + i))
+		case reflect.Uint64:
+			f.SetUint(uint64(100 + i))
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+		default:
+			t.Fatalf("field %s of kind %s: teach this test to fill it", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	p := &Push{Msg: &m, Prev: 7, DroppedFrom: 3, SyncOnly: false, Groups: []string{"g"}}
+	env := p.Envelope()
+	got := reflect.ValueOf(env)
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		var want any
+		switch name {
+		case "ID":
+			want = m.WireID()
+		case "PrevSeq":
+			want = p.Prev
+		case "DroppedFrom":
+			want = p.DroppedFrom
+		case "SyncOnly":
+			want = p.SyncOnly
+		case "QueueGroups":
+			want = p.Groups
+		default:
+			want = v.Field(i).Interface()
+		}
+		if !reflect.DeepEqual(got.Field(i).Interface(), want) {
+			t.Errorf("envelope's %s = %v, want %v", name, got.Field(i).Interface(), want)
 		}
 	}
 }

@@ -67,6 +67,11 @@ type Done[T any] struct {
 
 // Sender is the push path to one peer.
 type Sender[T any] struct {
+	// IDOf, when set, gives the id of a push queued without one (Item.ID
+	// ""), to match it with a refusal: a caller for which an id costs a
+	// rendering leaves it to IDOf, which runs only for answers that refuse.
+	IDOf func(*T) string
+
 	queue    fifo[Item[T]]
 	inflight fifo[Item[T]] // sent on the open stream, not yet answered
 	marks    []mark        // when each unanswered batch went out, oldest first
@@ -157,7 +162,7 @@ func (s *Sender[T]) AckInto(into []Done[T], stream, count uint64, refused []Refu
 		done[i] = Done[T]{Item: *s.inflight.at(i)}
 	}
 	for _, r := range refused {
-		i := findID(done, r.ID)
+		i := s.findID(done, r.ID)
 		if i < 0 {
 			return nil, fmt.Errorf("peer refused message %q, which the answer does not cover", r.ID)
 		}
@@ -176,9 +181,13 @@ func (s *Sender[T]) AckInto(into []Done[T], stream, count uint64, refused []Refu
 }
 
 // findID is the first push of done with id that no refusal matched yet.
-func findID[T any](done []Done[T], id string) int {
+func (s *Sender[T]) findID(done []Done[T], id string) int {
 	for i := range done {
-		if done[i].ID == id && done[i].Err == nil {
+		d := &done[i]
+		if d.Err != nil {
+			continue
+		}
+		if d.ID == id || d.ID == "" && s.IDOf != nil && s.IDOf(&d.V) == id {
 			return i
 		}
 	}

@@ -175,3 +175,24 @@ func TestBatchesAndAnswersReuseTheCallersArrays(t *testing.T) {
 		done = d
 	}
 }
+
+// A push queued without an id is matched to a refusal through IDOf, which
+// a caller whose ids cost a rendering sets; it is asked only when an
+// answer refuses.
+func TestRefusalsMatchPushesQueuedWithoutIDs(t *testing.T) {
+	asked := 0
+	s := Sender[string]{IDOf: func(v *string) string { asked++; return "id-" + *v }}
+	s.Open()
+	for c := uint64(1); c <= 3; c++ {
+		s.Queue(Item[string]{Call: c, Bytes: 1, V: fmt.Sprint(c)})
+	}
+	s.Next(0, DefaultLimits)
+	done, err := s.Ack(s.Stream(), 2, nil)
+	if err != nil || doneCalls(done) != "1 2" || asked != 0 {
+		t.Fatalf("plain answer: %q, %v, ids asked %d times; want 1 2 and no ids asked", doneCalls(done), err, asked)
+	}
+	done, err = s.Ack(s.Stream(), 3, []Refusal{{ID: "id-3", Retry: true}})
+	if err != nil || doneCalls(done) != "3!" {
+		t.Fatalf("refusal: %q, %v; want 3 refused for now", doneCalls(done), err)
+	}
+}
