@@ -150,7 +150,7 @@ func packRecord(r *packed.Record, o *outPush, split *packed.IDSplitter) error {
 		ReplyTo: e.ReplyTo, Groups: o.groups,
 	}
 	if e.Source == "" || e.IDNum == 0 && e.ID == "" { // ID is read only without a number: Push.Msg
-		return fmt.Errorf("message %q from %q: a packed push needs a source and an id", e.ID, e.Source)
+		return fmt.Errorf("message %q from %q: a packed push needs a source and an id", e.WireID(), e.Source)
 	}
 	setRecordID(r, e, split)
 	return nil

@@ -301,21 +301,6 @@ func (n *Node) completedPush(id uint64) (*peer, pushRecord, bool) {
 	return nil, pushRecord{}, false
 }
 
-// pushDone lets go of a push its peer has.
-func (n *Node) pushDone(l *link, r pushRecord) {
-	l.bytes -= int(r.o.cost)
-	n.charge(memLinks, -int(r.o.cost))
-}
-
-// drainAfterSuccess pushes what p's link holds now that a push of it went
-// through, unless the link rests.
-func (n *Node) drainAfterSuccess(p *peer) {
-	if !p.link.resting {
-		p.link.failures = 0
-		n.drainLink(p)
-	}
-}
-
 func (n *Node) onPushCompleted(e *PushCompleted) {
 	if e.Call&pushCallBit == 0 {
 		n.reject(reasonUnknownCall)
@@ -328,8 +313,12 @@ func (n *Node) onPushCompleted(e *PushCompleted) {
 	l := &p.link
 	l.sentBytes -= int(r.o.cost)
 	if e.Err == nil {
-		n.pushDone(l, r)
-		n.drainAfterSuccess(p)
+		l.bytes -= int(r.o.cost)
+		n.charge(memLinks, -int(r.o.cost))
+		if !l.resting {
+			l.failures = 0
+			n.drainLink(p)
+		}
 		return
 	}
 	n.counters.PushFailures++
