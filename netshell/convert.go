@@ -152,12 +152,13 @@ func envelopeToProto(e *state.Envelope) *meshpb.MessageEnvelope {
 
 // fillEnvelopeProto sets the fields of p, a fresh message, from e.
 func fillEnvelopeProto(p *meshpb.MessageEnvelope, e *state.Envelope) {
-	p.MessageId, p.Topic, p.Payload, p.ContentType = e.ID, e.Topic, e.Payload, e.ContentType
-	p.TimestampMs, p.SourceNodeId, p.Retain, p.CorrelationId = e.TimestampMs, e.Source, e.Retain, e.Correlation
+	p.MessageId, p.Topic, p.Payload = e.ID, e.Topic, e.Payload
+	p.TimestampMs, p.SourceNodeId, p.Retain = e.TimestampMs, e.Source, e.Retain
 	p.TtlMs, p.SourceSequence, p.PrevSourceSequence, p.SyncOnly = e.TTLMs, e.SourceSeq, e.PrevSeq, e.SyncOnly
-	p.DroppedFrom = e.DroppedFrom
-	p.ReplyTo = e.ReplyTo
-	p.QueueGroups = e.QueueGroups
+	if x := e.Extras; x != nil {
+		p.ContentType, p.CorrelationId, p.ReplyTo = x.ContentType, x.Correlation, x.ReplyTo
+		p.DroppedFrom, p.QueueGroups = x.DroppedFrom, x.QueueGroups
+	}
 }
 
 func envelopeFromProto(p *meshpb.MessageEnvelope) state.Envelope {
@@ -165,18 +166,20 @@ func envelopeFromProto(p *meshpb.MessageEnvelope) state.Envelope {
 		ID:          p.GetMessageId(),
 		Topic:       p.GetTopic(),
 		Payload:     p.GetPayload(),
-		ContentType: p.GetContentType(),
 		TimestampMs: p.GetTimestampMs(),
 		Source:      p.GetSourceNodeId(),
 		Retain:      p.GetRetain(),
-		Correlation: p.GetCorrelationId(),
 		TTLMs:       p.GetTtlMs(),
 		SourceSeq:   p.GetSourceSequence(),
 		PrevSeq:     p.GetPrevSourceSequence(),
-		DroppedFrom: p.GetDroppedFrom(),
 		SyncOnly:    p.GetSyncOnly(),
-		ReplyTo:     p.GetReplyTo(),
-		QueueGroups: p.GetQueueGroups(),
+		Extras: state.ExtrasOf(state.Extras{
+			ContentType: p.GetContentType(),
+			Correlation: p.GetCorrelationId(),
+			ReplyTo:     p.GetReplyTo(),
+			QueueGroups: p.GetQueueGroups(),
+			DroppedFrom: p.GetDroppedFrom(),
+		}),
 	}
 }
 
@@ -474,12 +477,12 @@ func fillMessage(p *sidecarpb.Message, m *state.Message) {
 	p.MessageId = m.MessageID() // named by the node before it left (Node.named)
 	p.Topic = m.Topic
 	p.Payload = m.Payload
-	p.ContentType = m.ContentType
+	p.ContentType = m.ContentType()
 	p.TimestampMs = m.TimestampMs
 	p.SourceNodeId = m.Source
-	p.CorrelationId = m.Correlation
+	p.CorrelationId = m.Correlation()
 	p.SequenceNumber = int64(m.Seq)
-	p.ReplyTo = m.ReplyTo
+	p.ReplyTo = m.ReplyTo()
 }
 
 // fillInfo sets every field of p from i, so a SubscriptionInfo can be

@@ -103,7 +103,6 @@ func (fr *pushFrameReader) envelope(r *packed.Record) state.Envelope {
 		TTLMs:       r.TTLMs,
 		SourceSeq:   r.Seq,
 		PrevSeq:     r.PrevSeq,
-		DroppedFrom: r.DroppedFrom,
 		SyncOnly:    r.SyncOnly,
 	}
 	if derived {
@@ -113,13 +112,15 @@ func (fr *pushFrameReader) envelope(r *packed.Record) state.Envelope {
 	if len(r.Payload) > 0 { // none stays nil, as the batch stream gives it
 		e.Payload = take(r.Payload)
 	}
-	e.ContentType, e.Correlation = str(r.ContentType), str(r.Correlation)
-	e.ReplyTo = str(r.ReplyTo)
-	if len(r.Groups) > 0 { // the decoder reuses its list: names are interned, the list copied
-		e.QueueGroups = make([]string, len(r.Groups))
-		for i, g := range r.Groups {
-			e.QueueGroups[i] = fr.intern(g)
+	if r.ContentType != "" || r.Correlation != "" || r.ReplyTo != "" || len(r.Groups) > 0 || r.DroppedFrom != 0 {
+		x := &state.Extras{ContentType: str(r.ContentType), Correlation: str(r.Correlation), ReplyTo: str(r.ReplyTo), DroppedFrom: r.DroppedFrom}
+		if len(r.Groups) > 0 { // the decoder reuses its list: names are interned, the list copied
+			x.QueueGroups = make([]string, len(r.Groups))
+			for i, g := range r.Groups {
+				x.QueueGroups[i] = fr.intern(g)
+			}
 		}
+		e.Extras = x
 	}
 	return e
 }
@@ -144,10 +145,10 @@ func (fr *pushFrameReader) intern(s string) string {
 func packRecord(r *packed.Record, o *outPush, split *packed.IDSplitter) error {
 	e := &o.msg.Envelope
 	*r = packed.Record{
-		Topic: e.Topic, Payload: e.Payload, ContentType: e.ContentType, Correlation: e.Correlation,
+		Topic: e.Topic, Payload: e.Payload, ContentType: e.ContentType(), Correlation: e.Correlation(),
 		TTLMs: e.TTLMs, Retain: e.Retain, SyncOnly: o.syncOnly, TimestampMs: e.TimestampMs,
 		Source: e.Source, Seq: e.SourceSeq, PrevSeq: o.prev, DroppedFrom: o.droppedFrom,
-		ReplyTo: e.ReplyTo, Groups: o.groups,
+		ReplyTo: e.ReplyTo(), Groups: o.groups,
 	}
 	if e.Source == "" || e.IDNum == 0 && e.ID == "" { // ID is read only without a number: Push.Msg
 		return fmt.Errorf("message %q from %q: a packed push needs a source and an id", e.WireID(), e.Source)

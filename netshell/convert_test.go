@@ -19,9 +19,10 @@ import (
 )
 
 func sampleEnvelope(topic string, seq uint64) state.Envelope {
-	return state.Envelope{ID: "id-" + topic, Topic: topic, Payload: []byte("payload"), ContentType: "text/plain",
-		TimestampMs: 1_700_000_000_123, Source: "source-node", Retain: true, Correlation: "corr", TTLMs: 5000, SourceSeq: seq,
-		PrevSeq: seq / 2, DroppedFrom: seq / 4, SyncOnly: seq%2 == 1}
+	return state.Envelope{ID: "id-" + topic, Topic: topic, Payload: []byte("payload"),
+		TimestampMs: 1_700_000_000_123, Source: "source-node", Retain: true, TTLMs: 5000, SourceSeq: seq,
+		PrevSeq: seq / 2, SyncOnly: seq%2 == 1,
+		Extras: &state.Extras{ContentType: "text/plain", Correlation: "corr", DroppedFrom: seq / 4}}
 }
 
 func roundTrip[M proto.Message](t *testing.T, m M, fresh M) M {
@@ -223,8 +224,8 @@ func TestRefusalsMapToTheSpecsCodes(t *testing.T) {
 func TestAPushCarriesItsOwnFieldsNotItsMessages(t *testing.T) {
 	m := &state.Message{Envelope: state.Envelope{
 		ID: packed.DeriveID("src", 0, 12).String(), Topic: "t/1", Payload: []byte("p"), Source: "src",
-		SourceSeq: 12, PrevSeq: 2, DroppedFrom: 1, QueueGroups: []string{"stale"}, // as received, not as pushed on
-		TimestampMs: 1700000000000,
+		SourceSeq: 12, PrevSeq: 2, TimestampMs: 1700000000000,
+		Extras: &state.Extras{DroppedFrom: 1, QueueGroups: []string{"stale"}}, // as received, not as pushed on
 	}}
 	o := pushOf(&state.Push{Call: 1, Peer: "p", Addr: "a", Msg: m, Prev: 9, DroppedFrom: 5, SyncOnly: true, Groups: []string{"g"}})
 	var r packed.Record
@@ -236,10 +237,10 @@ func TestAPushCarriesItsOwnFieldsNotItsMessages(t *testing.T) {
 		t.Errorf("record: prev=%d dropped=%d sync=%v groups=%v seq=%d number=%d", r.PrevSeq, r.DroppedFrom, r.SyncOnly, r.Groups, r.Seq, r.Number)
 	}
 	env := o.envelope()
-	if env.PrevSeq != 9 || env.DroppedFrom != 5 || !env.SyncOnly || fmt.Sprint(env.QueueGroups) != "[g]" || env.ID != m.ID || env.SourceSeq != 12 {
+	if env.PrevSeq != 9 || env.DroppedFrom() != 5 || !env.SyncOnly || fmt.Sprint(env.QueueGroups()) != "[g]" || env.ID != m.ID || env.SourceSeq != 12 {
 		t.Errorf("envelope: %+v", env)
 	}
-	if m.PrevSeq != 2 || m.DroppedFrom != 1 || m.SyncOnly || fmt.Sprint(m.QueueGroups) != "[stale]" {
+	if m.PrevSeq != 2 || m.DroppedFrom() != 1 || m.SyncOnly || fmt.Sprint(m.QueueGroups()) != "[stale]" {
 		t.Errorf("the message was written: %+v", m.Envelope)
 	}
 }

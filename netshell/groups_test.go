@@ -41,26 +41,26 @@ func TestQueueGroupsSurviveEveryConversion(t *testing.T) {
 	}
 
 	e := sampleEnvelope("jobs/build", 4)
-	e.QueueGroups = []string{"workers", "x"}
-	if got := envelopeFromProto(roundTrip(t, envelopeToProto(&e), &meshpb.MessageEnvelope{})); !slices.Equal(got.QueueGroups, e.QueueGroups) {
-		t.Fatalf("v1 envelope: queue_groups %q", got.QueueGroups)
+	e.Edit().QueueGroups = []string{"workers", "x"}
+	if got := envelopeFromProto(roundTrip(t, envelopeToProto(&e), &meshpb.MessageEnvelope{})); !slices.Equal(got.QueueGroups(), e.QueueGroups()) {
+		t.Fatalf("v1 envelope: queue_groups %q", got.QueueGroups())
 	}
 	push := &state.Push{Msg: &state.Message{Envelope: sampleEnvelope("jobs/build", 4)}, Groups: []string{"workers"}}
-	if env := push.Envelope(); !slices.Equal(env.QueueGroups, []string{"workers"}) {
-		t.Fatalf("push envelope: %q", env.QueueGroups)
+	if env := push.Envelope(); !slices.Equal(env.QueueGroups(), []string{"workers"}) {
+		t.Fatalf("push envelope: %q", env.QueueGroups())
 	}
 
 	var sent []state.Envelope
 	for i, gs := range [][]string{{"workers", "x"}, nil, {"workers"}} {
 		e := sampleEnvelope("jobs/build", uint64(4+i))
 		e.ID = packed.DeriveID(e.Source, 0, uint64(9+i)).String()
-		e.QueueGroups = gs
+		e.Edit().QueueGroups = gs
 		sent = append(sent, e)
 	}
 	envs := packedPushRoundTrip(t, sent...)
 	for i, want := range [][]string{{"workers", "x"}, nil, {"workers"}} {
-		if !slices.Equal(envs[i].QueueGroups, want) {
-			t.Fatalf("packed record %d: queue groups %q, want %q", i, envs[i].QueueGroups, want)
+		if !slices.Equal(envs[i].QueueGroups(), want) {
+			t.Fatalf("packed record %d: queue groups %q, want %q", i, envs[i].QueueGroups(), want)
 		}
 	}
 }

@@ -220,8 +220,8 @@ func newTestMeshClient(t *testing.T, mod ...func(*Options)) (*meshClient, *compl
 
 // asPush is the push of env as the loop hands it to the mesh client.
 func asPush(env state.Envelope) outPush {
-	return outPush{msg: &state.Message{Envelope: env}, prev: env.PrevSeq, droppedFrom: env.DroppedFrom,
-		syncOnly: env.SyncOnly, groups: env.QueueGroups}
+	return outPush{msg: &state.Message{Envelope: env}, prev: env.PrevSeq, droppedFrom: env.DroppedFrom(),
+		syncOnly: env.SyncOnly, groups: env.QueueGroups()}
 }
 
 func msg(i int) state.Envelope {

@@ -28,14 +28,14 @@ func TestReplyToSurvivesEveryConversion(t *testing.T) {
 	}
 
 	e := sampleEnvelope("svc/time", 4)
-	e.ReplyTo = to
-	if got := envelopeFromProto(roundTrip(t, envelopeToProto(&e), &meshpb.MessageEnvelope{})); got.ReplyTo != to {
-		t.Fatalf("v1 envelope: reply_to %q", got.ReplyTo)
+	e.Edit().ReplyTo = to
+	if got := envelopeFromProto(roundTrip(t, envelopeToProto(&e), &meshpb.MessageEnvelope{})); got.ReplyTo() != to {
+		t.Fatalf("v1 envelope: reply_to %q", got.ReplyTo())
 	}
 
 	reply := &state.ResendReply{Instance: "src", Msgs: []state.Envelope{e}}
-	if got := resendReplyFromProto(roundTrip(t, resendReplyToProto(reply), &meshpb.ResendResponse{})); got.Msgs[0].ReplyTo != to {
-		t.Fatalf("resend: reply_to %q", got.Msgs[0].ReplyTo)
+	if got := resendReplyFromProto(roundTrip(t, resendReplyToProto(reply), &meshpb.ResendResponse{})); got.Msgs[0].ReplyTo() != to {
+		t.Fatalf("resend: reply_to %q", got.Msgs[0].ReplyTo())
 	}
 
 	var r packed.Record
@@ -51,7 +51,7 @@ func TestReplyToSurvivesEveryConversion(t *testing.T) {
 	}
 	var fr pushFrameReader
 	envs, err := fr.envelopes(enc.AppendFrame(nil), nil)
-	if err != nil || len(envs) != 1 || envs[0].ReplyTo != to {
+	if err != nil || len(envs) != 1 || envs[0].ReplyTo() != to {
 		t.Fatalf("packed push: %+v, %v", envs, err)
 	}
 

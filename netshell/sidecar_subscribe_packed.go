@@ -109,7 +109,7 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 		alone := false
 		if n == 0 {
 			// A message larger than a frame goes in a frame of its own.
-			size := len(m.Payload) + len(m.Topic) + len(m.Source) + len(m.ContentType) + len(m.Correlation) + len(m.ReplyTo) + packedFrameSlackSize
+			size := len(m.Payload) + len(m.Topic) + len(m.Source) + len(m.ContentType()) + len(m.Correlation()) + len(m.ReplyTo()) + packedFrameSlackSize
 			if m.IDNum == 0 { // else the record carries the number (setRecordID), and ID may not be rendered
 				size += len(m.ID)
 			}
@@ -123,12 +123,12 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 		r := packed.Record{
 			Topic:       m.Topic,
 			Payload:     m.Payload,
-			ContentType: m.ContentType,
-			Correlation: m.Correlation,
-			ReplyTo:     m.ReplyTo,
 			TimestampMs: m.TimestampMs,
 			Source:      m.Source,
 			Seq:         m.Seq,
+		}
+		if x := m.Extras; x != nil {
+			r.ContentType, r.Correlation, r.ReplyTo = x.ContentType, x.Correlation, x.ReplyTo
 		}
 		if r.PrevSeq = m.Seq - 1; m.Seq == 0 {
 			r.PrevSeq = 0

@@ -241,8 +241,8 @@ func (c *client) describe(o state.Out) string {
 	case state.OutMessage, state.OutReplay, state.OutRetained:
 		m := o.Msg
 		s := fmt.Sprintf("%s %s %q seq=%d from=%s", o.Kind, c.w.showIDs(m.Topic), payloadText(m.Payload), m.Seq, c.w.nameOf(m.Source))
-		if m.ReplyTo != "" {
-			s += " reply-to=" + c.w.showIDs(m.ReplyTo)
+		if m.ReplyTo() != "" {
+			s += " reply-to=" + c.w.showIDs(m.ReplyTo())
 		}
 		return s
 	case state.OutInfo:

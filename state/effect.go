@@ -90,10 +90,11 @@ type Push struct {
 func (e *Push) Envelope() Envelope {
 	m := e.Msg
 	return Envelope{
-		ID: m.WireID(), Topic: m.Topic, Payload: m.Payload, ContentType: m.ContentType,
-		TimestampMs: m.TimestampMs, Source: m.Source, Correlation: m.Correlation, TTLMs: m.TTLMs,
-		SourceSeq: m.SourceSeq, PrevSeq: e.Prev, DroppedFrom: e.DroppedFrom, ReplyTo: m.ReplyTo,
-		QueueGroups: e.Groups, IDNum: m.IDNum, Retain: m.Retain, SyncOnly: e.SyncOnly,
+		ID: m.WireID(), Topic: m.Topic, Payload: m.Payload,
+		TimestampMs: m.TimestampMs, Source: m.Source, TTLMs: m.TTLMs,
+		SourceSeq: m.SourceSeq, PrevSeq: e.Prev, IDNum: m.IDNum, Retain: m.Retain, SyncOnly: e.SyncOnly,
+		Extras: ExtrasOf(Extras{ContentType: m.ContentType(), Correlation: m.Correlation(), ReplyTo: m.ReplyTo(),
+			QueueGroups: e.Groups, DroppedFrom: e.DroppedFrom}),
 	}
 }
 

@@ -370,8 +370,9 @@ func (m *Message) groupsFor(id string) []string {
 // more (it paused or left before the peer heard) does not get it.
 func (n *Node) deliverGroups(m *Message) {
 	local := n.localMembers(m.Topic)
-	for i, g := range m.QueueGroups {
-		if i >= maxGroupsPerPush || slices.Contains(m.QueueGroups[:i], g) {
+	groups := m.QueueGroups()
+	for i, g := range groups {
+		if i >= maxGroupsPerPush || slices.Contains(groups[:i], g) {
 			continue
 		}
 		var cands []candidate
@@ -396,7 +397,9 @@ func (n *Node) enqueueMember(s *subscription, m *Message) {
 	}
 	s.gseq[m.Topic]++
 	c := &Message{Envelope: m.Envelope, Seq: s.gseq[m.Topic], ExpiresMs: m.ExpiresMs}
-	c.QueueGroups = nil
+	if len(c.QueueGroups()) > 0 {
+		c.Edit().QueueGroups = nil
+	}
 	n.enqueue(s, c)
 }
 

@@ -162,7 +162,7 @@ func TestGroupMembersOnlyGetWhatTheyAreChosenFor(t *testing.T) {
 	}
 	for seq := uint64(2); seq <= 5; seq++ {
 		env := h.envFrom("n2", "t", seq)
-		env.QueueGroups = []string{"work", "work", "other"}
+		env.Edit().QueueGroups = []string{"work", "work", "other"}
 		h.pushFrom("n2", env)
 	}
 	if p1, p2, p3 := payloads(h.all, 1), payloads(h.all, 2), payloads(h.all, 3); len(p1) != 2 || len(p2) != 2 || len(p3) != 5 {
@@ -218,7 +218,7 @@ func TestGroupResendNamesTheGroups(t *testing.T) {
 	h.ackPushes(h.publish("t", "x"))
 	h.req++
 	a := only[*AnswerResend](t, h.step(&ResendRequested{Req: h.req, Requester: "n2", Source: "n1", Topic: "t", From: 1, To: 1}))
-	if len(a.Reply.Msgs) != 1 || !slices.Equal(a.Reply.Msgs[0].QueueGroups, []string{"work"}) {
+	if len(a.Reply.Msgs) != 1 || !slices.Equal(a.Reply.Msgs[0].QueueGroups(), []string{"work"}) {
 		t.Fatalf("resend reply %+v", a.Reply.Msgs)
 	}
 }

@@ -121,12 +121,12 @@ func TestInboxRetainAndReplyToAreChecked(t *testing.T) {
 		t.Fatal(c.Err)
 	}
 	for _, d := range of[*Deliver](effs) {
-		if d.Out.Kind == OutMessage && d.Out.Msg.ReplyTo != "_inbox/n1/c1/7" {
-			t.Fatalf("delivered reply_to %q", d.Out.Msg.ReplyTo)
+		if d.Out.Kind == OutMessage && d.Out.Msg.ReplyTo() != "_inbox/n1/c1/7" {
+			t.Fatalf("delivered reply_to %q", d.Out.Msg.ReplyTo())
 		}
 	}
-	if p := only[*Push](t, effs); p.Envelope().ReplyTo != "_inbox/n1/c1/7" {
-		t.Fatalf("pushed reply_to %q", p.Envelope().ReplyTo)
+	if env := only[*Push](t, effs).Envelope(); env.ReplyTo() != "_inbox/n1/c1/7" {
+		t.Fatalf("pushed reply_to %q", env.ReplyTo())
 	}
 }
 
@@ -181,8 +181,8 @@ func TestInboxRunsRouteAsLonePublishes(t *testing.T) {
 		t.Fatalf("run answers %+v", cs)
 	}
 	for _, p := range of[*Push](effs) {
-		if p.Msg.ReplyTo != "_inbox/n1/c1/2" {
-			t.Fatalf("pushed reply_to %q", p.Msg.ReplyTo)
+		if p.Msg.ReplyTo() != "_inbox/n1/c1/2" {
+			t.Fatalf("pushed reply_to %q", p.Msg.ReplyTo())
 		}
 	}
 	// Retain on an inbox topic is refused in a run too.
@@ -210,15 +210,15 @@ func TestInboxReceivedOnlyByTheDaemonItNames(t *testing.T) {
 	}
 	// A reply_to from a peer arrives with its message; a bad one is refused.
 	env := h.envFrom("p2", "svc/time", 1)
-	env.ReplyTo = "_inbox/p2/c9/1"
+	env.Edit().ReplyTo = "_inbox/p2/c9/1"
 	effs := h.pushFrom("p2", env)
 	for _, d := range of[*Deliver](effs) {
-		if d.Out.Kind == OutMessage && d.Out.Msg.ReplyTo != env.ReplyTo {
-			t.Fatalf("delivered reply_to %q", d.Out.Msg.ReplyTo)
+		if d.Out.Kind == OutMessage && d.Out.Msg.ReplyTo() != env.ReplyTo() {
+			t.Fatalf("delivered reply_to %q", d.Out.Msg.ReplyTo())
 		}
 	}
 	bad := h.envFrom("p2", "svc/time", 2)
-	bad.ReplyTo = "svc/answers"
+	bad.Edit().ReplyTo = "svc/answers"
 	h.req++
 	a := only[*AnswerPush](t, h.step(&PushReceived{Req: h.req, From: "p2:5671", Envs: []Envelope{bad}}))
 	if len(a.Errs) != 1 || CodeOf(a.Errs[0]) != Invalid {

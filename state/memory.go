@@ -29,8 +29,9 @@ import (
 // refused (holds ask for a retry, retained values are refused).
 
 // msgOverheadBytes is what a held message costs beyond its payload and
-// text fields: the Message itself (about 220 bytes with its links), its id
-// string, and a slot in each container that holds it.
+// text fields: the Message itself (184 bytes with its links, and 80 more
+// for its Extras when it has any), its id string, and a slot in each
+// container that holds it.
 const msgOverheadBytes = 320
 
 // dedupEntryBytes is what one block of the duplicate filter costs
@@ -40,7 +41,11 @@ const dedupEntryBytes = 3 * 8
 
 // cost is what holding m charges a store.
 func (m *Message) cost() int {
-	return len(m.Payload) + len(m.Topic) + len(m.ContentType) + len(m.Correlation) + len(m.ReplyTo) + msgOverheadBytes
+	c := len(m.Payload) + len(m.Topic) + msgOverheadBytes
+	if x := m.Extras; x != nil {
+		c += len(x.ContentType) + len(x.Correlation) + len(x.ReplyTo)
+	}
+	return c
 }
 
 // memClass names what holds bytes; the order is the shedding order.

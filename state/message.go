@@ -13,16 +13,11 @@ type Envelope struct {
 	ID          string // "" while a message numbered by IDNum is not named yet (MessageID)
 	Topic       string
 	Payload     []byte
-	ContentType string
 	TimestampMs int64  // wall clock of the publishing node at publish
 	Source      string // instance id of the publishing node
-	Correlation string
-	TTLMs       int64    // 0: the receiving node's default applies
-	SourceSeq   uint64   // the source's own per-topic number; 0 = unnumbered
-	PrevSeq     uint64   // the number of the previous message on the topic the source sent to this receiver; 0 = none
-	DroppedFrom uint64   // the source dropped every number from this to PrevSeq it routed here, and holds none: lost; 0 = no claim
-	ReplyTo     string   // where a reply goes (an inbox topic, inbox.go); "" = none
-	QueueGroups []string // the queue groups the source chose this receiver for (groups.go)
+	TTLMs       int64  // 0: the receiving node's default applies
+	SourceSeq   uint64 // the source's own per-topic number; 0 = unnumbered
+	PrevSeq     uint64 // the number of the previous message on the topic the source sent to this receiver; 0 = none
 
 	// IDNum, when not 0, is the number ID is derived from: ID is
 	// packed.DeriveID(Source, 0, IDNum). It spares a shell reading the
@@ -33,6 +28,11 @@ type Envelope struct {
 	// only IDNum, its ID rendered when something needs it (Node.named); a
 	// stream by number (Subscribed.ByNumber) reads IDNum alone.
 	IDNum uint64
+
+	// Extras holds the fields most messages leave unset (extras.go); nil
+	// when the envelope sets none of them. Read them through the methods
+	// of the same names.
+	Extras *Extras
 
 	Retain   bool
 	SyncOnly bool // replicates a retained value only: store it, deliver it to no one
@@ -69,8 +69,8 @@ func (e *Envelope) String() string {
 	if e.SyncOnly {
 		s += " sync-only"
 	}
-	if len(e.QueueGroups) > 0 {
-		s += " groups=" + strings.Join(e.QueueGroups, ",")
+	if g := e.QueueGroups(); len(g) > 0 {
+		s += " groups=" + strings.Join(g, ",")
 	}
 	return s
 }

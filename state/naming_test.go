@@ -182,7 +182,48 @@ func TestPushedMessagesAreNotNamed(t *testing.T) {
 // field, so a field added to Envelope must be added there too.
 func TestPushEnvelopeCopiesEveryField(t *testing.T) {
 	var m Message
-	v := reflect.ValueOf(&m.Envelope).Elem()
+	m.Extras = new(Extras)
+	fill(t, reflect.ValueOf(&m.Envelope).Elem())
+	fill(t, reflect.ValueOf(m.Extras).Elem())
+	p := &Push{Msg: &m, Prev: 7, DroppedFrom: 3, SyncOnly: false, Groups: []string{"g"}}
+	env := p.Envelope()
+	if env.Extras == nil || env.Extras == m.Extras {
+		t.Fatalf("the envelope's extras are %p, the message's %p: want a copy of its own", env.Extras, m.Extras)
+	}
+	want := func(name string, v reflect.Value) any {
+		switch name {
+		case "ID":
+			return m.WireID()
+		case "PrevSeq":
+			return p.Prev
+		case "DroppedFrom":
+			return p.DroppedFrom
+		case "SyncOnly":
+			return p.SyncOnly
+		case "QueueGroups":
+			return p.Groups
+		}
+		return v.Interface()
+	}
+	for _, c := range []struct{ got, of reflect.Value }{
+		{reflect.ValueOf(env), reflect.ValueOf(m.Envelope)},
+		{reflect.ValueOf(*env.Extras), reflect.ValueOf(*m.Extras)},
+	} {
+		for i := range c.of.NumField() {
+			name := c.of.Type().Field(i).Name
+			if name == "Extras" {
+				continue // compared field by field
+			}
+			if w := want(name, c.of.Field(i)); !reflect.DeepEqual(c.got.Field(i).Interface(), w) {
+				t.Errorf("envelope's %s = %v, want %v", name, c.got.Field(i).Interface(), w)
+			}
+		}
+	}
+}
+
+// fill sets every field of the struct v to a value of its own, but a
+// pointer to a struct, which the caller fills.
+func fill(t *testing.T, v reflect.Value) {
 	for i := range v.NumField() {
 		f := v.Field(i)
 		switch f.Kind() {
@@ -196,32 +237,12 @@ func TestPushEnvelopeCopiesEveryField(t *testing.T) {
 			f.SetBool(true)
 		case reflect.Slice:
 			f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+		case reflect.Pointer:
+			if f.Type().Elem().Kind() != reflect.Struct || f.IsNil() {
+				t.Fatalf("field %s: fill it before", v.Type().Field(i).Name)
+			}
 		default:
 			t.Fatalf("field %s of kind %s: teach this test to fill it", v.Type().Field(i).Name, f.Kind())
-		}
-	}
-	p := &Push{Msg: &m, Prev: 7, DroppedFrom: 3, SyncOnly: false, Groups: []string{"g"}}
-	env := p.Envelope()
-	got := reflect.ValueOf(env)
-	for i := range v.NumField() {
-		name := v.Type().Field(i).Name
-		var want any
-		switch name {
-		case "ID":
-			want = m.WireID()
-		case "PrevSeq":
-			want = p.Prev
-		case "DroppedFrom":
-			want = p.DroppedFrom
-		case "SyncOnly":
-			want = p.SyncOnly
-		case "QueueGroups":
-			want = p.Groups
-		default:
-			want = v.Field(i).Interface()
-		}
-		if !reflect.DeepEqual(got.Field(i).Interface(), want) {
-			t.Errorf("envelope's %s = %v, want %v", name, got.Field(i).Interface(), want)
 		}
 	}
 }

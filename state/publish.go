@@ -94,14 +94,14 @@ func (n *Node) localMessage(e *Published, seq uint64) *Message {
 func (n *Node) fillLocal(m *Message, e *Published, seq uint64) {
 	m.Topic = e.Topic
 	m.Payload = e.Payload
-	m.ContentType = e.ContentType
 	m.TimestampMs = n.now.WallMs
 	m.Source = n.cfg.NodeID
 	m.Retain = e.Retain
-	m.Correlation = e.Correlation
 	m.TTLMs = e.TTLMs
 	m.SourceSeq = seq
-	m.ReplyTo = e.ReplyTo
+	if e.ContentType != "" || e.Correlation != "" || e.ReplyTo != "" {
+		m.Extras = &Extras{ContentType: e.ContentType, Correlation: e.Correlation, ReplyTo: e.ReplyTo}
+	}
 }
 
 func (n *Node) refusePublish(req uint64, err error) {
@@ -187,10 +187,10 @@ func (n *Node) checkEnvelope(e *Envelope) error {
 		return errorf(Invalid, "source_node_id must be 1 to %d bytes", maxIDBytes)
 	case len(e.Payload) > n.cfg.MaxPayloadBytes:
 		return errorf(Invalid, "payload is %d bytes: the limit is %d", len(e.Payload), n.cfg.MaxPayloadBytes)
-	case e.TTLMs < 0 || len(e.ContentType) > maxContentTypeBytes || len(e.Correlation) > maxCorrelationBytes:
+	case e.TTLMs < 0 || len(e.ContentType()) > maxContentTypeBytes || len(e.Correlation()) > maxCorrelationBytes:
 		return errorf(Invalid, "ttl_ms, content_type or correlation_id out of range")
-	case !n.replyToOK(e.ReplyTo):
-		return errorf(Invalid, "reply_to %.40q is not an inbox topic", e.ReplyTo)
+	case !n.replyToOK(e.ReplyTo()):
+		return errorf(Invalid, "reply_to %.40q is not an inbox topic", e.ReplyTo())
 	}
 	if e.Topic != "" && e.Topic == n.validTopic { // runs of one topic are checked once
 		return nil
@@ -257,7 +257,7 @@ func (n *Node) deliverLocal(t *topicState, m *Message) {
 	if n.groups.any() {
 		if m.Source == n.cfg.NodeID {
 			n.pickGroups(m)
-		} else if len(m.QueueGroups) > 0 {
+		} else if len(m.QueueGroups()) > 0 {
 			n.deliverGroups(m)
 		}
 	}
@@ -455,7 +455,9 @@ func (n *Node) onResendRequested(e *ResendRequested) {
 		if m.SourceSeq >= from && m.SourceSeq <= e.To {
 			a.Reply.Msgs = append(a.Reply.Msgs, n.named(m).Envelope)
 			if m.picks != nil {
-				a.Reply.Msgs[len(a.Reply.Msgs)-1].QueueGroups = m.groupsFor(e.Requester)
+				if g := m.groupsFor(e.Requester); len(g) > 0 {
+					a.Reply.Msgs[len(a.Reply.Msgs)-1].Edit().QueueGroups = g
+				}
 			}
 		}
 	}

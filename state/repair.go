@@ -165,7 +165,7 @@ func (n *Node) holdFull(env *Envelope) bool {
 	if s == nil {
 		return false
 	}
-	cost := len(env.Payload) + len(env.Topic) + len(env.ContentType) + len(env.Correlation) + msgOverheadBytes
+	cost := len(env.Payload) + len(env.Topic) + len(env.ContentType()) + len(env.Correlation()) + msgOverheadBytes
 	full := n.mem.class[memHeld]+cost > n.cfg.HeldBytes || n.overBudget(cost)
 	if s.verifying != 0 {
 		return full || len(s.waiting) >= n.cfg.RepairHoldLimit
@@ -271,7 +271,7 @@ func (n *Node) sequence(s *inStream, m *Message) {
 // shedBefore reports whether m's source says it dropped every number
 // between what s has taken and m's predecessor (Envelope.DroppedFrom).
 func shedBefore(s *inStream, m *Message) bool {
-	d := m.DroppedFrom
+	d := m.DroppedFrom()
 	return d > 0 && d <= m.PrevSeq && m.PrevSeq > s.last && d <= s.last+1
 }
 
@@ -533,7 +533,10 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 			continue
 		}
 		n.counters.Repaired++
-		m.PrevSeq, m.DroppedFrom = 0, 0
+		m.PrevSeq = 0
+		if m.DroppedFrom() != 0 {
+			m.Edit().DroppedFrom = 0
+		}
 		if m.Retain {
 			n.takeRetained(m) // a lost retained publish is still the topic's value
 		}

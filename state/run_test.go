@@ -473,7 +473,7 @@ func TestBatchMessagesAreWholeMessages(t *testing.T) {
 		if publishedCost(&pubs[i]) != a.cost() {
 			t.Fatalf("message %d costs %d, its publish %d", i, a.cost(), publishedCost(&pubs[i]))
 		}
-		if a.Correlation != pubs[i].Correlation || a.ContentType != "text/x" || a.Source != "n1" {
+		if a.Correlation() != pubs[i].Correlation || a.ContentType() != "text/x" || a.Source != "n1" {
 			t.Fatalf("message %d: %+v", i, a.Envelope)
 		}
 	}
