@@ -150,7 +150,8 @@ func (d *driver) run(op byte, prog *[]byte) {
 		b, c := take(prog), take(prog)
 		d.nextID++
 		d.step(&state.Published{Req: d.nextID, Topic: pick(topics, b), Payload: make([]byte, int(c)%80),
-			Retain: b&0x10 != 0, TTLMs: int64(int8(c)) * 10, ReplyTo: pick(replyTos, b>>5)})
+			Retain: b&0x10 != 0, TTLMs: int64(int8(c)) * 10,
+			Extras: state.ExtrasOf(state.Extras{ReplyTo: pick(replyTos, b>>5)})})
 	case 8:
 		b, c := take(prog), take(prog)
 		d.nextID++

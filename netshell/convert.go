@@ -343,27 +343,25 @@ func copyBatch(pubs []state.Published, base uint64, reqs []*sidecarpb.PublishReq
 // payload is copied alone and the rest into shared chunks.
 func copyPublish(e *state.Published, req uint64, p *sidecarpb.PublishRequest, topic string, copies *arena) {
 	*e = state.Published{
-		Req:         req,
-		Topic:       topic,
-		Payload:     copies.payload(p.GetPayload(), p.GetRetain()),
-		ContentType: copies.string(p.GetContentType()),
-		Retain:      p.GetRetain(),
-		Correlation: copies.string(p.GetCorrelationId()),
-		TTLMs:       p.GetTtlMs(),
-		ReplyTo:     copies.string(p.GetReplyTo()),
+		Req:     req,
+		Topic:   topic,
+		Payload: copies.payload(p.GetPayload(), p.GetRetain()),
+		Retain:  p.GetRetain(),
+		TTLMs:   p.GetTtlMs(),
+	}
+	if ct, corr, to := p.GetContentType(), p.GetCorrelationId(), p.GetReplyTo(); ct != "" || corr != "" || to != "" {
+		e.Extras = &state.Extras{ContentType: copies.string(ct), Correlation: copies.string(corr), ReplyTo: copies.string(to)}
 	}
 }
 
 func publishInto(e *state.Published, req uint64, p *sidecarpb.PublishRequest) {
 	*e = state.Published{
-		Req:         req,
-		Topic:       p.GetTopic(),
-		Payload:     p.GetPayload(),
-		ContentType: p.GetContentType(),
-		Retain:      p.GetRetain(),
-		Correlation: p.GetCorrelationId(),
-		TTLMs:       p.GetTtlMs(),
-		ReplyTo:     p.GetReplyTo(),
+		Req:     req,
+		Topic:   p.GetTopic(),
+		Payload: p.GetPayload(),
+		Retain:  p.GetRetain(),
+		TTLMs:   p.GetTtlMs(),
+		Extras:  state.ExtrasOf(state.Extras{ContentType: p.GetContentType(), Correlation: p.GetCorrelationId(), ReplyTo: p.GetReplyTo()}),
 	}
 }
 

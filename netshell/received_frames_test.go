@@ -134,8 +134,9 @@ func TestHeldBatchCopiedOutSurvivesItsBuffersReuse(t *testing.T) {
 	clear(buf) // gRPC's next frame
 	for k, p := range pubs {
 		want := in.Requests[k]
-		if p.Topic != want.Topic || !bytes.Equal(p.Payload, want.Payload) || p.ContentType != want.ContentType ||
-			p.Correlation != want.CorrelationId || p.ReplyTo != want.ReplyTo || p.Retain != want.Retain {
+		contentType, correlation, replyTo := p.Extras.Texts()
+		if p.Topic != want.Topic || !bytes.Equal(p.Payload, want.Payload) || contentType != want.ContentType ||
+			correlation != want.CorrelationId || replyTo != want.ReplyTo || p.Retain != want.Retain {
 			t.Fatalf("publish %d changed with the buffer: %+v", k, p)
 		}
 	}

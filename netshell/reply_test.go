@@ -23,8 +23,8 @@ func TestReplyToSurvivesEveryConversion(t *testing.T) {
 
 	var pub state.Published
 	publishInto(&pub, 1, &sidecarpb.PublishRequest{Topic: "svc/time", ReplyTo: to})
-	if pub.ReplyTo != to {
-		t.Fatalf("v1 publish: reply_to %q", pub.ReplyTo)
+	if _, _, replyTo := pub.Extras.Texts(); replyTo != to {
+		t.Fatalf("v1 publish: reply_to %q", replyTo)
 	}
 
 	e := sampleEnvelope("svc/time", 4)

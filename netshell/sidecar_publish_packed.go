@@ -130,15 +130,16 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 			// Copied out of the frame, which goes back to gRPC's pool
 			// (received_frames.go).
 			ev.Pubs = append(ev.Pubs, state.Published{
-				Req:         base + uint64(len(ev.Pubs)),
-				Topic:       topics[r.TopicIndex],
-				Payload:     copies.payload(r.Payload, r.Retain),
-				ContentType: copies.string(r.ContentType),
-				Retain:      r.Retain,
-				Correlation: copies.string(r.Correlation),
-				TTLMs:       r.TTLMs,
-				ReplyTo:     copies.string(r.ReplyTo),
+				Req:     base + uint64(len(ev.Pubs)),
+				Topic:   topics[r.TopicIndex],
+				Payload: copies.payload(r.Payload, r.Retain),
+				Retain:  r.Retain,
+				TTLMs:   r.TTLMs,
 			})
+			if r.ContentType != "" || r.Correlation != "" || r.ReplyTo != "" {
+				p := &ev.Pubs[len(ev.Pubs)-1]
+				p.Extras = &state.Extras{ContentType: copies.string(r.ContentType), Correlation: copies.string(r.Correlation), ReplyTo: copies.string(r.ReplyTo)}
+			}
 		}
 		copies.done()
 		var order []uint32

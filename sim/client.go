@@ -376,7 +376,7 @@ func (w *World) Publish(i int, topic string, payload []byte, o PublishOptions, d
 			done(e)
 		}
 	}
-	w.step(sn, &state.Published{Req: req, Topic: topic, Payload: payload, Retain: o.Retain, TTLMs: o.TTL.Milliseconds(), ReplyTo: o.ReplyTo})
+	w.step(sn, &state.Published{Req: req, Topic: topic, Payload: payload, Retain: o.Retain, TTLMs: o.TTL.Milliseconds(), Extras: state.ExtrasOf(state.Extras{ReplyTo: o.ReplyTo})})
 	if refused == nil {
 		w.notePublished(sn, topic)
 		if o.TTL > 0 {

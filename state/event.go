@@ -108,14 +108,17 @@ type ResendRequested struct {
 // Published: a local application publishes; answered by CompletePublish,
 // now or (Block policy) later.
 type Published struct {
-	Req         uint64
-	Topic       string
-	Payload     []byte
-	ContentType string
-	Retain      bool
-	Correlation string
-	TTLMs       int64
-	ReplyTo     string // "" or an inbox topic (inbox.go) a reply goes to
+	Req     uint64
+	Topic   string
+	Payload []byte
+	TTLMs   int64
+	// Extras are the publish's content type, correlation id and reply-to
+	// ("" or an inbox topic, inbox.go), nil when it sets none. The message
+	// the node makes shares them, so they are not changed afterwards.
+	// Queue groups and a dropped-from claim are the mesh's: a publish
+	// that sets them is refused.
+	Extras *Extras
+	Retain bool
 }
 
 // PublishedBatch: a local application published these, in this order (one

@@ -26,6 +26,20 @@ func ExtrasOf(x Extras) *Extras {
 	return p
 }
 
+// Texts are x's content type, correlation id and reply-to; none for nil.
+func (x *Extras) Texts() (contentType, correlation, replyTo string) {
+	if x == nil {
+		return "", "", ""
+	}
+	return x.ContentType, x.Correlation, x.ReplyTo
+}
+
+// meshOnly reports whether x sets a field only the mesh may set: a
+// publish carries neither queue groups nor a dropped-from claim.
+func (x *Extras) meshOnly() bool {
+	return x != nil && (len(x.QueueGroups) > 0 || x.DroppedFrom != 0)
+}
+
 // Edit points e to a copy of its extras (empty when it has none) and
 // returns the copy to write to: an envelope's extras may be shared.
 func (e *Envelope) Edit() *Extras {

@@ -102,7 +102,7 @@ func TestInboxRetainAndReplyToAreChecked(t *testing.T) {
 		}
 	}
 	retain := func(p *Published) { p.Retain = true }
-	replyTo := func(r string) func(*Published) { return func(p *Published) { p.ReplyTo = r } }
+	replyTo := func(r string) func(*Published) { return func(p *Published) { p.Extras = &Extras{ReplyTo: r} } }
 
 	refused("_inbox/p2/c1/1", "retain", retain)
 	refused("_inbox/n1/c1/1", "retain", retain)
@@ -173,8 +173,8 @@ func TestInboxRunsRouteAsLonePublishes(t *testing.T) {
 		t.Fatalf("a run to our own inbox:\n%s", describe(effs))
 	}
 	// reply_to is checked in a run, and carried by its messages.
-	pubs := frame("svc/time", 3, func(p *Published) { p.ReplyTo = "_inbox/n1/c1/2" })
-	pubs[1].ReplyTo = "svc/nope"
+	pubs := frame("svc/time", 3, func(p *Published) { p.Extras = &Extras{ReplyTo: "_inbox/n1/c1/2"} })
+	pubs[1].Extras = &Extras{ReplyTo: "svc/nope"}
 	effs = w.frame(pubs)
 	cs := completions(effs)
 	if CodeOf(cs[pubs[1].Req].Err) != Invalid || cs[pubs[0].Req].Err != nil || cs[pubs[2].Req].Err != nil {

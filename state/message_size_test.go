@@ -1,6 +1,7 @@
 package state
 
 import (
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -18,6 +19,9 @@ func TestAMessageStaysSmall(t *testing.T) {
 	}
 	if s := unsafe.Sizeof(Envelope{}); s > 128 {
 		t.Fatalf("Envelope is %d bytes, want at most 128 (it is copied per push answer and resend)", s)
+	}
+	if s := unsafe.Sizeof(Published{}); s > 72 {
+		t.Fatalf("Published is %d bytes, want at most 72 (a shell writes one a publish, the node reads it)", s)
 	}
 }
 
@@ -40,5 +44,45 @@ func TestEditLeavesSharedExtrasAlone(t *testing.T) {
 	none.Edit().ContentType = "text/plain"
 	if none.ContentType() != "text/plain" {
 		t.Fatalf("an edit of an envelope without extras was lost: %q", none.ContentType())
+	}
+}
+
+// A publish shares its Extras with the message it makes, and queue
+// groups and a dropped-from claim are the mesh's to set: a publish that
+// carries either is refused as Invalid, alone or within a frame, where
+// the rest of the frame is published.
+func TestAPublishCannotSetTheMeshsFields(t *testing.T) {
+	for name, x := range map[string]*Extras{
+		"queue groups": {QueueGroups: []string{"g"}},
+		"dropped-from": {DroppedFrom: 3, ReplyTo: "_inbox/n1/c1/1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, "n1")
+			h.start()
+			h.subscribe(1, 100, "#")
+			effs := h.publish("jobs/a", "x", func(p *Published) { p.Extras = x })
+			if c := only[*CompletePublish](t, effs); CodeOf(c.Err) != Invalid || !strings.Contains(c.Err.Error(), "mesh") {
+				t.Fatalf("a lone publish with %s: %v, want Invalid", name, c.Err)
+			}
+			pubs := make([]Published, 3)
+			for i := range pubs {
+				h.req++
+				pubs[i] = Published{Req: h.req, Topic: "jobs/a", Payload: []byte("r")}
+			}
+			pubs[1].Extras = x
+			effs = h.step(&PublishedBatch{Pubs: pubs})
+			cs := completions(effs)
+			if CodeOf(cs[pubs[1].Req].Err) != Invalid || cs[pubs[0].Req].Err != nil || cs[pubs[2].Req].Err != nil {
+				t.Fatalf("frame answers %+v", cs)
+			}
+			for _, d := range of[*Deliver](effs) {
+				if d.Out.Msg != nil && d.Out.Msg.Extras != nil {
+					t.Fatalf("a message with the mesh's fields was delivered: %+v", *d.Out.Msg.Extras)
+				}
+			}
+			if got := len(delivered(effs, 1)); got != 2 {
+				t.Fatalf("%d of the frame delivered, want the 2 valid ones", got)
+			}
+		})
 	}
 }

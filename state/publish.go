@@ -99,9 +99,7 @@ func (n *Node) fillLocal(m *Message, e *Published, seq uint64) {
 	m.Retain = e.Retain
 	m.TTLMs = e.TTLMs
 	m.SourceSeq = seq
-	if e.ContentType != "" || e.Correlation != "" || e.ReplyTo != "" {
-		m.Extras = &Extras{ContentType: e.ContentType, Correlation: e.Correlation, ReplyTo: e.ReplyTo}
-	}
+	m.Extras = e.Extras // never changed after: shared (checkFields refused the mesh's fields)
 }
 
 func (n *Node) refusePublish(req uint64, err error) {
@@ -158,15 +156,18 @@ func (n *Node) checkFields(e *Published) (string, error) {
 	if len(e.Payload) > n.cfg.MaxPayloadBytes {
 		return reasonPayloadSize, errorf(Invalid, "payload is %d bytes: the limit is %d (--max-payload)", len(e.Payload), n.cfg.MaxPayloadBytes)
 	}
+	contentType, correlation, replyTo := e.Extras.Texts()
 	switch {
 	case e.TTLMs < 0:
 		return reasonBadArgument, errorf(Invalid, "ttl_ms is %d: give 0 for no expiry or a positive number of milliseconds", e.TTLMs)
-	case len(e.ContentType) > maxContentTypeBytes:
-		return reasonBadArgument, errorf(Invalid, "content_type is %d bytes: the limit is %d", len(e.ContentType), maxContentTypeBytes)
-	case len(e.Correlation) > maxCorrelationBytes:
-		return reasonBadArgument, errorf(Invalid, "correlation_id is %d bytes: the limit is %d", len(e.Correlation), maxCorrelationBytes)
+	case len(contentType) > maxContentTypeBytes:
+		return reasonBadArgument, errorf(Invalid, "content_type is %d bytes: the limit is %d", len(contentType), maxContentTypeBytes)
+	case len(correlation) > maxCorrelationBytes:
+		return reasonBadArgument, errorf(Invalid, "correlation_id is %d bytes: the limit is %d", len(correlation), maxCorrelationBytes)
+	case e.Extras.meshOnly():
+		return reasonBadArgument, errorf(Invalid, "a publish sets no queue groups and no dropped-from claim: the mesh sets those")
 	}
-	if err := ValidateReplyTo(e.ReplyTo, n.cfg.MaxTopicBytes, n.cfg.MaxTopicLevels); err != nil {
+	if err := ValidateReplyTo(replyTo, n.cfg.MaxTopicBytes, n.cfg.MaxTopicLevels); err != nil {
 		return reasonBadArgument, err
 	}
 	return "", nil
@@ -174,8 +175,14 @@ func (n *Node) checkFields(e *Published) (string, error) {
 
 // fieldsOK is checkFields without building the error.
 func (n *Node) fieldsOK(e *Published) bool {
-	return len(e.Payload) <= n.cfg.MaxPayloadBytes && e.TTLMs >= 0 &&
-		len(e.ContentType) <= maxContentTypeBytes && len(e.Correlation) <= maxCorrelationBytes && n.replyToOK(e.ReplyTo)
+	if len(e.Payload) > n.cfg.MaxPayloadBytes || e.TTLMs < 0 {
+		return false
+	}
+	if e.Extras == nil {
+		return true
+	}
+	contentType, correlation, replyTo := e.Extras.Texts()
+	return len(contentType) <= maxContentTypeBytes && len(correlation) <= maxCorrelationBytes && n.replyToOK(replyTo) && !e.Extras.meshOnly()
 }
 
 // checkEnvelope validates a message from a peer.

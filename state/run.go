@@ -295,7 +295,8 @@ func (n *Node) runFits(pubs []Published) bool {
 
 // publishedCost is the cost of the message a local publish of e makes.
 func publishedCost(e *Published) int {
-	return len(e.Payload) + len(e.Topic) + len(e.ContentType) + len(e.Correlation) + len(e.ReplyTo) + msgOverheadBytes
+	contentType, correlation, replyTo := e.Extras.Texts()
+	return len(e.Payload) + len(e.Topic) + len(contentType) + len(correlation) + len(replyTo) + msgOverheadBytes
 }
 
 // onlyQueues reports whether s can only queue what comes next (it cannot

@@ -413,7 +413,7 @@ func batchTwinRun(t *testing.T, seed uint64) {
 			case chance(5):
 				p.TTLMs = 500 + rng.Int64N(3000)
 			case chance(30):
-				p.ContentType = strings.Repeat("x", 300)
+				p.Extras = &Extras{ContentType: strings.Repeat("x", 300)}
 			}
 			pubs[i] = p
 		}
@@ -458,7 +458,7 @@ func TestBatchMessagesAreWholeMessages(t *testing.T) {
 	var pubs []Published
 	for i := range 2*msgsPerSlab + 3 { // past a slab, then part of one
 		pubs = append(pubs, Published{Req: uint64(i + 1), Topic: "a/b", Payload: []byte{byte(i)},
-			ContentType: "text/x", Correlation: fmt.Sprint("c", i), TTLMs: int64(i % 3 * 1000)})
+			Extras: &Extras{ContentType: "text/x", Correlation: fmt.Sprint("c", i)}, TTLMs: int64(i % 3 * 1000)})
 	}
 	effs := w.frame(pubs) // the same effects from both, checked there
 	batched, alone := of[*Deliver](effs), of[*Deliver](w.alone.all[len(w.alone.all)-len(effs):])
@@ -473,7 +473,7 @@ func TestBatchMessagesAreWholeMessages(t *testing.T) {
 		if publishedCost(&pubs[i]) != a.cost() {
 			t.Fatalf("message %d costs %d, its publish %d", i, a.cost(), publishedCost(&pubs[i]))
 		}
-		if a.Correlation() != pubs[i].Correlation || a.ContentType() != "text/x" || a.Source != "n1" {
+		if a.Correlation() != pubs[i].Extras.Correlation || a.ContentType() != "text/x" || a.Source != "n1" {
 			t.Fatalf("message %d: %+v", i, a.Envelope)
 		}
 	}
