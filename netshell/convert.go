@@ -348,9 +348,7 @@ func copyPublish(e *state.Published, req uint64, p *sidecarpb.PublishRequest, to
 		Payload: copies.payload(p.GetPayload(), p.GetRetain()),
 		Retain:  p.GetRetain(),
 		TTLMs:   p.GetTtlMs(),
-	}
-	if ct, corr, to := p.GetContentType(), p.GetCorrelationId(), p.GetReplyTo(); ct != "" || corr != "" || to != "" {
-		e.Extras = &state.Extras{ContentType: copies.string(ct), Correlation: copies.string(corr), ReplyTo: copies.string(to)}
+		Extras:  copies.extras(p.GetContentType(), p.GetCorrelationId(), p.GetReplyTo()),
 	}
 }
 

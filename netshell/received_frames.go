@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"github.com/nexusd/nexusd/internal/chunks"
+	"github.com/nexusd/nexusd/state"
 )
 
 // arena copies the small byte strings of received frames out, many to one
@@ -83,6 +84,14 @@ func (a *arena) payload(b []byte, retained bool) []byte {
 		return append([]byte(nil), b...)
 	}
 	return a.bytes(b)
+}
+
+// extras are a publish's texts, copied, or nil when it sets none.
+func (a *arena) extras(contentType, correlation, replyTo string) *state.Extras {
+	if contentType == "" && correlation == "" && replyTo == "" {
+		return nil
+	}
+	return &state.Extras{ContentType: a.string(contentType), Correlation: a.string(correlation), ReplyTo: a.string(replyTo)}
 }
 
 // string returns a copy of s that shares nothing with s.

@@ -135,11 +135,8 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 				Payload: copies.payload(r.Payload, r.Retain),
 				Retain:  r.Retain,
 				TTLMs:   r.TTLMs,
+				Extras:  copies.extras(r.ContentType, r.Correlation, r.ReplyTo),
 			})
-			if r.ContentType != "" || r.Correlation != "" || r.ReplyTo != "" {
-				p := &ev.Pubs[len(ev.Pubs)-1]
-				p.Extras = &state.Extras{ContentType: copies.string(r.ContentType), Correlation: copies.string(r.Correlation), ReplyTo: copies.string(r.ReplyTo)}
-			}
 		}
 		copies.done()
 		var order []uint32

@@ -34,6 +34,15 @@ func (x *Extras) Texts() (contentType, correlation, replyTo string) {
 	return x.ContentType, x.Correlation, x.ReplyTo
 }
 
+// textBytes is the length of x's texts, which a held message is charged
+// for beside its payload and topic (memory.go); 0 for nil.
+func (x *Extras) textBytes() int {
+	if x == nil {
+		return 0
+	}
+	return len(x.ContentType) + len(x.Correlation) + len(x.ReplyTo)
+}
+
 // meshOnly reports whether x sets a field only the mesh may set: a
 // publish carries neither queue groups nor a dropped-from claim.
 func (x *Extras) meshOnly() bool {

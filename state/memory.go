@@ -41,11 +41,7 @@ const dedupEntryBytes = 3 * 8
 
 // cost is what holding m charges a store.
 func (m *Message) cost() int {
-	c := len(m.Payload) + len(m.Topic) + msgOverheadBytes
-	if x := m.Extras; x != nil {
-		c += len(x.ContentType) + len(x.Correlation) + len(x.ReplyTo)
-	}
-	return c
+	return len(m.Payload) + len(m.Topic) + m.Extras.textBytes() + msgOverheadBytes
 }
 
 // memClass names what holds bytes; the order is the shedding order.

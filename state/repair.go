@@ -165,7 +165,7 @@ func (n *Node) holdFull(env *Envelope) bool {
 	if s == nil {
 		return false
 	}
-	cost := len(env.Payload) + len(env.Topic) + len(env.ContentType()) + len(env.Correlation()) + msgOverheadBytes
+	cost := len(env.Payload) + len(env.Topic) + env.Extras.textBytes() + msgOverheadBytes // what the message will cost
 	full := n.mem.class[memHeld]+cost > n.cfg.HeldBytes || n.overBudget(cost)
 	if s.verifying != 0 {
 		return full || len(s.waiting) >= n.cfg.RepairHoldLimit

@@ -295,8 +295,7 @@ func (n *Node) runFits(pubs []Published) bool {
 
 // publishedCost is the cost of the message a local publish of e makes.
 func publishedCost(e *Published) int {
-	contentType, correlation, replyTo := e.Extras.Texts()
-	return len(e.Payload) + len(e.Topic) + len(contentType) + len(correlation) + len(replyTo) + msgOverheadBytes
+	return len(e.Payload) + len(e.Topic) + e.Extras.textBytes() + msgOverheadBytes
 }
 
 // onlyQueues reports whether s can only queue what comes next (it cannot
