@@ -3,6 +3,7 @@ package state
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -439,5 +440,25 @@ func TestAMessagePassedOverUnwantedIsNoHoleLater(t *testing.T) {
 	effs = h.advance(time.Second)
 	if len(of[*RequestResend](effs)) != 0 || h.n.Status().Counters.Gaps != 0 {
 		t.Fatalf("asked for, or declared lost, what was passed over unwanted:\n%s", describe(effs))
+	}
+}
+
+// The hold's check charges what a held message will cost, its reply-to
+// included, so what waits behind a hole never passes HeldBytes: a message
+// that would is asked for again later, like any beyond a full hold.
+func TestAHoldChecksTheCostItWillCharge(t *testing.T) {
+	replyTo := "_inbox/n2/c9/" + strings.Repeat("x", 40)
+	probe := Message{Envelope: Envelope{Topic: "t", Payload: []byte("m3"), Extras: &Extras{ReplyTo: replyTo}}}
+	h := repairHarness(t, func(c *Config) { c.HeldBytes = probe.cost() - len(replyTo) })
+	checkLog(t, h.pushSeqs(1), 1, "msg t#1 m1")
+	env := h.envFrom("n2", "t", 3) // #2 is missing
+	env.Extras = &Extras{ReplyTo: replyTo}
+	h.req++
+	a := only[*AnswerPush](t, h.step(&PushReceived{Req: h.req, From: "n2:5671", Envs: []Envelope{env}}))
+	if len(a.Errs) != 1 || CodeOf(a.Errs[0]) != Unavailable {
+		t.Fatalf("a push the hold cannot fit answered %v, want Unavailable", a.Errs)
+	}
+	if held := h.n.mem.class[memHeld]; held > h.n.cfg.HeldBytes {
+		t.Fatalf("held %d bytes, cap %d", held, h.n.cfg.HeldBytes)
 	}
 }
