@@ -143,9 +143,21 @@ func slowReader(t *testing.T, d *testnet.Daemon, slow, pub *client.Client, prefi
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Half a queue at a time, each half answered before the next: the
+		// daemon takes them in steps smaller than the queue, so the queue
+		// fills only once the stream behind it has stalled, and then stays
+		// full. Published all at once, one step could take hundreds of
+		// them and drop all but a queue's worth before the stream drained
+		// the queue; the last ones then found room, as drop-newest allows,
+		// and the newest arrived (this test failed so, rarely, in CI).
 		p, _ := pub.Publisher(ctx)
 		for i := range n {
 			p.Publish(ctx, prefix+"/slow/newest", payload(i))
+			if (i+1)%(queueLimit/2) == 0 {
+				if err := p.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 		if err := p.Close(ctx); err != nil {
 			t.Fatal(err)
