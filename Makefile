@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # GOFLAGS from the environment still apply; tests always run fresh.
 GO ?= go
 
-.PHONY: build test vet vet-deploy fmt-check image bench bench-full bench-tls bench-core bench-sim fuzz rewrite sim-long run demo demo-stop bin/nexusd
+.PHONY: build test vet vet-deploy fmt-check image bench bench-full bench-tls bench-core bench-sim pgo fuzz rewrite sim-long run demo demo-stop bin/nexusd
 
 # build compiles every package and command.
 build:
@@ -84,6 +84,13 @@ bench-tls: bin/nexusd
 # bench-core: the protocol core's publish path (go test -bench).
 bench-core:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./state/
+
+# pgo regenerates cmd/nexusd/default.pgo, the CPU profile go build uses to
+# optimise the daemon (profile-guided optimisation), from daemons under
+# the benchmark harness's busiest scenarios; see scripts/pgo.sh and
+# BENCHMARKS.md. About 2 minutes. Rebuild bin/nexusd afterwards.
+pgo: bin/nexusd
+	GO='$(GO)' scripts/pgo.sh
 
 # bench-sim: 60 s of virtual time with beacons, for growing meshes: with
 # no faults (wall time, convergence after a subscription change), then
