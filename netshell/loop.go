@@ -590,7 +590,7 @@ func (l *loop) deliver(e *state.Deliver) {
 		l.flushOuts()
 		l.outStream = st
 	}
-	l.outs = append(l.outs, streamItem{out: e.Out})
+	l.outs = append(l.outs, outItem(e.Out))
 }
 
 // flushAnswers hands the publish answers gathered for one publisher over

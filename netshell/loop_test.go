@@ -245,16 +245,16 @@ func TestAnswersAndDeliveriesReachTheirRequestsAndStreams(t *testing.T) {
 		t.Fatalf("publish reached %d, want 1", c.Result.Subscribers)
 	}
 	items := st.box.take(nil)
-	if len(items) != 2 || items[0].out.Kind != state.OutInfo || items[1].out.Kind != state.OutMessage ||
-		string(items[1].out.Msg.Payload) != "one" {
+	if len(items) != 2 || items[0].kind() != state.OutInfo || items[1].kind() != state.OutMessage ||
+		string(items[1].message().Payload) != "one" {
 		t.Fatalf("stream got %v, want info then the message", items)
 	}
-	subID := items[0].out.Info.SubID
+	subID := items[0].out().Info.SubID
 	h.post(&state.Unsubscribed{Req: 2, SubID: subID, Pause: true}, reply)
 	if c := (<-reply).(*state.CompleteUnsubscribe); c.Err != nil || c.PauseTTL <= 0 {
 		t.Fatalf("pause answered %v", c)
 	}
-	if items = st.box.take(items); len(items) != 1 || !items[0].end || items[0].err != nil {
+	if items = st.box.take(items); len(items) != 1 || !items[0].ended() || items[0].endErr() != nil {
 		t.Fatalf("after pause the stream got %v, want a clean end", items)
 	}
 	h.post(&state.Unsubscribed{Req: 3, SubID: "nope"}, reply)

@@ -180,11 +180,11 @@ func (se *session) flush(ss *sessionSub, nowMs int64) error {
 	items := ss.mbox.take(nil)
 	se.cur = ss
 	for i := 0; i < len(items); {
-		if items[i].end {
-			return se.ended(ss, items[i].err)
+		if items[i].ended() {
+			return se.ended(ss, items[i].endErr())
 		}
-		if ss.id == "" && items[i].out.Kind == state.OutInfo {
-			ss.id = items[i].out.Info.SubID
+		if ss.id == "" && items[i].kind() == state.OutInfo {
+			ss.id = items[i].out().Info.SubID
 			se.ref = ss.ref
 			se.mu.Lock()
 			delete(se.opening, ss)
@@ -193,9 +193,9 @@ func (se *session) flush(ss *sessionSub, nowMs int64) error {
 		}
 		var n int
 		var err error
-		if items[i].out.Kind == state.OutInfo {
+		if items[i].kind() == state.OutInfo {
 			// Every subscription sends one: in memory the session reuses.
-			fillInfo(&se.info, items[i].out.Info)
+			fillInfo(&se.info, items[i].out().Info)
 			se.infoKind.SubscriptionInfo = &se.info
 			se.infoEvent.Event = &se.infoKind
 			n, err = 1, se.event(&se.infoEvent)
@@ -205,7 +205,7 @@ func (se *session) flush(ss *sessionSub, nowMs int64) error {
 		if err != nil {
 			return err
 		}
-		if items[i].out.Kind != state.OutMessage {
+		if !items[i].live() {
 			ss.owed += n // a live message's count comes back with the client's grant
 		}
 		ss.owedBytes += se.s.settle(items[i:i+n], nowMs)

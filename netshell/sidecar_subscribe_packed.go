@@ -104,8 +104,8 @@ type frameSender struct {
 func (fs *frameSender) send(items []streamItem) (int, error) {
 	fs.enc.Reset()
 	n := 0
-	for n < len(items) && !items[n].end && items[n].out.Kind == state.OutMessage {
-		m := items[n].out.Msg
+	for n < len(items) && items[n].live() {
+		m := items[n].msg
 		alone := false
 		if n == 0 {
 			// A message larger than a frame goes in a frame of its own.
