@@ -89,8 +89,9 @@ type Node struct {
 	pub        *pendingPublish
 	pubScratch pendingPublish
 	run        runScratch // run.go
-	slab       []Message  // where remoteMessage makes messages: msgsPerSlab at a time
+	slab       []Message  // where remoteMessage makes messages, a slab at a time
 	slabUsed   int
+	runLeft    int // while a push is received: its envelopes from this one to the end of its topic's run
 
 	mem      memory // memory.go
 	counters Counters

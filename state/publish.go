@@ -232,11 +232,17 @@ func expiresMs(m *Message, defaultTTLMs int64) (int64, bool) {
 }
 
 // remoteMessage makes the message a peer's envelope e becomes here. It
-// is allocated msgsPerSlab at a time, as a run's are: a push brings runs
-// of one topic, let go in order.
+// is allocated msgsPerSlab at a time, or while a push's run of one topic
+// has more than that to come (n.runLeft, counting e), as much of the run
+// as runMsgsPerSlab allows: a run's messages are let go in order, as a
+// local run's are (runMessages).
 func (n *Node) remoteMessage(e *Envelope) *Message {
 	if n.slabUsed == len(n.slab) {
-		n.slab, n.slabUsed = make([]Message, msgsPerSlab), 0
+		size := msgsPerSlab
+		if n.runLeft > msgsPerSlab {
+			size = min(n.runLeft, runMsgsPerSlab)
+		}
+		n.slab, n.slabUsed = make([]Message, size), 0
 	}
 	m := &n.slab[n.slabUsed]
 	n.slabUsed++ // (an index, as in runMessages)
@@ -344,8 +350,13 @@ func (n *Node) onPushReceived(e *PushReceived) {
 	if e.SentAtMs != 0 {
 		n.senderClock(e)
 	}
+	runEnd := 0
 	for i := range e.Envs {
 		env := &e.Envs[i]
+		if i >= runEnd {
+			runEnd = sameTopicRun(e.Envs, i)
+		}
+		n.runLeft = runEnd - i
 		err := n.checkEnvelope(env)
 		switch {
 		case err != nil:
@@ -370,9 +381,20 @@ func (n *Node) onPushReceived(e *PushReceived) {
 		}
 		n.receiveRemote(env)
 	}
+	n.runLeft = 0
 	a := n.acks.next()
 	a.Req, a.Errs = e.Req, errs
 	n.emit(a)
+}
+
+// sameTopicRun is where the run of envelopes on envs[i]'s topic that
+// starts at i ends.
+func sameTopicRun(envs []Envelope, i int) int {
+	j := i + 1
+	for j < len(envs) && envs[j].Topic == envs[i].Topic {
+		j++
+	}
+	return j
 }
 
 // firstSight records e's id in the dedup window and reports whether it

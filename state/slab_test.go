@@ -6,36 +6,57 @@ import (
 )
 
 // TestPushedMessagesAreAllocatedBySlab: the messages a push brings are
-// made msgsPerSlab at a time, not one allocation each.
+// made a slab at a time, not one allocation each: runMsgsPerSlab at a time
+// along a run of one topic, whose messages are let go in order, and
+// msgsPerSlab where topics alternate, so that one message held keeps few
+// others alive.
 func TestPushedMessagesAreAllocatedBySlab(t *testing.T) {
 	const frame, pushes = 64, 12
-	h := newHarness(t, "slab")
-	h.start()
-	const src = "5f0c3d2e-8a41-4b7e-9c15-2d6f7a8b9c0d"
-	h.sync(src, "other/+")
-	h.n.Step(h.now, &Subscribed{Stream: 1, Patterns: []string{"slab/+"}, Policy: PolicyDefault, Credit: 1 << 30})
-	batches := make([]*PushReceived, pushes)
-	seq := uint64(0)
-	for i := range batches {
-		envs := make([]Envelope, frame)
-		for j := range envs {
-			seq++
-			envs[j] = Envelope{ID: fmt.Sprintf("%s%012x", src[:24], seq), IDNum: seq, Topic: "slab/t", Payload: []byte("p"),
-				TimestampMs: h.now.WallMs, Source: src, SourceSeq: seq, PrevSeq: seq - 1}
-		}
-		batches[i] = &PushReceived{From: src + ":5671", Req: uint64(i + 1), Envs: envs}
-	}
-	h.n.Step(h.now, batches[0]) // the effect arrays grow here
-	next := 1
-	allocs := testing.AllocsPerRun(pushes-2, func() {
-		effs := h.n.Step(h.now, batches[next])
-		if len(effs) != frame+1 {
-			t.Fatalf("push %d: %d effects, want %d deliveries and the answer", next, len(effs), frame+1)
-		}
-		next++
-	})
-	if most := float64(frame/msgsPerSlab + 2); allocs > most {
-		t.Fatalf("a push of %d messages allocates %v times, want at most %v", frame, allocs, most)
+	for _, c := range []struct {
+		name   string
+		topics []string // envelope j's topic is topics[j%len(topics)]
+		slab   int      // messages a slab holds
+	}{
+		{"one topic", []string{"slab/t"}, runMsgsPerSlab},
+		{"alternating topics", []string{"slab/a", "slab/b"}, msgsPerSlab},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, "slab")
+			h.start()
+			const src = "5f0c3d2e-8a41-4b7e-9c15-2d6f7a8b9c0d"
+			h.sync(src, "other/+")
+			h.n.Step(h.now, &Subscribed{Stream: 1, Patterns: []string{"slab/+"}, Policy: PolicyDefault, Credit: 1 << 30})
+			batches := make([]*PushReceived, pushes)
+			seqs := map[string]uint64{}
+			id := uint64(0)
+			for i := range batches {
+				envs := make([]Envelope, frame)
+				for j := range envs {
+					topic := c.topics[j%len(c.topics)]
+					seqs[topic]++
+					id++
+					seq := seqs[topic]
+					envs[j] = Envelope{ID: fmt.Sprintf("%s%012x", src[:24], id), IDNum: id, Topic: topic, Payload: []byte("p"),
+						TimestampMs: h.now.WallMs, Source: src, SourceSeq: seq, PrevSeq: seq - 1}
+				}
+				batches[i] = &PushReceived{From: src + ":5671", Req: uint64(i + 1), Envs: envs}
+			}
+			h.n.Step(h.now, batches[0]) // the effect arrays grow here
+			next := 1
+			allocs := testing.AllocsPerRun(pushes-2, func() {
+				effs := h.n.Step(h.now, batches[next])
+				if len(effs) != frame+1 {
+					t.Fatalf("push %d: %d effects, want %d deliveries and the answer", next, len(effs), frame+1)
+				}
+				next++
+			})
+			if got := cap(h.n.slab); got != c.slab {
+				t.Errorf("slabs of %d messages, want %d", got, c.slab)
+			}
+			if most := float64(frame/c.slab + 2); allocs > most {
+				t.Fatalf("a push of %d messages allocates %v times, want at most %v", frame, allocs, most)
+			}
+		})
 	}
 }
 
