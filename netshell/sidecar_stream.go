@@ -40,9 +40,10 @@ type rareItem struct {
 	err error // with end: why the node refused or ended the stream
 }
 
-// outItem is the item for o.
+// outItem is the item for o. A live message is its Msg alone: the node
+// sets nothing else on one (state.Out).
 func outItem(o state.Out) streamItem {
-	if o.Kind == state.OutMessage && o.Msg != nil && o.Info == nil && o.Done == nil && o.Warning == nil && o.WallMs == 0 {
+	if o.Kind == state.OutMessage && o.Msg != nil {
 		return streamItem{msg: o.Msg}
 	}
 	return streamItem{rare: &rareItem{out: o}}
