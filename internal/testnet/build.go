@@ -47,7 +47,10 @@ func (b *build) get(t testing.TB, name string, race bool) string {
 			return
 		}
 		b.path = filepath.Join(binDir, name)
-		args := []string{"build", "-o", b.path}
+		// Without the daemon's profile (cmd/nexusd/default.pgo): tests do
+		// not need it, and building with it would compile every
+		// dependency again, minutes of CPU on a 2-core CI host.
+		args := []string{"build", "-pgo=off", "-o", b.path}
 		if race {
 			args = append(args, "-race")
 		}
