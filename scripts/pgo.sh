@@ -7,11 +7,12 @@
 # takes an 8 s CPU profile of every daemon while the load runs, and merges
 # them. About 2 minutes; sends nothing beyond 127.0.0.1.
 #
-# Usage: scripts/pgo.sh   (make pgo)   Needs bin/nexusd built without the
-# profile being replaced mid-run, and ports 16060-16061 free.
+# Usage: scripts/pgo.sh   (make pgo)   Needs bin/nexusd built, and ports
+# 16060-16061 free. PGO_OUT names another file to write instead.
 set -eu
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
+out=${PGO_OUT:-cmd/nexusd/default.pgo}
 root=$PWD
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -38,7 +39,20 @@ profile() { # profile ID DAEMONS: one run of scenario ID, a profile per daemon
 		$GO tool pprof -proto -seconds 8 "http://127.0.0.1:$port/debug/pprof/profile" >"$work/$id-$port.pprof" 2>/dev/null &
 		port=$((port + 1))
 	done
+	if ! wait "$run"; then
+		cat "$work/$id.out" >&2
+		echo "pgo.sh: the run of $id failed" >&2
+		exit 1
+	fi
 	wait
+	port=16060
+	while [ "$port" -lt $((16060 + daemons)) ]; do
+		if [ ! -s "$work/$id-$port.pprof" ]; then
+			echo "pgo.sh: no profile from the daemon on port $port during $id" >&2
+			exit 1
+		fi
+		port=$((port + 1))
+	done
 	echo "profiled $id: $(tail -n 1 "$work/$id.out")"
 }
 
@@ -50,5 +64,5 @@ profile cross-node-packed 2
 profile cross-node 2
 
 $GO tool pprof -proto "$work"/*.pprof >"$work/merged.pgo" 2>/dev/null
-mv "$work/merged.pgo" cmd/nexusd/default.pgo
-echo "wrote cmd/nexusd/default.pgo ($(wc -c <cmd/nexusd/default.pgo) bytes)"
+mv "$work/merged.pgo" "$out"
+echo "wrote $out ($(wc -c <"$out") bytes)"
