@@ -44,6 +44,7 @@ type pushLink struct {
 
 	// used by the link's goroutine only, which encodes and sends
 	enc   packed.Encoder
+	recs  *[]byte // the buffer enc's records go into, gRPC's once the frame is sent (mesh_push_packed.go)
 	split packed.IDSplitter
 	rec   packed.Record
 	head  []byte                     // a PackedPush's fields before its frame, encoded

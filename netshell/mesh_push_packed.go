@@ -54,8 +54,11 @@ func (s *pushStream) lacksPacked() (bool, error) {
 // judges each message on its own.
 func (s *pushStream) sendPacked(items []pushstream.Item[outPush]) error {
 	k := s.k
-	k.enc.Reset()
-	defer func() { k.rec = packed.Record{} }() // holds no payload until the next batch
+	s.startFrame()
+	defer func() { // holds no payload, and no buffer gRPC has, until the next batch
+		k.rec = packed.Record{}
+		k.enc.UseRecords(nil)
+	}()
 	for i := range items {
 		err := packRecord(&k.rec, &items[i].V, &k.split)
 		if err == nil {
@@ -63,6 +66,7 @@ func (s *pushStream) sendPacked(items []pushstream.Item[outPush]) error {
 				if err := s.sendFrame(); err != nil {
 					return err
 				}
+				s.startFrame()
 				err = k.enc.Append(&k.rec)
 			}
 		}
@@ -76,16 +80,31 @@ func (s *pushStream) sendPacked(items []pushstream.Item[outPush]) error {
 	return s.sendFrame()
 }
 
-// sendFrame sends the encoder's frame and empties it. The PackedPush is
-// encoded straight into the buffer gRPC writes out and frees
-// (vtcodec.EncodeNested): the frame's bytes are copied once.
+// startFrame empties the encoder and gives it the link's buffer from
+// gRPC's pool for the frame's records, or a new one if the last frame
+// took it along (sendFrame, handOver).
+func (s *pushStream) startFrame() {
+	k := s.k
+	k.enc.Reset()
+	if k.recs == nil {
+		k.recs = vtcodec.Buffer(packedFrameBytes) // a frame that needs more grows it
+	}
+	k.enc.UseRecords(*k.recs)
+}
+
+// sendFrame sends the encoder's frame. The PackedPush is its sent_at_ms
+// and the frame's header encoded into a buffer gRPC writes out and frees,
+// then the records in the buffer handOver chooses, as it is
+// (vtcodec.EncodeNestedTail): copied into the frame, then only by gRPC.
 func (s *pushStream) sendFrame() error {
 	k := s.k
 	k.m.counters.pushFrames[wirePacked].Add(1)
 	sentAt := protowire.AppendVarint(protowire.AppendTag(k.head[:0], 2, protowire.VarintType), uint64(k.m.clk.Now().UnixMilli())) // PackedPush.sent_at_ms
 	k.head = sentAt
-	push, err := vtcodec.EncodeNested(sentAt, k.enc.Size(), k.enc.AppendFrame, 1) // PackedPush.frame
-	huge := k.enc.Size() > keptFrameBytes
+	size := k.enc.Size()
+	push, err := vtcodec.EncodeNestedTail(sentAt, size, k.enc.AppendHeader, handOver(&k.enc, &k.recs), 1) // PackedPush.frame
+	huge := size > keptFrameBytes
+	k.enc.UseRecords(nil)
 	k.enc.Reset()
 	if huge {
 		k.enc = packed.Encoder{Limits: k.enc.Limits}

@@ -261,10 +261,10 @@ func (se *session) event(e *sidecarpb.MessageEvent) error {
 }
 
 // frame sends the encoder's frame as a SessionEvent encoded straight into
-// the buffer gRPC writes out and frees (vtcodec.EncodeNested): its
-// subscription and ref first, then the frame (messages, its field 1),
-// copied once.
-func (se *session) frame(enc *packed.Encoder) error {
+// a buffer gRPC writes out and frees: its subscription and ref first, then
+// the frame (messages, its field 1), whose records are recs, sent as they
+// are (vtcodec.EncodeNestedTail).
+func (se *session) frame(enc *packed.Encoder, recs *[]byte) error {
 	h := se.head[:0]
 	if se.cur.id != "" {
 		h = protowire.AppendString(protowire.AppendTag(h, 1, protowire.BytesType), se.cur.id) // subscription_id
@@ -273,7 +273,7 @@ func (se *session) frame(enc *packed.Encoder) error {
 		h = protowire.AppendVarint(protowire.AppendTag(h, 2, protowire.VarintType), se.ref) // ref
 	}
 	se.head, se.ref = h, 0
-	ev, err := vtcodec.EncodeNested(h, enc.Size(), enc.AppendFrame, 4, 1)
+	ev, err := vtcodec.EncodeNestedTail(h, enc.Size(), enc.AppendHeader, recs, 4, 1)
 	if err != nil {
 		return err
 	}

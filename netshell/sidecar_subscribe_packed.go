@@ -78,10 +78,11 @@ func (p *packedSends) event(e *sidecarpb.MessageEvent) error {
 }
 
 // frame sends the encoder's frame as a PackedEvent (field 2, its
-// PackedFrame's field 1) encoded straight into a buffer that gRPC writes
-// out and frees (vtcodec.EncodeNested): the frame's bytes are copied once.
-func (p *packedSends) frame(enc *packed.Encoder) error {
-	e, err := vtcodec.EncodeNested(nil, enc.Size(), enc.AppendFrame, 2, 1)
+// PackedFrame's field 1): its header encoded into a buffer that gRPC
+// writes out and frees, then recs, the buffer the records were encoded
+// into, as it is (vtcodec.EncodeNestedTail).
+func (p *packedSends) frame(enc *packed.Encoder, recs *[]byte) error {
+	e, err := vtcodec.EncodeNestedTail(nil, enc.Size(), enc.AppendHeader, recs, 2, 1)
 	if err != nil {
 		return err
 	}
@@ -94,15 +95,24 @@ func (p *packedSends) frame(enc *packed.Encoder) error {
 type frameSender struct {
 	maxFrame  int
 	enc       packed.Encoder
+	recs      *[]byte // where enc's records go: a buffer from gRPC's pool, nil once handed over
 	ids       packed.IDSplitter
-	sendFrame func(*packed.Encoder) error // sends the encoder's frame before it returns
+	sendFrame func(enc *packed.Encoder, recs *[]byte) error // sends the encoder's frame, whose records are recs, before it returns; recs is then gRPC's
 	sendEvent func(*sidecarpb.MessageEvent) error
 }
 
 // send sends one frame of the live messages at the head of items and
 // returns how many it took (at least one).
+//
+// The records go into a buffer from gRPC's pool (fs.recs), which a frame
+// that fills a good part of it takes along as it is (handOver).
 func (fs *frameSender) send(items []streamItem) (int, error) {
 	fs.enc.Reset()
+	if fs.recs == nil {
+		fs.recs = vtcodec.Buffer(min(fs.maxFrame, packedFrameBytes))
+	}
+	fs.enc.UseRecords(*fs.recs)
+	defer fs.enc.UseRecords(nil) // what it holds may be gRPC's after this
 	n := 0
 	for n < len(items) && items[n].live() {
 		m := items[n].msg
@@ -147,5 +157,24 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 			break
 		}
 	}
-	return n, fs.sendFrame(&fs.enc)
+	return n, fs.sendFrame(&fs.enc, handOver(&fs.enc, &fs.recs))
+}
+
+// handOver returns the buffer enc's records go out in, to be sent with the
+// frame (vtcodec.EncodeNestedTail), after which it is gRPC's. It is *recs,
+// the buffer enc filled, which the caller then gives up (*recs becomes
+// nil), when the records fill a quarter of it or more, or outgrew it.
+// Fewer are copied into a buffer of their size and *recs stays for the
+// next frame: gRPC holds a frame until it writes it, maybe long behind a
+// slow reader, and small frames should hold little.
+func handOver(enc *packed.Encoder, recs **[]byte) *[]byte {
+	_, r := enc.Frame()
+	if len(r) < cap(**recs)/4 {
+		out := vtcodec.Buffer(len(r))
+		copy(*out, r)
+		return out
+	}
+	out := *recs
+	*out, *recs = r, nil // r may have moved out of *out: a message larger than the buffer
+	return out
 }

@@ -85,6 +85,19 @@ func (e *Encoder) Frame() (header, records []byte) {
 	return h, e.recs
 }
 
+// UseRecords makes buf, emptied, the buffer the next records go into, the
+// one Frame's records are in while it has room. Reset keeps it, so a
+// caller that hands a frame's records buffer on (vtcodec.EncodeNestedTail)
+// gives the encoder another, or nil, before the next Append.
+func (e *Encoder) UseRecords(buf []byte) { e.recs = buf[:0] }
+
+// AppendHeader appends the frame's header alone: what goes before its
+// records (Frame).
+func (e *Encoder) AppendHeader(dst []byte) []byte {
+	h, _ := e.Frame()
+	return append(dst, h...)
+}
+
 // AppendFrame appends the whole frame to dst.
 func (e *Encoder) AppendFrame(dst []byte) []byte {
 	h, r := e.Frame()

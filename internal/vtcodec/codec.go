@@ -57,10 +57,11 @@ var protobufGo = encoding.GetCodecV2(Name)
 func init() { encoding.RegisterCodecV2(Codec{}) }
 
 // Encoded is a message its sender encoded itself into a buffer from
-// Buffer: Marshal hands that buffer to gRPC as it is, without a copy, and
-// gRPC gives it back to the pool once written. The sender may not touch
-// the buffer after sending it.
-type Encoded struct{ buf *[]byte }
+// Buffer, and optionally a tail, a second such buffer that ends it
+// (EncodeNestedTail): Marshal hands them to gRPC as they are, without a
+// copy, and gRPC gives them back to the pool once written. The sender may
+// not touch either buffer after sending it.
+type Encoded struct{ buf, tail *[]byte }
 
 // Buffer returns a buffer of n bytes from the codec's pool, to encode an
 // Encoded message into.
@@ -76,6 +77,9 @@ func (Codec) Name() string { return Name }
 // from the pool that gRPC frees once the frame is written otherwise.
 func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 	if e, ok := v.(*Encoded); ok {
+		if e.tail != nil {
+			return mem.BufferSlice{mem.NewBuffer(e.buf, buffers), mem.NewBuffer(e.tail, buffers)}, nil
+		}
 		return mem.BufferSlice{mem.NewBuffer(e.buf, buffers)}, nil
 	}
 	m, ok := v.(Message)

@@ -15,16 +15,37 @@ import (
 // the message, then into gRPC's buffer. Send the result only while Active:
 // another codec cannot marshal it.
 func EncodeNested(head []byte, n int, fill func([]byte) []byte, path ...protowire.Number) (*Encoded, error) {
+	return encodeNested(head, n, fill, nil, path)
+}
+
+// EncodeNestedTail is EncodeNested for a field whose n bytes end with
+// tail, a buffer from Buffer that the caller hands over with the message:
+// fill writes the n-len(*tail) bytes before it, and tail goes out as it
+// is, after them, without a copy (a packed frame's records, encoded
+// straight into it). gRPC frees tail with the message; the caller may not
+// touch it again, even when EncodeNestedTail fails.
+func EncodeNestedTail(head []byte, n int, fill func([]byte) []byte, tail *[]byte, path ...protowire.Number) (*Encoded, error) {
+	return encodeNested(head, n, fill, tail, path)
+}
+
+func encodeNested(head []byte, n int, fill func([]byte) []byte, tail *[]byte, path []protowire.Number) (*Encoded, error) {
 	var sizes [4]int // the length of each nested field's value
 	if len(path) == 0 || len(path) > len(sizes) {
 		return nil, fmt.Errorf("vtcodec: a nested field needs a path of 1 to %d fields, not %d", len(sizes), len(path))
+	}
+	tailLen := 0
+	if tail != nil {
+		tailLen = len(*tail)
+	}
+	if tailLen > n {
+		return nil, fmt.Errorf("vtcodec: a nested field of %d bytes cannot end with %d", n, tailLen)
 	}
 	size := n
 	for i := len(path) - 1; i >= 0; i-- {
 		sizes[i] = size
 		size = protowire.SizeTag(path[i]) + protowire.SizeBytes(size)
 	}
-	size += len(head)
+	size += len(head) - tailLen
 	buf := Buffer(size)
 	b := append((*buf)[:0], head...)
 	for i, f := range path {
@@ -35,8 +56,8 @@ func EncodeNested(head []byte, n int, fill func([]byte) []byte, path ...protowir
 	b = fill(b)
 	if len(b) != size || &b[0] != &(*buf)[0] { // short, long, or moved out of buf
 		buffers.Put(buf)
-		return nil, fmt.Errorf("vtcodec: a nested field of %d bytes was filled with %d", n, len(b)-filled)
+		return nil, fmt.Errorf("vtcodec: a nested field of %d bytes was filled with %d", n, len(b)-filled+tailLen)
 	}
 	*buf = b
-	return Encode(buf), nil
+	return &Encoded{buf: buf, tail: tail}, nil
 }

@@ -1,0 +1,110 @@
+package netshell
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/nexusd/nexusd/internal/packed"
+	"github.com/nexusd/nexusd/internal/vtcodec"
+	"github.com/nexusd/nexusd/proto/sidecarpb"
+	"github.com/nexusd/nexusd/state"
+)
+
+// heldSends is a SubscribePacked stream whose transport has not written
+// anything yet: it keeps what SendMsg was given, as gRPC's queue does.
+type heldSends struct {
+	grpc.ServerStreamingServer[sidecarpb.PackedEvent]
+	held []any
+}
+
+func (h *heldSends) SendMsg(m any) error { h.held = append(h.held, m); return nil }
+
+// The records of a frame may go out in the buffer they were encoded into
+// (handOver), so a frame gRPC has not written yet must keep its records
+// while the next frames are encoded: small frames, whose records are
+// copied out, and large ones, which take the buffer along.
+func TestFramesKeepTheirRecordsUntilWritten(t *testing.T) {
+	for _, pad := range []int{0, 20 << 10} {
+		t.Run(fmt.Sprintf("payloads padded by %d bytes", pad), func(t *testing.T) { framesKeepTheirRecords(t, pad) })
+	}
+}
+
+func framesKeepTheirRecords(t *testing.T, pad int) {
+	stream := &heldSends{}
+	ps := &packedSends{stream: stream}
+	fs := &frameSender{maxFrame: packedFrameBytes, sendFrame: ps.frame, sendEvent: ps.event}
+	const frames, perFrame = 4, 4
+	payload := func(f, i int) string { return fmt.Sprintf("frame %d message %d", f, i) + string(make([]byte, pad)) }
+	for f := range frames {
+		items := make([]streamItem, perFrame)
+		for i := range items {
+			seq := uint64(f*perFrame + i + 1)
+			items[i] = outItem(state.Out{Kind: state.OutMessage, Msg: &state.Message{
+				Envelope: state.Envelope{Topic: "a/b", Payload: []byte(payload(f, i)),
+					TimestampMs: 1, Source: "source-node", IDNum: seq},
+				Seq: seq,
+			}})
+		}
+		if n, err := fs.send(items); n != perFrame || err != nil {
+			t.Fatalf("frame %d: sent %d, %v", f, n, err)
+		}
+	}
+	if len(stream.held) != frames {
+		t.Fatalf("%d messages sent, want %d frames", len(stream.held), frames)
+	}
+	for f, m := range stream.held {
+		data, err := vtcodec.Codec{}.Marshal(m) // what gRPC writes, now
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev sidecarpb.PackedEvent
+		if err := proto.Unmarshal(data.Materialize(), &ev); err != nil {
+			t.Fatalf("frame %d: %v", f, err)
+		}
+		var dec packed.Decoder
+		if err := dec.Reset(ev.GetMessages().GetFrame()); err != nil {
+			t.Fatalf("frame %d: %v", f, err)
+		}
+		if dec.Count() != perFrame {
+			t.Errorf("frame %d has %d records, want %d", f, dec.Count(), perFrame)
+		}
+		for i := 0; dec.Next(); i++ {
+			if got, want := string(dec.Record().Payload), payload(f, i); got != want {
+				t.Errorf("frame %d record %d holds %.20q, want %.20q", f, i, got, want)
+			}
+		}
+	}
+}
+
+// handOver gives a frame's records buffer away only when they fill a good
+// part of it; fewer are copied into a buffer of their size, and the
+// buffer stays for the next frame.
+func TestHandOverKeepsTheBufferForSmallFrames(t *testing.T) {
+	for _, c := range []struct {
+		payload  int
+		handsOff bool
+	}{{100, false}, {80 << 10, true}, {300 << 10, true}} {
+		var enc packed.Encoder
+		recs := vtcodec.Buffer(packedFrameBytes)
+		buf := recs
+		enc.UseRecords(*recs)
+		if err := enc.Append(&packed.Record{Topic: "a/b", Payload: make([]byte, c.payload), Source: "s", Number: 1, Seq: 1}); err != nil {
+			t.Fatal(err)
+		}
+		_, want := enc.Frame()
+		out := handOver(&enc, &recs)
+		if !bytes.Equal(*out, want) {
+			t.Errorf("payload %d: handed %d bytes, want the %d of the records", c.payload, len(*out), len(want))
+		}
+		switch gave := out == buf; {
+		case c.handsOff && (!gave && c.payload < packedFrameBytes || recs != nil):
+			t.Errorf("payload %d: kept the buffer (%v), want it handed over", c.payload, recs != nil)
+		case !c.handsOff && (gave || recs != buf):
+			t.Errorf("payload %d: handed the buffer over, want the records copied and the buffer kept", c.payload)
+		}
+	}
+}
