@@ -168,7 +168,7 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 // next frame: gRPC holds a frame until it writes it, maybe long behind a
 // slow reader, and small frames should hold little.
 func handOver(enc *packed.Encoder, recs **[]byte) *[]byte {
-	_, r := enc.Frame()
+	r := enc.Records()
 	if len(r) < cap(**recs)/4 {
 		out := vtcodec.Buffer(len(r))
 		copy(*out, r)

@@ -91,6 +91,10 @@ func (e *Encoder) Frame() (header, records []byte) {
 // gives the encoder another, or nil, before the next Append.
 func (e *Encoder) UseRecords(buf []byte) { e.recs = buf[:0] }
 
+// Records is the frame's records as Frame returns them, without building
+// its header.
+func (e *Encoder) Records() []byte { return e.recs }
+
 // AppendHeader appends the frame's header alone: what goes before its
 // records (Frame).
 func (e *Encoder) AppendHeader(dst []byte) []byte {
