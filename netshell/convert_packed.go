@@ -146,12 +146,14 @@ func (fr *pushFrameReader) intern(s string) string {
 // derived (a message first numbered by a v1 peer, say).
 func packRecord(r *packed.Record, o *outPush, split *packed.IDSplitter) error {
 	e := &o.msg.Envelope
-	*r = packed.Record{
-		Topic: e.Topic, Payload: e.Payload, ContentType: e.ContentType(), Correlation: e.Correlation(),
-		TTLMs: e.TTLMs, Retain: e.Retain, SyncOnly: o.syncOnly, TimestampMs: e.TimestampMs,
-		Source: e.Source, Seq: e.SourceSeq, PrevSeq: o.prev, DroppedFrom: o.droppedFrom,
-		ReplyTo: e.ReplyTo(), Groups: o.groups,
-	}
+	// Field by field, into the record a push stream reuses: a composite
+	// literal is built aside and copied, and this runs for every message.
+	// What the encoder reads and this does not set (Epoch) stays zero.
+	r.Topic, r.Payload, r.TimestampMs, r.Source = e.Topic, e.Payload, e.TimestampMs, e.Source
+	r.ContentType, r.Correlation, r.ReplyTo = e.ContentType(), e.Correlation(), e.ReplyTo()
+	r.TTLMs, r.Retain, r.SyncOnly, r.Groups = e.TTLMs, e.Retain, o.syncOnly, o.groups
+	r.Seq, r.PrevSeq, r.DroppedFrom = e.SourceSeq, o.prev, o.droppedFrom
+	r.Number, r.ID = 0, ""
 	if e.Source == "" || e.IDNum == 0 && e.ID == "" { // ID is read only without a number: Push.Msg
 		return fmt.Errorf("message %q from %q: a packed push needs a source and an id", e.WireID(), e.Source)
 	}

@@ -293,3 +293,33 @@ func packedPushRoundTrip(t *testing.T, envs ...state.Envelope) []state.Envelope 
 	}
 	return got
 }
+
+// A push stream packs every push into the one record it reuses, so what
+// one push sets must not show in the next one's record.
+func TestAReusedRecordCarriesOnlyItsPush(t *testing.T) {
+	full := &state.Message{Envelope: state.Envelope{
+		ID: "0f1e2d3c-4b5a-4697-8877-665544332211", Topic: "t/1", Payload: []byte("p"), Source: "src", SourceSeq: 4,
+		TTLMs: 900, Retain: true, TimestampMs: 1700000000000,
+		Extras: &state.Extras{ContentType: "text/plain", Correlation: "c", ReplyTo: "_inbox/r"},
+	}}
+	bare := &state.Message{Envelope: state.Envelope{IDNum: 5, Topic: "t/2", Payload: []byte("q"), Source: "src", SourceSeq: 5}}
+	pushes := []outPush{
+		pushOf(&state.Push{Call: 1, Msg: full, Prev: 3, DroppedFrom: 2, SyncOnly: true, Groups: []string{"g"}}),
+		pushOf(&state.Push{Call: 2, Msg: bare}),
+		pushOf(&state.Push{Call: 3, Msg: full}),
+	}
+	var reused packed.Record
+	var split packed.IDSplitter
+	for i := range pushes {
+		var fresh packed.Record
+		if err := packRecord(&fresh, &pushes[i], &split); err != nil {
+			t.Fatal(err)
+		}
+		if err := packRecord(&reused, &pushes[i], &split); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprintf("%+v", reused) != fmt.Sprintf("%+v", fresh) {
+			t.Errorf("push %d into a reused record:\n got %+v\nwant %+v", i, reused, fresh)
+		}
+	}
+}

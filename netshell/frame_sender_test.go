@@ -108,3 +108,58 @@ func TestHandOverKeepsTheBufferForSmallFrames(t *testing.T) {
 		}
 	}
 }
+
+// A frame sender fills one record for every message it encodes, so what
+// one message sets must not show in the next one's record: extras, an
+// explicit id, a sequence number.
+func TestRecordsCarryOnlyTheirMessagesFields(t *testing.T) {
+	msgs := []*state.Message{
+		{Envelope: state.Envelope{Topic: "a/b", Payload: []byte("one"), TimestampMs: 5, Source: "node-a", ID: "explicit-id",
+			Extras: &state.Extras{ContentType: "text/plain", Correlation: "c-1", ReplyTo: "_inbox/x"}}, Seq: 7},
+		{Envelope: state.Envelope{Topic: "a/c", Payload: []byte("two"), TimestampMs: 6, Source: "node-b", IDNum: 3}},
+		{Envelope: state.Envelope{Topic: "a/b", Payload: []byte("three"), TimestampMs: 7, Source: "node-a", IDNum: 4,
+			Extras: &state.Extras{Correlation: "c-3"}}, Seq: 8},
+		{Envelope: state.Envelope{Topic: "a/b", Payload: []byte("four"), TimestampMs: 8, Source: "node-a", ID: "another-id"}, Seq: 1},
+	}
+	// The sender reads a few messages ahead (touchAhead): more than that.
+	for len(msgs) < 3*touchAhead {
+		msgs = append(msgs, msgs[len(msgs)%4])
+	}
+	items := make([]streamItem, len(msgs))
+	for i, m := range msgs {
+		items[i] = outItem(state.Out{Kind: state.OutMessage, Msg: m})
+	}
+	stream := &heldSends{}
+	ps := &packedSends{stream: stream}
+	fs := &frameSender{maxFrame: packedFrameBytes, sendFrame: ps.frame, sendEvent: ps.event}
+	if n, err := fs.send(items); n != len(items) || err != nil {
+		t.Fatalf("sent %d of %d, %v", n, len(items), err)
+	}
+	data, err := vtcodec.Codec{}.Marshal(stream.held[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev sidecarpb.PackedEvent
+	if err := proto.Unmarshal(data.Materialize(), &ev); err != nil {
+		t.Fatal(err)
+	}
+	var dec packed.Decoder
+	if err := dec.Reset(ev.GetMessages().GetFrame()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; dec.Next(); i++ {
+		m, r := msgs[i], dec.Record()
+		want := packed.Record{Topic: m.Topic, Payload: m.Payload, TimestampMs: m.TimestampMs, Source: m.Source,
+			ContentType: m.ContentType(), Correlation: m.Correlation(), ReplyTo: m.ReplyTo(),
+			Seq: m.Seq, Number: m.IDNum, ID: m.ID}
+		if m.Seq > 0 {
+			want.PrevSeq = m.Seq - 1
+		}
+		got := packed.Record{Topic: r.Topic, Payload: r.Payload, TimestampMs: r.TimestampMs, Source: r.Source,
+			ContentType: r.ContentType, Correlation: r.Correlation, ReplyTo: r.ReplyTo,
+			Seq: r.Seq, PrevSeq: r.PrevSeq, Number: r.Number, ID: r.ID}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("record %d:\n got %+v\nwant %+v", i, got, want)
+		}
+	}
+}

@@ -43,12 +43,13 @@ type pushLink struct {
 	wire    atomic.Int32  // the pushWire streams open with
 
 	// used by the link's goroutine only, which encodes and sends
-	enc   packed.Encoder
-	recs  *[]byte // the buffer enc's records go into, gRPC's once the frame is sent (mesh_push_packed.go)
-	split packed.IDSplitter
-	rec   packed.Record
-	head  []byte                     // a PackedPush's fields before its frame, encoded
-	batch []pushstream.Item[outPush] // the batch being sent; its array is reused
+	enc     packed.Encoder
+	recs    *[]byte // the buffer enc's records go into, gRPC's once the frame is sent (mesh_push_packed.go)
+	split   packed.IDSplitter
+	rec     packed.Record
+	touched uint64                     // what reading ahead read (touchAhead), kept so it is read
+	head    []byte                     // a PackedPush's fields before its frame, encoded
+	batch   []pushstream.Item[outPush] // the batch being sent; its array is reused
 
 	mu     sync.Mutex
 	s      pushstream.Sender[outPush]

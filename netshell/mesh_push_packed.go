@@ -60,6 +60,9 @@ func (s *pushStream) sendPacked(items []pushstream.Item[outPush]) error {
 		k.enc.UseRecords(nil)
 	}()
 	for i := range items {
+		if j := i + touchAhead; j < len(items) { // as frameSender.send does
+			k.touched += items[j].V.msg.SourceSeq + uint64(len(items[j].V.msg.Topic))
+		}
 		err := packRecord(&k.rec, &items[i].V, &k.split)
 		if err == nil {
 			if err = k.enc.Append(&k.rec); errors.Is(err, packed.ErrFrameFull) {

@@ -129,14 +129,13 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 			}
 			// Copied out of the frame, which goes back to gRPC's pool
 			// (received_frames.go).
-			ev.Pubs = append(ev.Pubs, state.Published{
-				Req:     base + uint64(len(ev.Pubs)),
-				Topic:   topics[r.TopicIndex],
-				Payload: copies.payload(r.Payload, r.Retain),
-				Retain:  r.Retain,
-				TTLMs:   r.TTLMs,
-				Extras:  copies.extras(r.ContentType, r.Correlation, r.ReplyTo),
-			})
+			// Filled in place, every field: the batch is reused.
+			k := len(ev.Pubs)
+			ev.Pubs = ev.Pubs[:k+1]
+			p := &ev.Pubs[k]
+			p.Req, p.Topic, p.Retain, p.TTLMs = base+uint64(k), topics[r.TopicIndex], r.Retain, r.TTLMs
+			p.Payload = copies.payload(r.Payload, r.Retain)
+			p.Extras = copies.extras(r.ContentType, r.Correlation, r.ReplyTo)
 		}
 		copies.done()
 		var order []uint32
