@@ -89,6 +89,7 @@ func (s *pushStream) sendPacked(items []pushstream.Item[outPush]) error {
 func (s *pushStream) startFrame() {
 	k := s.k
 	k.enc.Reset()
+	k.enc.StableStrings = true // the node's messages' strings
 	if k.recs == nil {
 		k.recs = vtcodec.Buffer(packedFrameBytes) // a frame that needs more grows it
 	}

@@ -114,6 +114,7 @@ type frameSender struct {
 // that fills a good part of it takes along as it is (handOver).
 func (fs *frameSender) send(items []streamItem) (int, error) {
 	fs.enc.Reset()
+	fs.enc.StableStrings = true // the node's messages' strings
 	if fs.recs == nil {
 		fs.recs = vtcodec.Buffer(min(fs.maxFrame, packedFrameBytes))
 	}

@@ -50,6 +50,7 @@ type runScratch struct {
 
 	// What runMessages makes the run's messages from.
 	pubs       []Published
+	topic      string // the topic's own name, which every message of the run shares
 	seq        uint64 // the source number before the run's first
 	defaultTTL int64
 	slab       []Message // where the next messages go, from slab[used]
@@ -237,7 +238,7 @@ func (n *Node) matchRun(topic string) {
 // for the rest of the run when a bulk intake takes it.
 func (n *Node) numberRun(t *topicState, pubs []Published, defaultTTL int64) {
 	r := &n.run
-	r.pubs, r.seq, r.defaultTTL = pubs, t.ownSeq, defaultTTL
+	r.pubs, r.topic, r.seq, r.defaultTTL = pubs, t.name, t.ownSeq, defaultTTL
 	t.ownSeq += uint64(len(pubs))
 }
 
@@ -260,6 +261,7 @@ func (n *Node) runMessages(k int) []*Message {
 			m.ID, m.IDNum = n.ids.take()
 		}
 		n.fillLocal(m, &r.pubs[i], r.seq+uint64(i)+1)
+		m.Topic = r.topic
 		if at, ok := expiresMs(m, r.defaultTTL); ok {
 			m.ExpiresMs = at
 		}
@@ -408,5 +410,5 @@ func (n *Node) endRun(topic string) {
 	clear(r.chains)
 	clear(r.msgs)
 	r.subs, r.chains, r.msgs, r.peers = r.subs[:0], r.chains[:0], r.msgs[:0], 0
-	r.pubs, r.slab, r.used = nil, nil, 0
+	r.pubs, r.topic, r.slab, r.used = nil, "", nil, 0
 }

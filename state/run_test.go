@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/nexusd/nexusd/internal/quadheap"
 )
@@ -475,6 +476,35 @@ func TestBatchMessagesAreWholeMessages(t *testing.T) {
 		}
 		if a.Correlation() != pubs[i].Extras.Correlation || a.ContentType() != "text/x" || a.Source != "n1" {
 			t.Fatalf("message %d: %+v", i, a.Envelope)
+		}
+	}
+}
+
+// A run's messages share their topic's own name, whatever string each
+// publish brought: a shell that copies a frame's topic table per frame
+// keeps one string per topic alive, not one per frame, and a packed
+// encoder that compares topics by address (packed.Encoder.StableStrings)
+// finds each the same as the last.
+func TestRunMessagesShareTheirTopicsName(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.subscribe(1, 1000, "#")
+	for frame := range 3 {
+		topic := strings.Clone("a/b") // as each packed frame's topic table is
+		var pubs []Published
+		for i := range 4 {
+			pubs = append(pubs, Published{Req: uint64(frame*4 + i + 1), Topic: topic, Payload: []byte{byte(i)}})
+		}
+		h.n.Step(h.now, &PublishedBatch{Pubs: pubs, ByNumber: true})
+	}
+	name := h.n.topics.get("a/b").name
+	ring := &h.n.topics.get("a/b").ring
+	if ring.len() != 12 {
+		t.Fatalf("%d messages ringed, want 12", ring.len())
+	}
+	for i := range ring.len() {
+		if m := ring.at(i); unsafe.StringData(m.Topic) != unsafe.StringData(name) {
+			t.Fatalf("message %d's topic is a string of its own, not its topic's name", i)
 		}
 	}
 }

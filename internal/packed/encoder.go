@@ -19,6 +19,14 @@ type Encoder struct {
 	// Read at Reset and at the first Append of a frame.
 	Limits Limits
 
+	// StableStrings says the topics and sources of the records appended
+	// are strings no one changes while the Encoder holds them (as Go
+	// strings are; not views of memory the caller reuses): it keeps them
+	// as they are instead of copying them, and a record of the same string
+	// as the one before compares by address, not byte by byte. Read at
+	// every Append.
+	StableStrings bool
+
 	lim        Limits
 	recs, hdr  []byte
 	count      int
@@ -50,6 +58,8 @@ type encSource struct {
 func (e *Encoder) Reset() {
 	e.recs, e.hdr, e.names = e.recs[:0], e.hdr[:0], e.names[:0]
 	e.count, e.sourceless, e.baseTs, e.ts = 0, false, 0, 0
+	clear(e.topics) // they may hold the caller's strings (StableStrings)
+	clear(e.sources)
 	e.topics, e.sources = e.topics[:0], e.sources[:0]
 	clear(e.topicIdx)
 	e.lastTopic, e.lastSrc, e.tableSize = 0, 0, 0
@@ -555,11 +565,14 @@ func (e *Encoder) appendPlain(r *Record) bool {
 	return true
 }
 
-// keep copies s into the Encoder's name buffer and returns a view of the
-// copy. A view stays valid when the buffer grows (it keeps the old array,
-// which nothing writes again) and is dropped at Reset, before the buffer
-// is written over.
+// keep returns s as the Encoder keeps it: s itself with StableStrings,
+// else a copy in the Encoder's name buffer, viewed. A view stays valid
+// when the buffer grows (it keeps the old array, which nothing writes
+// again) and is dropped at Reset, before the buffer is written over.
 func (e *Encoder) keep(s string) string {
+	if e.StableStrings {
+		return s
+	}
 	start := len(e.names)
 	e.names = append(e.names, s...)
 	return unsafe.String(&e.names[start], len(s))

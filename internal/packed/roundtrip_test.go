@@ -1,6 +1,7 @@
 package packed
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -265,4 +266,32 @@ func encodedRecords(t *rapid.T) ([]Record, [][]byte) {
 		t.Fatal(err)
 	}
 	return recs, frames
+}
+
+// An encoder told its strings are stable keeps them instead of copying
+// them, and writes the same frames as one that copies.
+func TestStableStringsMakeTheSameFrames(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		recs := genRecords(t)
+		copying, err := encodeAll(&Encoder{}, recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stable := Encoder{StableStrings: true}
+		kept, err := encodeAll(&stable, recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(kept) != len(copying) {
+			t.Fatalf("%d frames from stable strings, %d copying", len(kept), len(copying))
+		}
+		for i := range kept {
+			if !bytes.Equal(kept[i], copying[i]) {
+				t.Fatalf("frame %d differs with stable strings", i)
+			}
+		}
+		if len(stable.names) != 0 {
+			t.Fatalf("stable strings copied into the name buffer: %q", stable.names)
+		}
+	})
 }
