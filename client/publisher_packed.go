@@ -29,11 +29,12 @@ func (p *Publisher) sendFrame(st *pubStream, sd *sender) (waiting bool, err erro
 		return true, nil
 	}
 	sd.enc.Reset()
+	sd.enc.StableStrings = true // topics are the application's strings, which Go never rewrites
 	sd.bad, sd.why = sd.bad[:0], sd.why[:0]
 	var r packed.Record
 	used := 0 // items taken into the frame or refused
 	for i := range sd.items {
-		r = sd.items[i].record()
+		sd.items[i].record(&r)
 		size := len(r.Topic) + len(r.Payload) + len(r.ContentType) + len(r.Correlation) + len(r.ReplyTo) + 24
 		if sd.enc.Count() > 0 && sd.enc.Size()+size > packedFrameBytes {
 			break

@@ -14,13 +14,16 @@ type pubItem struct {
 	opt     *publishOptions // nil: none given (most publishes)
 }
 
-// record is the packed record of the message.
-func (it *pubItem) record() packed.Record {
-	r := packed.Record{Topic: it.topic, Payload: it.payload}
+// record fills r, a record reused from message to message, with the
+// packed record of the message: every field a publish sets, the optional
+// ones cleared when it leaves them unset. (Returning a Record would build
+// it aside and copy its 200 bytes, for every message.)
+func (it *pubItem) record(r *packed.Record) {
+	r.Topic, r.Payload = it.topic, it.payload
+	r.ContentType, r.Correlation, r.TTLMs, r.Retain, r.ReplyTo = "", "", 0, false, ""
 	if o := it.opt; o != nil {
 		r.ContentType, r.Correlation, r.TTLMs, r.Retain, r.ReplyTo = o.contentType, o.correlationID, o.ttlMs, o.retain, o.replyTo
 	}
-	return r
 }
 
 // fill writes the message into req, every field of it.

@@ -2,7 +2,10 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"testing"
+
+	"github.com/nexusd/nexusd/internal/packed"
 )
 
 // TestPubQueueKeepsOrderAcrossReuse: items come out in the order they
@@ -57,5 +60,26 @@ func TestPublishAllocatesNothingForTheMessage(t *testing.T) {
 	}
 	if got := p.queue.all()[0]; got.topic != "t" || string(got.payload) != "payload" || got.opt != nil {
 		t.Fatalf("queued %+v", got)
+	}
+}
+
+// A sender fills one record for every message of a frame, so the options
+// one publish sets must not show in the next one's record.
+func TestARecordCarriesOnlyItsPublishsOptions(t *testing.T) {
+	items := []pubItem{
+		{topic: "a/1", payload: []byte("one"), opt: &publishOptions{retain: true, contentType: "text/plain", correlationID: "c", ttlMs: 900, replyTo: "_inbox/r"}},
+		{topic: "a/2", payload: []byte("two")},
+		{topic: "a/3", payload: []byte("three"), opt: &publishOptions{correlationID: "d"}},
+	}
+	var r packed.Record
+	for i := range items {
+		items[i].record(&r)
+		want := packed.Record{Topic: items[i].topic, Payload: items[i].payload}
+		if o := items[i].opt; o != nil {
+			want.ContentType, want.Correlation, want.TTLMs, want.Retain, want.ReplyTo = o.contentType, o.correlationID, o.ttlMs, o.retain, o.replyTo
+		}
+		if fmt.Sprintf("%+v", r) != fmt.Sprintf("%+v", want) {
+			t.Errorf("message %d:\n got %+v\nwant %+v", i, r, want)
+		}
 	}
 }
