@@ -24,6 +24,8 @@ type shellCounters struct {
 	pushStreams      atomic.Uint64                         // push streams opened to peers
 	pushStreamErrs   atomic.Uint64                         // push streams that failed
 	pushFrames       [len(pushWires)]atomic.Uint64         // push frames sent to peers, by wire
+	subFrames        atomic.Uint64                         // packed frames of live messages sent to subscribers
+	subFrameRecords  atomic.Uint64                         // the records in them
 	publishWaits     atomic.Uint64                         // publish frames held while a link to a peer was backed up
 }
 
@@ -178,6 +180,10 @@ func coreMetricDefs() []*metricDef {
 				}
 				return out
 			}},
+		{name: "subscriber_packed_frames_total", help: "Packed frames of live messages sent to subscribers (SubscribePacked and Session streams). subscriber_packed_records_total over this is how many messages a frame carried: near 1 at low rates, growing toward 1024 as a subscriber's messages accumulate while it is sent to.",
+			values: func(_ *snapshot, c *shellCounters) []labeled { return one(c.subFrames.Load()) }},
+		{name: "subscriber_packed_records_total", help: "Live messages sent to subscribers in packed frames (see subscriber_packed_frames_total).",
+			values: func(_ *snapshot, c *shellCounters) []labeled { return one(c.subFrameRecords.Load()) }},
 		{name: "publish_waits_for_peers_total", help: "Publish frames (PublishStream, PublishPacked) and unary publishes held back while a link to a live peer held half of what it may before it sheds (at most --block-timeout each).",
 			values: func(_ *snapshot, c *shellCounters) []labeled { return one(c.publishWaits.Load()) }},
 		{name: "retained_synced_total", help: "Retained values sent to a peer whose fetched state lacked them.",

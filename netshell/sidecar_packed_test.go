@@ -3,6 +3,8 @@ package netshell
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"strconv"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -129,6 +131,17 @@ func TestPackedPublishReachesAPackedSubscriberInOrder(t *testing.T) {
 	}
 	if frames >= total/2 {
 		t.Errorf("%d messages came in %d frames: frames should hold what accumulated", total, frames)
+	}
+	// The metrics count the frames and the records in them.
+	metrics := httpGet(t, ts, "/metrics")
+	for name, want := range map[string]int{"subscriber_packed_frames_total": frames, "subscriber_packed_records_total": total} {
+		m := regexp.MustCompile(`(?m)^nexusd_` + name + ` (\d+)$`).FindStringSubmatch(metrics)
+		if m == nil {
+			t.Fatalf("no nexusd_%s in the metrics", name)
+		}
+		if n, _ := strconv.Atoi(m[1]); n != want {
+			t.Errorf("nexusd_%s = %d, want %d", name, n, want)
+		}
 	}
 }
 

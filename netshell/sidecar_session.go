@@ -50,7 +50,7 @@ func (s *sidecarServer) Session(stream grpc.BidiStreamingServer[sidecarpb.Sessio
 		byID:    make(map[string]*sessionSub),
 		opening: make(map[*sessionSub]struct{}),
 	}
-	se.frames = frameSender{maxFrame: min(packedFrameBytes, sidecarMaxRecv(s.o)), sendFrame: se.frame, sendEvent: se.event}
+	se.frames = frameSender{maxFrame: min(packedFrameBytes, sidecarMaxRecv(s.o)), counts: &s.metrics.shell, sendFrame: se.frame, sendEvent: se.event}
 	received := make(chan error, 1)
 	go func() { received <- se.receive() }()
 	err := se.send(received)

@@ -59,7 +59,7 @@ func (s *sidecarServer) SubscribePacked(in *sidecarpb.SubscribePackedRequest, st
 		return status.Errorf(codes.InvalidArgument, "max_frame_bytes %d is below %d: frames that small cost more than they carry; use 0 for the default", maxFrame, minPackedFrameBytes)
 	}
 	ps := &packedSends{stream: stream}
-	fs := &frameSender{maxFrame: min(maxFrame, sidecarMaxRecv(s.o)), sendFrame: ps.frame, sendEvent: ps.event}
+	fs := &frameSender{maxFrame: min(maxFrame, sidecarMaxRecv(s.o)), counts: &s.metrics.shell, sendFrame: ps.frame, sendEvent: ps.event}
 	return s.serveStream(stream.Context(), ps.event, ev, st, fs)
 }
 
@@ -103,6 +103,7 @@ type frameSender struct {
 	ids       packed.IDSplitter
 	rec       packed.Record                                 // the record being encoded
 	touched   uint64                                        // what reading ahead read (touchAhead), kept so it is read
+	counts    *shellCounters                                // where frames sent are counted; nil: nowhere
 	sendFrame func(enc *packed.Encoder, recs *[]byte) error // sends the encoder's frame, whose records are recs, before it returns; recs is then gRPC's
 	sendEvent func(*sidecarpb.MessageEvent) error
 }
@@ -170,6 +171,10 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 		if alone {
 			break
 		}
+	}
+	if c := fs.counts; c != nil { // before: the client may read the frame as soon as it is sent
+		c.subFrames.Add(1)
+		c.subFrameRecords.Add(uint64(n))
 	}
 	return n, fs.sendFrame(&fs.enc, handOver(&fs.enc, &fs.recs))
 }
