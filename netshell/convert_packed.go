@@ -153,7 +153,6 @@ func packRecord(r *packed.Record, o *outPush, split *packed.IDSplitter) error {
 	r.ContentType, r.Correlation, r.ReplyTo = e.ContentType(), e.Correlation(), e.ReplyTo()
 	r.TTLMs, r.Retain, r.SyncOnly, r.Groups = e.TTLMs, e.Retain, o.syncOnly, o.groups
 	r.Seq, r.PrevSeq, r.DroppedFrom = e.SourceSeq, o.prev, o.droppedFrom
-	r.Number, r.ID = 0, ""
 	if e.Source == "" || e.IDNum == 0 && e.ID == "" { // ID is read only without a number: Push.Msg
 		return fmt.Errorf("message %q from %q: a packed push needs a source and an id", e.WireID(), e.Source)
 	}
@@ -164,6 +163,7 @@ func packRecord(r *packed.Record, o *outPush, split *packed.IDSplitter) error {
 // setRecordID gives r e's id: as the number it is derived from, which the
 // node says (IDNum) or split reads out of it, or else as itself.
 func setRecordID(r *packed.Record, e *state.Envelope, split *packed.IDSplitter) {
+	r.Number, r.ID = 0, "" // the record may be reused: it gets one of them
 	if e.IDNum != 0 {
 		r.Number = e.IDNum
 	} else if n, ok := split.Split(e.Source, e.ID); ok {

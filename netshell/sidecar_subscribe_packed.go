@@ -101,7 +101,6 @@ type frameSender struct {
 	enc       packed.Encoder
 	recs      *[]byte // where enc's records go: a buffer from gRPC's pool, nil once handed over
 	ids       packed.IDSplitter
-	rec       packed.Record                                 // the record being encoded
 	touched   uint64                                        // what reading ahead read (touchAhead), kept so it is read
 	counts    *shellCounters                                // where frames sent are counted; nil: nowhere
 	sendFrame func(enc *packed.Encoder, recs *[]byte) error // sends the encoder's frame, whose records are recs, before it returns; recs is then gRPC's
@@ -120,10 +119,8 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 		fs.recs = vtcodec.Buffer(min(fs.maxFrame, packedFrameBytes))
 	}
 	fs.enc.UseRecords(*fs.recs)
-	defer func() {
-		fs.enc.UseRecords(nil)   // what it holds may be gRPC's after this
-		fs.rec = packed.Record{} // holds no payload until the next frame
-	}()
+	defer fs.enc.UseRecords(nil) // what it holds may be gRPC's after this
+	var r packed.Record          // filled in place for each message, on the stack
 	n := 0
 	for n < len(items) && items[n].live() {
 		m := items[n].msg
@@ -148,7 +145,6 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 			fs.touched += items[j].msg.Seq + uint64(len(items[j].msg.Topic))
 		}
 		// Filled in place: what a message does not set is cleared.
-		r := &fs.rec
 		r.Topic, r.Payload, r.TimestampMs, r.Source, r.Seq = m.Topic, m.Payload, m.TimestampMs, m.Source, m.Seq
 		r.ContentType, r.Correlation, r.ReplyTo = "", "", ""
 		if x := m.Extras; x != nil {
@@ -157,9 +153,8 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 		if r.PrevSeq = m.Seq - 1; m.Seq == 0 {
 			r.PrevSeq = 0
 		}
-		r.Number, r.ID = 0, ""
-		setRecordID(r, &m.Envelope, &fs.ids)
-		if err := fs.enc.Append(r); err != nil {
+		setRecordID(&r, &m.Envelope, &fs.ids)
+		if err := fs.enc.Append(&r); err != nil {
 			if n > 0 {
 				break // full; or it gets a frame of its own next
 			}
