@@ -119,6 +119,18 @@ func (d *driver) run(op byte, prog *[]byte) {
 		d.step(&state.ProbeCompleted{Call: call, Err: errIf(b&1 == 1)})
 	case 4:
 		call, b := uint64(take(prog)), take(prog)
+		if b&5 == 4 {
+			// Several taken at once, as one answer counting them does;
+			// perhaps with a call that is no push's.
+			k := min(int(b>>4)+1, len(d.pushes))
+			calls := append([]uint64(nil), d.pushes[:k]...)
+			d.pushes = d.pushes[k:]
+			if b&2 != 0 {
+				calls = append(calls, call)
+			}
+			d.step(&state.PushesCompleted{Calls: calls})
+			return
+		}
 		if len(d.pushes) > 0 && b&2 == 0 {
 			call, d.pushes = d.pushes[0], d.pushes[1:]
 		}

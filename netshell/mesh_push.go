@@ -359,6 +359,16 @@ func (s *pushStream) receive() {
 // refusal for now completes with an error, so the node pushes it again.
 func (s *pushStream) onAck(count uint64, refused []*meshpb.Ack) error {
 	k := s.k
+	if len(refused) == 0 {
+		// The usual answer: everything it counts taken, for one event.
+		k.mu.Lock()
+		calls, err := k.s.AckCalls(nil, s.id, count) // the node's until it steps it
+		k.mu.Unlock()
+		if err == nil && len(calls) > 0 {
+			k.m.done(&state.PushesCompleted{Calls: calls})
+		}
+		return err
+	}
 	k.mu.Lock()
 	done, err := k.s.AckInto(s.done, s.id, count, refusalsFromProto(refused))
 	k.mu.Unlock()
@@ -373,17 +383,15 @@ func (s *pushStream) onAck(count uint64, refused []*meshpb.Ack) error {
 		events[i] = state.PushCompleted{Call: done[i].Call, Err: done[i].Err}
 		evs[i] = &events[i]
 	}
-	if len(refused) > 0 {
-		for _, a := range refused {
-			if a.GetRetry() {
-				k.m.counters.pushRetried.Add(1)
-			} else {
-				k.m.counters.pushRefused.Add(1)
-			}
+	for _, a := range refused {
+		if a.GetRetry() {
+			k.m.counters.pushRetried.Add(1)
+		} else {
+			k.m.counters.pushRefused.Add(1)
 		}
-		k.m.log.Debug("peer refused pushed messages", "peer", k.pc.id, "count", len(refused),
-			"first", refused[0].GetMessageId(), "retry", refused[0].GetRetry(), "reason", refused[0].GetErrorMessage())
 	}
+	k.m.log.Debug("peer refused pushed messages", "peer", k.pc.id, "count", len(refused),
+		"first", refused[0].GetMessageId(), "retry", refused[0].GetRetry(), "reason", refused[0].GetErrorMessage())
 	k.m.done(evs...)
 	return nil
 }

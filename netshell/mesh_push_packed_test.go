@@ -40,6 +40,9 @@ func TestPushesGoInPackedFramesWithDerivedIDsAsNumbers(t *testing.T) {
 			t.Fatalf("completion %d: %+v, want call %d without error, in order", i, e, i+1)
 		}
 	}
+	if c.batched() == 0 {
+		t.Fatal("answers that refuse nothing came as one PushCompleted a push, not one PushesCompleted an answer")
+	}
 	peer.mu.Lock()
 	defer peer.mu.Unlock()
 	if fmt.Sprint(peer.got) != fmt.Sprint(want) {

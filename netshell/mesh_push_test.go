@@ -164,16 +164,35 @@ func (f *fakePeer) start(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// completions collects what the mesh client posts to the loop.
+// completions collects what the mesh client posts to the loop, a
+// PushesCompleted as the PushCompleted of each of its calls, which is
+// what the node makes of it.
 type completions struct {
-	mu  sync.Mutex
-	evs []state.Event
+	mu      sync.Mutex
+	evs     []state.Event
+	batches int // PushesCompleted events among them
 }
 
 func (c *completions) add(evs ...state.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.evs = append(c.evs, evs...)
+	for _, e := range evs {
+		if b, ok := e.(*state.PushesCompleted); ok {
+			c.batches++
+			for _, call := range b.Calls {
+				c.evs = append(c.evs, &state.PushCompleted{Call: call})
+			}
+			continue
+		}
+		c.evs = append(c.evs, e)
+	}
+}
+
+// batched is how many PushesCompleted events came.
+func (c *completions) batched() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.batches
 }
 
 // wait returns the first n completions, all pushes.

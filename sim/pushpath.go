@@ -206,6 +206,19 @@ func (w *World) answerBatch(target *simNode, b *pushBatch, a *state.AnswerPush) 
 // takeAnswer: an answer reaches the sender.
 func (w *World) takeAnswer(b *pushBatch) {
 	p := b.path
+	if len(b.refusals) == 0 {
+		// As the daemon does (netshell/mesh_push.go): one event for all.
+		calls, err := p.s.AckCalls(nil, b.stream, b.count)
+		if err != nil {
+			w.breakPath(p, b.stream, err)
+			return
+		}
+		if len(calls) > 0 {
+			w.dispatch(event{kind: evStep, node: p.from, gen: p.fromGen, ev: &state.PushesCompleted{Calls: calls}})
+		}
+		w.planDeadline(p)
+		return
+	}
 	done, err := p.s.Ack(b.stream, b.count, b.refusals)
 	if err != nil {
 		w.breakPath(p, b.stream, err)

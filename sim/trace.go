@@ -55,6 +55,11 @@ func (t *trace) event(now time.Duration, node int, ev state.Event) {
 	case *state.PushCompleted:
 		t.mix(uint64(node)<<8 | 6)
 		t.mix(e.Call)
+	case *state.PushesCompleted:
+		t.mix(uint64(node)<<8 | 6)
+		for _, c := range e.Calls {
+			t.mix(c)
+		}
 	case *state.CreditGranted:
 		t.mix(uint64(node)<<8 | 7)
 		t.mix(e.Stream)

@@ -65,7 +65,8 @@ type Probe struct {
 type AddressConflict struct{ Peer, Addr, Claimed string }
 
 // Push: send one message to a peer on its ordered stream, with Prev as its
-// envelope's prev_source_sequence; complete with PushCompleted.
+// envelope's prev_source_sequence; complete with PushCompleted, or with
+// PushesCompleted together with others that succeeded.
 type Push struct {
 	Call       uint64
 	Peer, Addr string

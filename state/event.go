@@ -75,6 +75,14 @@ type PushCompleted struct {
 	Err  error
 }
 
+// PushesCompleted completes several Push effects, each without error,
+// exactly as one PushCompleted{Call: c} for each c of Calls in turn
+// would: what one answer on a push stream counts, for one Step instead of
+// one a message. Calls is the node's until Step returns.
+type PushesCompleted struct {
+	Calls []uint64
+}
+
 // ResendCompleted completes a RequestResend effect.
 type ResendCompleted struct {
 	Call  uint64
@@ -226,6 +234,7 @@ func (*LeaveNoticed) event()    {}
 func (*FetchCompleted) event()  {}
 func (*ProbeCompleted) event()  {}
 func (*PushCompleted) event()   {}
+func (*PushesCompleted) event() {}
 func (*ResendCompleted) event() {}
 func (*StateRequested) event()  {}
 func (*PushReceived) event()    {}
@@ -268,6 +277,12 @@ func (e *ProbeCompleted) String() string {
 }
 func (e *PushCompleted) String() string {
 	return fmt.Sprintf("push-result call=%d%s", e.Call, errSuffix(e.Err))
+}
+func (e *PushesCompleted) String() string {
+	if len(e.Calls) == 0 {
+		return "push-results none"
+	}
+	return fmt.Sprintf("push-results calls=%d first=%d", len(e.Calls), e.Calls[0])
 }
 func (e *StateRequested) String() string { return fmt.Sprintf("state-request req=%d", e.Req) }
 func (e *CreditGranted) String() string  { return fmt.Sprintf("credit stream=%d n=%d", e.Stream, e.N) }

@@ -178,6 +178,8 @@ func (n *Node) Step(now Instant, ev Event) []Effect {
 		n.onProbeCompleted(e)
 	case *PushCompleted:
 		n.onPushCompleted(e)
+	case *PushesCompleted:
+		n.onPushesCompleted(e)
 	case *ResendCompleted:
 		n.onResendCompleted(e)
 	case *StateRequested:

@@ -150,13 +150,10 @@ func (s *Sender[T]) Ack(stream, count uint64, refused []Refusal) ([]Done[T], err
 // AckInto is Ack appending the pushes it completes to into[:0], whose
 // array a caller answering ack after ack reuses.
 func (s *Sender[T]) AckInto(into []Done[T], stream, count uint64, refused []Refusal) ([]Done[T], error) {
-	if stream != s.stream || stream == 0 {
-		return into[:0], nil
+	n, open, err := s.counts(stream, count)
+	if !open || err != nil {
+		return into[:0], err
 	}
-	if count < s.answered || count > s.sent {
-		return into[:0], fmt.Errorf("peer answered %d pushes of %d sent (before: %d)", count, s.sent, s.answered)
-	}
-	n := int(count - s.answered)
 	done := slices.Grow(into[:0], n)[:n]
 	for i := range n {
 		done[i] = Done[T]{Item: *s.inflight.at(i)}
@@ -170,6 +167,42 @@ func (s *Sender[T]) AckInto(into []Done[T], stream, count uint64, refused []Refu
 			done[i].Err = fmt.Errorf("%w: %s", ErrRetry, r.Reason)
 		}
 	}
+	s.answer(n, count)
+	return done, nil
+}
+
+// AckCalls is AckInto for an answer that refuses nothing, so completes
+// every push it counts without error: it appends only their calls, in
+// order, to into[:0], and copies no push.
+func (s *Sender[T]) AckCalls(into []uint64, stream, count uint64) ([]uint64, error) {
+	n, open, err := s.counts(stream, count)
+	if !open || err != nil {
+		return into[:0], err
+	}
+	calls := slices.Grow(into[:0], n)[:n]
+	for i := range n {
+		calls[i] = s.inflight.at(i).Call
+	}
+	s.answer(n, count)
+	return calls, nil
+}
+
+// counts is how many pushes an answer on stream counting count completes,
+// whether stream is the open one (an answer on another completes
+// nothing), or why the answer is impossible.
+func (s *Sender[T]) counts(stream, count uint64) (n int, open bool, err error) {
+	if stream != s.stream || stream == 0 {
+		return 0, false, nil
+	}
+	if count < s.answered || count > s.sent {
+		return 0, true, fmt.Errorf("peer answered %d pushes of %d sent (before: %d)", count, s.sent, s.answered)
+	}
+	return int(count - s.answered), true, nil
+}
+
+// answer forgets the n pushes an answer counting count completed, and the
+// batches it answered whole.
+func (s *Sender[T]) answer(n int, count uint64) {
 	s.inflight.drop(n)
 	s.answered = count
 	k := 0
@@ -177,7 +210,6 @@ func (s *Sender[T]) AckInto(into []Done[T], stream, count uint64, refused []Refu
 		k++
 	}
 	s.marks = append(s.marks[:0], s.marks[k:]...)
-	return done, nil
 }
 
 // findID is the first push of done with id that no refusal matched yet.

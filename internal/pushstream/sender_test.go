@@ -196,3 +196,45 @@ func TestRefusalsMatchPushesQueuedWithoutIDs(t *testing.T) {
 		t.Fatalf("refusal: %q, %v; want 3 refused for now", doneCalls(done), err)
 	}
 }
+
+// AckCalls completes what Ack with no refusal would, giving only calls:
+// the same pushes in the same order, the same errors for impossible
+// counts, nothing on another stream, and the deadline moved on alike.
+func TestAckCallsIsAckWithoutRefusals(t *testing.T) {
+	var a, b Sender[string]
+	sa, _ := a.Open()
+	sb, _ := b.Open()
+	for c := uint64(1); c <= 7; c++ {
+		a.Queue(item(c))
+		b.Queue(item(c))
+	}
+	for _, at := range []time.Duration{1, 2, 3} {
+		a.Next(at, Limits{Messages: 3, Bytes: 100})
+		b.Next(at, Limits{Messages: 3, Bytes: 100})
+	}
+	var into []uint64
+	for _, count := range []uint64{2, 2, 5, 4, 9, 7} {
+		done, errA := a.Ack(sa, count, nil)
+		got, errB := b.AckCalls(into, sb, count)
+		into = got
+		want := ""
+		for _, d := range done {
+			want += fmt.Sprint(d.Call, " ")
+		}
+		have := ""
+		for _, c := range got {
+			have += fmt.Sprint(c, " ")
+		}
+		if have != want || (errA == nil) != (errB == nil) {
+			t.Fatalf("count %d: AckCalls gave %q (%v), Ack %q (%v)", count, have, errB, want, errA)
+		}
+		lateA, dueA := a.Overdue(10, 5)
+		lateB, dueB := b.Overdue(10, 5)
+		if a.InFlight() != b.InFlight() || lateA != lateB || dueA != dueB {
+			t.Fatalf("count %d: in flight %d / %d, overdue %v %v / %v %v", count, a.InFlight(), b.InFlight(), lateA, dueA, lateB, dueB)
+		}
+	}
+	if got, err := b.AckCalls(nil, sb+1, 7); len(got) != 0 || err != nil {
+		t.Fatalf("an answer on another stream completed %v (%v)", got, err)
+	}
+}
