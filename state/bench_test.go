@@ -78,8 +78,9 @@ func BenchmarkPublishLocal(b *testing.B) {
 // (1024: the whole frame; 1: every message to another topic of 16). subs
 // local subscriptions take them: with credit to spare, or (slow) with no
 // credit and a full drop-oldest queue, so every message drops the oldest.
-// peers synced peers want them too, and ack each push after the frame:
-// one PushCompleted Step per push, timed too. ns/msg is wall time per
+// peers synced peers want them too, and the frame's pushes are answered
+// after it as the daemon answers a push stream: one PushesCompleted Step,
+// timed too. ns/msg is wall time per
 // publish; cpu-ns/msg is the process's CPU time (garbage collection on
 // other threads included, time waiting for a CPU not), steadier on a busy
 // machine.
@@ -128,8 +129,8 @@ func BenchmarkPublishRun(b *testing.B) {
 						calls = append(calls, p.Call)
 					}
 				}
-				for _, c := range calls {
-					h.n.Step(h.now, &PushCompleted{Call: c})
+				if len(calls) > 0 {
+					h.n.Step(h.now, &PushesCompleted{Calls: calls})
 				}
 			}
 			for i := range 2 { // fill the rings (and the slow queue) first
