@@ -329,6 +329,8 @@ func (n *Node) pushSucceeded(call uint64) *peer {
 	return p
 }
 
+// onPushCompleted retires a push; one that failed waits to go again,
+// first among what waits, after the link rests.
 func (n *Node) onPushCompleted(e *PushCompleted) {
 	if e.Err == nil {
 		if p := n.pushSucceeded(e.Call); p != nil {
@@ -344,11 +346,10 @@ func (n *Node) onPushCompleted(e *PushCompleted) {
 	if rp == nil {
 		return
 	}
-	r := *rp
+	r := *rp // not done: what goes again
 	n.retire(p, rp)
 	l := &p.link
 	n.counters.PushFailures++
-	r.done = false
 	l.requeue(r)
 	if l.waiting() > n.cfg.PeerBacklogLimit {
 		n.shedBacklog(l, memLinks)
