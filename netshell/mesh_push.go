@@ -362,7 +362,7 @@ func (s *pushStream) onAck(count uint64, refused []*meshpb.Ack) error {
 	if len(refused) == 0 {
 		// The usual answer: everything it counts taken, for one event.
 		k.mu.Lock()
-		calls, err := k.s.AckCalls(nil, s.id, count) // the node's until it steps it
+		calls, err := k.s.AckCalls(s.id, count) // the node's until it steps it
 		k.mu.Unlock()
 		if err == nil && len(calls) > 0 {
 			k.m.done(&state.PushesCompleted{Calls: calls})

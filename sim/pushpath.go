@@ -203,29 +203,33 @@ func (w *World) answerBatch(target *simNode, b *pushBatch, a *state.AnswerPush) 
 	}
 }
 
-// takeAnswer: an answer reaches the sender.
+// takeAnswer: an answer reaches the sender. One that refuses nothing is
+// one event for all it counts, as the daemon makes it
+// (netshell/mesh_push.go); one that refuses is an event a push.
 func (w *World) takeAnswer(b *pushBatch) {
 	p := b.path
+	var evs []state.Event
 	if len(b.refusals) == 0 {
-		// As the daemon does (netshell/mesh_push.go): one event for all.
-		calls, err := p.s.AckCalls(nil, b.stream, b.count)
+		calls, err := p.s.AckCalls(b.stream, b.count)
 		if err != nil {
 			w.breakPath(p, b.stream, err)
 			return
 		}
 		if len(calls) > 0 {
-			w.dispatch(event{kind: evStep, node: p.from, gen: p.fromGen, ev: &state.PushesCompleted{Calls: calls}})
+			evs = append(evs, &state.PushesCompleted{Calls: calls})
 		}
-		w.planDeadline(p)
-		return
+	} else {
+		done, err := p.s.Ack(b.stream, b.count, b.refusals)
+		if err != nil {
+			w.breakPath(p, b.stream, err)
+			return
+		}
+		for _, d := range done {
+			evs = append(evs, &state.PushCompleted{Call: d.Call, Err: d.Err})
+		}
 	}
-	done, err := p.s.Ack(b.stream, b.count, b.refusals)
-	if err != nil {
-		w.breakPath(p, b.stream, err)
-		return
-	}
-	for _, d := range done {
-		w.dispatch(event{kind: evStep, node: p.from, gen: p.fromGen, ev: &state.PushCompleted{Call: d.Call, Err: d.Err}})
+	for _, ev := range evs {
+		w.dispatch(event{kind: evStep, node: p.from, gen: p.fromGen, ev: ev})
 	}
 	w.planDeadline(p)
 }

@@ -171,15 +171,15 @@ func (s *Sender[T]) AckInto(into []Done[T], stream, count uint64, refused []Refu
 	return done, nil
 }
 
-// AckCalls is AckInto for an answer that refuses nothing, so completes
-// every push it counts without error: it appends only their calls, in
-// order, to into[:0], and copies no push.
-func (s *Sender[T]) AckCalls(into []uint64, stream, count uint64) ([]uint64, error) {
+// AckCalls is Ack for an answer that refuses nothing, so completes every
+// push it counts without error: it returns only their calls, in order, in
+// a new slice the caller owns, and copies no push.
+func (s *Sender[T]) AckCalls(stream, count uint64) ([]uint64, error) {
 	n, open, err := s.counts(stream, count)
 	if !open || err != nil {
-		return into[:0], err
+		return nil, err
 	}
-	calls := slices.Grow(into[:0], n)[:n]
+	calls := make([]uint64, n)
 	for i := range n {
 		calls[i] = s.inflight.at(i).Call
 	}
