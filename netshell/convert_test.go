@@ -18,6 +18,28 @@ import (
 	"github.com/nexusd/nexusd/state"
 )
 
+// pushOf is what a link keeps of e (outPush.set).
+func pushOf(e *state.Push) (o outPush) {
+	o.set(e)
+	return o
+}
+
+// set fills every field of what the link keeps of a push, over whatever
+// the slot held.
+func TestOutPushSetsEveryField(t *testing.T) {
+	if n := reflect.TypeFor[outPush]().NumField(); n != 5 {
+		t.Fatalf("outPush has %d fields: set the new ones in outPush.set, and here", n)
+	}
+	m := &state.Message{}
+	e := &state.Push{Call: 1, Peer: "p", Addr: "a", Msg: m, Prev: 9, DroppedFrom: 5, SyncOnly: true, Groups: []string{"g"}}
+	want := outPush{msg: m, prev: 9, droppedFrom: 5, syncOnly: true, groups: []string{"g"}}
+	o := outPush{msg: &state.Message{}, prev: 1, droppedFrom: 1, groups: []string{"stale"}}
+	o.set(e)
+	if !reflect.DeepEqual(o, want) || o.msg != m {
+		t.Fatalf("set %+v, want %+v", o, want)
+	}
+}
+
 func sampleEnvelope(topic string, seq uint64) state.Envelope {
 	return state.Envelope{ID: "id-" + topic, Topic: topic, Payload: []byte("payload"),
 		TimestampMs: 1_700_000_000_123, Source: "source-node", Retain: true, TTLMs: 5000, SourceSeq: seq,

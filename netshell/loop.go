@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -423,7 +424,10 @@ func (l *loop) dispatch(now state.Instant, effs []state.Effect) {
 				l.flushPushes()
 			}
 			l.pushPeer, l.pushAddr = e.Peer, e.Addr
-			l.pushRun = append(l.pushRun, queuedPush{call: e.Call, o: pushOf(e)})
+			l.pushRun = slices.Grow(l.pushRun, 1)[:len(l.pushRun)+1]
+			q := &l.pushRun[len(l.pushRun)-1] // filled in place: outPush.set
+			q.call = e.Call
+			q.o.set(e)
 		case *state.RequestResend:
 			l.flushPushes()
 			l.ledger.start(e.Call, callResend, now.Mono)

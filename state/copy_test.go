@@ -69,3 +69,19 @@ func fillNonZero(t *testing.T, v reflect.Value) {
 		}
 	}
 }
+
+// copyTo copies every field of a push (the link fills its queues with it
+// rather than with copies of the whole value), over whatever the
+// destination held.
+func TestOutgoingCopiesEveryField(t *testing.T) {
+	if n := reflect.TypeFor[outgoing]().NumField(); n != 6 {
+		t.Fatalf("outgoing has %d fields: copy the new ones in copyTo, and set them here", n)
+	}
+	o := outgoing{m: &Message{}, prev: 7, chained: true, syncOnly: true, cost: 9, groups: []string{"g"}}
+	for _, dst := range []outgoing{{}, {m: &Message{}, prev: 1, cost: 2, groups: []string{"stale", "x"}}} {
+		o.copyTo(&dst)
+		if !reflect.DeepEqual(dst, o) || dst.m != o.m {
+			t.Fatalf("copied %+v, want %+v", dst, o)
+		}
+	}
+}

@@ -27,6 +27,17 @@ func (d *deque[T]) pushBack(v T) {
 	d.n++
 }
 
+// pushBackSlot appends a zero value and returns it, to be filled in
+// place (outgoing.copyTo says why a hot path wants that).
+func (d *deque[T]) pushBackSlot() *T {
+	if d.n == len(d.buf) {
+		d.grow()
+	}
+	v := &d.buf[(d.head+d.n)&(len(d.buf)-1)]
+	d.n++
+	return v
+}
+
 // pushBackAll appends vs in order, growing once.
 func (d *deque[T]) pushBackAll(vs []T) {
 	if len(vs) == 0 {

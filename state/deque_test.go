@@ -41,3 +41,29 @@ func dequeItems(d *deque[int]) string {
 	}
 	return fmt.Sprint(out)
 }
+
+// pushBackSlot is pushBack of a zero value, filled afterwards, across the
+// ring's wrap and growth.
+func TestDequeSlotIsPushBack(t *testing.T) {
+	var a, b deque[[2]int]
+	for i := range 50 {
+		a.pushBack([2]int{i, -i})
+		s := b.pushBackSlot()
+		if *s != ([2]int{}) {
+			t.Fatalf("push %d: slot holds %v", i, *s)
+		}
+		s[0], s[1] = i, -i
+		if i%4 == 3 {
+			a.popFront()
+			b.popFront()
+		}
+	}
+	if a.len() != b.len() {
+		t.Fatalf("%d items, want %d", b.len(), a.len())
+	}
+	for i := range a.len() {
+		if a.at(i) != b.at(i) {
+			t.Fatalf("item %d: %v, want %v", i, b.at(i), a.at(i))
+		}
+	}
+}

@@ -34,6 +34,23 @@ type outgoing struct {
 	groups   []string // the queue groups the peer was chosen for (groups.go)
 }
 
+// copyTo sets dst to o field by field. Copied whole, a struct moves
+// sixteen bytes at a time; when it was just written in narrower pieces
+// (built in a local, or an argument spilled to the stack), the CPU cannot
+// forward those pending stores to the wider loads and waits for them to
+// land, which is what a composite literal built aside and then copied
+// into a queue costs. The two flags are copied apart: one after the
+// other, the compiler reads them as one two-byte word over two stores.
+// Filled in place, the push path's records cost about 5% less
+// (BenchmarkPublishRun with a peer: 111.5 to 106.3 µs for 1024).
+func (o *outgoing) copyTo(dst *outgoing) {
+	dst.m, dst.prev = o.m, o.prev
+	dst.chained = o.chained
+	dst.cost = o.cost
+	dst.syncOnly = o.syncOnly
+	dst.groups = o.groups
+}
+
 type pushRecord struct {
 	seq  uint32
 	o    outgoing
@@ -162,7 +179,7 @@ func (n *Node) enqueuePushIn(p *peer, o outgoing, r *sentRange) {
 		if l.waiting() >= n.cfg.PeerBacklogLimit {
 			n.shedBacklog(l, memLinks)
 		}
-		l.backlog.pushBack(o)
+		o.copyTo(l.backlog.pushBackSlot())
 		for l.bytes > n.cfg.PeerBacklogBytes && l.waiting() > 1 {
 			n.shedBacklog(l, memLinks)
 		}
@@ -204,7 +221,9 @@ func (n *Node) pushNowIn(p *peer, o outgoing, r *sentRange) {
 	n.counters.Forwarded++
 	e := n.pushes.next()
 	e.Call = pushCall(p.slot, n.slots.gen[p.slot], l.seq)
-	l.sent.pushBack(pushRecord{seq: l.seq, o: o})
+	rec := l.sent.pushBackSlot()
+	rec.seq = l.seq
+	o.copyTo(&rec.o)
 	l.seq++
 	e.Peer, e.Addr, e.Msg, e.Prev, e.SyncOnly = p.id, p.addr, o.m, o.prev, o.syncOnly // not named: Push.Msg
 	e.Groups = o.groups
@@ -300,7 +319,7 @@ func (n *Node) retire(p *peer, r *pushRecord) {
 	l.sentBytes -= int(r.o.cost)
 	r.done = true
 	r.o = outgoing{}
-	for l.sent.len() > 0 && l.sent.front().done {
+	for l.sent.len() > 0 && l.sent.atPtr(0).done { // not front(): a copy of what was just written
 		l.sent.popFront()
 	}
 }

@@ -1,5 +1,7 @@
 package pushstream
 
+import "slices"
+
 // fifo is a slice used as a queue. Taking from the front moves a head
 // index instead of shifting what is left, and the slice is compacted only
 // once the taken part outgrows the rest: amortised O(1) per item, where
@@ -12,6 +14,17 @@ type fifo[T any] struct {
 func (f *fifo[T]) len() int        { return len(f.buf) - f.head }
 func (f *fifo[T]) at(i int) *T     { return &f.buf[f.head+i] }
 func (f *fifo[T]) push(items ...T) { f.buf = append(f.buf, items...) }
+
+// slot appends a zero item and returns it, to be filled in place. It
+// zeroes the slot where it is: appending a zero value would copy one from
+// the stack, wider than the stores that wrote it.
+func (f *fifo[T]) slot() *T {
+	f.buf = slices.Grow(f.buf, 1)[:len(f.buf)+1]
+	it := &f.buf[len(f.buf)-1]
+	var zero T
+	*it = zero
+	return it
+}
 
 // drop forgets the first n items.
 func (f *fifo[T]) drop(n int) {

@@ -52,3 +52,28 @@ func makeRange(from, to int) []int {
 	}
 	return out
 }
+
+// A slot is a zero item behind the others, whatever the slice held there
+// before, and filling it is pushing it.
+func TestFIFOSlotIsAZeroItemPushed(t *testing.T) {
+	var f fifo[[2]int]
+	for i := range 6 {
+		f.push([2]int{i, i})
+	}
+	f.drop(2)
+	f.buf = f.buf[:len(f.buf)-1] // leave a stale item past the end, as a reslice may
+	for i := range 40 {
+		s := f.slot()
+		if *s != ([2]int{}) {
+			t.Fatalf("slot %d holds %v", i, *s)
+		}
+		s[0], s[1] = 100+i, 100+i
+		if i%3 == 0 {
+			f.drop(1)
+		}
+	}
+	got := f.takeAll()
+	if len(got) == 0 || got[len(got)-1] != [2]int{139, 139} || got[len(got)-2] != [2]int{138, 138} {
+		t.Fatalf("items: %v", got)
+	}
+}

@@ -89,6 +89,11 @@ type mark struct {
 // Queue adds a push behind everything queued.
 func (s *Sender[T]) Queue(it Item[T]) { s.queue.push(it) }
 
+// QueueSlot adds a zero push behind everything queued and returns it, to
+// be filled in place before the Sender is next used: an item built aside
+// and copied in whole can stall the CPU on its own pending stores.
+func (s *Sender[T]) QueueSlot() *Item[T] { return s.queue.slot() }
+
 // Queued is how many pushes wait to be sent.
 func (s *Sender[T]) Queued() int { return s.queue.len() }
 
