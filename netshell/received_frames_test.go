@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/nexusd/nexusd/internal/vtcodec"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
@@ -171,4 +172,39 @@ func TestCopyBatchGivesAOneTopicBatchItsOwnChunk(t *testing.T) {
 			t.Fatalf("topics=%d: payloads in one chunk: %v", topics, contiguous)
 		}
 	}
+}
+
+// A publish batch decoded into the requests of the one before holds
+// nothing of it: clearRequests empties every request it keeps.
+func TestClearedRequestsKeepNothingOfTheLastBatch(t *testing.T) {
+	full := &sidecarpb.PublishBatch{Requests: []*sidecarpb.PublishRequest{
+		{Topic: "a", Payload: []byte("one"), ContentType: "text/plain", CorrelationId: "c", Retain: true, TtlMs: 5, ReplyTo: "_INBOX.x"},
+		{Topic: "b", Payload: []byte("two"), ContentType: "application/json", TtlMs: 7},
+	}}
+	plain := &sidecarpb.PublishBatch{Requests: []*sidecarpb.PublishRequest{{Topic: "c"}, {Topic: "d", Payload: []byte("four")}}}
+	var b vtcodec.Held[sidecarpb.PublishBatch, *sidecarpb.PublishBatch]
+	decode := func(m *sidecarpb.PublishBatch) {
+		raw, err := m.MarshalVT()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.UnmarshalHeld(mem.SliceBuffer(raw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	decode(full)
+	kept := b.Msg().Requests[0]
+	clearRequests(b.Msg())
+	b.Release()
+	decode(plain)
+	got := b.Msg().Requests
+	if len(got) != 2 || got[0] != kept {
+		t.Fatalf("%d requests, first reused %v: the decoder should fill the kept requests", len(got), got[0] == kept)
+	}
+	for i, want := range plain.Requests {
+		if !proto.Equal(got[i], want) {
+			t.Errorf("request %d decoded as %v, want %v", i, got[i], want)
+		}
+	}
+	b.Release()
 }

@@ -33,6 +33,7 @@ func (s *sidecarServer) PublishStream(stream grpc.BidiStreamingServer[sidecarpb.
 		defer b.Release()
 		var copies arena
 		for {
+			clearRequests(b.Msg())
 			b.Release() // the last batch is copied out; its requests are kept for the next
 			if err := stream.RecvMsg(&b); err != nil {
 				readErr <- err
@@ -257,3 +258,16 @@ func (ps *publishStream) settle(spare []publishAnswer, fail func(index uint64, e
 // publishCost is what a request holds of its stream's budget while it
 // waits: its payload and a kilobyte for everything else.
 func publishCost(r *sidecarpb.PublishRequest) int { return len(r.GetPayload()) + 1024 }
+
+// clearRequests empties a decoded batch for the next, keeping its
+// requests for the decoder to reuse, as the batch's ResetVT would but
+// without protobuf-go's Reset on each: that stores the type's information
+// in every request with an atomic write, which was 3% of a daemon's CPU
+// under local-1to1-stream. A zero request is as valid a message: protobuf-go
+// sets that information again when reflection first asks for it.
+func clearRequests(b *sidecarpb.PublishBatch) {
+	for _, r := range b.Requests {
+		*r = sidecarpb.PublishRequest{}
+	}
+	b.Requests = b.Requests[:0]
+}
