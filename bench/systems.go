@@ -469,9 +469,18 @@ func grpcSubscribe(conn *grpc.ClientConn, batch int, on func([]byte, time.Time))
 		// (vtprotobuf's pool), as a v1 client written for speed does,
 		// instead of allocating a message and copying every field out of
 		// each one received. A payload is valid until on returns.
+		// Its batch's messages are emptied by hand before each Release:
+		// the pool's ResetVT calls protobuf-go's Reset on each, an atomic
+		// write apiece, about a tenth of this loop's CPU.
 		var held vtcodec.Held[pb.MessageEvent, *pb.MessageEvent]
 		defer held.Release()
 		for {
+			if b, ok := held.Msg().GetEvent().(*pb.MessageEvent_Batch); ok {
+				for _, m := range b.Batch.Messages {
+					*m = pb.Message{}
+				}
+				b.Batch.Messages = b.Batch.Messages[:0]
+			}
 			held.Release()
 			if err := stream.RecvMsg(&held); err != nil {
 				return
