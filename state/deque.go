@@ -34,6 +34,8 @@ func (d *deque[T]) pushBackSlot() *T {
 		d.grow()
 	}
 	v := &d.buf[(d.head+d.n)&(len(d.buf)-1)]
+	var zero T
+	*v = zero // pops clear their slots, but a slot's contract is its own
 	d.n++
 	return v
 }
