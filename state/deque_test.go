@@ -66,4 +66,10 @@ func TestDequeSlotIsPushBack(t *testing.T) {
 			t.Fatalf("item %d: %v, want %v", i, b.at(i), a.at(i))
 		}
 	}
+	if b.n < len(b.buf) {
+		b.buf[(b.head+b.n)&(len(b.buf)-1)] = [2]int{7, 7} // stale, as a careless pop would leave it
+		if s := b.pushBackSlot(); *s != ([2]int{}) {
+			t.Fatalf("a slot over stale memory holds %v", *s)
+		}
+	}
 }
