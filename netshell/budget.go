@@ -19,20 +19,25 @@ type budget struct {
 func newBudget(limit int) *budget { return &budget{limit: limit, room: make(chan struct{}, 1)} }
 
 func (b *budget) take(ctx context.Context, n int) error {
-	for {
-		b.mu.Lock()
-		if b.used == 0 || b.used+n <= b.limit {
-			b.used += n
-			b.mu.Unlock()
-			return nil
-		}
-		b.mu.Unlock()
+	for !b.tryTake(n) {
 		select {
 		case <-b.room:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+	return nil
+}
+
+// tryTake is take when there is room now; it reports whether it took n.
+func (b *budget) tryTake(n int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used == 0 || b.used+n <= b.limit {
+		b.used += n
+		return true
+	}
+	return false
 }
 
 func (b *budget) give(n int) {

@@ -104,6 +104,7 @@ type publishStream struct {
 	answers []publishAnswer
 	spare   []*state.PublishedBatch // events of answered batches, to reuse
 	wake    chan struct{}
+	acks    ackPolicy // when the answering goroutine is woken and acks (sidecar_publish_acks.go)
 }
 
 // spareEvents is how many answered batches' events a stream keeps to
@@ -156,11 +157,16 @@ func (ps *publishStream) add(base uint64, n, cost int, ev *state.PublishedBatch,
 // answerPublishes is called by the loop; answer is for anything else.
 func (ps *publishStream) answerPublishes(cs []state.CompletePublish) {
 	ps.mu.Lock()
+	failed := false
 	for i := range cs {
 		ps.answers = append(ps.answers, publishAnswer{req: cs[i].Req, err: cs[i].Err})
+		failed = failed || cs[i].Err != nil
 	}
+	due := ps.acks.answered(len(cs), failed)
 	ps.mu.Unlock()
-	ps.poke()
+	if due {
+		ps.poke()
+	}
 }
 
 // answerRun is called by the loop for n requests from first, each
@@ -168,8 +174,11 @@ func (ps *publishStream) answerPublishes(cs []state.CompletePublish) {
 func (ps *publishStream) answerRun(first uint64, n int) {
 	ps.mu.Lock()
 	ps.answers = append(ps.answers, publishAnswer{req: first, n: n})
+	due := ps.acks.answered(n, false)
 	ps.mu.Unlock()
-	ps.poke()
+	if due {
+		ps.poke()
+	}
 }
 
 // poke wakes the goroutine that sends acks.
@@ -189,7 +198,7 @@ func (ps *publishStream) answer(e state.Effect) {
 func (ps *publishStream) idle() bool {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	return len(ps.batches) == 0 && len(ps.answers) == 0
+	return len(ps.batches) == 0 && len(ps.answers) == 0 && !ps.acks.asked
 }
 
 // settled is what one settle moved: the stream's count of requests
@@ -210,8 +219,8 @@ func (ps *publishStream) settle(spare []publishAnswer, fail func(index uint64, e
 	ps.answers = spare[:0]
 	var st settled
 	slices.SortFunc(got, func(a, b publishAnswer) int { return cmp.Compare(a.req, b.req) })
+	i := 0 // answers and batches both ascend: the scan goes on from the last answer's batch
 	for _, a := range got {
-		i := 0
 		for i < len(ps.batches) && a.req >= ps.batches[i].base+uint64(ps.batches[i].n) {
 			i++
 		}

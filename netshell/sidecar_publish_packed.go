@@ -33,7 +33,11 @@ const publishPackedWindow = packed.InitialWindow
 // frame ends the stream, and none of its records is published.
 func (s *sidecarServer) PublishPacked(stream grpc.BidiStreamingServer[sidecarpb.PackedFrame, sidecarpb.PackedAck]) error {
 	ctx := stream.Context()
-	ps := &publishStream{wake: make(chan struct{}, 1)}
+	lazy, err := acksWanted(ctx)
+	if err != nil {
+		return err
+	}
+	ps := &publishStream{wake: make(chan struct{}, 1), acks: ackPolicy{lazy: lazy}}
 	room := newBudget(s.o.PublishStreamBytes)
 	readErr := make(chan error, 1)
 	go func() { readErr <- s.readPacked(ctx, stream, ps, room) }()
@@ -47,15 +51,15 @@ func (s *sidecarServer) PublishPacked(stream grpc.BidiStreamingServer[sidecarpb.
 				Index: index, Code: uint32(grpcCode(err)), Retry: state.CodeOf(err) == state.Unavailable, Reason: err.Error()})
 		})
 		room.give(st.freed)
-		if !st.moved {
-			return nil
-		}
 		// An ack lists the failures among the records it newly counts,
 		// in ascending index: answers come in any order, batches whole.
 		slices.SortFunc(failed, func(a, b *sidecarpb.PackedFailure) int { return cmp.Compare(a.Index, b.Index) })
 		k := 0
 		for k < len(failed) && failed[k].Index < st.accepted {
 			k++
+		}
+		if !ps.ackDue(st.accepted, k > 0, k < len(failed)) {
+			return nil
 		}
 		ack.Accepted, ack.Window, ack.Failures = st.accepted, publishPackedWindow, failed[:k]
 		err := stream.Send(&ack)
@@ -80,6 +84,9 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 	for {
 		f.Release() // the last frame's records are copied out
 		if err := stream.RecvMsg(&f); err != nil {
+			if ps.acks.lazy {
+				ps.askAck(received) // the end: what is left is acked
+			}
 			return err
 		}
 		if err := dec.Reset(f.Msg().GetFrame()); err != nil {
@@ -87,6 +94,9 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 		}
 		n := dec.Count()
 		if n == 0 {
+			if ps.acks.lazy { // asks for an ack
+				ps.askAck(received)
+			}
 			continue
 		}
 		if dec.Sources() > 0 {
@@ -108,8 +118,15 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 		// The frame's bytes are what its records hold of the budget: each
 		// topic is one string per frame, and payloads are copied out.
 		cost := len(f.Msg().GetFrame()) + n*packedRecordCost
-		if err := room.take(ctx, cost); err != nil {
-			return err
+		if !room.tryTake(cost) {
+			if ps.acks.lazy {
+				// Room comes as answers are settled, which a lazy
+				// stream does only when an ack is due: one is asked for.
+				ps.askAck(received)
+			}
+			if err := room.take(ctx, cost); err != nil {
+				return err
+			}
 		}
 		// The node answers a frame's publishes by consecutive ids, so
 		// records refused here take the ids after those it publishes,
@@ -159,10 +176,7 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 		received += uint64(n)
 		ps.add(base, n, cost, ev, order)
 		if len(refused) > 0 {
-			ps.mu.Lock()
-			ps.answers = append(ps.answers, refused...)
-			ps.mu.Unlock()
-			ps.poke()
+			ps.answerRefused(refused)
 		}
 		if len(ev.Pubs) == 0 {
 			continue
