@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/nexusd/nexusd/internal/packed"
 	"github.com/nexusd/nexusd/internal/vtcodec"
@@ -156,7 +157,8 @@ func (q *payloadQueue) peek() []byte {
 // sourceless frame and sends it. There is no linger timer: a lone message
 // goes at once, and frames grow only while the sender is busy or waits
 // for credit. The sender reuses its encoder and the two
-// queues it swaps with publish.
+// queues it swaps with publish. It asks for lazy acks, as the Go client
+// does: flush asks for one with an empty frame.
 type packedPub struct {
 	stream grpc.BidiStreamingClient[pb.PackedFrame, pb.PackedAck]
 	cancel context.CancelFunc
@@ -172,6 +174,7 @@ type packedPub struct {
 	failure  string // the first failure's reason
 	err      error  // the stream broke
 	closing  bool
+	ask      bool // flush waits: the sender sends an empty frame once all is sent
 
 	senderDone, recvDone chan struct{}
 
@@ -184,7 +187,7 @@ type packedPub struct {
 func newPackedPublisher(conn *grpc.ClientConn) (*packedPub, error) {
 	api := pb.NewSidecarServiceClient(conn)
 	ctx, cancel := context.WithCancel(context.Background())
-	stream, err := api.PublishPacked(ctx)
+	stream, err := api.PublishPacked(metadata.AppendToOutgoingContext(ctx, "nexusd-acks", "lazy"))
 	if err != nil {
 		cancel()
 		return nil, err
@@ -227,10 +230,19 @@ func (p *packedPub) send() {
 		p.mu.Lock()
 		for p.err == nil {
 			ready := p.out.len() + len(p.in.ends)
-			if (ready > 0 && p.sent < p.limit) || (ready == 0 && p.closing) {
+			if (ready > 0 && p.sent < p.limit) || (ready == 0 && (p.closing || p.ask)) {
 				break
 			}
 			p.cond.Wait()
+		}
+		if p.err == nil && p.out.len()+len(p.in.ends) == 0 && p.ask {
+			p.ask = false
+			p.mu.Unlock()
+			if err := p.askAck(); err != nil {
+				p.fail(err)
+				return
+			}
+			continue
 		}
 		if p.err != nil || p.out.len()+len(p.in.ends) == 0 {
 			p.mu.Unlock()
@@ -242,15 +254,34 @@ func (p *packedPub) send() {
 		}
 		p.mu.Unlock()
 		if err := p.sendFrame(room); err != nil {
-			p.mu.Lock()
-			if p.err == nil {
-				p.err = err
-			}
-			p.cond.Broadcast()
-			p.mu.Unlock()
+			p.fail(err)
 			return
 		}
 	}
+}
+
+// fail ends the publisher with err, unless it has ended already.
+func (p *packedPub) fail(err error) {
+	p.mu.Lock()
+	if p.err == nil {
+		p.err = err
+	}
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+// askAck sends a frame of no records: on a lazy stream, the daemon acks
+// once every record before it is processed.
+func (p *packedPub) askAck() error {
+	p.enc.Reset()
+	frame, err := vtcodec.EncodeNested(nil, p.enc.Size(), p.enc.AppendFrame, 1)
+	if err != nil {
+		return err
+	}
+	if err := p.stream.SendMsg(frame); err != nil {
+		return fmt.Errorf("publish packed: %w", err)
+	}
+	return nil
 }
 
 // swap gives publish the drained queue and takes what it queued; p.mu is
@@ -349,6 +380,10 @@ func (p *packedPub) flush() error {
 	defer timer.Stop()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.accepted < p.queued {
+		p.ask = true
+		p.cond.Broadcast()
+	}
 	for p.err == nil && p.accepted < p.queued {
 		p.cond.Wait()
 	}

@@ -58,6 +58,7 @@ type Publisher struct {
 	pending  int           // queued plus sent and unsettled
 	closing  bool          // Close was called: no more Publish
 	wake     chan struct{} // the sender has work
+	askAck   bool          // a caller waits for settlements: the sender asks the daemon to ack
 	changed  chan struct{} // closed and replaced whenever something settles
 	err      error         // why the publisher stopped, if it did
 }
@@ -216,6 +217,7 @@ func (p *Publisher) Publish(ctx context.Context, topic string, payload []byte, o
 		if p.pending < p.o.maxPending {
 			break
 		}
+		p.wantAckLocked()
 		changed := p.changed
 		p.mu.Unlock()
 		select {
@@ -251,6 +253,7 @@ func (p *Publisher) Flush(ctx context.Context) error {
 		if p.err != nil {
 			break
 		}
+		p.wantAckLocked()
 		changed := p.changed
 		p.mu.Unlock()
 		select {
@@ -294,6 +297,20 @@ func (p *Publisher) Close(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// wantAckLocked asks the sender to have the daemon ack what it has sent:
+// on a PublishPacked stream the daemon acks lazily (packedAcks), and a
+// caller now waits for settlements.
+func (p *Publisher) wantAckLocked() {
+	if p.askAck {
+		return
+	}
+	p.askAck = true
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
 }
 
 // stoppedLocked is Publish's error once the publisher cannot take more.
@@ -427,6 +444,12 @@ func (p *Publisher) send() {
 			}
 			failures = 0
 		}
+		if st != nil && st.pk != nil && p.takeAskAck(st) {
+			if err := p.askForAck(st, &sd); err != nil {
+				p.drop(st)
+				st = nil
+			}
+		}
 	}
 }
 
@@ -452,7 +475,7 @@ func (p *Publisher) open() (*pubStream, error) {
 	st := &pubStream{cancel: cancel, broken: make(chan struct{}), ahead: map[uint64]refusal{}}
 	var err error
 	if p.c.usePacked() {
-		st.pk, err = p.c.api.PublishPacked(ctx, grpc.WaitForReady(true))
+		st.pk, err = p.c.api.PublishPacked(metadata.AppendToOutgoingContext(ctx, packedAcksHeader, packedAcksLazy), grpc.WaitForReady(true))
 		st.credit, st.limit = make(chan struct{}, 1), packed.InitialWindow
 	} else {
 		st.v1, err = p.c.api.PublishStream(ctx, grpc.WaitForReady(true))

@@ -95,6 +95,45 @@ func (p *Publisher) sendFrame(st *pubStream, sd *sender) (waiting bool, err erro
 	return false, err
 }
 
+// A Publisher asks for lazy acks on PublishPacked (docs/packed.md): the
+// daemon acks when a quarter of its window has been processed since its last
+// ack, when a message failed, and when asked with a frame of no records.
+// That spares a write and a wake-up on each side per frame at low rates.
+// The sender asks when a caller waits for settlements (Flush, Close, a
+// Publish held by MaxPending). A daemon that does not know the header acks
+// every frame anyway, and ignores a frame of no records.
+const (
+	packedAcksHeader = "nexusd-acks"
+	packedAcksLazy   = "lazy"
+)
+
+// takeAskAck reports whether a caller asked for an ack that st must ask
+// the daemon for: it has messages sent and not settled.
+func (p *Publisher) takeAskAck(st *pubStream) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.askAck || p.queue.len() > 0 {
+		return false // (what is queued goes first: the ack is asked after it)
+	}
+	p.askAck = false
+	return st.sent.len() > 0
+}
+
+// askForAck sends a frame of no records: the daemon acks once it has
+// processed every message sent before it.
+func (p *Publisher) askForAck(st *pubStream, sd *sender) error {
+	sd.enc.Reset()
+	if vtcodec.Active() {
+		frame, err := vtcodec.EncodeNested(nil, sd.enc.Size(), sd.enc.AppendFrame, 1)
+		if err != nil {
+			return err
+		}
+		return st.pk.SendMsg(frame)
+	}
+	sd.frame.Frame = sd.enc.AppendFrame(sd.frame.Frame[:0])
+	return st.pk.Send(&sd.frame)
+}
+
 // receivePacked reads PublishPacked's acks: each settles messages, and
 // moves the window the sender waits on.
 func (p *Publisher) receivePacked(st *pubStream) error {
