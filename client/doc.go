@@ -77,7 +77,10 @@
 // warnings are the same on either path. The Publisher sends whatever has
 // accumulated as one frame (up to PublishBatchSize messages or 256 KiB),
 // without waiting for more, and never has more in flight than the
-// daemon's acknowledgements allow.
+// daemon's acknowledgements allow. It asks the daemon for lazy
+// acknowledgements (every 1024 messages, on a failure, or when asked),
+// so at low rates a frame costs no acknowledgement of its own; Flush,
+// Close and a Publish held by MaxPending ask for one.
 //
 // A daemon without these calls answers Unimplemented. The client then
 // uses PublishStream, Subscribe and ResumeSubscribe, resending on
