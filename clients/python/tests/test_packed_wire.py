@@ -434,14 +434,14 @@ class Stream:
 class Publisher:
     """One PublishPacked stream: send() frames, acks() reads PackedAcks."""
 
-    def __init__(self, stub):
+    def __init__(self, stub, metadata=None):
         self.out: "queue.Queue" = queue.Queue()
 
         def requests():
             while (f := self.out.get()) is not None:
                 yield pb.PackedFrame(frame=f)
 
-        self.stream = Stream(stub.PublishPacked(requests()))
+        self.stream = Stream(stub.PublishPacked(requests(), metadata=metadata))
 
     def send(self, frame: bytes) -> None:
         self.out.put(frame)
@@ -765,3 +765,24 @@ def test_subscribe_packed_resume_replays_as_v1_events(daemon, conn):
     pub.close()
     res.call.cancel()
 
+
+def test_publish_packed_lazy_acks_answer_the_empty_frame_that_asks(conn):
+    """docs/packed.md "Lazy acks": frames processed earn no ack of their own; a frame of no records asks."""
+    stub, _ = conn
+    sub = subscribe_packed(stub, ["pw/lazy"])
+    pub = Publisher(stub, metadata=(("nexusd-acks", "lazy"),))
+    for k in range(5):
+        pub.send(encode_frame([dict(topic="pw/lazy", payload=bytes([k]))]))
+        packed_records(sub, 1)  # processed before the next is sent
+    pub.send(bytes.fromhex("0100000000"))  # version 1, no records, base timestamp 0, no sources, no topics
+    acks = pub.acks_until(5)
+    assert [a.accepted for a in acks] == [5], "the first ack answers the ask and counts every frame before it"
+    pub.close()
+
+
+def test_publish_packed_refuses_an_unknown_ack_mode(conn):
+    stub, _ = conn
+    pub = Publisher(stub, metadata=(("nexusd-acks", "sometimes"),))
+    err = pub.stream.end()
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "nexusd-acks" in err.details()
+    pub.close()
