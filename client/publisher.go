@@ -300,7 +300,7 @@ func (p *Publisher) Close(ctx context.Context) error {
 }
 
 // wantAckLocked asks the sender to have the daemon ack what it has sent:
-// on a PublishPacked stream the daemon acks lazily (packedAcks), and a
+// on a PublishPacked stream the daemon acks lazily (packedAcksLazy), and a
 // caller now waits for settlements.
 func (p *Publisher) wantAckLocked() {
 	if p.askAck {
