@@ -71,22 +71,7 @@ func (p *Publisher) sendFrame(st *pubStream, sd *sender) (waiting bool, err erro
 	if sd.enc.Count() == 0 {
 		return false, nil
 	}
-	if vtcodec.Active() {
-		// Encoded straight into the buffer gRPC writes out and frees: the
-		// frame's bytes are copied once, not into a frame, then into
-		// gRPC's buffer.
-		var frame *vtcodec.Encoded
-		if frame, err = vtcodec.EncodeNested(nil, sd.enc.Size(), sd.enc.AppendFrame, 1); err != nil {
-			return false, err
-		}
-		err = st.pk.SendMsg(frame)
-	} else {
-		// Another codec: the buffer is reused for the next frame, as the
-		// codec has encoded the message into one of its own before Send
-		// returns.
-		sd.frame.Frame = sd.enc.AppendFrame(sd.frame.Frame[:0])
-		err = st.pk.Send(&sd.frame)
-	}
+	err = sendEncoded(st, sd)
 	if sd.enc.Size() > 4*packedFrameBytes {
 		// A frame of one huge message: its buffers do not stay with the
 		// Publisher.
@@ -123,13 +108,24 @@ func (p *Publisher) takeAskAck(st *pubStream) bool {
 // processed every message sent before it.
 func (p *Publisher) askForAck(st *pubStream, sd *sender) error {
 	sd.enc.Reset()
+	return sendEncoded(st, sd)
+}
+
+// sendEncoded sends the frame sd.enc holds.
+func sendEncoded(st *pubStream, sd *sender) error {
 	if vtcodec.Active() {
+		// Encoded straight into the buffer gRPC writes out and frees: the
+		// frame's bytes are copied once, not into a frame, then into
+		// gRPC's buffer.
 		frame, err := vtcodec.EncodeNested(nil, sd.enc.Size(), sd.enc.AppendFrame, 1)
 		if err != nil {
 			return err
 		}
 		return st.pk.SendMsg(frame)
 	}
+	// Another codec: the buffer is reused for the next frame, as the
+	// codec has encoded the message into one of its own before Send
+	// returns.
 	sd.frame.Frame = sd.enc.AppendFrame(sd.frame.Frame[:0])
 	return st.pk.Send(&sd.frame)
 }
