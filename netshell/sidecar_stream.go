@@ -106,6 +106,15 @@ func (st *subStream) grantEvery() int { return max(st.window/4, 1) }
 // With frames set, live messages go out as packed frames, each as many as
 // the frame holds of those waiting; every other event goes through send.
 func (s *sidecarServer) serveStream(ctx context.Context, send func(*sidecarpb.MessageEvent) error, ev state.Event, st *subStream, frames *frameSender) error {
+	// Credit is granted for events sent, in order, once nothing here
+	// reads them again (settle included): the node may use their
+	// messages' memory again.
+	switch e := ev.(type) {
+	case *state.Subscribed:
+		e.ReportsSent = true
+	case *state.Resumed:
+		e.ReportsSent = true
+	}
 	if err := s.loop.post(ctx, input{ev: ev, stream: st}); err != nil {
 		return rpcError(err)
 	}
@@ -140,7 +149,7 @@ func (s *sidecarServer) serveStream(ctx context.Context, send func(*sidecarpb.Me
 			owedBytes += s.settle(buf[i:i+n], nowMs)
 			i += n
 			if owed += n; owed >= st.grantEvery() || (st.windowBytes > 0 && owedBytes >= st.windowBytes/4) {
-				if err := s.loop.postControl(ctx, &state.CreditGranted{Stream: st.handle, N: owed, Bytes: owedBytes}); err != nil {
+				if err := s.loop.postControl(ctx, &state.CreditGranted{Stream: st.handle, N: owed, Bytes: owedBytes, Sent: owed}); err != nil {
 					s.streamGone(st)
 					return rpcError(err)
 				}

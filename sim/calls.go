@@ -113,7 +113,7 @@ func (w *World) handle(sn *simNode, effs []state.Effect) {
 	w.flushPaths()
 	for _, c := range credited {
 		if !c.ended && c.stream != 0 {
-			w.stepLater(w.now, sn, &state.CreditGranted{Stream: c.stream, N: c.owed})
+			w.stepLater(w.now, sn, c.credit(c.owed))
 		}
 		c.owed = 0
 	}

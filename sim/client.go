@@ -25,6 +25,7 @@ type client struct {
 	endedAt      time.Duration
 	rateGen      int  // bumped when the rate changes: the old grant loop stops
 	owed         int  // events taken this step, to grant back
+	unsent       int  // events taken and not yet reported sent (CreditGranted.Sent)
 	record       bool // keep every event for scenario output
 
 	ended, paused bool
@@ -98,7 +99,8 @@ func (w *World) Subscribe(i int, name string, patterns []string, o SubOptions) e
 	c.resumeWindow = o.ResumeWindow
 	c.group = o.Group
 	w.step(sn, &state.Subscribed{Stream: c.stream, Patterns: patterns, ClientID: name,
-		ReceiveRetained: o.Retained, QueueLimit: o.Queue, Policy: o.Policy, Credit: credit, ResumeWindow: o.ResumeWindow, Group: o.Group})
+		ReceiveRetained: o.Retained, QueueLimit: o.Queue, Policy: o.Policy, Credit: credit, ResumeWindow: o.ResumeWindow, Group: o.Group,
+		ReportsSent: true})
 	if c.endErr != nil {
 		delete(w.clients, name)
 		return c.endErr
@@ -122,6 +124,16 @@ func (w *World) newStream(sn *simNode, c *client) uint64 {
 
 func (c *client) attach(stream uint64) {
 	c.stream, c.ended, c.paused, c.endErr = stream, false, false, nil
+	c.unsent = 0
+}
+
+// credit is a grant of n events on c's stream that also reports every
+// event taken so far as sent: a simulated client reads each as it comes
+// and keeps nothing of its message.
+func (c *client) credit(n int) *state.CreditGranted {
+	e := &state.CreditGranted{Stream: c.stream, N: n, Sent: c.unsent}
+	c.unsent = 0
+	return e
 }
 
 // snapshotTopics records the node's numbering of every topic, so the
@@ -143,7 +155,7 @@ func (c *client) scheduleSlowCredit() {
 		if c.ended || c.paused || c.stream != stream || c.node.gen != gen || c.rateGen != rateGen {
 			return
 		}
-		c.w.step(c.node, &state.CreditGranted{Stream: c.stream, N: 1})
+		c.w.step(c.node, c.credit(1))
 		c.w.at(c.w.now+every, grant)
 	}
 	c.w.at(c.w.now+every, grant)
@@ -164,12 +176,13 @@ func (w *World) SetRate(name string, rate float64) error {
 		c.scheduleSlowCredit() // at the new rate from now
 	}
 	if rate == 0 && wasSlow && !c.ended {
-		w.step(c.node, &state.CreditGranted{Stream: c.stream, N: 64})
+		w.step(c.node, c.credit(64))
 	}
 	return nil
 }
 
 func (c *client) receive(w *World, o state.Out) {
+	c.unsent++
 	if c.rate == 0 {
 		c.owed++ // granted back at the end of the step
 	}
@@ -326,7 +339,7 @@ func (w *World) Resume(name string, mode state.Recovery) error {
 		last[t] = s
 	}
 	c.attach(w.newStream(sn, c))
-	w.step(sn, &state.Resumed{Stream: c.stream, SubID: c.subID, LastSeq: last, Mode: mode, Credit: 64})
+	w.step(sn, &state.Resumed{Stream: c.stream, SubID: c.subID, LastSeq: last, Mode: mode, Credit: 64, ReportsSent: true})
 	if c.endErr != nil {
 		return c.endErr
 	}
@@ -450,7 +463,7 @@ func (c *client) reopen(w *World) {
 		last[t] = s
 	}
 	c.attach(w.newStream(c.node, c))
-	w.step(c.node, &state.Resumed{Stream: c.stream, SubID: c.subID, LastSeq: last, Mode: state.RecoverReplay, Credit: 64})
+	w.step(c.node, &state.Resumed{Stream: c.stream, SubID: c.subID, LastSeq: last, Mode: state.RecoverReplay, Credit: 64, ReportsSent: true})
 	if state.CodeOf(c.endErr) == state.NotFound {
 		// The node ended the subscription with its stream (no resume
 		// window, or it ran out): the one opened by topics is new, owed
@@ -460,7 +473,7 @@ func (c *client) reopen(w *World) {
 		clear(c.learned)
 		c.attach(w.newStream(c.node, c))
 		w.step(c.node, &state.Resumed{Stream: c.stream, Patterns: c.patterns, LastSeq: last, Mode: state.RecoverReplay,
-			Credit: 64, ClientID: c.name, Policy: state.PolicyDefault, ResumeWindow: c.resumeWindow})
+			Credit: 64, ClientID: c.name, Policy: state.PolicyDefault, ResumeWindow: c.resumeWindow, ReportsSent: true})
 		w.learnAtSubscribe(c)
 	}
 	if c.rate > 0 && !c.ended {

@@ -152,6 +152,7 @@ func (w *World) boot(sn *simNode) error {
 	}
 	cfg := state.DefaultConfig(sn.id, sn.cluster, r)
 	cfg.Members = len(sn.keys) > 0
+	cfg.PoisonReused = true // a message used again while held shows in the checks
 	if w.opts.Config != nil {
 		w.opts.Config(sn.idx, &cfg)
 	}

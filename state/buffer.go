@@ -151,10 +151,12 @@ func (b *buffer) unlink(m *Message) {
 
 // unring takes m (already out of its topic's ring) off the buffer.
 func (n *Node) unring(m *Message) {
-	if n.buffer.holds(m) {
-		n.charge(memRing, -m.cost())
+	if !n.buffer.holds(m) {
+		return
 	}
+	n.charge(memRing, -m.cost())
 	n.buffer.unlink(m)
+	n.release(m)
 }
 
 // evictOldestRinged lets the node's oldest ringed message go (the oldest
@@ -179,6 +181,7 @@ func (n *Node) number(t *topicState, m *Message) {
 	}
 	t.ring.pushBack(m)
 	n.buffer.link(m)
+	hold(m)
 	n.charge(memRing, m.cost())
 	for n.buffer.bytes > n.cfg.RingBytes && n.buffer.first != nil {
 		n.evictOldestRinged(memRing)

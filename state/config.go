@@ -121,6 +121,12 @@ type Config struct {
 	// queue group on this node when there is one, and to the mesh's
 	// members only when there is none (groups.go).
 	QueueGroupLocalFirst bool
+
+	// PoisonReused scrambles the messages of a slab as it goes back to be
+	// used again (slab.go), so a holder the node did not count reads
+	// nonsense a check catches instead of another message. A test aid:
+	// the simulator sets it.
+	PoisonReused bool
 }
 
 // DefaultConfig returns the defaults of docs/protocol.md for node id and

@@ -55,6 +55,7 @@ type Counters struct {
 	GapMessages      uint64 // messages in those holes
 
 	BufferEvicted  uint64 // ring messages evicted by the count or byte cap
+	SlabsReused    uint64 // slabs of a run's messages used again (slab.go)
 	TopicsEvicted  uint64 // topic states evicted by MaxTopics
 	StreamsEvicted uint64 // (source, topic) trackers evicted by MaxStreams
 

@@ -167,6 +167,11 @@ type Subscribed struct {
 	// packed stream does (Envelope.IDNum), so the node need not render
 	// the ids of its own messages for it (Node.named).
 	ByNumber bool
+	// ReportsSent: the shell says in CreditGranted.Sent how many of the
+	// events handed out it has sent, in order, and holds none of their
+	// messages after; the node then uses those messages' memory again
+	// (slab.go). Without it, what the stream is handed is never reused.
+	ReportsSent bool
 }
 
 // Recovery says how a resumed subscription catches up.
@@ -207,6 +212,7 @@ type Resumed struct {
 	// As Subscribed's; resuming by id, 0 keeps the subscription's own.
 	ResumeWindow time.Duration
 	ByNumber     bool // as Subscribed's, for the new stream
+	ReportsSent  bool // as Subscribed's, for the new stream
 }
 
 // Unsubscribed: a local application ends (or, with Pause, pauses) a
@@ -219,10 +225,14 @@ type Unsubscribed struct {
 
 // CreditGranted: the shell can take N more events on Stream, and Bytes
 // more payload and topic bytes (for a stream opened with CreditBytes).
+// On a stream opened with ReportsSent, Sent says how many more of the
+// events handed out on it, the oldest first, the shell has sent and holds
+// nothing of.
 type CreditGranted struct {
 	Stream uint64
 	N      int
 	Bytes  int
+	Sent   int
 }
 
 // StreamClosed: the stream ended on the shell's side (client gone).

@@ -29,7 +29,50 @@ func (n *Node) CheckInvariants() error {
 	n.checkStreams(bad)
 	n.checkMembership(bad)
 	n.checkGroups(bad)
+	n.checkSlabs(bad)
 	return errors.Join(errs...)
+}
+
+// checkSlabs: a slab to be used again counts at least the holds on its
+// messages that the rings, the subscriptions and their streams have, so it
+// is never free while one of them holds a message of it (slab.go). It may
+// count more: what a detached subscription held is never released.
+func (n *Node) checkSlabs(bad badFunc) {
+	refs := map[*msgSlab]int32{}
+	note := func(m *Message) {
+		if m != nil && m.slab != nil {
+			refs[m.slab]++
+		}
+	}
+	for _, t := range n.topics.m {
+		for i := 0; i < t.ring.len(); i++ {
+			note(t.ring.at(i))
+		}
+	}
+	for _, s := range n.subs {
+		for i := 0; i < s.queue.len(); i++ {
+			note(s.queue.at(i))
+		}
+		for i := 0; i < s.blocked.len(); i++ {
+			note(s.blocked.at(i).m)
+		}
+		for i := 0; i < s.pending.len(); i++ {
+			note(s.pending.at(i).Msg)
+		}
+		for i := 0; i < s.handed.len(); i++ {
+			note(s.handed.at(i))
+		}
+	}
+	for s, r := range refs {
+		if !s.pinned && s.holds < r {
+			bad("slab: %d holds counted, %d held", s.holds, r)
+		}
+	}
+	for s := n.slabs.free; s != nil; s = s.next {
+		if refs[s] > 0 {
+			bad("slab: free with %d of its messages held", refs[s])
+		}
+	}
 }
 
 type badFunc func(format string, args ...any)

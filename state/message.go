@@ -90,6 +90,8 @@ type Message struct {
 	bufPrev, bufNext *Message
 
 	picks *[]groupPick // our own message: the peers chosen for queue groups (nil: none)
+
+	slab *msgSlab // made in a slab the node uses again (slab.go); nil: the collector's
 }
 
 // expired reports whether m's TTL has run out at wall time nowMs.

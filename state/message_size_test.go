@@ -12,10 +12,13 @@ import (
 // message. The fields most messages leave unset live in Extras, which
 // took it from 256 bytes to 184 and BenchmarkPublishRun from a median of
 // 191 to 154 ns a message (5 alternating runs). A field added must say
-// here why it is worth its bytes, or go in Extras.
+// here why it is worth its bytes, or go in Extras. The slab a message
+// was made in (8 bytes, slab.go) lets the node use a run's slab again,
+// and the collector run a fraction as often, instead of allocating 192
+// bytes a message.
 func TestAMessageStaysSmall(t *testing.T) {
-	if s := unsafe.Sizeof(Message{}); s > 184 {
-		t.Fatalf("Message is %d bytes, want at most 184", s)
+	if s := unsafe.Sizeof(Message{}); s > 192 {
+		t.Fatalf("Message is %d bytes, want at most 192", s)
 	}
 	if s := unsafe.Sizeof(Envelope{}); s > 128 {
 		t.Fatalf("Envelope is %d bytes, want at most 128 (it is copied per push answer and resend)", s)

@@ -17,6 +17,7 @@ type Node struct {
 	// Effects of the Step under way; the arenas back the frequent kinds.
 	effects   []Effect
 	delivers  arena[Deliver]
+	slabs     slabPool // run slabs to use again (slab.go)
 	pushes    arena[Push]
 	completes arena[CompletePublish]
 	pubRun    *CompletePublishRun // the run answer the Step under way may extend; nil: none

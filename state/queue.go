@@ -16,10 +16,14 @@ type blockedMsg struct {
 // subHold and subRelease are the only ways a message enters or leaves what
 // a subscription holds (queue, blocked, pending replay and retained), so
 // its bytes, and the node's, stay exact.
+// (queueRest is their bulk form.) subHold counts the message's hold
+// (slab.go) too; a caller of subRelease releases it once it has done
+// with the message, as the release may free it.
 func (n *Node) subHold(s *subscription, m *Message) {
 	c := m.cost()
 	s.bytes += c
 	n.charge(memQueues, c)
+	hold(m)
 }
 
 func (n *Node) subRelease(s *subscription, m *Message) {
@@ -112,6 +116,7 @@ func (n *Node) dropOldest(s *subscription, reason string) {
 	m := s.queue.popFront()
 	n.subRelease(s, m)
 	n.drop(s, reason, m)
+	n.release(m)
 }
 
 // shedQueued makes s give up one message for the node's budget, by its
@@ -128,6 +133,7 @@ func (n *Node) shedQueued(s *subscription) {
 		m := s.queue.popBack()
 		n.subRelease(s, m)
 		n.drop(s, "memory_budget", m)
+		n.release(m)
 	case s.queue.len() > 0:
 		n.dropOldest(s, "memory_budget")
 	default:
@@ -169,6 +175,7 @@ func (n *Node) pump(s *subscription) {
 							s.replayExpired++
 							n.expire(s)
 						}
+						n.release(o.Msg)
 						continue
 					}
 				case OutReplayComplete:
@@ -176,6 +183,9 @@ func (n *Node) pump(s *subscription) {
 					s.replayExpired = 0
 				}
 				n.deliver(s, o)
+				if o.Msg != nil {
+					n.release(o.Msg) // handed out: deliver holds it now
+				}
 				continue
 			}
 			if s.queue.len() == 0 {
@@ -185,9 +195,11 @@ func (n *Node) pump(s *subscription) {
 			n.subRelease(s, m)
 			if m.expired(n.now.WallMs) {
 				n.expire(s)
+				n.release(m)
 				continue
 			}
 			n.deliver(s, Out{Kind: OutMessage, Msg: m})
+			n.release(m) // handed out: deliver holds it now
 		}
 		if s.blocked.len() == 0 || s.queue.len() >= s.limit {
 			return
@@ -214,6 +226,7 @@ func (n *Node) deliver(s *subscription, o Out) {
 		n.named(o.Msg) // a stream by number has replays and retained values sent as v1 events
 	}
 	n.emit(d)
+	s.handOut(o.Msg)
 	s.credit--
 	if s.byteCredit && o.Msg != nil {
 		s.creditBytes -= len(o.Msg.Payload) + len(o.Msg.Topic)

@@ -22,6 +22,7 @@ func (n *Node) reap() {
 			if m.expired(now) {
 				n.subRelease(s, m)
 				n.expire(s)
+				n.release(m)
 				return false
 			}
 			return true

@@ -32,6 +32,7 @@ func (n *Node) onResumed(e *Resumed) {
 		s.clientID = e.ClientID
 		s.resumeWindow = min(max(e.ResumeWindow, 0), n.cfg.PausedTTL)
 		s.createdIndex = n.buffer.index // nothing to replay beyond LastSeq
+		s.reportsSent = e.ReportsSent
 	} else {
 		s = n.subs[e.SubID]
 		if s == nil {
@@ -50,6 +51,7 @@ func (n *Node) onResumed(e *Resumed) {
 		}
 		n.detach(s) // a resume takes over a stream that is still attached
 		n.attach(s, e.Stream, e.Credit, e.CreditBytes)
+		s.reportsSent = e.ReportsSent
 		if e.ResumeWindow > 0 {
 			s.resumeWindow = min(e.ResumeWindow, n.cfg.PausedTTL)
 		}

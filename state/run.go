@@ -55,6 +55,7 @@ type runScratch struct {
 	defaultTTL int64
 	slab       []Message // where the next messages go, from slab[used]
 	used       int
+	reused     *msgSlab // slab's own, when the run's slabs are counted (slab.go)
 }
 
 func (n *Node) onPublishedBatch(e *PublishedBatch) {
@@ -253,10 +254,24 @@ func (n *Node) runMessages(k int) []*Message {
 	r := &n.run
 	for i := len(r.msgs); i < k; i++ {
 		if r.used == len(r.slab) {
-			r.slab, r.used = make([]Message, min(len(r.pubs)-i, runMsgsPerSlab)), 0
+			size := min(len(r.pubs)-i, runMsgsPerSlab)
+			r.reused = nil
+			if size == runMsgsPerSlab && len(r.chains) == 0 {
+				// No peer wants them: what holds them is counted, and
+				// the slab is used again once nothing does (slab.go).
+				r.reused = n.runSlab()
+				r.slab = r.reused.msgs[:]
+			} else {
+				r.slab = make([]Message, size)
+			}
+			r.used = 0
 		}
 		m := &r.slab[r.used]
 		r.used++ // (an index: moving slab on would write a pointer each time)
+		if r.reused != nil {
+			m.slab = r.reused
+			m.slab.holds++ // the run's own, until endRun
+		}
 		if m.IDNum = n.ids.takeNumber(); m.IDNum == 0 {
 			m.ID, m.IDNum = n.ids.take()
 		}
@@ -327,6 +342,9 @@ func (n *Node) queueRest(s *subscription, msgs []*Message, dropped []int) {
 	}
 	if s.queue.len()+len(msgs) <= s.limit && s.bytes+total <= n.cfg.QueueBytes {
 		s.queue.pushBackAll(msgs)
+		for _, m := range msgs {
+			hold(m)
+		}
 		s.bytes += total
 		n.charge(memQueues, total)
 		return
@@ -339,6 +357,7 @@ func (n *Node) queueRest(s *subscription, msgs []*Message, dropped []int) {
 			s.bytes += c
 			held += c
 			s.queue.pushBack(m)
+			hold(m)
 			continue
 		}
 		if s.policy == DropNewest {
@@ -349,7 +368,9 @@ func (n *Node) queueRest(s *subscription, msgs []*Message, dropped []int) {
 			continue
 		}
 		for n.overQueue(s, c) && s.queue.len() > 0 {
-			oc := s.queue.popFront().cost()
+			old := s.queue.popFront()
+			oc := old.cost()
+			n.release(old)
 			s.bytes -= oc
 			held -= oc
 			drops++
@@ -359,6 +380,7 @@ func (n *Node) queueRest(s *subscription, msgs []*Message, dropped []int) {
 		s.bytes += c
 		held += c
 		s.queue.pushBack(m)
+		hold(m)
 	}
 	n.charge(memQueues, held)
 	if drops > 0 { // as drop, once for all: noteLoss again changes nothing
@@ -406,9 +428,12 @@ func (n *Node) endRun(topic string) {
 		}
 		rc.c.setRange(topic, rc.r)
 	}
+	for _, m := range r.msgs {
+		n.release(m)
+	}
 	clear(r.subs)
 	clear(r.chains)
 	clear(r.msgs)
 	r.subs, r.chains, r.msgs, r.peers = r.subs[:0], r.chains[:0], r.msgs[:0], 0
-	r.pubs, r.topic, r.slab, r.used = nil, "", nil, 0
+	r.pubs, r.topic, r.slab, r.used, r.reused = nil, "", nil, 0, nil
 }

@@ -37,6 +37,8 @@ type subscription struct {
 	pending     deque[Out]      // info, retained, replay, warnings: before live
 	queue       deque[*Message] // live messages, at most limit
 	blocked     deque[blockedMsg]
+	reportsSent bool            // its shell reports what it sent (Subscribed.ReportsSent)
+	handed      deque[*Message] // events handed out, oldest first, not reported sent; nil: no slab message
 
 	replayExpired int // replays of the topic being replayed that expired unsent
 
@@ -76,6 +78,7 @@ func (n *Node) onSubscribed(e *Subscribed) {
 	s.clientID = e.ClientID
 	s.receiveRetained = e.ReceiveRetained
 	s.byNumber = e.ByNumber
+	s.reportsSent = e.ReportsSent
 	s.resumeWindow = min(max(e.ResumeWindow, 0), n.cfg.PausedTTL)
 	s.pending.pushBack(Out{Kind: OutInfo, Info: &SubscriptionInfo{SubID: s.id, Patterns: s.patterns, WallMs: n.now.WallMs}})
 	if e.ReceiveRetained {
@@ -177,8 +180,14 @@ func (n *Node) checkQueue(limit int, policy Policy) (int, Policy, error) {
 	return limit, policy, nil
 }
 
+// attach gives s a stream; the caller says whether its shell reports what
+// it sent (reportsSent) before anything is handed out on it.
 func (n *Node) attach(s *subscription, stream uint64, credit, creditBytes int) {
 	s.stream = stream
+	// What an earlier stream was handed stays held: its shell may still
+	// be writing it out.
+	s.handed.clear()
+	s.reportsSent = false
 	s.credit = credit
 	s.byteCredit, s.creditBytes = creditBytes > 0, creditBytes
 	s.paused = false
@@ -199,6 +208,7 @@ func (n *Node) detach(s *subscription) {
 	}
 	n.memberLive(s, false)
 	s.credit, s.creditBytes = 0, 0
+	s.handed.clear() // held for good: the shell may still be writing them
 	s.pending.clear()
 	s.replayExpired = 0
 	s.queue.clear()
@@ -273,7 +283,7 @@ func (n *Node) onStreamClosed(e *StreamClosed) {
 }
 
 func (n *Node) onCredit(e *CreditGranted) {
-	if e.N < 0 || e.Bytes < 0 || (e.N == 0 && e.Bytes == 0) {
+	if e.N < 0 || e.Bytes < 0 || e.Sent < 0 || (e.N == 0 && e.Bytes == 0 && e.Sent == 0) {
 		n.reject(reasonBadArgument)
 		return
 	}
@@ -281,6 +291,7 @@ func (n *Node) onCredit(e *CreditGranted) {
 	if s == nil {
 		return // the stream ended while the credit was on its way
 	}
+	n.sent(s, e.Sent)
 	s.credit = min(s.credit+e.N, 1<<30)
 	if s.byteCredit {
 		s.creditBytes = min(s.creditBytes+e.Bytes, 1<<40)

@@ -1,0 +1,140 @@
+package state
+
+// Message slabs that are used again.
+//
+// A run of local publishes makes its messages runMsgsPerSlab at a time in
+// one slab. When no peer, live or departed, wants the run's topic, its
+// messages can only be held by what the node counts: the topic's ring,
+// the subscriptions (queue, blocked, pending), the run under way, and
+// streams that have them handed out and not yet sent. A slab keeps the
+// count of those holds for all its messages, and once it is back to 0 the
+// slab goes on the node's free list for a later run instead of to the
+// collector. At a few million messages a second the messages were more
+// than half of what the daemon allocated.
+//
+// A handed-out message is held until the stream's shell says it has sent
+// it (CreditGranted.Sent), which only a stream opened with ReportsSent
+// does; handed to any other stream, its slab is pinned and never reused.
+// Whatever lets a message go without releasing it (a subscription
+// detached with messages queued, a stream that ends) leaves its slab held
+// for good: it is then the collector's, as every other message is. So a
+// release the node misses costs only reuse; only a release without its
+// hold could hand out a message still in use, and Config.PoisonReused
+// makes that show in the simulator's checks.
+
+// msgSlab is a full slab of a run's messages, allocated together.
+type msgSlab struct {
+	msgs   [runMsgsPerSlab]Message
+	holds  int32 // holds on its messages, all told
+	pinned bool  // one went where holds are not counted: never reused
+	next   *msgSlab
+}
+
+// slabPool is the node's free list of full-size slabs.
+type slabPool struct {
+	free *msgSlab
+	n    int
+}
+
+// maxFreeSlabs bounds the free list: 256 slabs of 32 messages, about
+// 1.5 MB, cover a ring and a subscription queue turning over.
+const maxFreeSlabs = 256
+
+// maxHanded bounds what a stream has handed out and not reported sent; a
+// shell that reports less than it is handed would otherwise grow it. The
+// oldest past it is let go unreleased (its slab is the collector's).
+const maxHanded = 1 << 16
+
+// runSlab returns a full slab for a run no peer wants: a free one if
+// there is one.
+func (n *Node) runSlab() *msgSlab {
+	s := n.slabs.free
+	if s == nil {
+		return new(msgSlab)
+	}
+	n.slabs.free = s.next
+	n.slabs.n--
+	*s = msgSlab{}
+	n.counters.SlabsReused++
+	return s
+}
+
+// hold counts one more hold on m.
+func hold(m *Message) {
+	if m.slab != nil {
+		m.slab.holds++
+	}
+}
+
+// release ends one hold on m; the last hold on its slab frees it.
+func (n *Node) release(m *Message) {
+	s := m.slab
+	if s == nil {
+		return
+	}
+	if s.holds--; s.holds > 0 || s.pinned {
+		return
+	}
+	if n.slabs.n >= maxFreeSlabs {
+		s.pinned = true // the collector's: never counted again
+		return
+	}
+	if n.cfg.PoisonReused {
+		poison(s)
+	}
+	s.next, n.slabs.free = n.slabs.free, s
+	n.slabs.n++
+}
+
+// pin makes m's slab the collector's: m went where holds are not counted.
+func pin(m *Message) {
+	if m.slab != nil {
+		m.slab.pinned = true
+	}
+}
+
+// poisonTopic marks a message whose slab went back to the free list: a
+// holder the node did not count would read it.
+const poisonTopic = "\x00reused"
+
+// poison scrambles a freed slab's messages, keeping their slab links, so
+// that anything still reading one sees nonsense a check catches: no
+// topic, numbers from nowhere.
+func poison(s *msgSlab) {
+	for i := range s.msgs {
+		m := &s.msgs[i]
+		m.Topic, m.Source, m.ID = poisonTopic, poisonTopic, poisonTopic
+		m.Seq, m.SourceSeq, m.PrevSeq, m.IDNum = 1<<62, 1<<62, 1<<62, 1<<62
+		m.Payload = nil
+	}
+}
+
+// handOut notes a message handed out on s's stream: held until the shell
+// reports it sent, or pinned when it never will.
+func (s *subscription) handOut(m *Message) {
+	if !s.reportsSent {
+		if m != nil {
+			pin(m)
+		}
+		return
+	}
+	if s.handed.len() >= maxHanded {
+		s.handed.popFront() // held for good
+	}
+	if m != nil && m.slab == nil {
+		m = nil // nothing to release: the entry only counts
+	}
+	if m != nil {
+		hold(m)
+	}
+	s.handed.pushBack(m)
+}
+
+// sent releases the oldest k events s's stream had handed out.
+func (n *Node) sent(s *subscription, k int) {
+	for ; k > 0 && s.handed.len() > 0; k-- {
+		if m := s.handed.popFront(); m != nil {
+			n.release(m)
+		}
+	}
+}

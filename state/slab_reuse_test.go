@@ -1,0 +1,255 @@
+package state
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// runBatch publishes n messages on topic in one PublishedBatch, each
+// payload naming its topic and source number (checkSent reads it back).
+func (h *harness) runBatch(topic string, n int) []Effect {
+	pubs := make([]Published, n)
+	for i := range pubs {
+		h.req++
+		seq := h.n.OwnSeq(topic) + uint64(i) + 1
+		pubs[i] = Published{Req: h.req, Topic: topic, Payload: []byte(topic + "#" + strconv.FormatUint(seq, 10))}
+	}
+	return h.step(&PublishedBatch{Pubs: pubs})
+}
+
+// handed is the messages of the Deliver effects on stream.
+func handed(effs []Effect, stream uint64) []*Message {
+	var out []*Message
+	for _, d := range of[*Deliver](effs) {
+		if d.Stream == stream && d.Out.Msg != nil {
+			out = append(out, d.Out.Msg)
+		}
+	}
+	return out
+}
+
+// checkSent is what a shell reads of a message as it writes it out: a
+// message used again too soon reads as another one, or as poison.
+func checkSent(t *testing.T, m *Message) {
+	t.Helper()
+	if want := m.Topic + "#" + strconv.FormatUint(m.SourceSeq, 10); m.Topic == poisonTopic || string(m.Payload) != want {
+		t.Fatalf("a message still handed out was used again: topic %q #%d payload %q", m.Topic, m.SourceSeq, m.Payload)
+	}
+}
+
+func reusedAny(before map[*Message]bool, now []*Message) bool {
+	for _, m := range now {
+		if before[m] {
+			return true
+		}
+	}
+	return false
+}
+
+func setOf(ms []*Message) map[*Message]bool {
+	s := make(map[*Message]bool, len(ms))
+	for _, m := range ms {
+		s[m] = true
+	}
+	return s
+}
+
+// A run's slab is used again once its messages have left the ring and
+// the stream they were handed to has reported them sent, and not before.
+func TestARunsSlabIsUsedAgainOnceItsMessagesAreSent(t *testing.T) {
+	h := newHarness(t, "reuse", func(c *Config) { c.MessageBufferSize = 32; c.PoisonReused = true })
+	h.start()
+	h.step(&Subscribed{Stream: 1, Patterns: []string{"r/#"}, Policy: PolicyDefault, Credit: 1 << 20, ReportsSent: true})
+	first := handed(h.runBatch("r/t", 64), 1)
+	if len(first) != 64 {
+		t.Fatalf("%d of 64 handed out", len(first))
+	}
+	// The ring lets all of them go, but the stream has not sent them.
+	second := handed(h.runBatch("r/t", 64), 1)
+	if reusedAny(setOf(first), second) {
+		t.Fatal("messages handed out and not reported sent were used again")
+	}
+	for _, m := range first {
+		checkSent(t, m)
+	}
+	h.step(&CreditGranted{Stream: 1, N: 64, Sent: 64}) // the first 64 (and the info) ... all but the info's place
+	third := handed(h.runBatch("r/t", 64), 1)
+	if !reusedAny(setOf(first), third) {
+		t.Fatal("slabs whose messages were all sent and out of the ring were not used again")
+	}
+	if reusedAny(setOf(second), third) {
+		t.Fatal("messages the ring still holds, or not reported sent, were used again")
+	}
+	for _, m := range append(second, third...) {
+		checkSent(t, m)
+	}
+}
+
+// What is handed to a stream that does not report what it sent, or that
+// a peer is to be pushed, or that a subscription holds queued, is never
+// used again while anything may read it.
+func TestARunsSlabIsNotUsedAgainWhileHeldUncounted(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		setup func(h *harness)
+		sent  bool // the stream reports what it sent
+	}{
+		{"stream that does not report", func(h *harness) {
+			h.step(&Subscribed{Stream: 1, Patterns: []string{"r/#"}, Policy: PolicyDefault, Credit: 1 << 20})
+		}, true},
+		{"a peer wants the topic", func(h *harness) {
+			h.sync("5f0c3d2e-8a41-4b7e-9c15-2d6f7a8b9c0d", "r/#")
+			h.step(&Subscribed{Stream: 1, Patterns: []string{"r/#"}, Policy: PolicyDefault, Credit: 1 << 20, ReportsSent: true})
+		}, true},
+		{"stream ended before it sent them", func(h *harness) {
+			h.step(&Subscribed{Stream: 1, Patterns: []string{"r/#"}, Policy: PolicyDefault, Credit: 1 << 20, ReportsSent: true,
+				ResumeWindow: 60_000_000_000})
+		}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, "reuse", func(c *Config) { c.MessageBufferSize = 32; c.PoisonReused = true })
+			h.start()
+			c.setup(h)
+			first := handed(h.runBatch("r/t", 64), 1)
+			if len(first) != 64 {
+				t.Fatalf("%d of 64 handed out", len(first))
+			}
+			if c.sent {
+				h.step(&CreditGranted{Stream: 1, N: 65, Sent: 65})
+			} else {
+				// The stream breaks while its shell still writes what
+				// it was handed; a new one resumes and reports sent.
+				id := h.n.streams[1].id
+				h.step(&StreamClosed{Stream: 1})
+				h.step(&Resumed{Stream: 2, SubID: id, Mode: RecoverNone, Credit: 1 << 20, ReportsSent: true})
+				h.step(&CreditGranted{Stream: 2, N: 65, Sent: 65})
+			}
+			var later []*Message
+			for range 4 {
+				later = append(later, handed(h.runBatch("r/t", 64), 1)...)
+				later = append(later, handed(h.runBatch("r/t", 64), 2)...)
+			}
+			if reusedAny(setOf(first), later) {
+				t.Fatal("a message held where the node does not count was used again")
+			}
+			for _, m := range first {
+				checkSent(t, m)
+			}
+		})
+	}
+}
+
+// Runs of publishes to subscriptions of every policy, with credit that
+// comes late, streams that break while their shell still writes, and a
+// small ring and queues: every message a shell writes out is the one it
+// was handed, and slabs are used again.
+func TestSlabReuseNeverHandsOutAMessageInUse(t *testing.T) {
+	h := newHarness(t, "reuse", func(c *Config) {
+		c.MessageBufferSize = 40
+		c.QueueLimit = 60
+		c.BlockedLimit = 30
+		c.PoisonReused = true
+	})
+	h.start()
+	rng := rand.New(rand.NewPCG(7, 11))
+	type stream struct {
+		id      uint64
+		outbox  []*Message // handed, not yet written (nil: an event without a message)
+		ended   bool
+		sub     string
+		pattern string
+	}
+	var streams []*stream
+	next := uint64(0)
+	open := func(pattern string, policy Policy) {
+		next++
+		st := &stream{id: next, pattern: pattern}
+		streams = append(streams, st)
+		h.step(&Subscribed{Stream: st.id, Patterns: []string{pattern}, Policy: policy, Credit: 1 + rng.IntN(80), ReportsSent: true,
+			ResumeWindow: 60_000_000_000})
+		st.sub = h.n.streams[st.id].id
+	}
+	open("t/#", DropOldest)
+	open("t/a", DropNewest)
+	open("t/+", Block)
+	seen := map[*Message]string{} // every message pointer handed out, and what it was then
+	reused := 0
+	take := func(effs []Effect) {
+		for _, d := range of[*Deliver](effs) {
+			for _, st := range streams {
+				if st.id != d.Stream {
+					continue
+				}
+				m := d.Out.Msg
+				if m != nil && m.slab != nil {
+					was, ok := seen[m]
+					now := fmt.Sprintf("%s#%d", m.Topic, m.SourceSeq)
+					if ok && was != now {
+						reused++
+					}
+					seen[m] = now
+				} else {
+					m = nil
+				}
+				st.outbox = append(st.outbox, m)
+			}
+		}
+	}
+	for op := range 4000 {
+		switch r := rng.IntN(10); {
+		case r < 5:
+			topic := []string{"t/a", "t/b"}[rng.IntN(2)]
+			take(h.runBatch(topic, 1+rng.IntN(90)))
+		case r < 9:
+			// A shell writes out some of what it holds, then reports it.
+			st := streams[rng.IntN(len(streams))]
+			k := rng.IntN(len(st.outbox) + 1)
+			for _, m := range st.outbox[:k] {
+				if m != nil {
+					if m.Topic == poisonTopic {
+						t.Logf("DBG op %d stream %d ended=%v outbox %d k %d seen %q", op, st.id, st.ended, len(st.outbox), k, seen[m])
+					}
+					checkSent(t, m)
+				}
+			}
+			st.outbox = st.outbox[k:]
+			if !st.ended && k > 0 {
+				take(h.step(&CreditGranted{Stream: st.id, N: k, Sent: k}))
+			}
+		default:
+			// A stream breaks; a new one resumes its subscription. The
+			// old stream's shell may still be writing what it held.
+			i := rng.IntN(len(streams))
+			st := streams[i]
+			if st.ended {
+				continue
+			}
+			st.ended = true
+			h.step(&StreamClosed{Stream: st.id})
+			next++
+			ns := &stream{id: next, sub: st.sub, pattern: st.pattern}
+			streams = append(streams, ns)
+			take(h.step(&Resumed{Stream: ns.id, SubID: st.sub, Mode: RecoverReplay, Credit: 1 + rng.IntN(80), ReportsSent: true}))
+		}
+		if op%500 == 0 {
+			take(h.advance(h.n.cfg.BlockTimeout / 3)) // blocked publishes time out now and then
+		}
+	}
+	for _, st := range streams {
+		for _, m := range st.outbox {
+			if m != nil {
+				checkSent(t, m)
+			}
+		}
+	}
+	if reused == 0 {
+		t.Fatal("no slab was used again: the test did not exercise reuse")
+	}
+	t.Logf("%d messages handed out, %d handed out from a slab used again", len(seen), reused)
+	if !strings.Contains(poisonTopic, "reused") {
+		t.Fatal("poison topic renamed")
+	}
+}
