@@ -55,7 +55,8 @@ type runScratch struct {
 	defaultTTL int64
 	slab       []Message // where the next messages go, from slab[used]
 	used       int
-	reused     *msgSlab // slab's own, when the run's slabs are counted (slab.go)
+	reused     *msgSlab   // slab's own, when the run's slabs are counted (slab.go)
+	counted    []*msgSlab // those slabs: each holds itself for the run, until endRun
 }
 
 func (n *Node) onPublishedBatch(e *PublishedBatch) {
@@ -260,6 +261,8 @@ func (n *Node) runMessages(k int) []*Message {
 				// No peer wants them: what holds them is counted, and
 				// the slab is used again once nothing does (slab.go).
 				r.reused = n.runSlab()
+				r.reused.holds = 1 // the run's, for all its messages, until endRun
+				r.counted = append(r.counted, r.reused)
 				r.slab = r.reused.msgs[:]
 			} else {
 				r.slab = make([]Message, size)
@@ -268,10 +271,7 @@ func (n *Node) runMessages(k int) []*Message {
 		}
 		m := &r.slab[r.used]
 		r.used++ // (an index: moving slab on would write a pointer each time)
-		if r.reused != nil {
-			m.slab = r.reused
-			m.slab.holds++ // the run's own, until endRun
-		}
+		m.slab = r.reused
 		if m.IDNum = n.ids.takeNumber(); m.IDNum == 0 {
 			m.ID, m.IDNum = n.ids.take()
 		}
@@ -428,9 +428,11 @@ func (n *Node) endRun(topic string) {
 		}
 		rc.c.setRange(topic, rc.r)
 	}
-	for _, m := range r.msgs {
-		n.release(m)
+	for _, s := range r.counted {
+		n.releaseSlab(s)
 	}
+	clear(r.counted)
+	r.counted = r.counted[:0]
 	clear(r.subs)
 	clear(r.chains)
 	clear(r.msgs)

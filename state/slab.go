@@ -5,8 +5,8 @@ package state
 // A run of local publishes makes its messages runMsgsPerSlab at a time in
 // one slab. When no peer, live or departed, wants the run's topic, its
 // messages can only be held by what the node counts: the topic's ring,
-// the subscriptions (queue, blocked, pending), the run under way, and
-// streams that have them handed out and not yet sent. A slab keeps the
+// the subscriptions (queue, blocked, pending), the run under way (one
+// hold a slab), and streams that have them handed out and not yet sent. A slab keeps the
 // count of those holds for all its messages, and once it is back to 0 the
 // slab goes on the node's free list for a later run instead of to the
 // collector. At a few million messages a second the messages were more
@@ -68,10 +68,13 @@ func hold(m *Message) {
 
 // release ends one hold on m; the last hold on its slab frees it.
 func (n *Node) release(m *Message) {
-	s := m.slab
-	if s == nil {
-		return
+	if m.slab != nil {
+		n.releaseSlab(m.slab)
 	}
+}
+
+// releaseSlab ends one hold on s; the last frees it.
+func (n *Node) releaseSlab(s *msgSlab) {
 	if s.holds--; s.holds > 0 || s.pinned {
 		return
 	}
