@@ -12,8 +12,8 @@ import (
 // failure is reported at its position.
 func TestPublishStreamSettlesRunsOfAnswers(t *testing.T) {
 	ps := &publishStream{wake: make(chan struct{}, 1)}
-	ps.add(10, 4, 100, &state.PublishedBatch{}, nil) // positions 0-3
-	ps.add(20, 3, 100, &state.PublishedBatch{}, nil) // positions 4-6
+	ps.add(10, 4, 100, &state.PublishedBatch{}, nil, nil) // positions 0-3
+	ps.add(20, 3, 100, &state.PublishedBatch{}, nil, nil) // positions 4-6
 	ps.answerRun(21, 2)
 	var failed []uint64
 	fail := func(i uint64, _ error) { failed = append(failed, i) }

@@ -58,7 +58,7 @@ func (s *sidecarServer) PublishStream(stream grpc.BidiStreamingServer[sidecarpb.
 			base := s.loop.newIDs(len(reqs))
 			ev := ps.event(len(reqs))
 			copyBatch(ev.Pubs, base, reqs, &copies)
-			ps.add(base, len(reqs), cost, ev, nil)
+			ps.add(base, len(reqs), cost, ev, nil, nil)
 			if err := s.loop.pressure.wait(ctx, s.loop.clk, s.o.BlockTimeout); err != nil {
 				readErr <- err
 				return
@@ -103,6 +103,7 @@ type publishStream struct {
 	prefix  uint64     // positions before this all answered
 	answers []publishAnswer
 	spare   []*state.PublishedBatch // events of answered batches, to reuse
+	frames  []*heldFrame            // released frames of answered batches, to receive into
 	wake    chan struct{}
 	acks    ackPolicy // when the answering goroutine is woken and acks (sidecar_publish_acks.go)
 }
@@ -118,6 +119,7 @@ type pubBatch struct {
 	cost     int
 	ev       *state.PublishedBatch // reusable once done == n
 	order    []uint32              // request k is the batch's order[k]th; nil: the kth
+	frame    *heldFrame            // what ev's payloads borrow (PublishPacked): released once done == n
 }
 
 type publishAnswer struct {
@@ -143,13 +145,29 @@ func (ps *publishStream) event(n int) *state.PublishedBatch {
 	if cap(ev.Pubs) < n {
 		ev.Pubs = make([]state.Published, n)
 	}
-	ev.Pubs, ev.ByNumber = ev.Pubs[:n], false
+	ev.Pubs, ev.ByNumber, ev.Borrowed = ev.Pubs[:n], false, false
 	return ev
 }
 
-func (ps *publishStream) add(base uint64, n, cost int, ev *state.PublishedBatch, order []uint32) {
+// heldFrame is a PublishPacked frame decoded in place in gRPC's buffer.
+type heldFrame = vtcodec.Held[sidecarpb.PackedFrame, *sidecarpb.PackedFrame]
+
+// frame is a frame to receive into: an answered batch's, or a new one.
+func (ps *publishStream) frame() *heldFrame {
 	ps.mu.Lock()
-	ps.batches = append(ps.batches, pubBatch{base: base, position: ps.next, n: n, cost: cost, ev: ev, order: order})
+	defer ps.mu.Unlock()
+	if k := len(ps.frames); k > 0 {
+		f := ps.frames[k-1]
+		ps.frames[k-1] = nil
+		ps.frames = ps.frames[:k-1]
+		return f
+	}
+	return new(heldFrame)
+}
+
+func (ps *publishStream) add(base uint64, n, cost int, ev *state.PublishedBatch, order []uint32, frame *heldFrame) {
+	ps.mu.Lock()
+	ps.batches = append(ps.batches, pubBatch{base: base, position: ps.next, n: n, cost: cost, ev: ev, order: order, frame: frame})
 	ps.next += uint64(n)
 	ps.mu.Unlock()
 }
@@ -249,6 +267,13 @@ func (ps *publishStream) settle(spare []publishAnswer, fail func(index uint64, e
 		if len(ps.spare) < spareEvents {
 			clear(b.ev.Pubs) // let go of the payloads
 			ps.spare = append(ps.spare, b.ev)
+		}
+		if b.frame != nil {
+			// Answered: the node has copied what it keeps of it.
+			b.frame.Release()
+			if len(ps.frames) < spareEvents {
+				ps.frames = append(ps.frames, b.frame)
+			}
 		}
 		k++
 	}

@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/nexusd/nexusd/internal/packed"
-	"github.com/nexusd/nexusd/internal/vtcodec"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
 	"github.com/nexusd/nexusd/state"
 )
@@ -78,12 +77,23 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 	var topics []string // the frame's topic table, as strings of their own
 	var received uint64
 	var refused []publishAnswer // req: the record's index in its frame, then its id
-	var f vtcodec.Held[sidecarpb.PackedFrame, *sidecarpb.PackedFrame]
-	defer f.Release()
+	// Each frame is kept until its batch is answered: the node copies the
+	// payloads it keeps (PublishedBatch.Borrowed), once. A frame whose
+	// batch is still unanswered when the stream ends is left to the
+	// collector.
+	var f *heldFrame
+	defer func() {
+		if f != nil {
+			f.Release()
+		}
+	}()
 	var copies arena
 	for {
-		f.Release() // the last frame's records are copied out
-		if err := stream.RecvMsg(&f); err != nil {
+		if f == nil {
+			f = ps.frame()
+		}
+		f.Release() // a frame that posted nothing
+		if err := stream.RecvMsg(f); err != nil {
 			if ps.acks.lazy {
 				ps.askAck(received) // the end: what is left is acked
 			}
@@ -135,23 +145,20 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 		ev := ps.event(n)
 		ev.Pubs, ev.ByNumber = ev.Pubs[:0], true // acks count records: no ids
 		refused = refused[:0]
-		if len(topics) == 1 {
-			copies.oneTopic(len(f.Msg().GetFrame()), n)
-		}
 		for i := 0; dec.Next(); i++ {
 			r := dec.Record()
 			if err := publishOnly(r); err != nil {
 				refused = append(refused, publishAnswer{req: uint64(i), err: err})
 				continue
 			}
-			// Copied out of the frame, which goes back to gRPC's pool
-			// (received_frames.go).
+			// The payload is the frame's, which the node copies; the
+			// texts are copied out (received_frames.go).
 			// Filled in place, every field: the batch is reused.
 			k := len(ev.Pubs)
 			ev.Pubs = ev.Pubs[:k+1]
 			p := &ev.Pubs[k]
 			p.Req, p.Topic, p.Retain, p.TTLMs = base+uint64(k), topics[r.TopicIndex], r.Retain, r.TTLMs
-			p.Payload = copies.payload(r.Payload, r.Retain)
+			p.Payload = r.Payload
 			p.Extras = copies.extras(r.ContentType, r.Correlation, r.ReplyTo)
 		}
 		copies.done()
@@ -173,8 +180,10 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 				refused[k].req = base + uint64(len(ev.Pubs)+k)
 			}
 		}
+		ev.Borrowed = true
 		received += uint64(n)
-		ps.add(base, n, cost, ev, order)
+		ps.add(base, n, cost, ev, order, f)
+		f = nil // the batch's now
 		if len(refused) > 0 {
 			ps.answerRefused(refused)
 		}

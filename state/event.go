@@ -141,6 +141,10 @@ type PublishedBatch struct {
 	// stream's acks count records), so the node need not render the ids
 	// of what it publishes for the answers (Node.named).
 	ByNumber bool
+	// Borrowed: the payloads are the shell's, valid only during this
+	// Step; the node copies those it keeps, into the slab of a run it
+	// counts (slab.go), so a packed frame's payloads are copied once.
+	Borrowed bool
 }
 
 // PolicyDefault in a subscription request means "the node's default".

@@ -18,6 +18,7 @@ type Node struct {
 	effects   []Effect
 	delivers  arena[Deliver]
 	slabs     slabPool // run slabs to use again (slab.go)
+	chunk     []byte   // borrowed payloads copied outside a slab (slab.go)
 	pushes    arena[Push]
 	completes arena[CompletePublish]
 	pubRun    *CompletePublishRun // the run answer the Step under way may extend; nil: none

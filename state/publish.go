@@ -86,6 +86,13 @@ func (n *Node) localMessage(e *Published, seq uint64) *Message {
 	m := new(Message)
 	m.ID, m.IDNum = n.ids.take()
 	n.fillLocal(m, e, seq)
+	if n.run.borrowed {
+		if m.Retain {
+			m.Payload = append([]byte(nil), m.Payload...) // may be kept for good: alone
+		} else {
+			m.Payload = n.keepPayload(nil, m.Payload)
+		}
+	}
 	return m
 }
 
@@ -482,6 +489,7 @@ func (n *Node) onResendRequested(e *ResendRequested) {
 	}
 	for _, m := range held {
 		if m.SourceSeq >= from && m.SourceSeq <= e.To {
+			pin(m) // the copy shares its payload, which a slab used again would overwrite
 			a.Reply.Msgs = append(a.Reply.Msgs, n.named(m).Envelope)
 			if m.picks != nil {
 				if g := m.groupsFor(e.Requester); len(g) > 0 {

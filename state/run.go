@@ -47,6 +47,7 @@ type runScratch struct {
 	dropped []int      // drops by bulk intakes, by message
 
 	byNumber bool // the batch's answers need no ids (PublishedBatch.ByNumber)
+	borrowed bool // the batch's payloads are to be copied (PublishedBatch.Borrowed)
 
 	// What runMessages makes the run's messages from.
 	pubs       []Published
@@ -60,7 +61,7 @@ type runScratch struct {
 }
 
 func (n *Node) onPublishedBatch(e *PublishedBatch) {
-	n.run.byNumber = e.ByNumber
+	n.run.byNumber, n.run.borrowed = e.ByNumber, e.Borrowed
 	pubs := e.Pubs
 	for len(pubs) > 0 {
 		k := 1
@@ -70,7 +71,7 @@ func (n *Node) onPublishedBatch(e *PublishedBatch) {
 		n.publishRun(pubs[:k])
 		pubs = pubs[k:]
 	}
-	n.run.byNumber = false
+	n.run.byNumber, n.run.borrowed = false, false
 }
 
 // publishRun publishes consecutive publishes to one topic. A retained one
@@ -276,6 +277,9 @@ func (n *Node) runMessages(k int) []*Message {
 			m.ID, m.IDNum = n.ids.take()
 		}
 		n.fillLocal(m, &r.pubs[i], r.seq+uint64(i)+1)
+		if r.borrowed {
+			m.Payload = n.keepPayload(r.reused, m.Payload)
+		}
 		m.Topic = r.topic
 		if at, ok := expiresMs(m, r.defaultTTL); ok {
 			m.ExpiresMs = at

@@ -22,11 +22,13 @@ package state
 // hold could hand out a message still in use, and Config.PoisonReused
 // makes that show in the simulator's checks.
 
-// msgSlab is a full slab of a run's messages, allocated together.
+// msgSlab is a full slab of a run's messages, allocated together, and
+// the copies of their borrowed payloads (PublishedBatch.Borrowed).
 type msgSlab struct {
 	msgs   [runMsgsPerSlab]Message
-	holds  int32 // holds on its messages, all told
-	pinned bool  // one went where holds are not counted: never reused
+	data   []byte // payload copies; its array stays with the slab
+	holds  int32  // holds on its messages, all told
+	pinned bool   // one went where holds are not counted: never reused
 	next   *msgSlab
 }
 
@@ -54,7 +56,8 @@ func (n *Node) runSlab() *msgSlab {
 	}
 	n.slabs.free = s.next
 	n.slabs.n--
-	*s = msgSlab{}
+	data := s.data[:0]
+	*s = msgSlab{data: data}
 	n.counters.SlabsReused++
 	return s
 }
@@ -110,6 +113,46 @@ func poison(s *msgSlab) {
 		m.Seq, m.SourceSeq, m.PrevSeq, m.IDNum = 1<<62, 1<<62, 1<<62, 1<<62
 		m.Payload = nil
 	}
+	data := s.data[:cap(s.data)]
+	for i := range data {
+		data[i] = 0xee
+	}
+}
+
+// Payload copies: a slab's own, sized for its messages when the first is
+// copied; what does not fit, or has no slab, goes to a chunk shared with
+// the copies after it, as a shell's arena would hold them.
+const (
+	slabDataMin  = 4 << 10
+	slabDataMax  = 64 << 10
+	chunkBytes   = 8 << 10
+	maxChunkCopy = 512 // larger payloads are copied alone
+)
+
+// keepPayload copies a borrowed payload for a message of slab s (nil: of
+// no counted slab). The copy's capacity ends with it.
+func (n *Node) keepPayload(s *msgSlab, p []byte) []byte {
+	if len(p) == 0 {
+		return nil
+	}
+	if s != nil {
+		if cap(s.data) == 0 {
+			s.data = make([]byte, 0, min(max(slabDataMin, runMsgsPerSlab*len(p)), slabDataMax))
+		}
+		if k := len(s.data); cap(s.data)-k >= len(p) {
+			s.data = append(s.data, p...)
+			return s.data[k:len(s.data):len(s.data)]
+		}
+	}
+	if len(p) > maxChunkCopy {
+		return append([]byte(nil), p...)
+	}
+	if cap(n.chunk)-len(n.chunk) < len(p) {
+		n.chunk = make([]byte, 0, chunkBytes)
+	}
+	k := len(n.chunk)
+	n.chunk = append(n.chunk, p...)
+	return n.chunk[k:len(n.chunk):len(n.chunk)]
 }
 
 // handOut notes a message handed out on s's stream: held until the shell

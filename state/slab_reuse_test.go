@@ -10,14 +10,28 @@ import (
 
 // runBatch publishes n messages on topic in one PublishedBatch, each
 // payload naming its topic and source number (checkSent reads it back).
+// The payloads are borrowed from one buffer, which is scribbled over once
+// the Step returns, as a shell's frame goes back to its pool.
 func (h *harness) runBatch(topic string, n int) []Effect {
 	pubs := make([]Published, n)
+	var frame []byte
+	ends := make([]int, n)
+	for i := range pubs {
+		seq := h.n.OwnSeq(topic) + uint64(i) + 1
+		frame = append(frame, topic+"#"+strconv.FormatUint(seq, 10)...)
+		ends[i] = len(frame)
+	}
+	start := 0
 	for i := range pubs {
 		h.req++
-		seq := h.n.OwnSeq(topic) + uint64(i) + 1
-		pubs[i] = Published{Req: h.req, Topic: topic, Payload: []byte(topic + "#" + strconv.FormatUint(seq, 10))}
+		pubs[i] = Published{Req: h.req, Topic: topic, Payload: frame[start:ends[i]]}
+		start = ends[i]
 	}
-	return h.step(&PublishedBatch{Pubs: pubs})
+	effs := h.step(&PublishedBatch{Pubs: pubs, Borrowed: true})
+	for i := range frame {
+		frame[i] = '!'
+	}
+	return effs
 }
 
 // handed is the messages of the Deliver effects on stream.
@@ -251,5 +265,41 @@ func TestSlabReuseNeverHandsOutAMessageInUse(t *testing.T) {
 	t.Logf("%d messages handed out, %d handed out from a slab used again", len(seen), reused)
 	if !strings.Contains(poisonTopic, "reused") {
 		t.Fatal("poison topic renamed")
+	}
+}
+
+// A borrowed batch's payloads are copied, whatever keeps them: a run's
+// slab, a run a peer wants, a lone publish and a retained value.
+func TestABorrowedBatchsPayloadsAreCopied(t *testing.T) {
+	h := newHarness(t, "borrow")
+	h.start()
+	h.sync("5f0c3d2e-8a41-4b7e-9c15-2d6f7a8b9c0d", "peer/#")
+	h.step(&Subscribed{Stream: 1, Patterns: []string{"#"}, Policy: PolicyDefault, Credit: 1 << 20, ReportsSent: true})
+	frame := []byte("aaaabbbbccccdddd")
+	pubs := []Published{
+		{Topic: "own/t", Payload: frame[0:4]}, {Topic: "own/t", Payload: frame[4:8]}, // a run
+		{Topic: "peer/t", Payload: frame[8:12]}, // alone, and a peer wants it
+		{Topic: "kept/t", Payload: frame[12:16], Retain: true},
+	}
+	for i := range pubs {
+		h.req++
+		pubs[i].Req = h.req
+	}
+	var ms []*Message
+	for _, d := range of[*Deliver](h.step(&PublishedBatch{Pubs: pubs, Borrowed: true})) {
+		if d.Out.Msg != nil {
+			ms = append(ms, d.Out.Msg)
+		}
+	}
+	copy(frame, "################")
+	var got []string
+	for _, m := range ms {
+		got = append(got, string(m.Payload))
+	}
+	if strings.Join(got, ",") != "aaaa,bbbb,cccc,dddd" {
+		t.Fatalf("payloads after the shell's buffer was reused: %v", got)
+	}
+	if v := h.n.RetainedValues(); len(v) != 1 || string(v[0].Payload) != "dddd" {
+		t.Fatalf("retained %v", v)
 	}
 }

@@ -24,6 +24,10 @@ const (
 // Pool is a mem.BufferPool; its zero value is not usable, use New.
 type Pool struct {
 	classes [maxClass + 1]sync.Pool
+	// Poison, set before the pool is first used, scribbles over every
+	// buffer given back: a test aid, so that a reader still holding a
+	// buffer it gave back reads nonsense instead of what it expects.
+	Poison bool
 }
 
 var _ mem.BufferPool = (*Pool)(nil)
@@ -60,6 +64,12 @@ func (p *Pool) Put(b *[]byte) {
 	c := cap(*b)
 	if c < 1<<minClass || c > 1<<maxClass || c&(c-1) != 0 {
 		return
+	}
+	if p.Poison {
+		full := (*b)[:c]
+		for i := range full {
+			full[i] = 0xdd
+		}
 	}
 	p.classes[bits.Len(uint(c))-1].Put(b)
 }

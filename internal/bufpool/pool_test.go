@@ -53,3 +53,18 @@ func TestOversizedAndForeignBuffersAreNotPooled(t *testing.T) {
 		}
 	}
 }
+
+// A poisoned pool scribbles over what it is given back, all its capacity.
+func TestPoisonScribblesOverWhatIsGivenBack(t *testing.T) {
+	p := New()
+	p.Poison = true
+	b := p.Get(1000)
+	copy(*b, "payload")
+	held := (*b)[:7]
+	p.Put(b)
+	for i, c := range held {
+		if c != 0xdd {
+			t.Fatalf("byte %d of a buffer given back is %#x, want 0xdd", i, c)
+		}
+	}
+}
