@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"bytes"
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -197,6 +199,7 @@ func (c *client) receive(w *World, o state.Out) {
 			c.replayed++
 		}
 		c.checkOrder(w, o.Msg)
+		c.checkPayload(w, o.Msg)
 		if c.liveGot != nil { // the liveness round: note every id, sort them out later
 			c.liveGot[o.Msg.ID] = true
 		}
@@ -211,6 +214,17 @@ func (c *client) receive(w *World, o state.Out) {
 	}
 	if c.record {
 		c.events = append(c.events, c.describe(o))
+	}
+}
+
+// checkPayload: a payload is never the bytes a batch's publisher wrote
+// over its frame after the step (World.PublishBatch), nor those a node
+// writes over a slab it uses again (state.Config.PoisonReused): either
+// means the node handed out memory it no longer owned.
+func (c *client) checkPayload(w *World, m *state.Message) {
+	p := m.Payload
+	if len(p) > 0 && (bytes.Count(p, []byte{'!'}) == len(p) || bytes.Count(p, []byte{0xee}) == len(p)) {
+		w.violate("payload", fmt.Sprintf("%s got %s#%d with payload %q: memory the node did not own", c.name, m.Topic, m.SourceSeq, p))
 	}
 }
 
@@ -397,6 +411,59 @@ func (w *World) Publish(i int, topic string, payload []byte, o PublishOptions, d
 		}
 	}
 	return refused
+}
+
+// PublishBatch publishes payloads to topic on node i in one
+// PublishedBatch, as a packed frame does: the payloads are borrowed, and
+// scribbled over once the step returns, so a node that keeps one without
+// copying it delivers nonsense. done sees each answer; the error is the
+// first refusal.
+func (w *World) PublishBatch(i int, topic string, payloads [][]byte, o PublishOptions, done func(*state.CompletePublish)) error {
+	sn := w.nodes[i-1]
+	if !sn.up {
+		return fmt.Errorf("publish: node %d is down", i)
+	}
+	var frame []byte
+	for _, p := range payloads {
+		frame = append(frame, p...)
+	}
+	pubs := make([]state.Published, len(payloads))
+	refused := make([]error, len(payloads))
+	before := sn.node.OwnSeq(topic)
+	start := 0
+	for j, p := range payloads {
+		w.reqSeq++
+		sn.publishes[w.reqSeq] = func(e *state.CompletePublish) {
+			refused[j] = e.Err
+			if e.Err == nil {
+				w.stats.Published++
+			}
+			if done != nil {
+				done(e)
+			}
+		}
+		pubs[j] = state.Published{Req: w.reqSeq, Topic: topic, Payload: frame[start : start+len(p) : start+len(p)],
+			Retain: o.Retain, TTLMs: o.TTL.Milliseconds(), Extras: state.ExtrasOf(state.Extras{ReplyTo: o.ReplyTo})}
+		start += len(p)
+	}
+	w.step(sn, &state.PublishedBatch{Pubs: pubs, Borrowed: true})
+	for k := range frame {
+		frame[k] = '!'
+	}
+	seq := before
+	var first error
+	for _, err := range refused {
+		if err != nil {
+			first = cmp.Or(first, err)
+			continue
+		}
+		seq++
+		w.notePublishedSeq(sn, topic, seq)
+		if o.TTL > 0 {
+			w.noteExpiringSeq(sn, topic, seq)
+		}
+	}
+	return first
 }
 
 func (w *World) sortedClients() []*client {

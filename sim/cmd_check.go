@@ -6,14 +6,16 @@ import (
 )
 
 // check converged | delivered node=I sub=NAME count=K | retained node=I
-// topic=T payload=TEXT|none | no-dups | order | no-loss | bounds | gap
-// node=I sub=NAME | group=NAME [within=PCT]: print ok, or what differs.
+// topic=T payload=TEXT|none | no-dups | order | payloads | no-loss |
+// bounds | gap node=I sub=NAME | group=NAME [within=PCT]: print ok, or
+// what differs. payloads: no subscriber got memory a node did not own
+// (client.checkPayload).
 func cmdCheck(s *Script, a *args) (string, error) {
 	if _, ok := a.kv["group"]; ok && len(a.flags) == 0 {
 		return s.checkGroup(a)
 	}
 	if len(a.flags) != 1 {
-		return "", fmt.Errorf("check: say what to check: converged, delivered, retained, no-dups, order, no-loss, bounds, invariants or gap")
+		return "", fmt.Errorf("check: say what to check: converged, delivered, retained, no-dups, order, payloads, no-loss, bounds, invariants or gap")
 	}
 	var what string
 	for k := range a.flags {
@@ -28,6 +30,8 @@ func cmdCheck(s *Script, a *args) (string, error) {
 		return violationsResult(w.Violations("duplicate"))
 	case "order":
 		return violationsResult(w.Violations("order"))
+	case "payloads":
+		return violationsResult(w.Violations("payload"))
 	case "no-loss":
 		return violationsResult(w.CheckNoLoss())
 	case "bounds":

@@ -9,8 +9,9 @@ import (
 )
 
 // publish node=I topic=T [n=K] [every=DURATION] [retain] [payload=TEXT]
-// [size=BYTES] [ttl=DURATION]: publish K messages now, or one now and one
-// every DURATION after it. Payloads are TEXT, or TEXT-1..TEXT-K when K > 1;
+// [size=BYTES] [ttl=DURATION] [batch]: publish K messages now, or one now
+// and one every DURATION after it; with batch, the K go in one frame (a
+// PublishedBatch whose payloads the node must copy, World.PublishBatch). Payloads are TEXT, or TEXT-1..TEXT-K when K > 1;
 // without payload= they are numbered p1, p2... across the script; with
 // size= each is that many bytes (1048576, 64KiB, 1MiB). With topics=M the
 // K messages go to T/0, T/1 ... T/M-1 in turn. With reply-to=INBOX each
@@ -61,9 +62,14 @@ func cmdPublish(s *Script, a *args) (string, error) {
 	if every > 0 && spread > 0 {
 		return "", fmt.Errorf("publish: give every= or topics=, not both")
 	}
+	batch := a.has("batch")
+	if batch && (every > 0 || spread > 0) {
+		return "", fmt.Errorf("publish: batch goes with neither every= nor topics=")
+	}
 	if every > 0 {
 		return s.publishEvery(i, topic, k, every, size, o), nil
 	}
+	var bodies [][]byte
 	var results []string
 	pending := 0
 	for j := 1; j <= k; j++ {
@@ -83,6 +89,10 @@ func cmdPublish(s *Script, a *args) (string, error) {
 		if size > 0 {
 			body = sizedPayload(size)
 		}
+		if batch {
+			bodies = append(bodies, body)
+			continue
+		}
 		answered := false
 		to := topic
 		if spread > 0 {
@@ -100,6 +110,14 @@ func cmdPublish(s *Script, a *args) (string, error) {
 		if !answered {
 			pending++
 		}
+	}
+	if batch {
+		answered := 0
+		err := s.w.PublishBatch(i, topic, bodies, o, func(*state.CompletePublish) { answered++ })
+		if err != nil {
+			return "refused: " + s.w.showIDs(err.Error()), nil
+		}
+		pending = k - answered
 	}
 	if pending > 0 {
 		results = append(results, fmt.Sprintf("%d waiting (block policy)", pending))

@@ -85,8 +85,13 @@ func groupAdvertised(st *state.NodeState, c *client) bool {
 // noteExpiring notes that sn's latest message on topic has a TTL: it may
 // expire before its member takes it (the member is warned of it).
 func (w *World) noteExpiring(sn *simNode, topic string) {
+	w.noteExpiringSeq(sn, topic, sn.node.OwnSeq(topic))
+}
+
+// noteExpiringSeq is noteExpiring for the message sn numbered seq.
+func (w *World) noteExpiringSeq(sn *simNode, topic string, seq uint64) {
 	w.groups.init()
-	w.groups.ttl[msgKey{sn.id, topic, sn.node.OwnSeq(topic)}] = true
+	w.groups.ttl[msgKey{sn.id, topic, seq}] = true
 }
 
 func (w *World) notePushedForGroups(e *state.Push) {

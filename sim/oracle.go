@@ -75,7 +75,11 @@ func (o *oracle) init() {
 // are those that match its topic and whose patterns its publisher has
 // learned.
 func (w *World) notePublished(sn *simNode, topic string) {
-	seq := sn.node.OwnSeq(topic)
+	w.notePublishedSeq(sn, topic, sn.node.OwnSeq(topic))
+}
+
+// notePublishedSeq is notePublished for the message sn numbered seq.
+func (w *World) notePublishedSeq(sn *simNode, topic string, seq uint64) {
 	k := msgKey{sn.id, topic, seq}
 	p := &published{at: w.now, from: sn, label: sn.name}
 	for _, c := range w.sortedClients() {

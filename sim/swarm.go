@@ -428,6 +428,26 @@ func (s *swarm) publish(i int, topic string, retain bool, ttl time.Duration, don
 	}
 }
 
+// publishBatch publishes n messages to topic in one frame; their payloads
+// are those a script's publish n= gives (TEXT-1..TEXT-n).
+func (s *swarm) publishBatch(i int, topic string, n int, ttl time.Duration) {
+	if !s.w.nodes[i-1].up {
+		return
+	}
+	base := fmt.Sprintf("%s@%s", topic, fmtDur(s.w.now))
+	payloads := make([][]byte, n)
+	for j := range payloads {
+		payloads[j] = fmt.Appendf(nil, "%s-%d", base, j+1)
+	}
+	if s.w.PublishBatch(i, topic, payloads, PublishOptions{TTL: ttl}, nil) == nil {
+		line := fmt.Sprintf("publish node=%d topic=%s payload=%s n=%d batch", i, topic, base, n)
+		if ttl > 0 {
+			line += " ttl=" + ttl.String()
+		}
+		s.record(line)
+	}
+}
+
 // planWorkload schedules publishes and subscription churn in [from, to).
 func (s *swarm) planWorkload(from, to time.Duration) {
 	w := s.w
@@ -439,6 +459,12 @@ func (s *swarm) planWorkload(from, to time.Duration) {
 		var ttl time.Duration
 		if s.rng.IntN(20) == 0 {
 			ttl = time.Duration(100+s.rng.IntN(3000)) * time.Millisecond
+		}
+		if !retain && s.rng.IntN(10) == 0 {
+			// A frame of them, as a packed publisher sends (World.PublishBatch).
+			n := 2 + s.rng.IntN(63)
+			w.at(t, func() { s.publishBatch(i, topic, n, ttl) })
+			continue
 		}
 		w.at(t, func() { s.publish(i, topic, retain, ttl, nil) })
 	}
