@@ -60,7 +60,7 @@ func (n *Node) checkSlabs(bad badFunc) {
 			note(s.pending.at(i).Msg)
 		}
 		for i := 0; i < s.handed.len(); i++ {
-			note(s.handed.at(i))
+			note(s.handed.at(i).m)
 		}
 	}
 	for s, r := range refs {

@@ -48,6 +48,7 @@ type runScratch struct {
 
 	byNumber bool // the batch's answers need no ids (PublishedBatch.ByNumber)
 	borrowed bool // the batch's payloads are to be copied (PublishedBatch.Borrowed)
+	copyLeft int  // bytes of borrowed payloads the run has yet to copy (keepPayload)
 
 	// What runMessages makes the run's messages from.
 	pubs       []Published
@@ -243,6 +244,12 @@ func (n *Node) numberRun(t *topicState, pubs []Published, defaultTTL int64) {
 	r := &n.run
 	r.pubs, r.topic, r.seq, r.defaultTTL = pubs, t.name, t.ownSeq, defaultTTL
 	t.ownSeq += uint64(len(pubs))
+	if r.borrowed && len(r.chains) > 0 { // copied to a chunk, not to slabs
+		r.copyLeft = 0
+		for i := range pubs {
+			r.copyLeft += len(pubs[i].Payload)
+		}
+	}
 }
 
 // runMessages makes the run's first k messages, those not made yet, and
@@ -441,5 +448,5 @@ func (n *Node) endRun(topic string) {
 	clear(r.chains)
 	clear(r.msgs)
 	r.subs, r.chains, r.msgs, r.peers = r.subs[:0], r.chains[:0], r.msgs[:0], 0
-	r.pubs, r.topic, r.slab, r.used, r.reused = nil, "", nil, 0, nil
+	r.pubs, r.topic, r.slab, r.used, r.reused, r.copyLeft = nil, "", nil, 0, nil, 0
 }

@@ -1,5 +1,7 @@
 package state
 
+import "github.com/nexusd/nexusd/internal/chunks"
+
 // Message slabs that are used again.
 //
 // A run of local publishes makes its messages runMsgsPerSlab at a time in
@@ -42,9 +44,9 @@ type slabPool struct {
 // 1.5 MB, cover a ring and a subscription queue turning over.
 const maxFreeSlabs = 256
 
-// maxHanded bounds what a stream has handed out and not reported sent; a
-// shell that reports less than it is handed would otherwise grow it. The
-// oldest past it is let go unreleased (its slab is the collector's).
+// maxHanded bounds the messages a stream has handed out and not reported
+// sent; a shell that reports less than it is handed would otherwise grow
+// them. Beyond it a message handed out is pinned instead.
 const maxHanded = 1 << 16
 
 // runSlab returns a full slab for a run no peer wants: a free one if
@@ -123,10 +125,11 @@ func poison(s *msgSlab) {
 // copied; what does not fit, or has no slab, goes to a chunk shared with
 // the copies after it, as a shell's arena would hold them.
 const (
-	slabDataMin  = 4 << 10
-	slabDataMax  = 64 << 10
-	chunkBytes   = 8 << 10
-	maxChunkCopy = 512 // larger payloads are copied alone
+	slabDataMin   = 4 << 10
+	slabDataMax   = 64 << 10
+	chunkBytes    = 8 << 10
+	maxChunkBytes = 256 << 10 // a packed frame's worth
+	maxChunkCopy  = 512       // larger payloads are copied alone
 )
 
 // keepPayload copies a borrowed payload for a message of slab s (nil: of
@@ -137,7 +140,7 @@ func (n *Node) keepPayload(s *msgSlab, p []byte) []byte {
 	}
 	if s != nil {
 		if cap(s.data) == 0 {
-			s.data = make([]byte, 0, min(max(slabDataMin, runMsgsPerSlab*len(p)), slabDataMax))
+			s.data = chunks.New(min(max(slabDataMin, runMsgsPerSlab*len(p)), slabDataMax))
 		}
 		if k := len(s.data); cap(s.data)-k >= len(p) {
 			s.data = append(s.data, p...)
@@ -148,39 +151,71 @@ func (n *Node) keepPayload(s *msgSlab, p []byte) []byte {
 		return append([]byte(nil), p...)
 	}
 	if cap(n.chunk)-len(n.chunk) < len(p) {
-		n.chunk = make([]byte, 0, chunkBytes)
+		// One chunk for what the run has left to copy, as a frame's
+		// arena had: a run's messages are let go in order.
+		// Not cleared: only what is copied in is ever read (chunks).
+		n.chunk = chunks.New(min(max(chunkBytes, n.run.copyLeft), maxChunkBytes))
 	}
+	n.run.copyLeft -= len(p)
 	k := len(n.chunk)
 	n.chunk = append(n.chunk, p...)
 	return n.chunk[k:len(n.chunk):len(n.chunk)]
 }
 
-// handOut notes a message handed out on s's stream: held until the shell
-// reports it sent, or pinned when it never will.
+// handout is what a stream was handed, in order: a message of a counted
+// slab, or (m nil) n events with nothing to release.
+type handout struct {
+	m *Message
+	n int
+}
+
+// handOut notes an event handed out on s's stream (m: its message, if
+// any): a counted message is held until the shell reports it sent, or
+// pinned when it never will.
 func (s *subscription) handOut(m *Message) {
+	counted := m != nil && m.slab != nil
 	if !s.reportsSent {
-		if m != nil {
+		if counted {
 			pin(m)
 		}
 		return
 	}
-	if s.handed.len() >= maxHanded {
-		s.handed.popFront() // held for good
+	if counted && s.handed.len() >= maxHanded {
+		// Too much unreported: this one is the collector's, and counts
+		// as an event with nothing to release, so the order stays.
+		pin(m)
+		counted = false
 	}
-	if m != nil && m.slab == nil {
-		m = nil // nothing to release: the entry only counts
-	}
-	if m != nil {
+	if counted {
 		hold(m)
+		s.handed.pushBack(handout{m: m, n: 1})
+		return
 	}
-	s.handed.pushBack(m)
+	if k := s.handed.len(); k > 0 {
+		if h := s.handed.atPtr(k - 1); h.m == nil {
+			h.n++ // remote messages, events: one entry for a run of them
+			return
+		}
+	}
+	s.handed.pushBack(handout{n: 1})
 }
 
 // sent releases the oldest k events s's stream had handed out.
 func (n *Node) sent(s *subscription, k int) {
-	for ; k > 0 && s.handed.len() > 0; k-- {
-		if m := s.handed.popFront(); m != nil {
+	for k > 0 && s.handed.len() > 0 {
+		h := s.handed.atPtr(0)
+		if h.m != nil {
+			k--
+			m := h.m
+			s.handed.popFront()
 			n.release(m)
+			continue
 		}
+		if h.n > k {
+			h.n -= k
+			return
+		}
+		k -= h.n
+		s.handed.popFront()
 	}
 }

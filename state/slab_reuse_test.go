@@ -303,3 +303,30 @@ func TestABorrowedBatchsPayloadsAreCopied(t *testing.T) {
 		t.Fatalf("retained %v", v)
 	}
 }
+
+// A shell that stops reporting what it sent cannot grow what the node
+// keeps for it, nor make it release what the shell may still hold.
+func TestUnreportedHandoutsStayBoundedAndHeld(t *testing.T) {
+	h := newHarness(t, "reuse", func(c *Config) { c.MessageBufferSize = 32; c.PoisonReused = true })
+	h.start()
+	h.step(&Subscribed{Stream: 1, Patterns: []string{"r/#"}, Policy: PolicyDefault, Credit: 1 << 30, ReportsSent: true})
+	s := h.n.streams[1]
+	var all []*Message
+	var was []string // each as it was handed out
+	for range (maxHanded / 1024) + 2 {
+		for _, m := range handed(h.runBatch("r/t", 1024), 1) {
+			all, was = append(all, m), append(was, string(m.Payload))
+		}
+	}
+	if s.handed.len() > maxHanded+1 {
+		t.Fatalf("%d handouts kept, want at most %d", s.handed.len(), maxHanded+1)
+	}
+	// Reporting the oldest as sent releases those, and only those.
+	h.step(&CreditGranted{Stream: 1, N: 1025, Sent: 1025}) // the info, then the first 1024
+	h.runBatch("r/t", 1024)
+	for i, m := range all[1024:] {
+		if string(m.Payload) != was[1024+i] {
+			t.Fatalf("message %d, not reported sent, reads %q, was handed out as %q", 1024+i, m.Payload, was[1024+i])
+		}
+	}
+}

@@ -37,8 +37,8 @@ type subscription struct {
 	pending     deque[Out]      // info, retained, replay, warnings: before live
 	queue       deque[*Message] // live messages, at most limit
 	blocked     deque[blockedMsg]
-	reportsSent bool            // its shell reports what it sent (Subscribed.ReportsSent)
-	handed      deque[*Message] // events handed out, oldest first, not reported sent; nil: no slab message
+	reportsSent bool           // its shell reports what it sent (Subscribed.ReportsSent)
+	handed      deque[handout] // events handed out, oldest first, not reported sent (slab.go)
 
 	replayExpired int // replays of the topic being replayed that expired unsent
 
