@@ -8,11 +8,12 @@ import "github.com/nexusd/nexusd/internal/chunks"
 // one slab. When no peer, live or departed, wants the run's topic, its
 // messages can only be held by what the node counts: the topic's ring,
 // the subscriptions (queue, blocked, pending), the run under way (one
-// hold a slab), and streams that have them handed out and not yet sent. A slab keeps the
-// count of those holds for all its messages, and once it is back to 0 the
-// slab goes on the node's free list for a later run instead of to the
-// collector. At a few million messages a second the messages were more
-// than half of what the daemon allocated.
+// hold a slab), and streams that have them handed out and not yet sent.
+// A slab keeps the count of those holds for all its messages, and once
+// it is back to 0 the slab goes on the node's free list for a later run
+// instead of to the collector. At a few million messages a second the
+// messages were more than half of what the daemon allocated, and the
+// copies of their payloads (keepPayload) most of the rest.
 //
 // A handed-out message is held until the stream's shell says it has sent
 // it (CreditGranted.Sent), which only a stream opened with ReportsSent
