@@ -125,8 +125,9 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 			// node's rings, and must not keep the whole frame alive.
 			topics = append(topics, strings.Clone(dec.Topic(i)))
 		}
-		// The frame's bytes are what its records hold of the budget: each
-		// topic is one string per frame, and payloads are copied out.
+		// The frame's bytes are what its records hold of the budget: the
+		// frame is kept until its batch is answered, and each topic is one
+		// string per frame.
 		cost := len(f.Msg().GetFrame()) + n*packedRecordCost
 		if !room.tryTake(cost) {
 			if ps.acks.lazy {
