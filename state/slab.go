@@ -148,19 +148,11 @@ func (n *Node) keepPayload(s *msgSlab, p []byte) []byte {
 			return s.data[k:len(s.data):len(s.data)]
 		}
 	}
-	if len(p) > maxChunkCopy {
-		return append([]byte(nil), p...)
-	}
-	if cap(n.chunk)-len(n.chunk) < len(p) {
-		// One chunk for what the run has left to copy, as a frame's
-		// arena had: a run's messages are let go in order.
-		// Not cleared: only what is copied in is ever read (chunks).
-		n.chunk = chunks.New(min(max(chunkBytes, n.run.copyLeft), maxChunkBytes))
-	}
+	// A new chunk holds what the run has left to copy, as a frame's arena
+	// did: a run's messages are let go in order.
+	size := min(max(chunkBytes, n.run.copyLeft), maxChunkBytes)
 	n.run.copyLeft -= len(p)
-	k := len(n.chunk)
-	n.chunk = append(n.chunk, p...)
-	return n.chunk[k:len(n.chunk):len(n.chunk)]
+	return chunks.Copy(&n.chunk, p, size, maxChunkCopy)
 }
 
 // handout is what a stream was handed, in order: a message of a counted
