@@ -396,6 +396,7 @@ func (n *Node) enqueueMember(s *subscription, m *Message) {
 		s.gseq = make(map[string]uint64)
 	}
 	s.gseq[m.Topic]++
+	pin(m) // the copy shares its payload, which a slab used again would overwrite
 	c := &Message{Envelope: m.Envelope, Seq: s.gseq[m.Topic], ExpiresMs: m.ExpiresMs}
 	if len(c.QueueGroups()) > 0 {
 		c.Edit().QueueGroups = nil

@@ -36,7 +36,9 @@ func (n *Node) CheckInvariants() error {
 // checkSlabs: a slab to be used again counts at least the holds on its
 // messages that the rings, the subscriptions and their streams have, so it
 // is never free while one of them holds a message of it (slab.go). It may
-// count more: what a detached subscription held is never released.
+// count more: what a detached subscription held is never released. What
+// holds messages without counting them (repair, retained values, links)
+// has pinned their slabs.
 func (n *Node) checkSlabs(bad badFunc) {
 	refs := map[*msgSlab]int32{}
 	note := func(m *Message) {
@@ -63,6 +65,38 @@ func (n *Node) checkSlabs(bad badFunc) {
 			note(s.handed.at(i).m)
 		}
 	}
+	// What keeps a message without counting it must have pinned its slab.
+	pinned := func(what string, m *Message) {
+		if m != nil && m.slab != nil && !m.slab.pinned {
+			bad("slab: a message %s, not counted, has not pinned it", what)
+		}
+	}
+	for _, s := range n.inStreams.m {
+		for _, m := range s.held {
+			pinned("held behind a hole", m)
+		}
+		for _, m := range s.waiting {
+			pinned("waiting for its source to vouch", m)
+		}
+	}
+	for _, m := range n.stampWait {
+		pinned("waiting for its stamp to be vouched for", m)
+	}
+	for _, m := range n.retained.byTopic {
+		pinned("retained", m)
+	}
+	n.peers.each(func(p *peer) {
+		l := &p.link
+		for i := 0; i < l.sent.len(); i++ {
+			pinned("pushed", l.sent.at(i).o.m)
+		}
+		for i := 0; i < l.retry.len(); i++ {
+			pinned("to push again", l.retry.at(i).o.m)
+		}
+		for i := 0; i < l.backlog.len(); i++ {
+			pinned("to push", l.backlog.at(i).m)
+		}
+	})
 	for s, r := range refs {
 		if !s.pinned && s.holds < r {
 			bad("slab: %d holds counted, %d held", s.holds, r)

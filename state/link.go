@@ -171,6 +171,7 @@ func (n *Node) enqueuePush(p *peer, o outgoing) { n.enqueuePushIn(p, o, nil) }
 // in hand (run.go), or nil to look it up.
 func (n *Node) enqueuePushIn(p *peer, o outgoing, r *sentRange) {
 	l := &p.link
+	pin(o.m) // a link's holds are not counted (slab.go)
 	cost := o.m.cost()
 	o.cost = int32(cost)
 	l.bytes += cost

@@ -93,6 +93,8 @@ type Node struct {
 	run        runScratch // run.go
 	slab       []Message  // where remoteMessage makes messages, a slab at a time
 	slabUsed   int
+	remote     *msgSlab // where remoteMessage makes a run's messages, counted (slab.go)
+	remoteUsed int
 	runLeft    int // while a push is received: its envelopes from this one to the end of its topic's run
 
 	mem      memory // memory.go

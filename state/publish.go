@@ -240,20 +240,35 @@ func expiresMs(m *Message, defaultTTLMs int64) (int64, bool) {
 
 // remoteMessage makes the message a peer's envelope e becomes here. It
 // is allocated msgsPerSlab at a time, or while a push's run of one topic
-// has more than that to come (n.runLeft, counting e), as much of the run
-// as runMsgsPerSlab allows: a run's messages are let go in order, as a
-// local run's are (runMessages).
+// has more than that to come (n.runLeft, counting e), in a counted slab
+// of runMsgsPerSlab (slab.go), used again once nothing holds its
+// messages: a run's messages are let go in order, as a local run's are
+// (runMessages). A remote message is never pushed on, so what holds one
+// is counted (the ring, subscriptions, streams), or pins its slab (held
+// behind a hole or for its source to vouch, a retained value).
 func (n *Node) remoteMessage(e *Envelope) *Message {
-	if n.slabUsed == len(n.slab) {
-		size := msgsPerSlab
-		if n.runLeft > msgsPerSlab {
-			size = min(n.runLeft, runMsgsPerSlab)
-		}
-		n.slab, n.slabUsed = make([]Message, size), 0
+	if n.remote != nil && n.remoteUsed == runMsgsPerSlab {
+		n.releaseSlab(n.remote) // remoteMessage's own hold: every message of it is made
+		n.remote = nil
 	}
-	m := &n.slab[n.slabUsed]
-	n.slabUsed++ // (an index, as in runMessages)
+	var m *Message
+	switch {
+	case n.remote != nil:
+		m = &n.remote.msgs[n.remoteUsed]
+		n.remoteUsed++
+	case n.runLeft > msgsPerSlab:
+		n.remote, n.remoteUsed = n.runSlab(), 1
+		n.remote.holds = 1 // until its last message is made
+		m = &n.remote.msgs[0]
+	default:
+		if n.slabUsed == len(n.slab) {
+			n.slab, n.slabUsed = make([]Message, msgsPerSlab), 0
+		}
+		m = &n.slab[n.slabUsed]
+		n.slabUsed++ // (an index, as in runMessages)
+	}
 	m.Envelope = *e
+	m.slab = n.remote
 	n.setExpiry(m)
 	return m
 }

@@ -177,9 +177,16 @@ func (n *Node) holdFull(env *Envelope) bool {
 	return wouldHold && (full || len(s.held) >= n.cfg.RepairHoldLimit)
 }
 
-// holdBytes and unhold charge and release what waits behind holes.
-func (n *Node) holdBytes(m *Message) { n.charge(memHeld, m.cost()) }
-func (n *Node) unhold(m *Message)    { n.charge(memHeld, -m.cost()) }
+// holdBytes charges m, kept aside (behind a hole, waiting for its source
+// to vouch), to the node's budget. Whatever keeps it is not counted in
+// its slab, so the slab is the collector's from now on (slab.go).
+func (n *Node) holdBytes(m *Message) {
+	pin(m)
+	n.charge(memHeld, m.cost())
+}
+
+// unhold releases the charge.
+func (n *Node) unhold(m *Message) { n.charge(memHeld, -m.cost()) }
 
 // claimedPrev is the predecessor a message names, as its stream reads it:
 // an impossible claim is none, and none beyond the next number means the

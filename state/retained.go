@@ -52,6 +52,7 @@ func (n *Node) applyRetained(m *Message) bool {
 	if cur != nil {
 		n.retainedBytes(-cur.cost())
 	}
+	pin(m) // kept for as long as it is the topic's value: not counted (slab.go)
 	r.byTopic[m.Topic] = m
 	n.retainedBytes(m.cost())
 	n.counters.RetainedApplied++
