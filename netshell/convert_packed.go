@@ -26,6 +26,7 @@ type pushFrameReader struct {
 	topics []string // the frame's topic table, interned
 	srcs   []string // the frame's source table, interned
 	copies arena    // the records' ids, payloads and strings, but a retained one's
+	borrow bool     // payloads are left in the frame (PushReceived.Borrowed), not copied
 }
 
 var errSourceless = errors.New("packed frame: header: no source table: every record of a PushPacked frame names its source")
@@ -37,15 +38,17 @@ const maxInternedNames = 4096
 // read from it. Every record must have a source (a push comes from the
 // instance that numbered the message, or relays one that has one).
 //
-// The envelopes own their bytes: the frame is gRPC's receive buffer,
-// decoded in place (held, received_frames.go) and given back once they are made;
-// and one message kept long (a retained value, the newest of a quiet
-// topic in its ring) would otherwise hold its whole frame, bytes no store
-// of the node counts. So a record's id, payload and strings are copied
-// as a publish frame's are (arena: small ones share 2 KiB chunks, a large
-// frame of one topic has its own), a retained record's into one
-// allocation of its own; topics and sources
-// are interned per stream, once per frame.
+// The frame is gRPC's receive buffer, decoded in place (held,
+// received_frames.go). With borrow set (PushPacked), the payloads are left
+// in it, for the node to copy what it keeps (PushReceived.Borrowed) while
+// the frame is kept until the batch is answered; otherwise the envelopes
+// own every byte, as the frame is given back once they are made. Either
+// way a record's id and strings are copied, as a publish frame's are
+// (arena: small ones share 2 KiB chunks, a large frame of one topic has
+// its own), a retained record's into one allocation of its own: one
+// message kept long (a retained value, the newest of a quiet topic in its
+// ring) would otherwise hold its whole frame, bytes no store of the node
+// counts. Topics and sources are interned per stream, once per frame.
 //
 // It appends to into, an empty slice whose array may be reused.
 func (fr *pushFrameReader) envelopes(frame []byte, into []state.Envelope) ([]state.Envelope, error) {
@@ -55,7 +58,7 @@ func (fr *pushFrameReader) envelopes(frame []byte, into []state.Envelope) ([]sta
 	}
 	envs := slices.Grow(into[:0], d.Count())
 	fr.topics, fr.srcs = d.Tables(fr.intern, fr.topics, fr.srcs)
-	if len(fr.topics) == 1 {
+	if len(fr.topics) == 1 && !fr.borrow {
 		fr.copies.oneTopic(len(frame), d.Count())
 	}
 	defer fr.copies.done()
@@ -82,8 +85,12 @@ func (fr *pushFrameReader) envelope(e *state.Envelope, r *packed.Record) {
 		fr.id = r.AppendID(fr.id)
 	}
 	take, str := fr.copies.bytes, fr.copies.string
+	payload := r.Payload
+	if fr.borrow {
+		payload = nil // (the node copies it)
+	}
 	if r.Retain { // kept for good, maybe: in an allocation of its own
-		n := len(fr.id) + len(r.Payload) + len(r.ContentType) + len(r.Correlation) + len(r.ReplyTo)
+		n := len(fr.id) + len(payload) + len(r.ContentType) + len(r.Correlation) + len(r.ReplyTo)
 		buf := make([]byte, 0, n)
 		take = func(b []byte) []byte {
 			start := len(buf)
@@ -111,8 +118,12 @@ func (fr *pushFrameReader) envelope(e *state.Envelope, r *packed.Record) {
 		e.IDNum = r.Number // the id, if rendered below, is derived from it
 	}
 	e.ID = str(unsafe.String(unsafe.SliceData(fr.id), len(fr.id)))
-	if len(r.Payload) > 0 { // none stays nil, as the batch stream gives it
-		e.Payload = take(r.Payload)
+	switch {
+	case len(r.Payload) == 0: // none stays nil, as the batch stream gives it
+	case fr.borrow:
+		e.Payload = r.Payload[:len(r.Payload):len(r.Payload)]
+	default:
+		e.Payload = take(payload)
 	}
 	if r.ContentType != "" || r.Correlation != "" || r.ReplyTo != "" || len(r.Groups) > 0 || r.DroppedFrom != 0 {
 		x := &state.Extras{ContentType: str(r.ContentType), Correlation: str(r.Correlation), ReplyTo: str(r.ReplyTo), DroppedFrom: r.DroppedFrom}

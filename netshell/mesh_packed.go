@@ -16,24 +16,46 @@ import (
 // nothing: INVALID_ARGUMENT naming the record and the fault, or
 // RESOURCE_EXHAUSTED for a well-formed frame past a limit.
 func (s *meshServer) PushPacked(stream grpc.BidiStreamingServer[meshpb.PackedPush, meshpb.BatchAck]) error {
-	fr := pushFrameReader{dec: packed.Decoder{Limits: s.frames}}
-	// Only servePush's reader touches p, one frame at a time, and gives
-	// each back as soon as its envelopes are made; it may still be
-	// receiving after this handler returns.
-	var p vtcodec.Held[meshpb.PackedPush, *meshpb.PackedPush]
+	// The envelopes borrow their payloads from the frame, which gRPC
+	// received them in: it is kept until the node has answered its batch
+	// (servePush), then received into again.
+	fr := pushFrameReader{dec: packed.Decoder{Limits: s.frames}, borrow: true}
+	spare := make(chan *heldPush, pushStreamWindow+1)
 	return s.servePush(stream.Context(),
-		func(into []state.Envelope) ([]state.Envelope, int64, error) {
-			if err := stream.RecvMsg(&p); err != nil {
-				return nil, 0, err
+		func(into []state.Envelope) (pushIn, error) {
+			var p *heldPush
+			select {
+			case p = <-spare:
+			default:
+				p = &heldPush{spare: spare}
 			}
-			defer p.Release() // the envelopes own their bytes
-			envs, err := fr.envelopes(p.Msg().GetFrame(), into)
+			if err := stream.RecvMsg(&p.frame); err != nil {
+				return pushIn{}, err
+			}
+			envs, err := fr.envelopes(p.frame.Msg().GetFrame(), into)
 			if err != nil {
-				return nil, 0, frameRefused(err, "")
+				p.done()
+				return pushIn{}, frameRefused(err, "")
 			}
-			return envs, p.Msg().GetSentAtMs(), nil
+			return pushIn{envs: envs, sentAt: p.frame.Msg().GetSentAtMs(), frame: p}, nil
 		},
 		batchAcks(stream.Send))
+}
+
+// heldPush is a PushPacked frame decoded in place in gRPC's buffer, kept
+// while the node reads the payloads of its batch.
+type heldPush struct {
+	frame vtcodec.Held[meshpb.PackedPush, *meshpb.PackedPush]
+	spare chan *heldPush // its stream's frames to receive into again
+}
+
+// done gives the buffer back and the frame to its stream.
+func (p *heldPush) done() {
+	p.frame.Release()
+	select {
+	case p.spare <- p:
+	default:
+	}
 }
 
 // pushFrameLimits bounds the packed frames of the push path, sent and

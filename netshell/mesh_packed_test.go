@@ -1,6 +1,7 @@
 package netshell
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/nexusd/nexusd/internal/packed"
 	"github.com/nexusd/nexusd/proto/meshpb"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
+	"github.com/nexusd/nexusd/state"
 )
 
 // Two daemons on loopback: what one publishes reaches the other's
@@ -287,6 +289,44 @@ func TestAPushStreamReusingItsArraysKeepsEveryFrameApart(t *testing.T) {
 				t.Fatalf("frame %d: subscriber got %q, want %q", i, ev.GetMessage().GetPayload(), want)
 			}
 		}
+	}
+}
+
+// A pushed frame's payloads are read from gRPC's buffer, which is kept
+// until the node has answered the frame: the frames here are large enough
+// to come from the buffer pool, which the tests poison (TestMain), so a
+// buffer given back before the node copied the payloads it keeps would
+// reach the subscriber as 0xdd. A retained record, copied alone, is read
+// back after the frames that follow it.
+func TestAPushedFramesPayloadsAreReadBeforeItsBufferIsGivenBack(t *testing.T) {
+	ts, sub, st := pushingToASubscriber(t)
+	const frames, per = 6, 48
+	payload := func(seq uint64) []byte { return fmt.Appendf(nil, "%08d%s", seq, strings.Repeat("x", 120)) }
+	seq := uint64(0)
+	for i := range frames {
+		var recs []packed.Record
+		for range per {
+			seq++
+			recs = append(recs, packed.Record{Seq: seq, PrevSeq: seq - 1, Number: seq, Payload: payload(seq), Retain: seq == 5})
+		}
+		if err := st.Send(&meshpb.PackedPush{Frame: frame(t, recs...)}); err != nil {
+			t.Fatal(err)
+		}
+		if a, err := st.Recv(); err != nil || a.GetAccepted() != uint64((i+1)*per) {
+			t.Fatalf("frame %d: ack %v, %v", i, a, err)
+		}
+	}
+	for i, ev := range recvUntil(t, sub, frames*per) {
+		if got, want := ev.GetMessage().GetPayload(), payload(uint64(i+1)); !bytes.Equal(got, want) {
+			t.Fatalf("message %d: payload %q, want %q", i+1, got, want)
+		}
+	}
+	var kept []state.Envelope
+	if err := ts.s.loop.query(ctx5(t), func(l *loop) { kept = l.node.RetainedValues() }); err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != 1 || !bytes.Equal(kept[0].Payload, payload(5)) {
+		t.Fatalf("retained values %v; want one, payload %q", kept, payload(5))
 	}
 }
 

@@ -97,12 +97,12 @@ func (s *meshServer) Leave(ctx context.Context, in *meshpb.LeaveNotice) (*emptyp
 // PushReceived, acknowledged by cumulative count.
 func (s *meshServer) PushMessageBatchStream(stream grpc.BidiStreamingServer[meshpb.MessageBatch, meshpb.BatchAck]) error {
 	return s.servePush(stream.Context(),
-		func([]state.Envelope) ([]state.Envelope, int64, error) {
+		func([]state.Envelope) (pushIn, error) {
 			b, err := stream.Recv()
 			if err != nil {
-				return nil, 0, err
+				return pushIn{}, err
 			}
-			return envelopesFromProto(b.GetMessages()), b.GetSentAtMs(), nil
+			return pushIn{envs: envelopesFromProto(b.GetMessages()), sentAt: b.GetSentAtMs()}, nil
 		},
 		batchAcks(stream.Send))
 }
@@ -130,12 +130,12 @@ func batchAcks(send func(*meshpb.BatchAck) error) func([]pushDone) error {
 // PushMessageStream is the v1 stream: one Ack per envelope, in order.
 func (s *meshServer) PushMessageStream(stream grpc.BidiStreamingServer[meshpb.MessageEnvelope, meshpb.Ack]) error {
 	return s.servePush(stream.Context(),
-		func([]state.Envelope) ([]state.Envelope, int64, error) {
+		func([]state.Envelope) (pushIn, error) {
 			e, err := stream.Recv()
 			if err != nil {
-				return nil, 0, err
+				return pushIn{}, err
 			}
-			return []state.Envelope{envelopeFromProto(e)}, 0, nil
+			return pushIn{envs: []state.Envelope{envelopeFromProto(e)}}, nil
 		},
 		func(done []pushDone) error {
 			for _, d := range done {
@@ -153,10 +153,25 @@ func (s *meshServer) PushMessageStream(stream grpc.BidiStreamingServer[meshpb.Me
 
 // pushDone is one received batch and, once the node answered, its result.
 type pushDone struct {
-	req  uint64
-	envs []state.Envelope // the batch; the node only reads it, so the answer names refusals by its ids
-	errs []error          // nil: all taken
+	req   uint64
+	envs  []state.Envelope // the batch; the node only reads it, so the answer names refusals by its ids
+	frame keptFrame        // what its payloads are borrowed from, if anything (pushIn)
+	errs  []error          // nil: all taken
 }
+
+// pushIn is a batch as servePush's recv returns it.
+type pushIn struct {
+	envs   []state.Envelope
+	sentAt int64 // the sender's wall clock, if it said
+	// frame, when set, is the received frame the envelopes' payloads
+	// still point into (PushReceived.Borrowed): servePush lets it go once
+	// the node has answered the batch, and never if the stream ends
+	// before that (the node may yet step it).
+	frame keptFrame
+}
+
+// keptFrame is a received frame kept while the node reads it.
+type keptFrame interface{ done() }
 
 // servePush runs one push stream: a reader goroutine turns each received
 // batch into a PushReceived (at most pushStreamWindow unanswered), and this
@@ -167,7 +182,7 @@ type pushDone struct {
 // append the batch to the empty slice it is given, one whose batch was
 // answered: the node copies what it keeps out of a batch, so its array
 // can take another.
-func (s *meshServer) servePush(ctx context.Context, recv func([]state.Envelope) ([]state.Envelope, int64, error), ack func([]pushDone) error) error {
+func (s *meshServer) servePush(ctx context.Context, recv func([]state.Envelope) (pushIn, error), ack func([]pushDone) error) error {
 	from := peerAddr(ctx)
 	answers := newMailbox[state.Effect]()
 	var mu sync.Mutex
@@ -183,7 +198,7 @@ func (s *meshServer) servePush(ctx context.Context, recv func([]state.Envelope) 
 				into, spare = spare[k-1], spare[:k-1]
 			}
 			mu.Unlock()
-			envs, sentAt, err := recv(into)
+			in, err := recv(into)
 			if err != nil {
 				readErr <- err
 				return
@@ -196,9 +211,9 @@ func (s *meshServer) servePush(ctx context.Context, recv func([]state.Envelope) 
 			}
 			req := s.loop.newID()
 			mu.Lock()
-			owed = append(owed, pushDone{req: req, envs: envs})
+			owed = append(owed, pushDone{req: req, envs: in.envs, frame: in.frame})
 			mu.Unlock()
-			ev := &state.PushReceived{Req: req, From: from, Envs: envs, SentAtMs: sentAt}
+			ev := &state.PushReceived{Req: req, From: from, Envs: in.envs, SentAtMs: in.sentAt, Borrowed: in.frame != nil}
 			if err := s.loop.post(ctx, input{ev: ev, reply: answers}); err != nil {
 				readErr <- err
 				return
@@ -243,6 +258,12 @@ func (s *meshServer) servePush(ctx context.Context, recv func([]state.Envelope) 
 			}
 		}
 		mu.Unlock()
+		for i := range done {
+			if f := done[i].frame; f != nil {
+				f.done() // answered: the node copied what it keeps
+			}
+			done[i] = pushDone{}
+		}
 		return err
 	})
 }

@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nexusd/nexusd/internal/pushstream"
@@ -178,7 +179,24 @@ func (w *World) serveBatch(target *simNode, b *pushBatch) {
 	}
 	w.reqSeq++
 	target.answers[w.reqSeq] = &call{kind: cPush, batch: b}
-	w.step(target, &state.PushReceived{Req: w.reqSeq, From: p.from.addr, Envs: b.envs, SentAtMs: b.sentAtMs})
+	// The payloads arrive in one frame the target borrows, as a daemon's
+	// push reader hands it gRPC's buffer, scribbled over once the step
+	// returns: a node that keeps one without copying it delivers nonsense.
+	var frame []byte
+	for i := range b.envs {
+		frame = append(frame, b.envs[i].Payload...)
+	}
+	envs := slices.Clone(b.envs)
+	at := 0
+	for i := range envs {
+		if k := len(envs[i].Payload); k > 0 {
+			envs[i].Payload, at = frame[at:at+k:at+k], at+k
+		}
+	}
+	w.step(target, &state.PushReceived{Req: w.reqSeq, From: p.from.addr, Envs: envs, SentAtMs: b.sentAtMs, Borrowed: true})
+	for k := range frame {
+		frame[k] = '!'
+	}
 }
 
 // answerBatch sends the target's answer to a batch back on its path.

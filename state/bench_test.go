@@ -241,34 +241,54 @@ func BenchmarkCheckInvariants(b *testing.B) {
 
 // BenchmarkPushReceived: the receiving side of the mesh. Each op is one
 // PushReceived of 1024 envelopes of 128 bytes from one synced peer on one
-// topic, numbered on from the last, with 36-character ids; one local
-// subscription with credit to spare takes them. ns/msg is per envelope.
+// topic, numbered on from the last; one local subscription with credit to
+// spare takes them. ns/msg is per envelope. v1: 36-character ids, owned
+// payloads, a stream that does not report what it sent (its messages'
+// slabs are never used again). packed: as a PushPacked frame reaches the
+// node, ids derived from numbers and payloads borrowed (copied by the
+// node), and the daemon's packed subscriber stream, which names messages
+// by number and reports each op's deliveries sent, so slabs are used
+// again (slab.go).
 func BenchmarkPushReceived(b *testing.B) {
+	b.Run("v1", func(b *testing.B) { benchPushReceived(b, false) })
+	b.Run("packed", func(b *testing.B) { benchPushReceived(b, true) })
+}
+
+func benchPushReceived(b *testing.B, packed bool) {
 	const frame = 1024
 	h := newHarness(b, "bench", func(c *Config) { c.QueueLimit = 1000 })
 	h.start()
 	const src = "5f0c3d2e-8a41-4b7e-9c15-2d6f7a8b9c0d"
 	h.sync(src, "other/+")
-	h.n.Step(h.now, &Subscribed{Stream: 1, Patterns: []string{"bench/+"}, Policy: PolicyDefault, Credit: 1 << 30})
+	h.n.Step(h.now, &Subscribed{Stream: 1, Patterns: []string{"bench/+"}, Policy: PolicyDefault, Credit: 1 << 30, ReportsSent: packed, ByNumber: packed})
 	envs := make([]Envelope, frame)
 	ids := make([]byte, 0, 36*frame)
+	payloads := make([]byte, 128*frame)
 	seq := uint64(0)
 	fill := func() {
 		ids = ids[:0]
 		for i := range envs {
 			seq++
+			envs[i] = Envelope{IDNum: seq, Topic: "bench/t", TimestampMs: h.now.WallMs, Source: src, SourceSeq: seq, PrevSeq: seq - 1}
+			if packed {
+				envs[i].Payload = payloads[128*i : 128*(i+1) : 128*(i+1)]
+				continue
+			}
 			start := len(ids)
 			ids = fmt.Appendf(ids, "%s%012x", src[:24], seq)
-			envs[i] = Envelope{ID: string(ids[start:]), IDNum: seq, Topic: "bench/t", Payload: make([]byte, 128),
-				TimestampMs: h.now.WallMs, Source: src, SourceSeq: seq, PrevSeq: seq - 1}
+			envs[i].ID, envs[i].Payload = string(ids[start:]), make([]byte, 128)
 		}
 	}
-	ev := &PushReceived{From: src + ":5671", Envs: envs}
+	ev := &PushReceived{From: src + ":5671", Envs: envs, Borrowed: packed}
+	sent := &CreditGranted{Stream: 1, N: frame, Sent: frame}
 	step := func(req uint64) {
 		ev.Req = req
 		effs := h.n.Step(h.now, ev)
 		if len(effs) != frame+1 {
 			b.Fatalf("push %d: %d effects, want %d", req, len(effs), frame+1)
+		}
+		if packed {
+			h.n.Step(h.now, sent) // written out, as serveStream reports
 		}
 	}
 	for i := range 2 {

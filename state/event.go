@@ -100,6 +100,9 @@ type PushReceived struct {
 	From     string // the pushing peer's address, for logs only
 	Envs     []Envelope
 	SentAtMs int64 // the sender's wall clock when it sent them; 0: not given
+	// Borrowed: the payloads are the shell's, valid only during this
+	// Step, as a PublishedBatch's can be: the node copies those it keeps.
+	Borrowed bool
 }
 
 // ResendRequested: a peer asks for our own messages on Topic numbered

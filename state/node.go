@@ -95,7 +95,8 @@ type Node struct {
 	slabUsed   int
 	remote     *msgSlab // where remoteMessage makes a run's messages, counted (slab.go)
 	remoteUsed int
-	runLeft    int // while a push is received: its envelopes from this one to the end of its topic's run
+	runLeft    int  // while a push is received: its envelopes from this one to the end of its topic's run
+	borrowed   bool // and whether its payloads are to be copied (PushReceived.Borrowed)
 
 	mem      memory // memory.go
 	counters Counters

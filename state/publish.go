@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"math"
 	"slices"
 )
@@ -245,8 +246,20 @@ func expiresMs(m *Message, defaultTTLMs int64) (int64, bool) {
 // messages: a run's messages are let go in order, as a local run's are
 // (runMessages). A remote message is never pushed on, so what holds one
 // is counted (the ring, subscriptions, streams), or pins its slab (held
-// behind a hole or for its source to vouch, a retained value).
+// behind a hole or for its source to vouch, a queue group's copy). A
+// retained value, which may be kept for good, is allocated alone.
+//
+// A borrowed payload (PushReceived.Borrowed) is copied as a local run's
+// is (keepPayload): into the counted slab's own buffer, or a chunk.
 func (n *Node) remoteMessage(e *Envelope) *Message {
+	if e.Retain {
+		m := &Message{Envelope: *e}
+		if n.borrowed {
+			m.Payload = bytes.Clone(m.Payload)
+		}
+		n.setExpiry(m)
+		return m
+	}
 	if n.remote != nil && n.remoteUsed == runMsgsPerSlab {
 		n.releaseSlab(n.remote) // remoteMessage's own hold: every message of it is made
 		n.remote = nil
@@ -269,6 +282,9 @@ func (n *Node) remoteMessage(e *Envelope) *Message {
 	}
 	m.Envelope = *e
 	m.slab = n.remote
+	if n.borrowed {
+		m.Payload = n.keepPayload(n.remote, m.Payload)
+	}
 	n.setExpiry(m)
 	return m
 }
@@ -373,6 +389,7 @@ func (n *Node) onPushReceived(e *PushReceived) {
 		n.senderClock(e)
 	}
 	runEnd := 0
+	n.borrowed = e.Borrowed
 	for i := range e.Envs {
 		env := &e.Envs[i]
 		if i >= runEnd {
@@ -403,7 +420,7 @@ func (n *Node) onPushReceived(e *PushReceived) {
 		}
 		n.receiveRemote(env)
 	}
-	n.runLeft = 0
+	n.runLeft, n.borrowed = 0, false
 	a := n.acks.next()
 	a.Req, a.Errs = e.Req, errs
 	n.emit(a)

@@ -94,9 +94,8 @@ func (n *Node) receiveRetained(e *Envelope) {
 		n.reject(reasonBadEnvelope)
 		return
 	}
-	m := &Message{Envelope: *e}
-	n.setExpiry(m)
-	n.takeRetained(m) // even expired: see receiveRemote
+	m := n.remoteMessage(e) // alone, its payload its own
+	n.takeRetained(m)       // even expired: see receiveRemote
 }
 
 // retainedFor returns the live retained values matching any of patterns,

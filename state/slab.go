@@ -151,7 +151,9 @@ func (n *Node) keepPayload(s *msgSlab, p []byte) []byte {
 	// A new chunk holds what the run has left to copy, as a frame's arena
 	// did: a run's messages are let go in order.
 	size := min(max(chunkBytes, n.run.copyLeft), maxChunkBytes)
-	n.run.copyLeft -= len(p)
+	if n.run.copyLeft > 0 { // (0 for a push's)
+		n.run.copyLeft -= len(p)
+	}
 	return chunks.Copy(&n.chunk, p, size, maxChunkCopy)
 }
 

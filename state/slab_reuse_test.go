@@ -157,8 +157,8 @@ func TestARunsSlabIsNotUsedAgainWhileHeldUncounted(t *testing.T) {
 }
 
 // pusher pushes runs of a peer's messages, each payload naming its topic
-// and source number as runBatch's do: now and then with a hole, filled by
-// a later push, or a retained value among them.
+// and source number as runBatch's do, borrowed: now and then with a hole,
+// filled by a later push, or a retained value among them.
 type pusher struct {
 	h     *harness
 	src   string
@@ -184,8 +184,23 @@ func (p *pusher) push(rng *rand.Rand, topic string, k int) []Effect {
 	if len(p.holes) > 0 && rng.IntN(4) == 0 {
 		envs, p.holes = append(envs, p.holes...), nil
 	}
+	// The payloads are borrowed from one frame, scribbled over once the
+	// Step returns, as a shell's receive buffer goes back to its pool.
+	var frame []byte
+	for i := range envs {
+		frame = append(frame, envs[i].Payload...)
+	}
+	at := 0
+	for i := range envs {
+		k := len(envs[i].Payload)
+		envs[i].Payload, at = frame[at:at+k:at+k], at+k
+	}
 	h.req++
-	return h.step(&PushReceived{Req: h.req, From: p.src + ":5671", Envs: envs})
+	effs := h.step(&PushReceived{Req: h.req, From: p.src + ":5671", Envs: envs, Borrowed: true})
+	for i := range frame {
+		frame[i] = '!'
+	}
+	return effs
 }
 
 // Runs of publishes, or of a peer's pushes, to subscriptions of every
@@ -305,6 +320,11 @@ func testSlabReuse(t *testing.T, pushed bool) {
 			if m != nil {
 				checkSent(t, m)
 			}
+		}
+	}
+	for _, v := range h.n.RetainedValues() {
+		if want := v.Topic + "#" + strconv.FormatUint(v.SourceSeq, 10); string(v.Payload) != want {
+			t.Fatalf("retained value on %s reads %q, want %q", v.Topic, v.Payload, want)
 		}
 	}
 	if reused == 0 {
