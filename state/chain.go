@@ -207,6 +207,7 @@ func (n *Node) routeDeparted(m *Message, mark uint64) {
 // (PeerBacklogLimit, PeerBacklogBytes) the oldest goes; the predecessor
 // numbers on what follows let the peer ask for it from our ring.
 func (n *Node) keepMissed(c *chain, o outgoing) {
+	pin(o.m) // kept for a peer's return: not counted (slab.go)
 	if c.missed.len() >= n.cfg.PeerBacklogLimit {
 		n.dropMissed(c)
 	}

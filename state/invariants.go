@@ -36,14 +36,21 @@ func (n *Node) CheckInvariants() error {
 // checkSlabs: a slab to be used again counts at least the holds on its
 // messages that the rings, the subscriptions and their streams have, so it
 // is never free while one of them holds a message of it (slab.go). It may
-// count more: what a detached subscription held is never released. What
-// holds messages without counting them (repair, retained values, links)
-// has pinned their slabs.
+// count more: what a detached subscription held is never released. The
+// links to peers count too; what holds messages without counting them
+// (repair, retained values, pushes that failed, what departed peers
+// missed) has pinned their slabs.
 func (n *Node) checkSlabs(bad badFunc) {
 	refs := map[*msgSlab]int32{}
 	note := func(m *Message) {
 		if m != nil && m.slab != nil {
 			refs[m.slab]++
+		}
+	}
+	// What keeps a message without counting it must have pinned its slab.
+	pinned := func(what string, m *Message) {
+		if m != nil && m.slab != nil && !m.slab.pinned {
+			bad("slab: a message %s, not counted, has not pinned it", what)
 		}
 	}
 	for _, t := range n.topics.m {
@@ -65,12 +72,21 @@ func (n *Node) checkSlabs(bad badFunc) {
 			note(s.handed.at(i).m)
 		}
 	}
-	// What keeps a message without counting it must have pinned its slab.
-	pinned := func(what string, m *Message) {
-		if m != nil && m.slab != nil && !m.slab.pinned {
-			bad("slab: a message %s, not counted, has not pinned it", what)
+	n.peers.each(func(p *peer) {
+		l := &p.link
+		for i := 0; i < l.sent.len(); i++ {
+			if r := l.sent.at(i); !r.done {
+				note(r.o.m)
+			}
 		}
-	}
+		for i := 0; i < l.retry.len(); i++ {
+			note(l.retry.at(i).o.m)
+			pinned("failed and to push again", l.retry.at(i).o.m)
+		}
+		for i := 0; i < l.backlog.len(); i++ {
+			note(l.backlog.at(i).m)
+		}
+	})
 	for _, s := range n.inStreams.m {
 		for _, m := range s.held {
 			pinned("held behind a hole", m)
@@ -85,18 +101,11 @@ func (n *Node) checkSlabs(bad badFunc) {
 	for _, m := range n.retained.byTopic {
 		pinned("retained", m)
 	}
-	n.peers.each(func(p *peer) {
-		l := &p.link
-		for i := 0; i < l.sent.len(); i++ {
-			pinned("pushed", l.sent.at(i).o.m)
+	for _, c := range n.chains {
+		for i := 0; i < c.missed.len(); i++ {
+			pinned("kept for a departed peer", c.missed.at(i).m)
 		}
-		for i := 0; i < l.retry.len(); i++ {
-			pinned("to push again", l.retry.at(i).o.m)
-		}
-		for i := 0; i < l.backlog.len(); i++ {
-			pinned("to push", l.backlog.at(i).m)
-		}
-	})
+	}
 	for s, r := range refs {
 		if !s.pinned && s.holds < r {
 			bad("slab: %d holds counted, %d held", s.holds, r)

@@ -91,6 +91,7 @@ func (n *Node) unsent(l *link) []outgoing {
 	owed := make([]pushRecord, 0, l.sent.len()+l.retry.len())
 	for l.sent.len() > 0 {
 		if r := l.sent.popFront(); !r.done {
+			pin(r.o.m) // the shell may still be sending it
 			owed = append(owed, r)
 		}
 	}
@@ -171,7 +172,7 @@ func (n *Node) enqueuePush(p *peer, o outgoing) { n.enqueuePushIn(p, o, nil) }
 // in hand (run.go), or nil to look it up.
 func (n *Node) enqueuePushIn(p *peer, o outgoing, r *sentRange) {
 	l := &p.link
-	pin(o.m) // a link's holds are not counted (slab.go)
+	hold(o.m) // until the peer has it, or the link lets it go (slab.go)
 	cost := o.m.cost()
 	o.cost = int32(cost)
 	l.bytes += cost
@@ -204,6 +205,7 @@ func (n *Node) shedBacklog(l *link, c memClass) {
 	n.charge(memLinks, -cost)
 	n.counters.BacklogDropped++
 	n.shed(c, cost)
+	n.release(o.m)
 }
 
 // windowOpen reports whether the link may have one more push of cost in
@@ -338,6 +340,7 @@ func (n *Node) pushSucceeded(call uint64) *peer {
 		return nil
 	}
 	cost := int(r.o.cost)
+	n.release(r.o.m) // the peer has it: the shell is done with it
 	n.retire(p, r)
 	l := &p.link
 	l.bytes -= cost
@@ -366,7 +369,8 @@ func (n *Node) onPushCompleted(e *PushCompleted) {
 	if rp == nil {
 		return
 	}
-	r := *rp // not done: what goes again
+	r := *rp   // not done: what goes again
+	pin(r.o.m) // a failed push may still be read where it failed (slab.go)
 	n.retire(p, rp)
 	l := &p.link
 	n.counters.PushFailures++

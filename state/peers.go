@@ -234,6 +234,9 @@ func (n *Node) removePeer(p *peer, mayReturn bool) {
 		n.departChain(p.id, p.addr, p.patterns, unsent)
 	} else {
 		n.counters.BacklogDropped += uint64(len(unsent))
+		for _, o := range unsent {
+			n.release(o.m)
+		}
 		n.dropChain(p.id)
 	}
 	p.patterns = nil

@@ -265,9 +265,9 @@ func (n *Node) runMessages(k int) []*Message {
 		if r.used == len(r.slab) {
 			size := min(len(r.pubs)-i, runMsgsPerSlab)
 			r.reused = nil
-			if size == runMsgsPerSlab && len(r.chains) == 0 {
-				// No peer wants them: what holds them is counted, and
-				// the slab is used again once nothing does (slab.go).
+			if size == runMsgsPerSlab {
+				// What holds them is counted, and the slab is used
+				// again once nothing does (slab.go).
 				r.reused = n.runSlab()
 				r.reused.holds = 1 // the run's, for all its messages, until endRun
 				r.counted = append(r.counted, r.reused)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runBatch publishes n messages on topic in one PublishedBatch, each
@@ -99,6 +100,42 @@ func TestARunsSlabIsUsedAgainOnceItsMessagesAreSent(t *testing.T) {
 	}
 	for _, m := range append(second, third...) {
 		checkSent(t, m)
+	}
+}
+
+// A run a peer wants is used again once the peer has its pushes (and the
+// ring and the local stream let them go), and not before.
+func TestARunAPeerWantsIsUsedAgainOnceThePeerHasIt(t *testing.T) {
+	h := newHarness(t, "reuse", func(c *Config) { c.MessageBufferSize = 32; c.PoisonReused = true })
+	h.start()
+	h.sync("5f0c3d2e-8a41-4b7e-9c15-2d6f7a8b9c0d", "r/#")
+	h.step(&Subscribed{Stream: 1, Patterns: []string{"r/#"}, Policy: PolicyDefault, Credit: 1 << 20, ReportsSent: true})
+	calls := func(effs []Effect) (out []uint64) {
+		for _, p := range of[*Push](effs) {
+			out = append(out, p.Call)
+		}
+		return out
+	}
+	effs := h.runBatch("r/t", 64)
+	first, pushed := handed(effs, 1), calls(effs)
+	if len(first) != 64 || len(pushed) != 64 {
+		t.Fatalf("%d handed out, %d pushed, want 64 each", len(first), len(pushed))
+	}
+	h.step(&CreditGranted{Stream: 1, N: 65, Sent: 65}) // the info and the 64: written out
+	effs = h.runBatch("r/t", 64)                       // the ring lets the first go
+	second := handed(effs, 1)
+	pushed2 := calls(effs)
+	if reusedAny(setOf(first), second) {
+		t.Fatal("messages pushed and not answered were used again")
+	}
+	h.step(&PushesCompleted{Calls: pushed})
+	h.step(&CreditGranted{Stream: 1, N: 64, Sent: 64})
+	third := handed(h.runBatch("r/t", 64), 1)
+	if !reusedAny(setOf(first), third) {
+		t.Fatal("slabs whose pushes the peer has, out of the ring and sent, were not used again")
+	}
+	if reusedAny(setOf(second), third) {
+		t.Fatalf("messages whose %d pushes are not answered were used again", len(pushed2))
 	}
 }
 
@@ -209,16 +246,17 @@ func (p *pusher) push(rng *rand.Rand, topic string, k int) []Effect {
 // writes out is the one it was handed, and slabs are used again. A
 // pushed run's messages may also wait behind a hole or be retained,
 // where the node does not count them (their slabs pinned: the harness
-// checks invariants after every step).
+// checks invariants after every step). With a peer that wants the runs,
+// the shell reads each push before the peer's answer completes it, and
+// may read one that failed at any time after.
 func TestSlabReuseNeverHandsOutAMessageInUse(t *testing.T) {
-	for _, pushed := range []bool{false, true} {
-		t.Run(map[bool]string{false: "published", true: "pushed"}[pushed], func(t *testing.T) {
-			testSlabReuse(t, pushed)
-		})
+	for _, mode := range []string{"published", "pushed", "published to a peer"} {
+		t.Run(mode, func(t *testing.T) { testSlabReuse(t, mode) })
 	}
 }
 
-func testSlabReuse(t *testing.T, pushed bool) {
+func testSlabReuse(t *testing.T, mode string) {
+	pushed, toPeer := mode == "pushed", mode == "published to a peer"
 	h := newHarness(t, "reuse", func(c *Config) {
 		c.MessageBufferSize = 40
 		c.QueueLimit = 60
@@ -228,9 +266,18 @@ func testSlabReuse(t *testing.T, pushed bool) {
 	h.start()
 	rng := rand.New(rand.NewPCG(7, 11))
 	peer := &pusher{h: h, src: "5f0c3d2e-8a41-4b7e-9c15-2d6f7a8b9c0d", seqs: map[string]uint64{}}
-	if pushed {
+	switch {
+	case pushed:
 		h.sync(peer.src, "other/+")
+	case toPeer:
+		h.sync(peer.src, "t/#")
 	}
+	type push struct {
+		call uint64
+		m    *Message
+	}
+	var pushes []push     // handed to the link's shell, not completed
+	var failed []*Message // pushes that failed: the shell may read them yet
 	type stream struct {
 		id      uint64
 		outbox  []*Message // handed, not yet written (nil: an event without a message)
@@ -252,8 +299,28 @@ func testSlabReuse(t *testing.T, pushed bool) {
 	open("t/a", DropNewest)
 	open("t/+", Block)
 	seen := map[*Message]string{} // every message pointer handed out, and what it was then
-	reused := 0
-	take := func(effs []Effect) {
+	reused, reusedEarly := 0, 0
+	// The peer answers probes, but for a while in the middle of the run,
+	// when it dies with pushes under way and comes back (what it missed
+	// kept for it meanwhile); at the end a new process replaces it.
+	alive := true
+	var take func(effs []Effect)
+	take = func(effs []Effect) {
+		for _, p := range of[*Push](effs) {
+			pushes = append(pushes, push{p.Call, p.Msg})
+		}
+		for _, f := range of[*FetchState](effs) {
+			if f.Peer == peer.src {
+				take(h.step(&FetchCompleted{Call: f.Call, State: &NodeState{Instance: f.Peer, Patterns: []string{"t/#"}, Hash: TopicStateHash([]string{"t/#"})}}))
+			}
+		}
+		for _, p := range of[*Probe](effs) {
+			if alive {
+				take(h.step(&ProbeCompleted{Call: p.Call}))
+			} else {
+				take(h.step(&ProbeCompleted{Call: p.Call, Err: errTest}))
+			}
+		}
 		for _, d := range of[*Deliver](effs) {
 			for _, st := range streams {
 				if st.id != d.Stream {
@@ -275,6 +342,42 @@ func testSlabReuse(t *testing.T, pushed bool) {
 		}
 	}
 	for op := range 4000 {
+		alive = op < 2000 || op >= 2500
+		if toPeer && op == 2000 {
+			for i := 0; i < 4 && h.n.peers.len() > 0; i++ {
+				take(h.advance(2 * time.Second))
+			}
+			if h.n.peers.len() != 0 {
+				t.Fatal("the peer did not die")
+			}
+		}
+		if toPeer && op == 2500 {
+			take(h.beacon(peer.src, peer.src+":5671", TopicStateHash([]string{"t/#"})))
+		}
+		if op == 3000 {
+			reusedEarly = reused
+		}
+		if toPeer && alive && len(pushes) > 0 && rng.IntN(3) == 0 {
+			// The link's shell sends some pushes, then the peer answers
+			// them; now and then one fails, to go again later.
+			k := 1 + rng.IntN(len(pushes))
+			var calls []uint64
+			for _, p := range pushes[:k] {
+				checkSent(t, p.m)
+				if rng.IntN(200) == 0 {
+					failed = append(failed, p.m)
+					take(h.step(&PushCompleted{Call: p.call, Err: errTest}))
+					continue
+				}
+				calls = append(calls, p.call)
+			}
+			pushes = pushes[k:]
+			take(h.step(&PushesCompleted{Calls: calls}))
+			for _, m := range failed {
+				checkSent(t, m)
+			}
+			continue
+		}
 		switch r := rng.IntN(10); {
 		case r < 5:
 			topic := []string{"t/a", "t/b"}[rng.IntN(2)]
@@ -321,6 +424,47 @@ func testSlabReuse(t *testing.T, pushed bool) {
 				checkSent(t, m)
 			}
 		}
+	}
+	if toPeer {
+		// A new process at the peer's address: the old one's pushes under
+		// way, which its link's shell may still be sending, go nowhere,
+		// and runs go on without a peer.
+		if h.n.peers.len() != 1 || reusedEarly == 0 {
+			t.Fatalf("%d peers, %d slabs used again while it lived", h.n.peers.len(), reusedEarly)
+		}
+		take(h.advance(3 * time.Second)) // a link resting after a failure pushes again
+		take(h.runBatch("t/a", 64))      // pushes under way
+		if len(pushes) == 0 {
+			t.Fatal("no push under way")
+		}
+		take(h.beacon("0a1b2c3d-0000-4000-8000-000000000001", peer.src+":5671", 0))
+		if h.n.peers.get(peer.src) != nil {
+			t.Fatal("the peer was not replaced")
+		}
+		for i := range 20 {
+			take(h.runBatch([]string{"t/a", "t/b"}[i%2], 64))
+			for _, st := range streams { // written out: only the old pushes hold their slabs
+				k := len(st.outbox)
+				for _, m := range st.outbox {
+					if m != nil {
+						checkSent(t, m)
+					}
+				}
+				st.outbox = nil
+				if !st.ended && k > 0 {
+					take(h.step(&CreditGranted{Stream: st.id, N: k, Sent: k}))
+				}
+			}
+		}
+		for _, p := range pushes {
+			checkSent(t, p.m)
+		}
+	}
+	for _, m := range failed {
+		checkSent(t, m)
+	}
+	if toPeer && h.n.Status().Counters.Forwarded == 0 {
+		t.Fatal("nothing was pushed to the peer")
 	}
 	for _, v := range h.n.RetainedValues() {
 		if want := v.Topic + "#" + strconv.FormatUint(v.SourceSeq, 10); string(v.Payload) != want {
