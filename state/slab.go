@@ -35,9 +35,17 @@ type msgSlab struct {
 	next   *msgSlab
 }
 
-// slabPool is the node's free list of full-size slabs.
+// slabPool is the node's free list of full-size slabs, first in first
+// out. A slab is freed when the last holder lets go, often a push or a
+// stream that another core was just reading it for; taken again at once,
+// every store to it waited for that core to give its cache lines up. The
+// slab freed longest ago is used first: on cross-node-packed, 4
+// alternating pairs against a stack, 2.26-2.94M msg/s against 2.18-2.49M,
+// and the store stall of a message's first fields (in fillLocal, a sixth
+// of the publishing daemon's CPU in slow runs) gone from its profile.
 type slabPool struct {
-	free *msgSlab
+	free *msgSlab // the oldest freed: taken first
+	last *msgSlab // the newest
 	n    int
 }
 
@@ -58,6 +66,9 @@ func (n *Node) runSlab() *msgSlab {
 		return new(msgSlab)
 	}
 	n.slabs.free = s.next
+	if n.slabs.free == nil {
+		n.slabs.last = nil
+	}
 	n.slabs.n--
 	data := s.data[:0]
 	*s = msgSlab{data: data}
@@ -91,7 +102,13 @@ func (n *Node) releaseSlab(s *msgSlab) {
 	if n.cfg.PoisonReused {
 		poison(s)
 	}
-	s.next, n.slabs.free = n.slabs.free, s
+	s.next = nil
+	if n.slabs.last != nil {
+		n.slabs.last.next = s
+	} else {
+		n.slabs.free = s
+	}
+	n.slabs.last = s
 	n.slabs.n++
 }
 

@@ -92,3 +92,26 @@ func TestARunsMessagesAreAllocatedBySlab(t *testing.T) {
 		t.Fatalf("a run of %d publishes allocates %v times, want at most %v", frame, allocs, most)
 	}
 }
+
+// TestTheSlabFreedLongestAgoIsUsedFirst: the free list is first in first
+// out (slabPool), so a slab another core was just reading is not written
+// to at once.
+func TestTheSlabFreedLongestAgoIsUsedFirst(t *testing.T) {
+	h := newHarness(t, "slab")
+	h.start()
+	a, b, c := h.n.runSlab(), h.n.runSlab(), h.n.runSlab()
+	for _, s := range []*msgSlab{a, b, c} {
+		s.holds = 1
+		h.n.releaseSlab(s)
+	}
+	if got := []*msgSlab{h.n.runSlab(), h.n.runSlab()}; got[0] != a || got[1] != b {
+		t.Fatal("the slabs freed first were not the first used again")
+	}
+	h.n.releaseSlab(func() *msgSlab { s := h.n.runSlab(); s.holds = 1; return s }()) // c, back at the end
+	if h.n.runSlab() != c {
+		t.Fatal("the only free slab was not used again")
+	}
+	if h.n.slabs.free != nil || h.n.slabs.last != nil || h.n.slabs.n != 0 {
+		t.Fatalf("free list not empty: %d", h.n.slabs.n)
+	}
+}
