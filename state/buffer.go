@@ -36,6 +36,9 @@ func (tt *topicTable) get(name string) *topicState { return tt.m[name] }
 // table is full), and marks it most recently used.
 func (n *Node) useTopic(name string) *topicState {
 	tt := &n.topics
+	if t := tt.tail; t != nil && t.name == name {
+		return t // the topic of the run under way: no lookup
+	}
 	t := tt.m[name]
 	if t == nil {
 		if len(tt.m) >= n.cfg.MaxTopics {

@@ -236,9 +236,12 @@ func (n *Node) sequence(s *inStream, m *Message) {
 		prev = 0 // a claim that cannot be true is no claim
 	}
 	k := streamKey{m.Source, m.Topic}
-	seen, passed := n.unwantedSeen[k]
-	if s == nil && passed {
-		delete(n.unwantedSeen, k)
+	var seen uint64
+	var passed bool
+	if s == nil { // (a lookup per message otherwise, for nothing)
+		if seen, passed = n.unwantedSeen[k]; passed {
+			delete(n.unwantedSeen, k)
+		}
 	}
 	switch {
 	case s == nil && prev > 0 && passed && prev <= seen:
