@@ -5,12 +5,14 @@ import "github.com/nexusd/nexusd/internal/chunks"
 // Message slabs that are used again.
 //
 // A run of local publishes makes its messages runMsgsPerSlab at a time in
-// one slab. When no peer, live or departed, wants the run's topic, its
-// messages can only be held by what the node counts: the topic's ring,
-// the subscriptions (queue, blocked, pending), the run under way (one
-// hold a slab), and streams that have them handed out and not yet sent.
-// A slab keeps the count of those holds for all its messages, and once
-// it is back to 0 the slab goes on the node's free list for a later run
+// one slab, and so does a push's run of one topic (remoteMessage). What
+// holds a message of such a slab is counted: the topic's ring, the
+// subscriptions (queue, blocked, pending), the run under way or the push
+// being received (one hold a slab), streams that have them handed out
+// and not yet sent, and links to peers, from the moment a message is
+// routed to a peer until the peer's answer completes its push. A slab
+// keeps the count of those holds for all its messages, and once it is
+// back to 0 the slab goes on the node's free list for a later run
 // instead of to the collector. At a few million messages a second the
 // messages were more than half of what the daemon allocated, and the
 // copies of their payloads (keepPayload) most of the rest.
@@ -18,15 +20,21 @@ import "github.com/nexusd/nexusd/internal/chunks"
 // A handed-out message is held until the stream's shell says it has sent
 // it (CreditGranted.Sent), which only a stream opened with ReportsSent
 // does; handed to any other stream, its slab is pinned and never reused.
-// Whatever lets a message go without releasing it (a subscription
-// detached with messages queued, a stream that ends) leaves its slab held
-// for good: it is then the collector's, as every other message is. So a
-// release the node misses costs only reuse; only a release without its
-// hold could hand out a message still in use, and Config.PoisonReused
-// makes that show in the simulator's checks.
+// So is one that goes where holds are not counted, or that a shell may
+// still read after the node let it go: held behind a hole or for its
+// source to vouch, a retained value, a queue group's copy, a push that
+// failed or was under way when its peer went, what a departed peer
+// missed. Whatever lets a message go without releasing it (a
+// subscription detached with messages queued, a stream that ends) leaves
+// its slab held for good: it is then the collector's, as every other
+// message is. So a release the node misses costs only reuse; only a
+// release without its hold could hand out a message still in use, and
+// Config.PoisonReused makes that show in the simulator's checks;
+// CheckInvariants checks the holds and the pins.
 
 // msgSlab is a full slab of a run's messages, allocated together, and
-// the copies of their borrowed payloads (PublishedBatch.Borrowed).
+// the copies of their borrowed payloads (PublishedBatch.Borrowed,
+// PushReceived.Borrowed).
 type msgSlab struct {
 	msgs   [runMsgsPerSlab]Message
 	data   []byte // payload copies; its array stays with the slab
