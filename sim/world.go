@@ -297,7 +297,7 @@ func (w *World) step(sn *simNode, ev state.Event) {
 	case *state.PushReceived:
 		w.noteArrivals(sn, e.Envs)
 	case *state.ResendCompleted:
-		if e.Reply != nil {
+		if e.Reply != nil && !sn.node.VouchesStamp(e.Call) { // a stamp's vouch is no arrival
 			w.noteArrivals(sn, e.Reply.Msgs)
 		}
 	}

@@ -18,6 +18,14 @@ func (n *Node) SyncedHash(peer string) (uint64, bool) {
 	return p.syncedHash, true
 }
 
+// VouchesStamp reports whether call, not yet completed, asks a source to
+// vouch for a retained value's stamp (stamp.go): the messages its answer
+// carries are compared, not taken in as the stream's.
+func (n *Node) VouchesStamp(call uint64) bool {
+	c, ok := n.calls[call]
+	return ok && c.kind == callResend && c.stamp != ""
+}
+
 // KnowsPeer reports whether peer is in the registry (alive or suspected).
 func (n *Node) KnowsPeer(peer string) bool { return n.peers.get(peer) != nil }
 

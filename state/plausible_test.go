@@ -130,6 +130,26 @@ func TestAFarFutureRetainedStampTheSourceDoesNotVouchForIsRefused(t *testing.T) 
 	}
 }
 
+// A checker can tell the resend that asks a source to vouch for a stamp
+// from one that repairs a hole: the first answer's messages are only
+// compared (the simulator's oracle must not count them as arrived).
+func TestAStampVouchIsToldFromARepair(t *testing.T) {
+	h := repairHarness(t)
+	evil := h.envFrom("n2", "cfg", 1)
+	evil.Retain, evil.TimestampMs = true, 9_000_000_000_000_000_000
+	vouch := only[*RequestResend](t, h.pushFrom("n2", evil))
+	h.pushSeqs(1)
+	h.pushSeqs(3) // a hole at #2
+	repair := only[*RequestResend](t, h.advance(h.n.cfg.RepairDelay))
+	if !h.n.VouchesStamp(vouch.Call) || h.n.VouchesStamp(repair.Call) {
+		t.Fatalf("VouchesStamp: %v for the vouch, %v for the repair", h.n.VouchesStamp(vouch.Call), h.n.VouchesStamp(repair.Call))
+	}
+	h.step(&ResendCompleted{Call: vouch.Call, Reply: &ResendReply{Instance: "n2", Latest: 3}})
+	if h.n.VouchesStamp(vouch.Call) {
+		t.Fatal("a completed call still reads as a vouch")
+	}
+}
+
 // A value from a source whose clock runs ahead, stamped before its beacons
 // showed us, is stored once the source vouches for it: every node ends
 // with the same value, whatever its view of that clock.
