@@ -25,7 +25,7 @@ type pushFrameReader struct {
 	id     []byte
 	topics []string // the frame's topic table, interned
 	srcs   []string // the frame's source table, interned
-	copies arena    // the records' ids, payloads and strings, but a retained one's
+	copies arena    // the records' ids and strings (and payloads, unless borrowed), but a retained one's
 	borrow bool     // payloads are left in the frame (PushReceived.Borrowed), not copied
 }
 
