@@ -48,7 +48,7 @@ type runScratch struct {
 
 	byNumber bool // the batch's answers need no ids (PublishedBatch.ByNumber)
 	borrowed bool // the batch's payloads are to be copied (PublishedBatch.Borrowed)
-	copyLeft int  // bytes of borrowed payloads the run has yet to copy (keepPayload)
+	copyLeft int  // bytes of borrowed payloads the run's tail has yet to copy (keepPayload)
 
 	// What runMessages makes the run's messages from.
 	pubs       []Published
@@ -244,12 +244,6 @@ func (n *Node) numberRun(t *topicState, pubs []Published, defaultTTL int64) {
 	r := &n.run
 	r.pubs, r.topic, r.seq, r.defaultTTL = pubs, t.name, t.ownSeq, defaultTTL
 	t.ownSeq += uint64(len(pubs))
-	if r.borrowed && len(r.chains) > 0 { // copied to a chunk, not to slabs
-		r.copyLeft = 0
-		for i := range pubs {
-			r.copyLeft += len(pubs[i].Payload)
-		}
-	}
 }
 
 // runMessages makes the run's first k messages, those not made yet, and
@@ -273,7 +267,12 @@ func (n *Node) runMessages(k int) []*Message {
 				r.counted = append(r.counted, r.reused)
 				r.slab = r.reused.msgs[:]
 			} else {
+				// The run's tail: its payloads share one chunk of their size.
 				r.slab = make([]Message, size)
+				r.copyLeft = 0
+				for j := i; j < len(r.pubs); j++ {
+					r.copyLeft += len(r.pubs[j].Payload)
+				}
 			}
 			r.used = 0
 		}

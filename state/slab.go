@@ -66,8 +66,8 @@ const maxFreeSlabs = 256
 // them. Beyond it a message handed out is pinned instead.
 const maxHanded = 1 << 16
 
-// runSlab returns a full slab for a run no peer wants: a free one if
-// there is one.
+// runSlab returns a full slab for a run's messages: the free one freed
+// longest ago, if there is one.
 func (n *Node) runSlab() *msgSlab {
 	s := n.slabs.free
 	if s == nil {
@@ -173,8 +173,9 @@ func (n *Node) keepPayload(s *msgSlab, p []byte) []byte {
 			return s.data[k:len(s.data):len(s.data)]
 		}
 	}
-	// A new chunk holds what the run has left to copy, as a frame's arena
-	// did: a run's messages are let go in order.
+	// A new chunk holds what the run has left to copy (its tail, short of
+	// a slab: runMessages), as a frame's arena did: a run's messages are
+	// let go in order.
 	size := min(max(chunkBytes, n.run.copyLeft), maxChunkBytes)
 	if n.run.copyLeft > 0 { // (0 for a push's)
 		n.run.copyLeft -= len(p)

@@ -516,6 +516,27 @@ func TestABorrowedBatchsPayloadsAreCopied(t *testing.T) {
 	}
 }
 
+// The copies of a borrowed run's payloads go to its slabs' buffers; only
+// its tail, short of a slab, shares a chunk, sized for the tail and not
+// for the run, so a tail message kept long keeps little alive. A peer
+// wants the run here: its slabs are counted too.
+func TestABorrowedRunsTailSharesAChunkOfItsSize(t *testing.T) {
+	h := newHarness(t, "borrow")
+	h.start()
+	h.sync("5f0c3d2e-8a41-4b7e-9c15-2d6f7a8b9c0d", "r/#")
+	const run, size = 31*runMsgsPerSlab + 8, 128
+	pubs := make([]Published, run)
+	frame := make([]byte, run*size)
+	for i := range pubs {
+		h.req++
+		pubs[i] = Published{Req: h.req, Topic: "r/t", Payload: frame[i*size : (i+1)*size]}
+	}
+	h.step(&PublishedBatch{Pubs: pubs, Borrowed: true})
+	if c := cap(h.n.chunk); c == 0 || c > chunkBytes {
+		t.Fatalf("the tail of %d bytes was copied into a chunk of %d, want one of %d at most", 8*size, c, chunkBytes)
+	}
+}
+
 // A shell that stops reporting what it sent cannot grow what the node
 // keeps for it, nor make it release what the shell may still hold.
 func TestUnreportedHandoutsStayBoundedAndHeld(t *testing.T) {
