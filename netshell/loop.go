@@ -135,7 +135,7 @@ func newLoop(node *state.Node, clk clock.Clock, log *slog.Logger, m *metrics, qu
 		log:      log,
 		trace:    log.Enabled(context.Background(), LevelTrace),
 		in:       make(chan input, queue),
-		ctl:      make(chan input, 256), // grants are small and few: one per quarter window
+		ctl:      make(chan input, 256), // grants and completions: one per quarter window, per answered frame
 		done:     make(chan struct{}),
 		stopping: make(chan struct{}),
 		metrics:  m,
@@ -160,15 +160,16 @@ func (l *loop) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case in := <-l.ctl:
-			l.handle(in)
+			l.control(in)
 		case in := <-l.in:
 			l.take(in)
 			// Take what else is waiting before re-arming the timer, credit
-			// first: a subscriber must drain while publishers pour in.
+			// and completions first: a subscriber must drain, and a peer's
+			// answers free the push window, while publishers pour in.
 			for range 256 {
 				select {
 				case c := <-l.ctl:
-					l.handle(c)
+					l.control(c)
 					continue
 				default:
 				}
@@ -203,8 +204,14 @@ func (l *loop) post(ctx context.Context, in input) error {
 // requests: the way out of the node must not wait behind the way in. A
 // grant is only ever for a stream the loop already knows.
 func (l *loop) postControl(ctx context.Context, ev state.Event) error {
+	return l.postAhead(ctx, input{ev: ev})
+}
+
+// postAhead posts in on the channel the loop takes ahead of requests:
+// credit grants and transport completions.
+func (l *loop) postAhead(ctx context.Context, in input) error {
 	select {
-	case l.ctl <- input{ev: ev}:
+	case l.ctl <- in:
 		return nil
 	case <-l.done:
 		return errStopped
@@ -238,7 +245,12 @@ func (l *loop) ask(ctx context.Context, ev state.Event) (state.Effect, error) {
 	}
 }
 
-// complete posts transport completions (never called on the loop).
+// complete posts transport completions (never called on the loop). They
+// go ahead of requests, as credit does: a peer's answer frees room in its
+// push window, and behind the publish frames queued meanwhile (a thousand
+// messages each to step) the window it would open stood full longer. They
+// keep their order among themselves (one channel), and nothing they
+// overtake was ordered with them: requests come from other goroutines.
 func (l *loop) complete(evs ...state.Event) {
 	if len(evs) == 0 {
 		return
@@ -247,7 +259,14 @@ func (l *loop) complete(evs ...state.Event) {
 	if len(evs) == 1 {
 		in = input{ev: evs[0]}
 	}
-	_ = l.post(context.Background(), in)
+	_ = l.postAhead(context.Background(), in)
+}
+
+// control steps an input taken ahead of requests, then the publishes held
+// while a link was backed up, if it no longer is (as take does).
+func (l *loop) control(in input) {
+	l.handle(in)
+	l.release()
 }
 
 // query runs f on the loop and waits for it; f may read the node.
