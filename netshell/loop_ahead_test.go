@@ -8,8 +8,8 @@ import (
 )
 
 // A peer's answer frees room in its push window: the loop steps a
-// transport completion ahead of the requests already queued, as it does
-// credit, and still steps the completions in the order they came.
+// transport completion ahead of the requests already queued, as it steps
+// credit.
 func TestATransportCompletionIsSteppedAheadOfQueuedRequests(t *testing.T) {
 	h := newLoopHarness(t)
 	busy, free := make(chan struct{}), make(chan struct{})

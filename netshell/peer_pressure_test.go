@@ -91,8 +91,8 @@ func TestPublishesPostedBeforeTheLinkBackedUpWaitInTheLoop(t *testing.T) {
 	}
 	// The peer answers everything pushed, again and again: the link
 	// drains, and the held frames go, in the order they came, as soon as
-	// an answer ends the pressure (answers are taken ahead of requests:
-	// none comes after them to let the held frames go).
+	// an answer ends the pressure: answers are taken ahead of requests, so
+	// the answer itself must let them go, not a request after it.
 	for range 64 {
 		h.net.mu.Lock()
 		calls := h.net.pushes
