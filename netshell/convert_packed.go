@@ -85,12 +85,11 @@ func (fr *pushFrameReader) envelope(e *state.Envelope, r *packed.Record) {
 		fr.id = r.AppendID(fr.id)
 	}
 	take, str := fr.copies.bytes, fr.copies.string
-	payload := r.Payload
-	if fr.borrow {
-		payload = nil // (the node copies it)
-	}
 	if r.Retain { // kept for good, maybe: in an allocation of its own
-		n := len(fr.id) + len(payload) + len(r.ContentType) + len(r.Correlation) + len(r.ReplyTo)
+		n := len(fr.id) + len(r.ContentType) + len(r.Correlation) + len(r.ReplyTo)
+		if !fr.borrow { // (a borrowed payload the node copies)
+			n += len(r.Payload)
+		}
 		buf := make([]byte, 0, n)
 		take = func(b []byte) []byte {
 			start := len(buf)
@@ -123,7 +122,7 @@ func (fr *pushFrameReader) envelope(e *state.Envelope, r *packed.Record) {
 	case fr.borrow:
 		e.Payload = r.Payload[:len(r.Payload):len(r.Payload)]
 	default:
-		e.Payload = take(payload)
+		e.Payload = take(r.Payload)
 	}
 	if r.ContentType != "" || r.Correlation != "" || r.ReplyTo != "" || len(r.Groups) > 0 || r.DroppedFrom != 0 {
 		x := &state.Extras{ContentType: str(r.ContentType), Correlation: str(r.Correlation), ReplyTo: str(r.ReplyTo), DroppedFrom: r.DroppedFrom}
