@@ -67,6 +67,8 @@ var measurements = []*measurement{
 	{id: "cross-node-packed-windowed", unit: "msg/s", higher: true, quick: true, nodes: 2, fn: windowedPackedTP(0, 1, 64<<10)},
 	{id: "latency-10k-packed", unit: "µs", rows: percentiles, quick: true, nodes: 1, fn: packedLat(10000)},
 	{id: "latency-50k-packed", unit: "µs", rows: percentiles, nodes: 1, fn: packedLat(50000)},
+	// The same over the daemon's app socket, as local-1to1-packed-socket.
+	{id: "latency-10k-packed-socket", unit: "µs", rows: percentiles, quick: true, nodes: 1, socket: true, fn: packedLat(10000)},
 	{id: "idle-rss", unit: "MB", quick: true, nodes: 1, fn: func(sys system, _, _ string, _ time.Duration) (map[string]float64, error) {
 		v, err := idleRSS(sys)
 		return map[string]float64{"": v}, err
