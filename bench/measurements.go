@@ -65,6 +65,9 @@ var measurements = []*measurement{
 	// both systems alike: what NATS, which cuts off a subscriber that falls
 	// behind, carries across when it must lose nothing.
 	{id: "cross-node-packed-windowed", unit: "msg/s", higher: true, quick: true, nodes: 2, fn: windowedPackedTP(0, 1, 64<<10)},
+	// The same with each client on its daemon's app socket, as
+	// local-1to1-packed-socket; the daemons' mesh link stays TCP.
+	{id: "cross-node-packed-windowed-socket", unit: "msg/s", higher: true, quick: true, nodes: 2, socket: true, fn: windowedPackedTP(0, 1, 64<<10)},
 	{id: "latency-10k-packed", unit: "µs", rows: percentiles, quick: true, nodes: 1, fn: packedLat(10000)},
 	{id: "latency-50k-packed", unit: "µs", rows: percentiles, nodes: 1, fn: packedLat(50000)},
 	// The same over the daemon's app socket, as local-1to1-packed-socket.
