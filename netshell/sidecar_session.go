@@ -25,6 +25,12 @@ const (
 	sessionMaxWindow     = 1 << 16
 )
 
+// sessionReportSent is the most events a subscription's sender sends
+// before it reports them sent to the node, which then uses their
+// messages' memory again; a stream of its own reports every quarter of
+// its credit of 2048 (serveStream).
+const sessionReportSent = 512
+
 // Session carries many subscriptions on one stream (docs/protocol.md
 // §13.11). Each is a node subscription with a subStream of its own, but
 // its mailbox wakes no goroutine: it puts the subscription on the
@@ -102,6 +108,7 @@ type sessionSub struct {
 	id        string // from the first event, subscription_info
 	owed      int    // credit of events sent that is not yet back with the node
 	owedBytes int
+	sent      int // events sent, live messages included, not yet reported to the node
 
 	pauseTTL atomic.Int64 // ms; set on the loop by a pause this session asked for, before the end
 }
@@ -209,12 +216,16 @@ func (se *session) flush(ss *sessionSub, nowMs int64) error {
 			ss.owed += n // a live message's count comes back with the client's grant
 		}
 		ss.owedBytes += se.s.settle(items[i:i+n], nowMs)
+		ss.sent += n
 		i += n
-		if ss.owed >= ss.grantEvery() || ss.owedBytes >= max(ss.windowBytes/4, 1) {
-			if err := se.s.loop.postControl(se.ctx, &state.CreditGranted{Stream: ss.handle, N: ss.owed, Bytes: ss.owedBytes}); err != nil {
+		// Sent lets the node use the sent messages' memory again (the
+		// subscription was opened with ReportsSent): nothing here reads
+		// them once they are encoded and settled.
+		if ss.owed >= ss.grantEvery() || ss.sent >= min(ss.grantEvery(), sessionReportSent) || ss.owedBytes >= max(ss.windowBytes/4, 1) {
+			if err := se.s.loop.postControl(se.ctx, &state.CreditGranted{Stream: ss.handle, N: ss.owed, Bytes: ss.owedBytes, Sent: ss.sent}); err != nil {
 				return err
 			}
-			ss.owed, ss.owedBytes = 0, 0
+			ss.owed, ss.owedBytes, ss.sent = 0, 0, 0
 		}
 	}
 	return nil
@@ -320,7 +331,7 @@ func (se *session) subscribe(o *sidecarpb.SessionSubscribe) error {
 	if err == nil {
 		var ev *state.Subscribed
 		if ev, err = subscribeFromProto(ss.handle, ss.window, o.GetRequest()); err == nil {
-			ev.CreditBytes, ev.ByNumber = ss.windowBytes, true
+			ev.CreditBytes, ev.ByNumber, ev.ReportsSent = ss.windowBytes, true, true
 			return se.post(ss, ev)
 		}
 	}
@@ -334,7 +345,7 @@ func (se *session) resume(o *sidecarpb.SessionResume) error {
 	if err == nil {
 		var ev *state.Resumed
 		if ev, err = resumeFromProto(ss.handle, ss.window, o.GetRequest()); err == nil {
-			ev.CreditBytes, ev.ByNumber = ss.windowBytes, true
+			ev.CreditBytes, ev.ByNumber, ev.ReportsSent = ss.windowBytes, true, true
 			return se.post(ss, ev)
 		}
 	}

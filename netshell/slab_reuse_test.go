@@ -15,7 +15,7 @@ import (
 // sent (state/slab.go): the metric counts it, and every message still
 // arrives as it was published.
 func TestSubscriberStreamsLetTheDaemonReuseMessages(t *testing.T) {
-	for _, mode := range []string{"packed", "v1"} {
+	for _, mode := range []string{"packed", "v1", "session"} {
 		t.Run(mode, func(t *testing.T) {
 			ts := startServer(t, func(o *Options) { o.MessageBufferSize = 64 })
 			ctx := ctx5(t)
@@ -29,6 +29,19 @@ func TestSubscriberStreamsLetTheDaemonReuseMessages(t *testing.T) {
 					out := make([][]byte, len(recs))
 					for i := range recs {
 						out[i] = recs[i].Payload
+					}
+					return out
+				}
+			case "session":
+				se := openSession(t, ctx, ts)
+				sendSession(t, se, sessionSubscribe(1, sessionMaxWindow, &sidecarpb.SubscribeRequest{Topics: []string{"r/t"}}))
+				openedOn(t, se, 1)
+				read = func(n int) [][]byte {
+					var out [][]byte
+					for len(out) < n {
+						for _, r := range frameRecords(t, recvSession(t, se).GetMessages()) {
+							out = append(out, r.Payload)
+						}
 					}
 					return out
 				}
