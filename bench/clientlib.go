@@ -52,7 +52,7 @@ func (p *clientPub) close() {
 	p.c.Close()
 }
 
-func (s clientSys) subscribe(node int, batch int, on func([]byte, time.Time)) (func(), error) {
+func (s clientSys) subscribe(node int, batch int, on func([]byte)) (func(), error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c, err := client.Dial(ctx, s.apps[node])
 	if err != nil {
@@ -76,7 +76,7 @@ func (s clientSys) subscribe(node int, batch int, on func([]byte, time.Time)) (f
 	go func() {
 		defer close(done)
 		for m := range sub.C() {
-			on(m.Payload, time.Now())
+			on(m.Payload)
 			m.Release() // a message not borrowed: nothing
 		}
 	}()

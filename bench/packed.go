@@ -84,7 +84,7 @@ func (s *packedSys) publisher(node int, mode string) (publisher, error) {
 	return newPackedPublisher(s.conns[node])
 }
 
-func (s *packedSys) subscribe(node int, _ int, on func([]byte, time.Time)) (func(), error) {
+func (s *packedSys) subscribe(node int, _ int, on func([]byte)) (func(), error) {
 	return packedSubscribe(s.conns[node], on, s.fail)
 }
 
@@ -409,9 +409,8 @@ func (p *packedPub) close() {
 
 // packedSubscribe subscribes on SubscribePacked and hands on every live
 // message, decoded from its frame by packed.Decoder (and any message a
-// v1 event carries); all messages of a frame share the frame's arrival
-// time. What it finds wrong goes to fail.
-func packedSubscribe(conn *grpc.ClientConn, on func([]byte, time.Time), fail func(error)) (func(), error) {
+// v1 event carries). What it finds wrong goes to fail.
+func packedSubscribe(conn *grpc.ClientConn, on func([]byte), fail func(error)) (func(), error) {
 	api := pb.NewSidecarServiceClient(conn)
 	ctx, cancel := context.WithCancel(context.Background())
 	stream, err := api.SubscribePacked(ctx, &pb.SubscribePackedRequest{Open: &pb.SubscribePackedRequest_Subscribe{
@@ -446,23 +445,22 @@ func packedSubscribe(conn *grpc.ClientConn, on func([]byte, time.Time), fail fun
 				}
 				return
 			}
-			now := time.Now()
 			if f := ev.GetMessages(); f != nil {
 				if err := dec.Reset(f.GetFrame()); err != nil {
 					fail(fmt.Errorf("SubscribePacked frame refused: %w", err))
 					return
 				}
 				for dec.Next() {
-					on(dec.Record().Payload, now)
+					on(dec.Record().Payload)
 				}
 				continue
 			}
 			switch e := ev.GetEvent().GetEvent().(type) {
 			case *pb.MessageEvent_Message:
-				on(e.Message.GetPayload(), now)
+				on(e.Message.GetPayload())
 			case *pb.MessageEvent_Batch:
 				for _, m := range e.Batch.GetMessages() {
-					on(m.GetPayload(), now)
+					on(m.GetPayload())
 				}
 			}
 		}

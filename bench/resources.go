@@ -47,7 +47,7 @@ func perSubscription(sys system, n int) (float64, error) {
 		return 0, err
 	}
 	for range n {
-		stop, err := sys.subscribe(0, 0, func([]byte, time.Time) {})
+		stop, err := sys.subscribe(0, 0, func([]byte) {})
 		if err != nil {
 			return 0, err
 		}

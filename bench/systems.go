@@ -29,8 +29,11 @@ type system interface {
 	start(nodes int) error
 	stop()
 	pids() []int
-	publisher(node int, mode string) (publisher, error)                                   // mode: unary or stream
-	subscribe(node int, batch int, on func(payload []byte, at time.Time)) (func(), error) // payload: valid until on returns
+	publisher(node int, mode string) (publisher, error) // mode: unary or stream
+	// subscribe calls on with each message's payload, valid until on
+	// returns, as it arrives. It reads no clock: a measurement that needs
+	// a message's arrival time reads it in on, the same for every system.
+	subscribe(node int, batch int, on func(payload []byte)) (func(), error)
 }
 
 type publisher interface {
@@ -147,7 +150,7 @@ func (s *nexusdSys) publisher(node int, mode string) (publisher, error) {
 	return newGRPCPublisher(s.conns[node], mode)
 }
 
-func (s *nexusdSys) subscribe(node int, batch int, on func([]byte, time.Time)) (func(), error) {
+func (s *nexusdSys) subscribe(node int, batch int, on func([]byte)) (func(), error) {
 	return grpcSubscribe(s.conns[node], batch, on)
 }
 
@@ -231,7 +234,7 @@ func (s *relaySys) publisher(_ int, mode string) (publisher, error) {
 	return newGRPCPublisher(s.conn, mode)
 }
 
-func (s *relaySys) subscribe(_ int, batch int, on func([]byte, time.Time)) (func(), error) {
+func (s *relaySys) subscribe(_ int, batch int, on func([]byte)) (func(), error) {
 	return grpcSubscribe(s.conn, batch, on)
 }
 
@@ -312,9 +315,9 @@ func (p natsPub) publish(b []byte) error { return p.nc.Publish(benchSubject, b) 
 func (p natsPub) flush() error           { return p.nc.Flush() }
 func (p natsPub) close()                 { p.nc.Close() }
 
-func (s *natsSys) subscribe(node int, _ int, on func([]byte, time.Time)) (func(), error) {
+func (s *natsSys) subscribe(node int, _ int, on func([]byte)) (func(), error) {
 	nc := s.conns[node]
-	sub, err := nc.Subscribe(benchSubject, func(m *nats.Msg) { on(m.Data, time.Now()) })
+	sub, err := nc.Subscribe(benchSubject, func(m *nats.Msg) { on(m.Data) })
 	if err != nil {
 		return nil, err
 	}
@@ -447,7 +450,7 @@ func (p *grpcStream) close() {
 	<-p.done
 }
 
-func grpcSubscribe(conn *grpc.ClientConn, batch int, on func([]byte, time.Time)) (func(), error) {
+func grpcSubscribe(conn *grpc.ClientConn, batch int, on func([]byte)) (func(), error) {
 	api := pb.NewSidecarServiceClient(conn)
 	ctx, cancel := context.WithCancel(context.Background())
 	stream, err := api.Subscribe(ctx, &pb.SubscribeRequest{Topics: []string{benchTopic}, MaxBatch: int32(batch), BackpressurePolicy: subscriberPolicy})
@@ -485,14 +488,12 @@ func grpcSubscribe(conn *grpc.ClientConn, batch int, on func([]byte, time.Time))
 			if err := stream.RecvMsg(&held); err != nil {
 				return
 			}
-			ev := held.Msg()
-			now := time.Now()
-			switch e := ev.GetEvent().(type) {
+			switch e := held.Msg().GetEvent().(type) {
 			case *pb.MessageEvent_Message:
-				on(e.Message.GetPayload(), now)
+				on(e.Message.GetPayload())
 			case *pb.MessageEvent_Batch:
 				for _, m := range e.Batch.GetMessages() {
-					on(m.GetPayload(), now)
+					on(m.GetPayload())
 				}
 			}
 		}
