@@ -23,32 +23,36 @@ func (s *Subscription) consume(st *stream) error {
 			}
 			return err
 		}
-		live := 0
+		live, size := 0, 0
 		if frame != nil {
 			s.resumeDone()
+			size = len(frame.GetFrame())
 			err = s.takeFrame(frame.GetFrame(), st.held)
 			st.held = nil
 			live = s.frames.dec.Count()
 		} else {
 			err = s.handle(ev)
-			live = liveIn(ev)
+			live, size = liveIn(ev)
 		}
 		if err != nil {
 			return err
 		}
-		st.handed(live)
+		st.handed(live, size)
 	}
 }
 
-// liveIn counts the live messages of an event.
-func liveIn(ev *sidecarpb.MessageEvent) int {
+// liveIn counts the live messages of an event, and their payloads' bytes.
+func liveIn(ev *sidecarpb.MessageEvent) (n, size int) {
 	switch e := ev.GetEvent().(type) {
 	case *sidecarpb.MessageEvent_Message:
-		return 1
+		return 1, len(e.Message.GetPayload())
 	case *sidecarpb.MessageEvent_Batch:
-		return len(e.Batch.GetMessages())
+		for _, m := range e.Batch.GetMessages() {
+			size += len(m.GetPayload())
+		}
+		return len(e.Batch.GetMessages()), size
 	}
-	return 0
+	return 0, 0
 }
 
 // handle takes one MessageEvent, of a v1 stream or of a packed one (which

@@ -561,11 +561,11 @@ func (st *stream) info() (*sidecarpb.SubscriptionInfo, error) {
 	return nil, status.Errorf(codes.Internal, "the daemon's stream began with %T, not subscription_info", ev.GetEvent())
 }
 
-// handed tells a Session's virtual stream that n live messages reached
-// the application, so it can grant credit for more.
-func (st *stream) handed(n int) {
+// handed tells a Session's virtual stream that n live messages, of size
+// bytes in all, reached the application, so it can grant credit for more.
+func (st *stream) handed(n, size int) {
 	if st.sv != nil && n > 0 {
-		st.sv.handed(n)
+		st.sv.handed(n, size)
 	}
 }
 
