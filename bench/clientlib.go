@@ -8,10 +8,11 @@ import (
 )
 
 // clientSys drives a nexusd daemon through the Go client library instead
-// of raw stubs: its Publisher (the stream path) and its subscriptions. It
-// shows what an application using the library gets. borrow: the
-// subscriptions borrow their messages (client.BorrowPayloads) and
-// release each once it is handed on.
+// of raw stubs: its Publisher (the stream path) and its subscriptions,
+// with the library's defaults (a Publisher's MaxPending of 8192, packed
+// frames, subscriptions on a Session). It shows what an application using
+// the library gets. borrow: the subscriptions borrow their messages
+// (client.BorrowPayloads) and release each once it is handed on.
 type clientSys struct {
 	*nexusdSys
 	borrow bool
@@ -28,7 +29,7 @@ func (s clientSys) publisher(node int, _ string) (publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := c.Publisher(ctx, client.MaxPending(window))
+	p, err := c.Publisher(ctx)
 	if err != nil {
 		c.Close()
 		return nil, err
