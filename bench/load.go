@@ -121,27 +121,35 @@ func windowedThroughput(sys system, pubNode, subNode, subs int, mode string, cal
 // hands messages over one at a time, paid tens of nanoseconds a message
 // that nexusd's did not.)
 func watchArrivals(received *atomic.Int64) (last func() time.Time, stop func()) {
-	var at time.Time
+	var at atomic.Int64 // unix ns; 0 until the count first moves
 	quit, done := make(chan struct{}), make(chan struct{})
+	seen := received.Load() // before it returns: a message counted after it is a move
 	go func() {
 		defer close(done)
 		t := time.NewTicker(arrivalTick)
 		defer t.Stop()
-		seen := received.Load()
 		for {
 			select {
 			case <-quit:
 				return
-			case now := <-t.C:
+			case <-t.C:
 				if n := received.Load(); n != seen {
-					seen, at = n, now
+					// The time it looked, not the tick's: never before the
+					// message, so a late look only lengthens the run.
+					seen = n
+					at.Store(time.Now().UnixNano())
 				}
 			}
 		}
 	}()
 	var once sync.Once
 	stop = func() { once.Do(func() { close(quit); <-done }) }
-	return func() time.Time { return at }, stop
+	return func() time.Time {
+		if ns := at.Load(); ns != 0 {
+			return time.Unix(0, ns)
+		}
+		return time.Time{}
+	}, stop
 }
 
 // arrivalTick is how often watchArrivals looks: a run's end is known to

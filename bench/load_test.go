@@ -1,6 +1,7 @@
 package main
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -20,5 +21,34 @@ func TestALatencyCountsFromWhenThePublisherCouldSend(t *testing.T) {
 		if got := sentFrom(c.due, c.woke); !got.Equal(c.want) {
 			t.Errorf("%s: counts from %v, want %v", c.name, got.Sub(start), c.want.Sub(start))
 		}
+	}
+}
+
+// TestArrivalsWatcherNotesTheLastMove: the watcher's last arrival is
+// after the last message counted, and does not move while the count
+// stands still.
+func TestArrivalsWatcherNotesTheLastMove(t *testing.T) {
+	var received atomic.Int64
+	last, stop := watchArrivals(&received)
+	defer stop()
+	if !last().IsZero() {
+		t.Fatalf("last arrival %v before any message", last())
+	}
+	before := time.Now()
+	received.Add(1)
+	deadline := before.Add(5 * time.Second)
+	for last().IsZero() {
+		if time.Now().After(deadline) {
+			t.Fatal("the watcher never noted the message")
+		}
+		time.Sleep(arrivalTick)
+	}
+	noted := last()
+	if noted.Before(before) {
+		t.Fatalf("last arrival %v, before the message was counted at %v", noted, before)
+	}
+	time.Sleep(10 * arrivalTick)
+	if !last().Equal(noted) {
+		t.Fatalf("last arrival moved from %v to %v with no message", noted, last())
 	}
 }
