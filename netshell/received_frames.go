@@ -55,14 +55,6 @@ func (a *arena) oneTopic(frameBytes, records int) {
 // arenaMaxCopy.
 const maxChunkedPerRecord = 5 * arenaMaxCopy
 
-// chunked is how much of a chunk a copy of n bytes takes.
-func chunked(n int) int {
-	if n > arenaMaxCopy {
-		return 0
-	}
-	return n
-}
-
 // done ends a frame oneTopic began: what its chunk has left is not used
 // for another frame, which may be of another topic.
 func (a *arena) done() {
@@ -75,15 +67,6 @@ func (a *arena) done() {
 // it, so appending to it cannot reach a neighbour.
 func (a *arena) bytes(b []byte) []byte {
 	return chunks.Copy(&a.chunk, b, arenaChunkBytes, arenaMaxCopy)
-}
-
-// payload copies a publish's payload: a retained one alone, as it may be
-// kept for good, the rest by bytes.
-func (a *arena) payload(b []byte, retained bool) []byte {
-	if retained {
-		return append([]byte(nil), b...)
-	}
-	return a.bytes(b)
 }
 
 // extras are a publish's texts, copied, or nil when it sets none.

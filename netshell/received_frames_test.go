@@ -105,10 +105,11 @@ func TestArenaGivesALargeOneTopicFrameItsOwnChunk(t *testing.T) {
 	a.done()
 }
 
-// A PublishStream batch decoded in place and copied out keeps nothing of
-// the buffer: gRPC reuses it for the next frame once the batch is
-// released. The batch's requests are kept for the next frame.
-func TestHeldBatchCopiedOutSurvivesItsBuffersReuse(t *testing.T) {
+// A PublishStream batch decoded in place: what borrowBatch copies out of
+// it (topics and texts; the payloads are the node's to copy) keeps nothing
+// of the buffer, which gRPC reuses for the next frame once the batch is
+// released; and the batch keeps its requests for the next frame.
+func TestHeldBatchKeepsItsRequestsAndWhatIsCopiedOutSurvives(t *testing.T) {
 	in := &sidecarpb.PublishBatch{}
 	for k := range 20 {
 		in.Requests = append(in.Requests, &sidecarpb.PublishRequest{
@@ -120,57 +121,33 @@ func TestHeldBatchCopiedOutSurvivesItsBuffersReuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b vtcodec.Held[sidecarpb.PublishBatch, *sidecarpb.PublishBatch]
+	var b heldBatch
 	buf := append([]byte(nil), wire...)
 	if err := b.UnmarshalHeld(mem.SliceBuffer(buf)); err != nil {
 		t.Fatal(err)
 	}
 	var copies arena
 	pubs := make([]state.Published, len(b.Msg().GetRequests()))
-	for i, r := range b.Msg().GetRequests() {
-		copyPublish(&pubs[i], uint64(i), r, strings.Clone(r.GetTopic()), &copies)
-	}
+	borrowBatch(pubs, 0, b.Msg().GetRequests(), &copies)
 	first := b.Msg().GetRequests()[0]
 	b.Release()
 	clear(buf) // gRPC's next frame
 	for k, p := range pubs {
 		want := in.Requests[k]
 		contentType, correlation, replyTo := p.Extras.Texts()
-		if p.Topic != want.Topic || !bytes.Equal(p.Payload, want.Payload) || contentType != want.ContentType ||
+		if p.Topic != want.Topic || contentType != want.ContentType ||
 			correlation != want.CorrelationId || replyTo != want.ReplyTo || p.Retain != want.Retain {
 			t.Fatalf("publish %d changed with the buffer: %+v", k, p)
 		}
+	}
+	if len(b.Msg().GetRequests()) != 0 || first.GetTopic() != "" || first.GetPayload() != nil || first.GetContentType() != "" {
+		t.Fatal("a released batch still holds its requests' fields")
 	}
 	if err := b.UnmarshalHeld(mem.SliceBuffer(append([]byte(nil), wire...))); err != nil {
 		t.Fatal(err)
 	}
 	if b.Msg().GetRequests()[0] != first {
 		t.Error("the next batch did not reuse the requests of the last")
-	}
-}
-
-// A batch of one topic is copied into one chunk of its own; a batch of
-// two topics shares the 2 KiB chunks.
-func TestCopyBatchGivesAOneTopicBatchItsOwnChunk(t *testing.T) {
-	for _, topics := range []int{1, 2} {
-		reqs := make([]*sidecarpb.PublishRequest, 200)
-		for i := range reqs {
-			reqs[i] = &sidecarpb.PublishRequest{Topic: fmt.Sprintf("t/%d", i%topics), Payload: bytes.Repeat([]byte{byte(i)}, 100)}
-		}
-		pubs := make([]state.Published, len(reqs))
-		var a arena
-		copyBatch(pubs, 1, reqs, &a)
-		contiguous := true
-		for i := 1; i < len(pubs); i++ {
-			end := unsafe.Add(unsafe.Pointer(unsafe.SliceData(pubs[i-1].Payload)), len(pubs[i-1].Payload))
-			contiguous = contiguous && unsafe.Pointer(unsafe.SliceData(pubs[i].Payload)) == end
-			if !bytes.Equal(pubs[i].Payload, reqs[i].GetPayload()) || pubs[i].Topic != reqs[i].GetTopic() || pubs[i].Req != uint64(i+1) {
-				t.Fatalf("topics=%d: publish %d is %q %q req %d", topics, i, pubs[i].Topic, pubs[i].Payload, pubs[i].Req)
-			}
-		}
-		if contiguous != (topics == 1) {
-			t.Fatalf("topics=%d: payloads in one chunk: %v", topics, contiguous)
-		}
 	}
 }
 
@@ -207,4 +184,38 @@ func TestClearedRequestsKeepNothingOfTheLastBatch(t *testing.T) {
 		}
 	}
 	b.Release()
+}
+
+// A batch kept until it is answered lends its payloads as they are, for
+// the node to copy what it keeps (PublishedBatch.Borrowed); its topics and
+// texts are copied out, a run of one topic sharing one copy.
+func TestBorrowBatchLendsPayloadsAndCopiesTheRest(t *testing.T) {
+	reqs := []*sidecarpb.PublishRequest{
+		{Topic: "t/a", Payload: []byte("one"), ContentType: "text/plain", TtlMs: 5},
+		{Topic: "t/a", Payload: []byte("two"), CorrelationId: "c", Retain: true},
+		{Topic: "t/b", Payload: []byte("three"), ReplyTo: "_INBOX.x"},
+	}
+	pubs := make([]state.Published, len(reqs))
+	var a arena
+	borrowBatch(pubs, 7, reqs, &a)
+	for i, r := range reqs {
+		p := &pubs[i]
+		if unsafe.SliceData(p.Payload) != unsafe.SliceData(r.GetPayload()) {
+			t.Errorf("publish %d: the payload is a copy, not the batch's", i)
+		}
+		if unsafe.StringData(p.Topic) == unsafe.StringData(r.GetTopic()) {
+			t.Errorf("publish %d: the topic is the batch's, not a copy", i)
+		}
+		ct, corr, reply := p.Extras.Texts()
+		if p.Req != uint64(7+i) || p.Topic != r.GetTopic() || p.Retain != r.GetRetain() || p.TTLMs != r.GetTtlMs() ||
+			ct != r.GetContentType() || corr != r.GetCorrelationId() || reply != r.GetReplyTo() {
+			t.Errorf("publish %d is %+v, want %v", i, p, r)
+		}
+		if ct != "" && unsafe.StringData(ct) == unsafe.StringData(r.GetContentType()) {
+			t.Errorf("publish %d: the content type is the batch's, not a copy", i)
+		}
+	}
+	if unsafe.StringData(pubs[0].Topic) != unsafe.StringData(pubs[1].Topic) {
+		t.Error("a run of one topic does not share one copy of it")
+	}
 }

@@ -2,6 +2,7 @@ package netshell
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"sync"
 
@@ -20,55 +21,17 @@ import (
 // after later ones), and each failure by its position. At most
 // PublishStreamBytes of requests wait for answers; then the reader stops
 // reading, and gRPC flow control holds the client back. Nothing is
-// allocated or looked up per message: batches are tracked as ranges, and
-// a batch's event is reused once all of it is answered (the node keeps no
-// event, and the loop is done with it by then).
+// allocated or looked up per message: batches are tracked as ranges, a
+// batch stays in the buffer it arrived in until all of it is answered
+// (readBatches), and then its buffer, its decoded requests and its event
+// are used again (the node keeps no event, and the loop is done with it
+// by then).
 func (s *sidecarServer) PublishStream(stream grpc.BidiStreamingServer[sidecarpb.PublishBatch, sidecarpb.PublishAck]) error {
 	ctx := stream.Context()
 	ps := &publishStream{wake: make(chan struct{}, 1)}
 	room := newBudget(s.o.PublishStreamBytes)
 	readErr := make(chan error, 1)
-	go func() {
-		var b vtcodec.Held[sidecarpb.PublishBatch, *sidecarpb.PublishBatch]
-		defer b.Release()
-		var copies arena
-		for {
-			clearRequests(b.Msg())
-			b.Release() // the last batch is copied out; its requests are kept for the next
-			if err := stream.RecvMsg(&b); err != nil {
-				readErr <- err
-				return
-			}
-			reqs := b.Msg().GetRequests()
-			if err := checkPublishBatch(len(reqs), s.o.MaxPublishBatch); err != nil {
-				readErr <- err
-				return
-			}
-			if len(reqs) == 0 {
-				continue
-			}
-			cost := 0
-			for _, r := range reqs {
-				cost += publishCost(r)
-			}
-			if err := room.take(ctx, cost); err != nil {
-				readErr <- err
-				return
-			}
-			base := s.loop.newIDs(len(reqs))
-			ev := ps.event(len(reqs))
-			copyBatch(ev.Pubs, base, reqs, &copies)
-			ps.add(base, len(reqs), cost, ev, nil, nil)
-			if err := s.loop.pressure.wait(ctx, s.loop.clk, s.o.BlockTimeout); err != nil {
-				readErr <- err
-				return
-			}
-			if err := s.loop.post(ctx, input{ev: ev, reply: ps}); err != nil {
-				readErr <- err
-				return
-			}
-		}
-	}()
+	go func() { readErr <- s.readBatches(ctx, stream, ps, room) }()
 	var got []publishAnswer
 	return s.loop.serveAnswers(ctx, ps.wake, readErr, ps.idle, func() error {
 		var ack *sidecarpb.PublishAck
@@ -94,6 +57,57 @@ func (s *sidecarServer) PublishStream(stream grpc.BidiStreamingServer[sidecarpb.
 	})
 }
 
+// readBatches reads PublishStream batches until the stream ends or fails.
+// Each batch is kept until it is answered, and the node copies the
+// payloads it keeps (PublishedBatch.Borrowed), once, into messages it uses
+// again; topics and texts are copied out (borrowBatch). A batch still
+// unanswered when the stream ends is left to the collector.
+func (s *sidecarServer) readBatches(ctx context.Context, stream grpc.BidiStreamingServer[sidecarpb.PublishBatch, sidecarpb.PublishAck],
+	ps *publishStream, room *budget) error {
+	var b *heldBatch
+	defer func() {
+		if b != nil {
+			b.recycle()
+		}
+	}()
+	var copies arena
+	for {
+		if b == nil {
+			b = heldBatches.Get().(*heldBatch)
+		}
+		b.Release() // a batch that posted nothing
+		if err := stream.RecvMsg(b); err != nil {
+			return err
+		}
+		reqs := b.Msg().GetRequests()
+		if err := checkPublishBatch(len(reqs), s.o.MaxPublishBatch); err != nil {
+			return err
+		}
+		if len(reqs) == 0 {
+			continue
+		}
+		cost := 0
+		for _, r := range reqs {
+			cost += publishCost(r)
+		}
+		if err := room.take(ctx, cost); err != nil {
+			return err
+		}
+		base := s.loop.newIDs(len(reqs))
+		ev := ps.event(len(reqs))
+		borrowBatch(ev.Pubs, base, reqs, &copies)
+		ev.Borrowed = true
+		ps.add(base, len(reqs), cost, ev, nil, b)
+		b = nil // the batch's now
+		if err := s.loop.pressure.wait(ctx, s.loop.clk, s.o.BlockTimeout); err != nil {
+			return err
+		}
+		if err := s.loop.post(ctx, input{ev: ev, reply: ps}); err != nil {
+			return err
+		}
+	}
+}
+
 // publishStream tracks one PublishStream's requests as batches of
 // consecutive ids, oldest first, and collects the loop's answers.
 type publishStream struct {
@@ -102,15 +116,9 @@ type publishStream struct {
 	next    uint64     // stream position of the next request read
 	prefix  uint64     // positions before this all answered
 	answers []publishAnswer
-	spare   []*state.PublishedBatch // events of answered batches, to reuse
-	frames  []*heldFrame            // released frames of answered batches, to receive into
 	wake    chan struct{}
 	acks    ackPolicy // when the answering goroutine is woken and acks (sidecar_publish_acks.go)
 }
-
-// spareEvents is how many answered batches' events a stream keeps to
-// reuse: enough for the reader to find one while others are in flight.
-const spareEvents = 4
 
 type pubBatch struct {
 	base     uint64 // first request id
@@ -119,7 +127,7 @@ type pubBatch struct {
 	cost     int
 	ev       *state.PublishedBatch // reusable once done == n
 	order    []uint32              // request k is the batch's order[k]th; nil: the kth
-	frame    *heldFrame            // what ev's payloads borrow (PublishPacked): released once done == n
+	held     received              // what ev's payloads borrow (PublishedBatch.Borrowed): released once done == n
 }
 
 type publishAnswer struct {
@@ -129,19 +137,11 @@ type publishAnswer struct {
 }
 
 // event is a PublishedBatch of n publishes to fill: an answered batch's,
-// or a new one.
+// or a new one. Events are shared by all streams (publishEvents), as
+// their frames are: a stream has as many in flight as its client's window
+// allows.
 func (ps *publishStream) event(n int) *state.PublishedBatch {
-	ps.mu.Lock()
-	var ev *state.PublishedBatch
-	if k := len(ps.spare); k > 0 {
-		ev = ps.spare[k-1]
-		ps.spare[k-1] = nil
-		ps.spare = ps.spare[:k-1]
-	}
-	ps.mu.Unlock()
-	if ev == nil {
-		ev = &state.PublishedBatch{}
-	}
+	ev := publishEvents.Get().(*state.PublishedBatch)
 	if cap(ev.Pubs) < n {
 		ev.Pubs = make([]state.Published, n)
 	}
@@ -149,25 +149,54 @@ func (ps *publishStream) event(n int) *state.PublishedBatch {
 	return ev
 }
 
-// heldFrame is a PublishPacked frame decoded in place in gRPC's buffer.
-type heldFrame = vtcodec.Held[sidecarpb.PackedFrame, *sidecarpb.PackedFrame]
+// publishEvents are the events of answered batches, to reuse: the node
+// keeps no event, and the loop is done with one by the time its batch is
+// answered.
+var publishEvents = sync.Pool{New: func() any { return new(state.PublishedBatch) }}
 
-// frame is a frame to receive into: an answered batch's, or a new one.
-func (ps *publishStream) frame() *heldFrame {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if k := len(ps.frames); k > 0 {
-		f := ps.frames[k-1]
-		ps.frames[k-1] = nil
-		ps.frames = ps.frames[:k-1]
-		return f
-	}
-	return new(heldFrame)
+// received is a batch's frame decoded in place in gRPC's buffer, kept
+// until the batch is answered: a PublishPacked frame (heldFrame) or a
+// PublishStream batch (heldBatch). recycle gives the buffer back and the
+// frame to its pool, for any stream to receive into: a stream has as many
+// in flight as its client's window allows (sixteen batches of 64, say),
+// and each keeps its decoded requests for the next.
+type received interface{ recycle() }
+
+// heldFrame is a PublishPacked frame decoded in place in gRPC's buffer.
+type heldFrame struct {
+	vtcodec.Held[sidecarpb.PackedFrame, *sidecarpb.PackedFrame]
 }
 
-func (ps *publishStream) add(base uint64, n, cost int, ev *state.PublishedBatch, order []uint32, frame *heldFrame) {
+// heldBatch is a PublishStream batch decoded in place in gRPC's buffer.
+type heldBatch struct {
+	vtcodec.Held[sidecarpb.PublishBatch, *sidecarpb.PublishBatch]
+}
+
+var (
+	heldFrames  = sync.Pool{New: func() any { return new(heldFrame) }}
+	heldBatches = sync.Pool{New: func() any { return new(heldBatch) }}
+)
+
+func (f *heldFrame) recycle() {
+	f.Release()
+	heldFrames.Put(f)
+}
+
+// Release gives the buffer back, keeping the batch's requests for the
+// next (clearRequests).
+func (b *heldBatch) Release() {
+	clearRequests(b.Msg())
+	b.Held.Release()
+}
+
+func (b *heldBatch) recycle() {
+	b.Release()
+	heldBatches.Put(b)
+}
+
+func (ps *publishStream) add(base uint64, n, cost int, ev *state.PublishedBatch, order []uint32, held received) {
 	ps.mu.Lock()
-	ps.batches = append(ps.batches, pubBatch{base: base, position: ps.next, n: n, cost: cost, ev: ev, order: order, frame: frame})
+	ps.batches = append(ps.batches, pubBatch{base: base, position: ps.next, n: n, cost: cost, ev: ev, order: order, held: held})
 	ps.next += uint64(n)
 	ps.mu.Unlock()
 }
@@ -264,16 +293,10 @@ func (ps *publishStream) settle(spare []publishAnswer, fail func(index uint64, e
 		b := &ps.batches[k]
 		st.freed += b.cost
 		ps.prefix += uint64(b.n)
-		if len(ps.spare) < spareEvents {
-			clear(b.ev.Pubs) // let go of the payloads
-			ps.spare = append(ps.spare, b.ev)
-		}
-		if b.frame != nil {
-			// Answered: the node has copied what it keeps of it.
-			b.frame.Release()
-			if len(ps.frames) < spareEvents {
-				ps.frames = append(ps.frames, b.frame)
-			}
+		clear(b.ev.Pubs) // let go of the payloads
+		publishEvents.Put(b.ev)
+		if b.held != nil {
+			b.held.recycle() // answered: the node has copied what it keeps of it
 		}
 		k++
 	}

@@ -90,7 +90,7 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 	var copies arena
 	for {
 		if f == nil {
-			f = ps.frame()
+			f = heldFrames.Get().(*heldFrame)
 		}
 		f.Release() // a frame that posted nothing
 		if err := stream.RecvMsg(f); err != nil {

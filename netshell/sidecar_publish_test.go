@@ -1,6 +1,8 @@
 package netshell
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"testing"
 
@@ -103,5 +105,95 @@ func TestAPublishStreamFrameIsOneEventAndReusedFramesKeepTheirMessages(t *testin
 	}
 	if fmt.Sprint(got) != fmt.Sprint(expect) {
 		t.Fatalf("subscriber got\n%v\nwant\n%v", got, expect)
+	}
+}
+
+// A PublishStream's batches reach the node as they arrived, each kept in
+// gRPC's buffer until it is answered (PublishedBatch.Borrowed), and their
+// buffers and events are used again however many a client has in flight:
+// every payload still arrives as it was sent, though a buffer given back
+// reads as 0xdd in tests (TestMain). A batch let go before the node had
+// copied its payloads would deliver 0xdd.
+func TestPublishStreamBatchesAreBorrowedUntilAnswered(t *testing.T) {
+	ts := startServer(t, func(o *Options) { o.MessageBufferSize = 64 })
+	ctx := ctx5(t)
+	const batches, per, size = 32, 64, 512
+	payload := func(k int) []byte {
+		p := bytes.Repeat([]byte{byte(k)}, size)
+		binary.BigEndian.PutUint32(p, uint32(k))
+		return p
+	}
+	topic := func(k int) string { return fmt.Sprintf("b/%d", k/per%2) } // a run of one topic a batch
+	// build builds a round's batches, numbered from first.
+	build := func(first int) []*sidecarpb.PublishBatch {
+		var out []*sidecarpb.PublishBatch
+		for k := first; k < first+batches*per; k += per {
+			batch := &sidecarpb.PublishBatch{}
+			for i := range per {
+				batch.Requests = append(batch.Requests, &sidecarpb.PublishRequest{Topic: topic(k + i), Payload: payload(k + i)})
+			}
+			out = append(out, batch)
+		}
+		return out
+	}
+	// round sends every batch before reading an ack, so that many are in
+	// flight, and returns once all are answered.
+	round := func(all []*sidecarpb.PublishBatch) {
+		ps, err := ts.app.PublishStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, batch := range all {
+			if err := ps.Send(batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for {
+			ack, err := ps.Recv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ack.GetFailures()) > 0 {
+				t.Fatalf("failures %v", ack.GetFailures())
+			}
+			if ack.GetAccepted() == batches*per {
+				break
+			}
+		}
+		ps.CloseSend()
+	}
+
+	st, err := ts.app.Subscribe(ctx, &sidecarpb.SubscribeRequest{Topics: []string{"b/#"}, MaxBatch: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recvUntil(t, st, 1)
+	const total = 2 * batches * per
+	read := make(chan error, 1)
+	go func() { // reads as they come: the stream's queue never fills
+		k := 0
+		for k < total {
+			ev, err := st.Recv()
+			if err != nil {
+				read <- fmt.Errorf("after %d messages: %w", k, err)
+				return
+			}
+			for _, m := range append(ev.GetBatch().GetMessages(), ev.GetMessage()) {
+				if m == nil {
+					continue
+				}
+				if !bytes.Equal(m.GetPayload(), payload(k)) || m.GetTopic() != topic(k) {
+					read <- fmt.Errorf("message %d: topic %q, payload % x..., want %s and its own", k, m.GetTopic(), m.GetPayload()[:8], topic(k))
+					return
+				}
+				k++
+			}
+		}
+		read <- nil
+	}()
+	round(build(0)) // its buffers and events are used again by the next
+	round(build(batches * per))
+	if err := <-read; err != nil {
+		t.Fatal(err)
 	}
 }
