@@ -111,6 +111,14 @@ func (p *idPool) name(k uint64) string {
 	return p.block[at : at+36]
 }
 
+// one renders the id numbered k alone.
+func (p *idPool) one(k uint64) string {
+	var s [36]byte
+	copy(s[:24], p.head[:])
+	putHex(s[24:], k, 6)
+	return string(s[:])
+}
+
 // render makes the block of ids from k on. Consecutive numbers mostly
 // differ in their last two digits only: it renders the first whole, then
 // those two, the rest again at a carry past them. The builder's buffer
@@ -131,6 +139,47 @@ func (p *idPool) render(k uint64) {
 		sb.Write(digits[:])
 	}
 	p.block, p.first = sb.String(), k
+}
+
+// peerNames renders the ids of peers' messages that came by number
+// (Envelope.IDNum) as idPool renders ours: each source's prefix hashed
+// once, and a run of consecutive numbers in blocks. Rendering each from
+// scratch (Envelope.MessageID) hashes the source for every message, which
+// is what a subscriber that is not by number cost the node for each
+// message a peer pushed: a third of a receiving daemon's CPU under
+// `cross-node` (BENCHMARKS.md). A number that does not follow the last one
+// named for its source (this node sees only the topics it wants of a
+// source's numbering) is rendered alone, so a sparse sequence does not
+// render a block for each. At most maxDerivedPrefixes sources are kept,
+// then the table starts afresh.
+type peerNames struct {
+	source string  // the source of the pool named from last
+	pool   *idPool // its pool; nil: none yet
+	pools  map[string]*idPool
+}
+
+// name renders the id numbered num by source: the id packed.DeriveID
+// gives for (source, epoch 0, num).
+func (p *peerNames) name(source string, num uint64) string {
+	if p.pool == nil || source != p.source {
+		pool, ok := p.pools[source]
+		if !ok {
+			if p.pools == nil || len(p.pools) >= maxDerivedPrefixes {
+				p.pools = make(map[string]*idPool)
+			}
+			pool = new(idPool)
+			*pool = newIDPool(source)
+			p.pools[source] = pool
+		}
+		p.source, p.pool = source, pool
+	}
+	pool := p.pool
+	follows := num == pool.number+1
+	pool.number = num
+	if follows || (pool.first != 0 && num >= pool.first && num-pool.first < idsPerBlock) {
+		return pool.name(num)
+	}
+	return pool.one(num)
 }
 
 // float01 draws a float in [0, 1) from r.

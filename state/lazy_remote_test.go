@@ -1,6 +1,11 @@
 package state
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+
+	"github.com/nexusd/nexusd/internal/packed"
+)
 
 // pushByNumber is a push of messages seqs on topic from src, whose ids go
 // as their numbers only (as a packed push brings them) or rendered.
@@ -91,5 +96,62 @@ func TestInterleavedSourcesByNumberDeriveEachPrefixOnce(t *testing.T) {
 	}
 	if len(d.prefixes) != 3 {
 		t.Fatalf("%d prefixes derived for 3 sources", len(d.prefixes))
+	}
+}
+
+// A peer's ids, named for a stream that is not by number, are the ones
+// their numbers derive, whatever order the numbers come in: runs that
+// follow one another, a source's numbers seen sparsely (this node wants
+// one topic of many), going back, sources taken in turn, numbers that
+// fill every digit.
+func TestPeersIDsAreNamedAsTheirNumbersDerive(t *testing.T) {
+	var p peerNames
+	seqs := map[string][]uint64{
+		"run":    {1, 2, 3, 63, 64, 65, 66, 127, 128, 129, 200},
+		"sparse": {5, 105, 205, 305, 306, 307, 1000, 1001},
+		"back":   {500, 501, 502, 10, 11, 499, 503, 9},
+		"wide":   {packed.MaxNumber - 2, packed.MaxNumber - 1, packed.MaxNumber, 0x0123456789ab},
+	}
+	for round := range 2 {
+		for _, src := range []string{"run", "sparse", "back", "wide", "3bf98798-cae9-4950-8a8c-6d7f8d485abc"} {
+			for _, num := range append(seqs[src], uint64(round)*70+1, uint64(round)*70+2) {
+				if got, want := p.name(src, num), packed.DeriveID(src, 0, num).String(); got != want {
+					t.Fatalf("%s#%d named %s, want %s", src, num, got, want)
+				}
+			}
+		}
+	}
+}
+
+// Naming a peer's messages costs no hash a message: a run of numbers is
+// rendered a block at a time, and a sparse one an id at a time, never a
+// block for each (each source's prefix is hashed once).
+func TestNamingPeersMessagesRendersBlocksForRunsAndSinglesForGaps(t *testing.T) {
+	n := newHarness(t, "n1").n
+	msgs := make([]Message, 640*11)
+	for i := range msgs {
+		msgs[i].Source, msgs[i].IDNum = "n2", uint64(i+1)
+	}
+	next := 0
+	if a := testing.AllocsPerRun(10, func() { // and once to warm up
+		for range 640 {
+			n.named(&msgs[next])
+			next++
+		}
+	}); a > 11 {
+		t.Errorf("naming 640 consecutive ids allocated %.0f times, want one block of %d at most every %d", a, idsPerBlock, idsPerBlock)
+	}
+	var p peerNames
+	num := uint64(1)
+	p.name("n2", num)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 1000 {
+		num += 100
+		p.name("n2", num)
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / 1000; per > 256 {
+		t.Errorf("naming ids 100 apart allocated %d bytes each, want one id's (a block is %d)", per, 36*idsPerBlock)
 	}
 }

@@ -24,8 +24,9 @@ type Node struct {
 	pubRun    *CompletePublishRun // the run answer the Step under way may extend; nil: none
 	acks      arena[AnswerPush]
 
-	nextID   uint64 // calls and other ids, never reused
-	ids      idPool // message ids
+	nextID   uint64    // calls and other ids, never reused
+	ids      idPool    // message ids
+	peerIDs  peerNames // ids of peers' messages pushed by number (ids.go)
 	calls    map[uint64]call
 	timers   quadheap.Heap[timer]
 	timerSeq uint64

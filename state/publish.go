@@ -66,7 +66,7 @@ func (n *Node) named(m *Message) *Message {
 	case m.Source == n.cfg.NodeID:
 		m.ID = n.ids.name(m.IDNum)
 	default: // a peer's, pushed by number (Envelope.IDNum)
-		m.ID = m.MessageID()
+		m.ID = n.peerIDs.name(m.Source, m.IDNum)
 	}
 	return m
 }
