@@ -258,12 +258,39 @@ func TestAPushCarriesItsOwnFieldsNotItsMessages(t *testing.T) {
 	if r.PrevSeq != 9 || r.DroppedFrom != 5 || !r.SyncOnly || fmt.Sprint(r.Groups) != "[g]" || r.Seq != 12 || r.Number != 12 {
 		t.Errorf("record: prev=%d dropped=%d sync=%v groups=%v seq=%d number=%d", r.PrevSeq, r.DroppedFrom, r.SyncOnly, r.Groups, r.Seq, r.Number)
 	}
-	env := o.envelope()
+	env := o.envelope(&wireNames{})
 	if env.PrevSeq != 9 || env.DroppedFrom() != 5 || !env.SyncOnly || fmt.Sprint(env.QueueGroups()) != "[g]" || env.ID != m.ID || env.SourceSeq != 12 {
 		t.Errorf("envelope: %+v", env)
 	}
 	if m.PrevSeq != 2 || m.DroppedFrom() != 1 || m.SyncOnly || fmt.Sprint(m.QueueGroups()) != "[stale]" {
 		t.Errorf("the message was written: %+v", m.Envelope)
+	}
+}
+
+// A link's envelopes carry the ids WireID renders, for its own messages
+// by number, a peer's and one rendered already, and it hashes a source
+// when the source changes, not for each push.
+func TestEnvelopeIDsAreWireIDsWithTheSourceHashedOnce(t *testing.T) {
+	var names wireNames
+	msgs := []*state.Message{
+		{Envelope: state.Envelope{Source: "me", IDNum: 1}},
+		{Envelope: state.Envelope{Source: "me", IDNum: packed.MaxNumber}},
+		{Envelope: state.Envelope{Source: "peer", IDNum: 7}},
+		{Envelope: state.Envelope{Source: "me", ID: "0f1e2d3c-4b5a-4697-8877-665544332211"}},
+		{Envelope: state.Envelope{Source: "me", IDNum: 2}},
+	}
+	for i, m := range msgs {
+		o := pushOf(&state.Push{Msg: m})
+		if got, want := o.envelope(&names).ID, m.WireID(); got != want {
+			t.Errorf("push %d: id %q, want %q", i, got, want)
+		}
+	}
+	for k := range uint64(100) {
+		o := pushOf(&state.Push{Msg: &state.Message{Envelope: state.Envelope{Source: "me", IDNum: 3 + k}}})
+		o.envelope(&names)
+	}
+	if names.hashes != 3 { // me, peer, me again
+		t.Errorf("hashed a source %d times for 104 pushes of two sources taken in turn once, want 3", names.hashes)
 	}
 }
 

@@ -50,6 +50,7 @@ type pushLink struct {
 	touched uint64                     // what reading ahead read (touchAhead), kept so it is read
 	head    []byte                     // a PackedPush's fields before its frame, encoded
 	batch   []pushstream.Item[outPush] // the batch being sent; its array is reused
+	names   wireNames                  // the ids of pushes sent as envelopes
 
 	mu     sync.Mutex
 	s      pushstream.Sender[outPush]
@@ -87,10 +88,33 @@ func (o *outPush) set(e *state.Push) {
 	o.groups = e.Groups
 }
 
-// envelope is the envelope the push puts on the wire (state.Push.Envelope).
-func (o *outPush) envelope() state.Envelope {
+// envelope is the envelope the push puts on the wire (state.Push.Envelope),
+// its id rendered by names.
+func (o *outPush) envelope(names *wireNames) state.Envelope {
 	p := state.Push{Msg: o.msg, Prev: o.prev, DroppedFrom: o.droppedFrom, SyncOnly: o.syncOnly, Groups: o.groups}
-	return p.Envelope()
+	return p.EnvelopeWithID(names.wireID(o.msg))
+}
+
+// wireNames renders the ids of the messages a link pushes as envelopes
+// (PushMessageBatchStream, PushMessageStream), as Message.WireID does but
+// with the prefix of the last source kept: a link pushes this node's own
+// messages, so the source is hashed once, not for every push.
+type wireNames struct {
+	source string
+	prefix [10]byte
+	ok     bool
+	hashes int // sources hashed (a test's count)
+}
+
+func (w *wireNames) wireID(m *state.Message) string {
+	if m.IDNum == 0 {
+		return m.ID
+	}
+	if !w.ok || m.Source != w.source {
+		w.source, w.prefix, w.ok = m.Source, packed.IDPrefix(m.Source, 0), true
+		w.hashes++
+	}
+	return packed.IDFromPrefix(w.prefix, m.IDNum).String()
 }
 
 // failRun completes every push of run with err, off the loop's goroutine.
@@ -288,7 +312,7 @@ func (s *pushStream) send(items []pushstream.Item[outPush]) error {
 		return s.sendPacked(items)
 	case wireV1:
 		for i := range items {
-			env := items[i].V.envelope()
+			env := items[i].V.envelope(&s.k.names)
 			if err := s.v1.Send(envelopeToProto(&env)); err != nil {
 				return err
 			}
@@ -299,7 +323,7 @@ func (s *pushStream) send(items []pushstream.Item[outPush]) error {
 	b := &meshpb.MessageBatch{Messages: make([]*meshpb.MessageEnvelope, len(items)), SentAtMs: s.k.m.clk.Now().UnixMilli()}
 	envs := make([]meshpb.MessageEnvelope, len(items)) // one allocation for the batch
 	for i := range items {
-		env := items[i].V.envelope()
+		env := items[i].V.envelope(&s.k.names)
 		fillEnvelopeProto(&envs[i], &env)
 		b.Messages[i] = &envs[i]
 	}

@@ -88,10 +88,15 @@ type Push struct {
 // rendered if the message has a number (WireID). Field by field: a copy
 // of Msg's envelope whole would read its ID, which the node may write
 // while a shell calls this (TestPushEnvelopeCopiesEveryField).
-func (e *Push) Envelope() Envelope {
+func (e *Push) Envelope() Envelope { return e.EnvelopeWithID(e.Msg.WireID()) }
+
+// EnvelopeWithID is Envelope with id for its ID: the message's WireID as
+// the caller rendered it (WireID hashes the source for each message; a
+// shell pushing many of one source's messages keeps the prefix).
+func (e *Push) EnvelopeWithID(id string) Envelope {
 	m := e.Msg
 	return Envelope{
-		ID: m.WireID(), Topic: m.Topic, Payload: m.Payload,
+		ID: id, Topic: m.Topic, Payload: m.Payload,
 		TimestampMs: m.TimestampMs, Source: m.Source, TTLMs: m.TTLMs,
 		SourceSeq: m.SourceSeq, PrevSeq: e.Prev, IDNum: m.IDNum, Retain: m.Retain, SyncOnly: e.SyncOnly,
 		Extras: ExtrasOf(Extras{ContentType: m.ContentType(), Correlation: m.Correlation(), ReplyTo: m.ReplyTo(),
