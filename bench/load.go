@@ -16,7 +16,14 @@ var errNotApplicable = errors.New("not applicable to this system")
 // delivery is what the last throughput run expected to deliver (messages
 // published times subscribers) and what arrived, for the run's line: a
 // figure in deliveries per second does not show messages a system lost.
-var delivery struct{ want, got int64 }
+// cpuServers and cpuClients are the CPU the servers and the load
+// generators took a delivered message, in ns (cpu.go); cpuOK is false
+// when they could not be read.
+var delivery struct {
+	want, got              int64
+	cpuServers, cpuClients float64
+	cpuOK                  bool
+}
 
 const payloadSize = 128
 
@@ -58,6 +65,7 @@ func windowedThroughput(sys system, pubNode, subNode, subs int, mode string, cal
 	var sent atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, callers)
+	cpuFrom, cpuErr := cpuNow(sys.pids())
 	start := time.Now()
 	deadline := start.Add(dur)
 	for range callers {
@@ -106,6 +114,10 @@ func windowedThroughput(sys system, pubNode, subNode, subs int, mode string, cal
 	got := received.Load()
 	stopWatch()
 	delivery.want, delivery.got = want, got
+	if cpuTo, err := cpuNow(sys.pids()); cpuErr == nil && err == nil && got > 0 {
+		delivery.cpuServers, delivery.cpuClients = cpuTo.perMessage(cpuFrom, got)
+		delivery.cpuOK = true
+	}
 	if got == 0 {
 		return 0, fmt.Errorf("nothing delivered of %d published", sent.Load())
 	}

@@ -79,6 +79,9 @@ func measureCmd(args []string) int {
 		if delivery.want > 0 {
 			out["expected"], out["delivered"] = delivery.want, delivery.got
 		}
+		if delivery.cpuOK {
+			out["cpu_servers_ns"], out["cpu_clients_ns"] = delivery.cpuServers, delivery.cpuClients
+		}
 	}
 	json.NewEncoder(os.Stdout).Encode(out)
 	return 0

@@ -66,6 +66,7 @@ func orchestrate(args []string) int {
 	began := time.Now()
 	samples := map[[2]string][]float64{} // (row, system) -> values
 	losses := map[[2]string][]float64{}  // (measurement, system) -> share lost, per throughput run
+	cpu := map[[2]string][]cpuSample{}   // (measurement, system) -> CPU a delivered message, per throughput run
 	var order []*measurement
 	failed := 0
 	for _, m := range measurements {
@@ -76,7 +77,7 @@ func orchestrate(args []string) int {
 		for r := range *runs {
 			for k := range systems {
 				sys := systems[(k+r)%len(systems)] // take turns going first
-				values, skip, note, lost, err := measureChild(m.id, sys, *bin, dur)
+				values, skip, note, lost, c, err := measureChild(m.id, sys, *bin, dur)
 				switch {
 				case skip:
 				case err != nil:
@@ -90,14 +91,18 @@ func orchestrate(args []string) int {
 					if lost >= 0 {
 						losses[[2]string{m.id, sys}] = append(losses[[2]string{m.id, sys}], lost)
 					}
+					if c != nil {
+						cpu[[2]string{m.id, sys}] = append(cpu[[2]string{m.id, sys}], *c)
+					}
 					fmt.Fprintf(os.Stderr, "%-28s %-9s run %d: %s%s\n", m.id, sys, r+1, brief(values, m.unit), note)
 				}
 			}
 		}
 	}
 	results := aggregate(order, samples)
+	cpuResults := aggregateCPU(order, cpu)
 	if *jsonOut != "" {
-		if err := writeJSON(*jsonOut, results); err != nil {
+		if err := writeJSON(*jsonOut, append(slices.Clip(results), cpuResults...)); err != nil {
 			fmt.Fprintln(os.Stderr, "nexusd-bench:", err)
 			return 1
 		}
@@ -107,7 +112,7 @@ func orchestrate(args []string) int {
 		cmd = "make bench-full"
 	}
 	if *mdOut != "" {
-		if err := writeMarkdown(*mdOut, results, losses, cmd, *runs, dur, time.Since(began)); err != nil {
+		if err := writeMarkdown(*mdOut, results, cpuResults, losses, cmd, *runs, dur, time.Since(began)); err != nil {
 			fmt.Fprintln(os.Stderr, "nexusd-bench:", err)
 			return 1
 		}
@@ -151,26 +156,34 @@ func printTLSRatios(results []*result) {
 
 // measureChild runs one measurement in a fresh process. note says, for a
 // throughput run that lost messages, how many arrived; lost is the share
-// of a throughput run's messages that did not (-1: not a throughput run).
-func measureChild(id, sys, bin string, dur time.Duration) (values map[string]float64, skip bool, note string, lost float64, err error) {
+// of a throughput run's messages that did not (-1: not a throughput run);
+// cpu is what a throughput run's processes spent a delivered message
+// (nil: not a throughput run, or not read).
+func measureChild(id, sys, bin string, dur time.Duration) (values map[string]float64, skip bool, note string, lost float64, cpu *cpuSample, err error) {
 	var out, errb bytes.Buffer
 	cmd := exec.Command(selfPath(), append([]string{"measure", "--id", id, "--system", sys, "--nexusd", bin, "--dur", dur.String()}, runtimeArgs()...)...)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return nil, false, "", -1, fmt.Errorf("%v: %s", err, errb.String())
+		return nil, false, "", -1, nil, fmt.Errorf("%v: %s", err, errb.String())
 	}
 	var res struct {
-		Values    map[string]float64 `json:"values"`
-		Skip      bool               `json:"skip"`
-		Error     string             `json:"error"`
-		Expected  int64              `json:"expected"`
-		Delivered int64              `json:"delivered"`
+		Values     map[string]float64 `json:"values"`
+		Skip       bool               `json:"skip"`
+		Error      string             `json:"error"`
+		Expected   int64              `json:"expected"`
+		Delivered  int64              `json:"delivered"`
+		CPUServers *float64           `json:"cpu_servers_ns"`
+		CPUClients *float64           `json:"cpu_clients_ns"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		return nil, false, "", -1, fmt.Errorf("bad output %q: %v", out.String(), err)
+		return nil, false, "", -1, nil, fmt.Errorf("bad output %q: %v", out.String(), err)
 	}
 	if res.Error != "" {
-		return nil, false, "", -1, fmt.Errorf("%s", res.Error)
+		return nil, false, "", -1, nil, fmt.Errorf("%s", res.Error)
+	}
+	if res.CPUServers != nil && res.CPUClients != nil {
+		cpu = &cpuSample{servers: *res.CPUServers, clients: *res.CPUClients}
+		cpu.busy = res.Values[""] * (cpu.servers + cpu.clients) / 1e9 // a throughput run's rate, a second
 	}
 	lost = -1
 	if res.Expected > 0 { // a warm-up message may arrive on top: that is none lost
@@ -179,7 +192,10 @@ func measureChild(id, sys, bin string, dur time.Duration) (values map[string]flo
 	if res.Delivered < res.Expected {
 		note = fmt.Sprintf("  (delivered %d of %d, %.1f%% lost)", res.Delivered, res.Expected, 100*lost)
 	}
-	return res.Values, res.Skip, note, lost, nil
+	if cpu != nil {
+		note += fmt.Sprintf("  cpu ns/msg: servers %.0f, clients %.0f", cpu.servers, cpu.clients)
+	}
+	return res.Values, res.Skip, note, lost, cpu, nil
 }
 
 func brief(values map[string]float64, unit string) string {
