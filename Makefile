@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # GOFLAGS from the environment still apply; tests always run fresh.
 GO ?= go
 
-.PHONY: build test vet vet-deploy fmt-check image bench bench-full bench-tls bench-core bench-sim pgo fuzz rewrite sim-long run demo demo-stop bin/nexusd
+.PHONY: build test vet vet-deploy fmt-check image bench bench-full bench-tls bench-core bench-residence bench-sim pgo fuzz rewrite sim-long run demo demo-stop bin/nexusd
 
 # build compiles every package and command.
 build:
@@ -82,6 +82,12 @@ bench-full: bin/nexusd bench-core bench-sim
 # the ratio and writes neither results.json nor BENCHMARKS.md. About 1 min.
 bench-tls: bin/nexusd
 	cd bench && $(GO) run . --full --only '^cross-node$$' --systems nexusd,nexusd-tls --runs 5 --nexusd ../bin/nexusd --json '' --markdown ''
+
+# bench-residence: where a message's time goes inside the daemon at 10k
+# msg/s on the packed path, from an execution trace of the daemon under
+# latency-10k-packed (scripts/residence.sh). About 15 s; writes nothing.
+bench-residence: bin/nexusd
+	GO='$(GO)' scripts/residence.sh
 
 # bench-core: the protocol core's publish path (go test -bench).
 bench-core:

@@ -29,6 +29,8 @@ func main() {
 			fatal(serveRelay(*addr))
 		case "measure":
 			os.Exit(measureCmd(os.Args[2:]))
+		case "residence":
+			os.Exit(residenceCmd(os.Args[2:]))
 		}
 	}
 	os.Exit(orchestrate(os.Args[1:]))

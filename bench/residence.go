@@ -1,0 +1,157 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"golang.org/x/exp/trace"
+)
+
+// The residence of a message in a daemon at a low rate, read from a Go
+// execution trace of the daemon (its /debug/pprof/trace, taken during
+// latency-10k-packed: scripts/residence.sh, make bench-residence). At
+// 10k msg/s the daemon is idle between messages, so its work comes in
+// bursts separated by quiet; a burst that ends with a write by gRPC's
+// loopy writer is a message (or the few that came together) from the
+// read that woke the daemon to the write that hands it on. Its steps,
+// the goroutines readied and the system calls, show where the time goes.
+
+// residenceQuiet separates bursts: no event in the daemon for this long.
+const residenceQuiet = 20_000 // ns
+
+// residenceStep is one goroutine state change in a burst: when, after the
+// burst's first event, and what (from and to, and the function of the
+// project or of gRPC the goroutine's stack is in).
+type residenceStep struct {
+	at   float64 // µs
+	what string
+}
+
+// residenceReport is what residence found in one trace.
+type residenceReport struct {
+	durations []float64              // µs from each message burst's first event to its write's end, sorted
+	sequences map[string][][]float64 // each sequence of steps, and the offsets of each burst that took it
+}
+
+func residenceCmd(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: nexusd-bench residence TRACE (a daemon's /debug/pprof/trace, taken under latency-10k-packed)")
+		return 2
+	}
+	f, err := os.Open(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nexusd-bench residence:", err)
+		return 1
+	}
+	defer f.Close()
+	rep, err := residence(f)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nexusd-bench residence:", err)
+		return 1
+	}
+	fmt.Print(rep.String())
+	return 0
+}
+
+// residence reads a trace and measures its message bursts.
+func residence(r io.Reader) (*residenceReport, error) {
+	tr, err := trace.NewReader(r)
+	if err != nil {
+		return nil, err
+	}
+	rep := &residenceReport{sequences: map[string][][]float64{}}
+	var start, last trace.Time
+	begun, ended := false, false
+	var steps []residenceStep
+	writing := map[trace.GoID]bool{} // in a write system call of the loopy writer
+	for {
+		ev, err := tr.ReadEvent()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ev.Kind() != trace.EventStateTransition {
+			continue
+		}
+		t := ev.Time()
+		if !begun || t-last > residenceQuiet {
+			begun, ended, start, steps = true, false, t, steps[:0]
+		}
+		last = t
+		st := ev.StateTransition()
+		if st.Resource.Kind != trace.ResourceGoroutine {
+			continue
+		}
+		from, to := st.Goroutine()
+		g := st.Resource.Goroutine()
+		fn, loopyWrite := stackOf(ev)
+		if to == trace.GoSyscall {
+			writing[g] = loopyWrite
+		}
+		if ended {
+			continue
+		}
+		at := float64(t-start) / 1000
+		steps = append(steps, residenceStep{at, fmt.Sprintf("%v > %v %s", from, to, fn)})
+		if from == trace.GoSyscall && writing[g] {
+			ended, writing[g] = true, false
+			rep.durations = append(rep.durations, at)
+			whats, offsets := make([]string, len(steps)), make([]float64, len(steps))
+			for i, s := range steps {
+				whats[i], offsets[i] = s.what, s.at
+			}
+			key := strings.Join(whats, "\n")
+			rep.sequences[key] = append(rep.sequences[key], offsets)
+		}
+	}
+	slices.Sort(rep.durations)
+	return rep, nil
+}
+
+// stackOf names the innermost function of the project or of gRPC (or the
+// system call) on ev's stack, and says whether it is a write by gRPC's
+// loopy writer.
+func stackOf(ev trace.Event) (fn string, loopyWrite bool) {
+	var loopy, write bool
+	for fr := range ev.Stack().Frames() {
+		name := fr.Func
+		if fn == "" && (strings.Contains(name, "nexusd") || strings.Contains(name, "grpc") || strings.HasPrefix(name, "syscall.") || strings.HasPrefix(name, "internal/poll.")) {
+			fn = name[strings.LastIndex(name, "/")+1:]
+		}
+		loopy = loopy || strings.Contains(name, "loopyWriter")
+		write = write || name == "syscall.write"
+	}
+	return fn, loopy && write
+}
+
+func (r *residenceReport) String() string {
+	var b strings.Builder
+	n := len(r.durations)
+	if n == 0 {
+		return "no burst of the daemon ended with a write by gRPC's loopy writer: was the trace taken under latency-10k-packed?\n"
+	}
+	q := func(p float64) float64 { return r.durations[min(n-1, int(p*float64(n)))] }
+	fmt.Fprintf(&b, "%d message bursts; µs from the first event to the end of the write: p50 %.1f, p90 %.1f, p99 %.1f\n", n, q(0.5), q(0.9), q(0.99))
+	keys := make([]string, 0, len(r.sequences))
+	for k := range r.sequences {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int { return len(r.sequences[b]) - len(r.sequences[a]) })
+	k := keys[0]
+	runs := r.sequences[k]
+	fmt.Fprintf(&b, "\nthe commonest sequence of steps, %d of the %d bursts; median µs after the first event:\n", len(runs), n)
+	for i, what := range strings.Split(k, "\n") {
+		at := make([]float64, len(runs))
+		for j := range runs {
+			at[j] = runs[j][i]
+		}
+		slices.Sort(at)
+		fmt.Fprintf(&b, "%8.1f  %s\n", at[len(at)/2], what)
+	}
+	return b.String()
+}
