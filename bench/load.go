@@ -67,6 +67,7 @@ func windowedThroughput(sys system, pubNode, subNode, subs int, mode string, cal
 	errs := make(chan error, callers)
 	cpuFrom, cpuErr := cpuNow(sys.pids())
 	start := time.Now()
+	defer traceLoad(dur)()
 	deadline := start.Add(dur)
 	for range callers {
 		pub, err := sys.publisher(pubNode, mode)

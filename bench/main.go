@@ -31,6 +31,8 @@ func main() {
 			os.Exit(measureCmd(os.Args[2:]))
 		case "residence":
 			os.Exit(residenceCmd(os.Args[2:]))
+		case "idle":
+			os.Exit(idleCmd(os.Args[2:]))
 		}
 	}
 	os.Exit(orchestrate(os.Args[1:]))
@@ -53,6 +55,7 @@ func measureCmd(args []string) int {
 	dur := fs.Duration("dur", 2*time.Second, "how long a throughput or latency run lasts")
 	cpuProfile := fs.String("cpuprofile", "", "write this process's CPU profile (the clients') to this file")
 	memProfile := fs.String("memprofile", "", "write this process's allocation profile (the clients') to this file at the end")
+	fs.StringVar(&traceOut, "trace", "", "a throughput run writes an execution trace of this process (the clients') to this file, 1 s from a third of the way in (nexusd-bench idle reads it)")
 	runtimeFlags(fs)
 	fs.Parse(args)
 	if *cpuProfile != "" {

@@ -87,7 +87,7 @@ func cpuTable(rows []*result) string {
 		return fmt.Sprintf("%.0f", r.Median)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nCPU time a delivered message in the throughput runs above, in ns: the kernel's count of user and system time of the server processes, and of the one process that runs a run's publishers and subscribers (the clients), from the end of the warm-up to the last delivery, over the messages delivered; medians of the runs (`<scenario>-cpu-servers`, `-cpu-clients` and `-cpu` in `bench/results.json`). Busy: the cores all of them kept busy, the rate times their CPU a message (`-cores-busy`); this host has %d, so a row below that left some idle.\n\n", runtime.NumCPU())
+	fmt.Fprintf(&b, "\nCPU time a delivered message in the throughput runs above, in ns: the kernel's count of user and system time of the server processes, and of the one process that runs a run's publishers and subscribers (the clients), from the end of the warm-up to the last delivery, over the messages delivered (a system that lost messages, listed above, spent CPU on those too); medians of the runs (`<scenario>-cpu-servers`, `-cpu-clients` and `-cpu` in `bench/results.json`). Busy: the cores all of them kept busy, the rate times their CPU a message (`-cores-busy`); this host has %d, so a row below that left some idle.\n\n", runtime.NumCPU())
 	b.WriteString("| scenario | nexusd servers | nexusd clients | nexusd all | nexusd busy | NATS servers | NATS clients | NATS all | NATS busy | raw gRPC relay all | nexusd / NATS, all |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, id := range ids {
