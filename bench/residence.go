@@ -34,6 +34,15 @@ type residenceStep struct {
 type residenceReport struct {
 	durations []float64              // µs from each message burst's first event to its write's end, sorted
 	sequences map[string][][]float64 // each sequence of steps, and the offsets of each burst that took it
+	bursts    []residenceBurst       // every message burst, in the trace's order
+}
+
+// residenceBurst is one message burst: how long it took, and its longest
+// wait between two steps (from the step before it).
+type residenceBurst struct {
+	took    float64 // µs
+	longest float64 // µs
+	between string  // the two steps, "a -> b"
 }
 
 func residenceCmd(args []string) int {
@@ -107,6 +116,13 @@ func residence(r io.Reader) (*residenceReport, error) {
 			}
 			key := strings.Join(whats, "\n")
 			rep.sequences[key] = append(rep.sequences[key], offsets)
+			b := residenceBurst{took: at}
+			for i := 1; i < len(steps); i++ {
+				if gap := steps[i].at - steps[i-1].at; gap > b.longest {
+					b.longest, b.between = gap, steps[i-1].what+"  ->  "+steps[i].what
+				}
+			}
+			rep.bursts = append(rep.bursts, b)
 		}
 	}
 	slices.Sort(rep.durations)
@@ -152,6 +168,28 @@ func (r *residenceReport) String() string {
 		}
 		slices.Sort(at)
 		fmt.Fprintf(&b, "%8.1f  %s\n", at[len(at)/2], what)
+	}
+	// The slowest tenth: which wait was the longest in each.
+	p90 := q(0.9)
+	tally := map[string][2]float64{} // between -> count, total µs
+	slow := 0
+	for _, bu := range r.bursts {
+		if bu.took > p90 {
+			slow++
+			t := tally[bu.between]
+			tally[bu.between] = [2]float64{t[0] + 1, t[1] + bu.longest}
+		}
+	}
+	if slow > 0 {
+		ks := make([]string, 0, len(tally))
+		for k := range tally {
+			ks = append(ks, k)
+		}
+		slices.SortFunc(ks, func(a, b string) int { return int(tally[b][0] - tally[a][0]) })
+		fmt.Fprintf(&b, "\nthe %d bursts slower than the p90: their longest wait, between\n", slow)
+		for _, k := range ks[:min(6, len(ks))] {
+			fmt.Fprintf(&b, "%6.0f bursts (mean %5.1f µs)  %s\n", tally[k][0], tally[k][1]/tally[k][0], k)
+		}
 	}
 	return b.String()
 }

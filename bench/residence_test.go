@@ -64,7 +64,7 @@ func TestResidenceFindsTheBurstsThatEndInALoopyWrite(t *testing.T) {
 		}
 	}
 	out := rep.String()
-	if !strings.Contains(out, "message bursts") || !strings.Contains(out, "syscall.write") {
+	if !strings.Contains(out, "message bursts") || !strings.Contains(out, "syscall.write") || !strings.Contains(out, "slower than the p90") {
 		t.Fatalf("report:\n%s", out)
 	}
 	t.Log("\n" + out)
