@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -33,30 +34,11 @@ type idleReport struct {
 }
 
 func idleCmd(args []string) int {
-	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: nexusd-bench idle TRACE (a Go execution trace of a daemon or of measure --trace)")
-		return 2
-	}
-	f, err := os.Open(args[0])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "nexusd-bench idle:", err)
-		return 1
-	}
-	defer f.Close()
-	rep, err := idleOf(f)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "nexusd-bench idle:", err)
-		return 1
-	}
-	fmt.Print(rep.String())
-	return 0
+	return traceCmd("idle", "a Go execution trace of a daemon or of measure --trace", args,
+		func(r io.Reader) (fmt.Stringer, error) { return idleOf(r) })
 }
 
 func idleOf(r io.Reader) (*idleReport, error) {
-	tr, err := trace.NewReader(r)
-	if err != nil {
-		return nil, err
-	}
 	var first, last, from trace.Time
 	busy := map[trace.GoID]bool{}     // running or in a system call
 	site := map[trace.GoID]string{}   // where each goroutine last blocked
@@ -75,25 +57,18 @@ func idleOf(r io.Reader) (*idleReport, error) {
 		sp.total += ended
 		ended = -1
 	}
-	for {
-		ev, err := tr.ReadEvent()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	err := eachEvent(r, func(ev trace.Event) {
 		t := ev.Time()
 		if first == 0 {
 			first = t
 		}
 		last = t
 		if ev.Kind() != trace.EventStateTransition {
-			continue
+			return
 		}
 		st := ev.StateTransition()
 		if st.Resource.Kind != trace.ResourceGoroutine {
-			continue
+			return
 		}
 		g := st.Resource.Goroutine()
 		was, to := st.Goroutine()
@@ -123,6 +98,9 @@ func idleOf(r io.Reader) (*idleReport, error) {
 			ended = float64(t-from) / 1000
 			rep.idle += ended
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	if ended >= 0 {
 		attribute("(none named)")
@@ -132,8 +110,8 @@ func idleOf(r io.Reader) (*idleReport, error) {
 		rep.spells = append(rep.spells, *sp)
 	}
 	slices.SortFunc(rep.spells, func(a, b idleSpell) int {
-		if a.total != b.total {
-			return int(b.total - a.total)
+		if c := cmp.Compare(b.total, a.total); c != 0 {
+			return c
 		}
 		return strings.Compare(a.site, b.site)
 	})

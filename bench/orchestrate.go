@@ -215,30 +215,37 @@ func aggregate(order []*measurement, samples map[[2]string][]float64) []*result 
 	var out []*result
 	for _, m := range order {
 		for _, row := range m.rowIDs() {
-			var nats *result
-			var rows []*result
-			for _, sys := range systems {
-				v := samples[[2]string{row, sys}]
-				if len(v) == 0 {
-					continue
-				}
-				slices.Sort(v)
-				r := &result{Scenario: row, System: sys, Unit: m.unit, Median: v[len(v)/2], Min: v[0], Max: v[len(v)-1], runs: len(v), higher: m.higher}
-				if sys == "nats" {
-					nats = r
-				}
-				rows = append(rows, r)
-			}
-			for _, r := range rows {
-				if nats != nil && nats.Median != 0 {
-					ratio := r.Median / nats.Median
-					r.RatioToNATS = &ratio
-				}
-			}
-			out = append(out, rows...)
+			out = append(out, summarize(row, m.unit, m.higher, func(sys string) []float64 { return samples[[2]string{row, sys}] })...)
 		}
 	}
 	return out
+}
+
+// summarize makes one row's results, one a system, from the values of
+// its runs (sorted in place): median, minimum and maximum, and the ratio
+// of each median to NATS's.
+func summarize(row, unit string, higher bool, values func(sys string) []float64) []*result {
+	var nats *result
+	var rows []*result
+	for _, sys := range systems {
+		v := values(sys)
+		if len(v) == 0 {
+			continue
+		}
+		slices.Sort(v)
+		r := &result{Scenario: row, System: sys, Unit: unit, Median: v[len(v)/2], Min: v[0], Max: v[len(v)-1], runs: len(v), higher: higher}
+		if sys == "nats" {
+			nats = r
+		}
+		rows = append(rows, r)
+	}
+	for _, r := range rows {
+		if nats != nil && nats.Median != 0 {
+			ratio := r.Median / nats.Median
+			r.RatioToNATS = &ratio
+		}
+	}
+	return rows
 }
 
 func writeJSON(path string, results []*result) error {

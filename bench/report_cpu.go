@@ -32,31 +32,14 @@ func aggregateCPU(order []*measurement, samples map[[2]string][]cpuSample) []*re
 	var out []*result
 	for _, m := range order {
 		for _, row := range cpuRows {
-			var nats *result
-			var rows []*result
-			for _, sys := range systems {
+			out = append(out, summarize(m.id+row.suffix, row.unit, false, func(sys string) []float64 {
 				runs := samples[[2]string{m.id, sys}]
-				if len(runs) == 0 {
-					continue
-				}
 				v := make([]float64, len(runs))
 				for i, c := range runs {
 					v[i] = row.of(c)
 				}
-				slices.Sort(v)
-				r := &result{Scenario: m.id + row.suffix, System: sys, Unit: row.unit, Median: v[len(v)/2], Min: v[0], Max: v[len(v)-1], runs: len(v)}
-				if sys == "nats" {
-					nats = r
-				}
-				rows = append(rows, r)
-			}
-			for _, r := range rows {
-				if nats != nil && nats.Median != 0 {
-					ratio := r.Median / nats.Median
-					r.RatioToNATS = &ratio
-				}
-			}
-			out = append(out, rows...)
+				return v
+			})...)
 		}
 	}
 	return out

@@ -46,19 +46,26 @@ type residenceBurst struct {
 }
 
 func residenceCmd(args []string) int {
+	return traceCmd("residence", "a daemon's /debug/pprof/trace, taken under latency-10k-packed", args,
+		func(r io.Reader) (fmt.Stringer, error) { return residence(r) })
+}
+
+// traceCmd runs a subcommand that reads one trace file and prints what
+// read makes of it.
+func traceCmd(name, what string, args []string, read func(io.Reader) (fmt.Stringer, error)) int {
 	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: nexusd-bench residence TRACE (a daemon's /debug/pprof/trace, taken under latency-10k-packed)")
+		fmt.Fprintf(os.Stderr, "usage: nexusd-bench %s TRACE (%s)\n", name, what)
 		return 2
 	}
 	f, err := os.Open(args[0])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "nexusd-bench residence:", err)
+		fmt.Fprintf(os.Stderr, "nexusd-bench %s: %v\n", name, err)
 		return 1
 	}
 	defer f.Close()
-	rep, err := residence(f)
+	rep, err := read(f)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "nexusd-bench residence:", err)
+		fmt.Fprintf(os.Stderr, "nexusd-bench %s: %v\n", name, err)
 		return 1
 	}
 	fmt.Print(rep.String())
@@ -67,25 +74,14 @@ func residenceCmd(args []string) int {
 
 // residence reads a trace and measures its message bursts.
 func residence(r io.Reader) (*residenceReport, error) {
-	tr, err := trace.NewReader(r)
-	if err != nil {
-		return nil, err
-	}
 	rep := &residenceReport{sequences: map[string][][]float64{}}
 	var start, last trace.Time
 	begun, ended := false, false
 	var steps []residenceStep
 	writing := map[trace.GoID]bool{} // in a write system call of the loopy writer
-	for {
-		ev, err := tr.ReadEvent()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	err := eachEvent(r, func(ev trace.Event) {
 		if ev.Kind() != trace.EventStateTransition {
-			continue
+			return
 		}
 		t := ev.Time()
 		if !begun || t-last > residenceQuiet {
@@ -94,7 +90,7 @@ func residence(r io.Reader) (*residenceReport, error) {
 		last = t
 		st := ev.StateTransition()
 		if st.Resource.Kind != trace.ResourceGoroutine {
-			continue
+			return
 		}
 		from, to := st.Goroutine()
 		g := st.Resource.Goroutine()
@@ -103,7 +99,7 @@ func residence(r io.Reader) (*residenceReport, error) {
 			writing[g] = loopyWrite
 		}
 		if ended {
-			continue
+			return
 		}
 		at := float64(t-start) / 1000
 		steps = append(steps, residenceStep{at, fmt.Sprintf("%v > %v %s", from, to, fn)})
@@ -124,9 +120,30 @@ func residence(r io.Reader) (*residenceReport, error) {
 			}
 			rep.bursts = append(rep.bursts, b)
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.Sort(rep.durations)
 	return rep, nil
+}
+
+// eachEvent reads a trace and hands f each of its events, in order.
+func eachEvent(r io.Reader, f func(trace.Event)) error {
+	tr, err := trace.NewReader(r)
+	if err != nil {
+		return err
+	}
+	for {
+		ev, err := tr.ReadEvent()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		f(ev)
+	}
 }
 
 // stackOf names the innermost function of the project or of gRPC (or the
