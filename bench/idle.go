@@ -44,8 +44,7 @@ func idleOf(r io.Reader) (*idleReport, error) {
 	site := map[trace.GoID]string{}   // where each goroutine last blocked
 	bySite := map[string]*idleSpell{} // spells by what ended them
 	var open bool                     // in a spell
-	var ended float64                 // the last spell's length, until it is attributed; -1: none
-	ended = -1
+	ended := -1.0                     // the last spell's length, until it is attributed; -1: none
 	rep := &idleReport{}
 	attribute := func(s string) {
 		sp := bySite[s]

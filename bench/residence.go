@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -32,9 +33,19 @@ type residenceStep struct {
 
 // residenceReport is what residence found in one trace.
 type residenceReport struct {
-	durations []float64              // µs from each message burst's first event to its write's end, sorted
 	sequences map[string][][]float64 // each sequence of steps, and the offsets of each burst that took it
 	bursts    []residenceBurst       // every message burst, in the trace's order
+}
+
+// durations are the bursts' times, from the first event to the write's
+// end, in µs, sorted.
+func (r *residenceReport) durations() []float64 {
+	d := make([]float64, len(r.bursts))
+	for i, b := range r.bursts {
+		d[i] = b.took
+	}
+	slices.Sort(d)
+	return d
 }
 
 // residenceBurst is one message burst: how long it took, and its longest
@@ -105,7 +116,6 @@ func residence(r io.Reader) (*residenceReport, error) {
 		steps = append(steps, residenceStep{at, fmt.Sprintf("%v > %v %s", from, to, fn)})
 		if from == trace.GoSyscall && writing[g] {
 			ended, writing[g] = true, false
-			rep.durations = append(rep.durations, at)
 			whats, offsets := make([]string, len(steps)), make([]float64, len(steps))
 			for i, s := range steps {
 				whats[i], offsets[i] = s.what, s.at
@@ -124,7 +134,6 @@ func residence(r io.Reader) (*residenceReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.Sort(rep.durations)
 	return rep, nil
 }
 
@@ -164,17 +173,20 @@ func stackOf(ev trace.Event) (fn string, loopyWrite bool) {
 
 func (r *residenceReport) String() string {
 	var b strings.Builder
-	n := len(r.durations)
+	durations := r.durations()
+	n := len(durations)
 	if n == 0 {
 		return "no burst of the daemon ended with a write by gRPC's loopy writer: was the trace taken under latency-10k-packed?\n"
 	}
-	q := func(p float64) float64 { return r.durations[min(n-1, int(p*float64(n)))] }
+	q := func(p float64) float64 { return durations[min(n-1, int(p*float64(n)))] }
 	fmt.Fprintf(&b, "%d message bursts; µs from the first event to the end of the write: p50 %.1f, p90 %.1f, p99 %.1f\n", n, q(0.5), q(0.9), q(0.99))
 	keys := make([]string, 0, len(r.sequences))
 	for k := range r.sequences {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b string) int { return len(r.sequences[b]) - len(r.sequences[a]) })
+	slices.SortFunc(keys, func(a, b string) int { // the commonest first; ties by name, so the report is the same each time
+		return cmp.Or(len(r.sequences[b])-len(r.sequences[a]), strings.Compare(a, b))
+	})
 	k := keys[0]
 	runs := r.sequences[k]
 	fmt.Fprintf(&b, "\nthe commonest sequence of steps, %d of the %d bursts; median µs after the first event:\n", len(runs), n)
@@ -202,7 +214,7 @@ func (r *residenceReport) String() string {
 		for k := range tally {
 			ks = append(ks, k)
 		}
-		slices.SortFunc(ks, func(a, b string) int { return int(tally[b][0] - tally[a][0]) })
+		slices.SortFunc(ks, func(a, b string) int { return cmp.Or(cmp.Compare(tally[b][0], tally[a][0]), strings.Compare(a, b)) })
 		fmt.Fprintf(&b, "\nthe %d bursts slower than the p90: their longest wait, between\n", slow)
 		for _, k := range ks[:min(6, len(ks))] {
 			fmt.Fprintf(&b, "%6.0f bursts (mean %5.1f µs)  %s\n", tally[k][0], tally[k][1]/tally[k][0], k)

@@ -55,12 +55,12 @@ func TestResidenceFindsTheBurstsThatEndInALoopyWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.durations) < calls/2 {
-		t.Fatalf("%d bursts found for %d calls", len(rep.durations), calls)
+	if len(rep.durations()) < calls/2 {
+		t.Fatalf("%d bursts found for %d calls", len(rep.durations()), calls)
 	}
-	for i, d := range rep.durations {
-		if d < 0 || (i > 0 && d < rep.durations[i-1]) {
-			t.Fatalf("durations not sorted or negative: %v", rep.durations)
+	for i, d := range rep.durations() {
+		if d < 0 || (i > 0 && d < rep.durations()[i-1]) {
+			t.Fatalf("durations not sorted or negative: %v", rep.durations())
 		}
 	}
 	out := rep.String()
@@ -84,8 +84,8 @@ func TestResidenceOfATraceWithoutGRPCSaysWhatItLacks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.durations) != 0 || !strings.Contains(rep.String(), "no burst") {
-		t.Fatalf("report %q, %d bursts", rep.String(), len(rep.durations))
+	if len(rep.durations()) != 0 || !strings.Contains(rep.String(), "no burst") {
+		t.Fatalf("report %q, %d bursts", rep.String(), len(rep.durations()))
 	}
 	if _, err := residence(strings.NewReader("not a trace")); err == nil {
 		t.Fatal("residence of no trace: no error")
