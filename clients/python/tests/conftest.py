@@ -69,10 +69,32 @@ def nexusd_bin(tmp_path_factory) -> str:
     return str(out)
 
 
+_handed_out: set = set()
+
+
+def free_ports(n: int) -> List[int]:
+    """n distinct loopback TCP ports the kernel calls unused, none handed out
+    before in this session. The sockets stay bound until all n are chosen:
+    asked one at a time, the kernel may give the same port twice."""
+    held: List[socket.socket] = []
+    ports: List[int] = []
+    try:
+        while len(ports) < n:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(s)
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            if port not in _handed_out:
+                _handed_out.add(port)
+                ports.append(port)
+    finally:
+        for s in held:
+            s.close()
+    return ports
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def free_udp_port() -> int:
@@ -107,9 +129,7 @@ class Daemon:
     def __init__(self, binary: str, workdir: Path, args: List[str]):
         self.binary = binary
         self.workdir = workdir
-        self.app_port = free_port()
-        self.mesh_port = free_port()
-        self.http_port = free_port()
+        self.app_port, self.mesh_port, self.http_port = free_ports(3)
         self.mcast_port = free_udp_port()
         self.cluster = f"pytest-{os.getpid()}-{next(_clusters)}"
         self.extra = list(args)
