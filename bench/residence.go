@@ -97,6 +97,9 @@ func residence(r io.Reader) (*residenceReport, error) {
 		t := ev.Time()
 		if !begun || t-last > residenceQuiet {
 			begun, ended, start, steps = true, false, t, steps[:0]
+			// A write that began before the quiet ends no burst of this
+			// one: its burst would be the write's return alone.
+			clear(writing)
 		}
 		last = t
 		st := ev.StateTransition()
