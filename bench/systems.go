@@ -17,7 +17,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/experimental"
 
+	"github.com/nexusd/nexusd/internal/bufpool"
 	"github.com/nexusd/nexusd/internal/sockbuf"
 	"github.com/nexusd/nexusd/internal/vtcodec"
 	pb "github.com/nexusd/nexusd/proto/sidecarpb"
@@ -557,9 +559,28 @@ const (
 	stubBufferBytes = 1 << 20
 )
 
+// stubBuffers is the stub clients' buffer pool: the client library's
+// kind (client.Dial), which hands out buffers as they were left, not
+// zeroed as gRPC's default pool does (clearing them was 6% of the
+// clients' CPU on local-1to1-packed).
+var stubBuffers = &countedPool{Pool: bufpool.New()}
+
+// countedPool counts the buffers taken, so a test sees that the stub
+// clients' connections take theirs from it.
+type countedPool struct {
+	*bufpool.Pool
+	gets atomic.Int64
+}
+
+func (p *countedPool) Get(n int) *[]byte {
+	p.gets.Add(1)
+	return p.Pool.Get(n)
+}
+
 func stubDialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		experimental.WithBufferPool(stubBuffers),
 		grpc.WithInitialWindowSize(stubWindowBytes),
 		grpc.WithInitialConnWindowSize(stubWindowBytes),
 		grpc.WithReadBufferSize(stubBufferBytes),
