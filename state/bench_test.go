@@ -76,7 +76,9 @@ func BenchmarkPublishLocal(b *testing.B) {
 // BenchmarkPublishRun: frames of 1024 publishes of 128 bytes, stepped as
 // one PublishedBatch, in runs of `run` consecutive messages to one topic
 // (1024: the whole frame; 1: every message to another topic of 16). subs
-// local subscriptions take them: with credit to spare, or (slow) with no
+// local subscriptions take them: with credit to spare, reporting what was
+// sent after each frame as every stream of the shell does (serveStream:
+// the node then uses the messages' slabs again), or (slow) with no
 // credit and a full drop-oldest queue, so every message drops the oldest.
 // peers synced peers want them too, and the frame's pushes are answered
 // after it as the daemon answers a push stream: one PushesCompleted Step,
@@ -109,8 +111,9 @@ func BenchmarkPublishRun(b *testing.B) {
 				credit = 0
 			}
 			for i := range tc.subs {
-				h.n.Step(h.now, &Subscribed{Stream: uint64(i + 1), Patterns: []string{"bench/+"}, Policy: PolicyDefault, Credit: credit})
+				h.n.Step(h.now, &Subscribed{Stream: uint64(i + 1), Patterns: []string{"bench/+"}, Policy: PolicyDefault, Credit: credit, ReportsSent: !tc.slow})
 			}
+			sent := &CreditGranted{N: frame, Sent: frame}
 			for i := range tc.peers {
 				h.sync(fmt.Sprintf("peer%d", i), "bench/+")
 			}
@@ -131,6 +134,12 @@ func BenchmarkPublishRun(b *testing.B) {
 				}
 				if len(calls) > 0 {
 					h.n.Step(h.now, &PushesCompleted{Calls: calls})
+				}
+				for i := range tc.subs {
+					if !tc.slow { // written out, as serveStream reports
+						sent.Stream = uint64(i + 1)
+						h.n.Step(h.now, sent)
+					}
 				}
 			}
 			for i := range 2 { // fill the rings (and the slow queue) first
