@@ -29,7 +29,7 @@ func serveRelay(addr string) error {
 	srv := grpc.NewServer(grpc.MaxRecvMsgSize(64<<20), grpc.MaxSendMsgSize(64<<20),
 		// the daemon's transport sizes (netshell/grpc.go)
 		grpc.InitialWindowSize(stubWindowBytes), grpc.InitialConnWindowSize(stubWindowBytes),
-		grpc.ReadBufferSize(stubBufferBytes), grpc.WriteBufferSize(stubBufferBytes))
+		grpc.ReadBufferSize(stubBufferBytes), grpc.WriteBufferSize(relayWriteBufferBytes))
 	pb.RegisterSidecarServiceServer(srv, &relay{subs: map[string][]chan *pb.Message{}})
 	return srv.Serve(ln)
 }

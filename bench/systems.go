@@ -552,11 +552,14 @@ func dialSocket(ctx context.Context, addr string) (net.Conn, error) {
 // relay's) and of the relay's server: those the Go client library and the
 // daemon use (client/client.go, netshell/grpc.go), so a stub is an
 // application tuned as the library is, and the relay a server tuned as
-// the daemon is. gRPC's defaults (64 KiB windows, 32 KiB buffers) would
-// cut a 256 KiB packed frame into eight writes.
+// the daemon is: 16 MiB windows and 1 MiB read buffers everywhere, 1 MiB
+// write buffers for the stubs as for the library, and gRPC's default
+// 32 KiB write buffer for the relay's server as for the daemon's
+// (netshell/grpc.go says why).
 const (
-	stubWindowBytes = 16 << 20
-	stubBufferBytes = 1 << 20
+	stubWindowBytes       = 16 << 20
+	stubBufferBytes       = 1 << 20
+	relayWriteBufferBytes = 32 << 10
 )
 
 // stubBuffers is the stub clients' buffer pool: the client library's

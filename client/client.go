@@ -36,12 +36,15 @@ import (
 // default clears each buffer it recycles (see internal/bufpool).
 var buffers = bufpool.New()
 
-// Transport sizes, the daemon's own (netshell/grpc.go says why): 16 MiB
+// Transport sizes (netshell/grpc.go says why for the daemon's): 16 MiB
 // stream and connection windows, fixed, so a subscription's batches and a
 // publisher's frames are not held to gRPC's 64 KiB opening window while it
-// measures the link; 1 MiB read and write buffers, which gRPC lends from a
-// pool only while there are bytes to move (the read buffer only on a
-// connection without TLS). WithGRPCOptions can override each.
+// measures the link; a 1 MiB read buffer, which gRPC lends from a pool
+// only while there are bytes to read (and only on a connection without
+// TLS), and a 1 MiB write buffer, which the connection keeps while it is
+// open. (The daemon writes from gRPC's default 32 KiB; an application's
+// writes measured the same with either.) WithGRPCOptions can override
+// each.
 const (
 	transportWindowBytes = 16 << 20
 	transportBufferBytes = 1 << 20
