@@ -179,9 +179,10 @@ type packedPub struct {
 	senderDone, recvDone chan struct{}
 
 	// the sender's own
-	out *payloadQueue
-	enc packed.Encoder
-	rec packed.Record
+	out  *payloadQueue
+	enc  packed.Encoder
+	recs *[]byte // the buffer enc's records go into, until it goes to gRPC with a frame
+	rec  packed.Record
 }
 
 func newPackedPublisher(conn *grpc.ClientConn) (*packedPub, error) {
@@ -296,6 +297,11 @@ func (p *packedPub) swap() {
 // sender's queue and, when that runs dry, from what publish queued since.
 func (p *packedPub) sendFrame(room uint64) error {
 	p.enc.Reset()
+	if p.recs == nil {
+		p.recs = vtcodec.Buffer(packedFrameBytes)
+	}
+	p.enc.UseRecords(*p.recs)
+	defer p.enc.UseRecords(nil) // the records' buffer may be gRPC's after this
 	for uint64(p.enc.Count()) < room {
 		if p.out.len() == 0 {
 			p.mu.Lock()
@@ -321,8 +327,10 @@ func (p *packedPub) sendFrame(room uint64) error {
 	if n == 0 {
 		return nil
 	}
-	// Encoded straight into the buffer gRPC writes out (one copy).
-	frame, err := vtcodec.EncodeNested(nil, p.enc.Size(), p.enc.AppendFrame, 1)
+	// As the Go client does: the header in a buffer of its own, then the
+	// records in the buffer they were encoded into, both gRPC's to write
+	// out and free (vtcodec.HandOver).
+	frame, err := vtcodec.EncodeNestedTail(nil, p.enc.Size(), p.enc.AppendHeader, vtcodec.HandOver(p.enc.Records(), &p.recs), 1)
 	if err != nil {
 		return err
 	}

@@ -358,6 +358,7 @@ type sender struct {
 	bad   []int                       // PublishPacked: the indexes in items of messages no frame can hold
 	why   []error
 	enc   packed.Encoder
+	recs  *[]byte // PublishPacked: the buffer enc's records go into, until it is handed to gRPC with a frame
 	frame sidecarpb.PackedFrame
 }
 

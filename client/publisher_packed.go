@@ -30,6 +30,10 @@ func (p *Publisher) sendFrame(st *pubStream, sd *sender) (waiting bool, err erro
 	}
 	sd.enc.Reset()
 	sd.enc.StableStrings = true // topics are the application's strings, which Go never rewrites
+	if sd.recs == nil {
+		sd.recs = vtcodec.Buffer(packedFrameBytes)
+	}
+	sd.enc.UseRecords(*sd.recs)
 	sd.bad, sd.why = sd.bad[:0], sd.why[:0]
 	var r packed.Record
 	used := 0 // items taken into the frame or refused
@@ -114,10 +118,19 @@ func (p *Publisher) askForAck(st *pubStream, sd *sender) error {
 // sendEncoded sends the frame sd.enc holds.
 func sendEncoded(st *pubStream, sd *sender) error {
 	if vtcodec.Active() {
-		// Encoded straight into the buffer gRPC writes out and frees: the
-		// frame's bytes are copied once, not into a frame, then into
-		// gRPC's buffer.
-		frame, err := vtcodec.EncodeNested(nil, sd.enc.Size(), sd.enc.AppendFrame, 1)
+		// The header is encoded into a buffer gRPC writes out and frees,
+		// and the records go after it in the buffer they were encoded
+		// into, which gRPC frees too: the frame's bytes are not copied
+		// into a frame, then into gRPC's buffer.
+		var frame *vtcodec.Encoded
+		var err error
+		if sd.enc.Count() == 0 { // asks for an ack (askForAck)
+			frame, err = vtcodec.EncodeNested(nil, sd.enc.Size(), sd.enc.AppendFrame, 1)
+		} else {
+			tail := vtcodec.HandOver(sd.enc.Records(), &sd.recs)
+			frame, err = vtcodec.EncodeNestedTail(nil, sd.enc.Size(), sd.enc.AppendHeader, tail, 1)
+			sd.enc.UseRecords(nil) // the records' buffer may be gRPC's now
+		}
 		if err != nil {
 			return err
 		}

@@ -1,7 +1,6 @@
 package netshell
 
 import (
-	"bytes"
 	"fmt"
 	"testing"
 
@@ -76,35 +75,6 @@ func framesKeepTheirRecords(t *testing.T, pad int) {
 			if got, want := string(dec.Record().Payload), payload(f, i); got != want {
 				t.Errorf("frame %d record %d holds %.20q, want %.20q", f, i, got, want)
 			}
-		}
-	}
-}
-
-// handOver gives a frame's records buffer away only when they fill a good
-// part of it; fewer are copied into a buffer of their size, and the
-// buffer stays for the next frame.
-func TestHandOverKeepsTheBufferForSmallFrames(t *testing.T) {
-	for _, c := range []struct {
-		payload  int
-		handsOff bool
-	}{{100, false}, {80 << 10, true}, {300 << 10, true}} {
-		var enc packed.Encoder
-		recs := vtcodec.Buffer(packedFrameBytes)
-		buf := recs
-		enc.UseRecords(*recs)
-		if err := enc.Append(&packed.Record{Topic: "a/b", Payload: make([]byte, c.payload), Source: "s", Number: 1, Seq: 1}); err != nil {
-			t.Fatal(err)
-		}
-		_, want := enc.Frame()
-		out := handOver(&enc, &recs)
-		if !bytes.Equal(*out, want) {
-			t.Errorf("payload %d: handed %d bytes, want the %d of the records", c.payload, len(*out), len(want))
-		}
-		switch gave := out == buf; {
-		case c.handsOff && (!gave || recs != nil):
-			t.Errorf("payload %d: kept the buffer (%v), want it handed over", c.payload, recs != nil)
-		case !c.handsOff && (gave || recs != buf):
-			t.Errorf("payload %d: handed the buffer over, want the records copied and the buffer kept", c.payload)
 		}
 	}
 }

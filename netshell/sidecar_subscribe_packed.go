@@ -175,20 +175,8 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 }
 
 // handOver returns the buffer enc's records go out in, to be sent with the
-// frame (vtcodec.EncodeNestedTail), after which it is gRPC's. It is *recs,
-// the buffer enc filled, which the caller then gives up (*recs becomes
-// nil), when the records fill a quarter of it or more, or outgrew it.
-// Fewer are copied into a buffer of their size and *recs stays for the
-// next frame: gRPC holds a frame until it writes it, maybe long behind a
-// slow reader, and small frames should hold little.
+// frame (vtcodec.EncodeNestedTail), after which it is gRPC's: *recs, the
+// buffer enc filled, or a copy of a few records (vtcodec.HandOver).
 func handOver(enc *packed.Encoder, recs **[]byte) *[]byte {
-	r := enc.Records()
-	if len(r) < cap(**recs)/4 {
-		out := vtcodec.Buffer(len(r))
-		copy(*out, r)
-		return out
-	}
-	out := *recs
-	*out, *recs = r, nil // r may have moved out of *out: a message larger than the buffer
-	return out
+	return vtcodec.HandOver(enc.Records(), recs)
 }

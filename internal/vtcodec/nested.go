@@ -61,3 +61,24 @@ func encodeNested(head []byte, n int, fill func([]byte) []byte, tail *[]byte, pa
 	*buf = b
 	return &Encoded{buf: buf, tail: tail}, nil
 }
+
+// HandOver returns the buffer to send as the tail of EncodeNestedTail for
+// filled, the bytes written into *buf by appending (a packed frame's
+// records). It is *buf itself, which the caller then gives up (*buf
+// becomes nil), when filled takes a quarter of it or more, or outgrew
+// it; fewer bytes are copied into a buffer of their size, and *buf stays
+// for the next frame: gRPC holds a message until it writes it, maybe
+// long behind a slow reader, and small ones should hold little.
+func HandOver(filled []byte, buf **[]byte) *[]byte {
+	if *buf != nil && len(filled) < cap(**buf)/4 {
+		out := Buffer(len(filled))
+		*out = append((*out)[:0], filled...)
+		return out
+	}
+	out := *buf
+	if out == nil {
+		out = new([]byte)
+	}
+	*out, *buf = filled, nil // filled may have moved out of *out: a message larger than the buffer
+	return out
+}

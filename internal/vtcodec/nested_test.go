@@ -88,3 +88,28 @@ func TestHeldDecodesInPlaceUntilReleased(t *testing.T) {
 		t.Fatalf("after Release: %d buffers returned (want 1), %d frame bytes left (want 0)", pool.put, len(h.Msg().frame))
 	}
 }
+
+// HandOver gives the buffer away only when what was written into it fills
+// a good part of it, or outgrew it; less is copied into a buffer of its
+// size, and the buffer stays for the next message.
+func TestHandOverKeepsTheBufferForSmallFills(t *testing.T) {
+	const size = 256 << 10
+	for _, c := range []struct {
+		fill     int
+		handsOff bool
+	}{{100, false}, {80 << 10, true}, {300 << 10, true}} {
+		buf := Buffer(size)
+		given := buf
+		filled := append((*buf)[:0], bytes.Repeat([]byte{5}, c.fill)...)
+		out := HandOver(filled, &buf)
+		if !bytes.Equal(*out, filled) {
+			t.Errorf("fill %d: handed %d bytes, want the %d written", c.fill, len(*out), len(filled))
+		}
+		switch gave := out == given; {
+		case c.handsOff && (!gave || buf != nil):
+			t.Errorf("fill %d: kept the buffer (%v), want it handed over", c.fill, buf != nil)
+		case !c.handsOff && (gave || buf != given):
+			t.Errorf("fill %d: handed the buffer over, want the bytes copied and the buffer kept", c.fill)
+		}
+	}
+}
