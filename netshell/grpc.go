@@ -67,14 +67,14 @@ var (
 // while it is open. gRPC's writer sends what it gathered whenever the
 // buffer fills, so the kernel copies bytes written into it a moment
 // before, and the reader gets them sooner; with 1 MiB it sent what it
-// had gathered only when it ran out of work, in writes of 125 KB on
-// average on local-1to1-packed, and the write system calls took 54 ns a
+// had gathered only when it ran out of work, in writes of about 110 KB
+// on local-1to1-packed, and the write system calls took 54 ns a
 // message against 33 in the prototype relay, which keeps the
 // default (perf profiles of both on one host). Alternating runs there:
-// local-1to1-packed faster in 11 of 11 pairs (by 3-8%), the daemon taking
-// a median 6% less CPU a message; cross-node-packed-windowed faster by
-// 2-4% in 3 of 3; local-1to1-stream the same within noise. 64 KiB and
-// 128 KiB were no better than 1 MiB.
+// local-1to1-packed faster in 15 of 15 pairs (by 1.5-8%), the daemon
+// taking a median 6% less CPU a message; cross-node-packed-windowed and
+// local-1to1-stream within the host's noise. 64 KiB and 128 KiB were no
+// better than 1 MiB (BENCHMARKS.md, "Since the run of 19:22").
 //
 // The mesh keeps gRPC's 32 KiB read buffer: its connections are held
 // behind the connection limit and TLS, so each would keep a megabyte for
