@@ -68,7 +68,8 @@ func encodeNested(head []byte, n int, fill func([]byte) []byte, tail *[]byte, pa
 // becomes nil), when filled takes a quarter of it or more, or outgrew
 // it; fewer bytes are copied into a buffer of their size, and *buf stays
 // for the next frame: gRPC holds a message until it writes it, maybe
-// long behind a slow reader, and small ones should hold little.
+// long behind a slow reader, and small ones should hold little. With no
+// buffer (*buf nil), filled goes as it is.
 func HandOver(filled []byte, buf **[]byte) *[]byte {
 	if *buf != nil && len(filled) < cap(**buf)/4 {
 		out := Buffer(len(filled))
