@@ -68,8 +68,15 @@ func (n *Node) checkSlabs(bad badFunc) {
 		for i := 0; i < s.pending.len(); i++ {
 			note(s.pending.at(i).Msg)
 		}
+		handedMsgs := 0
 		for i := 0; i < s.handed.len(); i++ {
-			note(s.handed.at(i).m)
+			if h := s.handed.at(i); h.slab != nil {
+				refs[h.slab] += int32(h.n)
+				handedMsgs += h.n
+			}
+		}
+		if handedMsgs != s.handedMsgs {
+			bad("subscription: %d counted messages handed out, %d noted", handedMsgs, s.handedMsgs)
 		}
 	}
 	n.peers.each(func(p *peer) {

@@ -99,8 +99,11 @@ func (n *Node) release(m *Message) {
 }
 
 // releaseSlab ends one hold on s; the last frees it.
-func (n *Node) releaseSlab(s *msgSlab) {
-	if s.holds--; s.holds > 0 || s.pinned {
+func (n *Node) releaseSlab(s *msgSlab) { n.releaseSlabN(s, 1) }
+
+// releaseSlabN ends k holds on s; the last frees it.
+func (n *Node) releaseSlabN(s *msgSlab, k int32) {
+	if s.holds -= k; s.holds > 0 || s.pinned {
 		return
 	}
 	if n.slabs.n >= maxFreeSlabs {
@@ -183,60 +186,62 @@ func (n *Node) keepPayload(s *msgSlab, p []byte) []byte {
 	return chunks.Copy(&n.chunk, p, size, maxChunkCopy)
 }
 
-// handout is what a stream was handed, in order: a message of a counted
-// slab, or (m nil) n events with nothing to release.
+// handout is what a stream was handed, in order: n messages in a row of
+// counted slab slab, or (slab nil) n events with nothing to release. A
+// stream hands out a run's messages slab by slab, so a slab's worth is one
+// entry, and the shell's report releases it with one subtraction, without
+// reading the messages again (another core wrote them out meanwhile).
 type handout struct {
-	m *Message
-	n int
+	slab *msgSlab
+	n    int
 }
 
 // handOut notes an event handed out on s's stream (m: its message, if
 // any): a counted message is held until the shell reports it sent, or
 // pinned when it never will.
 func (s *subscription) handOut(m *Message) {
-	counted := m != nil && m.slab != nil
+	var slab *msgSlab
+	if m != nil {
+		slab = m.slab
+	}
 	if !s.reportsSent {
-		if counted {
-			pin(m)
+		if slab != nil {
+			slab.pinned = true
 		}
 		return
 	}
-	if counted && s.handed.len() >= maxHanded {
+	if slab != nil && s.handedMsgs >= maxHanded {
 		// Too much unreported: this one is the collector's, and counts
 		// as an event with nothing to release, so the order stays.
-		pin(m)
-		counted = false
+		slab.pinned = true
+		slab = nil
 	}
-	if counted {
-		hold(m)
-		s.handed.pushBack(handout{m: m, n: 1})
-		return
+	if slab != nil {
+		slab.holds++
+		s.handedMsgs++
 	}
 	if k := s.handed.len(); k > 0 {
-		if h := s.handed.atPtr(k - 1); h.m == nil {
-			h.n++ // remote messages, events: one entry for a run of them
+		if h := s.handed.atPtr(k - 1); h.slab == slab {
+			h.n++ // one entry for a run of one slab's messages, or of events
 			return
 		}
 	}
-	s.handed.pushBack(handout{n: 1})
+	s.handed.pushBack(handout{slab: slab, n: 1})
 }
 
 // sent releases the oldest k events s's stream had handed out.
 func (n *Node) sent(s *subscription, k int) {
 	for k > 0 && s.handed.len() > 0 {
 		h := s.handed.atPtr(0)
-		if h.m != nil {
-			k--
-			m := h.m
-			s.handed.popFront()
-			n.release(m)
-			continue
+		d := min(h.n, k)
+		if h.slab != nil {
+			s.handedMsgs -= d
+			n.releaseSlabN(h.slab, int32(d))
 		}
-		if h.n > k {
-			h.n -= k
+		k -= d
+		if h.n -= d; h.n > 0 {
 			return
 		}
-		k -= h.n
 		s.handed.popFront()
 	}
 }

@@ -551,8 +551,8 @@ func TestUnreportedHandoutsStayBoundedAndHeld(t *testing.T) {
 			all, was = append(all, m), append(was, string(m.Payload))
 		}
 	}
-	if s.handed.len() > maxHanded+1 {
-		t.Fatalf("%d handouts kept, want at most %d", s.handed.len(), maxHanded+1)
+	if s.handedMsgs > maxHanded || s.handed.len() > maxHanded+1 {
+		t.Fatalf("%d messages in %d handouts kept, want at most %d", s.handedMsgs, s.handed.len(), maxHanded)
 	}
 	// Reporting the oldest as sent releases those, and only those.
 	h.step(&CreditGranted{Stream: 1, N: 1025, Sent: 1025}) // the info, then the first 1024
@@ -561,5 +561,38 @@ func TestUnreportedHandoutsStayBoundedAndHeld(t *testing.T) {
 		if string(m.Payload) != was[1024+i] {
 			t.Fatalf("message %d, not reported sent, reads %q, was handed out as %q", 1024+i, m.Payload, was[1024+i])
 		}
+	}
+}
+
+// A stream's handouts are kept a slab at a time: a run's messages handed
+// out in a row are one entry per slab, not one each, and a report of
+// part of them releases those holds and keeps the rest.
+func TestHandoutsOfOneSlabAreOneEntry(t *testing.T) {
+	h := newHarness(t, "reuse", func(c *Config) { c.PoisonReused = true })
+	h.start()
+	h.step(&Subscribed{Stream: 1, Patterns: []string{"r/#"}, Policy: PolicyDefault, Credit: 1 << 20, ReportsSent: true})
+	s := h.n.streams[1]
+	msgs := handed(h.runBatch("r/t", 2*runMsgsPerSlab), 1)
+	if len(msgs) != 2*runMsgsPerSlab {
+		t.Fatalf("handed out %d messages, want %d", len(msgs), 2*runMsgsPerSlab)
+	}
+	first, second := msgs[0].slab, msgs[runMsgsPerSlab].slab
+	if first == nil || second == nil || first == second {
+		t.Fatalf("the run's messages are not in two counted slabs")
+	}
+	// The subscription's info event, then one entry for each slab.
+	if s.handed.len() != 3 || s.handedMsgs != 2*runMsgsPerSlab {
+		t.Fatalf("%d handout entries for %d messages, want 3 entries for %d", s.handed.len(), s.handedMsgs, 2*runMsgsPerSlab)
+	}
+	holds := first.holds
+	h.step(&CreditGranted{Stream: 1, N: 11, Sent: 11}) // the info, then 10 messages
+	if first.holds != holds-10 || s.handedMsgs != 2*runMsgsPerSlab-10 || s.handed.len() != 2 {
+		t.Fatalf("after 10 sent: slab holds %d (was %d), %d messages in %d entries; want %d, %d in 2",
+			first.holds, holds, s.handedMsgs, s.handed.len(), holds-10, 2*runMsgsPerSlab-10)
+	}
+	h.step(&CreditGranted{Stream: 1, N: runMsgsPerSlab, Sent: runMsgsPerSlab}) // the first slab's 22, then 10 of the second
+	if first.holds != holds-runMsgsPerSlab || s.handed.len() != 1 || s.handedMsgs != runMsgsPerSlab-10 {
+		t.Fatalf("after the first slab's: holds %d, want %d; %d messages in %d entries, want %d in 1",
+			first.holds, holds-runMsgsPerSlab, s.handedMsgs, s.handed.len(), runMsgsPerSlab-10)
 	}
 }

@@ -39,6 +39,7 @@ type subscription struct {
 	blocked     deque[blockedMsg]
 	reportsSent bool           // its shell reports what it sent (Subscribed.ReportsSent)
 	handed      deque[handout] // events handed out, oldest first, not reported sent (slab.go)
+	handedMsgs  int            // counted messages among them, at most maxHanded
 
 	replayExpired int // replays of the topic being replayed that expired unsent
 
@@ -187,6 +188,7 @@ func (n *Node) attach(s *subscription, stream uint64, credit, creditBytes int) {
 	// What an earlier stream was handed stays held: its shell may still
 	// be writing it out.
 	s.handed.clear()
+	s.handedMsgs = 0
 	s.reportsSent = false
 	s.credit = credit
 	s.byteCredit, s.creditBytes = creditBytes > 0, creditBytes
@@ -209,6 +211,7 @@ func (n *Node) detach(s *subscription) {
 	n.memberLive(s, false)
 	s.credit, s.creditBytes = 0, 0
 	s.handed.clear() // held for good: the shell may still be writing them
+	s.handedMsgs = 0
 	s.pending.clear()
 	s.replayExpired = 0
 	s.queue.clear()
