@@ -320,3 +320,43 @@ func TestPackedPublishAtFullCreditIntoABlockedSubscriberLosesNothing(t *testing.
 		}
 	}
 }
+
+// Long runs of one topic reach a packed subscriber as the node kept them
+// (its plain records, copied a stretch at a time, state.Message.PlainAfter),
+// with every sequence, id and payload right: on a second topic too, whose
+// frame index is not 0, and around a record with a field in mid-run.
+func TestPackedRunsReachAPackedSubscriberAsTheirRecords(t *testing.T) {
+	ts := startServer(t, nil)
+	ctx := ctx5(t)
+	sub := subscribePacked(t, ctx, ts, &sidecarpb.SubscribePackedRequest{
+		Open: &sidecarpb.SubscribePackedRequest_Subscribe{Subscribe: &sidecarpb.SubscribeRequest{Topics: []string{"p/#"}}}})
+	pub, err := ts.app.PublishPacked(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const total, run = 2000, 100
+	var recs []packed.Record
+	for k := range total {
+		r := packed.Record{Topic: fmt.Sprintf("p/%d", k/run%2), Payload: fmt.Appendf(nil, "m%d", k)}
+		if k == 150 {
+			r.Correlation = "c-150"
+		}
+		recs = append(recs, r)
+	}
+	for i := 0; i < total; i += 500 {
+		if err := pub.Send(packedFrame(t, recs[i:i+500]...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, ids, _ := packedRecords(t, sub, total)
+	seq := map[string]uint64{}
+	for k, r := range got {
+		want := recs[k]
+		seq[r.Topic]++
+		if r.Topic != want.Topic || string(r.Payload) != string(want.Payload) || r.Correlation != want.Correlation || r.Seq != seq[r.Topic] ||
+			r.Source != ts.s.ID() || ids[k] != packed.DeriveID(ts.s.ID(), 0, uint64(k+1)).String() {
+			t.Fatalf("message %d = %s #%d %q %q %s, want %s #%d %q %q %s", k, r.Topic, r.Seq, r.Payload, r.Correlation, ids[k],
+				want.Topic, seq[r.Topic], want.Payload, want.Correlation, packed.DeriveID(ts.s.ID(), 0, uint64(k+1)))
+		}
+	}
+}
