@@ -166,21 +166,6 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 		if alone {
 			break
 		}
-		// The messages after it that continue it plainly go as the
-		// records the node kept for them, copied at once, each checked
-		// only for being the next item: the encoder reads none of them.
-		if run := m.PlainAfter(); len(run.Msgs) > 0 {
-			j := 0
-			for j < len(run.Msgs) && n+j < len(items) && items[n+j].rare == nil && items[n+j].msg == &run.Msgs[j] {
-				j++
-			}
-			if j > 0 {
-				k := fs.enc.AppendPlainRecords(run.Records(j), j)
-				if n += k; k < j {
-					break // full
-				}
-			}
-		}
 	}
 	if c := fs.counts; c != nil { // before: the client may read the frame as soon as it is sent
 		c.subFrames.Add(1)

@@ -284,11 +284,7 @@ func (n *Node) runMessages(k int) []*Message {
 		}
 		n.fillLocal(m, &r.pubs[i], r.seq+uint64(i)+1)
 		if r.borrowed {
-			if r.reused != nil {
-				m.Payload = n.keepRecord(r.reused, r.used-1, m.Payload)
-			} else {
-				m.Payload = n.keepPayload(nil, m.Payload)
-			}
+			m.Payload = n.keepPayload(r.reused, m.Payload)
 		}
 		m.Topic = r.topic
 		if at, ok := expiresMs(m, r.defaultTTL); ok {
@@ -435,9 +431,6 @@ func (n *Node) recordRun(rc *runChain, topic string, seq uint64) uint64 {
 // endRun writes the chains' ranges back and lets the run's scratch go.
 func (n *Node) endRun(topic string) {
 	r := &n.run
-	for _, s := range r.counted {
-		markPlain(s)
-	}
 	for i := range r.chains {
 		rc := &r.chains[i] // every message went to it: count > 0
 		if rc.fresh {

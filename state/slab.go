@@ -36,16 +36,7 @@ import "github.com/nexusd/nexusd/internal/chunks"
 // the copies of their borrowed payloads (PublishedBatch.Borrowed,
 // PushReceived.Borrowed).
 type msgSlab struct {
-	msgs [runMsgsPerSlab]Message
-
-	// A run's messages keep their payloads as packed records (plain.go):
-	// where message i's record ends in recs (0: it has none), and bit i
-	// set when message i continues message i-1 plainly. Written in the
-	// Step that makes the messages; read by shells after it.
-	recEnd [runMsgsPerSlab]uint32
-	plain  uint32
-	recs   []byte // data, as far as the records go
-
+	msgs   [runMsgsPerSlab]Message
 	data   []byte // payload copies; its array stays with the slab
 	holds  int32  // holds on its messages, all told
 	pinned bool   // one went where holds are not counted: never reused
