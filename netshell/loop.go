@@ -51,6 +51,10 @@ type publishReplier interface {
 	answerRun(first uint64, n int)
 }
 
+// frameLender is a frame lent to the node (PublishedBatch.Frame), which
+// the node gives back once (state.ReleaseFrame).
+type frameLender interface{ releaseFrame(recycle bool) }
+
 // replyChan is the replier of one unary request: room for its one answer.
 type replyChan chan state.Effect
 
@@ -490,6 +494,10 @@ func (l *loop) dispatch(now state.Instant, effs []state.Effect) {
 			l.answer(e.Req, &c)
 		case *state.Deliver:
 			l.deliver(e)
+		case *state.ReleaseFrame:
+			if f, ok := e.Frame.(frameLender); ok {
+				f.releaseFrame(e.Recycle)
+			}
 		case *state.EndStream:
 			if st := l.streams[e.Stream]; st != nil {
 				l.flushOuts()

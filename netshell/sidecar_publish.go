@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 
@@ -145,7 +146,7 @@ func (ps *publishStream) event(n int) *state.PublishedBatch {
 	if cap(ev.Pubs) < n {
 		ev.Pubs = make([]state.Published, n)
 	}
-	ev.Pubs, ev.ByNumber, ev.Borrowed = ev.Pubs[:n], false, false
+	ev.Pubs, ev.ByNumber, ev.Borrowed, ev.Frame, ev.FrameBytes = ev.Pubs[:n], false, false, nil, 0
 	return ev
 }
 
@@ -163,8 +164,15 @@ var publishEvents = sync.Pool{New: func() any { return new(state.PublishedBatch)
 type received interface{ recycle() }
 
 // heldFrame is a PublishPacked frame decoded in place in gRPC's buffer.
+// Lent to the node (PublishedBatch.Frame), it has two owners, its batch
+// until answered and the node until it gives the frame back
+// (state.ReleaseFrame); the last to let go recycles it, unless the node
+// said a message in it went where it does not count readers: then it is
+// left to the collector, gRPC's buffer with it.
 type heldFrame struct {
 	vtcodec.Held[sidecarpb.PackedFrame, *sidecarpb.PackedFrame]
+	owners atomic.Int32
+	keep   atomic.Bool
 }
 
 // heldBatch is a PublishStream batch decoded in place in gRPC's buffer.
@@ -177,9 +185,27 @@ var (
 	heldBatches = sync.Pool{New: func() any { return new(heldBatch) }}
 )
 
+// lend makes the node the frame's second owner.
+func (f *heldFrame) lend() { f.owners.Store(2) }
+
+// recycle is the batch letting go, once it is answered.
 func (f *heldFrame) recycle() {
+	if f.owners.Load() > 0 && f.owners.Add(-1) > 0 {
+		return
+	}
+	if f.keep.Load() {
+		return // the collector's
+	}
 	f.Release()
 	heldFrames.Put(f)
+}
+
+// releaseFrame is the node giving the frame back (state.ReleaseFrame).
+func (f *heldFrame) releaseFrame(recycle bool) {
+	if !recycle {
+		f.keep.Store(true)
+	}
+	f.recycle()
 }
 
 // Release gives the buffer back, keeping the batch's requests for the

@@ -77,10 +77,10 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 	var topics []string // the frame's topic table, as strings of their own
 	var received uint64
 	var refused []publishAnswer // req: the record's index in its frame, then its id
-	// Each frame is kept until its batch is answered: the node copies the
-	// payloads it keeps (PublishedBatch.Borrowed), once. A frame whose
-	// batch is still unanswered when the stream ends is left to the
-	// collector.
+	// Each frame is kept until its batch is answered and the node gives
+	// it back: the node keeps most payloads where they are, in the frame,
+	// and copies the others (PublishedBatch.Frame). A frame whose batch
+	// is still unanswered when the stream ends is left to the collector.
 	var f *heldFrame
 	defer func() {
 		if f != nil {
@@ -152,8 +152,8 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 				refused = append(refused, publishAnswer{req: uint64(i), err: err})
 				continue
 			}
-			// The payload is the frame's, which the node copies; the
-			// texts are copied out (received_frames.go).
+			// The payload is the frame's, which the node keeps in place
+			// or copies; the texts are copied out (received_frames.go).
 			// Filled in place, every field: the batch is reused.
 			k := len(ev.Pubs)
 			ev.Pubs = ev.Pubs[:k+1]
@@ -182,6 +182,12 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 			}
 		}
 		ev.Borrowed = true
+		if len(ev.Pubs) > 0 {
+			// Lent: the node may keep payloads where they are, and gives
+			// the frame back when nothing it holds reads them.
+			ev.Frame, ev.FrameBytes = f, len(f.Msg().GetFrame())
+			f.lend()
+		}
 		received += uint64(n)
 		ps.add(base, n, cost, ev, order, f)
 		f = nil // the batch's now

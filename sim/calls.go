@@ -105,6 +105,8 @@ func (w *World) handle(sn *simNode, effs []state.Effect) {
 			}
 		case *state.ReportGap:
 			w.noteGap(sn, e)
+		case *state.ReleaseFrame:
+			w.releaseFrame(sn, e)
 		case *state.ClosePeer:
 			w.closePaths(sn, e.Peer, e.Addr)
 			w.groupPeerGone(sn, e.Peer)

@@ -414,9 +414,10 @@ func (w *World) Publish(i int, topic string, payload []byte, o PublishOptions, d
 }
 
 // PublishBatch publishes payloads to topic on node i in one
-// PublishedBatch, as a packed frame does: the payloads are borrowed, and
-// scribbled over once the step returns, so a node that keeps one without
-// copying it delivers nonsense. done sees each answer; the error is the
+// PublishedBatch, as a packed frame does: the payloads are borrowed from
+// a frame the node gives back with ReleaseFrame, and scribbled over then
+// if the node says it may be recycled, so a node that still reads one
+// afterwards delivers nonsense. done sees each answer; the error is the
 // first refusal.
 func (w *World) PublishBatch(i int, topic string, payloads [][]byte, o PublishOptions, done func(*state.CompletePublish)) error {
 	sn := w.nodes[i-1]
@@ -446,10 +447,7 @@ func (w *World) PublishBatch(i int, topic string, payloads [][]byte, o PublishOp
 			Retain: o.Retain, TTLMs: o.TTL.Milliseconds(), Extras: state.ExtrasOf(state.Extras{ReplyTo: o.ReplyTo})}
 		start += len(p)
 	}
-	w.step(sn, &state.PublishedBatch{Pubs: pubs, Borrowed: true})
-	for k := range frame {
-		frame[k] = '!'
-	}
+	w.step(sn, &state.PublishedBatch{Pubs: pubs, Borrowed: true, Frame: &simFrame{b: frame}, FrameBytes: len(frame)})
 	seq := before
 	var first error
 	for _, err := range refused {
@@ -545,5 +543,30 @@ func (c *client) reopen(w *World) {
 	}
 	if c.rate > 0 && !c.ended {
 		c.scheduleSlowCredit()
+	}
+}
+
+// simFrame is a batch's frame, lent to the node until it gives it back.
+type simFrame struct {
+	b        []byte
+	released bool
+}
+
+// releaseFrame takes a frame back from sn's node: once, and scribbled
+// over when the node says nothing reads it any longer.
+func (w *World) releaseFrame(sn *simNode, e *state.ReleaseFrame) {
+	f, ok := e.Frame.(*simFrame)
+	switch {
+	case !ok:
+		w.violate("frames", fmt.Sprintf("%s gave back a frame it was never lent: %T", sn.name, e.Frame))
+	case f.released:
+		w.violate("frames", fmt.Sprintf("%s gave back a frame twice", sn.name))
+	default:
+		f.released = true
+		if e.Recycle {
+			for k := range f.b {
+				f.b[k] = '!'
+			}
+		}
 	}
 }

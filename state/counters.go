@@ -56,6 +56,7 @@ type Counters struct {
 
 	BufferEvicted  uint64 // ring messages evicted by the count or byte cap
 	SlabsReused    uint64 // slabs of a run's messages used again (slab.go)
+	FramesViewed   uint64 // publish frames whose payloads were kept where they lay (frames.go)
 	TopicsEvicted  uint64 // topic states evicted by MaxTopics
 	StreamsEvicted uint64 // (source, topic) trackers evicted by MaxStreams
 

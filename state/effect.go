@@ -187,6 +187,19 @@ type Deliver struct {
 	Out    Out
 }
 
+// ReleaseFrame gives back a PublishedBatch's Frame: nothing the node
+// holds reads its bytes any longer. Recycle: nothing else does either, so
+// the shell may use its memory again; false when a message in it went
+// where the node does not count its readers (a retained value, a stream
+// that ended before it reported sending it...): the memory is then left
+// to the collector.
+type ReleaseFrame struct {
+	Frame   any
+	Recycle bool
+}
+
+func (e *ReleaseFrame) String() string { return fmt.Sprintf("release-frame recycle=%t", e.Recycle) }
+
 // EndStream: finish a subscription stream; Err says why when it is a
 // refusal (unknown subscription on resume, bad pattern...).
 type EndStream struct {
@@ -210,6 +223,7 @@ func (*CompletePublishRun) effect()  {}
 func (*CompleteUnsubscribe) effect() {}
 func (*Deliver) effect()             {}
 func (*EndStream) effect()           {}
+func (*ReleaseFrame) effect()        {}
 
 func (e *SendBeacon) String() string {
 	if e.Leaving {

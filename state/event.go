@@ -148,6 +148,14 @@ type PublishedBatch struct {
 	// Step; the node copies those it keeps, into the slab of a run it
 	// counts (slab.go), so a packed frame's payloads are copied once.
 	Borrowed bool
+	// Frame, when set with Borrowed, is the shell's handle on the frame
+	// the payloads lie in, FrameBytes its size: the shell keeps it valid
+	// until the node gives it back with a ReleaseFrame, exactly once for
+	// the batch, in this Step or a later one. The node then keeps the
+	// payloads of the messages it makes in counted slabs where they are,
+	// instead of copying them (frames.go).
+	Frame      any
+	FrameBytes int
 }
 
 // PolicyDefault in a subscription request means "the node's default".

@@ -21,6 +21,19 @@ type harness struct {
 	req  uint64
 
 	subID string // for tests that keep one subscription in view
+
+	// lend: runBatch lends its frame (PublishedBatch.Frame) instead of
+	// scribbling over it after the Step; released counts the frames given
+	// back, and recycled those the node said could be used again.
+	lend               bool
+	framePad           int // added to a lent frame's FrameBytes
+	released, recycled int
+}
+
+// testFrame is a frame runBatch lends the node.
+type testFrame struct {
+	b        []byte
+	released bool
 }
 
 func testConfig(id string) Config {
@@ -61,6 +74,9 @@ func (h *harness) keep(effs []Effect) []Effect {
 		case *AnswerPush:
 			c := *e
 			out[i] = &c
+		case *ReleaseFrame:
+			h.releaseFrame(e)
+			out[i] = e
 		default:
 			out[i] = e
 		}
@@ -71,6 +87,23 @@ func (h *harness) keep(effs []Effect) []Effect {
 }
 
 func (h *harness) step(ev Event) []Effect { return h.keep(h.n.Step(h.now, ev)) }
+
+// releaseFrame takes back a frame runBatch lent: once, and scribbled over
+// if it may be used again, as a shell's pool would.
+func (h *harness) releaseFrame(e *ReleaseFrame) {
+	f, ok := e.Frame.(*testFrame)
+	if !ok || f.released {
+		h.t.Fatalf("a frame given back that was not lent, or twice: %T", e.Frame)
+	}
+	f.released = true
+	h.released++
+	if e.Recycle {
+		h.recycled++
+		for i := range f.b {
+			f.b[i] = '!'
+		}
+	}
+}
 
 // advance moves the clock by d, ticking at every deadline on the way.
 func (h *harness) advance(d time.Duration) []Effect {

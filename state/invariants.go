@@ -113,14 +113,29 @@ func (n *Node) checkSlabs(bad badFunc) {
 			pinned("kept for a departed peer", c.missed.at(i).m)
 		}
 	}
+	views := map[*frameView]int32{}
 	for s, r := range refs {
 		if !s.pinned && s.holds < r {
 			bad("slab: %d holds counted, %d held", s.holds, r)
+		}
+		if v := s.frame; v != nil {
+			views[v]++
+			if v.ref == nil {
+				bad("slab: %d held messages view a frame given back", r)
+			}
+		}
+	}
+	for v, k := range views {
+		if v.slabs < k {
+			bad("frame: %d slabs view it, %d counted", k, v.slabs)
 		}
 	}
 	for s := n.slabs.free; s != nil; s = s.next {
 		if refs[s] > 0 {
 			bad("slab: free with %d of its messages held", refs[s])
+		}
+		if s.frame != nil {
+			bad("slab: free and still viewing a frame")
 		}
 	}
 }
@@ -138,6 +153,9 @@ func (n *Node) CheckBounds() error {
 }
 
 func (n *Node) checkBounds(bad badFunc) {
+	if n.viewedBytes < 0 || n.viewedBytes > n.cfg.BudgetBytes/maxViewedShare {
+		bad("frames: %d bytes viewed, at most %d", n.viewedBytes, n.cfg.BudgetBytes/maxViewedShare)
+	}
 	sum := 0
 	for c := range memClasses {
 		sum += n.mem.class[c]

@@ -99,8 +99,9 @@ type Node struct {
 	runLeft    int  // while a push is received: its envelopes from this one to the end of its topic's run
 	borrowed   bool // and whether its payloads are to be copied (PushReceived.Borrowed)
 
-	mem      memory // memory.go
-	counters Counters
+	mem         memory // memory.go
+	viewedBytes int    // frames that slabs view (frames.go)
+	counters    Counters
 }
 
 // call is an outstanding request effect, found again by its completion.

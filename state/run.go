@@ -46,9 +46,10 @@ type runScratch struct {
 	msgs    []*Message // made so far (runMessages), in order
 	dropped []int      // drops by bulk intakes, by message
 
-	byNumber bool // the batch's answers need no ids (PublishedBatch.ByNumber)
-	borrowed bool // the batch's payloads are to be copied (PublishedBatch.Borrowed)
-	copyLeft int  // bytes of borrowed payloads the run's tail has yet to copy (keepPayload)
+	byNumber bool       // the batch's answers need no ids (PublishedBatch.ByNumber)
+	borrowed bool       // the batch's payloads are to be copied (PublishedBatch.Borrowed)
+	view     *frameView // or kept where they are, in counted slabs (frames.go)
+	copyLeft int        // bytes of borrowed payloads the run's tail has yet to copy (keepPayload)
 
 	// What runMessages makes the run's messages from.
 	pubs       []Published
@@ -63,6 +64,7 @@ type runScratch struct {
 
 func (n *Node) onPublishedBatch(e *PublishedBatch) {
 	n.run.byNumber, n.run.borrowed = e.ByNumber, e.Borrowed
+	n.run.view = n.viewFrame(e)
 	pubs := e.Pubs
 	for len(pubs) > 0 {
 		k := 1
@@ -72,7 +74,8 @@ func (n *Node) onPublishedBatch(e *PublishedBatch) {
 		n.publishRun(pubs[:k])
 		pubs = pubs[k:]
 	}
-	n.run.byNumber, n.run.borrowed = false, false
+	n.endFrame(e, n.run.view)
+	n.run.byNumber, n.run.borrowed, n.run.view = false, false, nil
 }
 
 // publishRun publishes consecutive publishes to one topic. A retained one
@@ -264,6 +267,13 @@ func (n *Node) runMessages(k int) []*Message {
 				// again once nothing does (slab.go).
 				r.reused = n.runSlab()
 				r.reused.holds = 1 // the run's, for all its messages, until endRun
+				if r.view != nil {
+					if r.view.slabs == 1 { // the batch's own: this is the first slab
+						n.counters.FramesViewed++
+					}
+					r.reused.frame = r.view
+					r.view.slabs++
+				}
 				r.counted = append(r.counted, r.reused)
 				r.slab = r.reused.msgs[:]
 			} else {
@@ -283,7 +293,12 @@ func (n *Node) runMessages(k int) []*Message {
 			m.ID, m.IDNum = n.ids.take()
 		}
 		n.fillLocal(m, &r.pubs[i], r.seq+uint64(i)+1)
-		if r.borrowed {
+		switch {
+		case r.reused != nil && r.reused.frame != nil:
+			if m.Payload = m.Payload[:len(m.Payload):len(m.Payload)]; len(m.Payload) == 0 {
+				m.Payload = nil // as a copy would be
+			} // else viewed where it is
+		case r.borrowed:
 			m.Payload = n.keepPayload(r.reused, m.Payload)
 		}
 		m.Topic = r.topic

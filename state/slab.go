@@ -37,9 +37,10 @@ import "github.com/nexusd/nexusd/internal/chunks"
 // PushReceived.Borrowed).
 type msgSlab struct {
 	msgs   [runMsgsPerSlab]Message
-	data   []byte // payload copies; its array stays with the slab
-	holds  int32  // holds on its messages, all told
-	pinned bool   // one went where holds are not counted: never reused
+	data   []byte     // payload copies; its array stays with the slab
+	holds  int32      // holds on its messages, all told
+	pinned bool       // one went where holds are not counted: never reused
+	frame  *frameView // the frame its payloads lie in; nil: copied (frames.go)
 	next   *msgSlab
 }
 
@@ -103,7 +104,14 @@ func (n *Node) releaseSlab(s *msgSlab) { n.releaseSlabN(s, 1) }
 
 // releaseSlabN ends k holds on s; the last frees it.
 func (n *Node) releaseSlabN(s *msgSlab, k int32) {
-	if s.holds -= k; s.holds > 0 || s.pinned {
+	if s.holds -= k; s.holds > 0 {
+		return
+	}
+	if s.frame != nil {
+		n.unview(s.frame, s.pinned)
+		s.frame = nil
+	}
+	if s.pinned {
 		return
 	}
 	if n.slabs.n >= maxFreeSlabs {

@@ -12,8 +12,14 @@ import (
 // runBatch publishes n messages on topic in one PublishedBatch, each
 // payload naming its topic and source number (checkSent reads it back).
 // The payloads are borrowed from one buffer, which is scribbled over once
-// the Step returns, as a shell's frame goes back to its pool.
+// the Step returns, as a shell's frame goes back to its pool; or, with
+// h.lend, once the node gives it back (ReleaseFrame).
 func (h *harness) runBatch(topic string, n int) []Effect {
+	return h.runBatchFrame(topic, n, nil)
+}
+
+// runBatchFrame is runBatch, and with h.lend sets *lent to the frame.
+func (h *harness) runBatchFrame(topic string, n int, lent **testFrame) []Effect {
 	pubs := make([]Published, n)
 	var frame []byte
 	ends := make([]int, n)
@@ -27,6 +33,13 @@ func (h *harness) runBatch(topic string, n int) []Effect {
 		h.req++
 		pubs[i] = Published{Req: h.req, Topic: topic, Payload: frame[start:ends[i]]}
 		start = ends[i]
+	}
+	if h.lend {
+		f := &testFrame{b: frame}
+		if lent != nil {
+			*lent = f
+		}
+		return h.step(&PublishedBatch{Pubs: pubs, Borrowed: true, Frame: f, FrameBytes: len(frame) + h.framePad})
 	}
 	effs := h.step(&PublishedBatch{Pubs: pubs, Borrowed: true})
 	for i := range frame {
@@ -75,68 +88,74 @@ func setOf(ms []*Message) map[*Message]bool {
 // A run's slab is used again once its messages have left the ring and
 // the stream they were handed to has reported them sent, and not before.
 func TestARunsSlabIsUsedAgainOnceItsMessagesAreSent(t *testing.T) {
-	h := newHarness(t, "reuse", func(c *Config) { c.MessageBufferSize = 32; c.PoisonReused = true })
-	h.start()
-	h.step(&Subscribed{Stream: 1, Patterns: []string{"r/#"}, Policy: PolicyDefault, Credit: 1 << 20, ReportsSent: true})
-	first := handed(h.runBatch("r/t", 64), 1)
-	if len(first) != 64 {
-		t.Fatalf("%d of 64 handed out", len(first))
-	}
-	// The ring lets all of them go, but the stream has not sent them.
-	second := handed(h.runBatch("r/t", 64), 1)
-	if reusedAny(setOf(first), second) {
-		t.Fatal("messages handed out and not reported sent were used again")
-	}
-	for _, m := range first {
-		checkSent(t, m)
-	}
-	h.step(&CreditGranted{Stream: 1, N: 64, Sent: 64}) // the first 64 (and the info) ... all but the info's place
-	third := handed(h.runBatch("r/t", 64), 1)
-	if !reusedAny(setOf(first), third) {
-		t.Fatal("slabs whose messages were all sent and out of the ring were not used again")
-	}
-	if reusedAny(setOf(second), third) {
-		t.Fatal("messages the ring still holds, or not reported sent, were used again")
-	}
-	for _, m := range append(second, third...) {
-		checkSent(t, m)
-	}
+	bothWays(t, func(t *testing.T, lend bool) {
+		h := newHarness(t, "reuse", func(c *Config) { c.MessageBufferSize = 32; c.PoisonReused = true })
+		h.lend = lend
+		h.start()
+		h.step(&Subscribed{Stream: 1, Patterns: []string{"r/#"}, Policy: PolicyDefault, Credit: 1 << 20, ReportsSent: true})
+		first := handed(h.runBatch("r/t", 64), 1)
+		if len(first) != 64 {
+			t.Fatalf("%d of 64 handed out", len(first))
+		}
+		// The ring lets all of them go, but the stream has not sent them.
+		second := handed(h.runBatch("r/t", 64), 1)
+		if reusedAny(setOf(first), second) {
+			t.Fatal("messages handed out and not reported sent were used again")
+		}
+		for _, m := range first {
+			checkSent(t, m)
+		}
+		h.step(&CreditGranted{Stream: 1, N: 64, Sent: 64}) // the first 64 (and the info) ... all but the info's place
+		third := handed(h.runBatch("r/t", 64), 1)
+		if !reusedAny(setOf(first), third) {
+			t.Fatal("slabs whose messages were all sent and out of the ring were not used again")
+		}
+		if reusedAny(setOf(second), third) {
+			t.Fatal("messages the ring still holds, or not reported sent, were used again")
+		}
+		for _, m := range append(second, third...) {
+			checkSent(t, m)
+		}
+	})
 }
 
 // A run a peer wants is used again once the peer has its pushes (and the
 // ring and the local stream let them go), and not before.
 func TestARunAPeerWantsIsUsedAgainOnceThePeerHasIt(t *testing.T) {
-	h := newHarness(t, "reuse", func(c *Config) { c.MessageBufferSize = 32; c.PoisonReused = true })
-	h.start()
-	h.sync("5f0c3d2e-8a41-4b7e-9c15-2d6f7a8b9c0d", "r/#")
-	h.step(&Subscribed{Stream: 1, Patterns: []string{"r/#"}, Policy: PolicyDefault, Credit: 1 << 20, ReportsSent: true})
-	calls := func(effs []Effect) (out []uint64) {
-		for _, p := range of[*Push](effs) {
-			out = append(out, p.Call)
+	bothWays(t, func(t *testing.T, lend bool) {
+		h := newHarness(t, "reuse", func(c *Config) { c.MessageBufferSize = 32; c.PoisonReused = true })
+		h.lend = lend
+		h.start()
+		h.sync("5f0c3d2e-8a41-4b7e-9c15-2d6f7a8b9c0d", "r/#")
+		h.step(&Subscribed{Stream: 1, Patterns: []string{"r/#"}, Policy: PolicyDefault, Credit: 1 << 20, ReportsSent: true})
+		calls := func(effs []Effect) (out []uint64) {
+			for _, p := range of[*Push](effs) {
+				out = append(out, p.Call)
+			}
+			return out
 		}
-		return out
-	}
-	effs := h.runBatch("r/t", 64)
-	first, pushed := handed(effs, 1), calls(effs)
-	if len(first) != 64 || len(pushed) != 64 {
-		t.Fatalf("%d handed out, %d pushed, want 64 each", len(first), len(pushed))
-	}
-	h.step(&CreditGranted{Stream: 1, N: 65, Sent: 65}) // the info and the 64: written out
-	effs = h.runBatch("r/t", 64)                       // the ring lets the first go
-	second := handed(effs, 1)
-	pushed2 := calls(effs)
-	if reusedAny(setOf(first), second) {
-		t.Fatal("messages pushed and not answered were used again")
-	}
-	h.step(&PushesCompleted{Calls: pushed})
-	h.step(&CreditGranted{Stream: 1, N: 64, Sent: 64})
-	third := handed(h.runBatch("r/t", 64), 1)
-	if !reusedAny(setOf(first), third) {
-		t.Fatal("slabs whose pushes the peer has, out of the ring and sent, were not used again")
-	}
-	if reusedAny(setOf(second), third) {
-		t.Fatalf("messages whose %d pushes are not answered were used again", len(pushed2))
-	}
+		effs := h.runBatch("r/t", 64)
+		first, pushed := handed(effs, 1), calls(effs)
+		if len(first) != 64 || len(pushed) != 64 {
+			t.Fatalf("%d handed out, %d pushed, want 64 each", len(first), len(pushed))
+		}
+		h.step(&CreditGranted{Stream: 1, N: 65, Sent: 65}) // the info and the 64: written out
+		effs = h.runBatch("r/t", 64)                       // the ring lets the first go
+		second := handed(effs, 1)
+		pushed2 := calls(effs)
+		if reusedAny(setOf(first), second) {
+			t.Fatal("messages pushed and not answered were used again")
+		}
+		h.step(&PushesCompleted{Calls: pushed})
+		h.step(&CreditGranted{Stream: 1, N: 64, Sent: 64})
+		third := handed(h.runBatch("r/t", 64), 1)
+		if !reusedAny(setOf(first), third) {
+			t.Fatal("slabs whose pushes the peer has, out of the ring and sent, were not used again")
+		}
+		if reusedAny(setOf(second), third) {
+			t.Fatalf("messages whose %d pushes are not answered were used again", len(pushed2))
+		}
+	})
 }
 
 // What is handed to a stream that does not report what it sent, or that
@@ -161,34 +180,37 @@ func TestARunsSlabIsNotUsedAgainWhileHeldUncounted(t *testing.T) {
 		}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			h := newHarness(t, "reuse", func(c *Config) { c.MessageBufferSize = 32; c.PoisonReused = true })
-			h.start()
-			c.setup(h)
-			first := handed(h.runBatch("r/t", 64), 1)
-			if len(first) != 64 {
-				t.Fatalf("%d of 64 handed out", len(first))
-			}
-			if c.sent {
-				h.step(&CreditGranted{Stream: 1, N: 65, Sent: 65})
-			} else {
-				// The stream breaks while its shell still writes what
-				// it was handed; a new one resumes and reports sent.
-				id := h.n.streams[1].id
-				h.step(&StreamClosed{Stream: 1})
-				h.step(&Resumed{Stream: 2, SubID: id, Mode: RecoverNone, Credit: 1 << 20, ReportsSent: true})
-				h.step(&CreditGranted{Stream: 2, N: 65, Sent: 65})
-			}
-			var later []*Message
-			for range 4 {
-				later = append(later, handed(h.runBatch("r/t", 64), 1)...)
-				later = append(later, handed(h.runBatch("r/t", 64), 2)...)
-			}
-			if reusedAny(setOf(first), later) {
-				t.Fatal("a message held where the node does not count was used again")
-			}
-			for _, m := range first {
-				checkSent(t, m)
-			}
+			bothWays(t, func(t *testing.T, lend bool) {
+				h := newHarness(t, "reuse", func(c *Config) { c.MessageBufferSize = 32; c.PoisonReused = true })
+				h.lend = lend
+				h.start()
+				c.setup(h)
+				first := handed(h.runBatch("r/t", 64), 1)
+				if len(first) != 64 {
+					t.Fatalf("%d of 64 handed out", len(first))
+				}
+				if c.sent {
+					h.step(&CreditGranted{Stream: 1, N: 65, Sent: 65})
+				} else {
+					// The stream breaks while its shell still writes what
+					// it was handed; a new one resumes and reports sent.
+					id := h.n.streams[1].id
+					h.step(&StreamClosed{Stream: 1})
+					h.step(&Resumed{Stream: 2, SubID: id, Mode: RecoverNone, Credit: 1 << 20, ReportsSent: true})
+					h.step(&CreditGranted{Stream: 2, N: 65, Sent: 65})
+				}
+				var later []*Message
+				for range 4 {
+					later = append(later, handed(h.runBatch("r/t", 64), 1)...)
+					later = append(later, handed(h.runBatch("r/t", 64), 2)...)
+				}
+				if reusedAny(setOf(first), later) {
+					t.Fatal("a message held where the node does not count was used again")
+				}
+				for _, m := range first {
+					checkSent(t, m)
+				}
+			})
 		})
 	}
 }
@@ -595,4 +617,11 @@ func TestHandoutsOfOneSlabAreOneEntry(t *testing.T) {
 		t.Fatalf("after the first slab's: holds %d, want %d; %d messages in %d entries, want %d in 1",
 			first.holds, holds-runMsgsPerSlab, s.handedMsgs, s.handed.len(), runMsgsPerSlab-10)
 	}
+}
+
+// bothWays runs f with runBatch's frames copied by the node and lent to
+// it (PublishedBatch.Frame).
+func bothWays(t *testing.T, f func(t *testing.T, lend bool)) {
+	t.Run("copied", func(t *testing.T) { f(t, false) })
+	t.Run("lent", func(t *testing.T) { f(t, true) })
 }

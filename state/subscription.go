@@ -187,6 +187,7 @@ func (n *Node) attach(s *subscription, stream uint64, credit, creditBytes int) {
 	s.stream = stream
 	// What an earlier stream was handed stays held: its shell may still
 	// be writing it out.
+	n.abandonHanded(s)
 	s.handed.clear()
 	s.handedMsgs = 0
 	s.reportsSent = false
@@ -210,13 +211,24 @@ func (n *Node) detach(s *subscription) {
 	}
 	n.memberLive(s, false)
 	s.credit, s.creditBytes = 0, 0
+	n.abandonHanded(s)
 	s.handed.clear() // held for good: the shell may still be writing them
 	s.handedMsgs = 0
+	for i := 0; i < s.pending.len(); i++ {
+		if m := s.pending.atPtr(i).Msg; m != nil {
+			n.abandon(m.slab)
+		}
+	}
 	s.pending.clear()
 	s.replayExpired = 0
+	for i := 0; i < s.queue.len(); i++ {
+		n.abandon(s.queue.at(i).slab)
+	}
 	s.queue.clear()
 	for s.blocked.len() > 0 {
-		n.unblock(s.blocked.popFront().pub)
+		b := s.blocked.popFront()
+		n.abandon(b.m.slab)
+		n.unblock(b.pub)
 	}
 	s.blocked.clear()
 	n.charge(memQueues, -s.bytes)
