@@ -59,10 +59,11 @@ func (s *sidecarServer) PublishStream(stream grpc.BidiStreamingServer[sidecarpb.
 }
 
 // readBatches reads PublishStream batches until the stream ends or fails.
-// Each batch is kept until it is answered, and the node copies the
-// payloads it keeps (PublishedBatch.Borrowed), once, into messages it uses
-// again; topics and texts are copied out (borrowBatch). A batch still
-// unanswered when the stream ends is left to the collector.
+// Each batch is kept until it is answered and the node gives it back: the
+// node keeps most payloads where they are, in gRPC's buffer, and copies
+// the others (PublishedBatch.Frame); topics and texts are copied out
+// (borrowBatch). A batch still unanswered when the stream ends is left to
+// the collector.
 func (s *sidecarServer) readBatches(ctx context.Context, stream grpc.BidiStreamingServer[sidecarpb.PublishBatch, sidecarpb.PublishAck],
 	ps *publishStream, room *budget) error {
 	var b *heldBatch
@@ -97,7 +98,11 @@ func (s *sidecarServer) readBatches(ctx context.Context, stream grpc.BidiStreami
 		base := s.loop.newIDs(len(reqs))
 		ev := ps.event(len(reqs))
 		borrowBatch(ev.Pubs, base, reqs, &copies)
-		ev.Borrowed = true
+		// Lent: the node keeps payloads where they are, in gRPC's
+		// buffer, and gives the batch back when nothing it holds reads
+		// them.
+		ev.Borrowed, ev.Frame, ev.FrameBytes = true, b, b.Size()
+		b.lend()
 		ps.add(base, len(reqs), cost, ev, nil, b)
 		b = nil // the batch's now
 		if err := s.loop.pressure.wait(ctx, s.loop.clk, s.o.BlockTimeout); err != nil {
@@ -164,20 +169,45 @@ var publishEvents = sync.Pool{New: func() any { return new(state.PublishedBatch)
 type received interface{ recycle() }
 
 // heldFrame is a PublishPacked frame decoded in place in gRPC's buffer.
-// Lent to the node (PublishedBatch.Frame), it has two owners, its batch
-// until answered and the node until it gives the frame back
-// (state.ReleaseFrame); the last to let go recycles it, unless the node
-// said a message in it went where it does not count readers: then it is
-// left to the collector, gRPC's buffer with it.
 type heldFrame struct {
 	vtcodec.Held[sidecarpb.PackedFrame, *sidecarpb.PackedFrame]
-	owners atomic.Int32
-	keep   atomic.Bool
+	lent
 }
 
 // heldBatch is a PublishStream batch decoded in place in gRPC's buffer.
 type heldBatch struct {
 	vtcodec.Held[sidecarpb.PublishBatch, *sidecarpb.PublishBatch]
+	lent
+}
+
+// lent is a received frame's or batch's owners once it is lent to the
+// node (PublishedBatch.Frame): its batch until answered, and the node
+// until it gives it back (state.ReleaseFrame). The last to let go
+// recycles it, unless the node said a message in it went where it does
+// not count readers: then it is left to the collector, gRPC's buffer
+// with it. Not lent, the batch is its one owner.
+type lent struct {
+	owners atomic.Int32
+	keep   atomic.Bool
+}
+
+// lend makes the node a second owner.
+func (l *lent) lend() { l.owners.Store(2) }
+
+// letGo ends one owner's hold, and reports whether it was the last and
+// the memory may be used again.
+func (l *lent) letGo() bool {
+	if l.owners.Load() > 0 && l.owners.Add(-1) > 0 {
+		return false
+	}
+	return !l.keep.Load()
+}
+
+// given is the node giving it back; recycle as in state.ReleaseFrame.
+func (l *lent) given(recycle bool) {
+	if !recycle {
+		l.keep.Store(true)
+	}
 }
 
 var (
@@ -185,26 +215,17 @@ var (
 	heldBatches = sync.Pool{New: func() any { return new(heldBatch) }}
 )
 
-// lend makes the node the frame's second owner.
-func (f *heldFrame) lend() { f.owners.Store(2) }
-
-// recycle is the batch letting go, once it is answered.
+// recycle is an owner letting go: the batch once answered, or the node.
 func (f *heldFrame) recycle() {
-	if f.owners.Load() > 0 && f.owners.Add(-1) > 0 {
-		return
+	if f.letGo() {
+		f.Release()
+		heldFrames.Put(f)
 	}
-	if f.keep.Load() {
-		return // the collector's
-	}
-	f.Release()
-	heldFrames.Put(f)
 }
 
 // releaseFrame is the node giving the frame back (state.ReleaseFrame).
 func (f *heldFrame) releaseFrame(recycle bool) {
-	if !recycle {
-		f.keep.Store(true)
-	}
+	f.given(recycle)
 	f.recycle()
 }
 
@@ -216,8 +237,16 @@ func (b *heldBatch) Release() {
 }
 
 func (b *heldBatch) recycle() {
-	b.Release()
-	heldBatches.Put(b)
+	if b.letGo() {
+		b.Release()
+		heldBatches.Put(b)
+	}
+}
+
+// releaseFrame is the node giving the batch back (state.ReleaseFrame).
+func (b *heldBatch) releaseFrame(recycle bool) {
+	b.given(recycle)
+	b.recycle()
 }
 
 func (ps *publishStream) add(base uint64, n, cost int, ev *state.PublishedBatch, order []uint32, held received) {

@@ -185,7 +185,7 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 		if len(ev.Pubs) > 0 {
 			// Lent: the node may keep payloads where they are, and gives
 			// the frame back when nothing it holds reads them.
-			ev.Frame, ev.FrameBytes = f, len(f.Msg().GetFrame())
+			ev.Frame, ev.FrameBytes = f, f.Size()
 			f.lend()
 		}
 		received += uint64(n)

@@ -109,11 +109,12 @@ func TestAPublishStreamFrameIsOneEventAndReusedFramesKeepTheirMessages(t *testin
 }
 
 // A PublishStream's batches reach the node as they arrived, each kept in
-// gRPC's buffer until it is answered (PublishedBatch.Borrowed), and their
-// buffers and events are used again however many a client has in flight:
-// every payload still arrives as it was sent, though a buffer given back
-// reads as 0xdd in tests (TestMain). A batch let go before the node had
-// copied its payloads would deliver 0xdd.
+// gRPC's buffer until it is answered and the node gives it back
+// (PublishedBatch.Frame), and their buffers and events are used again
+// however many a client has in flight: every payload still arrives as it
+// was sent, though a buffer given back reads as 0xdd in tests (TestMain).
+// A batch let go while the node still read payloads in it would deliver
+// 0xdd, or another batch's.
 func TestPublishStreamBatchesAreBorrowedUntilAnswered(t *testing.T) {
 	ts := startServer(t, func(o *Options) { o.MessageBufferSize = 64 })
 	ctx := ctx5(t)

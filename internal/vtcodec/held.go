@@ -27,6 +27,14 @@ func (h *Held[T, PT]) UnmarshalHeld(buf mem.Buffer) error {
 	return nil
 }
 
+// Size is the length of the buffer held; 0 when none is.
+func (h *Held[T, PT]) Size() int {
+	if h.buf == nil {
+		return 0
+	}
+	return h.buf.Len()
+}
+
 // Msg is the message; its bytes are valid until Release.
 func (h *Held[T, PT]) Msg() PT { return &h.m }
 
