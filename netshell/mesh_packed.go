@@ -18,7 +18,7 @@ import (
 func (s *meshServer) PushPacked(stream grpc.BidiStreamingServer[meshpb.PackedPush, meshpb.BatchAck]) error {
 	// The envelopes borrow their payloads from the frame, which gRPC
 	// received them in: it is kept until the node has answered its batch
-	// (servePush), then received into again.
+	// (servePush) and given it back, then received into again.
 	fr := pushFrameReader{dec: packed.Decoder{Limits: s.frames}, borrow: true}
 	spare := make(chan *heldPush, pushStreamWindow+1)
 	return s.servePush(stream.Context(),
@@ -37,26 +37,40 @@ func (s *meshServer) PushPacked(stream grpc.BidiStreamingServer[meshpb.PackedPus
 				p.done()
 				return pushIn{}, frameRefused(err, "")
 			}
+			p.lend()
 			return pushIn{envs: envs, sentAt: p.frame.Msg().GetSentAtMs(), frame: p}, nil
 		},
 		batchAcks(stream.Send))
 }
 
 // heldPush is a PushPacked frame decoded in place in gRPC's buffer, kept
-// while the node reads the payloads of its batch.
+// while the node reads the payloads of its batch: lent to it (lent).
 type heldPush struct {
 	frame vtcodec.Held[meshpb.PackedPush, *meshpb.PackedPush]
 	spare chan *heldPush // its stream's frames to receive into again
+	lent
 }
 
-// done gives the buffer back and the frame to its stream.
+// done is an owner letting go; the last gives the buffer back and the
+// frame to its stream.
 func (p *heldPush) done() {
+	if !p.letGo() {
+		return
+	}
 	p.frame.Release()
 	select {
 	case p.spare <- p:
 	default:
 	}
 }
+
+// releaseFrame is the node giving the frame back (state.ReleaseFrame).
+func (p *heldPush) releaseFrame(recycle bool) {
+	p.given(recycle)
+	p.done()
+}
+
+func (p *heldPush) size() int { return p.frame.Size() }
 
 // pushFrameLimits bounds the packed frames of the push path, sent and
 // received. Only the frame is bounded by the daemon's own size (what gRPC

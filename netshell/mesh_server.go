@@ -164,14 +164,20 @@ type pushIn struct {
 	envs   []state.Envelope
 	sentAt int64 // the sender's wall clock, if it said
 	// frame, when set, is the received frame the envelopes' payloads
-	// still point into (PushReceived.Borrowed): servePush lets it go once
-	// the node has answered the batch, and never if the stream ends
-	// before that (the node may yet step it).
+	// still point into (PushReceived.Borrowed), lent to the node with the
+	// batch (PushReceived.Frame): servePush lets go of it once the node
+	// has answered the batch, and never if the stream ends before that
+	// (the node may yet step it); the node, when it gives it back.
 	frame keptFrame
 }
 
-// keptFrame is a received frame kept while the node reads it.
-type keptFrame interface{ done() }
+// keptFrame is a received frame kept while the node reads it: done is
+// servePush letting go, once the batch is answered.
+type keptFrame interface {
+	frameLender
+	done()
+	size() int
+}
 
 // servePush runs one push stream: a reader goroutine turns each received
 // batch into a PushReceived (at most pushStreamWindow unanswered), and this
@@ -213,7 +219,10 @@ func (s *meshServer) servePush(ctx context.Context, recv func([]state.Envelope) 
 			mu.Lock()
 			owed = append(owed, pushDone{req: req, envs: in.envs, frame: in.frame})
 			mu.Unlock()
-			ev := &state.PushReceived{Req: req, From: from, Envs: in.envs, SentAtMs: in.sentAt, Borrowed: in.frame != nil}
+			ev := &state.PushReceived{Req: req, From: from, Envs: in.envs, SentAtMs: in.sentAt}
+			if in.frame != nil {
+				ev.Borrowed, ev.Frame, ev.FrameBytes = true, in.frame, in.frame.size()
+			}
 			if err := s.loop.post(ctx, input{ev: ev, reply: answers}); err != nil {
 				readErr <- err
 				return
@@ -260,7 +269,7 @@ func (s *meshServer) servePush(ctx context.Context, recv func([]state.Envelope) 
 		mu.Unlock()
 		for i := range done {
 			if f := done[i].frame; f != nil {
-				f.done() // answered: the node copied what it keeps
+				f.done() // answered: the node gives back what it keeps
 			}
 			done[i] = pushDone{}
 		}

@@ -196,7 +196,7 @@ func coreMetricDefs() []*metricDef {
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).BufferEvicted) }},
 		{name: "message_slabs_reused_total", help: "Slabs of 32 published messages whose memory was used again for new ones instead of allocated: each was out of the replay rings and sent to every stream it was handed to.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).SlabsReused) }},
-		{name: "publish_frames_viewed_total", help: "Publish frames (PublishPacked frames, PublishStream batches) whose payloads the daemon kept where gRPC received them instead of copying them.",
+		{name: "frames_viewed_total", help: "Received frames (PublishPacked and PushPacked frames, PublishStream batches) whose payloads the daemon kept where gRPC received them instead of copying them.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).FramesViewed) }},
 		{name: "shed_messages_total", label: "store", help: "Messages a store let go because it was full (its cap or --max-buffer-bytes), by store.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return byKeys(ct(s).Shed) }},

@@ -179,9 +179,10 @@ func (w *World) serveBatch(target *simNode, b *pushBatch) {
 	}
 	w.reqSeq++
 	target.answers[w.reqSeq] = &call{kind: cPush, batch: b}
-	// The payloads arrive in one frame the target borrows, as a daemon's
-	// push reader hands it gRPC's buffer, scribbled over once the step
-	// returns: a node that keeps one without copying it delivers nonsense.
+	// The payloads arrive in one frame lent to the target, as a daemon's
+	// push reader lends it gRPC's buffer, scribbled over once the node
+	// gives it back for reuse: a node that still reads one then delivers
+	// nonsense.
 	var frame []byte
 	for i := range b.envs {
 		frame = append(frame, b.envs[i].Payload...)
@@ -193,10 +194,8 @@ func (w *World) serveBatch(target *simNode, b *pushBatch) {
 			envs[i].Payload, at = frame[at:at+k:at+k], at+k
 		}
 	}
-	w.step(target, &state.PushReceived{Req: w.reqSeq, From: p.from.addr, Envs: envs, SentAtMs: b.sentAtMs, Borrowed: true})
-	for k := range frame {
-		frame[k] = '!'
-	}
+	w.step(target, &state.PushReceived{Req: w.reqSeq, From: p.from.addr, Envs: envs, SentAtMs: b.sentAtMs, Borrowed: true,
+		Frame: &simFrame{b: frame}, FrameBytes: len(frame)})
 }
 
 // answerBatch sends the target's answer to a batch back on its path.

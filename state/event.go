@@ -103,6 +103,10 @@ type PushReceived struct {
 	// Borrowed: the payloads are the shell's, valid only during this
 	// Step, as a PublishedBatch's can be: the node copies those it keeps.
 	Borrowed bool
+	// Frame and FrameBytes lend the node the frame the payloads lie in,
+	// as a PublishedBatch's do.
+	Frame      any
+	FrameBytes int
 }
 
 // ResendRequested: a peer asks for our own messages on Topic numbered

@@ -2,10 +2,12 @@ package state
 
 // Frames viewed in place.
 //
-// A PublishedBatch that comes with its Frame (a packed frame the shell
-// keeps until told) has its payloads kept where they are by the messages
-// a run makes in counted slabs (slab.go), instead of copied into the
-// slab's buffer. Such a slab views the frame: the frame is given back
+// A PublishedBatch or PushReceived that comes with its Frame (a frame the
+// shell keeps until told) has its payloads kept where they are by the
+// messages made in counted slabs (slab.go: a run of local publishes, or
+// of one topic's messages in a push), instead of copied into the slab's
+// buffer. A push's slab may go on into the next push: its messages from
+// another frame than the one it views are copied. Such a slab views the frame: the frame is given back
 // (ReleaseFrame) once the batch's Step is over and every slab viewing it
 // has let it go, which a slab does when its last hold ends. A slab freed
 // for reuse lets go for recycling; a pinned one, read where holds are not
@@ -31,25 +33,38 @@ type frameView struct {
 	keep  bool  // one that let go went to the collector: not to be recycled
 }
 
-// viewFrame begins a batch's view of its frame, or returns nil when the
-// batch has none or the node views too much already.
-func (n *Node) viewFrame(e *PublishedBatch) *frameView {
-	if e.Frame == nil || !e.Borrowed || n.viewedBytes+e.FrameBytes > n.cfg.BudgetBytes/maxViewedShare {
+// viewFrame begins the view of an event's frame (borrowed: its payloads
+// are), or returns nil when it has none or the node views too much
+// already.
+func (n *Node) viewFrame(frame any, bytes int, borrowed bool) *frameView {
+	if frame == nil || !borrowed || n.viewedBytes+bytes > n.cfg.BudgetBytes/maxViewedShare {
 		return nil
 	}
-	n.viewedBytes += e.FrameBytes
-	return &frameView{ref: e.Frame, bytes: e.FrameBytes, slabs: 1}
+	n.viewedBytes += bytes
+	return &frameView{ref: frame, bytes: bytes, slabs: 1}
 }
 
-// endFrame ends a batch's Step: its frame goes back now unless a slab
+// viewedBy makes slab s view v, if set.
+func (n *Node) viewedBy(s *msgSlab, v *frameView) {
+	if v == nil {
+		return
+	}
+	if v.slabs == 1 { // the event's own: this is the first slab
+		n.counters.FramesViewed++
+	}
+	s.frame = v
+	v.slabs++
+}
+
+// endFrame ends an event's Step: its frame goes back now unless a slab
 // views it.
-func (n *Node) endFrame(e *PublishedBatch, v *frameView) {
+func (n *Node) endFrame(frame any, v *frameView) {
 	if v != nil {
 		n.unview(v, false)
 		return
 	}
-	if e.Frame != nil {
-		n.emit(&ReleaseFrame{Frame: e.Frame, Recycle: true})
+	if frame != nil {
+		n.emit(&ReleaseFrame{Frame: frame, Recycle: true})
 	}
 }
 
@@ -81,4 +96,13 @@ func (n *Node) abandonHanded(s *subscription) {
 	for i := 0; i < s.handed.len(); i++ {
 		n.abandon(s.handed.atPtr(i).slab)
 	}
+}
+
+// viewed is payload p kept where it is, in a viewed frame: its capacity
+// ends with it, and an empty one is nil, as keepPayload's copy would be.
+func viewed(p []byte) []byte {
+	if len(p) == 0 {
+		return nil
+	}
+	return p[:len(p):len(p)]
 }

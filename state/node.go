@@ -96,8 +96,9 @@ type Node struct {
 	slabUsed   int
 	remote     *msgSlab // where remoteMessage makes a run's messages, counted (slab.go)
 	remoteUsed int
-	runLeft    int  // while a push is received: its envelopes from this one to the end of its topic's run
-	borrowed   bool // and whether its payloads are to be copied (PushReceived.Borrowed)
+	runLeft    int        // while a push is received: its envelopes from this one to the end of its topic's run
+	borrowed   bool       // and whether its payloads are to be copied (PushReceived.Borrowed)
+	pushView   *frameView // or kept where they are (frames.go)
 
 	mem         memory // memory.go
 	viewedBytes int    // frames that slabs view (frames.go)

@@ -272,6 +272,7 @@ func (n *Node) remoteMessage(e *Envelope) *Message {
 	case n.runLeft > msgsPerSlab:
 		n.remote, n.remoteUsed = n.runSlab(), 1
 		n.remote.holds = 1 // until its last message is made
+		n.viewedBy(n.remote, n.pushView)
 		m = &n.remote.msgs[0]
 	default:
 		if n.slabUsed == len(n.slab) {
@@ -282,7 +283,10 @@ func (n *Node) remoteMessage(e *Envelope) *Message {
 	}
 	m.Envelope = *e
 	m.slab = n.remote
-	if n.borrowed {
+	switch {
+	case n.remote != nil && n.remote.frame != nil && n.remote.frame == n.pushView:
+		m.Payload = viewed(m.Payload)
+	case n.borrowed:
 		m.Payload = n.keepPayload(n.remote, m.Payload)
 	}
 	n.setExpiry(m)
@@ -390,6 +394,7 @@ func (n *Node) onPushReceived(e *PushReceived) {
 	}
 	runEnd := 0
 	n.borrowed = e.Borrowed
+	n.pushView = n.viewFrame(e.Frame, e.FrameBytes, e.Borrowed)
 	for i := range e.Envs {
 		env := &e.Envs[i]
 		if i >= runEnd {
@@ -420,7 +425,8 @@ func (n *Node) onPushReceived(e *PushReceived) {
 		}
 		n.receiveRemote(env)
 	}
-	n.runLeft, n.borrowed = 0, false
+	n.endFrame(e.Frame, n.pushView)
+	n.runLeft, n.borrowed, n.pushView = 0, false, nil
 	a := n.acks.next()
 	a.Req, a.Errs = e.Req, errs
 	n.emit(a)

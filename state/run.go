@@ -64,7 +64,7 @@ type runScratch struct {
 
 func (n *Node) onPublishedBatch(e *PublishedBatch) {
 	n.run.byNumber, n.run.borrowed = e.ByNumber, e.Borrowed
-	n.run.view = n.viewFrame(e)
+	n.run.view = n.viewFrame(e.Frame, e.FrameBytes, e.Borrowed)
 	pubs := e.Pubs
 	for len(pubs) > 0 {
 		k := 1
@@ -74,7 +74,7 @@ func (n *Node) onPublishedBatch(e *PublishedBatch) {
 		n.publishRun(pubs[:k])
 		pubs = pubs[k:]
 	}
-	n.endFrame(e, n.run.view)
+	n.endFrame(e.Frame, n.run.view)
 	n.run.byNumber, n.run.borrowed, n.run.view = false, false, nil
 }
 
@@ -267,13 +267,7 @@ func (n *Node) runMessages(k int) []*Message {
 				// again once nothing does (slab.go).
 				r.reused = n.runSlab()
 				r.reused.holds = 1 // the run's, for all its messages, until endRun
-				if r.view != nil {
-					if r.view.slabs == 1 { // the batch's own: this is the first slab
-						n.counters.FramesViewed++
-					}
-					r.reused.frame = r.view
-					r.view.slabs++
-				}
+				n.viewedBy(r.reused, r.view)
 				r.counted = append(r.counted, r.reused)
 				r.slab = r.reused.msgs[:]
 			} else {
@@ -295,9 +289,7 @@ func (n *Node) runMessages(k int) []*Message {
 		n.fillLocal(m, &r.pubs[i], r.seq+uint64(i)+1)
 		switch {
 		case r.reused != nil && r.reused.frame != nil:
-			if m.Payload = m.Payload[:len(m.Payload):len(m.Payload)]; len(m.Payload) == 0 {
-				m.Payload = nil // as a copy would be
-			} // else viewed where it is
+			m.Payload = viewed(m.Payload)
 		case r.borrowed:
 			m.Payload = n.keepPayload(r.reused, m.Payload)
 		}

@@ -244,7 +244,8 @@ func (p *pusher) push(rng *rand.Rand, topic string, k int) []Effect {
 		envs, p.holes = append(envs, p.holes...), nil
 	}
 	// The payloads are borrowed from one frame, scribbled over once the
-	// Step returns, as a shell's receive buffer goes back to its pool.
+	// Step returns, as a shell's receive buffer goes back to its pool; or,
+	// with h.lend, once the node gives it back.
 	var frame []byte
 	for i := range envs {
 		frame = append(frame, envs[i].Payload...)
@@ -255,6 +256,9 @@ func (p *pusher) push(rng *rand.Rand, topic string, k int) []Effect {
 		envs[i].Payload, at = frame[at:at+k:at+k], at+k
 	}
 	h.req++
+	if h.lend {
+		return h.step(&PushReceived{Req: h.req, From: p.src + ":5671", Envs: envs, Borrowed: true, Frame: &testFrame{b: frame}, FrameBytes: len(frame)})
+	}
 	effs := h.step(&PushReceived{Req: h.req, From: p.src + ":5671", Envs: envs, Borrowed: true})
 	for i := range frame {
 		frame[i] = '!'
@@ -273,11 +277,13 @@ func (p *pusher) push(rng *rand.Rand, topic string, k int) []Effect {
 // may read one that failed at any time after.
 func TestSlabReuseNeverHandsOutAMessageInUse(t *testing.T) {
 	for _, mode := range []string{"published", "pushed", "published to a peer"} {
-		t.Run(mode, func(t *testing.T) { testSlabReuse(t, mode) })
+		t.Run(mode, func(t *testing.T) {
+			bothWays(t, func(t *testing.T, lend bool) { testSlabReuse(t, mode, lend) })
+		})
 	}
 }
 
-func testSlabReuse(t *testing.T, mode string) {
+func testSlabReuse(t *testing.T, mode string, lend bool) {
 	pushed, toPeer := mode == "pushed", mode == "published to a peer"
 	h := newHarness(t, "reuse", func(c *Config) {
 		c.MessageBufferSize = 40
@@ -285,6 +291,7 @@ func testSlabReuse(t *testing.T, mode string) {
 		c.BlockedLimit = 30
 		c.PoisonReused = true
 	})
+	h.lend = lend
 	h.start()
 	rng := rand.New(rand.NewPCG(7, 11))
 	peer := &pusher{h: h, src: "5f0c3d2e-8a41-4b7e-9c15-2d6f7a8b9c0d", seqs: map[string]uint64{}}
