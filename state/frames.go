@@ -6,15 +6,16 @@ package state
 // shell keeps until told) has its payloads kept where they are by the
 // messages made in counted slabs (slab.go: a run of local publishes, or
 // of one topic's messages in a push), instead of copied into the slab's
-// buffer. A push's slab may go on into the next push: its messages from
-// another frame than the one it views are copied. Such a slab views the frame: the frame is given back
-// (ReleaseFrame) once the batch's Step is over and every slab viewing it
-// has let it go, which a slab does when its last hold ends. A slab freed
-// for reuse lets go for recycling; a pinned one, read where holds are not
-// counted, or one whose holds a stream or subscription abandoned (held
-// for good), lets go for the collector, as its messages are. Messages
-// made otherwise (a lone or retained publish, the run's tail short of a
-// slab) copy their payloads as before.
+// buffer. Such a slab views the frame: the frame is given back
+// (ReleaseFrame) once the event's Step is over and every slab viewing it
+// has let it go, which a slab does when its last hold ends. A push's slab
+// may go on into the next push: its messages from another frame than the
+// one it views are copied. A slab freed for reuse lets go for recycling;
+// a pinned one, read where holds are not counted, or one whose holds a
+// stream or subscription abandoned (held for good), lets go for the
+// collector, as its messages are. Messages made otherwise (a lone or
+// retained publish, the run's tail short of a slab) copy their payloads
+// as before.
 //
 // A frame stays whole while one message of it is held, so the node views
 // at most maxViewedShare of its budget in frames at once; beyond that it
@@ -27,45 +28,61 @@ const maxViewedShare = 4
 
 // frameView is a shell's frame that counted slabs view.
 type frameView struct {
-	ref   any // PublishedBatch.Frame
+	ref   any // the event's Frame
 	bytes int
-	slabs int32 // slabs viewing it, and the batch's Step while under way
+	slabs int32 // slabs viewing it, and the event's Step while under way
 	keep  bool  // one that let go went to the collector: not to be recycled
 }
 
-// viewFrame begins the view of an event's frame (borrowed: its payloads
-// are), or returns nil when it has none or the node views too much
-// already.
-func (n *Node) viewFrame(frame any, bytes int, borrowed bool) *frameView {
-	if frame == nil || !borrowed || n.viewedBytes+bytes > n.cfg.BudgetBytes/maxViewedShare {
-		return nil
-	}
-	n.viewedBytes += bytes
-	return &frameView{ref: frame, bytes: bytes, slabs: 1}
+// lentFrame is the frame of the event being stepped, and its view once a
+// slab takes one.
+type lentFrame struct {
+	ref   any // nil: none, or its payloads are not borrowed
+	bytes int
+	view  *frameView
 }
 
-// viewedBy makes slab s view v, if set.
-func (n *Node) viewedBy(s *msgSlab, v *frameView) {
-	if v == nil {
-		return
+// lend notes the frame of the event about to be stepped (borrowed: its
+// payloads are).
+func (f *lentFrame) lend(frame any, bytes int, borrowed bool) {
+	*f = lentFrame{}
+	if borrowed {
+		f.ref, f.bytes = frame, bytes
 	}
-	if v.slabs == 1 { // the event's own: this is the first slab
+}
+
+// viewedBy makes slab s view the event's frame, unless it has none or
+// the node views too much already.
+func (n *Node) viewedBy(s *msgSlab, f *lentFrame) {
+	if f.view == nil {
+		if f.ref == nil || n.viewedBytes+f.bytes > n.cfg.BudgetBytes/maxViewedShare {
+			return
+		}
+		n.viewedBytes += f.bytes
 		n.counters.FramesViewed++
+		f.view = &frameView{ref: f.ref, bytes: f.bytes, slabs: 1}
 	}
-	s.frame = v
-	v.slabs++
+	s.frame = f.view
+	f.view.slabs++
 }
 
 // endFrame ends an event's Step: its frame goes back now unless a slab
 // views it.
-func (n *Node) endFrame(frame any, v *frameView) {
-	if v != nil {
-		n.unview(v, false)
-		return
+func (n *Node) endFrame(f *lentFrame, frame any) {
+	switch {
+	case f.view != nil:
+		n.unview(f.view, false)
+	case frame != nil:
+		n.giveBack(frame, true)
 	}
-	if frame != nil {
-		n.emit(&ReleaseFrame{Frame: frame, Recycle: true})
-	}
+	*f = lentFrame{}
+}
+
+// giveBack gives a frame back (ReleaseFrame).
+func (n *Node) giveBack(frame any, recycle bool) {
+	r := n.releases.next()
+	r.Frame, r.Recycle = frame, recycle
+	n.emit(r)
 }
 
 // unview ends one view of v; the last gives the frame back. keep: the one
@@ -76,7 +93,7 @@ func (n *Node) unview(v *frameView, keep bool) {
 		return
 	}
 	n.viewedBytes -= v.bytes
-	n.emit(&ReleaseFrame{Frame: v.ref, Recycle: !v.keep})
+	n.giveBack(v.ref, !v.keep)
 	v.ref = nil
 }
 

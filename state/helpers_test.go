@@ -76,7 +76,8 @@ func (h *harness) keep(effs []Effect) []Effect {
 			out[i] = &c
 		case *ReleaseFrame:
 			h.releaseFrame(e)
-			out[i] = e
+			c := *e
+			out[i] = &c
 		default:
 			out[i] = e
 		}

@@ -23,6 +23,7 @@ type Node struct {
 	completes arena[CompletePublish]
 	pubRun    *CompletePublishRun // the run answer the Step under way may extend; nil: none
 	acks      arena[AnswerPush]
+	releases  arena[ReleaseFrame]
 
 	nextID   uint64    // calls and other ids, never reused
 	ids      idPool    // message ids
@@ -96,9 +97,9 @@ type Node struct {
 	slabUsed   int
 	remote     *msgSlab // where remoteMessage makes a run's messages, counted (slab.go)
 	remoteUsed int
-	runLeft    int        // while a push is received: its envelopes from this one to the end of its topic's run
-	borrowed   bool       // and whether its payloads are to be copied (PushReceived.Borrowed)
-	pushView   *frameView // or kept where they are (frames.go)
+	runLeft    int       // while a push is received: its envelopes from this one to the end of its topic's run
+	borrowed   bool      // and whether its payloads are to be copied (PushReceived.Borrowed)
+	pushFrame  lentFrame // or kept where they are (frames.go)
 
 	mem         memory // memory.go
 	viewedBytes int    // frames that slabs view (frames.go)
@@ -252,6 +253,7 @@ func (n *Node) begin(now Instant) {
 	n.pushes.reset()
 	n.completes.reset()
 	n.acks.reset()
+	n.releases.reset()
 	n.pubRun = nil
 }
 

@@ -272,7 +272,7 @@ func (n *Node) remoteMessage(e *Envelope) *Message {
 	case n.runLeft > msgsPerSlab:
 		n.remote, n.remoteUsed = n.runSlab(), 1
 		n.remote.holds = 1 // until its last message is made
-		n.viewedBy(n.remote, n.pushView)
+		n.viewedBy(n.remote, &n.pushFrame)
 		m = &n.remote.msgs[0]
 	default:
 		if n.slabUsed == len(n.slab) {
@@ -284,7 +284,7 @@ func (n *Node) remoteMessage(e *Envelope) *Message {
 	m.Envelope = *e
 	m.slab = n.remote
 	switch {
-	case n.remote != nil && n.remote.frame != nil && n.remote.frame == n.pushView:
+	case n.remote != nil && n.remote.frame != nil && n.remote.frame == n.pushFrame.view:
 		m.Payload = viewed(m.Payload)
 	case n.borrowed:
 		m.Payload = n.keepPayload(n.remote, m.Payload)
@@ -394,7 +394,7 @@ func (n *Node) onPushReceived(e *PushReceived) {
 	}
 	runEnd := 0
 	n.borrowed = e.Borrowed
-	n.pushView = n.viewFrame(e.Frame, e.FrameBytes, e.Borrowed)
+	n.pushFrame.lend(e.Frame, e.FrameBytes, e.Borrowed)
 	for i := range e.Envs {
 		env := &e.Envs[i]
 		if i >= runEnd {
@@ -425,8 +425,8 @@ func (n *Node) onPushReceived(e *PushReceived) {
 		}
 		n.receiveRemote(env)
 	}
-	n.endFrame(e.Frame, n.pushView)
-	n.runLeft, n.borrowed, n.pushView = 0, false, nil
+	n.endFrame(&n.pushFrame, e.Frame)
+	n.runLeft, n.borrowed = 0, false
 	a := n.acks.next()
 	a.Req, a.Errs = e.Req, errs
 	n.emit(a)

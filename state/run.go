@@ -46,10 +46,10 @@ type runScratch struct {
 	msgs    []*Message // made so far (runMessages), in order
 	dropped []int      // drops by bulk intakes, by message
 
-	byNumber bool       // the batch's answers need no ids (PublishedBatch.ByNumber)
-	borrowed bool       // the batch's payloads are to be copied (PublishedBatch.Borrowed)
-	view     *frameView // or kept where they are, in counted slabs (frames.go)
-	copyLeft int        // bytes of borrowed payloads the run's tail has yet to copy (keepPayload)
+	byNumber bool      // the batch's answers need no ids (PublishedBatch.ByNumber)
+	borrowed bool      // the batch's payloads are to be copied (PublishedBatch.Borrowed)
+	frame    lentFrame // or kept where they are, in counted slabs (frames.go)
+	copyLeft int       // bytes of borrowed payloads the run's tail has yet to copy (keepPayload)
 
 	// What runMessages makes the run's messages from.
 	pubs       []Published
@@ -64,7 +64,7 @@ type runScratch struct {
 
 func (n *Node) onPublishedBatch(e *PublishedBatch) {
 	n.run.byNumber, n.run.borrowed = e.ByNumber, e.Borrowed
-	n.run.view = n.viewFrame(e.Frame, e.FrameBytes, e.Borrowed)
+	n.run.frame.lend(e.Frame, e.FrameBytes, e.Borrowed)
 	pubs := e.Pubs
 	for len(pubs) > 0 {
 		k := 1
@@ -74,8 +74,8 @@ func (n *Node) onPublishedBatch(e *PublishedBatch) {
 		n.publishRun(pubs[:k])
 		pubs = pubs[k:]
 	}
-	n.endFrame(e.Frame, n.run.view)
-	n.run.byNumber, n.run.borrowed, n.run.view = false, false, nil
+	n.endFrame(&n.run.frame, e.Frame)
+	n.run.byNumber, n.run.borrowed = false, false
 }
 
 // publishRun publishes consecutive publishes to one topic. A retained one
@@ -267,7 +267,7 @@ func (n *Node) runMessages(k int) []*Message {
 				// again once nothing does (slab.go).
 				r.reused = n.runSlab()
 				r.reused.holds = 1 // the run's, for all its messages, until endRun
-				n.viewedBy(r.reused, r.view)
+				n.viewedBy(r.reused, &r.frame)
 				r.counted = append(r.counted, r.reused)
 				r.slab = r.reused.msgs[:]
 			} else {

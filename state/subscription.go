@@ -227,7 +227,9 @@ func (n *Node) detach(s *subscription) {
 	s.queue.clear()
 	for s.blocked.len() > 0 {
 		b := s.blocked.popFront()
-		n.abandon(b.m.slab)
+		if b.m != nil {
+			n.abandon(b.m.slab)
+		}
 		n.unblock(b.pub)
 	}
 	s.blocked.clear()
