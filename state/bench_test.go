@@ -91,8 +91,10 @@ func BenchmarkPublishRun(b *testing.B) {
 	for _, tc := range []struct {
 		run, subs, peers int
 		slow             bool
+		lent             bool // the frame is lent, as the daemon's are (PublishedBatch.Frame)
 	}{
 		{run: 1024, subs: 1},
+		{run: 1024, subs: 1, lent: true},
 		{run: 1024, subs: 1, peers: 1},
 		{run: 1024, subs: 10},
 		{run: 1024, subs: 1, slow: true},
@@ -102,6 +104,9 @@ func BenchmarkPublishRun(b *testing.B) {
 		name := fmt.Sprintf("run=%d/subs=%d/peers=%d", tc.run, tc.subs, tc.peers)
 		if tc.slow {
 			name += "/slow"
+		}
+		if tc.lent {
+			name += "/lent"
 		}
 		b.Run(name, func(b *testing.B) {
 			h := newHarness(b, "bench", func(c *Config) { c.QueueLimit = 1000 })
@@ -121,13 +126,17 @@ func BenchmarkPublishRun(b *testing.B) {
 			for i := range pubs {
 				pubs[i] = Published{Topic: fmt.Sprintf("bench/%d", i/tc.run%16), Payload: make([]byte, 128)}
 			}
+			ev := &PublishedBatch{Pubs: pubs}
+			if tc.lent { // given back as its slabs are let go
+				ev.Borrowed, ev.Frame, ev.FrameBytes = true, pubs, 128*frame
+			}
 			var calls []uint64
 			step := func(req uint64) {
 				for i := range pubs {
 					pubs[i].Req = req + uint64(i)
 				}
 				calls = calls[:0]
-				for _, e := range stepFrame(h, pubs) {
+				for _, e := range h.n.Step(h.now, ev) {
 					if p, ok := e.(*Push); ok {
 						calls = append(calls, p.Call)
 					}
@@ -149,6 +158,9 @@ func BenchmarkPublishRun(b *testing.B) {
 			if len(calls) != frame*tc.peers {
 				b.Fatalf("%d pushes in the last frame, want %d", len(calls), frame*tc.peers)
 			}
+			if tc.lent && h.n.counters.FramesViewed == 0 {
+				b.Fatal("no frame was viewed")
+			}
 		})
 	}
 }
@@ -166,11 +178,6 @@ func timeFrames(b *testing.B, frame, warm int, step func(req uint64)) {
 	msgs := float64(b.N * frame)
 	b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/msgs, "cpu-ns/msg")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/msgs, "ns/msg")
-}
-
-// stepFrame steps one frame of publishes.
-func stepFrame(h *harness, pubs []Published) []Effect {
-	return h.n.Step(h.now, &PublishedBatch{Pubs: pubs})
 }
 
 // cpuTime is the CPU time the process has used, user and system.
