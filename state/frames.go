@@ -37,25 +37,22 @@ type frameView struct {
 // lentFrame is the frame of the event being stepped, and its view once a
 // slab takes one.
 type lentFrame struct {
-	ref   any // nil: none, or its payloads are not borrowed
-	bytes int
-	view  *frameView
+	ref      any // nil: none
+	bytes    int
+	borrowed bool // its payloads are; else no slab may view it
+	view     *frameView
 }
 
-// lend notes the frame of the event about to be stepped (borrowed: its
-// payloads are).
+// lend notes the frame of the event about to be stepped.
 func (f *lentFrame) lend(frame any, bytes int, borrowed bool) {
-	*f = lentFrame{}
-	if borrowed {
-		f.ref, f.bytes = frame, bytes
-	}
+	*f = lentFrame{ref: frame, bytes: bytes, borrowed: borrowed}
 }
 
 // viewedBy makes slab s view the event's frame, unless it has none or
 // the node views too much already.
 func (n *Node) viewedBy(s *msgSlab, f *lentFrame) {
 	if f.view == nil {
-		if f.ref == nil || n.viewedBytes+f.bytes > n.cfg.BudgetBytes/maxViewedShare {
+		if f.ref == nil || !f.borrowed || n.viewedBytes+f.bytes > n.cfg.BudgetBytes/maxViewedShare {
 			return
 		}
 		n.viewedBytes += f.bytes
@@ -68,12 +65,12 @@ func (n *Node) viewedBy(s *msgSlab, f *lentFrame) {
 
 // endFrame ends an event's Step: its frame goes back now unless a slab
 // views it.
-func (n *Node) endFrame(f *lentFrame, frame any) {
+func (n *Node) endFrame(f *lentFrame) {
 	switch {
 	case f.view != nil:
 		n.unview(f.view, false)
-	case frame != nil:
-		n.giveBack(frame, true)
+	case f.ref != nil:
+		n.giveBack(f.ref, true)
 	}
 	*f = lentFrame{}
 }

@@ -425,7 +425,7 @@ func (n *Node) onPushReceived(e *PushReceived) {
 		}
 		n.receiveRemote(env)
 	}
-	n.endFrame(&n.pushFrame, e.Frame)
+	n.endFrame(&n.pushFrame)
 	n.runLeft, n.borrowed = 0, false
 	a := n.acks.next()
 	a.Req, a.Errs = e.Req, errs

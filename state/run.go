@@ -74,7 +74,7 @@ func (n *Node) onPublishedBatch(e *PublishedBatch) {
 		n.publishRun(pubs[:k])
 		pubs = pubs[k:]
 	}
-	n.endFrame(&n.run.frame, e.Frame)
+	n.endFrame(&n.run.frame)
 	n.run.byNumber, n.run.borrowed = false, false
 }
 
