@@ -244,21 +244,18 @@ func expiresMs(m *Message, defaultTTLMs int64) (int64, bool) {
 // has more than that to come (n.runLeft, counting e), in a counted slab
 // of runMsgsPerSlab (slab.go), used again once nothing holds its
 // messages: a run's messages are let go in order, as a local run's are
-// (runMessages). A remote message is never pushed on, so what holds one
-// is counted (the ring, subscriptions, streams), or pins its slab (held
-// behind a hole or for its source to vouch, a queue group's copy). A
-// retained value, which may be kept for good, is allocated alone.
+// (runMessages), each taken (or dropped) before the next is made, which
+// may end the slab's own hold. A remote message is never pushed on, so
+// what holds one is counted (the ring, subscriptions, streams), or pins
+// its slab (held behind a hole or for its source to vouch, a queue
+// group's copy). A retained value, which may be kept for good, is
+// allocated alone (loneMessage).
 //
 // A borrowed payload (PushReceived.Borrowed) is copied as a local run's
 // is (keepPayload): into the counted slab's own buffer, or a chunk.
 func (n *Node) remoteMessage(e *Envelope) *Message {
 	if e.Retain {
-		m := &Message{Envelope: *e}
-		if n.borrowed {
-			m.Payload = bytes.Clone(m.Payload)
-		}
-		n.setExpiry(m)
-		return m
+		return n.loneMessage(e)
 	}
 	if n.remote != nil && n.remoteUsed == runMsgsPerSlab {
 		n.releaseSlab(n.remote) // remoteMessage's own hold: every message of it is made
@@ -288,6 +285,20 @@ func (n *Node) remoteMessage(e *Envelope) *Message {
 		m.Payload = viewed(m.Payload)
 	case n.borrowed:
 		m.Payload = n.keepPayload(n.remote, m.Payload)
+	}
+	n.setExpiry(m)
+	return m
+}
+
+// loneMessage makes the message a peer's envelope e becomes here in an
+// allocation of its own, its payload its own: for one that may be kept
+// for good, or made before anything holds it while more are made (a
+// resend's, sorted before they are taken), which in a counted slab could
+// be freed by the next one made ending the slab's own hold.
+func (n *Node) loneMessage(e *Envelope) *Message {
+	m := &Message{Envelope: *e}
+	if n.borrowed {
+		m.Payload = bytes.Clone(m.Payload)
 	}
 	n.setExpiry(m)
 	return m

@@ -525,7 +525,7 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 			n.reject(reasonBadEnvelope)
 			continue
 		}
-		msgs = append(msgs, n.remoteMessage(env))
+		msgs = append(msgs, n.loneMessage(env)) // none is held until all are made
 	}
 	slices.SortFunc(msgs, func(a, b *Message) int { return cmpU64(a.SourceSeq, b.SourceSeq) })
 	for _, m := range msgs {

@@ -462,3 +462,36 @@ func TestAHoldChecksTheCostItWillCharge(t *testing.T) {
 		t.Fatalf("held %d bytes, cap %d", held, h.n.cfg.HeldBytes)
 	}
 }
+
+// A resend's messages are made before any of them is taken: one that
+// ends a push's slab must not see that slab freed by the next, made
+// while nothing held it yet (the fuzzer found a ring holding a message of
+// a free slab, which a later run then wrote over).
+func TestResentMessagesOutliveTheSlabTheyEnd(t *testing.T) {
+	h := repairHarness(t, func(c *Config) { c.PoisonReused = true })
+	checkLog(t, h.pushSeqs(1, 2, 5), 1, "msg t#1 m1", "msg t#2 m2")
+	// A run of 31 on a topic nobody here wants: its slab keeps one place.
+	var run []Envelope
+	for s := uint64(1); s <= runMsgsPerSlab-1; s++ {
+		run = append(run, h.envFrom("n2", "u", s))
+	}
+	h.pushFrom("n2", run...)
+	req := only[*RequestResend](t, h.advance(50*time.Millisecond))
+	reply := &ResendReply{Instance: "n2", FirstAvailable: 3, Msgs: []Envelope{h.envFrom("n2", "t", 3), h.envFrom("n2", "t", 4)}}
+	effs := h.step(&ResendCompleted{Call: req.Call, Reply: reply})
+	checkLog(t, effs, 1, "msg t#3 m3", "msg t#4 m4", "msg t#5 m5")
+	// A later run takes the free slabs: what the ring holds stays as it was.
+	run = run[:0]
+	for s := uint64(runMsgsPerSlab); s < 3*runMsgsPerSlab; s++ {
+		run = append(run, h.envFrom("n2", "u", s))
+	}
+	h.pushFrom("n2", run...)
+	ring := h.n.topics.get("t").ring
+	var got []string
+	for i := 0; i < ring.len(); i++ {
+		got = append(got, fmt.Sprintf("%s#%d %s", ring.at(i).Topic, ring.at(i).Seq, ring.at(i).Payload))
+	}
+	if want := []string{"t#1 m1", "t#2 m2", "t#3 m3", "t#4 m4", "t#5 m5"}; !slices.Equal(got, want) {
+		t.Fatalf("ring of t holds %q, want %q", got, want)
+	}
+}
