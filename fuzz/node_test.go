@@ -11,20 +11,26 @@ import (
 
 // FuzzNodeEvents drives one node with an arbitrary sequence of events,
 // valid and not: beacons, call completions (on time, late, twice, for calls
-// never made), subscriptions, publishes, pushes, credits, resumes. The node
-// must never panic, and after every step its hash matches its patterns and
-// its memory stays within its caps.
+// never made), subscriptions, publishes and pushes alone or in runs (their
+// payloads owned, borrowed or in a lent frame), credits with sends
+// reported, resumes. The node must never panic, and after every step its
+// hash matches its patterns, its memory stays within its caps, and every
+// message the driver still holds reads as when it was handed out
+// (node_frames_test.go).
 func FuzzNodeEvents(f *testing.F) {
 	f.Add([]byte{6, 0, 1, 7, 1, 2, 1, 1, 0, 2, 0, 7, 3, 4, 8, 1, 2, 3, 9, 0, 5, 0, 40, 0})
 	f.Add([]byte{1, 0, 0, 2, 0, 0, 6, 1, 2, 8, 0, 1, 1, 8, 0, 3, 2, 0, 50, 5, 1, 0, 30})
 	f.Add([]byte{6, 2, 0, 11, 0, 1, 12, 0, 2, 7, 2, 3, 7, 2, 3, 0, 200, 12, 1, 2})
 	f.Add([]byte{1, 1, 1, 1, 2, 2, 0, 250, 0, 250, 3, 1, 0, 250, 0, 250})
+	// A subscription reporting what it sent; a run published from a lent
+	// frame, then one pushed by a peer; credit and sends reported.
+	f.Add([]byte{6, 0, 0x40, 16, 0x82, 63, 10, 9, 8, 5, 9, 8, 7, 17, 0x82, 50, 4, 9, 8, 7, 9, 8, 7, 0, 30, 9, 8, 7})
 	f.Fuzz(func(t *testing.T, prog []byte) {
 		d := newDriver(t)
 		for steps := 0; len(prog) > 0 && steps < 400; steps++ {
 			var op byte
 			op, prog = prog[0], prog[1:]
-			d.run(op%16, &prog)
+			d.run(op%18, &prog)
 			d.check()
 		}
 	})
@@ -41,6 +47,7 @@ type driver struct {
 	subs    []string
 	streams []uint64
 	nextID  uint64
+	mem     shellMemory
 }
 
 var (
@@ -60,6 +67,7 @@ func newDriver(t *testing.T) *driver {
 		t.Fatal(err)
 	}
 	d := &driver{t: t, n: n, now: state.Instant{Mono: time.Second, WallMs: 1_700_000_000_000}}
+	d.mem.init()
 	d.effects(n.Tick(d.now))
 	return d
 }
@@ -128,12 +136,16 @@ func (d *driver) run(op byte, prog *[]byte) {
 			if b&2 != 0 {
 				calls = append(calls, call)
 			}
+			for _, c := range calls {
+				d.pushDone(c)
+			}
 			d.step(&state.PushesCompleted{Calls: calls})
 			return
 		}
 		if len(d.pushes) > 0 && b&2 == 0 {
 			call, d.pushes = d.pushes[0], d.pushes[1:]
 		}
+		d.pushDone(call)
 		d.step(&state.PushCompleted{Call: call, Err: errIf(b&1 == 1)})
 	case 5:
 		b := take(prog)
@@ -156,8 +168,10 @@ func (d *driver) run(op byte, prog *[]byte) {
 		b, c := take(prog), take(prog)
 		d.nextID++
 		d.streams = append(d.streams, d.nextID)
+		d.mem.reports[d.nextID] = c&0x40 != 0
 		d.step(&state.Subscribed{Stream: d.nextID, Patterns: []string{pick(patterns, b), pick(patterns, c)},
-			ReceiveRetained: b&1 == 1, QueueLimit: int(int8(c)) % 6, Policy: state.Policy(c % 4), Credit: int(b % 4)})
+			ReceiveRetained: b&1 == 1, QueueLimit: int(int8(c)) % 6, Policy: state.Policy(c % 4), Credit: int(b % 4),
+			ByNumber: c&0x20 != 0, ReportsSent: c&0x40 != 0})
 	case 7:
 		b, c := take(prog), take(prog)
 		d.nextID++
@@ -172,14 +186,20 @@ func (d *driver) run(op byte, prog *[]byte) {
 			Retain: c&0x40 != 0, TTLMs: int64(c%3) * 500, SyncOnly: b&0x80 != 0, TimestampMs: d.now.WallMs - int64(b)*10}
 		d.step(&state.PushReceived{Req: d.nextID, Envs: []state.Envelope{env}})
 	case 9:
-		b := take(prog)
+		b, c := take(prog), take(prog)
 		if len(d.streams) > 0 {
-			d.step(&state.CreditGranted{Stream: pick(d.streams, b), N: int(int8(b)) % 9})
+			stream, sent := pick(d.streams, b), 0
+			if d.mem.reports[stream] || c&0xc0 == 0xc0 {
+				sent = d.sent(stream, int(c%8), c&0xc0 == 0xc0)
+			}
+			d.step(&state.CreditGranted{Stream: stream, N: int(int8(b)) % 9, Sent: sent})
 		}
 	case 10:
 		b := take(prog)
 		if len(d.streams) > 0 {
-			d.step(&state.StreamClosed{Stream: pick(d.streams, b)})
+			stream := pick(d.streams, b)
+			d.step(&state.StreamClosed{Stream: stream})
+			d.closed(stream)
 		}
 	case 11:
 		b := take(prog)
@@ -189,8 +209,10 @@ func (d *driver) run(op byte, prog *[]byte) {
 		b, c := take(prog), take(prog)
 		d.nextID++
 		d.streams = append(d.streams, d.nextID)
+		d.mem.reports[d.nextID] = c&0x40 != 0
 		d.step(&state.Resumed{Stream: d.nextID, SubID: d.subID(b), Patterns: []string{pick(patterns, c)},
-			LastSeq: map[string]uint64{pick(topics, c): uint64(b % 5)}, Mode: state.Recovery(c % 4), Credit: int(c % 5)})
+			LastSeq: map[string]uint64{pick(topics, c): uint64(b % 5)}, Mode: state.Recovery(c % 4), Credit: int(c % 5),
+			ByNumber: c&0x20 != 0, ReportsSent: c&0x40 != 0})
 	case 13:
 		d.nextID++
 		d.step(&state.StateRequested{Req: d.nextID})
@@ -201,6 +223,10 @@ func (d *driver) run(op byte, prog *[]byte) {
 			From: uint64(b % 4), To: uint64(b % 9)})
 	case 15:
 		d.step(nil)
+	case 16:
+		d.publishBatch(prog)
+	case 17:
+		d.pushBatch(prog)
 	}
 }
 
@@ -231,6 +257,7 @@ func (d *driver) effects(effs []state.Effect) {
 			d.probes = append(d.probes, e.Call)
 		case *state.Push:
 			d.pushes = append(d.pushes, e.Call)
+			d.handed(0, e.Msg, e.Call)
 		case *state.RequestResend:
 			c := *e
 			d.resends = append(d.resends, &c)
@@ -238,12 +265,24 @@ func (d *driver) effects(effs []state.Effect) {
 			if e.Out.Kind == state.OutInfo {
 				d.subs = append(d.subs, e.Out.Info.SubID)
 			}
+			d.handed(e.Stream, e.Out.Msg, 0)
+		case *state.ReleaseFrame:
+			d.releaseFrame(e)
+		case *state.AnswerResend:
+			for _, m := range e.Reply.Msgs {
+				if err := d.checkTag(m.Payload); err != nil {
+					d.t.Fatal(err)
+				}
+			}
 		}
 	}
 }
 
 func (d *driver) check() {
 	if err := checkNode(d.n); err != nil {
+		d.t.Fatal(err)
+	}
+	if err := d.checkHeld(); err != nil {
 		d.t.Fatal(err)
 	}
 }
