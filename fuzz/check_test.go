@@ -8,12 +8,13 @@ import (
 
 // checkNode is what every target requires of a node after every step,
 // whether it drives the node directly or a daemon around it: its hash
-// matches its patterns, its memory stays within its caps, its counters
-// agree with each other, and its own invariants hold (CheckInvariants).
+// matches its patterns and queue groups, its memory stays within its
+// caps, its counters agree with each other, and its own invariants hold
+// (CheckInvariants).
 // It must be called on the goroutine that owns the node.
 func checkNode(n *state.Node) error {
-	if got, want := n.Hash(), state.TopicStateHash(n.Patterns()); got != want {
-		return fmt.Errorf("hash %016x does not match patterns %v (%016x)", got, n.Patterns(), want)
+	if got, want := n.Hash(), state.StateHash(n.Patterns(), n.GroupEntries()); got != want {
+		return fmt.Errorf("hash %016x does not match patterns %v and groups %v (%016x)", got, n.Patterns(), n.GroupEntries(), want)
 	}
 	st, cfg := n.Status(), n.Config()
 	c := &st.Counters

@@ -168,6 +168,9 @@ func (d *driver) pushBatch(prog *[]byte) {
 		seq++
 		envs[i] = state.Envelope{Topic: pick(topics, b), Payload: p, Source: source, SourceSeq: seq, PrevSeq: seq - 1,
 			IDNum: seq, TimestampMs: d.now.WallMs, Retain: c&0x80 != 0 && i == 0}
+		if g := pick(groups, e>>5); g != "" && i%2 == 0 {
+			envs[i].Extras = state.ExtrasOf(state.Extras{QueueGroups: []string{g}})
+		}
 	}
 	d.mem.peerSeq[source] = seq
 	d.nextID++

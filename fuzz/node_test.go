@@ -55,6 +55,7 @@ var (
 	patterns = []string{"a", "a/b", "a/+", "a/#", "#", "+/b", "b/c", "a/#/b", "", "a+"}
 	topics   = []string{"a", "a/b", "a/c", "b/c", "a/b/c", "a/+", "", "\x01", "_inbox/p1/r/1", "_inbox/self/r/1"}
 	replyTos = []string{"", "_inbox/self/r/2", "a/b", "_inbox", "_inbox/p2/r/+"}
+	groups   = []string{"", "", "", "g1", "g2", ""}
 )
 
 func newDriver(t *testing.T) *driver {
@@ -171,7 +172,7 @@ func (d *driver) run(op byte, prog *[]byte) {
 		d.mem.reports[d.nextID] = c&0x40 != 0
 		d.step(&state.Subscribed{Stream: d.nextID, Patterns: []string{pick(patterns, b), pick(patterns, c)},
 			ReceiveRetained: b&1 == 1, QueueLimit: int(int8(c)) % 6, Policy: state.Policy(c % 4), Credit: int(b % 4),
-			ByNumber: c&0x20 != 0, ReportsSent: c&0x40 != 0})
+			ByNumber: c&0x20 != 0, ReportsSent: c&0x40 != 0, Group: pick(groups, b>>4)})
 	case 7:
 		b, c := take(prog), take(prog)
 		d.nextID++

@@ -48,6 +48,11 @@ func (n *Node) Stream(source, topic string) (StreamInfo, bool) {
 	return StreamInfo{Base: s.base, Last: s.last, Delivered: s.delivered, Lost: s.lost, Skipped: s.skipped, Held: len(s.held) + len(s.waiting)}, true
 }
 
+// GroupEntries are the node's own queue group entries (live members per
+// pattern and group, sorted), as its state carries them: with Patterns,
+// what Hash is computed from (StateHash).
+func (n *Node) GroupEntries() []GroupMembers { return slices.Clone(n.groupEntries()) }
+
 // WantsTopic reports whether any subscription here, active or paused,
 // matches topic.
 func (n *Node) WantsTopic(topic string) bool { return n.wantsTopic(topic) }
