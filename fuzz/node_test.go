@@ -11,12 +11,13 @@ import (
 
 // FuzzNodeEvents drives one node with an arbitrary sequence of events,
 // valid and not: beacons, call completions (on time, late, twice, for calls
-// never made), subscriptions, publishes and pushes alone or in runs (their
-// payloads owned, borrowed or in a lent frame), credits with sends
-// reported, resumes. The node must never panic, and after every step its
-// hash matches its patterns, its memory stays within its caps, and every
-// message the driver still holds reads as when it was handed out
-// (node_frames_test.go).
+// never made), subscriptions (queue groups among them), publishes and
+// pushes alone or in runs (their payloads owned, borrowed or in a lent
+// frame), credits with sends reported, resumes, peers leaving and the node
+// itself leaving. The node must never panic, and after every step its
+// hash matches its patterns and groups, its memory stays within its caps,
+// and every message the driver still holds reads as when it was handed
+// out (node_frames_test.go).
 func FuzzNodeEvents(f *testing.F) {
 	f.Add([]byte{6, 0, 1, 7, 1, 2, 1, 1, 0, 2, 0, 7, 3, 4, 8, 1, 2, 3, 9, 0, 5, 0, 40, 0})
 	f.Add([]byte{1, 0, 0, 2, 0, 0, 6, 1, 2, 8, 0, 1, 1, 8, 0, 3, 2, 0, 50, 5, 1, 0, 30})
@@ -30,7 +31,7 @@ func FuzzNodeEvents(f *testing.F) {
 		for steps := 0; len(prog) > 0 && steps < 400; steps++ {
 			var op byte
 			op, prog = prog[0], prog[1:]
-			d.run(op%18, &prog)
+			d.run(op%20, &prog)
 			d.check()
 		}
 	})
@@ -228,6 +229,11 @@ func (d *driver) run(op byte, prog *[]byte) {
 		d.publishBatch(prog)
 	case 17:
 		d.pushBatch(prog)
+	case 18: // a peer says it leaves (what was owed to it is kept a while)
+		b := take(prog)
+		d.step(&state.LeaveNoticed{Instance: pick(peers, b), From: pick(peers, b>>2) + ":1"})
+	case 19:
+		d.step(&state.Leaving{})
 	}
 }
 
