@@ -105,11 +105,18 @@ func (w *World) notePushedForGroups(e *state.Push) {
 	}
 }
 
-// noteGroupLearned records, after a fetch, which members sn knows now.
+// noteGroupLearned records, after a fetch, which members sn knows now:
+// those of the state sn took. A fetch that completes after sn removed
+// its peer is dropped, and teaches sn nothing.
 func (w *World) noteGroupLearned(sn *simNode, st *state.NodeState) {
 	if st == nil || len(st.QueueGroups) == 0 {
 		return
 	}
+	took, ok := sn.node.PeerGroups(st.Instance)
+	if !ok {
+		return
+	}
+	st = &state.NodeState{Instance: st.Instance, QueueGroups: took}
 	w.groups.init()
 	for _, c := range w.clients {
 		if c.group != "" && c.node.id == st.Instance && groupAdvertised(st, c) && !w.groups.knowing(c.name, sn.id) {
