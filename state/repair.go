@@ -162,11 +162,11 @@ func (n *Node) holdFull(env *Envelope) bool {
 		return false
 	}
 	s := n.inStreams.get(env.Source, env.Topic)
-	if s == nil {
-		return false
-	}
 	cost := len(env.Payload) + len(env.Topic) + env.Extras.textBytes() + msgOverheadBytes // what the message will cost
 	full := n.mem.class[memHeld]+cost > n.cfg.HeldBytes || n.overBudget(cost)
+	if s == nil {
+		return full && n.firstWaits(env)
+	}
 	if s.verifying != 0 {
 		return full || len(s.waiting) >= n.cfg.RepairHoldLimit
 	}
@@ -175,6 +175,24 @@ func (n *Node) holdFull(env *Envelope) bool {
 	}
 	wouldHold := (len(s.held) > 0 && env.SourceSeq > s.held[0].SourceSeq) || n.claimedPrev(s, env.SourceSeq, env.PrevSeq) > s.last
 	return wouldHold && (full || len(s.held) >= n.cfg.RepairHoldLimit)
+}
+
+// firstWaits reports whether env, the first of its stream here, would
+// be held (sequence, verify): it names a predecessor we never saw, or its
+// number is to be vouched for by its source.
+func (n *Node) firstWaits(env *Envelope) bool {
+	if !n.wantsTopic(env.Topic) || n.foreignInbox(env.Topic) {
+		return false // passed over, not held (receiveRemote)
+	}
+	if n.implausible(nil, env.SourceSeq) && n.peers.get(env.Source) != nil {
+		return true
+	}
+	prev := env.PrevSeq
+	if prev >= env.SourceSeq || prev == 0 || n.inStreams.evicted[env.Source] {
+		return false
+	}
+	seen, passed := n.unwantedSeen[streamKey{env.Source, env.Topic}]
+	return !passed || prev > seen
 }
 
 // holdBytes charges m, kept aside (behind a hole, waiting for its source

@@ -495,3 +495,26 @@ func TestResentMessagesOutliveTheSlabTheyEnd(t *testing.T) {
 		t.Fatalf("ring of t holds %q, want %q", got, want)
 	}
 }
+
+// The first message of a stream that names a predecessor we never saw is
+// held too: with the hold full it is refused for now, as a later one of a
+// known stream is, not held past HeldBytes (the fuzzer found the cap
+// broken by one).
+func TestAStreamsFirstMessageIsRefusedWhenTheHoldIsFull(t *testing.T) {
+	cost := len("m3") + len("t") + msgOverheadBytes
+	h := repairHarness(t, func(c *Config) { c.HeldBytes = 2 * cost })
+	h.subscribe(2, 1000, "u")
+	checkLog(t, h.pushSeqs(1, 3, 4), 1, "msg t#1 m1") // #3 and #4 wait for #2
+	if st := h.n.Status(); st.Held != 2 {
+		t.Fatalf("Held = %d, want 2", st.Held)
+	}
+	h.req++
+	effs := h.step(&PushReceived{Req: h.req, From: "n2:5671", Envs: []Envelope{h.envFrom("n2", "u", 7)}}) // names #6, never seen
+	a := only[*AnswerPush](t, effs)
+	if len(a.Errs) != 1 || CodeOf(a.Errs[0]) != Unavailable {
+		t.Fatalf("answer %v, want the first of u refused for now (Unavailable)", a.Errs)
+	}
+	if st := h.n.Status(); st.Held != 2 || h.n.mem.class[memHeld] > h.n.cfg.HeldBytes {
+		t.Fatalf("Held = %d (%d bytes, cap %d), want 2 within the cap", st.Held, h.n.mem.class[memHeld], h.n.cfg.HeldBytes)
+	}
+}
