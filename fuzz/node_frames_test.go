@@ -89,7 +89,8 @@ type shellMemory struct {
 	handed   map[uint64][]heldMsg // a reporting stream's events not reported sent, oldest first
 	kept     []heldMsg            // handed to streams that do not report: held for good (the latest few)
 	inFlight map[uint64]heldMsg   // pushes not completed, by call
-	peerSeq  map[string]uint64    // the last number pushed to the node by each peer
+	peerSeq  map[string]uint64    // the last sequence each peer pushed the node on each topic
+	peerNum  map[string]uint64    // the last number (id) each peer pushed the node
 }
 
 // maxKept bounds the messages of non-reporting streams the driver goes on
@@ -97,8 +98,8 @@ type shellMemory struct {
 const maxKept = 256
 
 func (s *shellMemory) init() {
-	s.reports, s.handed, s.inFlight, s.peerSeq =
-		map[uint64]bool{}, map[uint64][]heldMsg{}, map[uint64]heldMsg{}, map[string]uint64{}
+	s.reports, s.handed, s.inFlight, s.peerSeq, s.peerNum =
+		map[uint64]bool{}, map[uint64][]heldMsg{}, map[uint64]heldMsg{}, map[string]uint64{}, map[string]uint64{}
 }
 
 // lend makes a batch's payloads: in a frame lent to the node (mode 2, 3),
@@ -136,8 +137,18 @@ func (d *driver) stepLending(ev state.Event, mode byte, buf []byte) {
 	}
 }
 
-// publishBatch: a run of tagged publishes on one topic, as a packed frame
-// or a v1 batch brings them.
+// runTopic is the topic of a batch's i-th message: one topic for the
+// whole batch, or (e&0x40) runs of e%7+1 messages on alternate topics, as
+// a frame mixing topics has.
+func runTopic(b, e byte, i int) string {
+	if e&0x40 == 0 {
+		return pick(topics, b)
+	}
+	return pick(topics, b+byte(i/(int(e%7)+1)%2))
+}
+
+// publishBatch: a run of tagged publishes, on one topic or runs of two,
+// as a packed frame or a v1 batch brings them.
 func (d *driver) publishBatch(prog *[]byte) {
 	b, c, e := take(prog), take(prog), take(prog)
 	mode := b >> 6
@@ -145,7 +156,7 @@ func (d *driver) publishBatch(prog *[]byte) {
 	pubs := make([]state.Published, len(payloads))
 	for i, p := range payloads {
 		d.nextID++
-		pubs[i] = state.Published{Req: d.nextID, Topic: pick(topics, b), Payload: p, Retain: b&0x10 != 0 && i == len(payloads)-1,
+		pubs[i] = state.Published{Req: d.nextID, Topic: runTopic(b, e, i), Payload: p, Retain: b&0x10 != 0 && i == len(payloads)-1,
 			TTLMs: int64(int8(e)) * 10}
 	}
 	ev := &state.PublishedBatch{Pubs: pubs, ByNumber: c&0x80 != 0, Borrowed: mode != 0}
@@ -155,24 +166,30 @@ func (d *driver) publishBatch(prog *[]byte) {
 	d.stepLending(ev, mode, buf)
 }
 
-// pushBatch: a peer's run of tagged messages on one topic, numbered on
-// from the last it pushed (or after a gap), as a packed push brings them.
+// pushBatch: a peer's run of tagged messages, on one topic or runs of
+// two, numbered on from the last it pushed (or after a gap), as a packed
+// push brings them.
 func (d *driver) pushBatch(prog *[]byte) {
 	b, c, e := take(prog), take(prog), take(prog)
 	mode := b >> 6
 	source := pick(peers, b>>2)
 	payloads, f, buf := d.batchPayloads(mode, 1+int(c)%80, int(e)%24)
-	seq := d.mem.peerSeq[source] + uint64(e%3)
 	envs := make([]state.Envelope, len(payloads))
 	for i, p := range payloads {
-		seq++
-		envs[i] = state.Envelope{Topic: pick(topics, b), Payload: p, Source: source, SourceSeq: seq, PrevSeq: seq - 1,
-			IDNum: seq, TimestampMs: d.now.WallMs, Retain: c&0x80 != 0 && i == 0}
+		topic := runTopic(b, e, i)
+		k := source + " " + topic
+		d.mem.peerSeq[k]++
+		if i == 0 {
+			d.mem.peerSeq[k] += uint64(e % 3) // perhaps a hole
+		}
+		d.mem.peerNum[source]++
+		seq := d.mem.peerSeq[k]
+		envs[i] = state.Envelope{Topic: topic, Payload: p, Source: source, SourceSeq: seq, PrevSeq: seq - 1,
+			IDNum: d.mem.peerNum[source], TimestampMs: d.now.WallMs, Retain: c&0x80 != 0 && i == 0}
 		if g := pick(groups, e>>5); g != "" && i%2 == 0 {
 			envs[i].Extras = state.ExtrasOf(state.Extras{QueueGroups: []string{g}})
 		}
 	}
-	d.mem.peerSeq[source] = seq
 	d.nextID++
 	ev := &state.PushReceived{Req: d.nextID, Envs: envs, Borrowed: mode != 0}
 	if f != nil {

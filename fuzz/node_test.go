@@ -18,7 +18,18 @@ import (
 // hash matches its patterns and groups, its memory stays within its caps,
 // and every message the driver still holds reads as when it was handed
 // out (node_frames_test.go).
-func FuzzNodeEvents(f *testing.F) {
+func FuzzNodeEvents(f *testing.F) { fuzzNode(f, nil) }
+
+// FuzzNodeEventsTight is FuzzNodeEvents on a node whose byte budgets are
+// a few messages' worth: what it holds is shed under pressure, and frames
+// lent to it soon pass the share of its budget it may view in place.
+func FuzzNodeEventsTight(f *testing.F) {
+	fuzzNode(f, func(c *state.Config) {
+		c.BudgetBytes, c.QueueBytes, c.HeldBytes, c.PeerBacklogBytes = 16<<10, 2<<10, 1<<10, 2<<10
+	})
+}
+
+func fuzzNode(f *testing.F, tune func(*state.Config)) {
 	f.Add([]byte{6, 0, 1, 7, 1, 2, 1, 1, 0, 2, 0, 7, 3, 4, 8, 1, 2, 3, 9, 0, 5, 0, 40, 0})
 	f.Add([]byte{1, 0, 0, 2, 0, 0, 6, 1, 2, 8, 0, 1, 1, 8, 0, 3, 2, 0, 50, 5, 1, 0, 30})
 	f.Add([]byte{6, 2, 0, 11, 0, 1, 12, 0, 2, 7, 2, 3, 7, 2, 3, 0, 200, 12, 1, 2})
@@ -27,7 +38,7 @@ func FuzzNodeEvents(f *testing.F) {
 	// frame, then one pushed by a peer; credit and sends reported.
 	f.Add([]byte{6, 0, 0x40, 16, 0x82, 63, 10, 9, 8, 5, 9, 8, 7, 17, 0x82, 50, 4, 9, 8, 7, 9, 8, 7, 0, 30, 9, 8, 7})
 	f.Fuzz(func(t *testing.T, prog []byte) {
-		d := newDriver(t)
+		d := newDriver(t, tune)
 		for steps := 0; len(prog) > 0 && steps < 400; steps++ {
 			var op byte
 			op, prog = prog[0], prog[1:]
@@ -59,11 +70,14 @@ var (
 	groups   = []string{"", "", "", "g1", "g2", ""}
 )
 
-func newDriver(t *testing.T) *driver {
+func newDriver(t *testing.T, tune func(*state.Config)) *driver {
 	cfg := state.DefaultConfig("self", "fuzz", rand.New(rand.NewPCG(1, 2)))
 	cfg.MaxPatterns, cfg.MaxSubscriptions, cfg.MaxRetained, cfg.MaxTopics = 8, 6, 8, 8
 	cfg.MessageBufferSize, cfg.QueueLimit, cfg.BlockedLimit, cfg.RingBytes = 8, 4, 4, 4096 // about ten small messages
 	cfg.RepairHoldLimit, cfg.PeerBacklogLimit, cfg.PushWindow, cfg.MaxStreams, cfg.DedupWindow = 4, 4, 2, 6, 16
+	if tune != nil {
+		tune(&cfg)
+	}
 	n, err := state.New(cfg)
 	if err != nil {
 		t.Fatal(err)
