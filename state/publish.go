@@ -479,7 +479,7 @@ func (n *Node) receiveRemote(env *Envelope) {
 	if m.Retain {
 		// Even expired: it still replaces older values, so every node ends
 		// with the same winner whatever its clock says about expiry.
-		n.takeRetained(m)
+		n.takeRetained(m, false)
 	}
 	if !n.wantsTopic(m.Topic) || n.foreignInbox(m.Topic) {
 		if n.inHole(m) {

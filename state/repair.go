@@ -566,7 +566,7 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 			m.Edit().DroppedFrom = 0
 		}
 		if m.Retain {
-			n.takeRetained(m) // a lost retained publish is still the topic's value
+			n.takeRetained(m, false) // a lost retained publish is still the topic's value
 		}
 		n.take(s, m)
 	}

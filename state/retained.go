@@ -95,7 +95,7 @@ func (n *Node) receiveRetained(e *Envelope) {
 		return
 	}
 	m := n.remoteMessage(e) // alone, its payload its own
-	n.takeRetained(m)       // even expired: see receiveRemote
+	n.takeRetained(m, true) // even expired: see receiveRemote
 }
 
 // retainedFor returns the live retained values matching any of patterns,

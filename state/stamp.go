@@ -12,7 +12,9 @@ import "time"
 // that very message, with that stamp, and refused and counted if not, or if
 // no peer of ours can vouch for it. Either way every node ends with the
 // same value: what the source vouches for is the truth, whatever each
-// node's view of its clock. The message itself goes on as any other: its
+// node's view of its clock. Once the source is gone nobody can vouch, so a
+// value a peer relays for it is taken as that peer took it: refused, it
+// would leave a node that learns it late on another value than the rest. The message itself goes on as any other: its
 // subscribers get it, and its number leaves no hole.
 //
 // A source's clock is read from its beacons and from the time each of its
@@ -26,13 +28,22 @@ import "time"
 const maxStampsToVouch = 1024
 
 // takeRetained stores a retained value from a peer, or has its source
-// vouch for it first when its stamp looks too far ahead.
-func (n *Node) takeRetained(m *Message) {
+// vouch for it first when its stamp looks too far ahead. relayed: a peer
+// other than its source passes it on (its state, a sync_only push), having
+// taken it itself; when its source is gone (it left, or restarted as
+// another instance) nobody can vouch for it any more, and the value is
+// taken as that peer took it while the source lived, so that every node
+// ends with the same value.
+func (n *Node) takeRetained(m *Message, relayed bool) {
 	if !n.stampAhead(&m.Envelope) {
 		n.applyRetained(m)
 		return
 	}
 	p := n.peers.get(m.Source)
+	if p == nil && relayed {
+		n.applyRetained(m)
+		return
+	}
 	if _, waiting := n.stampWait[m.ID]; waiting {
 		return // asked already
 	}
