@@ -14,8 +14,9 @@ import "time"
 // same value: what the source vouches for is the truth, whatever each
 // node's view of its clock. Once the source is gone nobody can vouch, so a
 // value a peer relays for it is taken as that peer took it: refused, it
-// would leave a node that learns it late on another value than the rest. The message itself goes on as any other: its
-// subscribers get it, and its number leaves no hole.
+// would leave a node that learns it late on another value than the rest.
+// The message itself goes on as any other: its subscribers get it, and its
+// number leaves no hole.
 //
 // A source's clock is read from its beacons and from the time each of its
 // push batches was sent, against our monotonic clock (so our own wall
