@@ -84,7 +84,6 @@ func (h heldMsg) check() error {
 
 // shellMemory is the driver's side of that memory.
 type shellMemory struct {
-	frames   []*fuzzFrame
 	reports  map[uint64]bool      // streams opened with ReportsSent
 	handed   map[uint64][]heldMsg // a reporting stream's events not reported sent, oldest first
 	kept     []heldMsg            // handed to streams that do not report: held for good (the latest few)
@@ -102,8 +101,9 @@ func (s *shellMemory) init() {
 		map[uint64]bool{}, map[uint64][]heldMsg{}, map[uint64]heldMsg{}, map[string]uint64{}, map[string]uint64{}
 }
 
-// lend makes a batch's payloads: in a frame lent to the node (mode 2, 3),
-// in a buffer borrowed for the Step (1), or owned by the event (0).
+// batchPayloads makes a batch's tagged payloads, back to back in one
+// buffer: a frame lent to the node (mode 2, 3; returned), a buffer
+// borrowed for the Step (1), or the event's own (0).
 func (d *driver) batchPayloads(mode byte, count, size int) ([][]byte, *fuzzFrame, []byte) {
 	var buf []byte
 	ends := make([]int, count)
@@ -119,9 +119,7 @@ func (d *driver) batchPayloads(mode byte, count, size int) ([][]byte, *fuzzFrame
 		start = end
 	}
 	if mode >= 2 {
-		f := &fuzzFrame{b: buf}
-		d.mem.frames = append(d.mem.frames, f)
-		return payloads, f, buf
+		return payloads, &fuzzFrame{b: buf}, buf
 	}
 	return payloads, nil, buf
 }
