@@ -3,6 +3,7 @@ package state
 import (
 	"slices"
 	"strings"
+	"time"
 )
 
 // Retained values. Each topic holds at most one: the publish with
@@ -15,9 +16,17 @@ import (
 type retainedStore struct {
 	byTopic map[string]*Message
 	bytes   int
+	// tombSince: when (our monotonic clock) the reaper first saw a topic's
+	// tombstone. Its age is judged by that, not by our wall clock against
+	// its stamp: a node whose clock jumped ahead would drop it at once,
+	// take an older value a peer offers again, and hold another value than
+	// the rest.
+	tombSince map[string]time.Duration
 }
 
-func (r *retainedStore) init() { r.byTopic = make(map[string]*Message) }
+func (r *retainedStore) init() {
+	r.byTopic, r.tombSince = make(map[string]*Message), make(map[string]time.Duration)
+}
 
 // newer reports whether a wins over b.
 func newer(a, b *Envelope) bool {
@@ -54,6 +63,7 @@ func (n *Node) applyRetained(m *Message) bool {
 	}
 	pin(m) // kept for as long as it is the topic's value: not counted (slab.go)
 	r.byTopic[m.Topic] = m
+	delete(r.tombSince, m.Topic)
 	n.retainedBytes(m.cost())
 	n.counters.RetainedApplied++
 	n.state = nil
@@ -133,21 +143,28 @@ func (r *retainedStore) snapshot(nowMs int64) []Envelope {
 }
 
 // reapRetained turns expired values into tombstones and drops tombstones
-// past TombstoneTTL.
+// it has seen for TombstoneTTL (retainedStore.tombSince).
 func (n *Node) reapRetained() {
 	r := &n.retained
-	tomb := n.cfg.TombstoneTTL.Milliseconds()
 	for topic, m := range r.byTopic {
 		switch {
 		case m.expired(n.now.WallMs):
 			t := tombstoneOf(m)
 			n.retainedBytes(t.cost() - m.cost())
 			r.byTopic[topic] = t
+			r.tombSince[topic] = n.now.Mono
 			n.state = nil
-		case len(m.Payload) == 0 && n.now.WallMs-m.TimestampMs >= tomb:
-			n.retainedBytes(-m.cost())
-			delete(r.byTopic, topic)
-			n.state = nil
+		case len(m.Payload) == 0:
+			since, seen := r.tombSince[topic]
+			switch {
+			case !seen:
+				r.tombSince[topic] = n.now.Mono // a clear stored since the last sweep
+			case n.now.Mono-since >= n.cfg.TombstoneTTL:
+				n.retainedBytes(-m.cost())
+				delete(r.byTopic, topic)
+				delete(r.tombSince, topic)
+				n.state = nil
+			}
 		}
 	}
 }
