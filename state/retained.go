@@ -104,7 +104,7 @@ func (n *Node) receiveRetained(e *Envelope) {
 		n.reject(reasonBadEnvelope)
 		return
 	}
-	m := n.remoteMessage(e) // alone, its payload its own
+	m := n.loneMessage(e)
 	n.takeRetained(m, true) // even expired: see receiveRemote
 }
 
