@@ -189,7 +189,7 @@ func (w *World) CheckGroup(name string) (GroupReport, error) {
 			r.Died++
 		case w.publisherDied(groupMsg{k, name}):
 			r.PubDied++
-		case w.declaredLost(groupMsg{k, name}):
+		case w.declaredLost(groupMsg{k, name}), w.shedThenDeclaredLost(members, groupMsg{k, name}, p):
 			r.Gap++
 		case w.groups.ttl[k]:
 			r.Expiring++
@@ -262,6 +262,28 @@ func (w *World) publisherDied(k groupMsg) bool {
 func (w *World) declaredLost(k groupMsg) bool {
 	for _, id := range w.groups.pushed[k] {
 		if g, ok := w.oracle.gapAt(id, k.msgKey); ok && g.lost {
+			return true
+		}
+	}
+	return false
+}
+
+// shedThenDeclaredLost reports whether k, never pushed for its group,
+// was declared lost at the node of a member its publisher knew when it
+// published: the publisher may have chosen that member and shed the push
+// from its full backlog for the node before sending it; the node then saw
+// the hole by the numbers that followed and, the publisher's ring no
+// longer holding k, told its subscribers of the loss (docs/protocol.md
+// §7.2, as for a push lost on the way).
+func (w *World) shedThenDeclaredLost(members []*client, k groupMsg, p *published) bool {
+	if len(w.groups.pushed[k]) > 0 {
+		return false // it was pushed for the group: declaredLost judges where
+	}
+	for _, c := range members {
+		if !w.groups.knownAt(c.name, k.source, p.at) || !matchesAny(c.patterns, k.topic) {
+			continue
+		}
+		if g, ok := w.oracle.gapAt(w.groups.home[c.name], k.msgKey); ok && g.lost {
 			return true
 		}
 	}
