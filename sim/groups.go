@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,7 +21,10 @@ import (
 // node has died since (the publisher may have chosen it and held the
 // message for it until it found the node dead); or when a node it was
 // pushed to for the group declared it lost (a gap its members were told
-// of).
+// of), or, never pushed for the group (shed unsent from a full backlog),
+// was declared lost at the node of a member its publisher knew; or when
+// a member's full queue dropped it, as far as the drops its node reports
+// for the members there go (each one warned of).
 type groupOracle struct {
 	since   map[string]time.Duration          // group -> when its latest member joined
 	learned map[string]map[string][]knownSpan // member -> publisher node id -> when it knew the member
@@ -144,6 +148,7 @@ type GroupReport struct {
 	PubDied  int            // reached none: its publisher died before it reached a member's node
 	Gap      int            // reached none: declared lost where it was pushed
 	Expiring int            // reached none: it had a TTL
+	Dropped  int            // reached none: a member's full queue dropped it (as many as the members there report)
 	Lost     []string       // reached none, unaccounted for
 	Twice    []string       // reached more than one member
 }
@@ -168,6 +173,7 @@ func (w *World) CheckGroup(name string) (GroupReport, error) {
 	slices.SortFunc(keys, func(a, b msgKey) int {
 		return strings.Compare(a.String()+"/"+a.source, b.String()+"/"+b.source)
 	})
+	dropped := map[string][]string{} // a member's node -> what reached none, perhaps dropped there
 	for _, k := range keys {
 		p := w.oracle.msgs[k]
 		if p.at < w.groups.since[name] || !w.groupKnown(members, k, p) {
@@ -194,10 +200,55 @@ func (w *World) CheckGroup(name string) (GroupReport, error) {
 		case w.groups.ttl[k]:
 			r.Expiring++
 		default:
-			r.Lost = append(r.Lost, k.String()+" from "+p.label)
+			if x := w.droppingNode(members, groupMsg{k, name}); x != "" {
+				dropped[x] = append(dropped[x], k.String()+" from "+p.label)
+			} else {
+				r.Lost = append(r.Lost, k.String()+" from "+p.label)
+			}
 		}
 	}
+	for _, x := range slices.Sorted(maps.Keys(dropped)) {
+		// Which of them the queues dropped is not known, only how many:
+		// those beyond that count are lost.
+		d := min(len(dropped[x]), w.droppedBy(members, x))
+		r.Dropped += d
+		r.Lost = append(r.Lost, dropped[x][d:]...)
+	}
 	return r, nil
+}
+
+// droppingNode is the node k may have been dropped at from a member's full
+// queue: one it was pushed to for its group, or its publisher's own (a
+// local member's share is not pushed), where a live member reports drops.
+// "" when there is none.
+func (w *World) droppingNode(members []*client, k groupMsg) string {
+	for _, x := range append([]string{k.source}, w.groups.pushed[k]...) {
+		if w.droppedBy(members, x) > 0 {
+			return x
+		}
+	}
+	return ""
+}
+
+// droppedBy is how many messages the live members on node id say their
+// full queues dropped (their node warned them of each).
+func (w *World) droppedBy(members []*client, id string) int {
+	sn := w.nodeByID(id)
+	if sn == nil || !sn.up {
+		return 0
+	}
+	n := 0
+	for _, c := range members {
+		if c.ended || c.node != sn || w.groups.home[c.name] != id {
+			continue
+		}
+		for _, s := range sn.node.Subscriptions() {
+			if s.ID == c.subID {
+				n += int(s.Dropped)
+			}
+		}
+	}
+	return n
 }
 
 // groupKnown reports whether some member matching topic was known to p's
@@ -317,14 +368,15 @@ func (r GroupReport) verdict(within float64) (string, error) {
 	slices.Sort(names)
 	var spread []string
 	var uneven []string
-	share := float64(r.Messages-r.Died-r.PubDied-r.Gap-r.Expiring) / float64(len(names))
+	one := r.Messages - r.Died - r.PubDied - r.Gap - r.Expiring - r.Dropped
+	share := float64(one) / float64(len(names))
 	for _, n := range names {
 		spread = append(spread, fmt.Sprintf("%s=%d", n, r.Got[n]))
 		if within >= 0 && (float64(r.Got[n]) < share*(1-within/100) || float64(r.Got[n]) > share*(1+within/100)) {
 			uneven = append(uneven, fmt.Sprintf("%s got %d, not within %g%% of %.0f", n, r.Got[n], within, share))
 		}
 	}
-	out := fmt.Sprintf("%d messages, %d to exactly one member (%s)", r.Messages, r.Messages-r.Died-r.PubDied-r.Gap-r.Expiring, strings.Join(spread, " "))
+	out := fmt.Sprintf("%d messages, %d to exactly one member (%s)", r.Messages, one, strings.Join(spread, " "))
 	if r.Died > 0 {
 		out += fmt.Sprintf("; %d died with the chosen member's node", r.Died)
 	}
@@ -336,6 +388,9 @@ func (r GroupReport) verdict(within float64) (string, error) {
 	}
 	if r.Expiring > 0 {
 		out += fmt.Sprintf("; %d with a TTL reached none (expired)", r.Expiring)
+	}
+	if r.Dropped > 0 {
+		out += fmt.Sprintf("; %d dropped from a member's full queue", r.Dropped)
 	}
 	var bad []string
 	if len(r.Lost) > 0 {

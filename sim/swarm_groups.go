@@ -13,7 +13,8 @@ import (
 // a message its node was chosen for would be the fault's, not the
 // group's). At the end every message published while a member was known
 // must have reached exactly one member, or died with the node chosen for
-// it, or been declared lost there (check group=).
+// it, or been declared lost there, or dropped from a member's queue that a
+// burst filled (check group=).
 
 const swarmGroupMembers = 3
 
