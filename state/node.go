@@ -82,6 +82,7 @@ type Node struct {
 	dedup        dedupWindow
 	inStreams    streamTable
 	unwantedSeen map[streamKey]uint64 // repair.go: highest number passed over unwanted, streams with no tracker
+	unasked      map[string]bool      // repair.go: sources not peers when their holes came due (sourceBack)
 	stampWait    map[string]*Message  // stamp.go: retained values whose source is asked to vouch, by id
 	mark         uint64               // per-publish epoch that deduplicates trie matches
 	ownSeqFloor  uint64               // every evicted topic's source numbering stayed below this
@@ -151,6 +152,7 @@ func New(cfg Config) (*Node, error) {
 		newPeers:     make(map[string]*newPeerBucket),
 		awaySources:  make(map[string]awaySource),
 		unwantedSeen: make(map[streamKey]uint64),
+		unasked:      make(map[string]bool),
 		stampWait:    make(map[string]*Message),
 		counters:     newCounters(),
 	}

@@ -454,6 +454,13 @@ func (n *Node) repairDue(s *inStream) {
 	}
 	s.attempts++
 	if p == nil {
+		// Not a peer (yet): nobody to ask. The try counts, so a source
+		// never heard of does not hold its holes for ever, but once it is
+		// a peer it is asked at once with every try (sourceBack).
+		if len(n.unasked) >= n.cfg.MaxStreams {
+			clear(n.unasked) // forgetting only spares the source a fresh start
+		}
+		n.unasked[s.key.source] = true
 		n.arm(&s.alarm, n.now.Mono+n.repairBackoff(s), timer{kind: tRepair, in: s})
 		return
 	}
@@ -605,12 +612,16 @@ func (n *Node) sourceAway(source, addr string) {
 	n.forgetAwaySources()
 }
 
-// sourceBack: a source declared dead is back; its holes are asked for again.
+// sourceBack: a source declared dead is back, or one whose holes came due
+// before it was a peer is one now: its holes are asked for at once, with
+// every try to come (those it was not a peer for asked nobody).
 func (n *Node) sourceBack(source string) {
-	if _, ok := n.awaySources[source]; !ok {
+	_, away := n.awaySources[source]
+	if !away && !n.unasked[source] {
 		return
 	}
 	delete(n.awaySources, source)
+	delete(n.unasked, source)
 	n.eachStreamOf(source, func(s *inStream) {
 		if len(s.held) > 0 && s.resendCall == 0 {
 			s.attempts = 0
@@ -623,6 +634,7 @@ func (n *Node) sourceBack(source string) {
 // address, or it has been away too long): its holes are lost now.
 func (n *Node) sourceGone(source string) {
 	delete(n.awaySources, source)
+	delete(n.unasked, source)
 	delete(n.inStreams.evicted, source)
 	n.eachStreamOf(source, func(s *inStream) {
 		for len(s.held) > 0 {
