@@ -398,7 +398,8 @@ func (s *swarm) subscribeTo(i int, pats []string, retained bool) string {
 	if !s.w.nodes[i-1].up {
 		return name
 	}
-	if err := s.w.Subscribe(i, name, pats, SubOptions{Retained: retained, Policy: state.PolicyDefault, ResumeWindow: swarmResumeWindow}); err == nil {
+	policy := swarmPolicy(s.subs)
+	if err := s.w.Subscribe(i, name, pats, SubOptions{Retained: retained, Policy: policy, ResumeWindow: swarmResumeWindow}); err == nil {
 		line := fmt.Sprintf("subscribe node=%d sub=%s resume-window=%s", i, name, swarmResumeWindow)
 		for _, p := range pats {
 			line += " topic=" + p
@@ -406,9 +407,26 @@ func (s *swarm) subscribeTo(i int, pats []string, retained bool) string {
 		if retained {
 			line += " retained"
 		}
+		if policy != state.PolicyDefault {
+			line += " policy=" + policy.String()
+		}
 		s.record(line)
 	}
 	return name
+}
+
+// swarmPolicy is the backpressure policy of the swarm's k-th subscription:
+// most take the node's (drop-oldest), one in eight drops the newest and
+// one in eight blocks its node's publishers (§7.2), so a slow one holds
+// them back. It follows from k alone, not the seed's random draws.
+func swarmPolicy(k int) state.Policy {
+	switch k % 8 {
+	case 3:
+		return state.DropNewest
+	case 6:
+		return state.Block
+	}
+	return state.PolicyDefault
 }
 
 func (s *swarm) publish(i int, topic string, retain bool, ttl time.Duration, done func(*state.CompletePublish)) {
