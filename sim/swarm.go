@@ -87,6 +87,7 @@ type swarm struct {
 	rng     *rand.Rand
 	topics  []string
 	subs    int
+	inboxes []int // nodes (from 0) with a subscriber to their own inbox
 	rec     *recorder
 	start   time.Time
 	liveIDs map[string]string
@@ -192,6 +193,10 @@ func (s *swarm) run(sum *Summary) string {
 		for range 1 + s.rng.IntN(2) {
 			s.subscribe(i + 1)
 		}
+	}
+	s.inboxes = s.rng.Perm(w.Size())[:min(w.Size(), swarmInboxes)]
+	for _, i := range s.inboxes {
+		s.subscribeTo(i+1, []string{state.InboxPrefix + w.nodes[i].id + "/#"}, false)
 	}
 	s.joinGroups()
 	if !s.runUntil(10*time.Second, 100*time.Millisecond, func() bool { ok, _ := w.Converged(); return ok }) {
@@ -410,7 +415,7 @@ func (s *swarm) subscribeTo(i int, pats []string, retained bool) string {
 		if policy != state.PolicyDefault {
 			line += " policy=" + policy.String()
 		}
-		s.record(line)
+		s.record(s.w.showIDs(line))
 	}
 	return name
 }
@@ -446,6 +451,24 @@ func (s *swarm) publish(i int, topic string, retain bool, ttl time.Duration, don
 	}
 }
 
+// swarmInboxes is how many nodes have a subscriber to their own inbox
+// (_inbox/<instance>/#, as a requester's): the swarm's request/reply
+// traffic, pushed straight to the daemon it names (docs/protocol.md §4.6).
+const swarmInboxes = 5
+
+// publishInbox publishes from node i to node j's inbox (j from 0), by the
+// instance j runs now: a reply, pushed straight to j, held for no one else.
+func (s *swarm) publishInbox(i, j int) {
+	if !s.w.nodes[i-1].up {
+		return
+	}
+	to := s.w.nodes[j]
+	payload := fmt.Sprintf("to-%s@%s", to.name, fmtDur(s.w.now))
+	if s.w.Publish(i, state.InboxPrefix+to.id+"/r", []byte(payload), PublishOptions{}, nil) == nil {
+		s.record(fmt.Sprintf("publish node=%d topic=%s{%s}/r payload=%s", i, state.InboxPrefix, to.name, payload))
+	}
+}
+
 // publishBatch publishes n messages to topic in one frame; their payloads
 // are those a script's publish n= gives (TEXT-1..TEXT-n).
 func (s *swarm) publishBatch(i int, topic string, n int, ttl time.Duration) {
@@ -472,6 +495,14 @@ func (s *swarm) planWorkload(from, to time.Duration) {
 	gap := time.Duration(float64(time.Second) / s.o.Rate)
 	for t := from + gap; t < to; t += gap {
 		i := 1 + s.rng.IntN(w.Size())
+		if s.rng.IntN(16) == 0 {
+			j := s.rng.IntN(w.Size()) // mostly one with a subscriber to its inbox
+			if k := s.rng.IntN(4 * len(s.inboxes)); k < 3*len(s.inboxes) {
+				j = s.inboxes[k%len(s.inboxes)]
+			}
+			w.at(t, func() { s.publishInbox(i, j) })
+			continue
+		}
 		topic := s.topics[s.rng.IntN(len(s.topics))]
 		retain := s.rng.IntN(20) == 0
 		var ttl time.Duration
