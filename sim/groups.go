@@ -325,7 +325,7 @@ func (w *World) declaredLost(k groupMsg) bool {
 // from its full backlog for the node before sending it; the node then saw
 // the hole by the numbers that followed and, the publisher's ring no
 // longer holding k, told its subscribers of the loss (docs/protocol.md
-// §7.2, as for a push lost on the way).
+// §4.2, §5.4: as for a push lost on the way).
 func (w *World) shedThenDeclaredLost(members []*client, k groupMsg, p *published) bool {
 	if len(w.groups.pushed[k]) > 0 {
 		return false // it was pushed for the group: declaredLost judges where
