@@ -151,16 +151,19 @@ func (n *Node) send(p *peer, m *Message) {
 }
 
 // replicate pushes a retained publish to a peer that does not want its
-// topic, so every node holds the same value (docs/protocol.md §4.2). It
-// goes sync_only: the peer stores it and delivers it to no subscriber,
-// numbers nothing and moves no stream by it. Were it numbered there, a
-// peer that had come to want the topic before we heard would take it for
-// a message routed to it outside our chain to it, and the next one, or
-// the first we route once we hear, for a source that forgot what it sent
-// (§5.2): it would tell its subscribers of messages lost that were never
-// meant for them.
+// topic, so every node holds the same value (and one that has just come
+// to want the topic delivers it). It is not one of the numbers chained to
+// that peer: if it were, the peer would later take it for the first of a
+// run it missed and ask for everything since. It names the last chained
+// number as its predecessor, so it never opens a hole by itself.
 func (n *Node) replicate(p *peer, m *Message) {
-	n.enqueuePush(p, outgoing{m: m, syncOnly: true})
+	o := outgoing{m: m}
+	if m.SourceSeq > 0 && m.Source == n.cfg.NodeID && p.link.chain.topics != nil {
+		if r := p.link.chain.rangeOf(m.Topic); r != nil {
+			o.prev = r.last
+		}
+	}
+	n.enqueuePush(p, o)
 }
 
 func (n *Node) enqueuePush(p *peer, o outgoing) { n.enqueuePushIn(p, o, nil) }

@@ -23,8 +23,7 @@ import (
 //     synced with its real current patterns;
 //  3. a local publish reaches each peer whose fetched patterns match once
 //     (pushed now or queued on its link), no other peer unless retained,
-//     and then as a sync-only replication, and each matching active
-//     subscription once;
+//     and each matching active subscription once;
 //  4. no message id reaches one subscription twice, across its streams; a
 //     message pushed in reaches exactly the matching active subscriptions
 //     in that step, unless the node holds it behind a hole (it then asks
@@ -35,8 +34,7 @@ import (
 //  6. nothing a peer pushed in is ever pushed on: every routed Push carries
 //     a message published on this node, and is repeated only after a
 //     failure; a sync-only Push (retained replication) carries a retained
-//     value the node holds, once per successful fetch of the peer and once
-//     when published to a peer that does not want its topic; a peer
+//     value the node holds, once per successful fetch of the peer; a peer
 //     back from the dead gets exactly what was queued for it when it died
 //     and what it wanted meanwhile (by its last fetched patterns), and
 //     those patterns route to it again until its state is fetched anew.
@@ -153,7 +151,6 @@ type routeStep struct {
 	synced     map[string]bool // retained values pushed to syncPeer in this step
 	delivers   map[uint64][]Out
 	pushes     map[string][]string // peer -> message ids
-	pushSync   map[string]bool     // peer -> whether its last push was sync-only
 	completes  []CompletePublish
 	unsubs     []CompleteUnsubscribe
 	ends       []uint64
@@ -210,7 +207,7 @@ func newRoutingModel(t *rapid.T) *routingModel {
 }
 
 func (m *routingModel) resetStep() {
-	m.out = routeStep{delivers: map[uint64][]Out{}, pushes: map[string][]string{}, pushSync: map[string]bool{}, synced: map[string]bool{}}
+	m.out = routeStep{delivers: map[uint64][]Out{}, pushes: map[string][]string{}, synced: map[string]bool{}}
 }
 
 func (m *routingModel) step(ev Event) {
@@ -368,7 +365,6 @@ func (m *routingModel) onPush(e *Push) {
 	en := p.entry(k)
 	if e.SyncOnly {
 		// Retained replication: not a message for the peer, so not a hop.
-		m.noteLocal(e.Msg) // a publish under way replicates to peers that do not want its topic
 		if !e.Msg.Retain || e.Msg.Source != routeNodeID || !m.localIDs[id] {
 			t.Fatalf("sync push to %s of %s %s (retain %v, from %s): not one of our retained values", p.id, e.Msg.Topic, id, e.Msg.Retain, e.Msg.Source)
 		}
@@ -389,10 +385,7 @@ func (m *routingModel) onPush(e *Push) {
 			t.Fatalf("sync push to %s of %s %s: our retained value there is %s", p.id, e.Msg.Topic, id, m.retained[e.Msg.Topic])
 		}
 		m.out.synced[id] = true
-	case id == m.out.pubID && en.queued == 0 && en.inFlight == 0 && !en.done:
-		// The publish under way: routed (not sync-only) to a peer that
-		// wants its topic, replicated (sync-only) to one that does not;
-		// publish checks which.
+	case !e.SyncOnly && id == m.out.pubID && en.queued == 0 && en.inFlight == 0 && !en.done:
 	case en.queued > 0:
 		en.queued--
 	default:
@@ -401,7 +394,6 @@ func (m *routingModel) onPush(e *Push) {
 	en.inFlight++
 	m.pushes[e.Call] = peerCall{peer: p, inc: p.inc, key: k}
 	m.out.pushes[p.id] = append(m.out.pushes[p.id], id)
-	m.out.pushSync[p.id] = e.SyncOnly
 }
 
 func (m *routingModel) onDeliver(s *routeSub, o Out) {
@@ -792,13 +784,10 @@ func (m *routingModel) publish(t *rapid.T) {
 		switch {
 		case pushed > 1 || pushed == 1 && !target:
 			t.Fatalf("publish to %s pushed %d times to %s (fetched %v, retain %v)", topic, pushed, p.id, p.fetched, retain)
-		case pushed == 1 && m.out.pushSync[p.id] != !routed[p.id]:
-			t.Fatalf("publish to %s pushed to %s sync-only %v, want %v (fetched %v, retain %v): a retained publish goes to a peer that does not want its topic as a replication only",
-				topic, p.id, m.out.pushSync[p.id], !routed[p.id], p.fetched, retain)
 		case target && pushed == 0:
 			// The link is resting or behind: the message waits in its
 			// backlog, which check() counts.
-			p.entry(linkKey{id: res.MessageID, sync: !routed[p.id]}).queued = 1
+			p.entry(linkKey{id: res.MessageID}).queued = 1
 		}
 	}
 }
