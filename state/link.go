@@ -151,20 +151,16 @@ func (n *Node) send(p *peer, m *Message) {
 }
 
 // replicate pushes a retained publish to a peer that does not want its
-// topic, so every node holds the same value (and one that has just come
-// to want the topic delivers it). It is not one of the numbers chained to
-// that peer: if it were, the peer would later take it for the first of a
-// run it missed and ask for everything since. It names the last chained
-// number as its predecessor, so it never opens a hole by itself.
-func (n *Node) replicate(p *peer, m *Message) {
-	o := outgoing{m: m}
-	if m.SourceSeq > 0 && m.Source == n.cfg.NodeID && p.link.chain.topics != nil {
-		if r := p.link.chain.rangeOf(m.Topic); r != nil {
-			o.prev = r.last
-		}
-	}
-	n.enqueuePush(p, o)
-}
+// topic (as far as we know), so every node holds the same value; one that
+// has come to want the topic before we heard delivers it. It is chained
+// like any push (§5.2): the peer numbers it, or passes its number over
+// unwanted, and what we route it next names it as its predecessor. Left
+// out of the chain, it moved the peer's stream by a number we then did
+// not name, and our next push there, naming an older predecessor or none,
+// looked like a source that forgot what it sent: the peer asked for the
+// numbers between, never meant for it, and told its subscribers they were
+// lost.
+func (n *Node) replicate(p *peer, m *Message) { n.send(p, m) }
 
 func (n *Node) enqueuePush(p *peer, o outgoing) { n.enqueuePushIn(p, o, nil) }
 

@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -203,27 +204,41 @@ func TestRetainedBytesLimitRefusesGrowthNotShrinking(t *testing.T) {
 	}
 }
 
-// A retained publish reaches a peer that does not want its topic only to
-// be stored there: it is not chained to that peer, so when the peer comes
-// to want the topic the first message it is sent names no predecessor it
-// never had reason to keep, and nothing looks missing.
-func TestRetainedReplicationIsNotChainedToPeersThatDoNotWantTheTopic(t *testing.T) {
+// A retained publish reaches a peer that does not want its topic chained
+// like any push: the peer passes its number over unwanted (or delivers it,
+// if it has come to want the topic before we heard), and the first message
+// routed to it once it wants the topic names it as its predecessor, which
+// the peer passed over: nothing looks missing.
+func TestRetainedReplicationIsChainedLikeAnyPush(t *testing.T) {
 	h := newHarness(t, "n1")
 	h.start()
 	h.sync("n2", "other")
 	rep := only[*Push](t, h.publish("cfg/a", "1", retain))
-	if rep.Prev != 0 || rep.Msg.SourceSeq != 1 {
-		t.Fatalf("replication push %s#%d prev %d", rep.Msg.Topic, rep.Msg.SourceSeq, rep.Prev)
+	if rep.Prev != 0 || rep.Msg.SourceSeq != 1 || rep.SyncOnly {
+		t.Fatalf("replication push %s#%d prev %d sync-only %v, want #1 prev 0, routed", rep.Msg.Topic, rep.Msg.SourceSeq, rep.Prev, rep.SyncOnly)
 	}
 	h.advance(h.n.cfg.FetchInterval)
 	h.sync("n2", "other", "cfg/#")
 	push := only[*Push](t, h.publish("cfg/a", "2"))
-	if push.Msg.SourceSeq != 2 || push.Prev != 0 {
-		t.Fatalf("first push n2 wanted: %s#%d prev %d, want #2 prev 0", push.Msg.Topic, push.Msg.SourceSeq, push.Prev)
+	if push.Msg.SourceSeq != 2 || push.Prev != 1 {
+		t.Fatalf("first push n2 wanted: %s#%d prev %d, want #2 prev 1", push.Msg.Topic, push.Msg.SourceSeq, push.Prev)
 	}
 	push = only[*Push](t, h.publish("cfg/a", "3", retain))
 	if push.Msg.SourceSeq != 3 || push.Prev != 2 {
 		t.Fatalf("next push: %s#%d prev %d, want #3 prev 2", push.Msg.Topic, push.Msg.SourceSeq, push.Prev)
+	}
+
+	// The receiving side: the replication passed over unwanted, the first
+	// message routed names it, and is taken at once.
+	r := repairHarness(t) // n1, which wants t from n2, not cfg/a
+	replicated := r.envFrom("n2", "cfg/a", 1)
+	replicated.PrevSeq, replicated.Retain = 0, true
+	r.pushFrom("n2", replicated)
+	r.subscribe(3, 10, "cfg/#")
+	routed := r.envFrom("n2", "cfg/a", 2) // prev 1
+	effs := r.pushFrom("n2", routed)
+	if got := payloads(effs, 3); !slices.Equal(got, []string{"m2"}) || len(of[*RequestResend](r.advance(time.Second))) != 0 {
+		t.Fatalf("stream 3 got %v for the first routed message after a replication passed over, or a resend was asked", got)
 	}
 }
 
