@@ -262,6 +262,11 @@ func (n *Node) sequence(s *inStream, m *Message) {
 		}
 	}
 	switch {
+	case s == nil && passed && seq <= seen:
+		// Older than what we passed over unwanted (a push of it retried):
+		// late; the stream stands where we passed over, so a message that
+		// names that number later finds nothing missing.
+		s = n.newStream(k, seen)
 	case s == nil && prev > 0 && passed && prev <= seen:
 		// What it sent us before this, we passed over unwanted.
 		s = n.newStream(k, prev)
