@@ -458,7 +458,7 @@ func TestAMessageOlderThanOnePassedOverUnwantedIsLate(t *testing.T) {
 	h.subscribe(1, 100, "t")
 	older := h.envFrom("n2", "t", 1)
 	older.PrevSeq = 0
-	effs := h.pushFrom("n2", older, h.envFrom("n2", "t", 2)) // a retry of what came before 3
+	effs := h.pushFrom("n2", older, h.envFrom("n2", "t", 2))          // a retry of what came before 3
 	effs = append(effs, h.pushFrom("n2", h.envFrom("n2", "t", 4))...) // prev 3
 	checkLog(t, effs, 1, "msg t#1 m4")
 	effs = h.advance(time.Second)
