@@ -174,6 +174,15 @@ func (w *World) CheckGroup(name string) (GroupReport, error) {
 		return strings.Compare(a.String()+"/"+a.source, b.String()+"/"+b.source)
 	})
 	dropped := map[string][]string{} // a member's node -> what reached none, perhaps dropped there
+	drops := map[string]int{}        // a member's node -> what its members' queues dropped, read once
+	dropsAt := func(id string) int {
+		n, ok := drops[id]
+		if !ok {
+			n = w.droppedBy(members, id)
+			drops[id] = n
+		}
+		return n
+	}
 	for _, k := range keys {
 		p := w.oracle.msgs[k]
 		if p.at < w.groups.since[name] || !w.groupKnown(members, k, p) {
@@ -200,7 +209,7 @@ func (w *World) CheckGroup(name string) (GroupReport, error) {
 		case w.groups.ttl[k]:
 			r.Expiring++
 		default:
-			if x := w.droppingNode(members, groupMsg{k, name}); x != "" {
+			if x := w.droppingNode(groupMsg{k, name}, dropsAt); x != "" {
 				dropped[x] = append(dropped[x], k.String()+" from "+p.label)
 			} else {
 				r.Lost = append(r.Lost, k.String()+" from "+p.label)
@@ -210,7 +219,7 @@ func (w *World) CheckGroup(name string) (GroupReport, error) {
 	for _, x := range slices.Sorted(maps.Keys(dropped)) {
 		// Which of them the queues dropped is not known, only how many:
 		// those beyond that count are lost.
-		d := min(len(dropped[x]), w.droppedBy(members, x))
+		d := min(len(dropped[x]), dropsAt(x))
 		r.Dropped += d
 		r.Lost = append(r.Lost, dropped[x][d:]...)
 	}
@@ -219,11 +228,11 @@ func (w *World) CheckGroup(name string) (GroupReport, error) {
 
 // droppingNode is the node k may have been dropped at from a member's full
 // queue: one it was pushed to for its group, or its publisher's own (a
-// local member's share is not pushed), where a live member reports drops.
-// "" when there is none.
-func (w *World) droppingNode(members []*client, k groupMsg) string {
+// local member's share is not pushed), where a live member reports drops
+// (dropsAt). "" when there is none.
+func (w *World) droppingNode(k groupMsg, dropsAt func(id string) int) string {
 	for _, x := range append([]string{k.source}, w.groups.pushed[k]...) {
-		if w.droppedBy(members, x) > 0 {
+		if dropsAt(x) > 0 {
 			return x
 		}
 	}
