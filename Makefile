@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # GOFLAGS from the environment still apply; tests always run fresh.
 GO ?= go
 
-.PHONY: build test vet vet-deploy fmt-check image bench bench-full bench-tls bench-core bench-residence bench-sim pgo fuzz rewrite sim-long run demo demo-stop bin/nexusd
+.PHONY: build test vet vet-deploy fmt-check image bench bench-full bench-tls bench-bypass bench-core bench-residence bench-sim pgo fuzz rewrite sim-long run demo demo-stop bin/nexusd bin/nexusd-bypass
 
 # build compiles every package and command.
 build:
@@ -42,12 +42,14 @@ demo-stop:
 test: fmt-check vet
 	$(GO) test -race -count=1 -pgo=off ./...
 	NEXUSD_E2E_WIRE=v1 $(GO) test -count=1 ./e2e
+	$(GO) test -count=1 -tags nexusd_bypass -run Bypass ./internal/packed
 	$(MAKE) --no-print-directory test-python
 	cd deploy && $(GO) test -count=1 ./...
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags nexusd_bypass ./netshell ./internal/packed
 
 # vet-deploy vets deploy/'s module; not part of test, whose go test runs
 # vet's main checks there anyway (a cold vet of Helm's tree takes minutes).
@@ -82,6 +84,17 @@ bench-full: bin/nexusd bench-core bench-sim
 # the ratio and writes neither results.json nor BENCHMARKS.md. About 1 min.
 bench-tls: bin/nexusd
 	cd bench && $(GO) run . --full --only '^cross-node$$' --systems nexusd,nexusd-tls --runs 5 --nexusd ../bin/nexusd --json '' --markdown ''
+
+# bench-bypass: what the daemon's I/O path alone allows. local-1to1-packed
+# with the daemon, with bin/nexusd-bypass (a build whose sidecar hands each
+# published frame to the subscriber as it came, past the node:
+# netshell/bypass.go; never a daemon to run) and with NATS, taking turns,
+# 5 runs of 5 s each; prints the ratios, writes nothing. About 2 min.
+bench-bypass: bin/nexusd bin/nexusd-bypass
+	cd bench && $(GO) run . --full --only '^local-1to1-packed$$' --systems nexusd,nexusd-bypass,nats --runs 5 --nexusd ../bin/nexusd --json '' --markdown ''
+
+bin/nexusd-bypass:
+	$(GO) build -tags nexusd_bypass -o bin/nexusd-bypass ./cmd/nexusd
 
 # bench-residence: where a message's time goes inside the daemon at 10k
 # msg/s on the packed path, from an execution trace of the daemon under

@@ -36,7 +36,7 @@ func orchestrate(args []string) int {
 	jsonOut := fs.String("json", "results.json", "where to write the results; \"\": nowhere")
 	mdOut := fs.String("markdown", "../BENCHMARKS.md", "file whose generated section to replace; \"\": none")
 	only := fs.String("only", "", "run only measurements whose id matches this regexp")
-	systemList := fs.String("systems", strings.Join(systems, ","), "systems to measure, comma-separated (also nexusd-tls: nexusd with a cluster key, for cross-node measurements)")
+	systemList := fs.String("systems", strings.Join(systems, ","), "systems to measure, comma-separated (also nexusd-tls: nexusd with a cluster key, for cross-node measurements; nexusd-bypass: the --nexusd binary's name with -bypass appended, built with the nexusd_bypass tag, make bench-bypass)")
 	runtimeFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -117,7 +117,7 @@ func orchestrate(args []string) int {
 			return 1
 		}
 	}
-	printTLSRatios(results)
+	printVariantRatios(results)
 	var written []string
 	for _, f := range []string{*jsonOut, *mdOut} {
 		if f != "" {
@@ -136,9 +136,10 @@ func orchestrate(args []string) int {
 	return 0
 }
 
-// printTLSRatios prints, for every row measured with and without a
-// cluster key, what the key's mutual TLS leaves of the plaintext figure.
-func printTLSRatios(results []*result) {
+// printVariantRatios prints, for every row measured with nexusd and a
+// variant of it (nexusd-tls, nexusd-bypass), the variant's median over
+// nexusd's, and both over NATS's when it ran too.
+func printVariantRatios(results []*result) {
 	plain := map[string]*result{}
 	for _, r := range results {
 		if r.System == "nexusd" {
@@ -146,11 +147,17 @@ func printTLSRatios(results []*result) {
 		}
 	}
 	for _, r := range results {
-		if p := plain[r.Scenario]; r.System == "nexusd-tls" && p != nil && p.Median != 0 {
-			fmt.Fprintf(os.Stderr, "%s: nexusd-tls %s [%s, %s] / nexusd %s [%s, %s] = %.2fx\n", r.Scenario,
-				format(r.Median, r.Unit), format(r.Min, r.Unit), format(r.Max, r.Unit),
-				format(p.Median, p.Unit), format(p.Min, p.Unit), format(p.Max, p.Unit), r.Median/p.Median)
+		p := plain[r.Scenario]
+		if p == nil || p.Median == 0 || !strings.HasPrefix(r.System, "nexusd-") {
+			continue
 		}
+		fmt.Fprintf(os.Stderr, "%s: %s %s [%s, %s] / nexusd %s [%s, %s] = %.2fx", r.Scenario, r.System,
+			format(r.Median, r.Unit), format(r.Min, r.Unit), format(r.Max, r.Unit),
+			format(p.Median, p.Unit), format(p.Min, p.Unit), format(p.Max, p.Unit), r.Median/p.Median)
+		if r.RatioToNATS != nil && p.RatioToNATS != nil {
+			fmt.Fprintf(os.Stderr, "; to NATS %.2fx and %.2fx", *r.RatioToNATS, *p.RatioToNATS)
+		}
+		fmt.Fprintln(os.Stderr)
 	}
 }
 

@@ -55,12 +55,15 @@ func newSystem(name, nexusdPath string) (system, error) {
 		return &nexusdSys{bin: nexusdPath}, nil
 	case "nexusd-tls":
 		return &keyedSys{nexusdSys: &nexusdSys{bin: nexusdPath}}, nil
+	case "nexusd-bypass":
+		// Not a daemon: the measuring build of bypass.go in netshell.
+		return &nexusdSys{bin: nexusdPath + "-bypass"}, nil
 	case "nats":
 		return &natsSys{}, nil
 	case "grpc-raw":
 		return &relaySys{}, nil
 	}
-	return nil, fmt.Errorf("unknown system %q: want nexusd, nexusd-tls, nats or grpc-raw", name)
+	return nil, fmt.Errorf("unknown system %q: want nexusd, nexusd-tls, nexusd-bypass, nats or grpc-raw", name)
 }
 
 // --- nexusd: the real daemon binary, seeds only, on loopback ---

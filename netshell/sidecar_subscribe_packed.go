@@ -51,6 +51,11 @@ func (s *sidecarServer) SubscribePacked(in *sidecarpb.SubscribePackedRequest, st
 	default:
 		return status.Error(codes.InvalidArgument, "SubscribePackedRequest sets neither subscribe nor resume: set one")
 	}
+	if bypassNode { // never in the daemon (bypass.go)
+		if ok, err := bypassServe(stream); ok {
+			return err
+		}
+	}
 	maxFrame := int(in.GetMaxFrameBytes())
 	switch {
 	case maxFrame == 0:
