@@ -123,12 +123,16 @@ bench-sim:
 	    $(GO) run ./scripts/simrow; \
 	done; done
 
-# fuzz runs every fuzz target for FUZZTIME each (default 30s); what they
-# find interesting lands in the Go cache; crashers land in fuzz/testdata.
+# fuzz runs every fuzz target of every package that has one (found by
+# their source) for FUZZTIME each (default 30s); what they find
+# interesting lands in the Go cache; crashers land in the package's
+# testdata/fuzz.
 FUZZTIME ?= 30s
 fuzz:
-	@for t in $$($(GO) test -list '^Fuzz' ./fuzz | grep '^Fuzz'); do \
-	  echo "== $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./fuzz || exit 1; \
+	@for p in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
+	    echo "== $$p $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
+	  done; \
 	done
 
 # rewrite regenerates the scenario files' expected output; read the diff
