@@ -270,6 +270,12 @@ func (n *Node) sequence(s *inStream, m *Message) {
 	case s == nil && prev > 0 && passed && prev <= seen:
 		// What it sent us before this, we passed over unwanted.
 		s = n.newStream(k, prev)
+	case s == nil && prev > 0 && passed && !n.inStreams.evicted[m.Source]:
+		// It sent us messages after the last we passed over unwanted
+		// that we never saw: wait, then ask for those. What we passed
+		// over reached us and is not ours to lose, even if the source
+		// no longer holds it.
+		s = n.newStream(k, seen)
 	case s == nil && prev > 0 && !n.inStreams.evicted[m.Source]:
 		// It sent us earlier messages we never saw: wait, then ask for
 		// everything from the first it sent us.
@@ -415,9 +421,8 @@ func (n *Node) reportLost(topic string, missing uint64) {
 // has no tracker of, it only notes the number (unwantedSeen): a source
 // that routed it to us on a stale view of what we want may name it as the
 // predecessor of the first message it sends once we want the topic again,
-// and that must not send us asking for it. (A tracker is not made: a
-// retained value replicated to us is not chained, and a tracker started
-// at it would take later chained messages for holes.)
+// and that must not send us asking for it, nor for anything before it
+// (sequence).
 func (n *Node) skipUnwanted(source, topic string, seq uint64) {
 	k := streamKey{source, topic}
 	s := n.inStreams.get(source, topic)
