@@ -443,6 +443,17 @@ func TestAMessagePassedOverUnwantedIsNoHoleLater(t *testing.T) {
 	}
 }
 
+// passedOverHarness is node n1 that passed over n2's t#3 while nobody
+// there wanted t, and then subscribed to t (stream 1).
+func passedOverHarness(t *testing.T) *harness {
+	h := newHarness(t, "n1")
+	h.start()
+	h.sync("n2")
+	h.pushFrom("n2", h.envFrom("n2", "t", 3)) // nobody here wants t: passed over
+	h.subscribe(1, 100, "t")
+	return h
+}
+
 // A message older than one passed over unwanted (a push of it retried,
 // arriving once the topic is wanted) is late: it does not start the stream
 // below the number passed over, which would then look missing when the
@@ -451,11 +462,7 @@ func TestAMessagePassedOverUnwantedIsNoHoleLater(t *testing.T) {
 // over, and the passed-over number was declared lost though it had
 // arrived.)
 func TestAMessageOlderThanOnePassedOverUnwantedIsLate(t *testing.T) {
-	h := newHarness(t, "n1")
-	h.start()
-	h.sync("n2")
-	h.pushFrom("n2", h.envFrom("n2", "t", 3)) // nobody here wants t: passed over
-	h.subscribe(1, 100, "t")
+	h := passedOverHarness(t)
 	older := h.envFrom("n2", "t", 1)
 	older.PrevSeq = 0
 	effs := h.pushFrom("n2", older, h.envFrom("n2", "t", 2))          // a retry of what came before 3
@@ -472,13 +479,9 @@ func TestAMessageOlderThanOnePassedOverUnwantedIsLate(t *testing.T) {
 // everything from the first its source sent: the numbers passed over
 // reached this node, and are not lost when the source no longer holds
 // them. (The simulator, 3 nodes at 6000 msg/s, found a node declaring
-// lost the numbers it had passed over minutes before it wanted the topic.)
+// lost the numbers it had passed over seconds before it wanted the topic.)
 func TestAHoleAfterNumbersPassedOverUnwantedStartsAtThem(t *testing.T) {
-	h := newHarness(t, "n1")
-	h.start()
-	h.sync("n2")
-	h.pushFrom("n2", h.envFrom("n2", "t", 3)) // nobody here wants t: passed over
-	h.subscribe(1, 100, "t")
+	h := passedOverHarness(t)
 	h.pushFrom("n2", h.envFrom("n2", "t", 6)) // prev 5: 4 and 5 are missing
 	req := only[*RequestResend](t, h.advance(time.Second))
 	if req.From != 4 || req.To != 5 {
