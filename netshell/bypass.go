@@ -29,16 +29,22 @@ type bypassFrame struct {
 	records *[]byte
 }
 
+// bypassSubscriber is the stream the frames go to; done closes when it ends.
+type bypassSubscriber struct {
+	frames chan bypassFrame
+	done   chan struct{}
+}
+
 var (
-	bypassSub               atomic.Pointer[chan bypassFrame]
+	bypassSub               atomic.Pointer[bypassSubscriber]
 	bypassNumber, bypassSeq atomic.Uint64
 )
 
 // bypassPublish sends the frame dec holds to the bypassing subscriber, if
 // there is one and the frame is one plain run.
 func bypassPublish(dec *packed.Decoder) bool {
-	ch := bypassSub.Load()
-	if ch == nil {
+	sub := bypassSub.Load()
+	if sub == nil {
 		return false
 	}
 	recs, ok := dec.BypassRun()
@@ -50,7 +56,10 @@ func bypassPublish(dec *packed.Decoder) bool {
 	*buf = append((*buf)[:0], recs...)
 	num, seq := bypassNumber.Add(n)-n+1, bypassSeq.Add(n)-n+1
 	h := packed.BypassHeader(nil, int(n), uint64(dec.BaseTimestampMs()), "bypass", 1, num, dec.Topic(0), seq)
-	*ch <- bypassFrame{h, buf}
+	select {
+	case sub.frames <- bypassFrame{h, buf}:
+	case <-sub.done: // dropped: the subscriber is gone
+	}
 	return true
 }
 
@@ -67,20 +76,24 @@ func bypassUnary(in *sidecarpb.PublishRequest) bool {
 	return d.Reset(e.AppendFrame(nil)) == nil && bypassPublish(&d)
 }
 
-// bypassServe makes the first SubscribePacked stream the bypassing
-// subscriber, and serves it until it ends.
+// bypassServe makes a SubscribePacked stream the bypassing subscriber
+// when there is none, and serves it until it ends.
 func bypassServe(stream grpc.ServerStreamingServer[sidecarpb.PackedEvent]) (bool, error) {
-	ch := make(chan bypassFrame, 64)
-	if !bypassSub.CompareAndSwap(nil, &ch) {
+	sub := &bypassSubscriber{frames: make(chan bypassFrame, 64), done: make(chan struct{})}
+	if !bypassSub.CompareAndSwap(nil, sub) {
 		return false, nil
 	}
+	defer func() {
+		bypassSub.CompareAndSwap(sub, nil)
+		close(sub.done)
+	}()
 	info := &sidecarpb.MessageEvent{Event: &sidecarpb.MessageEvent_SubscriptionInfo{SubscriptionInfo: &sidecarpb.SubscriptionInfo{SubscriptionId: "bypass"}}}
 	if err := stream.Send(&sidecarpb.PackedEvent{Kind: &sidecarpb.PackedEvent_Event{Event: info}}); err != nil {
 		return true, err
 	}
 	for {
 		select {
-		case f := <-ch:
+		case f := <-sub.frames:
 			fill := func(b []byte) []byte { return append(b, f.header...) }
 			e, err := vtcodec.EncodeNestedTail(nil, len(f.header)+len(*f.records), fill, f.records, 2, 1)
 			if err != nil {
