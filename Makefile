@@ -89,7 +89,7 @@ bench-tls: bin/nexusd
 # with the daemon, with bin/nexusd-bypass (a build whose sidecar hands each
 # published frame to the subscriber as it came, past the node:
 # netshell/bypass.go; never a daemon to run) and with NATS, taking turns,
-# 5 runs of 5 s each; prints the ratios, writes nothing. About 2 min.
+# 5 runs of 5 s each; prints the ratios, writes nothing. About 1.5 min.
 bench-bypass: bin/nexusd bin/nexusd-bypass
 	cd bench && $(GO) run . --full --only '^local-1to1-packed$$' --systems nexusd,nexusd-bypass,nats --runs 5 --nexusd ../bin/nexusd --json '' --markdown ''
 
