@@ -88,10 +88,12 @@ bench-tls: bin/nexusd
 # bench-bypass: what the daemon's I/O path alone allows. local-1to1-packed
 # with the daemon, with bin/nexusd-bypass (a build whose sidecar hands each
 # published frame to the subscriber as it came, past the node:
-# netshell/bypass.go; never a daemon to run) and with NATS, taking turns,
-# 5 runs of 5 s each; prints the ratios, writes nothing. About 1.5 min.
+# netshell/bypass.go; never a daemon to run), with that build passing each
+# frame through one goroutine more, as the daemon's loop would (nexusd-
+# bypass-hop), and with NATS, taking turns, 5 runs of 5 s each; prints the
+# ratios, writes nothing. About 2 min.
 bench-bypass: bin/nexusd bin/nexusd-bypass
-	cd bench && $(GO) run . --full --only '^local-1to1-packed$$' --systems nexusd,nexusd-bypass,nats --runs 5 --nexusd ../bin/nexusd --json '' --markdown ''
+	cd bench && $(GO) run . --full --only '^local-1to1-packed$$' --systems nexusd,nexusd-bypass,nexusd-bypass-hop,nats --runs 5 --nexusd ../bin/nexusd --json '' --markdown ''
 
 bin/nexusd-bypass:
 	$(GO) build -tags nexusd_bypass -o bin/nexusd-bypass ./cmd/nexusd

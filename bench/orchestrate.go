@@ -36,7 +36,7 @@ func orchestrate(args []string) int {
 	jsonOut := fs.String("json", "results.json", "where to write the results; \"\": nowhere")
 	mdOut := fs.String("markdown", "../BENCHMARKS.md", "file whose generated section to replace; \"\": none")
 	only := fs.String("only", "", "run only measurements whose id matches this regexp")
-	systemList := fs.String("systems", strings.Join(systems, ","), "systems to measure, comma-separated (also nexusd-tls: nexusd with a cluster key, for cross-node measurements; nexusd-bypass: the --nexusd binary's name with -bypass appended, built with the nexusd_bypass tag, make bench-bypass)")
+	systemList := fs.String("systems", strings.Join(systems, ","), "systems to measure, comma-separated (also nexusd-tls: nexusd with a cluster key, for cross-node measurements; nexusd-bypass: the --nexusd binary's name with -bypass appended, built with the nexusd_bypass tag, make bench-bypass; nexusd-bypass-hop: the same build passing each frame through one goroutine more)")
 	runtimeFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -137,7 +137,7 @@ func orchestrate(args []string) int {
 }
 
 // printVariantRatios prints, for every row measured with nexusd and a
-// variant of it (nexusd-tls, nexusd-bypass), the variant's median over
+// variant of it (nexusd-tls, nexusd-bypass, nexusd-bypass-hop), the variant's median over
 // nexusd's, and both over NATS's when it ran too.
 func printVariantRatios(results []*result) {
 	plain := map[string]*result{}

@@ -57,13 +57,15 @@ type proc struct {
 	log  *os.File
 }
 
-func startProc(name string, path string, args ...string) (*proc, error) {
+// startProc starts path with args; env, NAME=value entries, comes last in
+// its environment.
+func startProc(name, path string, env []string, args ...string) (*proc, error) {
 	log, err := os.CreateTemp("", "nexusd-bench-"+name+"-*.log")
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), serverRuntime.env()...) // later entries win
+	cmd.Env = append(append(os.Environ(), serverRuntime.env()...), env...) // later entries win
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the bench
 	if err := cmd.Start(); err != nil {

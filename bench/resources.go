@@ -138,7 +138,7 @@ func nexusdPerPeer(s *nexusdSys, n int) (map[string]float64, error) {
 		if seed != "" {
 			args = append(args, "--peers", seed)
 		}
-		return startProc(fmt.Sprintf("nexusd%d", i), s.bin, args...)
+		return startProc(fmt.Sprintf("nexusd%d", i), s.bin, s.env, args...)
 	}
 	hub, err := start(0, "")
 	if err != nil {
@@ -229,7 +229,7 @@ func natsPerPeer(s *natsSys, n int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	hub, err := startProc("nats0", selfPath(), "serve-nats", "--port", strconv.Itoa(ports[0]), "--cluster-port", strconv.Itoa(ports[1]))
+	hub, err := startProc("nats0", selfPath(), nil, "serve-nats", "--port", strconv.Itoa(ports[0]), "--cluster-port", strconv.Itoa(ports[1]))
 	if err != nil {
 		return 0, err
 	}
@@ -249,7 +249,7 @@ func natsPerPeer(s *natsSys, n int) (float64, error) {
 		return 0, err
 	}
 	for i := 1; i <= n; i++ {
-		p, err := startProc(fmt.Sprintf("nats%d", i), selfPath(), "serve-nats", "--port", strconv.Itoa(ports[2*i]),
+		p, err := startProc(fmt.Sprintf("nats%d", i), selfPath(), nil, "serve-nats", "--port", strconv.Itoa(ports[2*i]),
 			"--cluster-port", strconv.Itoa(ports[2*i+1]), "--routes", fmt.Sprintf("nats://127.0.0.1:%d", ports[1]))
 		if err != nil {
 			return 0, err

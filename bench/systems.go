@@ -58,12 +58,16 @@ func newSystem(name, nexusdPath string) (system, error) {
 	case "nexusd-bypass":
 		// Not a daemon: the measuring build of bypass.go in netshell.
 		return &nexusdSys{bin: nexusdPath + "-bypass"}, nil
+	case "nexusd-bypass-hop":
+		// The same, each frame passing through one goroutine more, as a
+		// daemon's passes through its loop.
+		return &nexusdSys{bin: nexusdPath + "-bypass", env: []string{"NEXUSD_BYPASS_HOP=1"}}, nil
 	case "nats":
 		return &natsSys{}, nil
 	case "grpc-raw":
 		return &relaySys{}, nil
 	}
-	return nil, fmt.Errorf("unknown system %q: want nexusd, nexusd-tls, nexusd-bypass, nats or grpc-raw", name)
+	return nil, fmt.Errorf("unknown system %q: want nexusd, nexusd-tls, nexusd-bypass, nexusd-bypass-hop, nats or grpc-raw", name)
 }
 
 // --- nexusd: the real daemon binary, seeds only, on loopback ---
@@ -71,6 +75,7 @@ func newSystem(name, nexusdPath string) (system, error) {
 type nexusdSys struct {
 	bin    string
 	extra  []string // flags every daemon gets
+	env    []string // and environment entries
 	socket bool     // clients dial each daemon's --app-socket
 	dirs   []string // the sockets' directories, removed at stop
 	procs  []*proc
@@ -109,7 +114,7 @@ func (s *nexusdSys) start(nodes int) error {
 			}
 			args = append(args, "--peers", seeds[:len(seeds)-1])
 		}
-		p, err := startProc(fmt.Sprintf("nexusd%d", i+1), s.bin, args...)
+		p, err := startProc(fmt.Sprintf("nexusd%d", i+1), s.bin, s.env, args...)
 		if err != nil {
 			return err
 		}
@@ -211,7 +216,7 @@ func (s *relaySys) start(nodes int) error {
 		return err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	if s.p, err = startProc("relay", selfPath(), "serve-relay", "--addr", addr); err != nil {
+	if s.p, err = startProc("relay", selfPath(), nil, "serve-relay", "--addr", addr); err != nil {
 		return err
 	}
 	if s.conn, err = grpc.NewClient(addr, stubDialOptions()...); err != nil {
@@ -264,7 +269,7 @@ func (s *natsSys) start(nodes int) error {
 				args = append(args, "--routes", fmt.Sprintf("nats://127.0.0.1:%d", ports[1]))
 			}
 		}
-		p, err := startProc(fmt.Sprintf("nats%d", i+1), selfPath(), args...)
+		p, err := startProc(fmt.Sprintf("nats%d", i+1), selfPath(), nil, args...)
 		if err != nil {
 			return err
 		}

@@ -11,8 +11,15 @@ package netshell
 // Nothing else holds: no topic matching, no numbering that lasts, no
 // queues, no credit from the subscriber. Unary publishes (the harness's
 // warm-up) take the same way.
+//
+// With NEXUSD_BYPASS_HOP set in its environment (the harness's
+// nexusd-bypass-hop), each frame goes through one goroutine more on its
+// way, as a daemon's goes through its loop: the I/O path of a node that
+// would handle a run of records as one item, at no cost of its own.
 
 import (
+	"os"
+	"sync"
 	"sync/atomic"
 
 	"google.golang.org/grpc"
@@ -56,11 +63,38 @@ func bypassPublish(dec *packed.Decoder) bool {
 	*buf = append((*buf)[:0], recs...)
 	num, seq := bypassNumber.Add(n)-n+1, bypassSeq.Add(n)-n+1
 	h := packed.BypassHeader(nil, int(n), uint64(dec.BaseTimestampMs()), "bypass", 1, num, dec.Topic(0), seq)
-	select {
-	case sub.frames <- bypassFrame{h, buf}:
-	case <-sub.done: // dropped: the subscriber is gone
+	f := bypassFrame{h, buf}
+	if bypassHop {
+		bypassHopOnce.Do(func() { go bypassHopRun() })
+		bypassHopFrames <- f
+		return true
 	}
+	bypassSend(sub, f)
 	return true
+}
+
+// bypassSend hands f to sub, or drops it if sub has gone.
+func bypassSend(sub *bypassSubscriber, f bypassFrame) {
+	select {
+	case sub.frames <- f:
+	case <-sub.done:
+	}
+}
+
+var (
+	bypassHop       = os.Getenv("NEXUSD_BYPASS_HOP") != ""
+	bypassHopOnce   sync.Once
+	bypassHopFrames = make(chan bypassFrame, 64) // as many as a subscriber's
+)
+
+// bypassHopRun stands for the loop: it passes each frame on to the subscriber of
+// the moment, on a goroutine of its own.
+func bypassHopRun() {
+	for f := range bypassHopFrames {
+		if sub := bypassSub.Load(); sub != nil {
+			bypassSend(sub, f)
+		}
+	}
 }
 
 // bypassUnary sends a unary publish to the bypassing subscriber.
