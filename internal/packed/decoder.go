@@ -173,6 +173,11 @@ func (d *Decoder) Next() bool {
 	if d.idx >= d.count {
 		return false
 	}
+	if p := d.nextPlain(d.pos); p > 0 {
+		d.pos = p
+		d.idx++
+		return true
+	}
 	p, err := d.parse(d.idx, d.pos)
 	if err != nil { // Reset checked every record; cannot happen
 		d.count = 0
@@ -435,6 +440,51 @@ func (d *Decoder) skim(p int) int {
 	if t := &d.topics[b[p+1]]; t.next != 0 {
 		t.next++
 	}
+	return end
+}
+
+// nextPlain reads the record at p into d.rec as parse would, when it is
+// the plainest (skim's: nearly every record of a run) and continues a
+// record that had no field of its own either; it returns the position
+// after it, or 0 when parse has to read it.
+func (d *Decoder) nextPlain(p int) int {
+	b, r := d.frame, &d.rec
+	if p+3 > len(b) || b[p] >= 0x80 && (b[p+1] == 0 || b[p+1] >= 0x80) {
+		return 0
+	}
+	blen := int(b[p])
+	p++
+	if blen >= 0x80 {
+		blen = blen&0x7f | int(b[p])<<7
+		p++
+	}
+	end := p + blen
+	if blen < 2 || end > len(b) || b[p] != 0 || b[p+1] >= 0x80 || int(b[p+1]) >= len(d.topics) ||
+		r.ContentType != "" || r.Correlation != "" || r.ID != "" || r.TTLMs != 0 || r.Retain || r.SyncOnly || r.ReplyTo != "" || r.Groups != nil {
+		return 0
+	}
+	var s *sourceEntry
+	if len(d.sources) > 0 {
+		if s = &d.sources[0]; s.next == 0 || s.next > MaxNumber {
+			return 0
+		}
+	}
+	ti := int(b[p+1])
+	t := &d.topics[ti]
+	r.Topic, r.TopicIndex = t.name, ti
+	r.Payload = b[p+2 : end : end]
+	r.TimestampMs = int64(d.ts)
+	r.Seq, r.PrevSeq, r.DroppedFrom = t.next, 0, 0
+	if t.next != 0 {
+		r.PrevSeq = t.next - 1
+		t.next++
+	}
+	if s == nil {
+		r.Source, r.Epoch, r.Number, r.SourceIndex, r.src = "", 0, 0, -1, nil
+		return end
+	}
+	r.Source, r.Epoch, r.Number, r.SourceIndex, r.src = s.id, s.epoch, s.next, 0, s
+	s.next++
 	return end
 }
 

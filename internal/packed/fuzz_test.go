@@ -85,3 +85,45 @@ func FuzzPackedDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAppendPlainRun: whatever bytes a run is said to be, AppendPlainRun
+// never panics, and what it takes leaves a frame that decodes, its record
+// after the first continuing it as plain records do.
+func FuzzAppendPlainRun(f *testing.F) {
+	f.Add([]byte{3, 0, 0, 'x', 4, 0, 0, 'y', 'y'}, 2, 64)
+	f.Add([]byte{0x83, 0x01, 0, 0, 'x'}, 1, 64)
+	f.Add([]byte{3, 1, 0, 'x'}, 1, 3)
+	f.Fuzz(func(t *testing.T, recs []byte, k, maxRecords int) {
+		var e Encoder
+		e.Limits = Limits{MaxRecords: 1 + abs(maxRecords)%300, MaxFrameBytes: 4096}
+		first := Record{Topic: "t", Payload: []byte("a"), Seq: 7, PrevSeq: 6, Source: "n1", Number: 9, TimestampMs: 5}
+		if err := e.Append(&first); err != nil {
+			t.Fatal(err)
+		}
+		took, used := e.AppendPlainRun(recs, k%1000)
+		if took < 0 || took > max(k%1000, 0) || used < 0 || used > len(recs) || (took == 0) != (used == 0) {
+			t.Fatalf("took %d records, %d bytes of %d", took, used, len(recs))
+		}
+		var d Decoder
+		frame := e.AppendFrame(nil)
+		if err := d.Reset(frame); err != nil {
+			t.Fatalf("took %d: the frame does not decode: %v", took, err)
+		}
+		if d.Count() != 1+took || len(frame) > 4096 {
+			t.Fatalf("%d records in a frame of %d bytes, want %d", d.Count(), len(frame), 1+took)
+		}
+		for i := 0; d.Next(); i++ {
+			r := d.Record()
+			if r.Topic != "t" || r.Seq != uint64(7+i) || r.Number != uint64(9+i) || r.Source != "n1" || r.TimestampMs != 5 || r.ContentType != "" {
+				t.Fatalf("record %d: %+v", i, r)
+			}
+		}
+	})
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
