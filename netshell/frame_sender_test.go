@@ -48,7 +48,7 @@ func framesKeepTheirRecords(t *testing.T, pad int) {
 				Seq: seq,
 			}})
 		}
-		if n, err := fs.send(items); n != perFrame || err != nil {
+		if n, _, err := fs.send(items); n != perFrame || err != nil {
 			t.Fatalf("frame %d: sent %d, %v", f, n, err)
 		}
 	}
@@ -102,7 +102,7 @@ func TestRecordsCarryOnlyTheirMessagesFields(t *testing.T) {
 	stream := &heldSends{}
 	ps := &packedSends{stream: stream}
 	fs := &frameSender{maxFrame: packedFrameBytes, sendFrame: ps.frame, sendEvent: ps.event}
-	if n, err := fs.send(items); n != len(items) || err != nil {
+	if n, _, err := fs.send(items); n != len(items) || err != nil {
 		t.Fatalf("sent %d of %d, %v", n, len(items), err)
 	}
 	data, err := vtcodec.Codec{}.Marshal(stream.held[0])

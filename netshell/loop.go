@@ -611,17 +611,27 @@ func (l *loop) deliver(e *state.Deliver) {
 		}
 	}
 	if e.Out.Kind == state.OutMessage {
+		k := uint64(e.More) + 1
 		if e.Out.Msg.Source == l.id {
-			l.stats.DeliveredLocalOrigin++
+			l.stats.DeliveredLocalOrigin += k
 		} else {
-			l.stats.DeliveredRemoteOrigin++
+			l.stats.DeliveredRemoteOrigin += k
 		}
 	}
 	if st != l.outStream {
 		l.flushOuts()
 		l.outStream = st
 	}
-	l.outs = append(l.outs, outItem(e.Out))
+	switch {
+	case e.More == 0:
+		l.outs = append(l.outs, outItem(e.Out))
+	case st.runs:
+		l.outs = append(l.outs, streamItem{run: e.Run()})
+	default: // the node gives runs to streams by number only, which take them
+		for j := 0; j <= e.More; j++ {
+			l.outs = append(l.outs, streamItem{run: state.OneMessage(e.At(j))})
+		}
+	}
 }
 
 // flushAnswers hands the publish answers gathered for one publisher over

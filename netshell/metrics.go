@@ -26,6 +26,7 @@ type shellCounters struct {
 	pushFrames       [len(pushWires)]atomic.Uint64         // push frames sent to peers, by wire
 	subFrames        atomic.Uint64                         // packed frames of live messages sent to subscribers
 	subFrameRecords  atomic.Uint64                         // the records in them
+	subRunRecords    atomic.Uint64                         // of those, the ones copied as they came (frame_runs.go)
 	publishWaits     atomic.Uint64                         // publish frames held while a link to a peer was backed up
 }
 
@@ -184,6 +185,8 @@ func coreMetricDefs() []*metricDef {
 			values: func(_ *snapshot, c *shellCounters) []labeled { return one(c.subFrames.Load()) }},
 		{name: "subscriber_packed_records_total", help: "Live messages sent to subscribers in packed frames (see subscriber_packed_frames_total).",
 			values: func(_ *snapshot, c *shellCounters) []labeled { return one(c.subFrameRecords.Load()) }},
+		{name: "subscriber_packed_records_as_received_total", help: "Of subscriber_packed_records_total, the records copied into their frame as they lay in the packed frame they were published or pushed in, in runs, instead of encoded one by one: plain records that follow one another there.",
+			values: func(_ *snapshot, c *shellCounters) []labeled { return one(c.subRunRecords.Load()) }},
 		{name: "publish_waits_for_peers_total", help: "Publish frames (PublishStream, PublishPacked) and unary publishes held back while a link to a live peer held half of what it may before it sheds (at most --block-timeout each).",
 			values: func(_ *snapshot, c *shellCounters) []labeled { return one(c.publishWaits.Load()) }},
 		{name: "retained_synced_total", help: "Retained values sent to a peer whose fetched state lacked them.",

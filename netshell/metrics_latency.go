@@ -63,14 +63,17 @@ type latencyRuns struct {
 	n     uint64
 }
 
-func (r *latencyRuns) add(timestampMs int64) {
+func (r *latencyRuns) add(timestampMs int64) { r.addN(timestampMs, 1) }
+
+// addN adds n observations of one timestamp.
+func (r *latencyRuns) addN(timestampMs int64, n uint64) {
 	ms := max(r.nowMs-timestampMs, 0)
 	if r.n > 0 && ms == r.ms {
-		r.n++
+		r.n += n
 		return
 	}
 	r.flush()
-	r.ms, r.n = ms, 1
+	r.ms, r.n = ms, n
 }
 
 func (r *latencyRuns) flush() {

@@ -199,6 +199,7 @@ func (se *session) flush(ss *sessionSub, nowMs int64) error {
 			se.mu.Unlock()
 		}
 		var n int
+		var part state.Run
 		var err error
 		if items[i].kind() == state.OutInfo {
 			// Every subscription sends one: in memory the session reuses.
@@ -207,16 +208,17 @@ func (se *session) flush(ss *sessionSub, nowMs int64) error {
 			se.infoEvent.Event = &se.infoKind
 			n, err = 1, se.event(&se.infoEvent)
 		} else {
-			n, err = sendHead(items[i:], 0, se.event, &se.frames, nil)
+			n, part, err = sendHead(items[i:], 0, se.event, &se.frames, nil)
 		}
 		if err != nil {
 			return err
 		}
-		if !items[i].live() {
-			ss.owed += n // a live message's count comes back with the client's grant
+		events, bytes := se.s.settle(items[i:i+n], part, nowMs)
+		if n == 1 && !items[i].live() {
+			ss.owed++ // a live message's count comes back with the client's grant
 		}
-		ss.owedBytes += se.s.settle(items[i:i+n], nowMs)
-		ss.sent += n
+		ss.owedBytes += bytes
+		ss.sent += events
 		i += n
 		// Sent lets the node use the sent messages' memory again (the
 		// subscription was opened with ReportsSent): nothing here reads
@@ -365,7 +367,7 @@ func (se *session) newSub(ref uint64, named string, window uint32) (*sessionSub,
 	}
 	ss := &sessionSub{sess: se, ref: ref, named: named}
 	ss.subStream = subStream{handle: se.s.loop.newID(), window: w, windowBytes: se.s.o.StreamWindowBytes,
-		maxBatch: packedFrameRecords, box: &ss.mbox, owner: ss}
+		maxBatch: packedFrameRecords, runs: true, box: &ss.mbox, owner: ss}
 	return ss, nil
 }
 

@@ -17,20 +17,23 @@ const maxBatchEventBytes = 1 << 20
 // holds more than window events.
 type subStream struct {
 	handle      uint64
-	window      int // credit: events the stream may hold unsent
-	windowBytes int // and payload plus topic bytes (0: not counted)
-	maxBatch    int // live messages per MessageEvent; 1 = no batches
+	window      int  // credit: events the stream may hold unsent
+	windowBytes int  // and payload plus topic bytes (0: not counted)
+	maxBatch    int  // live messages per MessageEvent; 1 = no batches
+	runs        bool // it sends live messages as packed records, and takes a run as one item (state.Deliver.More)
 	box         *mailbox[streamItem]
 	owner       *sessionSub // set when the stream is a Session's: its box has no wake of its own
 }
 
 // streamItem is one event the loop hands a subscription stream. A live
-// message, nearly every item, is its pointer alone: items are copied into
-// the loop's run, the mailbox and the sender's buffer, so 16 bytes instead
-// of a whole state.Out each time is worth a few percent of a busy daemon's
-// CPU. Every other event, and the stream's end, is a rareItem.
+// message, nearly every item, is its state.Run alone: the message, or a
+// run of them for a stream that takes runs (subStream.runs). Items are
+// copied into the loop's run, the mailbox and the sender's buffer, so 24
+// bytes instead of a whole state.Out each time is worth a few percent of
+// a busy daemon's CPU. Every other event, and the stream's end, is a
+// rareItem.
 type streamItem struct {
-	msg  *state.Message // a live message (state.OutMessage) when rare is nil
+	run  state.Run // live messages (state.OutMessage) when rare is nil
 	rare *rareItem
 }
 
@@ -44,7 +47,7 @@ type rareItem struct {
 // sets nothing else on one (state.Out).
 func outItem(o state.Out) streamItem {
 	if o.Kind == state.OutMessage && o.Msg != nil {
-		return streamItem{msg: o.Msg}
+		return streamItem{run: state.OneMessage(o.Msg)}
 	}
 	return streamItem{rare: &rareItem{out: o}}
 }
@@ -54,7 +57,10 @@ func endItem(err error) streamItem { return streamItem{rare: &rareItem{end: true
 // ended reports whether the item ends the stream; endErr is why.
 func (it *streamItem) ended() bool   { return it.rare != nil && it.rare.end }
 func (it *streamItem) endErr() error { return it.rare.err }
-func (it *streamItem) live() bool    { return it.rare == nil && it.msg != nil }
+func (it *streamItem) live() bool    { return it.rare == nil && it.run.Len() > 0 }
+
+// first is a live item's message, the first of its run.
+func (it *streamItem) first() *state.Message { return it.run.At(0) }
 func (it *streamItem) kind() state.OutKind {
 	if it.rare == nil {
 		return state.OutMessage
@@ -65,7 +71,7 @@ func (it *streamItem) kind() state.OutKind {
 // message is the item's message, nil for events that carry none.
 func (it *streamItem) message() *state.Message {
 	if it.rare == nil {
-		return it.msg
+		return it.first()
 	}
 	return it.rare.out.Msg
 }
@@ -74,7 +80,7 @@ func (it *streamItem) message() *state.Message {
 // message or the end.
 func (it *streamItem) out() *state.Out {
 	if it.rare == nil {
-		return &state.Out{Kind: state.OutMessage, Msg: it.msg}
+		return &state.Out{Kind: state.OutMessage, Msg: it.first()}
 	}
 	return &it.rare.out
 }
@@ -141,14 +147,15 @@ func (s *sidecarServer) serveStream(ctx context.Context, send func(*sidecarpb.Me
 			if buf[i].ended() {
 				return statusOf(buf[i].endErr())
 			}
-			n, err := sendHead(buf[i:], st.maxBatch, send, frames, &enc)
+			n, part, err := sendHead(buf[i:], st.maxBatch, send, frames, &enc)
 			if err != nil {
 				s.streamGone(st)
 				return rpcError(err)
 			}
-			owedBytes += s.settle(buf[i:i+n], nowMs)
+			events, bytes := s.settle(buf[i:i+n], part, nowMs)
+			owedBytes += bytes
 			i += n
-			if owed += n; owed >= st.grantEvery() || (st.windowBytes > 0 && owedBytes >= st.windowBytes/4) {
+			if owed += events; owed >= st.grantEvery() || (st.windowBytes > 0 && owedBytes >= st.windowBytes/4) {
 				if err := s.loop.postControl(ctx, &state.CreditGranted{Stream: st.handle, N: owed, Bytes: owedBytes, Sent: owed}); err != nil {
 					s.streamGone(st)
 					return rpcError(err)
@@ -159,41 +166,54 @@ func (s *sidecarServer) serveStream(ctx context.Context, send func(*sidecarpb.Me
 	}
 }
 
-// sendHead sends what waits at the head of items: a run of live messages
-// as one packed frame (frames set) or one batch (maxBatch above 1), or
-// else one event. It returns how many items it took (at least one).
-func sendHead(items []streamItem, maxBatch int, send func(*sidecarpb.MessageEvent) error, frames *frameSender, enc *eventEncoder) (int, error) {
+// sendHead sends what waits at the head of items: live messages as one
+// packed frame (frames set) or one batch (maxBatch above 1), or else one
+// event. It returns how many items it took whole, and part: the first
+// messages of the next item, a run only some of which the frame took
+// (frameSender.send), which it leaves there as the rest. It takes at
+// least one item or part.
+func sendHead(items []streamItem, maxBatch int, send func(*sidecarpb.MessageEvent) error, frames *frameSender, enc *eventEncoder) (int, state.Run, error) {
 	it := &items[0]
 	switch {
 	case !it.live():
-		return 1, send(outToProto(it.out()))
+		return 1, state.Run{}, send(outToProto(it.out()))
 	case frames != nil:
 		return frames.send(items)
-	case maxBatch > 1:
+	case maxBatch > 1: // (no runs: a stream that takes them has frames)
 		if n := liveRun(items, maxBatch); n > 1 {
-			return n, send(enc.batch(items[:n]))
+			return n, state.Run{}, send(enc.batch(items[:n]))
 		}
 	}
-	return 1, send(enc.message(it.msg))
+	return 1, state.Run{}, send(enc.message(it.first()))
 }
 
-// settle takes note of items just sent: the delivery latency of the live
-// messages among them, and their payload and topic bytes, which it
-// returns (the byte credit they held).
-func (s *sidecarServer) settle(items []streamItem, nowMs int64) (bytes int) {
+// settle takes note of items and part just sent (sendHead): the delivery
+// latency of the live messages among them, and how many events they were
+// and their payload and topic bytes, which it returns (the credit they
+// held).
+func (s *sidecarServer) settle(items []streamItem, part state.Run, nowMs int64) (events, bytes int) {
 	lat := latencyRuns{h: s.metrics.deliverLatency, nowMs: nowMs}
+	run := func(r state.Run) { // a run shares one timestamp (state.Deliver.More)
+		events += r.Len()
+		bytes += r.Bytes()
+		lat.addN(r.At(0).TimestampMs, uint64(r.Len()))
+	}
 	for j := range items {
-		m := items[j].message()
-		if m == nil {
+		it := &items[j]
+		if it.live() {
+			run(it.run)
 			continue
 		}
-		bytes += len(m.Payload) + len(m.Topic)
-		if items[j].live() {
-			lat.add(m.TimestampMs)
+		events++
+		if m := it.message(); m != nil {
+			bytes += len(m.Payload) + len(m.Topic)
 		}
 	}
+	if part.Len() > 0 {
+		run(part)
+	}
 	lat.flush()
-	return bytes
+	return events, bytes
 }
 
 // liveRun counts the live messages at the head of items, up to limit and
@@ -201,7 +221,7 @@ func (s *sidecarServer) settle(items []streamItem, nowMs int64) (bytes int) {
 func liveRun(items []streamItem, limit int) int {
 	n, bytes := 0, 0
 	for n < len(items) && n < limit && items[n].live() {
-		if bytes += len(items[n].msg.Payload); n > 0 && bytes > maxBatchEventBytes {
+		if bytes += len(items[n].first().Payload); n > 0 && bytes > maxBatchEventBytes {
 			break
 		}
 		n++
@@ -241,7 +261,7 @@ func (e *eventEncoder) batch(items []streamItem) *sidecarpb.MessageEvent {
 	e.grow(len(items))
 	e.ptrs = e.ptrs[:0]
 	for j := range items {
-		fillMessage(&e.msgs[j], items[j].msg)
+		fillMessage(&e.msgs[j], items[j].first())
 		e.ptrs = append(e.ptrs, &e.msgs[j])
 	}
 	e.frame.Messages = e.ptrs

@@ -29,7 +29,7 @@ const (
 func (s *sidecarServer) SubscribePacked(in *sidecarpb.SubscribePackedRequest, stream grpc.ServerStreamingServer[sidecarpb.PackedEvent]) error {
 	window, _ := streamSizes(s.o, packedFrameRecords)
 	st := newSubStream(s.loop.newID(), window, packedFrameRecords)
-	st.windowBytes = s.o.StreamWindowBytes
+	st.windowBytes, st.runs = s.o.StreamWindowBytes, true
 	var ev state.Event
 	switch {
 	case in.GetSubscribe() != nil:
@@ -113,11 +113,15 @@ type frameSender struct {
 }
 
 // send sends one frame of the live messages at the head of items and
-// returns how many it took (at least one).
+// returns how many items it took whole; part, when not empty, is the
+// first messages of the next item, a run (state.Deliver.More) that did
+// not fit the frame whole, which send leaves in items as the rest.
 //
 // The records go into a buffer from gRPC's pool (fs.recs), which a frame
-// that fills a good part of it takes along as it is (handOver).
-func (fs *frameSender) send(items []streamItem) (int, error) {
+// that fills a good part of it takes along as it is (handOver). A run's
+// records that lie, plain, one after another in the frame they were
+// published in go in one copy from there (plainRest).
+func (fs *frameSender) send(items []streamItem) (n int, part state.Run, err error) {
 	fs.enc.Reset()
 	fs.enc.StableStrings = true // the node's messages' strings
 	if fs.recs == nil {
@@ -126,11 +130,12 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 	fs.enc.UseRecords(*fs.recs)
 	defer fs.enc.UseRecords(nil) // what it holds may be gRPC's after this
 	var r packed.Record          // filled in place for each message, on the stack
-	n := 0
+	j, copied := 0, 0            // j: messages of items[n] taken; copied: records taken as they lay
 	for n < len(items) && items[n].live() {
-		m := items[n].msg
+		run := items[n].run
+		m := run.At(j)
 		alone := false
-		if n == 0 {
+		if fs.enc.Count() == 0 { // (items[0] whole: a frame starts with an item)
 			// A message larger than a frame goes in a frame of its own.
 			size := len(m.Payload) + len(m.Topic) + len(m.Source) + len(m.ContentType()) + len(m.Correlation()) + len(m.ReplyTo()) + packedFrameSlackSize
 			if m.IDNum == 0 { // else the record carries the number (setRecordID), and ID may not be rendered
@@ -143,11 +148,12 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 				MaxPayloadBytes: max(len(m.Payload), packed.DefaultLimits().MaxPayloadBytes),
 			}
 		}
-		// Ahead of the encoding, read the message a few places on, which
+		// Ahead of the encoding, read the message a few items on, which
 		// the loop wrote on another core: its cache lines arrive while
 		// this one is encoded instead of when it is reached.
-		if j := n + touchAhead; j < len(items) && items[j].msg != nil {
-			fs.touched += items[j].msg.Seq + uint64(len(items[j].msg.Topic))
+		if k := n + touchAhead; j == 0 && k < len(items) && items[k].live() {
+			a := items[k].first()
+			fs.touched += a.Seq + uint64(len(a.Topic))
 		}
 		// Filled in place: what a message does not set is cleared.
 		r.Topic, r.Payload, r.TimestampMs, r.Source, r.Seq = m.Topic, m.Payload, m.TimestampMs, m.Source, m.Seq
@@ -160,23 +166,42 @@ func (fs *frameSender) send(items []streamItem) (int, error) {
 		}
 		setRecordID(&r, &m.Envelope, &fs.ids)
 		if err := fs.enc.Append(&r); err != nil {
-			if n > 0 {
+			if fs.enc.Count() > 0 {
 				break // full; or it gets a frame of its own next
 			}
 			// The node checked every field already, so only a bug could
 			// make a message no frame holds; it still reaches the client.
-			return 1, fs.sendEvent(&sidecarpb.MessageEvent{Event: &sidecarpb.MessageEvent_Message{Message: messageToProto(m)}})
+			err = fs.sendEvent(&sidecarpb.MessageEvent{Event: &sidecarpb.MessageEvent_Message{Message: messageToProto(m)}})
+			if run.Len() == 1 {
+				return 1, state.Run{}, err
+			}
+			part, items[0].run = run.Split(1)
+			return 0, part, err
 		}
-		n++
+		j++
+		if !alone && j < run.Len() {
+			k := fs.plainRest(run, j-1)
+			j += k
+			copied += k
+		}
+		if j == run.Len() {
+			n, j = n+1, 0
+		}
 		if alone {
 			break
 		}
 	}
+	if j > 0 {
+		part, items[n].run = items[n].run.Split(j)
+	}
 	if c := fs.counts; c != nil { // before: the client may read the frame as soon as it is sent
 		c.subFrames.Add(1)
-		c.subFrameRecords.Add(uint64(n))
+		c.subFrameRecords.Add(uint64(fs.enc.Count()))
+		if copied > 0 {
+			c.subRunRecords.Add(uint64(copied))
+		}
 	}
-	return n, fs.sendFrame(&fs.enc, handOver(&fs.enc, &fs.recs))
+	return n, part, fs.sendFrame(&fs.enc, handOver(&fs.enc, &fs.recs))
 }
 
 // handOver returns the buffer enc's records go out in, to be sent with the

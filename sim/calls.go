@@ -93,8 +93,16 @@ func (w *World) handle(sn *simNode, effs []state.Effect) {
 			}
 		case *state.Deliver:
 			if c := sn.streams[e.Stream]; c != nil {
-				c.receive(w, e.Out)
-				if c.rate == 0 && c.owed == 1 {
+				owed := c.owed
+				if e.More > 0 {
+					w.stats.InRuns += uint64(e.More) + 1
+				}
+				for j := 0; j <= e.More; j++ { // a run: its messages in turn
+					o := e.Out
+					o.Msg = e.At(j)
+					c.receive(w, o)
+				}
+				if c.rate == 0 && owed == 0 {
 					credited = append(credited, c)
 				}
 			}

@@ -24,6 +24,7 @@ type client struct {
 	rate         float64 // credit per second; 0 = as fast as delivered
 	resumeWindow time.Duration
 	group        string // queue group (groups.go); "" = ordinary
+	byNumber     bool   // SubOptions.ByNumber, for its streams
 	endedAt      time.Duration
 	rateGen      int  // bumped when the rate changes: the old grant loop stops
 	owed         int  // events taken this step, to grant back
@@ -72,6 +73,10 @@ type SubOptions struct {
 	// when its stream breaks (the Go client asks for a minute).
 	ResumeWindow time.Duration
 	Group        string // a queue group to join (groups.go)
+	// ByNumber opens the stream as a packed subscriber's is
+	// (state.Subscribed.ByNumber): live messages need no rendered ids,
+	// and a frame's publishes may come in runs (state.Deliver.More).
+	ByNumber bool
 }
 
 // Subscribe opens a subscription named name on node i (from 1).
@@ -99,10 +104,10 @@ func (w *World) Subscribe(i int, name string, patterns []string, o SubOptions) e
 	c.attach(w.newStream(sn, c))
 	c.snapshotTopics()
 	c.resumeWindow = o.ResumeWindow
-	c.group = o.Group
+	c.group, c.byNumber = o.Group, o.ByNumber
 	w.step(sn, &state.Subscribed{Stream: c.stream, Patterns: patterns, ClientID: name,
 		ReceiveRetained: o.Retained, QueueLimit: o.Queue, Policy: o.Policy, Credit: credit, ResumeWindow: o.ResumeWindow, Group: o.Group,
-		ReportsSent: true})
+		ReportsSent: true, ByNumber: o.ByNumber})
 	if c.endErr != nil {
 		delete(w.clients, name)
 		return c.endErr
@@ -201,7 +206,7 @@ func (c *client) receive(w *World, o state.Out) {
 		c.checkOrder(w, o.Msg)
 		c.checkPayload(w, o.Msg)
 		if c.liveGot != nil { // the liveness round: note every id, sort them out later
-			c.liveGot[o.Msg.ID] = true
+			c.liveGot[o.Msg.MessageID()] = true
 		}
 		if c.record {
 			c.payloads = append(c.payloads, payloadText(o.Msg.Payload))
@@ -256,9 +261,10 @@ func (c *client) checkOrder(w *World, m *state.Message) {
 	}
 	c.lastSeq[m.Topic] = m.Seq
 	if c.record {
-		c.seen[m.ID]++
-		if c.seen[m.ID] == 2 && m.SourceSeq == 0 {
-			w.violate("duplicate", fmt.Sprintf("%s got message %s twice", c.name, m.ID))
+		id := m.MessageID()
+		c.seen[id]++
+		if c.seen[id] == 2 && m.SourceSeq == 0 {
+			w.violate("duplicate", fmt.Sprintf("%s got message %s twice", c.name, id))
 		}
 	}
 }
@@ -353,7 +359,7 @@ func (w *World) Resume(name string, mode state.Recovery) error {
 		last[t] = s
 	}
 	c.attach(w.newStream(sn, c))
-	w.step(sn, &state.Resumed{Stream: c.stream, SubID: c.subID, LastSeq: last, Mode: mode, Credit: 64, ReportsSent: true})
+	w.step(sn, &state.Resumed{Stream: c.stream, SubID: c.subID, LastSeq: last, Mode: mode, Credit: 64, ReportsSent: true, ByNumber: c.byNumber})
 	if c.endErr != nil {
 		return c.endErr
 	}
@@ -528,7 +534,7 @@ func (c *client) reopen(w *World) {
 		last[t] = s
 	}
 	c.attach(w.newStream(c.node, c))
-	w.step(c.node, &state.Resumed{Stream: c.stream, SubID: c.subID, LastSeq: last, Mode: state.RecoverReplay, Credit: 64, ReportsSent: true})
+	w.step(c.node, &state.Resumed{Stream: c.stream, SubID: c.subID, LastSeq: last, Mode: state.RecoverReplay, Credit: 64, ReportsSent: true, ByNumber: c.byNumber})
 	if state.CodeOf(c.endErr) == state.NotFound {
 		// The node ended the subscription with its stream (no resume
 		// window, or it ran out): the one opened by topics is new, owed

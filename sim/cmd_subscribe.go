@@ -8,11 +8,12 @@ import (
 
 // subscribe node=I topic=PATTERN... [sub=NAME] [retained] [queue=K]
 // [policy=drop-oldest|drop-newest|block] [rate=N/s|stalled]
-// [resume-window=DURATION] [group=NAME]: open a subscription whose client records
+// [resume-window=DURATION] [group=NAME] [by-number]: open a subscription whose client records
 // everything it gets (see `deliveries`); a stalled one never reads
 // anything; one with a resume window is kept paused that long when its
 // stream breaks (see `reconnect`); one with a group is a member of that
-// queue group (see `check group=`).
+// queue group (see `check group=`); one by number is a packed
+// subscriber's stream, which a frame's publishes reach in runs.
 func cmdSubscribe(s *Script, a *args) (string, error) {
 	i, err := s.node(a)
 	if err != nil {
@@ -26,7 +27,7 @@ func cmdSubscribe(s *Script, a *args) (string, error) {
 		return "", fmt.Errorf("subscribe: topic= is required")
 	}
 	name := a.str("sub", fmt.Sprintf("s%d", len(s.w.clients)+1))
-	o := SubOptions{Retained: a.has("retained"), Policy: state.PolicyDefault, Record: true, Group: a.str("group", "")}
+	o := SubOptions{Retained: a.has("retained"), Policy: state.PolicyDefault, Record: true, Group: a.str("group", ""), ByNumber: a.has("by-number")}
 	if o.Queue, err = a.int("queue", 0); err != nil {
 		return "", err
 	}

@@ -45,6 +45,7 @@ type Summary struct {
 
 	Published uint64 `json:"messages_published"`
 	Delivered uint64 `json:"deliveries"`
+	InRuns    uint64 `json:"deliveries_in_runs"` // of them, handed out in runs (state.Deliver.More)
 	Dropped   uint64 `json:"drops"`
 	Expired   uint64 `json:"expired"`
 	Gaps      uint64 `json:"gap_messages"`
@@ -159,7 +160,7 @@ func swarmDebug(o SwarmOptions, out **World) (*Summary, error) {
 	st := w.Stats()
 	sum.VirtualTime, sum.WallTime, sum.Events = w.now, clock().Sub(s.start), w.Events()
 	sum.Published, sum.Crashes, sum.Partitions, sum.Pauses, sum.LostPackets = st.Published, st.Crashes, st.Partitions, st.Pauses, st.Lost+st.BeaconsLost
-	sum.Leaves = st.Leaves
+	sum.Leaves, sum.InRuns = st.Leaves, st.InRuns
 	for _, sn := range w.nodes {
 		c := sn.node.Status().Counters
 		sum.Delivered += c.DeliveredLocal
@@ -404,7 +405,8 @@ func (s *swarm) subscribeTo(i int, pats []string, retained bool) string {
 		return name
 	}
 	policy := swarmPolicy(s.subs)
-	if err := s.w.Subscribe(i, name, pats, SubOptions{Retained: retained, Policy: policy, ResumeWindow: swarmResumeWindow}); err == nil {
+	byNumber := s.subs%2 == 0 // half are packed subscribers, whose streams take runs
+	if err := s.w.Subscribe(i, name, pats, SubOptions{Retained: retained, Policy: policy, ResumeWindow: swarmResumeWindow, ByNumber: byNumber}); err == nil {
 		line := fmt.Sprintf("subscribe node=%d sub=%s resume-window=%s", i, name, swarmResumeWindow)
 		for _, p := range pats {
 			line += " topic=" + p
@@ -414,6 +416,9 @@ func (s *swarm) subscribeTo(i int, pats []string, retained bool) string {
 		}
 		if policy != state.PolicyDefault {
 			line += " policy=" + policy.String()
+		}
+		if byNumber {
+			line += " by-number"
 		}
 		s.record(s.w.showIDs(line))
 	}

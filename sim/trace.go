@@ -78,6 +78,9 @@ func (t *trace) effect(e state.Effect) {
 		if e.Out.Msg != nil {
 			t.mix(e.Out.Msg.Seq)
 		}
+		if e.More > 0 {
+			t.mix(uint64(e.More))
+		}
 	case *state.Push:
 		t.mix(e.Call<<8 | 11)
 		t.mix(e.Msg.SourceSeq)
@@ -104,6 +107,7 @@ type Stats struct {
 	Pushes, Batches, Resends, Timeouts    uint64
 	Lost, Duplicated, Reordered           uint64
 	Published                             uint64
+	InRuns                                uint64 // messages delivered in runs (state.Deliver.More)
 	Crashes, Restarts, Partitions, Pauses uint64
 	Leaves                                uint64
 	Reconnects                            uint64

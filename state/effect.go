@@ -182,9 +182,16 @@ type CompleteUnsubscribe struct {
 }
 
 // Deliver: send one event on a subscription stream. It used one credit.
+//
+// More, when above 0, makes it a run of live messages (deliver_run.go):
+// Out.Msg and the More messages after it (At), sent in that order, each
+// a credit.
 type Deliver struct {
 	Stream uint64
 	Out    Out
+	More   int
+	slot   int // a run's: where Out.Msg is in its slab
+	bytes  int // a run's: its payload and topic bytes, all told
 }
 
 // ReleaseFrame gives back a PublishedBatch's Frame: nothing the node
@@ -259,6 +266,9 @@ func (e *AnswerState) String() string {
 	return fmt.Sprintf("answer-state req=%d hash=%016x", e.Req, e.State.Hash)
 }
 func (e *Deliver) String() string {
+	if e.More > 0 {
+		return fmt.Sprintf("deliver stream=%d %s and %d more", e.Stream, e.Out.String(), e.More)
+	}
 	return fmt.Sprintf("deliver stream=%d %s", e.Stream, e.Out.String())
 }
 func (e *EndStream) String() string {

@@ -28,7 +28,8 @@ const maxViewedShare = 4
 
 // frameView is a shell's frame that counted slabs view.
 type frameView struct {
-	ref   any // the event's Frame
+	ref   any // the event's Frame; nil once given back
+	lent  any // the same, kept: what Message.Frame reads
 	bytes int
 	slabs int32 // slabs viewing it, and the event's Step while under way
 	keep  bool  // one that let go went to the collector: not to be recycled
@@ -57,10 +58,24 @@ func (n *Node) viewedBy(s *msgSlab, f *lentFrame) {
 		}
 		n.viewedBytes += f.bytes
 		n.counters.FramesViewed++
-		f.view = &frameView{ref: f.ref, bytes: f.bytes, slabs: 1}
+		f.view = &frameView{ref: f.ref, lent: f.ref, bytes: f.bytes, slabs: 1}
 	}
-	s.frame = f.view
+	s.frame, s.viewed = f.view, f.view
 	f.view.slabs++
+}
+
+// Frame is the shell's frame (a PublishedBatch's or PushReceived's Frame)
+// that the slab m was made in viewed when m was made, or nil. m's payload
+// may lie in it, or be a copy: a shell that reads the frame's bytes around
+// m's payload checks first that the payload lies in them. It may be read
+// from any goroutine while m is held, as m's fields may (the slab's view
+// is set before m is handed out and cleared only when the slab is used
+// again, when nothing holds its messages).
+func (m *Message) Frame() any {
+	if m.slab == nil || m.slab.viewed == nil {
+		return nil
+	}
+	return m.slab.viewed.lent
 }
 
 // endFrame ends an event's Step: its frame goes back now unless a slab

@@ -150,8 +150,11 @@ func (n *Node) canHandOut(s *subscription) bool {
 
 // pump hands out what the subscription's credit allows: pending events
 // first, then live messages, refilling the queue from blocked messages as
-// room appears.
+// room appears. Queued messages that were made together go in runs
+// (deliver_run.go).
 func (n *Node) pump(s *subscription) {
+	var run *Deliver // the run the next queued message may join
+	var outs uint64  // s.outs after its last
 	for {
 		for n.canHandOut(s) {
 			if s.pending.len() > 0 {
@@ -198,7 +201,13 @@ func (n *Node) pump(s *subscription) {
 				n.release(m)
 				continue
 			}
-			n.deliver(s, Out{Kind: OutMessage, Msg: m})
+			if n.joins(s, run, outs, m) {
+				n.join(s, run, m)
+			} else {
+				n.deliver(s, Out{Kind: OutMessage, Msg: m})
+				run = n.runFrom(s, n.lastDeliver, m)
+			}
+			outs = s.outs
 			n.release(m) // handed out: deliver holds it now
 		}
 		if s.blocked.len() == 0 || s.queue.len() >= s.limit {
@@ -218,6 +227,9 @@ func (n *Node) pump(s *subscription) {
 
 func (n *Node) deliver(s *subscription, o Out) {
 	d := n.delivers.next()
+	n.lastDeliver = d
+	s.outs++
+	d.More, d.slot, d.bytes = 0, 0, 0
 	// Field by field from the registers o came in: a copy of o whole
 	// reads back its spilled halves at once, which stalls.
 	d.Stream = s.stream

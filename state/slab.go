@@ -41,6 +41,7 @@ type msgSlab struct {
 	holds  int32      // holds on its messages, all told
 	pinned bool       // one went where holds are not counted: never reused
 	frame  *frameView // the frame its payloads lie in; nil: copied (frames.go)
+	viewed *frameView // the frame it viewed first, kept until it is used again (Message.Frame)
 	next   *msgSlab
 }
 

@@ -40,6 +40,7 @@ type subscription struct {
 	reportsSent bool           // its shell reports what it sent (Subscribed.ReportsSent)
 	handed      deque[handout] // events handed out, oldest first, not reported sent (slab.go)
 	handedMsgs  int            // counted messages among them, at most maxHanded
+	outs        uint64         // events handed out, all told: a run grows while nothing else is (run.go)
 
 	replayExpired int // replays of the topic being replayed that expired unsent
 

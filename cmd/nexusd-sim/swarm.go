@@ -119,7 +119,7 @@ func printSummary(w io.Writer, s *sim.Summary) {
 	fmt.Fprintf(w, "virtual time      %s\n", s.VirtualTime.Round(time.Millisecond))
 	fmt.Fprintf(w, "wall time         %s\n", s.WallTime.Round(time.Millisecond))
 	fmt.Fprintf(w, "events            %d\n", s.Events)
-	fmt.Fprintf(w, "messages          %d published, %d deliveries, %d dropped, %d expired\n", s.Published, s.Delivered, s.Dropped, s.Expired)
+	fmt.Fprintf(w, "messages          %d published, %d deliveries (%d in runs), %d dropped, %d expired\n", s.Published, s.Delivered, s.InRuns, s.Dropped, s.Expired)
 	fmt.Fprintf(w, "mesh repair       %d repaired, %d declared lost\n", s.Repaired, s.Gaps)
 	fmt.Fprintf(w, "violations        %d silent losses, %d needless losses, %d phantom losses, %d duplicates, %d out of order\n",
 		s.SilentLosses, s.NeedlessLosses, s.PhantomLosses, s.Duplicates, s.OrderViolations)
@@ -140,7 +140,7 @@ func jsonSummary(s *sim.Summary) map[string]any {
 	return map[string]any{
 		"nodes": s.Nodes, "seed": s.Seed, "faults": s.Faults,
 		"virtual_time_ms": ms(s.VirtualTime), "wall_time_ms": ms(s.WallTime), "events": s.Events,
-		"messages_published": s.Published, "deliveries": s.Delivered, "drops": s.Dropped, "expired": s.Expired,
+		"messages_published": s.Published, "deliveries": s.Delivered, "deliveries_in_runs": s.InRuns, "drops": s.Dropped, "expired": s.Expired,
 		"repaired": s.Repaired, "gap_messages": s.Gaps,
 		"silent_losses": s.SilentLosses, "needless_losses": s.NeedlessLosses, "phantom_losses": s.PhantomLosses,
 		"duplicates": s.Duplicates, "order_violations": s.OrderViolations,

@@ -1,0 +1,97 @@
+package netshell
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/nexusd/nexusd/internal/packed"
+	"github.com/nexusd/nexusd/proto/sidecarpb"
+)
+
+// Records published as plain runs go to a packed subscriber in runs
+// (state.Deliver.More) copied as they came (frame_runs.go), and every
+// frame it gets is byte for byte the frame its records encoded one by one
+// make: runs broken by a record with a field of its own, by another
+// topic, by an empty payload and by a longer length prefix arrive the
+// same.
+func TestPlainRecordsGoToSubscribersAsTheyCame(t *testing.T) {
+	ts := startServer(t, nil)
+	ctx := ctx5(t)
+	sub := subscribePacked(t, ctx, ts, &sidecarpb.SubscribePackedRequest{
+		Open: &sidecarpb.SubscribePackedRequest_Subscribe{Subscribe: &sidecarpb.SubscribeRequest{Topics: []string{"r/#"}}}})
+	pub, err := ts.app.PublishPacked(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const total = 4000
+	var recs []packed.Record
+	for k := range total {
+		r := packed.Record{Topic: "r/a", Payload: fmt.Appendf(nil, "m%d", k)}
+		switch {
+		case k%97 == 5:
+			r.ContentType = "text/plain" // not plain: it ends a run
+		case k%211 == 9:
+			r.Topic = "r/b"
+		case k%307 == 11:
+			r.Payload = nil
+		case k%401 == 13:
+			r.Payload = bytes.Repeat([]byte{'x'}, 300) // a longer length prefix
+		}
+		recs = append(recs, r)
+	}
+	var got []packed.Record
+	var dec packed.Decoder
+	var enc packed.Encoder
+	// A frame at a time, each taken whole before the next goes: the
+	// subscriber never runs out of credit, so no message waits in its
+	// queue, where messages wait one by one (and then go one by one).
+	for len(got) < total {
+		if len(got)%500 == 0 {
+			if err := pub.Send(packedFrame(t, recs[len(got):len(got)+500]...)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ev, err := sub.Recv()
+		if err != nil {
+			t.Fatalf("after %d of %d messages: %v", len(got), total, err)
+		}
+		frame := ev.GetMessages().GetFrame()
+		if err := dec.Reset(frame); err != nil {
+			t.Fatal(err)
+		}
+		enc.Reset()
+		enc.Limits = packed.Limits{MaxRecords: packedFrameRecords}
+		for dec.Next() {
+			r := *dec.Record()
+			r.Payload = bytes.Clone(r.Payload)
+			if err := enc.Append(&r); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, r)
+		}
+		if again := enc.AppendFrame(nil); !bytes.Equal(again, frame) {
+			t.Fatalf("a frame of %d records differs from its records encoded one by one:\n got %x\nwant %x", dec.Count(), frame, again)
+		}
+	}
+	for k, r := range got {
+		want := recs[k]
+		if r.Topic != want.Topic || !bytes.Equal(r.Payload, want.Payload) || r.ContentType != want.ContentType {
+			t.Fatalf("message %d = %s %q %q, want %s %q %q", k, r.Topic, r.Payload, r.ContentType, want.Topic, want.Payload, want.ContentType)
+		}
+		if r.Number != uint64(k+1) {
+			t.Fatalf("message %d has number %d, want %d", k, r.Number, k+1)
+		}
+	}
+	m := regexp.MustCompile(`(?m)^nexusd_subscriber_packed_records_as_received_total (\d+)$`).FindStringSubmatch(httpGet(t, ts, "/metrics"))
+	if m == nil {
+		t.Fatal("no nexusd_subscriber_packed_records_as_received_total in the metrics")
+	}
+	// Every frame starts with a record encoded alone, and so does every
+	// record after one that breaks a run: well over half still go as runs.
+	if n, _ := strconv.Atoi(m[1]); n < total/2 || n >= total {
+		t.Errorf("%d of %d records were copied as they came: want most, not all", n, total)
+	}
+}

@@ -1,0 +1,148 @@
+package state
+
+import "math"
+
+// Runs of deliveries. Messages handed to one stream in a row, in one step,
+// that were made together from a frame's publishes (PublishedBatch, run.go)
+// go in one Deliver, a run (Deliver.More), when the stream is by number
+// (Subscribed.ByNumber: its shell sends live messages as packed records):
+// the shell takes a run as one item, and may send its records on as they
+// came. They are handed out so as a frame's publishes reach the stream
+// (growRun) and as its queue drains (pump). A run is one topic, one
+// source and one timestamp, each message's Seq and IDNum one above the
+// one's before it, and nothing else was handed to the stream between
+// them. Its messages lie in one slab (slab.go), one after another, where
+// At finds them.
+
+// At is the run's message j: Out.Msg for 0, then those after it.
+func (e *Deliver) At(j int) *Message { return e.Run().At(j) }
+
+// Run is the messages a Deliver hands out, to keep past the step: the
+// node uses its effects again at its next.
+func (e *Deliver) Run() Run {
+	return Run{msg: e.Out.Msg, slot: int16(e.slot), more: int16(e.More), bytes: int32(e.bytes)}
+}
+
+// Run is Deliver's messages: Out.Msg alone, or a run. The zero Run holds
+// none.
+type Run struct {
+	msg   *Message
+	slot  int16 // a run's: where msg is in its slab (at most runMsgsPerSlab)
+	more  int16
+	bytes int32 // a run's: its payload and topic bytes, all told (a slab's worth)
+}
+
+// OneMessage is the Run of m alone.
+func OneMessage(m *Message) Run { return Run{msg: m} }
+
+// Len is how many messages the run holds.
+func (r Run) Len() int {
+	if r.msg == nil {
+		return 0
+	}
+	return int(r.more) + 1
+}
+
+// At is the run's message j, from 0.
+func (r Run) At(j int) *Message {
+	if j == 0 {
+		return r.msg
+	}
+	return &r.msg.slab.msgs[int(r.slot)+j]
+}
+
+// Bytes is the payload and topic bytes of the run's messages: what they
+// take of a stream's byte credit (Subscribed.CreditBytes).
+func (r Run) Bytes() int {
+	if r.more == 0 {
+		if r.msg == nil {
+			return 0
+		}
+		return len(r.msg.Payload) + len(r.msg.Topic)
+	}
+	return int(r.bytes)
+}
+
+// runFrom makes d, the Deliver just made for live message m on s's stream,
+// a run the next messages may join, and returns it; nil when s's stream
+// takes no runs or m was not made in a slab.
+func (n *Node) runFrom(s *subscription, d *Deliver, m *Message) *Deliver {
+	if d == nil || d.Out.Msg != m || d.Out.Kind != OutMessage || d.Stream != s.stream || !s.byNumber || m.slab == nil {
+		return nil
+	}
+	for i := range m.slab.msgs {
+		if &m.slab.msgs[i] == m {
+			d.slot, d.bytes = i, len(m.Payload)+len(m.Topic)
+			return d
+		}
+	}
+	return nil
+}
+
+// joins reports whether live message m may join run d of s's stream as
+// its next message: nothing was handed to the stream since (outs, s.outs
+// then), and m follows d's last message as Deliver promises.
+func (n *Node) joins(s *subscription, d *Deliver, outs uint64, m *Message) bool {
+	if d == nil || s.outs != outs {
+		return false
+	}
+	last, next := d.At(d.More), d.slot+d.More+1
+	if m.slab != last.slab || next >= len(m.slab.msgs) || m != &m.slab.msgs[next] {
+		return false
+	}
+	return m.Seq == last.Seq+1 && m.IDNum == last.IDNum+1 && last.IDNum != 0 && m.TimestampMs == last.TimestampMs &&
+		m.Source == last.Source && m.Topic == last.Topic && d.bytes+len(m.Payload)+len(m.Topic) <= math.MaxInt32
+}
+
+// join hands m out on s's stream as the next message of run d: what
+// deliver does for a live message, but for its Deliver of its own.
+func (n *Node) join(s *subscription, d *Deliver, m *Message) {
+	d.More++
+	d.bytes += len(m.Payload) + len(m.Topic)
+	s.outs++
+	s.handOut(m)
+	s.credit--
+	if s.byteCredit {
+		s.creditBytes -= len(m.Payload) + len(m.Topic)
+	}
+	s.delivered++
+	n.counters.DeliveredLocal++
+	s.lastActivity = n.now.Mono
+	n.arm(&s.heartbeatAlarm, s.lastActivity+n.cfg.HeartbeatInterval, timer{kind: tHeartbeat, sub: s})
+}
+
+// growRun hands m, a message of the stretch being published, to rs by
+// joining rs's run, if it may join it and enqueue would hand it out at
+// once (the same state changes as enqueue's, but no Deliver).
+func (n *Node) growRun(rs *runSub, m *Message) bool {
+	s := rs.s
+	if !n.joins(s, rs.run, rs.outs, m) ||
+		s.blocked.len() > 0 || !n.canHandOut(s) || s.pending.len() > 0 || s.queue.len() > 0 || m.expired(n.now.WallMs) {
+		return false
+	}
+	if p := n.pub; p != nil {
+		p.result.Subscribers++
+	}
+	n.join(s, rs.run, m)
+	rs.outs = s.outs
+	return true
+}
+
+// Split cuts the run before its message j: head holds those before, rest
+// the others.
+func (r Run) Split(j int) (head, rest Run) {
+	switch {
+	case j <= 0:
+		return Run{}, r
+	case j >= r.Len():
+		return r, Run{}
+	}
+	b := 0
+	for i := range j {
+		m := r.At(i)
+		b += len(m.Payload) + len(m.Topic)
+	}
+	head = Run{msg: r.msg, slot: r.slot, more: int16(j - 1), bytes: int32(b)}
+	rest = Run{msg: r.At(j), slot: r.slot + int16(j), more: r.more - int16(j), bytes: r.bytes - int32(b)}
+	return head, rest
+}

@@ -1,0 +1,107 @@
+package state
+
+import (
+	"fmt"
+	"testing"
+)
+
+// A frame's publishes reach a stream by number in runs (Deliver.More):
+// one Deliver for each slab's worth of messages handed out in a row, each
+// message of it where At says, in order, as one by one would hand them.
+func TestAFramesPublishesGoToAStreamByNumberInRuns(t *testing.T) {
+	for _, byNumber := range []bool{true, false} {
+		t.Run(fmt.Sprint("by-number=", byNumber), func(t *testing.T) {
+			h := newHarness(t, "n1")
+			h.start()
+			h.step(&Subscribed{Stream: 1, Patterns: []string{"a"}, Policy: PolicyDefault, Credit: 1000, ByNumber: byNumber, ReportsSent: true})
+			n := 2*runMsgsPerSlab + 6 // two full slabs, then a tail made apart
+			pubs := make([]Published, n)
+			for i := range pubs {
+				h.req++
+				pubs[i] = Published{Req: h.req, Topic: "a", Payload: []byte(fmt.Sprint("m", i))}
+			}
+			effs := h.step(&PublishedBatch{Pubs: pubs})
+			var got []string
+			var runs []int
+			for _, d := range of[*Deliver](effs) {
+				if d.Out.Kind != OutMessage {
+					continue
+				}
+				runs = append(runs, d.More+1)
+				for j := 0; j <= d.More; j++ {
+					got = append(got, string(d.At(j).Payload))
+				}
+			}
+			want := []int{runMsgsPerSlab, runMsgsPerSlab, 1, 1, 1, 1, 1, 1}
+			if !byNumber {
+				want = nil
+				for range n {
+					want = append(want, 1)
+				}
+			}
+			if fmt.Sprint(runs) != fmt.Sprint(want) {
+				t.Fatalf("deliveries of %v messages, want %v", runs, want)
+			}
+			for i := range n {
+				if got[i] != fmt.Sprint("m", i) {
+					t.Fatalf("delivered %v, want m0..m%d in order", got, n-1)
+				}
+			}
+			if s := h.n.Subscriptions()[0]; s.Credit != 1000-1-n { // and its info
+				t.Fatalf("credit %d after %d delivered, want %d", s.Credit, n, 1000-1-n)
+			}
+		})
+	}
+}
+
+// A queue that a frame filled drains in runs too, as credit comes: one
+// Deliver for each slab's worth of its messages in a row, the rest alone,
+// all in order; a stream not by number gets them one by one.
+func TestAQueueAFrameFilledDrainsInRuns(t *testing.T) {
+	for _, byNumber := range []bool{true, false} {
+		t.Run(fmt.Sprint("by-number=", byNumber), func(t *testing.T) {
+			h := newHarness(t, "n1")
+			h.start()
+			h.step(&Subscribed{Stream: 1, Patterns: []string{"a"}, Policy: PolicyDefault, QueueLimit: 1000, Credit: 0, ByNumber: byNumber, ReportsSent: true})
+			n := 2*runMsgsPerSlab + 6
+			pubs := make([]Published, n)
+			for i := range pubs {
+				h.req++
+				pubs[i] = Published{Req: h.req, Topic: "a", Payload: []byte(fmt.Sprint("m", i))}
+			}
+			if effs := h.step(&PublishedBatch{Pubs: pubs}); len(of[*Deliver](effs)) != 0 {
+				t.Fatalf("delivered %d with no credit", len(of[*Deliver](effs)))
+			}
+			effs := h.step(&CreditGranted{Stream: 1, N: 1000})
+			var got []string
+			var runs []int
+			for _, d := range of[*Deliver](effs) {
+				if d.Out.Kind != OutMessage {
+					continue
+				}
+				runs = append(runs, d.More+1)
+				for j := 0; j <= d.More; j++ {
+					got = append(got, string(d.At(j).Payload))
+				}
+			}
+			want := []int{runMsgsPerSlab, runMsgsPerSlab, 1, 1, 1, 1, 1, 1}
+			if !byNumber {
+				want = nil
+				for range n {
+					want = append(want, 1)
+				}
+			}
+			if fmt.Sprint(runs) != fmt.Sprint(want) {
+				t.Fatalf("deliveries of %v messages, want %v", runs, want)
+			}
+			for i := range n {
+				if got[i] != fmt.Sprint("m", i) {
+					t.Fatalf("delivered %v, want m0..m%d in order", got, n-1)
+				}
+			}
+			if s := h.n.Subscriptions()[0]; s.Credit != 1000-1-n || s.Queued != 0 {
+				t.Fatalf("credit %d, %d queued after %d delivered, want %d and none", s.Credit, s.Queued, n, 1000-1-n)
+			}
+		})
+	}
+}
