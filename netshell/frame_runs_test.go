@@ -95,3 +95,75 @@ func TestPlainRecordsGoToSubscribersAsTheyCame(t *testing.T) {
 		t.Errorf("%d of %d records were copied as they came: want most, not all", n, total)
 	}
 }
+
+// Across two daemons too: what a packed publisher's daemon pushes reaches
+// a packed subscriber on the other in runs copied from the push frames
+// they came in, each frame it gets the one its records make one by one.
+func TestPushedRecordsGoToSubscribersAsTheyCame(t *testing.T) {
+	a, b := startPeers(t, nil)
+	ctx := ctx5(t)
+	sub := subscribePacked(t, ctx, a, &sidecarpb.SubscribePackedRequest{
+		Open: &sidecarpb.SubscribePackedRequest_Subscribe{Subscribe: &sidecarpb.SubscribeRequest{Topics: []string{"r/#"}}}})
+	var hash uint64
+	if err := a.s.loop.query(ctx, func(l *loop) { hash = l.node.Hash() }); err != nil {
+		t.Fatal(err)
+	}
+	until(t, "b to sync a's subscription", func() (ok bool) {
+		if err := b.s.loop.query(ctx, func(l *loop) { h, synced := l.node.SyncedHash(a.s.ID()); ok = synced && h == hash }); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	})
+	pub, err := b.app.PublishPacked(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const total, per = 3000, 500
+	var got []packed.Record
+	var dec packed.Decoder
+	var enc packed.Encoder
+	for len(got) < total {
+		if len(got)%per == 0 {
+			var recs []packed.Record
+			for k := len(got); k < len(got)+per; k++ {
+				recs = append(recs, packed.Record{Topic: "r/a", Payload: fmt.Appendf(nil, "m%d", k)})
+			}
+			if err := pub.Send(packedFrame(t, recs...)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ev, err := sub.Recv()
+		if err != nil {
+			t.Fatalf("after %d of %d messages: %v", len(got), total, err)
+		}
+		frame := ev.GetMessages().GetFrame()
+		if err := dec.Reset(frame); err != nil {
+			t.Fatal(err)
+		}
+		enc.Reset()
+		enc.Limits = packed.Limits{MaxRecords: packedFrameRecords}
+		for dec.Next() {
+			r := *dec.Record()
+			r.Payload = bytes.Clone(r.Payload)
+			if err := enc.Append(&r); err != nil {
+				t.Fatal(err)
+			}
+			if want := fmt.Sprintf("m%d", len(got)); string(r.Payload) != want || r.Source != b.s.ID() {
+				t.Fatalf("message %d is %q from %s, want %q from %s", len(got), r.Payload, r.Source, want, b.s.ID())
+			}
+			got = append(got, r)
+		}
+		if again := enc.AppendFrame(nil); !bytes.Equal(again, frame) {
+			t.Fatalf("a frame of %d records differs from its records encoded one by one:\n got %x\nwant %x", dec.Count(), frame, again)
+		}
+	}
+	m := regexp.MustCompile(`(?m)^nexusd_subscriber_packed_records_as_received_total (\d+)$`).FindStringSubmatch(httpGet(t, a, "/metrics"))
+	if m == nil {
+		t.Fatal("no nexusd_subscriber_packed_records_as_received_total in the metrics")
+	}
+	n, _ := strconv.Atoi(m[1])
+	t.Logf("%d of %d pushed records were copied as they came", n, total)
+	if n == 0 || n >= total {
+		t.Errorf("%d of %d pushed records were copied as they came: want some, not all", n, total)
+	}
+}

@@ -2,15 +2,14 @@ package state
 
 import "math"
 
-// Runs of deliveries. Messages handed to one stream in a row, in one step,
-// that were made together from a frame's publishes (PublishedBatch, run.go)
-// go in one Deliver, a run (Deliver.More), when the stream is by number
-// (Subscribed.ByNumber: its shell sends live messages as packed records):
-// the shell takes a run as one item, and may send its records on as they
-// came. They are handed out so as a frame's publishes reach the stream
-// (growRun) and as its queue drains (pump). A run is one topic, one
-// source and one timestamp, each message's Seq and IDNum one above the
-// one's before it, and nothing else was handed to the stream between
+// Runs of deliveries. Live messages handed to one stream in a row, in one
+// step, that were made together (a frame's publishes, PublishedBatch,
+// run.go; a push's, remoteMessage) go in one Deliver, a run
+// (Deliver.More), when the stream is by number (Subscribed.ByNumber: its
+// shell sends live messages as packed records): the shell takes a run as
+// one item, and may send its records on as they came. A run is one topic,
+// one source and one timestamp, each message's Seq and IDNum one above
+// the one's before it, and nothing else was handed to the stream between
 // them. Its messages lie in one slab (slab.go), one after another, where
 // At finds them.
 
@@ -63,27 +62,34 @@ func (r Run) Bytes() int {
 	return int(r.bytes)
 }
 
-// runFrom makes d, the Deliver just made for live message m on s's stream,
-// a run the next messages may join, and returns it; nil when s's stream
-// takes no runs or m was not made in a slab.
-func (n *Node) runFrom(s *subscription, d *Deliver, m *Message) *Deliver {
-	if d == nil || d.Out.Msg != m || d.Out.Kind != OutMessage || d.Stream != s.stream || !s.byNumber || m.slab == nil {
-		return nil
+// handOutLive hands live message m out on s's stream: as the next message
+// of the run handed to it last, if m may join it (joins), else in a
+// Deliver of its own that the next may join, if the stream takes runs.
+func (n *Node) handOutLive(s *subscription, m *Message) {
+	if n.joins(s, m) {
+		n.join(s, m)
+		return
+	}
+	d := n.deliver(s, Out{Kind: OutMessage, Msg: m})
+	s.run = nil
+	if !s.byNumber || m.slab == nil {
+		return
 	}
 	for i := range m.slab.msgs {
 		if &m.slab.msgs[i] == m {
 			d.slot, d.bytes = i, len(m.Payload)+len(m.Topic)
-			return d
+			s.run, s.runOuts, s.runStep = d, s.outs, n.step
+			return
 		}
 	}
-	return nil
 }
 
-// joins reports whether live message m may join run d of s's stream as
-// its next message: nothing was handed to the stream since (outs, s.outs
-// then), and m follows d's last message as Deliver promises.
-func (n *Node) joins(s *subscription, d *Deliver, outs uint64, m *Message) bool {
-	if d == nil || s.outs != outs {
+// joins reports whether live message m may join the run handed to s's
+// stream last: in this step, with nothing handed to the stream since,
+// and m following its last message as Deliver promises.
+func (n *Node) joins(s *subscription, m *Message) bool {
+	d := s.run
+	if d == nil || s.runStep != n.step || s.runOuts != s.outs {
 		return false
 	}
 	last, next := d.At(d.More), d.slot+d.More+1
@@ -94,12 +100,14 @@ func (n *Node) joins(s *subscription, d *Deliver, outs uint64, m *Message) bool 
 		m.Source == last.Source && m.Topic == last.Topic && d.bytes+len(m.Payload)+len(m.Topic) <= math.MaxInt32
 }
 
-// join hands m out on s's stream as the next message of run d: what
-// deliver does for a live message, but for its Deliver of its own.
-func (n *Node) join(s *subscription, d *Deliver, m *Message) {
+// join hands m out on s's stream as the next message of its run: what
+// deliver does for a live message, but for a Deliver of its own.
+func (n *Node) join(s *subscription, m *Message) {
+	d := s.run
 	d.More++
 	d.bytes += len(m.Payload) + len(m.Topic)
 	s.outs++
+	s.runOuts = s.outs
 	s.handOut(m)
 	s.credit--
 	if s.byteCredit {
@@ -109,23 +117,6 @@ func (n *Node) join(s *subscription, d *Deliver, m *Message) {
 	n.counters.DeliveredLocal++
 	s.lastActivity = n.now.Mono
 	n.arm(&s.heartbeatAlarm, s.lastActivity+n.cfg.HeartbeatInterval, timer{kind: tHeartbeat, sub: s})
-}
-
-// growRun hands m, a message of the stretch being published, to rs by
-// joining rs's run, if it may join it and enqueue would hand it out at
-// once (the same state changes as enqueue's, but no Deliver).
-func (n *Node) growRun(rs *runSub, m *Message) bool {
-	s := rs.s
-	if !n.joins(s, rs.run, rs.outs, m) ||
-		s.blocked.len() > 0 || !n.canHandOut(s) || s.pending.len() > 0 || s.queue.len() > 0 || m.expired(n.now.WallMs) {
-		return false
-	}
-	if p := n.pub; p != nil {
-		p.result.Subscribers++
-	}
-	n.join(s, rs.run, m)
-	rs.outs = s.outs
-	return true
 }
 
 // Split cuts the run before its message j: head holds those before, rest

@@ -15,16 +15,16 @@ type Node struct {
 	now  Instant // of the Step or Tick under way
 
 	// Effects of the Step under way; the arenas back the frequent kinds.
-	effects     []Effect
-	delivers    arena[Deliver]
-	slabs       slabPool // run slabs to use again (slab.go)
-	chunk       []byte   // borrowed payloads copied outside a slab (slab.go)
-	pushes      arena[Push]
-	completes   arena[CompletePublish]
-	pubRun      *CompletePublishRun // the run answer the Step under way may extend; nil: none
-	lastDeliver *Deliver            // the Deliver emitted last (run.go reads it)
-	acks        arena[AnswerPush]
-	releases    arena[ReleaseFrame]
+	effects   []Effect
+	delivers  arena[Deliver]
+	slabs     slabPool // run slabs to use again (slab.go)
+	chunk     []byte   // borrowed payloads copied outside a slab (slab.go)
+	pushes    arena[Push]
+	completes arena[CompletePublish]
+	pubRun    *CompletePublishRun // the run answer the Step under way may extend; nil: none
+	step      uint64              // Steps and Ticks begun: what a subscription's run is good for (deliver_run.go)
+	acks      arena[AnswerPush]
+	releases  arena[ReleaseFrame]
 
 	nextID   uint64    // calls and other ids, never reused
 	ids      idPool    // message ids
@@ -257,7 +257,8 @@ func (n *Node) begin(now Instant) {
 	n.completes.reset()
 	n.acks.reset()
 	n.releases.reset()
-	n.pubRun, n.lastDeliver = nil, nil
+	n.pubRun = nil
+	n.step++
 }
 
 func (n *Node) emit(e Effect) { n.effects = append(n.effects, e) }

@@ -52,7 +52,7 @@ func (n *Node) enqueue(s *subscription, m *Message) {
 				n.pump(s) // hands out the warning
 				return
 			}
-			n.deliver(s, Out{Kind: OutMessage, Msg: m})
+			n.handOutLive(s, m)
 			return
 		}
 		if !n.overQueue(s, m.cost()) {
@@ -150,11 +150,8 @@ func (n *Node) canHandOut(s *subscription) bool {
 
 // pump hands out what the subscription's credit allows: pending events
 // first, then live messages, refilling the queue from blocked messages as
-// room appears. Queued messages that were made together go in runs
-// (deliver_run.go).
+// room appears.
 func (n *Node) pump(s *subscription) {
-	var run *Deliver // the run the next queued message may join
-	var outs uint64  // s.outs after its last
 	for {
 		for n.canHandOut(s) {
 			if s.pending.len() > 0 {
@@ -201,13 +198,7 @@ func (n *Node) pump(s *subscription) {
 				n.release(m)
 				continue
 			}
-			if n.joins(s, run, outs, m) {
-				n.join(s, run, m)
-			} else {
-				n.deliver(s, Out{Kind: OutMessage, Msg: m})
-				run = n.runFrom(s, n.lastDeliver, m)
-			}
-			outs = s.outs
+			n.handOutLive(s, m)
 			n.release(m) // handed out: deliver holds it now
 		}
 		if s.blocked.len() == 0 || s.queue.len() >= s.limit {
@@ -225,9 +216,8 @@ func (n *Node) pump(s *subscription) {
 	}
 }
 
-func (n *Node) deliver(s *subscription, o Out) {
+func (n *Node) deliver(s *subscription, o Out) *Deliver {
 	d := n.delivers.next()
-	n.lastDeliver = d
 	s.outs++
 	d.More, d.slot, d.bytes = 0, 0, 0
 	// Field by field from the registers o came in: a copy of o whole
@@ -255,6 +245,7 @@ func (n *Node) deliver(s *subscription, o Out) {
 	}
 	s.lastActivity = n.now.Mono
 	n.arm(&s.heartbeatAlarm, s.lastActivity+n.cfg.HeartbeatInterval, timer{kind: tHeartbeat, sub: s})
+	return d
 }
 
 func (n *Node) unblock(p *pendingPublish) {

@@ -24,8 +24,6 @@ package state
 type runSub struct {
 	s    *subscription
 	bulk bool
-	run  *Deliver // the run of messages handed to it that the next may join (deliver_run.go)
-	outs uint64   // s.outs after the run's last message
 }
 
 // runChain is a chain the run records into, a live peer's (p set) or a
@@ -162,14 +160,10 @@ func (n *Node) publishStretch(pubs []Published) {
 				rs.bulk = true
 				n.queueRest(rs.s, n.runMessages(len(pubs))[i:], r.dropped[i:])
 			}
-			switch {
-			case rs.bulk:
+			if rs.bulk {
 				bulk++
-			case !n.growRun(rs, m):
-				n.lastDeliver = nil
+			} else {
 				n.enqueue(rs.s, m)
-				rs.run = n.runFrom(rs.s, n.lastDeliver, m)
-				rs.outs = rs.s.outs
 			}
 		}
 		p := n.pub

@@ -40,7 +40,10 @@ type subscription struct {
 	reportsSent bool           // its shell reports what it sent (Subscribed.ReportsSent)
 	handed      deque[handout] // events handed out, oldest first, not reported sent (slab.go)
 	handedMsgs  int            // counted messages among them, at most maxHanded
-	outs        uint64         // events handed out, all told: a run grows while nothing else is (run.go)
+	outs        uint64         // events handed out, all told: a run grows while nothing else is (deliver_run.go)
+	run         *Deliver       // the run handed out last, which the next live message may join
+	runOuts     uint64         // outs after its last message
+	runStep     uint64         // the Node.step it was handed out in: good for that step alone
 
 	replayExpired int // replays of the topic being replayed that expired unsent
 
