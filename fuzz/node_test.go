@@ -286,7 +286,9 @@ func (d *driver) effects(effs []state.Effect) {
 			if e.Out.Kind == state.OutInfo {
 				d.subs = append(d.subs, e.Out.Info.SubID)
 			}
-			d.handed(e.Stream, e.Out.Msg, 0)
+			for j := 0; j <= e.More; j++ { // a run: each of its messages
+				d.handed(e.Stream, e.At(j), 0)
+			}
 		case *state.ReleaseFrame:
 			d.releaseFrame(e)
 		case *state.AnswerResend:
