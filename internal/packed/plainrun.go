@@ -43,6 +43,14 @@ func (e *Encoder) AppendPlainRun(recs []byte, k int) (took, used int) {
 		return 0, 0 // the last would pass the last number: Append says why
 	}
 	room := e.lim.MaxFrameBytes - 41 - e.tableSize - len(e.recs) // 41: as appendPlain bounds the header
+	// Copied first, what may fit, and checked after: the copy reads the
+	// bytes in one stream, the check below then finds them in cache (a
+	// check first took most of the time, each record's first byte read
+	// on a line another core wrote), and what does not pass is cut off.
+	before := len(e.recs)
+	if room > 0 {
+		e.recs = append(e.recs, recs[:min(len(recs), room)]...)
+	}
 	p, taking := 0, true
 	for i := 0; i < k; i++ { // every record's length is read: recs must be k of them
 		var body uint64
@@ -56,7 +64,8 @@ func (e *Encoder) AppendPlainRun(recs []byte, k int) (took, used int) {
 			body, q = readUvarint(recs, p)
 		}
 		if q < 0 || body < 2 || body > uint64(len(recs)-q) {
-			return 0, 0
+			p = -1 // not a record
+			break
 		}
 		end := q + int(body)
 		if taking {
@@ -73,9 +82,10 @@ func (e *Encoder) AppendPlainRun(recs []byte, k int) (took, used int) {
 		p = end
 	}
 	if p != len(recs) || took == 0 {
+		e.recs = e.recs[:before]
 		return 0, 0
 	}
-	e.recs = append(e.recs, recs[:used]...)
+	e.recs = e.recs[:before+used]
 	e.count += took
 	t.next += uint64(took)
 	if s != nil {
