@@ -78,7 +78,7 @@ func (n *Node) handOutLive(s *subscription, m *Message) {
 	for i := range m.slab.msgs {
 		if &m.slab.msgs[i] == m {
 			d.slot, d.bytes = i, len(m.Payload)+len(m.Topic)
-			s.run, s.runOuts, s.runStep = d, s.outs, n.step
+			s.run, s.runLast, s.runOuts, s.runStep = d, m, s.outs, n.step
 			return
 		}
 	}
@@ -88,22 +88,24 @@ func (n *Node) handOutLive(s *subscription, m *Message) {
 // stream last: in this step, with nothing handed to the stream since,
 // and m following its last message as Deliver promises.
 func (n *Node) joins(s *subscription, m *Message) bool {
-	d := s.run
+	d, last := s.run, s.runLast
 	if d == nil || s.runStep != n.step || s.runOuts != s.outs {
 		return false
 	}
-	last, next := d.At(d.More), d.slot+d.More+1
+	next := d.slot + d.More + 1
 	if m.slab != last.slab || next >= len(m.slab.msgs) || m != &m.slab.msgs[next] {
 		return false
 	}
+	// m.topic: the topic it was numbered in, one pointer for its name
 	return m.Seq == last.Seq+1 && m.IDNum == last.IDNum+1 && last.IDNum != 0 && m.TimestampMs == last.TimestampMs &&
-		m.Source == last.Source && m.Topic == last.Topic && d.bytes+len(m.Payload)+len(m.Topic) <= math.MaxInt32
+		m.topic == last.topic && m.Source == last.Source && d.bytes+len(m.Payload)+len(m.Topic) <= math.MaxInt32
 }
 
 // join hands m out on s's stream as the next message of its run: what
 // deliver does for a live message, but for a Deliver of its own.
 func (n *Node) join(s *subscription, m *Message) {
 	d := s.run
+	s.runLast = m
 	d.More++
 	d.bytes += len(m.Payload) + len(m.Topic)
 	s.outs++

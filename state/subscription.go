@@ -42,6 +42,7 @@ type subscription struct {
 	handedMsgs  int            // counted messages among them, at most maxHanded
 	outs        uint64         // events handed out, all told: a run grows while nothing else is (deliver_run.go)
 	run         *Deliver       // the run handed out last, which the next live message may join
+	runLast     *Message       // its last message
 	runOuts     uint64         // outs after its last message
 	runStep     uint64         // the Node.step it was handed out in: good for that step alone
 
