@@ -92,9 +92,11 @@ func BenchmarkPublishRun(b *testing.B) {
 		run, subs, peers int
 		slow             bool
 		lent             bool // the frame is lent, as the daemon's are (PublishedBatch.Frame)
+		byNumber         bool // the subscriptions are packed subscribers': deliveries go in runs
 	}{
 		{run: 1024, subs: 1},
 		{run: 1024, subs: 1, lent: true},
+		{run: 1024, subs: 1, lent: true, byNumber: true},
 		{run: 1024, subs: 1, peers: 1},
 		{run: 1024, subs: 10},
 		{run: 1024, subs: 1, slow: true},
@@ -108,6 +110,9 @@ func BenchmarkPublishRun(b *testing.B) {
 		if tc.lent {
 			name += "/lent"
 		}
+		if tc.byNumber {
+			name += "/by-number"
+		}
 		b.Run(name, func(b *testing.B) {
 			h := newHarness(b, "bench", func(c *Config) { c.QueueLimit = 1000 })
 			h.start()
@@ -116,7 +121,7 @@ func BenchmarkPublishRun(b *testing.B) {
 				credit = 0
 			}
 			for i := range tc.subs {
-				h.n.Step(h.now, &Subscribed{Stream: uint64(i + 1), Patterns: []string{"bench/+"}, Policy: PolicyDefault, Credit: credit, ReportsSent: !tc.slow})
+				h.n.Step(h.now, &Subscribed{Stream: uint64(i + 1), Patterns: []string{"bench/+"}, Policy: PolicyDefault, Credit: credit, ReportsSent: !tc.slow, ByNumber: tc.byNumber})
 			}
 			sent := &CreditGranted{N: frame, Sent: frame}
 			for i := range tc.peers {
@@ -131,14 +136,18 @@ func BenchmarkPublishRun(b *testing.B) {
 				ev.Borrowed, ev.Frame, ev.FrameBytes = true, pubs, 128*frame
 			}
 			var calls []uint64
+			runs := 0
 			step := func(req uint64) {
 				for i := range pubs {
 					pubs[i].Req = req + uint64(i)
 				}
 				calls = calls[:0]
 				for _, e := range h.n.Step(h.now, ev) {
-					if p, ok := e.(*Push); ok {
-						calls = append(calls, p.Call)
+					switch e := e.(type) {
+					case *Push:
+						calls = append(calls, e.Call)
+					case *Deliver:
+						runs += e.More
 					}
 				}
 				if len(calls) > 0 {
@@ -160,6 +169,9 @@ func BenchmarkPublishRun(b *testing.B) {
 			}
 			if tc.lent && h.n.counters.FramesViewed == 0 {
 				b.Fatal("no frame was viewed")
+			}
+			if tc.byNumber && runs == 0 {
+				b.Fatal("no delivery went in a run")
 			}
 		})
 	}
