@@ -167,3 +167,65 @@ func TestPushedRecordsGoToSubscribersAsTheyCame(t *testing.T) {
 		t.Errorf("%d of %d pushed records were copied as they came: want some, not all", n, total)
 	}
 }
+
+// A run larger than a frame goes in as many frames as it needs, each
+// starting with a record encoded alone and going on with the run's
+// records as they came: records of 9 KB, runs of up to 32 of them, frames
+// of at most 256 KiB.
+func TestARunLargerThanAFrameIsSplitAcrossFrames(t *testing.T) {
+	ts := startServer(t, nil)
+	ctx := ctx5(t)
+	sub := subscribePacked(t, ctx, ts, &sidecarpb.SubscribePackedRequest{
+		Open: &sidecarpb.SubscribePackedRequest_Subscribe{Subscribe: &sidecarpb.SubscribeRequest{Topics: []string{"big"}}}})
+	pub, err := ts.app.PublishPacked(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const total = 160
+	var recs []packed.Record
+	for k := range total {
+		recs = append(recs, packed.Record{Topic: "big", Payload: append(fmt.Appendf(nil, "m%d:", k), bytes.Repeat([]byte{byte(k)}, 9000)...)})
+	}
+	if err := pub.Send(packedFrame(t, recs...)); err != nil {
+		t.Fatal(err)
+	}
+	var dec packed.Decoder
+	var enc packed.Encoder
+	got, frames := 0, 0
+	for got < total {
+		ev, err := sub.Recv()
+		if err != nil {
+			t.Fatalf("after %d of %d messages: %v", got, total, err)
+		}
+		frame := ev.GetMessages().GetFrame()
+		if frame == nil {
+			continue
+		}
+		if len(frame) > packedFrameBytes {
+			t.Fatalf("a frame of %d bytes, over %d", len(frame), packedFrameBytes)
+		}
+		frames++
+		if err := dec.Reset(frame); err != nil {
+			t.Fatal(err)
+		}
+		enc.Reset()
+		enc.Limits = packed.Limits{MaxRecords: packedFrameRecords, MaxFrameBytes: packedFrameBytes}
+		for dec.Next() {
+			r := *dec.Record()
+			if !bytes.Equal(r.Payload, recs[got].Payload) || r.Number != uint64(got+1) {
+				t.Fatalf("message %d: %q... number %d", got, r.Payload[:8], r.Number)
+			}
+			r.Payload = bytes.Clone(r.Payload)
+			if err := enc.Append(&r); err != nil {
+				t.Fatal(err)
+			}
+			got++
+		}
+		if again := enc.AppendFrame(nil); !bytes.Equal(again, frame) {
+			t.Fatalf("frame %d differs from its records encoded one by one", frames)
+		}
+	}
+	if frames < total*9000/packedFrameBytes {
+		t.Fatalf("%d frames for %d records of 9 KB", frames, total)
+	}
+}
