@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 
+	"google.golang.org/grpc"
+
 	"github.com/nexusd/nexusd/internal/packed"
 	"github.com/nexusd/nexusd/proto/sidecarpb"
 )
@@ -43,8 +45,7 @@ func TestPlainRecordsGoToSubscribersAsTheyCame(t *testing.T) {
 		recs = append(recs, r)
 	}
 	var got []packed.Record
-	var dec packed.Decoder
-	var enc packed.Encoder
+	var fc frameCheck
 	// A frame at a time, each taken whole before the next goes: the
 	// subscriber never runs out of credit, so no message waits in its
 	// queue, where messages wait one by one (and then go one by one).
@@ -54,27 +55,7 @@ func TestPlainRecordsGoToSubscribersAsTheyCame(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		ev, err := sub.Recv()
-		if err != nil {
-			t.Fatalf("after %d of %d messages: %v", len(got), total, err)
-		}
-		frame := ev.GetMessages().GetFrame()
-		if err := dec.Reset(frame); err != nil {
-			t.Fatal(err)
-		}
-		enc.Reset()
-		enc.Limits = packed.Limits{MaxRecords: packedFrameRecords}
-		for dec.Next() {
-			r := *dec.Record()
-			r.Payload = bytes.Clone(r.Payload)
-			if err := enc.Append(&r); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, r)
-		}
-		if again := enc.AppendFrame(nil); !bytes.Equal(again, frame) {
-			t.Fatalf("a frame of %d records differs from its records encoded one by one:\n got %x\nwant %x", dec.Count(), frame, again)
-		}
+		got = append(got, fc.next(t, sub, len(got))...)
 	}
 	for k, r := range got {
 		want := recs[k]
@@ -85,13 +66,9 @@ func TestPlainRecordsGoToSubscribersAsTheyCame(t *testing.T) {
 			t.Fatalf("message %d has number %d, want %d", k, r.Number, k+1)
 		}
 	}
-	m := regexp.MustCompile(`(?m)^nexusd_subscriber_packed_records_as_received_total (\d+)$`).FindStringSubmatch(httpGet(t, ts, "/metrics"))
-	if m == nil {
-		t.Fatal("no nexusd_subscriber_packed_records_as_received_total in the metrics")
-	}
 	// Every frame starts with a record encoded alone, and so does every
 	// record after one that breaks a run: well over half still go as runs.
-	if n, _ := strconv.Atoi(m[1]); n < total/2 || n >= total {
+	if n := copiedRecords(t, ts); n < total/2 || n >= total {
 		t.Errorf("%d of %d records were copied as they came: want most, not all", n, total)
 	}
 }
@@ -104,64 +81,32 @@ func TestPushedRecordsGoToSubscribersAsTheyCame(t *testing.T) {
 	ctx := ctx5(t)
 	sub := subscribePacked(t, ctx, a, &sidecarpb.SubscribePackedRequest{
 		Open: &sidecarpb.SubscribePackedRequest_Subscribe{Subscribe: &sidecarpb.SubscribeRequest{Topics: []string{"r/#"}}}})
-	var hash uint64
-	if err := a.s.loop.query(ctx, func(l *loop) { hash = l.node.Hash() }); err != nil {
-		t.Fatal(err)
-	}
-	until(t, "b to sync a's subscription", func() (ok bool) {
-		if err := b.s.loop.query(ctx, func(l *loop) { h, synced := l.node.SyncedHash(a.s.ID()); ok = synced && h == hash }); err != nil {
-			t.Fatal(err)
-		}
-		return ok
-	})
+	waitSynced(t, ctx, b, a)
 	pub, err := b.app.PublishPacked(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const total, per = 3000, 500
-	var got []packed.Record
-	var dec packed.Decoder
-	var enc packed.Encoder
-	for len(got) < total {
-		if len(got)%per == 0 {
+	got := 0
+	var fc frameCheck
+	for got < total {
+		if got%per == 0 {
 			var recs []packed.Record
-			for k := len(got); k < len(got)+per; k++ {
+			for k := got; k < got+per; k++ {
 				recs = append(recs, packed.Record{Topic: "r/a", Payload: fmt.Appendf(nil, "m%d", k)})
 			}
 			if err := pub.Send(packedFrame(t, recs...)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		ev, err := sub.Recv()
-		if err != nil {
-			t.Fatalf("after %d of %d messages: %v", len(got), total, err)
-		}
-		frame := ev.GetMessages().GetFrame()
-		if err := dec.Reset(frame); err != nil {
-			t.Fatal(err)
-		}
-		enc.Reset()
-		enc.Limits = packed.Limits{MaxRecords: packedFrameRecords}
-		for dec.Next() {
-			r := *dec.Record()
-			r.Payload = bytes.Clone(r.Payload)
-			if err := enc.Append(&r); err != nil {
-				t.Fatal(err)
+		for _, r := range fc.next(t, sub, got) {
+			if want := fmt.Sprintf("m%d", got); string(r.Payload) != want || r.Source != b.s.ID() {
+				t.Fatalf("message %d is %q from %s, want %q from %s", got, r.Payload, r.Source, want, b.s.ID())
 			}
-			if want := fmt.Sprintf("m%d", len(got)); string(r.Payload) != want || r.Source != b.s.ID() {
-				t.Fatalf("message %d is %q from %s, want %q from %s", len(got), r.Payload, r.Source, want, b.s.ID())
-			}
-			got = append(got, r)
-		}
-		if again := enc.AppendFrame(nil); !bytes.Equal(again, frame) {
-			t.Fatalf("a frame of %d records differs from its records encoded one by one:\n got %x\nwant %x", dec.Count(), frame, again)
+			got++
 		}
 	}
-	m := regexp.MustCompile(`(?m)^nexusd_subscriber_packed_records_as_received_total (\d+)$`).FindStringSubmatch(httpGet(t, a, "/metrics"))
-	if m == nil {
-		t.Fatal("no nexusd_subscriber_packed_records_as_received_total in the metrics")
-	}
-	n, _ := strconv.Atoi(m[1])
+	n := copiedRecords(t, a)
 	t.Logf("%d of %d pushed records were copied as they came", n, total)
 	if n == 0 || n >= total {
 		t.Errorf("%d of %d pushed records were copied as they came: want some, not all", n, total)
@@ -189,13 +134,40 @@ func TestARunLargerThanAFrameIsSplitAcrossFrames(t *testing.T) {
 	if err := pub.Send(packedFrame(t, recs...)); err != nil {
 		t.Fatal(err)
 	}
-	var dec packed.Decoder
-	var enc packed.Encoder
-	got, frames := 0, 0
+	got := 0
+	var fc frameCheck
 	for got < total {
+		for _, r := range fc.next(t, sub, got) {
+			if !bytes.Equal(r.Payload, recs[got].Payload) || r.Number != uint64(got+1) {
+				t.Fatalf("message %d: %q... number %d", got, r.Payload[:8], r.Number)
+			}
+			got++
+		}
+	}
+	if fc.frames < total*9000/packedFrameBytes {
+		t.Fatalf("%d frames for %d records of 9 KB", fc.frames, total)
+	}
+	if n := copiedRecords(t, ts); n < total/2 { // a frame starts each split
+		t.Fatalf("%d records copied as they came; want most of %d", n, total)
+	}
+}
+
+// frameCheck reads a packed subscriber's frames and checks each against
+// its records encoded one by one, in memory it reuses.
+type frameCheck struct {
+	dec    packed.Decoder
+	enc    packed.Encoder
+	frames int
+}
+
+// next reads the stream's next frame of live messages (got have arrived
+// before it) and returns its records, their payloads their own.
+func (c *frameCheck) next(t *testing.T, sub grpc.ServerStreamingClient[sidecarpb.PackedEvent], got int) []packed.Record {
+	t.Helper()
+	for {
 		ev, err := sub.Recv()
 		if err != nil {
-			t.Fatalf("after %d of %d messages: %v", got, total, err)
+			t.Fatalf("after %d messages: %v", got, err)
 		}
 		frame := ev.GetMessages().GetFrame()
 		if frame == nil {
@@ -204,28 +176,36 @@ func TestARunLargerThanAFrameIsSplitAcrossFrames(t *testing.T) {
 		if len(frame) > packedFrameBytes {
 			t.Fatalf("a frame of %d bytes, over %d", len(frame), packedFrameBytes)
 		}
-		frames++
-		if err := dec.Reset(frame); err != nil {
+		c.frames++
+		if err := c.dec.Reset(frame); err != nil {
 			t.Fatal(err)
 		}
-		enc.Reset()
-		enc.Limits = packed.Limits{MaxRecords: packedFrameRecords, MaxFrameBytes: packedFrameBytes}
-		for dec.Next() {
-			r := *dec.Record()
-			if !bytes.Equal(r.Payload, recs[got].Payload) || r.Number != uint64(got+1) {
-				t.Fatalf("message %d: %q... number %d", got, r.Payload[:8], r.Number)
-			}
+		c.enc.Reset()
+		c.enc.Limits = packed.Limits{MaxRecords: packedFrameRecords, MaxFrameBytes: packedFrameBytes}
+		var recs []packed.Record
+		for c.dec.Next() {
+			r := *c.dec.Record()
 			r.Payload = bytes.Clone(r.Payload)
-			if err := enc.Append(&r); err != nil {
+			if err := c.enc.Append(&r); err != nil {
 				t.Fatal(err)
 			}
-			got++
+			recs = append(recs, r)
 		}
-		if again := enc.AppendFrame(nil); !bytes.Equal(again, frame) {
-			t.Fatalf("frame %d differs from its records encoded one by one", frames)
+		if again := c.enc.AppendFrame(nil); !bytes.Equal(again, frame) {
+			t.Fatalf("a frame of %d records differs from its records encoded one by one:\n got %x\nwant %x", c.dec.Count(), frame, again)
 		}
+		return recs
 	}
-	if frames < total*9000/packedFrameBytes {
-		t.Fatalf("%d frames for %d records of 9 KB", frames, total)
+}
+
+// copiedRecords is the daemon's count of records sent to subscribers as
+// they came (nexusd_subscriber_packed_records_as_received_total).
+func copiedRecords(t *testing.T, ts *testServer) int {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^nexusd_subscriber_packed_records_as_received_total (\d+)$`).FindStringSubmatch(httpGet(t, ts, "/metrics"))
+	if m == nil {
+		t.Fatal("no nexusd_subscriber_packed_records_as_received_total in the metrics")
 	}
+	n, _ := strconv.Atoi(m[1])
+	return n
 }

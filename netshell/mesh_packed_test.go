@@ -2,6 +2,7 @@ package netshell
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -33,16 +34,7 @@ func TestTwoDaemonsDeliverOverPushPacked(t *testing.T) {
 		t.Fatal(err)
 	}
 	recvUntil(t, sub, 1)
-	var hash uint64
-	if err := a.s.loop.query(ctx, func(l *loop) { hash = l.node.Hash() }); err != nil {
-		t.Fatal(err)
-	}
-	until(t, "b to sync a's subscription", func() (ok bool) {
-		if err := b.s.loop.query(ctx, func(l *loop) { h, synced := l.node.SyncedHash(a.s.ID()); ok = synced && h == hash }); err != nil {
-			t.Fatal(err)
-		}
-		return ok
-	})
+	waitSynced(t, ctx, b, a)
 
 	var sent []string
 	for i := range 300 {
@@ -69,6 +61,21 @@ func TestTwoDaemonsDeliverOverPushPacked(t *testing.T) {
 	if n := frameMetric(t, metrics, "batch"); n != 0 {
 		t.Fatalf("b sent %d batches on PushMessageBatchStream, want none", n)
 	}
+}
+
+// waitSynced waits until from has synced what to's subscriptions are now.
+func waitSynced(t *testing.T, ctx context.Context, from, to *testServer) {
+	t.Helper()
+	var hash uint64
+	if err := to.s.loop.query(ctx, func(l *loop) { hash = l.node.Hash() }); err != nil {
+		t.Fatal(err)
+	}
+	until(t, "a peer to sync the other's subscriptions", func() (ok bool) {
+		if err := from.s.loop.query(ctx, func(l *loop) { h, synced := l.node.SyncedHash(to.s.ID()); ok = synced && h == hash }); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	})
 }
 
 func frameMetric(t *testing.T, metrics, wire string) int {
