@@ -108,17 +108,8 @@ func (n *Node) join(s *subscription, m *Message) {
 	s.runLast = m
 	d.More++
 	d.bytes += len(m.Payload) + len(m.Topic)
-	s.outs++
+	n.handedOut(s, OutMessage, m)
 	s.runOuts = s.outs
-	s.handOut(m)
-	s.credit--
-	if s.byteCredit {
-		s.creditBytes -= len(m.Payload) + len(m.Topic)
-	}
-	s.delivered++
-	n.counters.DeliveredLocal++
-	s.lastActivity = n.now.Mono
-	n.arm(&s.heartbeatAlarm, s.lastActivity+n.cfg.HeartbeatInterval, timer{kind: tHeartbeat, sub: s})
 }
 
 // Split cuts the run before its message j: head holds those before, rest

@@ -218,7 +218,6 @@ func (n *Node) pump(s *subscription) {
 
 func (n *Node) deliver(s *subscription, o Out) *Deliver {
 	d := n.delivers.next()
-	s.outs++
 	d.More, d.slot, d.bytes = 0, 0, 0
 	// Field by field from the registers o came in: a copy of o whole
 	// reads back its spilled halves at once, which stalls.
@@ -228,12 +227,21 @@ func (n *Node) deliver(s *subscription, o Out) *Deliver {
 		n.named(o.Msg) // a stream by number has replays and retained values sent as v1 events
 	}
 	n.emit(d)
-	s.handOut(o.Msg)
+	n.handedOut(s, o.Kind, o.Msg)
+	return d
+}
+
+// handedOut takes note of an event of kind k (with message m, if any)
+// handed out on s's stream, in a Deliver of its own or joining a run
+// (deliver_run.go join): the credit it used and what holds m until sent.
+func (n *Node) handedOut(s *subscription, k OutKind, m *Message) {
+	s.outs++
+	s.handOut(m)
 	s.credit--
-	if s.byteCredit && o.Msg != nil {
-		s.creditBytes -= len(o.Msg.Payload) + len(o.Msg.Topic)
+	if s.byteCredit && m != nil {
+		s.creditBytes -= len(m.Payload) + len(m.Topic)
 	}
-	switch o.Kind {
+	switch k {
 	case OutMessage:
 		s.delivered++
 		n.counters.DeliveredLocal++
@@ -245,7 +253,6 @@ func (n *Node) deliver(s *subscription, o Out) *Deliver {
 	}
 	s.lastActivity = n.now.Mono
 	n.arm(&s.heartbeatAlarm, s.lastActivity+n.cfg.HeartbeatInterval, timer{kind: tHeartbeat, sub: s})
-	return d
 }
 
 func (n *Node) unblock(p *pendingPublish) {
