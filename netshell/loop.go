@@ -100,13 +100,13 @@ type loop struct {
 	metrics  *metrics
 
 	ledger  *ledger
-	replies map[uint64]replier // requests answered later than the step that took them
+	replies waitingReplies // requests answered later than the step that took them
 	streams map[uint64]*subStream
 
 	// The requests being stepped, stepN consecutive ids from stepReq (one,
 	// or a frame of publishes): an answer the step gives goes straight to
 	// stepReply, and only requests left waiting (publishes held by the
-	// block policy) are filed in replies when the step ends.
+	// block policy) are filed in replies when the step ends, as one span.
 	stepReq      uint64
 	stepN        uint64
 	stepReply    replier
@@ -145,7 +145,6 @@ func newLoop(node *state.Node, clk clock.Clock, log *slog.Logger, m *metrics, qu
 		metrics:  m,
 		// The backstop fires after the transports' own deadlines.
 		ledger:   newLedger(callTimeout + callTimeout/2),
-		replies:  make(map[uint64]replier),
 		streams:  make(map[uint64]*subStream),
 		timer:    newDeadlineTimer(clk),
 		pressure: peerPressure{waits: &m.shell.publishWaits},
@@ -550,11 +549,8 @@ func (l *loop) beginStep(first uint64, n int) {
 // endStep files the step's requests left unanswered in replies, to be
 // answered by a later step.
 func (l *loop) endStep() {
-	for i := uint64(0); l.stepLeft > 0 && i < l.stepN; i++ {
-		if l.stepAnswered[i/64]&(1<<(i%64)) == 0 {
-			l.replies[l.stepReq+i] = l.stepReply
-			l.stepLeft--
-		}
+	if l.stepLeft > 0 {
+		l.replies.file(l.stepReq, l.stepN, l.stepLeft, l.stepReply, l.stepAnswered)
 	}
 	l.stepReq, l.stepN, l.stepReply, l.stepLeft = 0, 0, nil, 0
 }
@@ -571,6 +567,16 @@ func (l *loop) answerRun(e *state.CompletePublishRun) {
 			}
 		}
 		r.answerRun(e.First, e.N)
+		return
+	}
+	if r := l.replies.takeRun(e.First, e.N); r != nil { // held, and answered together
+		if pr, ok := r.(publishReplier); ok {
+			pr.answerRun(e.First, e.N)
+			return
+		}
+		for i := range uint64(e.N) {
+			r.answer(&state.CompletePublish{Req: e.First + i})
+		}
 		return
 	}
 	for i := range uint64(e.N) {
@@ -595,11 +601,7 @@ func (l *loop) replierOf(req uint64) replier {
 			return l.stepReply
 		}
 	}
-	r := l.replies[req]
-	if r != nil {
-		delete(l.replies, req)
-	}
-	return r
+	return l.replies.take(req)
 }
 
 func (l *loop) deliver(e *state.Deliver) {

@@ -86,7 +86,7 @@ func TestAFrameOfPublishesIsOneStepAnsweredAsSinglePublishesWere(t *testing.T) {
 			h.barrier()
 		}
 		_, after := h.counters()
-		h.query(func(l *loop) { waiting = len(l.replies) })
+		h.query(func(l *loop) { waiting = l.replies.len() })
 		// The subscriber reads everything: the held publishes go through.
 		for range 8 {
 			if err := h.l.postControl(context.Background(), &state.CreditGranted{Stream: 41, N: 8}); err != nil {
@@ -95,8 +95,8 @@ func TestAFrameOfPublishesIsOneStepAnsweredAsSinglePublishesWere(t *testing.T) {
 			h.barrier()
 		}
 		h.query(func(l *loop) {
-			if len(l.replies) != 0 {
-				t.Errorf("loop still waits to answer %d requests", len(l.replies))
+			if l.replies.len() != 0 {
+				t.Errorf("loop still waits to answer %d requests", l.replies.len())
 			}
 		})
 		return log.answers(), after.Events - before.Events, waiting
@@ -131,8 +131,8 @@ func TestAFramesAnswersReachThePublisherTogether(t *testing.T) {
 		}
 		h.barrier()
 		h.query(func(l *loop) {
-			if len(l.replies) != 0 {
-				t.Errorf("by number %v: the loop still waits to answer %d requests", byNumber, len(l.replies))
+			if l.replies.len() != 0 {
+				t.Errorf("by number %v: the loop still waits to answer %d requests", byNumber, l.replies.len())
 			}
 		})
 		log.mu.Lock()

@@ -262,7 +262,7 @@ func TestAnswersAndDeliveriesReachTheirRequestsAndStreams(t *testing.T) {
 		t.Fatalf("unknown subscription answered %v", c.Err)
 	}
 	var streams, replies int
-	h.query(func(l *loop) { streams, replies = len(l.streams), len(l.replies) })
+	h.query(func(l *loop) { streams, replies = len(l.streams), l.replies.len() })
 	if streams != 0 || replies != 0 {
 		t.Fatalf("loop still holds %d streams and %d replies", streams, replies)
 	}
