@@ -295,3 +295,43 @@ func TestBlockPolicyKeepsTheByteCapWithNothingBlocked(t *testing.T) {
 	}
 	checkLog(t, h.grant(1, 10), 1, "warning slow_consumer dropped=1 expired=0 depth=2/10", "msg t#2 p2", "msg t#3 p3")
 }
+
+// A publish held by the block policy is answered from a record the node
+// keeps until then, and the node uses that record again for the next
+// held publish: the answer it gives then is that publish's own, nothing
+// of the one before left in it.
+func TestAHeldPublishsAnswerIsItsOwnWhenItsRecordIsUsedAgain(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.fullSub(1, 1, Block, "t")
+	h.fullSub(2, 1, DropOldest, "t")
+	h.publish("t", "p1") // handed out to both
+	if effs := h.publish("t", "p2"); len(of[*CompletePublish](effs)) != 0 {
+		t.Fatalf("p2 answered while stream 1 blocks it:\n%s", describe(effs))
+	}
+	req2 := h.req
+	second := only[*CompletePublish](t, h.grant(1, 1))
+	if r := second.Result; second.Req != req2 || r.Subscribers != 2 || r.Blocked != 1 || r.Dropped != 1 || r.MessageID == "" {
+		t.Fatalf("p2's answer %v, want req %d subscribers=2 blocked=1 dropped=1 and an id", second, req2)
+	}
+	if len(h.n.freePubs) != 1 {
+		t.Fatalf("%d answered records kept, want p2's", len(h.n.freePubs))
+	}
+	h.grant(2, 3) // stream 2 has room again
+	var held *CompletePublish
+	for i := 3; held == nil && i < 6; i++ {
+		if effs := h.publish("t", fmt.Sprint("p", i)); len(of[*CompletePublish](effs)) == 0 {
+			req := h.req
+			if len(h.n.freePubs) != 0 {
+				t.Fatalf("%d answered records kept with p%d held, want p2's used for it", len(h.n.freePubs), i)
+			}
+			held = only[*CompletePublish](t, h.grant(1, 1))
+			if r := held.Result; held.Req != req || r.Subscribers != 2 || r.Blocked != 1 || r.Dropped != 0 || r.MessageID == "" || r.MessageID == second.Result.MessageID {
+				t.Fatalf("p%d's answer %v, want req %d subscribers=2 blocked=1 dropped=0 and an id of its own (p2's was %s)", i, held, req, second.Result.MessageID)
+			}
+		}
+	}
+	if held == nil {
+		t.Fatal("no later publish was held")
+	}
+}

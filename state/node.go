@@ -94,8 +94,9 @@ type Node struct {
 	// copy once a Block subscription makes the answer wait.
 	pub        *pendingPublish
 	pubScratch pendingPublish
-	run        runScratch // run.go
-	slab       []Message  // where remoteMessage makes messages, a slab at a time
+	freePubs   []*pendingPublish // answered heap copies, made again (queue.go)
+	run        runScratch        // run.go
+	slab       []Message         // where remoteMessage makes messages, a slab at a time
 	slabUsed   int
 	remote     *msgSlab // where remoteMessage makes a run's messages, counted (slab.go)
 	remoteUsed int

@@ -86,7 +86,7 @@ func (n *Node) enqueue(s *subscription, m *Message) {
 			return
 		}
 		if p == &n.pubScratch { // this publish will be answered later
-			p = new(pendingPublish)
+			p = n.newPending()
 			*p = n.pubScratch
 			n.pub = p
 		}
@@ -262,7 +262,29 @@ func (n *Node) unblock(p *pendingPublish) {
 	p.waiting--
 	if p.waiting == 0 {
 		n.completePublish(p)
+		if p != n.pub && len(n.freePubs) < maxFreePubs { // nothing refers to it now
+			*p = pendingPublish{}
+			n.freePubs = append(n.freePubs, p)
+		}
 	}
+}
+
+// maxFreePubs bounds the answered publishes kept to be made again: a
+// subscription holds up to BlockedLimit waiting, each of another publish.
+const maxFreePubs = 8192
+
+// newPending is a pendingPublish for a publish whose answer waits: one
+// answered before, or a new one. A publish held by a slow subscriber's
+// Block policy needs one each; made anew, they were a twentieth of a
+// daemon's time while its publisher outran the subscriber.
+func (n *Node) newPending() *pendingPublish {
+	if k := len(n.freePubs); k > 0 {
+		p := n.freePubs[k-1]
+		n.freePubs[k-1] = nil
+		n.freePubs = n.freePubs[:k-1]
+		return p
+	}
+	return new(pendingPublish)
 }
 
 // timeOutBlocked moves the longest-waiting blocked message into the queue,
