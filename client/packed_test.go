@@ -756,3 +756,71 @@ func TestPackedFrameAllocationsDoNotGrowWithItsMessages(t *testing.T) {
 		t.Fatalf("%.0f allocations per frame of %d messages, want 2", allocs, n)
 	}
 }
+
+// TestPackedPublisherKeepsAtMostMaxUnackedInFlight: a daemon may give
+// more credit than maxUnacked; the Publisher still has at most that many
+// records sent and not acknowledged.
+func TestPackedPublisherKeepsAtMostMaxUnackedInFlight(t *testing.T) {
+	const total = 5 * maxUnacked
+	violation := make(chan string, 1)
+	f := &packedFake{}
+	f.publish = func(st grpc.BidiStreamingServer[sidecarpb.PackedFrame, sidecarpb.PackedAck]) error {
+		var dec packed.Decoder
+		var received, acked uint64
+		for {
+			fr, err := st.Recv()
+			if err == nil {
+				err = dec.Reset(fr.GetFrame())
+			}
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			first := received == 0
+			received += uint64(dec.Count())
+			if received-acked > maxUnacked {
+				select {
+				case violation <- fmt.Sprintf("%d records unacknowledged, want at most %d", received-acked, maxUnacked):
+				default:
+				}
+			}
+			ack := &sidecarpb.PackedAck{Window: 1 << 20} // far more credit than the Publisher takes
+			switch {
+			case dec.Count() == 0 || received-acked >= maxUnacked: // asked, or the Publisher holds back
+				ack.Accepted, acked = received, received
+			case first:
+				ack.Accepted = 0
+			default:
+				continue
+			}
+			if err := st.Send(ack); err != nil {
+				return err
+			}
+		}
+	}
+	c := dialFake(t, startPackedFake(t, f))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p, err := c.Publisher(ctx, MaxPending(2*total))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range total {
+		if _, err := p.Publish(ctx, "w/t", []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case v := <-violation:
+		t.Fatal(v)
+	default:
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

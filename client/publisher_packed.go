@@ -96,6 +96,18 @@ const (
 	packedAcksLazy   = "lazy"
 )
 
+// maxUnacked is the most messages a Publisher has sent on PublishPacked
+// and not seen acknowledged, whatever credit the daemon gives (a daemon
+// offers twice this once it acks). The Publisher keeps each such message
+// until it is settled, and fails it as in doubt if the stream breaks; and
+// where its application also subscribes in the same process and reads
+// more slowly than it publishes, as the benchmark's
+// local-1to1-client-library does, more in flight only piled messages up
+// in the daemon: that row ran 6-13% slower using the daemon's whole
+// window, and as fast as before held to this (BENCHMARKS.md, "Since the
+// run of 10:10").
+const maxUnacked = packed.InitialWindow
+
 // takeAskAck reports whether a caller asked for an ack that st must ask
 // the daemon for: it has messages sent and not settled.
 func (p *Publisher) takeAskAck(st *pubStream) bool {
@@ -181,8 +193,9 @@ func (p *Publisher) receivePacked(st *pubStream) error {
 			st.ahead[f.Index] = refusal{err: wrapErr("publish", status.Error(code, reason)), retry: f.Retry}
 		}
 		p.settleLocked(st, ack.Accepted)
-		grew := ack.Limit() > st.limit
-		st.limit = ack.Limit()
+		limit := min(ack.Limit(), ack.Accepted+maxUnacked)
+		grew := limit > st.limit
+		st.limit = limit
 		p.mu.Unlock()
 		if grew {
 			select {
