@@ -29,7 +29,8 @@ const (
 )
 
 // packedInFlight caps the records a packed publisher has sent beyond the
-// daemon's count; the daemon's own credit (4096 records) is the smaller.
+// daemon's count: the daemon's own credit (4096 records before its first
+// ack, 8192 in its acks, 4096 while it pushes to peers) is never more.
 // With the block policy a subscriber holds up to 8192 publishes waiting,
 // so a publisher that uses all its credit loses nothing. (When that was
 // 1024, obeying only the credit lost 1-4% of the messages in

@@ -331,8 +331,9 @@ func (l *loop) tick() {
 	l.flushAnswers()
 	l.flushPushes()
 	l.flushOuts()
-	if l.pressure.backed.Load() { // timers rest links and remove peers
+	if l.pressure.backed.Load() || l.pressure.busy.Load() { // timers rest links and remove peers
 		l.pressure.set(l.node.PeersBackedUp())
+		l.pressure.busy.Store(l.node.PeersBusy())
 	}
 	l.release()
 }
@@ -358,8 +359,9 @@ func (l *loop) handle(in input) {
 	l.flushAnswers()
 	l.flushPushes()
 	l.flushOuts()
-	if l.pressure.backed.Load() || isPublish(in.ev) {
+	if l.pressure.backed.Load() || l.pressure.busy.Load() || isPublish(in.ev) {
 		l.pressure.set(l.node.PeersBackedUp())
+		l.pressure.busy.Store(l.node.PeersBusy())
 	}
 }
 

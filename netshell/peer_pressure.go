@@ -20,6 +20,7 @@ import (
 // publishers that long before the backlog sheds as it always did.
 type peerPressure struct {
 	backed  atomic.Bool // read without the lock on every frame
+	busy    atomic.Bool // a live link has pushes in flight or waiting (state.Node.PeersBusy): PublishPacked acks give the first credit only
 	mu      sync.Mutex
 	cleared chan struct{}  // closed when backed turns false
 	waits   *atomic.Uint64 // publish frames that waited (a metric)

@@ -320,3 +320,172 @@ func TestPackedPublishAtFullCreditIntoABlockedSubscriberLosesNothing(t *testing.
 		}
 	}
 }
+
+// Every PackedAck gives a window of publishPackedAckWindow, twice the
+// credit before the first: a sender that obeys the acks it reads may have
+// that many records unacknowledged, and loses none of them to a blocked
+// subscriber, which the node holds them for (BlockedLimit).
+func TestPackedAcksGiveTheWiderWindowAndASenderThatUsesItLosesNothing(t *testing.T) {
+	ts := startServer(t, nil)
+	ctx := ctx5(t)
+	sub, err := ts.app.Subscribe(ctx, &sidecarpb.SubscribeRequest{Topics: []string{"w/#"}, MaxBufferSize: 16, BackpressurePolicy: "block"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := sub.Recv(); err != nil || ev.GetSubscriptionInfo() == nil {
+		t.Fatalf("first event %v, %v", ev, err)
+	}
+	pub, err := ts.app.PublishPacked(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const total, per = 6 * packed.InitialWindow, 1024
+	acks := make(chan *sidecarpb.PackedAck, 64)
+	go func() {
+		defer close(acks)
+		for {
+			a, err := pub.Recv()
+			if err != nil {
+				return
+			}
+			acks <- a
+		}
+	}()
+	// The subscriber reads only once the publisher has used more than the
+	// first credit: until then, all it sent waits for the subscriber.
+	sent, accepted, limit, most := 0, uint64(0), uint64(packed.InitialWindow), 0
+	read := make(chan error, 1)
+	startReading := make(chan struct{})
+	go func() {
+		<-startReading
+		for seq := int64(1); seq <= total; {
+			ev, err := sub.Recv()
+			if err != nil {
+				read <- err
+				return
+			}
+			if w := ev.GetBackpressureWarning(); w != nil {
+				read <- fmt.Errorf("after %d messages: %v", seq-1, w)
+				return
+			}
+			for _, m := range append(ev.GetBatch().GetMessages(), ev.GetMessage()) {
+				if m == nil {
+					continue
+				}
+				if m.GetSequenceNumber() != seq || string(m.GetPayload()) != fmt.Sprint(seq-1) {
+					read <- fmt.Errorf("message %d/%q, want %d/%q", m.GetSequenceNumber(), m.GetPayload(), seq, fmt.Sprint(seq-1))
+					return
+				}
+				seq++
+			}
+		}
+		read <- nil
+	}()
+	reading := false
+	for sent < total {
+		for uint64(sent+per) > limit { // no credit for a frame: wait for an ack
+			if !reading && sent > packed.InitialWindow {
+				close(startReading)
+				reading = true
+			}
+			select {
+			case a, ok := <-acks:
+				if !ok {
+					t.Fatal("the publish stream ended")
+				}
+				if a.GetWindow() != publishPackedAckWindow {
+					t.Fatalf("ack %v: window %d, want %d", a, a.GetWindow(), publishPackedAckWindow)
+				}
+				accepted, limit = a.GetAccepted(), a.GetAccepted()+a.GetWindow()
+			case err := <-read:
+				t.Fatalf("subscriber: %v", err)
+			case <-ctx.Done():
+				t.Fatalf("no ack with %d records sent, %d accepted", sent, accepted)
+			}
+		}
+		recs := make([]packed.Record, per)
+		for i := range recs {
+			recs[i] = packed.Record{Topic: "w/x", Payload: fmt.Appendf(nil, "%d", sent+i)}
+		}
+		if err := pub.Send(packedFrame(t, recs...)); err != nil {
+			t.Fatal(err)
+		}
+		sent += per
+		most = max(most, sent-int(accepted))
+	}
+	if !reading {
+		close(startReading)
+	}
+	if err := <-read; err != nil {
+		t.Fatalf("subscriber: %v", err)
+	}
+	if most <= packed.InitialWindow {
+		t.Errorf("at most %d records unacknowledged, want more than the first credit of %d", most, packed.InitialWindow)
+	}
+}
+
+// While the daemon pushes its publishes to a peer, its acks give the
+// first credit only: the publishes go at the pace of the link's push
+// window, and more in flight would only wait in its backlog. A sender
+// that obeys them loses nothing.
+func TestPackedAcksGiveTheFirstCreditWhileThePublishesGoToPeers(t *testing.T) {
+	a, b := startPeers(t, nil)
+	ctx := ctx5(t)
+	sub, err := a.app.Subscribe(ctx, &sidecarpb.SubscribeRequest{Topics: []string{"p/#"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := sub.Recv(); err != nil || ev.GetSubscriptionInfo() == nil {
+		t.Fatalf("first event %v, %v", ev, err)
+	}
+	waitSynced(t, ctx, b, a)
+	pub, err := b.app.PublishPacked(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const frames, per = 16, 512
+	narrow := 0
+	sent, limit := uint64(0), uint64(packed.InitialWindow)
+	for f := range frames {
+		for sent+per > limit {
+			ack, err := pub.Recv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch ack.GetWindow() {
+			case publishPackedWindow:
+				narrow++
+			case publishPackedAckWindow:
+			default:
+				t.Fatalf("ack %v: window %d, want %d or %d", ack, ack.GetWindow(), publishPackedWindow, publishPackedAckWindow)
+			}
+			limit = ack.GetAccepted() + ack.GetWindow()
+		}
+		recs := make([]packed.Record, per)
+		for i := range recs {
+			recs[i] = packed.Record{Topic: "p/x", Payload: fmt.Appendf(nil, "%d", f*per+i)}
+		}
+		if err := pub.Send(packedFrame(t, recs...)); err != nil {
+			t.Fatal(err)
+		}
+		sent += per
+	}
+	for seq := int64(1); seq <= frames*per; {
+		ev, err := sub.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range append(ev.GetBatch().GetMessages(), ev.GetMessage()) {
+			if m == nil {
+				continue
+			}
+			if m.GetSequenceNumber() != seq || string(m.GetPayload()) != fmt.Sprint(seq-1) {
+				t.Fatalf("message %d/%q, want %d/%q", m.GetSequenceNumber(), m.GetPayload(), seq, fmt.Sprint(seq-1))
+			}
+			seq++
+		}
+	}
+	if narrow == 0 {
+		t.Error("every ack gave the wider window while the publishes were pushed to a peer")
+	}
+}

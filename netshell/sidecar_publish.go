@@ -124,6 +124,7 @@ type publishStream struct {
 	answers []publishAnswer
 	wake    chan struct{}
 	acks    ackPolicy // when the answering goroutine is woken and acks (sidecar_publish_acks.go)
+	acked   bool      // PublishPacked has sent an ack: its window is publishPackedAckWindow
 }
 
 type pubBatch struct {

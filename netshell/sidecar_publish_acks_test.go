@@ -109,8 +109,8 @@ func TestPackedPublishWithLazyAcksAcksWhenAsked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ack.GetAccepted() != n || ack.GetWindow() != publishPackedWindow {
-		t.Fatalf("first ack %v, want accepted %d (the ask's answer, every frame before it counted) and window %d", ack, n, publishPackedWindow)
+	if ack.GetAccepted() != n || ack.GetWindow() != publishPackedAckWindow {
+		t.Fatalf("first ack %v, want accepted %d (the ask's answer, every frame before it counted) and window %d", ack, n, publishPackedAckWindow)
 	}
 	if err := pub.Send(packedFrame(t, packed.Record{Topic: "lazy"}, packed.Record{Topic: "lazy"})); err != nil {
 		t.Fatal(err)

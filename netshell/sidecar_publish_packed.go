@@ -17,12 +17,27 @@ import (
 	"github.com/nexusd/nexusd/state"
 )
 
-// publishPackedWindow is the credit PublishPacked gives: a sender may have
-// sent this many records beyond those acknowledged. It never shrinks, so a
-// sender that obeys the last ack it read never passes it; the byte budget
-// (PublishStreamBytes) is what holds back a sender of large payloads, by
-// leaving its frames unread.
-const publishPackedWindow = packed.InitialWindow
+// The credit PublishPacked gives: a sender may have sent this many
+// records beyond those acknowledged. Before the first ack it is
+// publishPackedWindow (packed.InitialWindow, what every sender may
+// assume); an ack gives publishPackedAckWindow, twice that, unless the
+// node is pushing to peers (state.Node.PeersBusy): its publishes then go
+// at the pace of the links' push windows, more in flight would only wait
+// in their backlogs, and the ack gives the first credit again. On two cores shared by a publisher, the daemon and a subscriber,
+// four frames of 1024 records were often not enough to cover an ack's way
+// back to the publisher and the next frame's way in: the daemon waited
+// for publish frames 15% of the time, and with eight frames
+// local-1to1-packed ran 11-15% faster (BENCHMARKS.md, "Since the run of
+// 10:10"). A smaller window than the last may leave a sender waiting
+// longer, never failing: once it has acked, the daemon refuses only
+// records past accepted plus the wider window, so a sender that obeys the
+// last ack it read never passes it. The byte budget (PublishStreamBytes)
+// is what holds back a sender of large payloads, by leaving its frames
+// unread.
+const (
+	publishPackedWindow    = packed.InitialWindow
+	publishPackedAckWindow = 2 * packed.InitialWindow
+)
 
 // PublishPacked is PublishStream in packed frames (docs/packed.md): a
 // reader goroutine validates each frame whole, turns its records into one
@@ -60,7 +75,13 @@ func (s *sidecarServer) PublishPacked(stream grpc.BidiStreamingServer[sidecarpb.
 		if !ps.ackDue(st.accepted, k > 0, k < len(failed)) {
 			return nil
 		}
-		ack.Accepted, ack.Window, ack.Failures = st.accepted, publishPackedWindow, failed[:k]
+		ack.Accepted, ack.Window, ack.Failures = st.accepted, publishPackedAckWindow, failed[:k]
+		if s.loop.pressure.busy.Load() {
+			ack.Window = publishPackedWindow
+		}
+		ps.mu.Lock()
+		ps.acked = true // the wider window from now on (readPacked)
+		ps.mu.Unlock()
 		err := stream.Send(&ack)
 		failed = append(failed[:0], failed[k:]...)
 		if err != nil {
@@ -114,6 +135,9 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 		}
 		ps.mu.Lock()
 		limit := ps.prefix + publishPackedWindow
+		if ps.acked {
+			limit = ps.prefix + publishPackedAckWindow
+		}
 		ps.mu.Unlock()
 		if received+uint64(n) > limit {
 			return status.Errorf(codes.ResourceExhausted, "records %d to %d were sent beyond the credit: the last ack allowed up to record %d; wait for acks before sending more",

@@ -165,7 +165,7 @@ func DefaultConfig(nodeID, cluster string, rand Source) Config {
 		QueueBytes:           64 << 20,          // one subscriber that never reads holds at most this
 		DefaultPolicy:        DropOldest,        // §7.2
 		BlockTimeout:         5 * time.Second,   // §7.2: --block-timeout
-		BlockedLimit:         8192,              // waiting publishes per blocked subscriber: above the credit of two PublishPacked streams
+		BlockedLimit:         8192,              // waiting publishes per blocked subscriber: the credit a PublishPacked stream's acks give
 		DefaultTTL:           0,                 // §7.3: --default-message-ttl, none
 		HeartbeatInterval:    30 * time.Second,  // §7.2
 		WarningInterval:      time.Second,       // §7.2: at most one warning a second

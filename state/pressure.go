@@ -20,3 +20,18 @@ func (n *Node) PeersBackedUp() bool {
 	})
 	return backed
 }
+
+// PeersBusy reports whether a link to a live peer has pushes in flight or
+// waiting: the node's publishes go to peers, at the pace of the links'
+// push windows. A shell then gives its local publishers only their first
+// credit: more in flight would only wait in the links' backlogs, gone cold
+// by the time they are pushed (cross-node-packed-windowed ran 2-5% slower
+// with the wider credit). A resting link does not count, as for
+// PeersBackedUp. It walks the peers; it changes nothing.
+func (n *Node) PeersBusy() bool {
+	busy := false
+	n.peers.each(func(p *peer) {
+		busy = busy || (!p.link.resting && (p.link.inflight > 0 || p.link.waiting() > 0))
+	})
+	return busy
+}

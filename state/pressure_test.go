@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// A link whose peer takes pushes more slowly than they come reports back
-// pressure once half of its backlog limit waits, and stops when it drains;
+// A link whose peer takes pushes more slowly than they come is busy while
+// any are in flight or waiting, backed up once half of its backlog limit
+// waits, and neither once it drains;
 // a link resting after its stream broke does not (a gone peer must not
 // stop the node's publishers).
 func TestPeersBackedUpWhileALiveLinkHoldsHalfItsBacklog(t *testing.T) {
@@ -17,6 +18,9 @@ func TestPeersBackedUpWhileALiveLinkHoldsHalfItsBacklog(t *testing.T) {
 	for i := range 6 {
 		if h.n.PeersBackedUp() {
 			t.Fatalf("backed up after %d publishes: 2 in flight and %d waiting of 10", i, max(i-2, 0))
+		}
+		if busy := h.n.PeersBusy(); busy != (i > 0) {
+			t.Fatalf("after %d publishes (%d in flight, %d waiting): PeersBusy %v", i, min(i, 2), max(i-2, 0), busy)
 		}
 		pushes = append(pushes, of[*Push](h.publish("a", fmt.Sprint("m", i)))...)
 	}
@@ -30,8 +34,8 @@ func TestPeersBackedUpWhileALiveLinkHoldsHalfItsBacklog(t *testing.T) {
 		p := pushes[0]
 		pushes = append(pushes[1:], of[*Push](h.step(&PushCompleted{Call: p.Call}))...)
 	}
-	if h.n.PeersBackedUp() {
-		t.Fatal("still backed up after every push was answered")
+	if h.n.PeersBackedUp() || h.n.PeersBusy() {
+		t.Fatal("still backed up, or busy, after every push was answered")
 	}
 
 	// A broken stream rests the link: however much waits, no pressure.
@@ -42,7 +46,7 @@ func TestPeersBackedUpWhileALiveLinkHoldsHalfItsBacklog(t *testing.T) {
 	for _, p := range inflight {
 		h.step(&PushCompleted{Call: p.Call, Err: errTest})
 	}
-	if h.n.PeersBackedUp() {
+	if h.n.PeersBackedUp() || h.n.PeersBusy() {
 		t.Fatal("a resting link (its stream broke) holds publishers back")
 	}
 }

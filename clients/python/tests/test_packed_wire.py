@@ -40,6 +40,7 @@ LIMITS = dict(frame=4 << 20, records=65536, topics=1024, sources=256, payload=1 
 
 INVALID_ARGUMENT = 3  # gRPC code number, as PackedFailure.code carries it
 INITIAL_WINDOW = 4096
+ACK_WINDOW = 8192  # what this daemon's acks give, 4096 while it pushes to peers (docs/packed.md "Acknowledgement and credit")
 
 
 def derive_id(node_id: str, epoch: int, number: int) -> str:
@@ -453,7 +454,7 @@ class Publisher:
             ev = self.stream.next(max(deadline - time.monotonic(), 0.001))
             if not isinstance(ev, pb.PackedAck):
                 pytest.fail(f"PublishPacked ended before accepted reached {accepted}: {ev!r}")
-            assert ev.window == INITIAL_WINDOW, "this daemon always offers 4096"
+            assert ev.window in (INITIAL_WINDOW, ACK_WINDOW), "this daemon's acks offer 8192 (4096 while it pushes to peers)"
             assert not acks or ev.accepted >= acks[-1].accepted, "accepted never decreases"
             lo = acks[-1].accepted if acks else 0
             assert all(lo <= f.index < ev.accepted for f in ev.failures), "failures lie in [previous, accepted)"
@@ -659,7 +660,8 @@ def _malformed(inst: str) -> Dict[str, tuple]:
         "GROUPS count 0": (head + b"\x05\x80\x40\x00\x00x", inv, True),
         # Valid frames that PublishPacked must not take.
         "source table": (encode_frame([dict(good, source=(inst, 0), number=n) for n in (1, 2)]), inv, False),
-        "past the window": (encode_frame([good] * (INITIAL_WINDOW + 1)), lim, False),
+        # After the good frame's ack (accepted 1), the window is ACK_WINDOW records from there.
+        "past the window": (encode_frame([good] * (ACK_WINDOW + 1)), lim, False),
         # Limits.
         "topic over 256 bytes": (encode_frame([good, dict(topic="bad/" + "t" * 253, payload=b"")]), lim, True),
         "content type over 256 bytes": (encode_frame([good, dict(good, content_type="c" * 257)]), lim, True),
@@ -688,6 +690,22 @@ def test_malformed_frame_ends_the_stream_and_publishes_nothing(conn):
     (m,) = v1_messages(v1, 1)
     assert (m.topic, m.payload, m.sequence_number) == ("bad/t", b"marker", 1)
     v1.call.cancel()
+
+
+def test_credit_before_the_first_ack_is_the_initial_window(conn):
+    """Before any ack a sender may send INITIAL_WINDOW records and no more (docs/packed.md)."""
+    stub, _ = conn
+    good = dict(topic="credit/t", payload=b"x")
+    pub = Publisher(stub)
+    pub.send(encode_frame([good] * (INITIAL_WINDOW + 1)))
+    err = pub.stream.end()
+    assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, f"{err.code()} {err.details()}"
+    pub.close()
+    pub = Publisher(stub)
+    pub.send(encode_frame([good] * INITIAL_WINDOW))
+    acks = pub.acks_until(INITIAL_WINDOW)
+    assert acks[-1].accepted == INITIAL_WINDOW
+    pub.close()
 
 
 def test_subscribe_packed_frame_size(conn):
