@@ -332,10 +332,17 @@ func (l *loop) tick() {
 	l.flushPushes()
 	l.flushOuts()
 	if l.pressure.backed.Load() || l.pressure.busy.Load() { // timers rest links and remove peers
-		l.pressure.set(l.node.PeersBackedUp())
-		l.pressure.busy.Store(l.node.PeersBusy())
+		l.notePressure()
 	}
 	l.release()
+}
+
+// notePressure takes the node's peer pressure for publish streams:
+// whether they wait (peerPressure.backed) and their credit (busy).
+func (l *loop) notePressure() {
+	backed, busy := l.node.PeerPressure()
+	l.pressure.set(backed)
+	l.pressure.busy.Store(busy)
 }
 
 func (l *loop) handle(in input) {
@@ -360,8 +367,7 @@ func (l *loop) handle(in input) {
 	l.flushPushes()
 	l.flushOuts()
 	if l.pressure.backed.Load() || l.pressure.busy.Load() || isPublish(in.ev) {
-		l.pressure.set(l.node.PeersBackedUp())
-		l.pressure.busy.Store(l.node.PeersBusy())
+		l.notePressure()
 	}
 }
 

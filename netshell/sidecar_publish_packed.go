@@ -23,17 +23,19 @@ import (
 // assume); an ack gives publishPackedAckWindow, twice that, unless the
 // node is pushing to peers (state.Node.PeersBusy): its publishes then go
 // at the pace of the links' push windows, more in flight would only wait
-// in their backlogs, and the ack gives the first credit again. On two cores shared by a publisher, the daemon and a subscriber,
-// four frames of 1024 records were often not enough to cover an ack's way
-// back to the publisher and the next frame's way in: the daemon waited
-// for publish frames 15% of the time, and with eight frames
-// local-1to1-packed ran 11-15% faster (BENCHMARKS.md, "Since the run of
-// 10:10"). A smaller window than the last may leave a sender waiting
-// longer, never failing: once it has acked, the daemon refuses only
-// records past accepted plus the wider window, so a sender that obeys the
-// last ack it read never passes it. The byte budget (PublishStreamBytes)
-// is what holds back a sender of large payloads, by leaving its frames
-// unread.
+// in their backlogs, and the ack gives the first credit again.
+//
+// On two cores shared by a publisher, the daemon and a subscriber, four
+// frames of 1024 records were often not enough to cover an ack's way back
+// to the publisher and the next frame's way in: the daemon waited for
+// publish frames 15% of the time, and with eight frames local-1to1-packed
+// ran 7-15% faster (BENCHMARKS.md, "Since the run of 10:10").
+//
+// A smaller window than the last may leave a sender waiting longer, never
+// failing: once it has acked, the daemon refuses only records past
+// accepted plus the wider window, so a sender that obeys the last ack it
+// read never passes it. The byte budget (PublishStreamBytes) is what holds
+// back a sender of large payloads, by leaving its frames unread.
 const (
 	publishPackedWindow    = packed.InitialWindow
 	publishPackedAckWindow = 2 * packed.InitialWindow
@@ -140,7 +142,7 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 		}
 		ps.mu.Unlock()
 		if received+uint64(n) > limit {
-			return status.Errorf(codes.ResourceExhausted, "records %d to %d were sent beyond the credit: the last ack allowed up to record %d; wait for acks before sending more",
+			return status.Errorf(codes.ResourceExhausted, "records %d to %d were sent beyond the credit: the acks allowed up to record %d; wait for acks before sending more",
 				received, received+uint64(n)-1, limit-1)
 		}
 		topics = topics[:0]

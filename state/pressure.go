@@ -10,14 +10,7 @@ package state
 // publishers; its backlog sheds, and the loss is reported, as before.
 // It walks the peers; it changes nothing.
 func (n *Node) PeersBackedUp() bool {
-	backed := false
-	n.peers.each(func(p *peer) {
-		l := &p.link
-		if backed || l.resting {
-			return
-		}
-		backed = 2*l.waiting() >= n.cfg.PeerBacklogLimit || 2*l.bytes >= n.cfg.PeerBacklogBytes
-	})
+	backed, _ := n.PeerPressure()
 	return backed
 }
 
@@ -29,9 +22,20 @@ func (n *Node) PeersBackedUp() bool {
 // with the wider credit). A resting link does not count, as for
 // PeersBackedUp. It walks the peers; it changes nothing.
 func (n *Node) PeersBusy() bool {
-	busy := false
-	n.peers.each(func(p *peer) {
-		busy = busy || (!p.link.resting && (p.link.inflight > 0 || p.link.waiting() > 0))
-	})
+	_, busy := n.PeerPressure()
 	return busy
+}
+
+// PeerPressure is PeersBackedUp and PeersBusy in one walk of the peers,
+// which a shell takes after every publish.
+func (n *Node) PeerPressure() (backed, busy bool) {
+	n.peers.each(func(p *peer) {
+		l := &p.link
+		if backed || l.resting {
+			return
+		}
+		backed = 2*l.waiting() >= n.cfg.PeerBacklogLimit || 2*l.bytes >= n.cfg.PeerBacklogBytes
+		busy = busy || l.inflight > 0 || l.waiting() > 0
+	})
+	return backed, busy
 }
