@@ -551,20 +551,11 @@ func TestPackedWindowIsObeyed(t *testing.T) {
 			}
 		}
 	}
-	c := dialFake(t, startPackedFake(t, f))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	p, err := c.Publisher(ctx, MaxPending(2*total))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range total {
-		if _, err := p.Publish(ctx, "w/t", []byte(fmt.Sprint(i))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	p := publishCounted(t, ctx, dialFake(t, startPackedFake(t, f)), total)
 	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
-	err = p.Flush(short)
+	err := p.Flush(short)
 	cancelShort()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Flush with the window at 0: %v, want it held until the deadline", err)
@@ -800,18 +791,9 @@ func TestPackedPublisherKeepsAtMostMaxUnackedInFlight(t *testing.T) {
 			}
 		}
 	}
-	c := dialFake(t, startPackedFake(t, f))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	p, err := c.Publisher(ctx, MaxPending(2*total))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range total {
-		if _, err := p.Publish(ctx, "w/t", []byte(fmt.Sprint(i))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	p := publishCounted(t, ctx, dialFake(t, startPackedFake(t, f)), total)
 	if err := p.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -823,4 +805,20 @@ func TestPackedPublisherKeepsAtMostMaxUnackedInFlight(t *testing.T) {
 	if err := p.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// publishCounted opens a Publisher on c that may hold all of total
+// messages and publishes them to w/t, payloads "0", "1", ...
+func publishCounted(t *testing.T, ctx context.Context, c *Client, total int) *Publisher {
+	t.Helper()
+	p, err := c.Publisher(ctx, MaxPending(2*total))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range total {
+		if _, err := p.Publish(ctx, "w/t", []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
 }

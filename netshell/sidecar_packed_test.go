@@ -283,13 +283,7 @@ func TestPackedSubscribeKeepsFramesToTheAskedSize(t *testing.T) {
 func TestPackedPublishAtFullCreditIntoABlockedSubscriberLosesNothing(t *testing.T) {
 	ts := startServer(t, nil)
 	ctx := ctx5(t)
-	sub, err := ts.app.Subscribe(ctx, &sidecarpb.SubscribeRequest{Topics: []string{"b/#"}, MaxBufferSize: 16, BackpressurePolicy: "block"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ev, err := sub.Recv(); err != nil || ev.GetSubscriptionInfo() == nil {
-		t.Fatalf("first event %v, %v", ev, err)
-	}
+	sub := subscribeV1(t, ctx, ts, &sidecarpb.SubscribeRequest{Topics: []string{"b/#"}, MaxBufferSize: 16, BackpressurePolicy: "block"})
 	pub, err := ts.app.PublishPacked(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -301,23 +295,8 @@ func TestPackedPublishAtFullCreditIntoABlockedSubscriberLosesNothing(t *testing.
 	if err := pub.Send(packedFrame(t, recs...)); err != nil {
 		t.Fatal(err)
 	}
-	for seq := int64(1); seq <= int64(len(recs)); {
-		ev, err := sub.Recv()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if w := ev.GetBackpressureWarning(); w != nil {
-			t.Fatalf("after %d messages: %v", seq-1, w)
-		}
-		for _, m := range append(ev.GetBatch().GetMessages(), ev.GetMessage()) {
-			if m == nil {
-				continue
-			}
-			if m.GetSequenceNumber() != seq || string(m.GetPayload()) != fmt.Sprint(seq-1) {
-				t.Fatalf("message %d/%q, want %d/%q", m.GetSequenceNumber(), m.GetPayload(), seq, fmt.Sprint(seq-1))
-			}
-			seq++
-		}
+	if err := readCounted(sub, int64(len(recs))); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -328,13 +307,7 @@ func TestPackedPublishAtFullCreditIntoABlockedSubscriberLosesNothing(t *testing.
 func TestPackedAcksGiveTheWiderWindowAndASenderThatUsesItLosesNothing(t *testing.T) {
 	ts := startServer(t, nil)
 	ctx := ctx5(t)
-	sub, err := ts.app.Subscribe(ctx, &sidecarpb.SubscribeRequest{Topics: []string{"w/#"}, MaxBufferSize: 16, BackpressurePolicy: "block"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ev, err := sub.Recv(); err != nil || ev.GetSubscriptionInfo() == nil {
-		t.Fatalf("first event %v, %v", ev, err)
-	}
+	sub := subscribeV1(t, ctx, ts, &sidecarpb.SubscribeRequest{Topics: []string{"w/#"}, MaxBufferSize: 16, BackpressurePolicy: "block"})
 	pub, err := ts.app.PublishPacked(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -358,28 +331,7 @@ func TestPackedAcksGiveTheWiderWindowAndASenderThatUsesItLosesNothing(t *testing
 	startReading := make(chan struct{})
 	go func() {
 		<-startReading
-		for seq := int64(1); seq <= total; {
-			ev, err := sub.Recv()
-			if err != nil {
-				read <- err
-				return
-			}
-			if w := ev.GetBackpressureWarning(); w != nil {
-				read <- fmt.Errorf("after %d messages: %v", seq-1, w)
-				return
-			}
-			for _, m := range append(ev.GetBatch().GetMessages(), ev.GetMessage()) {
-				if m == nil {
-					continue
-				}
-				if m.GetSequenceNumber() != seq || string(m.GetPayload()) != fmt.Sprint(seq-1) {
-					read <- fmt.Errorf("message %d/%q, want %d/%q", m.GetSequenceNumber(), m.GetPayload(), seq, fmt.Sprint(seq-1))
-					return
-				}
-				seq++
-			}
-		}
-		read <- nil
+		read <- readCounted(sub, total)
 	}()
 	reading := false
 	for sent < total {
@@ -431,13 +383,7 @@ func TestPackedAcksGiveTheWiderWindowAndASenderThatUsesItLosesNothing(t *testing
 func TestPackedAcksGiveTheFirstCreditWhileThePublishesGoToPeers(t *testing.T) {
 	a, b := startPeers(t, nil)
 	ctx := ctx5(t)
-	sub, err := a.app.Subscribe(ctx, &sidecarpb.SubscribeRequest{Topics: []string{"p/#"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ev, err := sub.Recv(); err != nil || ev.GetSubscriptionInfo() == nil {
-		t.Fatalf("first event %v, %v", ev, err)
-	}
+	sub := subscribeV1(t, ctx, a, &sidecarpb.SubscribeRequest{Topics: []string{"p/#"}})
 	waitSynced(t, ctx, b, a)
 	pub, err := b.app.PublishPacked(ctx)
 	if err != nil {
@@ -470,22 +416,48 @@ func TestPackedAcksGiveTheFirstCreditWhileThePublishesGoToPeers(t *testing.T) {
 		}
 		sent += per
 	}
-	for seq := int64(1); seq <= frames*per; {
+	if err := readCounted(sub, frames*per); err != nil {
+		t.Fatal(err)
+	}
+	if narrow == 0 {
+		t.Error("every ack gave the wider window while the publishes were pushed to a peer")
+	}
+}
+
+// subscribeV1 opens a v1 subscription and reads its subscription_info.
+func subscribeV1(t *testing.T, ctx context.Context, ts *testServer, req *sidecarpb.SubscribeRequest) grpc.ServerStreamingClient[sidecarpb.MessageEvent] {
+	t.Helper()
+	sub, err := ts.app.Subscribe(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := sub.Recv(); err != nil || ev.GetSubscriptionInfo() == nil {
+		t.Fatalf("first event %v, %v", ev, err)
+	}
+	return sub
+}
+
+// readCounted reads n messages from sub, numbered 1, 2, ... with payloads
+// "0", "1", ..., and fails on anything else, a backpressure warning
+// among them.
+func readCounted(sub grpc.ServerStreamingClient[sidecarpb.MessageEvent], n int64) error {
+	for seq := int64(1); seq <= n; {
 		ev, err := sub.Recv()
 		if err != nil {
-			t.Fatal(err)
+			return err
+		}
+		if w := ev.GetBackpressureWarning(); w != nil {
+			return fmt.Errorf("after %d messages: %v", seq-1, w)
 		}
 		for _, m := range append(ev.GetBatch().GetMessages(), ev.GetMessage()) {
 			if m == nil {
 				continue
 			}
 			if m.GetSequenceNumber() != seq || string(m.GetPayload()) != fmt.Sprint(seq-1) {
-				t.Fatalf("message %d/%q, want %d/%q", m.GetSequenceNumber(), m.GetPayload(), seq, fmt.Sprint(seq-1))
+				return fmt.Errorf("message %d/%q, want %d/%q", m.GetSequenceNumber(), m.GetPayload(), seq, fmt.Sprint(seq-1))
 			}
 			seq++
 		}
 	}
-	if narrow == 0 {
-		t.Error("every ack gave the wider window while the publishes were pushed to a peer")
-	}
+	return nil
 }
