@@ -577,16 +577,6 @@ func (l *loop) answerRun(e *state.CompletePublishRun) {
 		r.answerRun(e.First, e.N)
 		return
 	}
-	if r := l.replies.takeRun(e.First, e.N); r != nil { // held, and answered together
-		if pr, ok := r.(publishReplier); ok {
-			pr.answerRun(e.First, e.N)
-			return
-		}
-		for i := range uint64(e.N) {
-			r.answer(&state.CompletePublish{Req: e.First + i})
-		}
-		return
-	}
 	for i := range uint64(e.N) {
 		c := state.CompletePublish{Req: e.First + i}
 		switch r := l.replierOf(c.Req).(type) {

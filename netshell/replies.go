@@ -6,7 +6,7 @@ import "slices"
 // (publishes held by the block policy, a push held behind a hole): one
 // span of consecutive request ids per step, as the step took them, with a
 // bit per request answered. A frame's publishes held together cost one
-// span, not an entry each, and a run of their answers is found at once.
+// span, not an entry each.
 //
 // Request ids ascend in the order events are posted; steps may take them
 // in another order (two publishers' frames), so a span is inserted in id
@@ -96,28 +96,6 @@ func (w *waitingReplies) take(req uint64) replier {
 	s.answered[i/64] |= 1 << (i % 64)
 	r := s.r
 	w.answered(s, 1)
-	return r
-}
-
-// takeRun is take for the n requests from first at once: their replier
-// when one span holds them all and none was answered, after forgetting
-// them; nil otherwise, when nothing changed (the caller takes each).
-func (w *waitingReplies) takeRun(first uint64, n int) replier {
-	s := w.find(first)
-	if s == nil || n <= 0 || first-s.first+uint64(n) > s.n {
-		return nil
-	}
-	from, to := first-s.first, first-s.first+uint64(n)
-	for i := from; i < to; i++ {
-		if s.answered[i/64]&(1<<(i%64)) != 0 {
-			return nil
-		}
-	}
-	for i := from; i < to; i++ {
-		s.answered[i/64] |= 1 << (i % 64)
-	}
-	r := s.r
-	w.answered(s, n)
 	return r
 }
 

@@ -49,15 +49,10 @@ func TestWaitingRepliesFindEachRequestsReplierOnce(t *testing.T) {
 	if r := w.take(250); r != namedReplier("b") {
 		t.Errorf("take(250) = %v, want b", r)
 	}
-	// A run: all in one span and none answered, or nothing changes.
-	if r := w.takeRun(240, 20); r != nil {
-		t.Errorf("takeRun over 250, answered: %v, want nil", r)
-	}
-	if r := w.takeRun(190, 20); r != nil {
-		t.Errorf("takeRun across two spans: %v, want nil", r)
-	}
-	if r := w.takeRun(260, 40); r != namedReplier("b") {
-		t.Errorf("takeRun(260, 40) = %v, want b", r)
+	for req := uint64(260); req < 300; req++ {
+		if r := w.take(req); r != namedReplier("b") {
+			t.Fatalf("take(%d) = %v, want b", req, r)
+		}
 	}
 	if w.len() != 199-1-1-40 {
 		t.Fatalf("len %d after 42 answers, want %d", w.len(), 199-42)
