@@ -560,20 +560,12 @@ func TestPackedWindowIsObeyed(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Flush with the window at 0: %v, want it held until the deadline", err)
 	}
-	select {
-	case v := <-violation:
-		t.Fatal(v)
-	default:
-	}
+	noViolation(t, violation)
 	close(open)
 	if err := p.Flush(ctx); err != nil {
 		t.Fatalf("Flush once the window opened: %v", err)
 	}
-	select {
-	case v := <-violation:
-		t.Fatal(v)
-	default:
-	}
+	noViolation(t, violation)
 	if err := p.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -797,11 +789,7 @@ func TestPackedPublisherKeepsAtMostMaxUnackedInFlight(t *testing.T) {
 	if err := p.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case v := <-violation:
-		t.Fatal(v)
-	default:
-	}
+	noViolation(t, violation)
 	if err := p.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -821,4 +809,15 @@ func publishCounted(t *testing.T, ctx context.Context, c *Client, total int) *Pu
 		}
 	}
 	return p
+}
+
+// noViolation fails the test with what a fake daemon found wrong, if it
+// found anything.
+func noViolation(t *testing.T, violation <-chan string) {
+	t.Helper()
+	select {
+	case v := <-violation:
+		t.Fatal(v)
+	default:
+	}
 }
