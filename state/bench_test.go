@@ -82,7 +82,9 @@ func BenchmarkPublishLocal(b *testing.B) {
 // credit and a full drop-oldest queue, so every message drops the oldest.
 // peers synced peers want them too, and the frame's pushes are answered
 // after it as the daemon answers a push stream: one PushesCompleted Step,
-// timed too. ns/msg is wall time per
+// timed too. by-number: the subscriptions are packed subscribers', and
+// packed-publisher: the frame is a PublishPacked frame too, answered by
+// number (the path of local-1to1-packed, no message id rendered). ns/msg is wall time per
 // publish; cpu-ns/msg is the process's CPU time (garbage collection on
 // other threads included, time waiting for a CPU not), steadier on a busy
 // machine.
@@ -93,10 +95,12 @@ func BenchmarkPublishRun(b *testing.B) {
 		slow             bool
 		lent             bool // the frame is lent, as the daemon's are (PublishedBatch.Frame)
 		byNumber         bool // the subscriptions are packed subscribers': deliveries go in runs
+		packedPub        bool // the batch is a packed publisher's (PublishedBatch.ByNumber): answered without ids
 	}{
 		{run: 1024, subs: 1},
 		{run: 1024, subs: 1, lent: true},
 		{run: 1024, subs: 1, lent: true, byNumber: true},
+		{run: 1024, subs: 1, lent: true, byNumber: true, packedPub: true}, // PublishPacked to SubscribePacked
 		{run: 1024, subs: 1, peers: 1},
 		{run: 1024, subs: 10},
 		{run: 1024, subs: 1, slow: true},
@@ -112,6 +116,9 @@ func BenchmarkPublishRun(b *testing.B) {
 		}
 		if tc.byNumber {
 			name += "/by-number"
+		}
+		if tc.packedPub {
+			name += "/packed-publisher"
 		}
 		b.Run(name, func(b *testing.B) {
 			h := newHarness(b, "bench", func(c *Config) { c.QueueLimit = 1000 })
@@ -131,12 +138,12 @@ func BenchmarkPublishRun(b *testing.B) {
 			for i := range pubs {
 				pubs[i] = Published{Topic: fmt.Sprintf("bench/%d", i/tc.run%16), Payload: make([]byte, 128)}
 			}
-			ev := &PublishedBatch{Pubs: pubs}
+			ev := &PublishedBatch{Pubs: pubs, ByNumber: tc.packedPub}
 			if tc.lent { // given back as its slabs are let go
 				ev.Borrowed, ev.Frame, ev.FrameBytes = true, pubs, 128*frame
 			}
 			var calls []uint64
-			runs := 0
+			runs, answerRuns := 0, 0
 			step := func(req uint64) {
 				for i := range pubs {
 					pubs[i].Req = req + uint64(i)
@@ -148,6 +155,8 @@ func BenchmarkPublishRun(b *testing.B) {
 						calls = append(calls, e.Call)
 					case *Deliver:
 						runs += e.More
+					case *CompletePublishRun:
+						answerRuns++
 					}
 				}
 				if len(calls) > 0 {
@@ -172,6 +181,9 @@ func BenchmarkPublishRun(b *testing.B) {
 			}
 			if tc.byNumber && runs == 0 {
 				b.Fatal("no delivery went in a run")
+			}
+			if tc.packedPub && answerRuns == 0 {
+				b.Fatal("no publish was answered in a run")
 			}
 		})
 	}
