@@ -82,12 +82,12 @@ func BenchmarkPublishLocal(b *testing.B) {
 // credit and a full drop-oldest queue, so every message drops the oldest.
 // peers synced peers want them too, and the frame's pushes are answered
 // after it as the daemon answers a push stream: one PushesCompleted Step,
-// timed too. by-number: the subscriptions are packed subscribers', and
-// packed-publisher: the frame is a PublishPacked frame too, answered by
-// number (the path of local-1to1-packed, no message id rendered). ns/msg is wall time per
-// publish; cpu-ns/msg is the process's CPU time (garbage collection on
-// other threads included, time waiting for a CPU not), steadier on a busy
-// machine.
+// timed too. by-number: the subscriptions are packed subscribers';
+// packed-publisher: the frame is a PublishPacked frame as well, answered
+// by number (the path of local-1to1-packed: no message id is rendered).
+// ns/msg is wall time per publish; cpu-ns/msg is the process's CPU time
+// (garbage collection on other threads included, time waiting for a CPU
+// not), steadier on a busy machine.
 func BenchmarkPublishRun(b *testing.B) {
 	const frame = 1024
 	for _, tc := range []struct {
