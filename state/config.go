@@ -174,7 +174,7 @@ func DefaultConfig(nodeID, cluster string, rand Source) Config {
 		DedupWindow:          65536,             // a few seconds of traffic at high rates
 		ReplayLimitPerResume: 1 << 20,           // a resume never builds an unbounded replay list
 
-		PushWindow:        4096,                   // 4 full batches in flight keep a stream busy; at most RepairHoldLimit
+		PushWindow:        6144,                   // 6 full batches in flight keep a stream busy; at most RepairHoldLimit
 		PeerBacklogLimit:  10000,                  // as deep as one subscriber queue
 		PeerBacklogBytes:  64 << 20,               // as much as one subscriber queue
 		PushRetryDelay:    100 * time.Millisecond, // a broken stream reconnects in about this

@@ -46,3 +46,30 @@ func TestFailedPushesGoAgainInTheOrderFirstIssued(t *testing.T) {
 		})
 	}
 }
+
+// A link to a live peer keeps six full push batches in flight by default
+// (Config.PushWindow): with four, the two daemons of a cross-node run each
+// idled about a third of the time, the sender waiting for answers and the
+// receiver for pushes (BENCHMARKS.md, "Since the run of 12:03"). The rest
+// wait in the backlog, and each answer lets as many more go.
+func TestADefaultLinkKeepsSixFullBatchesInFlight(t *testing.T) {
+	const batch = 1024 // a full push batch (internal/pushstream.DefaultLimits)
+	h := newHarness(t, "n1")
+	h.start()
+	h.sync("n2", "a")
+	var pushes []*Push
+	for i := range 7*batch + 1 {
+		pushes = append(pushes, of[*Push](h.publish("a", fmt.Sprint("m", i)))...)
+	}
+	if len(pushes) != 6*batch {
+		t.Fatalf("%d pushes in flight, want %d: six full batches", len(pushes), 6*batch)
+	}
+	calls := make([]uint64, batch)
+	for i := range calls {
+		calls[i] = pushes[i].Call
+	}
+	more := of[*Push](h.step(&PushesCompleted{Calls: calls}))
+	if len(more) != batch || string(more[0].Msg.Payload) != fmt.Sprint("m", 6*batch) {
+		t.Fatalf("an answered batch let %d pushes go, want %d from m%d", len(more), batch, 6*batch)
+	}
+}
