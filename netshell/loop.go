@@ -366,7 +366,7 @@ func (l *loop) handle(in input) {
 	l.flushAnswers()
 	l.flushPushes()
 	l.flushOuts()
-	if l.pressure.backed.Load() || l.pressure.busy.Load() || isPublish(in.ev) {
+	if l.pressure.backed.Load() || l.pressure.busy.Load() { // a publish's step noted it already (step)
 		l.notePressure()
 	}
 }
@@ -405,7 +405,13 @@ func (l *loop) step(now state.Instant, ev state.Event, reply replier) {
 	if b, ok := ev.(*state.BeaconReceived); ok && !l.node.KnowsPeer(b.Beacon.Instance) {
 		newPeer = &b.Beacon
 	}
-	l.dispatch(now, l.node.Step(now, ev))
+	effects := l.node.Step(now, ev)
+	if isPublish(ev) {
+		// Before the answers go out: PublishPacked's acks give the credit
+		// this step's pushes call for (publishStream.narrow).
+		l.notePressure()
+	}
+	l.dispatch(now, effects)
 	if reply != nil {
 		l.endStep()
 	}

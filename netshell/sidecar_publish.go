@@ -125,6 +125,14 @@ type publishStream struct {
 	wake    chan struct{}
 	acks    ackPolicy // when the answering goroutine is woken and acks (sidecar_publish_acks.go)
 	acked   bool      // PublishPacked has sent an ack: its window is publishPackedAckWindow
+
+	// busy is the loop's peerPressure.busy, which it sets after stepping
+	// a publish and before answering it (nil: not read); narrow is its
+	// value when the last answers were filed, so an ack's credit follows
+	// the step that answered, not whatever the node does by the time the
+	// ack goes out.
+	busy   *atomic.Bool
+	narrow bool
 }
 
 type pubBatch struct {
@@ -260,6 +268,7 @@ func (ps *publishStream) add(base uint64, n, cost int, ev *state.PublishedBatch,
 // answerPublishes is called by the loop; answer is for anything else.
 func (ps *publishStream) answerPublishes(cs []state.CompletePublish) {
 	ps.mu.Lock()
+	ps.noteBusy()
 	failed := false
 	for i := range cs {
 		ps.answers = append(ps.answers, publishAnswer{req: cs[i].Req, err: cs[i].Err})
@@ -272,10 +281,19 @@ func (ps *publishStream) answerPublishes(cs []state.CompletePublish) {
 	}
 }
 
+// noteBusy keeps whether the node was pushing to peers as the answers
+// being filed were made; ps.mu is held.
+func (ps *publishStream) noteBusy() {
+	if ps.busy != nil {
+		ps.narrow = ps.busy.Load()
+	}
+}
+
 // answerRun is called by the loop for n requests from first, each
 // published.
 func (ps *publishStream) answerRun(first uint64, n int) {
 	ps.mu.Lock()
+	ps.noteBusy()
 	ps.answers = append(ps.answers, publishAnswer{req: first, n: n})
 	due := ps.acks.answered(n, false)
 	ps.mu.Unlock()
@@ -311,6 +329,7 @@ type settled struct {
 	accepted uint64
 	moved    bool
 	freed    int
+	narrow   bool // publishStream.narrow
 }
 
 // settle applies the answers waiting, calling fail for each failed request
@@ -320,7 +339,7 @@ func (ps *publishStream) settle(spare []publishAnswer, fail func(index uint64, e
 	ps.mu.Lock()
 	got := ps.answers
 	ps.answers = spare[:0]
-	var st settled
+	st := settled{narrow: ps.narrow}
 	slices.SortFunc(got, func(a, b publishAnswer) int { return cmp.Compare(a.req, b.req) })
 	i := 0 // answers and batches both ascend: the scan goes on from the last answer's batch
 	for _, a := range got {

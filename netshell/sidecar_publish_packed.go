@@ -53,7 +53,7 @@ func (s *sidecarServer) PublishPacked(stream grpc.BidiStreamingServer[sidecarpb.
 	if err != nil {
 		return err
 	}
-	ps := &publishStream{wake: make(chan struct{}, 1), acks: ackPolicy{lazy: lazy}}
+	ps := &publishStream{wake: make(chan struct{}, 1), acks: ackPolicy{lazy: lazy}, busy: &s.loop.pressure.busy}
 	room := newBudget(s.o.PublishStreamBytes)
 	readErr := make(chan error, 1)
 	go func() { readErr <- s.readPacked(ctx, stream, ps, room) }()
@@ -78,7 +78,7 @@ func (s *sidecarServer) PublishPacked(stream grpc.BidiStreamingServer[sidecarpb.
 			return nil
 		}
 		ack.Accepted, ack.Window, ack.Failures = st.accepted, publishPackedAckWindow, failed[:k]
-		if s.loop.pressure.busy.Load() {
+		if st.narrow {
 			ack.Window = publishPackedWindow
 		}
 		ps.mu.Lock()
