@@ -69,6 +69,9 @@ func cmdPublish(s *Script, a *args) (string, error) {
 	if every > 0 {
 		return s.publishEvery(i, topic, k, every, size, o), nil
 	}
+	// Packed (Script.Packed): the K go in one frame, or, to K topics,
+	// each in a frame of its own.
+	batch = batch || s.packed && spread == 0
 	var bodies [][]byte
 	var results []string
 	pending := 0
@@ -87,7 +90,7 @@ func cmdPublish(s *Script, a *args) (string, error) {
 		}
 		body := []byte(payload)
 		if size > 0 {
-			body = sizedPayload(size)
+			body = s.sizedPayload(size)
 		}
 		if batch {
 			bodies = append(bodies, body)
@@ -98,7 +101,7 @@ func cmdPublish(s *Script, a *args) (string, error) {
 		if spread > 0 {
 			to = fmt.Sprintf("%s/%d", topic, (j-1)%spread)
 		}
-		err := s.w.Publish(i, to, body, o, func(e *state.CompletePublish) {
+		err := s.publishOne(i, to, body, o, func(e *state.CompletePublish) {
 			answered = true
 			if e.Err == nil && k == 1 {
 				results = append(results, fmt.Sprintf("subscribers=%d", e.Result.Subscribers))
@@ -113,9 +116,20 @@ func cmdPublish(s *Script, a *args) (string, error) {
 	}
 	if batch {
 		answered := 0
-		err := s.w.PublishBatch(i, topic, bodies, o, func(*state.CompletePublish) { answered++ })
-		if err != nil {
-			return "refused: " + s.w.showIDs(err.Error()), nil
+		frames := [][][]byte{bodies}
+		if !a.has("batch") {
+			frames = packedFrames(bodies)
+		}
+		for _, f := range frames {
+			err := s.w.PublishBatch(i, topic, f, o, func(e *state.CompletePublish) {
+				answered++
+				if e.Err == nil && k == 1 { // as a lone publish says
+					results = append(results, fmt.Sprintf("subscribers=%d", e.Result.Subscribers))
+				}
+			})
+			if err != nil {
+				return "refused: " + s.w.showIDs(err.Error()), nil
+			}
 		}
 		pending = k - answered
 	}
@@ -135,27 +149,52 @@ func (s *Script) publishEvery(i int, topic string, k int, every time.Duration, s
 	for j := 0; j < k; j++ {
 		var body []byte
 		if size > 0 {
-			body = sizedPayload(size)
+			body = s.sizedPayload(size)
 		} else {
 			s.pubs++
 			body = []byte(fmt.Sprintf("p%d", s.pubs))
 		}
-		s.w.at(start+time.Duration(j)*every, func() { s.w.Publish(i, topic, body, o, nil) })
+		s.w.at(start+time.Duration(j)*every, func() { s.publishOne(i, topic, body, o, nil) })
 	}
 	return fmt.Sprintf("ok %d scheduled over %s", k, fmtDur(time.Duration(k-1)*every))
 }
 
-// sizedPayload is a payload of n bytes. Every payload of one size shares
-// its bytes (nodes never write to a payload), so a script can publish
-// gigabytes that cost the simulator one buffer.
-func sizedPayload(n int) []byte {
-	if len(bigPayload) < n {
-		bigPayload = make([]byte, max(n, 2*len(bigPayload)))
-		for i := range bigPayload {
-			bigPayload[i] = 'a' + byte(i%26)
-		}
+// publishOne publishes one message: alone, or packed (Script.Packed) in
+// a frame of its own.
+func (s *Script) publishOne(i int, topic string, body []byte, o PublishOptions, done func(*state.CompletePublish)) error {
+	if s.packed {
+		return s.w.PublishBatch(i, topic, [][]byte{body}, o, done)
 	}
-	return bigPayload[:n:n]
+	return s.w.Publish(i, topic, body, o, done)
 }
 
-var bigPayload []byte
+// packedFrames splits payloads into frames as the Go client's packed
+// publisher does: at most 1024 records and 256 KiB a frame, a larger
+// payload alone.
+func packedFrames(payloads [][]byte) [][][]byte {
+	const most, mostBytes = 1024, 256 << 10
+	var frames [][][]byte
+	start, size := 0, 0
+	for j, p := range payloads {
+		if j > start && (j-start == most || size+len(p) > mostBytes) {
+			frames = append(frames, payloads[start:j])
+			start, size = j, 0
+		}
+		size += len(p)
+	}
+	return append(frames, payloads[start:])
+}
+
+// sizedPayload is a payload of n bytes. Every payload of one size shares
+// its bytes (nodes never write to a payload), so a script can publish
+// gigabytes that cost the simulator one buffer, the script's own: scripts
+// run in parallel.
+func (s *Script) sizedPayload(n int) []byte {
+	if len(s.big) < n {
+		s.big = make([]byte, max(n, 2*len(s.big)))
+		for i := range s.big {
+			s.big[i] = 'a' + byte(i%26)
+		}
+	}
+	return s.big[:n:n]
+}

@@ -27,7 +27,7 @@ func cmdSubscribe(s *Script, a *args) (string, error) {
 		return "", fmt.Errorf("subscribe: topic= is required")
 	}
 	name := a.str("sub", fmt.Sprintf("s%d", len(s.w.clients)+1))
-	o := SubOptions{Retained: a.has("retained"), Policy: state.PolicyDefault, Record: true, Group: a.str("group", ""), ByNumber: a.has("by-number")}
+	o := SubOptions{Retained: a.has("retained"), Policy: state.PolicyDefault, Record: true, Group: a.str("group", ""), ByNumber: a.has("by-number") || s.packed}
 	if o.Queue, err = a.int("queue", 0); err != nil {
 		return "", err
 	}

@@ -41,7 +41,18 @@ type Script struct {
 	handlers map[string]handler
 	pubs     int
 	injected int
+	packed   bool   // Packed's
+	big      []byte // sizedPayload's
 }
+
+// Packed runs the script as clients on the packed RPCs would: every
+// publish goes in frames (PublishedBatch, the batch option's path) as the
+// Go client's publisher makes them, at most 1024 records or 256 KiB, a
+// lone message in a frame of one; every subscription is opened by number
+// (the by-number option), as SubscribePacked opens it. The nodes must do
+// what they do for the v1 calls, so a scenario's expected output holds
+// for both.
+func (s *Script) Packed() { s.packed = true }
 
 type handler func(s *Script, a *args) (string, error)
 
