@@ -21,11 +21,11 @@ import (
 //
 //	world nodes=N [seed=S] [clusters=A,A,B...] [config=Field:Value,...]
 //	net [loss=P] [dup=P] [reorder=P] [delay=MIN..MAX] [mcast-loss=P]
-//	subscribe node=I topic=PATTERN... [sub=NAME] [retained] [queue=K] [policy=drop-oldest|drop-newest|block] [rate=N/s|stalled] [resume-window=DURATION]
+//	subscribe node=I topic=PATTERN... [sub=NAME] [retained] [queue=K] [policy=drop-oldest|drop-newest|block] [rate=N/s|stalled] [resume-window=DURATION] [group=NAME] [by-number]
 //	unsubscribe node=I sub=NAME [pause]
 //	resume node=I sub=NAME [mode=replay|retained|none]
 //	close sub=NAME
-//	publish node=I topic=T [n=K] [topics=M] [every=DURATION] [retain] [payload=TEXT|size=BYTES] [ttl=DURATION] [reply-to=INBOX]
+//	publish node=I topic=T [n=K] [topics=M] [every=DURATION] [retain] [payload=TEXT|size=BYTES] [ttl=DURATION] [reply-to=INBOX] [batch]
 //	({nI} in a topic, pattern or reply-to= is node I's instance id: _inbox/{n2}/r names n2's inbox)
 //	inject node=I from=J topic=T seq=N [prev=N] [payload=TEXT] [retain] [timestamp=MS]
 //	run for=DURATION
