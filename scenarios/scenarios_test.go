@@ -29,47 +29,54 @@ func TestScenarios(t *testing.T) {
 		for _, wire := range []string{"v1", "packed"} {
 			t.Run(filepath.Base(path)+"/"+wire, func(t *testing.T) {
 				t.Parallel()
-				s := sim.NewScript()
-				run := func(t *testing.T, d *datadriven.TestData) string {
-					out, err := s.Run(commandLine(d))
-					switch {
-					case errors.Is(err, sim.ErrCheck):
-						// A scenario states what holds: a failed check is a
-						// failure, even if the file expects its output.
-						t.Errorf("%s: check failed: %s", d.Pos, out)
-					case err != nil:
-						t.Fatalf("%s: %s: %v", d.Pos, d.Cmd, err)
-					}
-					if alt, ok := packedOutputs[filepath.Base(path)][commandLine(d)]; ok && wire == "packed" {
-						if out+"\n" != alt.want {
-							t.Errorf("%s: %s on the packed path:\n%s\nwant (%s):\n%s", d.Pos, commandLine(d), out, alt.why, alt.want)
-						}
-						return d.Expected
-					}
-					return out + "\n"
-				}
-				if wire == "v1" {
-					datadriven.RunTest(t, path, run)
-				} else {
-					s.Packed()
-					if rewriting() {
-						t.Skip("-rewrite: the v1 run writes the expected output")
-					}
-					b, err := os.ReadFile(path)
-					if err != nil {
-						t.Fatal(err)
-					}
-					datadriven.RunTestFromString(t, string(b), run)
-				}
-				// Whatever a file checks, a broken safety property or invariant
-				// seen on the way (every step runs the nodes' invariant checks)
-				// fails it.
-				if w := s.World(); w != nil {
-					for _, v := range w.Violations("") {
-						t.Errorf("%s: %s", path, v)
-					}
-				}
+				runScenario(t, path, wire == "packed")
 			})
+		}
+	}
+}
+
+// runScenario runs the file at path, packed (sim.Script.Packed) or as
+// written.
+func runScenario(t *testing.T, path string, packed bool) {
+	s := sim.NewScript()
+	alts := packedOutputs[filepath.Base(path)]
+	run := func(t *testing.T, d *datadriven.TestData) string {
+		line := commandLine(d)
+		out, err := s.Run(line)
+		switch {
+		case errors.Is(err, sim.ErrCheck):
+			// A scenario states what holds: a failed check is a
+			// failure, even if the file expects its output.
+			t.Errorf("%s: check failed: %s", d.Pos, out)
+		case err != nil:
+			t.Fatalf("%s: %s: %v", d.Pos, d.Cmd, err)
+		}
+		if alt, ok := alts[line]; ok && packed {
+			if out+"\n" != alt.want {
+				t.Errorf("%s: %s on the packed path:\n%s\nwant (%s):\n%s", d.Pos, line, out, alt.why, alt.want)
+			}
+			return d.Expected
+		}
+		return out + "\n"
+	}
+	if !packed {
+		datadriven.RunTest(t, path, run)
+	} else {
+		if rewriting() {
+			t.Skip("-rewrite: the v1 run writes the expected output")
+		}
+		s.Packed()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		datadriven.RunTestFromString(t, string(b), run)
+	}
+	// Whatever a file checks, a broken safety property or invariant seen
+	// on the way (every step runs the nodes' invariant checks) fails it.
+	if w := s.World(); w != nil {
+		for _, v := range w.Violations("") {
+			t.Errorf("%s: %s", path, v)
 		}
 	}
 }

@@ -74,7 +74,13 @@ func cmdPublish(s *Script, a *args) (string, error) {
 	batch = batch || s.packed && spread == 0
 	var bodies [][]byte
 	var results []string
-	pending := 0
+	answered := 0 // publishes answered in their step; the rest wait (block policy)
+	onAnswer := func(e *state.CompletePublish) {
+		answered++
+		if e.Err == nil && k == 1 {
+			results = append(results, fmt.Sprintf("subscribers=%d", e.Result.Subscribers))
+		}
+	}
 	for j := 1; j <= k; j++ {
 		var payload string
 		switch {
@@ -96,44 +102,26 @@ func cmdPublish(s *Script, a *args) (string, error) {
 			bodies = append(bodies, body)
 			continue
 		}
-		answered := false
 		to := topic
 		if spread > 0 {
 			to = fmt.Sprintf("%s/%d", topic, (j-1)%spread)
 		}
-		err := s.publishOne(i, to, body, o, func(e *state.CompletePublish) {
-			answered = true
-			if e.Err == nil && k == 1 {
-				results = append(results, fmt.Sprintf("subscribers=%d", e.Result.Subscribers))
-			}
-		})
-		if err != nil {
+		if err := s.publishOne(i, to, body, o, onAnswer); err != nil {
 			return "refused: " + s.w.showIDs(err.Error()), nil
-		}
-		if !answered {
-			pending++
 		}
 	}
 	if batch {
-		answered := 0
 		frames := [][][]byte{bodies}
 		if !a.has("batch") {
 			frames = packedFrames(bodies)
 		}
 		for _, f := range frames {
-			err := s.w.PublishBatch(i, topic, f, o, func(e *state.CompletePublish) {
-				answered++
-				if e.Err == nil && k == 1 { // as a lone publish says
-					results = append(results, fmt.Sprintf("subscribers=%d", e.Result.Subscribers))
-				}
-			})
-			if err != nil {
+			if err := s.w.PublishBatch(i, topic, f, o, onAnswer); err != nil {
 				return "refused: " + s.w.showIDs(err.Error()), nil
 			}
 		}
-		pending = k - answered
 	}
-	if pending > 0 {
+	if pending := k - answered; pending > 0 {
 		results = append(results, fmt.Sprintf("%d waiting (block policy)", pending))
 	}
 	if len(results) == 0 {
