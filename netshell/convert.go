@@ -409,14 +409,16 @@ func resumeFromProto(stream uint64, credit int, p *sidecarpb.ResumeSubscribeRequ
 		return nil, status.Errorf(codes.InvalidArgument, "max_batch %d, max_buffer_size %d and resume_window_ms %d may not be negative",
 			p.GetMaxBatch(), p.GetMaxBufferSize(), p.GetResumeWindowMs())
 	}
-	mode := state.Recovery(255)
-	switch p.GetGapRecoveryMode() {
+	var mode state.Recovery
+	switch m := p.GetGapRecoveryMode(); m {
 	case sidecarpb.GapRecoveryMode_GAP_RECOVERY_NONE:
 		mode = state.RecoverNone
 	case sidecarpb.GapRecoveryMode_GAP_RECOVERY_RETAINED_ONLY:
 		mode = state.RecoverRetained
 	case sidecarpb.GapRecoveryMode_GAP_RECOVERY_REPLAY_BUFFER:
 		mode = state.RecoverReplay
+	default:
+		return nil, status.Errorf(codes.InvalidArgument, "gap_recovery_mode %d is unknown: give 0 (GAP_RECOVERY_NONE), 1 (GAP_RECOVERY_RETAINED_ONLY) or 2 (GAP_RECOVERY_REPLAY_BUFFER)", int32(m))
 	}
 	return &state.Resumed{
 		Stream:          stream,

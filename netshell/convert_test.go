@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -208,8 +209,11 @@ func TestSubscribeRequestsBecomeEvents(t *testing.T) {
 	if _, err := resumeFromProto(4, 8, &sidecarpb.ResumeSubscribeRequest{Topics: []string{"a"}, MaxBufferSize: -1}); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("resume with a negative queue: %v", err)
 	}
-	if r, _ := resumeFromProto(4, 8, &sidecarpb.ResumeSubscribeRequest{SubscriptionId: "s", GapRecoveryMode: 9}); r.Mode <= state.RecoverReplay {
-		t.Fatalf("unknown mode passed as %v; the node must see it to refuse it", r.Mode)
+	for _, mode := range []sidecarpb.GapRecoveryMode{3, 9, 256, -1} {
+		_, err := resumeFromProto(4, 8, &sidecarpb.ResumeSubscribeRequest{SubscriptionId: "s", GapRecoveryMode: mode})
+		if want := fmt.Sprintf("gap_recovery_mode %d is unknown", int32(mode)); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), want) {
+			t.Fatalf("resume with gap_recovery_mode %d: %v; want InvalidArgument naming it (%q)", mode, err, want)
+		}
 	}
 }
 
