@@ -11,18 +11,26 @@ import (
 // stream's requests and reports how it ended on readErr; each time wake
 // fires, serveAnswers calls answer to send what has come back. It returns
 // nil once the reader ended cleanly (the client closed its side) and
-// nothing is owed (idle), or the status the stream ends with.
+// nothing is owed (idle), or the status the stream ends with: at once when
+// the stream broke, and only once what came before it is answered when
+// the reader refused the sender's input (refusedFrame).
 func (l *loop) serveAnswers(ctx context.Context, wake <-chan struct{}, readErr <-chan error,
 	idle func() bool, answer func() error) error {
 	reading := true
+	var end error // the status the stream ends with once answered
 	for {
 		if !reading && idle() {
-			return nil
+			return end
 		}
 		select {
 		case <-wake:
 		case err := <-readErr:
-			if !errors.Is(err, io.EOF) {
+			var refused *refusedFrame
+			switch {
+			case errors.Is(err, io.EOF):
+			case errors.As(err, &refused):
+				end = refused.err
+			default:
 				return rpcError(err)
 			}
 			reading = false

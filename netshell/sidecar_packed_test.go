@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/nexusd/nexusd/internal/packed"
@@ -230,6 +232,68 @@ func TestPackedPublishRefusesBadFramesWhole(t *testing.T) {
 	}
 	if published != 0 {
 		t.Errorf("refused frames published %d messages", published)
+	}
+}
+
+// A frame refused whole ends the stream only once the records before it
+// are processed and acked, in either ack mode: a sender learns which of
+// them were taken before it learns why its stream ended.
+func TestAPackedStreamEndedByABadFrameAcksWhatCameBefore(t *testing.T) {
+	ts := startServer(t, nil)
+	truncated := packedFrame(t, packed.Record{Topic: "z/1", Payload: []byte("abc")})
+	truncated.Frame = truncated.Frame[:len(truncated.Frame)-1]
+	garbage := &sidecarpb.PackedFrame{Frame: []byte{9, 9, 9}}
+	var many []packed.Record // past the credit, the first or the one an ack gives
+	for range 2*packed.InitialWindow + 1 {
+		many = append(many, packed.Record{Topic: "z/1"})
+	}
+	for _, mode := range []string{"lazy", "frame"} {
+		for _, c := range []struct {
+			name  string
+			frame *sidecarpb.PackedFrame
+			code  codes.Code
+		}{
+			{"a source table", packedFrame(t, packed.Record{Topic: "z/1", Source: "n1", Number: 1}), codes.InvalidArgument},
+			{"a truncated frame", truncated, codes.InvalidArgument},
+			{"a bad header", garbage, codes.InvalidArgument},
+			{"records beyond the credit", packedFrame(t, many...), codes.ResourceExhausted},
+		} {
+			t.Run(mode+"/"+c.name, func(t *testing.T) {
+				ctx := metadata.AppendToOutgoingContext(ctx5(t), "nexusd-acks", mode)
+				pub, err := ts.app.PublishPacked(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ok := packedFrame(t, packed.Record{Topic: "z/ok", Payload: []byte("a")},
+					packed.Record{Topic: "z/ok", Payload: []byte("b")}, packed.Record{Topic: "z/ok", Payload: []byte("c")})
+				if err := pub.Send(ok); err != nil {
+					t.Fatal(err)
+				}
+				if err := pub.Send(c.frame); err != nil {
+					t.Fatal(err)
+				}
+				var accepted uint64
+				for {
+					ack, err := pub.Recv()
+					if err != nil {
+						if status.Code(err) != c.code {
+							t.Fatalf("the stream ended with %v, want %v", err, c.code)
+						}
+						if !strings.Contains(err.Error(), "no record of this frame was taken") || !regexp.MustCompile(`records? 3\b`).MatchString(err.Error()) {
+							t.Errorf("%v: want the message to say where the frame began and that none of it was taken", err)
+						}
+						break
+					}
+					if len(ack.GetFailures()) > 0 {
+						t.Fatalf("ack %v: the records before the bad frame failed", ack)
+					}
+					accepted = ack.GetAccepted()
+				}
+				if accepted != 3 {
+					t.Fatalf("the last ack before the end counted %d records, want the 3 before the bad frame", accepted)
+				}
+			})
+		}
 	}
 }
 
@@ -463,4 +527,41 @@ func readCounted(sub grpc.ServerStreamingClient[sidecarpb.MessageEvent], n int64
 		}
 	}
 	return nil
+}
+
+// PublishStream ends on a batch over the limit as PublishPacked does on a
+// bad frame: once the requests before it are answered and acked.
+func TestAPublishStreamEndedByAnOversizeBatchAcksWhatCameBefore(t *testing.T) {
+	ts := startServer(t, func(o *Options) { o.MaxPublishBatch = 8 })
+	ps, err := ts.app.PublishStream(ctx5(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := func(n int) *sidecarpb.PublishBatch {
+		b := &sidecarpb.PublishBatch{}
+		for range n {
+			b.Requests = append(b.Requests, &sidecarpb.PublishRequest{Topic: "v/ok", Payload: []byte("x")})
+		}
+		return b
+	}
+	if err := ps.Send(batch(3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ps.Send(batch(9)); err != nil {
+		t.Fatal(err)
+	}
+	var accepted uint64
+	for {
+		ack, err := ps.Recv()
+		if err != nil {
+			if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "split it") {
+				t.Fatalf("the stream ended with %v, want INVALID_ARGUMENT asking to split the batch", err)
+			}
+			break
+		}
+		accepted = ack.GetAccepted()
+	}
+	if accepted != 3 {
+		t.Fatalf("the last ack before the end counted %d requests, want the 3 before the oversize batch", accepted)
+	}
 }

@@ -83,7 +83,9 @@ func (s *sidecarServer) readBatches(ctx context.Context, stream grpc.BidiStreami
 		}
 		reqs := b.Msg().GetRequests()
 		if err := checkPublishBatch(len(reqs), s.o.MaxPublishBatch); err != nil {
-			return err
+			// The stream ends once what came before is answered: every
+			// answer is acked as it comes.
+			return &refusedFrame{err: err}
 		}
 		if len(reqs) == 0 {
 			continue

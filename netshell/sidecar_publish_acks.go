@@ -122,3 +122,23 @@ func (ps *publishStream) answerRefused(refused []publishAnswer) {
 	ps.mu.Unlock()
 	ps.poke()
 }
+
+// refusedFrame ends a publish stream (PublishPacked, PublishStream) whose
+// sender sent a frame or batch the reader refused whole: serveAnswers
+// answers and acks what came before it, then ends the stream with err.
+type refusedFrame struct{ err error }
+
+func (r *refusedFrame) Error() string { return r.err.Error() }
+
+// refuse ends the stream with err, the status of a frame (or batch)
+// refused whole after received records: they are acked before it ends,
+// in either ack mode, so the sender knows which of them were taken.
+func (ps *publishStream) refuse(err error, received uint64) error {
+	ps.mu.Lock()
+	owed := ps.acks.acked < received // else every record is acked already
+	ps.mu.Unlock()
+	if owed {
+		ps.askAck(received)
+	}
+	return &refusedFrame{err: err}
+}

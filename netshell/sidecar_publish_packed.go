@@ -123,7 +123,7 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 			return err
 		}
 		if err := dec.Reset(f.Msg().GetFrame()); err != nil {
-			return frameStatus(received, err)
+			return ps.refuse(frameStatus(received, err), received)
 		}
 		n := dec.Count()
 		if n == 0 {
@@ -133,7 +133,7 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 			continue
 		}
 		if dec.Sources() > 0 {
-			return status.Errorf(codes.InvalidArgument, "packed frame at record %d has a source table: PublishPacked frames are sourceless (the daemon numbers and names what it publishes)", received)
+			return ps.refuse(status.Errorf(codes.InvalidArgument, "packed frame at record %d has a source table: PublishPacked frames are sourceless (the daemon numbers and names what it publishes); no record of this frame was taken", received), received)
 		}
 		ps.mu.Lock()
 		limit := ps.prefix + publishPackedWindow
@@ -142,8 +142,8 @@ func (s *sidecarServer) readPacked(ctx context.Context, stream grpc.BidiStreamin
 		}
 		ps.mu.Unlock()
 		if received+uint64(n) > limit {
-			return status.Errorf(codes.ResourceExhausted, "records %d to %d were sent beyond the credit: the acks allowed up to record %d; wait for acks before sending more",
-				received, received+uint64(n)-1, limit-1)
+			return ps.refuse(status.Errorf(codes.ResourceExhausted, "the frame of records %d to %d passes the credit, which ends at record %d (%d past it): no record of this frame was taken; wait for acks before sending past the credit",
+				received, received+uint64(n)-1, limit-1, received+uint64(n)-limit), received)
 		}
 		topics = topics[:0]
 		for i := range dec.Topics() {
@@ -281,5 +281,5 @@ func frameStatus(first uint64, err error) error {
 	if errors.As(err, &pe) && pe.Record >= 0 {
 		return frameRefused(err, fmt.Sprintf(" (stream record %d); no record of this frame was taken", first+uint64(pe.Record)))
 	}
-	return frameRefused(err, "; no record of this frame was taken")
+	return frameRefused(err, fmt.Sprintf(" (the frame after stream record %d); no record of this frame was taken", first))
 }
