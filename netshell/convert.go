@@ -357,15 +357,22 @@ func publishResultToProto(r *state.PublishResult) *sidecarpb.PublishResponse {
 	}
 }
 
-// subscribeFromProto reads a SubscribeRequest; the error is already a gRPC
-// status.
+// checkMaxBatch refuses a negative max_batch, on the calls that batch
+// messages into MessageEvents (Subscribe, ResumeSubscribe): the packed ones
+// ignore it.
+func checkMaxBatch(n int32) error {
+	if n < 0 {
+		return status.Errorf(codes.InvalidArgument, "max_batch %d is negative: give 0 or 1 for one message per event, or up to the batch you want", n)
+	}
+	return nil
+}
+
+// subscribeFromProto reads a SubscribeRequest, but for its max_batch
+// (checkMaxBatch); the error is already a gRPC status.
 func subscribeFromProto(stream uint64, credit int, p *sidecarpb.SubscribeRequest) (*state.Subscribed, error) {
 	policy, err := policyFromProto(p.GetBackpressurePolicy())
 	if err != nil {
 		return nil, err
-	}
-	if p.GetMaxBatch() < 0 {
-		return nil, status.Errorf(codes.InvalidArgument, "max_batch %d is negative: give 0 or 1 for one message per event, or up to the batch you want", p.GetMaxBatch())
 	}
 	if p.GetResumeWindowMs() < 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "resume_window_ms %d is negative: give 0 to end the subscription with its stream, or how long to keep it for a resume", p.GetResumeWindowMs())
@@ -388,8 +395,8 @@ func subscribeFromProto(stream uint64, credit int, p *sidecarpb.SubscribeRequest
 	}, nil
 }
 
-// resumeFromProto reads a ResumeSubscribeRequest; the error is already a
-// gRPC status. An unknown recovery mode is passed on for the node to refuse.
+// resumeFromProto reads a ResumeSubscribeRequest, but for its max_batch
+// (checkMaxBatch); the error is already a gRPC status.
 func resumeFromProto(stream uint64, credit int, p *sidecarpb.ResumeSubscribeRequest) (*state.Resumed, error) {
 	if p.GetSubscriptionId() == "" && len(p.GetTopics()) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "give subscription_id (from SubscriptionInfo), or topics to resume by topic")
@@ -405,9 +412,9 @@ func resumeFromProto(stream uint64, credit int, p *sidecarpb.ResumeSubscribeRequ
 	if err != nil {
 		return nil, err
 	}
-	if p.GetMaxBatch() < 0 || p.GetMaxBufferSize() < 0 || p.GetResumeWindowMs() < 0 {
-		return nil, status.Errorf(codes.InvalidArgument, "max_batch %d, max_buffer_size %d and resume_window_ms %d may not be negative",
-			p.GetMaxBatch(), p.GetMaxBufferSize(), p.GetResumeWindowMs())
+	if p.GetMaxBufferSize() < 0 || p.GetResumeWindowMs() < 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "max_buffer_size %d and resume_window_ms %d may not be negative",
+			p.GetMaxBufferSize(), p.GetResumeWindowMs())
 	}
 	var mode state.Recovery
 	switch m := p.GetGapRecoveryMode(); m {

@@ -78,6 +78,9 @@ func (s *sidecarServer) GetPeers(ctx context.Context, in *sidecarpb.GetPeersRequ
 }
 
 func (s *sidecarServer) Subscribe(in *sidecarpb.SubscribeRequest, stream grpc.ServerStreamingServer[sidecarpb.MessageEvent]) error {
+	if err := checkMaxBatch(in.GetMaxBatch()); err != nil {
+		return err
+	}
 	window, maxBatch := streamSizes(s.o, in.GetMaxBatch())
 	st := newSubStream(s.loop.newID(), window, maxBatch)
 	st.windowBytes = s.o.StreamWindowBytes
@@ -90,6 +93,9 @@ func (s *sidecarServer) Subscribe(in *sidecarpb.SubscribeRequest, stream grpc.Se
 }
 
 func (s *sidecarServer) ResumeSubscribe(in *sidecarpb.ResumeSubscribeRequest, stream grpc.ServerStreamingServer[sidecarpb.MessageEvent]) error {
+	if err := checkMaxBatch(in.GetMaxBatch()); err != nil {
+		return err
+	}
 	window, maxBatch := streamSizes(s.o, in.GetMaxBatch())
 	st := newSubStream(s.loop.newID(), window, maxBatch)
 	st.windowBytes = s.o.StreamWindowBytes

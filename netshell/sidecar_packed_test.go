@@ -565,3 +565,40 @@ func TestAPublishStreamEndedByAnOversizeBatchAcksWhatCameBefore(t *testing.T) {
 		t.Fatalf("the last ack before the end counted %d requests, want the 3 before the oversize batch", accepted)
 	}
 }
+
+// max_batch shapes MessageEvents: Subscribe and ResumeSubscribe refuse a
+// negative one, and SubscribePacked, which sends frames, ignores it.
+func TestMaxBatchIsCheckedWhereItIsUsedAndIgnoredOnPackedStreams(t *testing.T) {
+	ts := startServer(t, nil)
+	ctx := ctx5(t)
+	v1, err := ts.app.Subscribe(ctx, &sidecarpb.SubscribeRequest{Topics: []string{"mb/#"}, MaxBatch: -1})
+	if err == nil {
+		_, err = v1.Recv()
+	}
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "max_batch -1") {
+		t.Fatalf("Subscribe with max_batch -1: %v, want INVALID_ARGUMENT naming it", err)
+	}
+	res, err := ts.app.ResumeSubscribe(ctx, &sidecarpb.ResumeSubscribeRequest{Topics: []string{"mb/#"}, MaxBatch: -1})
+	if err == nil {
+		_, err = res.Recv()
+	}
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "max_batch -1") {
+		t.Fatalf("ResumeSubscribe with max_batch -1: %v, want INVALID_ARGUMENT naming it", err)
+	}
+	sub := subscribePacked(t, ctx, ts, &sidecarpb.SubscribePackedRequest{
+		Open: &sidecarpb.SubscribePackedRequest_Subscribe{Subscribe: &sidecarpb.SubscribeRequest{Topics: []string{"mb/#"}, MaxBatch: -1}}})
+	resumed := subscribePacked(t, ctx, ts, &sidecarpb.SubscribePackedRequest{
+		Open: &sidecarpb.SubscribePackedRequest_Resume{Resume: &sidecarpb.ResumeSubscribeRequest{Topics: []string{"mb/#"}, MaxBatch: -1}}})
+	pub, err := ts.app.PublishPacked(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Send(packedFrame(t, packed.Record{Topic: "mb/x", Payload: []byte("m")})); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []grpc.ServerStreamingClient[sidecarpb.PackedEvent]{sub, resumed} {
+		if recs, _, _ := packedRecords(t, st, 1); string(recs[0].Payload) != "m" {
+			t.Fatalf("got %q, want the message published", recs[0].Payload)
+		}
+	}
+}
