@@ -77,6 +77,9 @@ type Client struct {
 	// none) that answered a packed RPC with Unimplemented; nil until one
 	// did. See usePacked.
 	noPacked atomic.Pointer[string]
+	// noStream is noPacked for PublishStream: a daemon run without it
+	// takes a Publisher's messages by unary Publish calls.
+	noStream atomic.Pointer[string]
 	noHold   atomic.Bool // the codec in use cannot decode in place (holdFrames)
 
 	closeOnce sync.Once
@@ -515,6 +518,15 @@ func (c *Client) packedUnreadable(err error) {
 	id := c.ServerID()
 	c.noPacked.Store(&id)
 	c.log.Warn("nexusd: the daemon sent a packed frame the client cannot read; using the v1 calls", "addr", c.addr, "err", err)
+}
+
+// streamUnimplemented remembers that the daemon run answering now lacks
+// PublishStream.
+func (c *Client) streamUnimplemented() {
+	id := c.ServerID()
+	if p := c.noStream.Swap(&id); p == nil || *p != id {
+		c.log.Info("nexusd: the daemon has no PublishStream; publishing one Publish call at a time", "addr", c.addr)
+	}
 }
 
 // packedUnimplemented remembers that the daemon run answering now lacks

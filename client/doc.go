@@ -86,7 +86,9 @@
 // uses PublishStream, Subscribe and ResumeSubscribe, resending on
 // PublishStream whatever the refused stream carried (none of it was
 // published), and keeps to them until the daemon restarts (a new instance
-// id: perhaps a newer version). A frame the client cannot read ends its
+// id: perhaps a newer version). On a daemon without PublishStream either
+// (one with only the base calls), a Publisher sends its messages by unary
+// Publish calls, one at a time and in order. A frame the client cannot read ends its
 // stream and moves that daemon run to the v1 calls too; the subscription
 // resumes from its last sequence numbers and loses nothing the daemon
 // still holds. WithPacked(false) always uses the v1 calls.

@@ -29,12 +29,14 @@ import (
 type packedFake struct {
 	sidecarpb.UnimplementedSidecarServiceServer
 	noPacked bool
+	noStream bool // PublishStream too answers Unimplemented: only the unary calls
 
 	mu       sync.Mutex
 	instance string
 	calls    map[string]int
 	got      []packed.Record             // what PublishPacked received, in order (copies)
 	v1       []*sidecarpb.PublishRequest // what PublishStream received, in order
+	unary    []*sidecarpb.PublishRequest // what Publish received, in order
 	// fail, if set, refuses the PublishPacked record at a stream index.
 	fail func(index uint64, r *packed.Record) *sidecarpb.PackedFailure
 	// publish, if set, serves PublishPacked in place of the default.
@@ -119,6 +121,9 @@ func (f *packedFake) PublishPacked(st grpc.BidiStreamingServer[sidecarpb.PackedF
 
 func (f *packedFake) PublishStream(st grpc.BidiStreamingServer[sidecarpb.PublishBatch, sidecarpb.PublishAck]) error {
 	f.count("PublishStream")
+	if f.noStream {
+		return status.Error(codes.Unimplemented, "unknown method PublishStream")
+	}
 	f.header(st.Context())
 	var accepted uint64
 	for {
@@ -396,6 +401,73 @@ func TestPackedFallsBackToV1(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Publish is the unary call; it refuses topics under "bad/", as a daemon
+// refuses a bad publish.
+func (f *packedFake) Publish(ctx context.Context, in *sidecarpb.PublishRequest) (*sidecarpb.PublishResponse, error) {
+	f.count("Publish")
+	if strings.HasPrefix(in.GetTopic(), "bad/") {
+		return nil, status.Error(codes.InvalidArgument, "refused by the test")
+	}
+	f.mu.Lock()
+	f.unary = append(f.unary, in)
+	f.mu.Unlock()
+	return &sidecarpb.PublishResponse{Success: true}, nil
+}
+
+// A daemon with neither PublishPacked nor PublishStream (the base wire's
+// calls only) takes a Publisher's messages by unary Publish calls, in
+// order, with nothing lost or failed by the refused streams; a refused
+// message fails by its number; the client asks for each stream once on
+// that daemon run.
+func TestAPublisherFallsBackToUnaryCalls(t *testing.T) {
+	f := &packedFake{noPacked: true, noStream: true}
+	c := dialFake(t, startPackedFake(t, f))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var want []string
+	for round := range 2 {
+		p, err := c.Publisher(ctx, PublishBatchSize(7))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bad uint64
+		for i := range 30 {
+			topic := "u/t"
+			if i == 17 {
+				topic = "bad/t"
+			}
+			n, err := p.Publish(ctx, topic, []byte(fmt.Sprint(round, i)))
+			if err != nil {
+				t.Fatalf("publish %d: %v", i, err)
+			}
+			if i == 17 {
+				bad = n
+			} else {
+				want = append(want, fmt.Sprint(round, i))
+			}
+		}
+		err = p.Close(ctx)
+		var pe *PublishErrors
+		if !errors.As(err, &pe) || len(pe.Failures) != 1 || pe.Failures[0].N != bad || !errors.Is(pe.Failures[0].Err, ErrInvalidArgument) {
+			t.Fatalf("round %d: Close returned %v; want one invalid-argument failure, message %d", round, err, bad)
+		}
+	}
+	f.mu.Lock()
+	var got []string
+	for _, r := range f.unary {
+		got = append(got, string(r.GetPayload()))
+	}
+	f.mu.Unlock()
+	if !slices.Equal(got, want) {
+		t.Fatalf("Publish received %q, want %q", got, want)
+	}
+	for rpc, n := range map[string]int{"PublishPacked": 1, "PublishStream": 1, "Publish": 60} {
+		if got := f.Calls(rpc); got != n {
+			t.Errorf("%s called %d times, want %d", rpc, got, n)
+		}
 	}
 }
 

@@ -30,7 +30,9 @@ import (
 // WithPacked): each batch is one packed frame of up to PublishBatchSize
 // messages or 256 KiB, and the Publisher never has more messages in
 // flight than the daemon's acknowledgements allow. Otherwise it is
-// PublishStream. Both behave the same to the caller.
+// PublishStream, and on a daemon with neither (one that answers them
+// Unimplemented) one Publish call at a time, in order. All behave the
+// same to the caller.
 //
 // Delivery is at most once. If the stream breaks, the messages sent and
 // not yet acknowledged may or may not have been published: each is
@@ -340,6 +342,7 @@ type pubStream struct {
 	base  uint64             // stream position of sent[0]
 	ahead map[uint64]refusal // failures reported for positions past the settled prefix
 	limit uint64             // PublishPacked: positions below it may be sent (the ack window)
+	unary context.Context    // neither stream: messages go by unary Publish calls, in this context
 	acked bool               // an ack came
 	err   error              // why the stream ended, set before broken is closed
 }
@@ -426,12 +429,20 @@ func (p *Publisher) send() {
 					}
 					continue
 				}
-			} else {
+			} else if st.v1 != nil {
 				p.take(st, &sd)
 				err = st.v1.Send(&sidecarpb.PublishBatch{Requests: sd.batch})
 				for _, r := range sd.batch {
 					r.Topic, r.Payload = "", nil // what the next batch does not overwrite is not kept
 				}
+			} else if p.c.offered(&p.c.noStream) {
+				// Another daemon run answers now, which may have the
+				// streams: ask again.
+				p.drop(st)
+				st = nil
+				continue
+			} else {
+				p.publishOne(st, &sd)
 			}
 			if err != nil {
 				// The receiver sees the same end; what it did not settle
@@ -470,16 +481,25 @@ func brokenOf(st *pubStream) <-chan struct{} {
 }
 
 // open opens a PublishPacked stream, or a PublishStream when packed frames
-// are off or the daemon lacks them, and starts its receiver.
+// are off or the daemon lacks them, and starts its receiver; on a daemon
+// without PublishStream either, a stream of unary Publish calls
+// (publishOne), which needs no receiver.
 func (p *Publisher) open() (*pubStream, error) {
 	ctx, cancel := context.WithCancel(p.ctx)
 	st := &pubStream{cancel: cancel, broken: make(chan struct{}), ahead: map[uint64]refusal{}}
 	var err error
-	if p.c.usePacked() {
+	switch {
+	case p.c.usePacked():
 		st.pk, err = p.c.api.PublishPacked(metadata.AppendToOutgoingContext(ctx, packedAcksHeader, packedAcksLazy), grpc.WaitForReady(true))
 		st.credit, st.limit = make(chan struct{}, 1), packed.InitialWindow
-	} else {
+	case p.c.offered(&p.c.noStream):
 		st.v1, err = p.c.api.PublishStream(ctx, grpc.WaitForReady(true))
+	default:
+		st.unary = ctx
+		p.mu.Lock()
+		p.cur = st
+		p.mu.Unlock()
+		return st, nil
 	}
 	if err != nil {
 		cancel()
@@ -500,10 +520,14 @@ const receiverGrace = time.Second
 
 // drop ends a broken stream and its receiver and fails what the stream
 // sent and never settled: it may or may not have been published. A
-// PublishPacked stream the daemon refused as Unimplemented published
-// nothing: its messages go back to the head of the queue, for
-// PublishStream, and drop reports true.
+// stream the daemon refused as Unimplemented published nothing: its
+// messages go back to the head of the queue, for PublishStream (after
+// PublishPacked) or unary calls (after PublishStream), and drop reports
+// true.
 func (p *Publisher) drop(st *pubStream) (fellBack bool) {
+	if st.unary != nil {
+		close(st.broken)
+	}
 	grace := time.NewTimer(receiverGrace)
 	select {
 	case <-st.broken:
@@ -514,8 +538,12 @@ func (p *Publisher) drop(st *pubStream) (fellBack bool) {
 	grace.Stop()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if st.pk != nil && !st.acked && status.Code(st.err) == codes.Unimplemented && p.ctx.Err() == nil {
-		p.c.packedUnimplemented("PublishPacked")
+	if st.unary == nil && !st.acked && status.Code(st.err) == codes.Unimplemented && p.ctx.Err() == nil {
+		if st.pk != nil {
+			p.c.packedUnimplemented("PublishPacked")
+		} else {
+			p.c.streamUnimplemented()
+		}
 		p.queue.prepend(st.sent.all())
 		fellBack = true
 	} else {
@@ -561,6 +589,41 @@ func (p *Publisher) take(st *pubStream, sd *sender) {
 		st.sent.push(queued[i])
 	}
 	p.queue.drop(n)
+}
+
+// publishOne publishes the first queued message by a unary Publish call,
+// on a daemon without PublishStream, and settles it with the answer: one
+// call at a time keeps the messages in order. A call that fails fails its
+// message; whether a broken call published it is unknown, so no failure
+// here is one to retry.
+func (p *Publisher) publishOne(st *pubStream, sd *sender) {
+	p.mu.Lock()
+	if p.queue.len() == 0 {
+		p.mu.Unlock()
+		return
+	}
+	it := *p.queue.first()
+	p.queue.drop(1)
+	st.sent.push(it)
+	p.mu.Unlock()
+	if len(sd.reqs) == 0 {
+		sd.reqs = make([]sidecarpb.PublishRequest, 1)
+	}
+	req := &sd.reqs[0]
+	it.fill(req)
+	_, err := p.c.api.Publish(st.unary, req, grpc.WaitForReady(true))
+	req.Topic, req.Payload = "", nil
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		if p.ctx.Err() != nil {
+			err = context.Cause(p.ctx)
+		}
+		p.failLocked(st.sent.first(), refusal{err: callErr("publish", err)})
+	}
+	st.sent.drop(1)
+	st.base++
+	p.settledLocked()
 }
 
 // receive reads a stream's acks and settles messages as they come.
