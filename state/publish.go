@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"slices"
+	"unicode/utf8"
 )
 
 // Publishing and routing. A local publish is numbered, ringed, handed to
@@ -172,6 +173,10 @@ func (n *Node) checkFields(e *Published) (string, error) {
 		return reasonBadArgument, errorf(Invalid, "content_type is %d bytes: the limit is %d", len(contentType), maxContentTypeBytes)
 	case len(correlation) > maxCorrelationBytes:
 		return reasonBadArgument, errorf(Invalid, "correlation_id is %d bytes: the limit is %d", len(correlation), maxCorrelationBytes)
+	case !utf8.ValidString(contentType):
+		return reasonBadArgument, errorf(Invalid, "content_type %.40q is not valid UTF-8", contentType)
+	case !utf8.ValidString(correlation):
+		return reasonBadArgument, errorf(Invalid, "correlation_id %.40q is not valid UTF-8", correlation)
 	case e.Extras.meshOnly():
 		return reasonBadArgument, errorf(Invalid, "a publish sets no queue groups and no dropped-from claim: the mesh sets those")
 	}
@@ -190,7 +195,8 @@ func (n *Node) fieldsOK(e *Published) bool {
 		return true
 	}
 	contentType, correlation, replyTo := e.Extras.Texts()
-	return len(contentType) <= maxContentTypeBytes && len(correlation) <= maxCorrelationBytes && n.replyToOK(replyTo) && !e.Extras.meshOnly()
+	return len(contentType) <= maxContentTypeBytes && len(correlation) <= maxCorrelationBytes && n.replyToOK(replyTo) && !e.Extras.meshOnly() &&
+		utf8.ValidString(contentType) && utf8.ValidString(correlation)
 }
 
 // checkEnvelope validates a message from a peer.
@@ -204,6 +210,8 @@ func (n *Node) checkEnvelope(e *Envelope) error {
 		return errorf(Invalid, "payload is %d bytes: the limit is %d", len(e.Payload), n.cfg.MaxPayloadBytes)
 	case e.TTLMs < 0 || len(e.ContentType()) > maxContentTypeBytes || len(e.Correlation()) > maxCorrelationBytes:
 		return errorf(Invalid, "ttl_ms, content_type or correlation_id out of range")
+	case !utf8.ValidString(e.ContentType()) || !utf8.ValidString(e.Correlation()):
+		return errorf(Invalid, "content_type or correlation_id is not valid UTF-8")
 	case !n.replyToOK(e.ReplyTo()):
 		return errorf(Invalid, "reply_to %.40q is not an inbox topic", e.ReplyTo())
 	}
