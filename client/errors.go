@@ -178,6 +178,25 @@ func closedError(op string) error {
 	return &Error{Op: op, Kind: ErrClosed, Status: status.New(codes.Canceled, "the client is closed")}
 }
 
+// publisherClosedError is what a Publisher's calls return after its Close.
+func publisherClosedError(op string) error {
+	return &Error{Op: op, Kind: ErrClosed, Status: status.New(codes.Canceled, "the publisher is closed")}
+}
+
+// unsettledError is the failure of a message a Publisher sent and the
+// daemon had not acknowledged when the publisher stopped for cause (its
+// context ended, it or its client closed): cause's error, saying that the
+// message may or may not have been published.
+func unsettledError(op string, cause error) error {
+	e := &Error{Status: status.New(codes.Unknown, fmt.Sprint(cause))}
+	if errors.As(callErr(op, cause), &e) && e.Status == nil {
+		e.Status = status.New(codes.Unknown, fmt.Sprint(cause))
+	}
+	cp := *e
+	cp.Status = status.New(e.Status.Code(), e.Status.Message()+", before the daemon acknowledged this message: it may or may not have been published")
+	return &cp
+}
+
 // failedError is what calls return once reconnection gave up.
 func failedError(op string, cause error) error {
 	msg := "the daemon could not be reached and reconnection gave up (see WithMaxRetries)"

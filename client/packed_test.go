@@ -893,3 +893,83 @@ func noViolation(t *testing.T, violation <-chan string) {
 	default:
 	}
 }
+
+// Closing a Publisher twice, or flushing or publishing after Close, says
+// the publisher is closed: the second Close has nothing to report.
+func TestAClosedPublisherSaysSo(t *testing.T) {
+	c := dialFake(t, startPackedFake(t, &packedFake{}))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := c.Publisher(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Publish(ctx, "c/t", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatalf("second Close: %v, want nothing to report", err)
+	}
+	for what, err := range map[string]error{"Flush after Close": p.Flush(ctx), "Publish after Close": func() error { _, err := p.Publish(ctx, "c/t", nil); return err }()} {
+		if !errors.Is(err, ErrClosed) || !strings.Contains(err.Error(), "the publisher is closed") {
+			t.Errorf("%s: %v, want ErrClosed saying the publisher is closed", what, err)
+		}
+	}
+}
+
+// A Publisher whose client closes before its messages are acknowledged
+// reports them from its Close, each as one that may or may not have been
+// published when it was sent, and as not published when it was not.
+func TestAPublisherClosedUnderItsClientReportsWhatItLeftUnsettled(t *testing.T) {
+	f := &packedFake{}
+	got := make(chan struct{}, 1)
+	f.publish = func(st grpc.BidiStreamingServer[sidecarpb.PackedFrame, sidecarpb.PackedAck]) error {
+		for { // reads, never acks
+			if _, err := st.Recv(); err != nil {
+				return err
+			}
+			select {
+			case got <- struct{}{}:
+			default:
+			}
+		}
+	}
+	c := dialFake(t, startPackedFake(t, f))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := c.Publisher(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if _, err := p.Publish(ctx, "c/t", []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-got:
+	case <-ctx.Done():
+		t.Fatal("the daemon received no frame")
+	}
+	c.Close()
+	err = p.Close(ctx)
+	var pe *PublishErrors
+	if !errors.As(err, &pe) || len(pe.Failures) != 10 {
+		t.Fatalf("Close after the client's: %v, want the 10 unacknowledged messages reported", err)
+	}
+	sent := 0
+	for _, f := range pe.Failures {
+		if !errors.Is(f.Err, ErrClosed) || f.Retry {
+			t.Errorf("message %d: %v (retry %v), want ErrClosed and no retry", f.N, f.Err, f.Retry)
+		}
+		if strings.Contains(f.Err.Error(), "may or may not have been published") {
+			sent++
+		}
+	}
+	if sent == 0 {
+		t.Errorf("no failure says its message may have been published: %v", pe.Failures)
+	}
+}

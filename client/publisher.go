@@ -37,7 +37,9 @@ import (
 // Delivery is at most once. If the stream breaks, the messages sent and
 // not yet acknowledged may or may not have been published: each is
 // reported as failed with ErrUnavailable, and the Publisher opens a new
-// stream for what follows.
+// stream for what follows. When the Publisher stops instead (its context
+// ends, it or its client closes), they fail with that cause, and their
+// errors say the same.
 type Publisher struct {
 	c       *Client
 	o       publisherOptions
@@ -283,20 +285,23 @@ func (p *Publisher) Flush(ctx context.Context) error {
 	return err
 }
 
-// Close flushes, ends the stream and returns Flush's result. After it,
-// Publish fails.
+// Close flushes, ends the stream and returns Flush's result: the
+// failures since the previous Flush, those its client's Close caused
+// included. After it, Publish and Flush fail with ErrClosed, and Close
+// again returns nil.
 func (p *Publisher) Close(ctx context.Context) error {
 	p.mu.Lock()
 	p.closing = true
 	p.mu.Unlock()
 	err := p.Flush(ctx)
-	p.cancel(nil)
+	p.cancel(publisherClosedError("publish"))
 	select {
 	case <-p.done:
 	case <-ctx.Done():
 	}
-	if errors.Is(err, ErrClosed) {
-		return nil
+	var failed *PublishErrors
+	if !errors.As(err, &failed) && errors.Is(err, ErrClosed) {
+		return nil // closed before (the publisher or its client): nothing to report
 	}
 	return err
 }
@@ -319,7 +324,7 @@ func (p *Publisher) wantAckLocked() {
 func (p *Publisher) stoppedLocked(op string) error {
 	switch {
 	case p.closing:
-		return closedError(op)
+		return publisherClosedError(op)
 	case p.err != nil:
 		return callErr(op, p.err)
 	case p.ctx.Err() != nil:
@@ -547,12 +552,12 @@ func (p *Publisher) drop(st *pubStream) (fellBack bool) {
 		p.queue.prepend(st.sent.all())
 		fellBack = true
 	} else {
-		cause := error(status.Error(codes.Unavailable, "the publish stream broke before the daemon acknowledged this message: it may or may not have been published"))
+		err := callErr("publish", status.Error(codes.Unavailable, "the publish stream broke before the daemon acknowledged this message: it may or may not have been published"))
 		if p.ctx.Err() != nil {
-			cause = context.Cause(p.ctx)
+			err = unsettledError("publish", context.Cause(p.ctx))
 		}
 		for i := range st.sent.all() {
-			p.failLocked(&st.sent.all()[i], refusal{err: callErr("publish", cause)})
+			p.failLocked(&st.sent.all()[i], refusal{err: err})
 		}
 	}
 	st.sent.reset()
@@ -616,10 +621,11 @@ func (p *Publisher) publishOne(st *pubStream, sd *sender) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
+		err = callErr("publish", err)
 		if p.ctx.Err() != nil {
-			err = context.Cause(p.ctx)
+			err = unsettledError("publish", context.Cause(p.ctx))
 		}
-		p.failLocked(st.sent.first(), refusal{err: callErr("publish", err)})
+		p.failLocked(st.sent.first(), refusal{err: err})
 	}
 	st.sent.drop(1)
 	st.base++
