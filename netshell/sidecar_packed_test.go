@@ -272,22 +272,15 @@ func TestAPackedStreamEndedByABadFrameAcksWhatCameBefore(t *testing.T) {
 				if err := pub.Send(c.frame); err != nil {
 					t.Fatal(err)
 				}
-				var accepted uint64
-				for {
+				accepted, err := lastAckBeforeEnd(t, func() (uint64, int, error) {
 					ack, err := pub.Recv()
-					if err != nil {
-						if status.Code(err) != c.code {
-							t.Fatalf("the stream ended with %v, want %v", err, c.code)
-						}
-						if !strings.Contains(err.Error(), "no record of this frame was taken") || !regexp.MustCompile(`records? 3\b`).MatchString(err.Error()) {
-							t.Errorf("%v: want the message to say where the frame began and that none of it was taken", err)
-						}
-						break
-					}
-					if len(ack.GetFailures()) > 0 {
-						t.Fatalf("ack %v: the records before the bad frame failed", ack)
-					}
-					accepted = ack.GetAccepted()
+					return ack.GetAccepted(), len(ack.GetFailures()), err
+				})
+				if status.Code(err) != c.code {
+					t.Fatalf("the stream ended with %v, want %v", err, c.code)
+				}
+				if !strings.Contains(err.Error(), "no record of this frame was taken") || !regexp.MustCompile(`records? 3\b`).MatchString(err.Error()) {
+					t.Errorf("%v: want the message to say where the frame began and that none of it was taken", err)
 				}
 				if accepted != 3 {
 					t.Fatalf("the last ack before the end counted %d records, want the 3 before the bad frame", accepted)
@@ -550,16 +543,12 @@ func TestAPublishStreamEndedByAnOversizeBatchAcksWhatCameBefore(t *testing.T) {
 	if err := ps.Send(batch(9)); err != nil {
 		t.Fatal(err)
 	}
-	var accepted uint64
-	for {
+	accepted, err := lastAckBeforeEnd(t, func() (uint64, int, error) {
 		ack, err := ps.Recv()
-		if err != nil {
-			if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "split it") {
-				t.Fatalf("the stream ended with %v, want INVALID_ARGUMENT asking to split the batch", err)
-			}
-			break
-		}
-		accepted = ack.GetAccepted()
+		return ack.GetAccepted(), len(ack.GetFailures()), err
+	})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "split it") {
+		t.Fatalf("the stream ended with %v, want INVALID_ARGUMENT asking to split the batch", err)
 	}
 	if accepted != 3 {
 		t.Fatalf("the last ack before the end counted %d requests, want the 3 before the oversize batch", accepted)
@@ -600,5 +589,23 @@ func TestMaxBatchIsCheckedWhereItIsUsedAndIgnoredOnPackedStreams(t *testing.T) {
 		if recs, _, _ := packedRecords(t, st, 1); string(recs[0].Payload) != "m" {
 			t.Fatalf("got %q, want the message published", recs[0].Payload)
 		}
+	}
+}
+
+// lastAckBeforeEnd reads a publish stream's acks (recv: the next one's
+// count and failures) until it ends, and returns the last count and the
+// error it ended with. No ack may report a failure.
+func lastAckBeforeEnd(t *testing.T, recv func() (accepted uint64, failures int, err error)) (uint64, error) {
+	t.Helper()
+	var last uint64
+	for {
+		accepted, failures, err := recv()
+		if err != nil {
+			return last, err
+		}
+		if failures > 0 {
+			t.Fatalf("an ack counting %d reported %d failures; the records before the refused frame were good", accepted, failures)
+		}
+		last = accepted
 	}
 }
