@@ -191,9 +191,9 @@ func flagDefs() []flagDef {
 		{"seed-resolve-interval", d.SeedResolveInterval.String(), "how often --peers DNS names are looked up again", durWant, dur(func(o *Options) *time.Duration { return &o.SeedResolveInterval }, false)},
 		{"max-fetches-in-flight", strconv.Itoa(d.MaxFetchesInFlight), "peer state fetches under way at once, all peers together", "a number from 1 to 1024", count(func(o *Options) *int { return &o.MaxFetchesInFlight })},
 		{"mesh-max-conns", strconv.Itoa(d.MeshMaxConns), "connections the mesh port holds at once; beyond, new ones wait in the kernel's backlog until one closes", "a number from 2 to 1048576", count(func(o *Options) *int { return &o.MeshMaxConns })},
-		{"mesh-packed", strconv.FormatBool(d.MeshPacked), "push to peers in packed frames (PushPacked), falling back per peer to PushMessageBatchStream where a peer lacks it; false: PushMessageBatchStream only (PushPacked is served either way)", "true or false",
+		{"mesh-packed", strconv.FormatBool(d.MeshPacked), "push to peers in packed frames (PushPacked), falling back per peer to PushMessageBatchStream where a peer lacks it; false: PushMessageBatchStream only (PushPacked is served either way)", boolWant,
 			boolean(func(o *Options) *bool { return &o.MeshPacked })},
-		{"queue-group-local-first", strconv.FormatBool(d.QueueGroupLocalFirst), "a publish goes to a queue group's member on this daemon when it has a live one, and to the mesh's members only when it has none; false: spread over every member of the mesh", "true or false",
+		{"queue-group-local-first", strconv.FormatBool(d.QueueGroupLocalFirst), "a publish goes to a queue group's member on this daemon when it has a live one, and to the mesh's members only when it has none; false: spread over every member of the mesh", boolWant,
 			boolean(func(o *Options) *bool { return &o.QueueGroupLocalFirst })},
 		{"message-buffer-size", strconv.Itoa(d.MessageBufferSize), "replay ring per topic, in messages", "a positive number", count(func(o *Options) *int { return &o.MessageBufferSize })},
 		{"max-buffer-memory", "64MiB", "bytes all replay rings hold together (payload, topic and a fixed overhead a message)", "a size such as 67108864, 512KiB or 64MiB", size(func(o *Options) *int { return &o.RingBytes })},
@@ -228,6 +228,43 @@ func flagDefs() []flagDef {
 
 var errBad = errors.New("bad value")
 
+// boolWant is what a boolean flag takes: given alone it is true.
+const boolWant = "true or false"
+
+// joinBoolValues lets a boolean flag take its value as the next argument
+// too (--mesh-packed false), as every other flag does, by joining the two
+// (--mesh-packed=false): the flag package reads a boolean flag's value
+// only after "=". nexusd takes no arguments but flags, so a next argument
+// that is no flag is the value, good or bad.
+func joinBoolValues(args []string, defs []flagDef) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		name := strings.TrimLeft(a, "-")
+		if i+1 < len(args) && strings.HasPrefix(a, "-") && !strings.Contains(name, "=") && isBoolFlag(name, defs) {
+			if !strings.HasPrefix(args[i+1], "-") {
+				out = append(out, a+"="+args[i+1])
+				i++
+				continue
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func isBoolFlag(name string, defs []flagDef) bool {
+	for _, d := range defs {
+		if d.name == name {
+			return d.want == boolWant
+		}
+	}
+	return false
+}
+
 // ParseFlags reads the daemon's flags from args (without the program name)
 // and, for flags not given, from their environment variables (lookupEnv is
 // os.LookupEnv in the daemon). Both --flag value and --flag=value work. The
@@ -240,15 +277,20 @@ func ParseFlags(args []string, lookupEnv func(string) (string, bool)) (Options, 
 	var bad *FlagError
 	defs := flagDefs()
 	for _, d := range defs {
-		fs.Func(d.name, d.help, func(s string) error {
+		set := func(s string) error {
 			if err := d.set(&o, s); err != nil {
 				bad = &FlagError{Flag: "--" + d.name, Value: s, Want: d.want}
 				return err
 			}
 			return nil
-		})
+		}
+		if d.want == boolWant {
+			fs.BoolFunc(d.name, d.help, set) // --flag alone is --flag=true
+		} else {
+			fs.Func(d.name, d.help, set)
+		}
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(joinBoolValues(args, defs)); err != nil {
 		switch {
 		case bad != nil:
 			return o, bad
@@ -297,7 +339,8 @@ func rewordFlagError(err error) error {
 
 // Usage writes the flag list with defaults and environment variables.
 func Usage(w io.Writer) {
-	fmt.Fprintf(w, "Usage: nexusd [flags]\n\nEvery flag can also be set by its environment variable; a flag given on the command line wins.\n\n")
+	fmt.Fprintf(w, "Usage: nexusd [flags]\n       nexusd keygen [--out file]   print (or write) a new cluster key for --cluster-key\n       nexusd --version             say which build this is\n\n"+
+		"Every flag can also be set by its environment variable; a flag given on the command line wins. A true-or-false flag given alone is true.\n\n")
 	for _, d := range flagDefs() {
 		fmt.Fprintf(w, "  --%s %s [%s]\n      %s (default %q)\n", d.name, "value", EnvName(d.name), d.help, d.def)
 	}

@@ -118,6 +118,7 @@ func TestBadValuesNameTheFlagAndWhatItAccepts(t *testing.T) {
 		{[]string{"stray"}, nil, []string{"stray", "flags only"}},
 		{nil, map[string]string{"NEXUSD_MESH_PORT": "x"}, []string{"--mesh-port", "NEXUSD_MESH_PORT", "port number"}},
 		{[]string{"--mesh-packed=maybe"}, nil, []string{"--mesh-packed", `"maybe"`, "true or false"}},
+		{[]string{"--mesh-packed", "maybe"}, nil, []string{"--mesh-packed", `"maybe"`, "true or false"}},
 		{nil, map[string]string{"NEXUSD_MESH_PACKED": "yes"}, []string{"--mesh-packed", "NEXUSD_MESH_PACKED", "true or false"}},
 	}
 	for _, c := range cases {
@@ -149,6 +150,11 @@ func TestHelpIsNotAnError(t *testing.T) {
 	for _, d := range flagDefs() {
 		if !strings.Contains(b.String(), "--"+d.name) || !strings.Contains(b.String(), EnvName(d.name)) {
 			t.Errorf("usage does not list --%s with %s", d.name, EnvName(d.name))
+		}
+	}
+	for _, w := range []string{"nexusd keygen", "nexusd --version"} { // what main takes besides flags
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("usage does not mention %q", w)
 		}
 	}
 }
@@ -234,5 +240,30 @@ func TestBlockTimeoutIsADurationWithItsOldSpelling(t *testing.T) {
 	}
 	if _, err := ParseFlags([]string{"--block-timeout", "0s"}, env(nil)); err == nil || !strings.Contains(err.Error(), "--block-timeout") {
 		t.Errorf("--block-timeout 0s: %v, want an error naming the flag", err)
+	}
+}
+
+// A boolean flag alone means true; its value may follow it after "=" or
+// as the next argument, as any flag's does.
+func TestBooleanFlagsStandAloneOrTakeAValue(t *testing.T) {
+	for _, c := range []struct {
+		args        []string
+		packed, qgl bool
+	}{
+		{nil, true, false},
+		{[]string{"--queue-group-local-first"}, true, true},
+		{[]string{"--queue-group-local-first", "--mesh-packed=false"}, false, true},
+		{[]string{"--mesh-packed", "false", "--queue-group-local-first", "true"}, false, true},
+		{[]string{"-mesh-packed=0", "--queue-group-local-first=false"}, false, false},
+		{[]string{"--queue-group-local-first", "--cluster", "c"}, true, true},
+	} {
+		o, err := ParseFlags(c.args, env(nil))
+		if err != nil {
+			t.Errorf("%v: %v", c.args, err)
+			continue
+		}
+		if o.MeshPacked != c.packed || o.QueueGroupLocalFirst != c.qgl {
+			t.Errorf("%v: mesh-packed %v, queue-group-local-first %v; want %v, %v", c.args, o.MeshPacked, o.QueueGroupLocalFirst, c.packed, c.qgl)
+		}
 	}
 }
