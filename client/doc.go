@@ -106,9 +106,10 @@
 // first Subscribe (docs/protocol.md §13.11): a subscription then costs
 // the daemon about a kilobyte of state instead of a stream of its own
 // (some 15 KB). Each
-// still has its own credit: the daemon sends it at most 1024 live
-// messages ahead, and the client gives it more, half that at a time, as
-// the application takes them; so a subscription whose application reads
+// still has its own credit: the daemon sends it a window of live
+// messages ahead (1024 at first, then about 2 MiB of them, from 1024 to
+// 8192 messages), and the client gives it more, half the window at a
+// time, as the application takes them; so a subscription whose application reads
 // slowly fills its own queue in the daemon, where its backpressure policy
 // applies, and never holds up the others. Replayed and retained messages
 // are not counted against the credit. Pause, Resume, Unsubscribe,

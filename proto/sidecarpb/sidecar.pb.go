@@ -2152,8 +2152,8 @@ type PackedEvent_Event struct {
 
 type PackedEvent_Messages struct {
 	// Live messages in delivery order, in one packed frame whose records carry
-	// source, message id, timestamp, sequence_number, content type and
-	// correlation id.
+	// source, message id, timestamp, sequence_number, content type,
+	// correlation id and reply_to.
 	Messages *PackedFrame `protobuf:"bytes,2,opt,name=messages,proto3,oneof"`
 }
 
