@@ -90,7 +90,8 @@ type NodeReport struct {
 	Warnings       []string `json:"warnings"`
 	Advertised     string   `json:"advertised"`       // mesh endpoint announced in beacons
 	Mesh           string   `json:"mesh"`             // mesh gRPC listener
-	App            string   `json:"app"`              // sidecar gRPC listener
+	App            string   `json:"app"`              // sidecar gRPC listener (TCP); "" when --app-port off
+	AppSocket      string   `json:"app_socket"`       // sidecar Unix socket (--app-socket); "" when none
 	Multicast      string   `json:"multicast"`        // group:port on interface, or "off"
 	Seeds          []string `json:"seeds"`            // --peers
 	Hash           string   `json:"topic_state_hash"` // our beacon hash, hex
@@ -165,7 +166,7 @@ func (s *Server) report(l *loop) StatusReport {
 	k := &st.Counters
 	rep := StatusReport{
 		Node: NodeReport{
-			ID: s.id, Cluster: s.o.Cluster, Security: s.securityMode(), Authenticated: s.authenticated(), Warnings: s.warnings(), Advertised: s.addrs.Advertised, Mesh: s.addrs.Mesh, App: s.addrs.App,
+			ID: s.id, Cluster: s.o.Cluster, Security: s.securityMode(), Authenticated: s.authenticated(), Warnings: s.warnings(), Advertised: s.addrs.Advertised, Mesh: s.addrs.Mesh, App: s.addrs.App, AppSocket: s.addrs.AppSocket,
 			Multicast: s.addrs.Multicast, Seeds: nonNil(s.o.Peers), Hash: fmt.Sprintf("%016x", st.Hash),
 			UptimeSeconds: s.o.Clock.Since(s.started).Seconds(), Subscriptions: st.Subscriptions, Paused: st.Paused,
 			Retained: st.Retained, BufferedMsgs: st.BufferedMsgs, Published: k.Published, DeliveredLocal: k.DeliveredLocal,

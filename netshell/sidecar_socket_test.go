@@ -2,6 +2,7 @@ package netshell
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -40,6 +41,10 @@ func TestSidecarServesOnItsUnixSocket(t *testing.T) {
 	ts := startServer(t, func(o *Options) { o.AppSocket, o.AppToken = path, "s3cret" })
 	if got := ts.s.Addrs().AppSocket; got != path {
 		t.Fatalf("Addrs().AppSocket = %q, want %q", got, path)
+	}
+	var rep StatusReport
+	if err := json.Unmarshal([]byte(httpGet(t, ts, "/api/status")), &rep); err != nil || rep.Node.AppSocket != path {
+		t.Fatalf("/api/status app_socket %q (%v), want %q", rep.Node.AppSocket, err, path)
 	}
 	fi, err := os.Lstat(path)
 	if err != nil || fi.Mode().Type() != fs.ModeSocket || fi.Mode().Perm() != 0o660 {

@@ -29,8 +29,8 @@ func (l bufferedListener) Accept() (net.Conn, error) {
 }
 
 // logAppSocketBuffers says once, at startup, what buffers the app
-// socket's connections get, so a daemon without CAP_NET_ADMIN whose
-// kernel caps them low says so.
+// socket's connections get (docs/protocol.md promises the line), so a
+// daemon without CAP_NET_ADMIN whose kernel caps them low says so.
 func logAppSocketBuffers(log *slog.Logger) {
 	send, receive, err := sockbuf.Probe(appSocketBufferBytes)
 	switch {
@@ -40,6 +40,6 @@ func logAppSocketBuffers(log *slog.Logger) {
 		log.Info("app socket buffers smaller than asked: the kernel caps them at net.core.wmem_max and rmem_max unless the daemon has CAP_NET_ADMIN",
 			"send_bytes", send, "receive_bytes", receive, "asked_bytes", appSocketBufferBytes)
 	default:
-		log.Debug("app socket buffers", "send_bytes", send, "receive_bytes", receive)
+		log.Info("app socket buffers", "send_bytes", send, "receive_bytes", receive)
 	}
 }
