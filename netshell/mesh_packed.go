@@ -35,7 +35,9 @@ func (s *meshServer) PushPacked(stream grpc.BidiStreamingServer[meshpb.PackedPus
 			envs, err := fr.envelopes(p.frame.Msg().GetFrame(), into)
 			if err != nil {
 				p.done()
-				return pushIn{}, frameRefused(err, "")
+				// Ends the stream once the frames before it are
+				// answered and acked (serveAnswers).
+				return pushIn{}, &refusedFrame{err: frameRefused(err, "")}
 			}
 			p.lend()
 			return pushIn{envs: envs, sentAt: p.frame.Msg().GetSentAtMs(), frame: p}, nil

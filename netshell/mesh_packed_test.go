@@ -199,6 +199,17 @@ func TestAMalformedPackedFrameEndsTheStreamAndChangesNothing(t *testing.T) {
 	if _, err := st.Recv(); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("bad frame after a good one: %v", err)
 	}
+	// A bad frame sent before the good one's ack ends the stream only
+	// after that ack: the sender learns what was taken.
+	st = pushPacked(t, ts)
+	st.Send(&meshpb.PackedPush{Frame: good})
+	st.Send(&meshpb.PackedPush{Frame: []byte{7}})
+	if a, err := st.Recv(); err != nil || a.GetAccepted() != 2 {
+		t.Fatalf("good frame, then a bad one at once: %v, %v; want 2 accepted before the end", a, err)
+	}
+	if _, err := st.Recv(); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("then: %v, want the bad frame's INVALID_ARGUMENT", err)
+	}
 }
 
 // The node's refusals come back in the BatchAck by message id, derived or
