@@ -100,6 +100,21 @@ type labeled struct {
 func one(v uint64) []labeled { return []labeled{{v: float64(v)}} }
 
 // byKeys labels each value of m with its key, in key order.
+// byStores is byKeys for a map by memory store (state's memory classes),
+// every store reported from 0, as nexusd_memory_bytes reports them, so an
+// alert on a rise sees the series before the first shed.
+func byStores(m map[string]uint64) []labeled {
+	all := map[string]uint64{}
+	for _, st := range memoryStores {
+		all[st] = 0
+	}
+	maps.Copy(all, m)
+	return byKeys(all)
+}
+
+// memoryStores are the store label's values (nexusd_memory_bytes).
+var memoryStores = []string{"ring", "queue", "backlog", "departed", "held", "retained", "dedup"}
+
 func byKeys(m map[string]uint64) []labeled {
 	out := make([]labeled, 0, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
@@ -202,9 +217,9 @@ func coreMetricDefs() []*metricDef {
 		{name: "frames_viewed_total", help: "Received frames (PublishPacked and PushPacked frames, PublishStream batches) whose payloads the daemon kept where gRPC received them instead of copying them.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).FramesViewed) }},
 		{name: "shed_messages_total", label: "store", help: "Messages a store let go because it was full (its cap or --max-buffer-bytes), by store.",
-			values: func(s *snapshot, _ *shellCounters) []labeled { return byKeys(ct(s).Shed) }},
+			values: func(s *snapshot, _ *shellCounters) []labeled { return byStores(ct(s).Shed) }},
 		{name: "shed_bytes_total", label: "store", help: "Bytes of the messages stores let go because they were full, by store.",
-			values: func(s *snapshot, _ *shellCounters) []labeled { return byKeys(ct(s).ShedBytes) }},
+			values: func(s *snapshot, _ *shellCounters) []labeled { return byStores(ct(s).ShedBytes) }},
 		{name: "beacons_sent_total", help: "Beacons sent (one per round, to the group and every seed).",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).BeaconsSent) }},
 		{name: "beacon_send_errors_total", help: "Beacon datagrams the network refused.",

@@ -71,6 +71,8 @@ func TestMetricsCarryTheSpecsNames(t *testing.T) {
 		`nexusd_memory_budget_bytes 1000`,
 		`nexusd_shed_messages_total{store="queue"} 5`,
 		`nexusd_shed_bytes_total{store="queue"} 5000`,
+		`nexusd_shed_messages_total{store="ring"} 0`, // every store from 0
+		`nexusd_shed_bytes_total{store="dedup"} 0`,
 		`nexusd_sequence_numbers_passed_total{why="unwanted"} 3`,
 		`nexusd_sequence_numbers_passed_total{why="lost_not_held"} 2`,
 		`nexusd_pushes_deferred_total{side="sent"} 2`,
