@@ -446,11 +446,13 @@ func TestErrorsExitOne(t *testing.T) {
 		{[]string{"PUBLISH", "only-topic"}, "(error) usage: PUBLISH topic message"},
 		{[]string{"SUB", "x", "--count"}, "(error) --count needs a value\n"},
 		{[]string{"SUB", "x", "--bogus"}, "(error) unknown option --bogus (it takes --count, --policy, --retained, --timeout)\n"},
+		{append(slices.Clone(at), "SUB", "x", "--policy", "sideways"), "(error) --policy \"sideways\": want drop-oldest, drop-newest or block\n"},
+		{[]string{"--timeout", "xyz", "PING"}, "(error) invalid value \"xyz\" for flag --timeout"},
 		{append(slices.Clone(at), "PUBLISH", "a", "b"), "(error) unauthenticated: missing or wrong token"},
 		{append(slices.Clone(at), "--token", "wrong", "PUBLISH", "a", "b"), "(error) unauthenticated:"},
 		{append(slices.Clone(nobody), "PING"), "(error) unavailable: cannot connect to 127.0.0.1:"},
 		{[]string{"--port", "0", "PING"}, "(error) -p 0: want a port number 1 to 65535\n"},
-		{[]string{"--frob", "PING"}, "(error) flag provided but not defined: -frob"},
+		{[]string{"--frob", "PING"}, "(error) flag provided but not defined: --frob"},
 	} {
 		r := cli(t, c.args...)
 		if r.code != 1 || !strings.HasPrefix(r.stdout, c.want) {
@@ -464,10 +466,38 @@ func TestErrorsExitOne(t *testing.T) {
 	if big.code != 1 || !strings.HasPrefix(big.stdout, "(error) payload is 1048577 bytes: the limit is 1048576 (--max-payload)") {
 		t.Errorf("oversized payload: %s", big)
 	}
-	var doc map[string]string
-	r := cli(t, append(slices.Clone(nobody), "--json", "PING")...)
-	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != 1 || doc["code"] != "UNAVAILABLE" || !strings.HasPrefix(doc["error"], "unavailable: cannot connect") {
-		t.Errorf("--json error: %v %s", err, r)
+	for _, args := range [][]string{{"--json", "PING"}, {"PING", "--json"}} { // --json before the command or among its words
+		var doc map[string]string
+		r := cli(t, append(slices.Clone(nobody), args...)...)
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != 1 || doc["code"] != "UNAVAILABLE" || !strings.HasPrefix(doc["error"], "unavailable: cannot connect") {
+			t.Errorf("%v: --json error: %v %s", args, err, r)
+		}
+	}
+}
+
+// --json may follow the command, as the README has it ("every command
+// takes --json"), for that command alone; after "--" it is a word.
+func TestJSONAmongACommandsWords(t *testing.T) {
+	for _, c := range []struct {
+		in   []string
+		out  []string
+		json bool
+	}{
+		{[]string{"PUBLISH", "t", "x", "--json"}, []string{"PUBLISH", "t", "x"}, true},
+		{[]string{"--json", "MESH", "PEERS"}, []string{"MESH", "PEERS"}, true},
+		{[]string{"PUBLISH", "t", "--", "--json"}, []string{"PUBLISH", "t", "--", "--json"}, false},
+		{[]string{"PING"}, []string{"PING"}, false},
+	} {
+		out, json := takeJSON(c.in)
+		if !slices.Equal(out, c.out) || json != c.json {
+			t.Errorf("takeJSON(%q) = %q, %v; want %q, %v", c.in, out, json, c.out, c.json)
+		}
+	}
+	r := cliIn(t, "HELP PING --json\nHELP PING\n")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &doc); err != nil || doc["name"] != "PING" || strings.HasPrefix(lines[len(lines)-2], "{") {
+		t.Fatalf("HELP PING --json, then HELP PING, at the prompt: %v\n%s", err, r)
 	}
 }
 

@@ -23,7 +23,11 @@ func runSubscribe(ctx context.Context, s *session, args []string) error {
 		sopts = append(sopts, client.ReceiveRetained())
 	}
 	if o.has("policy") {
-		sopts = append(sopts, client.BackpressurePolicy(client.Policy(o.str("policy"))))
+		p := client.Policy(strings.ToLower(o.str("policy")))
+		if p != client.DropOldest && p != client.DropNewest && p != client.Block {
+			return fail("--policy %q: want drop-oldest, drop-newest or block", o.str("policy"))
+		}
+		sopts = append(sopts, client.BackpressurePolicy(p))
 	}
 	return s.stream(ctx, pos, sopts, o.int("count", 0), o.duration("timeout", 0), func(m *client.Message) string {
 		tag := fmt.Sprint(m.Sequence)

@@ -97,6 +97,41 @@ func lookup(name string) *command {
 }
 
 // execute runs one command line (already split into words).
+// runCommand runs one command's words and reports its error, and says
+// whether it was QUIT. --json among them (before a "--") asks for JSON
+// output from this command alone, as the --json flag before the command
+// does for every command.
+func (s *session) runCommand(ctx context.Context, words []string) (status int, quit bool) {
+	words, asJSON := takeJSON(words)
+	if asJSON && !s.cfg.json {
+		s.cfg.json = true
+		defer func() { s.cfg.json = false }()
+	}
+	err := s.execute(ctx, words)
+	if errors.Is(err, errQuit) {
+		return 0, true
+	}
+	return s.report(err), false
+}
+
+// takeJSON removes every --json word before a "--" from words.
+func takeJSON(words []string) ([]string, bool) {
+	var out []string
+	found := false
+	for i, w := range words {
+		if w == "--" {
+			out = append(out, words[i:]...)
+			break
+		}
+		if strings.EqualFold(w, "--json") {
+			found = true
+			continue
+		}
+		out = append(out, w)
+	}
+	return out, found
+}
+
 func (s *session) execute(ctx context.Context, words []string) error {
 	if len(words) == 0 {
 		return nil

@@ -26,6 +26,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -77,11 +78,8 @@ func run(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = s.execute(ctx, rest)
-	if errors.Is(err, errQuit) {
-		return 0
-	}
-	return s.report(err)
+	status, _ := s.runCommand(ctx, rest)
+	return status
 }
 
 // cliFlags are the global flags, before the command.
@@ -129,7 +127,7 @@ func parseFlags(args []string) (cliFlags, []string, error) {
 	fs.BoolVar(&f.version, "version", false, "")
 	help := fs.Bool("help", false, "")
 	if err := fs.Parse(args); err != nil {
-		return f, nil, fmt.Errorf("%v (see nexusd-cli --help)", err)
+		return f, nil, fmt.Errorf("%v (see nexusd-cli --help)", longFlagNames(err))
 	}
 	if *help {
 		return f, nil, flag.ErrHelp
@@ -150,6 +148,17 @@ func parseFlags(args []string) (cliFlags, []string, error) {
 	}
 	return f, fs.Args(), nil
 }
+
+// longFlagNames rewords the flag package's "-timeout" as "--timeout", as
+// the help writes the long flags; one-letter flags (-p, -h, -s, -n) keep
+// their one dash.
+func longFlagNames(err error) string {
+	return flagName.ReplaceAllString(err.Error(), "$1--$2")
+}
+
+// flagName is a flag of two letters or more in the flag package's errors
+// ("invalid value ... for flag -timeout", "not defined: -bogus").
+var flagName = regexp.MustCompile(`(flag |defined: )-([a-z][a-z0-9-]+)`)
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage: nexusd-cli [flags] [COMMAND [ARGS...]]

@@ -136,12 +136,12 @@ func (s *session) script(in io.Reader) int {
 			continue
 		}
 		ctx, release := ints.command()
-		err = s.execute(ctx, words)
+		st, quit := s.runCommand(ctx, words)
 		release()
-		if errors.Is(err, errQuit) {
+		if quit {
 			break
 		}
-		status = max(status, s.report(err))
+		status = max(status, st)
 	}
 	return status
 }
@@ -157,13 +157,9 @@ func (s *session) runLine(ints *interrupts, line string) bool {
 		return false
 	}
 	ctx, release := ints.command()
-	err = s.execute(ctx, words)
+	_, quit := s.runCommand(ctx, words)
 	release()
-	if errors.Is(err, errQuit) {
-		return true
-	}
-	s.report(err)
-	return false
+	return quit
 }
 
 func historyFile() string {
