@@ -172,7 +172,7 @@ Flags (before the command):
   -s, --socket PATH       the daemon's --app-socket instead of host and port [NEXUSD_APP_SOCKET,
                           which -h and -p override]
   -n N                    connect to the N-th daemon DISCOVER lists
-      --json              machine output: one JSON document (streams: one per line)
+      --json              machine output: one JSON document (streams: one per line); also after a command, for it alone
       --token TOKEN       the daemon's --app-token [NEXUSD_APP_TOKEN]
       --tls-ca FILE       TLS (a daemon with --app-tls-cert), trusting the CAs in this PEM file
                           [NEXUSD_CLI_TLS_CA]
