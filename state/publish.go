@@ -144,7 +144,8 @@ func (n *Node) checkPublish(e *Published) error {
 		cur := n.retained.byTopic[e.Topic]
 		if cur == nil && len(n.retained.byTopic) >= n.cfg.MaxRetained {
 			n.reject(reasonRetainedLimit)
-			return errorf(Limit, "retained topics are at their limit of %d: clear some (publish an empty payload with retain) or publish without retain", n.cfg.MaxRetained)
+			return errorf(Limit, "retained topics are at their limit of %d, a cleared one counting for %v after its clear (so that a late value cannot bring it back): clear some (publish an empty payload with retain) and retry after that, or publish without retain",
+				n.cfg.MaxRetained, n.cfg.TombstoneTTL)
 		}
 		cost := publishedCost(e)
 		switch n.retainedRoom(cur, cost) {

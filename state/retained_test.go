@@ -3,6 +3,7 @@ package state
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -167,6 +168,13 @@ func TestRetainedLimitRefusesNewTopicsNotUpdates(t *testing.T) {
 	}
 	if r := only[*CompletePublish](t, h.publish("a", "2", retain)); r.Err != nil {
 		t.Fatalf("update of a held topic refused: %v", r.Err)
+	}
+	// A cleared topic counts until its clear is forgotten, and the
+	// refusal says so, and when room comes back.
+	h.publish("b", "", retain)
+	r = only[*CompletePublish](t, h.publish("c", "1", retain))
+	if CodeOf(r.Err) != Limit || !strings.Contains(r.Err.Error(), "a cleared one counting for 5m0s") {
+		t.Fatalf("a new topic after a clear: %v, want a limit error saying the clear counts for 5m0s", r.Err)
 	}
 }
 
