@@ -12,9 +12,11 @@ import (
 	"github.com/benbjohnson/clock"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/experimental"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/nexusd/nexusd/proto/meshpb"
@@ -165,10 +167,21 @@ func (m *meshClient) probeClaim(call uint64, peer, addr string) {
 
 // probe asks the health service at conn and checks that instance peer is
 // the one answering; strict: the answer must name it (a v1 peer's need not).
+// A v1 peer has no health service: not strict, its answer to the v1
+// MeshService's GetNodeState, naming the instance, proves it alive.
 func probe(ctx context.Context, conn *grpc.ClientConn, peer, addr string, strict bool) error {
 	var hdr metadata.MD
 	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&hdr))
 	switch {
+	case err != nil && !strict && status.Code(err) == codes.Unimplemented:
+		st, err := meshpb.NewMeshServiceClient(conn).GetNodeState(ctx, &emptypb.Empty{})
+		switch {
+		case err != nil:
+			return err
+		case st.GetInstanceUuid() != peer:
+			return fmt.Errorf("%s is now instance %s, not %s", addr, st.GetInstanceUuid(), peer)
+		}
+		return nil
 	case err != nil:
 		return err
 	case resp.GetStatus() != healthpb.HealthCheckResponse_SERVING:
