@@ -270,3 +270,28 @@ func TestResumeSendsReplayCompleteForATopicWithNothingLeftToReplay(t *testing.T)
 		t.Fatalf("replay_complete %+v, want one for a/x with count 0 and latest 5", done)
 	}
 }
+
+// A client whose last sequence is past the topic's head knew another
+// numbering (this daemon restarted): every message held is new to it, so
+// a replay sends them all, whether it resumes by id or by topics (a
+// subscription made now), and reports a gap of unknown size.
+func TestResumePastTheHeadReplaysEverythingHeld(t *testing.T) {
+	for _, byTopics := range []bool{false, true} {
+		h, id := pausedAfter(t, during("a/x", 2))
+		ev := &Resumed{Stream: 2, SubID: id, LastSeq: map[string]uint64{"a/x": 100}, Mode: RecoverReplay, Credit: 100}
+		if byTopics {
+			ev.SubID, ev.Patterns = "", []string{"a/x"}
+		}
+		effs := h.step(ev)
+		var replayed []uint64
+		for _, o := range outsOf(effs, 2) {
+			if o.Kind == OutReplay {
+				replayed = append(replayed, o.Msg.Seq)
+			}
+		}
+		info := outsOf(effs, 2)[0].Info
+		if len(replayed) == 0 || replayed[0] != 1 || !info.GapDetected || info.Missed != -1 {
+			t.Errorf("by topics %v: replayed %v, info %+v; want every held message from 1, and a gap of unknown size\n%s", byTopics, replayed, info, describe(effs))
+		}
+	}
+}

@@ -91,9 +91,11 @@ func (n *Node) catchUp(s *subscription, lastSeq map[string]uint64, mode Recovery
 	budget := n.cfg.ReplayLimitPerResume
 	for _, t := range n.topicsMatching(s.patterns) {
 		last, given := lastSeq[t.name]
-		if given && last > t.head {
+		restarted := given && last > t.head
+		if restarted {
 			// Our numbering restarted since the client's: it cannot be
-			// lined up, so everything held is new to the client.
+			// lined up, so everything held is new to the client, however
+			// old the subscription (a resume by topics is one made now).
 			known = false
 			last, given = 0, false
 		}
@@ -103,7 +105,7 @@ func (n *Node) catchUp(s *subscription, lastSeq map[string]uint64, mode Recovery
 			m := t.ring.at(i)
 			switch {
 			case given && m.Seq <= last:
-			case !given && m.index <= s.createdIndex:
+			case !given && !restarted && m.index <= s.createdIndex:
 			case m.expired(n.now.WallMs):
 				skipped++
 			default:
