@@ -146,3 +146,27 @@ func TestPublisherStreamBreak(t *testing.T) {
 		}
 	}
 }
+
+// A message no packed frame can hold (its content type is over the limit)
+// fails alone, by its number, before it is sent: the next message settles
+// as published, and Flush returns at once.
+func TestAnUnpackableMessageFailsAloneByItsNumber(t *testing.T) {
+	d := daemon(t)
+	c := dial(t, d.App)
+	ctx := ctxT(t, 10*time.Second)
+	p, err := c.Publisher(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Publish(ctx, "unpackable/1", []byte("bad"), client.ContentType(strings.Repeat("x", 300))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Publish(ctx, "unpackable/1", []byte("ok")); err != nil {
+		t.Fatal(err)
+	}
+	err = p.Flush(ctxT(t, 5*time.Second))
+	var pe *client.PublishErrors
+	if !errors.As(err, &pe) || len(pe.Failures) != 1 || pe.Failures[0].N != 1 {
+		t.Fatalf("flush: %v, want message 1 alone failed", err)
+	}
+}

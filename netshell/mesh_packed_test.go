@@ -391,3 +391,22 @@ func TestAFrameReadIntoASpareArrayAllocatesOnlyItsRecords(t *testing.T) {
 		}
 	}
 }
+
+// A pushed record of another epoch than 0 keeps its epoch: its id is the
+// one derived from (source, 3, number), carried as that id, not as a
+// number of epoch 0.
+func TestAPushedIDOfAnotherEpochKeepsItsEpoch(t *testing.T) {
+	var e packed.Encoder
+	if err := e.Append(&packed.Record{Topic: "t", Source: "n2", Epoch: 3, Number: 7, Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var fr pushFrameReader
+	envs, err := fr.envelopes(e.AppendFrame(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := packed.DeriveID("n2", 3, 7).String()
+	if envs[0].MessageID() != want || envs[0].IDNum != 0 {
+		t.Fatalf("id %q, number %d; want %s by itself", envs[0].MessageID(), envs[0].IDNum, want)
+	}
+}

@@ -609,3 +609,39 @@ func lastAckBeforeEnd(t *testing.T, recv func() (accepted uint64, failures int, 
 		last = accepted
 	}
 }
+
+// Every ack of a stream whose frames mix refused and published records
+// is one a sender's check accepts: failures only among the records it
+// newly counts, in order.
+func TestEveryPackedAckPassesTheSendersCheck(t *testing.T) {
+	ts := startServer(t, nil)
+	pub, err := ts.app.PublishPacked(ctx5(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []packed.Record{{Topic: "x/1", TimestampMs: 5}} // a timestamp: the daemon sets those
+	for range 100 {
+		recs = append(recs, packed.Record{Topic: "x/1", Payload: []byte("p")})
+	}
+	sent := uint64(0)
+	for range 20 {
+		if err := pub.Send(packedFrame(t, recs...)); err != nil {
+			t.Fatal(err)
+		}
+		sent += uint64(len(recs))
+	}
+	for prev := uint64(0); prev < sent; {
+		m, err := pub.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := packed.Ack{Accepted: m.GetAccepted(), Window: m.GetWindow()}
+		for _, f := range m.GetFailures() {
+			a.Failures = append(a.Failures, packed.Failure{Index: f.GetIndex()})
+		}
+		if err := a.Check(prev, sent); err != nil {
+			t.Fatalf("ack %v: %v", m, err)
+		}
+		prev = a.Accepted
+	}
+}

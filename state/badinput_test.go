@@ -161,3 +161,19 @@ func TestConfigValidationNamesTheSetting(t *testing.T) {
 		}
 	}
 }
+
+// Runs of one topic in a push check it once; a bad topic is never taken
+// for checked: each of its envelopes is refused.
+func TestARunOfBadTopicsIsRefusedWhole(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.subscribe(1, 10, "a/#")
+	effs := h.step(&PushReceived{Req: 1, Envs: []Envelope{
+		{ID: "m1", Topic: "a/+", Source: "n2", SourceSeq: 1},
+		{ID: "m2", Topic: "a/+", Source: "n2", SourceSeq: 2},
+	}})
+	a := only[*AnswerPush](t, effs)
+	if len(a.Errs) != 2 || a.Errs[0] == nil || a.Errs[1] == nil {
+		t.Fatalf("answers %v, want both envelopes refused", a.Errs)
+	}
+}

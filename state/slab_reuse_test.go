@@ -632,3 +632,43 @@ func bothWays(t *testing.T, f func(t *testing.T, lend bool)) {
 	t.Run("copied", func(t *testing.T) { f(t, false) })
 	t.Run("lent", func(t *testing.T) { f(t, true) })
 }
+
+// A slab used again for messages of a batch without a frame views no
+// frame: its messages do not say they lie in the frame the slab's last
+// messages came in, which went back.
+func TestAReusedSlabViewsNoFrameItDidNotView(t *testing.T) {
+	h := newHarness(t, "frames", func(c *Config) { c.MessageBufferSize = 32 })
+	h.lend = true
+	h.start()
+	h.step(&Subscribed{Stream: 1, Patterns: []string{"r/#"}, Policy: PolicyDefault, Credit: 1 << 20, ReportsSent: true})
+	h.runBatch("r/t", 64)
+	h.runBatch("r/t", 64) // the ring lets the first 64 go
+	h.step(&CreditGranted{Stream: 1, N: 1, Sent: 128})
+	h.lend = false
+	effs := h.runBatch("r/t", 64) // made in the slabs freed above, with no frame
+	if h.n.counters.SlabsReused == 0 {
+		t.Fatal("no slab reused")
+	}
+	for _, m := range handed(effs, 1) {
+		if m.Frame() != nil {
+			t.Fatalf("message #%d of a batch without a frame says it lies in one", m.SourceSeq)
+		}
+	}
+}
+
+// A lent frame whose messages waited in a subscription's queue goes back
+// once they are handed out and sent: the queue lets go of what it held.
+func TestAQueuedLentFrameGoesBackOnceSent(t *testing.T) {
+	h := newHarness(t, "frames", func(c *Config) { c.MessageBufferSize = 32; c.PoisonReused = true })
+	h.lend = true
+	h.start()
+	h.step(&Subscribed{Stream: 1, Patterns: []string{"r/#"}, Policy: PolicyDefault, QueueLimit: 1000, Credit: 0, ReportsSent: true})
+	var frame *testFrame
+	h.runBatchFrame("r/t", 64, &frame)
+	h.runBatch("r/t", 64) // the ring lets the first 64 go
+	h.step(&CreditGranted{Stream: 1, N: 1000})
+	h.step(&CreditGranted{Stream: 1, N: 1, Sent: 128})
+	if !frame.released {
+		t.Fatal("a frame whose messages were queued, then sent, never went back")
+	}
+}

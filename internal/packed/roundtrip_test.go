@@ -295,3 +295,23 @@ func TestStableStringsMakeTheSameFrames(t *testing.T) {
 		}
 	})
 }
+
+// One decoder reading frames of one source at two epochs derives each
+// record's id from its own epoch (the id prefix it keeps from frame to
+// frame is the epoch's too).
+func TestDecodedIDsFollowTheirEpochAcrossFrames(t *testing.T) {
+	var d Decoder
+	for _, epoch := range []uint64{0, 1} {
+		var e Encoder
+		if err := e.Append(&Record{Topic: "t", Source: "n1", Epoch: epoch, Number: 7}); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Reset(e.AppendFrame(nil)); err != nil {
+			t.Fatal(err)
+		}
+		d.Next()
+		if got, want := string(d.Record().AppendID(nil)), DeriveID("n1", epoch, 7).String(); got != want {
+			t.Fatalf("epoch %d: id %s, want %s", epoch, got, want)
+		}
+	}
+}
