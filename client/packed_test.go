@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -971,5 +972,65 @@ func TestAPublisherClosedUnderItsClientReportsWhatItLeftUnsettled(t *testing.T) 
 	}
 	if sent == 0 {
 		t.Errorf("no failure says its message may have been published: %v", pe.Failures)
+	}
+}
+
+// An ack that goes back (a count below the last) is inconsistent: the
+// client ends that stream and fails what it had not settled as in doubt,
+// then publishes on a new one; it does not take the ack for good.
+func TestAnAckThatGoesBackEndsTheStream(t *testing.T) {
+	f := &packedFake{}
+	var calls atomic.Int32
+	f.publish = func(st grpc.BidiStreamingServer[sidecarpb.PackedFrame, sidecarpb.PackedAck]) error {
+		var dec packed.Decoder
+		got := uint64(0)
+		if calls.Add(1) > 1 { // later streams ack every frame
+			for {
+				fr, err := st.Recv()
+				if err != nil {
+					return nil
+				}
+				if err := dec.Reset(fr.GetFrame()); err != nil {
+					return err
+				}
+				got += uint64(dec.Count())
+				if err := st.Send(&sidecarpb.PackedAck{Accepted: got, Window: packed.InitialWindow}); err != nil {
+					return err
+				}
+			}
+		}
+		for got < 10 {
+			fr, err := st.Recv()
+			if err != nil {
+				return err
+			}
+			if err := dec.Reset(fr.GetFrame()); err != nil {
+				return err
+			}
+			got += uint64(dec.Count())
+		}
+		st.Send(&sidecarpb.PackedAck{Accepted: 5, Window: packed.InitialWindow})
+		st.Send(&sidecarpb.PackedAck{Accepted: 3, Window: packed.InitialWindow})
+		<-st.Context().Done()
+		return nil
+	}
+	c := dialFake(t, startPackedFake(t, f))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := c.Publisher(ctx, PublishBatchSize(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if _, err := p.Publish(ctx, "back/t", []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fctx, fcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer fcancel()
+	err = p.Flush(fctx)
+	var pe *PublishErrors
+	if !errors.As(err, &pe) || len(pe.Failures) != 5 || pe.Failures[0].N != 6 {
+		t.Fatalf("Flush: %v; want messages 6 to 10 failed, in doubt, once the ack went back", err)
 	}
 }

@@ -410,3 +410,35 @@ func TestAPushedIDOfAnotherEpochKeepsItsEpoch(t *testing.T) {
 		t.Fatalf("id %q, number %d; want %s by itself", envs[0].MessageID(), envs[0].IDNum, want)
 	}
 }
+
+// Pushes larger together than one packed frame go in two or more, none
+// left out where one frame ended and the next began. (A push batch is
+// 256 KiB by default, far less than a frame: b's is raised past one.)
+func TestPushesOverAFramesSizeAllArrive(t *testing.T) {
+	a, b := startPeers(t, func(o *Options) { o.MaxPushBatchBytes = 16 << 20 })
+	ctx := ctx5(t)
+	sub, err := a.app.Subscribe(ctx, &sidecarpb.SubscribeRequest{Topics: []string{"big/#"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recvUntil(t, sub, 1)
+	waitSynced(t, ctx, b, a)
+	pub, err := b.app.PublishStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 6
+	batch := &sidecarpb.PublishBatch{}
+	for i := range n {
+		payload := bytes.Repeat([]byte{byte('a' + i)}, 1<<20) // --max-payload
+		batch.Requests = append(batch.Requests, &sidecarpb.PublishRequest{Topic: "big/t", Payload: payload})
+	}
+	if err := pub.Send(batch); err != nil {
+		t.Fatal(err)
+	}
+	for i, ev := range recvUntil(t, sub, n) {
+		if p := ev.GetMessage().GetPayload(); len(p) != 1<<20 || p[0] != byte('a'+i) {
+			t.Fatalf("message %d: %d bytes of %q, want the %dth publish", i, len(p), p[:min(len(p), 1)], i+1)
+		}
+	}
+}

@@ -645,3 +645,42 @@ func TestEveryPackedAckPassesTheSendersCheck(t *testing.T) {
 		prev = a.Accepted
 	}
 }
+
+// However many messages wait for a packed subscriber, a frame carries at
+// most 1024 of them.
+func TestAPackedSubscribersFramesHoldAtMost1024Records(t *testing.T) {
+	ts := startServer(t, nil)
+	ctx := ctx5(t)
+	sub := subscribePacked(t, ctx, ts, &sidecarpb.SubscribePackedRequest{
+		Open: &sidecarpb.SubscribePackedRequest_Subscribe{Subscribe: &sidecarpb.SubscribeRequest{Topics: []string{"f/#"}}}})
+	pub, err := ts.app.PublishPacked(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]packed.Record, 1024)
+	for i := range recs {
+		recs[i] = packed.Record{Topic: "f/x", Payload: []byte("p")}
+	}
+	const frames = 4 // the first credit
+	for range frames {
+		if err := pub.Send(packedFrame(t, recs...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var dec packed.Decoder
+	most := 0
+	for got := 0; got < frames*len(recs); {
+		ev, err := sub.Recv()
+		if err != nil {
+			t.Fatalf("after %d messages: %v", got, err)
+		}
+		if err := dec.Reset(ev.GetMessages().GetFrame()); err != nil {
+			t.Fatal(err)
+		}
+		got += dec.Count()
+		most = max(most, dec.Count())
+	}
+	if most > packedFrameRecords {
+		t.Fatalf("a frame of %d records; at most %d", most, packedFrameRecords)
+	}
+}

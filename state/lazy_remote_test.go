@@ -155,3 +155,34 @@ func TestNamingPeersMessagesRendersBlocksForRunsAndSinglesForGaps(t *testing.T) 
 		t.Errorf("naming ids 100 apart allocated %d bytes each, want one id's (a block is %d)", per, 36*idsPerBlock)
 	}
 }
+
+// A push's consecutive messages go to a stream by number in runs, and a
+// run is one timestamp: a message stamped otherwise starts a new one.
+func TestARunOfPushedMessagesIsOneTimestamp(t *testing.T) {
+	h := newHarness(t, "n1")
+	h.start()
+	h.sync("n2", "other")
+	h.subscribeReq(&Subscribed{Stream: 1, Patterns: []string{"t"}, Policy: PolicyDefault, Credit: 1000, ByNumber: true, ReportsSent: true})
+	seqs := make([]uint64, 40)
+	for i := range seqs {
+		seqs[i] = uint64(i + 1)
+	}
+	ev := pushByNumber("n2", "t", false, seqs...)
+	for i := range ev.Envs {
+		ev.Envs[i].TimestampMs = 1000 + int64(i/10) // a new stamp every 10
+	}
+	effs := h.step(ev)
+	longest, total := 0, 0
+	for _, d := range of[*Deliver](effs) {
+		r := d.Run()
+		for j := range r.Len() {
+			if r.At(j).TimestampMs != r.At(0).TimestampMs {
+				t.Fatalf("a run of %d mixes timestamps %d and %d:\n%s", r.Len(), r.At(0).TimestampMs, r.At(j).TimestampMs, describe(effs))
+			}
+		}
+		longest, total = max(longest, r.Len()), total+r.Len()
+	}
+	if total != 40 || longest < 2 {
+		t.Fatalf("%d messages handed out, the longest run %d; want 40, in runs", total, longest)
+	}
+}
