@@ -982,37 +982,29 @@ func TestAnAckThatGoesBackEndsTheStream(t *testing.T) {
 	f := &packedFake{}
 	var calls atomic.Int32
 	f.publish = func(st grpc.BidiStreamingServer[sidecarpb.PackedFrame, sidecarpb.PackedAck]) error {
+		first := calls.Add(1) == 1 // later streams ack every frame
 		var dec packed.Decoder
-		got := uint64(0)
-		if calls.Add(1) > 1 { // later streams ack every frame
-			for {
-				fr, err := st.Recv()
-				if err != nil {
-					return nil
-				}
-				if err := dec.Reset(fr.GetFrame()); err != nil {
-					return err
-				}
-				got += uint64(dec.Count())
-				if err := st.Send(&sidecarpb.PackedAck{Accepted: got, Window: packed.InitialWindow}); err != nil {
-					return err
-				}
-			}
-		}
-		for got < 10 {
+		for got := uint64(0); ; {
 			fr, err := st.Recv()
 			if err != nil {
-				return err
+				return nil
 			}
 			if err := dec.Reset(fr.GetFrame()); err != nil {
 				return err
 			}
 			got += uint64(dec.Count())
+			switch {
+			case !first:
+				if err := st.Send(&sidecarpb.PackedAck{Accepted: got, Window: packed.InitialWindow}); err != nil {
+					return err
+				}
+			case got >= 10:
+				st.Send(&sidecarpb.PackedAck{Accepted: 5, Window: packed.InitialWindow})
+				st.Send(&sidecarpb.PackedAck{Accepted: 3, Window: packed.InitialWindow})
+				<-st.Context().Done()
+				return nil
+			}
 		}
-		st.Send(&sidecarpb.PackedAck{Accepted: 5, Window: packed.InitialWindow})
-		st.Send(&sidecarpb.PackedAck{Accepted: 3, Window: packed.InitialWindow})
-		<-st.Context().Done()
-		return nil
 	}
 	c := dialFake(t, startPackedFake(t, f))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
