@@ -47,3 +47,11 @@ func (l *loop) serveAnswers(ctx context.Context, wake <-chan struct{}, readErr <
 		}
 	}
 }
+
+// refusedFrame is how a reader ends a stream (PublishPacked,
+// PublishStream, PushPacked) whose sender sent a frame or batch it refused
+// whole: serveAnswers answers and acks what came before it, then ends the
+// stream with err.
+type refusedFrame struct{ err error }
+
+func (r *refusedFrame) Error() string { return r.err.Error() }

@@ -123,13 +123,6 @@ func (ps *publishStream) answerRefused(refused []publishAnswer) {
 	ps.poke()
 }
 
-// refusedFrame ends a publish stream (PublishPacked, PublishStream) whose
-// sender sent a frame or batch the reader refused whole: serveAnswers
-// answers and acks what came before it, then ends the stream with err.
-type refusedFrame struct{ err error }
-
-func (r *refusedFrame) Error() string { return r.err.Error() }
-
 // refuse ends the stream with err, the status of a frame (or batch)
 // refused whole after received records: they are acked before it ends,
 // in either ack mode, so the sender knows which of them were taken.

@@ -281,5 +281,5 @@ func frameStatus(first uint64, err error) error {
 	if errors.As(err, &pe) && pe.Record >= 0 {
 		return frameRefused(err, fmt.Sprintf(" (stream record %d); no record of this frame was taken", first+uint64(pe.Record)))
 	}
-	return frameRefused(err, fmt.Sprintf(" (the frame after stream record %d); no record of this frame was taken", first))
+	return frameRefused(err, fmt.Sprintf(" (the frame from stream record %d); no record of this frame was taken", first))
 }
