@@ -90,7 +90,9 @@ func (f *fakeDaemon) ResumeSubscribe(in *sidecarpb.ResumeSubscribeRequest, st gr
 	return nil
 }
 
-func startFake(t *testing.T, f *fakeDaemon) string {
+// startFake serves f, a scripted sidecar, on a loopback port until the
+// test ends, and returns its address.
+func startFake(t *testing.T, f sidecarpb.SidecarServiceServer) string {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -189,15 +188,7 @@ func (f *packedFake) ResumeSubscribe(in *sidecarpb.ResumeSubscribeRequest, st gr
 
 func startPackedFake(t *testing.T, f *packedFake) string {
 	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	sidecarpb.RegisterSidecarServiceServer(srv, f)
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
-	return ln.Addr().String()
+	return startFake(t, f)
 }
 
 func dialFake(t *testing.T, addr string, opts ...Option) *Client {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"testing"
 	"time"
 
@@ -46,15 +45,7 @@ func (refusingStream) PublishStream(st grpc.BidiStreamingServer[sidecarpb.Publis
 // retry flag does, so the application can tell it from a refusal that
 // sending again would only repeat.
 func TestAPublishStreamRefusalForNowIsOneToRetry(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	sidecarpb.RegisterSidecarServiceServer(srv, refusingStream{})
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
-	c, err := Dial(context.Background(), ln.Addr().String())
+	c, err := Dial(context.Background(), startFake(t, refusingStream{}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -51,15 +50,7 @@ func (f *scriptedSession) Session(st grpc.BidiStreamingServer[sidecarpb.SessionR
 // does not keep a subscription nobody reads.
 func TestASubscriptionGivenUpBeforeItsOpenIsAnsweredIsEndedOnTheDaemon(t *testing.T) {
 	f := &scriptedSession{reqs: make(chan *sidecarpb.SessionRequest, 16), send: make(chan *sidecarpb.SessionEvent, 1)}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	sidecarpb.RegisterSidecarServiceServer(srv, f)
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
-	c, err := Dial(context.Background(), ln.Addr().String(), WithSession(true))
+	c, err := Dial(context.Background(), startFake(t, f), WithSession(true))
 	if err != nil {
 		t.Fatal(err)
 	}
