@@ -33,16 +33,17 @@ const (
 	dropUndecodable     = "undecodable"
 	dropBadAddress      = "invalid_address"
 	dropForeignCluster  = "foreign_cluster"
-	dropUnauthenticated = "unauthenticated" // no tag, and we have a key
-	dropUnknownKey      = "unknown_key"     // signed with a key not in our ring
-	dropBadTag          = "bad_tag"         // the tag does not match: forged, or altered
-	dropKeyed           = "keyed"           // signed, and we have no key to check it
-	dropRateLimited     = "rate_limited"    // its source sent more than its share
+	dropUnauthenticated = "unauthenticated"  // no tag, and we have a key
+	dropUnknownKey      = "unknown_key"      // signed with a key not in our ring
+	dropBadTag          = "bad_tag"          // the tag does not match: forged, or altered
+	dropKeyed           = "keyed"            // signed, and we have no key to check it
+	dropRateLimited     = "rate_limited"     // its source sent more than its share
+	dropAddressMismatch = "address_mismatch" // unsigned, and rpc_ip is not where it came from
 )
 
 // beaconDropReasons lists every reason above, in the order metrics show them.
 var beaconDropReasons = [...]string{dropTooLarge, dropUndecodable, dropBadAddress, dropForeignCluster,
-	dropUnauthenticated, dropUnknownKey, dropBadTag, dropKeyed, dropRateLimited}
+	dropUnauthenticated, dropUnknownKey, dropBadTag, dropKeyed, dropRateLimited, dropAddressMismatch}
 
 func dropIndex(reason string) int {
 	for i, r := range beaconDropReasons {
@@ -92,7 +93,8 @@ func encodeBeacon(b state.Beacon, keys *beaconKeys) ([]byte, error) {
 
 // decodeBeacon reads one datagram that came from src. The peer's mesh
 // address is the beacon's rpc_ip, or src when rpc_ip is empty or
-// unspecified. A beacon of another cluster, or one that fails the cluster
+// unspecified; an unsigned beacon whose rpc_ip is not src is dropped. A
+// beacon of another cluster, or one that fails the cluster
 // key (keys; nil: none), goes no further than its decode. On failure it
 // returns the drop reason.
 func decodeBeacon(data []byte, src netip.Addr, cluster string, keys *beaconKeys) (state.Beacon, string) {
@@ -122,6 +124,11 @@ func decodeBeacon(data []byte, src netip.Addr, cluster string, keys *beaconKeys)
 		case err != nil || a.IsMulticast():
 			return state.Beacon{}, dropBadAddress
 		case a.IsUnspecified():
+		case keys == nil && ip.IsValid() && a.Unmap() != ip:
+			// No reflection (docs/protocol.md §2.3): an unsigned beacon
+			// could name any address, and every node that took it would
+			// fetch from there. A signed one names its sender's own.
+			return state.Beacon{}, dropAddressMismatch
 		default:
 			ip = a.Unmap()
 		}

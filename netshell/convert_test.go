@@ -97,7 +97,7 @@ func TestResendsSurviveTheWire(t *testing.T) {
 
 func TestBeaconsSurviveTheWireAndFallBackToTheSourceAddress(t *testing.T) {
 	src := netip.MustParseAddr("192.0.2.7")
-	b := state.Beacon{Instance: "n1", Cluster: "c", Addr: "10.1.2.3:5671", Hash: 0xfeed, Version: 1, WallMs: 1234}
+	b := state.Beacon{Instance: "n1", Cluster: "c", Addr: "192.0.2.7:5671", Hash: 0xfeed, Version: 1, WallMs: 1234}
 	data, err := encodeBeacon(b, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -122,6 +122,8 @@ func TestBeaconsSurviveTheWireAndFallBackToTheSourceAddress(t *testing.T) {
 		{mustMarshal(&discoverypb.Beacon{InstanceUuid: "x", ClusterId: "c", RpcIp: "239.1.1.1", RpcPort: 1}), dropBadAddress},
 		{mustMarshal(&discoverypb.Beacon{InstanceUuid: "x", ClusterId: "other", RpcIp: "10.0.0.1", RpcPort: 1}), dropForeignCluster},
 		{mustMarshal(&discoverypb.Beacon{InstanceUuid: "x", ClusterId: "c", RpcIp: "10.0.0.1", RpcPort: 1, AuthTag: make([]byte, 32)}), dropKeyed},
+		// unsigned, naming another address than the one it came from
+		{mustMarshal(&discoverypb.Beacon{InstanceUuid: "x", ClusterId: "c", RpcIp: "10.0.0.1", RpcPort: 1}), dropAddressMismatch},
 	}
 	for _, c := range bad {
 		if _, reason := decodeBeacon(c.data, src, "c", nil); reason != c.reason {

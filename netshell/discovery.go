@@ -32,10 +32,16 @@ const leaveBeacons = 3
 // the seeds, beacons in from anyone. It shares nothing with the mesh's
 // reliable calls but the events it posts to the loop.
 type discovery struct {
-	log      *slog.Logger
-	clk      clock.Clock
-	conn     net.PacketConn
-	group    *net.UDPAddr // nil: multicast off
+	log   *slog.Logger
+	clk   clock.Clock
+	conn  net.PacketConn
+	group *net.UDPAddr // nil: multicast off
+	// from is the advertised address beacons leave from (sendFrom); nil:
+	// the route's. srcConn writes with it; srcWarn warns once when it
+	// cannot.
+	from     net.IP
+	srcConn  *ipv4.PacketConn
+	srcWarn  sync.Once
 	self     state.Beacon // Instance, Cluster, Addr and Version of ours
 	counters *shellCounters
 	post     func(state.Event) // to the loop; blocks while it is busy
@@ -73,6 +79,9 @@ func openDiscovery(o *Options, ifi *net.Interface, self state.Beacon, creds *cre
 	}
 	d := newDiscovery(o, self, creds, log, clk, c)
 	d.conn = conn
+	if ap, err := netip.ParseAddrPort(self.Addr); err == nil && ap.Addr().Is4() && !ap.Addr().IsUnspecified() {
+		d.from, d.srcConn = ap.Addr().AsSlice(), ipv4.NewPacketConn(conn)
+	}
 	if o.McastAddr != "" {
 		group := &net.UDPAddr{IP: net.ParseIP(o.McastAddr), Port: o.McastPort}
 		p := ipv4.NewPacketConn(conn)
@@ -195,7 +204,13 @@ func (d *discovery) sendBeacon(hash uint64, leaving bool) {
 	}
 }
 
+// write sends one datagram from the advertised address (sendFrom), else
+// from the one the route gives.
 func (d *discovery) write(data []byte, to *net.UDPAddr) {
+	if d.sendFrom(data, to) {
+		d.counters.beaconsOut.Add(1)
+		return
+	}
 	if _, err := d.conn.WriteTo(data, to); err != nil {
 		d.counters.beaconSendErrors.Add(1)
 		d.warnOnce.Do(func() {
@@ -204,6 +219,29 @@ func (d *discovery) write(data []byte, to *net.UDPAddr) {
 		return
 	}
 	d.counters.beaconsOut.Add(1)
+}
+
+// sendFrom sends data from the address the beacon advertises, so that
+// its receivers, which take an unsigned beacon only from the address it
+// names (decodeBeacon), see it come from there. Without it a datagram
+// leaves from the address the route to its destination gives: on a host
+// whose multicast route is another interface's, beacons sent on lo would
+// come from that interface's address. It reports false when it did not
+// send: no advertised address, or one the kernel will not send from to
+// there (an address behind NAT, not this host's; 127.0.0.1 to another
+// host), which it warns of once.
+func (d *discovery) sendFrom(data []byte, to *net.UDPAddr) bool {
+	if d.srcConn == nil {
+		return false
+	}
+	_, err := d.srcConn.WriteTo(data, &ipv4.ControlMessage{Src: d.from}, to)
+	if err != nil {
+		d.srcWarn.Do(func() {
+			d.log.Warn("cannot send beacons from the advertised address; they leave from the route's, and peers without a cluster key drop them as address_mismatch (set --advertise-addr to an address of this host)",
+				"advertised", d.from.String(), "to", to.String(), "err", err)
+		})
+	}
+	return err == nil
 }
 
 func (d *discovery) receive() {

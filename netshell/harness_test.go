@@ -125,12 +125,16 @@ func TestHarnessMeshReachesOnlyLinkedPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := netip.MustParseAddrPort("127.0.0.2:5670")
-	for _, b := range []*discoverypb.Beacon{
-		{InstanceUuid: "p1", ClusterId: "harness", RpcPort: 5671, TopicStateHash: hash, ProtocolVersion: 1},
-		{InstanceUuid: "p2", ClusterId: "harness", RpcIp: "127.0.0.3", RpcPort: 5671, TopicStateHash: 7, ProtocolVersion: 1},
+	for _, b := range []struct {
+		pb   *discoverypb.Beacon
+		from netip.AddrPort
+	}{
+		{&discoverypb.Beacon{InstanceUuid: "p1", ClusterId: "harness", RpcPort: 5671, TopicStateHash: hash, ProtocolVersion: 1}, src},
+		{&discoverypb.Beacon{InstanceUuid: "p2", ClusterId: "harness", RpcIp: "127.0.0.3", RpcPort: 5671, TopicStateHash: 7, ProtocolVersion: 1},
+			netip.MustParseAddrPort("127.0.0.3:5670")},
 	} {
-		if dropped := self.Datagram(raw(t, b), src); dropped != "" {
-			t.Fatalf("beacon %v dropped: %s", b, dropped)
+		if dropped := self.Datagram(raw(t, b.pb), b.from); dropped != "" {
+			t.Fatalf("beacon %v dropped: %s", b.pb, dropped)
 		}
 	}
 	if dropped := self.Datagram([]byte{0xff}, src); dropped != "undecodable" {

@@ -226,7 +226,7 @@ func coreMetricDefs() []*metricDef {
 			values: func(_ *snapshot, c *shellCounters) []labeled { return one(c.beaconSendErrors.Load()) }},
 		{name: "beacons_received_total", help: "Beacons accepted from peers of this cluster.",
 			values: func(s *snapshot, _ *shellCounters) []labeled { return one(ct(s).BeaconsReceived) }},
-		{name: "beacons_dropped_total", label: "reason", help: "Discovery datagrams dropped: too_large (over 1400 bytes), undecodable, invalid_address, invalid, foreign_cluster, " +
+		{name: "beacons_dropped_total", label: "reason", help: "Discovery datagrams dropped: too_large (over 1400 bytes), undecodable, invalid_address, address_mismatch (unsigned, and rpc_ip is not the address it came from), invalid, foreign_cluster, " +
 			"unauthenticated (no tag; this daemon has a cluster key), unknown_key (signed with a key not in our keyring), bad_tag (forged or altered), keyed (signed; this daemon has no key), " +
 			"replayed (a member's beacon seen before), after_leave (from an instance that left less than --peer-timeout ago), not_member, rate_limited (its source sent too many), new_peer_rate (too many new peers from one address), own (our own, looped back), peer_limit.",
 			values: func(s *snapshot, c *shellCounters) []labeled {
