@@ -601,3 +601,30 @@ func TestHolesOfASourceNotYetAPeerGetEveryTryOnceItIsOne(t *testing.T) {
 	effs := h.step(&ResendCompleted{Call: req.Call, Reply: &ResendReply{Instance: "n2", Msgs: []Envelope{h.envFrom("n2", "t", 2)}, Latest: 3}})
 	checkLog(t, effs, 1, "msg t#2 m2", "msg t#3 m3")
 }
+
+// TestAResentMessageDeliveredBeforeUnderItsIDIsSkipped: a message that
+// came first unnumbered (and was delivered under its id) and is resent
+// with its number fills that number as skipped, a duplicate, not as
+// delivered again: the stream's numbers add up (delivered, lost and
+// skipped are every number passed).
+func TestAResentMessageDeliveredBeforeUnderItsIDIsSkipped(t *testing.T) {
+	h := repairHarness(t)
+	h.pushSeqs(1, 2)
+	early := h.envFrom("n2", "t", 3)
+	early.SourceSeq, early.PrevSeq = 0, 0
+	h.pushFrom("n2", early)
+	h.pushSeqs(4)
+	req := only[*RequestResend](t, h.advance(50*time.Millisecond))
+	effs := h.step(&ResendCompleted{Call: req.Call, Reply: &ResendReply{Instance: "n2", Msgs: []Envelope{h.envFrom("n2", "t", 3)}, FirstAvailable: 1}})
+	checkLog(t, effs, 1, "msg t#4 m4")
+	s, ok := h.n.Stream("n2", "t")
+	if !ok || s.Last != 4 || s.Delivered != 3 || s.Lost != 0 || s.Skipped != 1 {
+		t.Fatalf("stream n2/t: %+v (%v), want last 4: 3 delivered, 0 lost, 1 skipped", s, ok)
+	}
+	if c := h.n.Status().Counters; c.Duplicates != 1 || c.Repaired != 0 {
+		t.Fatalf("Duplicates=%d Repaired=%d, want 1, 0", c.Duplicates, c.Repaired)
+	}
+	if err := h.n.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
+}
