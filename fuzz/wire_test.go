@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -30,10 +31,13 @@ import (
 // FuzzBeacon feeds arbitrary datagrams to the discovery listener's path
 // (decode, drop with a reason, or hand the beacon to the loop). The
 // daemon must not panic, and afterwards its node is consistent and knows
-// every peer at a usable mesh address.
+// every peer at a usable mesh address. It has no cluster key, so no
+// datagram makes it know a peer anywhere but where a datagram came from
+// (no reflection, SPEC §6).
 func FuzzBeacon(f *testing.F) {
 	for _, b := range []*discoverypb.Beacon{
 		{InstanceUuid: "p1", ClusterId: "fuzz", RpcIp: "127.0.0.1", RpcPort: 5671, TopicStateHash: 1, ProtocolVersion: 1, TimestampMs: 1},
+		{InstanceUuid: "p6", ClusterId: "fuzz", RpcIp: "10.9.9.9", RpcPort: 5671, TopicStateHash: 1, ProtocolVersion: 1},
 		{InstanceUuid: "p2", ClusterId: "fuzz", RpcPort: 5671, ProtocolVersion: 1},
 		{InstanceUuid: "p3", ClusterId: "other", RpcIp: "0.0.0.0", RpcPort: 1, ProtocolVersion: 2},
 		{InstanceUuid: "p4", ClusterId: "fuzz", RpcIp: "::1", RpcPort: 65535, ProtocolVersion: 1, AuthTag: []byte{1, 2}},
@@ -47,7 +51,24 @@ func FuzzBeacon(f *testing.F) {
 		d := newDaemon(t)
 		d.self.Datagram(data, src)
 		d.check()
+		d.peersOnlyAt(p1Addr.Addr(), src.Addr())
 	})
+}
+
+// peersOnlyAt requires self to know every peer at one of hosts.
+func (d *daemon) peersOnlyAt(hosts ...netip.Addr) {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	var peers []state.PeerInfo
+	if err := d.self.Query(ctx, func(n *state.Node) { peers = n.Peers() }); err != nil {
+		d.t.Fatal(err)
+	}
+	for _, p := range peers {
+		if ap, err := netip.ParseAddrPort(p.Addr); err != nil || !slices.Contains(hosts, ap.Addr()) {
+			d.t.Fatalf("peer %s known at %s, where no datagram came from (%v)", p.ID, p.Addr, hosts)
+		}
+	}
 }
 
 // FuzzMeshRequest calls every mesh RPC with arbitrary request frames, as a
