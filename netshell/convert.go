@@ -94,9 +94,9 @@ func encodeBeacon(b state.Beacon, keys *beaconKeys) ([]byte, error) {
 // decodeBeacon reads one datagram that came from src. The peer's mesh
 // address is the beacon's rpc_ip, or src when rpc_ip is empty or
 // unspecified; an unsigned beacon whose rpc_ip is not src is dropped. A
-// beacon of another cluster, or one that fails the cluster
-// key (keys; nil: none), goes no further than its decode. On failure it
-// returns the drop reason.
+// beacon of another cluster, or one that fails the cluster key (keys;
+// nil: none), goes no further than its decode. On failure it returns the
+// drop reason.
 func decodeBeacon(data []byte, src netip.Addr, cluster string, keys *beaconKeys) (state.Beacon, string) {
 	var pb discoverypb.Beacon
 	if err := proto.Unmarshal(data, &pb); err != nil {
