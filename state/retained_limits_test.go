@@ -76,9 +76,11 @@ func TestNodeStateListsAnExpiredRetainedValueAsItsTombstone(t *testing.T) {
 	}
 }
 
-// A tombstone is forgotten by the sweep that finds it has been held for
-// exactly TombstoneTTL, not one sweep later.
-func TestATombstoneIsForgottenExactlyTombstoneTTLAfterTheSweepFirstSawIt(t *testing.T) {
+// sweptTombstone clears topic t's retained value on a fresh node and runs
+// the sweep once, which notes the tombstone; it returns the node and when
+// the sweep first saw the tombstone.
+func sweptTombstone(t *testing.T) (*harness, time.Duration) {
+	t.Helper()
 	h := newHarness(t, "n1")
 	h.start()
 	h.publish("t", "1", retain)
@@ -88,6 +90,13 @@ func TestATombstoneIsForgottenExactlyTombstoneTTLAfterTheSweepFirstSawIt(t *test
 	if !seen {
 		t.Fatal("the sweep did not note the tombstone")
 	}
+	return h, since
+}
+
+// A tombstone is forgotten by the sweep that finds it has been held for
+// exactly TombstoneTTL, not one sweep later.
+func TestATombstoneIsForgottenExactlyTombstoneTTLAfterTheSweepFirstSawIt(t *testing.T) {
+	h, since := sweptTombstone(t)
 	h.at(since, h.n.cfg.TombstoneTTL-time.Millisecond)
 	if h.n.retained.byTopic["t"] == nil {
 		t.Fatal("tombstone forgotten before TombstoneTTL")
@@ -102,15 +111,7 @@ func TestATombstoneIsForgottenExactlyTombstoneTTLAfterTheSweepFirstSawIt(t *test
 // for a full TombstoneTTL from when the sweep first saw that one: the
 // first tombstone's time is forgotten when a value replaces it.
 func TestATombstoneReplacedAndClearedAgainGetsAFullTombstoneTTL(t *testing.T) {
-	h := newHarness(t, "n1")
-	h.start()
-	h.publish("t", "1", retain)
-	h.publish("t", "", retain)
-	h.advance(h.n.cfg.ReapInterval)
-	since, seen := h.n.retained.tombSince["t"]
-	if !seen {
-		t.Fatal("the sweep did not note the tombstone")
-	}
+	h, since := sweptTombstone(t)
 	h.at(since, h.n.cfg.TombstoneTTL-2*time.Second)
 	h.publish("t", "2", retain)
 	h.publish("t", "", retain)
