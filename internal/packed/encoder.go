@@ -535,8 +535,8 @@ func (e *Encoder) appendPlain(r *Record) bool {
 	}
 	var s *encSource
 	if r.Source == "" {
-		if !e.sourceless {
-			return false
+		if !e.sourceless || r.Number != 0 || r.Epoch != 0 {
+			return false // (a number without a source is Append's to refuse)
 		}
 	} else {
 		if e.lastSrc != 1 { // only source 0 needs no index
