@@ -49,25 +49,31 @@ func TestSwarmWithFaultsHoldsSafetyAndConverges(t *testing.T) {
 // Forty times the default rate under heavy faults, on a few topics: a
 // node asks sources to vouch for retained values' stamps, and the
 // oracle once counted the vouch's answer as the message arriving, so a
-// later loss of that number read as needless (this seed). The answer is
+// later loss of that number read as needless (seed 4). The answer is
 // only compared; the node never takes it in as the stream's message.
+// Seed 5067: a reply to another daemon's inbox, the first on its topic,
+// was claimed dropped unsent by the push after it while its own push was
+// stalled on the way, and the requester declared it lost (link.go,
+// droppedBelow).
 func TestSwarmAtAHighRateHoldsSafety(t *testing.T) {
 	if testing.Short() {
-		t.Skip("a 10-node swarm at 2000 publishes a second")
+		t.Skip("10-node swarms at 2000 publishes a second")
 	}
 	const faults = "heavy"
 	plan, err := ParseFaults(faults)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := Swarm(SwarmOptions{Nodes: 10, Seed: 4, Duration: 10 * time.Second, Faults: plan, FaultsText: faults,
-		Topics: 4, Rate: 2000, Groups: 2}, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum.Failure != "" || sum.SilentLosses+sum.NeedlessLosses+sum.PhantomLosses+sum.Duplicates+sum.OrderViolations != 0 {
-		t.Fatalf("%s: %d silent, %d needless, %d phantom losses, %d duplicates, %d out of order\nreplay: %s",
-			sum.Failure, sum.SilentLosses, sum.NeedlessLosses, sum.PhantomLosses, sum.Duplicates, sum.OrderViolations, sum.Replay)
+	for _, seed := range []uint64{4, 5067} {
+		sum, err := Swarm(SwarmOptions{Nodes: 10, Seed: seed, Duration: 10 * time.Second, Faults: plan, FaultsText: faults,
+			Topics: 4, Rate: 2000, Groups: 2}, time.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Failure != "" || sum.SilentLosses+sum.NeedlessLosses+sum.PhantomLosses+sum.Duplicates+sum.OrderViolations != 0 {
+			t.Fatalf("seed %d: %s: %d silent, %d needless, %d phantom losses, %d duplicates, %d out of order\nreplay: %s",
+				seed, sum.Failure, sum.SilentLosses, sum.NeedlessLosses, sum.PhantomLosses, sum.Duplicates, sum.OrderViolations, sum.Replay)
+		}
 	}
 }
 

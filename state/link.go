@@ -227,9 +227,7 @@ func (n *Node) pushNowIn(p *peer, o outgoing, r *sentRange) {
 	e.Peer, e.Addr, e.Msg, e.Prev, e.SyncOnly = p.id, p.addr, o.m, o.prev, o.syncOnly // not named: Push.Msg
 	e.Groups = o.groups
 	if r != nil {
-		if o.prev != 0 && !o.syncOnly {
-			e.DroppedFrom = n.droppedBelow(r, o)
-		}
+		e.DroppedFrom = n.droppedBelow(r, o)
 	} else {
 		e.DroppedFrom = n.droppedFrom(l.chain, o)
 	}
@@ -247,23 +245,28 @@ func (n *Node) pushNowIn(p *peer, o outgoing, r *sentRange) {
 // refused for now goes again before anything routed after it, and was
 // pushed already: it is not above the highest).
 func (n *Node) droppedFrom(c *chain, o outgoing) uint64 {
-	if c == nil || c.topics == nil || o.prev == 0 || o.syncOnly {
+	if c == nil || c.topics == nil {
 		return 0
 	}
 	r := c.rangeOf(o.m.Topic)
 	if r == nil {
 		return 0
 	}
-	return n.droppedBelow(r, o) // moves r on only when o is chained
+	return n.droppedBelow(r, o)
 }
 
-// droppedBelow is droppedFrom on r, the chain's range on o's topic.
+// droppedBelow is droppedFrom on r, the chain's range on o's topic. It
+// notes o as pushed when o is chained and not sync-only, the first on
+// its topic (prev 0) included: a push after it must not claim it dropped.
 func (n *Node) droppedBelow(r *sentRange, o outgoing) uint64 {
+	if o.syncOnly {
+		return 0
+	}
 	from := max(r.pushed+1, r.first) // a chain forgotten and begun again knows nothing below first
 	if o.chained {
 		r.pushed = max(r.pushed, o.m.SourceSeq)
 	}
-	if from > o.prev || n.holdsOwn(o.m.Topic, from, o.prev) {
+	if o.prev == 0 || from > o.prev || n.holdsOwn(o.m.Topic, from, o.prev) {
 		return 0
 	}
 	return from
