@@ -35,22 +35,25 @@ func (u *unresumable) ResumeSubscribe(in *sidecarpb.ResumeSubscribeRequest, st g
 	return status.Error(codes.Unavailable, "still down")
 }
 
-// Pins Backoff.MaxRetries for a subscription: it gives up after exactly
-// MaxRetries failed resume attempts, not one more.
-func TestASubscriptionGivesUpAfterMaxRetriesResumeAttempts(t *testing.T) {
-	u := &unresumable{}
-	c, err := Dial(context.Background(), startFake(t, u),
-		WithBackoff(Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Multiplier: 2, MaxRetries: 3}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+// subscribeFake subscribes to "t" on fake daemon srv through a client
+// with backoff b, and returns the subscription and a 10 s context.
+func subscribeFake(t *testing.T, srv sidecarpb.SidecarServiceServer, b Backoff) (*Subscription, context.Context) {
+	t.Helper()
+	c := dialFake(t, startFake(t, srv), WithBackoff(b))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	sub, err := c.Subscribe(ctx, []string{"t"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sub, ctx
+}
+
+// Pins Backoff.MaxRetries for a subscription: it gives up after exactly
+// MaxRetries failed resume attempts, not one more.
+func TestASubscriptionGivesUpAfterMaxRetriesResumeAttempts(t *testing.T) {
+	u := &unresumable{}
+	sub, ctx := subscribeFake(t, u, Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Multiplier: 2, MaxRetries: 3})
 	select {
 	case <-sub.Done():
 	case <-ctx.Done():
@@ -71,17 +74,7 @@ func TestASubscriptionGivesUpAfterMaxRetriesResumeAttempts(t *testing.T) {
 // opened again by its topics from sequence 0.
 func TestADaemonNamingNoInstanceIsResumedByID(t *testing.T) {
 	f := &fakeDaemon{instance: "run-1", known: map[string]bool{}, cut: make(chan struct{})}
-	c, err := Dial(context.Background(), startFake(t, f), WithBackoff(Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Multiplier: 2}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	sub, err := c.Subscribe(ctx, []string{"t"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub, ctx := subscribeFake(t, f, Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Multiplier: 2})
 	f.mu.Lock()
 	f.instance = ""
 	close(f.cut)

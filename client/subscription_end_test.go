@@ -16,19 +16,8 @@ import (
 // Pins what Next returns after a subscription stopped on an error (its
 // resumes gave up): that error, not ErrSubscriptionEnded.
 func TestNextAfterASubscriptionGaveUpReturnsWhyNotEnded(t *testing.T) {
-	c, err := Dial(context.Background(), startFake(t, &unresumable{}),
-		WithBackoff(Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Multiplier: 2, MaxRetries: 1}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	sub, err := c.Subscribe(ctx, []string{"t"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = sub.Next(ctx)
+	sub, ctx := subscribeFake(t, &unresumable{}, Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Multiplier: 2, MaxRetries: 1})
+	_, err := sub.Next(ctx)
 	if err == nil || errors.Is(err, ErrSubscriptionEnded) || ctx.Err() != nil {
 		t.Fatalf("Next: %v, want why the subscription gave up", err)
 	}
@@ -58,17 +47,7 @@ func (forgottenSub) Unsubscribe(context.Context, *sidecarpb.UnsubscribeRequest) 
 // Pins Unsubscribe of a subscription the daemon no longer knows: it is
 // gone already, so Unsubscribe succeeds.
 func TestUnsubscribeOfASubscriptionTheDaemonForgotSucceeds(t *testing.T) {
-	c, err := Dial(context.Background(), startFake(t, forgottenSub{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	sub, err := c.Subscribe(ctx, []string{"t"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub, ctx := subscribeFake(t, forgottenSub{}, Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond, Multiplier: 2})
 	if err := sub.Unsubscribe(ctx); err != nil {
 		t.Fatalf("Unsubscribe: %v, want nil for a subscription the daemon no longer has", err)
 	}
