@@ -118,6 +118,7 @@ type call struct {
 	held  []*Message // resend: what was held behind the hole when asked
 	vouch uint64     // resend: the number asked to be vouched for (plausible.go)
 	stamp string     // resend: the retained value whose stamp is asked about (stamp.go)
+	tries int        // resend of a stamp: how many times it was asked before
 }
 
 type callKind uint8

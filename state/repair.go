@@ -501,7 +501,7 @@ func (n *Node) onResendCompleted(e *ResendCompleted) {
 		return
 	}
 	if c.stamp != "" {
-		n.onStampVouched(c.stamp, e)
+		n.onStampVouched(c, e)
 		return
 	}
 	s := c.in

@@ -10,7 +10,8 @@ import "time"
 // resend of its number, which answers from the source's ring, what it
 // still owes us, and its retained store). It is stored if the source holds
 // that very message, with that stamp, and refused and counted if not, or if
-// no peer of ours can vouch for it. Either way every node ends with the
+// no peer of ours can vouch for it. A call that gets no answer is made
+// again (stampAsks). Either way every node ends with the
 // same value: what the source vouches for is the truth, whatever each
 // node's view of its clock. Once the source is gone nobody can vouch, so a
 // value a peer relays for it is taken as that peer took it: refused, it
@@ -55,16 +56,36 @@ func (n *Node) takeRetained(m *Message, relayed bool) {
 	n.stampWait[m.ID] = m
 	n.holdBytes(m)
 	n.counters.StampsToVouch++
-	c := n.newCall(call{kind: callResend, peer: p, stamp: m.ID})
+	n.askStamp(p, m, 0)
+}
+
+// askStamp asks m's source p to vouch for it, the tries-th time again.
+func (n *Node) askStamp(p *peer, m *Message, tries int) {
+	c := n.newCall(call{kind: callResend, peer: p, stamp: m.ID, tries: tries})
 	n.counters.ResendsRequested++
 	n.emit(&RequestResend{Call: c, Peer: p.id, Addr: p.addr, Topic: m.Topic, From: m.SourceSeq, To: m.SourceSeq})
 }
 
-// onStampVouched takes the source's answer about a retained value's stamp.
-func (n *Node) onStampVouched(id string, e *ResendCompleted) {
+// stampAsks bounds how many times a source is asked about one stamp when
+// no answer comes (the call failed: a partition, a timeout).
+const stampAsks = 4
+
+// onStampVouched takes the source's answer about a retained value's stamp
+// (c: the call that asked). A call that failed without an answer is asked
+// again while the source is still a peer, up to stampAsks times: refused
+// for want of an answer, the value would stay on the nodes that took it
+// and off this one for good, since nothing fetches it again.
+func (n *Node) onStampVouched(c call, e *ResendCompleted) {
+	id := c.stamp
 	m := n.stampWait[id]
 	if m == nil {
 		return
+	}
+	if e.Err != nil && c.tries+1 < stampAsks {
+		if p := n.peers.get(m.Source); p != nil {
+			n.askStamp(p, m, c.tries+1)
+			return
+		}
 	}
 	delete(n.stampWait, id)
 	n.unhold(m)
