@@ -70,10 +70,7 @@ func TestSwarmAtAHighRateHoldsSafety(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sum.Failure != "" || sum.SilentLosses+sum.NeedlessLosses+sum.PhantomLosses+sum.Duplicates+sum.OrderViolations != 0 {
-			t.Fatalf("seed %d: %s: %d silent, %d needless, %d phantom losses, %d duplicates, %d out of order\nreplay: %s",
-				seed, sum.Failure, sum.SilentLosses, sum.NeedlessLosses, sum.PhantomLosses, sum.Duplicates, sum.OrderViolations, sum.Replay)
-		}
+		requireSafeAndLive(t, sum)
 	}
 }
 
@@ -97,9 +94,17 @@ func TestSwarmWithMostBeaconsLostAgreesOnRetainedValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	requireSafeAndLive(t, sum)
+}
+
+// requireSafeAndLive fails t when a swarm broke a check: a failure (the
+// liveness phase's included), a loss, a duplicate or a message out of
+// order.
+func requireSafeAndLive(t *testing.T, sum *Summary) {
+	t.Helper()
 	if sum.Failure != "" || sum.SilentLosses+sum.NeedlessLosses+sum.PhantomLosses+sum.Duplicates+sum.OrderViolations != 0 {
-		t.Fatalf("%s: %d silent, %d needless, %d phantom losses, %d duplicates, %d out of order\nreplay: %s",
-			sum.Failure, sum.SilentLosses, sum.NeedlessLosses, sum.PhantomLosses, sum.Duplicates, sum.OrderViolations, sum.Replay)
+		t.Fatalf("seed %d: %s: %d silent, %d needless, %d phantom losses, %d duplicates, %d out of order\nreplay: %s",
+			sum.Seed, sum.Failure, sum.SilentLosses, sum.NeedlessLosses, sum.PhantomLosses, sum.Duplicates, sum.OrderViolations, sum.Replay)
 	}
 }
 

@@ -17,33 +17,18 @@ func runBytes(r Run) (b int) {
 // Every cut of a run, short ones included, takes the byte credit of the
 // messages it holds; a cut before the first holds nothing.
 func TestEveryCutOfARunCountsTheBytesOfItsMessages(t *testing.T) {
-	h := newHarness(t, "n1")
-	h.start()
-	h.step(&Subscribed{Stream: 1, Patterns: []string{"a"}, Policy: PolicyDefault, Credit: 1000, ByNumber: true, ReportsSent: true})
-	pubs := make([]Published, runMsgsPerSlab)
-	for i := range pubs {
-		h.req++
-		pubs[i] = Published{Req: h.req, Topic: "a", Payload: []byte(fmt.Sprint(i, strings.Repeat("x", i)))}
+	r := slabRun(t, func(i int) []byte { return []byte(fmt.Sprint(i, strings.Repeat("x", i))) })
+	if r.Bytes() != runBytes(r) {
+		t.Fatalf("run of %d: %d bytes, its messages hold %d", r.Len(), r.Bytes(), runBytes(r))
 	}
-	for _, d := range of[*Deliver](h.step(&PublishedBatch{Pubs: pubs, ByNumber: true})) {
-		r := d.Run()
-		if r.Len() < 4 {
-			continue
-		}
-		if r.Bytes() != runBytes(r) {
-			t.Fatalf("run of %d: %d bytes, its messages hold %d", r.Len(), r.Bytes(), runBytes(r))
-		}
-		if head, rest := r.Split(0); head != (Run{}) || rest != r {
-			t.Fatalf("split at 0: head %+v, rest %+v, want none and the run", head, rest)
-		}
-		for j := 1; j < r.Len(); j++ {
-			head, rest := r.Split(j)
-			if head.Len() != j || head.Bytes() != runBytes(head) || rest.Bytes() != runBytes(rest) {
-				t.Fatalf("split at %d: head %d messages, %d bytes (holds %d); rest %d bytes (holds %d)",
-					j, head.Len(), head.Bytes(), runBytes(head), rest.Bytes(), runBytes(rest))
-			}
-		}
-		return
+	if head, rest := r.Split(0); head != (Run{}) || rest != r {
+		t.Fatalf("split at 0: head %+v, rest %+v, want none and the run", head, rest)
 	}
-	t.Fatal("no run handed out")
+	for j := 1; j < r.Len(); j++ {
+		head, rest := r.Split(j)
+		if head.Len() != j || head.Bytes() != runBytes(head) || rest.Bytes() != runBytes(rest) {
+			t.Fatalf("split at %d: head %d messages, %d bytes (holds %d); rest %d bytes (holds %d)",
+				j, head.Len(), head.Bytes(), runBytes(head), rest.Bytes(), runBytes(rest))
+		}
+	}
 }

@@ -94,27 +94,34 @@ func sum(xs []int) (s int) {
 	return s
 }
 
-// A run split in two keeps its bytes: what the head and the rest take of
-// a stream's byte credit is what the run took.
-func TestASplitRunKeepsItsBytes(t *testing.T) {
+// slabRun publishes a slab's worth of messages to "a" in one batch, by
+// number, to a packed subscriber, and returns the first run of at least
+// four messages handed out; payload(i) is message i's payload.
+func slabRun(t *testing.T, payload func(i int) []byte) Run {
+	t.Helper()
 	h := newHarness(t, "n1")
 	h.start()
 	h.step(&Subscribed{Stream: 1, Patterns: []string{"a"}, Policy: PolicyDefault, Credit: 1000, ByNumber: true, ReportsSent: true})
 	pubs := make([]Published, runMsgsPerSlab)
 	for i := range pubs {
 		h.req++
-		pubs[i] = Published{Req: h.req, Topic: "a", Payload: []byte(fmt.Sprint("m", i))}
+		pubs[i] = Published{Req: h.req, Topic: "a", Payload: payload(i)}
 	}
 	for _, d := range of[*Deliver](h.step(&PublishedBatch{Pubs: pubs, ByNumber: true})) {
-		r := d.Run()
-		if r.Len() < 4 {
-			continue
+		if r := d.Run(); r.Len() >= 4 {
+			return r
 		}
-		head, rest := r.Split(3)
-		if head.Bytes()+rest.Bytes() != r.Bytes() || head.Len() != 3 || rest.Len() != r.Len()-3 {
-			t.Fatalf("split at 3: %d + %d bytes (%d + %d messages), the run had %d (%d)", head.Bytes(), rest.Bytes(), head.Len(), rest.Len(), r.Bytes(), r.Len())
-		}
-		return
 	}
 	t.Fatal("no run handed out")
+	return Run{}
+}
+
+// A run split in two keeps its bytes: what the head and the rest take of
+// a stream's byte credit is what the run took.
+func TestASplitRunKeepsItsBytes(t *testing.T) {
+	r := slabRun(t, func(i int) []byte { return []byte(fmt.Sprint("m", i)) })
+	head, rest := r.Split(3)
+	if head.Bytes()+rest.Bytes() != r.Bytes() || head.Len() != 3 || rest.Len() != r.Len()-3 {
+		t.Fatalf("split at 3: %d + %d bytes (%d + %d messages), the run had %d (%d)", head.Bytes(), rest.Bytes(), head.Len(), rest.Len(), r.Bytes(), r.Len())
+	}
 }
